@@ -1,0 +1,101 @@
+//! Storage plumbing: one diesel query layer over SQLite (default) and PostgreSQL.
+//!
+//! Nothing outside this module names a backend. Queries elsewhere are written once against
+//! [`DbConnection`]; the few statements that differ per backend live in a `match` here.
+
+mod connection;
+pub mod migrations;
+pub mod schema;
+
+use std::time::Duration;
+
+pub use connection::{Backend, DatabaseUrl, DbConnection};
+
+/// A pooled connection handle as handed out by [`Db`].
+pub type PooledConnection = r2d2::PooledConnection<connection::ConnectionManager>;
+
+/// Failures of the plumbing itself (not of a query): the pool could not hand out a connection
+/// in time, or the blocking thread pool is gone.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("no database connection available: {0}")]
+    Pool(#[from] r2d2::Error),
+    #[error("blocking task failed: {0}")]
+    Blocking(String),
+}
+
+/// The shared database handle: a connection pool plus the knowledge of which backend it serves.
+#[derive(Clone)]
+pub struct Db {
+    pool: r2d2::Pool<connection::ConnectionManager>,
+    backend: Backend,
+}
+
+impl Db {
+    /// Opens a pool for `url`. For a SQLite file this creates the parent directory and switches
+    /// the database to WAL once; every connection gets `foreign_keys` and `busy_timeout`.
+    pub fn connect(url: &DatabaseUrl, pool_size: u32) -> anyhow::Result<Self> {
+        let manager = connection::ConnectionManager::new(url.clone())?;
+        let mut builder = r2d2::Pool::builder().connection_timeout(Duration::from_secs(5));
+        builder = if url.is_sqlite_memory() {
+            // Each `:memory:` connection is its own database: keep exactly one, forever.
+            builder
+                .max_size(1)
+                .min_idle(Some(1))
+                .idle_timeout(None)
+                .max_lifetime(None)
+        } else {
+            builder.max_size(pool_size.max(1)).min_idle(Some(1))
+        };
+        let pool = builder
+            .build(manager)
+            .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
+        Ok(Self {
+            pool,
+            backend: url.backend(),
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Runs blocking diesel work off the async workers (actix workers are current-thread
+    /// runtimes, so the work goes to the blocking pool) and returns its result.
+    pub async fn run<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        actix_web::web::block(move || {
+            let mut conn = pool.get().map_err(DbError::from)?;
+            work(&mut conn)
+        })
+        .await
+        .map_err(|e| E::from(DbError::Blocking(e.to_string())))?
+    }
+
+    /// A connection for synchronous callers (CLI commands, start-up, tests).
+    pub fn get(&self) -> Result<PooledConnection, DbError> {
+        Ok(self.pool.get()?)
+    }
+
+    /// Number of open and idle connections, for readiness and metrics.
+    pub fn pool_state(&self) -> (u32, u32) {
+        let state = self.pool.state();
+        (state.connections, state.idle_connections)
+    }
+}
+
+/// Current time truncated to microseconds: PostgreSQL keeps micros, SQLite would keep nanos, and
+/// a value must read back identically from both.
+pub fn now() -> chrono::NaiveDateTime {
+    truncate_to_micros(chrono::Utc::now().naive_utc())
+}
+
+pub fn truncate_to_micros(t: chrono::NaiveDateTime) -> chrono::NaiveDateTime {
+    use chrono::SubsecRound;
+    t.trunc_subsecs(6)
+}

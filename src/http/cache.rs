@@ -1,0 +1,69 @@
+//! HTTP caching for single resources: strong ETags from the body, `If-None-Match` → 304.
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse};
+use serde::Serialize;
+
+use super::error::ApiError;
+
+/// Public, short-lived: a CDN may absorb browsing traffic, and nothing personal is cached.
+pub const PUBLIC_SHORT: &str = "public, max-age=5";
+/// Content addressed by an immutable version.
+pub const PUBLIC_IMMUTABLE: &str = "public, max-age=86400, immutable";
+
+/// A strong ETag over the exact bytes sent.
+pub fn etag_of(body: &[u8]) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, body);
+    format!("\"{}\"", hex::encode(&digest.as_ref()[..16]))
+}
+
+/// Whether `If-None-Match` names `etag` (or `*`). Weak comparison, as RFC 9110 requires here.
+pub fn if_none_match(req: &HttpRequest, etag: &str) -> bool {
+    let Some(value) = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let opaque = |t: &str| t.trim().trim_start_matches("W/").to_owned();
+    let wanted = opaque(etag);
+    value
+        .split(',')
+        .any(|candidate| candidate.trim() == "*" || opaque(candidate) == wanted)
+}
+
+/// Serializes `value`, tags it, and answers 304 when the client already has it.
+pub fn json_with_etag(
+    req: &HttpRequest,
+    value: &impl Serialize,
+    cache_control: &'static str,
+) -> Result<HttpResponse, ApiError> {
+    let body = serde_json::to_vec(value).map_err(anyhow::Error::from)?;
+    let etag = etag_of(&body);
+    let mut response = if if_none_match(req, &etag) {
+        HttpResponse::NotModified().finish()
+    } else {
+        HttpResponse::Ok()
+            .content_type("application/json")
+            .body(body)
+    };
+    let headers = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        headers.insert(header::ETAG, v);
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache_control));
+    Ok(response)
+}
+
+/// Serializes a public, non-versioned document (a listing) with the given caching.
+pub fn json_public(
+    value: &impl Serialize,
+    cache_control: &'static str,
+) -> Result<HttpResponse, ApiError> {
+    let body = serde_json::to_vec(value).map_err(anyhow::Error::from)?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header((header::CACHE_CONTROL, cache_control))
+        .body(body))
+}

@@ -1,0 +1,253 @@
+//! One error type at the HTTP edge, one mapping table to RFC 9457 problems.
+//!
+//! Clients get a stable `type` slug, a short `title`, a helpful `detail` and the request id.
+//! Internal causes are logged with the request id and never sent.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::middleware::current_request_id;
+use crate::db::DbError;
+
+pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
+const TYPE_PREFIX: &str = "urn:valise:problem:";
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
+#[schema(example = json!({
+    "type": "urn:valise:problem:validation-failed",
+    "title": "Validation failed",
+    "status": 422,
+    "detail": "The request body has 1 invalid field.",
+    "request_id": "0193a7c2-5b7e-7d1a-9c1e-2f6c1f7e9a10",
+    "errors": [{"field": "limit", "message": "must be between 1 and 100"}]
+}))]
+pub struct Problem {
+    /// `urn:valise:problem:<slug>`; stable, switch on it.
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    /// Short, human-readable summary of the problem type.
+    pub title: String,
+    /// The HTTP status code.
+    pub status: u16,
+    /// What went wrong with this request, and how to fix it.
+    pub detail: String,
+    /// Echo of `X-Request-Id`; quote it when reporting a problem.
+    pub request_id: String,
+    /// Per-field errors (validation problems only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<FieldError>>,
+}
+
+/// One invalid field. Messages never repeat the submitted value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
+pub struct FieldError {
+    /// Dotted path of the field (`shipping_address.country`, `items[2].quantity`); `$` is the
+    /// whole body.
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    #[error("not found")]
+    NotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed { allow: Vec<String> },
+    #[error("payload too large")]
+    PayloadTooLarge { limit: usize },
+    #[error("unsupported media type")]
+    UnsupportedMediaType { expected: &'static str },
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    #[error("service unavailable")]
+    Unavailable(String),
+    #[error("internal error: {0:#}")]
+    Internal(#[from] anyhow::Error),
+}
+
+impl ApiError {
+    pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Validation(vec![FieldError::new(field, message)])
+    }
+
+    /// The stable slug of this error's problem type.
+    pub fn slug(&self) -> &'static str {
+        match self {
+            Self::Validation(_) => "validation-failed",
+            Self::NotFound => "not-found",
+            Self::MethodNotAllowed { .. } => "method-not-allowed",
+            Self::PayloadTooLarge { .. } => "payload-too-large",
+            Self::UnsupportedMediaType { .. } => "unsupported-media-type",
+            Self::BadRequest(_) => "bad-request",
+            Self::Unavailable(_) => "service-unavailable",
+            Self::Internal(_) => "internal-error",
+        }
+    }
+
+    fn detail(&self) -> String {
+        match self {
+            Self::Validation(errors) => match errors.len() {
+                1 => format!("The field `{}` is invalid: {}.", errors[0].field, errors[0].message),
+                n => format!("The request has {n} invalid fields; see `errors`."),
+            },
+            Self::NotFound => "No resource exists at this address, or it is not yours.".into(),
+            Self::MethodNotAllowed { allow } => {
+                format!("This resource supports only: {}.", allow.join(", "))
+            }
+            Self::PayloadTooLarge { limit } => {
+                format!("Request bodies are limited to {} KiB.", limit / 1024)
+            }
+            Self::UnsupportedMediaType { expected } => {
+                format!("Send the request body as `{expected}`.")
+            }
+            Self::BadRequest(detail) => detail.clone(),
+            Self::Unavailable(detail) => detail.clone(),
+            Self::Internal(_) => {
+                "An unexpected error occurred; it has been logged with the request id.".into()
+            }
+        }
+    }
+
+    fn errors(&self) -> Option<Vec<FieldError>> {
+        match self {
+            Self::Validation(errors) => Some(errors.clone()),
+            _ => None,
+        }
+    }
+}
+
+/// The title for a status, used for every problem with that status.
+pub fn title_for(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "Bad request",
+        401 => "Unauthenticated",
+        403 => "Forbidden",
+        404 => "Not found",
+        405 => "Method not allowed",
+        409 => "Conflict",
+        412 => "Precondition failed",
+        413 => "Payload too large",
+        415 => "Unsupported media type",
+        422 => "Validation failed",
+        429 => "Too many requests",
+        503 => "Service unavailable",
+        s if s >= 500 => "Internal server error",
+        _ => "Request failed",
+    }
+}
+
+/// The slug used for a status when nothing more specific is known (e.g. a response produced
+/// by the framework itself rather than by an [`ApiError`]).
+pub fn slug_for(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        401 => "unauthenticated",
+        403 => "forbidden",
+        404 => "not-found",
+        405 => "method-not-allowed",
+        409 => "conflict",
+        412 => "precondition-failed",
+        413 => "payload-too-large",
+        415 => "unsupported-media-type",
+        422 => "validation-failed",
+        429 => "rate-limited",
+        503 => "service-unavailable",
+        s if s >= 500 => "internal-error",
+        _ => "bad-request",
+    }
+}
+
+/// Builds a problem response. Used by [`ApiError`] and by the middleware that turns the
+/// framework's own bare error responses into problems.
+pub fn problem_response(
+    status: StatusCode,
+    slug: &str,
+    detail: String,
+    errors: Option<Vec<FieldError>>,
+) -> HttpResponse {
+    let problem = Problem {
+        problem_type: format!("{TYPE_PREFIX}{slug}"),
+        title: title_for(status).into(),
+        status: status.as_u16(),
+        detail,
+        request_id: current_request_id().unwrap_or_default(),
+        errors,
+    };
+    let body = serde_json::to_vec(&problem).unwrap_or_default();
+    HttpResponse::build(status)
+        .insert_header((header::CONTENT_TYPE, PROBLEM_CONTENT_TYPE))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(body)
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let Self::Internal(cause) = self {
+            log::error!(
+                "request {} failed: {cause:#}",
+                current_request_id().unwrap_or_default()
+            );
+        }
+        let mut response =
+            problem_response(self.status_code(), self.slug(), self.detail(), self.errors());
+        match self {
+            Self::MethodNotAllowed { allow } => {
+                if let Ok(v) = header::HeaderValue::from_str(&allow.join(", ")) {
+                    response.headers_mut().insert(header::ALLOW, v);
+                }
+            }
+            Self::Unavailable(_) => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+impl From<DbError> for ApiError {
+    fn from(e: DbError) -> Self {
+        match e {
+            // An exhausted pool is overload, not a bug: tell the client to retry shortly.
+            DbError::Pool(_) => {
+                log::warn!("database pool exhausted: {e}");
+                Self::Unavailable("The service is busy; retry in a moment.".into())
+            }
+            DbError::Blocking(_) => Self::Internal(anyhow::Error::new(e)),
+        }
+    }
+}
+
+impl From<diesel::result::Error> for ApiError {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::Internal(anyhow::Error::new(e))
+    }
+}

@@ -1,0 +1,52 @@
+//! Liveness and readiness probes.
+
+use actix_web::{get, web, HttpResponse};
+use diesel::connection::SimpleConnection;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::error::{ApiError, Problem};
+use crate::db::Db;
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(healthz).service(readyz);
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// `ok` when the process serves requests; `ready` when it can also reach the database.
+    #[schema(example = "ok")]
+    pub status: &'static str,
+}
+
+/// Liveness: the process is up and serving HTTP.
+///
+/// Touches nothing else, so an orchestrator restarts the process only when it is truly stuck.
+#[utoipa::path(tag = "operations", responses((status = 200, body = Health)))]
+#[get("/healthz")]
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(Health { status: "ok" })
+}
+
+/// Readiness: the database answers.
+///
+/// A load balancer should route traffic here only while this answers 200.
+#[utoipa::path(
+    tag = "operations",
+    responses(
+        (status = 200, body = Health),
+        (status = 503, description = "The database cannot be reached", body = Problem,
+            content_type = "application/problem+json"),
+    )
+)]
+#[get("/readyz")]
+async fn readyz(db: web::Data<Db>) -> Result<HttpResponse, ApiError> {
+    db.run(|conn| {
+        conn.batch_execute("SELECT 1").map_err(|e| {
+            log::warn!("readiness check failed: {e}");
+            ApiError::Unavailable("The database cannot be reached.".into())
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(Health { status: "ready" }))
+}

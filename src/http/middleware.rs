@@ -1,0 +1,151 @@
+//! The outermost middleware: request id, access log, and the headers every response carries.
+//!
+//! It also guarantees the error contract: any 4xx/5xx response that is not already a problem
+//! document (the framework's own 405, a CORS rejection, …) is replaced by one.
+
+use std::time::Instant;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::error::InternalError;
+use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{web, Error, HttpResponse};
+
+use super::error::{problem_response, slug_for, ApiError, PROBLEM_CONTENT_TYPE};
+use crate::versions::Versions;
+
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub const POLICY_VERSION: HeaderName = HeaderName::from_static("x-policy-version");
+
+tokio::task_local! {
+    static CURRENT_REQUEST_ID: String;
+}
+
+/// The id of the request being served on this task, if any.
+pub fn current_request_id() -> Option<String> {
+    CURRENT_REQUEST_ID.try_with(Clone::clone).ok()
+}
+
+/// A client-supplied id is kept when it is short and plain (so it cannot inject into logs);
+/// otherwise a fresh UUIDv7 is used.
+fn request_id_from(req: &ServiceRequest) -> String {
+    req.headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 128
+                && v
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+        })
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string())
+}
+
+pub async fn request_context(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let started = Instant::now();
+    let request_id = request_id_from(&req);
+    let method = req.method().clone();
+    // The path only: query strings may carry filters we do not want in logs.
+    let path = req.path().to_owned();
+    let policy_version = req.app_data::<web::Data<Versions>>().map(|v| v.policy());
+
+    let id = request_id.clone();
+    let outcome = CURRENT_REQUEST_ID
+        .scope(id, async move {
+            match next.call(req).await {
+                Ok(res) => {
+                    let (req, response) = res.map_into_boxed_body().into_parts();
+                    Ok(ServiceResponse::new(req, ensure_problem(response)))
+                }
+                // Rare: an error that no inner layer turned into a response. Keep the error
+                // for actix, but give it the same problem body.
+                Err(err) => Err((ensure_problem(err.error_response()), err)),
+            }
+        })
+        .await;
+
+    let status = match &outcome {
+        Ok(res) => res.status(),
+        Err((response, _)) => response.status(),
+    };
+    log::info!(
+        target: "valise::access",
+        "{method} {path} {} {:.1}ms rid={request_id}",
+        status.as_u16(),
+        started.elapsed().as_secs_f64() * 1000.0,
+    );
+    match outcome {
+        Ok(mut res) => {
+            decorate(res.headers_mut(), &request_id, policy_version);
+            Ok(res)
+        }
+        Err((mut response, err)) => {
+            decorate(response.headers_mut(), &request_id, policy_version);
+            Err(InternalError::from_response(err, response).into())
+        }
+    }
+}
+
+/// Headers every response carries.
+fn decorate(headers: &mut HeaderMap, request_id: &str, policy_version: Option<i32>) {
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        headers.insert(REQUEST_ID, v);
+    }
+    if let Some(version) = policy_version {
+        headers.insert(POLICY_VERSION, HeaderValue::from(version));
+    }
+    // Safe by default: only handlers that serve public data opt in to caching.
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+}
+
+/// Replaces a bare error response with a problem document of the same status.
+fn ensure_problem(response: HttpResponse<BoxBody>) -> HttpResponse<BoxBody> {
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|ct| ct.as_bytes().starts_with(PROBLEM_CONTENT_TYPE.as_bytes()));
+    if is_problem {
+        return response;
+    }
+    if status.is_server_error() {
+        if let Some(err) = response.error() {
+            if err.as_error::<ApiError>().is_none() {
+                log::error!(
+                    "request {} failed: {err}",
+                    current_request_id().unwrap_or_default()
+                );
+            }
+        }
+    }
+    let detail = match status.as_u16() {
+        s if s >= 500 => {
+            "An unexpected error occurred; it has been logged with the request id.".to_owned()
+        }
+        _ => status
+            .canonical_reason()
+            .unwrap_or("The request was refused")
+            .to_owned(),
+    };
+    let mut problem = problem_response(status, slug_for(status), detail, None);
+    // Keep what outer layers added (CORS, Allow, Retry-After); only the body changes.
+    for (name, value) in response.headers() {
+        if ![header::CONTENT_TYPE, header::CONTENT_LENGTH, header::CONTENT_ENCODING]
+            .contains(name)
+        {
+            problem.headers_mut().append(name.clone(), value.clone());
+        }
+    }
+    problem
+}

@@ -1,0 +1,10 @@
+//! HTTP plumbing shared by every domain: errors, extractors, middleware, caching, OpenAPI.
+
+pub mod cache;
+pub mod error;
+pub mod extract;
+pub mod fallback;
+pub mod health;
+pub mod middleware;
+pub mod openapi;
+pub mod pagination;

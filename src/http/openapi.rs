@@ -1,0 +1,50 @@
+//! The OpenAPI 3.1 document, generated from the code.
+//!
+//! Paths and schemas are collected from the handlers' `#[utoipa::path]` attributes as the
+//! routes are registered (see [`crate::startup::routes`]); this module adds the document-level
+//! parts. `openapi/openapi.json` is a committed copy that a test keeps equal to this.
+
+use actix_web::App;
+use utoipa::OpenApi;
+use utoipa_actix_web::AppExt;
+
+use super::error::{FieldError, Problem};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Valise API",
+        description = "Headless commerce API of an online luggage shop whose privacy policy \
+                       is a promise the code keeps.\n\n\
+                       Conventions: JSON in and out; request bodies reject unknown fields (422); \
+                       errors are RFC 9457 `application/problem+json` with a stable `type` \
+                       (`urn:valise:problem:<slug>`); every response carries `X-Request-Id` and \
+                       `X-Policy-Version` (the current privacy-policy version); lists use \
+                       `limit` (1–100) and an opaque `cursor`.",
+        license(name = "MIT", identifier = "MIT"),
+        version = env!("CARGO_PKG_VERSION"),
+    ),
+    tags(
+        (name = "operations", description = "Liveness and readiness probes"),
+        (name = "policies", description = "Privacy-policy versions: the text customers accept"),
+    ),
+    components(schemas(Problem, FieldError)),
+)]
+struct ApiDoc;
+
+/// The complete document: document-level parts plus every registered route.
+pub fn spec() -> utoipa::openapi::OpenApi {
+    let (_, spec) = App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .configure(crate::startup::routes)
+        .split_for_parts();
+    spec
+}
+
+/// The document as committed under `openapi/openapi.json`: pretty JSON with a final newline.
+pub fn spec_json() -> String {
+    let mut json = spec().to_pretty_json().unwrap_or_default();
+    json.push('\n');
+    json
+}

@@ -1,0 +1,112 @@
+//! Keyset pagination: `?limit=` (1–100, default 20) and an opaque `?cursor=`.
+//!
+//! A cursor encodes the sort key of the last item returned plus the name of the listing it
+//! belongs to, so a cursor from one listing is refused by another, and pages stay stable
+//! while rows are inserted (no OFFSET).
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::error::ApiError;
+
+pub const DEFAULT_LIMIT: u32 = 20;
+pub const MAX_LIMIT: u32 = 100;
+
+/// Pagination parameters shared by every listing.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// Items per page, 1–100.
+    #[param(minimum = 1, maximum = 100, default = 20)]
+    pub limit: Option<u32>,
+    /// `next_cursor` from the previous page; omit for the first page.
+    pub cursor: Option<String>,
+}
+
+/// A validated page request: the limit and the decoded key to continue after.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    pub limit: u32,
+    pub after: Option<String>,
+}
+
+impl PageQuery {
+    pub fn validate(&self, listing: &str) -> Result<Page, ApiError> {
+        let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
+        if !(1..=MAX_LIMIT).contains(&limit) {
+            return Err(ApiError::validation("limit", "must be between 1 and 100"));
+        }
+        let after = match &self.cursor {
+            None => None,
+            Some(c) => Some(decode_cursor(listing, c).ok_or_else(|| {
+                ApiError::validation("cursor", "is not a cursor returned by this listing")
+            })?),
+        };
+        Ok(Page { limit, after })
+    }
+}
+
+pub fn encode_cursor(listing: &str, key: &str) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{listing}:{key}"))
+}
+
+fn decode_cursor(listing: &str, cursor: &str) -> Option<String> {
+    let raw = URL_SAFE_NO_PAD.decode(cursor).ok()?;
+    let text = String::from_utf8(raw).ok()?;
+    let key = text.strip_prefix(listing)?.strip_prefix(':')?;
+    Some(key.to_owned())
+}
+
+/// `{"data": [...], "next_cursor": ...}` built from `limit + 1` fetched rows: the extra row
+/// only tells whether another page exists.
+pub fn paginate<T, K>(mut rows: Vec<T>, page: &Page, listing: &str, key: K) -> (Vec<T>, Option<String>)
+where
+    K: Fn(&T) -> String,
+{
+    let has_more = rows.len() > page.limit as usize;
+    rows.truncate(page.limit as usize);
+    let next = if has_more {
+        rows.last().map(|last| encode_cursor(listing, &key(last)))
+    } else {
+        None
+    };
+    (rows, next)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limit_bounds_are_enforced() {
+        for bad in [0, 101] {
+            let q = PageQuery { limit: Some(bad), cursor: None };
+            assert!(q.validate("x").is_err());
+        }
+        assert_eq!(PageQuery::default().validate("x").unwrap().limit, DEFAULT_LIMIT);
+    }
+
+    #[test]
+    fn cursors_round_trip_and_are_bound_to_their_listing() {
+        let c = encode_cursor("policies", "7");
+        let q = PageQuery { limit: None, cursor: Some(c) };
+        assert_eq!(q.validate("policies").unwrap().after.as_deref(), Some("7"));
+        assert!(q.validate("products").is_err());
+        let garbage = PageQuery { limit: None, cursor: Some("%%%".into()) };
+        assert!(garbage.validate("policies").is_err());
+    }
+
+    #[test]
+    fn paginate_reports_a_next_cursor_only_when_more_rows_exist() {
+        let page = Page { limit: 2, after: None };
+        let (rows, next) = paginate(vec![5, 4, 3], &page, "n", |n| n.to_string());
+        assert_eq!(rows, vec![5, 4]);
+        assert_eq!(next, Some(encode_cursor("n", "4")));
+        let (rows, next) = paginate(vec![5, 4], &page, "n", |n| n.to_string());
+        assert_eq!(rows.len(), 2);
+        assert_eq!(next, None);
+    }
+}

@@ -1,0 +1,29 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+use valise::cli::{self, Cli, Command};
+use valise::config::Config;
+
+fn main() -> ExitCode {
+    let command = Cli::parse().command.unwrap_or(Command::Serve);
+    if matches!(command, Command::Openapi) {
+        // Needs no configuration, so it works on any machine (CI, code generators).
+        print!("{}", valise::http::openapi::spec_json());
+        return ExitCode::SUCCESS;
+    }
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("valise: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match cli::run(command, config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            log::error!("{e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

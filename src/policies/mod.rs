@@ -1,0 +1,7 @@
+//! Privacy-policy versions: the published text every customer accepts, with its digest.
+
+pub mod model;
+pub mod routes;
+pub mod store;
+
+pub use routes::configure;

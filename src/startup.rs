@@ -1,0 +1,180 @@
+//! Builds the application: database, shared state, routes, middleware, and the HTTP server.
+
+use std::net::TcpListener;
+
+use actix_cors::Cors;
+use actix_web::dev::Server;
+use actix_web::http::header;
+use actix_web::middleware::{from_fn, Compress, Condition};
+use actix_web::web::{self, Bytes};
+use actix_web::{App, HttpResponse, HttpServer};
+use anyhow::Context;
+use utoipa_actix_web::AppExt;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::config::{Config, CorsOrigins};
+use crate::db::{migrations, Db};
+use crate::http::error::ApiError;
+use crate::http::extract::BODY_LIMIT;
+use crate::http::fallback::{self, RouteTable};
+use crate::http::{health, middleware, openapi};
+use crate::policies;
+use crate::versions::{self, Versions};
+
+/// Every documented route. The OpenAPI document is generated from exactly this list.
+pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.configure(health::configure)
+        .service(utoipa_actix_web::scope("/v1").configure(policies::configure));
+}
+
+/// Routes served outside the OpenAPI document (the document itself and its viewer).
+const UNDOCUMENTED_ROUTES: &[(&str, &[&str])] = &[
+    ("/openapi.json", &["GET"]),
+    ("/docs", &["GET"]),
+    ("/docs/{_:.*}", &["GET"]),
+];
+
+/// Applies pending migrations and the data every instance needs (policy version 1).
+pub fn prepare_database(db: &Db) -> anyhow::Result<()> {
+    let mut conn = db.get()?;
+    let applied = migrations::run_pending(&mut conn)?;
+    if !applied.is_empty() {
+        log::info!("applied {} migration(s): {}", applied.len(), applied.join(", "));
+    }
+    policies::store::ensure_initial(&mut conn).context("inserting policy version 1")?;
+    Ok(())
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    watcher: actix_web::rt::task::JoinHandle<()>,
+}
+
+struct SpecJson(Bytes);
+
+impl Application {
+    /// Opens the database, migrates it, and binds the listener (port 0 picks a free port).
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let db = Db::connect(&config.database_url, config.db_pool_size)?;
+        log::info!(
+            "database: {} ({})",
+            config.database_url.redacted(),
+            db.backend().name()
+        );
+        prepare_database(&db)?;
+        let versions = web::Data::new(Versions::load(&mut *db.get()?)?);
+        let watcher = versions::spawn_watcher(db.clone(), versions.clone());
+
+        let spec = openapi::spec();
+        let routes = web::Data::new(RouteTable::from_spec(&spec, UNDOCUMENTED_ROUTES));
+        let spec_json = web::Data::new(SpecJson(Bytes::from(
+            serde_json::to_vec(&spec).context("serializing the OpenAPI document")?,
+        )));
+        let db = web::Data::new(db);
+        let cors_origins = config.cors_origins.clone();
+
+        let listener = TcpListener::bind(config.bind)
+            .with_context(|| format!("binding {}", config.bind))?;
+        let port = listener.local_addr()?.port();
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .into_utoipa_app()
+                .configure(routes_config)
+                .into_app()
+                .app_data(db.clone())
+                .app_data(versions.clone())
+                .app_data(routes.clone())
+                .app_data(spec_json.clone())
+                .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()))
+                .app_data(web::PayloadConfig::default().limit(BODY_LIMIT))
+                .route("/openapi.json", web::get().to(serve_spec))
+                .service(web::redirect("/docs", "/docs/"))
+                .service(
+                    SwaggerUi::new("/docs/{_:.*}")
+                        .config(utoipa_swagger_ui::Config::new(["/openapi.json"])),
+                )
+                .default_service(web::to(fallback::no_route))
+                .wrap(Compress::default())
+                .wrap(Condition::new(
+                    cors_origins != CorsOrigins::None,
+                    cors(&cors_origins),
+                ))
+                .wrap(from_fn(middleware::request_context))
+        })
+        // In-flight requests get this long to finish after SIGTERM/SIGINT.
+        .shutdown_timeout(30);
+        if let Some(workers) = config.workers {
+            server = server.workers(workers);
+        }
+        let server = server.listen(listener)?.run();
+        Ok(Self {
+            port,
+            server,
+            watcher,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until the server is stopped (by a signal or through [`Self::handle`]).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        self.watcher.abort();
+        result
+    }
+}
+
+fn routes_config(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    routes(cfg)
+}
+
+async fn serve_spec(spec: web::Data<SpecJson>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=60"))
+        .body(spec.0.clone())
+}
+
+fn cors(origins: &CorsOrigins) -> Cors {
+    let cors = Cors::default()
+        .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            header::IF_MATCH,
+            header::IF_NONE_MATCH,
+            header::HeaderName::from_static("x-request-id"),
+            header::HeaderName::from_static("idempotency-key"),
+            header::HeaderName::from_static("x-api-key"),
+            header::HeaderName::from_static("x-cart-token"),
+            header::HeaderName::from_static("x-order-token"),
+        ])
+        .expose_headers([
+            header::ETAG,
+            header::RETRY_AFTER,
+            header::LOCATION,
+            header::HeaderName::from_static("x-request-id"),
+            header::HeaderName::from_static("x-policy-version"),
+            header::HeaderName::from_static("idempotent-replayed"),
+            header::HeaderName::from_static("x-ratelimit-limit"),
+            header::HeaderName::from_static("x-ratelimit-remaining"),
+            header::HeaderName::from_static("x-ratelimit-reset"),
+        ])
+        .max_age(3600);
+    match origins {
+        // Any origin, never with credentials: the API authenticates with headers, not cookies.
+        CorsOrigins::Any => cors.allow_any_origin().send_wildcard(),
+        CorsOrigins::List(list) => list
+            .iter()
+            .fold(cors, |cors, origin| cors.allowed_origin(origin)),
+        CorsOrigins::None => cors,
+    }
+}

@@ -1,0 +1,57 @@
+//! Values every API process must agree on within a second, without a query per request.
+//!
+//! Each process keeps the current values in atomics and re-reads them from the database every
+//! [`POLL_INTERVAL`]; a publish in one process is visible in all of them within that time.
+
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::time::Duration;
+
+use crate::db::{Db, DbConnection};
+use crate::policies;
+
+pub const POLL_INTERVAL: Duration = Duration::from_millis(500);
+
+#[derive(Debug, Default)]
+pub struct Versions {
+    policy: AtomicI32,
+}
+
+impl Versions {
+    pub fn load(conn: &mut DbConnection) -> diesel::QueryResult<Self> {
+        let versions = Self::default();
+        versions.refresh(conn)?;
+        Ok(versions)
+    }
+
+    /// The published privacy-policy version (`X-Policy-Version`).
+    pub fn policy(&self) -> i32 {
+        self.policy.load(Ordering::Relaxed)
+    }
+
+    pub fn refresh(&self, conn: &mut DbConnection) -> diesel::QueryResult<()> {
+        let policy = policies::store::current_version(conn)?;
+        self.policy.store(policy, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// Keeps `versions` fresh until the returned task is aborted.
+pub fn spawn_watcher(
+    db: Db,
+    versions: actix_web::web::Data<Versions>,
+) -> actix_web::rt::task::JoinHandle<()> {
+    actix_web::rt::spawn(async move {
+        let mut tick = actix_web::rt::time::interval(POLL_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let v = versions.clone();
+            let result: Result<(), anyhow::Error> = db
+                .run(move |conn| v.refresh(conn).map_err(anyhow::Error::from))
+                .await;
+            if let Err(e) = result {
+                log::warn!("could not refresh shared versions: {e:#}");
+            }
+        }
+    })
+}
