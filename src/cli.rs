@@ -33,7 +33,10 @@ pub fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Migrate => {
             let db = Db::connect(&config.database_url, 1)?;
             startup::prepare_database(&db)?;
-            println!("database is up to date ({})", config.database_url.redacted());
+            println!(
+                "database is up to date ({})",
+                config.database_url.redacted()
+            );
             Ok(())
         }
         Command::Serve => actix_web::rt::System::new().block_on(async move {

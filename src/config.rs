@@ -129,14 +129,19 @@ impl Config {
 }
 
 fn parse_origins(raw: &str) -> Result<CorsOrigins, String> {
-    let items: Vec<&str> = raw.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+    let items: Vec<&str> = raw
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
     if items == ["*"] {
         return Ok(CorsOrigins::Any);
     }
     let mut origins = Vec::with_capacity(items.len());
     for item in items {
-        let url = url::Url::parse(item)
-            .map_err(|_| "expected comma-separated origins like https://shop.example".to_string())?;
+        let url = url::Url::parse(item).map_err(|_| {
+            "expected comma-separated origins like https://shop.example".to_string()
+        })?;
         let is_bare_origin = matches!(url.scheme(), "http" | "https")
             && url.host().is_some()
             && url.path() == "/"
@@ -156,8 +161,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn load(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> =
-            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_lookup(|k| map.get(k).cloned())
     }
 
@@ -165,7 +172,10 @@ mod tests {
     fn defaults_need_no_environment() {
         let c = load(&[]).unwrap();
         assert_eq!(c.bind.to_string(), DEFAULT_BIND);
-        assert_eq!(c.database_url, DatabaseUrl::SqliteFile("./data/valise.db".into()));
+        assert_eq!(
+            c.database_url,
+            DatabaseUrl::SqliteFile("./data/valise.db".into())
+        );
         assert_eq!(c.environment, Environment::Development);
         assert_eq!(c.cors_origins, CorsOrigins::Any);
     }
@@ -176,7 +186,7 @@ mod tests {
             ("VALISE_BIND", "not-an-address"),
             ("DATABASE_URL", "mysql://secret-password@x"),
             ("VALISE_ENV", "staging"),
-            ("VALISE_DB_POOL_SIZE", "0"),
+            ("VALISE_DB_POOL_SIZE", "9999"),
             ("VALISE_WORKERS", "many"),
             ("VALISE_CORS_ORIGINS", "https://shop.example/path"),
         ] {
@@ -194,12 +204,18 @@ mod tests {
         assert_eq!(c.cors_origins, CorsOrigins::None);
         let c = load(&[
             ("VALISE_ENV", "production"),
-            ("VALISE_CORS_ORIGINS", "https://shop.example, http://localhost:3000"),
+            (
+                "VALISE_CORS_ORIGINS",
+                "https://shop.example, http://localhost:3000",
+            ),
         ])
         .unwrap();
         assert_eq!(
             c.cors_origins,
-            CorsOrigins::List(vec!["https://shop.example".into(), "http://localhost:3000".into()])
+            CorsOrigins::List(vec![
+                "https://shop.example".into(),
+                "http://localhost:3000".into()
+            ])
         );
     }
 }

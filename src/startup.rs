@@ -39,7 +39,11 @@ pub fn prepare_database(db: &Db) -> anyhow::Result<()> {
     let mut conn = db.get()?;
     let applied = migrations::run_pending(&mut conn)?;
     if !applied.is_empty() {
-        log::info!("applied {} migration(s): {}", applied.len(), applied.join(", "));
+        log::info!(
+            "applied {} migration(s): {}",
+            applied.len(),
+            applied.join(", ")
+        );
     }
     policies::store::ensure_initial(&mut conn).context("inserting policy version 1")?;
     Ok(())
@@ -47,6 +51,7 @@ pub fn prepare_database(db: &Db) -> anyhow::Result<()> {
 
 pub struct Application {
     port: u16,
+    db: Db,
     server: Server,
     watcher: actix_web::rt::task::JoinHandle<()>,
 }
@@ -71,11 +76,12 @@ impl Application {
         let spec_json = web::Data::new(SpecJson(Bytes::from(
             serde_json::to_vec(&spec).context("serializing the OpenAPI document")?,
         )));
+        let app_db = db.clone();
         let db = web::Data::new(db);
         let cors_origins = config.cors_origins.clone();
 
-        let listener = TcpListener::bind(config.bind)
-            .with_context(|| format!("binding {}", config.bind))?;
+        let listener =
+            TcpListener::bind(config.bind).with_context(|| format!("binding {}", config.bind))?;
         let port = listener.local_addr()?.port();
         let mut server = HttpServer::new(move || {
             App::new()
@@ -86,7 +92,9 @@ impl Application {
                 .app_data(versions.clone())
                 .app_data(routes.clone())
                 .app_data(spec_json.clone())
-                .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()))
+                .app_data(
+                    web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()),
+                )
                 .app_data(web::PayloadConfig::default().limit(BODY_LIMIT))
                 .route("/openapi.json", web::get().to(serve_spec))
                 .service(web::redirect("/docs", "/docs/"))
@@ -110,6 +118,7 @@ impl Application {
         let server = server.listen(listener)?.run();
         Ok(Self {
             port,
+            db: app_db,
             server,
             watcher,
         })
@@ -117,6 +126,11 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The application's database handle (for CLI tasks and tests).
+    pub fn db(&self) -> Db {
+        self.db.clone()
     }
 
     pub fn handle(&self) -> actix_web::dev::ServerHandle {

@@ -54,7 +54,9 @@ impl DatabaseUrl {
         if let Some(rest) = raw.strip_prefix("sqlite:") {
             let path = rest.strip_prefix("//").unwrap_or(rest);
             if path.is_empty() {
-                return Err("a sqlite URL needs a file path, e.g. sqlite://./data/valise.db".into());
+                return Err(
+                    "a sqlite URL needs a file path, e.g. sqlite://./data/valise.db".into(),
+                );
             }
             return Ok(Self::SqliteFile(PathBuf::from(path)));
         }
@@ -74,6 +76,15 @@ impl DatabaseUrl {
 
     pub fn is_sqlite_memory(&self) -> bool {
         matches!(self, Self::SqliteMemory)
+    }
+
+    /// The URL as `DATABASE_URL` would hold it, credentials included (for child processes).
+    pub fn to_env_value(&self) -> String {
+        match self {
+            Self::SqliteFile(p) => format!("sqlite://{}", p.display()),
+            Self::SqliteMemory => "sqlite::memory:".into(),
+            Self::Postgres(raw) => raw.clone(),
+        }
     }
 
     /// The URL with any password replaced, safe for logs.

@@ -101,7 +101,10 @@ impl ApiError {
     fn detail(&self) -> String {
         match self {
             Self::Validation(errors) => match errors.len() {
-                1 => format!("The field `{}` is invalid: {}.", errors[0].field, errors[0].message),
+                1 => format!(
+                    "The field `{}` is invalid: {}.",
+                    errors[0].field, errors[0].message
+                ),
                 n => format!("The request has {n} invalid fields; see `errors`."),
             },
             Self::NotFound => "No resource exists at this address, or it is not yours.".into(),
@@ -214,8 +217,12 @@ impl ResponseError for ApiError {
                 current_request_id().unwrap_or_default()
             );
         }
-        let mut response =
-            problem_response(self.status_code(), self.slug(), self.detail(), self.errors());
+        let mut response = problem_response(
+            self.status_code(),
+            self.slug(),
+            self.detail(),
+            self.errors(),
+        );
         match self {
             Self::MethodNotAllowed { allow } => {
                 if let Ok(v) = header::HeaderValue::from_str(&allow.join(", ")) {

@@ -34,7 +34,12 @@ fn is_json_content_type(req: &HttpRequest) -> bool {
         return false;
     };
     let Ok(ct) = ct.to_str() else { return false };
-    let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let essence = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     essence == "application/json"
         || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
@@ -81,13 +86,16 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let field = field_path(e.path());
         let inner = e.into_inner();
-        let message = match inner.classify() {
-            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => format!(
-                "malformed JSON at line {} column {}",
-                inner.line(),
-                inner.column()
+        let (field, message) = match inner.classify() {
+            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => (
+                "$".to_owned(),
+                format!(
+                    "malformed JSON at line {} column {}",
+                    inner.line(),
+                    inner.column()
+                ),
             ),
-            _ => sanitize_message(&inner.to_string()),
+            _ => (field, sanitize_message(&inner.to_string())),
         };
         let field = if field == "$" {
             unknown_or_missing_field(&message).unwrap_or(field)
@@ -190,7 +198,10 @@ pub fn sanitize_message(message: &str) -> String {
     ] {
         if let Some(rest) = message.strip_prefix(prefix) {
             return match rest.find(", expected ") {
-                Some(i) => format!("{replacement}, expected {}", &rest[i + ", expected ".len()..]),
+                Some(i) => format!(
+                    "{replacement}, expected {}",
+                    &rest[i + ", expected ".len()..]
+                ),
                 None => replacement.to_owned(),
             };
         }
@@ -245,7 +256,8 @@ mod tests {
     fn unknown_field_is_named() {
         let e = field_errors(r#"{"name": "x", "count": 1, "card_number": "4111"}"#);
         assert_eq!(e[0].field, "card_number");
-        let e = field_errors(r#"{"name": "x", "count": 1, "address": {"country": "FR", "iban": 1}}"#);
+        let e =
+            field_errors(r#"{"name": "x", "count": 1, "address": {"country": "FR", "iban": 1}}"#);
         assert_eq!(e[0].field, "address.iban");
     }
 

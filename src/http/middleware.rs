@@ -36,8 +36,7 @@ fn request_id_from(req: &ServiceRequest) -> String {
         .filter(|v| {
             !v.is_empty()
                 && v.len() <= 128
-                && v
-                    .bytes()
+                && v.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
         })
         .map(str::to_owned)
@@ -141,8 +140,12 @@ fn ensure_problem(response: HttpResponse<BoxBody>) -> HttpResponse<BoxBody> {
     let mut problem = problem_response(status, slug_for(status), detail, None);
     // Keep what outer layers added (CORS, Allow, Retry-After); only the body changes.
     for (name, value) in response.headers() {
-        if ![header::CONTENT_TYPE, header::CONTENT_LENGTH, header::CONTENT_ENCODING]
-            .contains(name)
+        if ![
+            header::CONTENT_TYPE,
+            header::CONTENT_LENGTH,
+            header::CONTENT_ENCODING,
+        ]
+        .contains(name)
         {
             problem.headers_mut().append(name.clone(), value.clone());
         }

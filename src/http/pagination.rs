@@ -62,7 +62,12 @@ fn decode_cursor(listing: &str, cursor: &str) -> Option<String> {
 
 /// `{"data": [...], "next_cursor": ...}` built from `limit + 1` fetched rows: the extra row
 /// only tells whether another page exists.
-pub fn paginate<T, K>(mut rows: Vec<T>, page: &Page, listing: &str, key: K) -> (Vec<T>, Option<String>)
+pub fn paginate<T, K>(
+    mut rows: Vec<T>,
+    page: &Page,
+    listing: &str,
+    key: K,
+) -> (Vec<T>, Option<String>)
 where
     K: Fn(&T) -> String,
 {
@@ -83,25 +88,40 @@ mod tests {
     #[test]
     fn limit_bounds_are_enforced() {
         for bad in [0, 101] {
-            let q = PageQuery { limit: Some(bad), cursor: None };
+            let q = PageQuery {
+                limit: Some(bad),
+                cursor: None,
+            };
             assert!(q.validate("x").is_err());
         }
-        assert_eq!(PageQuery::default().validate("x").unwrap().limit, DEFAULT_LIMIT);
+        assert_eq!(
+            PageQuery::default().validate("x").unwrap().limit,
+            DEFAULT_LIMIT
+        );
     }
 
     #[test]
     fn cursors_round_trip_and_are_bound_to_their_listing() {
         let c = encode_cursor("policies", "7");
-        let q = PageQuery { limit: None, cursor: Some(c) };
+        let q = PageQuery {
+            limit: None,
+            cursor: Some(c),
+        };
         assert_eq!(q.validate("policies").unwrap().after.as_deref(), Some("7"));
         assert!(q.validate("products").is_err());
-        let garbage = PageQuery { limit: None, cursor: Some("%%%".into()) };
+        let garbage = PageQuery {
+            limit: None,
+            cursor: Some("%%%".into()),
+        };
         assert!(garbage.validate("policies").is_err());
     }
 
     #[test]
     fn paginate_reports_a_next_cursor_only_when_more_rows_exist() {
-        let page = Page { limit: 2, after: None };
+        let page = Page {
+            limit: 2,
+            after: None,
+        };
         let (rows, next) = paginate(vec![5, 4, 3], &page, "n", |n| n.to_string());
         assert_eq!(rows, vec![5, 4]);
         assert_eq!(next, Some(encode_cursor("n", "4")));

@@ -57,10 +57,9 @@ async fn list(db: web::Data<Db>, query: Query<PageQuery>) -> Result<HttpResponse
     let page = query.into_inner().validate(LISTING)?;
     let before = match &page.after {
         None => None,
-        Some(key) => Some(
-            key.parse::<i32>()
-                .map_err(|_| ApiError::validation("cursor", "is not a cursor returned by this listing"))?,
-        ),
+        Some(key) => Some(key.parse::<i32>().map_err(|_| {
+            ApiError::validation("cursor", "is not a cursor returned by this listing")
+        })?),
     };
     let fetch = i64::from(page.limit) + 1;
     let rows = db

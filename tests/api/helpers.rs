@@ -1,0 +1,180 @@
+//! `TestApp`: the real application on port 0, on its own fresh database.
+
+use std::time::Duration;
+
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use reqwest::{Response, StatusCode};
+use serde_json::Value;
+use valise::config::Config;
+use valise::db::{DatabaseUrl, Db};
+use valise::startup::Application;
+
+/// Where test databases live: `TEST_DATABASE_URL` (PostgreSQL) or temporary SQLite files.
+pub fn postgres_admin_url() -> Option<String> {
+    std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| u.starts_with("postgres://") || u.starts_with("postgresql://"))
+}
+
+/// A database that exists for one test and is removed afterwards.
+pub enum TestDatabase {
+    Sqlite { _dir: tempfile::TempDir },
+    Postgres { admin_url: String, name: String },
+}
+
+impl TestDatabase {
+    pub fn create() -> (DatabaseUrl, TestDatabase) {
+        match postgres_admin_url() {
+            Some(admin_url) => {
+                let name = format!("valise_test_{}", uuid::Uuid::now_v7().simple());
+                let mut conn = PgConnection::establish(&admin_url)
+                    .expect("TEST_DATABASE_URL must reach PostgreSQL");
+                diesel::sql_query(format!("CREATE DATABASE \"{name}\""))
+                    .execute(&mut conn)
+                    .expect("create test database");
+                let mut url = url::Url::parse(&admin_url).expect("valid TEST_DATABASE_URL");
+                url.set_path(&name);
+                let db_url = DatabaseUrl::parse(url.as_str()).expect("valid database url");
+                (db_url, TestDatabase::Postgres { admin_url, name })
+            }
+            None => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let path = dir.path().join("valise.db");
+                let db_url = DatabaseUrl::parse(&format!("sqlite://{}", path.display()))
+                    .expect("valid sqlite url");
+                (db_url, TestDatabase::Sqlite { _dir: dir })
+            }
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let TestDatabase::Postgres { admin_url, name } = self {
+            if let Ok(mut conn) = PgConnection::establish(admin_url) {
+                let _ =
+                    diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                        .execute(&mut conn);
+            }
+        }
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub db: Db,
+    pub database_url: DatabaseUrl,
+    handle: actix_web::dev::ServerHandle,
+    // Dropped last: the database outlives the server that uses it.
+    _database: Option<TestDatabase>,
+}
+
+impl TestApp {
+    /// The application on a fresh database.
+    pub async fn spawn() -> TestApp {
+        let (url, database) = TestDatabase::create();
+        Self::spawn_with(Config::for_tests(url), Some(database)).await
+    }
+
+    /// A second instance on the same database as `self` (another "process" for tests of
+    /// cross-instance behaviour).
+    pub async fn spawn_sibling(&self) -> TestApp {
+        Self::spawn_with(Config::for_tests(self.database_url.clone()), None).await
+    }
+
+    async fn spawn_with(config: Config, database: Option<TestDatabase>) -> TestApp {
+        let database_url = config.database_url.clone();
+        let app = Application::build(config)
+            .await
+            .expect("application builds");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        let handle = app.handle();
+        let db = app.db();
+        actix_web::rt::spawn(app.run_until_stopped());
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("http client");
+        TestApp {
+            address,
+            client,
+            db,
+            database_url,
+            handle,
+            _database: database,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request sent")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Ask the server to stop; the database guard then removes the database.
+        drop(self.handle.stop(false));
+    }
+}
+
+/// Asserts a problem+json response with this status and slug, and returns its body.
+pub async fn assert_problem(response: Response, status: StatusCode, slug: &str) -> Value {
+    assert_eq!(response.status(), status, "status");
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(content_type, "application/problem+json");
+    let request_id = response
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let body: Value = response.json().await.expect("problem body is JSON");
+    assert_eq!(body["type"], format!("urn:valise:problem:{slug}"), "{body}");
+    assert_eq!(body["status"], status.as_u16(), "{body}");
+    assert!(
+        body["title"].as_str().is_some_and(|t| !t.is_empty()),
+        "{body}"
+    );
+    assert!(
+        body["detail"].as_str().is_some_and(|t| !t.is_empty()),
+        "{body}"
+    );
+    assert_eq!(
+        body["request_id"], request_id,
+        "problem carries the request id"
+    );
+    body
+}
+
+/// Polls `check` until it returns true or `within` elapses.
+pub async fn eventually<F, Fut>(within: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        if check().await {
+            return true;
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -1,0 +1,88 @@
+use serde_json::Value;
+
+use crate::helpers::TestApp;
+
+const COMMITTED: &str = include_str!("../../openapi/openapi.json");
+
+#[test]
+fn the_committed_document_matches_the_code() {
+    let generated = valise::http::openapi::spec_json();
+    let committed: Value = serde_json::from_str(COMMITTED).expect("openapi/openapi.json is JSON");
+    let current: Value = serde_json::from_str(&generated).unwrap();
+    assert!(
+        committed == current,
+        "openapi/openapi.json is stale: run `cargo run -- openapi > openapi/openapi.json`"
+    );
+}
+
+#[actix_web::test]
+async fn the_served_document_is_openapi_3_1_and_documents_every_operation() {
+    let app = TestApp::spawn().await;
+    let response = app.get("/openapi.json").await;
+    assert_eq!(response.status(), 200);
+    let spec: Value = response.json().await.unwrap();
+    assert!(spec["openapi"].as_str().unwrap().starts_with("3.1"));
+    assert!(spec["components"]["schemas"]["Problem"].is_object());
+
+    let paths = spec["paths"].as_object().unwrap();
+    assert!(paths.contains_key("/v1/policies/current"));
+    for (path, item) in paths {
+        for (method, op) in item.as_object().unwrap() {
+            let name = format!("{method} {path}");
+            assert!(
+                op["summary"].as_str().is_some_and(|s| !s.is_empty()),
+                "{name}: summary"
+            );
+            assert!(
+                op["description"].as_str().is_some_and(|s| !s.is_empty()),
+                "{name}: description"
+            );
+            assert!(
+                op["tags"].as_array().is_some_and(|t| !t.is_empty()),
+                "{name}: tag"
+            );
+            let responses = op["responses"].as_object().unwrap();
+            let documents_problems = responses.values().any(|r| {
+                r["content"]
+                    .as_object()
+                    .is_some_and(|c| c.contains_key("application/problem+json"))
+            });
+            // Only the liveness probe cannot fail on anything a client sends.
+            if path != "/healthz" {
+                assert!(documents_problems, "{name}: no problem response documented");
+            }
+        }
+    }
+}
+
+#[actix_web::test]
+async fn the_docs_page_is_served_from_the_binary() {
+    let app = TestApp::spawn().await;
+    let redirect = app.get("/docs").await;
+    assert_eq!(redirect.status(), 307);
+    assert_eq!(redirect.headers()["location"], "/docs/");
+
+    let page = app.get("/docs/").await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("swagger-ui"), "{html}");
+    // Vendored assets: nothing is loaded from the internet.
+    assert!(
+        !html.contains("https://"),
+        "the page references a remote asset"
+    );
+    for asset in [
+        "/docs/swagger-ui.css",
+        "/docs/swagger-ui-bundle.js",
+        "/docs/swagger-initializer.js",
+    ] {
+        assert_eq!(app.get(asset).await.status(), 200, "{asset}");
+    }
+    let init = app
+        .get("/docs/swagger-initializer.js")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(init.contains("/openapi.json"));
+}

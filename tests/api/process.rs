@@ -1,0 +1,171 @@
+//! The `valise` binary as an operator runs it: configuration errors, commands, signals.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::helpers::TestDatabase;
+
+fn valise() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_valise"));
+    cmd.env_remove("DATABASE_URL")
+        .env_remove("VALISE_BIND")
+        .env("RUST_LOG", "info");
+    cmd
+}
+
+#[test]
+fn an_invalid_setting_stops_the_start_with_one_line_naming_it() {
+    let output = valise()
+        .env("VALISE_BIND", "not-an-address")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("VALISE_BIND"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+
+    let output = valise()
+        .env("DATABASE_URL", "mysql://user:secret@host/db")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("DATABASE_URL") && !stderr.contains("secret"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_openapi_command_prints_the_committed_document() {
+    let output = valise().arg("openapi").output().unwrap();
+    assert!(output.status.success());
+    let printed: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let committed: serde_json::Value =
+        serde_json::from_str(include_str!("../../openapi/openapi.json")).unwrap();
+    assert_eq!(printed, committed);
+}
+
+#[test]
+fn the_migrate_command_prepares_a_database() {
+    let (url, _guard) = TestDatabase::create();
+    let raw = url.to_env_value();
+    for _ in 0..2 {
+        let output = valise()
+            .arg("migrate")
+            .env("DATABASE_URL", &raw)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_server(database_url: &str) -> Server {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = valise()
+        .env("DATABASE_URL", database_url)
+        .env("VALISE_BIND", format!("127.0.0.1:{port}"))
+        .env("VALISE_WORKERS", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Server { child, port }
+}
+
+/// On PostgreSQL, holds a lock that makes every read of `policies` wait until it is dropped,
+/// so a request can be caught in flight. SQLite in WAL mode has no lock that blocks readers
+/// from another process; there the request simply completes before the signal.
+fn lock_policies(url: &valise::db::DatabaseUrl) -> Option<valise::db::PooledConnection> {
+    use diesel::connection::SimpleConnection;
+    if url.backend() != valise::db::Backend::Postgres {
+        return None;
+    }
+    let db = valise::db::Db::connect(url, 1).unwrap();
+    let mut conn = db.get().unwrap();
+    conn.batch_execute("BEGIN; LOCK TABLE policies IN ACCESS EXCLUSIVE MODE;")
+        .unwrap();
+    Some(conn)
+}
+
+#[test]
+fn sigterm_lets_an_in_flight_request_finish_then_exits_cleanly() {
+    let (url, _guard) = TestDatabase::create();
+    let mut server = start_server(&url.to_env_value());
+
+    let lock = lock_policies(&url);
+    let port = server.port;
+    let request = std::thread::spawn(move || {
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        stream
+            .write_all(b"GET /v1/policies/current HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        response
+    });
+    // The request is now waiting on the database inside its handler.
+    std::thread::sleep(Duration::from_millis(500));
+    let status = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::thread::sleep(Duration::from_millis(500));
+    if lock.is_some() {
+        assert!(
+            server.child.try_wait().unwrap().is_none(),
+            "the server exited with a request in flight"
+        );
+    }
+    drop(lock);
+
+    let response = request.join().unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+
+    // Then the process exits on its own, successfully, and accepts nothing more.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            assert!(status.success(), "exit status {status}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "server did not stop after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(TcpStream::connect(("127.0.0.1", port)).is_err());
+}
