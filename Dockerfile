@@ -1,0 +1,21 @@
+# syntax=docker/dockerfile:1
+# Build stage: compile the release binary (SQLite is bundled; PostgreSQL links libpq).
+FROM rust:1-bookworm AS build
+RUN apt-get update && apt-get install -y --no-install-recommends libpq-dev && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY . .
+RUN cargo build --release --locked && strip target/release/valise
+
+# Runtime stage: just the binary, libpq and CA certificates, as an unprivileged user.
+FROM debian:bookworm-slim
+RUN apt-get update && apt-get install -y --no-install-recommends libpq5 ca-certificates \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --home /var/lib/valise --create-home valise
+COPY --from=build /src/target/release/valise /usr/local/bin/valise
+USER valise
+WORKDIR /var/lib/valise
+ENV VALISE_BIND=0.0.0.0:8080 RUST_LOG=info
+EXPOSE 8080
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["/usr/local/bin/valise"]
+CMD ["serve"]
