@@ -68,3 +68,28 @@ async fn invalid_query_parameters_are_422_problems_naming_the_parameter() {
         assert_eq!(body["errors"][0]["field"], field, "{query}: {body}");
     }
 }
+
+#[actix_web::test]
+async fn an_internal_error_is_a_500_problem_that_hides_its_cause() {
+    use diesel::connection::SimpleConnection;
+    let app = TestApp::spawn().await;
+    // Break the database under the running server.
+    app.db
+        .get()
+        .unwrap()
+        .batch_execute("DROP TABLE policies")
+        .unwrap();
+    let body = assert_problem(
+        app.get("/v1/policies/current").await,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal-error",
+    )
+    .await;
+    let text = body.to_string().to_lowercase();
+    for leak in ["policies", "table", "relation", "sql", "diesel"] {
+        assert!(
+            !text.contains(leak),
+            "the cause leaked into the response: {body}"
+        );
+    }
+}

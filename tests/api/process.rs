@@ -80,6 +80,10 @@ impl Drop for Server {
 }
 
 fn start_server(database_url: &str) -> Server {
+    start_server_logging_to(database_url, Stdio::null())
+}
+
+fn start_server_logging_to(database_url: &str, log: impl Into<Stdio>) -> Server {
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -90,7 +94,7 @@ fn start_server(database_url: &str) -> Server {
         .env("VALISE_BIND", format!("127.0.0.1:{port}"))
         .env("VALISE_WORKERS", "1")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -168,4 +172,36 @@ fn sigterm_lets_an_in_flight_request_finish_then_exits_cleanly() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(TcpStream::connect(("127.0.0.1", port)).is_err());
+}
+
+#[test]
+fn the_access_log_has_one_line_per_request_without_the_query_string() {
+    let (url, _guard) = TestDatabase::create();
+    let dir = tempfile::tempdir().unwrap();
+    let log_path = dir.path().join("server.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let server = start_server_logging_to(&url.to_env_value(), log);
+
+    let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    stream
+        .write_all(
+            b"GET /v1/policies?limit=5&cursor=c2VjcmV0 HTTP/1.1\r\nHost: localhost\r\n\
+              X-Request-Id: log-probe-1\r\nConnection: close\r\n\r\n",
+        )
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    drop(server);
+
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    let lines: Vec<&str> = log.lines().filter(|l| l.contains("log-probe-1")).collect();
+    assert_eq!(lines.len(), 1, "{log}");
+    let line = lines[0];
+    assert!(line.contains("valise::access"), "{line}");
+    assert!(line.contains("GET /v1/policies 422"), "{line}");
+    assert!(line.contains("ms"), "latency: {line}");
+    assert!(
+        !line.contains("limit=") && !line.contains("c2VjcmV0"),
+        "query logged: {line}"
+    );
 }
