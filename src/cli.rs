@@ -1,8 +1,16 @@
-//! Command-line interface: `valise [serve]`, `valise migrate`, `valise openapi`.
+//! Command-line interface: `valise [serve]`, `migrate`, `openapi`, `admin create`,
+//! `keys rotate`, `audit verify`.
+
+use std::io::BufRead;
 
 use clap::{Parser, Subcommand};
 
+use crate::accounts::model::{Email, PersonName};
+use crate::audit::Actor;
+use crate::auth::password::Password;
+use crate::auth::Role;
 use crate::config::Config;
+use crate::crypto::rotation;
 use crate::db::Db;
 use crate::startup::{self, Application};
 
@@ -21,6 +29,63 @@ pub enum Command {
     Migrate,
     /// Print the OpenAPI document (what `openapi/openapi.json` must contain).
     Openapi,
+    /// Staff accounts.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// Master keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create a staff account. The password is read from VALISE_ADMIN_PASSWORD, or else from
+    /// the first line of standard input (never from the command line, where `ps` shows it).
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "Administrator")]
+        name: String,
+        /// admin, manager, fulfillment, support or privacy_officer.
+        #[arg(long, default_value = "admin")]
+        role: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Re-wrap every data key under the newest master key (adding a version first when the
+    /// key file is the generated development one). Resumable: run it again after a crash.
+    Rotate {
+        /// Keys re-wrapped per transaction.
+        #[arg(long, default_value_t = rotation::DEFAULT_BATCH)]
+        batch: i64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Recompute the audit chain; exits 1 and names the first broken entry if it is not intact.
+    Verify,
+}
+
+fn read_password() -> anyhow::Result<String> {
+    if let Ok(p) = std::env::var("VALISE_ADMIN_PASSWORD") {
+        return Ok(p);
+    }
+    eprintln!("password (one line on standard input):");
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }
 
 /// Runs a command that needs the configuration.
@@ -47,5 +112,75 @@ pub fn run(command: Command, config: Config) -> anyhow::Result<()> {
             log::info!("Valise stopped");
             Ok(())
         }),
+        Command::Admin {
+            command: AdminCommand::Create { email, name, role },
+        } => {
+            let role = Role::parse(&role)
+                .filter(|r| r.is_staff())
+                .ok_or_else(|| anyhow::anyhow!("--role must be a staff role"))?;
+            let problem = |e: crate::http::error::ApiError| anyhow::anyhow!("{e:?}");
+            let email = Email::parse("--email", &email).map_err(problem)?;
+            let name = PersonName::parse("--name", &name).map_err(problem)?;
+            let password = Password::parse("password", read_password()?).map_err(problem)?;
+            let services = startup::services(&config)?;
+            let mut conn = services.db.get()?;
+            let row = crate::accounts::staff::create_account(
+                &mut conn,
+                &services.crypto,
+                &Actor::system(),
+                &email,
+                &name,
+                &password,
+                role,
+            )
+            .map_err(problem)?;
+            println!("created {} ({})", row.id, role.as_str());
+            Ok(())
+        }
+        Command::Keys {
+            command: KeysCommand::Rotate { batch },
+        } => {
+            let services = startup::services(&config)?;
+            let mut conn = services.db.get()?;
+            let crypto = &services.crypto;
+            if crypto.keyring().can_add_version() {
+                let id = crypto.keyring().add_version()?;
+                println!("added master key version {id}");
+            }
+            let status = rotation::rewrap_all(&mut conn, crypto, batch.max(1), None, |s| {
+                println!(
+                    "re-wrapped {} so far; {} under {}, {} remaining",
+                    s.rewrapped, s.current, s.newest_key_id, s.remaining
+                );
+            })?;
+            if status.remaining == 0 {
+                println!(
+                    "rotation complete: every key is under {}",
+                    status.newest_key_id
+                );
+            } else {
+                println!(
+                    "rotation incomplete: {} keys still need {:?}",
+                    status.remaining, status.old_key_ids_in_use
+                );
+            }
+            Ok(())
+        }
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => {
+            let services = startup::services(&config)?;
+            let mut conn = services.db.get()?;
+            let report = crate::audit::store::verify(&mut conn, &services.crypto)?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            if report.intact {
+                Ok(())
+            } else {
+                anyhow::bail!(
+                    "audit chain broken at entry {}",
+                    report.first_broken_seq.unwrap_or_default()
+                )
+            }
+        }
     }
 }

@@ -5,8 +5,49 @@
 //! variables carry credentials.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use crate::db::DatabaseUrl;
+
+/// A secret value: `Debug` never prints it, and reading it takes a deliberate `expose()`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret<T>(T);
+
+impl<T> Secret<T> {
+    pub fn new(value: T) -> Self {
+        Self(value)
+    }
+
+    pub fn expose(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> std::fmt::Debug for Secret<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Where a key comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    /// Given directly in the environment.
+    Value(Secret<String>),
+    /// Read from a file named in the environment.
+    File(PathBuf),
+    /// Development only: generated into this file on first start (mode 0600), then reused.
+    Generated(PathBuf),
+    /// Tests only: random, held in memory for the life of the process.
+    Ephemeral,
+}
+
+/// The first administrator, created at start when no administrator exists yet.
+#[derive(Debug, Clone)]
+pub struct AdminBootstrap {
+    pub email: String,
+    pub password: Secret<String>,
+}
 
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://./data/valise.db";
@@ -37,6 +78,13 @@ pub struct Config {
     /// HTTP worker threads; `None` lets actix use one per physical core.
     pub workers: Option<usize>,
     pub cors_origins: CorsOrigins,
+    /// Where development keys are generated (`./data`, beside the default SQLite file).
+    pub data_dir: PathBuf,
+    /// Master keys (key-encryption keys), newest first: `id:base64,id:base64`.
+    pub master_keys: SecretSource,
+    /// HMAC secret that signs access tokens.
+    pub jwt_secret: SecretSource,
+    pub admin_bootstrap: Option<AdminBootstrap>,
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -105,6 +153,72 @@ impl Config {
             Some(v) => parse_origins(&v).map_err(|r| invalid("VALISE_CORS_ORIGINS", r))?,
         };
 
+        let data_dir = PathBuf::from(get("VALISE_DATA_DIR").unwrap_or_else(|| "./data".into()));
+        let production = environment == Environment::Production;
+
+        let master_keys = match (get("VALISE_MASTER_KEY"), get("VALISE_MASTER_KEY_FILE")) {
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    "VALISE_MASTER_KEY",
+                    "set either VALISE_MASTER_KEY or VALISE_MASTER_KEY_FILE, not both",
+                ))
+            }
+            (Some(value), None) => {
+                crate::crypto::Keyring::parse(&value)
+                    .map_err(|reason| invalid("VALISE_MASTER_KEY", reason))?;
+                SecretSource::Value(Secret::new(value))
+            }
+            (None, Some(path)) => SecretSource::File(PathBuf::from(path)),
+            (None, None) if production => return Err(invalid(
+                "VALISE_MASTER_KEY",
+                "production needs real master keys (VALISE_MASTER_KEY or VALISE_MASTER_KEY_FILE)",
+            )),
+            (None, None) => SecretSource::Generated(data_dir.join("master.keys")),
+        };
+
+        let jwt_secret = match (get("VALISE_JWT_SECRET"), get("VALISE_JWT_SECRET_FILE")) {
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    "VALISE_JWT_SECRET",
+                    "set either VALISE_JWT_SECRET or VALISE_JWT_SECRET_FILE, not both",
+                ))
+            }
+            (Some(value), None) => {
+                if value.len() < 32 {
+                    return Err(invalid("VALISE_JWT_SECRET", "must be at least 32 characters"));
+                }
+                SecretSource::Value(Secret::new(value))
+            }
+            (None, Some(path)) => SecretSource::File(PathBuf::from(path)),
+            (None, None) if production => {
+                return Err(invalid(
+                    "VALISE_JWT_SECRET",
+                    "production needs a real signing secret (VALISE_JWT_SECRET or VALISE_JWT_SECRET_FILE)",
+                ))
+            }
+            (None, None) => SecretSource::Generated(data_dir.join("jwt.secret")),
+        };
+
+        let admin_bootstrap = match (get("VALISE_ADMIN_EMAIL"), get("VALISE_ADMIN_PASSWORD")) {
+            (None, None) => None,
+            (Some(email), Some(password)) => Some(AdminBootstrap {
+                email,
+                password: Secret::new(password),
+            }),
+            (Some(_), None) => {
+                return Err(invalid(
+                    "VALISE_ADMIN_PASSWORD",
+                    "needed with VALISE_ADMIN_EMAIL",
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(invalid(
+                    "VALISE_ADMIN_EMAIL",
+                    "needed with VALISE_ADMIN_PASSWORD",
+                ))
+            }
+        };
+
         Ok(Self {
             environment,
             bind,
@@ -112,6 +226,10 @@ impl Config {
             db_pool_size,
             workers,
             cors_origins,
+            data_dir,
+            master_keys,
+            jwt_secret,
+            admin_bootstrap,
         })
     }
 
@@ -124,6 +242,10 @@ impl Config {
             db_pool_size: 4,
             workers: Some(1),
             cors_origins: CorsOrigins::Any,
+            data_dir: PathBuf::from("./data"),
+            master_keys: SecretSource::Ephemeral,
+            jwt_secret: SecretSource::Ephemeral,
+            admin_bootstrap: None,
         }
     }
 }
@@ -189,6 +311,8 @@ mod tests {
             ("VALISE_DB_POOL_SIZE", "9999"),
             ("VALISE_WORKERS", "many"),
             ("VALISE_CORS_ORIGINS", "https://shop.example/path"),
+            ("VALISE_MASTER_KEY", "k1:not-base64!"),
+            ("VALISE_JWT_SECRET", "short-secret"),
         ] {
             let err = load(&[(var, value)]).unwrap_err();
             assert_eq!(err.var, var);
@@ -199,17 +323,54 @@ mod tests {
     }
 
     #[test]
-    fn production_has_no_cross_origin_access_unless_configured() {
-        let c = load(&[("VALISE_ENV", "production")]).unwrap();
-        assert_eq!(c.cors_origins, CorsOrigins::None);
+    fn production_refuses_to_start_with_generated_keys() {
+        let err = load(&[("VALISE_ENV", "production")]).unwrap_err();
+        assert_eq!(err.var, "VALISE_MASTER_KEY");
+        let key = "k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+        let err = load(&[("VALISE_ENV", "production"), ("VALISE_MASTER_KEY", key)]).unwrap_err();
+        assert_eq!(err.var, "VALISE_JWT_SECRET");
+        let secret = "0123456789abcdef0123456789abcdef";
         let c = load(&[
             ("VALISE_ENV", "production"),
-            (
-                "VALISE_CORS_ORIGINS",
-                "https://shop.example, http://localhost:3000",
-            ),
+            ("VALISE_MASTER_KEY", key),
+            ("VALISE_JWT_SECRET", secret),
         ])
         .unwrap();
+        assert!(matches!(c.master_keys, SecretSource::Value(_)));
+        assert!(!format!("{c:?}").contains(secret), "Debug leaks the secret");
+    }
+
+    #[test]
+    fn development_generates_keys_under_the_data_dir() {
+        let c = load(&[]).unwrap();
+        assert_eq!(
+            c.master_keys,
+            SecretSource::Generated("./data/master.keys".into())
+        );
+        assert_eq!(
+            c.jwt_secret,
+            SecretSource::Generated("./data/jwt.secret".into())
+        );
+    }
+
+    #[test]
+    fn production_has_no_cross_origin_access_unless_configured() {
+        let keys = [
+            ("VALISE_ENV", "production"),
+            (
+                "VALISE_MASTER_KEY",
+                "k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+            ),
+            ("VALISE_JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+        ];
+        let c = load(&keys).unwrap();
+        assert_eq!(c.cors_origins, CorsOrigins::None);
+        let mut vars = keys.to_vec();
+        vars.push((
+            "VALISE_CORS_ORIGINS",
+            "https://shop.example, http://localhost:3000",
+        ));
+        let c = load(&vars).unwrap();
         assert_eq!(
             c.cors_origins,
             CorsOrigins::List(vec![

@@ -1,10 +1,16 @@
 //! Valise: a headless commerce API for an online luggage shop, built so that its privacy
 //! policy is kept by the code.
 
+pub mod accounts;
+pub mod audit;
+pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod crypto;
 pub mod db;
 pub mod http;
+pub mod ids;
 pub mod policies;
+pub mod privacy;
 pub mod startup;
 pub mod versions;

@@ -12,7 +12,9 @@ use anyhow::Context;
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
+use crate::auth::TokenKeys;
 use crate::config::{Config, CorsOrigins};
+use crate::crypto::Crypto;
 use crate::db::{migrations, Db};
 use crate::http::error::ApiError;
 use crate::http::extract::BODY_LIMIT;
@@ -20,11 +22,25 @@ use crate::http::fallback::{self, RouteTable};
 use crate::http::{health, middleware, openapi};
 use crate::policies;
 use crate::versions::{self, Versions};
+use crate::{accounts, audit, auth, crypto};
 
 /// Every documented route. The OpenAPI document is generated from exactly this list.
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.configure(health::configure)
-        .service(utoipa_actix_web::scope("/v1").configure(policies::configure));
+    use utoipa_actix_web::scope;
+    cfg.configure(health::configure).service(
+        scope("/v1")
+            .configure(policies::configure)
+            .configure(auth::routes::configure)
+            .configure(accounts::configure_me)
+            .configure(audit::routes::configure_me)
+            .service(
+                scope("/admin")
+                    .configure(accounts::configure_staff)
+                    .configure(auth::api_keys::configure)
+                    .configure(audit::routes::configure_admin)
+                    .configure(crypto::routes::configure),
+            ),
+    );
 }
 
 /// Routes served outside the OpenAPI document (the document itself and its viewer).
@@ -49,6 +65,34 @@ pub fn prepare_database(db: &Db) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Everything a running instance holds besides its HTTP server.
+pub struct Services {
+    pub db: Db,
+    pub crypto: Crypto,
+}
+
+/// Opens the database, migrates it, loads the keys, and bootstraps the first admin.
+pub fn services(config: &Config) -> anyhow::Result<Services> {
+    let db = Db::connect(&config.database_url, config.db_pool_size)?;
+    prepare_database(&db)?;
+    let mut conn = db.get()?;
+    let crypto = Crypto::init(&config.master_keys, &mut conn).context("loading keys")?;
+    if let Some(boot) = &config.admin_bootstrap {
+        if accounts::staff::bootstrap_admin(
+            &mut conn,
+            &crypto,
+            &boot.email,
+            boot.password.expose(),
+        )? {
+            log::info!("created the first admin account from VALISE_ADMIN_EMAIL");
+        }
+    }
+    let (seq, mac) = audit::store::head(&mut conn)?;
+    log::info!("audit chain head: seq={seq} mac={}", hex::encode(mac));
+    drop(conn);
+    Ok(Services { db, crypto })
+}
+
 pub struct Application {
     port: u16,
     db: Db,
@@ -61,13 +105,14 @@ struct SpecJson(Bytes);
 impl Application {
     /// Opens the database, migrates it, and binds the listener (port 0 picks a free port).
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let db = Db::connect(&config.database_url, config.db_pool_size)?;
+        let Services { db, crypto } = services(&config)?;
         log::info!(
             "database: {} ({})",
             config.database_url.redacted(),
             db.backend().name()
         );
-        prepare_database(&db)?;
+        let token_keys = web::Data::new(TokenKeys::load(&config.jwt_secret)?);
+        let crypto = web::Data::new(crypto);
         let versions = web::Data::new(Versions::load(&mut *db.get()?)?);
         let watcher = versions::spawn_watcher(db.clone(), versions.clone());
 
@@ -89,6 +134,8 @@ impl Application {
                 .configure(routes_config)
                 .into_app()
                 .app_data(db.clone())
+                .app_data(crypto.clone())
+                .app_data(token_keys.clone())
                 .app_data(versions.clone())
                 .app_data(routes.clone())
                 .app_data(spec_json.clone())

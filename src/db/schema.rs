@@ -10,3 +10,120 @@ diesel::table! {
         published_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    data_keys (subject_id) {
+        subject_id -> Text,
+        kek_id -> Text,
+        wrapped -> Nullable<Binary>,
+        created_at -> Timestamp,
+        shredded_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    system_keys (name) {
+        name -> Text,
+        kek_id -> Text,
+        wrapped -> Binary,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        role -> Text,
+        status -> Text,
+        email_bidx -> Nullable<Binary>,
+        email_sealed -> Nullable<Binary>,
+        name_sealed -> Nullable<Binary>,
+        phone_sealed -> Nullable<Binary>,
+        password_hash -> Nullable<Text>,
+        version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    refresh_tokens (id) {
+        id -> Text,
+        family_id -> Text,
+        user_id -> Text,
+        token_hash -> Binary,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    api_keys (id) {
+        id -> Text,
+        name -> Text,
+        role -> Text,
+        secret_hash -> Binary,
+        created_by -> Text,
+        created_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    rate_limits (bucket) {
+        bucket -> Text,
+        window_start -> Timestamp,
+        hits -> Integer,
+    }
+}
+
+diesel::table! {
+    policy_acceptances (id) {
+        id -> Text,
+        subject_id -> Text,
+        policy_version -> Integer,
+        accepted_at -> Timestamp,
+        source -> Text,
+    }
+}
+
+diesel::table! {
+    audit_log (seq) {
+        seq -> BigInt,
+        at -> Timestamp,
+        actor_kind -> Text,
+        actor_id -> Nullable<Text>,
+        actor_role -> Nullable<Text>,
+        action -> Text,
+        subject_id -> Nullable<Text>,
+        fields -> Text,
+        purpose -> Text,
+        request_id -> Nullable<Text>,
+        mac -> Binary,
+    }
+}
+
+diesel::table! {
+    audit_head (id) {
+        id -> Integer,
+        seq -> BigInt,
+        mac -> Binary,
+    }
+}
+
+diesel::joinable!(refresh_tokens -> users (user_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    policies,
+    data_keys,
+    system_keys,
+    users,
+    refresh_tokens,
+    api_keys,
+    rate_limits,
+    policy_acceptances,
+    audit_log,
+    audit_head,
+);

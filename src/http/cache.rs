@@ -70,3 +70,42 @@ pub fn json_public(
         .insert_header((header::CACHE_CONTROL, cache_control))
         .body(body))
 }
+
+/// The raw `If-Match` header, captured in the handler for a check inside the transaction.
+pub fn if_match_header(req: &HttpRequest) -> Option<String> {
+    req.headers()
+        .get(header::IF_MATCH)
+        .map(|v| v.to_str().unwrap_or_default().to_owned())
+}
+
+/// Whether a write may proceed: no `If-Match`, `*`, or one naming `current_etag` (strong
+/// comparison, as RFC 9110 requires for `If-Match`).
+pub fn if_match_allows(if_match: Option<&str>, current_etag: &str) -> bool {
+    match if_match {
+        None => true,
+        Some(value) => value
+            .split(',')
+            .map(str::trim)
+            .any(|candidate| candidate == "*" || candidate == current_etag),
+    }
+}
+
+/// A private JSON document with an ETag; 304 when the client already has it.
+pub fn private_json_with_etag(
+    req: &HttpRequest,
+    value: &impl Serialize,
+    etag: &str,
+) -> Result<HttpResponse, ApiError> {
+    let mut response = if if_none_match(req, etag) {
+        HttpResponse::NotModified().finish()
+    } else {
+        HttpResponse::Ok().json(value)
+    };
+    if let Ok(v) = HeaderValue::from_str(etag) {
+        response.headers_mut().insert(header::ETAG, v);
+    }
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}

@@ -63,8 +63,20 @@ impl FieldError {
 pub enum ApiError {
     #[error("validation failed")]
     Validation(Vec<FieldError>),
+    #[error("sensitive data refused in {field}")]
+    SensitiveData { field: String },
+    #[error("unauthenticated")]
+    Unauthenticated(&'static str),
+    #[error("forbidden")]
+    Forbidden(&'static str),
     #[error("not found")]
     NotFound,
+    #[error("conflict: {detail}")]
+    Conflict { slug: &'static str, detail: String },
+    #[error("precondition failed")]
+    PreconditionFailed,
+    #[error("rate limited")]
+    RateLimited(RateLimit),
     #[error("method not allowed")]
     MethodNotAllowed { allow: Vec<String> },
     #[error("payload too large")]
@@ -80,6 +92,13 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    pub fn conflict(detail: impl Into<String>) -> Self {
+        Self::Conflict {
+            slug: "conflict",
+            detail: detail.into(),
+        }
+    }
+
     pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self::Validation(vec![FieldError::new(field, message)])
     }
@@ -88,7 +107,13 @@ impl ApiError {
     pub fn slug(&self) -> &'static str {
         match self {
             Self::Validation(_) => "validation-failed",
+            Self::SensitiveData { .. } => "sensitive-data-refused",
+            Self::Unauthenticated(_) => "unauthenticated",
+            Self::Forbidden(_) => "forbidden",
             Self::NotFound => "not-found",
+            Self::Conflict { slug, .. } => slug,
+            Self::PreconditionFailed => "precondition-failed",
+            Self::RateLimited(_) => "rate-limited",
             Self::MethodNotAllowed { .. } => "method-not-allowed",
             Self::PayloadTooLarge { .. } => "payload-too-large",
             Self::UnsupportedMediaType { .. } => "unsupported-media-type",
@@ -107,7 +132,22 @@ impl ApiError {
                 ),
                 n => format!("The request has {n} invalid fields; see `errors`."),
             },
+            Self::SensitiveData { field } => format!(
+                "The field `{field}` looks like a payment card, bank account or identity-document \
+                 number. The shop never collects those; remove it and send the request again."
+            ),
+            Self::Unauthenticated(detail) | Self::Forbidden(detail) => (*detail).to_owned(),
             Self::NotFound => "No resource exists at this address, or it is not yours.".into(),
+            Self::Conflict { detail, .. } => detail.clone(),
+            Self::PreconditionFailed => {
+                "The resource changed since you read it (If-Match does not match its ETag); \
+                 read it again and retry."
+                    .into()
+            }
+            Self::RateLimited(limit) => format!(
+                "Too many attempts; retry in {} seconds.",
+                limit.retry_after_secs
+            ),
             Self::MethodNotAllowed { allow } => {
                 format!("This resource supports only: {}.", allow.join(", "))
             }
@@ -128,6 +168,10 @@ impl ApiError {
     fn errors(&self) -> Option<Vec<FieldError>> {
         match self {
             Self::Validation(errors) => Some(errors.clone()),
+            Self::SensitiveData { field } => Some(vec![FieldError::new(
+                field.clone(),
+                "looks like a card, bank account or identity-document number",
+            )]),
             _ => None,
         }
     }
@@ -199,8 +243,13 @@ pub fn problem_response(
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Validation(_) | Self::SensitiveData { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -234,9 +283,49 @@ impl ResponseError for ApiError {
                     .headers_mut()
                     .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
             }
+            Self::Unauthenticated(_) => {
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    header::HeaderValue::from_static("Bearer realm=\"valise\""),
+                );
+            }
+            Self::RateLimited(limit) => {
+                limit.apply(response.headers_mut());
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, limit.retry_after_secs.into());
+            }
             _ => {}
         }
         response
+    }
+}
+
+/// The state of a rate limit, sent as `X-RateLimit-*` headers on limited routes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    pub limit: u32,
+    pub remaining: u32,
+    /// Seconds until the window resets.
+    pub reset_secs: u64,
+    /// Seconds to wait before retrying (0 when not limited).
+    pub retry_after_secs: u64,
+}
+
+impl RateLimit {
+    pub fn apply(&self, headers: &mut header::HeaderMap) {
+        headers.insert(
+            header::HeaderName::from_static("x-ratelimit-limit"),
+            self.limit.into(),
+        );
+        headers.insert(
+            header::HeaderName::from_static("x-ratelimit-remaining"),
+            self.remaining.into(),
+        );
+        headers.insert(
+            header::HeaderName::from_static("x-ratelimit-reset"),
+            self.reset_secs.into(),
+        );
     }
 }
 
@@ -250,6 +339,12 @@ impl From<DbError> for ApiError {
             }
             DbError::Blocking(_) => Self::Internal(anyhow::Error::new(e)),
         }
+    }
+}
+
+impl From<crate::crypto::CryptoError> for ApiError {
+    fn from(e: crate::crypto::CryptoError) -> Self {
+        Self::Internal(anyhow::Error::new(e))
     }
 }
 

@@ -5,7 +5,8 @@
 //! parts. `openapi/openapi.json` is a committed copy that a test keeps equal to this.
 
 use actix_web::App;
-use utoipa::OpenApi;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::AppExt;
 
 use super::error::{FieldError, Problem};
@@ -27,10 +28,44 @@ use super::error::{FieldError, Problem};
     tags(
         (name = "operations", description = "Liveness and readiness probes"),
         (name = "policies", description = "Privacy-policy versions: the text customers accept"),
+        (name = "auth", description = "Accounts and sessions: register, log in, refresh, log out"),
+        (name = "me", description = "The data subject: my profile and who accessed my data"),
+        (name = "staff", description = "Staff accounts and roles (admin)"),
+        (name = "api-keys", description = "Integrators' server-to-server keys (admin)"),
+        (name = "audit", description = "The tamper-evident audit log (privacy officer)"),
+        (name = "keys", description = "Master-key rotation (admin)"),
     ),
     components(schemas(Problem, FieldError)),
+    modifiers(&Security),
 )]
 struct ApiDoc;
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "Access token from `/v1/auth/login` or `/v1/auth/refresh` (15 minutes).",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-Api-Key",
+                "Integrator key from `/v1/admin/api-keys`; acts with the key's role.",
+            ))),
+        );
+    }
+}
 
 /// The complete document: document-level parts plus every registered route.
 pub fn spec() -> utoipa::openapi::OpenApi {

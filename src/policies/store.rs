@@ -131,3 +131,23 @@ pub fn ensure_initial(conn: &mut DbConnection) -> QueryResult<()> {
         Err(e) => Err(e),
     }
 }
+
+/// Records that `subject_id` accepted `version` (registration, checkout, or explicitly).
+pub fn record_acceptance(
+    conn: &mut DbConnection,
+    subject_id: &str,
+    version: i32,
+    source: &str,
+) -> QueryResult<()> {
+    use crate::db::schema::policy_acceptances;
+    diesel::insert_into(policy_acceptances::table)
+        .values((
+            policy_acceptances::id.eq(crate::ids::new_id("pac")),
+            policy_acceptances::subject_id.eq(subject_id),
+            policy_acceptances::policy_version.eq(version),
+            policy_acceptances::accepted_at.eq(crate::db::now()),
+            policy_acceptances::source.eq(source),
+        ))
+        .execute(conn)?;
+    Ok(())
+}

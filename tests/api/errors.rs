@@ -77,7 +77,7 @@ async fn an_internal_error_is_a_500_problem_that_hides_its_cause() {
     app.db
         .get()
         .unwrap()
-        .batch_execute("DROP TABLE policies")
+        .batch_execute("ALTER TABLE policies RENAME TO policies_gone")
         .unwrap();
     let body = assert_problem(
         app.get("/v1/policies/current").await,

@@ -5,7 +5,7 @@ use std::time::Duration;
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use reqwest::{Response, StatusCode};
 use serde_json::Value;
-use valise::config::Config;
+use valise::config::{Config, SecretSource};
 use valise::db::{DatabaseUrl, Db};
 use valise::startup::Application;
 
@@ -62,30 +62,39 @@ impl Drop for TestDatabase {
 
 pub struct TestApp {
     pub address: String,
+    pub config: Config,
     pub client: reqwest::Client,
     pub db: Db,
-    pub database_url: DatabaseUrl,
     handle: actix_web::dev::ServerHandle,
-    // Dropped last: the database outlives the server that uses it.
+    // Dropped last: the database and key files outlive the server that uses them.
     _database: Option<TestDatabase>,
+    _keys: Option<std::sync::Arc<tempfile::TempDir>>,
 }
 
 impl TestApp {
-    /// The application on a fresh database.
+    /// The application on a fresh database, with development key files in a temp dir.
     pub async fn spawn() -> TestApp {
         let (url, database) = TestDatabase::create();
-        Self::spawn_with(Config::for_tests(url), Some(database)).await
+        let keys = std::sync::Arc::new(tempfile::tempdir().expect("key dir"));
+        let mut config = Config::for_tests(url);
+        config.master_keys = SecretSource::Generated(keys.path().join("master.keys"));
+        config.jwt_secret = SecretSource::Generated(keys.path().join("jwt.secret"));
+        config.data_dir = keys.path().to_owned();
+        Self::spawn_with(config, Some(database), Some(keys)).await
     }
 
-    /// A second instance on the same database as `self` (another "process" for tests of
-    /// cross-instance behaviour).
+    /// A second instance on the same database and keys as `self` (another "process" for
+    /// tests of cross-instance behaviour).
     pub async fn spawn_sibling(&self) -> TestApp {
-        Self::spawn_with(Config::for_tests(self.database_url.clone()), None).await
+        Self::spawn_with(self.config.clone(), None, self._keys.clone()).await
     }
 
-    async fn spawn_with(config: Config, database: Option<TestDatabase>) -> TestApp {
-        let database_url = config.database_url.clone();
-        let app = Application::build(config)
+    async fn spawn_with(
+        config: Config,
+        database: Option<TestDatabase>,
+        keys: Option<std::sync::Arc<tempfile::TempDir>>,
+    ) -> TestApp {
+        let app = Application::build(config.clone())
             .await
             .expect("application builds");
         let address = format!("http://127.0.0.1:{}", app.port());
@@ -99,11 +108,12 @@ impl TestApp {
             .expect("http client");
         TestApp {
             address,
+            config,
             client,
             db,
-            database_url,
             handle,
             _database: database,
+            _keys: keys,
         }
     }
 

@@ -1,0 +1,9 @@
+DROP TABLE audit_head;
+DROP TABLE audit_log;
+DROP TABLE policy_acceptances;
+DROP TABLE rate_limits;
+DROP TABLE api_keys;
+DROP TABLE refresh_tokens;
+DROP TABLE users;
+DROP TABLE system_keys;
+DROP TABLE data_keys;

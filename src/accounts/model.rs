@@ -1,0 +1,187 @@
+//! Account fields as validated newtypes, and the views clients see.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::auth::Role;
+use crate::http::error::ApiError;
+use crate::privacy::refuse_sensitive;
+
+/// A syntactically valid email, normalised to lower case (the blind index is computed over
+/// the normalised form, so lookups are case-insensitive).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(field: &str, raw: &str) -> Result<Self, ApiError> {
+        let value = raw.trim().to_lowercase();
+        let invalid =
+            || ApiError::validation(field, "must be an email address like name@example.com");
+        if value.len() < 3
+            || value.len() > 254
+            || value.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err(invalid());
+        }
+        let (local, domain) = value.split_once('@').ok_or_else(invalid)?;
+        let labels_ok = domain.split('.').count() >= 2
+            && domain.split('.').all(|l| {
+                !l.is_empty()
+                    && !l.starts_with('-')
+                    && !l.ends_with('-')
+                    && l.chars().all(|c| c.is_alphanumeric() || c == '-')
+            });
+        if local.is_empty() || local.len() > 64 || domain.contains('@') || !labels_ok {
+            return Err(invalid());
+        }
+        Ok(Self(value))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A person's name: 1–100 characters, no control characters, nothing sensitive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonName(String);
+
+impl PersonName {
+    pub fn parse(field: &str, raw: &str) -> Result<Self, ApiError> {
+        let value = raw.trim();
+        let len = value.chars().count();
+        if len == 0 || len > 100 || value.chars().any(char::is_control) {
+            return Err(ApiError::validation(field, "must be 1 to 100 characters"));
+        }
+        refuse_sensitive(field, value)?;
+        Ok(Self(value.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A phone number in international form (`+` and 7–15 digits); spaces, dots, dashes and
+/// parentheses are accepted and removed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Phone(String);
+
+impl Phone {
+    pub fn parse(field: &str, raw: &str) -> Result<Self, ApiError> {
+        let compact: String = raw
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '.' | '-' | '(' | ')'))
+            .collect();
+        let digits = compact.strip_prefix('+').unwrap_or("");
+        if !(7..=15).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ApiError::validation(
+                field,
+                "must be an international number like +33 6 12 34 56 78",
+            ));
+        }
+        Ok(Self(compact))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A decrypted account, for its owner (or for audited staff reads).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Profile {
+    pub id: String,
+    pub role: Role,
+    pub status: String,
+    pub email: String,
+    pub name: String,
+    pub phone: Option<String>,
+    pub version: i32,
+    pub created_at: chrono::NaiveDateTime,
+    pub updated_at: chrono::NaiveDateTime,
+}
+
+/// An account as its owner sees it.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": "usr_0193a7c25b7e7d1a9c1e2f6c1f7e9a10",
+    "email": "ada@example.com",
+    "name": "Ada Lovelace",
+    "phone": "+33612345678",
+    "role": "customer",
+    "created_at": "2026-11-25T15:00:00Z",
+    "updated_at": "2026-11-25T15:00:00Z"
+}))]
+pub struct UserView {
+    pub id: String,
+    #[schema(format = "email")]
+    pub email: String,
+    pub name: String,
+    /// International form, e.g. `+33612345678`; `null` when not given.
+    pub phone: Option<String>,
+    pub role: Role,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Profile> for UserView {
+    fn from(p: Profile) -> Self {
+        Self {
+            id: p.id,
+            email: p.email,
+            name: p.name,
+            phone: p.phone,
+            role: p.role,
+            created_at: p.created_at.and_utc(),
+            updated_at: p.updated_at.and_utc(),
+        }
+    }
+}
+
+/// The ETag of an account: its version counter, bumped by every change.
+pub fn etag(version: i32) -> String {
+    format!("\"u{version}\"")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_normalised_and_checked() {
+        assert_eq!(
+            Email::parse("e", " Ada@Example.COM ").unwrap().as_str(),
+            "ada@example.com"
+        );
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "@example.com",
+            "ada@example",
+            "a b@example.com",
+            "ada@@x.com",
+        ] {
+            assert!(Email::parse("e", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn phones_are_international() {
+        assert_eq!(
+            Phone::parse("p", "+33 6 12-34.56 78").unwrap().as_str(),
+            "+33612345678"
+        );
+        assert!(Phone::parse("p", "0612345678").is_err());
+        assert!(Phone::parse("p", "+12").is_err());
+    }
+
+    #[test]
+    fn names_refuse_sensitive_values() {
+        assert!(PersonName::parse("name", "Ada Lovelace").is_ok());
+        assert!(PersonName::parse("name", "4111 1111 1111 1111").is_err());
+        assert!(PersonName::parse("name", "  ").is_err());
+    }
+}

@@ -1,0 +1,167 @@
+//! `GET /v1/me`, `PATCH /v1/me`: the owner's profile, decrypted for the owner only.
+
+use actix_web::{get, patch, web, HttpRequest, HttpResponse};
+use diesel::Connection;
+use serde::{Deserialize, Deserializer};
+use utoipa::ToSchema;
+
+use super::model::{etag, Email, PersonName, Phone, UserView};
+use super::store::{self, ProfileChanges};
+use crate::audit::{self, Actor, Event};
+use crate::auth::{min, Auth};
+use crate::crypto::Crypto;
+use crate::db::Db;
+use crate::http::cache;
+use crate::http::error::{ApiError, Problem};
+use crate::http::extract::Json;
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(get_me).service(patch_me);
+}
+
+/// `Some(None)` for an explicit `null`, `None` when the field is absent.
+fn explicit_null<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+/// A correction of the profile; absent fields stay as they are.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "Ada King", "phone": "+44 20 7946 0958"}))]
+pub struct ProfilePatch {
+    #[schema(format = "email")]
+    pub email: Option<String>,
+    pub name: Option<String>,
+    /// International form; `null` removes it.
+    #[serde(default, deserialize_with = "explicit_null")]
+    #[schema(value_type = Option<String>)]
+    pub phone: Option<Option<String>>,
+}
+
+impl ProfilePatch {
+    fn parse(self) -> Result<ProfileChanges, ApiError> {
+        Ok(ProfileChanges {
+            email: self.email.map(|e| Email::parse("email", &e)).transpose()?,
+            name: self
+                .name
+                .map(|n| PersonName::parse("name", &n))
+                .transpose()?,
+            phone: self
+                .phone
+                .map(|p| p.map(|p| Phone::parse("phone", &p)).transpose())
+                .transpose()?,
+        })
+    }
+}
+
+/// My profile.
+///
+/// Decrypted for its owner only. Carries an `ETag` to send as `If-Match` with a correction.
+#[utoipa::path(
+    tag = "me",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The profile", body = UserView,
+            headers(("ETag" = String, description = "Version of the profile"))),
+        (status = 304, description = "Unchanged since the `If-None-Match` ETag"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "An API key cannot act as a person", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/me")]
+async fn get_me(
+    req: HttpRequest,
+    auth: Auth<min::Customer>,
+    db: web::Data<Db>,
+    crypto: web::Data<Crypto>,
+) -> Result<HttpResponse, ApiError> {
+    let user_id = auth.user_id()?.to_owned();
+    let crypto = crypto.into_inner();
+    let profile = db
+        .run(move |conn| {
+            let row = store::get(conn, &user_id)?.ok_or(ApiError::NotFound)?;
+            Ok::<_, ApiError>(store::open_profile(conn, &crypto, &row)?)
+        })
+        .await?;
+    let tag = etag(profile.version);
+    cache::private_json_with_etag(&req, &UserView::from(profile), &tag)
+}
+
+/// Correct my profile.
+///
+/// Name, email and phone can be corrected (the right to rectification). Send the `ETag` of
+/// the profile you read as `If-Match`: if it changed meanwhile the answer is 412. Every
+/// correction is recorded in the audit log (field names only).
+#[utoipa::path(
+    tag = "me",
+    security(("bearer" = [])),
+    request_body = ProfilePatch,
+    params(("If-Match" = Option<String>, Header, description = "ETag of the profile being corrected")),
+    responses(
+        (status = 200, description = "The corrected profile", body = UserView,
+            headers(("ETag" = String, description = "New version of the profile"))),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "An API key cannot act as a person", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Another account uses this email", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "The profile changed since it was read", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid, unknown or sensitive field", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[patch("/me")]
+async fn patch_me(
+    req: HttpRequest,
+    auth: Auth<min::Customer>,
+    db: web::Data<Db>,
+    crypto: web::Data<Crypto>,
+    body: Json<ProfilePatch>,
+) -> Result<HttpResponse, ApiError> {
+    let user_id = auth.user_id()?.to_owned();
+    let changes = body.into_inner().parse()?;
+    let if_match = cache::if_match_header(&req);
+    let actor = Actor::from_principal(&auth.principal, Some(&user_id));
+    let crypto = crypto.into_inner();
+    let profile = db
+        .run(move |conn| {
+            conn.transaction(|conn| {
+                let current = store::get(conn, &user_id)?.ok_or(ApiError::NotFound)?;
+                if !cache::if_match_allows(if_match.as_deref(), &etag(current.version)) {
+                    return Err(ApiError::PreconditionFailed);
+                }
+                let fields = changes.fields();
+                let row = store::update_profile(
+                    conn,
+                    &crypto,
+                    &user_id,
+                    Some(current.version),
+                    &changes,
+                )?;
+                if !fields.is_empty() {
+                    audit::record(
+                        conn,
+                        &crypto,
+                        &actor,
+                        &Event {
+                            action: "profile.update",
+                            subject_id: Some(&user_id),
+                            fields: &fields,
+                            purpose: "rectification by the data subject",
+                        },
+                    )?;
+                }
+                Ok(store::open_profile(conn, &crypto, &row)?)
+            })
+        })
+        .await?;
+    let tag = etag(profile.version);
+    let mut response = HttpResponse::Ok().json(UserView::from(profile));
+    if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&tag) {
+        response
+            .headers_mut()
+            .insert(actix_web::http::header::ETAG, v);
+    }
+    Ok(response)
+}

@@ -1,0 +1,345 @@
+//! `/v1/admin/staff`: staff accounts and their roles. Nobody grants, or takes away, a role
+//! they do not hold themselves; the last active admin cannot be removed.
+
+use actix_web::{get, patch, post, web, HttpResponse};
+use diesel::Connection;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::model::{Email, PersonName, UserView};
+use super::store::{self, NewAccount};
+use crate::audit::{self, Actor, Event};
+use crate::auth::password::Password;
+use crate::auth::store as auth_store;
+use crate::auth::{min, status, Auth, Role};
+use crate::crypto::Crypto;
+use crate::db::{Db, DbConnection};
+use crate::http::error::{ApiError, Problem};
+use crate::http::extract::{Json, Query};
+use crate::http::pagination::{paginate, PageQuery};
+
+const LISTING: &str = "staff";
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(list_staff)
+        .service(create_staff)
+        .service(update_staff);
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "email": "sam@shop.example", "password": "a long staff password", "name": "Sam Support", "role": "support"
+}))]
+pub struct NewStaff {
+    #[schema(format = "email")]
+    pub email: String,
+    #[schema(format = "password", min_length = 10, max_length = 128)]
+    pub password: String,
+    pub name: String,
+    /// A staff role you hold yourself (not `customer`).
+    pub role: Role,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StaffPatch {
+    /// A role you hold yourself.
+    pub role: Option<Role>,
+    /// `active` or `disabled`; disabling revokes every session of the account.
+    pub status: Option<StaffStatus>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StaffStatus {
+    Active,
+    Disabled,
+}
+
+impl StaffStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            StaffStatus::Active => status::ACTIVE,
+            StaffStatus::Disabled => status::DISABLED,
+        }
+    }
+}
+
+/// A staff account.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StaffView {
+    #[serde(flatten)]
+    pub user: UserView,
+    pub status: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StaffList {
+    pub data: Vec<StaffView>,
+    pub next_cursor: Option<String>,
+}
+
+fn view(
+    conn: &mut DbConnection,
+    crypto: &Crypto,
+    row: &store::UserRow,
+) -> Result<StaffView, ApiError> {
+    let profile = store::open_profile(conn, crypto, row)?;
+    let status = profile.status.clone();
+    Ok(StaffView {
+        user: UserView::from(profile),
+        status,
+    })
+}
+
+fn audit_read(
+    conn: &mut DbConnection,
+    crypto: &Crypto,
+    actor: &Actor,
+    subject: &str,
+    action: &str,
+) -> Result<(), ApiError> {
+    audit::record(
+        conn,
+        crypto,
+        actor,
+        &Event {
+            action,
+            subject_id: Some(subject),
+            fields: &["email", "name", "phone"],
+            purpose: "staff administration",
+        },
+    )?;
+    Ok(())
+}
+
+/// Creates a staff account and records it in the audit log (one transaction). Shared by the
+/// API, `valise admin create` and the first-admin bootstrap.
+pub fn create_account(
+    conn: &mut DbConnection,
+    crypto: &Crypto,
+    actor: &Actor,
+    email: &Email,
+    name: &PersonName,
+    password: &Password,
+    role: Role,
+) -> Result<store::UserRow, ApiError> {
+    let password_hash = password.hash()?;
+    conn.transaction(|conn| {
+        let row = store::create(
+            conn,
+            crypto,
+            NewAccount {
+                email,
+                name,
+                phone: None,
+                password_hash,
+                role,
+            },
+        )?;
+        audit_read(conn, crypto, actor, &row.id, "staff.create")?;
+        Ok(row)
+    })
+}
+
+/// Creates the first admin from `VALISE_ADMIN_EMAIL`/`VALISE_ADMIN_PASSWORD` when no active
+/// admin exists. Returns whether one was created.
+pub fn bootstrap_admin(
+    conn: &mut DbConnection,
+    crypto: &Crypto,
+    email: &str,
+    password: &str,
+) -> anyhow::Result<bool> {
+    if store::count_active(conn, Role::Admin)? > 0 {
+        return Ok(false);
+    }
+    let to_anyhow = |e: ApiError| anyhow::anyhow!("VALISE_ADMIN_*: {e}: {e:?}");
+    let email = Email::parse("VALISE_ADMIN_EMAIL", email).map_err(to_anyhow)?;
+    let password =
+        Password::parse("VALISE_ADMIN_PASSWORD", password.to_owned()).map_err(to_anyhow)?;
+    let name = PersonName::parse("name", "Administrator").map_err(to_anyhow)?;
+    match create_account(
+        conn,
+        crypto,
+        &Actor::system(),
+        &email,
+        &name,
+        &password,
+        Role::Admin,
+    ) {
+        Ok(_) => Ok(true),
+        // Another process created it first, or the email already has an account.
+        Err(ApiError::Conflict { .. }) => Ok(false),
+        Err(e) => Err(anyhow::anyhow!("creating the first admin: {e}")),
+    }
+}
+
+/// List staff accounts.
+///
+/// Staff are data subjects too: each account shown is recorded in the audit log.
+#[utoipa::path(
+    tag = "staff",
+    security(("bearer" = []), ("api_key" = [])),
+    params(PageQuery),
+    responses(
+        (status = 200, description = "One page of staff accounts", body = StaffList),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Admins only", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid `limit` or `cursor`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/staff")]
+async fn list_staff(
+    auth: Auth<min::Admin>,
+    db: web::Data<Db>,
+    crypto: web::Data<Crypto>,
+    query: Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let page = query.into_inner().validate(LISTING)?;
+    let actor = Actor::from_principal(&auth.principal, None);
+    let crypto = crypto.into_inner();
+    let body: StaffList = db
+        .run(move |conn| {
+            conn.transaction(|conn| {
+                let rows =
+                    store::list_staff(conn, page.after.as_deref(), i64::from(page.limit) + 1)?;
+                let (rows, next_cursor) = paginate(rows, &page, LISTING, |r| r.id.clone());
+                let mut data = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    audit_read(conn, &crypto, &actor, &row.id, "staff.read")?;
+                    data.push(view(conn, &crypto, row)?);
+                }
+                Ok::<_, ApiError>(StaffList { data, next_cursor })
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// Create a staff account.
+///
+/// You can only grant a role you hold yourself (an admin cannot create a privacy officer).
+#[utoipa::path(
+    tag = "staff",
+    security(("bearer" = []), ("api_key" = [])),
+    request_body = NewStaff,
+    responses(
+        (status = 201, description = "Created", body = StaffView),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Admins only, and only roles they hold", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "An account with this email exists", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid or unknown field", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/staff")]
+async fn create_staff(
+    auth: Auth<min::Admin>,
+    db: web::Data<Db>,
+    crypto: web::Data<Crypto>,
+    body: Json<NewStaff>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    if body.role == Role::Customer {
+        return Err(ApiError::validation(
+            "role",
+            "staff accounts need a staff role",
+        ));
+    }
+    if !auth.principal.role.includes(body.role) {
+        return Err(ApiError::Forbidden(
+            "You cannot grant a role you do not hold.",
+        ));
+    }
+    let email = Email::parse("email", &body.email)?;
+    let name = PersonName::parse("name", &body.name)?;
+    let password = Password::parse("password", body.password)?;
+    let role = body.role;
+    let actor = Actor::from_principal(&auth.principal, None);
+    let crypto = crypto.into_inner();
+    let view = db
+        .run(move |conn| {
+            let row = create_account(conn, &crypto, &actor, &email, &name, &password, role)?;
+            view(conn, &crypto, &row)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(view))
+}
+
+/// Change a staff account's role or status.
+///
+/// Both the account's current role and the new one must be roles you hold. Disabling an
+/// account revokes its sessions at once. The last active admin cannot be demoted or disabled.
+#[utoipa::path(
+    tag = "staff",
+    security(("bearer" = []), ("api_key" = [])),
+    params(("id" = String, Path, description = "`usr_…` id of the staff account")),
+    request_body = StaffPatch,
+    responses(
+        (status = 200, description = "Updated", body = StaffView),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "A role you do not hold is involved", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such staff account", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "It is the last active admin", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid or unknown field", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[patch("/staff/{id}")]
+async fn update_staff(
+    auth: Auth<min::Admin>,
+    db: web::Data<Db>,
+    crypto: web::Data<Crypto>,
+    id: web::Path<String>,
+    body: Json<StaffPatch>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let patch = body.into_inner();
+    let granter = auth.principal.role;
+    if patch.role == Some(Role::Customer) {
+        return Err(ApiError::validation(
+            "role",
+            "staff accounts need a staff role",
+        ));
+    }
+    if patch.role.is_some_and(|r| !granter.includes(r)) {
+        return Err(ApiError::Forbidden(
+            "You cannot grant a role you do not hold.",
+        ));
+    }
+    let actor = Actor::from_principal(&auth.principal, None);
+    let crypto = crypto.into_inner();
+    let view: StaffView = db
+        .run(move |conn| {
+            conn.transaction(|conn| {
+                let row = store::get(conn, &id)?
+                    .filter(|r| r.role().is_staff())
+                    .ok_or(ApiError::NotFound)?;
+                if !granter.includes(row.role()) {
+                    return Err(ApiError::Forbidden(
+                        "You cannot change an account whose role you do not hold.",
+                    ));
+                }
+                let role = patch.role.unwrap_or(row.role());
+                let new_status = patch.status.map(StaffStatus::as_str).unwrap_or(&row.status);
+                let stays_admin = role == Role::Admin && new_status == status::ACTIVE;
+                if row.role() == Role::Admin
+                    && row.status == status::ACTIVE
+                    && !stays_admin
+                    && store::count_active(conn, Role::Admin)? <= 1
+                {
+                    return Err(ApiError::conflict(
+                        "This is the last active admin; create another admin first.",
+                    ));
+                }
+                store::set_role_and_status(conn, &id, role, new_status)?;
+                if new_status != status::ACTIVE {
+                    auth_store::revoke_all(conn, &id)?;
+                }
+                audit_read(conn, &crypto, &actor, &id, "staff.update")?;
+                let row = store::get(conn, &id)?.ok_or(ApiError::NotFound)?;
+                view(conn, &crypto, &row)
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
+}

@@ -1,0 +1,107 @@
+//! The audit log: an append-only, MAC-chained record of every access to personal data.
+//!
+//! Each entry says who (staff id and role, an API key, the subject, or the system), what
+//! action, which subject and which fields, why, and when — never the values. Entries are
+//! written in the same transaction as the access or change they record, and chained:
+//! `mac = HMAC-SHA256(audit key, prev_mac || canonical(entry))`, with the audit key derived
+//! from the master key's root secret, so write access to the database alone cannot re-forge
+//! the chain. [`chain::verify`] recomputes it and reports the first broken entry.
+
+pub mod chain;
+pub mod routes;
+pub mod store;
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::auth::{Principal, PrincipalKind, Role};
+
+/// Who performed an access.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ActorKind {
+    /// A staff member.
+    Staff,
+    /// An integrator's API key.
+    ApiKey,
+    /// The data subject themself.
+    Subject,
+    /// The service (retention, rotation, scheduled work).
+    System,
+}
+
+impl ActorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActorKind::Staff => "staff",
+            ActorKind::ApiKey => "api_key",
+            ActorKind::Subject => "subject",
+            ActorKind::System => "system",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Staff, Self::ApiKey, Self::Subject, Self::System]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+}
+
+/// The who and the request of an access; built in the handler, moved into the blocking work.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub kind: ActorKind,
+    pub id: Option<String>,
+    pub role: Option<Role>,
+    pub request_id: Option<String>,
+}
+
+impl Actor {
+    pub fn system() -> Self {
+        Self {
+            kind: ActorKind::System,
+            id: None,
+            role: None,
+            request_id: None,
+        }
+    }
+
+    /// The authenticated caller; a person acting on their own data is the subject.
+    pub fn from_principal(principal: &Principal, subject_id: Option<&str>) -> Self {
+        let kind = match principal.kind {
+            PrincipalKind::ApiKey => ActorKind::ApiKey,
+            PrincipalKind::User if subject_id == Some(principal.id.as_str()) => ActorKind::Subject,
+            PrincipalKind::User if principal.role.is_staff() => ActorKind::Staff,
+            PrincipalKind::User => ActorKind::Subject,
+        };
+        Self {
+            kind,
+            id: Some(principal.id.clone()),
+            role: Some(principal.role),
+            request_id: crate::http::middleware::current_request_id(),
+        }
+    }
+
+    /// A person acting on their own record (registration, profile correction).
+    pub fn subject(id: &str, role: Role) -> Self {
+        Self {
+            kind: ActorKind::Subject,
+            id: Some(id.to_owned()),
+            role: Some(role),
+            request_id: crate::http::middleware::current_request_id(),
+        }
+    }
+}
+
+/// One access to record.
+#[derive(Debug, Clone)]
+pub struct Event<'a> {
+    pub action: &'a str,
+    pub subject_id: Option<&'a str>,
+    /// Names of the personal fields read or changed.
+    pub fields: &'a [&'a str],
+    /// Why the access happened.
+    pub purpose: &'a str,
+}
+
+pub use store::record;

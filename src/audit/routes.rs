@@ -1,0 +1,213 @@
+//! `GET /v1/admin/audit`, `GET /v1/admin/audit/verify` (privacy officer) and
+//! `GET /v1/me/access-log` (the data subject's view of who accessed their data).
+
+use actix_web::{get, web, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::chain::VerifyReport;
+use super::store::{self, EntryRow, Filter};
+use super::ActorKind;
+use crate::auth::{min, Auth, Role};
+use crate::crypto::Crypto;
+use crate::db::Db;
+use crate::http::error::{ApiError, Problem};
+use crate::http::extract::Query;
+use crate::http::pagination::{paginate, PageQuery};
+
+pub fn configure_admin(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(verify).service(list);
+}
+
+pub fn configure_me(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(access_log);
+}
+
+/// One audited access: who, what, whose data, which fields, why, when. Never values.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditEntry {
+    pub seq: i64,
+    pub at: DateTime<Utc>,
+    pub actor_kind: ActorKind,
+    /// Staff `usr_…` or API key `key_…`; absent for the system.
+    pub actor_id: Option<String>,
+    pub actor_role: Option<Role>,
+    /// e.g. `staff.read`, `profile.update`, `order.address.read`.
+    pub action: String,
+    pub subject_id: Option<String>,
+    /// Names of the personal fields read or changed.
+    pub fields: Vec<String>,
+    pub purpose: String,
+    pub request_id: Option<String>,
+}
+
+impl From<EntryRow> for AuditEntry {
+    fn from(r: EntryRow) -> Self {
+        Self {
+            seq: r.seq,
+            at: r.at.and_utc(),
+            actor_kind: ActorKind::parse(&r.actor_kind).unwrap_or(ActorKind::System),
+            actor_id: r.actor_id,
+            actor_role: r.actor_role.as_deref().and_then(Role::parse),
+            action: r.action,
+            subject_id: r.subject_id,
+            fields: r
+                .fields
+                .split(',')
+                .filter(|f| !f.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            purpose: r.purpose,
+            request_id: r.request_id,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditPage {
+    pub data: Vec<AuditEntry>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// Only entries about this data subject.
+    pub subject_id: Option<String>,
+    /// Only entries by this staff member or API key.
+    pub actor_id: Option<String>,
+    /// Only this action.
+    pub action: Option<String>,
+    /// From this time (inclusive, RFC 3339).
+    pub from: Option<DateTime<Utc>>,
+    /// Until this time (exclusive, RFC 3339).
+    pub to: Option<DateTime<Utc>>,
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+async fn page(
+    db: &Db,
+    listing: &'static str,
+    filter: Filter,
+    paging: PageQuery,
+) -> Result<AuditPage, ApiError> {
+    let page = paging.validate(listing)?;
+    let before = page
+        .after
+        .as_deref()
+        .map(|k| k.parse::<i64>())
+        .transpose()
+        .map_err(|_| ApiError::validation("cursor", "is not a cursor returned by this listing"))?;
+    let limit = i64::from(page.limit) + 1;
+    let rows = db
+        .run(move |conn| store::list(conn, &filter, before, limit).map_err(ApiError::from))
+        .await?;
+    let (rows, next_cursor) = paginate(rows, &page, listing, |r| r.seq.to_string());
+    Ok(AuditPage {
+        data: rows.into_iter().map(AuditEntry::from).collect(),
+        next_cursor,
+    })
+}
+
+/// The audit log.
+///
+/// Newest first, filterable by subject, actor, action and time. Entries carry ids, field
+/// names and purposes, never personal values.
+#[utoipa::path(
+    tag = "audit",
+    security(("bearer" = []), ("api_key" = [])),
+    params(AuditQuery),
+    responses(
+        (status = 200, body = AuditPage),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Privacy officers only", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid filter", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/audit")]
+async fn list(
+    _auth: Auth<min::PrivacyOfficer>,
+    db: web::Data<Db>,
+    query: Query<AuditQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.into_inner();
+    let filter = Filter {
+        subject_id: q.subject_id,
+        actor_id: q.actor_id,
+        action: q.action,
+        from: q.from.map(|t| t.naive_utc()),
+        to: q.to.map(|t| t.naive_utc()),
+        exclude_subject_actor: false,
+    };
+    let body = page(
+        &db,
+        "audit",
+        filter,
+        PageQuery {
+            limit: q.limit,
+            cursor: q.cursor,
+        },
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// Verify the audit chain.
+///
+/// Recomputes every entry's MAC from the start and reports the first entry that was edited,
+/// deleted or moved, or a truncated tail.
+#[utoipa::path(
+    tag = "audit",
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "The verification result (`intact` false names the first broken entry)", body = VerifyReport),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Privacy officers only", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/audit/verify")]
+async fn verify(
+    _auth: Auth<min::PrivacyOfficer>,
+    db: web::Data<Db>,
+    crypto: web::Data<Crypto>,
+) -> Result<HttpResponse, ApiError> {
+    let crypto = crypto.into_inner();
+    let report = db
+        .run(move |conn| store::verify(conn, &crypto).map_err(ApiError::from))
+        .await?;
+    Ok(HttpResponse::Ok().json(report))
+}
+
+/// Who accessed my personal data.
+///
+/// Every read or change of your personal data by staff, integrators or the system: who (role
+/// and id), what, which fields, why and when.
+#[utoipa::path(
+    tag = "me",
+    security(("bearer" = [])),
+    params(PageQuery),
+    responses(
+        (status = 200, body = AuditPage),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "An API key cannot act as a person", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid `limit` or `cursor`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/me/access-log")]
+async fn access_log(
+    auth: Auth<min::Customer>,
+    db: web::Data<Db>,
+    query: Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let filter = Filter {
+        subject_id: Some(auth.user_id()?.to_owned()),
+        exclude_subject_actor: true,
+        ..Filter::default()
+    };
+    let body = page(&db, "access-log", filter, query.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(body))
+}

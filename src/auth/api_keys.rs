@@ -1,0 +1,180 @@
+//! `/v1/admin/api-keys`: integrators' server-to-server keys. The secret is shown once, at
+//! creation; only its hash is kept.
+
+use actix_web::{delete, get, post, web, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::store::{self, ApiKeyRow};
+use super::{min, Auth, Role};
+use crate::db::Db;
+use crate::http::error::{ApiError, Problem};
+use crate::http::extract::{Json, Query};
+use crate::http::pagination::{paginate, PageQuery};
+
+const LISTING: &str = "api-keys";
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(list).service(create).service(revoke);
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "warehouse sync", "role": "fulfillment"}))]
+pub struct NewApiKey {
+    /// What the key is for (1–100 characters).
+    pub name: String,
+    /// A role you hold yourself.
+    pub role: Role,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiKeyView {
+    pub id: String,
+    pub name: String,
+    pub role: Role,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl From<ApiKeyRow> for ApiKeyView {
+    fn from(r: ApiKeyRow) -> Self {
+        Self {
+            role: Role::parse(&r.role).unwrap_or(Role::Customer),
+            id: r.id,
+            name: r.name,
+            created_by: r.created_by,
+            created_at: r.created_at.and_utc(),
+            last_used_at: r.last_used_at.map(|t| t.and_utc()),
+            revoked_at: r.revoked_at.map(|t| t.and_utc()),
+        }
+    }
+}
+
+/// A new key with its secret, shown this once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedApiKey {
+    #[serde(flatten)]
+    pub key: ApiKeyView,
+    /// Send as `X-Api-Key`. It cannot be shown again.
+    pub secret: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiKeyList {
+    pub data: Vec<ApiKeyView>,
+    pub next_cursor: Option<String>,
+}
+
+/// List API keys.
+///
+/// Names, roles and last use of every key; secrets are never shown again.
+#[utoipa::path(
+    tag = "api-keys",
+    security(("bearer" = []), ("api_key" = [])),
+    params(PageQuery),
+    responses(
+        (status = 200, body = ApiKeyList),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Admins only", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid `limit` or `cursor`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/api-keys")]
+async fn list(
+    _auth: Auth<min::Admin>,
+    db: web::Data<Db>,
+    query: Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let page = query.into_inner().validate(LISTING)?;
+    let after = page.after.clone();
+    let rows = db
+        .run(move |conn| {
+            store::list_api_keys(conn, after.as_deref(), i64::from(page.limit) + 1)
+                .map_err(ApiError::from)
+        })
+        .await?;
+    let (rows, next_cursor) = paginate(rows, &page, LISTING, |r| r.id.clone());
+    Ok(HttpResponse::Ok().json(ApiKeyList {
+        data: rows.into_iter().map(ApiKeyView::from).collect(),
+        next_cursor,
+    }))
+}
+
+/// Create an API key.
+///
+/// The key acts with the given role, which must be one you hold. The secret is in this
+/// response only.
+#[utoipa::path(
+    tag = "api-keys",
+    security(("bearer" = []), ("api_key" = [])),
+    request_body = NewApiKey,
+    responses(
+        (status = 201, body = CreatedApiKey),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Admins only, and only roles they hold", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid or unknown field", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api-keys")]
+async fn create(
+    auth: Auth<min::Admin>,
+    db: web::Data<Db>,
+    body: Json<NewApiKey>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let name = body.name.trim().to_owned();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(ApiError::validation("name", "must be 1 to 100 characters"));
+    }
+    crate::privacy::refuse_sensitive("name", &name)?;
+    if !auth.principal.role.includes(body.role) {
+        return Err(ApiError::Forbidden(
+            "You cannot grant a role you do not hold.",
+        ));
+    }
+    let role = body.role;
+    let created_by = auth.principal.id.clone();
+    let (row, secret) = db
+        .run(move |conn| {
+            store::create_api_key(conn, &name, role, &created_by).map_err(ApiError::from)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(CreatedApiKey {
+        key: ApiKeyView::from(row),
+        secret,
+    }))
+}
+
+/// Revoke an API key.
+///
+/// Takes effect at once: the next request with this key is refused with 401.
+#[utoipa::path(
+    tag = "api-keys",
+    security(("bearer" = []), ("api_key" = [])),
+    params(("id" = String, Path, description = "`key_…` id")),
+    responses(
+        (status = 204, description = "Revoked (or already revoked)"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Admins only", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such key", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[delete("/api-keys/{id}")]
+async fn revoke(
+    _auth: Auth<min::Admin>,
+    db: web::Data<Db>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    db.run(move |conn| {
+        store::get_api_key(conn, &id)?.ok_or(ApiError::NotFound)?;
+        store::revoke_api_key(conn, &id)?;
+        Ok::<_, ApiError>(())
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,46 @@
+//! Who is calling: accounts' credentials, tokens, roles, integrator API keys, throttling.
+
+pub mod api_keys;
+pub mod extract;
+pub mod password;
+pub mod role;
+pub mod routes;
+pub mod store;
+pub mod throttle;
+pub mod token;
+
+pub use extract::{min, Auth};
+pub use role::Role;
+pub use token::TokenKeys;
+
+/// What kind of credential authenticated the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrincipalKind {
+    /// A person with an account (customer or staff), by access token.
+    User,
+    /// An integrator, by `X-Api-Key`.
+    ApiKey,
+}
+
+/// The authenticated caller. For users, the role is read from the database on every request,
+/// so a demotion or an erasure takes effect at once, not when the token expires.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub kind: PrincipalKind,
+    /// `usr_…` or `key_…`.
+    pub id: String,
+    pub role: Role,
+}
+
+impl Principal {
+    /// The account id, when a person (not an API key) is calling.
+    pub fn user_id(&self) -> Option<&str> {
+        (self.kind == PrincipalKind::User).then_some(self.id.as_str())
+    }
+}
+
+/// Account status: login and tokens work only while `active`.
+pub mod status {
+    pub const ACTIVE: &str = "active";
+    pub const DISABLED: &str = "disabled";
+}

@@ -1,0 +1,361 @@
+//! `POST /v1/auth/{register,login,refresh,logout}`.
+
+use actix_web::{post, web, HttpRequest, HttpResponse, ResponseError};
+use diesel::Connection;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::password::{self, Password};
+use super::store::{self as auth_store, Refresh};
+use super::throttle::{self, LOGIN_PER_ACCOUNT, LOGIN_PER_CLIENT};
+use super::{min, Auth, Role, TokenKeys};
+use crate::accounts::model::{Email, PersonName, UserView};
+use crate::accounts::store::{self as accounts, NewAccount};
+use crate::audit::{self, Actor, Event};
+use crate::crypto::{index_kind, Crypto};
+use crate::db::Db;
+use crate::http::error::{ApiError, Problem, RateLimit};
+use crate::http::extract::Json;
+use crate::policies;
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(register)
+        .service(login)
+        .service(refresh_session)
+        .service(logout);
+}
+
+/// A new customer account.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "email": "ada@example.com",
+    "password": "correct horse battery staple",
+    "name": "Ada Lovelace",
+    "accepted_policy_version": 1
+}))]
+pub struct RegisterRequest {
+    #[schema(format = "email")]
+    pub email: String,
+    /// 10 to 128 characters.
+    #[schema(format = "password", min_length = 10, max_length = 128)]
+    pub password: String,
+    /// How the shop should address you (1–100 characters).
+    pub name: String,
+    /// The privacy-policy version you accept; must be the current one (`X-Policy-Version`).
+    pub accepted_policy_version: i32,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"email": "ada@example.com", "password": "correct horse battery staple"}))]
+pub struct LoginRequest {
+    #[schema(format = "email")]
+    pub email: String,
+    #[schema(format = "password")]
+    pub password: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    /// The refresh token from the last login or refresh.
+    pub refresh_token: String,
+}
+
+/// Tokens for a session.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenPair {
+    /// JWT for `Authorization: Bearer …`, valid `expires_in` seconds.
+    pub access_token: String,
+    /// Opaque; exchange at `/v1/auth/refresh`. Each is single-use: a reused one revokes
+    /// the whole session.
+    pub refresh_token: String,
+    #[schema(example = "Bearer")]
+    pub token_type: &'static str,
+    /// Lifetime of the access token in seconds (at most 900).
+    pub expires_in: i64,
+}
+
+/// A new account and its first session.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Registered {
+    pub user: UserView,
+    #[serde(flatten)]
+    pub tokens: TokenPair,
+}
+
+fn tokens(
+    keys: &TokenKeys,
+    user_id: &str,
+    role: Role,
+    refresh_token: String,
+) -> Result<TokenPair, ApiError> {
+    let (access_token, expires_in) = keys.issue(user_id, role)?;
+    Ok(TokenPair {
+        access_token,
+        refresh_token,
+        token_type: "Bearer",
+        expires_in,
+    })
+}
+
+/// The current policy version, read from the database so acceptance is always exact.
+fn require_current_policy(
+    conn: &mut crate::db::DbConnection,
+    accepted: i32,
+) -> Result<i32, ApiError> {
+    let current = policies::store::current_version(conn)?;
+    if accepted != current {
+        return Err(ApiError::validation(
+            "accepted_policy_version",
+            format!("must be the current privacy-policy version ({current})"),
+        ));
+    }
+    Ok(current)
+}
+
+/// Register a customer account.
+///
+/// Requires accepting the current privacy policy; the acceptance is recorded. Email and name
+/// are stored encrypted with the account's own key. Returns the account and a first session.
+#[utoipa::path(
+    tag = "auth",
+    request_body = RegisterRequest,
+    responses(
+        (status = 201, description = "Account created", body = Registered),
+        (status = 409, description = "An account with this email exists", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid or unknown field, stale policy version, or sensitive data", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/auth/register")]
+async fn register(
+    db: web::Data<Db>,
+    crypto: web::Data<Crypto>,
+    keys: web::Data<TokenKeys>,
+    body: Json<RegisterRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let email = Email::parse("email", &body.email)?;
+    let name = PersonName::parse("name", &body.name)?;
+    let password = Password::parse("password", body.password)?;
+    let accepted = body.accepted_policy_version;
+    let crypto = crypto.into_inner();
+    let request_id = crate::http::middleware::current_request_id();
+    let (profile, refresh_token) = db
+        .run(move |conn| {
+            let version = require_current_policy(conn, accepted)?;
+            let password_hash = password.hash()?;
+            conn.transaction(|conn| {
+                let row = accounts::create(
+                    conn,
+                    &crypto,
+                    NewAccount {
+                        email: &email,
+                        name: &name,
+                        phone: None,
+                        password_hash,
+                        role: Role::Customer,
+                    },
+                )?;
+                policies::store::record_acceptance(conn, &row.id, version, "registration")?;
+                let mut actor = Actor::subject(&row.id, Role::Customer);
+                actor.request_id = request_id;
+                audit::record(
+                    conn,
+                    &crypto,
+                    &actor,
+                    &Event {
+                        action: "account.register",
+                        subject_id: Some(&row.id),
+                        fields: &["email", "name"],
+                        purpose: "account creation",
+                    },
+                )?;
+                let refresh = auth_store::start_family(conn, &row.id)?;
+                let profile = accounts::open_profile(conn, &crypto, &row)?;
+                Ok::<_, ApiError>((profile, refresh))
+            })
+        })
+        .await?;
+    let tokens = tokens(&keys, &profile.id, profile.role, refresh_token)?;
+    Ok(HttpResponse::Created().json(Registered {
+        user: UserView::from(profile),
+        tokens,
+    }))
+}
+
+fn client_bucket(crypto: &Crypto, req: &HttpRequest) -> String {
+    let ip = req
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
+    let mac = crypto.blind_index(index_kind::CLIENT_ADDRESS, &ip);
+    format!("login:client:{}", hex::encode(&mac[..16]))
+}
+
+const BAD_CREDENTIALS: &str = "The email or password is incorrect.";
+
+/// Log in.
+///
+/// Answers identically for an unknown email and a wrong password. Failed attempts are
+/// limited per account and per client address (`X-RateLimit-*`; 429 with `Retry-After`).
+#[utoipa::path(
+    tag = "auth",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Logged in", body = TokenPair,
+            headers(("X-RateLimit-Limit" = u32), ("X-RateLimit-Remaining" = u32), ("X-RateLimit-Reset" = u64))),
+        (status = 401, description = "Wrong email or password", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid or unknown field", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed attempts", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64))),
+    )
+)]
+#[post("/auth/login")]
+async fn login(
+    req: HttpRequest,
+    db: web::Data<Db>,
+    crypto: web::Data<Crypto>,
+    keys: web::Data<TokenKeys>,
+    body: Json<LoginRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let email = Email::parse("email", &body.email)?;
+    let password = body.password;
+    let crypto = crypto.into_inner();
+    let account_bucket = format!(
+        "login:account:{}",
+        hex::encode(&crypto.blind_index(index_kind::ACCOUNT_EMAIL, email.as_str())[..16])
+    );
+    let client_bucket = client_bucket(&crypto, &req);
+
+    enum Outcome {
+        LoggedIn {
+            user_id: String,
+            role: Role,
+            refresh: String,
+        },
+        Failed,
+    }
+    let (outcome, limit): (Outcome, RateLimit) = db
+        .run(move |conn| {
+            let now = crate::db::now();
+            let account = throttle::peek(conn, &account_bucket, LOGIN_PER_ACCOUNT, now)?;
+            let client = throttle::peek(conn, &client_bucket, LOGIN_PER_CLIENT, now)?;
+            for state in [client, account] {
+                if state.remaining == 0 {
+                    return Err(ApiError::RateLimited(state));
+                }
+            }
+            let user = accounts::find_by_email(conn, &crypto, &email)?;
+            let verified = match &user {
+                Some(u) if u.status == super::status::ACTIVE => u
+                    .password_hash
+                    .as_deref()
+                    .is_some_and(|h| password::verify(h, &password)),
+                _ => {
+                    password::verify_dummy(&password);
+                    false
+                }
+            };
+            match user.filter(|_| verified) {
+                Some(user) => {
+                    throttle::clear(conn, &account_bucket)?;
+                    let refresh = auth_store::start_family(conn, &user.id)?;
+                    let state = throttle::peek(conn, &account_bucket, LOGIN_PER_ACCOUNT, now)?;
+                    Ok((
+                        Outcome::LoggedIn {
+                            role: user.role(),
+                            user_id: user.id,
+                            refresh,
+                        },
+                        state,
+                    ))
+                }
+                None => {
+                    let state = throttle::hit(conn, &account_bucket, LOGIN_PER_ACCOUNT, now)?;
+                    throttle::hit(conn, &client_bucket, LOGIN_PER_CLIENT, now)?;
+                    Ok((Outcome::Failed, state))
+                }
+            }
+        })
+        .await?;
+    let mut response = match outcome {
+        Outcome::LoggedIn {
+            user_id,
+            role,
+            refresh,
+        } => HttpResponse::Ok().json(tokens(&keys, &user_id, role, refresh)?),
+        Outcome::Failed => ApiError::Unauthenticated(BAD_CREDENTIALS).error_response(),
+    };
+    limit.apply(response.headers_mut());
+    Ok(response)
+}
+
+/// Exchange a refresh token for a new session.
+///
+/// Refresh tokens are single-use and rotate on every exchange. Presenting one that was
+/// already used revokes its whole family (every token of that login), on the assumption
+/// that it was stolen.
+#[utoipa::path(
+    tag = "auth",
+    request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "A new token pair", body = TokenPair),
+        (status = 401, description = "Invalid, expired or reused refresh token", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid or unknown field", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/auth/refresh")]
+async fn refresh_session(
+    db: web::Data<Db>,
+    keys: web::Data<TokenKeys>,
+    body: Json<RefreshRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let token = body.into_inner().refresh_token;
+    let outcome = db
+        .run(move |conn| auth_store::rotate(conn, &token).map_err(ApiError::from))
+        .await?;
+    match outcome {
+        Refresh::Rotated {
+            user_id,
+            role,
+            token,
+        } => Ok(HttpResponse::Ok().json(tokens(&keys, &user_id, role, token)?)),
+        Refresh::ReuseDetected | Refresh::Invalid => Err(ApiError::Unauthenticated(
+            "The refresh token is invalid, expired or already used; log in again.",
+        )),
+    }
+}
+
+/// Log out.
+///
+/// Revokes the session (the refresh-token family) the given token belongs to. Access tokens
+/// already issued expire within 15 minutes.
+#[utoipa::path(
+    tag = "auth",
+    request_body = RefreshRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Logged out"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid or unknown field", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/auth/logout")]
+async fn logout(
+    auth: Auth<min::Customer>,
+    db: web::Data<Db>,
+    body: Json<RefreshRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let user_id = auth.user_id()?.to_owned();
+    let token = body.into_inner().refresh_token;
+    db.run(move |conn| {
+        auth_store::revoke_family_of(conn, &user_id, &token).map_err(ApiError::from)
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,138 @@
+//! Field-level encryption with per-subject keys, blind indexes and the keys derived for MACs.
+//!
+//! Envelope encryption: master keys ([`keyring`]) wrap one random data key per data subject
+//! (a customer, an order, a guest contact); each personal field is sealed with its subject's
+//! data key and bound to its place (`table|column|row_id|subject_id`). Destroying a data key
+//! ([`Crypto::shred`]) makes every field sealed with it unreadable at once.
+//!
+//! Blind indexes and the audit chain use HMAC keys derived (HKDF-SHA256) from a random root
+//! secret that is itself wrapped by the master key, so rotating the master key re-wraps one
+//! secret instead of re-indexing every email and re-chaining the audit log.
+
+pub mod keyring;
+pub mod rotation;
+pub mod routes;
+mod sealed;
+mod store;
+
+use std::sync::Arc;
+
+use ring::{hkdf, hmac};
+
+pub use keyring::{Keyring, KeyringHandle};
+pub use sealed::{DataKey, Place};
+
+use crate::config::SecretSource;
+use crate::db::DbConnection;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CryptoError {
+    #[error("database: {0}")]
+    Db(#[from] diesel::result::Error),
+    #[error("the master key {0} is not in the keyring")]
+    UnknownMasterKey(String),
+    #[error("ciphertext failed authentication or has the wrong format")]
+    Integrity,
+    #[error("the subject's data key has been destroyed")]
+    Shredded,
+    #[error("the system random generator failed")]
+    Random,
+    #[error("the key file could not be read or written")]
+    KeyFile,
+}
+
+/// Blind-index kinds. Each kind is a separate HMAC domain, so equal values of different kinds
+/// never collide.
+pub mod index_kind {
+    pub const ACCOUNT_EMAIL: &str = "account_email";
+    pub const CLIENT_ADDRESS: &str = "client_address";
+}
+
+struct Derived {
+    index: hmac::Key,
+    audit: hmac::Key,
+}
+
+/// The crypto service every room uses. Cheap to clone.
+#[derive(Clone)]
+pub struct Crypto {
+    keyring: Arc<KeyringHandle>,
+    derived: Arc<Derived>,
+}
+
+const ROOT_SECRET: &str = "derivation_root";
+
+struct HkdfLen;
+impl hkdf::KeyType for HkdfLen {
+    fn len(&self) -> usize {
+        32
+    }
+}
+
+fn derive(root: &[u8; 32], info: &[u8]) -> Result<hmac::Key, CryptoError> {
+    let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, b"valise").extract(root);
+    let info = [info];
+    let okm = prk
+        .expand(&info, HkdfLen)
+        .map_err(|_| CryptoError::Random)?;
+    let mut bytes = [0u8; 32];
+    okm.fill(&mut bytes).map_err(|_| CryptoError::Random)?;
+    Ok(hmac::Key::new(hmac::HMAC_SHA256, &bytes))
+}
+
+impl Crypto {
+    /// Loads the master keys and the wrapped root secret (creating it on first start).
+    pub fn init(source: &SecretSource, conn: &mut DbConnection) -> anyhow::Result<Self> {
+        let keyring = Arc::new(KeyringHandle::load(source)?);
+        let root = store::load_or_create_system_secret(conn, &keyring, ROOT_SECRET)?;
+        let derived = Derived {
+            index: derive(&root, b"valise blind-index v1")?,
+            audit: derive(&root, b"valise audit-chain v1")?,
+        };
+        Ok(Self {
+            keyring,
+            derived: Arc::new(derived),
+        })
+    }
+
+    pub fn keyring(&self) -> &KeyringHandle {
+        &self.keyring
+    }
+
+    /// Creates the data key of a new subject.
+    pub fn create_data_key(
+        &self,
+        conn: &mut DbConnection,
+        subject_id: &str,
+    ) -> Result<DataKey, CryptoError> {
+        store::create_data_key(conn, &self.keyring, subject_id)
+    }
+
+    /// The subject's data key; [`CryptoError::Shredded`] once it has been destroyed.
+    pub fn data_key(
+        &self,
+        conn: &mut DbConnection,
+        subject_id: &str,
+    ) -> Result<DataKey, CryptoError> {
+        store::load_data_key(conn, &self.keyring, subject_id)
+    }
+
+    /// Destroys the subject's data key and every blind index that points at the subject.
+    pub fn shred(&self, conn: &mut DbConnection, subject_id: &str) -> Result<(), CryptoError> {
+        store::shred(conn, subject_id)
+    }
+
+    /// HMAC-SHA256 of a normalised value for exact-match lookup without the plaintext.
+    pub fn blind_index(&self, kind: &str, normalized: &str) -> Vec<u8> {
+        let mut ctx = hmac::Context::with_key(&self.derived.index);
+        ctx.update(kind.as_bytes());
+        ctx.update(&[0]);
+        ctx.update(normalized.as_bytes());
+        ctx.sign().as_ref().to_vec()
+    }
+
+    /// The key of the audit chain's MACs.
+    pub fn audit_key(&self) -> &hmac::Key {
+        &self.derived.audit
+    }
+}

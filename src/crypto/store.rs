@@ -1,0 +1,142 @@
+//! Wrapped keys in the database: one data key per subject, and the system secrets.
+
+use diesel::prelude::*;
+use ring::rand::{SecureRandom, SystemRandom};
+
+use super::keyring::{KeyringHandle, KEY_LEN};
+use super::{CryptoError, DataKey};
+use crate::db::schema::{data_keys, system_keys};
+use crate::db::DbConnection;
+
+/// Every column holding a blind index, as `(table, subject column, index column)`.
+/// Shredding a subject nulls their value in each.
+pub const BLIND_INDEX_COLUMNS: &[(&str, &str, &str)] = &[("users", "id", "email_bidx")];
+
+fn random_key() -> Result<[u8; KEY_LEN], CryptoError> {
+    let mut bytes = [0u8; KEY_LEN];
+    SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| CryptoError::Random)?;
+    Ok(bytes)
+}
+
+pub(super) fn dek_aad(subject_id: &str) -> Vec<u8> {
+    format!("dek|{subject_id}").into_bytes()
+}
+
+pub(super) fn system_aad(name: &str) -> Vec<u8> {
+    format!("system|{name}").into_bytes()
+}
+
+/// Unwraps with the named master key; when a file-based keyring lacks it (another process
+/// added a version), re-reads the file once.
+pub(super) fn unwrap_with_reload(
+    keyring: &KeyringHandle,
+    kek_id: &str,
+    aad: &[u8],
+    wrapped: &[u8],
+) -> Result<[u8; KEY_LEN], CryptoError> {
+    match keyring.get().unwrap_key(kek_id, aad, wrapped) {
+        Err(CryptoError::UnknownMasterKey(_)) if keyring.reload()? => {
+            keyring.get().unwrap_key(kek_id, aad, wrapped)
+        }
+        other => other,
+    }
+}
+
+pub(super) fn create_data_key(
+    conn: &mut DbConnection,
+    keyring: &KeyringHandle,
+    subject_id: &str,
+) -> Result<DataKey, CryptoError> {
+    let bytes = random_key()?;
+    let (kek_id, wrapped) = keyring.get().wrap(&dek_aad(subject_id), &bytes)?;
+    diesel::insert_into(data_keys::table)
+        .values((
+            data_keys::subject_id.eq(subject_id),
+            data_keys::kek_id.eq(&kek_id),
+            data_keys::wrapped.eq(Some(&wrapped)),
+            data_keys::created_at.eq(crate::db::now()),
+        ))
+        .execute(conn)?;
+    DataKey::from_bytes(subject_id, &bytes)
+}
+
+pub(super) fn load_data_key(
+    conn: &mut DbConnection,
+    keyring: &KeyringHandle,
+    subject_id: &str,
+) -> Result<DataKey, CryptoError> {
+    let row: Option<(String, Option<Vec<u8>>)> = data_keys::table
+        .find(subject_id)
+        .select((data_keys::kek_id, data_keys::wrapped))
+        .first(conn)
+        .optional()?;
+    match row {
+        Some((kek_id, Some(wrapped))) => {
+            let bytes = unwrap_with_reload(keyring, &kek_id, &dek_aad(subject_id), &wrapped)?;
+            DataKey::from_bytes(subject_id, &bytes)
+        }
+        _ => Err(CryptoError::Shredded),
+    }
+}
+
+pub(super) fn shred(conn: &mut DbConnection, subject_id: &str) -> Result<(), CryptoError> {
+    conn.transaction(|conn| {
+        diesel::update(data_keys::table.find(subject_id))
+            .set((
+                data_keys::wrapped.eq(None::<Vec<u8>>),
+                data_keys::shredded_at.eq(Some(crate::db::now())),
+            ))
+            .execute(conn)?;
+        for (table, subject_column, index_column) in BLIND_INDEX_COLUMNS {
+            diesel::sql_query(format!(
+                "UPDATE {table} SET {index_column} = NULL WHERE {subject_column} = $1"
+            ))
+            .bind::<diesel::sql_types::Text, _>(subject_id)
+            .execute(conn)?;
+        }
+        Ok(())
+    })
+}
+
+/// Loads a wrapped system secret, or creates it. Safe when processes start together: the
+/// loser of the insert race reads the winner's secret.
+pub(super) fn load_or_create_system_secret(
+    conn: &mut DbConnection,
+    keyring: &KeyringHandle,
+    name: &str,
+) -> Result<[u8; KEY_LEN], CryptoError> {
+    let load = |conn: &mut DbConnection| -> Result<Option<[u8; KEY_LEN]>, CryptoError> {
+        let row: Option<(String, Vec<u8>)> = system_keys::table
+            .find(name)
+            .select((system_keys::kek_id, system_keys::wrapped))
+            .first(conn)
+            .optional()?;
+        row.map(|(kek_id, wrapped)| {
+            unwrap_with_reload(keyring, &kek_id, &system_aad(name), &wrapped)
+        })
+        .transpose()
+    };
+    if let Some(secret) = load(conn)? {
+        return Ok(secret);
+    }
+    let secret = random_key()?;
+    let (kek_id, wrapped) = keyring.get().wrap(&system_aad(name), &secret)?;
+    let inserted = diesel::insert_into(system_keys::table)
+        .values((
+            system_keys::name.eq(name),
+            system_keys::kek_id.eq(&kek_id),
+            system_keys::wrapped.eq(&wrapped),
+            system_keys::created_at.eq(crate::db::now()),
+        ))
+        .execute(conn);
+    match inserted {
+        Ok(_) => Ok(secret),
+        Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        )) => load(conn)?.ok_or(CryptoError::Integrity),
+        Err(e) => Err(e.into()),
+    }
+}
