@@ -96,6 +96,7 @@ pub fn services(config: &Config) -> anyhow::Result<Services> {
 pub struct Application {
     port: u16,
     db: Db,
+    crypto: Crypto,
     server: Server,
     watcher: actix_web::rt::task::JoinHandle<()>,
 }
@@ -112,6 +113,7 @@ impl Application {
             db.backend().name()
         );
         let token_keys = web::Data::new(TokenKeys::load(&config.jwt_secret)?);
+        let app_crypto = crypto.clone();
         let crypto = web::Data::new(crypto);
         let versions = web::Data::new(Versions::load(&mut *db.get()?)?);
         let watcher = versions::spawn_watcher(db.clone(), versions.clone());
@@ -150,6 +152,7 @@ impl Application {
                         .config(utoipa_swagger_ui::Config::new(["/openapi.json"])),
                 )
                 .default_service(web::to(fallback::no_route))
+                .wrap(from_fn(auth::extract::authenticate))
                 .wrap(Compress::default())
                 .wrap(Condition::new(
                     cors_origins != CorsOrigins::None,
@@ -166,6 +169,7 @@ impl Application {
         Ok(Self {
             port,
             db: app_db,
+            crypto: app_crypto,
             server,
             watcher,
         })
@@ -178,6 +182,11 @@ impl Application {
     /// The application's database handle (for CLI tasks and tests).
     pub fn db(&self) -> Db {
         self.db.clone()
+    }
+
+    /// The application's crypto service (for CLI tasks and tests).
+    pub fn crypto(&self) -> Crypto {
+        self.crypto.clone()
     }
 
     pub fn handle(&self) -> actix_web::dev::ServerHandle {

@@ -1,13 +1,14 @@
 //! One extractor per minimum role: `Auth<min::Support>` admits support and every role that
 //! includes it. Missing or invalid credentials → 401; valid but insufficient → 403.
 
-use std::future::Future;
+use std::future::{ready, Ready};
 use std::marker::PhantomData;
-use std::pin::Pin;
 
-use actix_web::dev::Payload;
+use actix_web::body::MessageBody;
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::header;
-use actix_web::{web, FromRequest, HttpRequest};
+use actix_web::middleware::Next;
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 
 use super::{store, Principal, PrincipalKind, Role, TokenKeys};
 use crate::db::Db;
@@ -58,73 +59,97 @@ const MISSING: &str = "Authentication required: send `Authorization: Bearer <acc
                        or `X-Api-Key`.";
 const INVALID: &str = "The credentials are invalid or expired.";
 
-impl<M: MinRole + 'static> FromRequest for Auth<M> {
-    type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+/// The outcome of authenticating a request's credentials, stored in its extensions by
+/// [`authenticate`]. Absent when the request carried none.
+#[derive(Debug, Clone)]
+struct Authenticated(Result<Principal, ()>);
 
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+/// Middleware: resolves the credentials of every request that carries some, before any
+/// extractor runs. The role check in [`Auth`] is then immediate, so a caller without the
+/// right gets 401/403 before the body is even looked at (no validation oracle).
+pub async fn authenticate(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let api_key = req
+        .headers()
+        .get("x-api-key")
+        .map(|v| v.to_str().map(str::to_owned));
+    let bearer = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(|v| v.to_str().map(str::to_owned));
+    if api_key.is_some() || bearer.is_some() {
         let db = req.app_data::<web::Data<Db>>().cloned();
         let keys = req.app_data::<web::Data<TokenKeys>>().cloned();
-        let api_key = req
-            .headers()
-            .get("x-api-key")
-            .map(|v| v.to_str().map(str::to_owned));
-        let bearer = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .map(|v| v.to_str().map(str::to_owned));
-        Box::pin(async move {
-            let (Some(db), Some(keys)) = (db, keys) else {
-                return Err(ApiError::Internal(anyhow::anyhow!(
-                    "auth state not configured"
-                )));
-            };
-            let principal = match (api_key, bearer) {
-                (Some(key), _) => {
-                    let key = key.map_err(|_| ApiError::Unauthenticated(INVALID))?;
-                    db.run(move |conn| {
-                        store::principal_for_api_key(conn, &key).map_err(ApiError::from)
-                    })
-                    .await?
-                    .ok_or(ApiError::Unauthenticated(INVALID))?
-                }
-                (None, Some(auth)) => {
-                    let auth = auth.map_err(|_| ApiError::Unauthenticated(INVALID))?;
-                    let token = auth
-                        .strip_prefix("Bearer ")
-                        .or_else(|| auth.strip_prefix("bearer "))
-                        .ok_or(ApiError::Unauthenticated(INVALID))?
-                        .trim()
-                        .to_owned();
-                    let claims = keys
-                        .verify(&token)
-                        .ok_or(ApiError::Unauthenticated(INVALID))?;
-                    let user_id = claims.sub;
-                    let role = db
-                        .run(move |conn| {
-                            store::active_role(conn, &user_id)
-                                .map(|r| r.map(|r| (user_id, r)))
-                                .map_err(ApiError::from)
-                        })
-                        .await?;
-                    let (id, role) = role.ok_or(ApiError::Unauthenticated(INVALID))?;
-                    Principal {
-                        kind: PrincipalKind::User,
-                        id,
-                        role,
-                    }
-                }
-                (None, None) => return Err(ApiError::Unauthenticated(MISSING)),
-            };
-            if !principal.role.includes(M::ROLE) {
-                return Err(ApiError::Forbidden(
-                    "Your role does not allow this operation.",
-                ));
+        let outcome = match (db, keys) {
+            (Some(db), Some(keys)) => resolve(&db, &keys, api_key, bearer).await?,
+            _ => {
+                return Err(ApiError::Internal(anyhow::anyhow!("auth state not configured")).into())
             }
-            Ok(Self {
+        };
+        req.extensions_mut().insert(Authenticated(outcome));
+    }
+    next.call(req).await
+}
+
+async fn resolve(
+    db: &Db,
+    keys: &TokenKeys,
+    api_key: Option<Result<String, header::ToStrError>>,
+    bearer: Option<Result<String, header::ToStrError>>,
+) -> Result<Result<Principal, ()>, ApiError> {
+    if let Some(key) = api_key {
+        let Ok(key) = key else { return Ok(Err(())) };
+        let principal = db
+            .run(move |conn| store::principal_for_api_key(conn, &key).map_err(ApiError::from))
+            .await?;
+        return Ok(principal.ok_or(()));
+    }
+    let Some(Ok(auth)) = bearer else {
+        return Ok(Err(()));
+    };
+    let Some(token) = auth
+        .strip_prefix("Bearer ")
+        .or_else(|| auth.strip_prefix("bearer "))
+    else {
+        return Ok(Err(()));
+    };
+    let Some(claims) = keys.verify(token.trim()) else {
+        return Ok(Err(()));
+    };
+    let user_id = claims.sub;
+    let role = db
+        .run({
+            let user_id = user_id.clone();
+            move |conn| store::active_role(conn, &user_id).map_err(ApiError::from)
+        })
+        .await?;
+    Ok(role
+        .map(|role| Principal {
+            kind: PrincipalKind::User,
+            id: user_id,
+            role,
+        })
+        .ok_or(()))
+}
+
+impl<M: MinRole> FromRequest for Auth<M> {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let outcome = req.extensions().get::<Authenticated>().cloned();
+        ready(match outcome {
+            None => Err(ApiError::Unauthenticated(MISSING)),
+            Some(Authenticated(Err(()))) => Err(ApiError::Unauthenticated(INVALID)),
+            Some(Authenticated(Ok(principal))) if principal.role.includes(M::ROLE) => Ok(Self {
                 principal,
                 _role: PhantomData,
-            })
+            }),
+            Some(Authenticated(Ok(_))) => Err(ApiError::Forbidden(
+                "Your role does not allow this operation.",
+            )),
         })
     }
 }

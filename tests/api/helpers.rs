@@ -6,6 +6,7 @@ use diesel::{Connection, PgConnection, RunQueryDsl};
 use reqwest::{Response, StatusCode};
 use serde_json::Value;
 use valise::config::{Config, SecretSource};
+use valise::crypto::Crypto;
 use valise::db::{DatabaseUrl, Db};
 use valise::startup::Application;
 
@@ -65,6 +66,7 @@ pub struct TestApp {
     pub config: Config,
     pub client: reqwest::Client,
     pub db: Db,
+    pub crypto: Crypto,
     handle: actix_web::dev::ServerHandle,
     // Dropped last: the database and key files outlive the server that uses them.
     _database: Option<TestDatabase>,
@@ -100,6 +102,7 @@ impl TestApp {
         let address = format!("http://127.0.0.1:{}", app.port());
         let handle = app.handle();
         let db = app.db();
+        let crypto = app.crypto();
         actix_web::rt::spawn(app.run_until_stopped());
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -111,6 +114,7 @@ impl TestApp {
             config,
             client,
             db,
+            crypto,
             handle,
             _database: database,
             _keys: keys,
@@ -187,4 +191,113 @@ where
         }
         actix_web::rt::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// A logged-in person.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub user_id: String,
+    pub email: String,
+    pub access: String,
+    pub refresh: String,
+}
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+impl TestApp {
+    pub async fn post_json(&self, path: &str, body: &Value) -> Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub fn authed(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        session: &Session,
+    ) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, self.url(path))
+            .bearer_auth(&session.access)
+    }
+
+    pub async fn get_as(&self, path: &str, session: &Session) -> Response {
+        self.authed(reqwest::Method::GET, path, session)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// Registers a customer through the API.
+    pub async fn register(&self, email: &str, name: &str) -> Session {
+        let response = self
+            .post_json(
+                "/v1/auth/register",
+                &serde_json::json!({
+                    "email": email, "password": PASSWORD, "name": name, "accepted_policy_version": 1
+                }),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED, "register {email}");
+        let body: Value = response.json().await.unwrap();
+        Session {
+            user_id: body["user"]["id"].as_str().unwrap().to_owned(),
+            email: email.to_owned(),
+            access: body["access_token"].as_str().unwrap().to_owned(),
+            refresh: body["refresh_token"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Response {
+        self.post_json(
+            "/v1/auth/login",
+            &serde_json::json!({"email": email, "password": password}),
+        )
+        .await
+    }
+
+    /// Creates a staff member with `role` (as `valise admin create` would) and logs them in.
+    pub async fn staff(&self, role: valise::auth::Role) -> Session {
+        use valise::accounts::model::{Email, PersonName};
+        use valise::auth::password::Password;
+        let email = format!(
+            "{}-{}@shop.example",
+            role.as_str(),
+            uuid::Uuid::now_v7().simple()
+        );
+        let (db, crypto, address) = (self.db.clone(), self.crypto.clone(), email.clone());
+        let user_id = db
+            .run(move |conn| {
+                valise::accounts::staff::create_account(
+                    conn,
+                    &crypto,
+                    &valise::audit::Actor::system(),
+                    &Email::parse("email", &address)?,
+                    &PersonName::parse("name", "Staff Member")?,
+                    &Password::parse("password", PASSWORD.to_owned())?,
+                    role,
+                )
+                .map(|row| row.id)
+            })
+            .await
+            .expect("staff created");
+        let response = self.login(&email, PASSWORD).await;
+        assert_eq!(response.status(), StatusCode::OK, "staff login");
+        let body: Value = response.json().await.unwrap();
+        Session {
+            user_id,
+            email,
+            access: body["access_token"].as_str().unwrap().to_owned(),
+            refresh: body["refresh_token"].as_str().unwrap().to_owned(),
+        }
+    }
+}
+
+/// A unique email for a test.
+pub fn unique_email(tag: &str) -> String {
+    format!("{tag}-{}@example.com", uuid::Uuid::now_v7().simple())
 }

@@ -4,11 +4,17 @@
 // Tests state their expectations with unwrap/expect/panic: a failure there is the test failing.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod audit;
+mod auth;
 mod body_errors;
 mod errors;
 mod health;
 mod helpers;
+mod me;
 mod migrations;
 mod openapi;
 mod policies;
 mod process;
+mod rotation;
+mod staff;
+mod storage;

@@ -67,9 +67,10 @@ fn the_migrate_command_prepares_a_database() {
     }
 }
 
-struct Server {
+pub struct Server {
     child: Child,
-    port: u16,
+    pub port: u16,
+    _keys: tempfile::TempDir,
 }
 
 impl Drop for Server {
@@ -80,16 +81,27 @@ impl Drop for Server {
 }
 
 fn start_server(database_url: &str) -> Server {
-    start_server_logging_to(database_url, Stdio::null())
+    start_server_logging_to(database_url, Stdio::null(), &[])
 }
 
-fn start_server_logging_to(database_url: &str, log: impl Into<Stdio>) -> Server {
+/// Starts the binary on a free port; `env` adds variables (e.g. `VALISE_DATA_DIR`).
+pub fn start_server_logging_to(
+    database_url: &str,
+    log: impl Into<Stdio>,
+    env: &[(&str, &str)],
+) -> Server {
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let child = valise()
+    let key_dir = tempfile::tempdir().unwrap();
+    let mut command = valise();
+    command.env("VALISE_DATA_DIR", key_dir.path());
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let child = command
         .env("DATABASE_URL", database_url)
         .env("VALISE_BIND", format!("127.0.0.1:{port}"))
         .env("VALISE_WORKERS", "1")
@@ -102,7 +114,11 @@ fn start_server_logging_to(database_url: &str, log: impl Into<Stdio>) -> Server 
         assert!(Instant::now() < deadline, "server did not start");
         std::thread::sleep(Duration::from_millis(50));
     }
-    Server { child, port }
+    Server {
+        child,
+        port,
+        _keys: key_dir,
+    }
 }
 
 /// On PostgreSQL, holds a lock that makes every read of `policies` wait until it is dropped,
@@ -180,7 +196,7 @@ fn the_access_log_has_one_line_per_request_without_the_query_string() {
     let dir = tempfile::tempdir().unwrap();
     let log_path = dir.path().join("server.log");
     let log = std::fs::File::create(&log_path).unwrap();
-    let server = start_server_logging_to(&url.to_env_value(), log);
+    let server = start_server_logging_to(&url.to_env_value(), log, &[]);
 
     let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
     stream

@@ -1,0 +1,122 @@
+//! The audit chain: intact after activity, and any edit, deletion, reordering or truncation
+//! of its rows is reported.
+
+use diesel::connection::SimpleConnection;
+use reqwest::StatusCode;
+use serde_json::Value;
+use valise::auth::Role;
+
+use crate::helpers::{unique_email, Session, TestApp};
+
+async fn setup() -> (TestApp, Session) {
+    let app = TestApp::spawn().await;
+    let officer = app.staff(Role::PrivacyOfficer).await;
+    for i in 0..3 {
+        app.register(&unique_email(&format!("a{i}")), "Audited Person")
+            .await;
+    }
+    (app, officer)
+}
+
+async fn verify(app: &TestApp, officer: &Session) -> Value {
+    let response = app.get_as("/v1/admin/audit/verify", officer).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json().await.unwrap()
+}
+
+fn tamper(app: &TestApp, sql: &str) {
+    app.db.get().unwrap().batch_execute(sql).unwrap();
+}
+
+#[actix_web::test]
+async fn an_untouched_chain_verifies() {
+    let (app, officer) = setup().await;
+    let report = verify(&app, &officer).await;
+    assert_eq!(report["intact"], true, "{report}");
+    assert_eq!(report["checked"], 4);
+    assert_eq!(report["head_seq"], 4);
+    assert_eq!(report["first_broken_seq"], Value::Null);
+}
+
+#[actix_web::test]
+async fn an_edited_entry_is_reported() {
+    let (app, officer) = setup().await;
+    tamper(
+        &app,
+        "UPDATE audit_log SET purpose = 'nothing to see' WHERE seq = 3",
+    );
+    let report = verify(&app, &officer).await;
+    assert_eq!(report["intact"], false);
+    assert_eq!(report["first_broken_seq"], 3, "{report}");
+}
+
+#[actix_web::test]
+async fn a_deleted_entry_is_reported() {
+    let (app, officer) = setup().await;
+    tamper(&app, "DELETE FROM audit_log WHERE seq = 2");
+    let report = verify(&app, &officer).await;
+    assert_eq!(report["intact"], false);
+    assert_eq!(report["first_broken_seq"], 2, "{report}");
+}
+
+#[actix_web::test]
+async fn reordered_entries_are_reported() {
+    let (app, officer) = setup().await;
+    tamper(
+        &app,
+        "UPDATE audit_log SET seq = 1000 WHERE seq = 2; \
+         UPDATE audit_log SET seq = 2 WHERE seq = 3; \
+         UPDATE audit_log SET seq = 3 WHERE seq = 1000;",
+    );
+    let report = verify(&app, &officer).await;
+    assert_eq!(report["intact"], false);
+    assert_eq!(report["first_broken_seq"], 2, "{report}");
+}
+
+#[actix_web::test]
+async fn a_truncated_tail_is_reported() {
+    let (app, officer) = setup().await;
+    tamper(&app, "DELETE FROM audit_log WHERE seq = 4");
+    let report = verify(&app, &officer).await;
+    assert_eq!(report["intact"], false);
+    assert_eq!(report["first_broken_seq"], 4, "{report}");
+}
+
+#[actix_web::test]
+async fn the_log_lists_ids_and_field_names_never_values() {
+    let app = TestApp::spawn().await;
+    let officer = app.staff(Role::PrivacyOfficer).await;
+    let customer = app.register(&unique_email("listed"), "Listed Person").await;
+    let path = format!("/v1/admin/audit?subject_id={}", customer.user_id);
+    let page: Value = app.get_as(&path, &officer).await.json().await.unwrap();
+    let entries = page["data"].as_array().unwrap();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0]["action"], "account.register");
+    assert_eq!(entries[0]["actor_kind"], "subject");
+    assert!(!page.to_string().contains(&customer.email));
+    assert!(!page.to_string().contains("Listed Person"));
+}
+
+#[actix_web::test]
+async fn the_cli_verify_exits_non_zero_on_a_broken_chain() {
+    let (app, _officer) = setup().await;
+    let run = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_valise"))
+            .args(["audit", "verify"])
+            .env("DATABASE_URL", app.config.database_url.to_env_value())
+            .env("VALISE_DATA_DIR", &app.config.data_dir)
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap()
+    };
+    let intact = run();
+    assert!(
+        intact.status.success(),
+        "{}",
+        String::from_utf8_lossy(&intact.stderr)
+    );
+    tamper(&app, "UPDATE audit_log SET action = 'x' WHERE seq = 2");
+    let broken = run();
+    assert_eq!(broken.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&broken.stdout).contains("\"first_broken_seq\": 2"));
+}

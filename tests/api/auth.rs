@@ -1,0 +1,366 @@
+//! Registration, login, refresh and logout.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use valise::auth::token::{Claims, TokenKeys, AUDIENCE, ISSUER};
+
+use crate::helpers::{assert_problem, unique_email, TestApp, PASSWORD};
+
+#[actix_web::test]
+async fn registering_creates_a_customer_with_a_session() {
+    let app = TestApp::spawn().await;
+    let email = unique_email("ada");
+    let response = app
+        .post_json(
+            "/v1/auth/register",
+            &json!({"email": email.to_uppercase(), "password": PASSWORD, "name": "Ada Lovelace", "accepted_policy_version": 1}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let body: Value = response.json().await.unwrap();
+    assert!(body["user"]["id"].as_str().unwrap().starts_with("usr_"));
+    assert_eq!(body["user"]["email"], email, "stored normalised");
+    assert_eq!(body["user"]["name"], "Ada Lovelace");
+    assert_eq!(body["user"]["role"], "customer");
+    assert_eq!(body["token_type"], "Bearer");
+    assert!(body["expires_in"].as_i64().unwrap() <= 900);
+    assert!(body["refresh_token"].as_str().unwrap().starts_with("vr_"));
+}
+
+#[actix_web::test]
+async fn registering_requires_accepting_the_current_policy() {
+    let app = TestApp::spawn().await;
+    for version in [0, 2] {
+        let body = assert_problem(
+            app.post_json(
+                "/v1/auth/register",
+                &json!({"email": unique_email("x"), "password": PASSWORD, "name": "X", "accepted_policy_version": version}),
+            )
+            .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation-failed",
+        )
+        .await;
+        assert_eq!(body["errors"][0]["field"], "accepted_policy_version");
+    }
+}
+
+#[actix_web::test]
+async fn registering_twice_with_one_email_conflicts_whatever_its_case() {
+    let app = TestApp::spawn().await;
+    let email = unique_email("twice");
+    app.register(&email, "First").await;
+    let response = app
+        .post_json(
+            "/v1/auth/register",
+            &json!({"email": email.to_uppercase(), "password": PASSWORD, "name": "Second", "accepted_policy_version": 1}),
+        )
+        .await;
+    assert_problem(response, StatusCode::CONFLICT, "conflict").await;
+}
+
+#[actix_web::test]
+async fn registration_refuses_unknown_fields_and_sensitive_data() {
+    let app = TestApp::spawn().await;
+    let body = assert_problem(
+        app.post_json(
+            "/v1/auth/register",
+            &json!({"email": unique_email("x"), "password": PASSWORD, "name": "X", "accepted_policy_version": 1, "birthday": "1815-12-10"}),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation-failed",
+    )
+    .await;
+    assert_eq!(body["errors"][0]["field"], "birthday");
+
+    for name in [
+        "4111 1111 1111 1111",
+        "5500-0000-0000-0004",
+        "Passport X1234567",
+    ] {
+        let body = assert_problem(
+            app.post_json(
+                "/v1/auth/register",
+                &json!({"email": unique_email("x"), "password": PASSWORD, "name": name, "accepted_policy_version": 1}),
+            )
+            .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "sensitive-data-refused",
+        )
+        .await;
+        assert_eq!(body["errors"][0]["field"], "name");
+        assert!(
+            !body.to_string().contains(&name[..4]),
+            "value echoed: {body}"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn the_body_error_contract_holds_on_a_real_route() {
+    let app = TestApp::spawn().await;
+    let url = app.url("/v1/auth/register");
+    let malformed = app
+        .client
+        .post(&url)
+        .header("content-type", "application/json")
+        .body("{\"email\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(
+        malformed,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation-failed",
+    )
+    .await;
+    let wrong_type = app
+        .client
+        .post(&url)
+        .header("content-type", "text/plain")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(
+        wrong_type,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported-media-type",
+    )
+    .await;
+    let huge = app
+        .client
+        .post(&url)
+        .header("content-type", "application/json")
+        .body(format!("{{\"name\": \"{}\"}}", "a".repeat(70 * 1024)))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(huge, StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large").await;
+}
+
+#[actix_web::test]
+async fn login_answers_identically_for_an_unknown_email_and_a_wrong_password() {
+    let app = TestApp::spawn().await;
+    let known = app.register(&unique_email("known"), "Known").await;
+
+    let wrong_password = app.login(&known.email, "not the password at all").await;
+    let unknown_email = app
+        .login(&unique_email("nobody"), "not the password at all")
+        .await;
+    assert_eq!(wrong_password.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(unknown_email.status(), StatusCode::UNAUTHORIZED);
+    let mut a: Value = wrong_password.json().await.unwrap();
+    let mut b: Value = unknown_email.json().await.unwrap();
+    a["request_id"] = Value::Null;
+    b["request_id"] = Value::Null;
+    assert_eq!(a, b);
+
+    let ok = app.login(&known.email.to_uppercase(), PASSWORD).await;
+    assert_eq!(ok.status(), StatusCode::OK);
+    let tokens: Value = ok.json().await.unwrap();
+    assert!(tokens["access_token"].is_string() && tokens["refresh_token"].is_string());
+}
+
+#[actix_web::test]
+async fn repeated_failed_logins_are_throttled_per_account() {
+    let app = TestApp::spawn().await;
+    let victim = app.register(&unique_email("victim"), "Victim").await;
+    for attempt in 1..=5 {
+        let response = app.login(&victim.email, "wrong password!!").await;
+        assert_eq!(
+            response.status(),
+            StatusCode::UNAUTHORIZED,
+            "attempt {attempt}"
+        );
+        assert_eq!(response.headers()["x-ratelimit-limit"], "5");
+        assert_eq!(
+            response.headers()["x-ratelimit-remaining"],
+            (5 - attempt).to_string().as_str()
+        );
+    }
+    // Even the right password waits now: the limit protects the account, not the guess.
+    let limited = app.login(&victim.email, PASSWORD).await;
+    let retry_after: u64 = limited.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=900).contains(&retry_after));
+    assert_eq!(limited.headers()["x-ratelimit-remaining"], "0");
+    assert_problem(limited, StatusCode::TOO_MANY_REQUESTS, "rate-limited").await;
+
+    // Another account is unaffected.
+    let other = app.register(&unique_email("other"), "Other").await;
+    assert_eq!(
+        app.login(&other.email, PASSWORD).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[actix_web::test]
+async fn the_throttle_is_shared_by_every_instance() {
+    let app = TestApp::spawn().await;
+    let other = app.spawn_sibling().await;
+    let victim = app.register(&unique_email("shared"), "Victim").await;
+    for i in 0..5 {
+        let instance = if i % 2 == 0 { &app } else { &other };
+        instance.login(&victim.email, "wrong password!!").await;
+    }
+    assert_eq!(
+        other.login(&victim.email, PASSWORD).await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
+
+async fn refresh(app: &TestApp, token: &str) -> reqwest::Response {
+    app.post_json("/v1/auth/refresh", &json!({"refresh_token": token}))
+        .await
+}
+
+#[actix_web::test]
+async fn refresh_rotates_and_reuse_revokes_the_whole_family() {
+    let app = TestApp::spawn().await;
+    let session = app.register(&unique_email("r"), "R").await;
+
+    let first = refresh(&app, &session.refresh).await;
+    assert_eq!(first.status(), StatusCode::OK);
+    let rotated: Value = first.json().await.unwrap();
+    let second_token = rotated["refresh_token"].as_str().unwrap().to_owned();
+    assert_ne!(second_token, session.refresh);
+
+    // The old token again: reuse. The family dies, including the token issued after it.
+    assert_problem(
+        refresh(&app, &session.refresh).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    )
+    .await;
+    assert_problem(
+        refresh(&app, &second_token).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    )
+    .await;
+
+    // A new login starts a new, working family.
+    let login: Value = app
+        .login(&session.email, PASSWORD)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let fresh = refresh(&app, login["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(fresh.status(), StatusCode::OK);
+}
+
+#[actix_web::test]
+async fn logout_revokes_the_session() {
+    let app = TestApp::spawn().await;
+    let session = app.register(&unique_email("out"), "Out").await;
+    let response = app
+        .authed(Method::POST, "/v1/auth/logout", &session)
+        .json(&json!({"refresh_token": session.refresh}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_problem(
+        refresh(&app, &session.refresh).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    )
+    .await;
+
+    let anonymous = app
+        .post_json("/v1/auth/logout", &json!({"refresh_token": "vr_x"}))
+        .await;
+    assert_problem(anonymous, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+}
+
+fn b64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+#[actix_web::test]
+async fn forged_expired_and_foreign_tokens_are_refused() {
+    let app = TestApp::spawn().await;
+    let session = app.register(&unique_email("jwt"), "Jwt").await;
+    let me = |token: String| {
+        let app = &app;
+        async move {
+            app.client
+                .get(app.url("/v1/me"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(me(session.access.clone()).await.status(), StatusCode::OK);
+
+    // Tampered payload: role raised to admin, signature kept.
+    let parts: Vec<&str> = session.access.split('.').collect();
+    let mut claims: Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, parts[1])
+            .unwrap(),
+    )
+    .unwrap();
+    claims["role"] = json!("admin");
+    let tampered = format!(
+        "{}.{}.{}",
+        parts[0],
+        b64(claims.to_string().as_bytes()),
+        parts[2]
+    );
+    assert_problem(
+        me(tampered).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    )
+    .await;
+
+    // alg: none.
+    let none = format!(
+        "{}.{}.",
+        b64(br#"{"alg":"none","typ":"JWT"}"#),
+        b64(claims.to_string().as_bytes())
+    );
+    assert_problem(me(none).await, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+
+    // Correctly signed, but expired, or for another audience or issuer.
+    let keys = TokenKeys::load(&app.config.jwt_secret).unwrap();
+    let now = chrono::Utc::now().timestamp();
+    let base = |aud: &str, iss: &str, exp: i64| Claims {
+        iss: iss.into(),
+        aud: aud.into(),
+        sub: session.user_id.clone(),
+        role: "customer".into(),
+        iat: now - 60,
+        exp,
+        jti: "t".into(),
+    };
+    let valid = keys.sign_claims(&base(AUDIENCE, ISSUER, now + 60)).unwrap();
+    assert_eq!(
+        me(valid).await.status(),
+        StatusCode::OK,
+        "control: a correct token works"
+    );
+    for claims in [
+        base(AUDIENCE, ISSUER, now - 120),
+        base("another-api", ISSUER, now + 60),
+        base(AUDIENCE, "someone-else", now + 60),
+    ] {
+        let token = keys.sign_claims(&claims).unwrap();
+        assert_problem(me(token).await, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+    }
+    let unauthenticated = app.get("/v1/me").await;
+    assert!(unauthenticated.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .starts_with("Bearer"));
+    assert_problem(unauthenticated, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+}

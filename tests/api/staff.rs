@@ -1,0 +1,253 @@
+//! Roles: each role against each staff route, and no privilege escalation.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use valise::auth::Role;
+
+use crate::helpers::{assert_problem, unique_email, Session, TestApp, PASSWORD};
+
+/// (method, path, body, minimum role)
+fn staff_routes() -> Vec<(Method, &'static str, Value, Role)> {
+    vec![
+        (Method::GET, "/v1/admin/staff", Value::Null, Role::Admin),
+        (Method::POST, "/v1/admin/staff", json!({}), Role::Admin),
+        (
+            Method::PATCH,
+            "/v1/admin/staff/usr_00000000000000000000000000000000",
+            json!({}),
+            Role::Admin,
+        ),
+        (Method::GET, "/v1/admin/api-keys", Value::Null, Role::Admin),
+        (Method::POST, "/v1/admin/api-keys", json!({}), Role::Admin),
+        (
+            Method::DELETE,
+            "/v1/admin/api-keys/key_00000000000000000000000000000000",
+            Value::Null,
+            Role::Admin,
+        ),
+        (
+            Method::POST,
+            "/v1/admin/keys/rotate",
+            Value::Null,
+            Role::Admin,
+        ),
+        (
+            Method::GET,
+            "/v1/admin/audit",
+            Value::Null,
+            Role::PrivacyOfficer,
+        ),
+        (
+            Method::GET,
+            "/v1/admin/audit/verify",
+            Value::Null,
+            Role::PrivacyOfficer,
+        ),
+    ]
+}
+
+async fn call(
+    app: &TestApp,
+    method: &Method,
+    path: &str,
+    body: &Value,
+    session: Option<&Session>,
+) -> StatusCode {
+    let mut request = app.client.request(method.clone(), app.url(path));
+    if let Some(s) = session {
+        request = request.bearer_auth(&s.access);
+    }
+    if !body.is_null() {
+        request = request.json(body);
+    }
+    request.send().await.unwrap().status()
+}
+
+#[actix_web::test]
+async fn every_role_is_allowed_or_forbidden_on_every_staff_route() {
+    let app = TestApp::spawn().await;
+    let customer = app.register(&unique_email("c"), "Customer").await;
+    let mut sessions = vec![(Role::Customer, customer)];
+    for role in [
+        Role::Support,
+        Role::Fulfillment,
+        Role::Manager,
+        Role::Admin,
+        Role::PrivacyOfficer,
+    ] {
+        sessions.push((role, app.staff(role).await));
+    }
+    for (method, path, body, minimum) in staff_routes() {
+        assert_eq!(
+            call(&app, &method, path, &body, None).await,
+            StatusCode::UNAUTHORIZED,
+            "{method} {path} anonymous"
+        );
+        for (role, session) in &sessions {
+            let status = call(&app, &method, path, &body, Some(session)).await;
+            if role.includes(minimum) {
+                assert!(
+                    status != StatusCode::FORBIDDEN && status != StatusCode::UNAUTHORIZED,
+                    "{method} {path} as {role:?}: {status}"
+                );
+            } else {
+                assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path} as {role:?}");
+            }
+        }
+    }
+}
+
+#[actix_web::test]
+async fn nobody_grants_a_role_they_do_not_hold() {
+    let app = TestApp::spawn().await;
+    let admin = app.staff(Role::Admin).await;
+    let officer = app.staff(Role::PrivacyOfficer).await;
+
+    let create = |role: &str| json!({"email": unique_email("new"), "password": PASSWORD, "name": "New Staff", "role": role});
+    let response = app
+        .authed(Method::POST, "/v1/admin/staff", &admin)
+        .json(&create("privacy_officer"))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, StatusCode::FORBIDDEN, "forbidden").await;
+
+    let created = app
+        .authed(Method::POST, "/v1/admin/staff", &admin)
+        .json(&create("manager"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let manager: Value = created.json().await.unwrap();
+    assert_eq!(manager["role"], "manager");
+
+    // Admin cannot touch a privacy officer's account, nor make someone one.
+    let path = format!("/v1/admin/staff/{}", officer.user_id);
+    let response = app
+        .authed(Method::PATCH, &path, &admin)
+        .json(&json!({"status": "disabled"}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, StatusCode::FORBIDDEN, "forbidden").await;
+    let path = format!("/v1/admin/staff/{}", manager["id"].as_str().unwrap());
+    let response = app
+        .authed(Method::PATCH, &path, &admin)
+        .json(&json!({"role": "privacy_officer"}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, StatusCode::FORBIDDEN, "forbidden").await;
+
+    // Nor mint an API key with a role it does not hold.
+    let response = app
+        .authed(Method::POST, "/v1/admin/api-keys", &admin)
+        .json(&json!({"name": "audit export", "role": "privacy_officer"}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, StatusCode::FORBIDDEN, "forbidden").await;
+}
+
+#[actix_web::test]
+async fn a_demotion_or_disabling_takes_effect_at_once() {
+    let app = TestApp::spawn().await;
+    let admin = app.staff(Role::Admin).await;
+    let manager = app.staff(Role::Manager).await;
+    assert_eq!(
+        app.get_as("/v1/me", &manager).await.status(),
+        StatusCode::OK
+    );
+
+    let path = format!("/v1/admin/staff/{}", manager.user_id);
+    let response = app
+        .authed(Method::PATCH, &path, &admin)
+        .json(&json!({"status": "disabled"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["status"], "disabled");
+    // The still-unexpired access token no longer works, nor does logging in.
+    assert_eq!(
+        app.get_as("/v1/me", &manager).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.login(&manager.email, PASSWORD).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[actix_web::test]
+async fn the_last_active_admin_cannot_be_removed() {
+    let app = TestApp::spawn().await;
+    let admin = app.staff(Role::Admin).await;
+    let path = format!("/v1/admin/staff/{}", admin.user_id);
+    let response = app
+        .authed(Method::PATCH, &path, &admin)
+        .json(&json!({"role": "manager"}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, StatusCode::CONFLICT, "conflict").await;
+}
+
+#[actix_web::test]
+async fn an_api_key_acts_with_its_role_and_stops_when_revoked() {
+    let app = TestApp::spawn().await;
+    let admin = app.staff(Role::Admin).await;
+    let created = app
+        .authed(Method::POST, "/v1/admin/api-keys", &admin)
+        .json(&json!({"name": "back office", "role": "admin"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let key: Value = created.json().await.unwrap();
+    let secret = key["secret"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("vk_"));
+
+    let with_key = |method: Method, path: &str| {
+        app.client
+            .request(method, app.url(path))
+            .header("x-api-key", &secret)
+    };
+    assert_eq!(
+        with_key(Method::GET, "/v1/admin/staff")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    // Integrators are not people: /v1/me is not theirs.
+    let me = with_key(Method::GET, "/v1/me").send().await.unwrap();
+    assert_problem(me, StatusCode::FORBIDDEN, "forbidden").await;
+
+    let listed: Value = app
+        .get_as("/v1/admin/api-keys", &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        !listed.to_string().contains(&secret),
+        "the secret is shown only once"
+    );
+
+    let path = format!("/v1/admin/api-keys/{}", key["id"].as_str().unwrap());
+    let revoked = app
+        .authed(Method::DELETE, &path, &admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), StatusCode::NO_CONTENT);
+    let refused = with_key(Method::GET, "/v1/admin/staff")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(refused, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+}

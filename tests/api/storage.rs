@@ -1,0 +1,215 @@
+//! What actually lands on disk: no personal value in plaintext, ciphertexts bound to their
+//! place, and shredding that makes a subject unreadable.
+
+use std::io::Read;
+
+use diesel::prelude::*;
+use reqwest::StatusCode;
+use valise::accounts::store as accounts;
+use valise::db::schema::{data_keys, users};
+use valise::db::DatabaseUrl;
+
+use crate::helpers::{unique_email, TestApp, PASSWORD};
+use crate::process::start_server_logging_to;
+
+/// Every byte the database keeps: the SQLite file with its WAL, or a `pg_dump`.
+fn database_bytes(url: &DatabaseUrl) -> Vec<u8> {
+    match url {
+        DatabaseUrl::SqliteFile(path) => {
+            let mut bytes = Vec::new();
+            for suffix in ["", "-wal", "-shm"] {
+                let file = format!("{}{suffix}", path.display());
+                if let Ok(mut f) = std::fs::File::open(&file) {
+                    f.read_to_end(&mut bytes).unwrap();
+                }
+            }
+            bytes
+        }
+        DatabaseUrl::Postgres(raw) => {
+            let output = std::process::Command::new("pg_dump")
+                .args(["--data-only", raw])
+                .output()
+                .expect("pg_dump must be installed for the PostgreSQL raw scan");
+            assert!(
+                output.status.success(),
+                "{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            output.stdout
+        }
+        DatabaseUrl::SqliteMemory => unreachable!(),
+    }
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    let needle = needle.as_bytes();
+    haystack
+        .windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle))
+}
+
+#[test]
+fn no_personal_value_is_stored_or_logged_in_plaintext() {
+    let (url, _guard) = crate::helpers::TestDatabase::create();
+    let dir = tempfile::tempdir().unwrap();
+    let log_path = dir.path().join("server.log");
+    let server = start_server_logging_to(
+        &url.to_env_value(),
+        std::fs::File::create(&log_path).unwrap(),
+        &[
+            ("VALISE_DATA_DIR", dir.path().to_str().unwrap()),
+            ("RUST_LOG", "debug"),
+        ],
+    );
+    let base = format!("http://127.0.0.1:{}", server.port);
+    let client = reqwest::blocking::Client::new();
+    let people = [
+        (
+            "zebediah.quux",
+            "Zebediah Quux-Fairweather",
+            "+44 20 7946 0958",
+            "+442079460958",
+        ),
+        (
+            "philippa.ortolan",
+            "Philippa Ortolan",
+            "+33 6 98 76 54 32",
+            "+33698765432",
+        ),
+    ];
+    let mut secrets = Vec::new();
+    for (local, name, phone, stored_phone) in people {
+        let email = format!("{local}@example.org");
+        let response = client
+            .post(format!("{base}/v1/auth/register"))
+            .json(&serde_json::json!({"email": email, "password": PASSWORD, "name": name, "accepted_policy_version": 1}))
+            .send()
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let body: serde_json::Value = response.json().unwrap();
+        let access = body["access_token"].as_str().unwrap();
+        let patched = client
+            .patch(format!("{base}/v1/me"))
+            .bearer_auth(access)
+            .json(&serde_json::json!({"phone": phone}))
+            .send()
+            .unwrap();
+        assert_eq!(patched.status(), StatusCode::OK);
+        // A failed login with the email must not leak it either.
+        client
+            .post(format!("{base}/v1/auth/login"))
+            .json(&serde_json::json!({"email": email, "password": "wrong password!"}))
+            .send()
+            .unwrap();
+        secrets.extend([
+            email,
+            local.to_owned(),
+            name.to_owned(),
+            stored_phone.to_owned(),
+        ]);
+    }
+    drop(server);
+
+    let stored = database_bytes(&url);
+    let log = std::fs::read(&log_path).unwrap();
+    assert!(
+        contains(&log, "POST /v1/auth/register 201"),
+        "the log was captured"
+    );
+    for secret in &secrets {
+        assert!(
+            !contains(&stored, secret),
+            "{secret} is readable in the database"
+        );
+        assert!(
+            !contains(&log, secret),
+            "{secret} is readable in the server log"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn a_ciphertext_moved_to_another_place_or_altered_fails_to_open() {
+    let app = TestApp::spawn().await;
+    let a = app.register(&unique_email("a"), "Person A").await;
+    let b = app.register(&unique_email("b"), "Person B").await;
+    let (a_id, b_id, crypto) = (a.user_id.clone(), b.user_id.clone(), app.crypto.clone());
+    app.db
+        .run(move |conn| {
+            let a_row = accounts::get(conn, &a_id)?.unwrap();
+            // A's email in A's name column: wrong column.
+            diesel::update(users::table.find(&a_id))
+                .set(users::name_sealed.eq(&a_row.email_sealed))
+                .execute(conn)?;
+            // A's email in B's row: wrong row and wrong key.
+            diesel::update(users::table.find(&b_id))
+                .set(users::email_sealed.eq(&a_row.email_sealed))
+                .execute(conn)?;
+            let a_row = accounts::get(conn, &a_id)?.unwrap();
+            assert!(accounts::open_profile(conn, &crypto, &a_row).is_err());
+            let b_row = accounts::get(conn, &b_id)?.unwrap();
+            assert!(accounts::open_profile(conn, &crypto, &b_row).is_err());
+            Ok::<_, anyhow::Error>(())
+        })
+        .await
+        .unwrap();
+
+    let c = app.register(&unique_email("c"), "Person C").await;
+    let (c_id, crypto) = (c.user_id.clone(), app.crypto.clone());
+    app.db
+        .run(move |conn| {
+            let mut row = accounts::get(conn, &c_id)?.unwrap();
+            let mut sealed = row.name_sealed.clone().unwrap();
+            let last = sealed.len() - 1;
+            sealed[last] ^= 0x01;
+            diesel::update(users::table.find(&c_id))
+                .set(users::name_sealed.eq(Some(&sealed)))
+                .execute(conn)?;
+            row.name_sealed = Some(sealed);
+            assert!(accounts::open_profile(conn, &crypto, &row).is_err());
+            Ok::<_, anyhow::Error>(())
+        })
+        .await
+        .unwrap();
+}
+
+#[actix_web::test]
+async fn a_shredded_subject_is_unreadable_and_unfindable() {
+    let app = TestApp::spawn().await;
+    let gone = app.register(&unique_email("gone"), "Gone Person").await;
+    let kept = app.register(&unique_email("kept"), "Kept Person").await;
+    let (gone_id, kept_id, crypto) = (
+        gone.user_id.clone(),
+        kept.user_id.clone(),
+        app.crypto.clone(),
+    );
+    app.db
+        .run(move |conn| {
+            crypto.shred(conn, &gone_id)?;
+            let row = accounts::get(conn, &gone_id)?.unwrap();
+            assert!(row.email_bidx.is_none(), "the blind index is gone");
+            assert!(matches!(
+                accounts::open_profile(conn, &crypto, &row),
+                Err(valise::crypto::CryptoError::Shredded)
+            ));
+            let wrapped: Option<Vec<u8>> = data_keys::table
+                .find(&gone_id)
+                .select(data_keys::wrapped)
+                .first(conn)?;
+            assert!(wrapped.is_none(), "the data key is destroyed");
+            // Nobody else is touched.
+            let other = accounts::get(conn, &kept_id)?.unwrap();
+            assert!(accounts::open_profile(conn, &crypto, &other).is_ok());
+            Ok::<_, anyhow::Error>(())
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        app.login(&gone.email, PASSWORD).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.login(&kept.email, PASSWORD).await.status(),
+        StatusCode::OK
+    );
+}
