@@ -221,3 +221,68 @@ fn the_access_log_has_one_line_per_request_without_the_query_string() {
         "query logged: {line}"
     );
 }
+
+fn login_status(port: u16, email: &str, password: &str) -> u16 {
+    reqwest::blocking::Client::new()
+        .post(format!("http://127.0.0.1:{port}/v1/auth/login"))
+        .json(&serde_json::json!({"email": email, "password": password}))
+        .send()
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[test]
+fn the_first_admin_comes_from_the_environment_once() {
+    let (url, _guard) = TestDatabase::create();
+    let keys = tempfile::tempdir().unwrap();
+    let dir = keys.path().to_str().unwrap();
+    let env = [
+        ("VALISE_DATA_DIR", dir),
+        ("VALISE_ADMIN_EMAIL", "root@shop.example"),
+        ("VALISE_ADMIN_PASSWORD", "first admin password"),
+    ];
+    let server = start_server_logging_to(&url.to_env_value(), Stdio::null(), &env);
+    assert_eq!(login_status(server.port, "root@shop.example", "first admin password"), 200);
+    drop(server);
+    // A second start with other credentials creates nobody: an admin exists.
+    let env = [
+        ("VALISE_DATA_DIR", dir),
+        ("VALISE_ADMIN_EMAIL", "other@shop.example"),
+        ("VALISE_ADMIN_PASSWORD", "another admin password"),
+    ];
+    let server = start_server_logging_to(&url.to_env_value(), Stdio::null(), &env);
+    assert_eq!(login_status(server.port, "other@shop.example", "another admin password"), 401);
+}
+
+#[test]
+fn admin_create_reads_the_password_from_standard_input() {
+    let (url, _guard) = TestDatabase::create();
+    let keys = tempfile::tempdir().unwrap();
+    let mut child = valise()
+        .args(["admin", "create", "--email", "officer@shop.example", "--role", "privacy_officer"])
+        .env("DATABASE_URL", url.to_env_value())
+        .env("VALISE_DATA_DIR", keys.path())
+        .env_remove("VALISE_ADMIN_PASSWORD")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"officer password 123\n")
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("privacy_officer"));
+
+    let server = start_server_logging_to(
+        &url.to_env_value(),
+        Stdio::null(),
+        &[("VALISE_DATA_DIR", keys.path().to_str().unwrap())],
+    );
+    assert_eq!(login_status(server.port, "officer@shop.example", "officer password 123"), 200);
+}
