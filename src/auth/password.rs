@@ -1,24 +1,94 @@
 //! Password hashing with Argon2id (the `argon2` crate, RustCrypto), OWASP parameters:
 //! m = 19 MiB, t = 2, p = 1.
+//!
+//! Hashing runs on a small dedicated pool (one thread per core), each thread reusing one
+//! 19 MiB work buffer. Argon2 is CPU-bound, so more concurrency than cores only queues work
+//! in the kernel; and a fresh 19 MiB allocation per login on arbitrary threads grew the
+//! allocator's arenas to gigabytes under a login burst.
 
-use std::sync::OnceLock;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, OnceLock};
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{PasswordHash, PasswordVerifier};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use base64::engine::general_purpose::STANDARD_NO_PAD;
+use base64::Engine;
 
 use crate::http::error::{ApiError, FieldError};
 
 pub const MEMORY_KIB: u32 = 19 * 1024;
 pub const ITERATIONS: u32 = 2;
 pub const PARALLELISM: u32 = 1;
+const OUTPUT_LEN: usize = 32;
+const SALT_LEN: usize = 16;
 
 pub const MIN_LEN: usize = 10;
 pub const MAX_LEN: usize = 128;
 
-fn argon2() -> Argon2<'static> {
+fn params() -> Params {
     // The constants above are valid; the fallback is the crate's default (also OWASP-grade).
-    let params = Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, None).unwrap_or_default();
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+    Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, Some(OUTPUT_LEN)).unwrap_or_default()
+}
+
+fn argon2() -> Argon2<'static> {
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params())
+}
+
+type Job = Box<dyn FnOnce(&mut [Block]) + Send>;
+
+/// The hashing pool: jobs go to whichever worker is free.
+fn pool() -> &'static Mutex<mpsc::Sender<Job>> {
+    static POOL: OnceLock<Mutex<mpsc::Sender<Job>>> = OnceLock::new();
+    POOL.get_or_init(|| {
+        let (tx, rx) = mpsc::channel::<Job>();
+        let rx = Arc::new(Mutex::new(rx));
+        let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+        for i in 0..workers {
+            let rx = Arc::clone(&rx);
+            let spawned = std::thread::Builder::new()
+                .name(format!("argon2-{i}"))
+                .spawn(move || {
+                    let mut memory = vec![Block::default(); params().block_count()];
+                    loop {
+                        let job = match rx.lock() {
+                            Ok(guard) => guard.recv(),
+                            Err(poisoned) => poisoned.into_inner().recv(),
+                        };
+                        match job {
+                            Ok(job) => job(&mut memory),
+                            Err(_) => break,
+                        }
+                    }
+                });
+            if let Err(e) = spawned {
+                log::error!("cannot start a password-hashing thread: {e}");
+            }
+        }
+        Mutex::new(tx)
+    })
+}
+
+/// Computes the raw Argon2id output on the pool (blocking the caller until done).
+fn compute(password: &[u8], salt: &[u8]) -> anyhow::Result<[u8; OUTPUT_LEN]> {
+    let (reply, answer) = mpsc::channel();
+    let password = password.to_vec();
+    let salt = salt.to_vec();
+    let job: Job = Box::new(move |memory| {
+        let mut out = [0u8; OUTPUT_LEN];
+        let result = argon2()
+            .hash_password_into_with_memory(&password, &salt, &mut out, memory)
+            .map(|()| out)
+            .map_err(|e| anyhow::anyhow!("argon2: {e}"));
+        let _ = reply.send(result);
+    });
+    match pool().lock() {
+        Ok(tx) => tx.send(job),
+        Err(poisoned) => poisoned.into_inner().send(job),
+    }
+    .map_err(|_| anyhow::anyhow!("the password-hashing pool is gone"))?;
+    answer
+        .recv()
+        .map_err(|_| anyhow::anyhow!("the password-hashing pool dropped a job"))?
 }
 
 /// A password that meets the length rules. Never `Debug`-printed.
@@ -42,30 +112,53 @@ impl Password {
         Ok(Self(raw))
     }
 
+    /// The PHC string `$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>`.
     pub fn hash(&self) -> anyhow::Result<String> {
-        let mut bytes = [0u8; 16];
-        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
+        let mut salt = [0u8; SALT_LEN];
+        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut salt)
             .map_err(|_| anyhow::anyhow!("system random generator failed"))?;
-        let salt = SaltString::encode_b64(&bytes)
-            .map_err(|e| anyhow::anyhow!("encoding a password salt: {e}"))?;
-        argon2()
-            .hash_password(self.0.as_bytes(), &salt)
-            .map(|h| h.to_string())
-            .map_err(|e| anyhow::anyhow!("hashing a password: {e}"))
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
+        let out = compute(self.0.as_bytes(), &salt)?;
+        Ok(format!(
+            "$argon2id$v=19$m={MEMORY_KIB},t={ITERATIONS},p={PARALLELISM}${}${}",
+            STANDARD_NO_PAD.encode(salt),
+            STANDARD_NO_PAD.encode(out)
+        ))
     }
 }
 
-/// Whether `password` matches the stored PHC string.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Whether `password` matches the stored PHC string. Hashes with the current parameters
+/// verify on the pool; older parameters (after a policy change) verify the slow way.
 pub fn verify(stored: &str, password: &str) -> bool {
-    match PasswordHash::new(stored) {
-        Ok(parsed) => argon2()
+    let Ok(parsed) = PasswordHash::new(stored) else {
+        return false;
+    };
+    let current = parsed.algorithm.as_str() == "argon2id"
+        && parsed.version == Some(0x13)
+        && parsed.params.get_decimal("m") == Some(MEMORY_KIB)
+        && parsed.params.get_decimal("t") == Some(ITERATIONS)
+        && parsed.params.get_decimal("p") == Some(PARALLELISM);
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return false;
+    };
+    if !current || expected.len() != OUTPUT_LEN {
+        return argon2()
             .verify_password(password.as_bytes(), &parsed)
-            .is_ok(),
-        Err(_) => false,
+            .is_ok();
+    }
+    let mut salt_buf = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
+        return false;
+    };
+    match compute(password.as_bytes(), salt) {
+        Ok(out) => constant_time_eq(&out, expected.as_bytes()),
+        Err(e) => {
+            log::error!("password verification failed to run: {e:#}");
+            false
+        }
     }
 }
 
@@ -84,6 +177,7 @@ pub fn verify_dummy(password: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use argon2::password_hash::{PasswordHasher, SaltString};
 
     #[test]
     fn hashes_are_argon2id_with_owasp_parameters_and_verify() {
@@ -96,6 +190,38 @@ mod tests {
         assert!(verify(&stored, "correct horse battery"));
         assert!(!verify(&stored, "correct horse batterz"));
         assert!(!verify("not a hash", "x"));
+    }
+
+    #[test]
+    fn our_hashes_are_standard_phc_strings() {
+        // The reference implementation verifies what the pool produced, and vice versa.
+        let stored = Password("interoperable secret".into()).hash().unwrap();
+        let parsed = PasswordHash::new(&stored).unwrap();
+        assert!(argon2()
+            .verify_password(b"interoperable secret", &parsed)
+            .is_ok());
+        let salt = SaltString::encode_b64(b"0123456789abcdef").unwrap();
+        let reference = argon2()
+            .hash_password(b"other secret", &salt)
+            .unwrap()
+            .to_string();
+        assert!(verify(&reference, "other secret"));
+    }
+
+    #[test]
+    fn hashes_with_other_parameters_still_verify() {
+        let weak = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(8, 1, 1, None).unwrap(),
+        );
+        let salt = SaltString::encode_b64(b"0123456789abcdef").unwrap();
+        let stored = weak
+            .hash_password(b"legacy secret", &salt)
+            .unwrap()
+            .to_string();
+        assert!(verify(&stored, "legacy secret"));
+        assert!(!verify(&stored, "legacy secreT"));
     }
 
     #[test]

@@ -243,7 +243,10 @@ fn the_first_admin_comes_from_the_environment_once() {
         ("VALISE_ADMIN_PASSWORD", "first admin password"),
     ];
     let server = start_server_logging_to(&url.to_env_value(), Stdio::null(), &env);
-    assert_eq!(login_status(server.port, "root@shop.example", "first admin password"), 200);
+    assert_eq!(
+        login_status(server.port, "root@shop.example", "first admin password"),
+        200
+    );
     drop(server);
     // A second start with other credentials creates nobody: an admin exists.
     let env = [
@@ -252,7 +255,10 @@ fn the_first_admin_comes_from_the_environment_once() {
         ("VALISE_ADMIN_PASSWORD", "another admin password"),
     ];
     let server = start_server_logging_to(&url.to_env_value(), Stdio::null(), &env);
-    assert_eq!(login_status(server.port, "other@shop.example", "another admin password"), 401);
+    assert_eq!(
+        login_status(server.port, "other@shop.example", "another admin password"),
+        401
+    );
 }
 
 #[test]
@@ -260,7 +266,14 @@ fn admin_create_reads_the_password_from_standard_input() {
     let (url, _guard) = TestDatabase::create();
     let keys = tempfile::tempdir().unwrap();
     let mut child = valise()
-        .args(["admin", "create", "--email", "officer@shop.example", "--role", "privacy_officer"])
+        .args([
+            "admin",
+            "create",
+            "--email",
+            "officer@shop.example",
+            "--role",
+            "privacy_officer",
+        ])
         .env("DATABASE_URL", url.to_env_value())
         .env("VALISE_DATA_DIR", keys.path())
         .env_remove("VALISE_ADMIN_PASSWORD")
@@ -276,7 +289,11 @@ fn admin_create_reads_the_password_from_standard_input() {
         .write_all(b"officer password 123\n")
         .unwrap();
     let output = child.wait_with_output().unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(String::from_utf8_lossy(&output.stdout).contains("privacy_officer"));
 
     let server = start_server_logging_to(
@@ -284,5 +301,8 @@ fn admin_create_reads_the_password_from_standard_input() {
         Stdio::null(),
         &[("VALISE_DATA_DIR", keys.path().to_str().unwrap())],
     );
-    assert_eq!(login_status(server.port, "officer@shop.example", "officer password 123"), 200);
+    assert_eq!(
+        login_status(server.port, "officer@shop.example", "officer password 123"),
+        200
+    );
 }
