@@ -44,6 +44,15 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Load the demo luggage catalogue (idempotent).
+    Seed {
+        /// The demo catalogue (240 products, 720 variants).
+        #[arg(long)]
+        demo: bool,
+        /// How many products to generate instead (for benchmarks).
+        #[arg(long)]
+        products: Option<usize>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -164,6 +173,25 @@ pub fn run(command: Command, config: Config) -> anyhow::Result<()> {
                     status.remaining, status.old_key_ids_in_use
                 );
             }
+            Ok(())
+        }
+        Command::Seed { demo, products } => {
+            if !demo {
+                anyhow::bail!("say what to seed: `valise seed --demo [--products N]`");
+            }
+            let count = products.unwrap_or(crate::catalog::seed::DEMO_PRODUCTS);
+            let db = Db::connect(&config.database_url, 1)?;
+            startup::prepare_database(&db)?;
+            let mut conn = db.get()?;
+            let started = std::time::Instant::now();
+            let inserted = crate::catalog::seed::seed(&mut conn, count, |done, total| {
+                println!("seeded {done}/{total} products");
+            })?;
+            println!(
+                "done: {inserted} new products ({} already there) in {:.1} s",
+                count - inserted,
+                started.elapsed().as_secs_f64()
+            );
             Ok(())
         }
         Command::Audit {

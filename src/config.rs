@@ -85,6 +85,8 @@ pub struct Config {
     /// HMAC secret that signs access tokens.
     pub jwt_secret: SecretSource,
     pub admin_bootstrap: Option<AdminBootstrap>,
+    /// ISO 4217 code of the shop's prices.
+    pub currency: String,
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -219,6 +221,14 @@ impl Config {
             }
         };
 
+        let currency = get("VALISE_CURRENCY").unwrap_or_else(|| "EUR".into());
+        if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
+            return Err(invalid(
+                "VALISE_CURRENCY",
+                "expected an ISO 4217 code such as EUR",
+            ));
+        }
+
         Ok(Self {
             environment,
             bind,
@@ -230,6 +240,7 @@ impl Config {
             master_keys,
             jwt_secret,
             admin_bootstrap,
+            currency,
         })
     }
 
@@ -246,6 +257,7 @@ impl Config {
             master_keys: SecretSource::Ephemeral,
             jwt_secret: SecretSource::Ephemeral,
             admin_bootstrap: None,
+            currency: "EUR".into(),
         }
     }
 }

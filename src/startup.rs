@@ -22,7 +22,7 @@ use crate::http::fallback::{self, RouteTable};
 use crate::http::{health, middleware, openapi};
 use crate::policies;
 use crate::versions::{self, Versions};
-use crate::{accounts, audit, auth, crypto};
+use crate::{accounts, audit, auth, catalog, crypto};
 
 /// Every documented route. The OpenAPI document is generated from exactly this list.
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -30,6 +30,8 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.configure(health::configure).service(
         scope("/v1")
             .configure(policies::configure)
+            .configure(catalog::routes::configure)
+            .configure(catalog::consultations::configure_public)
             .configure(auth::routes::configure)
             .configure(accounts::configure_me)
             .configure(audit::routes::configure_me)
@@ -38,7 +40,9 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
                     .configure(accounts::configure_staff)
                     .configure(auth::api_keys::configure)
                     .configure(audit::routes::configure_admin)
-                    .configure(crypto::routes::configure),
+                    .configure(crypto::routes::configure)
+                    .configure(catalog::admin::configure)
+                    .configure(catalog::consultations::configure_admin),
             ),
     );
 }
@@ -116,6 +120,10 @@ impl Application {
         let app_crypto = crypto.clone();
         let crypto = web::Data::new(crypto);
         let versions = web::Data::new(Versions::load(&mut *db.get()?)?);
+        let shop = web::Data::new(catalog::Shop {
+            currency: config.currency.clone(),
+        });
+        let response_cache = web::Data::new(catalog::cache::ResponseCache::default());
         let watcher = versions::spawn_watcher(db.clone(), versions.clone());
 
         let spec = openapi::spec();
@@ -139,6 +147,8 @@ impl Application {
                 .app_data(crypto.clone())
                 .app_data(token_keys.clone())
                 .app_data(versions.clone())
+                .app_data(shop.clone())
+                .app_data(response_cache.clone())
                 .app_data(routes.clone())
                 .app_data(spec_json.clone())
                 .app_data(

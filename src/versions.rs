@@ -3,17 +3,18 @@
 //! Each process keeps the current values in atomics and re-reads them from the database every
 //! [`POLL_INTERVAL`]; a publish in one process is visible in all of them within that time.
 
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicI64, Ordering};
 use std::time::Duration;
 
 use crate::db::{Db, DbConnection};
-use crate::policies;
+use crate::{catalog, policies};
 
 pub const POLL_INTERVAL: Duration = Duration::from_millis(500);
 
 #[derive(Debug, Default)]
 pub struct Versions {
     policy: AtomicI32,
+    catalog: AtomicI64,
 }
 
 impl Versions {
@@ -28,9 +29,16 @@ impl Versions {
         self.policy.load(Ordering::Relaxed)
     }
 
+    /// The catalog version (bumped by every catalog or stock change by an admin).
+    pub fn catalog(&self) -> i64 {
+        self.catalog.load(Ordering::Relaxed)
+    }
+
     pub fn refresh(&self, conn: &mut DbConnection) -> diesel::QueryResult<()> {
         let policy = policies::store::current_version(conn)?;
         self.policy.store(policy, Ordering::Relaxed);
+        let catalog = catalog::store::catalog_version(conn)?;
+        self.catalog.store(catalog, Ordering::Relaxed);
         Ok(())
     }
 }

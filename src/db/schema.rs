@@ -114,7 +114,97 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    products (id) {
+        id -> Text,
+        slug -> Text,
+        name -> Text,
+        brand -> Text,
+        description -> Text,
+        style -> Text,
+        material -> Text,
+        wheels -> Text,
+        features -> Text,
+        warranty_years -> Integer,
+        images -> Text,
+        height_cm -> Integer,
+        width_cm -> Integer,
+        depth_cm -> Integer,
+        dim_max -> Integer,
+        dim_mid -> Integer,
+        dim_min -> Integer,
+        size_class -> Text,
+        weight_g -> Integer,
+        capacity_l -> Integer,
+        base_price -> BigInt,
+        min_price -> BigInt,
+        popularity -> BigInt,
+        status -> Text,
+        version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    product_terms (term, product_id) {
+        term -> Text,
+        product_id -> Text,
+    }
+}
+
+diesel::table! {
+    variants (id) {
+        id -> Text,
+        product_id -> Text,
+        sku -> Text,
+        color -> Text,
+        price_override -> Nullable<BigInt>,
+        available -> Integer,
+        status -> Text,
+        version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    stock_movements (id) {
+        id -> Text,
+        variant_id -> Text,
+        delta -> Integer,
+        reason -> Text,
+        actor_id -> Text,
+        at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    counters (name) {
+        name -> Text,
+        value -> BigInt,
+    }
+}
+
+diesel::table! {
+    consultations (id) {
+        id -> Text,
+        product_id -> Text,
+        question_sealed -> Binary,
+        contact_email_sealed -> Nullable<Binary>,
+        status -> Text,
+        answer -> Nullable<Text>,
+        public_question -> Nullable<Text>,
+        answered_by -> Nullable<Text>,
+        answered_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(refresh_tokens -> users (user_id));
+diesel::joinable!(variants -> products (product_id));
+diesel::joinable!(product_terms -> products (product_id));
+diesel::joinable!(consultations -> products (product_id));
 diesel::allow_tables_to_appear_in_same_query!(
     policies,
     data_keys,
@@ -126,4 +216,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     policy_acceptances,
     audit_log,
     audit_head,
+    products,
+    product_terms,
+    variants,
+    stock_movements,
+    counters,
+    consultations,
 );

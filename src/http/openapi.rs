@@ -28,6 +28,8 @@ use super::error::{FieldError, Problem};
     tags(
         (name = "operations", description = "Liveness and readiness probes"),
         (name = "policies", description = "Privacy-policy versions: the text customers accept"),
+        (name = "catalog", description = "Luggage: products, variants, availability, consultations"),
+        (name = "catalog-admin", description = "Catalogue, inventory and consultation answers (staff)"),
         (name = "auth", description = "Accounts and sessions: register, log in, refresh, log out"),
         (name = "me", description = "The data subject: my profile and who accessed my data"),
         (name = "staff", description = "Staff accounts and roles (admin)"),

@@ -1,0 +1,430 @@
+//! Pre-sale consultations: a shopper asks about a product; support answers.
+//!
+//! The question text and the optional contact email are personal data: sealed with the
+//! consultation's own data key (so retention or erasure can shred one consultation), never
+//! shown publicly. What is public is the answer, under a question text support chose to
+//! publish.
+
+use actix_web::{get, post, web, HttpResponse};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::model;
+use super::store as catalog;
+use crate::accounts::model::Email;
+use crate::audit::{self, Actor, Event};
+use crate::auth::{min, Auth};
+use crate::crypto::{Crypto, Place};
+use crate::db::schema::consultations;
+use crate::db::{Db, DbConnection};
+use crate::http::error::{ApiError, Problem};
+use crate::http::extract::{Json, Query};
+use crate::http::pagination::{paginate, PageQuery};
+use crate::privacy::refuse_sensitive;
+
+const TABLE: &str = "consultations";
+const OPEN: &str = "open";
+const ANSWERED: &str = "answered";
+
+pub fn configure_public(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(ask).service(list_public);
+}
+
+pub fn configure_admin(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(list_queue).service(answer);
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = consultations)]
+struct Row {
+    id: String,
+    product_id: String,
+    question_sealed: Vec<u8>,
+    contact_email_sealed: Option<Vec<u8>>,
+    status: String,
+    answer: Option<String>,
+    public_question: Option<String>,
+    answered_at: Option<chrono::NaiveDateTime>,
+    created_at: chrono::NaiveDateTime,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"question": "Does the 55 cm case fit a 15-inch laptop?", "contact_email": "ada@example.com"}))]
+pub struct NewConsultation {
+    /// Up to 2,000 characters. Never published as written.
+    pub question: String,
+    /// Optional: where to send the answer. Kept encrypted, deleted with the consultation.
+    #[schema(format = "email")]
+    pub contact_email: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConsultationReceipt {
+    pub id: String,
+    pub product_id: String,
+    /// `open` until support answers.
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A published question and its answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PublicConsultation {
+    pub id: String,
+    pub question: String,
+    pub answer: String,
+    pub answered_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PublicConsultationList {
+    pub data: Vec<PublicConsultation>,
+    pub next_cursor: Option<String>,
+}
+
+/// A consultation as support sees it (audited).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QueuedConsultation {
+    pub id: String,
+    pub product_id: String,
+    pub status: String,
+    pub question: String,
+    /// Whether the asker left an email for the answer (the address itself is not shown).
+    pub has_contact_email: bool,
+    pub answer: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConsultationQueue {
+    pub data: Vec<QueuedConsultation>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"answer": "Yes: the laptop sleeve takes up to 15.6 inches.", "public_question": "Does it fit a 15-inch laptop?"}))]
+pub struct ConsultationAnswer {
+    /// The answer (1–4,000 characters).
+    pub answer: String,
+    /// The question as it may be shown publicly with the answer; omit to keep it private.
+    pub public_question: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct QueueQuery {
+    /// `open` (default) or `answered`.
+    pub status: Option<String>,
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+/// Ask about a product.
+///
+/// Anyone may ask; the question and the optional contact email are stored encrypted. Values
+/// that look like card, bank or identity-document numbers are refused.
+#[utoipa::path(
+    tag = "catalog",
+    params(("id" = String, Path, description = "`prod_…` id or slug")),
+    request_body = NewConsultation,
+    responses(
+        (status = 201, description = "Received", body = ConsultationReceipt),
+        (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid or sensitive field", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/products/{id}/consultations")]
+async fn ask(
+    db: web::Data<Db>,
+    crypto: web::Data<Crypto>,
+    id: web::Path<String>,
+    body: Json<NewConsultation>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let body = body.into_inner();
+    let question = model::text("question", &body.question, 2000)?;
+    refuse_sensitive("question", &question)?;
+    let email = body
+        .contact_email
+        .as_deref()
+        .map(|e| Email::parse("contact_email", e))
+        .transpose()?;
+    let crypto = crypto.into_inner();
+    let receipt = db
+        .run(move |conn| {
+            conn.transaction(|conn| {
+                let product = catalog::find(conn, &id)?
+                    .filter(|p| p.status == catalog::ACTIVE)
+                    .ok_or(ApiError::NotFound)?;
+                let cid = crate::ids::new_id("con");
+                let key = crypto.create_data_key(conn, &cid)?;
+                let question_sealed =
+                    key.seal_str(&Place::new(TABLE, "question_sealed", &cid), &question)?;
+                let email_sealed = email
+                    .as_ref()
+                    .map(|e| {
+                        key.seal_str(&Place::new(TABLE, "contact_email_sealed", &cid), e.as_str())
+                    })
+                    .transpose()?;
+                let now = crate::db::now();
+                diesel::insert_into(consultations::table)
+                    .values((
+                        consultations::id.eq(&cid),
+                        consultations::product_id.eq(&product.id),
+                        consultations::question_sealed.eq(&question_sealed),
+                        consultations::contact_email_sealed.eq(&email_sealed),
+                        consultations::status.eq(OPEN),
+                        consultations::created_at.eq(now),
+                    ))
+                    .execute(conn)?;
+                Ok::<_, ApiError>(ConsultationReceipt {
+                    id: cid,
+                    product_id: product.id,
+                    status: OPEN.to_owned(),
+                    created_at: now.and_utc(),
+                })
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(receipt))
+}
+
+fn load_page(
+    conn: &mut DbConnection,
+    product_id: Option<&str>,
+    status: &str,
+    published_only: bool,
+    after: Option<&str>,
+    limit: i64,
+) -> QueryResult<Vec<Row>> {
+    let mut query = consultations::table
+        .filter(consultations::status.eq(status.to_owned()))
+        .order(consultations::id.asc())
+        .limit(limit)
+        .select(Row::as_select())
+        .into_boxed();
+    if let Some(p) = product_id {
+        query = query.filter(consultations::product_id.eq(p.to_owned()));
+    }
+    if published_only {
+        query = query.filter(consultations::public_question.is_not_null());
+    }
+    if let Some(a) = after {
+        query = query.filter(consultations::id.gt(a.to_owned()));
+    }
+    query.load(conn)
+}
+
+/// Answered questions about a product.
+///
+/// Only answers support published, with the question text they chose; no personal data.
+#[utoipa::path(
+    tag = "catalog",
+    params(("id" = String, Path, description = "`prod_…` id or slug"), PageQuery),
+    responses(
+        (status = 200, body = PublicConsultationList),
+        (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid `limit` or `cursor`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/products/{id}/consultations")]
+async fn list_public(
+    db: web::Data<Db>,
+    id: web::Path<String>,
+    query: Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let page = query.into_inner().validate("consultations")?;
+    let after = page.after.clone();
+    let limit = i64::from(page.limit) + 1;
+    let rows = db
+        .run(move |conn| {
+            let product = catalog::find(conn, &id)?.ok_or(ApiError::NotFound)?;
+            Ok::<_, ApiError>(load_page(
+                conn,
+                Some(&product.id),
+                ANSWERED,
+                true,
+                after.as_deref(),
+                limit,
+            )?)
+        })
+        .await?;
+    let (rows, next_cursor) = paginate(rows, &page, "consultations", |r| r.id.clone());
+    let data = rows
+        .into_iter()
+        .map(|r| PublicConsultation {
+            id: r.id,
+            question: r.public_question.unwrap_or_default(),
+            answer: r.answer.unwrap_or_default(),
+            answered_at: r.answered_at.map(|t| t.and_utc()),
+        })
+        .collect();
+    Ok(HttpResponse::Ok()
+        .insert_header((
+            actix_web::http::header::CACHE_CONTROL,
+            crate::http::cache::PUBLIC_SHORT,
+        ))
+        .json(PublicConsultationList { data, next_cursor }))
+}
+
+/// The consultation queue.
+///
+/// Questions are decrypted for support; each one shown is recorded in the audit log. Contact
+/// emails are never shown (answers reach the asker through the notification outbox).
+#[utoipa::path(
+    tag = "catalog-admin",
+    security(("bearer" = []), ("api_key" = [])),
+    params(QueueQuery),
+    responses(
+        (status = 200, body = ConsultationQueue),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Support and above", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid parameter", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/consultations")]
+async fn list_queue(
+    auth: Auth<min::Support>,
+    db: web::Data<Db>,
+    crypto: web::Data<Crypto>,
+    query: Query<QueueQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.into_inner();
+    let status = match q.status.as_deref() {
+        None | Some("open") => OPEN,
+        Some("answered") => ANSWERED,
+        Some(_) => return Err(ApiError::validation("status", "must be open or answered")),
+    };
+    let page = PageQuery {
+        limit: q.limit,
+        cursor: q.cursor,
+    }
+    .validate("consultation-queue")?;
+    let actor = Actor::from_principal(&auth.principal, None);
+    let crypto = crypto.into_inner();
+    let after = page.after.clone();
+    let limit = i64::from(page.limit) + 1;
+    let rows = db
+        .run(move |conn| {
+            load_page(conn, None, status, false, after.as_deref(), limit).map_err(ApiError::from)
+        })
+        .await?;
+    let (rows, next_cursor) = paginate(rows, &page, "consultation-queue", |r| r.id.clone());
+    let data = db
+        .run(move |conn| {
+            conn.transaction(|conn| {
+                let mut out = Vec::with_capacity(rows.len());
+                for r in rows {
+                    let question = match crypto.data_key(conn, &r.id) {
+                        Ok(key) => {
+                            audit::record(
+                                conn,
+                                &crypto,
+                                &actor,
+                                &Event {
+                                    action: "consultation.read",
+                                    subject_id: Some(&r.id),
+                                    fields: &["question"],
+                                    purpose: "answering a pre-sale question",
+                                },
+                            )?;
+                            key.open_string(
+                                &Place::new(TABLE, "question_sealed", &r.id),
+                                &r.question_sealed,
+                            )?
+                        }
+                        // Shredded by retention or erasure: the question is gone.
+                        Err(crate::crypto::CryptoError::Shredded) => String::new(),
+                        Err(e) => return Err(e.into()),
+                    };
+                    out.push(QueuedConsultation {
+                        id: r.id,
+                        product_id: r.product_id,
+                        status: r.status,
+                        question,
+                        has_contact_email: r.contact_email_sealed.is_some(),
+                        answer: r.answer,
+                        created_at: r.created_at.and_utc(),
+                    });
+                }
+                Ok::<_, ApiError>(out)
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(ConsultationQueue { data, next_cursor }))
+}
+
+/// Answer a consultation.
+///
+/// Marks it answered. With `public_question`, the answer is published on the product under
+/// that text. Answering again replaces the answer.
+#[utoipa::path(
+    tag = "catalog-admin",
+    security(("bearer" = []), ("api_key" = [])),
+    params(("id" = String, Path, description = "`con_…` id")),
+    request_body = ConsultationAnswer,
+    responses(
+        (status = 200, description = "Answered", body = ConsultationReceipt),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Support and above", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such consultation", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid or sensitive field", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/consultations/{id}/answer")]
+async fn answer(
+    auth: Auth<min::Support>,
+    db: web::Data<Db>,
+    id: web::Path<String>,
+    body: Json<ConsultationAnswer>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let body = body.into_inner();
+    let text = model::text("answer", &body.answer, 4000)?;
+    refuse_sensitive("answer", &text)?;
+    let public_question = body
+        .public_question
+        .as_deref()
+        .map(|q| {
+            let q = model::text("public_question", q, 2000)?;
+            refuse_sensitive("public_question", &q)?;
+            Ok::<_, ApiError>(q)
+        })
+        .transpose()?;
+    let staff_id = auth.principal.id.clone();
+    let receipt = db
+        .run(move |conn| {
+            let now = crate::db::now();
+            let updated = diesel::update(consultations::table.find(&id))
+                .set((
+                    consultations::status.eq(ANSWERED),
+                    consultations::answer.eq(&text),
+                    consultations::public_question.eq(&public_question),
+                    consultations::answered_by.eq(&staff_id),
+                    consultations::answered_at.eq(now),
+                ))
+                .execute(conn)?;
+            if updated == 0 {
+                return Err(ApiError::NotFound);
+            }
+            let (product_id, created_at): (String, chrono::NaiveDateTime) = consultations::table
+                .find(&id)
+                .select((consultations::product_id, consultations::created_at))
+                .first(conn)?;
+            Ok(ConsultationReceipt {
+                id,
+                product_id,
+                status: ANSWERED.to_owned(),
+                created_at: created_at.and_utc(),
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(receipt))
+}

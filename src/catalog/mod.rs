@@ -1,0 +1,17 @@
+//! The catalogue: luggage products, variants and stock; fast filtered listing from an
+//! in-process cache; pre-sale consultations; the demo catalogue.
+
+pub mod admin;
+pub mod cache;
+pub mod consultations;
+pub mod model;
+pub mod routes;
+pub mod seed;
+pub mod store;
+
+/// Shop-wide catalogue settings.
+#[derive(Debug, Clone)]
+pub struct Shop {
+    /// ISO 4217 code of every price.
+    pub currency: String,
+}

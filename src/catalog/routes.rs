@@ -1,0 +1,229 @@
+//! `GET /v1/products`, `GET /v1/products/{id_or_slug}`: the public catalogue.
+
+use actix_web::http::header;
+use actix_web::web::Bytes;
+use actix_web::{get, web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::cache::ResponseCache;
+use super::model::{terms, Dimensions, Material, ProductList, ProductView, SizeClass, Style};
+use super::store::{self, After, Filter, Sort};
+use super::Shop;
+use crate::db::Db;
+use crate::http::cache::{self as http_cache, PUBLIC_SHORT};
+use crate::http::error::{ApiError, Problem};
+use crate::http::extract::Query;
+use crate::http::pagination::{encode_cursor, PageQuery};
+use crate::versions::Versions;
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(list).service(get_product);
+}
+
+/// Filters, order and page of the product listing.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// Words to find in name, brand or description (each word matches word prefixes).
+    #[param(max_length = 100, example = "spinner")]
+    pub q: Option<String>,
+    pub size_class: Option<SizeClass>,
+    pub style: Option<Style>,
+    pub material: Option<Material>,
+    /// Minimum price in minor units (compares the cheapest active variant).
+    #[param(minimum = 0)]
+    pub min_price: Option<i64>,
+    /// Maximum price in minor units.
+    #[param(minimum = 0)]
+    pub max_price: Option<i64>,
+    /// `true`: only products with a variant in stock; `false`: only products with none.
+    pub in_stock: Option<bool>,
+    /// `LxWxH` in cm: luggage that fits in this box in any orientation, e.g. `55x40x23`.
+    #[param(example = "55x40x23")]
+    pub fits: Option<String>,
+    /// `newest` (default), `price`, `-price`, or `popular` (most viewed in the last days, from
+    /// the anonymous analytics aggregates; ties and products never viewed fall back to newest).
+    #[param(example = "price")]
+    pub sort: Option<String>,
+    #[param(minimum = 1, maximum = 100, default = 20)]
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl ListQuery {
+    fn parse(self) -> Result<(Filter, Sort, PageQuery), ApiError> {
+        let sort = match self.sort.as_deref() {
+            None => Sort::Newest,
+            Some(s) => Sort::parse(s).ok_or_else(|| {
+                ApiError::validation("sort", "must be newest, price, -price or popular")
+            })?,
+        };
+        let terms = match self.q.as_deref().map(str::trim) {
+            None | Some("") => Vec::new(),
+            Some(q) if q.chars().count() > 100 => {
+                return Err(ApiError::validation("q", "must be at most 100 characters"))
+            }
+            Some(q) => {
+                let t = terms(&[q]);
+                if t.is_empty() {
+                    return Err(ApiError::validation(
+                        "q",
+                        "needs a word of at least two letters",
+                    ));
+                }
+                t.into_iter().take(8).collect()
+            }
+        };
+        for (field, value) in [("min_price", self.min_price), ("max_price", self.max_price)] {
+            if value.is_some_and(|v| v < 0) {
+                return Err(ApiError::validation(field, "must not be negative"));
+            }
+        }
+        if let (Some(lo), Some(hi)) = (self.min_price, self.max_price) {
+            if lo > hi {
+                return Err(ApiError::validation(
+                    "max_price",
+                    "must not be below min_price",
+                ));
+            }
+        }
+        let fits = match self.fits.as_deref() {
+            None => None,
+            Some(raw) => Some(
+                Dimensions::parse_box(raw)
+                    .ok_or_else(|| {
+                        ApiError::validation("fits", "must be LxWxH in cm, e.g. 55x40x23")
+                    })?
+                    .sorted(),
+            ),
+        };
+        let filter = Filter {
+            terms,
+            size_class: self.size_class,
+            style: self.style,
+            material: self.material,
+            min_price: self.min_price,
+            max_price: self.max_price,
+            in_stock: self.in_stock,
+            fits,
+        };
+        Ok((
+            filter,
+            sort,
+            PageQuery {
+                limit: self.limit,
+                cursor: self.cursor,
+            },
+        ))
+    }
+}
+
+fn listing_name(sort: Sort) -> String {
+    format!("products:{}", sort.as_str())
+}
+
+/// List products.
+///
+/// Active products, filtered and ordered, one page at a time (keyset pagination: a page
+/// never repeats or skips a product when others are added meanwhile). Listed availability may
+/// be up to a second old; checkout is always exact. Public and cacheable for 5 seconds.
+#[utoipa::path(
+    tag = "catalog",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "One page of products", body = ProductList),
+        (status = 422, description = "A parameter is invalid (the problem names it)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/products")]
+async fn list(
+    db: web::Data<Db>,
+    shop: web::Data<Shop>,
+    cache: web::Data<ResponseCache>,
+    versions: web::Data<Versions>,
+    query: Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let (filter, sort, paging) = query.into_inner().parse()?;
+    let listing = listing_name(sort);
+    let page = paging.validate(&listing)?;
+    let after = match &page.after {
+        None => None,
+        Some(key) => Some(After::parse(sort, key).ok_or_else(|| {
+            ApiError::validation("cursor", "is not a cursor returned by this listing")
+        })?),
+    };
+    let version = versions.catalog();
+    let key = format!("{filter:?}|{}|{after:?}|{}", sort.as_str(), page.limit);
+    let body = match cache.get(version, &key) {
+        Some(body) => body,
+        None => {
+            let limit = page.limit as usize;
+            let currency = shop.currency.clone();
+            let body = db
+                .run(move |conn| {
+                    let mut rows =
+                        store::list(conn, &filter, sort, after.as_ref(), limit as i64 + 1)?;
+                    let next_cursor = (rows.len() > limit)
+                        .then(|| {
+                            rows.truncate(limit);
+                            rows.last().map(|r| encode_cursor(&listing, &sort.key(r)))
+                        })
+                        .flatten();
+                    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+                    let variants = store::variants_of(conn, &ids, true)?;
+                    let data: Vec<ProductView> = rows
+                        .iter()
+                        .zip(variants.iter())
+                        .map(|(r, v)| r.view(v, &currency))
+                        .collect();
+                    let list = ProductList { data, next_cursor };
+                    serde_json::to_vec(&list)
+                        .map(Bytes::from)
+                        .map_err(|e| ApiError::Internal(e.into()))
+                })
+                .await?;
+            cache.put(version, key, body.clone());
+            body
+        }
+    };
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header((header::CACHE_CONTROL, PUBLIC_SHORT))
+        .body(body))
+}
+
+/// One product.
+///
+/// By `prod_…` id or by slug, with every variant and its live availability. Archived
+/// products stay readable (orders refer to them) with `status: archived`. Carries an `ETag`.
+#[utoipa::path(
+    tag = "catalog",
+    params(("id_or_slug" = String, Path, description = "`prod_…` id or slug", example = "voyager-55-spinner")),
+    responses(
+        (status = 200, description = "The product", body = ProductView,
+            headers(("ETag" = String, description = "Strong validator of the body"))),
+        (status = 304, description = "Unchanged since the `If-None-Match` ETag"),
+        (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/products/{id_or_slug}")]
+async fn get_product(
+    req: HttpRequest,
+    db: web::Data<Db>,
+    shop: web::Data<Shop>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let currency = shop.currency.clone();
+    let view = db
+        .run(move |conn| {
+            let row = store::find(conn, &id)?.ok_or(ApiError::NotFound)?;
+            let variants = store::variants_of(conn, std::slice::from_ref(&row.id), false)?;
+            Ok::<_, ApiError>(row.view(&variants[0], &currency))
+        })
+        .await?;
+    http_cache::json_with_etag(&req, &view, PUBLIC_SHORT)
+}
