@@ -1,7 +1,6 @@
 //! `GET /v1/me`, `PATCH /v1/me`: the owner's profile, decrypted for the owner only.
 
 use actix_web::{get, patch, web, HttpRequest, HttpResponse};
-use diesel::Connection;
 use serde::{Deserialize, Deserializer};
 use utoipa::ToSchema;
 
@@ -126,7 +125,7 @@ async fn patch_me(
     let crypto = crypto.into_inner();
     let profile = db
         .run(move |conn| {
-            conn.transaction(|conn| {
+            crate::db::write_transaction(conn, |conn| {
                 let current = store::get(conn, &user_id)?.ok_or(ApiError::NotFound)?;
                 if !cache::if_match_allows(if_match.as_deref(), &etag(current.version)) {
                     return Err(ApiError::PreconditionFailed);

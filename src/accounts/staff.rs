@@ -2,7 +2,6 @@
 //! they do not hold themselves; the last active admin cannot be removed.
 
 use actix_web::{get, patch, post, web, HttpResponse};
-use diesel::Connection;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -126,7 +125,7 @@ pub fn create_account(
     role: Role,
 ) -> Result<store::UserRow, ApiError> {
     let password_hash = password.hash()?;
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         let row = store::create(
             conn,
             crypto,
@@ -201,7 +200,7 @@ async fn list_staff(
     let crypto = crypto.into_inner();
     let body: StaffList = db
         .run(move |conn| {
-            conn.transaction(|conn| {
+            crate::db::write_transaction(conn, |conn| {
                 let rows =
                     store::list_staff(conn, page.after.as_deref(), i64::from(page.limit) + 1)?;
                 let (rows, next_cursor) = paginate(rows, &page, LISTING, |r| r.id.clone());
@@ -310,7 +309,7 @@ async fn update_staff(
     let crypto = crypto.into_inner();
     let view: StaffView = db
         .run(move |conn| {
-            conn.transaction(|conn| {
+            crate::db::write_transaction(conn, |conn| {
                 let row = store::get(conn, &id)?
                     .filter(|r| r.role().is_staff())
                     .ok_or(ApiError::NotFound)?;

@@ -50,7 +50,7 @@ pub fn record(
     actor: &Actor,
     event: &Event<'_>,
 ) -> QueryResult<i64> {
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         diesel::update(audit_head::table.find(1))
             .set(audit_head::seq.eq(audit_head::seq + 1))
             .execute(conn)?;

@@ -1,7 +1,6 @@
 //! `POST /v1/auth/{register,login,refresh,logout}`.
 
 use actix_web::{post, web, HttpRequest, HttpResponse, ResponseError};
-use diesel::Connection;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -148,7 +147,7 @@ async fn register(
         .run(move |conn| {
             let version = require_current_policy(conn, accepted)?;
             let password_hash = password.hash()?;
-            conn.transaction(|conn| {
+            crate::db::write_transaction(conn, |conn| {
                 let row = accounts::create(
                     conn,
                     &crypto,

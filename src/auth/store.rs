@@ -58,7 +58,7 @@ pub enum Refresh {
 /// Rotates a refresh token. Marking it used is conditional, so of two concurrent uses of
 /// one token exactly one wins and the other counts as reuse.
 pub fn rotate(conn: &mut DbConnection, token: &str) -> anyhow::Result<Refresh> {
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         let now = crate::db::now();
         let row: Option<(String, String, String, chrono::NaiveDateTime)> = refresh_tokens::table
             .filter(refresh_tokens::token_hash.eq(hash_secret(token)))

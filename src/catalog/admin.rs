@@ -5,7 +5,6 @@
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{delete, patch, post, put, web, HttpRequest, HttpResponse};
-use diesel::Connection;
 use serde::{Deserialize, Deserializer};
 use utoipa::ToSchema;
 
@@ -295,7 +294,7 @@ async fn create_product(
     let currency = shop.currency.clone();
     let (view, version) = db
         .run(move |conn| {
-            conn.transaction(|conn| {
+            crate::db::write_transaction(conn, |conn| {
                 store::insert_product(conn, &row, &variants).map_err(duplicate)?;
                 render(conn, &row.id, &currency)
             })
@@ -340,7 +339,7 @@ async fn update_product(
     let currency = shop.currency.clone();
     let (view, version) = db
         .run(move |conn| {
-            conn.transaction(|conn| {
+            crate::db::write_transaction(conn, |conn| {
                 let current = store::find(conn, &id)?
                     .filter(|r| r.id == id)
                     .ok_or(ApiError::NotFound)?;
@@ -426,7 +425,7 @@ async fn archive_product(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     db.run(move |conn| {
-        conn.transaction(|conn| {
+        crate::db::write_transaction(conn, |conn| {
             let mut row = store::find(conn, &id)?
                 .filter(|r| r.id == id)
                 .ok_or(ApiError::NotFound)?;
@@ -484,7 +483,7 @@ async fn create_variant(
     let currency = shop.currency.clone();
     let (view, version) = db
         .run(move |conn| {
-            conn.transaction(|conn| {
+            crate::db::write_transaction(conn, |conn| {
                 store::find(conn, &id)?
                     .filter(|p| p.id == id)
                     .ok_or(ApiError::NotFound)?;
@@ -531,7 +530,7 @@ async fn update_variant(
     let currency = shop.currency.clone();
     let (view, version) = db
         .run(move |conn| {
-            conn.transaction(|conn| {
+            crate::db::write_transaction(conn, |conn| {
                 let current = store::get_variant(conn, &id)?.ok_or(ApiError::NotFound)?;
                 if !if_match_allows(if_match.as_deref(), &variant_etag(current.version)) {
                     return Err(ApiError::PreconditionFailed);
@@ -580,7 +579,7 @@ async fn archive_variant(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     db.run(move |conn| {
-        conn.transaction(|conn| {
+        crate::db::write_transaction(conn, |conn| {
             let current = store::get_variant(conn, &id)?.ok_or(ApiError::NotFound)?;
             let mut row = current.clone();
             row.status = ARCHIVED.to_owned();
@@ -630,7 +629,7 @@ async fn set_stock(
     let actor = auth.principal.id.clone();
     let (view, _) = db
         .run(move |conn| {
-            conn.transaction(|conn| {
+            crate::db::write_transaction(conn, |conn| {
                 let previous = store::set_stock(conn, &id, available)?.ok_or(ApiError::NotFound)?;
                 store::record_stock_movement(
                     conn,
@@ -687,7 +686,7 @@ async fn adjust_stock(
     let actor = auth.principal.id.clone();
     let (view, _) = db
         .run(move |conn| {
-            conn.transaction(|conn| {
+            crate::db::write_transaction(conn, |conn| {
                 store::get_variant(conn, &id)?.ok_or(ApiError::NotFound)?;
                 if !store::adjust_stock(conn, &id, delta)? {
                     return Err(ApiError::conflict(

@@ -158,7 +158,7 @@ async fn ask(
     let crypto = crypto.into_inner();
     let receipt = db
         .run(move |conn| {
-            conn.transaction(|conn| {
+            crate::db::write_transaction(conn, |conn| {
                 let product = catalog::find(conn, &id)?
                     .filter(|p| p.status == catalog::ACTIVE)
                     .ok_or(ApiError::NotFound)?;
@@ -319,7 +319,7 @@ async fn list_queue(
     let (rows, next_cursor) = paginate(rows, &page, "consultation-queue", |r| r.id.clone());
     let data = db
         .run(move |conn| {
-            conn.transaction(|conn| {
+            crate::db::write_transaction(conn, |conn| {
                 let mut out = Vec::with_capacity(rows.len());
                 for r in rows {
                     let question = match crypto.data_key(conn, &r.id) {

@@ -4,8 +4,6 @@
 //! product has three colours. Idempotent: products are keyed by slug, and existing slugs
 //! are skipped, so running it twice adds nothing.
 
-use diesel::Connection;
-
 use super::model::{Dimensions, Feature, Material, SizeClass, Style, Wheels};
 use super::store::{self, ProductRow, VariantRow, ACTIVE};
 use crate::db::DbConnection;
@@ -262,7 +260,7 @@ pub fn seed(
     let mut n = 0;
     while n < count {
         let end = (n + BATCH).min(count);
-        inserted += conn.transaction(|conn| {
+        inserted += crate::db::write_transaction(conn, |conn| {
             let mut added = 0;
             for i in n..end {
                 let (row, variants) = demo_product(i);

@@ -70,7 +70,7 @@ pub fn rewrap_batch(
 ) -> Result<i64, CryptoError> {
     let keyring = crypto.keyring();
     let newest = keyring.get().newest().id().to_owned();
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         let mut moved = 0;
         let sys: Vec<(String, String, Vec<u8>)> = system_keys::table
             .filter(system_keys::kek_id.ne(&newest))

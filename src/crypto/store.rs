@@ -82,7 +82,7 @@ pub(super) fn load_data_key(
 }
 
 pub(super) fn shred(conn: &mut DbConnection, subject_id: &str) -> Result<(), CryptoError> {
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         diesel::update(data_keys::table.find(subject_id))
             .set((
                 data_keys::wrapped.eq(None::<Vec<u8>>),

@@ -99,3 +99,47 @@ pub fn truncate_to_micros(t: chrono::NaiveDateTime) -> chrono::NaiveDateTime {
     use chrono::SubsecRound;
     t.trunc_subsecs(6)
 }
+
+/// Runs `work` in a transaction that intends to write.
+///
+/// On SQLite it opens with `BEGIN IMMEDIATE`, taking the write lock up front: a deferred
+/// transaction that reads first and writes later fails at once with "database is locked"
+/// when another writer got there in between (the busy timeout cannot help a lock upgrade).
+/// Inside an outer transaction it is a savepoint, as with `Connection::transaction`.
+/// PostgreSQL takes row locks as it goes and needs nothing special.
+pub fn write_transaction<T, E, F>(conn: &mut DbConnection, work: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    use diesel::Connection;
+
+    let outermost_sqlite = match conn {
+        DbConnection::Sqlite(inner) => matches!(
+            AnsiTransactionManager::transaction_manager_status_mut(inner).transaction_depth(),
+            Ok(None)
+        ),
+        DbConnection::Postgres(_) => false,
+    };
+    if !outermost_sqlite {
+        return conn.transaction(work);
+    }
+    if let DbConnection::Sqlite(inner) = conn {
+        AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?;
+    }
+    let result = work(conn);
+    let DbConnection::Sqlite(inner) = conn else {
+        return result;
+    };
+    match result {
+        Ok(value) => {
+            <AnsiTransactionManager as TransactionManager<diesel::SqliteConnection>>::commit_transaction(inner)?;
+            Ok(value)
+        }
+        Err(e) => {
+            <AnsiTransactionManager as TransactionManager<diesel::SqliteConnection>>::rollback_transaction(inner)?;
+            Err(e)
+        }
+    }
+}

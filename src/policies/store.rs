@@ -84,7 +84,7 @@ pub fn publish(
     summary: &str,
     at: chrono::NaiveDateTime,
 ) -> QueryResult<Policy> {
-    conn.transaction(|conn| {
+    crate::db::write_transaction(conn, |conn| {
         let version = current_version(conn)? + 1;
         insert(conn, version, text, summary, at)
     })

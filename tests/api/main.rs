@@ -7,6 +7,8 @@
 mod audit;
 mod auth;
 mod body_errors;
+mod catalog;
+mod catalog_admin;
 mod errors;
 mod health;
 mod helpers;
