@@ -11,9 +11,13 @@ THREADS=${THREADS:-2}
 PORT=${PORT:-18080}
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 1; }
 
+PRODUCTS=${PRODUCTS:-1000}
 cargo build --release --quiet
+cargo build --release --quiet --example ceiling
 work=$(mktemp -d)
-trap 'kill $server 2>/dev/null || true; rm -rf "$work"' EXIT
+server=""
+ceiling=""
+trap 'kill $server $ceiling 2>/dev/null || true; rm -rf "$work"' EXIT
 
 if [ -n "${BENCH_DATABASE_URL:-}" ]; then
     db_name=${BENCH_DATABASE_URL##*/}
@@ -24,21 +28,16 @@ else
     export DATABASE_URL="sqlite://$work/bench.db"
 fi
 export VALISE_DATA_DIR=$work VALISE_BIND=127.0.0.1:$PORT RUST_LOG=warn
+./target/release/valise seed --demo --products "$PRODUCTS" | tail -1 >&2
 ./target/release/valise serve &
 server=$!
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
 base="http://127.0.0.1:$PORT"
 
-email="bench-$$@example.com"
-password="benchmark password 1"
-token=$(curl -sf "$base/v1/auth/register" -H 'content-type: application/json' \
-    -d "{\"email\":\"$email\",\"password\":\"$password\",\"name\":\"Bench Mark\",\"accepted_policy_version\":1}" |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+rss_kib() { awk '/VmRSS/ {print $2}' "/proc/${1:-$server}/status"; }
 
-rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$server/status"; }
-
-report() { # name, wrk output file
-    python3 - "$1" "$2" "$(rss_kib)" <<'PY'
+report() { # name, wrk output file [, pid]
+    python3 - "$1" "$2" "$(rss_kib "${3:-$server}")" <<'PY'
 import re, sys
 name, path, rss = sys.argv[1], sys.argv[2], int(sys.argv[3])
 text = open(path).read()
@@ -53,13 +52,53 @@ print(f"| {name} | {float(rps):,.0f} | {latency(50)} | {latency(99)} | {rss/1024
 PY
 }
 
+run() { wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$@"; }
+product_id=$(curl -sf "$base/v1/products?limit=1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"][0]["id"])')
+curl -sf "$base/v1/products?limit=20" > "$work/list.json"
+curl -sf "$base/v1/products/$product_id" > "$work/product.json"
+
 echo "| scenario | req/s | p50 | p99 | RSS | non-2xx |"
 echo "|---|---|---|---|---|---|"
-wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$base/healthz" > "$work/healthz.txt"
-report "GET /healthz (framework ceiling)" "$work/healthz.txt"
-wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$base/v1/policies/current" > "$work/policy.txt"
+run "$base/healthz" > "$work/healthz.txt"
+report "GET /healthz (full middleware, tiny body)" "$work/healthz.txt"
+for body in list product; do
+    ./target/release/examples/ceiling "127.0.0.1:$((PORT + 1))" "$work/$body.json" &
+    ceiling=$!
+    sleep 0.5
+    run "http://127.0.0.1:$((PORT + 1))/" > "$work/ceiling-$body.txt"
+    report "ceiling: constant $(wc -c < "$work/$body.json") B ($body-sized)" "$work/ceiling-$body.txt" "$ceiling"
+    kill $ceiling; wait $ceiling 2>/dev/null || true; ceiling=""
+done
+run "$base/v1/products?limit=20" > "$work/list.txt"
+report "GET /v1/products?limit=20" "$work/list.txt"
+run "$base/v1/products?limit=20&size_class=cabin&in_stock=true&sort=price" > "$work/filtered.txt"
+report "GET /v1/products?limit=20&size_class=cabin&in_stock=true&sort=price" "$work/filtered.txt"
+cat > "$work/pages.lua" <<'LUA'
+-- 50 different filter combinations, so the cache serves some and the database the rest.
+local classes = {"underseat", "cabin", "medium", "large", "extra_large"}
+local styles = {"business", "travel", "adventure", "kids", "weekender"}
+local n = 0
+request = function()
+  n = n + 1
+  local path = string.format("/v1/products?limit=20&size_class=%s&style=%s&max_price=%d",
+    classes[n % 5 + 1], styles[math.floor(n / 5) % 5 + 1], 20000 + (n % 2) * 30000)
+  return wrk.format("GET", path)
+end
+LUA
+run -s "$work/pages.lua" "$base" > "$work/mixed.txt"
+report "GET /v1/products mixed filters (50 combinations)" "$work/mixed.txt"
+run "$base/v1/products/$product_id" > "$work/by-id.txt"
+report "GET /v1/products/{id}" "$work/by-id.txt"
+# Accounts last: the password-hashing pool keeps one 19 MiB Argon2 buffer per core, which
+# would otherwise count in the catalogue rows' RSS.
+email="bench-$$@example.com"
+password="benchmark password 1"
+token=$(curl -sf "$base/v1/auth/register" -H 'content-type: application/json' \
+    -d "{\"email\":\"$email\",\"password\":\"$password\",\"name\":\"Bench Mark\",\"accepted_policy_version\":1}" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+run "$base/v1/policies/current" > "$work/policy.txt"
 report "GET /v1/policies/current" "$work/policy.txt"
-wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -H "Authorization: Bearer $token" "$base/v1/me" > "$work/me.txt"
+run -H "Authorization: Bearer $token" "$base/v1/me" > "$work/me.txt"
 report "GET /v1/me (JWT + decrypt)" "$work/me.txt"
 cat > "$work/login.lua" <<LUA
 wrk.method = "POST"

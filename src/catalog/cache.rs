@@ -15,10 +15,24 @@ use actix_web::web::Bytes;
 pub const MAX_AGE: Duration = Duration::from_secs(1);
 const MAX_ENTRIES: usize = 4096;
 
+/// A rendered response: its bytes and their strong ETag, computed once.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub body: Bytes,
+    pub etag: std::sync::Arc<str>,
+}
+
+impl Rendered {
+    pub fn new(body: Bytes) -> Self {
+        let etag = crate::http::cache::etag_of(&body).into();
+        Self { body, etag }
+    }
+}
+
 #[derive(Default)]
 struct State {
     version: i64,
-    entries: HashMap<String, (Instant, Bytes)>,
+    entries: HashMap<String, (Instant, Rendered)>,
 }
 
 #[derive(Default)]
@@ -27,7 +41,7 @@ pub struct ResponseCache {
 }
 
 impl ResponseCache {
-    pub fn get(&self, version: i64, key: &str) -> Option<Bytes> {
+    pub fn get(&self, version: i64, key: &str) -> Option<Rendered> {
         let state = self.state.lock().ok()?;
         if state.version != version {
             return None;
@@ -36,10 +50,10 @@ impl ResponseCache {
             .entries
             .get(key)
             .filter(|(born, _)| born.elapsed() < MAX_AGE)
-            .map(|(_, body)| body.clone())
+            .map(|(_, rendered)| rendered.clone())
     }
 
-    pub fn put(&self, version: i64, key: String, body: Bytes) {
+    pub fn put(&self, version: i64, key: String, rendered: Rendered) {
         let Ok(mut state) = self.state.lock() else {
             return;
         };
@@ -56,7 +70,7 @@ impl ResponseCache {
                 state.entries.clear();
             }
         }
-        state.entries.insert(key, (Instant::now(), body));
+        state.entries.insert(key, (Instant::now(), rendered));
     }
 }
 
@@ -67,10 +81,13 @@ mod tests {
     #[test]
     fn entries_die_with_their_catalog_version() {
         let cache = ResponseCache::default();
-        cache.put(1, "q".into(), Bytes::from_static(b"page"));
-        assert_eq!(cache.get(1, "q").as_deref(), Some(&b"page"[..]));
+        cache.put(1, "q".into(), Rendered::new(Bytes::from_static(b"page")));
+        assert_eq!(
+            cache.get(1, "q").map(|r| r.body),
+            Some(Bytes::from_static(b"page"))
+        );
         assert!(cache.get(2, "q").is_none());
-        cache.put(2, "other".into(), Bytes::from_static(b"x"));
+        cache.put(2, "other".into(), Rendered::new(Bytes::from_static(b"x")));
         assert!(cache.get(1, "q").is_none());
     }
 }

@@ -1,12 +1,11 @@
 //! `GET /v1/products`, `GET /v1/products/{id_or_slug}`: the public catalogue.
 
-use actix_web::http::header;
 use actix_web::web::Bytes;
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::cache::ResponseCache;
+use super::cache::{Rendered, ResponseCache};
 use super::model::{terms, Dimensions, Material, ProductList, ProductView, SizeClass, Style};
 use super::store::{self, After, Filter, Sort};
 use super::Shop;
@@ -140,6 +139,7 @@ fn listing_name(sort: Sort) -> String {
 )]
 #[get("/products")]
 async fn list(
+    req: HttpRequest,
     db: web::Data<Db>,
     shop: web::Data<Shop>,
     cache: web::Data<ResponseCache>,
@@ -157,12 +157,12 @@ async fn list(
     };
     let version = versions.catalog();
     let key = format!("{filter:?}|{}|{after:?}|{}", sort.as_str(), page.limit);
-    let body = match cache.get(version, &key) {
-        Some(body) => body,
+    let rendered = match cache.get(version, &key) {
+        Some(rendered) => rendered,
         None => {
             let limit = page.limit as usize;
             let currency = shop.currency.clone();
-            let body = db
+            let rendered = db
                 .run(move |conn| {
                     let mut rows =
                         store::list(conn, &filter, sort, after.as_ref(), limit as i64 + 1)?;
@@ -181,24 +181,27 @@ async fn list(
                         .collect();
                     let list = ProductList { data, next_cursor };
                     serde_json::to_vec(&list)
-                        .map(Bytes::from)
+                        .map(|b| Rendered::new(Bytes::from(b)))
                         .map_err(|e| ApiError::Internal(e.into()))
                 })
                 .await?;
-            cache.put(version, key, body.clone());
-            body
+            cache.put(version, key, rendered.clone());
+            rendered
         }
     };
-    Ok(HttpResponse::Ok()
-        .content_type("application/json")
-        .insert_header((header::CACHE_CONTROL, PUBLIC_SHORT))
-        .body(body))
+    Ok(http_cache::json_bytes_with_etag(
+        &req,
+        rendered.body,
+        &rendered.etag,
+        PUBLIC_SHORT,
+    ))
 }
 
 /// One product.
 ///
-/// By `prod_…` id or by slug, with every variant and its live availability. Archived
-/// products stay readable (orders refer to them) with `status: archived`. Carries an `ETag`.
+/// By `prod_…` id or by slug, with every variant and its availability (at most a second
+/// old, like listings; checkout is always exact). Archived products stay readable (orders
+/// refer to them) with `status: archived`. Carries an `ETag`.
 #[utoipa::path(
     tag = "catalog",
     params(("id_or_slug" = String, Path, description = "`prod_…` id or slug", example = "voyager-55-spinner")),
@@ -214,16 +217,35 @@ async fn get_product(
     req: HttpRequest,
     db: web::Data<Db>,
     shop: web::Data<Shop>,
+    cache: web::Data<ResponseCache>,
+    versions: web::Data<Versions>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let currency = shop.currency.clone();
-    let view = db
-        .run(move |conn| {
-            let row = store::find(conn, &id)?.ok_or(ApiError::NotFound)?;
-            let variants = store::variants_of(conn, std::slice::from_ref(&row.id), false)?;
-            Ok::<_, ApiError>(row.view(&variants[0], &currency))
-        })
-        .await?;
-    http_cache::json_with_etag(&req, &view, PUBLIC_SHORT)
+    let version = versions.catalog();
+    let key = format!("product:{id}");
+    let rendered = match cache.get(version, &key) {
+        Some(rendered) => rendered,
+        None => {
+            let currency = shop.currency.clone();
+            let rendered = db
+                .run(move |conn| {
+                    let row = store::find(conn, &id)?.ok_or(ApiError::NotFound)?;
+                    let variants = store::variants_of(conn, std::slice::from_ref(&row.id), false)?;
+                    let view = row.view(&variants[0], &currency);
+                    serde_json::to_vec(&view)
+                        .map(|b| Rendered::new(Bytes::from(b)))
+                        .map_err(|e| ApiError::Internal(e.into()))
+                })
+                .await?;
+            cache.put(version, key, rendered.clone());
+            rendered
+        }
+    };
+    Ok(http_cache::json_bytes_with_etag(
+        &req,
+        rendered.body,
+        &rendered.etag,
+        PUBLIC_SHORT,
+    ))
 }

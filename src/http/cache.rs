@@ -59,6 +59,31 @@ pub fn json_with_etag(
     Ok(response)
 }
 
+/// Pre-rendered JSON bytes with their strong ETag; 304 when the client already has them.
+pub fn json_bytes_with_etag(
+    req: &HttpRequest,
+    body: actix_web::web::Bytes,
+    etag: &str,
+    cache_control: &'static str,
+) -> HttpResponse {
+    let mut response = if if_none_match(req, etag) {
+        HttpResponse::NotModified().finish()
+    } else {
+        HttpResponse::Ok()
+            .content_type("application/json")
+            .body(body)
+    };
+    let headers = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(etag) {
+        headers.insert(header::ETAG, v);
+    }
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(cache_control),
+    );
+    response
+}
+
 /// Serializes a public, non-versioned document (a listing) with the given caching.
 pub fn json_public(
     value: &impl Serialize,
