@@ -34,11 +34,17 @@ impl Versions {
         self.catalog.load(Ordering::Relaxed)
     }
 
+    /// Moves this instance to a catalog version it has just written (read-your-writes for
+    /// the instance that made a change; the others follow within a poll).
+    pub fn observe_catalog(&self, version: i64) {
+        self.catalog.fetch_max(version, Ordering::Relaxed);
+    }
+
     pub fn refresh(&self, conn: &mut DbConnection) -> diesel::QueryResult<()> {
         let policy = policies::store::current_version(conn)?;
         self.policy.store(policy, Ordering::Relaxed);
         let catalog = catalog::store::catalog_version(conn)?;
-        self.catalog.store(catalog, Ordering::Relaxed);
+        self.catalog.fetch_max(catalog, Ordering::Relaxed);
         Ok(())
     }
 }

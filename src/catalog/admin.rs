@@ -20,6 +20,7 @@ use crate::http::cache::{if_match_allows, if_match_header};
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::Json;
 use crate::privacy::refuse_sensitive;
+use crate::versions::Versions;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(create_product)
@@ -30,6 +31,17 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(archive_variant)
         .service(set_stock)
         .service(adjust_stock);
+}
+
+/// After a change: this instance serves it at once instead of after its next poll.
+async fn observe(db: &Db, versions: &Versions) {
+    match db
+        .run(|conn| store::catalog_version(conn).map_err(crate::db::DbError::from))
+        .await
+    {
+        Ok(v) => versions.observe_catalog(v),
+        Err(e) => log::warn!("could not read the catalog version: {e}"),
+    }
 }
 
 fn product_etag(version: i32) -> String {
@@ -240,6 +252,7 @@ fn render(
 )]
 #[post("/products")]
 async fn create_product(
+    versions: web::Data<Versions>,
     _auth: Auth<min::Manager>,
     db: web::Data<Db>,
     shop: web::Data<Shop>,
@@ -300,6 +313,7 @@ async fn create_product(
             })
         })
         .await?;
+    observe(&db, &versions).await;
     Ok(with_etag(
         HttpResponse::Created().json(view),
         &product_etag(version),
@@ -326,6 +340,7 @@ async fn create_product(
 )]
 #[patch("/products/{id}")]
 async fn update_product(
+    versions: web::Data<Versions>,
     req: HttpRequest,
     _auth: Auth<min::Manager>,
     db: web::Data<Db>,
@@ -396,6 +411,7 @@ async fn update_product(
             })
         })
         .await?;
+    observe(&db, &versions).await;
     Ok(with_etag(
         HttpResponse::Ok().json(view),
         &product_etag(version),
@@ -419,6 +435,7 @@ async fn update_product(
 )]
 #[delete("/products/{id}")]
 async fn archive_product(
+    versions: web::Data<Versions>,
     _auth: Auth<min::Manager>,
     db: web::Data<Db>,
     id: web::Path<String>,
@@ -438,6 +455,7 @@ async fn archive_product(
         })
     })
     .await?;
+    observe(&db, &versions).await;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -472,6 +490,7 @@ fn variant_view(
 )]
 #[post("/products/{id}/variants")]
 async fn create_variant(
+    versions: web::Data<Versions>,
     _auth: Auth<min::Manager>,
     db: web::Data<Db>,
     shop: web::Data<Shop>,
@@ -492,6 +511,7 @@ async fn create_variant(
             })
         })
         .await?;
+    observe(&db, &versions).await;
     Ok(with_etag(
         HttpResponse::Created().json(view),
         &variant_etag(version),
@@ -517,6 +537,7 @@ async fn create_variant(
 )]
 #[patch("/variants/{id}")]
 async fn update_variant(
+    versions: web::Data<Versions>,
     req: HttpRequest,
     _auth: Auth<min::Manager>,
     db: web::Data<Db>,
@@ -551,6 +572,7 @@ async fn update_variant(
             })
         })
         .await?;
+    observe(&db, &versions).await;
     Ok(with_etag(
         HttpResponse::Ok().json(view),
         &variant_etag(version),
@@ -573,6 +595,7 @@ async fn update_variant(
 )]
 #[delete("/variants/{id}")]
 async fn archive_variant(
+    versions: web::Data<Versions>,
     _auth: Auth<min::Manager>,
     db: web::Data<Db>,
     id: web::Path<String>,
@@ -590,6 +613,7 @@ async fn archive_variant(
         })
     })
     .await?;
+    observe(&db, &versions).await;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -611,6 +635,7 @@ async fn archive_variant(
 )]
 #[put("/variants/{id}/stock")]
 async fn set_stock(
+    versions: web::Data<Versions>,
     auth: Auth<min::Manager>,
     db: web::Data<Db>,
     shop: web::Data<Shop>,
@@ -642,6 +667,7 @@ async fn set_stock(
             })
         })
         .await?;
+    observe(&db, &versions).await;
     Ok(HttpResponse::Ok().json(view))
 }
 
@@ -665,6 +691,7 @@ async fn set_stock(
 )]
 #[post("/variants/{id}/stock-adjustments")]
 async fn adjust_stock(
+    versions: web::Data<Versions>,
     auth: Auth<min::Manager>,
     db: web::Data<Db>,
     shop: web::Data<Shop>,
@@ -698,5 +725,6 @@ async fn adjust_stock(
             })
         })
         .await?;
+    observe(&db, &versions).await;
     Ok(HttpResponse::Ok().json(view))
 }

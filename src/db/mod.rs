@@ -22,6 +22,8 @@ pub enum DbError {
     Pool(#[from] r2d2::Error),
     #[error("blocking task failed: {0}")]
     Blocking(String),
+    #[error("query failed: {0}")]
+    Query(#[from] diesel::result::Error),
 }
 
 /// The shared database handle: a connection pool plus the knowledge of which backend it serves.

@@ -337,7 +337,7 @@ impl From<DbError> for ApiError {
                 log::warn!("database pool exhausted: {e}");
                 Self::Unavailable("The service is busy; retry in a moment.".into())
             }
-            DbError::Blocking(_) => Self::Internal(anyhow::Error::new(e)),
+            DbError::Blocking(_) | DbError::Query(_) => Self::Internal(anyhow::Error::new(e)),
         }
     }
 }
