@@ -112,7 +112,9 @@ async fn the_cli_verify_exits_non_zero_on_a_broken_chain() {
     let intact = run();
     assert!(
         intact.status.success(),
-        "{}",
+        "{:?}\nstdout: {}\nstderr: {}",
+        intact.status,
+        String::from_utf8_lossy(&intact.stdout),
         String::from_utf8_lossy(&intact.stderr)
     );
     tamper(&app, "UPDATE audit_log SET action = 'x' WHERE seq = 2");
