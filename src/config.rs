@@ -51,6 +51,8 @@ pub struct AdminBootstrap {
 
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://./data/valise.db";
+/// The `test` payment provider's webhook secret in development (known, so demos can sign).
+pub const DEV_WEBHOOK_SECRET: &str = "valise-dev-webhook-secret";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Environment {
@@ -87,6 +89,8 @@ pub struct Config {
     pub admin_bootstrap: Option<AdminBootstrap>,
     /// ISO 4217 code of the shop's prices.
     pub currency: String,
+    /// HMAC secret of the `test` payment provider's webhooks.
+    pub payment_webhook_secret: Secret<String>,
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -229,6 +233,23 @@ impl Config {
             ));
         }
 
+        let payment_webhook_secret = match get("VALISE_PAYMENT_WEBHOOK_SECRET") {
+            Some(s) if s.len() >= 16 => Secret::new(s),
+            Some(_) => {
+                return Err(invalid(
+                    "VALISE_PAYMENT_WEBHOOK_SECRET",
+                    "must be at least 16 characters",
+                ))
+            }
+            None if production => {
+                return Err(invalid(
+                    "VALISE_PAYMENT_WEBHOOK_SECRET",
+                    "production needs the provider's webhook secret",
+                ))
+            }
+            None => Secret::new(DEV_WEBHOOK_SECRET.to_owned()),
+        };
+
         Ok(Self {
             environment,
             bind,
@@ -241,6 +262,7 @@ impl Config {
             jwt_secret,
             admin_bootstrap,
             currency,
+            payment_webhook_secret,
         })
     }
 
@@ -258,6 +280,7 @@ impl Config {
             jwt_secret: SecretSource::Ephemeral,
             admin_bootstrap: None,
             currency: "EUR".into(),
+            payment_webhook_secret: Secret::new(DEV_WEBHOOK_SECRET.to_owned()),
         }
     }
 }
@@ -346,6 +369,7 @@ mod tests {
             ("VALISE_ENV", "production"),
             ("VALISE_MASTER_KEY", key),
             ("VALISE_JWT_SECRET", secret),
+            ("VALISE_PAYMENT_WEBHOOK_SECRET", "provider-secret-123"),
         ])
         .unwrap();
         assert!(matches!(c.master_keys, SecretSource::Value(_)));
@@ -374,6 +398,7 @@ mod tests {
                 "k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
             ),
             ("VALISE_JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+            ("VALISE_PAYMENT_WEBHOOK_SECRET", "provider-secret-123"),
         ];
         let c = load(&keys).unwrap();
         assert_eq!(c.cors_origins, CorsOrigins::None);

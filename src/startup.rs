@@ -22,7 +22,7 @@ use crate::http::fallback::{self, RouteTable};
 use crate::http::{health, middleware, openapi};
 use crate::policies;
 use crate::versions::{self, Versions};
-use crate::{accounts, audit, auth, catalog, crypto};
+use crate::{accounts, audit, auth, carts, catalog, crypto, orders, payments};
 
 /// Every documented route. The OpenAPI document is generated from exactly this list.
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -32,6 +32,10 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
             .configure(policies::configure)
             .configure(catalog::routes::configure)
             .configure(catalog::consultations::configure_public)
+            .configure(carts::configure)
+            .configure(orders::checkout::configure)
+            .configure(orders::routes::configure)
+            .configure(payments::routes::configure)
             .configure(auth::routes::configure)
             .configure(accounts::configure_me)
             .configure(audit::routes::configure_me)
@@ -42,7 +46,8 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
                     .configure(audit::routes::configure_admin)
                     .configure(crypto::routes::configure)
                     .configure(catalog::admin::configure)
-                    .configure(catalog::consultations::configure_admin),
+                    .configure(catalog::consultations::configure_admin)
+                    .configure(payments::routes::configure_admin),
             ),
     );
 }
@@ -103,6 +108,7 @@ pub struct Application {
     crypto: Crypto,
     server: Server,
     watcher: actix_web::rt::task::JoinHandle<()>,
+    expiry: actix_web::rt::task::JoinHandle<()>,
 }
 
 struct SpecJson(Bytes);
@@ -124,6 +130,10 @@ impl Application {
             currency: config.currency.clone(),
         });
         let response_cache = web::Data::new(catalog::cache::ResponseCache::default());
+        let payment_settings = web::Data::new(payments::routes::PaymentSettings {
+            webhook_secret: config.payment_webhook_secret.expose().as_bytes().to_vec(),
+        });
+        let expiry = orders::worker::spawn(db.clone());
         let watcher = versions::spawn_watcher(db.clone(), versions.clone());
 
         let spec = openapi::spec();
@@ -149,6 +159,7 @@ impl Application {
                 .app_data(versions.clone())
                 .app_data(shop.clone())
                 .app_data(response_cache.clone())
+                .app_data(payment_settings.clone())
                 .app_data(routes.clone())
                 .app_data(spec_json.clone())
                 .app_data(
@@ -182,6 +193,7 @@ impl Application {
             crypto: app_crypto,
             server,
             watcher,
+            expiry,
         })
     }
 
@@ -207,6 +219,7 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
         self.watcher.abort();
+        self.expiry.abort();
         result
     }
 }

@@ -153,3 +153,30 @@ impl<M: MinRole> FromRequest for Auth<M> {
         })
     }
 }
+
+/// The caller if credentials were sent (and valid), or nobody: for routes open to guests
+/// that behave differently for customers (carts, orders). Invalid credentials are a 401,
+/// never silently a guest.
+#[derive(Debug, Clone)]
+pub struct Caller(pub Option<Principal>);
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let outcome = req.extensions().get::<Authenticated>().cloned();
+        ready(match outcome {
+            None => Ok(Caller(None)),
+            Some(Authenticated(Ok(principal))) => Ok(Caller(Some(principal))),
+            Some(Authenticated(Err(()))) => Err(ApiError::Unauthenticated(INVALID)),
+        })
+    }
+}
+
+impl Caller {
+    /// The calling person's account id, if a person is calling.
+    pub fn user_id(&self) -> Option<&str> {
+        self.0.as_ref().and_then(Principal::user_id)
+    }
+}

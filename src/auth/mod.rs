@@ -9,7 +9,7 @@ pub mod store;
 pub mod throttle;
 pub mod token;
 
-pub use extract::{min, Auth};
+pub use extract::{min, Auth, Caller};
 pub use role::Role;
 pub use token::TokenKeys;
 

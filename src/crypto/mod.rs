@@ -46,6 +46,7 @@ pub enum CryptoError {
 pub mod index_kind {
     pub const ACCOUNT_EMAIL: &str = "account_email";
     pub const CLIENT_ADDRESS: &str = "client_address";
+    pub const ORDER_EMAIL: &str = "order_email";
 }
 
 struct Derived {

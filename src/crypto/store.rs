@@ -10,7 +10,10 @@ use crate::db::DbConnection;
 
 /// Every column holding a blind index, as `(table, subject column, index column)`.
 /// Shredding a subject nulls their value in each.
-pub const BLIND_INDEX_COLUMNS: &[(&str, &str, &str)] = &[("users", "id", "email_bidx")];
+pub const BLIND_INDEX_COLUMNS: &[(&str, &str, &str)] = &[
+    ("users", "id", "email_bidx"),
+    ("orders", "id", "contact_email_bidx"),
+];
 
 fn random_key() -> Result<[u8; KEY_LEN], CryptoError> {
     let mut bytes = [0u8; KEY_LEN];

@@ -201,6 +201,165 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    carts (id) {
+        id -> Text,
+        owner_user_id -> Nullable<Text>,
+        token_hash -> Nullable<Binary>,
+        status -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    cart_items (cart_id, variant_id) {
+        cart_id -> Text,
+        variant_id -> Text,
+        quantity -> Integer,
+        added_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    orders (id) {
+        id -> Text,
+        number -> Text,
+        user_id -> Nullable<Text>,
+        guest_token_hash -> Nullable<Binary>,
+        status -> Text,
+        currency -> Text,
+        subtotal -> BigInt,
+        shipping -> BigInt,
+        total -> BigInt,
+        contact_email_sealed -> Nullable<Binary>,
+        contact_email_bidx -> Nullable<Binary>,
+        shipping_address_sealed -> Nullable<Binary>,
+        policy_version -> Integer,
+        expires_at -> Timestamp,
+        delivered_at -> Nullable<Timestamp>,
+        closed_at -> Nullable<Timestamp>,
+        version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    order_items (order_id, variant_id) {
+        order_id -> Text,
+        variant_id -> Text,
+        product_id -> Text,
+        sku -> Text,
+        name -> Text,
+        color -> Text,
+        unit_price -> BigInt,
+        quantity -> Integer,
+    }
+}
+
+diesel::table! {
+    order_events (id) {
+        id -> Text,
+        order_id -> Text,
+        from_status -> Nullable<Text>,
+        to_status -> Text,
+        actor_kind -> Text,
+        actor_id -> Nullable<Text>,
+        note -> Nullable<Text>,
+        at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    payments (id) {
+        id -> Text,
+        order_id -> Text,
+        provider -> Text,
+        provider_reference -> Text,
+        status -> Text,
+        amount -> BigInt,
+        refunded_amount -> BigInt,
+        currency -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    payment_events (provider, event_id) {
+        provider -> Text,
+        event_id -> Text,
+        payment_id -> Text,
+        event_type -> Text,
+        received_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    shipments (id) {
+        id -> Text,
+        order_id -> Text,
+        carrier -> Text,
+        tracking_number -> Text,
+        shipped_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    disclosures (id) {
+        id -> Text,
+        subject_id -> Text,
+        order_id -> Nullable<Text>,
+        recipient -> Text,
+        fields -> Text,
+        purpose -> Text,
+        at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    after_sales_cases (id) {
+        id -> Text,
+        order_id -> Text,
+        kind -> Text,
+        reason_sealed -> Binary,
+        status -> Text,
+        resolution -> Nullable<Text>,
+        created_at -> Timestamp,
+        resolved_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (scope, key) {
+        scope -> Text,
+        key -> Text,
+        request_hash -> Binary,
+        subject_id -> Text,
+        status_code -> Integer,
+        response_sealed -> Binary,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    notifications (id) {
+        id -> Text,
+        recipient_user_id -> Nullable<Text>,
+        order_id -> Nullable<Text>,
+        kind -> Text,
+        payload -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        created_at -> Timestamp,
+        delivered_at -> Nullable<Timestamp>,
+        read_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(variants -> products (product_id));
 diesel::joinable!(product_terms -> products (product_id));
@@ -222,4 +381,16 @@ diesel::allow_tables_to_appear_in_same_query!(
     stock_movements,
     counters,
     consultations,
+    carts,
+    cart_items,
+    orders,
+    order_items,
+    order_events,
+    payments,
+    payment_events,
+    shipments,
+    disclosures,
+    after_sales_cases,
+    idempotency_keys,
+    notifications,
 );

@@ -77,6 +77,9 @@ pub enum ApiError {
     PreconditionFailed,
     #[error("rate limited")]
     RateLimited(RateLimit),
+    /// A 422 with a specific slug (e.g. `idempotency-key-reused`).
+    #[error("unprocessable: {detail}")]
+    Unprocessable { slug: &'static str, detail: String },
     #[error("method not allowed")]
     MethodNotAllowed { allow: Vec<String> },
     #[error("payload too large")]
@@ -114,6 +117,7 @@ impl ApiError {
             Self::Conflict { slug, .. } => slug,
             Self::PreconditionFailed => "precondition-failed",
             Self::RateLimited(_) => "rate-limited",
+            Self::Unprocessable { slug, .. } => slug,
             Self::MethodNotAllowed { .. } => "method-not-allowed",
             Self::PayloadTooLarge { .. } => "payload-too-large",
             Self::UnsupportedMediaType { .. } => "unsupported-media-type",
@@ -138,7 +142,7 @@ impl ApiError {
             ),
             Self::Unauthenticated(detail) | Self::Forbidden(detail) => (*detail).to_owned(),
             Self::NotFound => "No resource exists at this address, or it is not yours.".into(),
-            Self::Conflict { detail, .. } => detail.clone(),
+            Self::Conflict { detail, .. } | Self::Unprocessable { detail, .. } => detail.clone(),
             Self::PreconditionFailed => {
                 "The resource changed since you read it (If-Match does not match its ETag); \
                  read it again and retry."
@@ -243,7 +247,9 @@ pub fn problem_response(
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            Self::Validation(_) | Self::SensitiveData { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Validation(_) | Self::SensitiveData { .. } | Self::Unprocessable { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,

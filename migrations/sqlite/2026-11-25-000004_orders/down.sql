@@ -1,0 +1,12 @@
+DROP TABLE notifications;
+DROP TABLE idempotency_keys;
+DROP TABLE after_sales_cases;
+DROP TABLE disclosures;
+DROP TABLE shipments;
+DROP TABLE payment_events;
+DROP TABLE payments;
+DROP TABLE order_events;
+DROP TABLE order_items;
+DROP TABLE orders;
+DROP TABLE cart_items;
+DROP TABLE carts;

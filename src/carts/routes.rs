@@ -1,0 +1,414 @@
+//! `/v1/carts…`: carts for customers (bound to the account) and guests (a secret
+//! `cart_token`, sent back as `X-Cart-Token`). Another caller's cart answers 404.
+
+use actix_web::{delete, get, patch, post, web, HttpRequest, HttpResponse};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::store::{self, Access, CartRow, MAX_LINES, MAX_QUANTITY};
+use crate::auth::token::hash_secret;
+use crate::auth::Caller;
+use crate::catalog::model::Money;
+use crate::catalog::Shop;
+use crate::db::{Db, DbConnection};
+use crate::http::error::{ApiError, Problem};
+use crate::http::extract::Json;
+use crate::orders::model::shipping_for;
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(create_cart)
+        .service(get_cart)
+        .service(add_item)
+        .service(set_item)
+        .service(remove_item);
+}
+
+/// One cart line, priced now.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CartLine {
+    pub variant_id: String,
+    pub product_id: String,
+    pub sku: String,
+    pub name: String,
+    pub color: String,
+    pub unit_price: Money,
+    pub quantity: i32,
+    pub line_total: Money,
+    /// Units available now (checkout reserves them).
+    pub available: i32,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Totals {
+    pub subtotal: Money,
+    /// Free from 100.00, otherwise 9.90.
+    pub shipping: Money,
+    pub total: Money,
+    pub item_count: i32,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CartView {
+    pub id: String,
+    /// Guests only, and only in the response that created the cart: send it as
+    /// `X-Cart-Token` with every request about this cart. It is not stored readable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cart_token: Option<String>,
+    pub items: Vec<CartLine>,
+    pub totals: Totals,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCart {}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"variant_id": "var_0193a7c25b7e7d1a9c1e2f6c1f7e9a10", "quantity": 1}))]
+pub struct NewItem {
+    pub variant_id: String,
+    #[schema(minimum = 1, maximum = 20)]
+    pub quantity: i32,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ItemQuantity {
+    #[schema(minimum = 1, maximum = 20)]
+    pub quantity: i32,
+}
+
+/// Totals from priced lines: `(unit_price, quantity)`.
+pub fn totals(lines: impl IntoIterator<Item = (i64, i32)>, currency: &str) -> Totals {
+    let (subtotal, count) = lines
+        .into_iter()
+        .fold((0i64, 0i32), |(sum, n), (price, q)| {
+            (sum + price * i64::from(q), n + q)
+        });
+    let shipping = shipping_for(subtotal);
+    let money = |amount| Money {
+        amount,
+        currency: currency.to_owned(),
+    };
+    Totals {
+        subtotal: money(subtotal),
+        shipping: money(shipping),
+        total: money(subtotal + shipping),
+        item_count: count,
+    }
+}
+
+pub fn view(
+    conn: &mut DbConnection,
+    cart: &CartRow,
+    currency: &str,
+    token: Option<String>,
+) -> Result<CartView, ApiError> {
+    let lines = store::lines(conn, &cart.id)?;
+    let money = |amount| Money {
+        amount,
+        currency: currency.to_owned(),
+    };
+    let items: Vec<CartLine> = lines
+        .iter()
+        .map(|(q, v, p)| {
+            let price = v.price_override.unwrap_or(p.base_price);
+            CartLine {
+                variant_id: v.id.clone(),
+                product_id: p.id.clone(),
+                sku: v.sku.clone(),
+                name: p.name.clone(),
+                color: v.color.clone(),
+                unit_price: money(price),
+                quantity: *q,
+                line_total: money(price * i64::from(*q)),
+                available: v.available,
+            }
+        })
+        .collect();
+    let totals = totals(
+        items.iter().map(|l| (l.unit_price.amount, l.quantity)),
+        currency,
+    );
+    Ok(CartView {
+        id: cart.id.clone(),
+        cart_token: token,
+        items,
+        totals,
+        expires_at: cart.expires_at.and_utc(),
+    })
+}
+
+/// The `X-Cart-Token` header.
+pub fn cart_token(req: &HttpRequest) -> Option<String> {
+    req.headers()
+        .get("x-cart-token")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+fn quantity(field: &str, q: i32) -> Result<i32, ApiError> {
+    if (1..=MAX_QUANTITY).contains(&q) {
+        Ok(q)
+    } else {
+        Err(ApiError::validation(
+            field,
+            format!("must be 1 to {MAX_QUANTITY}"),
+        ))
+    }
+}
+
+pub fn out_of_stock(variant_id: &str, available: i32) -> ApiError {
+    ApiError::Conflict {
+        slug: "out-of-stock",
+        detail: format!("Variant {variant_id} has only {available} available."),
+    }
+}
+
+/// Create a cart.
+///
+/// With an access token the cart belongs to that customer. Without one, it is a guest cart:
+/// the response carries a secret `cart_token` to send as `X-Cart-Token` from then on.
+#[utoipa::path(
+    tag = "carts",
+    security((), ("bearer" = [])),
+    request_body = NewCart,
+    responses(
+        (status = 201, description = "Created", body = CartView),
+        (status = 401, description = "Invalid credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown field", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/carts")]
+async fn create_cart(
+    caller: Caller,
+    db: web::Data<Db>,
+    shop: web::Data<Shop>,
+    _body: Json<NewCart>,
+) -> Result<HttpResponse, ApiError> {
+    let owner = caller.user_id().map(str::to_owned);
+    let token = if owner.is_none() {
+        let mut bytes = [0u8; 32];
+        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
+            .map_err(|_| ApiError::Internal(anyhow::anyhow!("random generator failed")))?;
+        Some(format!("vc_{}", URL_SAFE_NO_PAD.encode(bytes)))
+    } else {
+        None
+    };
+    let currency = shop.currency.clone();
+    let cart = db
+        .run(move |conn| {
+            let row = store::create(conn, owner.as_deref(), token.as_deref().map(hash_secret))?;
+            view(conn, &row, &currency, token)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(cart))
+}
+
+fn not_found_unless<T>(value: Option<T>) -> Result<T, ApiError> {
+    value.ok_or(ApiError::NotFound)
+}
+
+/// A cart with its totals.
+///
+/// Prices and availability as of now, totals computed by the server.
+#[utoipa::path(
+    tag = "carts",
+    security((), ("bearer" = [])),
+    params(("id" = String, Path, description = "`cart_…` id"), ("X-Cart-Token" = Option<String>, Header, description = "Guests: the cart's token")),
+    responses(
+        (status = 200, body = CartView),
+        (status = 404, description = "No such cart, not yours, checked out or expired", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/carts/{id}")]
+async fn get_cart(
+    req: HttpRequest,
+    caller: Caller,
+    db: web::Data<Db>,
+    shop: web::Data<Shop>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, token, user) = (
+        id.into_inner(),
+        cart_token(&req),
+        caller.user_id().map(str::to_owned),
+    );
+    let currency = shop.currency.clone();
+    let cart = db
+        .run(move |conn| {
+            let access = Access {
+                user_id: user.as_deref(),
+                cart_token: token.as_deref(),
+            };
+            let row = not_found_unless(store::find_owned(conn, &id, &access)?)?;
+            view(conn, &row, &currency, None)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(cart))
+}
+
+/// Add a variant to a cart.
+///
+/// Adds to the quantity already in the cart; the total must not exceed what is available
+/// (409 `out-of-stock` names the variant) nor 20 per line.
+#[utoipa::path(
+    tag = "carts",
+    security((), ("bearer" = [])),
+    params(("id" = String, Path, description = "`cart_…` id"), ("X-Cart-Token" = Option<String>, Header, description = "Guests: the cart's token")),
+    request_body = NewItem,
+    responses(
+        (status = 200, description = "The updated cart", body = CartView),
+        (status = 404, description = "No such cart", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not enough stock", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid quantity or variant not for sale", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/carts/{id}/items")]
+async fn add_item(
+    req: HttpRequest,
+    caller: Caller,
+    db: web::Data<Db>,
+    shop: web::Data<Shop>,
+    id: web::Path<String>,
+    body: Json<NewItem>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, token, user) = (
+        id.into_inner(),
+        cart_token(&req),
+        caller.user_id().map(str::to_owned),
+    );
+    let item = body.into_inner();
+    let added = quantity("quantity", item.quantity)?;
+    let currency = shop.currency.clone();
+    let cart = db
+        .run(move |conn| {
+            crate::db::write_transaction(conn, |conn| {
+                let access = Access {
+                    user_id: user.as_deref(),
+                    cart_token: token.as_deref(),
+                };
+                let cart = not_found_unless(store::find_owned(conn, &id, &access)?)?;
+                let variant =
+                    store::sellable_variant(conn, &item.variant_id)?.ok_or_else(|| {
+                        ApiError::validation("variant_id", "is not a variant for sale")
+                    })?;
+                let current = store::quantity_of(conn, &cart.id, &variant.id)?;
+                if current.is_none() && store::line_count(conn, &cart.id)? >= MAX_LINES as i64 {
+                    return Err(ApiError::validation(
+                        "variant_id",
+                        format!("a cart holds at most {MAX_LINES} lines"),
+                    ));
+                }
+                let total = quantity("quantity", current.unwrap_or(0) + added)?;
+                if total > variant.available {
+                    return Err(out_of_stock(&variant.id, variant.available));
+                }
+                store::set_quantity(conn, &cart.id, &variant.id, total)?;
+                view(conn, &cart, &currency, None)
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(cart))
+}
+
+/// Change a line's quantity.
+///
+/// Sets the quantity (1–20), checked against what is available now.
+#[utoipa::path(
+    tag = "carts",
+    security((), ("bearer" = [])),
+    params(("id" = String, Path, description = "`cart_…` id"), ("variant_id" = String, Path, description = "`var_…` id"), ("X-Cart-Token" = Option<String>, Header, description = "Guests: the cart's token")),
+    request_body = ItemQuantity,
+    responses(
+        (status = 200, description = "The updated cart", body = CartView),
+        (status = 404, description = "No such cart or line", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not enough stock", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid quantity", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[patch("/carts/{id}/items/{variant_id}")]
+async fn set_item(
+    req: HttpRequest,
+    caller: Caller,
+    db: web::Data<Db>,
+    shop: web::Data<Shop>,
+    path: web::Path<(String, String)>,
+    body: Json<ItemQuantity>,
+) -> Result<HttpResponse, ApiError> {
+    let ((id, variant_id), token, user) = (
+        path.into_inner(),
+        cart_token(&req),
+        caller.user_id().map(str::to_owned),
+    );
+    let wanted = quantity("quantity", body.into_inner().quantity)?;
+    let currency = shop.currency.clone();
+    let cart = db
+        .run(move |conn| {
+            crate::db::write_transaction(conn, |conn| {
+                let access = Access {
+                    user_id: user.as_deref(),
+                    cart_token: token.as_deref(),
+                };
+                let cart = not_found_unless(store::find_owned(conn, &id, &access)?)?;
+                not_found_unless(store::quantity_of(conn, &cart.id, &variant_id)?)?;
+                let variant = store::sellable_variant(conn, &variant_id)?
+                    .ok_or_else(|| ApiError::validation("variant_id", "is no longer for sale"))?;
+                if wanted > variant.available {
+                    return Err(out_of_stock(&variant.id, variant.available));
+                }
+                store::set_quantity(conn, &cart.id, &variant.id, wanted)?;
+                view(conn, &cart, &currency, None)
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(cart))
+}
+
+/// Remove a line.
+///
+/// Takes the variant out of the cart entirely.
+#[utoipa::path(
+    tag = "carts",
+    security((), ("bearer" = [])),
+    params(("id" = String, Path, description = "`cart_…` id"), ("variant_id" = String, Path, description = "`var_…` id"), ("X-Cart-Token" = Option<String>, Header, description = "Guests: the cart's token")),
+    responses(
+        (status = 200, description = "The updated cart", body = CartView),
+        (status = 404, description = "No such cart or line", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[delete("/carts/{id}/items/{variant_id}")]
+async fn remove_item(
+    req: HttpRequest,
+    caller: Caller,
+    db: web::Data<Db>,
+    shop: web::Data<Shop>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let ((id, variant_id), token, user) = (
+        path.into_inner(),
+        cart_token(&req),
+        caller.user_id().map(str::to_owned),
+    );
+    let currency = shop.currency.clone();
+    let cart = db
+        .run(move |conn| {
+            crate::db::write_transaction(conn, |conn| {
+                let access = Access {
+                    user_id: user.as_deref(),
+                    cart_token: token.as_deref(),
+                };
+                let cart = not_found_unless(store::find_owned(conn, &id, &access)?)?;
+                if store::remove(conn, &cart.id, &variant_id)? == 0 {
+                    return Err(ApiError::NotFound);
+                }
+                view(conn, &cart, &currency, None)
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(cart))
+}

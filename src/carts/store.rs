@@ -1,0 +1,193 @@
+//! Cart queries. A cart is reached only by its owner: the customer it is bound to, or the
+//! holder of its secret token — the check is part of the query, so another caller's cart is
+//! simply not found.
+
+use chrono::Duration;
+use diesel::prelude::*;
+
+use crate::auth::token::hash_secret;
+use crate::catalog::store::{ProductRow, VariantRow, ACTIVE};
+use crate::db::schema::{cart_items, carts, products, variants};
+use crate::db::DbConnection;
+
+pub const OPEN: &str = "open";
+pub const CHECKED_OUT: &str = "checked_out";
+pub const TTL_DAYS: i64 = 30;
+pub const MAX_QUANTITY: i32 = 20;
+pub const MAX_LINES: usize = 50;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = carts)]
+pub struct CartRow {
+    pub id: String,
+    pub owner_user_id: Option<String>,
+    pub token_hash: Option<Vec<u8>>,
+    pub status: String,
+    pub created_at: chrono::NaiveDateTime,
+    pub updated_at: chrono::NaiveDateTime,
+    pub expires_at: chrono::NaiveDateTime,
+}
+
+/// Who is asking for a cart.
+pub struct Access<'a> {
+    pub user_id: Option<&'a str>,
+    pub cart_token: Option<&'a str>,
+}
+
+pub fn create(
+    conn: &mut DbConnection,
+    owner: Option<&str>,
+    token_hash: Option<Vec<u8>>,
+) -> QueryResult<CartRow> {
+    let now = crate::db::now();
+    let row = CartRow {
+        id: crate::ids::new_id("cart"),
+        owner_user_id: owner.map(str::to_owned),
+        token_hash,
+        status: OPEN.to_owned(),
+        created_at: now,
+        updated_at: now,
+        expires_at: now + Duration::days(TTL_DAYS),
+    };
+    diesel::insert_into(carts::table)
+        .values((
+            carts::id.eq(&row.id),
+            carts::owner_user_id.eq(&row.owner_user_id),
+            carts::token_hash.eq(&row.token_hash),
+            carts::status.eq(&row.status),
+            carts::created_at.eq(row.created_at),
+            carts::updated_at.eq(row.updated_at),
+            carts::expires_at.eq(row.expires_at),
+        ))
+        .execute(conn)?;
+    Ok(row)
+}
+
+/// An open, unexpired cart the caller owns.
+pub fn find_owned(
+    conn: &mut DbConnection,
+    id: &str,
+    access: &Access<'_>,
+) -> QueryResult<Option<CartRow>> {
+    let mut query = carts::table
+        .filter(carts::id.eq(id))
+        .filter(carts::status.eq(OPEN))
+        .filter(carts::expires_at.gt(crate::db::now()))
+        .select(CartRow::as_select())
+        .into_boxed();
+    query = match (access.user_id, access.cart_token) {
+        (Some(user), _) => query.filter(carts::owner_user_id.eq(user.to_owned())),
+        (None, Some(token)) => query
+            .filter(carts::owner_user_id.is_null())
+            .filter(carts::token_hash.eq(hash_secret(token))),
+        (None, None) => return Ok(None),
+    };
+    query.first(conn).optional()
+}
+
+/// The cart's lines with their variant and product.
+pub fn lines(
+    conn: &mut DbConnection,
+    cart_id: &str,
+) -> QueryResult<Vec<(i32, VariantRow, ProductRow)>> {
+    cart_items::table
+        .inner_join(variants::table.on(variants::id.eq(cart_items::variant_id)))
+        .inner_join(products::table.on(products::id.eq(variants::product_id)))
+        .filter(cart_items::cart_id.eq(cart_id))
+        .order(cart_items::added_at.asc())
+        .select((
+            cart_items::quantity,
+            VariantRow::as_select(),
+            ProductRow::as_select(),
+        ))
+        .load(conn)
+}
+
+/// A variant that can be sold now (active variant of an active product).
+pub fn sellable_variant(
+    conn: &mut DbConnection,
+    variant_id: &str,
+) -> QueryResult<Option<VariantRow>> {
+    variants::table
+        .inner_join(products::table.on(products::id.eq(variants::product_id)))
+        .filter(variants::id.eq(variant_id))
+        .filter(variants::status.eq(ACTIVE))
+        .filter(products::status.eq(ACTIVE))
+        .select(VariantRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn quantity_of(
+    conn: &mut DbConnection,
+    cart_id: &str,
+    variant_id: &str,
+) -> QueryResult<Option<i32>> {
+    cart_items::table
+        .find((cart_id, variant_id))
+        .select(cart_items::quantity)
+        .first(conn)
+        .optional()
+}
+
+pub fn line_count(conn: &mut DbConnection, cart_id: &str) -> QueryResult<i64> {
+    cart_items::table
+        .filter(cart_items::cart_id.eq(cart_id))
+        .count()
+        .get_result(conn)
+}
+
+/// Sets a line's quantity (inserting the line when new).
+pub fn set_quantity(
+    conn: &mut DbConnection,
+    cart_id: &str,
+    variant_id: &str,
+    quantity: i32,
+) -> QueryResult<()> {
+    let updated = diesel::update(cart_items::table.find((cart_id, variant_id)))
+        .set(cart_items::quantity.eq(quantity))
+        .execute(conn)?;
+    if updated == 0 {
+        diesel::insert_into(cart_items::table)
+            .values((
+                cart_items::cart_id.eq(cart_id),
+                cart_items::variant_id.eq(variant_id),
+                cart_items::quantity.eq(quantity),
+                cart_items::added_at.eq(crate::db::now()),
+            ))
+            .execute(conn)?;
+    }
+    touch(conn, cart_id)
+}
+
+pub fn remove(conn: &mut DbConnection, cart_id: &str, variant_id: &str) -> QueryResult<usize> {
+    let n = diesel::delete(cart_items::table.find((cart_id, variant_id))).execute(conn)?;
+    touch(conn, cart_id)?;
+    Ok(n)
+}
+
+fn touch(conn: &mut DbConnection, cart_id: &str) -> QueryResult<()> {
+    let now = crate::db::now();
+    diesel::update(carts::table.find(cart_id))
+        .set((
+            carts::updated_at.eq(now),
+            carts::expires_at.eq(now + Duration::days(TTL_DAYS)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Closes a cart at checkout; false when it was no longer open (a concurrent checkout won).
+pub fn check_out(conn: &mut DbConnection, cart_id: &str) -> QueryResult<bool> {
+    let n = diesel::update(
+        carts::table
+            .filter(carts::id.eq(cart_id))
+            .filter(carts::status.eq(OPEN)),
+    )
+    .set((
+        carts::status.eq(CHECKED_OUT),
+        carts::updated_at.eq(crate::db::now()),
+    ))
+    .execute(conn)?;
+    Ok(n == 1)
+}

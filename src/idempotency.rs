@@ -1,0 +1,158 @@
+//! `Idempotency-Key` for POSTs that create something: the first response is stored (sealed
+//! with the data key of what it created: it may hold personal data or a one-time secret)
+//! for 24 hours; the same key with the same request replays it with
+//! `Idempotent-Replayed: true`; the same key with another request is a 422.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpRequest, HttpResponse};
+use diesel::prelude::*;
+
+use crate::crypto::{Crypto, Place};
+use crate::db::schema::idempotency_keys;
+use crate::db::DbConnection;
+use crate::http::error::ApiError;
+
+pub const TTL_HOURS: i64 = 24;
+
+/// The `Idempotency-Key` header: 1–255 visible ASCII characters.
+pub fn key(req: &HttpRequest, required: bool) -> Result<Option<String>, ApiError> {
+    match req.headers().get("idempotency-key") {
+        None if required => Err(ApiError::BadRequest(
+            "This operation needs an `Idempotency-Key` header (e.g. a UUID) so a retry never \
+             repeats it."
+                .into(),
+        )),
+        None => Ok(None),
+        Some(v) => {
+            let v = v.to_str().unwrap_or_default();
+            if v.is_empty() || v.len() > 255 || !v.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(ApiError::BadRequest(
+                    "`Idempotency-Key` must be 1 to 255 visible ASCII characters.".into(),
+                ));
+            }
+            Ok(Some(v.to_owned()))
+        }
+    }
+}
+
+/// Fingerprint of a request: what it acts on and its canonical body.
+pub fn fingerprint(target: &str, body: &impl serde::Serialize) -> Vec<u8> {
+    let mut data = target.as_bytes().to_vec();
+    data.push(0);
+    data.extend(serde_json::to_vec(body).unwrap_or_default());
+    ring::digest::digest(&ring::digest::SHA256, &data)
+        .as_ref()
+        .to_vec()
+}
+
+/// A stored first response.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+pub enum Lookup {
+    Fresh,
+    Replay(Stored),
+}
+
+fn place(scope: &str, key: &str) -> String {
+    format!("{scope}|{key}")
+}
+
+/// The stored response for `(scope, key)`, if any; 422 when it was for another request.
+pub fn lookup(
+    conn: &mut DbConnection,
+    crypto: &Crypto,
+    scope: &str,
+    key: &str,
+    hash: &[u8],
+) -> Result<Lookup, ApiError> {
+    let since = crate::db::now() - chrono::Duration::hours(TTL_HOURS);
+    let row: Option<(Vec<u8>, String, i32, Vec<u8>)> = idempotency_keys::table
+        .find((scope, key))
+        .filter(idempotency_keys::created_at.gt(since))
+        .select((
+            idempotency_keys::request_hash,
+            idempotency_keys::subject_id,
+            idempotency_keys::status_code,
+            idempotency_keys::response_sealed,
+        ))
+        .first(conn)
+        .optional()?;
+    let Some((stored_hash, subject, status, sealed)) = row else {
+        return Ok(Lookup::Fresh);
+    };
+    if stored_hash != hash {
+        return Err(ApiError::Unprocessable {
+            slug: "idempotency-key-reused",
+            detail: "This Idempotency-Key was used for a different request; use a new key.".into(),
+        });
+    }
+    let key_for = crypto.data_key(conn, &subject)?;
+    let body = key_for.open(
+        &Place::new("idempotency_keys", "response_sealed", &place(scope, key)),
+        &sealed,
+    )?;
+    Ok(Lookup::Replay(Stored {
+        status: u16::try_from(status).unwrap_or(200),
+        body,
+    }))
+}
+
+/// Stores the first response. Returns false when another request stored one first (the
+/// caller then replays that one).
+#[allow(clippy::too_many_arguments)]
+pub fn save(
+    conn: &mut DbConnection,
+    crypto: &Crypto,
+    scope: &str,
+    key: &str,
+    hash: &[u8],
+    subject_id: &str,
+    status: u16,
+    body: &[u8],
+) -> Result<bool, ApiError> {
+    let data_key = crypto.data_key(conn, subject_id)?;
+    let sealed = data_key.seal(
+        &Place::new("idempotency_keys", "response_sealed", &place(scope, key)),
+        body,
+    )?;
+    // A stale record (older than the TTL) gives way to the new request.
+    let since = crate::db::now() - chrono::Duration::hours(TTL_HOURS);
+    diesel::delete(
+        idempotency_keys::table
+            .find((scope, key))
+            .filter(idempotency_keys::created_at.le(since)),
+    )
+    .execute(conn)?;
+    let inserted = diesel::insert_into(idempotency_keys::table)
+        .values((
+            idempotency_keys::scope.eq(scope),
+            idempotency_keys::key.eq(key),
+            idempotency_keys::request_hash.eq(hash),
+            idempotency_keys::subject_id.eq(subject_id),
+            idempotency_keys::status_code.eq(i32::from(status)),
+            idempotency_keys::response_sealed.eq(&sealed),
+            idempotency_keys::created_at.eq(crate::db::now()),
+        ))
+        .execute(conn);
+    match inserted {
+        Ok(_) => Ok(true),
+        Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        )) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The replayed response.
+pub fn replay(stored: Stored) -> HttpResponse {
+    HttpResponse::build(StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK))
+        .content_type("application/json")
+        .insert_header(("idempotent-replayed", "true"))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(stored.body)
+}

@@ -1,0 +1,291 @@
+//! `POST /v1/carts/{id}/checkout`: a cart becomes an order in one transaction.
+
+use actix_web::{post, web, HttpRequest, HttpResponse};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::model::{new_order_number, shipping_for, Address, OrderStatus};
+use super::store::{self, ItemRow, OrderRow};
+use super::view::{owner_view, OrderView, TABLE};
+use crate::accounts::model::Email;
+use crate::auth::token::hash_secret;
+use crate::auth::Caller;
+use crate::carts::routes::{cart_token, out_of_stock};
+use crate::carts::store::{self as carts, Access};
+use crate::catalog::Shop;
+use crate::crypto::{index_kind, Crypto, Place};
+use crate::db::{write_transaction, Db, DbConnection};
+use crate::http::error::{ApiError, Problem};
+use crate::http::extract::Json;
+use crate::idempotency::{self, Lookup};
+use crate::notifications::{self, kind};
+use crate::policies;
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(checkout);
+}
+
+/// How long an unpaid order holds its stock.
+pub const PAYMENT_WINDOW_MINUTES: i64 = 30;
+
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "contact_email": "ada@example.com",
+    "shipping_address": {"name": "Ada Lovelace", "line1": "12 Rue de Rivoli", "city": "Paris", "postal_code": "75001", "country": "FR"},
+    "accepted_policy_version": 1
+}))]
+pub struct CheckoutRequest {
+    /// Where order updates go. Stored encrypted with the order's own key.
+    #[schema(format = "email")]
+    pub contact_email: String,
+    pub shipping_address: Address,
+    /// The current privacy-policy version (`X-Policy-Version`).
+    pub accepted_policy_version: i32,
+}
+
+const RACE: &str = "idempotency-race";
+
+fn random_token(prefix: &str) -> Result<String, ApiError> {
+    let mut bytes = [0u8; 32];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
+        .map_err(|_| ApiError::Internal(anyhow::anyhow!("random generator failed")))?;
+    Ok(format!("{prefix}_{}", URL_SAFE_NO_PAD.encode(bytes)))
+}
+
+struct Input {
+    cart_id: String,
+    user_id: Option<String>,
+    cart_token: Option<String>,
+    email: Email,
+    address: Address,
+    accepted: i32,
+    key: String,
+    hash: Vec<u8>,
+    currency: String,
+}
+
+/// The whole checkout, in the caller's (write) transaction.
+fn place_order(
+    conn: &mut DbConnection,
+    crypto: &Crypto,
+    input: &Input,
+) -> Result<(u16, Vec<u8>, bool), ApiError> {
+    let scope = format!("checkout:{}", input.cart_id);
+    if let Lookup::Replay(stored) =
+        idempotency::lookup(conn, crypto, &scope, &input.key, &input.hash)?
+    {
+        return Ok((stored.status, stored.body, true));
+    }
+    let access = Access {
+        user_id: input.user_id.as_deref(),
+        cart_token: input.cart_token.as_deref(),
+    };
+    let cart = carts::find_owned(conn, &input.cart_id, &access)?.ok_or(ApiError::NotFound)?;
+    let current_policy = policies::store::current_version(conn)?;
+    if input.accepted != current_policy {
+        return Err(ApiError::validation(
+            "accepted_policy_version",
+            format!("must be the current privacy-policy version ({current_policy})"),
+        ));
+    }
+    let lines = carts::lines(conn, &cart.id)?;
+    if lines.is_empty() {
+        return Err(ApiError::validation("cart", "is empty"));
+    }
+    let order_id = crate::ids::new_id("ord");
+    let mut items = Vec::with_capacity(lines.len());
+    for (quantity, variant, product) in &lines {
+        // The stock check and the decrement are one statement.
+        if product.status != crate::catalog::store::ACTIVE
+            || !store::reserve(conn, &variant.id, *quantity)?
+        {
+            let available =
+                crate::catalog::store::get_variant(conn, &variant.id)?.map_or(0, |v| v.available);
+            return Err(out_of_stock(&variant.id, available));
+        }
+        items.push(ItemRow {
+            order_id: order_id.clone(),
+            variant_id: variant.id.clone(),
+            product_id: product.id.clone(),
+            sku: variant.sku.clone(),
+            name: product.name.clone(),
+            color: variant.color.clone(),
+            unit_price: variant.price_override.unwrap_or(product.base_price),
+            quantity: *quantity,
+        });
+    }
+    let subtotal: i64 = items
+        .iter()
+        .map(|i| i.unit_price * i64::from(i.quantity))
+        .sum();
+    let shipping = shipping_for(subtotal);
+    let key = crypto.create_data_key(conn, &order_id)?;
+    let address = serde_json::to_vec(&input.address).map_err(|e| ApiError::Internal(e.into()))?;
+    let guest_token = match input.user_id {
+        None => Some(random_token("vo")?),
+        Some(_) => None,
+    };
+    let now = crate::db::now();
+    let mut order = OrderRow {
+        id: order_id.clone(),
+        number: new_order_number()?,
+        user_id: input.user_id.clone(),
+        guest_token_hash: guest_token.as_deref().map(hash_secret),
+        status: OrderStatus::PendingPayment.as_str().to_owned(),
+        currency: input.currency.clone(),
+        subtotal,
+        shipping,
+        total: subtotal + shipping,
+        contact_email_sealed: Some(key.seal_str(
+            &Place::new(TABLE, "contact_email_sealed", &order_id),
+            input.email.as_str(),
+        )?),
+        contact_email_bidx: Some(crypto.blind_index(index_kind::ORDER_EMAIL, input.email.as_str())),
+        shipping_address_sealed: Some(key.seal(
+            &Place::new(TABLE, "shipping_address_sealed", &order_id),
+            &address,
+        )?),
+        policy_version: current_policy,
+        expires_at: now + chrono::Duration::minutes(PAYMENT_WINDOW_MINUTES),
+        delivered_at: None,
+        closed_at: None,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    // 40 random bits: a collision is rare, but a savepoint makes a retry cheap and safe.
+    let mut attempts = 0;
+    loop {
+        let inserted = write_transaction(conn, |conn| store::insert(conn, &order, &items));
+        match inserted {
+            Ok(()) => break,
+            Err(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                _,
+            )) if attempts < 3 => {
+                attempts += 1;
+                order.number = new_order_number()?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let actor_id = input.user_id.as_deref();
+    store::record_event(
+        conn,
+        &order_id,
+        None,
+        OrderStatus::PendingPayment,
+        "owner",
+        actor_id,
+    )?;
+    let subject = input.user_id.clone().unwrap_or_else(|| order_id.clone());
+    policies::store::record_acceptance(conn, &subject, current_policy, "checkout")?;
+    if !carts::check_out(conn, &cart.id)? {
+        return Err(ApiError::NotFound);
+    }
+    notifications::enqueue(
+        conn,
+        input.user_id.as_deref(),
+        Some(&order_id),
+        kind::ORDER_PLACED,
+        &serde_json::json!({"order_id": order_id, "number": order.number, "status": "pending_payment"}),
+    )?;
+    let view: OrderView = owner_view(conn, crypto, &order, guest_token)?;
+    let body = serde_json::to_vec(&view).map_err(|e| ApiError::Internal(e.into()))?;
+    if !idempotency::save(
+        conn,
+        crypto,
+        &scope,
+        &input.key,
+        &input.hash,
+        &order_id,
+        201,
+        &body,
+    )? {
+        return Err(ApiError::conflict(RACE));
+    }
+    Ok((201, body, false))
+}
+
+/// Check out a cart.
+///
+/// In one transaction: reserves every line's stock (never overselling, whatever the
+/// concurrency), creates the order (`pending_payment`) with a human number, seals the contact
+/// email and the shipping address with the order's own key, records the policy acceptance and
+/// queues the "order placed" notification. Requires an `Idempotency-Key`: a retry with the
+/// same key and body replays the first answer (`Idempotent-Replayed: true`). Guests receive
+/// an `order_token`, shown only here. Unpaid orders expire after 30 minutes and release their
+/// stock.
+#[utoipa::path(
+    tag = "orders",
+    security((), ("bearer" = [])),
+    params(
+        ("id" = String, Path, description = "`cart_…` id"),
+        ("Idempotency-Key" = String, Header, description = "Unique per checkout attempt, e.g. a UUID"),
+        ("X-Cart-Token" = Option<String>, Header, description = "Guests: the cart's token"),
+    ),
+    request_body = CheckoutRequest,
+    responses(
+        (status = 201, description = "Order placed", body = OrderView),
+        (status = 400, description = "Missing or malformed Idempotency-Key", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such open cart, or not yours", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`out-of-stock`: a line is no longer available (the problem names the variant)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid or sensitive field, empty cart, stale policy version, or `idempotency-key-reused`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/carts/{id}/checkout")]
+async fn checkout(
+    req: HttpRequest,
+    caller: Caller,
+    db: web::Data<Db>,
+    crypto: web::Data<Crypto>,
+    shop: web::Data<Shop>,
+    id: web::Path<String>,
+    body: Json<CheckoutRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let key = idempotency::key(&req, true)?.unwrap_or_default();
+    let request = body.into_inner();
+    let cart_id = id.into_inner();
+    let hash = idempotency::fingerprint(&cart_id, &request);
+    let email = Email::parse("contact_email", &request.contact_email)?;
+    let address = request.shipping_address.validate("shipping_address")?;
+    let input = Input {
+        cart_id,
+        user_id: caller.user_id().map(str::to_owned),
+        cart_token: cart_token(&req),
+        email,
+        address,
+        accepted: request.accepted_policy_version,
+        key,
+        hash,
+        currency: shop.currency.clone(),
+    };
+    let crypto = crypto.into_inner();
+    let (status, body, replayed) = db
+        .run(move |conn| {
+            let first = write_transaction(conn, |conn| place_order(conn, &crypto, &input));
+            match first {
+                Ok(answer) => Ok(answer),
+                // Another request with the same key committed first: answer what it answered.
+                Err(ApiError::Conflict { detail, .. }) if detail == RACE => {
+                    let scope = format!("checkout:{}", input.cart_id);
+                    match idempotency::lookup(conn, &crypto, &scope, &input.key, &input.hash)? {
+                        Lookup::Replay(stored) => Ok((stored.status, stored.body, true)),
+                        Lookup::Fresh => Err(ApiError::conflict(
+                            "The checkout raced with another; retry.",
+                        )),
+                    }
+                }
+                Err(e) => Err(e),
+            }
+        })
+        .await?;
+    let mut response = idempotency::replay(idempotency::Stored { status, body });
+    if !replayed {
+        response.headers_mut().remove("idempotent-replayed");
+    }
+    Ok(response)
+}

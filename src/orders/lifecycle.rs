@@ -1,0 +1,99 @@
+//! Applying a transition: the status change, its event, its side effects (stock, refunds)
+//! and its notification, in the caller's transaction.
+
+use super::model::{transition, Action, Actor, OrderStatus};
+use super::store::{self, OrderRow};
+use crate::db::DbConnection;
+use crate::http::error::ApiError;
+use crate::notifications::{self, kind};
+
+pub struct Change<'a> {
+    pub order: &'a OrderRow,
+    pub action: Action,
+    pub actor: Actor,
+    /// `owner`, `staff` or `system`, for the order's history.
+    pub actor_kind: &'a str,
+    pub actor_id: Option<&'a str>,
+}
+
+/// Checks and applies one transition. Returns the new status.
+pub fn apply(conn: &mut DbConnection, change: &Change<'_>) -> Result<OrderStatus, ApiError> {
+    let from = change.order.status();
+    let to = transition(from, change.action, change.actor)?;
+    if !store::set_status(conn, &change.order.id, from, to)? {
+        // Someone else moved it first; report from where it is now.
+        let now = store::get(conn, &change.order.id)?
+            .map(|o| o.status())
+            .unwrap_or(from);
+        return Err(super::model::InvalidTransition {
+            from: now,
+            action: change.action,
+        }
+        .into());
+    }
+    store::record_event(
+        conn,
+        &change.order.id,
+        Some(from),
+        to,
+        change.actor_kind,
+        change.actor_id,
+    )?;
+    if matches!(to, OrderStatus::Cancelled | OrderStatus::Expired) && from.before_shipment() {
+        store::release_stock(conn, &change.order.id)?;
+    }
+    if to == OrderStatus::Cancelled && from != OrderStatus::PendingPayment {
+        crate::payments::refund_all_for_order(conn, &change.order.id)?;
+    }
+    let kind = match to {
+        OrderStatus::Paid => kind::ORDER_PAID,
+        OrderStatus::Shipped => kind::ORDER_SHIPPED,
+        OrderStatus::Delivered => kind::ORDER_DELIVERED,
+        OrderStatus::Cancelled => kind::ORDER_CANCELLED,
+        OrderStatus::Expired => kind::ORDER_EXPIRED,
+        OrderStatus::Closed => kind::ORDER_CLOSED,
+        OrderStatus::PendingPayment | OrderStatus::Fulfilling => "order.updated",
+    };
+    notifications::enqueue(
+        conn,
+        change.order.user_id.as_deref(),
+        Some(&change.order.id),
+        kind,
+        &serde_json::json!({"order_id": change.order.id, "number": change.order.number, "status": to.as_str()}),
+    )?;
+    Ok(to)
+}
+
+/// Expires unpaid orders past their deadline, in small batches, one transaction per order.
+/// Safe with several processes: the status change is conditional, so each order expires once.
+pub fn expire_due(conn: &mut DbConnection, batch: i64) -> Result<usize, ApiError> {
+    let mut expired = 0;
+    for id in store::due_for_expiry(conn, batch)? {
+        let done = crate::db::write_transaction(conn, |conn| {
+            let Some(order) = store::get(conn, &id)? else {
+                return Ok(false);
+            };
+            if order.status() != OrderStatus::PendingPayment {
+                return Ok(false);
+            }
+            match apply(
+                conn,
+                &Change {
+                    order: &order,
+                    action: Action::Expire,
+                    actor: Actor::System,
+                    actor_kind: "system",
+                    actor_id: None,
+                },
+            ) {
+                Ok(_) => Ok(true),
+                Err(ApiError::Conflict { .. }) => Ok(false),
+                Err(e) => Err(e),
+            }
+        })?;
+        if done {
+            expired += 1;
+        }
+    }
+    Ok(expired)
+}

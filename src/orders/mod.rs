@@ -1,0 +1,9 @@
+//! Orders: checkout, the state machine, customer views, expiry.
+
+pub mod checkout;
+pub mod lifecycle;
+pub mod model;
+pub mod routes;
+pub mod store;
+pub mod view;
+pub mod worker;

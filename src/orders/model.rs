@@ -1,0 +1,435 @@
+//! Orders: the state machine, shipping addresses, order numbers, totals. No HTTP, no SQL.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::http::error::ApiError;
+use crate::privacy::refuse_sensitive;
+
+/// Order statuses (DESIGN §5). Payment-side states live on the payment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    PendingPayment,
+    Paid,
+    Fulfilling,
+    Shipped,
+    Delivered,
+    Closed,
+    Expired,
+    Cancelled,
+}
+
+impl OrderStatus {
+    pub const ALL: [OrderStatus; 8] = [
+        OrderStatus::PendingPayment,
+        OrderStatus::Paid,
+        OrderStatus::Fulfilling,
+        OrderStatus::Shipped,
+        OrderStatus::Delivered,
+        OrderStatus::Closed,
+        OrderStatus::Expired,
+        OrderStatus::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::PendingPayment => "pending_payment",
+            OrderStatus::Paid => "paid",
+            OrderStatus::Fulfilling => "fulfilling",
+            OrderStatus::Shipped => "shipped",
+            OrderStatus::Delivered => "delivered",
+            OrderStatus::Closed => "closed",
+            OrderStatus::Expired => "expired",
+            OrderStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<OrderStatus> {
+        OrderStatus::ALL.into_iter().find(|o| o.as_str() == s)
+    }
+
+    /// Before shipment the stock is still ours to release.
+    pub fn before_shipment(self) -> bool {
+        matches!(
+            self,
+            OrderStatus::PendingPayment | OrderStatus::Paid | OrderStatus::Fulfilling
+        )
+    }
+
+    /// No further status can follow.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            OrderStatus::Closed | OrderStatus::Expired | OrderStatus::Cancelled
+        )
+    }
+}
+
+/// Something that moves an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// The payment was captured (provider webhook).
+    MarkPaid,
+    /// Unpaid for too long (the expiry task).
+    Expire,
+    /// The customer or staff cancels before shipment.
+    Cancel,
+    /// Fulfilment starts picking and packing.
+    StartFulfillment,
+    /// Handed to a carrier.
+    Ship,
+    /// The carrier delivered it.
+    Deliver,
+    /// The after-sales window ended with no open case.
+    Close,
+}
+
+impl Action {
+    pub const ALL: [Action; 7] = [
+        Action::MarkPaid,
+        Action::Expire,
+        Action::Cancel,
+        Action::StartFulfillment,
+        Action::Ship,
+        Action::Deliver,
+        Action::Close,
+    ];
+}
+
+/// Who is acting on an order, for the transition rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Actor {
+    /// The customer or guest who placed it.
+    Owner,
+    /// Staff with at least the fulfillment role.
+    Fulfillment,
+    /// Support staff (may cancel on a customer's behalf).
+    Support,
+    /// The service itself: payment webhooks, expiry, closing.
+    System,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidTransition {
+    pub from: OrderStatus,
+    pub action: Action,
+}
+
+impl From<InvalidTransition> for ApiError {
+    fn from(e: InvalidTransition) -> Self {
+        ApiError::Conflict {
+            slug: "invalid-transition",
+            detail: format!(
+                "An order that is {} cannot be {}.",
+                e.from.as_str().replace('_', " "),
+                match e.action {
+                    Action::MarkPaid => "marked paid",
+                    Action::Expire => "expired",
+                    Action::Cancel => "cancelled",
+                    Action::StartFulfillment => "put into fulfilment",
+                    Action::Ship => "shipped",
+                    Action::Deliver => "delivered",
+                    Action::Close => "closed",
+                }
+            ),
+        }
+    }
+}
+
+/// The one transition function: where `action` by `actor` takes an order in `from`.
+pub fn transition(
+    from: OrderStatus,
+    action: Action,
+    actor: Actor,
+) -> Result<OrderStatus, InvalidTransition> {
+    use OrderStatus::*;
+    let allowed_actor = match action {
+        Action::MarkPaid | Action::Expire | Action::Close => actor == Actor::System,
+        Action::Cancel => true,
+        Action::StartFulfillment | Action::Ship | Action::Deliver => {
+            matches!(actor, Actor::Fulfillment | Actor::System)
+        }
+    };
+    let to = match (from, action) {
+        (PendingPayment, Action::MarkPaid) => Some(Paid),
+        (PendingPayment, Action::Expire) => Some(Expired),
+        (PendingPayment | Paid | Fulfilling, Action::Cancel) => Some(Cancelled),
+        (Paid, Action::StartFulfillment) => Some(Fulfilling),
+        (Paid | Fulfilling, Action::Ship) => Some(Shipped),
+        (Shipped, Action::Deliver) => Some(Delivered),
+        (Delivered, Action::Close) => Some(Closed),
+        _ => None,
+    };
+    match to {
+        Some(to) if allowed_actor => Ok(to),
+        _ => Err(InvalidTransition { from, action }),
+    }
+}
+
+/// What `actor` may do next with an order in `from` (so clients never hard-code the rules).
+pub fn allowed_actions(from: OrderStatus, actor: Actor) -> Vec<Action> {
+    Action::ALL
+        .into_iter()
+        .filter(|a| transition(from, *a, actor).is_ok())
+        .collect()
+}
+
+/// A shipping address as submitted and as sealed (one document per order).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "name": "Ada Lovelace", "line1": "12 Rue de Rivoli", "city": "Paris", "postal_code": "75001", "country": "FR"
+}))]
+pub struct Address {
+    pub name: String,
+    pub line1: String,
+    pub line2: Option<String>,
+    pub city: String,
+    pub postal_code: String,
+    pub region: Option<String>,
+    /// ISO 3166-1 alpha-2, e.g. `FR`.
+    pub country: String,
+}
+
+fn line(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
+    let v = value.trim();
+    let len = v.chars().count();
+    if len == 0 || len > max || v.chars().any(char::is_control) {
+        return Err(ApiError::validation(
+            field,
+            format!("must be 1 to {max} characters"),
+        ));
+    }
+    refuse_sensitive(field, v)?;
+    Ok(v.to_owned())
+}
+
+impl Address {
+    /// Trims, bounds, upper-cases the country, and refuses sensitive values.
+    pub fn validate(&self, field: &str) -> Result<Address, ApiError> {
+        let f = |name: &str| format!("{field}.{name}");
+        let country = self.country.trim().to_uppercase();
+        if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_uppercase()) {
+            return Err(ApiError::validation(
+                f("country"),
+                "must be an ISO 3166-1 alpha-2 code like FR",
+            ));
+        }
+        let postal = self.postal_code.trim();
+        if postal.is_empty()
+            || postal.len() > 12
+            || !postal
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == ' ' || c == '-')
+        {
+            return Err(ApiError::validation(
+                f("postal_code"),
+                "must be 1 to 12 letters, digits, spaces or dashes",
+            ));
+        }
+        Ok(Address {
+            name: line(&f("name"), &self.name, 100)?,
+            line1: line(&f("line1"), &self.line1, 200)?,
+            line2: self
+                .line2
+                .as_deref()
+                .map(|l| line(&f("line2"), l, 200))
+                .transpose()?,
+            city: line(&f("city"), &self.city, 100)?,
+            postal_code: postal.to_owned(),
+            region: self
+                .region
+                .as_deref()
+                .map(|r| line(&f("region"), r, 100))
+                .transpose()?,
+            country,
+        })
+    }
+
+    /// What support sees: initials, city, country.
+    pub fn masked(&self) -> MaskedAddress {
+        let initials: String = self
+            .name
+            .split_whitespace()
+            .filter_map(|w| w.chars().next())
+            .flat_map(|c| [c, '.'])
+            .collect();
+        MaskedAddress {
+            initials,
+            city: self.city.clone(),
+            country: self.country.clone(),
+        }
+    }
+}
+
+/// An address as support sees it: a separate type, so no full field can leak into it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct MaskedAddress {
+    pub initials: String,
+    pub city: String,
+    pub country: String,
+}
+
+/// Crockford base32 without the ambiguous letters: easy to read out on the phone.
+const NUMBER_ALPHABET: &[u8] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/// A human order number like `LG-7KQ2-9XF4`: 40 random bits, not sequential, not guessable.
+pub fn new_order_number() -> Result<String, ApiError> {
+    let mut bytes = [0u8; 8];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
+        .map_err(|_| ApiError::Internal(anyhow::anyhow!("random generator failed")))?;
+    let chars: String = bytes
+        .iter()
+        .map(|b| NUMBER_ALPHABET[usize::from(*b) % NUMBER_ALPHABET.len()] as char)
+        .collect();
+    Ok(format!("LG-{}-{}", &chars[..4], &chars[4..]))
+}
+
+/// Whether `s` has the shape of an order number (cheap rejection before any query).
+pub fn is_order_number(s: &str) -> bool {
+    s.len() == 12
+        && s.starts_with("LG-")
+        && s.as_bytes()[7] == b'-'
+        && s.bytes()
+            .enumerate()
+            .filter(|(i, _)| ![0, 1, 2, 7].contains(i))
+            .all(|(_, b)| NUMBER_ALPHABET.contains(&b))
+}
+
+/// Shipping: free from 100.00, otherwise a flat 9.90 (minor units).
+pub const FREE_SHIPPING_FROM: i64 = 10_000;
+pub const FLAT_SHIPPING: i64 = 990;
+
+pub fn shipping_for(subtotal: i64) -> i64 {
+    if subtotal >= FREE_SHIPPING_FROM || subtotal == 0 {
+        0
+    } else {
+        FLAT_SHIPPING
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use OrderStatus::*;
+
+    #[test]
+    fn every_legal_transition_and_only_those() {
+        let legal = [
+            (PendingPayment, Action::MarkPaid, Actor::System, Paid),
+            (PendingPayment, Action::Expire, Actor::System, Expired),
+            (PendingPayment, Action::Cancel, Actor::Owner, Cancelled),
+            (Paid, Action::Cancel, Actor::Owner, Cancelled),
+            (Fulfilling, Action::Cancel, Actor::Support, Cancelled),
+            (
+                Paid,
+                Action::StartFulfillment,
+                Actor::Fulfillment,
+                Fulfilling,
+            ),
+            (Paid, Action::Ship, Actor::Fulfillment, Shipped),
+            (Fulfilling, Action::Ship, Actor::Fulfillment, Shipped),
+            (Shipped, Action::Deliver, Actor::Fulfillment, Delivered),
+            (Delivered, Action::Close, Actor::System, Closed),
+        ];
+        for (from, action, actor, to) in legal {
+            assert_eq!(
+                transition(from, action, actor),
+                Ok(to),
+                "{from:?} {action:?} {actor:?}"
+            );
+        }
+        let mut count = 0;
+        for from in OrderStatus::ALL {
+            for action in Action::ALL {
+                for actor in [
+                    Actor::Owner,
+                    Actor::Fulfillment,
+                    Actor::Support,
+                    Actor::System,
+                ] {
+                    if transition(from, action, actor).is_ok() {
+                        count += 1;
+                    }
+                }
+            }
+        }
+        // The legal list above plus the same moves by other permitted actors.
+        assert_eq!(count, 23, "unexpected extra transitions");
+        assert!(
+            transition(Shipped, Action::Cancel, Actor::Owner).is_err(),
+            "no cancel after shipment"
+        );
+        assert!(
+            transition(PendingPayment, Action::MarkPaid, Actor::Owner).is_err(),
+            "owners cannot mark paid"
+        );
+        assert!(transition(Paid, Action::Ship, Actor::Owner).is_err());
+        for from in [Closed, Expired, Cancelled] {
+            assert!(from.is_final());
+            assert!(allowed_actions(from, Actor::System).is_empty());
+        }
+    }
+
+    #[test]
+    fn owners_see_what_they_may_do() {
+        assert_eq!(
+            allowed_actions(PendingPayment, Actor::Owner),
+            vec![Action::Cancel]
+        );
+        assert_eq!(allowed_actions(Shipped, Actor::Owner), vec![]);
+        assert_eq!(
+            allowed_actions(Paid, Actor::Fulfillment),
+            vec![Action::Cancel, Action::StartFulfillment, Action::Ship]
+        );
+    }
+
+    #[test]
+    fn order_numbers_are_well_formed_and_distinct() {
+        let a = new_order_number().unwrap();
+        let b = new_order_number().unwrap();
+        assert!(is_order_number(&a), "{a}");
+        assert_ne!(a, b);
+        assert!(!is_order_number("LG-0000-000I"));
+        assert!(!is_order_number("ord_123"));
+    }
+
+    #[test]
+    fn addresses_are_validated_and_masked() {
+        let a = Address {
+            name: " Ada  Lovelace ".into(),
+            line1: "Flat 4B, 221B Baker Street".into(),
+            line2: None,
+            city: "London".into(),
+            postal_code: "NW1 6XE".into(),
+            region: None,
+            country: "gb".into(),
+        };
+        let v = a.validate("shipping_address").unwrap();
+        assert_eq!(v.country, "GB");
+        assert_eq!(
+            v.masked(),
+            MaskedAddress {
+                initials: "A.L.".into(),
+                city: "London".into(),
+                country: "GB".into()
+            }
+        );
+        let mut bad = a.clone();
+        bad.line2 = Some("card 4111 1111 1111 1111".into());
+        assert!(
+            matches!(bad.validate("shipping_address"), Err(ApiError::SensitiveData { field }) if field == "shipping_address.line2")
+        );
+        let mut bad = a;
+        bad.country = "France".into();
+        assert!(bad.validate("shipping_address").is_err());
+    }
+
+    #[test]
+    fn shipping_is_free_from_one_hundred() {
+        assert_eq!(shipping_for(9_999), FLAT_SHIPPING);
+        assert_eq!(shipping_for(10_000), 0);
+    }
+}

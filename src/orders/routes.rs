@@ -1,0 +1,187 @@
+//! `/v1/orders…` for the customer or guest who placed them.
+
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::lifecycle::{self, Change};
+use super::model::{is_order_number, Action, Actor};
+use super::store::{self, Owner};
+use super::view::{owner_view, OrderView};
+use crate::auth::{min, Auth, Caller};
+use crate::crypto::Crypto;
+use crate::db::{write_transaction, Db};
+use crate::http::error::{ApiError, Problem};
+use crate::http::extract::Query;
+use crate::http::pagination::{paginate, PageQuery};
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(list_orders)
+        .service(get_order)
+        .service(cancel_order);
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderList {
+    pub data: Vec<OrderView>,
+    pub next_cursor: Option<String>,
+}
+
+/// The `X-Order-Token` header (guests).
+fn order_token(req: &HttpRequest) -> Option<String> {
+    req.headers()
+        .get("x-order-token")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// Who owns the order being asked about; nobody → 404 (no existence oracle).
+fn owner_of(
+    caller: &Caller,
+    req: &HttpRequest,
+) -> Result<(Option<String>, Option<String>), ApiError> {
+    match (caller.user_id(), order_token(req)) {
+        (Some(user), _) => Ok((Some(user.to_owned()), None)),
+        (None, Some(token)) => Ok((None, Some(token))),
+        (None, None) => Err(ApiError::NotFound),
+    }
+}
+
+/// My orders.
+///
+/// Newest first, each with its items, totals, history and payment status.
+#[utoipa::path(
+    tag = "orders",
+    security(("bearer" = [])),
+    params(PageQuery),
+    responses(
+        (status = 200, body = OrderList),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "API keys have no orders", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid `limit` or `cursor`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/orders")]
+async fn list_orders(
+    auth: Auth<min::Customer>,
+    db: web::Data<Db>,
+    crypto: web::Data<Crypto>,
+    query: Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let user = auth.user_id()?.to_owned();
+    let page = query.into_inner().validate("orders")?;
+    let crypto = crypto.into_inner();
+    let body = db
+        .run(move |conn| {
+            let rows = store::list_for_user(
+                conn,
+                &user,
+                page.after.as_deref(),
+                i64::from(page.limit) + 1,
+            )?;
+            let (rows, next_cursor) = paginate(rows, &page, "orders", |o| o.id.clone());
+            let data = rows
+                .iter()
+                .map(|o| owner_view(conn, &crypto, o, None))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok::<_, ApiError>(OrderList { data, next_cursor })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// One of my orders.
+///
+/// With items, totals, status history, shipments and payment status. Guests send the
+/// `X-Order-Token` they received at checkout.
+#[utoipa::path(
+    tag = "orders",
+    security(("bearer" = []), ()),
+    params(("number" = String, Path, description = "Order number, e.g. `LG-7KQ2-9XF4`"), ("X-Order-Token" = Option<String>, Header, description = "Guests: the order's token")),
+    responses(
+        (status = 200, body = OrderView),
+        (status = 404, description = "No such order, or not yours", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/orders/{number}")]
+async fn get_order(
+    req: HttpRequest,
+    caller: Caller,
+    db: web::Data<Db>,
+    crypto: web::Data<Crypto>,
+    number: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let number = number.into_inner();
+    if !is_order_number(&number) {
+        return Err(ApiError::NotFound);
+    }
+    let (user, token) = owner_of(&caller, &req)?;
+    let crypto = crypto.into_inner();
+    let view = db
+        .run(move |conn| {
+            let owner = match (&user, &token) {
+                (Some(u), _) => Owner::User(u),
+                (None, Some(t)) => Owner::Guest { token: t },
+                _ => return Err(ApiError::NotFound),
+            };
+            let order = store::find_owned(conn, &number, &owner)?.ok_or(ApiError::NotFound)?;
+            owner_view(conn, &crypto, &order, None)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// Cancel my order.
+///
+/// Possible until it ships. Its stock is released at once; a captured payment is refunded in
+/// full through the provider.
+#[utoipa::path(
+    tag = "orders",
+    security(("bearer" = []), ()),
+    params(("number" = String, Path, description = "Order number"), ("X-Order-Token" = Option<String>, Header, description = "Guests: the order's token")),
+    responses(
+        (status = 200, description = "Cancelled", body = OrderView),
+        (status = 404, description = "No such order, or not yours", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`invalid-transition`: already shipped, or otherwise final", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/orders/{number}/cancel")]
+async fn cancel_order(
+    req: HttpRequest,
+    caller: Caller,
+    db: web::Data<Db>,
+    crypto: web::Data<Crypto>,
+    number: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let number = number.into_inner();
+    if !is_order_number(&number) {
+        return Err(ApiError::NotFound);
+    }
+    let (user, token) = owner_of(&caller, &req)?;
+    let crypto = crypto.into_inner();
+    let view = db
+        .run(move |conn| {
+            write_transaction(conn, |conn| {
+                let owner = match (&user, &token) {
+                    (Some(u), _) => Owner::User(u),
+                    (None, Some(t)) => Owner::Guest { token: t },
+                    _ => return Err(ApiError::NotFound),
+                };
+                let order = store::find_owned(conn, &number, &owner)?.ok_or(ApiError::NotFound)?;
+                lifecycle::apply(
+                    conn,
+                    &Change {
+                        order: &order,
+                        action: Action::Cancel,
+                        actor: Actor::Owner,
+                        actor_kind: "owner",
+                        actor_id: user.as_deref(),
+                    },
+                )?;
+                let order = store::get(conn, &order.id)?.ok_or(ApiError::NotFound)?;
+                owner_view(conn, &crypto, &order, None)
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
+}

@@ -1,0 +1,261 @@
+//! Order queries. Owners reach an order through a condition in the query (their account, or
+//! the guest token's hash), so another caller's order is simply not found.
+
+use diesel::prelude::*;
+
+use super::model::OrderStatus;
+use crate::auth::token::hash_secret;
+use crate::db::schema::{order_events, order_items, orders, payments, shipments, variants};
+use crate::db::DbConnection;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = orders)]
+pub struct OrderRow {
+    pub id: String,
+    pub number: String,
+    pub user_id: Option<String>,
+    pub guest_token_hash: Option<Vec<u8>>,
+    pub status: String,
+    pub currency: String,
+    pub subtotal: i64,
+    pub shipping: i64,
+    pub total: i64,
+    pub contact_email_sealed: Option<Vec<u8>>,
+    pub contact_email_bidx: Option<Vec<u8>>,
+    pub shipping_address_sealed: Option<Vec<u8>>,
+    pub policy_version: i32,
+    pub expires_at: chrono::NaiveDateTime,
+    pub delivered_at: Option<chrono::NaiveDateTime>,
+    pub closed_at: Option<chrono::NaiveDateTime>,
+    pub version: i32,
+    pub created_at: chrono::NaiveDateTime,
+    pub updated_at: chrono::NaiveDateTime,
+}
+
+impl OrderRow {
+    pub fn status(&self) -> OrderStatus {
+        OrderStatus::parse(&self.status).unwrap_or(OrderStatus::Cancelled)
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = order_items)]
+pub struct ItemRow {
+    pub order_id: String,
+    pub variant_id: String,
+    pub product_id: String,
+    pub sku: String,
+    pub name: String,
+    pub color: String,
+    pub unit_price: i64,
+    pub quantity: i32,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = order_events)]
+pub struct EventRow {
+    pub from_status: Option<String>,
+    pub to_status: String,
+    pub actor_kind: String,
+    pub at: chrono::NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = shipments)]
+pub struct ShipmentRow {
+    pub id: String,
+    pub carrier: String,
+    pub tracking_number: String,
+    pub shipped_at: chrono::NaiveDateTime,
+}
+
+/// Who may read an order.
+pub enum Owner<'a> {
+    User(&'a str),
+    Guest { token: &'a str },
+}
+
+pub fn find_owned(
+    conn: &mut DbConnection,
+    number: &str,
+    owner: &Owner<'_>,
+) -> QueryResult<Option<OrderRow>> {
+    let query = orders::table
+        .filter(orders::number.eq(number))
+        .select(OrderRow::as_select())
+        .into_boxed();
+    let query = match owner {
+        Owner::User(id) => query.filter(orders::user_id.eq((*id).to_owned())),
+        Owner::Guest { token } => query
+            .filter(orders::user_id.is_null())
+            .filter(orders::guest_token_hash.eq(hash_secret(token))),
+    };
+    query.first(conn).optional()
+}
+
+pub fn get(conn: &mut DbConnection, id: &str) -> QueryResult<Option<OrderRow>> {
+    orders::table
+        .find(id)
+        .select(OrderRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn list_for_user(
+    conn: &mut DbConnection,
+    user_id: &str,
+    before: Option<&str>,
+    limit: i64,
+) -> QueryResult<Vec<OrderRow>> {
+    let mut query = orders::table
+        .filter(orders::user_id.eq(user_id.to_owned()))
+        .order(orders::id.desc())
+        .limit(limit)
+        .select(OrderRow::as_select())
+        .into_boxed();
+    if let Some(b) = before {
+        query = query.filter(orders::id.lt(b.to_owned()));
+    }
+    query.load(conn)
+}
+
+pub fn items(conn: &mut DbConnection, order_id: &str) -> QueryResult<Vec<ItemRow>> {
+    order_items::table
+        .filter(order_items::order_id.eq(order_id))
+        .order(order_items::sku)
+        .select(ItemRow::as_select())
+        .load(conn)
+}
+
+pub fn events(conn: &mut DbConnection, order_id: &str) -> QueryResult<Vec<EventRow>> {
+    order_events::table
+        .filter(order_events::order_id.eq(order_id))
+        .order((order_events::at.asc(), order_events::id.asc()))
+        .select(EventRow::as_select())
+        .load(conn)
+}
+
+pub fn shipments_of(conn: &mut DbConnection, order_id: &str) -> QueryResult<Vec<ShipmentRow>> {
+    shipments::table
+        .filter(shipments::order_id.eq(order_id))
+        .order(shipments::shipped_at.asc())
+        .select(ShipmentRow::as_select())
+        .load(conn)
+}
+
+/// The status of the order's latest payment attempt.
+pub fn payment_status(conn: &mut DbConnection, order_id: &str) -> QueryResult<Option<String>> {
+    payments::table
+        .filter(payments::order_id.eq(order_id))
+        .order(payments::created_at.desc())
+        .select(payments::status)
+        .first(conn)
+        .optional()
+}
+
+pub fn insert(conn: &mut DbConnection, order: &OrderRow, items: &[ItemRow]) -> QueryResult<()> {
+    diesel::insert_into(orders::table)
+        .values(order)
+        .execute(conn)?;
+    for item in items {
+        diesel::insert_into(order_items::table)
+            .values(item)
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+pub fn record_event(
+    conn: &mut DbConnection,
+    order_id: &str,
+    from: Option<OrderStatus>,
+    to: OrderStatus,
+    actor_kind: &str,
+    actor_id: Option<&str>,
+) -> QueryResult<()> {
+    diesel::insert_into(order_events::table)
+        .values((
+            order_events::id.eq(crate::ids::new_id("oev")),
+            order_events::order_id.eq(order_id),
+            order_events::from_status.eq(from.map(OrderStatus::as_str)),
+            order_events::to_status.eq(to.as_str()),
+            order_events::actor_kind.eq(actor_kind),
+            order_events::actor_id.eq(actor_id),
+            order_events::at.eq(crate::db::now()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Moves an order from `from` to `to` if it is still in `from` (several processes may race
+/// to expire or pay the same order; exactly one wins).
+pub fn set_status(
+    conn: &mut DbConnection,
+    order_id: &str,
+    from: OrderStatus,
+    to: OrderStatus,
+) -> QueryResult<bool> {
+    let now = crate::db::now();
+    let mut n = diesel::update(
+        orders::table
+            .filter(orders::id.eq(order_id))
+            .filter(orders::status.eq(from.as_str())),
+    )
+    .set((
+        orders::status.eq(to.as_str()),
+        orders::version.eq(orders::version + 1),
+        orders::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    if n == 1 && to == OrderStatus::Delivered {
+        n = diesel::update(orders::table.find(order_id))
+            .set(orders::delivered_at.eq(Some(now)))
+            .execute(conn)?;
+    }
+    Ok(n == 1)
+}
+
+/// Puts an order's reserved stock back.
+pub fn release_stock(conn: &mut DbConnection, order_id: &str) -> QueryResult<()> {
+    for item in items(conn, order_id)? {
+        diesel::update(variants::table.find(&item.variant_id))
+            .set(variants::available.eq(variants::available + item.quantity))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Reserves stock: decrements only if enough is available, in the UPDATE itself, so no
+/// interleaving of checkouts (in any number of processes) can oversell.
+pub fn reserve(conn: &mut DbConnection, variant_id: &str, quantity: i32) -> QueryResult<bool> {
+    let n = diesel::update(
+        variants::table
+            .filter(variants::id.eq(variant_id))
+            .filter(variants::available.ge(quantity))
+            .filter(variants::status.eq(crate::catalog::store::ACTIVE)),
+    )
+    .set(variants::available.eq(variants::available - quantity))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Unpaid orders past their deadline.
+pub fn due_for_expiry(conn: &mut DbConnection, limit: i64) -> QueryResult<Vec<String>> {
+    orders::table
+        .filter(orders::status.eq(OrderStatus::PendingPayment.as_str()))
+        .filter(orders::expires_at.lt(crate::db::now()))
+        .order(orders::expires_at.asc())
+        .limit(limit)
+        .select(orders::id)
+        .load(conn)
+}
+
+pub fn set_address(conn: &mut DbConnection, order_id: &str, sealed: &[u8]) -> QueryResult<usize> {
+    diesel::update(orders::table.find(order_id))
+        .set((
+            orders::shipping_address_sealed.eq(Some(sealed)),
+            orders::version.eq(orders::version + 1),
+            orders::updated_at.eq(crate::db::now()),
+        ))
+        .execute(conn)
+}

@@ -1,0 +1,25 @@
+//! Background work inside `serve`: expiring unpaid orders. Every instance runs it; the
+//! conditional status change makes that safe.
+
+use std::time::Duration;
+
+use crate::db::Db;
+use crate::http::error::ApiError;
+
+pub const EVERY: Duration = Duration::from_secs(5);
+
+pub fn spawn(db: Db) -> actix_web::rt::task::JoinHandle<()> {
+    actix_web::rt::spawn(async move {
+        let mut tick = actix_web::rt::time::interval(EVERY);
+        loop {
+            tick.tick().await;
+            let result: Result<usize, ApiError> =
+                db.run(|conn| super::lifecycle::expire_due(conn, 100)).await;
+            match result {
+                Ok(0) => {}
+                Ok(n) => log::info!("expired {n} unpaid order(s) and released their stock"),
+                Err(e) => log::warn!("order expiry failed: {e}"),
+            }
+        }
+    })
+}

@@ -1,0 +1,213 @@
+//! Payment statuses and their order, webhook signatures, the provider interface.
+
+use ring::hmac;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::http::error::ApiError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentStatus {
+    Pending,
+    Authorized,
+    Captured,
+    Failed,
+    PartiallyRefunded,
+    Refunded,
+}
+
+impl PaymentStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PaymentStatus::Pending => "pending",
+            PaymentStatus::Authorized => "authorized",
+            PaymentStatus::Captured => "captured",
+            PaymentStatus::Failed => "failed",
+            PaymentStatus::PartiallyRefunded => "partially_refunded",
+            PaymentStatus::Refunded => "refunded",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<PaymentStatus> {
+        [
+            PaymentStatus::Pending,
+            PaymentStatus::Authorized,
+            PaymentStatus::Captured,
+            PaymentStatus::Failed,
+            PaymentStatus::PartiallyRefunded,
+            PaymentStatus::Refunded,
+        ]
+        .into_iter()
+        .find(|p| p.as_str() == s)
+    }
+
+    /// Money was taken (and perhaps partly given back).
+    pub fn is_captured(self) -> bool {
+        matches!(
+            self,
+            PaymentStatus::Captured | PaymentStatus::PartiallyRefunded
+        )
+    }
+
+    /// Progress along pending → authorized → captured → partially refunded → refunded.
+    fn rank(self) -> u8 {
+        match self {
+            PaymentStatus::Pending => 0,
+            PaymentStatus::Authorized => 1,
+            PaymentStatus::Failed => 2,
+            PaymentStatus::Captured => 3,
+            PaymentStatus::PartiallyRefunded => 4,
+            PaymentStatus::Refunded => 5,
+        }
+    }
+
+    /// Whether an event reporting `next` may move a payment now in `self`. Events arrive out
+    /// of order; a payment never moves backwards, and a failure cannot follow a capture.
+    pub fn may_become(self, next: PaymentStatus) -> bool {
+        match next {
+            PaymentStatus::Failed => {
+                matches!(self, PaymentStatus::Pending | PaymentStatus::Authorized)
+            }
+            _ => next.rank() > self.rank(),
+        }
+    }
+}
+
+/// Webhook signatures: `Valise-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, t "." body)>`.
+pub const SIGNATURE_TOLERANCE_SECS: i64 = 300;
+
+pub fn sign(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
+    let key = hmac::Key::new(hmac::HMAC_SHA256, secret);
+    let mut ctx = hmac::Context::with_key(&key);
+    ctx.update(timestamp.to_string().as_bytes());
+    ctx.update(b".");
+    ctx.update(body);
+    format!("t={timestamp},v1={}", hex::encode(ctx.sign().as_ref()))
+}
+
+/// Verifies a signature header against the raw body, in constant time, within the tolerance.
+pub fn verify_signature(
+    secret: &[u8],
+    header: &str,
+    body: &[u8],
+    now: i64,
+) -> Result<(), &'static str> {
+    let mut timestamp = None;
+    let mut signatures = Vec::new();
+    for part in header.split(',') {
+        match part.trim().split_once('=') {
+            Some(("t", v)) => timestamp = v.parse::<i64>().ok(),
+            Some(("v1", v)) => signatures.push(v.to_owned()),
+            _ => {}
+        }
+    }
+    let timestamp = timestamp.ok_or("the signature has no timestamp")?;
+    if (now - timestamp).abs() > SIGNATURE_TOLERANCE_SECS {
+        return Err("the signature timestamp is outside the 5-minute tolerance");
+    }
+    let key = hmac::Key::new(hmac::HMAC_SHA256, secret);
+    let mut signed = timestamp.to_string().into_bytes();
+    signed.push(b'.');
+    signed.extend_from_slice(body);
+    let ok = signatures
+        .iter()
+        .any(|s| hex::decode(s).is_ok_and(|tag| hmac::verify(&key, &signed, &tag).is_ok()));
+    if ok {
+        Ok(())
+    } else {
+        Err("the signature does not match")
+    }
+}
+
+/// A payment provider. The built-in `test` provider is deterministic, for tests and demos;
+/// a real one would call out to its API here.
+pub struct TestProvider;
+
+impl TestProvider {
+    pub const NAME: &'static str = "test";
+
+    /// A reference for a new payment (what the provider's webhooks will name).
+    pub fn create(&self, payment_id: &str) -> String {
+        format!("test_{}", payment_id.trim_start_matches("pay_"))
+    }
+
+    /// Refunds synchronously.
+    pub fn refund(&self, _reference: &str, _amount: i64) -> Result<(), ApiError> {
+        Ok(())
+    }
+}
+
+/// A provider webhook event (the `test` provider's format).
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": "evt_1", "type": "payment.captured", "created": 1764082800,
+    "data": {"payment_id": "pay_0193a7c25b7e7d1a9c1e2f6c1f7e9a10", "provider_reference": "test_0193a7c25b7e7d1a9c1e2f6c1f7e9a10", "amount": 12900}
+}))]
+pub struct WebhookEvent {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub created: i64,
+    pub data: WebhookData,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+pub struct WebhookData {
+    pub payment_id: String,
+    pub provider_reference: String,
+    pub amount: i64,
+}
+
+impl WebhookEvent {
+    pub fn status(&self) -> Option<PaymentStatus> {
+        match self.event_type.as_str() {
+            "payment.authorized" => Some(PaymentStatus::Authorized),
+            "payment.captured" => Some(PaymentStatus::Captured),
+            "payment.failed" => Some(PaymentStatus::Failed),
+            "payment.refunded" => Some(PaymentStatus::Refunded),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use PaymentStatus::*;
+
+    #[test]
+    fn payments_never_move_backwards() {
+        assert!(Pending.may_become(Authorized) && Authorized.may_become(Captured));
+        assert!(Pending.may_become(Captured), "authorisation may be skipped");
+        assert!(!Captured.may_become(Authorized));
+        assert!(!Captured.may_become(Failed));
+        assert!(!Refunded.may_become(Captured));
+        assert!(Captured.may_become(Refunded));
+        assert!(!Failed.may_become(Authorized));
+    }
+
+    #[test]
+    fn signatures_verify_only_when_fresh_and_exact() {
+        let secret = b"whsec";
+        let body = br#"{"id":"evt_1"}"#;
+        let header = sign(secret, 1_000_000, body);
+        assert!(verify_signature(secret, &header, body, 1_000_100).is_ok());
+        assert!(
+            verify_signature(secret, &header, body, 1_000_400).is_err(),
+            "stale"
+        );
+        assert!(
+            verify_signature(secret, &header, br#"{"id":"evt_2"}"#, 1_000_100).is_err(),
+            "tampered"
+        );
+        assert!(
+            verify_signature(b"other", &header, body, 1_000_100).is_err(),
+            "forged"
+        );
+        assert!(
+            verify_signature(secret, "v1=00", body, 1_000_100).is_err(),
+            "no timestamp"
+        );
+    }
+}

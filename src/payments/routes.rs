@@ -1,0 +1,415 @@
+//! `/v1/orders/{number}/payments`, `/v1/payments/webhooks/{provider}`,
+//! `/v1/admin/payments/{id}/refund`.
+
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::model::{verify_signature, PaymentStatus, TestProvider, WebhookEvent};
+use super::store::{self, PaymentRow};
+use crate::auth::{min, Auth, Caller};
+use crate::catalog::model::Money;
+use crate::db::{write_transaction, Db, DbConnection};
+use crate::http::error::{ApiError, Problem};
+use crate::http::extract::Json;
+use crate::idempotency::{self, Lookup};
+use crate::notifications::{self, kind};
+use crate::orders::lifecycle::{self, Change};
+use crate::orders::model::{is_order_number, Action, Actor, OrderStatus};
+use crate::orders::store::{self as orders, OrderRow, Owner};
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(start_payment)
+        .service(list_payments)
+        .service(webhook);
+}
+
+pub fn configure_admin(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(refund);
+}
+
+/// The payment provider's shared secret (webhook signatures).
+pub struct PaymentSettings {
+    pub webhook_secret: Vec<u8>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PaymentView {
+    pub id: String,
+    pub order_id: String,
+    pub status: PaymentStatus,
+    pub provider: String,
+    /// The provider's id for this payment (what its webhooks name).
+    pub provider_reference: String,
+    pub amount: Money,
+    pub refunded: Money,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<PaymentRow> for PaymentView {
+    fn from(p: PaymentRow) -> Self {
+        let money = |amount| Money {
+            amount,
+            currency: p.currency.clone(),
+        };
+        Self {
+            status: p.status(),
+            amount: money(p.amount),
+            refunded: money(p.refunded_amount),
+            id: p.id,
+            order_id: p.order_id,
+            provider: p.provider,
+            provider_reference: p.provider_reference,
+            created_at: p.created_at.and_utc(),
+            updated_at: p.updated_at.and_utc(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PaymentList {
+    pub data: Vec<PaymentView>,
+}
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewPayment {}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefundRequest {
+    /// Minor units to refund; omit for everything not yet refunded.
+    pub amount: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookAck {
+    /// `applied`, `duplicate` (already seen) or `ignored` (stale or unknown event type).
+    pub status: &'static str,
+}
+
+fn order_owner(
+    caller: &Caller,
+    req: &HttpRequest,
+) -> Result<(Option<String>, Option<String>), ApiError> {
+    let token = req
+        .headers()
+        .get("x-order-token")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    match (caller.user_id(), token) {
+        (Some(u), _) => Ok((Some(u.to_owned()), None)),
+        (None, Some(t)) => Ok((None, Some(t))),
+        (None, None) => Err(ApiError::NotFound),
+    }
+}
+
+fn owned_order(
+    conn: &mut DbConnection,
+    number: &str,
+    user: &Option<String>,
+    token: &Option<String>,
+) -> Result<OrderRow, ApiError> {
+    if !is_order_number(number) {
+        return Err(ApiError::NotFound);
+    }
+    let owner = match (user, token) {
+        (Some(u), _) => Owner::User(u),
+        (None, Some(t)) => Owner::Guest { token: t },
+        _ => return Err(ApiError::NotFound),
+    };
+    orders::find_owned(conn, number, &owner)?.ok_or(ApiError::NotFound)
+}
+
+/// Start paying an order.
+///
+/// Creates a payment with the shop's provider (`test`) for the order's total. Requires an
+/// `Idempotency-Key`. The payment then moves by the provider's signed webhooks; the order
+/// becomes `paid` when it is captured. No card data is ever sent to or accepted by this API.
+#[utoipa::path(
+    tag = "payments",
+    security(("bearer" = []), ()),
+    params(
+        ("number" = String, Path, description = "Order number"),
+        ("Idempotency-Key" = String, Header, description = "Unique per attempt"),
+        ("X-Order-Token" = Option<String>, Header, description = "Guests: the order's token"),
+    ),
+    request_body = NewPayment,
+    responses(
+        (status = 201, description = "Payment started", body = PaymentView),
+        (status = 400, description = "Missing Idempotency-Key", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such order, or not yours", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`invalid-transition`: the order is not awaiting payment", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown field, or `idempotency-key-reused`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/orders/{number}/payments")]
+async fn start_payment(
+    req: HttpRequest,
+    caller: Caller,
+    db: web::Data<Db>,
+    crypto: web::Data<crate::crypto::Crypto>,
+    number: web::Path<String>,
+    body: Json<NewPayment>,
+) -> Result<HttpResponse, ApiError> {
+    let key = idempotency::key(&req, true)?.unwrap_or_default();
+    let number = number.into_inner();
+    let hash = idempotency::fingerprint(&number, &body.into_inner());
+    let (user, token) = order_owner(&caller, &req)?;
+    let crypto = crypto.into_inner();
+    let (status, body, replayed) = db
+        .run(move |conn| {
+            write_transaction(conn, |conn| {
+                let order = owned_order(conn, &number, &user, &token)?;
+                let scope = format!("payment:{}", order.id);
+                if let Lookup::Replay(stored) =
+                    idempotency::lookup(conn, &crypto, &scope, &key, &hash)?
+                {
+                    return Ok((stored.status, stored.body, true));
+                }
+                if order.status() != OrderStatus::PendingPayment {
+                    return Err(ApiError::Conflict {
+                        slug: "invalid-transition",
+                        detail: format!(
+                            "The order is {}, not awaiting payment.",
+                            order.status().as_str()
+                        ),
+                    });
+                }
+                let now = crate::db::now();
+                let id = crate::ids::new_id("pay");
+                let row = PaymentRow {
+                    provider_reference: TestProvider.create(&id),
+                    id,
+                    order_id: order.id.clone(),
+                    provider: TestProvider::NAME.to_owned(),
+                    status: PaymentStatus::Pending.as_str().to_owned(),
+                    amount: order.total,
+                    refunded_amount: 0,
+                    currency: order.currency.clone(),
+                    created_at: now,
+                    updated_at: now,
+                };
+                store::insert(conn, &row)?;
+                let body = serde_json::to_vec(&PaymentView::from(row))
+                    .map_err(|e| ApiError::Internal(e.into()))?;
+                if !idempotency::save(conn, &crypto, &scope, &key, &hash, &order.id, 201, &body)? {
+                    return Err(ApiError::conflict(
+                        "A concurrent request used this Idempotency-Key; retry.",
+                    ));
+                }
+                Ok((201, body, false))
+            })
+        })
+        .await?;
+    let mut response = idempotency::replay(idempotency::Stored { status, body });
+    if !replayed {
+        response.headers_mut().remove("idempotent-replayed");
+    }
+    Ok(response)
+}
+
+/// Payments of an order.
+///
+/// Every attempt, with its status and refunds.
+#[utoipa::path(
+    tag = "payments",
+    security(("bearer" = []), ()),
+    params(("number" = String, Path, description = "Order number"), ("X-Order-Token" = Option<String>, Header, description = "Guests: the order's token")),
+    responses(
+        (status = 200, body = PaymentList),
+        (status = 404, description = "No such order, or not yours", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/orders/{number}/payments")]
+async fn list_payments(
+    req: HttpRequest,
+    caller: Caller,
+    db: web::Data<Db>,
+    number: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let number = number.into_inner();
+    let (user, token) = order_owner(&caller, &req)?;
+    let data = db
+        .run(move |conn| {
+            let order = owned_order(conn, &number, &user, &token)?;
+            Ok::<_, ApiError>(
+                store::for_order(conn, &order.id)?
+                    .into_iter()
+                    .map(PaymentView::from)
+                    .collect(),
+            )
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(PaymentList { data }))
+}
+
+fn apply_event(
+    conn: &mut DbConnection,
+    provider: &str,
+    event: &WebhookEvent,
+) -> Result<&'static str, ApiError> {
+    let Some(next) = event.status() else {
+        return Ok("ignored");
+    };
+    let payment = store::get(conn, &event.data.payment_id)?
+        .filter(|p| p.provider == provider && p.provider_reference == event.data.provider_reference)
+        .ok_or_else(|| {
+            ApiError::validation("data.payment_id", "names no payment of this provider")
+        })?;
+    if !store::record_event(conn, provider, &event.id, &payment.id, &event.event_type)? {
+        return Ok("duplicate");
+    }
+    if matches!(next, PaymentStatus::Authorized | PaymentStatus::Captured)
+        && event.data.amount != payment.amount
+    {
+        return Err(ApiError::validation(
+            "data.amount",
+            "does not match the payment's amount",
+        ));
+    }
+    let current = payment.status();
+    if !current.may_become(next) {
+        // Out of order: an older event arriving late never moves a payment backwards.
+        return Ok("ignored");
+    }
+    if next == PaymentStatus::Refunded {
+        let remaining = payment.amount - payment.refunded_amount;
+        store::record_refund(conn, &payment, remaining)?;
+    } else if !store::set_status(conn, &payment.id, current, next)? {
+        return Ok("ignored");
+    }
+    if next == PaymentStatus::Captured {
+        let order = orders::get(conn, &payment.order_id)?.ok_or(ApiError::NotFound)?;
+        if order.status() == OrderStatus::PendingPayment {
+            lifecycle::apply(
+                conn,
+                &Change {
+                    order: &order,
+                    action: Action::MarkPaid,
+                    actor: Actor::System,
+                    actor_kind: "system",
+                    actor_id: None,
+                },
+            )?;
+        } else {
+            log::warn!(
+                "payment {} captured for order {} which is {}: needs a refund",
+                payment.id,
+                order.id,
+                order.status
+            );
+        }
+    }
+    Ok("applied")
+}
+
+/// Payment provider webhook.
+///
+/// Signed with `Valise-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, t + "." + raw body)>`
+/// (5-minute tolerance). Idempotent per event id; events arriving out of order never move a
+/// payment backwards. `payment.captured` makes the order `paid`.
+#[utoipa::path(
+    tag = "payments",
+    params(
+        ("provider" = String, Path, description = "`test`"),
+        ("Valise-Signature" = String, Header, description = "`t=<unix>,v1=<hex>`"),
+    ),
+    request_body = WebhookEvent,
+    responses(
+        (status = 200, description = "Accepted", body = WebhookAck),
+        (status = 401, description = "Missing, forged or stale signature", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown provider", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Malformed event, unknown payment, or amount mismatch", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/payments/webhooks/{provider}")]
+async fn webhook(
+    req: HttpRequest,
+    db: web::Data<Db>,
+    settings: web::Data<PaymentSettings>,
+    provider: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let provider = provider.into_inner();
+    if provider != TestProvider::NAME {
+        return Err(ApiError::NotFound);
+    }
+    let header = req
+        .headers()
+        .get("valise-signature")
+        .and_then(|v| v.to_str().ok())
+        .ok_or(ApiError::Unauthenticated(
+            "The webhook has no Valise-Signature header.",
+        ))?;
+    verify_signature(
+        &settings.webhook_secret,
+        header,
+        &body,
+        chrono::Utc::now().timestamp(),
+    )
+    .map_err(ApiError::Unauthenticated)?;
+    let event: WebhookEvent = crate::http::extract::parse_json(&body)?;
+    let status = db
+        .run(move |conn| write_transaction(conn, |conn| apply_event(conn, &provider, &event)))
+        .await?;
+    Ok(HttpResponse::Ok().json(WebhookAck { status }))
+}
+
+/// Refund a payment.
+///
+/// In full, or partly with `amount`; the payment becomes `refunded` or `partially_refunded`.
+#[utoipa::path(
+    tag = "payments",
+    security(("bearer" = []), ("api_key" = [])),
+    params(("id" = String, Path, description = "`pay_…` id")),
+    request_body = RefundRequest,
+    responses(
+        (status = 200, description = "Refunded", body = PaymentView),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Managers and above", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such payment", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Nothing captured to refund", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid amount", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/payments/{id}/refund")]
+async fn refund(
+    _auth: Auth<min::Manager>,
+    db: web::Data<Db>,
+    id: web::Path<String>,
+    body: Json<RefundRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let wanted = body.into_inner().amount;
+    let view = db
+        .run(move |conn| {
+            write_transaction(conn, |conn| {
+                let payment = store::get(conn, &id)?.ok_or(ApiError::NotFound)?;
+                if !payment.status().is_captured() {
+                    return Err(ApiError::conflict("Only a captured payment can be refunded."));
+                }
+                let remaining = payment.amount - payment.refunded_amount;
+                let amount = wanted.unwrap_or(remaining);
+                if amount < 1 || amount > remaining {
+                    return Err(ApiError::validation("amount", format!("must be 1 to {remaining}")));
+                }
+                TestProvider.refund(&payment.provider_reference, amount)?;
+                let status = store::record_refund(conn, &payment, amount)?;
+                let order = orders::get(conn, &payment.order_id)?.ok_or(ApiError::NotFound)?;
+                notifications::enqueue(
+                    conn,
+                    order.user_id.as_deref(),
+                    Some(&order.id),
+                    kind::PAYMENT_REFUNDED,
+                    &serde_json::json!({"order_id": order.id, "payment_id": payment.id, "status": status.as_str(), "amount": amount}),
+                )?;
+                let payment = store::get(conn, &id)?.ok_or(ApiError::NotFound)?;
+                Ok(PaymentView::from(payment))
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
