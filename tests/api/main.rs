@@ -15,6 +15,7 @@ mod helpers;
 mod me;
 mod migrations;
 mod openapi;
+mod orders;
 mod policies;
 mod process;
 mod rotation;

@@ -13,7 +13,7 @@ use crate::helpers::{unique_email, TestApp, PASSWORD};
 use crate::process::start_server_logging_to;
 
 /// Every byte the database keeps: the SQLite file with its WAL, or a `pg_dump`.
-fn database_bytes(url: &DatabaseUrl) -> Vec<u8> {
+pub fn database_bytes(url: &DatabaseUrl) -> Vec<u8> {
     match url {
         DatabaseUrl::SqliteFile(path) => {
             let mut bytes = Vec::new();
@@ -41,7 +41,7 @@ fn database_bytes(url: &DatabaseUrl) -> Vec<u8> {
     }
 }
 
-fn contains(haystack: &[u8], needle: &str) -> bool {
+pub fn contains(haystack: &[u8], needle: &str) -> bool {
     let needle = needle.as_bytes();
     haystack
         .windows(needle.len())

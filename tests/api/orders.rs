@@ -1,0 +1,592 @@
+//! Carts, checkout, orders and payments, end to end.
+
+use diesel::prelude::*;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use valise::auth::Role;
+use valise::payments::model::sign;
+
+use crate::catalog::{create, product};
+use crate::helpers::{assert_problem, unique_email, Session, TestApp};
+
+const WEBHOOK_SECRET: &str = valise::config::DEV_WEBHOOK_SECRET;
+
+fn checkout_body(email: &str) -> Value {
+    json!({
+        "contact_email": email,
+        "shipping_address": {"name": "Quentin Zephyrine", "line1": "17 Rue des Xylophones", "city": "Marseille", "postal_code": "13001", "country": "fr"},
+        "accepted_policy_version": 1
+    })
+}
+
+/// A product with one variant holding `stock` units; returns the variant id.
+async fn stocked_variant(app: &TestApp, slug: &str, stock: i32, price: i64) -> String {
+    let manager = app.staff(Role::Manager).await;
+    let created = create(
+        app,
+        &manager,
+        &product(slug, "travel", "abs", [55, 40, 20], price, &[stock]),
+    )
+    .await;
+    created["variants"][0]["id"].as_str().unwrap().to_owned()
+}
+
+struct GuestCart {
+    id: String,
+    token: String,
+}
+
+async fn guest_cart(app: &TestApp, variant: &str, quantity: i32) -> GuestCart {
+    let created: Value = app
+        .post_json("/v1/carts", &json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let cart = GuestCart {
+        id: created["id"].as_str().unwrap().to_owned(),
+        token: created["cart_token"].as_str().unwrap().to_owned(),
+    };
+    let added = app
+        .client
+        .post(app.url(&format!("/v1/carts/{}/items", cart.id)))
+        .header("x-cart-token", &cart.token)
+        .json(&json!({"variant_id": variant, "quantity": quantity}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status(), StatusCode::OK);
+    cart
+}
+
+async fn checkout(app: &TestApp, cart: &GuestCart, key: &str, body: &Value) -> reqwest::Response {
+    app.client
+        .post(app.url(&format!("/v1/carts/{}/checkout", cart.id)))
+        .header("x-cart-token", &cart.token)
+        .header("idempotency-key", key)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn available(app: &TestApp, variant: &str) -> i32 {
+    let id = variant.to_owned();
+    app.db
+        .run(move |conn| {
+            valise::catalog::store::get_variant(conn, &id).map_err(anyhow::Error::from)
+        })
+        .await
+        .unwrap()
+        .unwrap()
+        .available
+}
+
+#[actix_web::test]
+async fn thirty_concurrent_checkouts_for_five_units_make_exactly_five_orders() {
+    let app = TestApp::spawn().await;
+    let variant = stocked_variant(&app, "scarce", 5, 9900).await;
+    let mut carts = Vec::new();
+    for _ in 0..30 {
+        carts.push(guest_cart(&app, &variant, 1).await);
+    }
+    let body = checkout_body("buyer@example.com");
+    let attempts = carts.iter().enumerate().map(|(i, cart)| {
+        app.client
+            .post(app.url(&format!("/v1/carts/{}/checkout", cart.id)))
+            .header("x-cart-token", &cart.token)
+            .header("idempotency-key", format!("k-{i}"))
+            .json(&body)
+            .send()
+    });
+    let responses = futures_util::future::join_all(attempts).await;
+    let mut created = 0;
+    for response in responses {
+        let response = response.unwrap();
+        match response.status() {
+            StatusCode::CREATED => created += 1,
+            StatusCode::CONFLICT => {
+                let problem: Value = response.json().await.unwrap();
+                assert_eq!(problem["type"], "urn:valise:problem:out-of-stock");
+                assert!(problem["detail"].as_str().unwrap().contains(&variant));
+            }
+            other => panic!("unexpected {other}: {}", response.text().await.unwrap()),
+        }
+    }
+    assert_eq!(created, 5);
+    assert_eq!(available(&app, &variant).await, 0);
+}
+
+#[actix_web::test]
+async fn a_checkout_replays_for_the_same_key_and_refuses_another_body() {
+    let app = TestApp::spawn().await;
+    let variant = stocked_variant(&app, "replayed", 3, 12900).await;
+    let cart = guest_cart(&app, &variant, 1).await;
+    let body = checkout_body("replay@example.com");
+
+    let missing = app
+        .client
+        .post(app.url(&format!("/v1/carts/{}/checkout", cart.id)))
+        .header("x-cart-token", &cart.token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(missing, StatusCode::BAD_REQUEST, "bad-request").await;
+
+    let first = checkout(&app, &cart, "key-1", &body).await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    assert!(first.headers().get("idempotent-replayed").is_none());
+    let order: Value = first.json().await.unwrap();
+    assert_eq!(order["status"], "pending_payment");
+    assert_eq!(
+        order["totals"]["total"]["amount"], 12900,
+        "free shipping from 100"
+    );
+    assert!(order["number"].as_str().unwrap().starts_with("LG-"));
+    assert!(order["order_token"].as_str().unwrap().starts_with("vo_"));
+    assert_eq!(order["allowed_transitions"], json!(["cancel"]));
+
+    let again = checkout(&app, &cart, "key-1", &body).await;
+    assert_eq!(again.status(), StatusCode::CREATED);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(again.json::<Value>().await.unwrap(), order);
+    assert_eq!(available(&app, &variant).await, 2, "stock taken once");
+
+    let other = checkout(
+        &app,
+        &cart,
+        "key-1",
+        &checkout_body("someone-else@example.com"),
+    )
+    .await;
+    assert_problem(
+        other,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "idempotency-key-reused",
+    )
+    .await;
+}
+
+#[actix_web::test]
+async fn checkout_refuses_sensitive_addresses_and_a_stale_policy() {
+    let app = TestApp::spawn().await;
+    let variant = stocked_variant(&app, "careful", 3, 5000).await;
+    let cart = guest_cart(&app, &variant, 1).await;
+    let mut body = checkout_body("x@example.com");
+    body["shipping_address"]["line2"] = json!("IBAN DE89370400440532013000");
+    let problem = assert_problem(
+        checkout(&app, &cart, "a", &body).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "sensitive-data-refused",
+    )
+    .await;
+    assert_eq!(problem["errors"][0]["field"], "shipping_address.line2");
+    let mut body = checkout_body("x@example.com");
+    body["accepted_policy_version"] = json!(0);
+    assert_problem(
+        checkout(&app, &cart, "b", &body).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation-failed",
+    )
+    .await;
+    let mut body = checkout_body("x@example.com");
+    body["card_number"] = json!("4111111111111111");
+    let problem = assert_problem(
+        checkout(&app, &cart, "c", &body).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation-failed",
+    )
+    .await;
+    assert_eq!(problem["errors"][0]["field"], "card_number");
+    assert_eq!(
+        available(&app, &variant).await,
+        3,
+        "nothing reserved by refused checkouts"
+    );
+}
+
+async fn customer_order(app: &TestApp, session: &Session, variant: &str) -> Value {
+    let cart: Value = app
+        .authed(Method::POST, "/v1/carts", session)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        cart.get("cart_token").is_none(),
+        "customer carts need no token"
+    );
+    let id = cart["id"].as_str().unwrap();
+    let added = app
+        .authed(Method::POST, &format!("/v1/carts/{id}/items"), session)
+        .json(&json!({"variant_id": variant, "quantity": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status(), StatusCode::OK);
+    let response = app
+        .authed(Method::POST, &format!("/v1/carts/{id}/checkout"), session)
+        .header("idempotency-key", uuid::Uuid::now_v7().to_string())
+        .json(&checkout_body(&session.email))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    response.json().await.unwrap()
+}
+
+#[actix_web::test]
+async fn another_callers_carts_and_orders_answer_404() {
+    let app = TestApp::spawn().await;
+    let variant = stocked_variant(&app, "private", 10, 5000).await;
+    let alice = app.register(&unique_email("alice"), "Alice").await;
+    let bob = app.register(&unique_email("bob"), "Bob").await;
+    let order = customer_order(&app, &alice, &variant).await;
+    let number = order["number"].as_str().unwrap();
+
+    // Alice sees her order; Bob, a guest, and an anonymous caller do not.
+    assert_eq!(
+        app.get_as(&format!("/v1/orders/{number}"), &alice)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    for path in [
+        format!("/v1/orders/{number}"),
+        format!("/v1/orders/{number}/payments"),
+    ] {
+        assert_problem(
+            app.get_as(&path, &bob).await,
+            StatusCode::NOT_FOUND,
+            "not-found",
+        )
+        .await;
+        assert_problem(app.get(&path).await, StatusCode::NOT_FOUND, "not-found").await;
+        let guessed = app
+            .client
+            .get(app.url(&path))
+            .header("x-order-token", "vo_guess")
+            .send()
+            .await
+            .unwrap();
+        assert_problem(guessed, StatusCode::NOT_FOUND, "not-found").await;
+    }
+    let cancel = app
+        .authed(Method::POST, &format!("/v1/orders/{number}/cancel"), &bob)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(cancel, StatusCode::NOT_FOUND, "not-found").await;
+    let pay = app
+        .authed(Method::POST, &format!("/v1/orders/{number}/payments"), &bob)
+        .header("idempotency-key", "x")
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(pay, StatusCode::NOT_FOUND, "not-found").await;
+    let listed: Value = app.get_as("/v1/orders", &bob).await.json().await.unwrap();
+    assert_eq!(listed["data"], json!([]));
+
+    // A guest cart: only its token opens it.
+    let cart = guest_cart(&app, &variant, 1).await;
+    let path = format!("/v1/carts/{}", cart.id);
+    assert_problem(app.get(&path).await, StatusCode::NOT_FOUND, "not-found").await;
+    assert_problem(
+        app.get_as(&path, &bob).await,
+        StatusCode::NOT_FOUND,
+        "not-found",
+    )
+    .await;
+    let wrong = app
+        .client
+        .get(app.url(&path))
+        .header("x-cart-token", "vc_wrong")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(wrong, StatusCode::NOT_FOUND, "not-found").await;
+    let right = app
+        .client
+        .get(app.url(&path))
+        .header("x-cart-token", &cart.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(right.status(), StatusCode::OK);
+
+    // A guest reads their order with the order token.
+    let placed: Value = checkout(&app, &cart, "g", &checkout_body("guest@example.com"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let guest_path = format!("/v1/orders/{}", placed["number"].as_str().unwrap());
+    let mine = app
+        .client
+        .get(app.url(&guest_path))
+        .header("x-order-token", placed["order_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mine.status(), StatusCode::OK);
+    let mine: Value = mine.json().await.unwrap();
+    assert_eq!(mine["contact_email"], "guest@example.com");
+    assert_eq!(mine["shipping_address"]["country"], "FR");
+    assert!(mine.get("order_token").is_none(), "the token is shown once");
+    assert_problem(
+        app.get_as(&guest_path, &alice).await,
+        StatusCode::NOT_FOUND,
+        "not-found",
+    )
+    .await;
+}
+
+async fn start_payment(app: &TestApp, session: &Session, number: &str) -> Value {
+    let response = app
+        .authed(
+            Method::POST,
+            &format!("/v1/orders/{number}/payments"),
+            session,
+        )
+        .header("idempotency-key", format!("pay-{number}"))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    response.json().await.unwrap()
+}
+
+async fn send_event(
+    app: &TestApp,
+    payment: &Value,
+    event_id: &str,
+    event_type: &str,
+    signed_at: i64,
+    secret: &str,
+) -> reqwest::Response {
+    let body = json!({
+        "id": event_id, "type": event_type, "created": signed_at,
+        "data": {"payment_id": payment["id"], "provider_reference": payment["provider_reference"], "amount": payment["amount"]["amount"]}
+    })
+    .to_string();
+    app.client
+        .post(app.url("/v1/payments/webhooks/test"))
+        .header("content-type", "application/json")
+        .header(
+            "valise-signature",
+            sign(secret.as_bytes(), signed_at, body.as_bytes()),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[actix_web::test]
+async fn signed_webhooks_drive_the_payment_and_the_order() {
+    let app = TestApp::spawn().await;
+    let variant = stocked_variant(&app, "payable", 10, 5000).await;
+    let ada = app.register(&unique_email("ada"), "Ada").await;
+    let order = customer_order(&app, &ada, &variant).await;
+    let number = order["number"].as_str().unwrap();
+    assert_eq!(
+        order["totals"]["total"]["amount"], 5990,
+        "flat shipping under 100"
+    );
+    let payment = start_payment(&app, &ada, number).await;
+    assert_eq!(payment["status"], "pending");
+    assert_eq!(payment["amount"]["amount"], 5990);
+    let now = chrono::Utc::now().timestamp();
+
+    // Forged and stale signatures are refused and change nothing.
+    let forged = send_event(
+        &app,
+        &payment,
+        "evt_1",
+        "payment.captured",
+        now,
+        "not-the-secret-at-all",
+    )
+    .await;
+    assert_problem(forged, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+    let stale = send_event(
+        &app,
+        &payment,
+        "evt_1",
+        "payment.captured",
+        now - 600,
+        WEBHOOK_SECRET,
+    )
+    .await;
+    assert_problem(stale, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+    let unsigned = app
+        .client
+        .post(app.url("/v1/payments/webhooks/test"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(unsigned, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+
+    let captured = send_event(
+        &app,
+        &payment,
+        "evt_1",
+        "payment.captured",
+        now,
+        WEBHOOK_SECRET,
+    )
+    .await;
+    assert_eq!(captured.json::<Value>().await.unwrap()["status"], "applied");
+    let replayed = send_event(
+        &app,
+        &payment,
+        "evt_1",
+        "payment.captured",
+        now,
+        WEBHOOK_SECRET,
+    )
+    .await;
+    assert_eq!(
+        replayed.json::<Value>().await.unwrap()["status"],
+        "duplicate"
+    );
+    // An authorisation arriving late never moves the payment back.
+    let late = send_event(
+        &app,
+        &payment,
+        "evt_0",
+        "payment.authorized",
+        now,
+        WEBHOOK_SECRET,
+    )
+    .await;
+    assert_eq!(late.json::<Value>().await.unwrap()["status"], "ignored");
+
+    let view: Value = app
+        .get_as(&format!("/v1/orders/{number}"), &ada)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(view["status"], "paid");
+    assert_eq!(view["payment_status"], "captured");
+    let history: Vec<&str> = view["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["to"].as_str().unwrap())
+        .collect();
+    assert_eq!(history, vec!["pending_payment", "paid"]);
+
+    // Paying a paid order is an invalid transition.
+    let again = app
+        .authed(Method::POST, &format!("/v1/orders/{number}/payments"), &ada)
+        .header("idempotency-key", "second-attempt")
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(again, StatusCode::CONFLICT, "invalid-transition").await;
+
+    // Cancelling a paid order releases the stock and refunds the payment.
+    let before = available(&app, &variant).await;
+    let cancelled = app
+        .authed(Method::POST, &format!("/v1/orders/{number}/cancel"), &ada)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cancelled.status(), StatusCode::OK);
+    let cancelled: Value = cancelled.json().await.unwrap();
+    assert_eq!(cancelled["status"], "cancelled");
+    assert_eq!(cancelled["payment_status"], "refunded");
+    assert_eq!(available(&app, &variant).await, before + 1);
+    let twice = app
+        .authed(Method::POST, &format!("/v1/orders/{number}/cancel"), &ada)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(twice, StatusCode::CONFLICT, "invalid-transition").await;
+}
+
+#[actix_web::test]
+async fn unpaid_orders_expire_and_release_their_stock() {
+    let app = TestApp::spawn().await;
+    let variant = stocked_variant(&app, "expiring", 4, 5000).await;
+    let cart = guest_cart(&app, &variant, 3).await;
+    let order: Value = checkout(&app, &cart, "e", &checkout_body("late@example.com"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(available(&app, &variant).await, 1);
+    let id = order["id"].as_str().unwrap().to_owned();
+    let expired = app
+        .db
+        .run(move |conn| {
+            use valise::db::schema::orders;
+            diesel::update(orders::table.find(&id))
+                .set(orders::expires_at.eq(valise::db::now() - chrono::Duration::minutes(1)))
+                .execute(conn)?;
+            valise::orders::lifecycle::expire_due(conn, 100).map_err(|e| anyhow::anyhow!("{e}"))
+        })
+        .await
+        .unwrap();
+    assert_eq!(expired, 1);
+    assert_eq!(available(&app, &variant).await, 4);
+    let view: Value = app
+        .client
+        .get(app.url(&format!("/v1/orders/{}", order["number"].as_str().unwrap())))
+        .header("x-order-token", order["order_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(view["status"], "expired");
+    assert_eq!(view["allowed_transitions"], json!([]));
+    // A second run finds nothing to do.
+    let again = app
+        .db
+        .run(|conn| {
+            valise::orders::lifecycle::expire_due(conn, 100).map_err(|e| anyhow::anyhow!("{e}"))
+        })
+        .await
+        .unwrap();
+    assert_eq!(again, 0);
+}
+
+#[actix_web::test]
+async fn no_order_address_or_email_is_stored_in_plaintext() {
+    let app = TestApp::spawn().await;
+    let variant = stocked_variant(&app, "sealed", 3, 5000).await;
+    let cart = guest_cart(&app, &variant, 1).await;
+    let placed = checkout(
+        &app,
+        &cart,
+        "s",
+        &checkout_body("quentin.zephyrine@example.org"),
+    )
+    .await;
+    assert_eq!(placed.status(), StatusCode::CREATED);
+    let stored = crate::storage::database_bytes(&app.config.database_url);
+    for secret in [
+        "quentin.zephyrine",
+        "Zephyrine",
+        "Xylophones",
+        "Marseille",
+        "13001",
+    ] {
+        assert!(
+            !crate::storage::contains(&stored, secret),
+            "{secret} is readable in the database"
+        );
+    }
+}
