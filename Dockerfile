@@ -1,14 +1,15 @@
 # syntax=docker/dockerfile:1
-# Build stage: compile the release binary (SQLite is bundled; PostgreSQL links libpq).
+# Build stage: compile the release binary (SQLite and libpq are both built in; libpq needs
+# OpenSSL's headers).
 FROM rust:1-bookworm AS build
-RUN apt-get update && apt-get install -y --no-install-recommends libpq-dev && rm -rf /var/lib/apt/lists/*
+RUN apt-get update && apt-get install -y --no-install-recommends libssl-dev pkg-config && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
 RUN cargo build --release --locked && strip target/release/valise
 
-# Runtime stage: just the binary, libpq and CA certificates, as an unprivileged user.
+# Runtime stage: just the binary, OpenSSL and CA certificates, as an unprivileged user.
 FROM debian:bookworm-slim
-RUN apt-get update && apt-get install -y --no-install-recommends libpq5 ca-certificates \
+RUN apt-get update && apt-get install -y --no-install-recommends libssl3 ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --home /var/lib/valise --create-home valise
 COPY --from=build /src/target/release/valise /usr/local/bin/valise

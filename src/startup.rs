@@ -35,6 +35,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
             .configure(carts::configure)
             .configure(orders::checkout::configure)
             .configure(orders::routes::configure)
+            .configure(orders::after_sales::configure)
             .configure(payments::routes::configure)
             .configure(auth::routes::configure)
             .configure(accounts::configure_me)
@@ -47,7 +48,9 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
                     .configure(crypto::routes::configure)
                     .configure(catalog::admin::configure)
                     .configure(catalog::consultations::configure_admin)
-                    .configure(payments::routes::configure_admin),
+                    .configure(payments::routes::configure_admin)
+                    .configure(orders::admin::configure)
+                    .configure(orders::after_sales::configure_admin),
             ),
     );
 }

@@ -32,6 +32,7 @@ use super::error::{FieldError, Problem};
         (name = "catalog-admin", description = "Catalogue, inventory and consultation answers (staff)"),
         (name = "carts", description = "Carts for customers and guests"),
         (name = "orders", description = "Checkout and orders: status, history, cancellation"),
+        (name = "orders-admin", description = "Orders for staff: masked views, shipments, deliveries"),
         (name = "payments", description = "Payments and the provider's signed webhooks; no card data, ever"),
         (name = "auth", description = "Accounts and sessions: register, log in, refresh, log out"),
         (name = "me", description = "The data subject: my profile and who accessed my data"),

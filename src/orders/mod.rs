@@ -1,5 +1,7 @@
 //! Orders: checkout, the state machine, customer views, expiry.
 
+pub mod admin;
+pub mod after_sales;
 pub mod checkout;
 pub mod lifecycle;
 pub mod model;

@@ -1,13 +1,13 @@
 //! `/v1/orders…` for the customer or guest who placed them.
 
-use actix_web::{get, post, web, HttpRequest, HttpResponse};
-use serde::Serialize;
+use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::lifecycle::{self, Change};
-use super::model::{is_order_number, Action, Actor};
+use super::model::{is_order_number, Action, Actor, Address};
 use super::store::{self, Owner};
-use super::view::{owner_view, OrderView};
+use super::view::{owner_view, OrderView, TABLE};
 use crate::auth::{min, Auth, Caller};
 use crate::crypto::Crypto;
 use crate::db::{write_transaction, Db};
@@ -18,7 +18,8 @@ use crate::http::pagination::{paginate, PageQuery};
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_orders)
         .service(get_order)
-        .service(cancel_order);
+        .service(cancel_order)
+        .service(correct_address);
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -177,6 +178,107 @@ async fn cancel_order(
                         actor_kind: "owner",
                         actor_id: user.as_deref(),
                     },
+                )?;
+                let order = store::get(conn, &order.id)?.ok_or(ApiError::NotFound)?;
+                owner_view(conn, &crypto, &order, None)
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddressCorrection {
+    pub shipping_address: Address,
+}
+
+/// Correct the shipping address.
+///
+/// Possible until the order ships (then 409 `invalid-transition`). The correction is
+/// recorded in the audit log (field names only) and confirmed by a notification.
+#[utoipa::path(
+    tag = "orders",
+    security(("bearer" = []), ()),
+    params(("number" = String, Path, description = "Order number"), ("X-Order-Token" = Option<String>, Header, description = "Guests: the order's token")),
+    request_body = AddressCorrection,
+    responses(
+        (status = 200, description = "Corrected", body = OrderView),
+        (status = 404, description = "No such order, or not yours", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`invalid-transition`: already shipped", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid or sensitive field", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[patch("/orders/{number}/shipping-address")]
+async fn correct_address(
+    req: HttpRequest,
+    caller: Caller,
+    db: web::Data<Db>,
+    crypto: web::Data<Crypto>,
+    number: web::Path<String>,
+    body: crate::http::extract::Json<AddressCorrection>,
+) -> Result<HttpResponse, ApiError> {
+    let number = number.into_inner();
+    if !is_order_number(&number) {
+        return Err(ApiError::NotFound);
+    }
+    let address = body
+        .into_inner()
+        .shipping_address
+        .validate("shipping_address")?;
+    let (user, token) = owner_of(&caller, &req)?;
+    // Built here, on the request's task: the audit entry carries the request id.
+    let actor = match (&caller.0, &user) {
+        (Some(p), Some(u)) => crate::audit::Actor::from_principal(p, Some(u)),
+        _ => crate::audit::Actor {
+            kind: crate::audit::ActorKind::Subject,
+            id: None,
+            role: None,
+            request_id: crate::http::middleware::current_request_id(),
+        },
+    };
+    let crypto = crypto.into_inner();
+    let view = db
+        .run(move |conn| {
+            write_transaction(conn, |conn| {
+                let owner = match (&user, &token) {
+                    (Some(u), _) => Owner::User(u),
+                    (None, Some(t)) => Owner::Guest { token: t },
+                    _ => return Err(ApiError::NotFound),
+                };
+                let order = store::find_owned(conn, &number, &owner)?.ok_or(ApiError::NotFound)?;
+                if !order.status().before_shipment() {
+                    return Err(ApiError::Conflict {
+                        slug: "invalid-transition",
+                        detail: "The order has shipped; its address can no longer change.".into(),
+                    });
+                }
+                let key = crypto.data_key(conn, &order.id)?;
+                let bytes =
+                    serde_json::to_vec(&address).map_err(|e| ApiError::Internal(e.into()))?;
+                let sealed = key.seal(
+                    &crate::crypto::Place::new(TABLE, "shipping_address_sealed", &order.id),
+                    &bytes,
+                )?;
+                store::set_address(conn, &order.id, &sealed)?;
+                let subject = order.user_id.clone().unwrap_or_else(|| order.id.clone());
+                crate::audit::record(
+                    conn,
+                    &crypto,
+                    &actor,
+                    &crate::audit::Event {
+                        action: "order.address.update",
+                        subject_id: Some(&subject),
+                        fields: &["shipping_address"],
+                        purpose: "rectification by the data subject",
+                    },
+                )?;
+                crate::notifications::enqueue(
+                    conn,
+                    order.user_id.as_deref(),
+                    Some(&order.id),
+                    crate::notifications::kind::ORDER_ADDRESS_CORRECTED,
+                    &serde_json::json!({"order_id": order.id, "number": order.number}),
                 )?;
                 let order = store::get(conn, &order.id)?.ok_or(ApiError::NotFound)?;
                 owner_view(conn, &crypto, &order, None)

@@ -1,5 +1,6 @@
-//! Background work inside `serve`: expiring unpaid orders. Every instance runs it; the
-//! conditional status change makes that safe.
+//! Background work inside `serve`: expiring unpaid orders and closing orders whose
+//! after-sales window ended. Every instance runs it; conditional status changes make that
+//! safe.
 
 use std::time::Duration;
 

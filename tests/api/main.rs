@@ -16,6 +16,7 @@ mod me;
 mod migrations;
 mod openapi;
 mod orders;
+mod orders_admin;
 mod policies;
 mod process;
 mod rotation;

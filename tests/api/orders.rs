@@ -9,7 +9,7 @@ use valise::payments::model::sign;
 use crate::catalog::{create, product};
 use crate::helpers::{assert_problem, unique_email, Session, TestApp};
 
-const WEBHOOK_SECRET: &str = valise::config::DEV_WEBHOOK_SECRET;
+pub const WEBHOOK_SECRET: &str = valise::config::DEV_WEBHOOK_SECRET;
 
 fn checkout_body(email: &str) -> Value {
     json!({
@@ -20,7 +20,7 @@ fn checkout_body(email: &str) -> Value {
 }
 
 /// A product with one variant holding `stock` units; returns the variant id.
-async fn stocked_variant(app: &TestApp, slug: &str, stock: i32, price: i64) -> String {
+pub async fn stocked_variant(app: &TestApp, slug: &str, stock: i32, price: i64) -> String {
     let manager = app.staff(Role::Manager).await;
     let created = create(
         app,
@@ -206,7 +206,7 @@ async fn checkout_refuses_sensitive_addresses_and_a_stale_policy() {
     );
 }
 
-async fn customer_order(app: &TestApp, session: &Session, variant: &str) -> Value {
+pub async fn customer_order(app: &TestApp, session: &Session, variant: &str) -> Value {
     let cart: Value = app
         .authed(Method::POST, "/v1/carts", session)
         .json(&json!({}))
@@ -346,7 +346,7 @@ async fn another_callers_carts_and_orders_answer_404() {
     .await;
 }
 
-async fn start_payment(app: &TestApp, session: &Session, number: &str) -> Value {
+pub async fn start_payment(app: &TestApp, session: &Session, number: &str) -> Value {
     let response = app
         .authed(
             Method::POST,
@@ -362,7 +362,7 @@ async fn start_payment(app: &TestApp, session: &Session, number: &str) -> Value 
     response.json().await.unwrap()
 }
 
-async fn send_event(
+pub async fn send_event(
     app: &TestApp,
     payment: &Value,
     event_id: &str,

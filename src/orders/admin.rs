@@ -1,0 +1,391 @@
+//! `/v1/admin/orders…` (staff): masked by default; the full address only for fulfilment
+//! staff on orders they are to ship, each such read audited; shipments (recording the
+//! disclosure of the address to the carrier) and deliveries.
+
+use actix_web::{get, post, web, HttpResponse};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::lifecycle::{self, Change};
+use super::model::{
+    allowed_actions, is_order_number, Action, Actor, Address, MaskedAddress, OrderStatus,
+};
+use super::store::{self, OrderRow};
+use super::view::open_personal;
+use crate::audit::{self, Actor as AuditActor, Event};
+use crate::auth::{min, Auth, Principal, Role};
+use crate::carts::routes::Totals;
+use crate::catalog::model::Money;
+use crate::crypto::Crypto;
+use crate::db::schema::{disclosures, orders, shipments};
+use crate::db::{write_transaction, Db, DbConnection};
+use crate::http::error::{ApiError, Problem};
+use crate::http::extract::{Json, Query};
+use crate::http::pagination::{paginate, PageQuery};
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(list)
+        .service(get_one)
+        .service(ship)
+        .service(deliver);
+}
+
+/// The shipping address as a staff member may see it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(tag = "visibility", rename_all = "snake_case")]
+pub enum StaffAddress {
+    /// Initials, city and country only.
+    Masked(MaskedAddress),
+    /// The whole address: fulfilment staff, for an order they are to ship. Audited.
+    Full(Address),
+    /// The order's personal data has been erased.
+    Erased,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StaffOrderView {
+    pub id: String,
+    pub number: String,
+    pub status: OrderStatus,
+    /// What you may do next with this order.
+    pub allowed_transitions: Vec<Action>,
+    pub totals: Totals,
+    pub payment_status: Option<String>,
+    /// `registered` or `guest`.
+    pub customer: String,
+    pub shipping_address: StaffAddress,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StaffOrderList {
+    pub data: Vec<StaffOrderView>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct StaffOrderQuery {
+    pub status: Option<OrderStatus>,
+    /// Placed at or after (RFC 3339).
+    pub from: Option<DateTime<Utc>>,
+    /// Placed before (RFC 3339).
+    pub to: Option<DateTime<Utc>>,
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"carrier": "Colissimo", "tracking_number": "6A12345678901"}))]
+pub struct NewShipment {
+    pub carrier: String,
+    pub tracking_number: String,
+}
+
+fn staff_actor(principal: &Principal) -> Actor {
+    if principal.role.includes(Role::Fulfillment) {
+        Actor::Fulfillment
+    } else {
+        Actor::Support
+    }
+}
+
+/// Builds the staff view; opens the full address (and audits it) only when allowed.
+fn staff_view(
+    conn: &mut DbConnection,
+    crypto: &Crypto,
+    principal: &Principal,
+    actor: &AuditActor,
+    order: &OrderRow,
+    want_full: bool,
+) -> Result<StaffOrderView, ApiError> {
+    let status = order.status();
+    let may_see_full = principal.role.includes(Role::Fulfillment)
+        && matches!(status, OrderStatus::Paid | OrderStatus::Fulfilling);
+    let shipping_address = match open_personal(conn, crypto, order)? {
+        None => StaffAddress::Erased,
+        Some((_, address)) if want_full && may_see_full => {
+            audit::record(
+                conn,
+                crypto,
+                actor,
+                &Event {
+                    action: "order.address.read",
+                    subject_id: Some(order.user_id.as_deref().unwrap_or(&order.id)),
+                    fields: &["shipping_address"],
+                    purpose: "shipping the order",
+                },
+            )?;
+            StaffAddress::Full(address)
+        }
+        Some((_, address)) => StaffAddress::Masked(address.masked()),
+    };
+    let money = |amount| Money {
+        amount,
+        currency: order.currency.clone(),
+    };
+    Ok(StaffOrderView {
+        id: order.id.clone(),
+        number: order.number.clone(),
+        status,
+        allowed_transitions: allowed_actions(status, staff_actor(principal)),
+        totals: Totals {
+            subtotal: money(order.subtotal),
+            shipping: money(order.shipping),
+            total: money(order.total),
+            item_count: store::items(conn, &order.id)?
+                .iter()
+                .map(|i| i.quantity)
+                .sum(),
+        },
+        payment_status: store::payment_status(conn, &order.id)?,
+        customer: if order.user_id.is_some() {
+            "registered"
+        } else {
+            "guest"
+        }
+        .to_owned(),
+        shipping_address,
+        created_at: order.created_at.and_utc(),
+    })
+}
+
+fn by_number(conn: &mut DbConnection, number: &str) -> Result<OrderRow, ApiError> {
+    if !is_order_number(number) {
+        return Err(ApiError::NotFound);
+    }
+    orders::table
+        .filter(orders::number.eq(number))
+        .select(OrderRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(ApiError::NotFound)
+}
+
+/// Orders, newest first (masked).
+///
+/// Filter by status and placement time. Addresses show initials, city and country only.
+#[utoipa::path(
+    tag = "orders-admin",
+    security(("bearer" = []), ("api_key" = [])),
+    params(StaffOrderQuery),
+    responses(
+        (status = 200, body = StaffOrderList),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Support and above", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid filter", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/orders")]
+async fn list(
+    auth: Auth<min::Support>,
+    db: web::Data<Db>,
+    crypto: web::Data<Crypto>,
+    query: Query<StaffOrderQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.into_inner();
+    let page = PageQuery {
+        limit: q.limit,
+        cursor: q.cursor,
+    }
+    .validate("admin-orders")?;
+    let actor = AuditActor::from_principal(&auth.principal, None);
+    let principal = auth.principal;
+    let crypto = crypto.into_inner();
+    let body = db
+        .run(move |conn| {
+            let mut query = orders::table
+                .order(orders::id.desc())
+                .limit(i64::from(page.limit) + 1)
+                .select(OrderRow::as_select())
+                .into_boxed();
+            if let Some(s) = q.status {
+                query = query.filter(orders::status.eq(s.as_str()));
+            }
+            if let Some(from) = q.from {
+                query = query.filter(orders::created_at.ge(from.naive_utc()));
+            }
+            if let Some(to) = q.to {
+                query = query.filter(orders::created_at.lt(to.naive_utc()));
+            }
+            if let Some(after) = &page.after {
+                query = query.filter(orders::id.lt(after.clone()));
+            }
+            let rows = query.load(conn)?;
+            let (rows, next_cursor) = paginate(rows, &page, "admin-orders", |o| o.id.clone());
+            let data = rows
+                .iter()
+                .map(|o| staff_view(conn, &crypto, &principal, &actor, o, false))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok::<_, ApiError>(StaffOrderList { data, next_cursor })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// One order.
+///
+/// Support sees the address masked. Fulfilment staff see the full address of a `paid` or
+/// `fulfilling` order (the ones they are to ship); each such read is written to the audit log
+/// and shows in the customer's access log.
+#[utoipa::path(
+    tag = "orders-admin",
+    security(("bearer" = []), ("api_key" = [])),
+    params(("number" = String, Path, description = "Order number")),
+    responses(
+        (status = 200, body = StaffOrderView),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Support and above", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such order", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/orders/{number}")]
+async fn get_one(
+    auth: Auth<min::Support>,
+    db: web::Data<Db>,
+    crypto: web::Data<Crypto>,
+    number: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let number = number.into_inner();
+    let actor = AuditActor::from_principal(&auth.principal, None);
+    let principal = auth.principal;
+    let crypto = crypto.into_inner();
+    let view = db
+        .run(move |conn| {
+            write_transaction(conn, |conn| {
+                let order = by_number(conn, &number)?;
+                staff_view(conn, &crypto, &principal, &actor, &order, true)
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// Ship an order.
+///
+/// Records the carrier and tracking number and moves the order to `shipped`. The address is
+/// disclosed to the carrier: the disclosure is recorded and shows in the customer's export.
+#[utoipa::path(
+    tag = "orders-admin",
+    security(("bearer" = []), ("api_key" = [])),
+    params(("number" = String, Path, description = "Order number")),
+    request_body = NewShipment,
+    responses(
+        (status = 201, description = "Shipped", body = StaffOrderView),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Fulfilment and above", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such order", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`invalid-transition`: not paid, or already shipped", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid field", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/orders/{number}/shipments")]
+async fn ship(
+    auth: Auth<min::Fulfillment>,
+    db: web::Data<Db>,
+    crypto: web::Data<Crypto>,
+    number: web::Path<String>,
+    body: Json<NewShipment>,
+) -> Result<HttpResponse, ApiError> {
+    let number = number.into_inner();
+    let body = body.into_inner();
+    let carrier = crate::catalog::model::text("carrier", &body.carrier, 60)?;
+    let tracking = crate::catalog::model::text("tracking_number", &body.tracking_number, 60)?;
+    let actor = AuditActor::from_principal(&auth.principal, None);
+    let principal = auth.principal;
+    let crypto = crypto.into_inner();
+    let view = db
+        .run(move |conn| {
+            write_transaction(conn, |conn| {
+                let order = by_number(conn, &number)?;
+                lifecycle::apply(
+                    conn,
+                    &Change {
+                        order: &order,
+                        action: Action::Ship,
+                        actor: Actor::Fulfillment,
+                        actor_kind: "staff",
+                        actor_id: Some(&principal.id),
+                    },
+                )?;
+                let now = crate::db::now();
+                diesel::insert_into(shipments::table)
+                    .values((
+                        shipments::id.eq(crate::ids::new_id("shp")),
+                        shipments::order_id.eq(&order.id),
+                        shipments::carrier.eq(&carrier),
+                        shipments::tracking_number.eq(&tracking),
+                        shipments::shipped_at.eq(now),
+                    ))
+                    .execute(conn)?;
+                diesel::insert_into(disclosures::table)
+                    .values((
+                        disclosures::id.eq(crate::ids::new_id("dsc")),
+                        disclosures::subject_id.eq(order.user_id.as_deref().unwrap_or(&order.id)),
+                        disclosures::order_id.eq(Some(&order.id)),
+                        disclosures::recipient.eq(&carrier),
+                        disclosures::fields.eq("shipping_address"),
+                        disclosures::purpose.eq("delivery of the order"),
+                        disclosures::at.eq(now),
+                    ))
+                    .execute(conn)?;
+                let order = store::get(conn, &order.id)?.ok_or(ApiError::NotFound)?;
+                staff_view(conn, &crypto, &principal, &actor, &order, false)
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(view))
+}
+
+/// Mark an order delivered.
+///
+/// Starts the after-sales window; the order closes when it ends with no open case.
+#[utoipa::path(
+    tag = "orders-admin",
+    security(("bearer" = []), ("api_key" = [])),
+    params(("number" = String, Path, description = "Order number")),
+    responses(
+        (status = 200, description = "Delivered", body = StaffOrderView),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Fulfilment and above", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such order", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`invalid-transition`: not shipped", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/orders/{number}/deliver")]
+async fn deliver(
+    auth: Auth<min::Fulfillment>,
+    db: web::Data<Db>,
+    crypto: web::Data<Crypto>,
+    number: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let number = number.into_inner();
+    let actor = AuditActor::from_principal(&auth.principal, None);
+    let principal = auth.principal;
+    let crypto = crypto.into_inner();
+    let view = db
+        .run(move |conn| {
+            write_transaction(conn, |conn| {
+                let order = by_number(conn, &number)?;
+                lifecycle::apply(
+                    conn,
+                    &Change {
+                        order: &order,
+                        action: Action::Deliver,
+                        actor: Actor::Fulfillment,
+                        actor_kind: "staff",
+                        actor_id: Some(&principal.id),
+                    },
+                )?;
+                let order = store::get(conn, &order.id)?.ok_or(ApiError::NotFound)?;
+                staff_view(conn, &crypto, &principal, &actor, &order, false)
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
+}

@@ -1,0 +1,313 @@
+//! After-sales cases (return, repair, warranty) on delivered orders, their resolution, and
+//! closing orders whose after-sales window ended.
+
+use actix_web::{post, web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::lifecycle::{self, Change};
+use super::model::{Action, Actor, OrderStatus};
+use super::store::{self, Owner};
+use crate::auth::{min, Auth, Caller};
+use crate::crypto::{Crypto, Place};
+use crate::db::schema::{after_sales_cases, orders};
+use crate::db::{write_transaction, Db, DbConnection};
+use crate::http::error::{ApiError, Problem};
+use crate::http::extract::Json;
+use crate::notifications::{self, kind};
+use crate::privacy::refuse_sensitive;
+
+pub const OPEN: &str = "open";
+pub const RESOLVED: &str = "resolved";
+
+/// Days after delivery during which after-sales cases can be opened.
+pub const WINDOW_DAYS: i64 = 30;
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(open_case);
+}
+
+pub fn configure_admin(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(resolve_case);
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseKind {
+    Return,
+    Repair,
+    Warranty,
+}
+
+impl CaseKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            CaseKind::Return => "return",
+            CaseKind::Repair => "repair",
+            CaseKind::Warranty => "warranty",
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"kind": "repair", "reason": "A wheel broke on the first trip."}))]
+pub struct NewCase {
+    pub kind: CaseKind,
+    /// What happened (1–2,000 characters). Stored encrypted with the order's key.
+    pub reason: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Resolution {
+    /// How the case was settled (1–2,000 characters), told to the customer.
+    pub resolution: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CaseView {
+    pub id: String,
+    pub order_id: String,
+    pub kind: String,
+    /// `open` or `resolved`.
+    pub status: String,
+    pub resolution: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub resolved_at: Option<DateTime<Utc>>,
+}
+
+fn view(conn: &mut DbConnection, id: &str) -> Result<CaseView, ApiError> {
+    let row: (
+        String,
+        String,
+        String,
+        String,
+        Option<String>,
+        chrono::NaiveDateTime,
+        Option<chrono::NaiveDateTime>,
+    ) = after_sales_cases::table
+        .find(id)
+        .select((
+            after_sales_cases::id,
+            after_sales_cases::order_id,
+            after_sales_cases::kind,
+            after_sales_cases::status,
+            after_sales_cases::resolution,
+            after_sales_cases::created_at,
+            after_sales_cases::resolved_at,
+        ))
+        .first(conn)
+        .optional()?
+        .ok_or(ApiError::NotFound)?;
+    Ok(CaseView {
+        id: row.0,
+        order_id: row.1,
+        kind: row.2,
+        status: row.3,
+        resolution: row.4,
+        created_at: row.5.and_utc(),
+        resolved_at: row.6.map(|t| t.and_utc()),
+    })
+}
+
+/// Open an after-sales case.
+///
+/// For a delivered order, within 30 days of delivery: a return, a repair or a warranty claim.
+/// The order does not close while a case is open.
+#[utoipa::path(
+    tag = "orders",
+    security(("bearer" = []), ()),
+    params(("number" = String, Path, description = "Order number"), ("X-Order-Token" = Option<String>, Header, description = "Guests: the order's token")),
+    request_body = NewCase,
+    responses(
+        (status = 201, description = "Opened", body = CaseView),
+        (status = 404, description = "No such order, or not yours", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`invalid-transition`: not delivered, or the window has ended", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid or sensitive field", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/orders/{number}/after-sales")]
+async fn open_case(
+    req: HttpRequest,
+    caller: Caller,
+    db: web::Data<Db>,
+    crypto: web::Data<Crypto>,
+    number: web::Path<String>,
+    body: Json<NewCase>,
+) -> Result<HttpResponse, ApiError> {
+    let number = number.into_inner();
+    let body = body.into_inner();
+    let reason = crate::catalog::model::text("reason", &body.reason, 2000)?;
+    refuse_sensitive("reason", &reason)?;
+    let user = caller.user_id().map(str::to_owned);
+    let token = req
+        .headers()
+        .get("x-order-token")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let crypto = crypto.into_inner();
+    let case = db
+        .run(move |conn| {
+            write_transaction(conn, |conn| {
+                let owner = match (&user, &token) {
+                    (Some(u), _) => Owner::User(u),
+                    (None, Some(t)) => Owner::Guest { token: t },
+                    _ => return Err(ApiError::NotFound),
+                };
+                if !super::model::is_order_number(&number) {
+                    return Err(ApiError::NotFound);
+                }
+                let order = store::find_owned(conn, &number, &owner)?.ok_or(ApiError::NotFound)?;
+                let within = order
+                    .delivered_at
+                    .is_some_and(|d| d + chrono::Duration::days(WINDOW_DAYS) > crate::db::now());
+                if order.status() != OrderStatus::Delivered || !within {
+                    return Err(ApiError::Conflict {
+                        slug: "invalid-transition",
+                        detail: "After-sales cases open on delivered orders, within 30 days of delivery.".into(),
+                    });
+                }
+                let id = crate::ids::new_id("asc");
+                let key = crypto.data_key(conn, &order.id)?;
+                let sealed = key.seal_str(&Place::new("after_sales_cases", "reason_sealed", &id), &reason)?;
+                diesel::insert_into(after_sales_cases::table)
+                    .values((
+                        after_sales_cases::id.eq(&id),
+                        after_sales_cases::order_id.eq(&order.id),
+                        after_sales_cases::kind.eq(body.kind.as_str()),
+                        after_sales_cases::reason_sealed.eq(&sealed),
+                        after_sales_cases::status.eq(OPEN),
+                        after_sales_cases::created_at.eq(crate::db::now()),
+                    ))
+                    .execute(conn)?;
+                notifications::enqueue(
+                    conn,
+                    order.user_id.as_deref(),
+                    Some(&order.id),
+                    kind::AFTER_SALES_UPDATED,
+                    &serde_json::json!({"order_id": order.id, "case_id": id, "status": OPEN}),
+                )?;
+                view(conn, &id)
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(case))
+}
+
+/// Resolve an after-sales case.
+///
+/// Records how it was settled and tells the customer; the order can then close.
+#[utoipa::path(
+    tag = "orders-admin",
+    security(("bearer" = []), ("api_key" = [])),
+    params(("id" = String, Path, description = "`asc_…` id")),
+    request_body = Resolution,
+    responses(
+        (status = 200, description = "Resolved", body = CaseView),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Support and above", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such case", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already resolved", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid field", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/after-sales/{id}/resolve")]
+async fn resolve_case(
+    _auth: Auth<min::Support>,
+    db: web::Data<Db>,
+    id: web::Path<String>,
+    body: Json<Resolution>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let resolution =
+        crate::catalog::model::text("resolution", &body.into_inner().resolution, 2000)?;
+    refuse_sensitive("resolution", &resolution)?;
+    let case = db
+        .run(move |conn| {
+            write_transaction(conn, |conn| {
+                let current = view(conn, &id)?;
+                let n = diesel::update(
+                    after_sales_cases::table
+                        .filter(after_sales_cases::id.eq(&id))
+                        .filter(after_sales_cases::status.eq(OPEN)),
+                )
+                .set((
+                    after_sales_cases::status.eq(RESOLVED),
+                    after_sales_cases::resolution.eq(&resolution),
+                    after_sales_cases::resolved_at.eq(Some(crate::db::now())),
+                ))
+                .execute(conn)?;
+                if n == 0 {
+                    return Err(ApiError::conflict("This case is already resolved."));
+                }
+                let user: Option<String> = orders::table
+                    .find(&current.order_id)
+                    .select(orders::user_id)
+                    .first(conn)?;
+                notifications::enqueue(
+                    conn,
+                    user.as_deref(),
+                    Some(&current.order_id),
+                    kind::AFTER_SALES_UPDATED,
+                    &serde_json::json!({"order_id": current.order_id, "case_id": id, "status": RESOLVED}),
+                )?;
+                view(conn, &id)
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(case))
+}
+
+/// Closes delivered orders whose after-sales window has ended with no open case. That starts
+/// the retention clock of their personal data. Conditional, so safe with several processes.
+pub fn close_due(
+    conn: &mut DbConnection,
+    window: chrono::Duration,
+    batch: i64,
+) -> Result<usize, ApiError> {
+    let cutoff = crate::db::now() - window;
+    let open_cases = after_sales_cases::table
+        .filter(after_sales_cases::status.eq(OPEN))
+        .select(after_sales_cases::order_id);
+    let due: Vec<String> = orders::table
+        .filter(orders::status.eq(OrderStatus::Delivered.as_str()))
+        .filter(orders::delivered_at.lt(cutoff))
+        .filter(diesel::dsl::not(orders::id.eq_any(open_cases)))
+        .limit(batch)
+        .select(orders::id)
+        .load(conn)?;
+    let mut closed = 0;
+    for id in due {
+        let done = write_transaction(conn, |conn| {
+            let Some(order) = store::get(conn, &id)? else {
+                return Ok(false);
+            };
+            match lifecycle::apply(
+                conn,
+                &Change {
+                    order: &order,
+                    action: Action::Close,
+                    actor: Actor::System,
+                    actor_kind: "system",
+                    actor_id: None,
+                },
+            ) {
+                Ok(_) => {
+                    diesel::update(orders::table.find(&id))
+                        .set(orders::closed_at.eq(Some(crate::db::now())))
+                        .execute(conn)?;
+                    Ok(true)
+                }
+                Err(ApiError::Conflict { .. }) => Ok(false),
+                Err(e) => Err(e),
+            }
+        })?;
+        if done {
+            closed += 1;
+        }
+    }
+    Ok(closed)
+}

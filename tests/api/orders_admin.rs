@@ -1,0 +1,330 @@
+//! Orders for staff: masked and full views, shipments with disclosures, delivery,
+//! after-sales, closing, address corrections, refunds.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use valise::auth::Role;
+
+use crate::helpers::{assert_problem, unique_email, Session, TestApp};
+use crate::orders::{customer_order, send_event, start_payment, stocked_variant, WEBHOOK_SECRET};
+
+/// A customer's order, paid through the webhook. Returns (customer, order number, payment).
+async fn paid_order(app: &TestApp) -> (Session, String, Value) {
+    let variant = stocked_variant(
+        app,
+        &format!("p-{}", &uuid::Uuid::now_v7().simple().to_string()[20..]),
+        10,
+        15000,
+    )
+    .await;
+    let customer = app
+        .register(&unique_email("buyer"), "Quentin Zephyrine")
+        .await;
+    let order = customer_order(app, &customer, &variant).await;
+    let number = order["number"].as_str().unwrap().to_owned();
+    let payment = start_payment(app, &customer, &number).await;
+    let now = chrono::Utc::now().timestamp();
+    let applied = send_event(
+        app,
+        &payment,
+        "evt_cap",
+        "payment.captured",
+        now,
+        WEBHOOK_SECRET,
+    )
+    .await;
+    assert_eq!(applied.status(), StatusCode::OK);
+    (customer, number, payment)
+}
+
+#[actix_web::test]
+async fn support_sees_masked_addresses_and_fulfilment_full_ones_audited() {
+    let app = TestApp::spawn().await;
+    let (customer, number, _) = paid_order(&app).await;
+    let support = app.staff(Role::Support).await;
+    let fulfilment = app.staff(Role::Fulfillment).await;
+
+    assert_problem(
+        app.get_as("/v1/admin/orders", &customer).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+
+    let list: Value = app
+        .get_as("/v1/admin/orders?status=paid", &support)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let row = &list["data"][0];
+    assert_eq!(row["number"], number);
+    assert_eq!(
+        row["shipping_address"],
+        json!({"visibility": "masked", "initials": "Q.Z.", "city": "Marseille", "country": "FR"})
+    );
+    let masked: Value = app
+        .get_as(&format!("/v1/admin/orders/{number}"), &support)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(masked["shipping_address"]["visibility"], "masked");
+    assert!(!masked.to_string().contains("Xylophones"));
+
+    let full: Value = app
+        .get_as(&format!("/v1/admin/orders/{number}"), &fulfilment)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(full["shipping_address"]["visibility"], "full");
+    assert_eq!(full["shipping_address"]["line1"], "17 Rue des Xylophones");
+    assert_eq!(
+        full["allowed_transitions"],
+        json!(["cancel", "start_fulfillment", "ship"])
+    );
+
+    // The customer sees that read in their access log.
+    let log: Value = app
+        .get_as("/v1/me/access-log", &customer)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let read = log["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "order.address.read")
+        .expect("audited");
+    assert_eq!(read["actor_id"], fulfilment.user_id);
+    assert_eq!(read["actor_role"], "fulfillment");
+}
+
+#[actix_web::test]
+async fn an_order_ships_delivers_and_closes_after_its_after_sales() {
+    let app = TestApp::spawn().await;
+    let (customer, number, _) = paid_order(&app).await;
+    let support = app.staff(Role::Support).await;
+    let fulfilment = app.staff(Role::Fulfillment).await;
+    let shipment = json!({"carrier": "Colissimo", "tracking_number": "6A12345678901"});
+    let ship_path = format!("/v1/admin/orders/{number}/shipments");
+
+    let denied = app
+        .authed(Method::POST, &ship_path, &support)
+        .json(&shipment)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(denied, StatusCode::FORBIDDEN, "forbidden").await;
+    let early_delivery = app
+        .authed(
+            Method::POST,
+            &format!("/v1/admin/orders/{number}/deliver"),
+            &fulfilment,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_problem(early_delivery, StatusCode::CONFLICT, "invalid-transition").await;
+
+    // The address can still be corrected before shipment.
+    let corrected = app
+        .authed(Method::PATCH, &format!("/v1/orders/{number}/shipping-address"), &customer)
+        .json(&json!({"shipping_address": {"name": "Quentin Zephyrine", "line1": "3 Quai du Port", "city": "Toulon", "postal_code": "83000", "country": "FR"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(corrected.status(), StatusCode::OK);
+    assert_eq!(
+        corrected.json::<Value>().await.unwrap()["shipping_address"]["city"],
+        "Toulon"
+    );
+
+    let shipped = app
+        .authed(Method::POST, &ship_path, &fulfilment)
+        .json(&shipment)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(shipped.status(), StatusCode::CREATED);
+    let shipped: Value = shipped.json().await.unwrap();
+    assert_eq!(shipped["status"], "shipped");
+    assert_eq!(
+        shipped["shipping_address"]["visibility"], "masked",
+        "full only while it is to be shipped"
+    );
+
+    let late = app
+        .authed(Method::PATCH, &format!("/v1/orders/{number}/shipping-address"), &customer)
+        .json(&json!({"shipping_address": {"name": "Q Z", "line1": "1 Rue", "city": "Nice", "postal_code": "06000", "country": "FR"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(late, StatusCode::CONFLICT, "invalid-transition").await;
+    let cancel = app
+        .authed(
+            Method::POST,
+            &format!("/v1/orders/{number}/cancel"),
+            &customer,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_problem(cancel, StatusCode::CONFLICT, "invalid-transition").await;
+
+    // The carrier received the address: a disclosure is recorded for the customer.
+    let user_id = customer.user_id.clone();
+    let disclosed: i64 = app
+        .db
+        .run(move |conn| {
+            use diesel::prelude::*;
+            use valise::db::schema::disclosures;
+            disclosures::table
+                .filter(disclosures::subject_id.eq(&user_id))
+                .filter(disclosures::recipient.eq("Colissimo"))
+                .count()
+                .get_result(conn)
+                .map_err(anyhow::Error::from)
+        })
+        .await
+        .unwrap();
+    assert_eq!(disclosed, 1);
+
+    let delivered = app
+        .authed(
+            Method::POST,
+            &format!("/v1/admin/orders/{number}/deliver"),
+            &fulfilment,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(delivered.status(), StatusCode::OK);
+
+    let case = app
+        .authed(
+            Method::POST,
+            &format!("/v1/orders/{number}/after-sales"),
+            &customer,
+        )
+        .json(&json!({"kind": "repair", "reason": "A wheel broke on the first trip."}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(case.status(), StatusCode::CREATED);
+    let case: Value = case.json().await.unwrap();
+    assert_eq!(case["status"], "open");
+
+    let db = app.db.clone();
+    let close = move || {
+        let db = db.clone();
+        async move {
+            db.run(|conn| {
+                valise::orders::after_sales::close_due(conn, chrono::Duration::zero(), 100)
+                    .map_err(|e| anyhow::anyhow!("{e}"))
+            })
+            .await
+        }
+    };
+    assert_eq!(
+        close().await.unwrap(),
+        0,
+        "an open case keeps the order open"
+    );
+    let resolved = app
+        .authed(
+            Method::POST,
+            &format!(
+                "/v1/admin/after-sales/{}/resolve",
+                case["id"].as_str().unwrap()
+            ),
+            &support,
+        )
+        .json(&json!({"resolution": "Wheel replaced under warranty."}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resolved.status(), StatusCode::OK);
+    assert_eq!(close().await.unwrap(), 1);
+
+    let view: Value = app
+        .get_as(&format!("/v1/orders/{number}"), &customer)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(view["status"], "closed");
+    let history: Vec<&str> = view["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["to"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        history,
+        vec!["pending_payment", "paid", "shipped", "delivered", "closed"]
+    );
+    assert_eq!(view["shipments"][0]["tracking_number"], "6A12345678901");
+}
+
+#[actix_web::test]
+async fn managers_refund_partly_then_fully() {
+    let app = TestApp::spawn().await;
+    let (_customer, _number, payment) = paid_order(&app).await;
+    let manager = app.staff(Role::Manager).await;
+    let support = app.staff(Role::Support).await;
+    let path = format!(
+        "/v1/admin/payments/{}/refund",
+        payment["id"].as_str().unwrap()
+    );
+    let denied = app
+        .authed(Method::POST, &path, &support)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(denied, StatusCode::FORBIDDEN, "forbidden").await;
+    let too_much = app
+        .authed(Method::POST, &path, &manager)
+        .json(&json!({"amount": 999999}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(
+        too_much,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation-failed",
+    )
+    .await;
+    let partial: Value = app
+        .authed(Method::POST, &path, &manager)
+        .json(&json!({"amount": 5000}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(partial["status"], "partially_refunded");
+    assert_eq!(partial["refunded"]["amount"], 5000);
+    let rest: Value = app
+        .authed(Method::POST, &path, &manager)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(rest["status"], "refunded");
+    assert_eq!(rest["refunded"]["amount"], payment["amount"]["amount"]);
+    let nothing_left = app
+        .authed(Method::POST, &path, &manager)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(nothing_left, StatusCode::CONFLICT, "conflict").await;
+}
