@@ -306,3 +306,123 @@ fn admin_create_reads_the_password_from_standard_input() {
         200
     );
 }
+
+/// Runs `valise` with these arguments against a database and a key directory.
+fn run_cli(database_url: &str, key_dir: &std::path::Path, args: &[&str]) -> String {
+    let output = valise()
+        .args(args)
+        .env("DATABASE_URL", database_url)
+        .env("VALISE_DATA_DIR", key_dir)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn two_server_processes_sharing_a_database_never_oversell() {
+    use diesel::prelude::*;
+    let (url, _guard) = TestDatabase::create();
+    let keys = tempfile::tempdir().unwrap();
+    let raw = url.to_env_value();
+    run_cli(&raw, keys.path(), &["seed", "--demo", "--products", "1"]);
+    let variant: String = {
+        use valise::db::schema::variants;
+        let db = valise::db::Db::connect(&url, 1).unwrap();
+        let mut conn = db.get().unwrap();
+        let id: String = variants::table
+            .select(variants::id)
+            .order(variants::id)
+            .first(&mut conn)
+            .unwrap();
+        diesel::update(variants::table.find(&id))
+            .set(variants::available.eq(5))
+            .execute(&mut conn)
+            .unwrap();
+        id
+    };
+    let dir = keys.path().to_str().unwrap();
+    let servers = [
+        start_server_logging_to(&raw, Stdio::null(), &[("VALISE_DATA_DIR", dir)]),
+        start_server_logging_to(&raw, Stdio::null(), &[("VALISE_DATA_DIR", dir)]),
+    ];
+    let bases: Vec<String> = servers
+        .iter()
+        .map(|s| format!("http://127.0.0.1:{}", s.port))
+        .collect();
+    let client = reqwest::blocking::Client::new();
+
+    // Thirty guest carts, half made through each process, each holding one unit.
+    let carts: Vec<(String, String, String)> = (0..30)
+        .map(|i| {
+            let base = bases[i % 2].clone();
+            let cart: serde_json::Value = client
+                .post(format!("{base}/v1/carts"))
+                .json(&serde_json::json!({}))
+                .send()
+                .unwrap()
+                .json()
+                .unwrap();
+            let id = cart["id"].as_str().unwrap().to_owned();
+            let token = cart["cart_token"].as_str().unwrap().to_owned();
+            let added = client
+                .post(format!("{base}/v1/carts/{id}/items"))
+                .header("x-cart-token", &token)
+                .json(&serde_json::json!({"variant_id": variant, "quantity": 1}))
+                .send()
+                .unwrap();
+            assert_eq!(added.status(), 200);
+            // Checkout goes through the other process.
+            (bases[(i + 1) % 2].clone(), id, token)
+        })
+        .collect();
+
+    let handles: Vec<_> = carts
+        .into_iter()
+        .enumerate()
+        .map(|(i, (base, id, token))| {
+            std::thread::spawn(move || {
+                reqwest::blocking::Client::new()
+                    .post(format!("{base}/v1/carts/{id}/checkout"))
+                    .header("x-cart-token", token)
+                    .header("idempotency-key", format!("mp-{i}"))
+                    .json(&serde_json::json!({
+                        "contact_email": "multi@example.com",
+                        "shipping_address": {"name": "M P", "line1": "1 Main St", "city": "Lyon", "postal_code": "69001", "country": "FR"},
+                        "accepted_policy_version": 1
+                    }))
+                    .send()
+                    .unwrap()
+                    .status()
+                    .as_u16()
+            })
+        })
+        .collect();
+    let statuses: Vec<u16> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        5,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 409).count(),
+        25,
+        "{statuses:?}"
+    );
+
+    use valise::db::schema::{orders, variants};
+    let db = valise::db::Db::connect(&url, 1).unwrap();
+    let mut conn = db.get().unwrap();
+    let left: i32 = variants::table
+        .find(&variant)
+        .select(variants::available)
+        .first(&mut conn)
+        .unwrap();
+    let placed: i64 = orders::table.count().get_result(&mut conn).unwrap();
+    assert_eq!((left, placed), (0, 5));
+}
