@@ -13,7 +13,7 @@ command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; ex
 
 PRODUCTS=${PRODUCTS:-1000}
 cargo build --release --quiet
-cargo build --release --quiet --example ceiling
+cargo build --release --quiet --example ceiling --example checkout_load
 work=$(mktemp -d)
 server=""
 ceiling=""
@@ -28,6 +28,7 @@ else
     export DATABASE_URL="sqlite://$work/bench.db"
 fi
 export VALISE_DATA_DIR=$work VALISE_BIND=127.0.0.1:$PORT RUST_LOG=warn
+export VALISE_ADMIN_EMAIL=bench-admin@example.com VALISE_ADMIN_PASSWORD="bench admin password"
 ./target/release/valise seed --demo --products "$PRODUCTS" | tail -1 >&2
 ./target/release/valise serve &
 server=$!
@@ -108,3 +109,12 @@ LUA
 # Few connections: each login is one Argon2id hash on the blocking pool.
 wrk -t2 -c4 -d"$DURATION" --latency -s "$work/login.lua" "$base/v1/auth/login" > "$work/login.txt"
 report "POST /v1/auth/login (Argon2id)" "$work/login.txt"
+
+# Checkout: 16 clients, each looping cart -> item -> checkout -> payment -> signed webhook.
+admin_token=$(curl -sf "$base/v1/auth/login" -H 'content-type: application/json' \
+    -d "{\"email\":\"$VALISE_ADMIN_EMAIL\",\"password\":\"$VALISE_ADMIN_PASSWORD\"}" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+variant_id=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["variants"][0]["id"])' "$work/product.json")
+curl -sf -X PUT "$base/v1/admin/variants/$variant_id/stock" -H "authorization: Bearer $admin_token" \
+    -H 'content-type: application/json' -d '{"available": 1000000}' > /dev/null
+./target/release/examples/checkout_load "$base" "$variant_id" 16 "${DURATION%s}"

@@ -91,6 +91,10 @@ pub struct Config {
     pub currency: String,
     /// HMAC secret of the `test` payment provider's webhooks.
     pub payment_webhook_secret: Secret<String>,
+    /// How long an unpaid order holds its stock.
+    pub payment_window: chrono::Duration,
+    /// How long after delivery after-sales cases can be opened; the order closes after it.
+    pub after_sales_window: chrono::Duration,
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -250,6 +254,25 @@ impl Config {
             None => Secret::new(DEV_WEBHOOK_SECRET.to_owned()),
         };
 
+        let number =
+            |var: &'static str, default: i64, min: i64, max: i64| -> Result<i64, ConfigError> {
+                match get(var) {
+                    None => Ok(default),
+                    Some(v) => v
+                        .trim()
+                        .parse::<i64>()
+                        .ok()
+                        .filter(|n| (min..=max).contains(n))
+                        .ok_or_else(|| {
+                            invalid(var, format!("expected a number from {min} to {max}"))
+                        }),
+                }
+            };
+        let payment_window =
+            chrono::Duration::minutes(number("VALISE_ORDER_PAYMENT_MINUTES", 30, 1, 1440)?);
+        let after_sales_window =
+            chrono::Duration::days(number("VALISE_AFTER_SALES_DAYS", 30, 0, 365)?);
+
         Ok(Self {
             environment,
             bind,
@@ -263,6 +286,8 @@ impl Config {
             admin_bootstrap,
             currency,
             payment_webhook_secret,
+            payment_window,
+            after_sales_window,
         })
     }
 
@@ -281,6 +306,8 @@ impl Config {
             admin_bootstrap: None,
             currency: "EUR".into(),
             payment_webhook_secret: Secret::new(DEV_WEBHOOK_SECRET.to_owned()),
+            payment_window: chrono::Duration::minutes(30),
+            after_sales_window: chrono::Duration::days(30),
         }
     }
 }
@@ -348,6 +375,8 @@ mod tests {
             ("VALISE_CORS_ORIGINS", "https://shop.example/path"),
             ("VALISE_MASTER_KEY", "k1:not-base64!"),
             ("VALISE_JWT_SECRET", "short-secret"),
+            ("VALISE_ORDER_PAYMENT_MINUTES", "99999"),
+            ("VALISE_AFTER_SALES_DAYS", "-4"),
         ] {
             let err = load(&[(var, value)]).unwrap_err();
             assert_eq!(err.var, var);

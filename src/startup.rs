@@ -131,12 +131,14 @@ impl Application {
         let versions = web::Data::new(Versions::load(&mut *db.get()?)?);
         let shop = web::Data::new(catalog::Shop {
             currency: config.currency.clone(),
+            payment_window: config.payment_window,
+            after_sales_window: config.after_sales_window,
         });
         let response_cache = web::Data::new(catalog::cache::ResponseCache::default());
         let payment_settings = web::Data::new(payments::routes::PaymentSettings {
             webhook_secret: config.payment_webhook_secret.expose().as_bytes().to_vec(),
         });
-        let expiry = orders::worker::spawn(db.clone());
+        let expiry = orders::worker::spawn(db.clone(), config.after_sales_window);
         let watcher = versions::spawn_watcher(db.clone(), versions.clone());
 
         let spec = openapi::spec();

@@ -22,9 +22,6 @@ use crate::privacy::refuse_sensitive;
 pub const OPEN: &str = "open";
 pub const RESOLVED: &str = "resolved";
 
-/// Days after delivery during which after-sales cases can be opened.
-pub const WINDOW_DAYS: i64 = 30;
-
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(open_case);
 }
@@ -115,7 +112,8 @@ fn view(conn: &mut DbConnection, id: &str) -> Result<CaseView, ApiError> {
 
 /// Open an after-sales case.
 ///
-/// For a delivered order, within 30 days of delivery: a return, a repair or a warranty claim.
+/// For a delivered order, within the after-sales window (30 days by default): a return, a
+/// repair or a warranty claim.
 /// The order does not close while a case is open.
 #[utoipa::path(
     tag = "orders",
@@ -135,9 +133,11 @@ async fn open_case(
     caller: Caller,
     db: web::Data<Db>,
     crypto: web::Data<Crypto>,
+    shop: web::Data<crate::catalog::Shop>,
     number: web::Path<String>,
     body: Json<NewCase>,
 ) -> Result<HttpResponse, ApiError> {
+    let window = shop.after_sales_window;
     let number = number.into_inner();
     let body = body.into_inner();
     let reason = crate::catalog::model::text("reason", &body.reason, 2000)?;
@@ -163,11 +163,11 @@ async fn open_case(
                 let order = store::find_owned(conn, &number, &owner)?.ok_or(ApiError::NotFound)?;
                 let within = order
                     .delivered_at
-                    .is_some_and(|d| d + chrono::Duration::days(WINDOW_DAYS) > crate::db::now());
+                    .is_some_and(|d| d + window > crate::db::now());
                 if order.status() != OrderStatus::Delivered || !within {
                     return Err(ApiError::Conflict {
                         slug: "invalid-transition",
-                        detail: "After-sales cases open on delivered orders, within 30 days of delivery.".into(),
+                        detail: "After-sales cases open on delivered orders, within the after-sales window.".into(),
                     });
                 }
                 let id = crate::ids::new_id("asc");

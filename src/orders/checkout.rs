@@ -27,9 +27,6 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(checkout);
 }
 
-/// How long an unpaid order holds its stock.
-pub const PAYMENT_WINDOW_MINUTES: i64 = 30;
-
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({
@@ -65,6 +62,7 @@ struct Input {
     key: String,
     hash: Vec<u8>,
     currency: String,
+    payment_window: chrono::Duration,
 }
 
 /// The whole checkout, in the caller's (write) transaction.
@@ -149,7 +147,7 @@ fn place_order(
             &address,
         )?),
         policy_version: current_policy,
-        expires_at: now + chrono::Duration::minutes(PAYMENT_WINDOW_MINUTES),
+        expires_at: now + input.payment_window,
         delivered_at: None,
         closed_at: None,
         version: 1,
@@ -217,8 +215,8 @@ fn place_order(
 /// email and the shipping address with the order's own key, records the policy acceptance and
 /// queues the "order placed" notification. Requires an `Idempotency-Key`: a retry with the
 /// same key and body replays the first answer (`Idempotent-Replayed: true`). Guests receive
-/// an `order_token`, shown only here. Unpaid orders expire after 30 minutes and release their
-/// stock.
+/// an `order_token`, shown only here. Unpaid orders expire after 30 minutes (configurable)
+/// and release their stock.
 #[utoipa::path(
     tag = "orders",
     security((), ("bearer" = [])),
@@ -262,6 +260,7 @@ async fn checkout(
         key,
         hash,
         currency: shop.currency.clone(),
+        payment_window: shop.payment_window,
     };
     let crypto = crypto.into_inner();
     let (status, body, replayed) = db

@@ -9,7 +9,7 @@ use crate::http::error::ApiError;
 
 pub const EVERY: Duration = Duration::from_secs(5);
 
-pub fn spawn(db: Db) -> actix_web::rt::task::JoinHandle<()> {
+pub fn spawn(db: Db, after_sales_window: chrono::Duration) -> actix_web::rt::task::JoinHandle<()> {
     actix_web::rt::spawn(async move {
         let mut tick = actix_web::rt::time::interval(EVERY);
         loop {
@@ -20,6 +20,14 @@ pub fn spawn(db: Db) -> actix_web::rt::task::JoinHandle<()> {
                 Ok(0) => {}
                 Ok(n) => log::info!("expired {n} unpaid order(s) and released their stock"),
                 Err(e) => log::warn!("order expiry failed: {e}"),
+            }
+            let result: Result<usize, ApiError> = db
+                .run(move |conn| super::after_sales::close_due(conn, after_sales_window, 100))
+                .await;
+            match result {
+                Ok(0) => {}
+                Ok(n) => log::info!("closed {n} order(s) after their after-sales window"),
+                Err(e) => log::warn!("closing orders failed: {e}"),
             }
         }
     })
