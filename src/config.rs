@@ -76,6 +76,8 @@ pub struct Config {
     pub environment: Environment,
     pub bind: SocketAddr,
     pub database_url: DatabaseUrl,
+    /// Optional PostgreSQL replica serving catalogue reads.
+    pub read_database_url: Option<DatabaseUrl>,
     pub db_pool_size: u32,
     /// HTTP worker threads; `None` lets actix use one per physical core.
     pub workers: Option<usize>,
@@ -135,6 +137,22 @@ impl Config {
         let database_url =
             DatabaseUrl::parse(&get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into()))
                 .map_err(|reason| invalid("DATABASE_URL", reason))?;
+
+        let read_database_url = match get("DATABASE_READ_URL") {
+            None => None,
+            Some(raw) => {
+                let url = DatabaseUrl::parse(&raw).map_err(|r| invalid("DATABASE_READ_URL", r))?;
+                if url.backend() != crate::db::Backend::Postgres
+                    || database_url.backend() != crate::db::Backend::Postgres
+                {
+                    return Err(invalid(
+                        "DATABASE_READ_URL",
+                        "a read replica needs DATABASE_URL and DATABASE_READ_URL on PostgreSQL",
+                    ));
+                }
+                Some(url)
+            }
+        };
 
         let db_pool_size = match get("VALISE_DB_POOL_SIZE") {
             None => 10,
@@ -277,6 +295,7 @@ impl Config {
             environment,
             bind,
             database_url,
+            read_database_url,
             db_pool_size,
             workers,
             cors_origins,
@@ -297,6 +316,7 @@ impl Config {
             environment: Environment::Development,
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             database_url,
+            read_database_url: None,
             db_pool_size: 4,
             workers: Some(1),
             cors_origins: CorsOrigins::Any,
@@ -384,6 +404,19 @@ mod tests {
             assert!(line.contains(var) && !line.contains(value), "{line}");
             assert!(!line.contains('\n'));
         }
+    }
+
+    #[test]
+    fn a_read_replica_needs_postgres_on_both_sides() {
+        let pg = "postgres://valise@db/valise";
+        let replica = "postgres://valise@replica/valise";
+        let c = load(&[("DATABASE_URL", pg), ("DATABASE_READ_URL", replica)]).unwrap();
+        assert!(c.read_database_url.is_some());
+        let err = load(&[("DATABASE_READ_URL", replica)]).unwrap_err();
+        assert_eq!(err.var, "DATABASE_READ_URL");
+        let err =
+            load(&[("DATABASE_URL", pg), ("DATABASE_READ_URL", "sqlite://x.db")]).unwrap_err();
+        assert_eq!(err.var, "DATABASE_READ_URL");
     }
 
     #[test]

@@ -135,6 +135,13 @@ impl Application {
             after_sales_window: config.after_sales_window,
         });
         let response_cache = web::Data::new(catalog::cache::ResponseCache::default());
+        let catalog_db = web::Data::new(catalog::CatalogDb(match &config.read_database_url {
+            Some(url) => {
+                log::info!("catalogue reads go to the replica {}", url.redacted());
+                Db::connect(url, config.db_pool_size)?
+            }
+            None => db.clone(),
+        }));
         let payment_settings = web::Data::new(payments::routes::PaymentSettings {
             webhook_secret: config.payment_webhook_secret.expose().as_bytes().to_vec(),
         });
@@ -164,6 +171,7 @@ impl Application {
                 .app_data(versions.clone())
                 .app_data(shop.clone())
                 .app_data(response_cache.clone())
+                .app_data(catalog_db.clone())
                 .app_data(payment_settings.clone())
                 .app_data(routes.clone())
                 .app_data(spec_json.clone())

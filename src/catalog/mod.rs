@@ -19,3 +19,8 @@ pub struct Shop {
     /// How long after delivery after-sales cases can be opened.
     pub after_sales_window: chrono::Duration,
 }
+
+/// The database catalogue reads go to: the read replica (`DATABASE_READ_URL`) when one is
+/// configured, else the primary. Writes and checkout always use the primary.
+#[derive(Clone)]
+pub struct CatalogDb(pub crate::db::Db);

@@ -8,8 +8,7 @@ use utoipa::IntoParams;
 use super::cache::{Rendered, ResponseCache};
 use super::model::{terms, Dimensions, Material, ProductList, ProductView, SizeClass, Style};
 use super::store::{self, After, Filter, Sort};
-use super::Shop;
-use crate::db::Db;
+use super::{CatalogDb, Shop};
 use crate::http::cache::{self as http_cache, PUBLIC_SHORT};
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::Query;
@@ -140,7 +139,7 @@ fn listing_name(sort: Sort) -> String {
 #[get("/products")]
 async fn list(
     req: HttpRequest,
-    db: web::Data<Db>,
+    db: web::Data<CatalogDb>,
     shop: web::Data<Shop>,
     cache: web::Data<ResponseCache>,
     versions: web::Data<Versions>,
@@ -162,8 +161,8 @@ async fn list(
         None => {
             let limit = page.limit as usize;
             let currency = shop.currency.clone();
-            let rendered = db
-                .run(move |conn| {
+            let rendered =
+                db.0.run(move |conn| {
                     let mut rows =
                         store::list(conn, &filter, sort, after.as_ref(), limit as i64 + 1)?;
                     let next_cursor = (rows.len() > limit)
@@ -215,7 +214,7 @@ async fn list(
 #[get("/products/{id_or_slug}")]
 async fn get_product(
     req: HttpRequest,
-    db: web::Data<Db>,
+    db: web::Data<CatalogDb>,
     shop: web::Data<Shop>,
     cache: web::Data<ResponseCache>,
     versions: web::Data<Versions>,
@@ -228,8 +227,8 @@ async fn get_product(
         Some(rendered) => rendered,
         None => {
             let currency = shop.currency.clone();
-            let rendered = db
-                .run(move |conn| {
+            let rendered =
+                db.0.run(move |conn| {
                     let row = store::find(conn, &id)?.ok_or(ApiError::NotFound)?;
                     let variants = store::variants_of(conn, std::slice::from_ref(&row.id), false)?;
                     let view = row.view(&variants[0], &currency);

@@ -467,3 +467,26 @@ async fn invalid_listing_parameters_are_422_naming_the_parameter() {
     .await;
     assert_eq!(body["errors"][0]["field"], "cursor");
 }
+
+#[actix_web::test]
+async fn a_read_replica_serves_the_catalogue_when_configured() {
+    if crate::helpers::postgres_admin_url().is_none() {
+        eprintln!("skipped: a read replica needs PostgreSQL (CI runs it there)");
+        return;
+    }
+    // The primary stands in for its replica: reads must go through the second pool and work.
+    let app =
+        TestApp::spawn_configured(|c| c.read_database_url = Some(c.database_url.clone())).await;
+    let manager = app.staff(Role::Manager).await;
+    create(
+        &app,
+        &manager,
+        &product("replicated", "travel", "abs", [55, 40, 20], 9900, &[1]),
+    )
+    .await;
+    assert!(slugs(&app, "q=replicated").await.contains("replicated"));
+    assert_eq!(
+        app.get("/v1/products/replicated").await.status(),
+        StatusCode::OK
+    );
+}

@@ -76,12 +76,18 @@ pub struct TestApp {
 impl TestApp {
     /// The application on a fresh database, with development key files in a temp dir.
     pub async fn spawn() -> TestApp {
+        Self::spawn_configured(|_| {}).await
+    }
+
+    /// As [`TestApp::spawn`], with the configuration adjusted first.
+    pub async fn spawn_configured(adjust: impl FnOnce(&mut Config)) -> TestApp {
         let (url, database) = TestDatabase::create();
         let keys = std::sync::Arc::new(tempfile::tempdir().expect("key dir"));
         let mut config = Config::for_tests(url);
         config.master_keys = SecretSource::Generated(keys.path().join("master.keys"));
         config.jwt_secret = SecretSource::Generated(keys.path().join("jwt.secret"));
         config.data_dir = keys.path().to_owned();
+        adjust(&mut config);
         Self::spawn_with(config, Some(database), Some(keys)).await
     }
 
