@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use super::lifecycle::{self, Change};
 use super::model::{Action, Actor, OrderStatus};
-use super::store::{self, Owner};
+use super::store;
 use crate::auth::{min, Auth, Caller};
 use crate::crypto::{Crypto, Place};
 use crate::db::schema::{after_sales_cases, orders};
@@ -142,25 +142,12 @@ async fn open_case(
     let body = body.into_inner();
     let reason = crate::catalog::model::text("reason", &body.reason, 2000)?;
     refuse_sensitive("reason", &reason)?;
-    let user = caller.user_id().map(str::to_owned);
-    let token = req
-        .headers()
-        .get("x-order-token")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let requester = super::access::Requester::from_request(&caller, &req)?;
     let crypto = crypto.into_inner();
     let case = db
         .run(move |conn| {
             write_transaction(conn, |conn| {
-                let owner = match (&user, &token) {
-                    (Some(u), _) => Owner::User(u),
-                    (None, Some(t)) => Owner::Guest { token: t },
-                    _ => return Err(ApiError::NotFound),
-                };
-                if !super::model::is_order_number(&number) {
-                    return Err(ApiError::NotFound);
-                }
-                let order = store::find_owned(conn, &number, &owner)?.ok_or(ApiError::NotFound)?;
+                let order = requester.find(conn, &number)?;
                 let within = order
                     .delivered_at
                     .is_some_and(|d| d + window > crate::db::now());

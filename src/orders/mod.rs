@@ -1,5 +1,6 @@
 //! Orders: checkout, the state machine, customer views, expiry.
 
+pub mod access;
 pub mod admin;
 pub mod after_sales;
 pub mod checkout;

@@ -4,9 +4,10 @@ use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::access::Requester;
 use super::lifecycle::{self, Change};
-use super::model::{is_order_number, Action, Actor, Address};
-use super::store::{self, Owner};
+use super::model::{Action, Actor, Address};
+use super::store;
 use super::view::{owner_view, OrderView, TABLE};
 use crate::auth::{min, Auth, Caller};
 use crate::crypto::Crypto;
@@ -26,26 +27,6 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 pub struct OrderList {
     pub data: Vec<OrderView>,
     pub next_cursor: Option<String>,
-}
-
-/// The `X-Order-Token` header (guests).
-fn order_token(req: &HttpRequest) -> Option<String> {
-    req.headers()
-        .get("x-order-token")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-}
-
-/// Who owns the order being asked about; nobody → 404 (no existence oracle).
-fn owner_of(
-    caller: &Caller,
-    req: &HttpRequest,
-) -> Result<(Option<String>, Option<String>), ApiError> {
-    match (caller.user_id(), order_token(req)) {
-        (Some(user), _) => Ok((Some(user.to_owned()), None)),
-        (None, Some(token)) => Ok((None, Some(token))),
-        (None, None) => Err(ApiError::NotFound),
-    }
 }
 
 /// My orders.
@@ -113,19 +94,11 @@ async fn get_order(
     number: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let number = number.into_inner();
-    if !is_order_number(&number) {
-        return Err(ApiError::NotFound);
-    }
-    let (user, token) = owner_of(&caller, &req)?;
+    let requester = Requester::from_request(&caller, &req)?;
     let crypto = crypto.into_inner();
     let view = db
         .run(move |conn| {
-            let owner = match (&user, &token) {
-                (Some(u), _) => Owner::User(u),
-                (None, Some(t)) => Owner::Guest { token: t },
-                _ => return Err(ApiError::NotFound),
-            };
-            let order = store::find_owned(conn, &number, &owner)?.ok_or(ApiError::NotFound)?;
+            let order = requester.find(conn, &number)?;
             owner_view(conn, &crypto, &order, None)
         })
         .await?;
@@ -155,20 +128,12 @@ async fn cancel_order(
     number: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let number = number.into_inner();
-    if !is_order_number(&number) {
-        return Err(ApiError::NotFound);
-    }
-    let (user, token) = owner_of(&caller, &req)?;
+    let requester = Requester::from_request(&caller, &req)?;
     let crypto = crypto.into_inner();
     let view = db
         .run(move |conn| {
             write_transaction(conn, |conn| {
-                let owner = match (&user, &token) {
-                    (Some(u), _) => Owner::User(u),
-                    (None, Some(t)) => Owner::Guest { token: t },
-                    _ => return Err(ApiError::NotFound),
-                };
-                let order = store::find_owned(conn, &number, &owner)?.ok_or(ApiError::NotFound)?;
+                let order = requester.find(conn, &number)?;
                 lifecycle::apply(
                     conn,
                     &Change {
@@ -176,7 +141,7 @@ async fn cancel_order(
                         action: Action::Cancel,
                         actor: Actor::Owner,
                         actor_kind: "owner",
-                        actor_id: user.as_deref(),
+                        actor_id: requester.user_id(),
                     },
                 )?;
                 let order = store::get(conn, &order.id)?.ok_or(ApiError::NotFound)?;
@@ -219,16 +184,13 @@ async fn correct_address(
     body: crate::http::extract::Json<AddressCorrection>,
 ) -> Result<HttpResponse, ApiError> {
     let number = number.into_inner();
-    if !is_order_number(&number) {
-        return Err(ApiError::NotFound);
-    }
     let address = body
         .into_inner()
         .shipping_address
         .validate("shipping_address")?;
-    let (user, token) = owner_of(&caller, &req)?;
+    let requester = Requester::from_request(&caller, &req)?;
     // Built here, on the request's task: the audit entry carries the request id.
-    let actor = match (&caller.0, &user) {
+    let actor = match (&caller.0, requester.user_id()) {
         (Some(p), Some(u)) => crate::audit::Actor::from_principal(p, Some(u)),
         _ => crate::audit::Actor {
             kind: crate::audit::ActorKind::Subject,
@@ -241,12 +203,7 @@ async fn correct_address(
     let view = db
         .run(move |conn| {
             write_transaction(conn, |conn| {
-                let owner = match (&user, &token) {
-                    (Some(u), _) => Owner::User(u),
-                    (None, Some(t)) => Owner::Guest { token: t },
-                    _ => return Err(ApiError::NotFound),
-                };
-                let order = store::find_owned(conn, &number, &owner)?.ok_or(ApiError::NotFound)?;
+                let order = requester.find(conn, &number)?;
                 if !order.status().before_shipment() {
                     return Err(ApiError::Conflict {
                         slug: "invalid-transition",

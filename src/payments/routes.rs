@@ -15,9 +15,10 @@ use crate::http::error::{ApiError, Problem};
 use crate::http::extract::Json;
 use crate::idempotency::{self, Lookup};
 use crate::notifications::{self, kind};
+use crate::orders::access::Requester;
 use crate::orders::lifecycle::{self, Change};
-use crate::orders::model::{is_order_number, Action, Actor, OrderStatus};
-use crate::orders::store::{self as orders, OrderRow, Owner};
+use crate::orders::model::{Action, Actor, OrderStatus};
+use crate::orders::store as orders;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(start_payment)
@@ -90,39 +91,6 @@ pub struct WebhookAck {
     pub status: &'static str,
 }
 
-fn order_owner(
-    caller: &Caller,
-    req: &HttpRequest,
-) -> Result<(Option<String>, Option<String>), ApiError> {
-    let token = req
-        .headers()
-        .get("x-order-token")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    match (caller.user_id(), token) {
-        (Some(u), _) => Ok((Some(u.to_owned()), None)),
-        (None, Some(t)) => Ok((None, Some(t))),
-        (None, None) => Err(ApiError::NotFound),
-    }
-}
-
-fn owned_order(
-    conn: &mut DbConnection,
-    number: &str,
-    user: &Option<String>,
-    token: &Option<String>,
-) -> Result<OrderRow, ApiError> {
-    if !is_order_number(number) {
-        return Err(ApiError::NotFound);
-    }
-    let owner = match (user, token) {
-        (Some(u), _) => Owner::User(u),
-        (None, Some(t)) => Owner::Guest { token: t },
-        _ => return Err(ApiError::NotFound),
-    };
-    orders::find_owned(conn, number, &owner)?.ok_or(ApiError::NotFound)
-}
-
 /// Start paying an order.
 ///
 /// Creates a payment with the shop's provider (`test`) for the order's total. Requires an
@@ -157,12 +125,12 @@ async fn start_payment(
     let key = idempotency::key(&req, true)?.unwrap_or_default();
     let number = number.into_inner();
     let hash = idempotency::fingerprint(&number, &body.into_inner());
-    let (user, token) = order_owner(&caller, &req)?;
+    let requester = Requester::from_request(&caller, &req)?;
     let crypto = crypto.into_inner();
     let (status, body, replayed) = db
         .run(move |conn| {
             write_transaction(conn, |conn| {
-                let order = owned_order(conn, &number, &user, &token)?;
+                let order = requester.find(conn, &number)?;
                 let scope = format!("payment:{}", order.id);
                 if let Lookup::Replay(stored) =
                     idempotency::lookup(conn, &crypto, &scope, &key, &hash)?
@@ -231,10 +199,10 @@ async fn list_payments(
     number: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let number = number.into_inner();
-    let (user, token) = order_owner(&caller, &req)?;
+    let requester = Requester::from_request(&caller, &req)?;
     let data = db
         .run(move |conn| {
-            let order = owned_order(conn, &number, &user, &token)?;
+            let order = requester.find(conn, &number)?;
             Ok::<_, ApiError>(
                 store::for_order(conn, &order.id)?
                     .into_iter()
