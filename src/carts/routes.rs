@@ -143,14 +143,6 @@ pub fn view(
     })
 }
 
-/// The `X-Cart-Token` header.
-pub fn cart_token(req: &HttpRequest) -> Option<String> {
-    req.headers()
-        .get("x-cart-token")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-}
-
 fn quantity(field: &str, q: i32) -> Result<i32, ApiError> {
     if (1..=MAX_QUANTITY).contains(&q) {
         Ok(q)
@@ -209,10 +201,6 @@ async fn create_cart(
     Ok(HttpResponse::Created().json(cart))
 }
 
-fn not_found_unless<T>(value: Option<T>) -> Result<T, ApiError> {
-    value.ok_or(ApiError::NotFound)
-}
-
 /// A cart with its totals.
 ///
 /// Prices and availability as of now, totals computed by the server.
@@ -233,19 +221,11 @@ async fn get_cart(
     shop: web::Data<Shop>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let (id, token, user) = (
-        id.into_inner(),
-        cart_token(&req),
-        caller.user_id().map(str::to_owned),
-    );
+    let (id, access) = (id.into_inner(), Access::from_request(&caller, &req));
     let currency = shop.currency.clone();
     let cart = db
         .run(move |conn| {
-            let access = Access {
-                user_id: user.as_deref(),
-                cart_token: token.as_deref(),
-            };
-            let row = not_found_unless(store::find_owned(conn, &id, &access)?)?;
+            let row = access.find(conn, &id)?;
             view(conn, &row, &currency, None)
         })
         .await?;
@@ -277,22 +257,14 @@ async fn add_item(
     id: web::Path<String>,
     body: Json<NewItem>,
 ) -> Result<HttpResponse, ApiError> {
-    let (id, token, user) = (
-        id.into_inner(),
-        cart_token(&req),
-        caller.user_id().map(str::to_owned),
-    );
+    let (id, access) = (id.into_inner(), Access::from_request(&caller, &req));
     let item = body.into_inner();
     let added = quantity("quantity", item.quantity)?;
     let currency = shop.currency.clone();
     let cart = db
         .run(move |conn| {
             crate::db::write_transaction(conn, |conn| {
-                let access = Access {
-                    user_id: user.as_deref(),
-                    cart_token: token.as_deref(),
-                };
-                let cart = not_found_unless(store::find_owned(conn, &id, &access)?)?;
+                let cart = access.find(conn, &id)?;
                 let variant =
                     store::sellable_variant(conn, &item.variant_id)?.ok_or_else(|| {
                         ApiError::validation("variant_id", "is not a variant for sale")
@@ -340,22 +312,14 @@ async fn set_item(
     path: web::Path<(String, String)>,
     body: Json<ItemQuantity>,
 ) -> Result<HttpResponse, ApiError> {
-    let ((id, variant_id), token, user) = (
-        path.into_inner(),
-        cart_token(&req),
-        caller.user_id().map(str::to_owned),
-    );
+    let ((id, variant_id), access) = (path.into_inner(), Access::from_request(&caller, &req));
     let wanted = quantity("quantity", body.into_inner().quantity)?;
     let currency = shop.currency.clone();
     let cart = db
         .run(move |conn| {
             crate::db::write_transaction(conn, |conn| {
-                let access = Access {
-                    user_id: user.as_deref(),
-                    cart_token: token.as_deref(),
-                };
-                let cart = not_found_unless(store::find_owned(conn, &id, &access)?)?;
-                not_found_unless(store::quantity_of(conn, &cart.id, &variant_id)?)?;
+                let cart = access.find(conn, &id)?;
+                store::quantity_of(conn, &cart.id, &variant_id)?.ok_or(ApiError::NotFound)?;
                 let variant = store::sellable_variant(conn, &variant_id)?
                     .ok_or_else(|| ApiError::validation("variant_id", "is no longer for sale"))?;
                 if wanted > variant.available {
@@ -389,20 +353,12 @@ async fn remove_item(
     shop: web::Data<Shop>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let ((id, variant_id), token, user) = (
-        path.into_inner(),
-        cart_token(&req),
-        caller.user_id().map(str::to_owned),
-    );
+    let ((id, variant_id), access) = (path.into_inner(), Access::from_request(&caller, &req));
     let currency = shop.currency.clone();
     let cart = db
         .run(move |conn| {
             crate::db::write_transaction(conn, |conn| {
-                let access = Access {
-                    user_id: user.as_deref(),
-                    cart_token: token.as_deref(),
-                };
-                let cart = not_found_unless(store::find_owned(conn, &id, &access)?)?;
+                let cart = access.find(conn, &id)?;
                 if store::remove(conn, &cart.id, &variant_id)? == 0 {
                     return Err(ApiError::NotFound);
                 }

@@ -28,10 +28,34 @@ pub struct CartRow {
     pub expires_at: chrono::NaiveDateTime,
 }
 
-/// Who is asking for a cart.
-pub struct Access<'a> {
-    pub user_id: Option<&'a str>,
-    pub cart_token: Option<&'a str>,
+/// Who is asking for a cart: the customer it is bound to, or whoever holds its token.
+#[derive(Debug, Clone)]
+pub struct Access {
+    pub user_id: Option<String>,
+    pub cart_token: Option<String>,
+}
+
+impl Access {
+    /// From the caller's account, or else the `X-Cart-Token` header.
+    pub fn from_request(caller: &crate::auth::Caller, req: &actix_web::HttpRequest) -> Self {
+        Self {
+            user_id: caller.user_id().map(str::to_owned),
+            cart_token: req
+                .headers()
+                .get("x-cart-token")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+        }
+    }
+
+    /// The open cart `id` if it is the requester's; 404 otherwise (no existence oracle).
+    pub fn find(
+        &self,
+        conn: &mut DbConnection,
+        id: &str,
+    ) -> Result<CartRow, crate::http::error::ApiError> {
+        find_owned(conn, id, self)?.ok_or(crate::http::error::ApiError::NotFound)
+    }
 }
 
 pub fn create(
@@ -67,7 +91,7 @@ pub fn create(
 pub fn find_owned(
     conn: &mut DbConnection,
     id: &str,
-    access: &Access<'_>,
+    access: &Access,
 ) -> QueryResult<Option<CartRow>> {
     let mut query = carts::table
         .filter(carts::id.eq(id))
@@ -75,7 +99,7 @@ pub fn find_owned(
         .filter(carts::expires_at.gt(crate::db::now()))
         .select(CartRow::as_select())
         .into_boxed();
-    query = match (access.user_id, access.cart_token) {
+    query = match (access.user_id.as_deref(), access.cart_token.as_deref()) {
         (Some(user), _) => query.filter(carts::owner_user_id.eq(user.to_owned())),
         (None, Some(token)) => query
             .filter(carts::owner_user_id.is_null())

@@ -12,7 +12,7 @@ use super::view::{owner_view, OrderView, TABLE};
 use crate::accounts::model::Email;
 use crate::auth::token::hash_secret;
 use crate::auth::Caller;
-use crate::carts::routes::{cart_token, out_of_stock};
+use crate::carts::routes::out_of_stock;
 use crate::carts::store::{self as carts, Access};
 use crate::catalog::Shop;
 use crate::crypto::{index_kind, Crypto, Place};
@@ -55,7 +55,7 @@ fn random_token(prefix: &str) -> Result<String, ApiError> {
 struct Input {
     cart_id: String,
     user_id: Option<String>,
-    cart_token: Option<String>,
+    access: Access,
     email: Email,
     address: Address,
     accepted: i32,
@@ -77,11 +77,7 @@ fn place_order(
     {
         return Ok((stored.status, stored.body, true));
     }
-    let access = Access {
-        user_id: input.user_id.as_deref(),
-        cart_token: input.cart_token.as_deref(),
-    };
-    let cart = carts::find_owned(conn, &input.cart_id, &access)?.ok_or(ApiError::NotFound)?;
+    let cart = input.access.find(conn, &input.cart_id)?;
     let current_policy = policies::store::current_version(conn)?;
     if input.accepted != current_policy {
         return Err(ApiError::validation(
@@ -253,7 +249,7 @@ async fn checkout(
     let input = Input {
         cart_id,
         user_id: caller.user_id().map(str::to_owned),
-        cart_token: cart_token(&req),
+        access: Access::from_request(&caller, &req),
         email,
         address,
         accepted: request.accepted_policy_version,
