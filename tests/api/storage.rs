@@ -52,6 +52,13 @@ pub fn contains(haystack: &[u8], needle: &str) -> bool {
 fn no_personal_value_is_stored_or_logged_in_plaintext() {
     let (url, _guard) = crate::helpers::TestDatabase::create();
     let dir = tempfile::tempdir().unwrap();
+    let seeded = std::process::Command::new(env!("CARGO_BIN_EXE_valise"))
+        .args(["seed", "--demo", "--products", "5"])
+        .env("DATABASE_URL", url.to_env_value())
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(seeded.status.success());
     let log_path = dir.path().join("server.log");
     let server = start_server_logging_to(
         &url.to_env_value(),
