@@ -97,6 +97,9 @@ pub struct Config {
     pub payment_window: chrono::Duration,
     /// How long after delivery after-sales cases can be opened; the order closes after it.
     pub after_sales_window: chrono::Duration,
+    /// Behind a reverse proxy: take the client address from the last `X-Forwarded-For`
+    /// entry (the one the proxy appended) rather than the socket peer.
+    pub behind_proxy: bool,
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -291,6 +294,12 @@ impl Config {
         let after_sales_window =
             chrono::Duration::days(number("VALISE_AFTER_SALES_DAYS", 30, 0, 365)?);
 
+        let behind_proxy = match get("VALISE_BEHIND_PROXY").as_deref().map(str::trim) {
+            None | Some("false") | Some("0") => false,
+            Some("true") | Some("1") => true,
+            Some(_) => return Err(invalid("VALISE_BEHIND_PROXY", "expected true or false")),
+        };
+
         Ok(Self {
             environment,
             bind,
@@ -307,6 +316,7 @@ impl Config {
             payment_webhook_secret,
             payment_window,
             after_sales_window,
+            behind_proxy,
         })
     }
 
@@ -328,6 +338,7 @@ impl Config {
             payment_webhook_secret: Secret::new(DEV_WEBHOOK_SECRET.to_owned()),
             payment_window: chrono::Duration::minutes(30),
             after_sales_window: chrono::Duration::days(30),
+            behind_proxy: false,
         }
     }
 }
@@ -397,6 +408,7 @@ mod tests {
             ("VALISE_JWT_SECRET", "short-secret"),
             ("VALISE_ORDER_PAYMENT_MINUTES", "99999"),
             ("VALISE_AFTER_SALES_DAYS", "-4"),
+            ("VALISE_BEHIND_PROXY", "maybe"),
         ] {
             let err = load(&[(var, value)]).unwrap_err();
             assert_eq!(err.var, var);

@@ -135,6 +135,9 @@ impl Application {
             after_sales_window: config.after_sales_window,
         });
         let response_cache = web::Data::new(catalog::cache::ResponseCache::default());
+        let client_addresses = web::Data::new(auth::ClientAddresses {
+            behind_proxy: config.behind_proxy,
+        });
         let catalog_db = web::Data::new(catalog::CatalogDb(match &config.read_database_url {
             Some(url) => {
                 log::info!("catalogue reads go to the replica {}", url.redacted());
@@ -172,6 +175,7 @@ impl Application {
                 .app_data(shop.clone())
                 .app_data(response_cache.clone())
                 .app_data(catalog_db.clone())
+                .app_data(client_addresses.clone())
                 .app_data(payment_settings.clone())
                 .app_data(routes.clone())
                 .app_data(spec_json.clone())

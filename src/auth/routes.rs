@@ -188,8 +188,8 @@ async fn register(
 
 fn client_bucket(crypto: &Crypto, req: &HttpRequest) -> String {
     let ip = req
-        .peer_addr()
-        .map(|a| a.ip().to_string())
+        .app_data::<web::Data<super::ClientAddresses>>()
+        .map(|c| c.of(req))
         .unwrap_or_default();
     let mac = crypto.blind_index(index_kind::CLIENT_ADDRESS, &ip);
     format!("login:client:{}", hex::encode(&mac[..16]))

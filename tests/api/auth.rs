@@ -364,3 +364,27 @@ async fn forged_expired_and_foreign_tokens_are_refused() {
         .starts_with("Bearer"));
     assert_problem(unauthenticated, StatusCode::UNAUTHORIZED, "unauthenticated").await;
 }
+
+#[actix_web::test]
+async fn behind_a_proxy_each_client_address_has_its_own_login_limit() {
+    let app = TestApp::spawn_configured(|c| c.behind_proxy = true).await;
+    let attempt = |client: &'static str| {
+        let app = &app;
+        async move {
+            app.client
+                .post(app.url("/v1/auth/login"))
+                .header("x-forwarded-for", format!("10.9.8.7, {client}"))
+                .json(&json!({"email": unique_email("guess"), "password": "not a real password"}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    for _ in 0..30 {
+        assert_eq!(attempt("203.0.113.7").await, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(attempt("203.0.113.7").await, StatusCode::TOO_MANY_REQUESTS);
+    // Another client behind the same proxy is not locked out.
+    assert_eq!(attempt("198.51.100.9").await, StatusCode::UNAUTHORIZED);
+}
