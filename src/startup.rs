@@ -22,7 +22,7 @@ use crate::http::fallback::{self, RouteTable};
 use crate::http::{health, middleware, openapi};
 use crate::policies;
 use crate::versions::{self, Versions};
-use crate::{accounts, audit, auth, carts, catalog, crypto, orders, payments};
+use crate::{accounts, audit, auth, carts, catalog, crypto, notifications, orders, payments};
 
 /// Every documented route. The OpenAPI document is generated from exactly this list.
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -40,6 +40,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
             .configure(auth::routes::configure)
             .configure(accounts::configure_me)
             .configure(audit::routes::configure_me)
+            .configure(notifications::routes::configure)
             .service(
                 scope("/admin")
                     .configure(accounts::configure_staff)

@@ -1,6 +1,8 @@
 //! The notification outbox: rows written in the same transaction as the change that causes
 //! them, delivered later by a worker. Payloads carry ids and statuses, never personal values.
 
+pub mod routes;
+
 use diesel::prelude::*;
 use serde_json::Value;
 

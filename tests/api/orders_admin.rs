@@ -328,3 +328,62 @@ async fn managers_refund_partly_then_fully() {
         .unwrap();
     assert_problem(nothing_left, StatusCode::CONFLICT, "conflict").await;
 }
+
+#[actix_web::test]
+async fn order_updates_reach_the_customers_inbox_and_only_theirs() {
+    let app = TestApp::spawn().await;
+    let (customer, number, _) = paid_order(&app).await;
+    let other = app.register(&unique_email("other"), "Other").await;
+
+    let inbox: Value = app
+        .get_as("/v1/me/notifications", &customer)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let kinds: Vec<&str> = inbox["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, vec!["order.paid", "order.placed"], "newest first");
+    assert_eq!(inbox["unread"], 2);
+    assert_eq!(inbox["data"][0]["payload"]["number"], number);
+    assert!(
+        !inbox.to_string().contains("Xylophones"),
+        "payloads carry ids and statuses only"
+    );
+
+    let id = inbox["data"][0]["id"].as_str().unwrap();
+    let path = format!("/v1/me/notifications/{id}/read");
+    let theirs = app
+        .authed(Method::POST, &path, &other)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(theirs, StatusCode::NOT_FOUND, "not-found").await;
+    for _ in 0..2 {
+        let read = app
+            .authed(Method::POST, &path, &customer)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(read.status(), StatusCode::NO_CONTENT);
+    }
+    let inbox: Value = app
+        .get_as("/v1/me/notifications", &customer)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(inbox["unread"], 1);
+    assert!(inbox["data"][0]["read_at"].is_string());
+    let empty: Value = app
+        .get_as("/v1/me/notifications", &other)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(empty["data"], json!([]));
+}

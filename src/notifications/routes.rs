@@ -1,0 +1,156 @@
+//! `GET /v1/me/notifications`, `POST /v1/me/notifications/{id}/read`: the customer's inbox.
+//! Every notification addressed to a customer is in their inbox from the moment its cause
+//! commits (the outbox row is the inbox entry).
+
+use actix_web::{get, post, web, HttpResponse};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::auth::{min, Auth};
+use crate::db::schema::notifications;
+use crate::db::Db;
+use crate::http::error::{ApiError, Problem};
+use crate::http::extract::Query;
+use crate::http::pagination::{paginate, PageQuery};
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(inbox).service(mark_read);
+}
+
+/// One notification. The payload holds ids and statuses only.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NotificationView {
+    pub id: String,
+    /// e.g. `order.placed`, `order.shipped`, `payment.refunded`.
+    pub kind: String,
+    #[schema(value_type = Object)]
+    pub payload: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+    pub read_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Inbox {
+    pub data: Vec<NotificationView>,
+    pub next_cursor: Option<String>,
+    /// How many are unread.
+    pub unread: i64,
+}
+
+type Row = (
+    String,
+    String,
+    String,
+    chrono::NaiveDateTime,
+    Option<chrono::NaiveDateTime>,
+);
+
+/// My notifications.
+///
+/// Newest first: order updates, refunds, after-sales news.
+#[utoipa::path(
+    tag = "me",
+    security(("bearer" = [])),
+    params(PageQuery),
+    responses(
+        (status = 200, body = Inbox),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "An API key cannot act as a person", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid `limit` or `cursor`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/me/notifications")]
+async fn inbox(
+    auth: Auth<min::Customer>,
+    db: web::Data<Db>,
+    query: Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let user = auth.user_id()?.to_owned();
+    let page = query.into_inner().validate("notifications")?;
+    let after = page.after.clone();
+    let limit = i64::from(page.limit) + 1;
+    let (rows, unread) = db
+        .run(move |conn| {
+            let mut q = notifications::table
+                .filter(notifications::recipient_user_id.eq(&user))
+                .order(notifications::id.desc())
+                .limit(limit)
+                .select((
+                    notifications::id,
+                    notifications::kind,
+                    notifications::payload,
+                    notifications::created_at,
+                    notifications::read_at,
+                ))
+                .into_boxed();
+            if let Some(a) = after {
+                q = q.filter(notifications::id.lt(a));
+            }
+            let rows: Vec<Row> = q.load(conn)?;
+            let unread: i64 = notifications::table
+                .filter(notifications::recipient_user_id.eq(&user))
+                .filter(notifications::read_at.is_null())
+                .count()
+                .get_result(conn)?;
+            Ok::<_, ApiError>((rows, unread))
+        })
+        .await?;
+    let (rows, next_cursor) = paginate(rows, &page, "notifications", |r| r.0.clone());
+    let data = rows
+        .into_iter()
+        .map(
+            |(id, kind, payload, created_at, read_at)| NotificationView {
+                id,
+                kind,
+                payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
+                created_at: created_at.and_utc(),
+                read_at: read_at.map(|t| t.and_utc()),
+            },
+        )
+        .collect();
+    Ok(HttpResponse::Ok().json(Inbox {
+        data,
+        next_cursor,
+        unread,
+    }))
+}
+
+/// Mark a notification read.
+///
+/// Idempotent: reading it again keeps the first read time.
+#[utoipa::path(
+    tag = "me",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "`ntf_…` id")),
+    responses(
+        (status = 204, description = "Read"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such notification, or not yours", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/me/notifications/{id}/read")]
+async fn mark_read(
+    auth: Auth<min::Customer>,
+    db: web::Data<Db>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let user = auth.user_id()?.to_owned();
+    let id = id.into_inner();
+    db.run(move |conn| {
+        let mine = notifications::table
+            .filter(notifications::id.eq(&id))
+            .filter(notifications::recipient_user_id.eq(&user));
+        let exists: i64 = mine.count().get_result(conn)?;
+        if exists == 0 {
+            return Err(ApiError::NotFound);
+        }
+        diesel::update(mine.filter(notifications::read_at.is_null()))
+            .set(notifications::read_at.eq(Some(crate::db::now())))
+            .execute(conn)?;
+        Ok(())
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
