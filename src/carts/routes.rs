@@ -194,12 +194,8 @@ async fn create_cart(
     let currency = shop.currency.clone();
     let cart = db
         .run(move |conn| {
-            crate::db::write_transaction(conn, |conn| {
-                // A cart lost to a crash costs the shopper one click: no need to wait for disk.
-                crate::db::relax_commit(conn)?;
-                let row = store::create(conn, owner.as_deref(), token.as_deref().map(hash_secret))?;
-                view(conn, &row, &currency, token)
-            })
+            let row = store::create(conn, owner.as_deref(), token.as_deref().map(hash_secret))?;
+            view(conn, &row, &currency, token)
         })
         .await?;
     Ok(HttpResponse::Created().json(cart))
@@ -268,7 +264,6 @@ async fn add_item(
     let cart = db
         .run(move |conn| {
             crate::db::write_transaction(conn, |conn| {
-                crate::db::relax_commit(conn)?;
                 let cart = access.find(conn, &id)?;
                 let variant =
                     store::sellable_variant(conn, &item.variant_id)?.ok_or_else(|| {
@@ -323,7 +318,6 @@ async fn set_item(
     let cart = db
         .run(move |conn| {
             crate::db::write_transaction(conn, |conn| {
-                crate::db::relax_commit(conn)?;
                 let cart = access.find(conn, &id)?;
                 store::quantity_of(conn, &cart.id, &variant_id)?.ok_or(ApiError::NotFound)?;
                 let variant = store::sellable_variant(conn, &variant_id)?
@@ -364,7 +358,6 @@ async fn remove_item(
     let cart = db
         .run(move |conn| {
             crate::db::write_transaction(conn, |conn| {
-                crate::db::relax_commit(conn)?;
                 let cart = access.find(conn, &id)?;
                 if store::remove(conn, &cart.id, &variant_id)? == 0 {
                     return Err(ApiError::NotFound);

@@ -145,14 +145,3 @@ where
         }
     }
 }
-
-/// Inside a transaction: on PostgreSQL, let this commit return before its WAL record reaches
-/// the disk. Only for writes whose loss in a crash costs nothing but a retry (a cart line);
-/// never for orders, payments, keys or the audit log. A no-op on SQLite.
-pub fn relax_commit(conn: &mut DbConnection) -> diesel::QueryResult<()> {
-    use diesel::RunQueryDsl;
-    if let DbConnection::Postgres(c) = conn {
-        diesel::sql_query("SET LOCAL synchronous_commit = off").execute(c)?;
-    }
-    Ok(())
-}
