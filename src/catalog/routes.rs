@@ -156,30 +156,49 @@ async fn list(
     };
     let version = versions.catalog();
     let key = format!("{filter:?}|{}|{after:?}|{}", sort.as_str(), page.limit);
+    let limit = page.limit as usize;
+    let currency = shop.currency.clone();
+    cached(&req, &cache, &db, version, key, move |conn| {
+        let mut rows = store::list(conn, &filter, sort, after.as_ref(), limit as i64 + 1)?;
+        let next_cursor = (rows.len() > limit)
+            .then(|| {
+                rows.truncate(limit);
+                rows.last().map(|r| encode_cursor(&listing, &sort.key(r)))
+            })
+            .flatten();
+        let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+        let variants = store::variants_of(conn, &ids, true)?;
+        let data: Vec<ProductView> = rows
+            .iter()
+            .zip(variants.iter())
+            .map(|(r, v)| r.view(v, &currency))
+            .collect();
+        Ok(ProductList { data, next_cursor })
+    })
+    .await
+}
+
+/// Serves `key` from the response cache, or renders it from the catalogue database and
+/// caches it, with its ETag, for the current catalogue version.
+async fn cached<T, F>(
+    req: &HttpRequest,
+    cache: &ResponseCache,
+    db: &CatalogDb,
+    version: i64,
+    key: String,
+    render: F,
+) -> Result<HttpResponse, ApiError>
+where
+    T: serde::Serialize,
+    F: FnOnce(&mut crate::db::DbConnection) -> Result<T, ApiError> + Send + 'static,
+{
     let rendered = match cache.get(version, &key) {
         Some(rendered) => rendered,
         None => {
-            let limit = page.limit as usize;
-            let currency = shop.currency.clone();
             let rendered =
                 db.0.run(move |conn| {
-                    let mut rows =
-                        store::list(conn, &filter, sort, after.as_ref(), limit as i64 + 1)?;
-                    let next_cursor = (rows.len() > limit)
-                        .then(|| {
-                            rows.truncate(limit);
-                            rows.last().map(|r| encode_cursor(&listing, &sort.key(r)))
-                        })
-                        .flatten();
-                    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-                    let variants = store::variants_of(conn, &ids, true)?;
-                    let data: Vec<ProductView> = rows
-                        .iter()
-                        .zip(variants.iter())
-                        .map(|(r, v)| r.view(v, &currency))
-                        .collect();
-                    let list = ProductList { data, next_cursor };
-                    serde_json::to_vec(&list)
+                    let value = render(conn)?;
+                    serde_json::to_vec(&value)
                         .map(|b| Rendered::new(Bytes::from(b)))
                         .map_err(|e| ApiError::Internal(e.into()))
                 })
@@ -189,7 +208,7 @@ async fn list(
         }
     };
     Ok(http_cache::json_bytes_with_etag(
-        &req,
+        req,
         rendered.body,
         &rendered.etag,
         PUBLIC_SHORT,
@@ -223,28 +242,11 @@ async fn get_product(
     let id = id.into_inner();
     let version = versions.catalog();
     let key = format!("product:{id}");
-    let rendered = match cache.get(version, &key) {
-        Some(rendered) => rendered,
-        None => {
-            let currency = shop.currency.clone();
-            let rendered =
-                db.0.run(move |conn| {
-                    let row = store::find(conn, &id)?.ok_or(ApiError::NotFound)?;
-                    let variants = store::variants_of(conn, std::slice::from_ref(&row.id), false)?;
-                    let view = row.view(&variants[0], &currency);
-                    serde_json::to_vec(&view)
-                        .map(|b| Rendered::new(Bytes::from(b)))
-                        .map_err(|e| ApiError::Internal(e.into()))
-                })
-                .await?;
-            cache.put(version, key, rendered.clone());
-            rendered
-        }
-    };
-    Ok(http_cache::json_bytes_with_etag(
-        &req,
-        rendered.body,
-        &rendered.etag,
-        PUBLIC_SHORT,
-    ))
+    let currency = shop.currency.clone();
+    cached(&req, &cache, &db, version, key, move |conn| {
+        let row = store::find(conn, &id)?.ok_or(ApiError::NotFound)?;
+        let variants = store::variants_of(conn, std::slice::from_ref(&row.id), false)?;
+        Ok(row.view(&variants[0], &currency))
+    })
+    .await
 }
