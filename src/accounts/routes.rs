@@ -1,7 +1,7 @@
 //! `GET /v1/me`, `PATCH /v1/me`: the owner's profile, decrypted for the owner only.
 
 use actix_web::{get, patch, web, HttpRequest, HttpResponse};
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::model::{etag, Email, PersonName, Phone, UserView};
@@ -18,15 +18,6 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(get_me).service(patch_me);
 }
 
-/// `Some(None)` for an explicit `null`, `None` when the field is absent.
-fn explicit_null<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(deserializer).map(Some)
-}
-
 /// A correction of the profile; absent fields stay as they are.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -36,7 +27,7 @@ pub struct ProfilePatch {
     pub email: Option<String>,
     pub name: Option<String>,
     /// International form; `null` removes it.
-    #[serde(default, deserialize_with = "explicit_null")]
+    #[serde(default, deserialize_with = "crate::http::extract::explicit_null")]
     #[schema(value_type = Option<String>)]
     pub phone: Option<Option<String>>,
 }

@@ -63,13 +63,6 @@ impl From<AccountError> for ApiError {
     }
 }
 
-fn is_unique_violation(e: &diesel::result::Error) -> bool {
-    matches!(
-        e,
-        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
-    )
-}
-
 pub struct NewAccount<'a> {
     pub email: &'a Email,
     pub name: &'a PersonName,
@@ -136,7 +129,7 @@ pub fn create(
         .execute(conn);
     match inserted {
         Ok(_) => Ok(row),
-        Err(e) if is_unique_violation(&e) => Err(AccountError::EmailTaken),
+        Err(e) if crate::db::is_unique_violation(&e) => Err(AccountError::EmailTaken),
         Err(e) => Err(e.into()),
     }
 }
@@ -255,7 +248,7 @@ pub fn update_profile(
     match updated {
         Ok(1) => Ok(next),
         Ok(_) => Err(AccountError::VersionMismatch),
-        Err(e) if is_unique_violation(&e) => Err(AccountError::EmailTaken),
+        Err(e) if crate::db::is_unique_violation(&e) => Err(AccountError::EmailTaken),
         Err(e) => Err(e.into()),
     }
 }

@@ -115,7 +115,7 @@ impl TokenKeys {
 
 /// A new opaque refresh token (`vr_…`, 256 random bits) and the hash that is stored.
 pub fn new_refresh_token() -> anyhow::Result<(String, Vec<u8>)> {
-    let token = format!("vr_{}", URL_SAFE_NO_PAD.encode(random_bytes::<32>()?));
+    let token = new_secret("vr")?;
     let hash = hash_secret(&token);
     Ok((token, hash))
 }
@@ -128,12 +128,18 @@ pub fn hash_secret(secret: &str) -> Vec<u8> {
         .to_vec()
 }
 
-/// A new integrator API key (`vk_…`, 256 random bits).
-pub fn new_api_key_secret() -> anyhow::Result<String> {
+/// A new bearer secret `<prefix>_<256 random bits, base64url>` (refresh tokens, API keys,
+/// cart and order tokens); stored only as [`hash_secret`].
+pub fn new_secret(prefix: &str) -> anyhow::Result<String> {
     Ok(format!(
-        "vk_{}",
+        "{prefix}_{}",
         URL_SAFE_NO_PAD.encode(random_bytes::<32>()?)
     ))
+}
+
+/// A new integrator API key (`vk_…`, 256 random bits).
+pub fn new_api_key_secret() -> anyhow::Result<String> {
+    new_secret("vk")
 }
 
 #[cfg(test)]

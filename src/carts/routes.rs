@@ -2,8 +2,6 @@
 //! `cart_token`, sent back as `X-Cart-Token`). Another caller's cart answers 404.
 
 use actix_web::{delete, get, patch, post, web, HttpRequest, HttpResponse};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -183,13 +181,9 @@ async fn create_cart(
     _body: Json<NewCart>,
 ) -> Result<HttpResponse, ApiError> {
     let owner = caller.user_id().map(str::to_owned);
-    let token = if owner.is_none() {
-        let mut bytes = [0u8; 32];
-        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
-            .map_err(|_| ApiError::Internal(anyhow::anyhow!("random generator failed")))?;
-        Some(format!("vc_{}", URL_SAFE_NO_PAD.encode(bytes)))
-    } else {
-        None
+    let token = match owner {
+        None => Some(crate::auth::token::new_secret("vc")?),
+        Some(_) => None,
     };
     let currency = shop.currency.clone();
     let cart = db

@@ -5,7 +5,7 @@
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{delete, patch, post, put, web, HttpRequest, HttpResponse};
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::model::{
@@ -123,20 +123,12 @@ pub struct ProductPatch {
     pub price: Option<PriceInput>,
 }
 
-fn explicit_null<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(deserializer).map(Some)
-}
-
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VariantPatch {
     pub color: Option<String>,
     /// A price of its own; `null` returns to the product's price.
-    #[serde(default, deserialize_with = "explicit_null")]
+    #[serde(default, deserialize_with = "crate::http::extract::explicit_null")]
     #[schema(value_type = Option<PriceInput>)]
     pub price: Option<Option<PriceInput>>,
 }
@@ -209,15 +201,8 @@ fn new_variant_row(product_id: &str, v: &NewVariant, field: &str) -> Result<Vari
     })
 }
 
-fn is_unique_violation(e: &diesel::result::Error) -> bool {
-    matches!(
-        e,
-        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
-    )
-}
-
 fn duplicate(e: diesel::result::Error) -> ApiError {
-    if is_unique_violation(&e) {
+    if crate::db::is_unique_violation(&e) {
         ApiError::conflict("Another product uses this slug, or another variant this SKU.")
     } else {
         e.into()

@@ -145,3 +145,11 @@ where
         }
     }
 }
+
+/// Whether a query failed on a unique constraint (a lost race, or a duplicate value).
+pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
+    matches!(
+        e,
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
+    )
+}

@@ -217,6 +217,16 @@ pub fn sanitize_message(message: &str) -> String {
     message.to_owned()
 }
 
+/// For `#[serde(default, deserialize_with = "explicit_null")]`: `Some(None)` for an explicit
+/// `null` (clear the field), `None` when the field is absent (leave it as it is).
+pub fn explicit_null<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(deserializer).map(Some)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

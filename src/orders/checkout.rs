@@ -1,8 +1,6 @@
 //! `POST /v1/carts/{id}/checkout`: a cart becomes an order in one transaction.
 
 use actix_web::{post, web, HttpRequest, HttpResponse};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -44,13 +42,6 @@ pub struct CheckoutRequest {
 }
 
 const RACE: &str = "idempotency-race";
-
-fn random_token(prefix: &str) -> Result<String, ApiError> {
-    let mut bytes = [0u8; 32];
-    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
-        .map_err(|_| ApiError::Internal(anyhow::anyhow!("random generator failed")))?;
-    Ok(format!("{prefix}_{}", URL_SAFE_NO_PAD.encode(bytes)))
-}
 
 struct Input {
     cart_id: String,
@@ -119,7 +110,7 @@ fn place_order(
     let key = crypto.create_data_key(conn, &order_id)?;
     let address = serde_json::to_vec(&input.address).map_err(|e| ApiError::Internal(e.into()))?;
     let guest_token = match input.user_id {
-        None => Some(random_token("vo")?),
+        None => Some(crate::auth::token::new_secret("vo")?),
         Some(_) => None,
     };
     let now = crate::db::now();
