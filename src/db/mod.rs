@@ -47,7 +47,11 @@ impl Db {
                 .idle_timeout(None)
                 .max_lifetime(None)
         } else {
-            builder.max_size(pool_size.max(1)).min_idle(Some(1))
+            // Connections open on demand, in the thread that asks. With a minimum idle count,
+            // r2d2 reopens connections on its own worker threads; one still connecting
+            // (TLS to PostgreSQL) while a short CLI process exits crashed it in libpq's
+            // OpenSSL clean-up.
+            builder.max_size(pool_size.max(1)).min_idle(Some(0))
         };
         let pool = builder
             .build(manager)
