@@ -22,7 +22,9 @@ use crate::http::fallback::{self, RouteTable};
 use crate::http::{health, middleware, openapi};
 use crate::policies;
 use crate::versions::{self, Versions};
-use crate::{accounts, audit, auth, carts, catalog, crypto, notifications, orders, payments};
+use crate::{
+    accounts, audit, auth, carts, catalog, crypto, notifications, orders, payments, privacy,
+};
 
 /// Every documented route. The OpenAPI document is generated from exactly this list.
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -41,6 +43,9 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
             .configure(accounts::configure_me)
             .configure(audit::routes::configure_me)
             .configure(notifications::routes::configure)
+            .configure(privacy::consents::configure)
+            .configure(privacy::requests::routes::configure)
+            .configure(privacy::requests::guest::configure)
             .service(
                 scope("/admin")
                     .configure(accounts::configure_staff)
@@ -51,7 +56,8 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
                     .configure(catalog::consultations::configure_admin)
                     .configure(payments::routes::configure_admin)
                     .configure(orders::admin::configure)
-                    .configure(orders::after_sales::configure_admin),
+                    .configure(orders::after_sales::configure_admin)
+                    .configure(privacy::requests::admin::configure),
             ),
     );
 }
@@ -113,6 +119,7 @@ pub struct Application {
     server: Server,
     watcher: actix_web::rt::task::JoinHandle<()>,
     expiry: actix_web::rt::task::JoinHandle<()>,
+    erasures: actix_web::rt::task::JoinHandle<()>,
 }
 
 struct SpecJson(Bytes);
@@ -150,6 +157,7 @@ impl Application {
             webhook_secret: config.payment_webhook_secret.expose().as_bytes().to_vec(),
         });
         let expiry = orders::worker::spawn(db.clone(), config.after_sales_window);
+        let erasures = privacy::erasure::spawn(db.clone(), app_crypto.clone());
         let watcher = versions::spawn_watcher(db.clone(), versions.clone());
 
         let spec = openapi::spec();
@@ -212,6 +220,7 @@ impl Application {
             server,
             watcher,
             expiry,
+            erasures,
         })
     }
 
@@ -238,6 +247,7 @@ impl Application {
         let result = self.server.await;
         self.watcher.abort();
         self.expiry.abort();
+        self.erasures.abort();
         result
     }
 }

@@ -141,6 +141,11 @@ async fn patch_me(
                             purpose: "rectification by the data subject",
                         },
                     )?;
+                    crate::privacy::requests::store::record_self_service(
+                        conn,
+                        &user_id,
+                        crate::privacy::requests::model::Kind::Rectification,
+                    )?;
                 }
                 Ok(store::open_profile(conn, &crypto, &row)?)
             })

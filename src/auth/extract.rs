@@ -122,16 +122,37 @@ async fn resolve(
     let role = db
         .run({
             let user_id = user_id.clone();
-            move |conn| store::active_role(conn, &user_id).map_err(ApiError::from)
+            move |conn| store::token_role(conn, &user_id).map_err(ApiError::from)
         })
         .await?;
     Ok(role
-        .map(|role| Principal {
+        .map(|(role, erasure_pending)| Principal {
             kind: PrincipalKind::User,
             id: user_id,
             role,
+            erasure_pending,
         })
         .ok_or(()))
+}
+
+const ERASURE_PENDING: &str = "This account is being erased: only its data-subject requests \
+     (GET /v1/me/requests, POST /v1/me/requests/{id}/cancel) can still be reached.";
+
+fn authorize<M: MinRole>(
+    req: &HttpRequest,
+    allow_erasure_pending: bool,
+) -> Result<Principal, ApiError> {
+    match req.extensions().get::<Authenticated>().cloned() {
+        None => Err(ApiError::Unauthenticated(MISSING)),
+        Some(Authenticated(Err(()))) => Err(ApiError::Unauthenticated(INVALID)),
+        Some(Authenticated(Ok(p))) if p.erasure_pending && !allow_erasure_pending => {
+            Err(ApiError::Forbidden(ERASURE_PENDING))
+        }
+        Some(Authenticated(Ok(p))) if p.role.includes(M::ROLE) => Ok(p),
+        Some(Authenticated(Ok(_))) => Err(ApiError::Forbidden(
+            "Your role does not allow this operation.",
+        )),
+    }
 }
 
 impl<M: MinRole> FromRequest for Auth<M> {
@@ -139,18 +160,32 @@ impl<M: MinRole> FromRequest for Auth<M> {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let outcome = req.extensions().get::<Authenticated>().cloned();
-        ready(match outcome {
-            None => Err(ApiError::Unauthenticated(MISSING)),
-            Some(Authenticated(Err(()))) => Err(ApiError::Unauthenticated(INVALID)),
-            Some(Authenticated(Ok(principal))) if principal.role.includes(M::ROLE) => Ok(Self {
-                principal,
-                _role: PhantomData,
-            }),
-            Some(Authenticated(Ok(_))) => Err(ApiError::Forbidden(
-                "Your role does not allow this operation.",
-            )),
-        })
+        ready(authorize::<M>(req, false).map(|principal| Self {
+            principal,
+            _role: PhantomData,
+        }))
+    }
+}
+
+/// A customer following their own data-subject requests: like `Auth<min::Customer>`, but
+/// also accepted while the account's erasure is pending, so it can still be cancelled.
+#[derive(Debug, Clone)]
+pub struct DataSubject(pub Principal);
+
+impl DataSubject {
+    pub fn user_id(&self) -> Result<&str, ApiError> {
+        self.0.user_id().ok_or(ApiError::Forbidden(
+            "This route acts on a person's own data; API keys cannot use it.",
+        ))
+    }
+}
+
+impl FromRequest for DataSubject {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(authorize::<min::Customer>(req, true).map(DataSubject))
     }
 }
 
@@ -168,6 +203,9 @@ impl FromRequest for Caller {
         let outcome = req.extensions().get::<Authenticated>().cloned();
         ready(match outcome {
             None => Ok(Caller(None)),
+            Some(Authenticated(Ok(p))) if p.erasure_pending => {
+                Err(ApiError::Forbidden(ERASURE_PENDING))
+            }
             Some(Authenticated(Ok(principal))) => Ok(Caller(Some(principal))),
             Some(Authenticated(Err(()))) => Err(ApiError::Unauthenticated(INVALID)),
         })

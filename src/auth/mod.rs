@@ -9,7 +9,7 @@ pub mod store;
 pub mod throttle;
 pub mod token;
 
-pub use extract::{min, Auth, Caller};
+pub use extract::{min, Auth, Caller, DataSubject};
 pub use role::Role;
 pub use token::TokenKeys;
 
@@ -30,6 +30,9 @@ pub struct Principal {
     /// `usr_…` or `key_…`.
     pub id: String,
     pub role: Role,
+    /// The account asked to be erased: until the erasure runs or is cancelled, its access
+    /// tokens only reach its own data-subject requests (to follow or cancel them).
+    pub erasure_pending: bool,
 }
 
 impl Principal {
@@ -43,6 +46,10 @@ impl Principal {
 pub mod status {
     pub const ACTIVE: &str = "active";
     pub const DISABLED: &str = "disabled";
+    /// Erasure requested: no login, no refresh; the requests routes stay reachable.
+    pub const ERASURE_PENDING: &str = "erasure_pending";
+    /// Erased: personal fields shredded; the row stays for accounting references.
+    pub const ERASED: &str = "erased";
 }
 
 /// Where a client's address comes from, for per-client throttling.

@@ -126,10 +126,6 @@ impl Password {
     }
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 /// Whether `password` matches the stored PHC string. Hashes with the current parameters
 /// verify on the pool; older parameters (after a policy change) verify the slow way.
 pub fn verify(stored: &str, password: &str) -> bool {
@@ -154,7 +150,7 @@ pub fn verify(stored: &str, password: &str) -> bool {
         return false;
     };
     match compute(password.as_bytes(), salt) {
-        Ok(out) => constant_time_eq(&out, expected.as_bytes()),
+        Ok(out) => crate::crypto::constant_time_eq(&out, expected.as_bytes()),
         Err(e) => {
             log::error!("password verification failed to run: {e:#}");
             false

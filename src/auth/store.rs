@@ -8,15 +8,21 @@ use super::{status, Principal, PrincipalKind, Role};
 use crate::db::schema::{api_keys, refresh_tokens, users};
 use crate::db::DbConnection;
 
-/// The role of an active account, or `None` (unknown, disabled or erased).
+/// The role of an active account, or `None` (unknown, disabled, being erased or erased).
 pub fn active_role(conn: &mut DbConnection, user_id: &str) -> QueryResult<Option<Role>> {
-    let row: Option<String> = users::table
+    Ok(token_role(conn, user_id)?.and_then(|(role, pending)| (!pending).then_some(role)))
+}
+
+/// What an access token of this account may still do: its role, and whether an erasure is
+/// pending (then only the requests routes accept it). `None` when disabled or erased.
+pub fn token_role(conn: &mut DbConnection, user_id: &str) -> QueryResult<Option<(Role, bool)>> {
+    let row: Option<(String, String)> = users::table
         .find(user_id)
-        .filter(users::status.eq(status::ACTIVE))
-        .select(users::role)
+        .filter(users::status.eq_any([status::ACTIVE, status::ERASURE_PENDING]))
+        .select((users::role, users::status))
         .first(conn)
         .optional()?;
-    Ok(row.and_then(|r| Role::parse(&r)))
+    Ok(row.and_then(|(role, st)| Role::parse(&role).map(|r| (r, st == status::ERASURE_PENDING))))
 }
 
 /// Starts a new refresh-token family (a login) and returns its first token.
@@ -235,5 +241,6 @@ pub fn principal_for_api_key(
         kind: PrincipalKind::ApiKey,
         id,
         role,
+        erasure_pending: false,
     }))
 }

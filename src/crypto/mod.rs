@@ -25,6 +25,11 @@ pub use sealed::{DataKey, Place};
 use crate::config::SecretSource;
 use crate::db::DbConnection;
 
+/// Compares two secrets (hashes, MACs) in time independent of where they differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum CryptoError {
     #[error("database: {0}")]
@@ -47,6 +52,8 @@ pub mod index_kind {
     pub const ACCOUNT_EMAIL: &str = "account_email";
     pub const CLIENT_ADDRESS: &str = "client_address";
     pub const ORDER_EMAIL: &str = "order_email";
+    /// One-time codes of guest data-subject requests, bound to their request id.
+    pub const DSR_CODE: &str = "dsr_code";
 }
 
 struct Derived {

@@ -8,6 +8,8 @@ diesel::table! {
         summary -> Text,
         sha256 -> Text,
         published_at -> Timestamp,
+        notices_after -> Nullable<Text>,
+        notices_done_at -> Nullable<Timestamp>,
     }
 }
 
@@ -360,6 +362,67 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    consents (id) {
+        id -> Text,
+        subject_id -> Text,
+        purpose -> Text,
+        granted -> Bool,
+        policy_version -> Integer,
+        source -> Text,
+        at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    addresses (id) {
+        id -> Text,
+        user_id -> Text,
+        address_sealed -> Binary,
+        version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    dsr_requests (id) {
+        id -> Text,
+        kind -> Text,
+        status -> Text,
+        user_id -> Nullable<Text>,
+        email_bidx -> Nullable<Binary>,
+        received_at -> Timestamp,
+        due_at -> Timestamp,
+        extension_months -> Integer,
+        extension_reason -> Nullable<Text>,
+        denial_reason -> Nullable<Text>,
+        verified_at -> Nullable<Timestamp>,
+        completed_at -> Nullable<Timestamp>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    dsr_codes (dsr_id) {
+        dsr_id -> Text,
+        code_hash -> Binary,
+        code_sealed -> Nullable<Binary>,
+        email_sealed -> Nullable<Binary>,
+        attempts -> Integer,
+        expires_at -> Timestamp,
+        consumed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    erasure_ledger (subject_id) {
+        subject_id -> Text,
+        erased_at -> Timestamp,
+        reason -> Text,
+    }
+}
+
 diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(variants -> products (product_id));
 diesel::joinable!(product_terms -> products (product_id));
@@ -393,4 +456,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     after_sales_cases,
     idempotency_keys,
     notifications,
+    consents,
+    addresses,
+    dsr_requests,
+    dsr_codes,
+    erasure_ledger,
 );

@@ -40,6 +40,8 @@ use super::error::{FieldError, Problem};
         (name = "api-keys", description = "Integrators' server-to-server keys (admin)"),
         (name = "audit", description = "The tamper-evident audit log (privacy officer)"),
         (name = "keys", description = "Master-key rotation (admin)"),
+        (name = "privacy", description = "Data-subject rights: consents, export, erasure, requests (customers and guests), the data map"),
+        (name = "privacy-admin", description = "The privacy officer's queue of data-subject requests"),
     ),
     components(schemas(Problem, FieldError)),
     modifiers(&Security),

@@ -49,4 +49,9 @@ pub mod kind {
     pub const ORDER_ADDRESS_CORRECTED: &str = "order.address_corrected";
     pub const PAYMENT_REFUNDED: &str = "payment.refunded";
     pub const AFTER_SALES_UPDATED: &str = "after_sales.updated";
+    pub const CONSULTATION_ANSWERED: &str = "consultation.answered";
+    pub const POLICY_REVISED: &str = "policy.revised";
+    pub const DSR_UPDATED: &str = "dsr.updated";
+    /// A guest's one-time code: the code and address travel sealed, never in the payload.
+    pub const DSR_VERIFICATION_CODE: &str = "dsr.verification_code";
 }

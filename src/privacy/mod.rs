@@ -1,5 +1,8 @@
 //! Privacy rules shared by every room that accepts personal data.
 
+pub mod consents;
+pub mod erasure;
+pub mod requests;
 pub mod sensitive;
 
 pub use sensitive::refuse_sensitive;

@@ -18,6 +18,7 @@ mod openapi;
 mod orders;
 mod orders_admin;
 mod policies;
+mod privacy;
 mod process;
 mod rotation;
 mod staff;

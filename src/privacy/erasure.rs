@@ -1,0 +1,247 @@
+//! Erasure by crypto-shredding. A customer's profile key and the keys of their finished
+//! orders are destroyed; accounting records (order numbers, amounts, items, payment
+//! statuses) stay, without anything that names a person. Orders still open keep their key
+//! until they are closed, so an erasure asked for during an order is scheduled: login stops
+//! at once, the shredding happens when the last order closes. Every shredded subject is
+//! appended to the erasure ledger, which `restore` replays.
+
+use diesel::prelude::*;
+
+use super::consents::open_orders;
+use super::requests::model::{Kind, Status};
+use super::requests::store::{self as requests, RequestRow, Requester};
+use crate::audit::{self, Actor, Event};
+use crate::auth::status;
+use crate::crypto::{Crypto, CryptoError};
+use crate::db::schema::{addresses, erasure_ledger, notifications, orders, refresh_tokens, users};
+use crate::db::DbConnection;
+use crate::http::error::ApiError;
+use crate::orders::model::OrderStatus;
+
+/// Why a subject was shredded, as kept in the ledger.
+pub mod reason {
+    pub const ERASURE_REQUEST: &str = "erasure_request";
+    pub const RETENTION: &str = "retention";
+}
+
+/// Destroys the data key of one subject and records it in the erasure ledger. Idempotent.
+pub fn shred_subject(
+    conn: &mut DbConnection,
+    crypto: &Crypto,
+    subject_id: &str,
+    why: &str,
+) -> Result<(), CryptoError> {
+    crypto.shred(conn, subject_id)?;
+    let known: i64 = erasure_ledger::table
+        .filter(erasure_ledger::subject_id.eq(subject_id))
+        .count()
+        .get_result(conn)?;
+    if known == 0 {
+        // In a savepoint: on PostgreSQL a lost race must not abort the caller's transaction.
+        let inserted = crate::db::write_transaction(conn, |conn| {
+            diesel::insert_into(erasure_ledger::table)
+                .values((
+                    erasure_ledger::subject_id.eq(subject_id),
+                    erasure_ledger::erased_at.eq(crate::db::now()),
+                    erasure_ledger::reason.eq(why),
+                ))
+                .execute(conn)
+        });
+        match inserted {
+            Ok(_) => {}
+            Err(e) if crate::db::is_unique_violation(&e) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// Every subject id in the erasure ledger, in order (for export beside the key store).
+pub fn ledger(conn: &mut DbConnection) -> QueryResult<Vec<(String, chrono::NaiveDateTime)>> {
+    erasure_ledger::table
+        .order(erasure_ledger::subject_id.asc())
+        .select((erasure_ledger::subject_id, erasure_ledger::erased_at))
+        .load(conn)
+}
+
+/// `DELETE /v1/me`: records the request and either erases at once (nothing open) or
+/// schedules it. Login stops at once either way. Asking twice returns the open request.
+pub fn request(
+    conn: &mut DbConnection,
+    crypto: &Crypto,
+    user_id: &str,
+) -> Result<RequestRow, ApiError> {
+    if let Some(open) = requests::open_erasure(conn, user_id)? {
+        return Ok(open);
+    }
+    let user = crate::accounts::store::get(conn, user_id)?.ok_or(ApiError::NotFound)?;
+    if user.role().is_staff() {
+        return Err(ApiError::Conflict {
+            slug: "conflict",
+            detail: "Staff accounts are closed by an admin (PATCH /v1/admin/staff/{id}), \
+                     not erased by their holder."
+                .into(),
+        });
+    }
+    diesel::update(users::table.find(user_id))
+        .set((
+            users::status.eq(status::ERASURE_PENDING),
+            users::updated_at.eq(crate::db::now()),
+        ))
+        .execute(conn)?;
+    revoke_sessions(conn, user_id)?;
+    let row = requests::insert(
+        conn,
+        Requester::User(user_id),
+        Kind::Erasure,
+        Status::Scheduled,
+    )?;
+    if open_orders(conn, user_id)? == 0 {
+        execute(conn, crypto, &row)?;
+        return Ok(requests::get(conn, &row.id)?.unwrap_or(row));
+    }
+    super::requests::notify(conn, &row)?;
+    Ok(row)
+}
+
+/// Cancels a pending erasure: the account works again.
+pub fn cancel(conn: &mut DbConnection, row: &RequestRow) -> Result<(), ApiError> {
+    if !requests::transition(conn, &row.id, row.status(), Status::Cancelled)? {
+        return Err(ApiError::Conflict {
+            slug: "invalid-transition",
+            detail: "The request can no longer be cancelled.".into(),
+        });
+    }
+    if let Some(user) = &row.user_id {
+        diesel::update(
+            users::table
+                .find(user)
+                .filter(users::status.eq(status::ERASURE_PENDING)),
+        )
+        .set((
+            users::status.eq(status::ACTIVE),
+            users::updated_at.eq(crate::db::now()),
+        ))
+        .execute(conn)?;
+    }
+    Ok(())
+}
+
+fn revoke_sessions(conn: &mut DbConnection, user_id: &str) -> QueryResult<usize> {
+    diesel::update(
+        refresh_tokens::table
+            .filter(refresh_tokens::user_id.eq(user_id))
+            .filter(refresh_tokens::revoked_at.is_null()),
+    )
+    .set(refresh_tokens::revoked_at.eq(crate::db::now()))
+    .execute(conn)
+}
+
+/// Carries out a customer's erasure: the keys of their finished orders, then their profile
+/// key, are shredded; saved addresses, inbox and sessions are deleted; the account row stays
+/// as an empty shell that accounting records point to.
+pub fn execute(conn: &mut DbConnection, crypto: &Crypto, row: &RequestRow) -> Result<(), ApiError> {
+    let Some(user_id) = row.user_id.as_deref() else {
+        return Ok(());
+    };
+    let finals: Vec<&str> = OrderStatus::ALL
+        .into_iter()
+        .filter(|s| s.is_final())
+        .map(OrderStatus::as_str)
+        .collect();
+    let finished: Vec<String> = orders::table
+        .filter(orders::user_id.eq(user_id))
+        .filter(orders::status.eq_any(finals))
+        .select(orders::id)
+        .load(conn)?;
+    for order in &finished {
+        shred_subject(conn, crypto, order, reason::ERASURE_REQUEST)?;
+    }
+    shred_subject(conn, crypto, user_id, reason::ERASURE_REQUEST)?;
+    diesel::delete(addresses::table.filter(addresses::user_id.eq(user_id))).execute(conn)?;
+    diesel::delete(notifications::table.filter(notifications::recipient_user_id.eq(user_id)))
+        .execute(conn)?;
+    diesel::delete(refresh_tokens::table.filter(refresh_tokens::user_id.eq(user_id)))
+        .execute(conn)?;
+    diesel::update(users::table.find(user_id))
+        .set((
+            users::status.eq(status::ERASED),
+            users::email_sealed.eq(None::<Vec<u8>>),
+            users::name_sealed.eq(None::<Vec<u8>>),
+            users::phone_sealed.eq(None::<Vec<u8>>),
+            users::password_hash.eq(None::<String>),
+            users::updated_at.eq(crate::db::now()),
+        ))
+        .execute(conn)?;
+    requests::transition(conn, &row.id, row.status(), Status::Completed)?;
+    audit::record(
+        conn,
+        crypto,
+        &Actor::system(),
+        &Event {
+            action: "subject.erase",
+            subject_id: Some(user_id),
+            fields: &["profile", "addresses", "orders.personal"],
+            purpose: "erasure requested by the data subject",
+        },
+    )?;
+    Ok(())
+}
+
+/// Runs the scheduled erasures whose customers have no open order left.
+pub fn run_scheduled(
+    conn: &mut DbConnection,
+    crypto: &Crypto,
+    limit: i64,
+) -> Result<usize, ApiError> {
+    let mut done = 0;
+    for row in requests::scheduled_erasures(conn, limit)? {
+        let erased = crate::db::write_transaction(conn, |conn| {
+            // Re-checked inside the transaction: the request may have been cancelled.
+            let Some(current) = requests::get(conn, &row.id)? else {
+                return Ok::<_, ApiError>(false);
+            };
+            if current.status() != Status::Scheduled {
+                return Ok(false);
+            }
+            match current.user_id.as_deref() {
+                Some(user) if open_orders(conn, user)? > 0 => Ok(false),
+                Some(_) => {
+                    execute(conn, crypto, &current)?;
+                    Ok(true)
+                }
+                None => {
+                    let done = super::requests::guest::erase_guest_orders(conn, crypto, &current)?;
+                    if done {
+                        requests::transition(
+                            conn,
+                            &current.id,
+                            Status::Scheduled,
+                            Status::Completed,
+                        )?;
+                    }
+                    Ok(done)
+                }
+            }
+        })?;
+        done += usize::from(erased);
+    }
+    Ok(done)
+}
+
+/// Background work inside `serve`: scheduled erasures, every few seconds. Safe with several
+/// processes (each erasure re-checks its status inside a write transaction).
+pub fn spawn(db: crate::db::Db, crypto: Crypto) -> actix_web::rt::task::JoinHandle<()> {
+    actix_web::rt::spawn(async move {
+        let mut tick = actix_web::rt::time::interval(crate::orders::worker::EVERY);
+        loop {
+            tick.tick().await;
+            let crypto = crypto.clone();
+            match db.run(move |conn| run_scheduled(conn, &crypto, 50)).await {
+                Ok(0) => {}
+                Ok(n) => log::info!("carried out {n} scheduled erasure(s)"),
+                Err(e) => log::warn!("scheduled erasures failed: {e}"),
+            }
+        }
+    })
+}

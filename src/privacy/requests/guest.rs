@@ -1,0 +1,399 @@
+//! Guests' requests: `POST /v1/privacy/requests` (an email used at checkout + a kind) sends a
+//! one-time code through the outbox; `POST /v1/privacy/requests/{id}/verify` proves the
+//! requester holds that mailbox. The answer is the same whether or not the email is known
+//! (no existence oracle): an unknown email verifies to an empty result.
+
+use actix_web::{post, web, HttpResponse};
+use chrono::{DateTime, Duration, Utc};
+use diesel::prelude::*;
+use ring::rand::{SecureRandom, SystemRandom};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::model::{Kind, Status};
+use super::store::{self, RequestRow, Requester};
+use super::RequestView;
+use crate::accounts::model::Email;
+use crate::auth::throttle::{self, Limit};
+use crate::crypto::{index_kind, Crypto, CryptoError, Place};
+use crate::db::schema::{dsr_codes, orders};
+use crate::db::{Db, DbConnection};
+use crate::http::error::{ApiError, Problem};
+use crate::http::extract::Json;
+use crate::orders::model::OrderStatus;
+use crate::orders::store::OrderRow;
+use crate::orders::view::{owner_view, OrderView};
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(create).service(verify);
+}
+
+pub const TABLE: &str = "dsr_codes";
+/// How long a code can be used.
+pub const CODE_TTL: Duration = Duration::hours(24);
+/// Wrong codes before a request is locked (ask again for a new code).
+pub const MAX_ATTEMPTS: i32 = 5;
+/// Requests per email per hour: a mailbox cannot be flooded with codes.
+pub const PER_EMAIL: Limit = Limit {
+    max: 5,
+    window: Duration::hours(1),
+};
+
+/// What a guest may ask for about the email they used at checkout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum GuestKind {
+    Access,
+    Rectification,
+    Erasure,
+}
+
+impl From<GuestKind> for Kind {
+    fn from(k: GuestKind) -> Self {
+        match k {
+            GuestKind::Access => Kind::Access,
+            GuestKind::Rectification => Kind::Rectification,
+            GuestKind::Erasure => Kind::Erasure,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"email": "ada@example.com", "kind": "access"}))]
+pub struct GuestRequest {
+    /// The contact email used at checkout.
+    #[schema(format = "email")]
+    pub email: String,
+    pub kind: GuestKind,
+}
+
+/// The request, waiting for its code.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GuestRequestCreated {
+    /// `dsr_…`: send the code to `POST /v1/privacy/requests/{id}/verify`.
+    pub id: String,
+    pub status: Status,
+    /// When the code stops working.
+    pub code_expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"code": "48213906"}))]
+pub struct Verification {
+    /// The 8-digit code sent to the email.
+    pub code: String,
+}
+
+/// A verified request: for `access`, the orders placed with the email, decrypted.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GuestVerified {
+    pub request: RequestView,
+    /// `access` only: every guest order placed with this email.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub orders: Option<Vec<OrderView>>,
+}
+
+fn new_code() -> Result<String, ApiError> {
+    let mut bytes = [0u8; 8];
+    SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| ApiError::Internal(anyhow::anyhow!("no randomness")))?;
+    Ok(format!("{:08}", u64::from_le_bytes(bytes) % 100_000_000))
+}
+
+fn code_mac(crypto: &Crypto, dsr_id: &str, code: &str) -> Vec<u8> {
+    crypto.blind_index(index_kind::DSR_CODE, &format!("{dsr_id}|{code}"))
+}
+
+/// Opens a pending code and its destination, for the delivery worker. `None` once used,
+/// expired (key shredded) or unknown.
+pub fn pending_code(
+    conn: &mut DbConnection,
+    crypto: &Crypto,
+    dsr_id: &str,
+) -> Result<Option<(String, String)>, CryptoError> {
+    let row: Option<(Option<Vec<u8>>, Option<Vec<u8>>)> = dsr_codes::table
+        .find(dsr_id)
+        .filter(dsr_codes::consumed_at.is_null())
+        .select((dsr_codes::email_sealed, dsr_codes::code_sealed))
+        .first(conn)
+        .optional()?;
+    let Some((Some(email), Some(code))) = row else {
+        return Ok(None);
+    };
+    let key = match crypto.data_key(conn, dsr_id) {
+        Ok(k) => k,
+        Err(CryptoError::Shredded) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let email = key.open_string(&Place::new(TABLE, "email_sealed", dsr_id), &email)?;
+    let code = key.open_string(&Place::new(TABLE, "code_sealed", dsr_id), &code)?;
+    Ok(Some((email, code)))
+}
+
+fn open_request(
+    conn: &mut DbConnection,
+    crypto: &Crypto,
+    email: &Email,
+    kind: Kind,
+) -> Result<(RequestRow, chrono::NaiveDateTime), ApiError> {
+    let bidx = crypto.blind_index(index_kind::ORDER_EMAIL, email.as_str());
+    let row = store::insert(
+        conn,
+        Requester::GuestEmail(bidx),
+        kind,
+        Status::PendingVerification,
+    )?;
+    let code = new_code()?;
+    let key = crypto.create_data_key(conn, &row.id)?;
+    let expires_at = row.received_at + CODE_TTL;
+    diesel::insert_into(dsr_codes::table)
+        .values((
+            dsr_codes::dsr_id.eq(&row.id),
+            dsr_codes::code_hash.eq(code_mac(crypto, &row.id, &code)),
+            dsr_codes::code_sealed
+                .eq(key.seal_str(&Place::new(TABLE, "code_sealed", &row.id), &code)?),
+            dsr_codes::email_sealed
+                .eq(key.seal_str(&Place::new(TABLE, "email_sealed", &row.id), email.as_str())?),
+            dsr_codes::attempts.eq(0),
+            dsr_codes::expires_at.eq(expires_at),
+        ))
+        .execute(conn)?;
+    crate::notifications::enqueue(
+        conn,
+        None,
+        None,
+        crate::notifications::kind::DSR_VERIFICATION_CODE,
+        &serde_json::json!({ "request_id": row.id }),
+    )?;
+    Ok((row, expires_at))
+}
+
+/// Ask as a guest.
+///
+/// For the email used at checkout: `access` (a copy of the orders), `rectification`
+/// (answered by the privacy officer) or `erasure`. An 8-digit code valid for 24 hours is
+/// sent to that email through the notification outbox; the answer is the same whether or
+/// not the email is known. At most 5 requests per email per hour.
+#[utoipa::path(
+    tag = "privacy",
+    request_body = GuestRequest,
+    responses(
+        (status = 202, description = "Code sent (if the mailbox exists)", body = GuestRequestCreated),
+        (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid or unknown field", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests for this email", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/privacy/requests")]
+async fn create(
+    db: web::Data<Db>,
+    crypto: web::Data<Crypto>,
+    body: Json<GuestRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let email = Email::parse("email", &body.email)?;
+    let kind = Kind::from(body.kind);
+    let crypto = crypto.into_inner();
+    let (row, expires_at) = db
+        .run(move |conn| {
+            crate::db::write_transaction(conn, |conn| {
+                let bucket = format!(
+                    "dsr:email:{}",
+                    hex::encode(&crypto.blind_index(index_kind::ORDER_EMAIL, email.as_str())[..16])
+                );
+                let now = crate::db::now();
+                let state = throttle::peek(conn, &bucket, PER_EMAIL, now)?;
+                if state.remaining == 0 {
+                    return Err(ApiError::RateLimited(state));
+                }
+                throttle::hit(conn, &bucket, PER_EMAIL, now)?;
+                open_request(conn, &crypto, &email, kind)
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Accepted().json(GuestRequestCreated {
+        id: row.id,
+        status: Status::PendingVerification,
+        code_expires_at: expires_at.and_utc(),
+    }))
+}
+
+enum Checked {
+    Verified(RequestRow),
+    Wrong,
+    Locked,
+    Expired,
+}
+
+fn check_code(
+    conn: &mut DbConnection,
+    crypto: &Crypto,
+    id: &str,
+    code: &str,
+) -> Result<Checked, ApiError> {
+    let row = store::get(conn, id)?
+        .filter(|r| r.status() == Status::PendingVerification)
+        .ok_or(ApiError::NotFound)?;
+    let (hash, attempts, expires_at): (Vec<u8>, i32, chrono::NaiveDateTime) = dsr_codes::table
+        .find(id)
+        .filter(dsr_codes::consumed_at.is_null())
+        .select((
+            dsr_codes::code_hash,
+            dsr_codes::attempts,
+            dsr_codes::expires_at,
+        ))
+        .first(conn)
+        .optional()?
+        .ok_or(ApiError::NotFound)?;
+    if expires_at <= crate::db::now() {
+        return Ok(Checked::Expired);
+    }
+    if attempts >= MAX_ATTEMPTS {
+        return Ok(Checked::Locked);
+    }
+    let expected = code_mac(crypto, id, code);
+    if !crate::crypto::constant_time_eq(&expected, &hash) {
+        diesel::update(dsr_codes::table.find(id))
+            .set(dsr_codes::attempts.eq(dsr_codes::attempts + 1))
+            .execute(conn)?;
+        return Ok(Checked::Wrong);
+    }
+    // The code and the address it went to are no longer needed: drop them and their key.
+    diesel::update(dsr_codes::table.find(id))
+        .set((
+            dsr_codes::consumed_at.eq(crate::db::now()),
+            dsr_codes::code_sealed.eq(None::<Vec<u8>>),
+            dsr_codes::email_sealed.eq(None::<Vec<u8>>),
+        ))
+        .execute(conn)?;
+    crypto.shred(conn, id)?;
+    store::set_verified(conn, id)?;
+    Ok(Checked::Verified(row))
+}
+
+/// Guest orders placed with the request's email.
+fn guest_orders(conn: &mut DbConnection, bidx: &[u8]) -> QueryResult<Vec<OrderRow>> {
+    orders::table
+        .filter(orders::contact_email_bidx.eq(bidx))
+        .filter(orders::user_id.is_null())
+        .order(orders::id.asc())
+        .select(OrderRow::as_select())
+        .load(conn)
+}
+
+/// Erases a guest's finished orders; true when none is left open (the erasure is done).
+pub fn erase_guest_orders(
+    conn: &mut DbConnection,
+    crypto: &Crypto,
+    row: &RequestRow,
+) -> Result<bool, ApiError> {
+    let Some(bidx) = row.email_bidx.as_deref() else {
+        return Ok(true);
+    };
+    let mut open = 0;
+    for order in guest_orders(conn, bidx)? {
+        if OrderStatus::parse(&order.status).is_some_and(OrderStatus::is_final) {
+            crate::privacy::erasure::shred_subject(
+                conn,
+                crypto,
+                &order.id,
+                crate::privacy::erasure::reason::ERASURE_REQUEST,
+            )?;
+        } else {
+            open += 1;
+        }
+    }
+    Ok(open == 0)
+}
+
+fn carry_out(
+    conn: &mut DbConnection,
+    crypto: &Crypto,
+    row: RequestRow,
+) -> Result<GuestVerified, ApiError> {
+    let mut orders = None;
+    let next = match row.kind() {
+        Kind::Access => {
+            let bidx = row.email_bidx.clone().unwrap_or_default();
+            let views = guest_orders(conn, &bidx)?
+                .iter()
+                .map(|o| owner_view(conn, crypto, o, None))
+                .collect::<Result<Vec<_>, _>>()?;
+            orders = Some(views);
+            Status::Completed
+        }
+        Kind::Erasure => {
+            if erase_guest_orders(conn, crypto, &row)? {
+                Status::Completed
+            } else {
+                Status::Scheduled
+            }
+        }
+        Kind::Rectification | Kind::Withdrawal => Status::Pending,
+    };
+    store::transition(conn, &row.id, Status::PendingVerification, next)?;
+    let row = store::get(conn, &row.id)?.ok_or(ApiError::NotFound)?;
+    Ok(GuestVerified {
+        request: RequestView::from(&row),
+        orders,
+    })
+}
+
+/// Verify a guest request.
+///
+/// With the code sent to the email. `access` answers at once with the orders placed with
+/// that email; `erasure` shreds finished orders at once and the rest when they close;
+/// `rectification` goes to the privacy officer. 5 wrong codes lock the request (ask
+/// again); codes expire after 24 hours.
+#[utoipa::path(
+    tag = "privacy",
+    params(("id" = String, Path, description = "`dsr_…`")),
+    request_body = Verification,
+    responses(
+        (status = 200, description = "Verified and carried out (or queued)", body = GuestVerified),
+        (status = 404, description = "No such request waiting for a code", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Too many wrong codes, or the code expired: ask again", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Wrong code", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/privacy/requests/{id}/verify")]
+async fn verify(
+    db: web::Data<Db>,
+    crypto: web::Data<Crypto>,
+    id: web::Path<String>,
+    body: Json<Verification>,
+) -> Result<HttpResponse, ApiError> {
+    let code = body.into_inner().code;
+    if code.len() != 8 || !code.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ApiError::validation("code", "must be the 8 digits we sent"));
+    }
+    let crypto = crypto.into_inner();
+    let id = id.into_inner();
+    let outcome = db
+        .run(move |conn| {
+            crate::db::write_transaction(conn, |conn| {
+                match check_code(conn, &crypto, &id, &code)? {
+                    Checked::Verified(row) => carry_out(conn, &crypto, row).map(Ok),
+                    other => Ok(Err(other)),
+                }
+            })
+        })
+        .await?;
+    match outcome {
+        Ok(verified) => Ok(HttpResponse::Ok().json(verified)),
+        Err(Checked::Wrong) => Err(ApiError::validation("code", "is not the code we sent")),
+        Err(Checked::Locked) => Err(ApiError::Conflict {
+            slug: "conflict",
+            detail: "Too many wrong codes: this request is locked. Ask again for a new code."
+                .into(),
+        }),
+        Err(_) => Err(ApiError::Conflict {
+            slug: "conflict",
+            detail: "The code expired (codes last 24 hours). Ask again for a new code.".into(),
+        }),
+    }
+}

@@ -1,0 +1,77 @@
+//! Data-subject requests (access, rectification, erasure, withdrawal): tracked with their
+//! statutory due date, visible to the requester, worked by the privacy officer.
+
+pub mod admin;
+pub mod guest;
+pub mod model;
+pub mod routes;
+pub mod store;
+
+use chrono::{DateTime, Utc};
+use diesel::QueryResult;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::db::DbConnection;
+use model::{Kind, Status};
+use store::RequestRow;
+
+/// A data-subject request as its requester and the privacy officer see it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RequestView {
+    /// `dsr_…`
+    pub id: String,
+    pub kind: Kind,
+    pub status: Status,
+    pub received_at: DateTime<Utc>,
+    /// One calendar month after receipt, later when extended.
+    pub due_at: DateTime<Utc>,
+    /// Still open after its due date.
+    pub overdue: bool,
+    /// Months added to the deadline (at most 2).
+    pub extension_months: i32,
+    /// Why the deadline was extended, as told to the requester.
+    pub extension_reason: Option<String>,
+    /// Why the request was denied, as told to the requester.
+    pub denial_reason: Option<String>,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+impl From<&RequestRow> for RequestView {
+    fn from(r: &RequestRow) -> Self {
+        let status = r.status();
+        Self {
+            id: r.id.clone(),
+            kind: r.kind(),
+            status,
+            received_at: r.received_at.and_utc(),
+            due_at: r.due_at.and_utc(),
+            overdue: status.is_open() && r.due_at < crate::db::now(),
+            extension_months: r.extension_months,
+            extension_reason: r.extension_reason.clone(),
+            denial_reason: r.denial_reason.clone(),
+            completed_at: r.completed_at.map(|t| t.and_utc()),
+        }
+    }
+}
+
+/// Tells a customer that their request moved (inbox and gateway, through the outbox).
+pub fn notify(conn: &mut DbConnection, row: &RequestRow) -> QueryResult<()> {
+    let Some(user) = row.user_id.as_deref() else {
+        return Ok(());
+    };
+    let payload = serde_json::json!({
+        "request_id": row.id,
+        "kind": row.kind,
+        "status": row.status,
+        "due_at": row.due_at.and_utc(),
+    });
+    crate::notifications::enqueue(
+        conn,
+        Some(user),
+        None,
+        crate::notifications::kind::DSR_UPDATED,
+        &payload,
+    )?;
+    Ok(())
+}
