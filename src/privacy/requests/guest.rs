@@ -114,7 +114,8 @@ pub fn pending_code(
     crypto: &Crypto,
     dsr_id: &str,
 ) -> Result<Option<(String, String)>, CryptoError> {
-    let row: Option<(Option<Vec<u8>>, Option<Vec<u8>>)> = dsr_codes::table
+    type Sealed = (Option<Vec<u8>>, Option<Vec<u8>>);
+    let row: Option<Sealed> = dsr_codes::table
         .find(dsr_id)
         .filter(dsr_codes::consumed_at.is_null())
         .select((dsr_codes::email_sealed, dsr_codes::code_sealed))
@@ -223,7 +224,7 @@ async fn create(
 }
 
 enum Checked {
-    Verified(RequestRow),
+    Verified(Box<RequestRow>),
     Wrong,
     Locked,
     Expired,
@@ -272,7 +273,7 @@ fn check_code(
         .execute(conn)?;
     crypto.shred(conn, id)?;
     store::set_verified(conn, id)?;
-    Ok(Checked::Verified(row))
+    Ok(Checked::Verified(Box::new(row)))
 }
 
 /// Guest orders placed with the request's email.
@@ -377,7 +378,7 @@ async fn verify(
         .run(move |conn| {
             crate::db::write_transaction(conn, |conn| {
                 match check_code(conn, &crypto, &id, &code)? {
-                    Checked::Verified(row) => carry_out(conn, &crypto, row).map(Ok),
+                    Checked::Verified(row) => carry_out(conn, &crypto, *row).map(Ok),
                     other => Ok(Err(other)),
                 }
             })
