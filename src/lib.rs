@@ -18,5 +18,6 @@ pub mod orders;
 pub mod payments;
 pub mod policies;
 pub mod privacy;
+pub mod retention;
 pub mod startup;
 pub mod versions;

@@ -41,9 +41,13 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
             .configure(payments::routes::configure)
             .configure(auth::routes::configure)
             .configure(accounts::configure_me)
+            .configure(accounts::addresses::configure)
             .configure(audit::routes::configure_me)
             .configure(notifications::routes::configure)
             .configure(privacy::consents::configure)
+            .configure(privacy::export::configure)
+            .configure(policies::admin::configure_me)
+            .configure(privacy::data_map::configure)
             .configure(privacy::requests::routes::configure)
             .configure(privacy::requests::guest::configure)
             .service(
@@ -57,7 +61,8 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
                     .configure(payments::routes::configure_admin)
                     .configure(orders::admin::configure)
                     .configure(orders::after_sales::configure_admin)
-                    .configure(privacy::requests::admin::configure),
+                    .configure(privacy::requests::admin::configure)
+                    .configure(policies::admin::configure_admin),
             ),
     );
 }
@@ -120,6 +125,7 @@ pub struct Application {
     watcher: actix_web::rt::task::JoinHandle<()>,
     expiry: actix_web::rt::task::JoinHandle<()>,
     erasures: actix_web::rt::task::JoinHandle<()>,
+    notices: actix_web::rt::task::JoinHandle<()>,
 }
 
 struct SpecJson(Bytes);
@@ -142,6 +148,7 @@ impl Application {
             payment_window: config.payment_window,
             after_sales_window: config.after_sales_window,
         });
+        let retention_settings = web::Data::new(crate::retention::Settings::from_config(&config));
         let response_cache = web::Data::new(catalog::cache::ResponseCache::default());
         let client_addresses = web::Data::new(auth::ClientAddresses {
             behind_proxy: config.behind_proxy,
@@ -158,6 +165,7 @@ impl Application {
         });
         let expiry = orders::worker::spawn(db.clone(), config.after_sales_window);
         let erasures = privacy::erasure::spawn(db.clone(), app_crypto.clone());
+        let notices = policies::admin::spawn_resumer(db.clone());
         let watcher = versions::spawn_watcher(db.clone(), versions.clone());
 
         let spec = openapi::spec();
@@ -182,6 +190,7 @@ impl Application {
                 .app_data(token_keys.clone())
                 .app_data(versions.clone())
                 .app_data(shop.clone())
+                .app_data(retention_settings.clone())
                 .app_data(response_cache.clone())
                 .app_data(catalog_db.clone())
                 .app_data(client_addresses.clone())
@@ -221,6 +230,7 @@ impl Application {
             watcher,
             expiry,
             erasures,
+            notices,
         })
     }
 
@@ -248,6 +258,7 @@ impl Application {
         self.watcher.abort();
         self.expiry.abort();
         self.erasures.abort();
+        self.notices.abort();
         result
     }
 }

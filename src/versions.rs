@@ -40,6 +40,11 @@ impl Versions {
         self.catalog.fetch_max(version, Ordering::Relaxed);
     }
 
+    /// Moves this instance to a policy version it has just published.
+    pub fn observe_policy(&self, version: i32) {
+        self.policy.fetch_max(version, Ordering::Relaxed);
+    }
+
     pub fn refresh(&self, conn: &mut DbConnection) -> diesel::QueryResult<()> {
         let policy = policies::store::current_version(conn)?;
         self.policy.store(policy, Ordering::Relaxed);

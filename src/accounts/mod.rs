@@ -1,6 +1,7 @@
 //! Accounts: customers and staff as data subjects — their sealed profile, its correction,
 //! and staff administration.
 
+pub mod addresses;
 pub mod model;
 pub mod routes;
 pub mod staff;

@@ -125,6 +125,16 @@ impl Crypto {
         store::load_data_key(conn, &self.keyring, subject_id)
     }
 
+    /// The live data keys of many subjects at once (exports, lists); shredded subjects are
+    /// absent from the map.
+    pub fn data_keys(
+        &self,
+        conn: &mut DbConnection,
+        subject_ids: &[String],
+    ) -> Result<std::collections::HashMap<String, DataKey>, CryptoError> {
+        store::load_data_keys(conn, &self.keyring, subject_ids)
+    }
+
     /// Destroys the subject's data key and every blind index that points at the subject.
     pub fn shred(&self, conn: &mut DbConnection, subject_id: &str) -> Result<(), CryptoError> {
         store::shred(conn, subject_id)

@@ -84,6 +84,28 @@ pub(super) fn load_data_key(
     }
 }
 
+/// The live data keys of many subjects; shredded or unknown subjects are absent.
+pub(super) fn load_data_keys(
+    conn: &mut DbConnection,
+    keyring: &KeyringHandle,
+    subject_ids: &[String],
+) -> Result<std::collections::HashMap<String, DataKey>, CryptoError> {
+    let mut keys = std::collections::HashMap::with_capacity(subject_ids.len());
+    for chunk in subject_ids.chunks(500) {
+        let rows: Vec<(String, String, Option<Vec<u8>>)> = data_keys::table
+            .filter(data_keys::subject_id.eq_any(chunk))
+            .select((data_keys::subject_id, data_keys::kek_id, data_keys::wrapped))
+            .load(conn)?;
+        for (subject, kek_id, wrapped) in rows {
+            let Some(wrapped) = wrapped else { continue };
+            let bytes = unwrap_with_reload(keyring, &kek_id, &dek_aad(&subject), &wrapped)?;
+            let key = DataKey::from_bytes(&subject, &bytes)?;
+            keys.insert(subject, key);
+        }
+    }
+    Ok(keys)
+}
+
 pub(super) fn shred(conn: &mut DbConnection, subject_id: &str) -> Result<(), CryptoError> {
     crate::db::write_transaction(conn, |conn| {
         diesel::update(data_keys::table.find(subject_id))

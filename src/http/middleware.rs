@@ -52,7 +52,7 @@ pub async fn request_context(
     let method = req.method().clone();
     // The path only: query strings may carry filters we do not want in logs.
     let path = req.path().to_owned();
-    let policy_version = req.app_data::<web::Data<Versions>>().map(|v| v.policy());
+    let versions = req.app_data::<web::Data<Versions>>().cloned();
 
     let id = request_id.clone();
     let outcome = CURRENT_REQUEST_ID
@@ -69,6 +69,8 @@ pub async fn request_context(
         })
         .await;
 
+    // Read after the handler, so a publish answers with the version it made current.
+    let policy_version = versions.map(|v| v.policy());
     let status = match &outcome {
         Ok(res) => res.status(),
         Err((response, _)) => response.status(),

@@ -8,7 +8,7 @@ use super::access::Requester;
 use super::lifecycle::{self, Change};
 use super::model::{Action, Actor, Address};
 use super::store;
-use super::view::{owner_view, OrderView, TABLE};
+use super::view::{owner_view, owner_views, OrderView, TABLE};
 use crate::auth::{min, Auth, Caller};
 use crate::crypto::Crypto;
 use crate::db::{write_transaction, Db};
@@ -62,10 +62,7 @@ async fn list_orders(
                 i64::from(page.limit) + 1,
             )?;
             let (rows, next_cursor) = paginate(rows, &page, "orders", |o| o.id.clone());
-            let data = rows
-                .iter()
-                .map(|o| owner_view(conn, &crypto, o, None))
-                .collect::<Result<Vec<_>, _>>()?;
+            let data = owner_views(conn, &crypto, &rows)?;
             Ok::<_, ApiError>(OrderList { data, next_cursor })
         })
         .await?;
@@ -230,6 +227,13 @@ async fn correct_address(
                         purpose: "rectification by the data subject",
                     },
                 )?;
+                if let Some(user) = order.user_id.as_deref() {
+                    crate::privacy::requests::store::record_self_service(
+                        conn,
+                        user,
+                        crate::privacy::requests::model::Kind::Rectification,
+                    )?;
+                }
                 crate::notifications::enqueue(
                     conn,
                     order.user_id.as_deref(),

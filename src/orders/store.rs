@@ -143,6 +143,56 @@ pub fn shipments_of(conn: &mut DbConnection, order_id: &str) -> QueryResult<Vec<
         .load(conn)
 }
 
+/// The items, history, shipments and latest payment status of many orders, with one query
+/// per kind (per chunk of 500 orders).
+pub fn parts_of(
+    conn: &mut DbConnection,
+    order_ids: &[String],
+) -> QueryResult<std::collections::HashMap<String, super::view::Parts>> {
+    let mut parts: std::collections::HashMap<String, super::view::Parts> =
+        std::collections::HashMap::new();
+    for chunk in order_ids.chunks(500) {
+        let items: Vec<ItemRow> = order_items::table
+            .filter(order_items::order_id.eq_any(chunk))
+            .order((order_items::order_id, order_items::sku))
+            .select(ItemRow::as_select())
+            .load(conn)?;
+        for item in items {
+            parts
+                .entry(item.order_id.clone())
+                .or_default()
+                .items
+                .push(item);
+        }
+        let events: Vec<(String, EventRow)> = order_events::table
+            .filter(order_events::order_id.eq_any(chunk))
+            .order((order_events::at.asc(), order_events::id.asc()))
+            .select((order_events::order_id, EventRow::as_select()))
+            .load(conn)?;
+        for (order, event) in events {
+            parts.entry(order).or_default().events.push(event);
+        }
+        let shipped: Vec<(String, ShipmentRow)> = shipments::table
+            .filter(shipments::order_id.eq_any(chunk))
+            .order(shipments::shipped_at.asc())
+            .select((shipments::order_id, ShipmentRow::as_select()))
+            .load(conn)?;
+        for (order, shipment) in shipped {
+            parts.entry(order).or_default().shipments.push(shipment);
+        }
+        // Oldest first, so the newest attempt is the one left standing.
+        let paid: Vec<(String, String)> = payments::table
+            .filter(payments::order_id.eq_any(chunk))
+            .order((payments::created_at.asc(), payments::id.asc()))
+            .select((payments::order_id, payments::status))
+            .load(conn)?;
+        for (order, status) in paid {
+            parts.entry(order).or_default().payment_status = Some(status);
+        }
+    }
+    Ok(parts)
+}
+
 /// The status of the order's latest payment attempt.
 pub fn payment_status(conn: &mut DbConnection, order_id: &str) -> QueryResult<Option<String>> {
     payments::table

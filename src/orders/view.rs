@@ -8,7 +8,7 @@ use super::model::{allowed_actions, Action, Actor, Address, OrderStatus};
 use super::store::{self, OrderRow};
 use crate::carts::routes::Totals;
 use crate::catalog::model::Money;
-use crate::crypto::{Crypto, CryptoError, Place};
+use crate::crypto::{Crypto, CryptoError, DataKey, Place};
 use crate::db::DbConnection;
 use crate::http::error::ApiError;
 
@@ -83,6 +83,10 @@ pub fn open_personal(
         Err(CryptoError::Shredded) => return Ok(None),
         Err(e) => return Err(e.into()),
     };
+    open_with(&key, order)
+}
+
+fn open_with(key: &DataKey, order: &OrderRow) -> Result<Option<(String, Address)>, ApiError> {
     let (Some(email), Some(address)) =
         (&order.contact_email_sealed, &order.shipping_address_sealed)
     else {
@@ -98,19 +102,67 @@ pub fn open_personal(
     Ok(Some((email, address)))
 }
 
+/// Everything an order view shows besides the order row itself.
+#[derive(Debug, Default)]
+pub struct Parts {
+    pub items: Vec<store::ItemRow>,
+    pub events: Vec<store::EventRow>,
+    pub shipments: Vec<store::ShipmentRow>,
+    pub payment_status: Option<String>,
+}
+
+/// One order's view, as its owner sees it.
 pub fn owner_view(
     conn: &mut DbConnection,
     crypto: &Crypto,
     order: &OrderRow,
     order_token: Option<String>,
 ) -> Result<OrderView, ApiError> {
+    let parts = Parts {
+        items: store::items(conn, &order.id)?,
+        events: store::events(conn, &order.id)?,
+        shipments: store::shipments_of(conn, &order.id)?,
+        payment_status: store::payment_status(conn, &order.id)?,
+    };
+    let personal = open_personal(conn, crypto, order)?;
+    Ok(build(order, parts, personal, order_token))
+}
+
+/// Many orders' views with a fixed number of queries (lists, exports).
+pub fn owner_views(
+    conn: &mut DbConnection,
+    crypto: &Crypto,
+    orders: &[OrderRow],
+) -> Result<Vec<OrderView>, ApiError> {
+    let ids: Vec<String> = orders.iter().map(|o| o.id.clone()).collect();
+    let mut parts = store::parts_of(conn, &ids)?;
+    let keys = crypto.data_keys(conn, &ids)?;
+    orders
+        .iter()
+        .map(|order| {
+            let personal = match keys.get(&order.id) {
+                Some(key) => open_with(key, order)?,
+                None => None,
+            };
+            let parts = parts.remove(&order.id).unwrap_or_default();
+            Ok(build(order, parts, personal, None))
+        })
+        .collect()
+}
+
+fn build(
+    order: &OrderRow,
+    parts: Parts,
+    personal: Option<(String, Address)>,
+    order_token: Option<String>,
+) -> OrderView {
     let money = |amount| Money {
         amount,
         currency: order.currency.clone(),
     };
-    let rows = store::items(conn, &order.id)?;
-    let item_count = rows.iter().map(|i| i.quantity).sum();
-    let items = rows
+    let item_count = parts.items.iter().map(|i| i.quantity).sum();
+    let items = parts
+        .items
         .into_iter()
         .map(|i| OrderItemView {
             line_total: money(i.unit_price * i64::from(i.quantity)),
@@ -123,7 +175,8 @@ pub fn owner_view(
             quantity: i.quantity,
         })
         .collect();
-    let history = store::events(conn, &order.id)?
+    let history = parts
+        .events
         .into_iter()
         .map(|e| StatusChange {
             from: e.from_status.as_deref().and_then(OrderStatus::parse),
@@ -132,7 +185,8 @@ pub fn owner_view(
             at: e.at.and_utc(),
         })
         .collect();
-    let shipments = store::shipments_of(conn, &order.id)?
+    let shipments = parts
+        .shipments
         .into_iter()
         .map(|s| ShipmentView {
             id: s.id,
@@ -141,9 +195,8 @@ pub fn owner_view(
             shipped_at: s.shipped_at.and_utc(),
         })
         .collect();
-    let personal = open_personal(conn, crypto, order)?;
     let status = order.status();
-    Ok(OrderView {
+    OrderView {
         id: order.id.clone(),
         number: order.number.clone(),
         status,
@@ -155,7 +208,7 @@ pub fn owner_view(
             total: money(order.total),
             item_count,
         },
-        payment_status: store::payment_status(conn, &order.id)?,
+        payment_status: parts.payment_status,
         contact_email: personal.as_ref().map(|(e, _)| e.clone()),
         shipping_address: personal.map(|(_, a)| a),
         history,
@@ -164,5 +217,5 @@ pub fn owner_view(
         pay_before: (status == OrderStatus::PendingPayment).then(|| order.expires_at.and_utc()),
         created_at: order.created_at.and_utc(),
         updated_at: order.updated_at.and_utc(),
-    })
+    }
 }

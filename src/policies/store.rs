@@ -122,7 +122,14 @@ pub fn ensure_initial(conn: &mut DbConnection) -> QueryResult<()> {
     if get(conn, 1)?.is_some() {
         return Ok(());
     }
-    match insert(conn, 1, INITIAL_TEXT, INITIAL_SUMMARY, crate::db::now()) {
+    // The first version is the one customers register under: no revision notice to send.
+    let inserted =
+        insert(conn, 1, INITIAL_TEXT, INITIAL_SUMMARY, crate::db::now()).and_then(|_| {
+            diesel::update(policies::table.find(1))
+                .set(policies::notices_done_at.eq(Some(crate::db::now())))
+                .execute(conn)
+        });
+    match inserted {
         Ok(_) => Ok(()),
         Err(diesel::result::Error::DatabaseError(
             diesel::result::DatabaseErrorKind::UniqueViolation,

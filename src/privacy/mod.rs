@@ -1,7 +1,9 @@
 //! Privacy rules shared by every room that accepts personal data.
 
 pub mod consents;
+pub mod data_map;
 pub mod erasure;
+pub mod export;
 pub mod requests;
 pub mod sensitive;
 

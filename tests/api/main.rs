@@ -19,6 +19,7 @@ mod orders;
 mod orders_admin;
 mod policies;
 mod privacy;
+mod privacy_center;
 mod process;
 mod rotation;
 mod staff;

@@ -9,7 +9,7 @@ use crate::helpers::{assert_problem, unique_email, Session, TestApp};
 use crate::orders::{customer_order, send_event, start_payment, stocked_variant, WEBHOOK_SECRET};
 
 /// A customer's order, paid through the webhook. Returns (customer, order number, payment).
-async fn paid_order(app: &TestApp) -> (Session, String, Value) {
+pub async fn paid_order(app: &TestApp) -> (Session, String, Value) {
     let variant = stocked_variant(
         app,
         &format!("p-{}", &uuid::Uuid::now_v7().simple().to_string()[20..]),

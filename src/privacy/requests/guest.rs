@@ -22,7 +22,7 @@ use crate::http::error::{ApiError, Problem};
 use crate::http::extract::Json;
 use crate::orders::model::OrderStatus;
 use crate::orders::store::OrderRow;
-use crate::orders::view::{owner_view, OrderView};
+use crate::orders::view::{owner_views, OrderView};
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(create).service(verify);
@@ -320,11 +320,8 @@ fn carry_out(
     let next = match row.kind() {
         Kind::Access => {
             let bidx = row.email_bidx.clone().unwrap_or_default();
-            let views = guest_orders(conn, &bidx)?
-                .iter()
-                .map(|o| owner_view(conn, crypto, o, None))
-                .collect::<Result<Vec<_>, _>>()?;
-            orders = Some(views);
+            let rows = guest_orders(conn, &bidx)?;
+            orders = Some(owner_views(conn, crypto, &rows)?);
             Status::Completed
         }
         Kind::Erasure => {

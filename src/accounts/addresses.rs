@@ -1,0 +1,377 @@
+//! Saved shipping addresses: `GET/POST /v1/me/addresses`, `PATCH/DELETE
+//! /v1/me/addresses/{id}`. Each address is sealed whole with its owner's data key, so the
+//! owner's erasure makes every saved address unreadable at once.
+
+use actix_web::{delete, get, patch, post, web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::audit::{self, Actor, Event};
+use crate::auth::{min, Auth};
+use crate::crypto::{Crypto, Place};
+use crate::db::schema::addresses;
+use crate::db::{Db, DbConnection};
+use crate::http::cache;
+use crate::http::error::{ApiError, Problem};
+use crate::http::extract::Json;
+use crate::orders::model::Address;
+use crate::privacy::requests::{model::Kind, store::record_self_service};
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(list)
+        .service(create)
+        .service(update)
+        .service(remove);
+}
+
+pub const TABLE: &str = "addresses";
+/// Saved addresses per customer.
+pub const MAX_ADDRESSES: i64 = 20;
+
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = addresses)]
+pub struct AddressRow {
+    pub id: String,
+    pub user_id: String,
+    pub address_sealed: Vec<u8>,
+    pub version: i32,
+    pub created_at: chrono::NaiveDateTime,
+    pub updated_at: chrono::NaiveDateTime,
+}
+
+/// A saved address.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SavedAddress {
+    /// `adr_…`
+    pub id: String,
+    pub address: Address,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SavedAddresses {
+    pub data: Vec<SavedAddress>,
+}
+
+/// A correction; absent fields stay as they are, `null` removes an optional line.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"line1": "14 Rue de Rivoli", "line2": null}))]
+pub struct AddressPatch {
+    pub name: Option<String>,
+    pub line1: Option<String>,
+    #[serde(default, deserialize_with = "crate::http::extract::explicit_null")]
+    #[schema(value_type = Option<String>)]
+    pub line2: Option<Option<String>>,
+    pub city: Option<String>,
+    pub postal_code: Option<String>,
+    #[serde(default, deserialize_with = "crate::http::extract::explicit_null")]
+    #[schema(value_type = Option<String>)]
+    pub region: Option<Option<String>>,
+    pub country: Option<String>,
+}
+
+impl AddressPatch {
+    fn apply(self, mut a: Address) -> Address {
+        a.name = self.name.unwrap_or(a.name);
+        a.line1 = self.line1.unwrap_or(a.line1);
+        a.line2 = self.line2.unwrap_or(a.line2);
+        a.city = self.city.unwrap_or(a.city);
+        a.postal_code = self.postal_code.unwrap_or(a.postal_code);
+        a.region = self.region.unwrap_or(a.region);
+        a.country = self.country.unwrap_or(a.country);
+        a
+    }
+}
+
+fn etag(row: &AddressRow) -> String {
+    format!("\"a{}\"", row.version)
+}
+
+fn seal(
+    crypto: &Crypto,
+    conn: &mut DbConnection,
+    user: &str,
+    id: &str,
+    a: &Address,
+) -> Result<Vec<u8>, ApiError> {
+    let key = crypto.data_key(conn, user)?;
+    let json = serde_json::to_vec(a).map_err(anyhow::Error::from)?;
+    Ok(key.seal(&Place::new(TABLE, "address_sealed", id), &json)?)
+}
+
+fn open(
+    crypto: &Crypto,
+    conn: &mut DbConnection,
+    row: &AddressRow,
+) -> Result<SavedAddress, ApiError> {
+    let key = crypto.data_key(conn, &row.user_id)?;
+    let json = key.open(
+        &Place::new(TABLE, "address_sealed", &row.id),
+        &row.address_sealed,
+    )?;
+    Ok(SavedAddress {
+        id: row.id.clone(),
+        address: serde_json::from_slice(&json).map_err(anyhow::Error::from)?,
+        created_at: row.created_at.and_utc(),
+        updated_at: row.updated_at.and_utc(),
+    })
+}
+
+/// Every saved address of a customer, opened, oldest first.
+pub fn list_open(
+    conn: &mut DbConnection,
+    crypto: &Crypto,
+    user: &str,
+) -> Result<Vec<SavedAddress>, ApiError> {
+    addresses::table
+        .filter(addresses::user_id.eq(user))
+        .order(addresses::id.asc())
+        .select(AddressRow::as_select())
+        .load(conn)?
+        .iter()
+        .map(|r| open(crypto, conn, r))
+        .collect()
+}
+
+fn owned(conn: &mut DbConnection, user: &str, id: &str) -> Result<AddressRow, ApiError> {
+    addresses::table
+        .find(id)
+        .filter(addresses::user_id.eq(user))
+        .select(AddressRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(ApiError::NotFound)
+}
+
+fn audited(
+    conn: &mut DbConnection,
+    crypto: &Crypto,
+    actor: &Actor,
+    user: &str,
+    action: &str,
+) -> QueryResult<()> {
+    audit::record(
+        conn,
+        crypto,
+        actor,
+        &Event {
+            action,
+            subject_id: Some(user),
+            fields: &["address"],
+            purpose: "saved addresses managed by the data subject",
+        },
+    )
+    .map(|_| ())
+}
+
+fn with_etag(mut response: HttpResponse, tag: &str) -> HttpResponse {
+    if let Ok(v) = actix_web::http::header::HeaderValue::from_str(tag) {
+        response
+            .headers_mut()
+            .insert(actix_web::http::header::ETAG, v);
+    }
+    response
+}
+
+/// My saved addresses.
+///
+/// Decrypted for their owner only, oldest first.
+#[utoipa::path(
+    tag = "me",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = SavedAddresses),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "An API key cannot act as a person", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/me/addresses")]
+async fn list(
+    auth: Auth<min::Customer>,
+    db: web::Data<Db>,
+    crypto: web::Data<Crypto>,
+) -> Result<HttpResponse, ApiError> {
+    let user = auth.user_id()?.to_owned();
+    let crypto = crypto.into_inner();
+    let data = db.run(move |conn| list_open(conn, &crypto, &user)).await?;
+    Ok(HttpResponse::Ok().json(SavedAddresses { data }))
+}
+
+/// Save an address.
+///
+/// Validated like a checkout address (sensitive data refused) and sealed with my data key.
+/// At most 20 per customer.
+#[utoipa::path(
+    tag = "me",
+    security(("bearer" = [])),
+    request_body = Address,
+    responses(
+        (status = 201, description = "Saved", body = SavedAddress,
+            headers(("ETag" = String, description = "Version of the address"))),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "An API key cannot act as a person", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already 20 saved addresses", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid, unknown or sensitive field", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/me/addresses")]
+async fn create(
+    auth: Auth<min::Customer>,
+    db: web::Data<Db>,
+    crypto: web::Data<Crypto>,
+    body: Json<Address>,
+) -> Result<HttpResponse, ApiError> {
+    let user = auth.user_id()?.to_owned();
+    let address = body.into_inner().validate("$")?;
+    let actor = Actor::from_principal(&auth.principal, Some(&user));
+    let crypto = crypto.into_inner();
+    let (saved, tag) = db
+        .run(move |conn| {
+            crate::db::write_transaction(conn, |conn| {
+                let count: i64 = addresses::table
+                    .filter(addresses::user_id.eq(&user))
+                    .count()
+                    .get_result(conn)?;
+                if count >= MAX_ADDRESSES {
+                    return Err(ApiError::conflict(format!(
+                        "At most {MAX_ADDRESSES} addresses can be saved; delete one first."
+                    )));
+                }
+                let id = crate::ids::new_id("adr");
+                let now = crate::db::now();
+                let row = AddressRow {
+                    address_sealed: seal(&crypto, conn, &user, &id, &address)?,
+                    id,
+                    user_id: user.clone(),
+                    version: 1,
+                    created_at: now,
+                    updated_at: now,
+                };
+                diesel::insert_into(addresses::table)
+                    .values((
+                        addresses::id.eq(&row.id),
+                        addresses::user_id.eq(&row.user_id),
+                        addresses::address_sealed.eq(&row.address_sealed),
+                        addresses::version.eq(row.version),
+                        addresses::created_at.eq(row.created_at),
+                        addresses::updated_at.eq(row.updated_at),
+                    ))
+                    .execute(conn)?;
+                audited(conn, &crypto, &actor, &user, "address.create")?;
+                Ok((open(&crypto, conn, &row)?, etag(&row)))
+            })
+        })
+        .await?;
+    Ok(with_etag(HttpResponse::Created().json(saved), &tag))
+}
+
+/// Correct a saved address.
+///
+/// Send the `ETag` you read as `If-Match` (412 when it changed meanwhile). Tracked as a
+/// rectification request, completed at once.
+#[utoipa::path(
+    tag = "me",
+    security(("bearer" = [])),
+    params(
+        ("id" = String, Path, description = "`adr_…`"),
+        ("If-Match" = Option<String>, Header, description = "ETag of the address being corrected"),
+    ),
+    request_body = AddressPatch,
+    responses(
+        (status = 200, description = "The corrected address", body = SavedAddress,
+            headers(("ETag" = String, description = "New version of the address"))),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "An API key cannot act as a person", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such address of yours", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "The address changed since it was read", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid, unknown or sensitive field", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[patch("/me/addresses/{id}")]
+async fn update(
+    req: HttpRequest,
+    auth: Auth<min::Customer>,
+    db: web::Data<Db>,
+    crypto: web::Data<Crypto>,
+    id: web::Path<String>,
+    body: Json<AddressPatch>,
+) -> Result<HttpResponse, ApiError> {
+    let user = auth.user_id()?.to_owned();
+    let patch = body.into_inner();
+    let if_match = cache::if_match_header(&req);
+    let actor = Actor::from_principal(&auth.principal, Some(&user));
+    let crypto = crypto.into_inner();
+    let (saved, tag) = db
+        .run(move |conn| {
+            crate::db::write_transaction(conn, |conn| {
+                let row = owned(conn, &user, &id)?;
+                if !cache::if_match_allows(if_match.as_deref(), &etag(&row)) {
+                    return Err(ApiError::PreconditionFailed);
+                }
+                let current = open(&crypto, conn, &row)?.address;
+                let next = patch.apply(current).validate("$")?;
+                let sealed = seal(&crypto, conn, &user, &row.id, &next)?;
+                let now = crate::db::now();
+                let n = diesel::update(
+                    addresses::table
+                        .find(&row.id)
+                        .filter(addresses::version.eq(row.version)),
+                )
+                .set((
+                    addresses::address_sealed.eq(&sealed),
+                    addresses::version.eq(row.version + 1),
+                    addresses::updated_at.eq(now),
+                ))
+                .execute(conn)?;
+                if n != 1 {
+                    return Err(ApiError::PreconditionFailed);
+                }
+                audited(conn, &crypto, &actor, &user, "address.update")?;
+                record_self_service(conn, &user, Kind::Rectification)?;
+                let row = owned(conn, &user, &row.id)?;
+                Ok((open(&crypto, conn, &row)?, etag(&row)))
+            })
+        })
+        .await?;
+    Ok(with_etag(HttpResponse::Ok().json(saved), &tag))
+}
+
+/// Delete a saved address.
+///
+/// Orders already placed keep the address they were shipped to.
+#[utoipa::path(
+    tag = "me",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "`adr_…`")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "An API key cannot act as a person", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such address of yours", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[delete("/me/addresses/{id}")]
+async fn remove(
+    auth: Auth<min::Customer>,
+    db: web::Data<Db>,
+    crypto: web::Data<Crypto>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let user = auth.user_id()?.to_owned();
+    let actor = Actor::from_principal(&auth.principal, Some(&user));
+    let crypto = crypto.into_inner();
+    db.run(move |conn| {
+        crate::db::write_transaction(conn, |conn| {
+            let row = owned(conn, &user, &id)?;
+            diesel::delete(addresses::table.find(&row.id)).execute(conn)?;
+            audited(conn, &crypto, &actor, &user, "address.delete")?;
+            Ok::<_, ApiError>(())
+        })
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,275 @@
+//! `GET /v1/privacy/data-map`: what personal data is held, generated from the code's own
+//! tables of fields (which column holds what, sealed or not) and retention rules — the same
+//! tables the code uses, so the map cannot drift from what is stored (a test compares it
+//! with every sealed column in the database).
+
+use actix_web::{get, web, HttpResponse};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::http::error::ApiError;
+use crate::retention::{self, Retention, Settings};
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(data_map);
+}
+
+/// Where a field lives.
+pub struct Field {
+    pub name: &'static str,
+    pub table: &'static str,
+    pub column: &'static str,
+}
+
+/// A category of data, as the code defines it.
+pub struct Category {
+    pub id: &'static str,
+    pub name: &'static str,
+    pub personal: bool,
+    pub fields: &'static [Field],
+    pub purpose: &'static str,
+    pub legal_basis: &'static str,
+    pub visible_to: &'static [&'static str],
+}
+
+const fn f(name: &'static str, table: &'static str, column: &'static str) -> Field {
+    Field {
+        name,
+        table,
+        column,
+    }
+}
+
+/// Every category of data the shop holds.
+pub const CATEGORIES: &[Category] = &[
+    Category {
+        id: "account_profile",
+        name: "Customer account",
+        personal: true,
+        fields: &[
+            f("email", "users", "email_sealed"),
+            f("email lookup (blind index)", "users", "email_bidx"),
+            f("name", "users", "name_sealed"),
+            f("phone", "users", "phone_sealed"),
+            f("password (Argon2id hash)", "users", "password_hash"),
+        ],
+        purpose: "Signing in, order contact, and the account's own history.",
+        legal_basis: "Contract (GDPR Art. 6(1)(b))",
+        visible_to: &["the customer"],
+    },
+    Category {
+        id: "saved_addresses",
+        name: "Saved shipping addresses",
+        personal: true,
+        fields: &[f("address", "addresses", "address_sealed")],
+        purpose: "Faster checkout.",
+        legal_basis: "Contract (GDPR Art. 6(1)(b))",
+        visible_to: &["the customer"],
+    },
+    Category {
+        id: "order_personal",
+        name: "Order contact and delivery data",
+        personal: true,
+        fields: &[
+            f("contact email", "orders", "contact_email_sealed"),
+            f(
+                "contact email lookup (blind index)",
+                "orders",
+                "contact_email_bidx",
+            ),
+            f(
+                "shipping name and address",
+                "orders",
+                "shipping_address_sealed",
+            ),
+            f("after-sales reason", "after_sales_cases", "reason_sealed"),
+            f(
+                "replayed responses of idempotent requests",
+                "idempotency_keys",
+                "response_sealed",
+            ),
+        ],
+        purpose: "Delivering the order and handling returns, repairs and warranty.",
+        legal_basis: "Contract (GDPR Art. 6(1)(b))",
+        visible_to: &[
+            "the customer (or the guest holding the order token)",
+            "support (masked: initials, city, country)",
+            "fulfillment+ (full address of orders to ship, each read audited)",
+            "the carrier the order ships with (recorded as a disclosure)",
+        ],
+    },
+    Category {
+        id: "accounting",
+        name: "Accounting records",
+        personal: false,
+        fields: &[
+            f("order number, amounts, dates", "orders", "number"),
+            f("items bought", "order_items", "sku"),
+            f("payment status and amounts", "payments", "status"),
+        ],
+        purpose: "Bookkeeping and tax obligations.",
+        legal_basis: "Legal obligation (GDPR Art. 6(1)(c))",
+        visible_to: &["the customer", "manager+"],
+    },
+    Category {
+        id: "consultations",
+        name: "Pre-sale questions",
+        personal: true,
+        fields: &[
+            f("question", "consultations", "question_sealed"),
+            f(
+                "contact email (optional)",
+                "consultations",
+                "contact_email_sealed",
+            ),
+        ],
+        purpose: "Answering questions about a product.",
+        legal_basis: "Steps prior to a contract (GDPR Art. 6(1)(b))",
+        visible_to: &["support+"],
+    },
+    Category {
+        id: "consent_evidence",
+        name: "Consents and policy acceptances",
+        personal: true,
+        fields: &[
+            f("consent ledger", "consents", "granted"),
+            f("policy acceptances", "policy_acceptances", "policy_version"),
+        ],
+        purpose: "Proving what was consented to and accepted, and when.",
+        legal_basis: "Legal obligation (GDPR Art. 7(1))",
+        visible_to: &["the customer", "privacy_officer"],
+    },
+    Category {
+        id: "dsr",
+        name: "Data-subject requests",
+        personal: true,
+        fields: &[
+            f("request, status, due date", "dsr_requests", "status"),
+            f(
+                "guest email lookup (blind index)",
+                "dsr_requests",
+                "email_bidx",
+            ),
+            f("one-time code (until used)", "dsr_codes", "code_sealed"),
+            f(
+                "guest email the code goes to (until used)",
+                "dsr_codes",
+                "email_sealed",
+            ),
+        ],
+        purpose: "Answering access, rectification, erasure and withdrawal requests in time.",
+        legal_basis: "Legal obligation (GDPR Art. 12)",
+        visible_to: &["the requester", "privacy_officer"],
+    },
+    Category {
+        id: "audit",
+        name: "Access log",
+        personal: false,
+        fields: &[f(
+            "who read or changed which fields, why",
+            "audit_log",
+            "fields",
+        )],
+        purpose: "Accountability: every access to personal data is recorded (ids, never values).",
+        legal_basis: "Legal obligation (GDPR Art. 5(2))",
+        visible_to: &["the customer (accesses to their data)", "privacy_officer"],
+    },
+    Category {
+        id: "analytics",
+        name: "Anonymous browsing statistics",
+        personal: false,
+        fields: &[],
+        purpose: "Improving size classes, styles and page layout; no IP, user agent or id.",
+        legal_basis: "Not personal data (daily-salted visitor hashes)",
+        visible_to: &["manager+ (aggregates, groups under k visitors hidden)"],
+    },
+];
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FieldEntry {
+    pub name: &'static str,
+    /// `table.column` where it is stored.
+    pub stored_in: String,
+    /// Sealed with AES-256-GCM under the subject's own data key.
+    pub encrypted: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CategoryEntry {
+    pub id: &'static str,
+    pub name: &'static str,
+    /// Whether the category identifies a person.
+    pub personal: bool,
+    pub fields: Vec<FieldEntry>,
+    pub purpose: &'static str,
+    pub legal_basis: &'static str,
+    /// Who can see it.
+    pub visible_to: Vec<&'static str>,
+    /// Whether every personal value in it is encrypted at rest.
+    pub encrypted: bool,
+    pub retention: Retention,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DataMap {
+    /// The privacy-policy version in force.
+    pub policy_version: i32,
+    pub categories: Vec<CategoryEntry>,
+}
+
+fn is_sealed(column: &str) -> bool {
+    column.ends_with("_sealed")
+}
+
+/// The map, from the tables above and the retention settings.
+pub fn build(settings: &Settings, policy_version: i32) -> DataMap {
+    let categories = CATEGORIES
+        .iter()
+        .map(|c| CategoryEntry {
+            id: c.id,
+            name: c.name,
+            personal: c.personal,
+            fields: c
+                .fields
+                .iter()
+                .map(|fl| FieldEntry {
+                    name: fl.name,
+                    stored_in: format!("{}.{}", fl.table, fl.column),
+                    encrypted: is_sealed(fl.column),
+                })
+                .collect(),
+            purpose: c.purpose,
+            legal_basis: c.legal_basis,
+            visible_to: c.visible_to.to_vec(),
+            encrypted: c.fields.iter().any(|fl| is_sealed(fl.column)),
+            retention: retention::rule(c.id, settings),
+        })
+        .collect();
+    DataMap {
+        policy_version,
+        categories,
+    }
+}
+
+/// The data map.
+///
+/// Each category of data held: its fields and where they are stored, purpose, legal basis,
+/// who can see it, whether it is encrypted, and how long it is kept. Generated from the
+/// code's own field and retention tables.
+#[utoipa::path(
+    tag = "privacy",
+    responses(
+        (status = 200, body = DataMap,
+            headers(("ETag" = String, description = "Strong validator of the body"))),
+        (status = 304, description = "Unchanged since the `If-None-Match` ETag"),
+    )
+)]
+#[get("/privacy/data-map")]
+async fn data_map(
+    req: actix_web::HttpRequest,
+    settings: web::Data<Settings>,
+    versions: web::Data<crate::versions::Versions>,
+) -> Result<HttpResponse, ApiError> {
+    let map = build(&settings, versions.policy());
+    crate::http::cache::json_with_etag(&req, &map, crate::http::cache::PUBLIC_SHORT)
+}

@@ -1,0 +1,112 @@
+//! Retention rules: how long each category of data is kept, in one table that the data map
+//! publishes (`GET /v1/privacy/data-map`) and the retention engine enforces.
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Periods that depend on the shop's configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// After-sales window after delivery (`VALISE_AFTER_SALES_DAYS`).
+    pub after_sales_days: i64,
+    /// Personal part of an order after it is closed (0: shredded at `closed`).
+    pub order_personal_days_after_close: i64,
+    /// Accounting records (statutory).
+    pub accounting_years: i64,
+    /// Accounts with no sign-in for this long are closed and erased.
+    pub inactive_account_years: i64,
+    /// Raw analytics events.
+    pub analytics_raw_days: i64,
+}
+
+impl Settings {
+    pub fn from_config(config: &crate::config::Config) -> Self {
+        Self {
+            after_sales_days: config.after_sales_window.num_days(),
+            order_personal_days_after_close: 0,
+            accounting_years: 10,
+            inactive_account_years: 3,
+            analytics_raw_days: 30,
+        }
+    }
+}
+
+/// How long something is kept, and from when.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Retention {
+    /// What starts the clock, e.g. `order closed`, `received`, `erasure requested`.
+    pub from: &'static str,
+    /// Days kept after that; `null` while the account exists (until erasure).
+    pub days: Option<i64>,
+    /// The rule in words.
+    pub description: String,
+}
+
+/// The retention rule of a data category (see `privacy::data_map` for the categories).
+pub fn rule(category: &str, s: &Settings) -> Retention {
+    let days = |from: &'static str, days: i64, description: String| Retention {
+        from,
+        days: Some(days),
+        description,
+    };
+    match category {
+        "order_personal" => days(
+            "order closed",
+            s.order_personal_days_after_close,
+            format!(
+                "Kept while the order runs and for its {}-day after-sales window; the order's \
+                 key is shredded {} day(s) after it closes.",
+                s.after_sales_days, s.order_personal_days_after_close
+            ),
+        ),
+        "accounting" => days(
+            "order closed",
+            s.accounting_years * 365,
+            format!(
+                "Statutory period of {} years, without personal data.",
+                s.accounting_years
+            ),
+        ),
+        "consent_evidence" => days(
+            "account erased",
+            s.accounting_years * 365,
+            "Proof of consent and of policy acceptance, by subject id only, for as long as a \
+             claim can be made."
+                .into(),
+        ),
+        "dsr" => days(
+            "request answered",
+            3 * 365,
+            "Requests are kept 3 years after their answer; one-time codes 24 hours.".into(),
+        ),
+        "idempotency" => days("request", 1, "24 hours, for safe retries.".into()),
+        "analytics" => days(
+            "event",
+            s.analytics_raw_days,
+            format!(
+                "Raw anonymous events {} days; daily aggregates longer (no personal data).",
+                s.analytics_raw_days
+            ),
+        ),
+        "audit" => days(
+            "entry",
+            s.accounting_years * 365,
+            "Ids, field names and purposes only (never values), as long as accounting records."
+                .into(),
+        ),
+        "consultations" => days(
+            "question answered",
+            365,
+            "The optional contact email is shredded a year after the answer.".into(),
+        ),
+        _ => Retention {
+            from: "account erased",
+            days: None,
+            description: format!(
+                "Kept while the account exists; erased on request (at once, or when the last \
+                 order closes), or after {} years without a sign-in.",
+                s.inactive_account_years
+            ),
+        },
+    }
+}
