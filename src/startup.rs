@@ -22,7 +22,10 @@ use crate::http::fallback::{self, RouteTable};
 use crate::http::{health, middleware, openapi};
 use crate::policies;
 use crate::versions::{self, Versions};
-use crate::{accounts, audit, auth, carts, catalog, crypto, notifications, orders, payments};
+use crate::{
+    accounts, audit, auth, carts, catalog, crypto, delivery, notifications, orders, payments,
+    webhooks,
+};
 
 /// Every documented route. The OpenAPI document is generated from exactly this list.
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -51,7 +54,9 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
                     .configure(catalog::consultations::configure_admin)
                     .configure(payments::routes::configure_admin)
                     .configure(orders::admin::configure)
-                    .configure(orders::after_sales::configure_admin),
+                    .configure(orders::after_sales::configure_admin)
+                    .configure(notifications::admin::configure)
+                    .configure(webhooks::routes::configure),
             ),
     );
 }
@@ -113,6 +118,7 @@ pub struct Application {
     server: Server,
     watcher: actix_web::rt::task::JoinHandle<()>,
     expiry: actix_web::rt::task::JoinHandle<()>,
+    delivery: actix_web::rt::task::JoinHandle<()>,
 }
 
 struct SpecJson(Bytes);
@@ -149,7 +155,11 @@ impl Application {
         let payment_settings = web::Data::new(payments::routes::PaymentSettings {
             webhook_secret: config.payment_webhook_secret.expose().as_bytes().to_vec(),
         });
+        let webhook_settings = web::Data::new(webhooks::routes::WebhookSettings {
+            allow_http: config.environment != crate::config::Environment::Production,
+        });
         let expiry = orders::worker::spawn(db.clone(), config.after_sales_window);
+        let delivery = delivery::spawn(db.clone(), app_crypto.clone(), config.delivery.clone())?;
         let watcher = versions::spawn_watcher(db.clone(), versions.clone());
 
         let spec = openapi::spec();
@@ -178,6 +188,7 @@ impl Application {
                 .app_data(catalog_db.clone())
                 .app_data(client_addresses.clone())
                 .app_data(payment_settings.clone())
+                .app_data(webhook_settings.clone())
                 .app_data(routes.clone())
                 .app_data(spec_json.clone())
                 .app_data(
@@ -212,6 +223,7 @@ impl Application {
             server,
             watcher,
             expiry,
+            delivery,
         })
     }
 
@@ -238,6 +250,7 @@ impl Application {
         let result = self.server.await;
         self.watcher.abort();
         self.expiry.abort();
+        self.delivery.abort();
         result
     }
 }

@@ -40,6 +40,8 @@ use super::error::{FieldError, Problem};
         (name = "api-keys", description = "Integrators' server-to-server keys (admin)"),
         (name = "audit", description = "The tamper-evident audit log (privacy officer)"),
         (name = "keys", description = "Master-key rotation (admin)"),
+        (name = "outbox", description = "The notification outbox: delivery status, dead letters, retries (manager)"),
+        (name = "webhooks", description = "Integrators' signed event subscriptions and their delivery log (admin)"),
     ),
     components(schemas(Problem, FieldError)),
     modifiers(&Security),

@@ -1,0 +1,313 @@
+//! Delivering the outbox: every notification reaches the inbox (the row is the inbox entry,
+//! marked `delivered`); when a gateway is configured it also receives the notification,
+//! signed, and failures are retried with exponential backoff, then dead-lettered.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+
+use super::MARKETING_PREFIX;
+use crate::config::{DeliveryConfig, Gateway};
+use crate::db::schema::notifications;
+use crate::db::{claim_due, Db, DbConnection, Queue};
+use crate::delivery::{backoff, lease, status, Attempt, Sender};
+use crate::http::error::ApiError;
+
+/// A claimed outbox row.
+#[derive(Debug, Clone, Queryable)]
+pub struct Claimed {
+    pub id: String,
+    pub recipient_user_id: Option<String>,
+    pub order_id: Option<String>,
+    pub kind: String,
+    pub payload: String,
+    pub attempts: i32,
+    pub created_at: NaiveDateTime,
+}
+
+/// What the gateway receives. Ids and statuses only: the gateway looks up whom to write to.
+#[derive(Debug, Serialize)]
+pub struct GatewayMessage<'a> {
+    pub id: &'a str,
+    pub kind: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recipient_user_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<&'a str>,
+    pub payload: serde_json::Value,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl Claimed {
+    pub fn message(&self) -> GatewayMessage<'_> {
+        GatewayMessage {
+            id: &self.id,
+            kind: &self.kind,
+            recipient_user_id: self.recipient_user_id.as_deref(),
+            order_id: self.order_id.as_deref(),
+            payload: serde_json::from_str(&self.payload).unwrap_or(serde_json::Value::Null),
+            created_at: self.created_at.and_utc(),
+        }
+    }
+}
+
+/// Where a claimed notification ends after this pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Delivered,
+    /// Marketing without the recipient's consent: never sent, hidden from the inbox.
+    Suppressed,
+    Retry {
+        at: NaiveDateTime,
+        error: String,
+    },
+    Dead {
+        error: String,
+    },
+}
+
+/// Whether `user_id` currently consents to marketing notifications.
+///
+/// Always `false` for now: the consent ledger (table `consents`, built in the privacy-center
+/// work) will back this, reading the subject's latest `marketing_notifications` entry. Until
+/// then no `marketing.*` notification leaves the outbox; transactional ones always go.
+pub fn marketing_allowed(_conn: &mut DbConnection, _user_id: &str) -> QueryResult<bool> {
+    Ok(false)
+}
+
+/// Whether a notification may be delivered at all (consent for marketing).
+fn may_deliver(conn: &mut DbConnection, row: &Claimed) -> QueryResult<bool> {
+    if !row.kind.starts_with(MARKETING_PREFIX) {
+        return Ok(true);
+    }
+    match &row.recipient_user_id {
+        Some(user) => marketing_allowed(conn, user),
+        // Guests gave no marketing consent.
+        None => Ok(false),
+    }
+}
+
+/// The rule after a gateway try: delivered, retried later, or dead after the last try.
+pub fn after_try(
+    attempt: &Attempt,
+    failures: i32,
+    config: &DeliveryConfig,
+    now: NaiveDateTime,
+    jitter: f64,
+) -> Outcome {
+    match attempt {
+        Attempt::Delivered { .. } => Outcome::Delivered,
+        Attempt::Failed { error, .. } => match backoff::exponential(
+            failures,
+            config.notify_max_attempts,
+            config.notify_retry_base,
+            config.notify_retry_cap,
+            jitter,
+        ) {
+            Some(wait) => Outcome::Retry {
+                at: crate::db::truncate_to_micros(
+                    now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::hours(1)),
+                ),
+                error: error.clone(),
+            },
+            None => Outcome::Dead {
+                error: error.clone(),
+            },
+        },
+    }
+}
+
+/// Claims due notifications and delivers them; returns how many it handled.
+pub async fn run_once(
+    db: &Db,
+    sender: &Sender,
+    config: &DeliveryConfig,
+) -> Result<usize, ApiError> {
+    let claimer = crate::ids::new_id("clm");
+    let (batch, lease) = (config.batch, lease(config));
+    let owner = claimer.clone();
+    let claimed: Vec<Claimed> = db
+        .run(move |conn| {
+            let now = crate::db::now();
+            // A plain read first: most passes find nothing, and on SQLite the claim itself
+            // would take the write lock every time.
+            let due: Option<String> = notifications::table
+                .filter(notifications::status.eq_any([status::PENDING, status::SENDING]))
+                .filter(notifications::next_attempt_at.le(now))
+                .select(notifications::id)
+                .first(conn)
+                .optional()?;
+            if due.is_none()
+                || claim_due(conn, Queue::Notifications, &owner, now, now + lease, batch)? == 0
+            {
+                return Ok::<_, ApiError>(Vec::new());
+            }
+            Ok(notifications::table
+                .filter(notifications::claimed_by.eq(&owner))
+                .filter(notifications::status.eq(status::SENDING))
+                .select((
+                    notifications::id,
+                    notifications::recipient_user_id,
+                    notifications::order_id,
+                    notifications::kind,
+                    notifications::payload,
+                    notifications::attempts,
+                    notifications::created_at,
+                ))
+                .load(conn)?)
+        })
+        .await?;
+    let count = claimed.len();
+    let results = futures_util::future::join_all(
+        claimed
+            .into_iter()
+            .map(|row| deliver(db, sender, config, &claimer, row)),
+    )
+    .await;
+    for result in results {
+        if let Err(e) = result {
+            log::warn!("delivering a notification failed: {e}");
+        }
+    }
+    Ok(count)
+}
+
+async fn deliver(
+    db: &Db,
+    sender: &Sender,
+    config: &DeliveryConfig,
+    claimer: &str,
+    row: Claimed,
+) -> Result<(), ApiError> {
+    let check = row.clone();
+    let allowed = db
+        .run(move |conn| may_deliver(conn, &check).map_err(ApiError::from))
+        .await?;
+    let (outcome, tried) = match (&config.gateway, allowed) {
+        (_, false) => (Outcome::Suppressed, false),
+        (None, true) => (Outcome::Delivered, false),
+        (Some(gateway), true) => (send(sender, gateway, config, &row).await, true),
+    };
+    let (id, claimer) = (row.id.clone(), claimer.to_owned());
+    let attempts = row.attempts + i32::from(tried);
+    db.run(move |conn| record(conn, &id, &claimer, attempts, tried, &outcome))
+        .await
+}
+
+async fn send(
+    sender: &Sender,
+    gateway: &Gateway,
+    config: &DeliveryConfig,
+    row: &Claimed,
+) -> Outcome {
+    let attempt = match serde_json::to_vec(&row.message()) {
+        Ok(body) => {
+            sender
+                .post_signed(
+                    gateway.url.expose().as_str(),
+                    gateway.secret.expose().as_bytes(),
+                    body,
+                    &[("valise-notification-id", row.id.clone())],
+                )
+                .await
+        }
+        Err(_) => Attempt::Failed {
+            status: None,
+            error: "unserializable payload".into(),
+        },
+    };
+    after_try(
+        &attempt,
+        row.attempts + 1,
+        config,
+        crate::db::now(),
+        backoff::random_jitter(),
+    )
+}
+
+/// Stores the outcome, provided this worker still holds the claim (a lease that ran out may
+/// have passed the row to another instance; its outcome wins).
+fn record(
+    conn: &mut DbConnection,
+    id: &str,
+    claimer: &str,
+    attempts: i32,
+    tried: bool,
+    outcome: &Outcome,
+) -> Result<(), ApiError> {
+    let now = crate::db::now();
+    let mine = notifications::table
+        .filter(notifications::id.eq(id))
+        .filter(notifications::claimed_by.eq(claimer))
+        .filter(notifications::status.eq(status::SENDING));
+    let (new_status, next, error, delivered_at) = match outcome {
+        Outcome::Delivered => (status::DELIVERED, now, None, Some(now)),
+        Outcome::Suppressed => (status::SUPPRESSED, now, None, None),
+        Outcome::Retry { at, error } => (status::PENDING, *at, Some(error.clone()), None),
+        Outcome::Dead { error } => (status::DEAD, now, Some(error.clone()), None),
+    };
+    let settled = (
+        notifications::status.eq(new_status),
+        notifications::attempts.eq(attempts),
+        notifications::next_attempt_at.eq(next),
+        notifications::claimed_by.eq(None::<String>),
+        notifications::delivered_at.eq(delivered_at),
+    );
+    if tried {
+        diesel::update(mine)
+            .set((
+                settled,
+                notifications::last_error.eq(error),
+                notifications::last_attempt_at.eq(Some(now)),
+            ))
+            .execute(conn)?;
+    } else {
+        diesel::update(mine).set(settled).execute(conn)?;
+    }
+    if let Outcome::Dead { error } = outcome {
+        log::warn!("notification {id} dead-lettered after {attempts} tries: {error}");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn config() -> DeliveryConfig {
+        DeliveryConfig {
+            notify_max_attempts: 3,
+            notify_retry_base: Duration::from_secs(30),
+            ..DeliveryConfig::default()
+        }
+    }
+
+    #[test]
+    fn a_failed_try_is_retried_until_the_last_then_dead() {
+        let now = crate::db::now();
+        let failed = Attempt::Failed {
+            status: Some(500),
+            error: "HTTP 500".into(),
+        };
+        assert_eq!(
+            after_try(&failed, 1, &config(), now, 0.5),
+            Outcome::Retry {
+                at: now + chrono::Duration::seconds(30),
+                error: "HTTP 500".into()
+            }
+        );
+        assert!(matches!(
+            after_try(&failed, 2, &config(), now, 0.5),
+            Outcome::Retry { .. }
+        ));
+        assert_eq!(
+            after_try(&failed, 3, &config(), now, 0.5),
+            Outcome::Dead {
+                error: "HTTP 500".into()
+            }
+        );
+        let ok = Attempt::Delivered { status: 204 };
+        assert_eq!(after_try(&ok, 3, &config(), now, 0.5), Outcome::Delivered);
+    }
+}
