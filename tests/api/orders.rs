@@ -11,7 +11,7 @@ use crate::helpers::{assert_problem, unique_email, Session, TestApp};
 
 pub const WEBHOOK_SECRET: &str = valise::config::DEV_WEBHOOK_SECRET;
 
-fn checkout_body(email: &str) -> Value {
+pub fn checkout_body(email: &str) -> Value {
     json!({
         "contact_email": email,
         "shipping_address": {"name": "Quentin Zephyrine", "line1": "17 Rue des Xylophones", "city": "Marseille", "postal_code": "13001", "country": "fr"},
@@ -31,12 +31,12 @@ pub async fn stocked_variant(app: &TestApp, slug: &str, stock: i32, price: i64) 
     created["variants"][0]["id"].as_str().unwrap().to_owned()
 }
 
-struct GuestCart {
-    id: String,
-    token: String,
+pub struct GuestCart {
+    pub id: String,
+    pub token: String,
 }
 
-async fn guest_cart(app: &TestApp, variant: &str, quantity: i32) -> GuestCart {
+pub async fn guest_cart(app: &TestApp, variant: &str, quantity: i32) -> GuestCart {
     let created: Value = app
         .post_json("/v1/carts", &json!({}))
         .await
@@ -59,7 +59,12 @@ async fn guest_cart(app: &TestApp, variant: &str, quantity: i32) -> GuestCart {
     cart
 }
 
-async fn checkout(app: &TestApp, cart: &GuestCart, key: &str, body: &Value) -> reqwest::Response {
+pub async fn checkout(
+    app: &TestApp,
+    cart: &GuestCart,
+    key: &str,
+    body: &Value,
+) -> reqwest::Response {
     app.client
         .post(app.url(&format!("/v1/carts/{}/checkout", cart.id)))
         .header("x-cart-token", &cart.token)
