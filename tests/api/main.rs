@@ -24,3 +24,4 @@ mod receiver;
 mod rotation;
 mod staff;
 mod storage;
+mod webhooks;

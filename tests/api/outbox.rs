@@ -304,9 +304,20 @@ async fn marketing_without_consent_is_never_sent_nor_shown_in_the_inbox() {
     assert_eq!(inbox["unread"], 1);
 }
 
+fn count_by_event_id(received: &[crate::receiver::Received]) -> HashMap<String, usize> {
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    for r in received {
+        *counts
+            .entry(r.json()["id"].as_str().unwrap().to_owned())
+            .or_default() += 1;
+    }
+    counts
+}
+
 #[actix_web::test]
-async fn two_instances_deliver_each_notification_exactly_once() {
+async fn two_instances_deliver_each_notification_and_webhook_exactly_once() {
     let gateway = Receiver::start(0);
+    let integrator = Receiver::start(0);
     let app = TestApp::spawn_configured(|c| {
         fast_delivery(c, Some(&gateway));
         c.delivery.batch = 4;
@@ -314,6 +325,14 @@ async fn two_instances_deliver_each_notification_exactly_once() {
     .await;
     let sibling = app.spawn_sibling().await;
     let manager = app.staff(Role::Manager).await;
+    let admin = app.staff(Role::Admin).await;
+    let subscribed = app
+        .authed(Method::POST, "/v1/admin/webhooks", &admin)
+        .json(&json!({"url": integrator.url, "events": ["order.*"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(subscribed.status(), StatusCode::CREATED);
     let db = app.db.clone();
     let ids: Vec<String> = db
         .run(|conn| {
@@ -324,7 +343,7 @@ async fn two_instances_deliver_each_notification_exactly_once() {
                         None,
                         None,
                         "order.placed",
-                        &json!({"seq": i}),
+                        &json!({"order_id": format!("ord_{i}"), "status": "pending_payment"}),
                     )
                 })
                 .collect::<Result<Vec<_>, _>>()
@@ -335,16 +354,16 @@ async fn two_instances_deliver_each_notification_exactly_once() {
 
     let all_delivered = eventually(WAIT, || async {
         outbox(&app, &manager, Some("delivered")).await.len() == ids.len()
+            && integrator.received().len() >= ids.len()
     })
     .await;
     assert!(all_delivered, "{:?}", outbox(&app, &manager, None).await);
-    let mut counts: HashMap<String, usize> = HashMap::new();
-    for r in gateway.received() {
-        *counts
-            .entry(r.json()["id"].as_str().unwrap().to_owned())
-            .or_default() += 1;
-    }
-    assert_eq!(counts.len(), ids.len());
-    assert!(counts.values().all(|&n| n == 1), "{counts:?}");
+    actix_web::rt::time::sleep(Duration::from_millis(300)).await;
+    let notifications = count_by_event_id(&gateway.received());
+    assert_eq!(notifications.len(), ids.len());
+    assert!(notifications.values().all(|&n| n == 1), "{notifications:?}");
+    let events = count_by_event_id(&integrator.received());
+    assert_eq!(events.len(), ids.len());
+    assert!(events.values().all(|&n| n == 1), "{events:?}");
     drop(sibling);
 }

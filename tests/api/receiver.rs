@@ -111,11 +111,6 @@ impl Receiver {
         self.state.lock().unwrap().received.clone()
     }
 
-    /// From now on, fail the next `n` requests.
-    pub fn fail_next(&self, n: usize) {
-        self.state.lock().unwrap().failures_left = n;
-    }
-
     /// Polls until at least `n` requests arrived (or `within` passes); returns them all.
     pub async fn wait_for(&self, n: usize, within: Duration) -> Vec<Received> {
         crate::helpers::eventually(within, || async { self.received().len() >= n }).await;
