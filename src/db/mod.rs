@@ -183,6 +183,8 @@ impl Queue {
 /// outcome conditionally on still owning it. PostgreSQL skips rows another instance is
 /// claiming at this moment (`FOR UPDATE SKIP LOCKED`), so instances never wait on each other
 /// nor claim one row twice; SQLite has a single writer, so the one statement is the claim.
+/// A plain read goes first: most passes find nothing due, and on SQLite the claim would
+/// otherwise take the write lock on every pass of every instance.
 pub fn claim_due(
     conn: &mut DbConnection,
     queue: Queue,
@@ -194,21 +196,49 @@ pub fn claim_due(
     use diesel::sql_types::{BigInt, Text, Timestamp};
     use diesel::RunQueryDsl;
 
+    #[derive(diesel::QueryableByName)]
+    struct Due {
+        #[diesel(sql_type = Text)]
+        #[allow(dead_code)]
+        id: String,
+    }
+
     let table = queue.table();
-    let sql = match conn {
-        DbConnection::Postgres(_) => format!(
-            "UPDATE {table} SET status = 'sending', claimed_by = $1, next_attempt_at = $2 \
-             WHERE id IN (SELECT id FROM {table} \
-                          WHERE status IN ('pending', 'sending') AND next_attempt_at <= $3 \
-                          ORDER BY next_attempt_at LIMIT $4 FOR UPDATE SKIP LOCKED)"
-        ),
-        DbConnection::Sqlite(_) => format!(
-            "UPDATE {table} SET status = 'sending', claimed_by = ?, next_attempt_at = ? \
-             WHERE id IN (SELECT id FROM {table} \
-                          WHERE status IN ('pending', 'sending') AND next_attempt_at <= ? \
-                          ORDER BY next_attempt_at LIMIT ?)"
-        ),
+    let postgres = matches!(conn, DbConnection::Postgres(_));
+    let param = |n: u8| {
+        if postgres {
+            format!("${n}")
+        } else {
+            "?".to_owned()
+        }
     };
+    let is_due = |n: u8| {
+        format!(
+            "status IN ('pending', 'sending') AND next_attempt_at <= {}",
+            param(n)
+        )
+    };
+    let probe = format!("SELECT id FROM {table} WHERE {} LIMIT 1", is_due(1));
+    let skip_locked = if postgres {
+        " FOR UPDATE SKIP LOCKED"
+    } else {
+        ""
+    };
+    let sql = format!(
+        "UPDATE {table} SET status = 'sending', claimed_by = {}, next_attempt_at = {} \
+         WHERE id IN (SELECT id FROM {table} WHERE {} \
+                      ORDER BY next_attempt_at LIMIT {}{skip_locked})",
+        param(1),
+        param(2),
+        is_due(3),
+        param(4),
+    );
+    let due: Vec<Due> = diesel::sql_query(&probe)
+        .bind::<Timestamp, _>(now)
+        .load(conn)?;
+    if due.is_empty() {
+        return Ok(0);
+    }
     write_transaction(conn, |conn| {
         diesel::sql_query(&sql)
             .bind::<Text, _>(claimer)

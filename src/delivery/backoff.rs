@@ -23,6 +23,13 @@ fn jittered(wait: Duration, jitter: f64) -> Duration {
     wait.mul_f64(1.0 + offset)
 }
 
+/// When a row waiting `wait` from `now` is due again (stored to the microsecond).
+pub fn due_after(now: chrono::NaiveDateTime, wait: Duration) -> chrono::NaiveDateTime {
+    crate::db::truncate_to_micros(
+        now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::hours(1)),
+    )
+}
+
 /// Wait after the `failures`-th failed try (1-based) of a notification: `base · 2^(failures-1)`,
 /// at most `cap`, jittered. `None` once `failures` reaches `max_tries`: dead-letter it.
 pub fn exponential(

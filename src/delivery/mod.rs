@@ -39,6 +39,22 @@ pub fn lease(config: &DeliveryConfig) -> chrono::Duration {
         .unwrap_or(chrono::Duration::minutes(5))
 }
 
+/// Delivers claimed rows concurrently (the lease covers them all: each POST has the same
+/// timeout), logging failures; returns how many rows there were.
+pub async fn deliver_all<T, F, Fut>(rows: Vec<T>, what: &str, deliver: F) -> usize
+where
+    F: Fn(T) -> Fut,
+    Fut: std::future::Future<Output = Result<(), crate::http::error::ApiError>>,
+{
+    let count = rows.len();
+    for result in futures_util::future::join_all(rows.into_iter().map(deliver)).await {
+        if let Err(e) = result {
+            log::warn!("delivering a {what} failed: {e}");
+        }
+    }
+    count
+}
+
 /// Starts the worker. It runs until the task is aborted (see `Application::run_until_stopped`);
 /// a delivery cut off mid-way is retried by whichever instance claims it after its lease.
 pub fn spawn(

@@ -109,7 +109,8 @@ pub struct OutboxList {
     pub next_cursor: Option<String>,
 }
 
-#[derive(Debug, Queryable)]
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = notifications)]
 struct Row {
     id: String,
     kind: String,
@@ -124,36 +125,6 @@ struct Row {
     last_attempt_at: Option<NaiveDateTime>,
     delivered_at: Option<NaiveDateTime>,
 }
-
-type Columns = (
-    notifications::id,
-    notifications::kind,
-    notifications::status,
-    notifications::recipient_user_id,
-    notifications::order_id,
-    notifications::payload,
-    notifications::attempts,
-    notifications::last_error,
-    notifications::created_at,
-    notifications::next_attempt_at,
-    notifications::last_attempt_at,
-    notifications::delivered_at,
-);
-
-const COLUMNS: Columns = (
-    notifications::id,
-    notifications::kind,
-    notifications::status,
-    notifications::recipient_user_id,
-    notifications::order_id,
-    notifications::payload,
-    notifications::attempts,
-    notifications::last_error,
-    notifications::created_at,
-    notifications::next_attempt_at,
-    notifications::last_attempt_at,
-    notifications::delivered_at,
-);
 
 impl From<Row> for OutboxEntry {
     fn from(r: Row) -> Self {
@@ -181,7 +152,7 @@ fn load(
     limit: i64,
 ) -> QueryResult<Vec<Row>> {
     let mut q = notifications::table
-        .select(COLUMNS)
+        .select(Row::as_select())
         .order(notifications::id.desc())
         .limit(limit)
         .into_boxed();
@@ -228,7 +199,10 @@ fn requeue(conn: &mut DbConnection, id: &str) -> Result<Row, ApiError> {
                 })
             }
         };
-        Ok(notifications::table.find(id).select(COLUMNS).first(conn)?)
+        Ok(notifications::table
+            .find(id)
+            .select(Row::as_select())
+            .first(conn)?)
     })
 }
 

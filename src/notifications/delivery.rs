@@ -10,7 +10,7 @@ use super::MARKETING_PREFIX;
 use crate::config::{DeliveryConfig, Gateway};
 use crate::db::schema::notifications;
 use crate::db::{claim_due, Db, DbConnection, Queue};
-use crate::delivery::{backoff, lease, status, Attempt, Sender};
+use crate::delivery::{backoff, deliver_all, lease, status, Attempt, Sender};
 use crate::http::error::ApiError;
 
 /// A claimed outbox row.
@@ -105,9 +105,7 @@ pub fn after_try(
             jitter,
         ) {
             Some(wait) => Outcome::Retry {
-                at: crate::db::truncate_to_micros(
-                    now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::hours(1)),
-                ),
+                at: backoff::due_after(now, wait),
                 error: error.clone(),
             },
             None => Outcome::Dead {
@@ -129,17 +127,7 @@ pub async fn run_once(
     let claimed: Vec<Claimed> = db
         .run(move |conn| {
             let now = crate::db::now();
-            // A plain read first: most passes find nothing, and on SQLite the claim itself
-            // would take the write lock every time.
-            let due: Option<String> = notifications::table
-                .filter(notifications::status.eq_any([status::PENDING, status::SENDING]))
-                .filter(notifications::next_attempt_at.le(now))
-                .select(notifications::id)
-                .first(conn)
-                .optional()?;
-            if due.is_none()
-                || claim_due(conn, Queue::Notifications, &owner, now, now + lease, batch)? == 0
-            {
+            if claim_due(conn, Queue::Notifications, &owner, now, now + lease, batch)? == 0 {
                 return Ok::<_, ApiError>(Vec::new());
             }
             Ok(notifications::table
@@ -157,19 +145,10 @@ pub async fn run_once(
                 .load(conn)?)
         })
         .await?;
-    let count = claimed.len();
-    let results = futures_util::future::join_all(
-        claimed
-            .into_iter()
-            .map(|row| deliver(db, sender, config, &claimer, row)),
-    )
-    .await;
-    for result in results {
-        if let Err(e) = result {
-            log::warn!("delivering a notification failed: {e}");
-        }
-    }
-    Ok(count)
+    Ok(deliver_all(claimed, "notification", |row| {
+        deliver(db, sender, config, &claimer, row)
+    })
+    .await)
 }
 
 async fn deliver(

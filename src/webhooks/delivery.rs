@@ -10,7 +10,7 @@ use crate::config::DeliveryConfig;
 use crate::crypto::Crypto;
 use crate::db::schema::webhook_deliveries;
 use crate::db::{claim_due, Db, DbConnection, Queue};
-use crate::delivery::{backoff, lease, status, Attempt, Sender};
+use crate::delivery::{backoff, deliver_all, lease, status, Attempt, Sender};
 use crate::http::error::ApiError;
 
 /// The body integrators receive.
@@ -60,10 +60,7 @@ pub fn after_try(
         Attempt::Failed { .. } => {
             match backoff::scheduled(failures, &config.webhook_retry_delays, jitter) {
                 Some(wait) => Outcome::Retry {
-                    at: crate::db::truncate_to_micros(
-                        now + chrono::Duration::from_std(wait)
-                            .unwrap_or(chrono::Duration::hours(1)),
-                    ),
+                    at: backoff::due_after(now, wait),
                 },
                 None => Outcome::Dead,
             }
@@ -84,23 +81,14 @@ pub async fn run_once(
     let claimed: Vec<DeliveryRow> = db
         .run(move |conn| {
             let now = crate::db::now();
-            // A plain read first: most passes find nothing, and on SQLite the claim itself
-            // would take the write lock every time.
-            let due: Option<String> = webhook_deliveries::table
-                .filter(webhook_deliveries::status.eq_any([status::PENDING, status::SENDING]))
-                .filter(webhook_deliveries::next_attempt_at.le(now))
-                .select(webhook_deliveries::id)
-                .first(conn)
-                .optional()?;
-            if due.is_none()
-                || claim_due(
-                    conn,
-                    Queue::WebhookDeliveries,
-                    &owner,
-                    now,
-                    now + lease,
-                    batch,
-                )? == 0
+            if claim_due(
+                conn,
+                Queue::WebhookDeliveries,
+                &owner,
+                now,
+                now + lease,
+                batch,
+            )? == 0
             {
                 return Ok::<_, ApiError>(Vec::new());
             }
@@ -111,19 +99,10 @@ pub async fn run_once(
                 .load(conn)?)
         })
         .await?;
-    let count = claimed.len();
-    let results = futures_util::future::join_all(
-        claimed
-            .into_iter()
-            .map(|row| deliver(db, crypto, sender, config, &claimer, row)),
-    )
-    .await;
-    for result in results {
-        if let Err(e) = result {
-            log::warn!("delivering a webhook failed: {e}");
-        }
-    }
-    Ok(count)
+    Ok(deliver_all(claimed, "webhook", |row| {
+        deliver(db, crypto, sender, config, &claimer, row)
+    })
+    .await)
 }
 
 async fn deliver(
