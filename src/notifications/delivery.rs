@@ -75,14 +75,11 @@ pub fn marketing_allowed(_conn: &mut DbConnection, _user_id: &str) -> QueryResul
     Ok(false)
 }
 
-/// Whether a notification may be delivered at all (consent for marketing).
-fn may_deliver(conn: &mut DbConnection, row: &Claimed) -> QueryResult<bool> {
-    if !row.kind.starts_with(MARKETING_PREFIX) {
-        return Ok(true);
-    }
-    match &row.recipient_user_id {
+/// Whether the recipient of a marketing notification consents to it (guests never gave
+/// marketing consent).
+fn consented(conn: &mut DbConnection, recipient: Option<&str>) -> QueryResult<bool> {
+    match recipient {
         Some(user) => marketing_allowed(conn, user),
-        // Guests gave no marketing consent.
         None => Ok(false),
     }
 }
@@ -158,10 +155,13 @@ async fn deliver(
     claimer: &str,
     row: Claimed,
 ) -> Result<(), ApiError> {
-    let check = row.clone();
-    let allowed = db
-        .run(move |conn| may_deliver(conn, &check).map_err(ApiError::from))
-        .await?;
+    let allowed = if row.kind.starts_with(MARKETING_PREFIX) {
+        let recipient = row.recipient_user_id.clone();
+        db.run(move |conn| consented(conn, recipient.as_deref()).map_err(ApiError::from))
+            .await?
+    } else {
+        true
+    };
     let (outcome, tried) = match (&config.gateway, allowed) {
         (_, false) => (Outcome::Suppressed, false),
         (None, true) => (Outcome::Delivered, false),

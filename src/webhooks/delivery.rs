@@ -115,13 +115,7 @@ async fn deliver(
 ) -> Result<(), ApiError> {
     let (subscription_id, crypto) = (row.subscription_id.clone(), crypto.clone());
     let endpoint = db
-        .run(move |conn| {
-            let Some(subscription) = store::get(conn, &subscription_id)? else {
-                return Ok::<_, ApiError>(None);
-            };
-            Ok(store::secret(conn, &crypto, &subscription_id)?
-                .map(|secret| (subscription.url, secret)))
-        })
+        .run(move |conn| store::endpoint(conn, &crypto, &subscription_id).map_err(ApiError::from))
         .await?;
     let (outcome, attempt) = match endpoint {
         None => (Outcome::Cancelled, None),

@@ -113,23 +113,27 @@ pub fn get(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Subscription
         .optional()
 }
 
-/// The signing secret of an active subscription; `None` once it was deleted.
-pub fn secret(
+/// Where an active subscription's deliveries go and the secret that signs them: `(url,
+/// secret)`, or `None` once it was deleted.
+pub fn endpoint(
     conn: &mut DbConnection,
     crypto: &Crypto,
     id: &str,
-) -> Result<Option<String>, CryptoError> {
-    let sealed: Option<Option<Vec<u8>>> = webhook_subscriptions::table
+) -> Result<Option<(String, String)>, CryptoError> {
+    let row: Option<(String, Option<Vec<u8>>)> = webhook_subscriptions::table
         .find(id)
         .filter(webhook_subscriptions::deleted_at.is_null())
-        .select(webhook_subscriptions::secret_sealed)
+        .select((
+            webhook_subscriptions::url,
+            webhook_subscriptions::secret_sealed,
+        ))
         .first(conn)
         .optional()?;
-    let Some(Some(sealed)) = sealed else {
+    let Some((url, Some(sealed))) = row else {
         return Ok(None);
     };
     match crypto.data_key(conn, id) {
-        Ok(key) => key.open_string(&secret_place(id), &sealed).map(Some),
+        Ok(key) => Ok(Some((url, key.open_string(&secret_place(id), &sealed)?))),
         Err(CryptoError::Shredded) => Ok(None),
         Err(e) => Err(e),
     }
