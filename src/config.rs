@@ -6,6 +6,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::db::DatabaseUrl;
 
@@ -53,6 +54,60 @@ pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://./data/valise.db";
 /// The `test` payment provider's webhook secret in development (known, so demos can sign).
 pub const DEV_WEBHOOK_SECRET: &str = "valise-dev-webhook-secret";
+/// The notification gateway's signing secret in development (known, so a local gateway can
+/// verify); production refuses it.
+pub const DEV_NOTIFY_WEBHOOK_SECRET: &str = "valise-dev-notify-secret";
+
+/// Waits between tries of an integrator webhook: 9 tries spread over almost 12 hours (the
+/// contract asks for at least 8 over at least 4 hours).
+pub const WEBHOOK_RETRY_DELAYS_SECS: [u64; 8] = [60, 300, 900, 1800, 3600, 7200, 10800, 14400];
+
+/// The shop's own mail/SMS gateway, which receives every notification signed.
+#[derive(Debug, Clone)]
+pub struct Gateway {
+    /// May carry a token in its query string: never logged.
+    pub url: Secret<url::Url>,
+    pub secret: Secret<String>,
+}
+
+/// The delivery worker inside `serve`: the notification outbox and integrators' webhooks.
+#[derive(Debug, Clone)]
+pub struct DeliveryConfig {
+    /// How often each instance looks for due rows.
+    pub interval: Duration,
+    /// Timeout of one outgoing POST (connecting included).
+    pub timeout: Duration,
+    /// Rows one instance claims per pass and table.
+    pub batch: i64,
+    /// `None`: notifications are delivered to the inbox only.
+    pub gateway: Option<Gateway>,
+    /// Tries of a notification before it is dead-lettered.
+    pub notify_max_attempts: i32,
+    /// First wait after a failed try; doubles with every further failure, up to the cap.
+    pub notify_retry_base: Duration,
+    pub notify_retry_cap: Duration,
+    /// Waits between tries of an integrator webhook (one more try than waits). Fixed by the
+    /// API contract ([`WEBHOOK_RETRY_DELAYS_SECS`]); tests shorten it.
+    pub webhook_retry_delays: Vec<Duration>,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        Self {
+            interval: Duration::from_secs(1),
+            timeout: Duration::from_secs(10),
+            batch: 20,
+            gateway: None,
+            notify_max_attempts: 8,
+            notify_retry_base: Duration::from_secs(30),
+            notify_retry_cap: Duration::from_secs(3600),
+            webhook_retry_delays: WEBHOOK_RETRY_DELAYS_SECS
+                .iter()
+                .map(|s| Duration::from_secs(*s))
+                .collect(),
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Environment {
@@ -100,6 +155,8 @@ pub struct Config {
     /// Behind a reverse proxy: take the client address from the last `X-Forwarded-For`
     /// entry (the one the proxy appended) rather than the socket peer.
     pub behind_proxy: bool,
+    /// The notification and webhook delivery worker.
+    pub delivery: DeliveryConfig,
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -300,6 +357,8 @@ impl Config {
             Some(_) => return Err(invalid("VALISE_BEHIND_PROXY", "expected true or false")),
         };
 
+        let delivery = delivery_from(&get, production, &number)?;
+
         Ok(Self {
             environment,
             bind,
@@ -317,6 +376,7 @@ impl Config {
             payment_window,
             after_sales_window,
             behind_proxy,
+            delivery,
         })
     }
 
@@ -339,8 +399,77 @@ impl Config {
             payment_window: chrono::Duration::minutes(30),
             after_sales_window: chrono::Duration::days(30),
             behind_proxy: false,
+            delivery: DeliveryConfig::default(),
         }
     }
+}
+
+fn delivery_from(
+    get: &impl Fn(&str) -> Option<String>,
+    production: bool,
+    number: &impl Fn(&'static str, i64, i64, i64) -> Result<i64, ConfigError>,
+) -> Result<DeliveryConfig, ConfigError> {
+    let secs =
+        |var: &'static str, default: i64, min: i64, max: i64| -> Result<Duration, ConfigError> {
+            Ok(Duration::from_secs(
+                number(var, default, min, max)?.unsigned_abs(),
+            ))
+        };
+    let gateway = match get("VALISE_NOTIFY_WEBHOOK_URL") {
+        None => None,
+        Some(raw) => {
+            let url = url::Url::parse(raw.trim())
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+                .ok_or_else(|| {
+                    invalid("VALISE_NOTIFY_WEBHOOK_URL", "expected an http(s):// URL")
+                })?;
+            let secret = match get("VALISE_NOTIFY_WEBHOOK_SECRET") {
+                Some(s) if production && s == DEV_NOTIFY_WEBHOOK_SECRET => {
+                    return Err(invalid(
+                        "VALISE_NOTIFY_WEBHOOK_SECRET",
+                        "production refuses the development secret",
+                    ))
+                }
+                Some(s) if s.len() >= 16 => s,
+                Some(_) => {
+                    return Err(invalid(
+                        "VALISE_NOTIFY_WEBHOOK_SECRET",
+                        "must be at least 16 characters",
+                    ))
+                }
+                None if production => return Err(invalid(
+                    "VALISE_NOTIFY_WEBHOOK_SECRET",
+                    "production needs the gateway's signing secret with VALISE_NOTIFY_WEBHOOK_URL",
+                )),
+                None => DEV_NOTIFY_WEBHOOK_SECRET.to_owned(),
+            };
+            Some(Gateway {
+                url: Secret::new(url),
+                secret: Secret::new(secret),
+            })
+        }
+    };
+    let notify_retry_base = secs("VALISE_NOTIFY_RETRY_SECONDS", 30, 1, 3600)?;
+    let notify_retry_cap = secs("VALISE_NOTIFY_RETRY_MAX_SECONDS", 3600, 1, 86_400)?;
+    if notify_retry_cap < notify_retry_base {
+        return Err(invalid(
+            "VALISE_NOTIFY_RETRY_MAX_SECONDS",
+            "must not be below VALISE_NOTIFY_RETRY_SECONDS",
+        ));
+    }
+    Ok(DeliveryConfig {
+        interval: Duration::from_millis(
+            number("VALISE_DELIVERY_INTERVAL_MS", 1000, 50, 60_000)?.unsigned_abs(),
+        ),
+        timeout: secs("VALISE_DELIVERY_TIMEOUT_SECONDS", 10, 1, 120)?,
+        gateway,
+        notify_max_attempts: i32::try_from(number("VALISE_NOTIFY_MAX_ATTEMPTS", 8, 1, 50)?)
+            .unwrap_or(8),
+        notify_retry_base,
+        notify_retry_cap,
+        ..DeliveryConfig::default()
+    })
 }
 
 fn parse_origins(raw: &str) -> Result<CorsOrigins, String> {
@@ -409,6 +538,11 @@ mod tests {
             ("VALISE_ORDER_PAYMENT_MINUTES", "99999"),
             ("VALISE_AFTER_SALES_DAYS", "-4"),
             ("VALISE_BEHIND_PROXY", "maybe"),
+            ("VALISE_NOTIFY_WEBHOOK_URL", "ftp://gateway.example/x"),
+            ("VALISE_NOTIFY_MAX_ATTEMPTS", "-3"),
+            ("VALISE_NOTIFY_RETRY_SECONDS", "soon"),
+            ("VALISE_DELIVERY_INTERVAL_MS", "fast"),
+            ("VALISE_DELIVERY_TIMEOUT_SECONDS", "600"),
         ] {
             let err = load(&[(var, value)]).unwrap_err();
             assert_eq!(err.var, var);
@@ -489,5 +623,50 @@ mod tests {
                 "http://localhost:3000".into()
             ])
         );
+    }
+
+    #[test]
+    fn the_notification_gateway_is_optional_and_signed_with_a_real_secret_in_production() {
+        let c = load(&[]).unwrap();
+        assert!(c.delivery.gateway.is_none());
+        assert_eq!(c.delivery.notify_max_attempts, 8);
+        let url = (
+            "VALISE_NOTIFY_WEBHOOK_URL",
+            "https://gw.example/hook?token=abc",
+        );
+        let c = load(&[url]).unwrap();
+        let gateway = c.delivery.gateway.clone().unwrap();
+        assert_eq!(gateway.secret.expose(), DEV_NOTIFY_WEBHOOK_SECRET);
+        assert!(
+            !format!("{c:?}").contains("token=abc"),
+            "Debug leaks the URL"
+        );
+
+        let production = [
+            ("VALISE_ENV", "production"),
+            (
+                "VALISE_MASTER_KEY",
+                "k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+            ),
+            ("VALISE_JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+            ("VALISE_PAYMENT_WEBHOOK_SECRET", "provider-secret-123"),
+        ];
+        assert!(load(&production).unwrap().delivery.gateway.is_none());
+        let mut vars = production.to_vec();
+        vars.push(url);
+        assert_eq!(load(&vars).unwrap_err().var, "VALISE_NOTIFY_WEBHOOK_SECRET");
+        vars.push(("VALISE_NOTIFY_WEBHOOK_SECRET", DEV_NOTIFY_WEBHOOK_SECRET));
+        assert_eq!(load(&vars).unwrap_err().var, "VALISE_NOTIFY_WEBHOOK_SECRET");
+        vars.pop();
+        vars.push(("VALISE_NOTIFY_WEBHOOK_SECRET", "gateway-secret-456"));
+        assert!(load(&vars).unwrap().delivery.gateway.is_some());
+    }
+
+    #[test]
+    fn integrator_webhooks_get_at_least_eight_tries_over_four_hours() {
+        let delays = DeliveryConfig::default().webhook_retry_delays;
+        assert!(delays.len() + 1 >= 8);
+        let span: Duration = delays.iter().sum();
+        assert!(span >= Duration::from_secs(4 * 3600));
     }
 }

@@ -23,7 +23,8 @@ use crate::http::{health, middleware, openapi};
 use crate::policies;
 use crate::versions::{self, Versions};
 use crate::{
-    accounts, audit, auth, carts, catalog, crypto, notifications, orders, payments, privacy,
+    accounts, audit, auth, carts, catalog, crypto, delivery, notifications, orders, payments,
+    privacy, webhooks,
 };
 
 /// Every documented route. The OpenAPI document is generated from exactly this list.
@@ -62,7 +63,9 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
                     .configure(orders::admin::configure)
                     .configure(orders::after_sales::configure_admin)
                     .configure(privacy::requests::admin::configure)
-                    .configure(policies::admin::configure_admin),
+                    .configure(policies::admin::configure_admin)
+                    .configure(notifications::admin::configure)
+                    .configure(webhooks::routes::configure),
             ),
     );
 }
@@ -126,6 +129,7 @@ pub struct Application {
     expiry: actix_web::rt::task::JoinHandle<()>,
     erasures: actix_web::rt::task::JoinHandle<()>,
     notices: actix_web::rt::task::JoinHandle<()>,
+    delivery: actix_web::rt::task::JoinHandle<()>,
 }
 
 struct SpecJson(Bytes);
@@ -163,9 +167,13 @@ impl Application {
         let payment_settings = web::Data::new(payments::routes::PaymentSettings {
             webhook_secret: config.payment_webhook_secret.expose().as_bytes().to_vec(),
         });
+        let webhook_settings = web::Data::new(webhooks::routes::WebhookSettings {
+            allow_http: config.environment != crate::config::Environment::Production,
+        });
         let expiry = orders::worker::spawn(db.clone(), config.after_sales_window);
         let erasures = privacy::erasure::spawn(db.clone(), app_crypto.clone());
         let notices = policies::admin::spawn_resumer(db.clone());
+        let delivery = delivery::spawn(db.clone(), app_crypto.clone(), config.delivery.clone())?;
         let watcher = versions::spawn_watcher(db.clone(), versions.clone());
 
         let spec = openapi::spec();
@@ -195,6 +203,7 @@ impl Application {
                 .app_data(catalog_db.clone())
                 .app_data(client_addresses.clone())
                 .app_data(payment_settings.clone())
+                .app_data(webhook_settings.clone())
                 .app_data(routes.clone())
                 .app_data(spec_json.clone())
                 .app_data(
@@ -231,6 +240,7 @@ impl Application {
             expiry,
             erasures,
             notices,
+            delivery,
         })
     }
 
@@ -259,6 +269,7 @@ impl Application {
         self.expiry.abort();
         self.erasures.abort();
         self.notices.abort();
+        self.delivery.abort();
         result
     }
 }

@@ -157,3 +157,94 @@ pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
         diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
     )
 }
+
+/// A queue table that the delivery worker claims rows from. Both have `id`, `status`,
+/// `next_attempt_at` and `claimed_by`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Queue {
+    Notifications,
+    WebhookDeliveries,
+}
+
+impl Queue {
+    fn table(self) -> &'static str {
+        match self {
+            Queue::Notifications => "notifications",
+            Queue::WebhookDeliveries => "webhook_deliveries",
+        }
+    }
+}
+
+/// Claims up to `limit` due rows of `queue` for `claimer` and returns how many it claimed.
+///
+/// Due: `pending` with `next_attempt_at <= now`, or `sending` whose lease (`next_attempt_at`)
+/// ran out because the worker holding it died. Claimed rows become `sending`, owned by
+/// `claimer` until `lease_until`; the caller loads them by `claimed_by` and records each
+/// outcome conditionally on still owning it. PostgreSQL skips rows another instance is
+/// claiming at this moment (`FOR UPDATE SKIP LOCKED`), so instances never wait on each other
+/// nor claim one row twice; SQLite has a single writer, so the one statement is the claim.
+/// A plain read goes first: most passes find nothing due, and on SQLite the claim would
+/// otherwise take the write lock on every pass of every instance.
+pub fn claim_due(
+    conn: &mut DbConnection,
+    queue: Queue,
+    claimer: &str,
+    now: chrono::NaiveDateTime,
+    lease_until: chrono::NaiveDateTime,
+    limit: i64,
+) -> diesel::QueryResult<usize> {
+    use diesel::sql_types::{BigInt, Text, Timestamp};
+    use diesel::RunQueryDsl;
+
+    #[derive(diesel::QueryableByName)]
+    struct Due {
+        #[diesel(sql_type = Text)]
+        #[allow(dead_code)]
+        id: String,
+    }
+
+    let table = queue.table();
+    let postgres = matches!(conn, DbConnection::Postgres(_));
+    let param = |n: u8| {
+        if postgres {
+            format!("${n}")
+        } else {
+            "?".to_owned()
+        }
+    };
+    let is_due = |n: u8| {
+        format!(
+            "status IN ('pending', 'sending') AND next_attempt_at <= {}",
+            param(n)
+        )
+    };
+    let probe = format!("SELECT id FROM {table} WHERE {} LIMIT 1", is_due(1));
+    let skip_locked = if postgres {
+        " FOR UPDATE SKIP LOCKED"
+    } else {
+        ""
+    };
+    let sql = format!(
+        "UPDATE {table} SET status = 'sending', claimed_by = {}, next_attempt_at = {} \
+         WHERE id IN (SELECT id FROM {table} WHERE {} \
+                      ORDER BY next_attempt_at LIMIT {}{skip_locked})",
+        param(1),
+        param(2),
+        is_due(3),
+        param(4),
+    );
+    let due: Vec<Due> = diesel::sql_query(&probe)
+        .bind::<Timestamp, _>(now)
+        .load(conn)?;
+    if due.is_empty() {
+        return Ok(0);
+    }
+    write_transaction(conn, |conn| {
+        diesel::sql_query(&sql)
+            .bind::<Text, _>(claimer)
+            .bind::<Timestamp, _>(lease_until)
+            .bind::<Timestamp, _>(now)
+            .bind::<BigInt, _>(limit)
+            .execute(conn)
+    })
+}

@@ -42,6 +42,8 @@ use super::error::{FieldError, Problem};
         (name = "keys", description = "Master-key rotation (admin)"),
         (name = "privacy", description = "Data-subject rights: consents, export, erasure, requests (customers and guests), the data map"),
         (name = "privacy-admin", description = "The privacy officer's queue of data-subject requests"),
+        (name = "outbox", description = "The notification outbox: delivery status, dead letters, retries (manager)"),
+        (name = "webhooks", description = "Integrators' signed event subscriptions and their delivery log (admin)"),
     ),
     components(schemas(Problem, FieldError)),
     modifiers(&Security),

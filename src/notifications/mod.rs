@@ -1,6 +1,9 @@
 //! The notification outbox: rows written in the same transaction as the change that causes
-//! them, delivered later by a worker. Payloads carry ids and statuses, never personal values.
+//! them, delivered later by a worker ([`delivery`]). Payloads carry ids and statuses, never
+//! personal values. Staff see and retry the outbox through [`admin`].
 
+pub mod admin;
+pub mod delivery;
 pub mod routes;
 
 use diesel::prelude::*;
@@ -9,9 +12,20 @@ use serde_json::Value;
 use crate::db::schema::notifications;
 use crate::db::DbConnection;
 
-pub const PENDING: &str = "pending";
+pub use crate::delivery::status::PENDING;
+pub use delivery::marketing_allowed;
+
+/// Kinds starting with this are marketing: delivered only with the recipient's consent.
+pub const MARKETING_PREFIX: &str = "marketing.";
+
+/// Kinds that integrators also receive, as the webhook event of the same name.
+const INTEGRATOR_FAMILIES: [&str; 3] = ["order.", "payment.", "dsr."];
 
 /// Queues a notification for a customer (`recipient`) or, for guests, about an order.
+///
+/// `order.*`, `payment.*` and `dsr.*` notifications are also emitted to integrators' webhook
+/// subscriptions ([`crate::webhooks::emit`]) in the same transaction, with only the ids and
+/// statuses of the payload.
 pub fn enqueue(
     conn: &mut DbConnection,
     recipient_user_id: Option<&str>,
@@ -34,7 +48,28 @@ pub fn enqueue(
             notifications::created_at.eq(now),
         ))
         .execute(conn)?;
+    if INTEGRATOR_FAMILIES.iter().any(|f| kind.starts_with(f)) {
+        crate::webhooks::emit(conn, kind, &integrator_payload(payload))?;
+    }
     Ok(id)
+}
+
+/// The part of a notification payload integrators get: ids, order numbers and statuses.
+fn integrator_payload(payload: &Value) -> Value {
+    let kept = payload
+        .as_object()
+        .map(|fields| {
+            fields
+                .iter()
+                .filter(|(name, value)| {
+                    (name.ends_with("_id") || *name == "number" || *name == "status")
+                        && value.is_string()
+                })
+                .map(|(name, value)| (name.clone(), value.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    Value::Object(kept)
 }
 
 /// Kinds of notification, stable for integrators and templates.
@@ -54,4 +89,26 @@ pub mod kind {
     pub const DSR_UPDATED: &str = "dsr.updated";
     /// A guest's one-time code: the code and address travel sealed, never in the payload.
     pub const DSR_VERIFICATION_CODE: &str = "dsr.verification_code";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integrators_get_ids_and_statuses_only() {
+        let payload = serde_json::json!({
+            "order_id": "ord_1", "number": "LG-AAAA-BBBB", "status": "paid",
+            "payment_id": "pay_1", "amount": 1200, "email": "a@b.c", "note": "x",
+            "nested_id": {"email": "a@b.c"}
+        });
+        assert_eq!(
+            integrator_payload(&payload),
+            serde_json::json!({
+                "order_id": "ord_1", "number": "LG-AAAA-BBBB", "status": "paid",
+                "payment_id": "pay_1"
+            })
+        );
+        assert_eq!(integrator_payload(&Value::Null), serde_json::json!({}));
+    }
 }

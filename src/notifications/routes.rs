@@ -1,6 +1,7 @@
 //! `GET /v1/me/notifications`, `POST /v1/me/notifications/{id}/read`: the customer's inbox.
 //! Every notification addressed to a customer is in their inbox from the moment its cause
-//! commits (the outbox row is the inbox entry).
+//! commits (the outbox row is the inbox entry), except marketing, which appears only once
+//! the delivery worker has found the recipient's consent and delivered it.
 
 use actix_web::{get, post, web, HttpResponse};
 use chrono::{DateTime, Utc};
@@ -39,6 +40,16 @@ pub struct Inbox {
     pub unread: i64,
 }
 
+/// Rows the inbox shows: everything but marketing not (yet) delivered with consent.
+fn in_inbox() -> diesel::dsl::Or<
+    diesel::dsl::NotLike<notifications::kind, &'static str>,
+    diesel::dsl::Eq<notifications::status, &'static str>,
+> {
+    notifications::kind
+        .not_like("marketing.%")
+        .or(notifications::status.eq(crate::delivery::status::DELIVERED))
+}
+
 type Row = (
     String,
     String,
@@ -75,6 +86,7 @@ async fn inbox(
         .run(move |conn| {
             let mut q = notifications::table
                 .filter(notifications::recipient_user_id.eq(&user))
+                .filter(in_inbox())
                 .order(notifications::id.desc())
                 .limit(limit)
                 .select((
@@ -92,6 +104,7 @@ async fn inbox(
             let unread: i64 = notifications::table
                 .filter(notifications::recipient_user_id.eq(&user))
                 .filter(notifications::read_at.is_null())
+                .filter(in_inbox())
                 .count()
                 .get_result(conn)?;
             Ok::<_, ApiError>((rows, unread))

@@ -93,6 +93,11 @@ async fn publish(
                         purpose: "privacy-policy revision",
                     },
                 )?;
+                crate::webhooks::emit(
+                    conn,
+                    "policy.published",
+                    &serde_json::json!({"policy_version": policy.version, "sha256": policy.sha256}),
+                )?;
                 Ok::<_, ApiError>(policy)
             })
         })

@@ -55,7 +55,10 @@ pub const CATEGORIES: &[Category] = &[
         ],
         purpose: "Signing in, order contact, and the account's own history.",
         legal_basis: "Contract (GDPR Art. 6(1)(b))",
-        visible_to: &["the customer"],
+        visible_to: &[
+            "the customer",
+            "the shop's mail/SMS gateway (the email only, to deliver notices)",
+        ],
     },
     Category {
         id: "saved_addresses",
@@ -96,6 +99,7 @@ pub const CATEGORIES: &[Category] = &[
             "support (masked: initials, city, country)",
             "fulfillment+ (full address of orders to ship, each read audited)",
             "the carrier the order ships with (recorded as a disclosure)",
+            "the shop's mail/SMS gateway (a guest's contact email, to deliver order notices)",
         ],
     },
     Category {
@@ -173,6 +177,19 @@ pub const CATEGORIES: &[Category] = &[
         purpose: "Accountability: every access to personal data is recorded (ids, never values).",
         legal_basis: "Legal obligation (GDPR Art. 5(2))",
         visible_to: &["the customer (accesses to their data)", "privacy_officer"],
+    },
+    Category {
+        id: "service_secrets",
+        name: "Integrators' webhook signing secrets",
+        personal: false,
+        fields: &[f(
+            "signing secret",
+            "webhook_subscriptions",
+            "secret_sealed",
+        )],
+        purpose: "Signing event deliveries so integrators can verify them.",
+        legal_basis: "Not personal data",
+        visible_to: &["the admin who created the subscription, once"],
     },
     Category {
         id: "analytics",

@@ -99,6 +99,11 @@ pub fn rule(category: &str, s: &Settings) -> Retention {
             365,
             "The optional contact email is shredded a year after the answer.".into(),
         ),
+        "service_secrets" => days(
+            "subscription deleted",
+            0,
+            "Destroyed with its subscription (its data key is shredded).".into(),
+        ),
         _ => Retention {
             from: "account erased",
             days: None,

@@ -1,0 +1,83 @@
+//! Outgoing deliveries, run inside `serve` by every instance: the notification outbox (inbox,
+//! and the shop's optional mail/SMS gateway) and integrators' webhooks.
+//!
+//! Each pass claims due rows in the database ([`crate::db::claim_due`]), so several instances
+//! share the work and never deliver one row twice. Every POST is signed like the payment
+//! provider's webhooks: `Valise-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, t + "." +
+//! body)>`. Failures are retried with backoff, then dead-lettered for staff to retry.
+
+pub mod backoff;
+mod sender;
+
+use std::time::Duration;
+
+pub use sender::{Attempt, Sender};
+
+use crate::config::DeliveryConfig;
+use crate::crypto::Crypto;
+use crate::db::Db;
+
+/// Row statuses shared by the outbox and the webhook delivery log.
+pub mod status {
+    /// Waiting for its next try (`next_attempt_at`).
+    pub const PENDING: &str = "pending";
+    /// Claimed by a worker until `next_attempt_at` (the lease).
+    pub const SENDING: &str = "sending";
+    pub const DELIVERED: &str = "delivered";
+    /// Dead-lettered after its last try; staff can retry it.
+    pub const DEAD: &str = "dead";
+    /// A marketing notification whose recipient has not consented: never sent.
+    pub const SUPPRESSED: &str = "suppressed";
+    /// A webhook delivery whose subscription was deleted before it went out.
+    pub const CANCELLED: &str = "cancelled";
+}
+
+/// How long a claim holds: the POST's timeout plus room for the database round trips. A
+/// worker that dies mid-delivery releases its rows when this runs out.
+pub fn lease(config: &DeliveryConfig) -> chrono::Duration {
+    chrono::Duration::from_std(config.timeout + Duration::from_secs(60))
+        .unwrap_or(chrono::Duration::minutes(5))
+}
+
+/// Delivers claimed rows concurrently (the lease covers them all: each POST has the same
+/// timeout), logging failures; returns how many rows there were.
+pub async fn deliver_all<T, F, Fut>(rows: Vec<T>, what: &str, deliver: F) -> usize
+where
+    F: Fn(T) -> Fut,
+    Fut: std::future::Future<Output = Result<(), crate::http::error::ApiError>>,
+{
+    let count = rows.len();
+    for result in futures_util::future::join_all(rows.into_iter().map(deliver)).await {
+        if let Err(e) = result {
+            log::warn!("delivering a {what} failed: {e}");
+        }
+    }
+    count
+}
+
+/// Starts the worker. It runs until the task is aborted (see `Application::run_until_stopped`);
+/// a delivery cut off mid-way is retried by whichever instance claims it after its lease.
+pub fn spawn(
+    db: Db,
+    crypto: Crypto,
+    config: DeliveryConfig,
+) -> anyhow::Result<actix_web::rt::task::JoinHandle<()>> {
+    let sender = Sender::new(config.timeout)?;
+    Ok(actix_web::rt::spawn(async move {
+        let mut tick = actix_web::rt::time::interval(config.interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match crate::notifications::delivery::run_once(&db, &crypto, &sender, &config).await {
+                Ok(0) => {}
+                Ok(n) => log::debug!("notification delivery: {n} handled"),
+                Err(e) => log::warn!("notification delivery failed: {e}"),
+            }
+            match crate::webhooks::delivery::run_once(&db, &crypto, &sender, &config).await {
+                Ok(0) => {}
+                Ok(n) => log::debug!("webhook delivery: {n} handled"),
+                Err(e) => log::warn!("webhook delivery failed: {e}"),
+            }
+        }
+    }))
+}

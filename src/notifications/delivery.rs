@@ -1,0 +1,376 @@
+//! Delivering the outbox: every notification reaches the inbox (the row is the inbox entry,
+//! marked `delivered`); when a gateway is configured it also receives the notification,
+//! signed, and failures are retried with exponential backoff, then dead-lettered.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+
+use super::MARKETING_PREFIX;
+use crate::config::{DeliveryConfig, Gateway};
+use crate::crypto::{Crypto, CryptoError};
+use crate::db::schema::notifications;
+use crate::db::{claim_due, Db, DbConnection, Queue};
+use crate::delivery::{backoff, deliver_all, lease, status, Attempt, Sender};
+use crate::http::error::ApiError;
+use crate::privacy::consents::{self, Purpose};
+
+/// A claimed outbox row.
+#[derive(Debug, Clone, Queryable)]
+pub struct Claimed {
+    pub id: String,
+    pub recipient_user_id: Option<String>,
+    pub order_id: Option<String>,
+    pub kind: String,
+    pub payload: String,
+    pub attempts: i32,
+    pub created_at: NaiveDateTime,
+}
+
+/// What the gateway receives: ids and statuses, plus the one personal value it needs to do
+/// its job — the address to write to — and, for a guest's data-subject request, the one-time
+/// code. Both travel only over this signed channel, never in the outbox payload.
+#[derive(Debug, Serialize)]
+pub struct GatewayMessage<'a> {
+    pub id: &'a str,
+    pub kind: &'a str,
+    /// The email to write to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    /// `dsr.verification_code` only: the code to send.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recipient_user_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<&'a str>,
+    pub payload: serde_json::Value,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl Claimed {
+    pub fn message(&self, to: Option<String>, code: Option<String>) -> GatewayMessage<'_> {
+        GatewayMessage {
+            id: &self.id,
+            kind: &self.kind,
+            to,
+            code,
+            recipient_user_id: self.recipient_user_id.as_deref(),
+            order_id: self.order_id.as_deref(),
+            payload: serde_json::from_str(&self.payload).unwrap_or(serde_json::Value::Null),
+            created_at: self.created_at.and_utc(),
+        }
+    }
+}
+
+/// Where a claimed notification ends after this pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Delivered,
+    /// Marketing without the recipient's consent: never sent, hidden from the inbox.
+    Suppressed,
+    Retry {
+        at: NaiveDateTime,
+        error: String,
+    },
+    Dead {
+        error: String,
+    },
+}
+
+/// Whether `user_id` currently consents to marketing notifications (the consent ledger).
+pub fn marketing_allowed(conn: &mut DbConnection, user_id: &str) -> QueryResult<bool> {
+    consents::granted(conn, user_id, Purpose::MarketingNotifications)
+}
+
+/// Where a notification goes this pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// Marketing without consent: never sent, hidden from the inbox.
+    Suppress,
+    /// The inbox only: no gateway, the recipient withdrew mail/SMS order notices, or there
+    /// is no one to write to (an erased subject, a used code).
+    InboxOnly,
+    /// The inbox and the gateway, to this address (and code).
+    Gateway { to: String, code: Option<String> },
+}
+
+/// Kinds that follow an order, which `order_notifications` consent governs.
+fn is_order_notice(kind: &str) -> bool {
+    ["order.", "payment.", "after_sales."]
+        .iter()
+        .any(|family| kind.starts_with(family))
+}
+
+/// Decides the route of a claimed notification, reading consent and opening the one address
+/// the gateway needs (the account's email, a guest order's contact email, or a guest
+/// request's sealed address and code).
+pub fn route(conn: &mut DbConnection, crypto: &Crypto, row: &Claimed) -> Result<Route, ApiError> {
+    let user = row.recipient_user_id.as_deref();
+    if row.kind.starts_with(MARKETING_PREFIX) {
+        let allowed = match user {
+            Some(user) => marketing_allowed(conn, user)?,
+            None => false,
+        };
+        if !allowed {
+            return Ok(Route::Suppress);
+        }
+    }
+    if let Some(user) = user {
+        if is_order_notice(&row.kind)
+            && !consents::granted(conn, user, Purpose::OrderNotifications)?
+        {
+            return Ok(Route::InboxOnly);
+        }
+        let Some(account) = crate::accounts::store::get(conn, user)? else {
+            return Ok(Route::InboxOnly);
+        };
+        return Ok(
+            match crate::accounts::store::open_profile(conn, crypto, &account) {
+                Ok(profile) if !profile.email.is_empty() => Route::Gateway {
+                    to: profile.email,
+                    code: None,
+                },
+                Ok(_) | Err(CryptoError::Shredded) => Route::InboxOnly,
+                Err(e) => return Err(e.into()),
+            },
+        );
+    }
+    if row.kind == super::kind::DSR_VERIFICATION_CODE {
+        let payload: serde_json::Value =
+            serde_json::from_str(&row.payload).unwrap_or(serde_json::Value::Null);
+        let request = payload["request_id"].as_str().unwrap_or_default();
+        return Ok(
+            match crate::privacy::requests::guest::pending_code(conn, crypto, request)? {
+                Some((to, code)) => Route::Gateway {
+                    to,
+                    code: Some(code),
+                },
+                None => Route::InboxOnly,
+            },
+        );
+    }
+    if let Some(order) = row.order_id.as_deref() {
+        if let Some(order) = crate::orders::store::get(conn, order)? {
+            if let Some((email, _)) = crate::orders::view::open_personal(conn, crypto, &order)? {
+                return Ok(Route::Gateway {
+                    to: email,
+                    code: None,
+                });
+            }
+        }
+    }
+    Ok(Route::InboxOnly)
+}
+
+/// The rule after a gateway try: delivered, retried later, or dead after the last try.
+pub fn after_try(
+    attempt: &Attempt,
+    failures: i32,
+    config: &DeliveryConfig,
+    now: NaiveDateTime,
+    jitter: f64,
+) -> Outcome {
+    match attempt {
+        Attempt::Delivered { .. } => Outcome::Delivered,
+        Attempt::Failed { error, .. } => match backoff::exponential(
+            failures,
+            config.notify_max_attempts,
+            config.notify_retry_base,
+            config.notify_retry_cap,
+            jitter,
+        ) {
+            Some(wait) => Outcome::Retry {
+                at: backoff::due_after(now, wait),
+                error: error.clone(),
+            },
+            None => Outcome::Dead {
+                error: error.clone(),
+            },
+        },
+    }
+}
+
+/// Claims due notifications and delivers them; returns how many it handled.
+pub async fn run_once(
+    db: &Db,
+    crypto: &Crypto,
+    sender: &Sender,
+    config: &DeliveryConfig,
+) -> Result<usize, ApiError> {
+    let claimer = crate::ids::new_id("clm");
+    let (batch, lease) = (config.batch, lease(config));
+    let owner = claimer.clone();
+    let claimed: Vec<Claimed> = db
+        .run(move |conn| {
+            let now = crate::db::now();
+            if claim_due(conn, Queue::Notifications, &owner, now, now + lease, batch)? == 0 {
+                return Ok::<_, ApiError>(Vec::new());
+            }
+            Ok(notifications::table
+                .filter(notifications::claimed_by.eq(&owner))
+                .filter(notifications::status.eq(status::SENDING))
+                .select((
+                    notifications::id,
+                    notifications::recipient_user_id,
+                    notifications::order_id,
+                    notifications::kind,
+                    notifications::payload,
+                    notifications::attempts,
+                    notifications::created_at,
+                ))
+                .load(conn)?)
+        })
+        .await?;
+    Ok(deliver_all(claimed, "notification", |row| {
+        deliver(db, crypto, sender, config, &claimer, row)
+    })
+    .await)
+}
+
+async fn deliver(
+    db: &Db,
+    crypto: &Crypto,
+    sender: &Sender,
+    config: &DeliveryConfig,
+    claimer: &str,
+    row: Claimed,
+) -> Result<(), ApiError> {
+    let route = if row.kind.starts_with(MARKETING_PREFIX) || config.gateway.is_some() {
+        let (crypto, claimed) = (crypto.clone(), row.clone());
+        db.run(move |conn| route(conn, &crypto, &claimed)).await?
+    } else {
+        Route::InboxOnly
+    };
+    let (outcome, tried) = match (&config.gateway, route) {
+        (_, Route::Suppress) => (Outcome::Suppressed, false),
+        (None, _) | (_, Route::InboxOnly) => (Outcome::Delivered, false),
+        (Some(gateway), Route::Gateway { to, code }) => {
+            (send(sender, gateway, config, &row, to, code).await, true)
+        }
+    };
+    let (id, claimer) = (row.id.clone(), claimer.to_owned());
+    let attempts = row.attempts + i32::from(tried);
+    db.run(move |conn| record(conn, &id, &claimer, attempts, tried, &outcome))
+        .await
+}
+
+async fn send(
+    sender: &Sender,
+    gateway: &Gateway,
+    config: &DeliveryConfig,
+    row: &Claimed,
+    to: String,
+    code: Option<String>,
+) -> Outcome {
+    let attempt = match serde_json::to_vec(&row.message(Some(to), code)) {
+        Ok(body) => {
+            sender
+                .post_signed(
+                    gateway.url.expose().as_str(),
+                    gateway.secret.expose().as_bytes(),
+                    body,
+                    &[("valise-notification-id", row.id.clone())],
+                )
+                .await
+        }
+        Err(_) => Attempt::Failed {
+            status: None,
+            error: "unserializable payload".into(),
+        },
+    };
+    after_try(
+        &attempt,
+        row.attempts + 1,
+        config,
+        crate::db::now(),
+        backoff::random_jitter(),
+    )
+}
+
+/// Stores the outcome, provided this worker still holds the claim (a lease that ran out may
+/// have passed the row to another instance; its outcome wins).
+fn record(
+    conn: &mut DbConnection,
+    id: &str,
+    claimer: &str,
+    attempts: i32,
+    tried: bool,
+    outcome: &Outcome,
+) -> Result<(), ApiError> {
+    let now = crate::db::now();
+    let mine = notifications::table
+        .filter(notifications::id.eq(id))
+        .filter(notifications::claimed_by.eq(claimer))
+        .filter(notifications::status.eq(status::SENDING));
+    let (new_status, next, error, delivered_at) = match outcome {
+        Outcome::Delivered => (status::DELIVERED, now, None, Some(now)),
+        Outcome::Suppressed => (status::SUPPRESSED, now, None, None),
+        Outcome::Retry { at, error } => (status::PENDING, *at, Some(error.clone()), None),
+        Outcome::Dead { error } => (status::DEAD, now, Some(error.clone()), None),
+    };
+    let settled = (
+        notifications::status.eq(new_status),
+        notifications::attempts.eq(attempts),
+        notifications::next_attempt_at.eq(next),
+        notifications::claimed_by.eq(None::<String>),
+        notifications::delivered_at.eq(delivered_at),
+    );
+    if tried {
+        diesel::update(mine)
+            .set((
+                settled,
+                notifications::last_error.eq(error),
+                notifications::last_attempt_at.eq(Some(now)),
+            ))
+            .execute(conn)?;
+    } else {
+        diesel::update(mine).set(settled).execute(conn)?;
+    }
+    if let Outcome::Dead { error } = outcome {
+        log::warn!("notification {id} dead-lettered after {attempts} tries: {error}");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn config() -> DeliveryConfig {
+        DeliveryConfig {
+            notify_max_attempts: 3,
+            notify_retry_base: Duration::from_secs(30),
+            ..DeliveryConfig::default()
+        }
+    }
+
+    #[test]
+    fn a_failed_try_is_retried_until_the_last_then_dead() {
+        let now = crate::db::now();
+        let failed = Attempt::Failed {
+            status: Some(500),
+            error: "HTTP 500".into(),
+        };
+        assert_eq!(
+            after_try(&failed, 1, &config(), now, 0.5),
+            Outcome::Retry {
+                at: now + chrono::Duration::seconds(30),
+                error: "HTTP 500".into()
+            }
+        );
+        assert!(matches!(
+            after_try(&failed, 2, &config(), now, 0.5),
+            Outcome::Retry { .. }
+        ));
+        assert_eq!(
+            after_try(&failed, 3, &config(), now, 0.5),
+            Outcome::Dead {
+                error: "HTTP 500".into()
+            }
+        );
+        let ok = Attempt::Delivered { status: 204 };
+        assert_eq!(after_try(&ok, 3, &config(), now, 0.5), Outcome::Delivered);
+    }
+}

@@ -1,0 +1,237 @@
+//! Sending integrator events: claimed like the outbox, signed with each subscription's own
+//! secret, retried on the fixed schedule, then dead.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+
+use super::store::{self, DeliveryRow};
+use crate::config::DeliveryConfig;
+use crate::crypto::Crypto;
+use crate::db::schema::webhook_deliveries;
+use crate::db::{claim_due, Db, DbConnection, Queue};
+use crate::delivery::{backoff, deliver_all, lease, status, Attempt, Sender};
+use crate::http::error::ApiError;
+
+/// The body integrators receive.
+#[derive(Debug, Serialize)]
+pub struct EventBody<'a> {
+    /// `evt_…`: the same for every subscription the event went to, and across retries.
+    pub id: &'a str,
+    #[serde(rename = "type")]
+    pub event_type: &'a str,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub data: serde_json::Value,
+}
+
+impl DeliveryRow {
+    pub fn body(&self) -> EventBody<'_> {
+        EventBody {
+            id: &self.event_id,
+            event_type: &self.event_type,
+            created_at: self.created_at.and_utc(),
+            data: serde_json::from_str(&self.payload).unwrap_or(serde_json::Value::Null),
+        }
+    }
+}
+
+/// Where a claimed delivery ends after this pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Delivered,
+    /// The subscription was deleted meanwhile.
+    Cancelled,
+    Retry {
+        at: NaiveDateTime,
+    },
+    Dead,
+}
+
+/// The rule after a try: `failures` counts this one.
+pub fn after_try(
+    attempt: &Attempt,
+    failures: i32,
+    config: &DeliveryConfig,
+    now: NaiveDateTime,
+    jitter: f64,
+) -> Outcome {
+    match attempt {
+        Attempt::Delivered { .. } => Outcome::Delivered,
+        Attempt::Failed { .. } => {
+            match backoff::scheduled(failures, &config.webhook_retry_delays, jitter) {
+                Some(wait) => Outcome::Retry {
+                    at: backoff::due_after(now, wait),
+                },
+                None => Outcome::Dead,
+            }
+        }
+    }
+}
+
+/// Claims due deliveries and sends them; returns how many it handled.
+pub async fn run_once(
+    db: &Db,
+    crypto: &Crypto,
+    sender: &Sender,
+    config: &DeliveryConfig,
+) -> Result<usize, ApiError> {
+    let claimer = crate::ids::new_id("clm");
+    let (batch, lease) = (config.batch, lease(config));
+    let owner = claimer.clone();
+    let claimed: Vec<DeliveryRow> = db
+        .run(move |conn| {
+            let now = crate::db::now();
+            if claim_due(
+                conn,
+                Queue::WebhookDeliveries,
+                &owner,
+                now,
+                now + lease,
+                batch,
+            )? == 0
+            {
+                return Ok::<_, ApiError>(Vec::new());
+            }
+            Ok(webhook_deliveries::table
+                .filter(webhook_deliveries::claimed_by.eq(&owner))
+                .filter(webhook_deliveries::status.eq(status::SENDING))
+                .select(DeliveryRow::as_select())
+                .load(conn)?)
+        })
+        .await?;
+    Ok(deliver_all(claimed, "webhook", |row| {
+        deliver(db, crypto, sender, config, &claimer, row)
+    })
+    .await)
+}
+
+async fn deliver(
+    db: &Db,
+    crypto: &Crypto,
+    sender: &Sender,
+    config: &DeliveryConfig,
+    claimer: &str,
+    row: DeliveryRow,
+) -> Result<(), ApiError> {
+    let (subscription_id, crypto) = (row.subscription_id.clone(), crypto.clone());
+    let endpoint = db
+        .run(move |conn| store::endpoint(conn, &crypto, &subscription_id).map_err(ApiError::from))
+        .await?;
+    let (outcome, attempt) = match endpoint {
+        None => (Outcome::Cancelled, None),
+        Some((url, secret)) => {
+            let attempt = match serde_json::to_vec(&row.body()) {
+                Ok(body) => {
+                    sender
+                        .post_signed(
+                            &url,
+                            secret.as_bytes(),
+                            body,
+                            &[
+                                ("valise-event-type", row.event_type.clone()),
+                                ("valise-delivery-id", row.id.clone()),
+                            ],
+                        )
+                        .await
+                }
+                Err(_) => Attempt::Failed {
+                    status: None,
+                    error: "unserializable payload".into(),
+                },
+            };
+            let outcome = after_try(
+                &attempt,
+                row.attempts + 1,
+                config,
+                crate::db::now(),
+                backoff::random_jitter(),
+            );
+            (outcome, Some(attempt))
+        }
+    };
+    let claimer = claimer.to_owned();
+    db.run(move |conn| record(conn, &row, &claimer, attempt.as_ref(), &outcome))
+        .await
+}
+
+/// Stores the outcome, provided this worker still holds the claim.
+fn record(
+    conn: &mut DbConnection,
+    row: &DeliveryRow,
+    claimer: &str,
+    attempt: Option<&Attempt>,
+    outcome: &Outcome,
+) -> Result<(), ApiError> {
+    let now = crate::db::now();
+    let mine = webhook_deliveries::table
+        .filter(webhook_deliveries::id.eq(&row.id))
+        .filter(webhook_deliveries::claimed_by.eq(claimer))
+        .filter(webhook_deliveries::status.eq(status::SENDING));
+    let (new_status, next, delivered_at) = match outcome {
+        Outcome::Delivered => (status::DELIVERED, now, Some(now)),
+        Outcome::Cancelled => (status::CANCELLED, now, None),
+        Outcome::Retry { at } => (status::PENDING, *at, None),
+        Outcome::Dead => (status::DEAD, now, None),
+    };
+    let settled = (
+        webhook_deliveries::status.eq(new_status),
+        webhook_deliveries::next_attempt_at.eq(next),
+        webhook_deliveries::claimed_by.eq(None::<String>),
+        webhook_deliveries::delivered_at.eq(delivered_at),
+    );
+    match attempt {
+        Some(attempt) => {
+            let error = match attempt {
+                Attempt::Delivered { .. } => None,
+                Attempt::Failed { error, .. } => Some(error.clone()),
+            };
+            diesel::update(mine)
+                .set((
+                    settled,
+                    webhook_deliveries::attempts.eq(row.attempts + 1),
+                    webhook_deliveries::last_status_code.eq(attempt.status_code().map(i32::from)),
+                    webhook_deliveries::last_error.eq(error),
+                    webhook_deliveries::last_attempt_at.eq(Some(now)),
+                ))
+                .execute(conn)?;
+        }
+        None => {
+            diesel::update(mine).set(settled).execute(conn)?;
+        }
+    }
+    if *outcome == Outcome::Dead {
+        log::warn!(
+            "webhook delivery {} to subscription {} dead after {} tries",
+            row.id,
+            row.subscription_id,
+            row.attempts + 1
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failing_endpoint_gets_nine_tries_then_the_delivery_dies() {
+        let config = DeliveryConfig::default();
+        let now = crate::db::now();
+        let failed = Attempt::Failed {
+            status: None,
+            error: "timeout".into(),
+        };
+        let mut span = chrono::Duration::zero();
+        for failures in 1..=8 {
+            match after_try(&failed, failures, &config, now, 0.0) {
+                Outcome::Retry { at } => span += at - now,
+                other => panic!("try {failures}: {other:?}"),
+            }
+        }
+        assert!(span >= chrono::Duration::hours(4), "{span}");
+        assert_eq!(after_try(&failed, 9, &config, now, 0.5), Outcome::Dead);
+        let ok = Attempt::Delivered { status: 200 };
+        assert_eq!(after_try(&ok, 9, &config, now, 0.5), Outcome::Delivered);
+    }
+}

@@ -1,0 +1,147 @@
+//! Integrator subscriptions as values: which events they want and where they go. No HTTP,
+//! no SQL.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// Event families integrators can subscribe to. Names inside a family are `<family>.<name>`,
+/// e.g. `order.placed`, `payment.refunded`, `policy.published`, `dsr.completed`.
+pub const FAMILIES: [&str; 4] = ["order", "payment", "policy", "dsr"];
+
+/// At most this many patterns per subscription.
+pub const MAX_PATTERNS: usize = 32;
+
+/// A subscription's event pattern: `<family>.*` or an exact event name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(try_from = "String", into = "String")]
+#[schema(value_type = String, example = "order.*")]
+pub struct EventPattern(String);
+
+fn is_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+impl EventPattern {
+    pub fn parse(raw: &str) -> Result<Self, &'static str> {
+        let (family, name) = raw
+            .split_once('.')
+            .ok_or("must be <family>.* or an event name such as order.placed")?;
+        if !FAMILIES.contains(&family) {
+            return Err("names an unknown event family (order, payment, policy, dsr)");
+        }
+        if name != "*" && !is_name(name) {
+            return Err("must be <family>.* or an event name such as order.placed");
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn matches(&self, event_type: &str) -> bool {
+        match self.0.strip_suffix(".*") {
+            Some(family) => event_type
+                .strip_prefix(family)
+                .is_some_and(|rest| rest.starts_with('.')),
+            None => self.0 == event_type,
+        }
+    }
+}
+
+impl TryFrom<String> for EventPattern {
+    type Error = &'static str;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<EventPattern> for String {
+    fn from(p: EventPattern) -> Self {
+        p.0
+    }
+}
+
+/// Whether any of a subscription's patterns matches the event.
+pub fn wants(patterns: &[EventPattern], event_type: &str) -> bool {
+    patterns.iter().any(|p| p.matches(event_type))
+}
+
+/// The receiving endpoint: `https://` (plain `http://` only outside production), no
+/// credentials in the address, at most 2048 characters.
+pub fn parse_endpoint(raw: &str, allow_http: bool) -> Result<url::Url, &'static str> {
+    if raw.len() > 2048 {
+        return Err("must be at most 2048 characters");
+    }
+    let url = url::Url::parse(raw.trim()).map_err(|_| "must be an absolute https:// URL")?;
+    let scheme_ok = url.scheme() == "https" || (allow_http && url.scheme() == "http");
+    if !scheme_ok || url.host().is_none() {
+        return Err(if allow_http {
+            "must be an absolute http(s):// URL"
+        } else {
+            "must be an absolute https:// URL"
+        });
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("must not carry credentials; authenticate deliveries by their signature");
+    }
+    if url.fragment().is_some() {
+        return Err("must not have a #fragment");
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn family_wildcards_and_exact_names_match_as_expected() {
+        let order = EventPattern::parse("order.*").unwrap();
+        assert!(order.matches("order.placed") && order.matches("order.address_corrected"));
+        assert!(!order.matches("orders.placed") && !order.matches("order"));
+        assert!(!order.matches("payment.refunded"));
+        let published = EventPattern::parse("policy.published").unwrap();
+        assert!(published.matches("policy.published"));
+        assert!(!published.matches("policy.published.v2"));
+        assert!(wants(&[published, order], "order.paid"));
+    }
+
+    #[test]
+    fn unknown_families_and_malformed_patterns_are_refused() {
+        for bad in [
+            "",
+            "*",
+            "order",
+            "order.",
+            "user.*",
+            "order.Placed",
+            "order.*.x",
+            "marketing.news",
+        ] {
+            assert!(EventPattern::parse(bad).is_err(), "{bad}");
+        }
+        for good in [
+            "order.*",
+            "payment.*",
+            "policy.published",
+            "dsr.*",
+            "dsr.completed",
+        ] {
+            assert!(EventPattern::parse(good).is_ok(), "{good}");
+        }
+    }
+
+    #[test]
+    fn endpoints_are_https_without_credentials() {
+        assert!(parse_endpoint("https://erp.example/hooks?k=1", false).is_ok());
+        assert!(parse_endpoint("http://erp.example/hooks", false).is_err());
+        assert!(parse_endpoint("http://127.0.0.1:9000/h", true).is_ok());
+        assert!(parse_endpoint("https://user:pw@erp.example/", true).is_err());
+        assert!(parse_endpoint("ftp://erp.example/", true).is_err());
+        assert!(parse_endpoint("/relative", true).is_err());
+    }
+}

@@ -1,0 +1,286 @@
+//! Integrator webhooks: subscriptions, signed deliveries of order and payment events with ids
+//! and statuses only, retries then dead letters, the delivery log, and who may manage them.
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use valise::auth::Role;
+
+use crate::helpers::{assert_problem, eventually, unique_email, Session, TestApp};
+use crate::orders::{checkout, checkout_body, guest_cart, stocked_variant};
+use crate::outbox::fast_delivery;
+use crate::receiver::{signature_is_valid, Receiver};
+use crate::storage::{contains, database_bytes};
+
+const WAIT: Duration = Duration::from_secs(15);
+
+async fn subscribe(app: &TestApp, admin: &Session, url: &str, events: Value) -> Value {
+    let response = app
+        .authed(Method::POST, "/v1/admin/webhooks", admin)
+        .json(&json!({"url": url, "events": events}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    response.json().await.unwrap()
+}
+
+async fn deliveries(app: &TestApp, admin: &Session, id: &str) -> Vec<Value> {
+    let response = app
+        .get_as(&format!("/v1/admin/webhooks/{id}/deliveries"), admin)
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    body["data"].as_array().unwrap().clone()
+}
+
+/// A guest checkout with a contact email and a shipping address; returns the order.
+async fn guest_checkout(app: &TestApp, email: &str) -> Value {
+    let variant = stocked_variant(
+        app,
+        &format!("hook-{}", uuid::Uuid::now_v7().simple()),
+        5,
+        9900,
+    )
+    .await;
+    let cart = guest_cart(app, &variant, 1).await;
+    let response = checkout(app, &cart, "hook-key", &checkout_body(email)).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    response.json().await.unwrap()
+}
+
+#[actix_web::test]
+async fn an_integrator_receives_order_placed_signed_with_ids_and_status_only() {
+    let receiver = Receiver::start(0);
+    let app = TestApp::spawn_configured(|c| fast_delivery(c, None)).await;
+    let admin = app.staff(Role::Admin).await;
+    let orders = subscribe(&app, &admin, &receiver.url, json!(["order.*"])).await;
+    let payments = subscribe(&app, &admin, &receiver.url, json!(["payment.*", "dsr.*"])).await;
+    let secret = orders["secret"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("whsec_"));
+    assert_eq!(orders["events"], json!(["order.*"]));
+
+    let email = unique_email("zebediah.guest");
+    let order = guest_checkout(&app, &email).await;
+    let got = receiver.wait_for(1, WAIT).await;
+    assert_eq!(got.len(), 1, "one subscription wants order.placed");
+    let delivery = &got[0];
+    assert!(signature_is_valid(
+        &secret,
+        &delivery.signature,
+        &delivery.body
+    ));
+    let other_secret = payments["secret"].as_str().unwrap();
+    assert!(!signature_is_valid(
+        other_secret,
+        &delivery.signature,
+        &delivery.body
+    ));
+    let body = delivery.json();
+    assert!(body["id"].as_str().unwrap().starts_with("evt_"));
+    assert_eq!(body["type"], "order.placed");
+    assert!(body["created_at"].is_string());
+    assert_eq!(
+        body["data"],
+        json!({"order_id": order["id"], "number": order["number"], "status": "pending_payment"})
+    );
+    assert_eq!(delivery.header("valise-event-type"), Some("order.placed"));
+    let text = String::from_utf8_lossy(&delivery.body);
+    for personal in [
+        &email,
+        "Quentin",
+        "Zephyrine",
+        "Xylophones",
+        "Marseille",
+        "13001",
+    ] {
+        assert!(!text.contains(personal), "{personal} leaked into {text}");
+    }
+
+    let log = deliveries(&app, &admin, orders["id"].as_str().unwrap()).await;
+    let delivered = eventually(WAIT, || async {
+        deliveries(&app, &admin, orders["id"].as_str().unwrap()).await[0]["status"] == "delivered"
+    })
+    .await;
+    assert!(delivered, "{log:?}");
+    let log = deliveries(&app, &admin, orders["id"].as_str().unwrap()).await;
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0]["event_type"], "order.placed");
+    assert_eq!(log[0]["event_id"], body["id"]);
+    assert_eq!(log[0]["attempts"], 1);
+    assert_eq!(log[0]["last_status_code"], 200);
+    assert!(log[0]["delivered_at"].is_string());
+    assert_eq!(log[0]["id"], delivery.header("valise-delivery-id").unwrap());
+    assert!(deliveries(&app, &admin, payments["id"].as_str().unwrap())
+        .await
+        .is_empty());
+}
+
+#[actix_web::test]
+async fn a_failing_endpoint_is_retried_then_dead_and_the_log_says_why() {
+    let receiver = Receiver::start(100);
+    let app = TestApp::spawn_configured(|c| fast_delivery(c, None)).await;
+    let admin = app.staff(Role::Admin).await;
+    let sub = subscribe(&app, &admin, &receiver.url, json!(["policy.published"])).await;
+    let id = sub["id"].as_str().unwrap().to_owned();
+    app.db
+        .run(|conn| {
+            valise::webhooks::emit(conn, "policy.published", &json!({"version": 2}))
+                .map_err(anyhow::Error::from)
+        })
+        .await
+        .unwrap();
+
+    let dead = eventually(WAIT, || async {
+        deliveries(&app, &admin, &id).await[0]["status"] == "dead"
+    })
+    .await;
+    let log = deliveries(&app, &admin, &id).await;
+    assert!(dead, "{log:?}");
+    // The test schedule has 3 waits: 4 tries in all.
+    assert_eq!(log[0]["attempts"], 4);
+    assert_eq!(log[0]["last_status_code"], 500);
+    assert_eq!(log[0]["last_error"], "HTTP 500");
+    assert_eq!(log[0]["next_attempt_at"], Value::Null);
+    let got = receiver.received();
+    assert_eq!(got.len(), 4);
+    let event_ids: Vec<Value> = got.iter().map(|r| r.json()["id"].clone()).collect();
+    assert!(
+        event_ids.iter().all(|e| *e == event_ids[0]),
+        "retries carry the same event id"
+    );
+    for pair in got.windows(2) {
+        assert!(pair[1].at - pair[0].at >= Duration::from_millis(90));
+    }
+}
+
+#[actix_web::test]
+async fn only_admins_manage_webhooks() {
+    let app = TestApp::spawn_configured(|c| fast_delivery(c, None)).await;
+    let admin = app.staff(Role::Admin).await;
+    let sub = subscribe(&app, &admin, "http://127.0.0.1:9/hook", json!(["order.*"])).await;
+    let id = sub["id"].as_str().unwrap();
+    let new = json!({"url": "https://erp.example/hook", "events": ["order.*"]});
+    for role in [Role::Manager, Role::Support, Role::PrivacyOfficer] {
+        let staff = app.staff(role).await;
+        let listed = app.get_as("/v1/admin/webhooks", &staff).await;
+        assert_problem(listed, StatusCode::FORBIDDEN, "forbidden").await;
+        let created = app
+            .authed(Method::POST, "/v1/admin/webhooks", &staff)
+            .json(&new)
+            .send()
+            .await
+            .unwrap();
+        assert_problem(created, StatusCode::FORBIDDEN, "forbidden").await;
+        let log = app
+            .get_as(&format!("/v1/admin/webhooks/{id}/deliveries"), &staff)
+            .await;
+        assert_problem(log, StatusCode::FORBIDDEN, "forbidden").await;
+        let deleted = app
+            .authed(Method::DELETE, &format!("/v1/admin/webhooks/{id}"), &staff)
+            .send()
+            .await
+            .unwrap();
+        assert_problem(deleted, StatusCode::FORBIDDEN, "forbidden").await;
+    }
+    let anonymous = app.get("/v1/admin/webhooks").await;
+    assert_problem(anonymous, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+
+    let listed: Value = app
+        .get_as("/v1/admin/webhooks", &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["data"].as_array().unwrap().len(), 1);
+    assert!(
+        listed["data"][0].get("secret").is_none(),
+        "the secret is shown once"
+    );
+
+    for bad in [
+        json!({"url": "https://erp.example/h", "events": []}),
+        json!({"url": "https://erp.example/h", "events": ["users.*"]}),
+        json!({"url": "https://erp.example/h", "events": ["order"]}),
+        json!({"url": "not a url", "events": ["order.*"]}),
+        json!({"url": "https://me:pw@erp.example/h", "events": ["order.*"]}),
+        json!({"url": "https://erp.example/h", "events": ["order.*"], "extra": 1}),
+    ] {
+        let refused = app
+            .authed(Method::POST, "/v1/admin/webhooks", &admin)
+            .json(&bad)
+            .send()
+            .await
+            .unwrap();
+        assert_problem(
+            refused,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation-failed",
+        )
+        .await;
+    }
+    let unknown = "whk_0193a7c25b7e7d1a9c1e2f6c1f7e9a10";
+    let missing = app
+        .get_as(&format!("/v1/admin/webhooks/{unknown}/deliveries"), &admin)
+        .await;
+    assert_problem(missing, StatusCode::NOT_FOUND, "not-found").await;
+    let missing = app
+        .authed(
+            Method::DELETE,
+            &format!("/v1/admin/webhooks/{unknown}"),
+            &admin,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_problem(missing, StatusCode::NOT_FOUND, "not-found").await;
+}
+
+#[actix_web::test]
+async fn a_deleted_subscription_gets_nothing_more_and_its_secret_is_never_stored_in_plaintext() {
+    let receiver = Receiver::start(0);
+    let app = TestApp::spawn_configured(|c| fast_delivery(c, None)).await;
+    let admin = app.staff(Role::Admin).await;
+    let sub = subscribe(&app, &admin, &receiver.url, json!(["order.*"])).await;
+    let id = sub["id"].as_str().unwrap();
+    let secret = sub["secret"].as_str().unwrap();
+    let raw = database_bytes(&app.config.database_url);
+    assert!(
+        contains(&raw, &receiver.url),
+        "the scan sees plaintext columns"
+    );
+    assert!(
+        !contains(&raw, secret),
+        "the signing secret is stored in plaintext"
+    );
+    assert!(!contains(&raw, secret.trim_start_matches("whsec_")));
+
+    let deleted = app
+        .authed(Method::DELETE, &format!("/v1/admin/webhooks/{id}"), &admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    let again = app
+        .authed(Method::DELETE, &format!("/v1/admin/webhooks/{id}"), &admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::NO_CONTENT, "idempotent");
+    let listed: Value = app
+        .get_as("/v1/admin/webhooks", &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["data"], json!([]));
+
+    guest_checkout(&app, &unique_email("after")).await;
+    actix_web::rt::time::sleep(Duration::from_millis(400)).await;
+    assert!(receiver.received().is_empty());
+    assert!(
+        deliveries(&app, &admin, id).await.is_empty(),
+        "the log stays readable"
+    );
+}
