@@ -401,6 +401,7 @@ async fn answer(
     let staff_id = auth.principal.id.clone();
     let receipt = db
         .run(move |conn| {
+          crate::db::write_transaction(conn, |conn| {
             let now = crate::db::now();
             let updated = diesel::update(consultations::table.find(&id))
                 .set((
@@ -414,17 +415,60 @@ async fn answer(
             if updated == 0 {
                 return Err(ApiError::NotFound);
             }
-            let (product_id, created_at): (String, chrono::NaiveDateTime) = consultations::table
-                .find(&id)
-                .select((consultations::product_id, consultations::created_at))
-                .first(conn)?;
+            let (product_id, created_at, asker): (String, chrono::NaiveDateTime, Option<Vec<u8>>) =
+                consultations::table
+                    .find(&id)
+                    .select((
+                        consultations::product_id,
+                        consultations::created_at,
+                        consultations::contact_email_sealed,
+                    ))
+                    .first(conn)?;
+            // The asker left an address: tell them (the gateway gets the address, sealed
+            // here; the outbox payload holds ids only).
+            if asker.is_some() {
+                crate::notifications::enqueue(
+                    conn,
+                    None,
+                    None,
+                    crate::notifications::kind::CONSULTATION_ANSWERED,
+                    &serde_json::json!({"consultation_id": id, "product_id": product_id, "status": ANSWERED}),
+                )?;
+            }
             Ok(ConsultationReceipt {
                 id,
                 product_id,
                 status: ANSWERED.to_owned(),
                 created_at: created_at.and_utc(),
             })
+          })
         })
         .await?;
     Ok(HttpResponse::Ok().json(receipt))
+}
+
+/// The asker's contact email, opened for the notification gateway; `None` when none was
+/// given or its key has been shredded.
+pub fn contact_email(
+    conn: &mut crate::db::DbConnection,
+    crypto: &Crypto,
+    id: &str,
+) -> Result<Option<String>, ApiError> {
+    let sealed: Option<Option<Vec<u8>>> = consultations::table
+        .find(id)
+        .select(consultations::contact_email_sealed)
+        .first(conn)
+        .optional()?;
+    let Some(Some(sealed)) = sealed else {
+        return Ok(None);
+    };
+    let key = match crypto.data_key(conn, id) {
+        Ok(k) => k,
+        Err(crate::crypto::CryptoError::Shredded) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    Ok(Some(key.open_string(
+        &Place::new(TABLE, "contact_email_sealed", id),
+        &sealed,
+    )?))
 }

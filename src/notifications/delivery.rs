@@ -150,6 +150,17 @@ pub fn route(conn: &mut DbConnection, crypto: &Crypto, row: &Claimed) -> Result<
             },
         );
     }
+    if row.kind == super::kind::CONSULTATION_ANSWERED {
+        let payload: serde_json::Value =
+            serde_json::from_str(&row.payload).unwrap_or(serde_json::Value::Null);
+        let id = payload["consultation_id"].as_str().unwrap_or_default();
+        return Ok(
+            match crate::catalog::consultations::contact_email(conn, crypto, id)? {
+                Some(to) => Route::Gateway { to, code: None },
+                None => Route::InboxOnly,
+            },
+        );
+    }
     if let Some(order) = row.order_id.as_deref() {
         if let Some(order) = crate::orders::store::get(conn, order)? {
             if let Some((email, _)) = crate::orders::view::open_personal(conn, crypto, &order)? {

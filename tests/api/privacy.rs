@@ -608,3 +608,141 @@ async fn guest_codes_lock_after_five_wrong_tries_and_expire() {
         .await;
     assert_problem(bad, StatusCode::UNPROCESSABLE_ENTITY, "validation-failed").await;
 }
+
+#[actix_web::test]
+async fn the_gateway_gets_codes_and_notices_as_consent_allows() {
+    use crate::receiver::Receiver;
+    let gateway = Receiver::start(0);
+    let app = TestApp::spawn_configured(|c| crate::outbox::fast_delivery(c, Some(&gateway))).await;
+    let wait = std::time::Duration::from_secs(5);
+
+    // A guest's code reaches the gateway with the address it goes to, and it works.
+    let email = unique_email("gateway-guest");
+    let asked: Value = app
+        .post_json(
+            "/v1/privacy/requests",
+            &json!({"email": email, "kind": "access"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = asked["id"].as_str().unwrap().to_owned();
+    let arrived = crate::helpers::eventually(wait, || async {
+        gateway
+            .received()
+            .iter()
+            .any(|r| r.json()["kind"] == "dsr.verification_code")
+    })
+    .await;
+    assert!(arrived);
+    let message = gateway
+        .received()
+        .into_iter()
+        .map(|r| r.json())
+        .find(|m| m["kind"] == "dsr.verification_code")
+        .unwrap();
+    assert_eq!(message["to"], email.as_str());
+    assert_eq!(message["payload"]["request_id"], id.as_str());
+    let code = message["code"].as_str().unwrap().to_owned();
+    let verified = verify(&app, &id, &code).await;
+    assert_eq!(verified.status(), StatusCode::OK);
+
+    // Marketing only with consent; order notices by mail only while consented.
+    let ada = app.register(&unique_email("gateway-ada"), "Ada King").await;
+    let bob = app
+        .register(&unique_email("gateway-bob"), "Bob Stone")
+        .await;
+    put_consent(&app, &ada, "marketing_notifications", true).await;
+    put_consent(&app, &bob, "order_notifications", false).await;
+    let ada_sale =
+        crate::outbox::enqueue(&app, Some(&ada.user_id), "marketing.sale", json!({})).await;
+    let bob_sale =
+        crate::outbox::enqueue(&app, Some(&bob.user_id), "marketing.sale", json!({})).await;
+    let bob_order = crate::outbox::enqueue(
+        &app,
+        Some(&bob.user_id),
+        "order.shipped",
+        json!({"status": "shipped"}),
+    )
+    .await;
+    let settled = crate::helpers::eventually(wait, || async {
+        let ids = [ada_sale.clone(), bob_sale.clone(), bob_order.clone()];
+        let statuses: Vec<String> = run_db(&app, move |conn| {
+            use valise::db::schema::notifications;
+            notifications::table
+                .filter(notifications::id.eq_any(ids))
+                .select(notifications::status)
+                .load(conn)
+        })
+        .await;
+        statuses.iter().all(|s| s != "pending" && s != "sending")
+    })
+    .await;
+    assert!(settled);
+    let sent: Vec<String> = gateway
+        .received()
+        .iter()
+        .map(|r| r.json()["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(sent.contains(&ada_sale), "consented marketing is sent");
+    assert!(
+        !sent.contains(&bob_sale),
+        "marketing without consent is not"
+    );
+    assert!(
+        !sent.contains(&bob_order),
+        "withdrawn order notices stay in the inbox"
+    );
+    let inbox = json_of(app.get_as("/v1/me/notifications", &bob).await).await;
+    assert!(inbox["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|n| n["id"] == bob_order.as_str()));
+
+    // A consultation's asker hears of the answer at the address they left.
+    let manager = app.staff(Role::Manager).await;
+    let support = app.staff(Role::Support).await;
+    let product = crate::catalog::create(
+        &app,
+        &manager,
+        &crate::catalog::product("asked", "travel", "abs", [55, 40, 20], 9900, &[1]),
+    )
+    .await;
+    let asker = unique_email("asker");
+    let asked: Value = app
+        .post_json(
+            &format!(
+                "/v1/products/{}/consultations",
+                product["id"].as_str().unwrap()
+            ),
+            &json!({"question": "Does a 15-inch laptop fit?", "contact_email": asker}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let answered = app
+        .authed(
+            Method::POST,
+            &format!(
+                "/v1/admin/consultations/{}/answer",
+                asked["id"].as_str().unwrap()
+            ),
+            &support,
+        )
+        .json(&json!({"answer": "Yes, up to 15.6 inches."}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answered.status(), StatusCode::OK);
+    let told = crate::helpers::eventually(wait, || async {
+        gateway.received().iter().any(|r| {
+            let m = r.json();
+            m["kind"] == "consultation.answered" && m["to"] == asker.as_str()
+        })
+    })
+    .await;
+    assert!(told, "the asker is told");
+}
