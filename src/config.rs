@@ -96,7 +96,7 @@ impl Default for DeliveryConfig {
         Self {
             interval: Duration::from_secs(1),
             timeout: Duration::from_secs(10),
-            batch: 20,
+            batch: 100,
             gateway: None,
             notify_max_attempts: 8,
             notify_retry_base: Duration::from_secs(30),

@@ -39,15 +39,22 @@ pub fn lease(config: &DeliveryConfig) -> chrono::Duration {
         .unwrap_or(chrono::Duration::minutes(5))
 }
 
-/// Delivers claimed rows concurrently (the lease covers them all: each POST has the same
-/// timeout), logging failures; returns how many rows there were.
+/// Deliveries in flight at once per instance: enough to hide a slow receiver, few enough to
+/// leave the database pool to the API (each delivery takes a connection twice).
+pub const CONCURRENCY: usize = 8;
+
+/// Delivers claimed rows, [`CONCURRENCY`] at a time (the lease covers them all: each POST
+/// has the same timeout), logging failures; returns how many rows there were.
 pub async fn deliver_all<T, F, Fut>(rows: Vec<T>, what: &str, deliver: F) -> usize
 where
     F: Fn(T) -> Fut,
     Fut: std::future::Future<Output = Result<(), crate::http::error::ApiError>>,
 {
     let count = rows.len();
-    for result in futures_util::future::join_all(rows.into_iter().map(deliver)).await {
+    use futures_util::StreamExt;
+    let mut results =
+        futures_util::stream::iter(rows.into_iter().map(deliver)).buffer_unordered(CONCURRENCY);
+    while let Some(result) = results.next().await {
         if let Err(e) = result {
             log::warn!("delivering a {what} failed: {e}");
         }
@@ -67,16 +74,29 @@ pub fn spawn(
         let mut tick = actix_web::rt::time::interval(config.interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tick.tick().await;
-            match crate::notifications::delivery::run_once(&db, &crypto, &sender, &config).await {
-                Ok(0) => {}
-                Ok(n) => log::debug!("notification delivery: {n} handled"),
-                Err(e) => log::warn!("notification delivery failed: {e}"),
-            }
-            match crate::webhooks::delivery::run_once(&db, &crypto, &sender, &config).await {
-                Ok(0) => {}
-                Ok(n) => log::debug!("webhook delivery: {n} handled"),
-                Err(e) => log::warn!("webhook delivery failed: {e}"),
+            let notifications = match crate::notifications::delivery::run_once(
+                &db, &crypto, &sender, &config,
+            )
+            .await
+            {
+                Ok(n) => n,
+                Err(e) => {
+                    log::warn!("notification delivery failed: {e}");
+                    0
+                }
+            };
+            let webhooks =
+                match crate::webhooks::delivery::run_once(&db, &crypto, &sender, &config).await {
+                    Ok(n) => n,
+                    Err(e) => {
+                        log::warn!("webhook delivery failed: {e}");
+                        0
+                    }
+                };
+            // A full batch means more is probably due: go on at once; otherwise wait.
+            let full = usize::try_from(config.batch).unwrap_or(usize::MAX);
+            if notifications < full && webhooks < full {
+                tick.tick().await;
             }
         }
     }))
