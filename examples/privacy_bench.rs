@@ -7,6 +7,9 @@
 //! `cargo run --release --example privacy_bench -- DATABASE_URL [CUSTOMERS]`
 //! DATABASE_URL must name an empty database (`sqlite:///tmp/x.db` or `postgres://…/db`).
 
+// A benchmark states its expectations like a test: a failed one stops the run.
+#![allow(clippy::expect_used, clippy::panic)]
+
 use std::time::{Duration, Instant};
 
 use actix_web::{web, App, HttpResponse, HttpServer};
