@@ -100,6 +100,9 @@ pub struct Config {
     /// Behind a reverse proxy: take the client address from the last `X-Forwarded-For`
     /// entry (the one the proxy appended) rather than the socket peer.
     pub behind_proxy: bool,
+    /// Bearer token a metrics scraper sends to `GET /metrics`. Without one, the metrics are
+    /// open in development and admin-only in production.
+    pub metrics_token: Option<Secret<String>>,
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -300,6 +303,19 @@ impl Config {
             Some(_) => return Err(invalid("VALISE_BEHIND_PROXY", "expected true or false")),
         };
 
+        let metrics_token = match get("VALISE_METRICS_TOKEN") {
+            None => None,
+            Some(t) if t.len() >= 16 && t.bytes().all(|b| b.is_ascii_graphic()) => {
+                Some(Secret::new(t))
+            }
+            Some(_) => {
+                return Err(invalid(
+                    "VALISE_METRICS_TOKEN",
+                    "expected at least 16 printable characters without spaces",
+                ))
+            }
+        };
+
         Ok(Self {
             environment,
             bind,
@@ -317,6 +333,7 @@ impl Config {
             payment_window,
             after_sales_window,
             behind_proxy,
+            metrics_token,
         })
     }
 
@@ -339,6 +356,7 @@ impl Config {
             payment_window: chrono::Duration::minutes(30),
             after_sales_window: chrono::Duration::days(30),
             behind_proxy: false,
+            metrics_token: None,
         }
     }
 }
@@ -409,6 +427,7 @@ mod tests {
             ("VALISE_ORDER_PAYMENT_MINUTES", "99999"),
             ("VALISE_AFTER_SALES_DAYS", "-4"),
             ("VALISE_BEHIND_PROXY", "maybe"),
+            ("VALISE_METRICS_TOKEN", "tiny"),
         ] {
             let err = load(&[(var, value)]).unwrap_err();
             assert_eq!(err.var, var);

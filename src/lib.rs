@@ -13,6 +13,7 @@ pub mod db;
 pub mod http;
 pub mod idempotency;
 pub mod ids;
+pub mod metrics;
 pub mod notifications;
 pub mod orders;
 pub mod payments;

@@ -50,3 +50,11 @@ pub mod kind {
     pub const PAYMENT_REFUNDED: &str = "payment.refunded";
     pub const AFTER_SALES_UPDATED: &str = "after_sales.updated";
 }
+
+/// Notifications waiting for delivery: the outbox backlog reported by `/metrics`.
+pub fn pending_count(conn: &mut DbConnection) -> QueryResult<i64> {
+    notifications::table
+        .filter(notifications::status.eq(PENDING))
+        .count()
+        .get_result(conn)
+}
