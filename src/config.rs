@@ -245,12 +245,8 @@ impl Config {
                     "needed with VALISE_ADMIN_EMAIL",
                 ))
             }
-            (None, Some(_)) => {
-                return Err(invalid(
-                    "VALISE_ADMIN_EMAIL",
-                    "needed with VALISE_ADMIN_PASSWORD",
-                ))
-            }
+            // Alone, it is the password `valise admin create --email …` reads: no bootstrap.
+            (None, Some(_)) => None,
         };
 
         let currency = get("VALISE_CURRENCY").unwrap_or_else(|| "EUR".into());
@@ -435,6 +431,14 @@ mod tests {
             assert!(line.contains(var) && !line.contains(value), "{line}");
             assert!(!line.contains('\n'));
         }
+    }
+
+    #[test]
+    fn an_admin_password_alone_bootstraps_nobody() {
+        let c = load(&[("VALISE_ADMIN_PASSWORD", "for valise admin create")]).unwrap();
+        assert!(c.admin_bootstrap.is_none());
+        let err = load(&[("VALISE_ADMIN_EMAIL", "root@shop.example")]).unwrap_err();
+        assert_eq!(err.var, "VALISE_ADMIN_PASSWORD");
     }
 
     #[test]
