@@ -12,15 +12,18 @@ live_server_start() {
     WORK=$(mktemp -d)
     SERVER_PID=""
     trap live_server_stop EXIT
+    # `timeout` in .ci/run sends TERM: exit, so that the EXIT trap stops the server.
+    trap 'exit 143' TERM INT
     local port
     port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     BASE="http://127.0.0.1:$port"
     export DATABASE_URL="sqlite://$WORK/valise.db" VALISE_DATA_DIR="$WORK" \
         VALISE_BIND="127.0.0.1:$port" RUST_LOG=${RUST_LOG:-warn}
-    "$bin" seed --demo --products "${SEED_PRODUCTS:-30}" | tail -1
+    # Quiet: the development-key warning is expected here.
+    RUST_LOG=error "$bin" seed --demo --products "${SEED_PRODUCTS:-30}" | tail -1
     ADMIN_EMAIL=ci-admin@shop.example
     ADMIN_PASSWORD="ci admin password $$"
-    VALISE_ADMIN_PASSWORD="$ADMIN_PASSWORD" "$bin" admin create --email "$ADMIN_EMAIL" \
+    RUST_LOG=error VALISE_ADMIN_PASSWORD="$ADMIN_PASSWORD" "$bin" admin create --email "$ADMIN_EMAIL" \
         --name "CI Admin" --role admin </dev/null
     "$bin" serve >"$WORK/server.log" 2>&1 &
     SERVER_PID=$!

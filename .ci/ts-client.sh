@@ -6,10 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source .ci/live-server.sh
 
-command -v node >/dev/null && command -v npm >/dev/null || {
-    echo "FATAL: node and npm are needed (apt-get install nodejs npm)" >&2
-    exit 1
-}
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+fi
 (cd clients/ts && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build)
 
 live_server_start
