@@ -39,6 +39,8 @@ async fn requests_are_counted_by_route_template_and_status() {
         assert_eq!(app.get("/v1/policies/1").await.status(), StatusCode::OK);
     }
     app.get("/no/such/path/42").await;
+    let product = "/v1/products/prod_01a2140000000000000000000000beef";
+    assert_eq!(app.get(product).await.status(), StatusCode::NOT_FOUND);
 
     let text = scrape(&app).await;
     assert_eq!(sample(&text, counter) - before, 3.0, "{text}");
@@ -51,8 +53,18 @@ async fn requests_are_counted_by_route_template_and_status() {
         ) >= 1.0,
         "{text}"
     );
+    assert_eq!(
+        sample(
+            &text,
+            r#"valise_http_requests_total{method="GET",route="/v1/products/{id_or_slug}",status="404"}"#
+        ),
+        1.0,
+        "{text}"
+    );
     assert!(
-        !text.contains("/v1/policies/1\"") && !text.contains("/no/such/path"),
+        !text.contains("/v1/policies/1\"")
+            && !text.contains("/no/such/path")
+            && !text.contains("prod_"),
         "a concrete path became a label: {text}"
     );
 }
