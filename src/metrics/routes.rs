@@ -2,12 +2,11 @@
 
 use actix_web::http::header;
 use actix_web::{get, web, HttpRequest, HttpResponse};
-
-use super::Metrics;
-use crate::auth::{min, Auth};
 use ring::hmac;
 use ring::rand::SystemRandom;
 
+use super::Metrics;
+use crate::auth::{min, Auth};
 use crate::config::{Config, Environment};
 use crate::db::Db;
 use crate::http::error::{ApiError, Problem};
