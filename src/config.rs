@@ -157,6 +157,9 @@ pub struct Config {
     pub behind_proxy: bool,
     /// The notification and webhook delivery worker.
     pub delivery: DeliveryConfig,
+    /// Bearer token a metrics scraper sends to `GET /metrics`. Without one, the metrics are
+    /// open in development and admin-only in production.
+    pub metrics_token: Option<Secret<String>>,
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -299,12 +302,8 @@ impl Config {
                     "needed with VALISE_ADMIN_EMAIL",
                 ))
             }
-            (None, Some(_)) => {
-                return Err(invalid(
-                    "VALISE_ADMIN_EMAIL",
-                    "needed with VALISE_ADMIN_PASSWORD",
-                ))
-            }
+            // Alone, it is the password `valise admin create --email …` reads: no bootstrap.
+            (None, Some(_)) => None,
         };
 
         let currency = get("VALISE_CURRENCY").unwrap_or_else(|| "EUR".into());
@@ -358,6 +357,18 @@ impl Config {
         };
 
         let delivery = delivery_from(&get, production, &number)?;
+        let metrics_token = match get("VALISE_METRICS_TOKEN") {
+            None => None,
+            Some(t) if t.len() >= 16 && t.bytes().all(|b| b.is_ascii_graphic()) => {
+                Some(Secret::new(t))
+            }
+            Some(_) => {
+                return Err(invalid(
+                    "VALISE_METRICS_TOKEN",
+                    "expected at least 16 printable characters without spaces",
+                ))
+            }
+        };
 
         Ok(Self {
             environment,
@@ -377,6 +388,7 @@ impl Config {
             after_sales_window,
             behind_proxy,
             delivery,
+            metrics_token,
         })
     }
 
@@ -400,6 +412,7 @@ impl Config {
             after_sales_window: chrono::Duration::days(30),
             behind_proxy: false,
             delivery: DeliveryConfig::default(),
+            metrics_token: None,
         }
     }
 }
@@ -543,6 +556,7 @@ mod tests {
             ("VALISE_NOTIFY_RETRY_SECONDS", "soon"),
             ("VALISE_DELIVERY_INTERVAL_MS", "fast"),
             ("VALISE_DELIVERY_TIMEOUT_SECONDS", "600"),
+            ("VALISE_METRICS_TOKEN", "tiny"),
         ] {
             let err = load(&[(var, value)]).unwrap_err();
             assert_eq!(err.var, var);
@@ -550,6 +564,14 @@ mod tests {
             assert!(line.contains(var) && !line.contains(value), "{line}");
             assert!(!line.contains('\n'));
         }
+    }
+
+    #[test]
+    fn an_admin_password_alone_bootstraps_nobody() {
+        let c = load(&[("VALISE_ADMIN_PASSWORD", "for valise admin create")]).unwrap();
+        assert!(c.admin_bootstrap.is_none());
+        let err = load(&[("VALISE_ADMIN_EMAIL", "root@shop.example")]).unwrap_err();
+        assert_eq!(err.var, "VALISE_ADMIN_PASSWORD");
     }
 
     #[test]

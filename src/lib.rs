@@ -14,6 +14,7 @@ pub mod delivery;
 pub mod http;
 pub mod idempotency;
 pub mod ids;
+pub mod metrics;
 pub mod notifications;
 pub mod orders;
 pub mod payments;

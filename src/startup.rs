@@ -13,13 +13,14 @@ use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::auth::TokenKeys;
-use crate::config::{Config, CorsOrigins};
+use crate::config::{Config, CorsOrigins, Environment};
 use crate::crypto::Crypto;
 use crate::db::{migrations, Db};
 use crate::http::error::ApiError;
 use crate::http::extract::BODY_LIMIT;
 use crate::http::fallback::{self, RouteTable};
 use crate::http::{health, middleware, openapi};
+use crate::metrics::{self, routes::MetricsAccess, Metrics};
 use crate::policies;
 use crate::versions::{self, Versions};
 use crate::{
@@ -30,44 +31,46 @@ use crate::{
 /// Every documented route. The OpenAPI document is generated from exactly this list.
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     use utoipa_actix_web::scope;
-    cfg.configure(health::configure).service(
-        scope("/v1")
-            .configure(policies::configure)
-            .configure(catalog::routes::configure)
-            .configure(catalog::consultations::configure_public)
-            .configure(carts::configure)
-            .configure(orders::checkout::configure)
-            .configure(orders::routes::configure)
-            .configure(orders::after_sales::configure)
-            .configure(payments::routes::configure)
-            .configure(auth::routes::configure)
-            .configure(accounts::configure_me)
-            .configure(accounts::addresses::configure)
-            .configure(audit::routes::configure_me)
-            .configure(notifications::routes::configure)
-            .configure(privacy::consents::configure)
-            .configure(privacy::export::configure)
-            .configure(policies::admin::configure_me)
-            .configure(privacy::data_map::configure)
-            .configure(privacy::requests::routes::configure)
-            .configure(privacy::requests::guest::configure)
-            .service(
-                scope("/admin")
-                    .configure(accounts::configure_staff)
-                    .configure(auth::api_keys::configure)
-                    .configure(audit::routes::configure_admin)
-                    .configure(crypto::routes::configure)
-                    .configure(catalog::admin::configure)
-                    .configure(catalog::consultations::configure_admin)
-                    .configure(payments::routes::configure_admin)
-                    .configure(orders::admin::configure)
-                    .configure(orders::after_sales::configure_admin)
-                    .configure(privacy::requests::admin::configure)
-                    .configure(policies::admin::configure_admin)
-                    .configure(notifications::admin::configure)
-                    .configure(webhooks::routes::configure),
-            ),
-    );
+    cfg.configure(health::configure)
+        .configure(metrics::routes::configure)
+        .service(
+            scope("/v1")
+                .configure(policies::configure)
+                .configure(catalog::routes::configure)
+                .configure(catalog::consultations::configure_public)
+                .configure(carts::configure)
+                .configure(orders::checkout::configure)
+                .configure(orders::routes::configure)
+                .configure(orders::after_sales::configure)
+                .configure(payments::routes::configure)
+                .configure(auth::routes::configure)
+                .configure(accounts::configure_me)
+                .configure(accounts::addresses::configure)
+                .configure(audit::routes::configure_me)
+                .configure(notifications::routes::configure)
+                .configure(privacy::consents::configure)
+                .configure(privacy::export::configure)
+                .configure(policies::admin::configure_me)
+                .configure(privacy::data_map::configure)
+                .configure(privacy::requests::routes::configure)
+                .configure(privacy::requests::guest::configure)
+                .service(
+                    scope("/admin")
+                        .configure(accounts::configure_staff)
+                        .configure(auth::api_keys::configure)
+                        .configure(audit::routes::configure_admin)
+                        .configure(crypto::routes::configure)
+                        .configure(catalog::admin::configure)
+                        .configure(catalog::consultations::configure_admin)
+                        .configure(payments::routes::configure_admin)
+                        .configure(orders::admin::configure)
+                        .configure(orders::after_sales::configure_admin)
+                        .configure(privacy::requests::admin::configure)
+                        .configure(policies::admin::configure_admin)
+                        .configure(notifications::admin::configure)
+                        .configure(webhooks::routes::configure),
+                ),
+        );
 }
 
 /// Routes served outside the OpenAPI document (the document itself and its viewer).
@@ -157,13 +160,21 @@ impl Application {
         let client_addresses = web::Data::new(auth::ClientAddresses {
             behind_proxy: config.behind_proxy,
         });
+        let mut pools = vec![("primary", db.clone())];
         let catalog_db = web::Data::new(catalog::CatalogDb(match &config.read_database_url {
             Some(url) => {
                 log::info!("catalogue reads go to the replica {}", url.redacted());
-                Db::connect(url, config.db_pool_size)?
+                let replica = Db::connect(url, config.db_pool_size)?;
+                pools.push(("catalog_replica", replica.clone()));
+                replica
             }
             None => db.clone(),
         }));
+        let metrics = web::Data::new(Metrics::new(pools).context("registering metrics")?);
+        let metrics_access = web::Data::new(MetricsAccess::from_config(&config)?);
+        if config.metrics_token.is_none() && config.environment == Environment::Production {
+            log::info!("GET /metrics answers admins only: set VALISE_METRICS_TOKEN for a scraper");
+        }
         let payment_settings = web::Data::new(payments::routes::PaymentSettings {
             webhook_secret: config.payment_webhook_secret.expose().as_bytes().to_vec(),
         });
@@ -206,6 +217,8 @@ impl Application {
                 .app_data(webhook_settings.clone())
                 .app_data(routes.clone())
                 .app_data(spec_json.clone())
+                .app_data(metrics.clone())
+                .app_data(metrics_access.clone())
                 .app_data(
                     web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()),
                 )

@@ -118,6 +118,7 @@ async fn page(
 /// Newest first, filterable by subject, actor, action and time. Entries carry ids, field
 /// names and purposes, never personal values.
 #[utoipa::path(
+    operation_id = "list_audit_entries",
     tag = "audit",
     security(("bearer" = []), ("api_key" = [])),
     params(AuditQuery),

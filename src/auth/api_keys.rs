@@ -73,6 +73,7 @@ pub struct ApiKeyList {
 ///
 /// Names, roles and last use of every key; secrets are never shown again.
 #[utoipa::path(
+    operation_id = "list_api_keys",
     tag = "api-keys",
     security(("bearer" = []), ("api_key" = [])),
     params(PageQuery),

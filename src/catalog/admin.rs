@@ -145,7 +145,8 @@ pub struct StockLevel {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"delta": -2, "reason": "damaged in the warehouse"}))]
 pub struct StockAdjustment {
-    /// Units to add (positive) or remove (negative).
+    /// Units to add (positive) or remove (negative); not zero.
+    #[schema(minimum = -1_000_000, maximum = 1_000_000)]
     pub delta: i32,
     /// Why (1–200 characters).
     pub reason: String,
@@ -685,7 +686,9 @@ async fn adjust_stock(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let body = body.into_inner();
-    if body.delta == 0 || body.delta.abs() > 1_000_000 {
+    // `unsigned_abs`: `abs` of i32::MIN overflows (a panic in debug builds, and in release a
+    // negative number that slipped past this check).
+    if body.delta == 0 || body.delta.unsigned_abs() > 1_000_000 {
         return Err(ApiError::validation(
             "delta",
             "must be non-zero and at most 1,000,000 units",

@@ -129,6 +129,7 @@ fn listing_name(sort: Sort) -> String {
 /// never repeats or skips a product when others are added meanwhile). Listed availability may
 /// be up to a second old; checkout is always exact. Public and cacheable for 5 seconds.
 #[utoipa::path(
+    operation_id = "list_products",
     tag = "catalog",
     params(ListQuery),
     responses(

@@ -93,6 +93,11 @@ impl Db {
         let state = self.pool.state();
         (state.connections, state.idle_connections)
     }
+
+    /// The most connections this pool opens.
+    pub fn pool_max_size(&self) -> u32 {
+        self.pool.max_size()
+    }
 }
 
 /// Current time truncated to microseconds: PostgreSQL keeps micros, SQLite would keep nanos, and

@@ -13,6 +13,7 @@ use actix_web::middleware::Next;
 use actix_web::{web, Error, HttpResponse};
 
 use super::error::{problem_response, slug_for, ApiError, PROBLEM_CONTENT_TYPE};
+use crate::metrics::Metrics;
 use crate::versions::Versions;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -53,6 +54,11 @@ pub async fn request_context(
     // The path only: query strings may carry filters we do not want in logs.
     let path = req.path().to_owned();
     let versions = req.app_data::<web::Data<Versions>>().cloned();
+    // The route template (`/v1/orders/{number}`), never the concrete path: paths hold ids.
+    let metrics = req
+        .app_data::<web::Data<Metrics>>()
+        .cloned()
+        .map(|m| (m, req.match_pattern()));
 
     let id = request_id.clone();
     let outcome = CURRENT_REQUEST_ID
@@ -75,11 +81,15 @@ pub async fn request_context(
         Ok(res) => res.status(),
         Err((response, _)) => response.status(),
     };
+    let elapsed = started.elapsed();
+    if let Some((metrics, route)) = metrics {
+        metrics.observe_request(&method, route.as_deref(), status.as_u16(), elapsed);
+    }
     log::info!(
         target: "valise::access",
         "{method} {path} {} {:.1}ms rid={request_id}",
         status.as_u16(),
-        started.elapsed().as_secs_f64() * 1000.0,
+        elapsed.as_secs_f64() * 1000.0,
     );
     match outcome {
         Ok(mut res) => {

@@ -9,7 +9,10 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::AppExt;
 
-use super::error::{FieldError, Problem};
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::{Content, Ref, Response};
+
+use super::error::{FieldError, Problem, PROBLEM_CONTENT_TYPE};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -79,12 +82,63 @@ impl Modify for Security {
 
 /// The complete document: document-level parts plus every registered route.
 pub fn spec() -> utoipa::openapi::OpenApi {
-    let (_, spec) = App::new()
+    let (_, mut spec) = App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
         .configure(crate::startup::routes)
         .split_for_parts();
+    add_common_problems(&mut spec);
     spec
+}
+
+/// Documents, on every operation they apply to, the problems that the shared plumbing answers
+/// rather than the handler: any request body may be too large (413) or not JSON (415), and any
+/// operation that reads a bearer token answers 401 when the token sent is invalid or expired,
+/// even where it would serve a guest without one.
+fn add_common_problems(spec: &mut utoipa::openapi::OpenApi) {
+    for item in spec.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for op in operations.into_iter().flatten() {
+            if op.request_body.is_some() {
+                document_problem(op, 413, "The request body is larger than 64 KiB");
+                document_problem(op, 415, "The request body is not `application/json`");
+            }
+            if reads_bearer_token(op) {
+                document_problem(op, 401, "The credentials sent are invalid or expired");
+            }
+        }
+    }
+}
+
+fn reads_bearer_token(op: &Operation) -> bool {
+    op.security.iter().flatten().any(|requirement| {
+        serde_json::to_value(requirement)
+            .ok()
+            .and_then(|v| v.get("bearer").map(|_| ()))
+            .is_some()
+    })
+}
+
+fn document_problem(op: &mut Operation, status: u16, description: &str) {
+    let problem = Content::builder()
+        .schema(Some(Ref::from_schema_name("Problem")))
+        .build();
+    op.responses
+        .responses
+        .entry(status.to_string())
+        .or_insert_with(|| {
+            Response::builder()
+                .description(description)
+                .content(PROBLEM_CONTENT_TYPE, problem)
+                .build()
+                .into()
+        });
 }
 
 /// The document as committed under `openapi/openapi.json`: pretty JSON with a final newline.

@@ -212,6 +212,7 @@ fn requeue(conn: &mut DbConnection, id: &str) -> Result<Row, ApiError> {
 /// dead-lettered notifications with the reason of their last failure; retry them with
 /// `POST /v1/admin/notifications/{id}/retry`.
 #[utoipa::path(
+    operation_id = "list_outbox",
     tag = "outbox",
     security(("bearer" = []), ("api_key" = [])),
     params(OutboxQuery),

@@ -91,6 +91,14 @@ pub mod kind {
     pub const DSR_VERIFICATION_CODE: &str = "dsr.verification_code";
 }
 
+/// Notifications waiting for delivery: the outbox backlog reported by `/metrics`.
+pub fn pending_count(conn: &mut DbConnection) -> QueryResult<i64> {
+    notifications::table
+        .filter(notifications::status.eq(PENDING))
+        .count()
+        .get_result(conn)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

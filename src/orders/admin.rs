@@ -171,6 +171,7 @@ fn by_number(conn: &mut DbConnection, number: &str) -> Result<OrderRow, ApiError
 ///
 /// Filter by status and placement time. Addresses show initials, city and country only.
 #[utoipa::path(
+    operation_id = "list_staff_orders",
     tag = "orders-admin",
     security(("bearer" = []), ("api_key" = [])),
     params(StaffOrderQuery),

@@ -103,7 +103,8 @@ pub fn verify_signature(
         }
     }
     let timestamp = timestamp.ok_or("the signature has no timestamp")?;
-    if (now - timestamp).abs() > SIGNATURE_TOLERANCE_SECS {
+    // `abs_diff`: a timestamp near i64::MIN or MAX must not overflow the subtraction.
+    if now.abs_diff(timestamp) > SIGNATURE_TOLERANCE_SECS.unsigned_abs() {
         return Err("the signature timestamp is outside the 5-minute tolerance");
     }
     let key = hmac::Key::new(hmac::HMAC_SHA256, secret);
@@ -209,5 +210,12 @@ mod tests {
             verify_signature(secret, "v1=00", body, 1_000_100).is_err(),
             "no timestamp"
         );
+        for extreme in [i64::MIN, i64::MAX] {
+            let header = sign(secret, extreme, body);
+            assert!(
+                verify_signature(secret, &header, body, 1_000_100).is_err(),
+                "timestamp {extreme} is far outside the tolerance, without overflowing"
+            );
+        }
     }
 }

@@ -44,6 +44,7 @@ async fn current(req: HttpRequest, db: web::Data<Db>) -> Result<HttpResponse, Ap
 ///
 /// Summaries without the text; fetch a version for its full text.
 #[utoipa::path(
+    operation_id = "list_policies",
     tag = "policies",
     params(PageQuery),
     responses(

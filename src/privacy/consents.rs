@@ -256,6 +256,7 @@ pub fn change(
 /// The current state of each purpose (`order_notifications`, `marketing_notifications`,
 /// `personalization`) from the consent ledger; the full ledger is in `GET /v1/me/export`.
 #[utoipa::path(
+    operation_id = "list_consents",
     tag = "privacy",
     security(("bearer" = [])),
     responses(
@@ -279,6 +280,7 @@ async fn list(auth: Auth<min::Customer>, db: web::Data<Db>) -> Result<HttpRespon
 /// once to everything queued after it, and is tracked as a data-subject request of kind
 /// `withdrawal`. `order_notifications` cannot be withdrawn while an order is open (409).
 #[utoipa::path(
+    operation_id = "set_consent",
     tag = "privacy",
     security(("bearer" = [])),
     params(("purpose" = Purpose, Path, description = "The purpose")),

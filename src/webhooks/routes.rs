@@ -170,6 +170,7 @@ fn parse_subscription(
 /// Active subscriptions, newest first, with their endpoints and event patterns. Secrets are
 /// never shown again.
 #[utoipa::path(
+    operation_id = "list_webhooks",
     tag = "webhooks",
     security(("bearer" = []), ("api_key" = [])),
     params(PageQuery),
@@ -207,6 +208,7 @@ async fn list(
 /// times over almost 12 hours (1 min, 5 min, 15 min, 30 min, 1 h, 2 h, 3 h, 4 h), then the
 /// delivery is `dead`. The signing `secret` is in this response only.
 #[utoipa::path(
+    operation_id = "create_webhook",
     tag = "webhooks",
     security(("bearer" = []), ("api_key" = [])),
     request_body = NewSubscription,
@@ -249,6 +251,7 @@ async fn create(
 /// No further events are sent to it; deliveries still waiting are cancelled and its secret
 /// is destroyed. Its delivery log stays readable.
 #[utoipa::path(
+    operation_id = "delete_webhook",
     tag = "webhooks",
     security(("bearer" = []), ("api_key" = [])),
     params(("id" = String, Path, description = "`whk_…` id")),

@@ -209,6 +209,27 @@ async fn stock_is_set_and_adjusted_atomically_and_never_goes_negative() {
     assert_problem(too_many, StatusCode::CONFLICT, "conflict").await;
     assert_eq!(stock_of(&app, &product_id).await, 10);
 
+    // Found by schemathesis: the smallest i32 overflowed the size check (a panic, in debug).
+    for delta in [i64::from(i32::MIN), 1_000_001, 0] {
+        let refused = app
+            .authed(
+                Method::POST,
+                &format!("/v1/admin/variants/{variant}/stock-adjustments"),
+                &manager,
+            )
+            .json(&json!({"delta": delta, "reason": "stock take"}))
+            .send()
+            .await
+            .unwrap();
+        assert_problem(
+            refused,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation-failed",
+        )
+        .await;
+    }
+    assert_eq!(stock_of(&app, &product_id).await, 10);
+
     // Twenty concurrent removals of one unit from ten: exactly ten succeed.
     let path = format!("/v1/admin/variants/{variant}/stock-adjustments");
     let attempts = (0..20).map(|_| {

@@ -13,6 +13,7 @@ mod errors;
 mod health;
 mod helpers;
 mod me;
+mod metrics;
 mod migrations;
 mod openapi;
 mod orders;

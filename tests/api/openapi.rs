@@ -26,9 +26,16 @@ async fn the_served_document_is_openapi_3_1_and_documents_every_operation() {
 
     let paths = spec["paths"].as_object().unwrap();
     assert!(paths.contains_key("/v1/policies/current"));
+    // Client generators name methods after operation ids: a duplicate breaks their output.
+    let mut operation_ids = std::collections::HashSet::new();
     for (path, item) in paths {
         for (method, op) in item.as_object().unwrap() {
             let name = format!("{method} {path}");
+            let operation_id = op["operationId"].as_str().unwrap_or_default();
+            assert!(
+                !operation_id.is_empty() && operation_ids.insert(operation_id.to_owned()),
+                "{name}: operationId `{operation_id}` is missing or not unique"
+            );
             assert!(
                 op["summary"].as_str().is_some_and(|s| !s.is_empty()),
                 "{name}: summary"

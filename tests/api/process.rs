@@ -262,6 +262,35 @@ fn the_first_admin_comes_from_the_environment_once() {
 }
 
 #[test]
+fn admin_create_reads_the_password_from_the_environment() {
+    let (url, _guard) = TestDatabase::create();
+    let keys = tempfile::tempdir().unwrap();
+    let output = valise()
+        .args(["admin", "create", "--email", "boss@shop.example"])
+        .env("DATABASE_URL", url.to_env_value())
+        .env("VALISE_DATA_DIR", keys.path())
+        .env_remove("VALISE_ADMIN_EMAIL")
+        .env("VALISE_ADMIN_PASSWORD", "boss password 1234")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let server = start_server_logging_to(
+        &url.to_env_value(),
+        Stdio::null(),
+        &[("VALISE_DATA_DIR", keys.path().to_str().unwrap())],
+    );
+    assert_eq!(
+        login_status(server.port, "boss@shop.example", "boss password 1234"),
+        200
+    );
+}
+
+#[test]
 fn admin_create_reads_the_password_from_standard_input() {
     let (url, _guard) = TestDatabase::create();
     let keys = tempfile::tempdir().unwrap();

@@ -179,6 +179,7 @@ fn open_request(
 /// sent to that email through the notification outbox; the answer is the same whether or
 /// not the email is known. At most 5 requests per email per hour.
 #[utoipa::path(
+    operation_id = "create_guest_request",
     tag = "privacy",
     request_body = GuestRequest,
     responses(
@@ -348,6 +349,7 @@ fn carry_out(
 /// `rectification` goes to the privacy officer. 5 wrong codes lock the request (ask
 /// again); codes expire after 24 hours.
 #[utoipa::path(
+    operation_id = "verify_guest_request",
     tag = "privacy",
     params(("id" = String, Path, description = "`dsr_…`")),
     request_body = Verification,
