@@ -44,6 +44,11 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Retention rules (the data map's retention column).
+    Retention {
+        #[command(subcommand)]
+        command: RetentionCommand,
+    },
     /// Load the demo luggage catalogue (idempotent).
     Seed {
         /// The demo catalogue (240 products, 720 variants).
@@ -52,6 +57,16 @@ pub enum Command {
         /// How many products to generate instead (for benchmarks).
         #[arg(long)]
         products: Option<usize>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RetentionCommand {
+    /// Run every rule once, in batches; prints the counts per rule as JSON.
+    Run {
+        /// Only count what is due.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -192,6 +207,22 @@ pub fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 count - inserted,
                 started.elapsed().as_secs_f64()
             );
+            Ok(())
+        }
+        Command::Retention {
+            command: RetentionCommand::Run { dry_run },
+        } => {
+            let services = startup::services(&config)?;
+            let mut conn = services.db.get()?;
+            let settings = crate::retention::Settings::from_config(&config);
+            let report = crate::retention::engine::run(
+                &mut conn,
+                &services.crypto,
+                &settings,
+                crate::db::now(),
+                dry_run,
+            )?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(())
         }
         Command::Audit {

@@ -25,7 +25,7 @@ use crate::policies;
 use crate::versions::{self, Versions};
 use crate::{
     accounts, audit, auth, carts, catalog, crypto, delivery, notifications, orders, payments,
-    privacy, webhooks,
+    privacy, retention, webhooks,
 };
 
 /// Every documented route. The OpenAPI document is generated from exactly this list.
@@ -67,6 +67,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
                         .configure(orders::after_sales::configure_admin)
                         .configure(privacy::requests::admin::configure)
                         .configure(policies::admin::configure_admin)
+                        .configure(retention::routes::configure)
                         .configure(notifications::admin::configure)
                         .configure(webhooks::routes::configure),
                 ),
@@ -128,11 +129,8 @@ pub struct Application {
     db: Db,
     crypto: Crypto,
     server: Server,
-    watcher: actix_web::rt::task::JoinHandle<()>,
-    expiry: actix_web::rt::task::JoinHandle<()>,
-    erasures: actix_web::rt::task::JoinHandle<()>,
-    notices: actix_web::rt::task::JoinHandle<()>,
-    delivery: actix_web::rt::task::JoinHandle<()>,
+    /// Background tasks, aborted when the server stops.
+    workers: Vec<actix_web::rt::task::JoinHandle<()>>,
 }
 
 struct SpecJson(Bytes);
@@ -181,11 +179,20 @@ impl Application {
         let webhook_settings = web::Data::new(webhooks::routes::WebhookSettings {
             allow_http: config.environment != crate::config::Environment::Production,
         });
-        let expiry = orders::worker::spawn(db.clone(), config.after_sales_window);
-        let erasures = privacy::erasure::spawn(db.clone(), app_crypto.clone());
-        let notices = policies::admin::spawn_resumer(db.clone());
-        let delivery = delivery::spawn(db.clone(), app_crypto.clone(), config.delivery.clone())?;
-        let watcher = versions::spawn_watcher(db.clone(), versions.clone());
+        // Background work; every instance runs it, each task is safe with several processes.
+        let workers = vec![
+            versions::spawn_watcher(db.clone(), versions.clone()),
+            orders::worker::spawn(db.clone(), config.after_sales_window),
+            privacy::erasure::spawn(db.clone(), app_crypto.clone()),
+            policies::admin::spawn_resumer(db.clone()),
+            delivery::spawn(db.clone(), app_crypto.clone(), config.delivery.clone())?,
+            retention::routes::spawn(
+                db.clone(),
+                app_crypto.clone(),
+                retention_settings.get_ref().clone(),
+                metrics.clone(),
+            ),
+        ];
 
         let spec = openapi::spec();
         let routes = web::Data::new(RouteTable::from_spec(&spec, UNDOCUMENTED_ROUTES));
@@ -249,11 +256,7 @@ impl Application {
             db: app_db,
             crypto: app_crypto,
             server,
-            watcher,
-            expiry,
-            erasures,
-            notices,
-            delivery,
+            workers,
         })
     }
 
@@ -278,11 +281,9 @@ impl Application {
     /// Serves until the server is stopped (by a signal or through [`Self::handle`]).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
-        self.watcher.abort();
-        self.expiry.abort();
-        self.erasures.abort();
-        self.notices.abort();
-        self.delivery.abort();
+        for worker in &self.workers {
+            worker.abort();
+        }
         result
     }
 }

@@ -111,6 +111,12 @@ fn add_common_problems(spec: &mut utoipa::openapi::OpenApi) {
             }
             if reads_bearer_token(op) {
                 document_problem(op, 401, "The credentials sent are invalid or expired");
+                // Every authenticated route refuses an account whose erasure is pending.
+                document_problem(
+                    op,
+                    403,
+                    "The account is being erased (only its data-subject requests remain reachable)",
+                );
             }
         }
     }

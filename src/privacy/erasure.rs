@@ -137,13 +137,33 @@ fn revoke_sessions(conn: &mut DbConnection, user_id: &str) -> QueryResult<usize>
     .execute(conn)
 }
 
-/// Carries out a customer's erasure: the keys of their finished orders, then their profile
-/// key, are shredded; saved addresses, inbox and sessions are deleted; the account row stays
-/// as an empty shell that accounting records point to.
+/// Carries out a customer's erasure request (see [`erase_account`]) and completes it.
 pub fn execute(conn: &mut DbConnection, crypto: &Crypto, row: &RequestRow) -> Result<(), ApiError> {
     let Some(user_id) = row.user_id.as_deref() else {
         return Ok(());
     };
+    erase_account(
+        conn,
+        crypto,
+        user_id,
+        reason::ERASURE_REQUEST,
+        "erasure requested by the data subject",
+    )?;
+    requests::transition(conn, &row.id, row.status(), Status::Completed)?;
+    Ok(())
+}
+
+/// Erases an account: the keys of its finished orders, then its profile key, are shredded;
+/// saved addresses, inbox and sessions are deleted; the account row stays as an empty shell
+/// that accounting records point to. Open orders keep their key (the caller checks there
+/// are none when that matters).
+pub fn erase_account(
+    conn: &mut DbConnection,
+    crypto: &Crypto,
+    user_id: &str,
+    why: &str,
+    purpose: &str,
+) -> Result<(), ApiError> {
     let finals: Vec<&str> = OrderStatus::ALL
         .into_iter()
         .filter(|s| s.is_final())
@@ -155,9 +175,9 @@ pub fn execute(conn: &mut DbConnection, crypto: &Crypto, row: &RequestRow) -> Re
         .select(orders::id)
         .load(conn)?;
     for order in &finished {
-        shred_subject(conn, crypto, order, reason::ERASURE_REQUEST)?;
+        shred_subject(conn, crypto, order, why)?;
     }
-    shred_subject(conn, crypto, user_id, reason::ERASURE_REQUEST)?;
+    shred_subject(conn, crypto, user_id, why)?;
     diesel::delete(addresses::table.filter(addresses::user_id.eq(user_id))).execute(conn)?;
     diesel::delete(notifications::table.filter(notifications::recipient_user_id.eq(user_id)))
         .execute(conn)?;
@@ -173,7 +193,6 @@ pub fn execute(conn: &mut DbConnection, crypto: &Crypto, row: &RequestRow) -> Re
             users::updated_at.eq(crate::db::now()),
         ))
         .execute(conn)?;
-    requests::transition(conn, &row.id, row.status(), Status::Completed)?;
     audit::record(
         conn,
         crypto,
@@ -182,7 +201,7 @@ pub fn execute(conn: &mut DbConnection, crypto: &Crypto, row: &RequestRow) -> Re
             action: "subject.erase",
             subject_id: Some(user_id),
             fields: &["profile", "addresses", "orders.personal"],
-            purpose: "erasure requested by the data subject",
+            purpose,
         },
     )?;
     Ok(())

@@ -1,6 +1,9 @@
 //! Retention rules: how long each category of data is kept, in one table that the data map
 //! publishes (`GET /v1/privacy/data-map`) and the retention engine enforces.
 
+pub mod engine;
+pub mod routes;
+
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -77,7 +80,9 @@ pub fn rule(category: &str, s: &Settings) -> Retention {
         "dsr" => days(
             "request answered",
             3 * 365,
-            "Requests are kept 3 years after their answer; one-time codes 24 hours.".into(),
+            "Requests are deleted 3 years after their answer; unused one-time codes after 24 \
+             hours."
+                .into(),
         ),
         "idempotency" => days("request", 1, "24 hours, for safe retries.".into()),
         "analytics" => days(
@@ -88,16 +93,19 @@ pub fn rule(category: &str, s: &Settings) -> Retention {
                 s.analytics_raw_days
             ),
         ),
-        "audit" => days(
-            "entry",
-            s.accounting_years * 365,
-            "Ids, field names and purposes only (never values), as long as accounting records."
+        "audit" => Retention {
+            from: "entry",
+            days: None,
+            description: "Ids, field names and purposes only (never values); kept whole, since \
+                          the MAC chain proves nothing was removed."
                 .into(),
-        ),
+        },
         "consultations" => days(
             "question answered",
             365,
-            "The optional contact email is shredded a year after the answer.".into(),
+            "The question and its contact email are shredded a year after the answer (the \
+             published wording of answered questions stays, without personal data)."
+                .into(),
         ),
         "service_secrets" => days(
             "subscription deleted",

@@ -24,6 +24,7 @@ mod privacy;
 mod privacy_center;
 mod process;
 mod receiver;
+mod retention;
 mod rotation;
 mod staff;
 mod storage;

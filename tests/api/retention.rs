@@ -1,0 +1,316 @@
+//! The retention engine: every rule finds what is due, a dry run only counts, a real run
+//! purges in batches, a second run finds nothing, and each real run is audited.
+
+use chrono::Duration;
+use diesel::prelude::*;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use valise::auth::Role;
+use valise::db::schema::{
+    carts, dsr_codes, dsr_requests, idempotency_keys, order_items, orders, refresh_tokens, users,
+};
+
+use crate::helpers::{assert_problem, unique_email, Session, TestApp, PASSWORD};
+use crate::orders::{customer_order, stocked_variant};
+
+async fn exec(
+    app: &TestApp,
+    f: impl FnOnce(&mut valise::db::DbConnection) -> QueryResult<usize> + Send + 'static,
+) {
+    app.db
+        .run(move |conn| f(conn).map_err(anyhow::Error::from))
+        .await
+        .unwrap();
+}
+
+async fn run(app: &TestApp, officer: &Session, dry_run: bool) -> Value {
+    let response = app
+        .authed(
+            Method::POST,
+            &format!("/v1/admin/retention/run?dry_run={dry_run}"),
+            officer,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json().await.unwrap()
+}
+
+fn count(report: &Value, rule: &str) -> i64 {
+    report["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["rule"] == rule)
+        .unwrap_or_else(|| panic!("no rule {rule}: {report}"))["count"]
+        .as_i64()
+        .unwrap()
+}
+
+#[actix_web::test]
+async fn every_rule_purges_what_is_due_once() {
+    let app = TestApp::spawn().await;
+    let officer = app.staff(Role::PrivacyOfficer).await;
+    let support = app.staff(Role::Support).await;
+    let variant = stocked_variant(&app, "kept-a-while", 10, 4900).await;
+    let now = valise::db::now();
+
+    // An order closed yesterday (its personal part is due), one closed 11 years ago (its
+    // accounting record is due too), an account idle for 4 years, and stale technical rows.
+    let ada = app.register(&unique_email("ret-ada"), "Ada King").await;
+    let recent = customer_order(&app, &ada, &variant).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ancient = customer_order(&app, &ada, &variant).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (r, a) = (recent.clone(), ancient.clone());
+    exec(&app, move |conn| {
+        diesel::update(orders::table.find(r))
+            .set((
+                orders::status.eq("closed"),
+                orders::closed_at.eq(Some(now - Duration::days(1))),
+            ))
+            .execute(conn)?;
+        let long_ago = now - Duration::days(11 * 365);
+        diesel::update(orders::table.find(a))
+            .set((
+                orders::status.eq("closed"),
+                orders::closed_at.eq(Some(long_ago)),
+                orders::updated_at.eq(long_ago),
+            ))
+            .execute(conn)
+    })
+    .await;
+    let idle = app
+        .register(&unique_email("ret-idle"), "Idle Customer")
+        .await;
+    let idle_id = idle.user_id.clone();
+    exec(&app, move |conn| {
+        let long_ago = now - Duration::days(4 * 365);
+        diesel::update(users::table.find(&idle_id))
+            .set(users::created_at.eq(long_ago))
+            .execute(conn)?;
+        diesel::update(refresh_tokens::table.filter(refresh_tokens::user_id.eq(&idle_id)))
+            .set(refresh_tokens::created_at.eq(long_ago))
+            .execute(conn)
+    })
+    .await;
+    let guest: Value = app
+        .post_json(
+            "/v1/privacy/requests",
+            &json!({"email": unique_email("ret-guest"), "kind": "access"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let guest_request = guest["id"].as_str().unwrap().to_owned();
+    let g = guest_request.clone();
+    exec(&app, move |conn| {
+        diesel::update(dsr_codes::table.find(g))
+            .set(dsr_codes::expires_at.eq(now - Duration::hours(1)))
+            .execute(conn)?;
+        diesel::update(idempotency_keys::table)
+            .set(idempotency_keys::created_at.eq(now - Duration::days(2)))
+            .execute(conn)?;
+        diesel::update(carts::table)
+            .set(carts::expires_at.eq(now - Duration::hours(1)))
+            .execute(conn)
+    })
+    .await;
+
+    // An answered consultation from two years ago; a request answered four years ago; the
+    // consent evidence of a subject erased eleven years ago.
+    let manager = app.staff(Role::Manager).await;
+    let product = crate::catalog::create(
+        &app,
+        &manager,
+        &crate::catalog::product("asked-long-ago", "travel", "abs", [55, 40, 20], 9900, &[1]),
+    )
+    .await;
+    let asked: Value = app
+        .post_json(
+            &format!(
+                "/v1/products/{}/consultations",
+                product["id"].as_str().unwrap()
+            ),
+            &json!({"question": "Is it waterproof?", "contact_email": unique_email("asker")}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let consultation = asked["id"].as_str().unwrap().to_owned();
+    let answered = app
+        .authed(
+            Method::POST,
+            &format!("/v1/admin/consultations/{consultation}/answer"),
+            &support,
+        )
+        .json(&json!({"answer": "Splash-proof."}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answered.status(), StatusCode::OK);
+    let bob = app.register(&unique_email("ret-bob"), "Bob Stone").await;
+    app.authed(Method::PUT, "/v1/me/consents/personalization", &bob)
+        .json(&json!({"granted": true}))
+        .send()
+        .await
+        .unwrap();
+    app.authed(Method::PUT, "/v1/me/consents/personalization", &bob)
+        .json(&json!({"granted": false}))
+        .send()
+        .await
+        .unwrap();
+    let (c, b) = (consultation.clone(), bob.user_id.clone());
+    exec(&app, move |conn| {
+        use valise::db::schema::{consultations, erasure_ledger};
+        diesel::update(consultations::table.find(c))
+            .set(consultations::answered_at.eq(Some(now - Duration::days(730))))
+            .execute(conn)?;
+        diesel::update(dsr_requests::table.filter(dsr_requests::user_id.eq(&b)))
+            .set(dsr_requests::completed_at.eq(Some(now - Duration::days(4 * 365))))
+            .execute(conn)?;
+        diesel::insert_into(erasure_ledger::table)
+            .values((
+                erasure_ledger::subject_id.eq(&b),
+                erasure_ledger::erased_at.eq(now - Duration::days(11 * 365)),
+                erasure_ledger::reason.eq("erasure_request"),
+            ))
+            .execute(conn)
+    })
+    .await;
+
+    assert_problem(
+        app.authed(
+            Method::POST,
+            "/v1/admin/retention/run?dry_run=true",
+            &support,
+        )
+        .send()
+        .await
+        .unwrap(),
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+
+    // A dry run counts and changes nothing.
+    let dry = run(&app, &officer, true).await;
+    assert_eq!(dry["dry_run"], true);
+    assert_eq!(count(&dry, "order_personal"), 2);
+    assert_eq!(count(&dry, "accounting"), 1);
+    assert_eq!(count(&dry, "inactive_accounts"), 1);
+    assert_eq!(count(&dry, "dsr_codes"), 1);
+    assert_eq!(count(&dry, "consultations"), 1, "{dry}");
+    assert_eq!(count(&dry, "dsr_requests"), 1);
+    assert_eq!(count(&dry, "consent_evidence"), 2);
+    assert_eq!(count(&dry, "idempotency_keys"), 2);
+    assert!(count(&dry, "expired_carts") >= 2);
+    let order_view = app.get_as("/v1/orders", &ada).await;
+    let listed: Value = order_view.json().await.unwrap();
+    assert_eq!(
+        listed["data"].as_array().unwrap().len(),
+        2,
+        "nothing deleted yet"
+    );
+    assert!(
+        listed["data"][0]["contact_email"].is_string(),
+        "nothing shredded yet"
+    );
+
+    let purged = run(&app, &officer, false).await;
+    assert_eq!(count(&purged, "order_personal"), 2);
+    assert_eq!(count(&purged, "accounting"), 1);
+    assert_eq!(count(&purged, "inactive_accounts"), 1);
+    assert_eq!(
+        count(&purged, "closed_accounts"),
+        1,
+        "the idle account's empty row goes too"
+    );
+
+    // The recent order stays, without its personal part; the ancient one is gone.
+    let listed: Value = app.get_as("/v1/orders", &ada).await.json().await.unwrap();
+    let data = listed["data"].as_array().unwrap();
+    assert_eq!(data.len(), 1);
+    assert_eq!(data[0]["id"], recent.as_str());
+    assert!(data[0]["contact_email"].is_null());
+    assert_eq!(
+        data[0]["items"].as_array().unwrap().len(),
+        1,
+        "accounting kept"
+    );
+    let a = ancient.clone();
+    let left: i64 = app
+        .db
+        .run(move |conn| {
+            order_items::table
+                .filter(order_items::order_id.eq(a))
+                .count()
+                .get_result(conn)
+                .map_err(anyhow::Error::from)
+        })
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+    assert_eq!(
+        app.login(&idle.email, PASSWORD).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let g = guest_request.clone();
+    let lapsed: String = app
+        .db
+        .run(move |conn| {
+            dsr_requests::table
+                .find(g)
+                .select(dsr_requests::status)
+                .first(conn)
+                .map_err(anyhow::Error::from)
+        })
+        .await
+        .unwrap();
+    assert_eq!(lapsed, "cancelled");
+
+    // Idempotent: nothing left to do.
+    let again = run(&app, &officer, false).await;
+    for rule in again["rules"].as_array().unwrap() {
+        assert_eq!(rule["count"], 0, "{rule}");
+    }
+    let log: Value = app
+        .get_as("/v1/admin/audit?action=retention.run", &officer)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        log["data"].as_array().unwrap().len(),
+        2,
+        "one entry per real run"
+    );
+}
+
+#[test]
+fn the_command_line_runs_the_rules() {
+    let (url, _guard) = crate::helpers::TestDatabase::create();
+    let dir = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_valise"))
+        .args(["retention", "run", "--dry-run"])
+        .env("DATABASE_URL", url.to_env_value())
+        .env("VALISE_DATA_DIR", dir.path())
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["dry_run"], true);
+    assert!(report["rules"].as_array().unwrap().len() >= 8);
+}
