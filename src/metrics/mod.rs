@@ -104,8 +104,7 @@ impl Metrics {
         let retention_runs = IntCounterVec::new(
             Opts::new(
                 "valise_retention_runs_total",
-                "Retention runs, by mode (dry_run or purge). Stays 0 until the retention \
-                 task exists.",
+                "Retention runs, by mode (dry_run or purge), from the API and the hourly task.",
             ),
             &["mode"],
         )?;
