@@ -39,6 +39,44 @@ async fn gateway() -> (String, actix_web::dev::ServerHandle) {
     (format!("http://127.0.0.1:{port}/notify"), handle)
 }
 
+/// Creates a staff account directly and logs it in; returns its access token.
+async fn staff_token(
+    db: &valise::db::Db,
+    crypto: &valise::crypto::Crypto,
+    client: &reqwest::Client,
+    base: &str,
+    email: &'static str,
+    role: valise::auth::Role,
+) -> anyhow::Result<String> {
+    use valise::accounts::model::{Email, PersonName};
+    use valise::auth::password::Password;
+    let crypto = crypto.clone();
+    db.run(move |conn| {
+        valise::accounts::staff::create_account(
+            conn,
+            &crypto,
+            &valise::audit::Actor::system(),
+            &Email::parse("email", email)?,
+            &PersonName::parse("name", "Bench Staff")?,
+            &Password::parse("password", PASSWORD.to_owned())?,
+            role,
+        )
+    })
+    .await?;
+    let login = send(
+        client
+            .post(format!("{base}/v1/auth/login"))
+            .json(&json!({"email": email, "password": PASSWORD})),
+    )
+    .await;
+    Ok(login["access_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned())
+}
+
+const PASSWORD: &str = "correct horse battery staple";
+
 async fn send(req: reqwest::RequestBuilder) -> Value {
     let response = req.send().await.expect("request sent");
     let status = response.status();
@@ -81,28 +119,15 @@ async fn main() -> anyhow::Result<()> {
     };
 
     // A manager, a product with plenty of stock, a customer.
-    let manager = {
-        use valise::accounts::model::{Email, PersonName};
-        use valise::auth::password::Password;
-        let crypto = crypto.clone();
-        db.run(move |conn| {
-            valise::accounts::staff::create_account(
-                conn,
-                &crypto,
-                &valise::audit::Actor::system(),
-                &Email::parse("email", "bench-manager@shop.example")?,
-                &PersonName::parse("name", "Bench Manager")?,
-                &Password::parse("password", "correct horse battery staple".to_owned())?,
-                valise::auth::Role::Manager,
-            )
-        })
-        .await?;
-        let login = send(client.post(format!("{base}/v1/auth/login")).json(&json!({"email": "bench-manager@shop.example", "password": "correct horse battery staple"}))).await;
-        login["access_token"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
-    };
+    let manager = staff_token(
+        &db,
+        &crypto,
+        &client,
+        &base,
+        "bench-manager@shop.example",
+        valise::auth::Role::Manager,
+    )
+    .await?;
     let product = send(client.post(format!("{base}/v1/admin/products")).bearer_auth(&manager).json(&json!({
         "slug": "bench-cabin", "name": "Bench Cabin", "brand": "Valise", "description": "A cabin case for benchmarks.",
         "style": "business", "material": "polycarbonate", "wheels": "spinner", "features": [], "warranty_years": 2,
@@ -239,28 +264,15 @@ async fn main() -> anyhow::Result<()> {
             .map_err(anyhow::Error::from)
     })
     .await?;
-    let admin_token = {
-        use valise::accounts::model::{Email, PersonName};
-        use valise::auth::password::Password;
-        let crypto = crypto.clone();
-        db.run(move |conn| {
-            valise::accounts::staff::create_account(
-                conn,
-                &crypto,
-                &valise::audit::Actor::system(),
-                &Email::parse("email", "bench-admin@shop.example")?,
-                &PersonName::parse("name", "Bench Admin")?,
-                &Password::parse("password", "correct horse battery staple".to_owned())?,
-                valise::auth::Role::Admin,
-            )
-        })
-        .await?;
-        let login = send(client.post(format!("{base}/v1/auth/login")).json(&json!({"email": "bench-admin@shop.example", "password": "correct horse battery staple"}))).await;
-        login["access_token"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
-    };
+    let admin_token = staff_token(
+        &db,
+        &crypto,
+        &client,
+        &base,
+        "bench-admin@shop.example",
+        valise::auth::Role::Admin,
+    )
+    .await?;
     let t = Instant::now();
     let published = send(client.post(format!("{base}/v1/admin/policies")).bearer_auth(&admin_token)
         .json(&json!({"text": "Privacy Policy, revised for the benchmark.", "summary": "Benchmark revision."}))).await;

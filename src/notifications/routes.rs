@@ -50,13 +50,26 @@ fn in_inbox() -> diesel::dsl::Or<
         .or(notifications::status.eq(crate::delivery::status::DELIVERED))
 }
 
-type Row = (
+/// `(id, kind, payload, created_at, read_at)`, as selected for a view.
+pub type Row = (
     String,
     String,
     String,
     chrono::NaiveDateTime,
     Option<chrono::NaiveDateTime>,
 );
+
+impl From<Row> for NotificationView {
+    fn from((id, kind, payload, created_at, read_at): Row) -> Self {
+        Self {
+            id,
+            kind,
+            payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
+            created_at: created_at.and_utc(),
+            read_at: read_at.map(|t| t.and_utc()),
+        }
+    }
+}
 
 /// My notifications.
 ///
@@ -111,18 +124,7 @@ async fn inbox(
         })
         .await?;
     let (rows, next_cursor) = paginate(rows, &page, "notifications", |r| r.0.clone());
-    let data = rows
-        .into_iter()
-        .map(
-            |(id, kind, payload, created_at, read_at)| NotificationView {
-                id,
-                kind,
-                payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
-                created_at: created_at.and_utc(),
-                read_at: read_at.map(|t| t.and_utc()),
-            },
-        )
-        .collect();
+    let data = rows.into_iter().map(NotificationView::from).collect();
     Ok(HttpResponse::Ok().json(Inbox {
         data,
         next_cursor,

@@ -225,6 +225,8 @@ pub struct CategoryEntry {
     /// Whether every personal value in it is encrypted at rest.
     pub encrypted: bool,
     pub retention: Retention,
+    /// The retention engine's rules that enforce it (`valise retention run`).
+    pub enforced_by: Vec<&'static str>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -260,6 +262,11 @@ pub fn build(settings: &Settings, policy_version: i32) -> DataMap {
             visible_to: c.visible_to.to_vec(),
             encrypted: c.fields.iter().any(|fl| is_sealed(fl.column)),
             retention: retention::rule(c.id, settings),
+            enforced_by: retention::engine::RULES
+                .iter()
+                .filter(|r| r.category == c.id)
+                .map(|r| r.name)
+                .collect(),
         })
         .collect();
     DataMap {

@@ -282,23 +282,9 @@ pub fn build(
             notifications::created_at,
             notifications::read_at,
         ))
-        .load::<(
-            String,
-            String,
-            String,
-            chrono::NaiveDateTime,
-            Option<chrono::NaiveDateTime>,
-        )>(conn)?
+        .load::<crate::notifications::routes::Row>(conn)?
         .into_iter()
-        .map(
-            |(id, kind, payload, created_at, read_at)| NotificationView {
-                id,
-                kind,
-                payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
-                created_at: utc(created_at),
-                read_at: read_at.map(utc),
-            },
-        )
+        .map(NotificationView::from)
         .collect();
     let filter = crate::audit::store::Filter {
         subject_id: Some(user_id.to_owned()),

@@ -1,7 +1,8 @@
-//! The retention engine: one pass over every rule, each rule in batches (one short
-//! transaction per batch, never one huge one), idempotent and resumable (each batch selects
-//! what is still due, so a stopped run simply continues next time), safe with several
-//! processes (deletes and shreds re-check their condition inside their transaction).
+//! The retention engine: [`RULES`], one entry per kind of data that expires, each a query
+//! for what is due and an action on it. A run goes through every rule in batches (one short
+//! transaction per batch, never one huge one); it is idempotent and resumable (each batch
+//! selects what is still due, so a stopped run simply continues next time) and safe with
+//! several processes (each batch re-selects inside its own transaction).
 
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
@@ -26,6 +27,151 @@ use crate::privacy::erasure;
 /// Rows handled per transaction.
 pub const BATCH: i64 = 500;
 
+/// What a rule sees: the time of the run, the settings, the keys.
+pub struct Ctx<'a> {
+    pub now: NaiveDateTime,
+    pub settings: &'a Settings,
+    pub crypto: &'a Crypto,
+}
+
+impl Ctx<'_> {
+    fn days_ago(&self, days: i64) -> NaiveDateTime {
+        self.now - Duration::days(days)
+    }
+}
+
+type Select = fn(&mut DbConnection, &Ctx<'_>, i64) -> QueryResult<Vec<String>>;
+type Act = fn(&mut DbConnection, &Ctx<'_>, &[String]) -> Result<(), ApiError>;
+
+/// One retention rule.
+pub struct Rule {
+    pub name: &'static str,
+    /// The data-map category it enforces.
+    pub category: &'static str,
+    pub action: &'static str,
+    /// Up to `limit` keys of rows that are due.
+    select: Select,
+    /// Purges them (inside the batch's transaction).
+    act: Act,
+}
+
+/// Every rule, in the order a run applies them (accounts are erased before their empty rows
+/// are deleted).
+pub const RULES: &[Rule] = &[
+    Rule {
+        name: "order_personal",
+        category: "order_personal",
+        action: "shred the order's key (contact email, address, after-sales reasons) once it \
+                 is closed (expired and cancelled orders at once)",
+        select: order_personal_due,
+        act: shred_each,
+    },
+    Rule {
+        name: "accounting",
+        category: "accounting",
+        action: "delete orders, items, payments and history past the statutory period",
+        select: accounting_due,
+        act: delete_orders,
+    },
+    Rule {
+        name: "inactive_accounts",
+        category: "account_profile",
+        action: "erase customer accounts with no sign-in for the configured period",
+        select: inactive_accounts_due,
+        act: erase_accounts,
+    },
+    Rule {
+        name: "closed_accounts",
+        category: "account_profile",
+        action: "delete the empty rows of erased accounts no order refers to",
+        select: closed_accounts_due,
+        act: delete_accounts,
+    },
+    Rule {
+        name: "consultations",
+        category: "consultations",
+        action: "shred answered questions and their contact emails after a year",
+        select: consultations_due,
+        act: shred_each,
+    },
+    Rule {
+        name: "dsr_requests",
+        category: "dsr",
+        action: "delete answered requests after three years",
+        select: answered_requests_due,
+        act: delete_requests,
+    },
+    Rule {
+        name: "consent_evidence",
+        category: "consent_evidence",
+        action: "delete consents and acceptances of subjects erased longer ago than the \
+                 claim period",
+        select: consent_evidence_due,
+        act: delete_consent_evidence,
+    },
+    Rule {
+        name: "dsr_codes",
+        category: "dsr",
+        action: "destroy unused one-time codes after 24 hours; their requests lapse",
+        select: codes_due,
+        act: destroy_codes,
+    },
+    Rule {
+        name: "idempotency_keys",
+        category: "idempotency",
+        action: "delete Idempotency-Key records after 24 hours",
+        select: idempotency_due,
+        act: delete_idempotency,
+    },
+    Rule {
+        name: "refresh_tokens",
+        category: "account_profile",
+        action: "delete expired refresh tokens",
+        select: |conn, ctx, limit| {
+            refresh_tokens::table
+                .filter(refresh_tokens::expires_at.le(ctx.now))
+                .select(refresh_tokens::id)
+                .limit(limit)
+                .load(conn)
+        },
+        act: |conn, _, ids| {
+            diesel::delete(refresh_tokens::table.filter(refresh_tokens::id.eq_any(ids)))
+                .execute(conn)?;
+            Ok(())
+        },
+    },
+    Rule {
+        name: "expired_carts",
+        category: "account_profile",
+        action: "delete expired carts",
+        select: |conn, ctx, limit| {
+            carts::table
+                .filter(carts::expires_at.le(ctx.now))
+                .select(carts::id)
+                .limit(limit)
+                .load(conn)
+        },
+        act: delete_carts,
+    },
+    Rule {
+        name: "rate_limits",
+        category: "idempotency",
+        action: "delete throttling windows older than a day",
+        select: |conn, ctx, limit| {
+            rate_limits::table
+                .filter(rate_limits::window_start.le(ctx.days_ago(1)))
+                .select(rate_limits::bucket)
+                .limit(limit)
+                .load(conn)
+        },
+        act: |conn, _, buckets| {
+            diesel::delete(rate_limits::table.filter(rate_limits::bucket.eq_any(buckets)))
+                .execute(conn)?;
+            Ok(())
+        },
+    },
+];
+
 /// What one rule found and did.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct RuleReport {
@@ -48,40 +194,31 @@ pub struct Report {
     pub rules: Vec<RuleReport>,
 }
 
-fn finals() -> Vec<&'static str> {
-    OrderStatus::ALL
-        .into_iter()
-        .filter(|s| s.is_final())
-        .map(OrderStatus::as_str)
-        .collect()
-}
-
-/// Runs a rule: `select` returns up to `BATCH` ids still due; `act` handles them in one
-/// transaction. In a dry run only the first selection is counted (up to a cap).
-fn batched(
+/// Runs one rule: batches until less than a full one is due. A dry run only counts.
+fn apply(
     conn: &mut DbConnection,
+    ctx: &Ctx<'_>,
+    rule: &Rule,
     dry_run: bool,
-    mut select: impl FnMut(&mut DbConnection, i64) -> QueryResult<Vec<String>>,
-    mut act: impl FnMut(&mut DbConnection, &[String]) -> Result<(), ApiError>,
 ) -> Result<i64, ApiError> {
     if dry_run {
-        return Ok(select(conn, 1_000_000)?.len() as i64);
+        return Ok((rule.select)(conn, ctx, 1_000_000)?.len() as i64);
     }
     let mut total = 0;
     loop {
         let done = crate::db::write_transaction(conn, |conn| {
-            let ids = select(conn, BATCH)?;
-            act(conn, &ids)?;
-            Ok::<_, ApiError>(ids.len())
+            let keys = (rule.select)(conn, ctx, BATCH)?;
+            (rule.act)(conn, ctx, &keys)?;
+            Ok::<_, ApiError>(keys.len() as i64)
         })?;
-        total += done as i64;
-        if (done as i64) < BATCH {
+        total += done;
+        if done < BATCH {
             return Ok(total);
         }
     }
 }
 
-/// Runs every rule at `now`.
+/// Runs every rule at `now`; a real run is recorded in the audit log with its counts.
 pub fn run(
     conn: &mut DbConnection,
     crypto: &Crypto,
@@ -90,429 +227,22 @@ pub fn run(
     dry_run: bool,
 ) -> Result<Report, ApiError> {
     let started_at = chrono::Utc::now();
-    let mut rules = Vec::new();
-    let mut report = |rule, category, action, count| {
+    let ctx = Ctx {
+        now,
+        settings,
+        crypto,
+    };
+    let mut rules = Vec::with_capacity(RULES.len());
+    for rule in RULES {
         rules.push(RuleReport {
-            rule,
-            category,
-            action,
-            count,
-        })
-    };
-
-    // Order personal data: the order's key is shredded once it has been closed for the
-    // configured period (expired and cancelled orders at once: no after-sales).
-    let closed_before = now - Duration::days(settings.order_personal_days_after_close);
-    let count = batched(
-        conn,
-        dry_run,
-        |conn, limit| {
-            orders::table
-                .inner_join(data_keys::table.on(data_keys::subject_id.eq(orders::id)))
-                .filter(data_keys::wrapped.is_not_null())
-                .filter(
-                    orders::status
-                        .eq(OrderStatus::Closed.as_str())
-                        .and(orders::closed_at.le(closed_before))
-                        .or(orders::status
-                            .eq_any([
-                                OrderStatus::Expired.as_str(),
-                                OrderStatus::Cancelled.as_str(),
-                            ])
-                            .and(orders::updated_at.le(closed_before))),
-                )
-                .select(orders::id)
-                .limit(limit)
-                .load(conn)
-        },
-        |conn, ids| {
-            for id in ids {
-                erasure::shred_subject(conn, crypto, id, erasure::reason::RETENTION)?;
-            }
-            Ok(())
-        },
-    )?;
-    report(
-        "order_personal",
-        "order_personal",
-        "shred the order's key (contact email, address, after-sales reasons)",
-        count,
-    );
-
-    // Accounting records: deleted after the statutory period.
-    let statutory = now - Duration::days(settings.accounting_years * 365);
-    let count = batched(
-        conn,
-        dry_run,
-        |conn, limit| {
-            orders::table
-                .filter(orders::status.eq_any(finals()))
-                .filter(orders::updated_at.le(statutory))
-                .filter(
-                    orders::closed_at
-                        .is_null()
-                        .or(orders::closed_at.le(statutory)),
-                )
-                .select(orders::id)
-                .limit(limit)
-                .load(conn)
-        },
-        |conn, ids| {
-            let ids = ids.to_vec();
-            let pays: Vec<String> = payments::table
-                .filter(payments::order_id.eq_any(&ids))
-                .select(payments::id)
-                .load(conn)?;
-            diesel::delete(payment_events::table.filter(payment_events::payment_id.eq_any(&pays)))
-                .execute(conn)?;
-            diesel::delete(payments::table.filter(payments::order_id.eq_any(&ids)))
-                .execute(conn)?;
-            diesel::delete(order_items::table.filter(order_items::order_id.eq_any(&ids)))
-                .execute(conn)?;
-            diesel::delete(order_events::table.filter(order_events::order_id.eq_any(&ids)))
-                .execute(conn)?;
-            diesel::delete(shipments::table.filter(shipments::order_id.eq_any(&ids)))
-                .execute(conn)?;
-            diesel::delete(disclosures::table.filter(disclosures::order_id.eq_any(&ids)))
-                .execute(conn)?;
-            diesel::delete(
-                after_sales_cases::table.filter(after_sales_cases::order_id.eq_any(&ids)),
-            )
-            .execute(conn)?;
-            diesel::delete(notifications::table.filter(notifications::order_id.eq_any(&ids)))
-                .execute(conn)?;
-            diesel::delete(orders::table.filter(orders::id.eq_any(&ids))).execute(conn)?;
-            Ok(())
-        },
-    )?;
-    report(
-        "accounting",
-        "accounting",
-        "delete orders, items, payments and history past the statutory period",
-        count,
-    );
-
-    // Inactive accounts: no sign-in (no session started) for the configured years, nothing
-    // open → erased like an erasure request.
-    let inactive_since = now - Duration::days(settings.inactive_account_years * 365);
-    let count = batched(
-        conn,
-        dry_run,
-        |conn, limit| {
-            let recent = refresh_tokens::table
-                .filter(refresh_tokens::created_at.gt(inactive_since))
-                .select(refresh_tokens::user_id);
-            let open = orders::table
-                .filter(orders::status.ne_all(finals()))
-                .filter(orders::user_id.is_not_null())
-                .select(orders::user_id.assume_not_null());
-            users::table
-                .filter(users::role.eq(Role::Customer.as_str()))
-                .filter(users::status.eq(status::ACTIVE))
-                .filter(users::created_at.le(inactive_since))
-                .filter(users::id.ne_all(recent))
-                .filter(users::id.ne_all(open))
-                .select(users::id)
-                .limit(limit)
-                .load(conn)
-        },
-        |conn, ids| {
-            for id in ids {
-                erasure::erase_account(
-                    conn,
-                    crypto,
-                    id,
-                    erasure::reason::RETENTION,
-                    "retention: account inactive",
-                )?;
-            }
-            Ok(())
-        },
-    )?;
-    report(
-        "inactive_accounts",
-        "account_profile",
-        "erase customer accounts with no sign-in for the configured period",
-        count,
-    );
-
-    // Closed accounts: an erased account's empty row goes once no order points to it.
-    let count = batched(
-        conn,
-        dry_run,
-        |conn, limit| {
-            let referenced = orders::table
-                .filter(orders::user_id.is_not_null())
-                .select(orders::user_id.assume_not_null());
-            users::table
-                .filter(users::status.eq(status::ERASED))
-                .filter(users::id.ne_all(referenced))
-                .select(users::id)
-                .limit(limit)
-                .load(conn)
-        },
-        |conn, ids| {
-            let ids = ids.to_vec();
-            let owned: Vec<String> = carts::table
-                .filter(carts::owner_user_id.eq_any(&ids))
-                .select(carts::id)
-                .load(conn)?;
-            diesel::delete(cart_items::table.filter(cart_items::cart_id.eq_any(&owned)))
-                .execute(conn)?;
-            diesel::delete(carts::table.filter(carts::id.eq_any(&owned))).execute(conn)?;
-            diesel::delete(refresh_tokens::table.filter(refresh_tokens::user_id.eq_any(&ids)))
-                .execute(conn)?;
-            diesel::delete(users::table.filter(users::id.eq_any(&ids))).execute(conn)?;
-            Ok(())
-        },
-    )?;
-    report(
-        "closed_accounts",
-        "account_profile",
-        "delete the empty rows of erased accounts no order refers to",
-        count,
-    );
-
-    // Guest verification codes: unused after 24 hours → the code, the address it went to
-    // and their key are destroyed, and the request lapses.
-    let count = batched(
-        conn,
-        dry_run,
-        |conn, limit| {
-            dsr_codes::table
-                .filter(dsr_codes::expires_at.le(now))
-                .select(dsr_codes::dsr_id)
-                .limit(limit)
-                .load(conn)
-        },
-        |conn, ids| {
-            for id in ids {
-                crypto.shred(conn, id)?;
-            }
-            let ids = ids.to_vec();
-            diesel::delete(dsr_codes::table.filter(dsr_codes::dsr_id.eq_any(&ids)))
-                .execute(conn)?;
-            diesel::update(
-                dsr_requests::table
-                    .filter(dsr_requests::id.eq_any(&ids))
-                    .filter(dsr_requests::status.eq("pending_verification")),
-            )
-            .set((
-                dsr_requests::status.eq("cancelled"),
-                dsr_requests::completed_at.eq(Some(now)),
-                dsr_requests::updated_at.eq(now),
-            ))
-            .execute(conn)?;
-            Ok(())
-        },
-    )?;
-    report(
-        "dsr_codes",
-        "dsr",
-        "destroy unused one-time codes after 24 hours",
-        count,
-    );
-
-    // Answered consultations: the private question and the asker's email, a year on.
-    let year_ago = now - Duration::days(365);
-    let count = batched(
-        conn,
-        dry_run,
-        |conn, limit| {
-            consultations::table
-                .inner_join(data_keys::table.on(data_keys::subject_id.eq(consultations::id)))
-                .filter(data_keys::wrapped.is_not_null())
-                .filter(consultations::answered_at.le(year_ago))
-                .select(consultations::id)
-                .limit(limit)
-                .load(conn)
-        },
-        |conn, ids| {
-            for id in ids {
-                erasure::shred_subject(conn, crypto, id, erasure::reason::RETENTION)?;
-            }
-            Ok(())
-        },
-    )?;
-    report(
-        "consultations",
-        "consultations",
-        "shred answered questions and their contact emails after a year",
-        count,
-    );
-
-    // Answered data-subject requests, after three years.
-    let three_years_ago = now - Duration::days(3 * 365);
-    let count = batched(
-        conn,
-        dry_run,
-        |conn, limit| {
-            dsr_requests::table
-                .filter(dsr_requests::status.eq_any(["completed", "denied", "cancelled"]))
-                .filter(dsr_requests::completed_at.le(three_years_ago))
-                .select(dsr_requests::id)
-                .limit(limit)
-                .load(conn)
-        },
-        |conn, ids| {
-            let ids = ids.to_vec();
-            diesel::delete(dsr_codes::table.filter(dsr_codes::dsr_id.eq_any(&ids)))
-                .execute(conn)?;
-            diesel::delete(dsr_requests::table.filter(dsr_requests::id.eq_any(&ids)))
-                .execute(conn)?;
-            Ok(())
-        },
-    )?;
-    report(
-        "dsr_requests",
-        "dsr",
-        "delete answered requests after three years",
-        count,
-    );
-
-    // Consent evidence of erased subjects, after the claim period.
-    let evidence_until = now - Duration::days(settings.accounting_years * 365);
-    let count = batched(
-        conn,
-        dry_run,
-        |conn, limit| {
-            let erased = erasure_ledger::table
-                .filter(erasure_ledger::erased_at.le(evidence_until))
-                .select(erasure_ledger::subject_id);
-            consents::table
-                .filter(consents::subject_id.eq_any(erased))
-                .select(consents::id)
-                .limit(limit)
-                .load(conn)
-        },
-        |conn, ids| {
-            let subjects: Vec<String> = consents::table
-                .filter(consents::id.eq_any(ids.to_vec()))
-                .select(consents::subject_id)
-                .distinct()
-                .load(conn)?;
-            diesel::delete(consents::table.filter(consents::id.eq_any(ids.to_vec())))
-                .execute(conn)?;
-            diesel::delete(
-                policy_acceptances::table.filter(policy_acceptances::subject_id.eq_any(&subjects)),
-            )
-            .execute(conn)?;
-            Ok(())
-        },
-    )?;
-    report(
-        "consent_evidence",
-        "consent_evidence",
-        "delete consents and acceptances of subjects erased longer ago than the claim period",
-        count,
-    );
-
-    // Short-lived technical records.
-    let day_ago = now - Duration::days(1);
-    let count = batched(
-        conn,
-        dry_run,
-        |conn, limit| {
-            idempotency_keys::table
-                .filter(idempotency_keys::created_at.le(day_ago))
-                .select(idempotency_keys::key)
-                .limit(limit)
-                .load(conn)
-        },
-        |conn, keys| {
-            diesel::delete(
-                idempotency_keys::table
-                    .filter(idempotency_keys::key.eq_any(keys.to_vec()))
-                    .filter(idempotency_keys::created_at.le(day_ago)),
-            )
-            .execute(conn)?;
-            Ok(())
-        },
-    )?;
-    report(
-        "idempotency_keys",
-        "idempotency",
-        "delete Idempotency-Key records after 24 hours",
-        count,
-    );
-    let count = batched(
-        conn,
-        dry_run,
-        |conn, limit| {
-            refresh_tokens::table
-                .filter(refresh_tokens::expires_at.le(now))
-                .select(refresh_tokens::id)
-                .limit(limit)
-                .load(conn)
-        },
-        |conn, ids| {
-            diesel::delete(refresh_tokens::table.filter(refresh_tokens::id.eq_any(ids.to_vec())))
-                .execute(conn)?;
-            Ok(())
-        },
-    )?;
-    report(
-        "refresh_tokens",
-        "account_profile",
-        "delete expired refresh tokens",
-        count,
-    );
-    let count = batched(
-        conn,
-        dry_run,
-        |conn, limit| {
-            carts::table
-                .filter(carts::expires_at.le(now))
-                .select(carts::id)
-                .limit(limit)
-                .load(conn)
-        },
-        |conn, ids| {
-            let ids = ids.to_vec();
-            diesel::delete(cart_items::table.filter(cart_items::cart_id.eq_any(&ids)))
-                .execute(conn)?;
-            diesel::delete(carts::table.filter(carts::id.eq_any(&ids))).execute(conn)?;
-            Ok(())
-        },
-    )?;
-    report(
-        "expired_carts",
-        "account_profile",
-        "delete expired carts",
-        count,
-    );
-    let count = batched(
-        conn,
-        dry_run,
-        |conn, limit| {
-            rate_limits::table
-                .filter(rate_limits::window_start.le(day_ago))
-                .select(rate_limits::bucket)
-                .limit(limit)
-                .load(conn)
-        },
-        |conn, buckets| {
-            diesel::delete(rate_limits::table.filter(rate_limits::bucket.eq_any(buckets.to_vec())))
-                .execute(conn)?;
-            Ok(())
-        },
-    )?;
-    report(
-        "rate_limits",
-        "idempotency",
-        "delete throttling windows older than a day",
-        count,
-    );
-
-    let report = Report {
-        dry_run,
-        started_at,
-        finished_at: chrono::Utc::now(),
-        rules,
-    };
+            rule: rule.name,
+            category: rule.category,
+            action: rule.action,
+            count: apply(conn, &ctx, rule, dry_run)?,
+        });
+    }
     if !dry_run {
-        let handled: Vec<String> = report
-            .rules
+        let handled: Vec<String> = rules
             .iter()
             .filter(|r| r.count > 0)
             .map(|r| format!("{}={}", r.rule, r.count))
@@ -530,5 +260,273 @@ pub fn run(
             },
         )?;
     }
-    Ok(report)
+    Ok(Report {
+        dry_run,
+        started_at,
+        finished_at: chrono::Utc::now(),
+        rules,
+    })
+}
+
+fn finals() -> Vec<&'static str> {
+    OrderStatus::ALL
+        .into_iter()
+        .filter(|s| s.is_final())
+        .map(OrderStatus::as_str)
+        .collect()
+}
+
+fn shred_each(conn: &mut DbConnection, ctx: &Ctx<'_>, subjects: &[String]) -> Result<(), ApiError> {
+    for subject in subjects {
+        erasure::shred_subject(conn, ctx.crypto, subject, erasure::reason::RETENTION)?;
+    }
+    Ok(())
+}
+
+fn order_personal_due(
+    conn: &mut DbConnection,
+    ctx: &Ctx<'_>,
+    limit: i64,
+) -> QueryResult<Vec<String>> {
+    let closed_before = ctx.days_ago(ctx.settings.order_personal_days_after_close);
+    orders::table
+        .inner_join(data_keys::table.on(data_keys::subject_id.eq(orders::id)))
+        .filter(data_keys::wrapped.is_not_null())
+        .filter(
+            orders::status
+                .eq(OrderStatus::Closed.as_str())
+                .and(orders::closed_at.le(closed_before))
+                .or(orders::status
+                    .eq_any([
+                        OrderStatus::Expired.as_str(),
+                        OrderStatus::Cancelled.as_str(),
+                    ])
+                    .and(orders::updated_at.le(closed_before))),
+        )
+        .select(orders::id)
+        .limit(limit)
+        .load(conn)
+}
+
+fn accounting_due(conn: &mut DbConnection, ctx: &Ctx<'_>, limit: i64) -> QueryResult<Vec<String>> {
+    let statutory = ctx.days_ago(ctx.settings.accounting_years * 365);
+    orders::table
+        .filter(orders::status.eq_any(finals()))
+        .filter(orders::updated_at.le(statutory))
+        .filter(
+            orders::closed_at
+                .is_null()
+                .or(orders::closed_at.le(statutory)),
+        )
+        .select(orders::id)
+        .limit(limit)
+        .load(conn)
+}
+
+fn delete_orders(conn: &mut DbConnection, _: &Ctx<'_>, ids: &[String]) -> Result<(), ApiError> {
+    let pays: Vec<String> = payments::table
+        .filter(payments::order_id.eq_any(ids))
+        .select(payments::id)
+        .load(conn)?;
+    diesel::delete(payment_events::table.filter(payment_events::payment_id.eq_any(&pays)))
+        .execute(conn)?;
+    diesel::delete(payments::table.filter(payments::order_id.eq_any(ids))).execute(conn)?;
+    diesel::delete(order_items::table.filter(order_items::order_id.eq_any(ids))).execute(conn)?;
+    diesel::delete(order_events::table.filter(order_events::order_id.eq_any(ids))).execute(conn)?;
+    diesel::delete(shipments::table.filter(shipments::order_id.eq_any(ids))).execute(conn)?;
+    diesel::delete(disclosures::table.filter(disclosures::order_id.eq_any(ids))).execute(conn)?;
+    diesel::delete(after_sales_cases::table.filter(after_sales_cases::order_id.eq_any(ids)))
+        .execute(conn)?;
+    diesel::delete(notifications::table.filter(notifications::order_id.eq_any(ids)))
+        .execute(conn)?;
+    diesel::delete(orders::table.filter(orders::id.eq_any(ids))).execute(conn)?;
+    Ok(())
+}
+
+/// No session started for the configured years, nothing open.
+fn inactive_accounts_due(
+    conn: &mut DbConnection,
+    ctx: &Ctx<'_>,
+    limit: i64,
+) -> QueryResult<Vec<String>> {
+    let inactive_since = ctx.days_ago(ctx.settings.inactive_account_years * 365);
+    let recent = refresh_tokens::table
+        .filter(refresh_tokens::created_at.gt(inactive_since))
+        .select(refresh_tokens::user_id);
+    let open = orders::table
+        .filter(orders::status.ne_all(finals()))
+        .filter(orders::user_id.is_not_null())
+        .select(orders::user_id.assume_not_null());
+    users::table
+        .filter(users::role.eq(Role::Customer.as_str()))
+        .filter(users::status.eq(status::ACTIVE))
+        .filter(users::created_at.le(inactive_since))
+        .filter(users::id.ne_all(recent))
+        .filter(users::id.ne_all(open))
+        .select(users::id)
+        .limit(limit)
+        .load(conn)
+}
+
+fn erase_accounts(conn: &mut DbConnection, ctx: &Ctx<'_>, ids: &[String]) -> Result<(), ApiError> {
+    for id in ids {
+        erasure::erase_account(
+            conn,
+            ctx.crypto,
+            id,
+            erasure::reason::RETENTION,
+            "retention: account inactive",
+        )?;
+    }
+    Ok(())
+}
+
+fn closed_accounts_due(
+    conn: &mut DbConnection,
+    _: &Ctx<'_>,
+    limit: i64,
+) -> QueryResult<Vec<String>> {
+    let referenced = orders::table
+        .filter(orders::user_id.is_not_null())
+        .select(orders::user_id.assume_not_null());
+    users::table
+        .filter(users::status.eq(status::ERASED))
+        .filter(users::id.ne_all(referenced))
+        .select(users::id)
+        .limit(limit)
+        .load(conn)
+}
+
+fn delete_accounts(conn: &mut DbConnection, ctx: &Ctx<'_>, ids: &[String]) -> Result<(), ApiError> {
+    let owned: Vec<String> = carts::table
+        .filter(carts::owner_user_id.eq_any(ids))
+        .select(carts::id)
+        .load(conn)?;
+    delete_carts(conn, ctx, &owned)?;
+    diesel::delete(refresh_tokens::table.filter(refresh_tokens::user_id.eq_any(ids)))
+        .execute(conn)?;
+    diesel::delete(users::table.filter(users::id.eq_any(ids))).execute(conn)?;
+    Ok(())
+}
+
+fn delete_carts(conn: &mut DbConnection, _: &Ctx<'_>, ids: &[String]) -> Result<(), ApiError> {
+    diesel::delete(cart_items::table.filter(cart_items::cart_id.eq_any(ids))).execute(conn)?;
+    diesel::delete(carts::table.filter(carts::id.eq_any(ids))).execute(conn)?;
+    Ok(())
+}
+
+fn consultations_due(
+    conn: &mut DbConnection,
+    ctx: &Ctx<'_>,
+    limit: i64,
+) -> QueryResult<Vec<String>> {
+    consultations::table
+        .inner_join(data_keys::table.on(data_keys::subject_id.eq(consultations::id)))
+        .filter(data_keys::wrapped.is_not_null())
+        .filter(consultations::answered_at.le(ctx.days_ago(365)))
+        .select(consultations::id)
+        .limit(limit)
+        .load(conn)
+}
+
+fn answered_requests_due(
+    conn: &mut DbConnection,
+    ctx: &Ctx<'_>,
+    limit: i64,
+) -> QueryResult<Vec<String>> {
+    dsr_requests::table
+        .filter(dsr_requests::status.eq_any(["completed", "denied", "cancelled"]))
+        .filter(dsr_requests::completed_at.le(ctx.days_ago(3 * 365)))
+        .select(dsr_requests::id)
+        .limit(limit)
+        .load(conn)
+}
+
+fn delete_requests(conn: &mut DbConnection, _: &Ctx<'_>, ids: &[String]) -> Result<(), ApiError> {
+    diesel::delete(dsr_codes::table.filter(dsr_codes::dsr_id.eq_any(ids))).execute(conn)?;
+    diesel::delete(dsr_requests::table.filter(dsr_requests::id.eq_any(ids))).execute(conn)?;
+    Ok(())
+}
+
+fn consent_evidence_due(
+    conn: &mut DbConnection,
+    ctx: &Ctx<'_>,
+    limit: i64,
+) -> QueryResult<Vec<String>> {
+    let erased = erasure_ledger::table
+        .filter(erasure_ledger::erased_at.le(ctx.days_ago(ctx.settings.accounting_years * 365)))
+        .select(erasure_ledger::subject_id);
+    consents::table
+        .filter(consents::subject_id.eq_any(erased))
+        .select(consents::id)
+        .limit(limit)
+        .load(conn)
+}
+
+fn delete_consent_evidence(
+    conn: &mut DbConnection,
+    _: &Ctx<'_>,
+    ids: &[String],
+) -> Result<(), ApiError> {
+    let subjects: Vec<String> = consents::table
+        .filter(consents::id.eq_any(ids))
+        .select(consents::subject_id)
+        .distinct()
+        .load(conn)?;
+    diesel::delete(consents::table.filter(consents::id.eq_any(ids))).execute(conn)?;
+    diesel::delete(
+        policy_acceptances::table.filter(policy_acceptances::subject_id.eq_any(&subjects)),
+    )
+    .execute(conn)?;
+    Ok(())
+}
+
+fn codes_due(conn: &mut DbConnection, ctx: &Ctx<'_>, limit: i64) -> QueryResult<Vec<String>> {
+    dsr_codes::table
+        .filter(dsr_codes::expires_at.le(ctx.now))
+        .select(dsr_codes::dsr_id)
+        .limit(limit)
+        .load(conn)
+}
+
+/// The code, the address it went to and their key go; the request lapses.
+fn destroy_codes(conn: &mut DbConnection, ctx: &Ctx<'_>, ids: &[String]) -> Result<(), ApiError> {
+    for id in ids {
+        ctx.crypto.shred(conn, id)?;
+    }
+    diesel::delete(dsr_codes::table.filter(dsr_codes::dsr_id.eq_any(ids))).execute(conn)?;
+    diesel::update(
+        dsr_requests::table
+            .filter(dsr_requests::id.eq_any(ids))
+            .filter(dsr_requests::status.eq("pending_verification")),
+    )
+    .set((
+        dsr_requests::status.eq("cancelled"),
+        dsr_requests::completed_at.eq(Some(ctx.now)),
+        dsr_requests::updated_at.eq(ctx.now),
+    ))
+    .execute(conn)?;
+    Ok(())
+}
+
+fn idempotency_due(conn: &mut DbConnection, ctx: &Ctx<'_>, limit: i64) -> QueryResult<Vec<String>> {
+    idempotency_keys::table
+        .filter(idempotency_keys::created_at.le(ctx.days_ago(1)))
+        .select(idempotency_keys::key)
+        .limit(limit)
+        .load(conn)
+}
+
+fn delete_idempotency(
+    conn: &mut DbConnection,
+    ctx: &Ctx<'_>,
+    keys: &[String],
+) -> Result<(), ApiError> {
+    diesel::delete(
+        idempotency_keys::table
+            .filter(idempotency_keys::key.eq_any(keys))
+            .filter(idempotency_keys::created_at.le(ctx.days_ago(1))),
+    )
+    .execute(conn)?;
+    Ok(())
 }

@@ -391,6 +391,7 @@ async fn the_data_map_lists_every_sealed_column_with_purpose_and_retention() {
         .find(|c| c["id"] == "order_personal")
         .unwrap();
     assert_eq!(order["encrypted"], true);
+    assert_eq!(order["enforced_by"], json!(["order_personal"]));
     assert_eq!(order["retention"]["from"], "order closed");
     assert!(order["retention"]["description"]
         .as_str()
