@@ -70,6 +70,27 @@ pub struct Gateway {
     pub secret: Secret<String>,
 }
 
+/// Retention periods of `src/retention/` (the data map publishes them).
+#[derive(Debug, Clone)]
+pub struct RetentionConfig {
+    /// Days an order's personal part is kept after it closes (0: shredded at `closed`).
+    pub order_personal_days_after_close: i64,
+    /// Statutory period of accounting records.
+    pub accounting_years: i64,
+    /// Customer accounts without a sign-in for this long are erased.
+    pub inactive_account_years: i64,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        Self {
+            order_personal_days_after_close: 0,
+            accounting_years: 10,
+            inactive_account_years: 3,
+        }
+    }
+}
+
 /// The delivery worker inside `serve`: the notification outbox and integrators' webhooks.
 #[derive(Debug, Clone)]
 pub struct DeliveryConfig {
@@ -152,6 +173,8 @@ pub struct Config {
     pub payment_window: chrono::Duration,
     /// How long after delivery after-sales cases can be opened; the order closes after it.
     pub after_sales_window: chrono::Duration,
+    /// Retention periods (the statutory ones depend on the shop's jurisdiction).
+    pub retention: RetentionConfig,
     /// Behind a reverse proxy: take the client address from the last `X-Forwarded-For`
     /// entry (the one the proxy appended) rather than the socket peer.
     pub behind_proxy: bool,
@@ -350,6 +373,17 @@ impl Config {
         let after_sales_window =
             chrono::Duration::days(number("VALISE_AFTER_SALES_DAYS", 30, 0, 365)?);
 
+        let retention = RetentionConfig {
+            order_personal_days_after_close: number(
+                "VALISE_ORDER_DATA_DAYS_AFTER_CLOSE",
+                0,
+                0,
+                3650,
+            )?,
+            accounting_years: number("VALISE_ACCOUNTING_YEARS", 10, 1, 30)?,
+            inactive_account_years: number("VALISE_INACTIVE_ACCOUNT_YEARS", 3, 1, 30)?,
+        };
+
         let behind_proxy = match get("VALISE_BEHIND_PROXY").as_deref().map(str::trim) {
             None | Some("false") | Some("0") => false,
             Some("true") | Some("1") => true,
@@ -386,6 +420,7 @@ impl Config {
             payment_webhook_secret,
             payment_window,
             after_sales_window,
+            retention,
             behind_proxy,
             delivery,
             metrics_token,
@@ -410,6 +445,7 @@ impl Config {
             payment_webhook_secret: Secret::new(DEV_WEBHOOK_SECRET.to_owned()),
             payment_window: chrono::Duration::minutes(30),
             after_sales_window: chrono::Duration::days(30),
+            retention: RetentionConfig::default(),
             behind_proxy: false,
             delivery: DeliveryConfig::default(),
             metrics_token: None,

@@ -26,9 +26,9 @@ impl Settings {
     pub fn from_config(config: &crate::config::Config) -> Self {
         Self {
             after_sales_days: config.after_sales_window.num_days(),
-            order_personal_days_after_close: 0,
-            accounting_years: 10,
-            inactive_account_years: 3,
+            order_personal_days_after_close: config.retention.order_personal_days_after_close,
+            accounting_years: config.retention.accounting_years,
+            inactive_account_years: config.retention.inactive_account_years,
             analytics_raw_days: 30,
         }
     }

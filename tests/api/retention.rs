@@ -314,3 +314,88 @@ fn the_command_line_runs_the_rules() {
     assert_eq!(report["dry_run"], true);
     assert!(report["rules"].as_array().unwrap().len() >= 8);
 }
+
+/// Runs the rules as if it were `now`, with the app's settings.
+async fn run_at(app: &TestApp, now: chrono::NaiveDateTime) -> valise::retention::engine::Report {
+    let (crypto, settings) = (
+        app.crypto.clone(),
+        valise::retention::Settings::from_config(&app.config),
+    );
+    app.db
+        .run(move |conn| {
+            valise::retention::engine::run(conn, &crypto, &settings, now, false)
+                .map_err(anyhow::Error::from)
+        })
+        .await
+        .unwrap()
+}
+
+fn handled(report: &valise::retention::engine::Report, rule: &str) -> i64 {
+    report
+        .rules
+        .iter()
+        .find(|r| r.rule == rule)
+        .map(|r| r.count)
+        .unwrap()
+}
+
+#[actix_web::test]
+async fn with_a_moving_clock_an_order_is_shredded_then_deleted_at_the_right_times() {
+    let app = TestApp::spawn_configured(|c| {
+        c.retention.order_personal_days_after_close = 7;
+        c.retention.accounting_years = 2;
+    })
+    .await;
+    let variant = stocked_variant(&app, "clocked", 10, 4900).await;
+    let ada = app.register(&unique_email("clock"), "Ada King").await;
+    let closed = customer_order(&app, &ada, &variant).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let open = customer_order(&app, &ada, &variant).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let t0 = valise::db::now();
+    let c = closed.clone();
+    exec(&app, move |conn| {
+        diesel::update(orders::table.find(c))
+            .set((orders::status.eq("closed"), orders::closed_at.eq(Some(t0))))
+            .execute(conn)
+    })
+    .await;
+    let key_alive = |id: String| {
+        let crypto = app.crypto.clone();
+        app.db
+            .run(move |conn| Ok::<_, anyhow::Error>(crypto.data_key(conn, &id).is_ok()))
+    };
+    let exists = |id: String| {
+        app.db.run(move |conn| {
+            orders::table
+                .find(id)
+                .count()
+                .get_result::<i64>(conn)
+                .map_err(anyhow::Error::from)
+        })
+    };
+
+    // Within the 7 days after closing: nothing.
+    let report = run_at(&app, t0 + Duration::days(6)).await;
+    assert_eq!(handled(&report, "order_personal"), 0);
+    assert!(key_alive(closed.clone()).await.unwrap());
+    // After them: the personal part is shredded, the record stays.
+    let report = run_at(&app, t0 + Duration::days(8)).await;
+    assert_eq!(handled(&report, "order_personal"), 1);
+    assert!(!key_alive(closed.clone()).await.unwrap());
+    assert_eq!(exists(closed.clone()).await.unwrap(), 1);
+    // Within the statutory period the record stays; after it, it goes.
+    let report = run_at(&app, t0 + Duration::days(2 * 365 - 1)).await;
+    assert_eq!(handled(&report, "accounting"), 0);
+    let report = run_at(&app, t0 + Duration::days(2 * 365 + 1)).await;
+    assert_eq!(handled(&report, "accounting"), 1);
+    assert_eq!(exists(closed.clone()).await.unwrap(), 0);
+    // Nothing else touched: the open order keeps its key and its record, the account works.
+    assert!(key_alive(open.clone()).await.unwrap());
+    assert_eq!(exists(open).await.unwrap(), 1);
+    assert_eq!(app.get_as("/v1/me", &ada).await.status(), StatusCode::OK);
+}
