@@ -299,6 +299,69 @@ async fn main() -> anyhow::Result<()> {
         answered.as_secs_f64() * 1000.0,
         t.elapsed().as_secs_f64()
     );
+
+    // Retention: the personal part of 100,000 closed orders (inserted directly, each with a
+    // live data key), shredded by one run of the rules.
+    let orders_sql = if matches!(url, DatabaseUrl::Postgres(_)) {
+        vec![
+            "INSERT INTO orders (id, number, status, currency, subtotal, shipping, total, \
+             policy_version, expires_at, closed_at, version, created_at, updated_at) \
+             SELECT 'ord_bench' || lpad(i::text, 8, '0'), 'LG-B' || lpad(i::text, 8, '0'), \
+             'closed', 'EUR', 12900, 0, 12900, 1, now(), now() - interval '1 day', 1, now(), now() \
+             FROM generate_series(1, 100000) AS i"
+                .to_owned(),
+            "INSERT INTO data_keys (subject_id, kek_id, wrapped, created_at) \
+             SELECT 'ord_bench' || lpad(i::text, 8, '0'), 'k1', '\\x00'::bytea, now() \
+             FROM generate_series(1, 100000) AS i"
+                .to_owned(),
+        ]
+    } else {
+        let ts = "strftime('%Y-%m-%d %H:%M:%f', 'now')";
+        vec![
+            format!(
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000) \
+             INSERT INTO orders (id, number, status, currency, subtotal, shipping, total, \
+             policy_version, expires_at, closed_at, version, created_at, updated_at) \
+             SELECT 'ord_bench' || printf('%08d', i), 'LG-B' || printf('%08d', i), 'closed', \
+             'EUR', 12900, 0, 12900, 1, {ts}, strftime('%Y-%m-%d %H:%M:%f', 'now', '-1 day'), 1, \
+             {ts}, {ts} FROM n"
+            ),
+            format!(
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000) \
+             INSERT INTO data_keys (subject_id, kek_id, wrapped, created_at) \
+             SELECT 'ord_bench' || printf('%08d', i), 'k1', X'00', {ts} FROM n"
+            ),
+        ]
+    };
+    db.run(move |conn| {
+        for sql in orders_sql {
+            diesel::sql_query(sql).execute(conn)?;
+        }
+        Ok::<_, anyhow::Error>(())
+    })
+    .await?;
+    let settings = valise::retention::Settings::from_config(&Config::for_tests(url.clone()));
+    let t = Instant::now();
+    let shredded = {
+        let crypto = crypto.clone();
+        db.run(move |conn| {
+            let report =
+                valise::retention::engine::run(conn, &crypto, &settings, valise::db::now(), false)?;
+            Ok::<_, anyhow::Error>(
+                report
+                    .rules
+                    .iter()
+                    .find(|r| r.rule == "order_personal")
+                    .map_or(0, |r| r.count),
+            )
+        })
+        .await?
+    };
+    let secs = t.elapsed().as_secs_f64();
+    println!(
+        "| retention run, {shredded} closed orders shredded | {:.0} orders/min ({secs:.1} s) |",
+        shredded as f64 / secs * 60.0
+    );
     gateway_handle.stop(false).await;
     Ok(())
 }

@@ -140,6 +140,18 @@ impl Crypto {
         store::shred(conn, subject_id)
     }
 
+    /// [`Crypto::shred`] for many subjects at once (retention batches).
+    pub fn shred_many(
+        &self,
+        conn: &mut DbConnection,
+        subject_ids: &[String],
+    ) -> Result<(), CryptoError> {
+        if subject_ids.is_empty() {
+            return Ok(());
+        }
+        store::shred_many(conn, subject_ids)
+    }
+
     /// HMAC-SHA256 of a normalised value for exact-match lookup without the plaintext.
     pub fn blind_index(&self, kind: &str, normalized: &str) -> Vec<u8> {
         let mut ctx = hmac::Context::with_key(&self.derived.index);

@@ -125,6 +125,38 @@ pub(super) fn shred(conn: &mut DbConnection, subject_id: &str) -> Result<(), Cry
     })
 }
 
+/// Destroys many subjects' data keys and blind indexes in a few statements.
+pub(super) fn shred_many(
+    conn: &mut DbConnection,
+    subject_ids: &[String],
+) -> Result<(), CryptoError> {
+    crate::db::write_transaction(conn, |conn| {
+        diesel::update(data_keys::table.filter(data_keys::subject_id.eq_any(subject_ids)))
+            .set((
+                data_keys::wrapped.eq(None::<Vec<u8>>),
+                data_keys::shredded_at.eq(Some(crate::db::now())),
+            ))
+            .execute(conn)?;
+        for (table, subject_column, index_column) in BLIND_INDEX_COLUMNS {
+            let mut sql =
+                format!("UPDATE {table} SET {index_column} = NULL WHERE {subject_column} IN (");
+            for i in 0..subject_ids.len() {
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!("${}", i + 1));
+            }
+            sql.push(')');
+            let mut query = diesel::sql_query(sql).into_boxed();
+            for id in subject_ids {
+                query = query.bind::<diesel::sql_types::Text, _>(id.clone());
+            }
+            query.execute(conn)?;
+        }
+        Ok(())
+    })
+}
+
 /// Loads a wrapped system secret, or creates it. Safe when processes start together: the
 /// loser of the insert race reads the winner's secret.
 pub(super) fn load_or_create_system_secret(

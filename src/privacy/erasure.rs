@@ -56,6 +56,39 @@ pub fn shred_subject(
     Ok(())
 }
 
+/// [`shred_subject`] for a batch: a few statements whatever its size.
+pub fn shred_subjects(
+    conn: &mut DbConnection,
+    crypto: &Crypto,
+    subject_ids: &[String],
+    why: &str,
+) -> Result<(), CryptoError> {
+    use diesel::dsl::not;
+    use diesel::sql_types::{Text, Timestamp};
+    if subject_ids.is_empty() {
+        return Ok(());
+    }
+    crypto.shred_many(conn, subject_ids)?;
+    let known = erasure_ledger::table.select(erasure_ledger::subject_id);
+    let fresh = crate::db::schema::data_keys::table
+        .filter(crate::db::schema::data_keys::subject_id.eq_any(subject_ids))
+        .filter(not(crate::db::schema::data_keys::subject_id.eq_any(known)))
+        .select((
+            crate::db::schema::data_keys::subject_id,
+            crate::db::now().into_sql::<Timestamp>(),
+            why.to_owned().into_sql::<Text>(),
+        ));
+    diesel::insert_into(erasure_ledger::table)
+        .values(fresh)
+        .into_columns((
+            erasure_ledger::subject_id,
+            erasure_ledger::erased_at,
+            erasure_ledger::reason,
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
 /// Every subject id in the erasure ledger, in order (for export beside the key store).
 pub fn ledger(conn: &mut DbConnection) -> QueryResult<Vec<(String, chrono::NaiveDateTime)>> {
     erasure_ledger::table

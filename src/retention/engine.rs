@@ -277,9 +277,7 @@ fn finals() -> Vec<&'static str> {
 }
 
 fn shred_each(conn: &mut DbConnection, ctx: &Ctx<'_>, subjects: &[String]) -> Result<(), ApiError> {
-    for subject in subjects {
-        erasure::shred_subject(conn, ctx.crypto, subject, erasure::reason::RETENTION)?;
-    }
+    erasure::shred_subjects(conn, ctx.crypto, subjects, erasure::reason::RETENTION)?;
     Ok(())
 }
 
