@@ -256,6 +256,11 @@ fn finish(
         .map(|entries| erasure::replay(conn, &crypto, entries))
         .transpose()
         .context("replaying the erasure ledger")?;
+    if replay.is_some_and(|r| r.shredded + r.accounts_emptied > 0) {
+        // Old row versions holding the shredded keys may linger in free space (SQLite
+        // pages, PostgreSQL dead tuples); the database is not serving yet, so rewrite it.
+        snapshot::compact(conn, &["data_keys", "users"]).context("compacting")?;
+    }
     let purpose = if replay.is_some() {
         "restored from a backup; the erasure ledger was replayed"
     } else {

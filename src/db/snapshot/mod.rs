@@ -112,6 +112,19 @@ pub fn load<T>(
     }
 }
 
+/// Rewrites storage so that values just overwritten (shredded data keys) leave no copy in
+/// free space on disk: SQLite `VACUUM` (the whole file), PostgreSQL `VACUUM FULL` of
+/// `tables`. Takes locks that stop traffic: for a database not yet serving.
+pub fn compact(conn: &mut DbConnection, tables: &[&str]) -> diesel::QueryResult<()> {
+    use diesel::connection::SimpleConnection;
+    match conn {
+        DbConnection::Sqlite(_) => conn.batch_execute("VACUUM"),
+        DbConnection::Postgres(_) => {
+            conn.batch_execute(&format!("VACUUM FULL {}", tables.join(", ")))
+        }
+    }
+}
+
 #[derive(diesel::QueryableByName)]
 struct TableName {
     #[diesel(sql_type = diesel::sql_types::Text)]

@@ -136,6 +136,24 @@ struct Count {
     n: i64,
 }
 
+/// Client sessions on the current database besides this one. A server just stopped may take
+/// a moment to leave, so a few seconds pass before any is counted as a user.
+fn other_sessions(conn: &mut DbConnection) -> diesel::QueryResult<i64> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let counted: Vec<Count> = diesel::sql_query(
+            "SELECT COUNT(*) AS n FROM pg_stat_activity WHERE datname = current_database() \
+             AND pid <> pg_backend_pid() AND backend_type = 'client backend'",
+        )
+        .load(conn)?;
+        let others = counted.first().map_or(0, |c| c.n);
+        if others == 0 || std::time::Instant::now() >= deadline {
+            return Ok(others);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
 fn drop_all_tables(conn: &mut DbConnection) -> anyhow::Result<()> {
     let tables = super::table_names(conn)?;
     if tables.is_empty() {
@@ -167,12 +185,7 @@ pub(super) fn load<T>(
     let target = Target::parse(raw)?;
     let mut conn = connect(raw)?;
     ensure_empty(&mut conn)?;
-    let others: Vec<Count> = diesel::sql_query(
-        "SELECT COUNT(*) AS n FROM pg_stat_activity WHERE datname = current_database() \
-         AND pid <> pg_backend_pid() AND backend_type = 'client backend'",
-    )
-    .load(&mut conn)?;
-    let others = others.first().map_or(0, |c| c.n);
+    let others = other_sessions(&mut conn)?;
     if others > 0 {
         anyhow::bail!(
             "the target database is in use ({others} other connection(s)): stop every process \
