@@ -2,13 +2,13 @@
 //! object per line, `{"subject_id":"usr_…","erased_at":"2026-11-25T19:28:23.123456Z"}`.
 //! Subject ids and times only: no reason, nothing personal.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::crypto::keyring::write_secret_file;
 use crate::db::DbConnection;
 use crate::privacy::erasure::{self, LedgerEntry};
 
@@ -19,8 +19,8 @@ struct Line {
     erased_at: DateTime<Utc>,
 }
 
-/// Writes the database's whole erasure ledger to `out`, replacing it atomically (a shipping
-/// job never picks up half a file). Returns the number of entries.
+/// Writes the database's whole erasure ledger to `out` (mode 0600), replacing it atomically:
+/// a shipping job never picks up half a file. Returns the number of entries.
 pub fn export(conn: &mut DbConnection, out: &Path) -> anyhow::Result<usize> {
     let rows = erasure::ledger(conn).context("reading the erasure ledger")?;
     let mut text = String::new();
@@ -32,25 +32,7 @@ pub fn export(conn: &mut DbConnection, out: &Path) -> anyhow::Result<usize> {
         text.push_str(&serde_json::to_string(&line)?);
         text.push('\n');
     }
-    let mut staged = out.as_os_str().to_owned();
-    staged.push(".partial");
-    let staged = PathBuf::from(staged);
-    let written = (|| {
-        use std::os::unix::fs::OpenOptionsExt;
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&staged)?;
-        file.write_all(text.as_bytes())?;
-        file.sync_all()?;
-        std::fs::rename(&staged, out)
-    })();
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&staged);
-        return Err(e).with_context(|| format!("writing {}", out.display()));
-    }
+    write_secret_file(out, &text).with_context(|| format!("writing {}", out.display()))?;
     Ok(rows.len())
 }
 

@@ -34,9 +34,7 @@ pub struct Manifest {
 
 /// `FILE.manifest.json` beside `FILE`.
 pub fn path_for(snapshot: &Path) -> PathBuf {
-    let mut name = snapshot.as_os_str().to_owned();
-    name.push(".manifest.json");
-    PathBuf::from(name)
+    crate::db::snapshot::beside(snapshot, ".manifest.json")
 }
 
 /// SHA-256 (lowercase hex) and size of a file, read in chunks.

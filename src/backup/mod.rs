@@ -14,7 +14,7 @@ pub mod ledger;
 pub mod manifest;
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Context;
 use diesel::prelude::*;
@@ -22,16 +22,10 @@ use diesel::prelude::*;
 use crate::audit::{self, Actor, Event};
 use crate::config::SecretSource;
 use crate::crypto::Crypto;
-use crate::db::snapshot::{self, SnapshotFormat};
+use crate::db::snapshot::{self, beside, SnapshotFormat};
 use crate::db::{migrations, DatabaseUrl, DbConnection};
 use crate::privacy::erasure::{self, LedgerEntry, Replay};
 pub use manifest::Manifest;
-
-fn beside(path: &Path, suffix: &str) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(suffix);
-    PathBuf::from(name)
-}
 
 /// Snapshots the database at `url` into `out` and writes `out.manifest.json`. Neither file
 /// may exist: a backup is never overwritten.

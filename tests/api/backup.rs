@@ -119,6 +119,23 @@ fn guest_checkout(base: &str, variant: &str, key: &str) -> u16 {
         .as_u16()
 }
 
+/// `DELETE /v1/me` as the registered customer `session`.
+fn erase_self(base: &str, session: &Value) {
+    let erased = reqwest::blocking::Client::new()
+        .delete(format!("{base}/v1/me"))
+        .bearer_auth(session["access_token"].as_str().unwrap())
+        .send()
+        .unwrap();
+    assert_eq!(erased.status(), 202);
+}
+
+/// `valise backup --out DIR/nightly.backup`; returns the snapshot's path.
+fn back_up(url: &DatabaseUrl, keys: &Path, dir: &tempfile::TempDir) -> String {
+    let (_, snapshot_arg) = snapshot_in(dir);
+    succeeded(valise(url, keys, &["backup", "--out", &snapshot_arg]));
+    snapshot_arg
+}
+
 fn connect(url: &DatabaseUrl) -> DbConnection {
     valise::db::connect_one(url).unwrap()
 }
@@ -268,12 +285,8 @@ fn a_tampered_or_newer_backup_is_refused_by_verify_and_restore() {
     let keys = tempfile::tempdir().unwrap();
     succeeded(valise(&url, keys.path(), &["migrate"]));
     let dir = tempfile::tempdir().unwrap();
-    let (snapshot, snapshot_arg) = snapshot_in(&dir);
-    succeeded(valise(
-        &url,
-        keys.path(),
-        &["backup", "--out", &snapshot_arg],
-    ));
+    let snapshot_arg = back_up(&url, keys.path(), &dir);
+    let snapshot = PathBuf::from(&snapshot_arg);
     let original = std::fs::read(&snapshot).unwrap();
     let (target, _target_guard) = TestDatabase::create();
 
@@ -347,12 +360,7 @@ fn restore_refuses_a_database_that_holds_data_and_accepts_one_only_migrated() {
     let email = unique_email("kept");
     register(&base(&live), &email, "Kept Customer");
     let dir = tempfile::tempdir().unwrap();
-    let (_, snapshot_arg) = snapshot_in(&dir);
-    succeeded(valise(
-        &url,
-        keys.path(),
-        &["backup", "--out", &snapshot_arg],
-    ));
+    let snapshot_arg = back_up(&url, keys.path(), &dir);
     drop(live);
 
     let err = failed(valise(&url, keys.path(), &["restore", &snapshot_arg]));
@@ -383,20 +391,10 @@ fn a_customer_erased_after_the_backup_stays_erased_when_it_is_restored_with_the_
     let a_refresh = a["refresh_token"].as_str().unwrap().to_owned();
 
     let dir = tempfile::tempdir().unwrap();
-    let (_, snapshot_arg) = snapshot_in(&dir);
-    succeeded(valise(
-        &url,
-        keys.path(),
-        &["backup", "--out", &snapshot_arg],
-    ));
+    let snapshot_arg = back_up(&url, keys.path(), &dir);
 
     // A has no open order: the erasure happens at once.
-    let erased = reqwest::blocking::Client::new()
-        .delete(format!("{}/v1/me", base(&live)))
-        .bearer_auth(a["access_token"].as_str().unwrap())
-        .send()
-        .unwrap();
-    assert_eq!(erased.status(), 202);
+    erase_self(&base(&live), &a);
     assert_eq!(login_status(&base(&live), &a_email), 401);
     let ledger = dir.path().join("erasures.jsonl");
     let out = succeeded(valise(
@@ -523,18 +521,8 @@ fn a_restore_without_the_ledger_can_be_made_good_by_replaying_it() {
     let email = unique_email("later");
     let a = register(&base(&live), &email, "Later Erased");
     let dir = tempfile::tempdir().unwrap();
-    let (_, snapshot_arg) = snapshot_in(&dir);
-    succeeded(valise(
-        &url,
-        keys.path(),
-        &["backup", "--out", &snapshot_arg],
-    ));
-    let erased = reqwest::blocking::Client::new()
-        .delete(format!("{}/v1/me", base(&live)))
-        .bearer_auth(a["access_token"].as_str().unwrap())
-        .send()
-        .unwrap();
-    assert_eq!(erased.status(), 202);
+    let snapshot_arg = back_up(&url, keys.path(), &dir);
+    erase_self(&base(&live), &a);
     let ledger = dir.path().join("erasures.jsonl");
     let ledger_arg = ledger.to_str().unwrap();
     succeeded(valise(

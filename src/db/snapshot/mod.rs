@@ -9,7 +9,7 @@
 mod postgres;
 mod sqlite;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use diesel::RunQueryDsl;
 
@@ -25,13 +25,6 @@ pub enum SnapshotFormat {
 }
 
 impl SnapshotFormat {
-    pub fn for_backend(backend: Backend) -> Self {
-        match backend {
-            Backend::Sqlite => Self::Sqlite,
-            Backend::Postgres => Self::PgDumpCustom,
-        }
-    }
-
     pub fn name(self) -> &'static str {
         match self {
             Self::Sqlite => "sqlite3",
@@ -145,6 +138,13 @@ pub fn table_names(conn: &mut DbConnection) -> diesel::QueryResult<Vec<String>> 
     };
     let rows: Vec<TableName> = diesel::sql_query(sql).load(conn)?;
     Ok(rows.into_iter().map(|r| r.name).collect())
+}
+
+/// `PATH` + suffix: the files that belong to another (`db-wal`, `FILE.manifest.json`).
+pub fn beside(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
 }
 
 /// Joins a tool's standard error into one line for an error message.

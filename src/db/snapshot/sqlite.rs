@@ -1,12 +1,13 @@
 //! SQLite snapshots: `VACUUM INTO` a new file, and a copy moved into place on restore.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Context;
 use diesel::connection::SimpleConnection;
 use diesel::sql_types::Text;
 use diesel::{Connection, RunQueryDsl, SqliteConnection};
 
+use super::beside;
 use crate::db::{migrations, DbConnection};
 
 fn open(path: &Path) -> anyhow::Result<SqliteConnection> {
@@ -14,13 +15,6 @@ fn open(path: &Path) -> anyhow::Result<SqliteConnection> {
         .with_context(|| format!("opening {}", path.display()))?;
     conn.batch_execute("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;")?;
     Ok(conn)
-}
-
-/// `PATH` + suffix, e.g. the `-wal` file beside a database.
-fn beside(path: &Path, suffix: &str) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(suffix);
-    PathBuf::from(name)
 }
 
 fn remove_if_present(path: &Path) -> anyhow::Result<()> {
