@@ -552,3 +552,37 @@ fn a_restore_without_the_ledger_can_be_made_good_by_replaying_it() {
     let served = server(&restored, keys.path());
     assert_eq!(login_status(&base(&served), &email), 401);
 }
+
+#[test]
+fn a_restore_with_another_master_key_fails_and_leaves_the_target_empty() {
+    let (url, _guard) = TestDatabase::create();
+    let keys = tempfile::tempdir().unwrap();
+    let live = server(&url, keys.path());
+    register(&base(&live), &unique_email("keyed"), "Keyed Customer");
+    let dir = tempfile::tempdir().unwrap();
+    let snapshot_arg = back_up(&url, keys.path(), &dir);
+    drop(live);
+
+    let (target, _target_guard) = TestDatabase::create();
+    let missing = tempfile::tempdir().unwrap();
+    let err = failed(valise(&target, missing.path(), &["restore", &snapshot_arg]));
+    assert!(err.contains("no master key"), "{err}");
+    assert!(
+        !missing.path().join("master.keys").exists(),
+        "no key is generated"
+    );
+
+    let other = tempfile::tempdir().unwrap();
+    succeeded(valise(&target, other.path(), &["migrate"]));
+    drop(server(&target, other.path()));
+    let err = failed(valise(&target, other.path(), &["restore", &snapshot_arg]));
+    assert!(err.contains("master key does not open"), "{err}");
+    // SQLite keeps the migrated file it had; PostgreSQL dropped the restored tables.
+    if table_names(&target).iter().any(|t| t == "users") {
+        let users: i64 = users::table
+            .count()
+            .get_result(&mut connect(&target))
+            .unwrap();
+        assert_eq!(users, 0, "nothing of the backup stayed");
+    }
+}

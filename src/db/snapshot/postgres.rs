@@ -221,7 +221,8 @@ pub(super) fn load<T>(
                     "{e:#}; the restored tables were dropped again"
                 )),
                 Err(cleanup) => Err(anyhow::anyhow!(
-                    "{e:#}; and the restored tables could not be dropped ({cleanup:#}): drop                      them by hand before serving this database"
+                    "{e:#}; and the restored tables could not be dropped ({cleanup:#}): drop \
+                     them by hand before serving this database"
                 )),
             }
         }
