@@ -1,8 +1,10 @@
 //! Command-line interface: `valise [serve]`, `migrate`, `openapi`, `admin create`,
-//! `keys rotate`, `audit verify`.
+//! `keys rotate`, `audit verify`, `backup`, `restore`, `erasures`.
 
 use std::io::BufRead;
+use std::path::PathBuf;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use crate::accounts::model::{Email, PersonName};
@@ -48,6 +50,32 @@ pub enum Command {
     Retention {
         #[command(subcommand)]
         command: RetentionCommand,
+    },
+    /// Write a consistent snapshot of the database while it serves, with FILE.manifest.json
+    /// beside it; or, with --verify, check one.
+    Backup {
+        /// Where to write the snapshot (must not exist).
+        #[arg(long, value_name = "FILE", required_unless_present = "verify")]
+        out: Option<PathBuf>,
+        /// Check a snapshot against its manifest and this binary instead; exits 1 naming what
+        /// failed.
+        #[arg(long, value_name = "FILE", conflicts_with = "out")]
+        verify: Option<PathBuf>,
+    },
+    /// Restore a verified backup into the empty database of DATABASE_URL, then replay the
+    /// erasure ledger so nobody erased since the backup comes back.
+    Restore {
+        /// The snapshot written by `valise backup --out`.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// The newest `valise erasures export`, kept beside the key store.
+        #[arg(long, value_name = "LEDGER_FILE")]
+        ledger: Option<PathBuf>,
+    },
+    /// The erasure ledger (every shredded subject id, with its time).
+    Erasures {
+        #[command(subcommand)]
+        command: ErasuresCommand,
     },
     /// Load the demo luggage catalogue (idempotent).
     Seed {
@@ -100,6 +128,22 @@ pub enum KeysCommand {
 pub enum AuditCommand {
     /// Recompute the audit chain; exits 1 and names the first broken entry if it is not intact.
     Verify,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ErasuresCommand {
+    /// Write the erasure ledger as JSON lines (subject ids and times only), replacing FILE
+    /// atomically: ship it with the key store, more often than the backups.
+    Export {
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Replay a ledger file into the database (idempotent): for a restore made without
+    /// --ledger.
+    Replay {
+        #[arg(value_name = "LEDGER_FILE")]
+        file: PathBuf,
+    },
 }
 
 fn read_password() -> anyhow::Result<String> {
@@ -188,6 +232,94 @@ pub fn run(command: Command, config: Config) -> anyhow::Result<()> {
                     status.remaining, status.old_key_ids_in_use
                 );
             }
+            Ok(())
+        }
+        Command::Backup {
+            verify: Some(file), ..
+        } => {
+            let checked = crate::backup::verify(&file)
+                .with_context(|| format!("backup {} failed verification", file.display()))?;
+            let m = &checked.manifest;
+            println!(
+                "OK {}: {} snapshot, schema {}, {} bytes, SHA-256 {}, taken {}",
+                file.display(),
+                m.backend,
+                m.schema_version,
+                m.size,
+                m.sha256,
+                m.created_at
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            );
+            Ok(())
+        }
+        Command::Backup { out, .. } => {
+            let out = out.ok_or_else(|| anyhow::anyhow!("say where: --out FILE"))?;
+            let m = crate::backup::take(&config.database_url, &out).context("backup failed")?;
+            println!(
+                "backed up {} to {} ({} bytes, schema {}, SHA-256 {}); manifest {}",
+                config.database_url.redacted(),
+                out.display(),
+                m.size,
+                m.schema_version,
+                m.sha256,
+                crate::backup::manifest::path_for(&out).display()
+            );
+            Ok(())
+        }
+        Command::Restore { file, ledger } => {
+            let restored = crate::backup::restore(
+                &config.database_url,
+                &config.master_keys,
+                &file,
+                ledger.as_deref(),
+            )
+            .context("restore failed")?;
+            println!(
+                "restored {} (taken {}, schema {}) into {}",
+                file.display(),
+                restored
+                    .manifest
+                    .created_at
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                restored.manifest.schema_version,
+                config.database_url.redacted()
+            );
+            match restored.replay {
+                Some(r) => println!(
+                    "replayed the erasure ledger: {} entries, {} subjects shredded again, {} \
+                     accounts emptied",
+                    r.entries, r.shredded, r.accounts_emptied
+                ),
+                None => eprintln!(
+                    "WARNING: no erasure ledger was replayed (--ledger). Anyone erased after \
+                     this backup was taken is readable again. Before serving, run: valise \
+                     erasures replay LEDGER_FILE (the newest `valise erasures export`)."
+                ),
+            }
+            Ok(())
+        }
+        Command::Erasures {
+            command: ErasuresCommand::Export { out },
+        } => {
+            let mut conn = crate::db::connect_one(&config.database_url)?;
+            let count = crate::backup::ledger::export(&mut conn, &out)
+                .context("erasure ledger export failed")?;
+            println!("wrote {count} erased subject(s) to {}", out.display());
+            Ok(())
+        }
+        Command::Erasures {
+            command: ErasuresCommand::Replay { file },
+        } => {
+            let entries = crate::backup::ledger::read(&file)?;
+            let services = startup::services(&config)?;
+            let mut conn = services.db.get()?;
+            let r = crate::privacy::erasure::replay(&mut conn, &services.crypto, &entries)
+                .context("replaying the erasure ledger")?;
+            println!(
+                "replayed the erasure ledger: {} entries, {} subjects shredded again, {} \
+                 accounts emptied",
+                r.entries, r.shredded, r.accounts_emptied
+            );
             Ok(())
         }
         Command::Seed { demo, products } => {

@@ -36,3 +36,46 @@ pub fn run_pending(conn: &mut DbConnection) -> anyhow::Result<Vec<String>> {
     };
     Ok(applied)
 }
+
+/// The versions of the migrations this binary carries, oldest first. Both trees hold the same
+/// names (a test checks it), so the SQLite tree answers for both.
+pub fn known_versions() -> anyhow::Result<Vec<String>> {
+    use diesel::migration::MigrationSource;
+    let migrations = MigrationSource::<diesel::sqlite::Sqlite>::migrations(&SQLITE)
+        .map_err(|e| anyhow::anyhow!("reading the embedded migrations: {e}"))?;
+    let mut versions: Vec<String> = migrations
+        .iter()
+        .map(|m| m.name().version().to_string())
+        .collect();
+    versions.sort_by(|a, b| compare_versions(a, b));
+    Ok(versions)
+}
+
+/// Orders migration versions (`20261125000006`): by length, then by digits, so a version with
+/// more digits is newer.
+pub fn compare_versions(a: &str, b: &str) -> std::cmp::Ordering {
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+}
+
+#[derive(diesel::QueryableByName)]
+struct AppliedVersion {
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    version: Option<String>,
+}
+
+/// The newest migration applied to this database; `None` when it has no migrations table or
+/// an empty one.
+pub fn applied_version(conn: &mut DbConnection) -> diesel::QueryResult<Option<String>> {
+    let has_table = crate::db::snapshot::table_names(conn)?
+        .iter()
+        .any(|t| t == "__diesel_schema_migrations");
+    if !has_table {
+        return Ok(None);
+    }
+    let versions: Vec<AppliedVersion> =
+        diesel::sql_query("SELECT version FROM __diesel_schema_migrations").load(conn)?;
+    Ok(versions
+        .into_iter()
+        .filter_map(|v| v.version)
+        .max_by(|a, b| compare_versions(a, b)))
+}

@@ -6,6 +6,7 @@
 mod connection;
 pub mod migrations;
 pub mod schema;
+pub mod snapshot;
 
 use std::time::Duration;
 
@@ -98,6 +99,16 @@ impl Db {
     pub fn pool_max_size(&self) -> u32 {
         self.pool.max_size()
     }
+}
+
+/// One connection outside any pool, set up as the pool would (SQLite: WAL, foreign keys, busy
+/// timeout), for commands that must close it before going on (backup, restore).
+pub fn connect_one(url: &DatabaseUrl) -> anyhow::Result<DbConnection> {
+    use r2d2::ManageConnection;
+    let manager = connection::ConnectionManager::new(url.clone())?;
+    manager
+        .connect()
+        .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))
 }
 
 /// Current time truncated to microseconds: PostgreSQL keeps micros, SQLite would keep nanos, and

@@ -22,6 +22,8 @@ use crate::orders::model::OrderStatus;
 pub mod reason {
     pub const ERASURE_REQUEST: &str = "erasure_request";
     pub const RETENTION: &str = "retention";
+    /// Shredded again when an erasure ledger kept outside a backup was replayed into it.
+    pub const LEDGER_REPLAY: &str = "ledger_replay";
 }
 
 /// Destroys the data key of one subject and records it in the erasure ledger. Idempotent.
@@ -32,28 +34,39 @@ pub fn shred_subject(
     why: &str,
 ) -> Result<(), CryptoError> {
     crypto.shred(conn, subject_id)?;
+    append_to_ledger(conn, subject_id, crate::db::now(), why)?;
+    Ok(())
+}
+
+/// Appends a subject to the erasure ledger unless it is there already.
+fn append_to_ledger(
+    conn: &mut DbConnection,
+    subject_id: &str,
+    erased_at: chrono::NaiveDateTime,
+    why: &str,
+) -> QueryResult<()> {
     let known: i64 = erasure_ledger::table
         .filter(erasure_ledger::subject_id.eq(subject_id))
         .count()
         .get_result(conn)?;
-    if known == 0 {
-        // In a savepoint: on PostgreSQL a lost race must not abort the caller's transaction.
-        let inserted = crate::db::write_transaction(conn, |conn| {
-            diesel::insert_into(erasure_ledger::table)
-                .values((
-                    erasure_ledger::subject_id.eq(subject_id),
-                    erasure_ledger::erased_at.eq(crate::db::now()),
-                    erasure_ledger::reason.eq(why),
-                ))
-                .execute(conn)
-        });
-        match inserted {
-            Ok(_) => {}
-            Err(e) if crate::db::is_unique_violation(&e) => {}
-            Err(e) => return Err(e.into()),
-        }
+    if known > 0 {
+        return Ok(());
     }
-    Ok(())
+    // In a savepoint: on PostgreSQL a lost race must not abort the caller's transaction.
+    let inserted = crate::db::write_transaction(conn, |conn| {
+        diesel::insert_into(erasure_ledger::table)
+            .values((
+                erasure_ledger::subject_id.eq(subject_id),
+                erasure_ledger::erased_at.eq(erased_at),
+                erasure_ledger::reason.eq(why),
+            ))
+            .execute(conn)
+    });
+    match inserted {
+        Ok(_) => Ok(()),
+        Err(e) if crate::db::is_unique_violation(&e) => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 /// [`shred_subject`] for a batch: a few statements whatever its size.
@@ -89,7 +102,8 @@ pub fn shred_subjects(
     Ok(())
 }
 
-/// Every subject id in the erasure ledger, in order (for export beside the key store).
+/// Every subject id in the erasure ledger with its time, by subject id (for export beside
+/// the key store).
 pub fn ledger(conn: &mut DbConnection) -> QueryResult<Vec<(String, chrono::NaiveDateTime)>> {
     erasure_ledger::table
         .order(erasure_ledger::subject_id.asc())
@@ -211,6 +225,24 @@ pub fn erase_account(
         shred_subject(conn, crypto, order, why)?;
     }
     shred_subject(conn, crypto, user_id, why)?;
+    empty_account(conn, user_id)?;
+    audit::record(
+        conn,
+        crypto,
+        &Actor::system(),
+        &Event {
+            action: "subject.erase",
+            subject_id: Some(user_id),
+            fields: &["profile", "addresses", "orders.personal"],
+            purpose,
+        },
+    )?;
+    Ok(())
+}
+
+/// Leaves an erased customer's account as an empty shell that accounting records point to:
+/// saved addresses, inbox and sessions deleted; sealed fields and password gone.
+fn empty_account(conn: &mut DbConnection, user_id: &str) -> QueryResult<()> {
     diesel::delete(addresses::table.filter(addresses::user_id.eq(user_id))).execute(conn)?;
     diesel::delete(notifications::table.filter(notifications::recipient_user_id.eq(user_id)))
         .execute(conn)?;
@@ -226,18 +258,86 @@ pub fn erase_account(
             users::updated_at.eq(crate::db::now()),
         ))
         .execute(conn)?;
-    audit::record(
-        conn,
-        crypto,
-        &Actor::system(),
-        &Event {
-            action: "subject.erase",
-            subject_id: Some(user_id),
-            fields: &["profile", "addresses", "orders.personal"],
-            purpose,
-        },
-    )?;
     Ok(())
+}
+
+/// One erased subject as the ledger exported beside the key store holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerEntry {
+    pub subject_id: String,
+    pub erased_at: chrono::NaiveDateTime,
+}
+
+/// What replaying a ledger changed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Replay {
+    /// Entries read.
+    pub entries: usize,
+    /// Subjects whose data key was still live (erased after the backup was taken).
+    pub shredded: usize,
+    /// Customer accounts emptied again.
+    pub accounts_emptied: usize,
+}
+
+/// Replays an erasure ledger kept outside a backup into the restored database, so that a
+/// subject erased after the backup was taken stays erased: each subject is shredded exactly
+/// as [`shred_subject`] does (data key and blind indexes) and appended to the ledger with
+/// its original time; a customer account is emptied as [`execute`] leaves it (its sessions
+/// in the backup would otherwise still refresh). Idempotent, in one transaction.
+pub fn replay(
+    conn: &mut DbConnection,
+    crypto: &Crypto,
+    entries: &[LedgerEntry],
+) -> Result<Replay, CryptoError> {
+    use crate::db::schema::data_keys;
+    crate::db::write_transaction(conn, |conn| {
+        let mut done = Replay {
+            entries: entries.len(),
+            ..Replay::default()
+        };
+        for entry in entries {
+            let subject = entry.subject_id.as_str();
+            let live: i64 = data_keys::table
+                .filter(data_keys::subject_id.eq(subject))
+                .filter(data_keys::wrapped.is_not_null())
+                .count()
+                .get_result(conn)?;
+            crypto.shred(conn, subject)?;
+            append_to_ledger(conn, subject, entry.erased_at, reason::LEDGER_REPLAY)?;
+            let account: Option<String> = users::table
+                .find(subject)
+                .filter(users::status.ne(status::ERASED))
+                .select(users::id)
+                .first(conn)
+                .optional()?;
+            if account.is_some() {
+                empty_account(conn, subject)?;
+                done.accounts_emptied += 1;
+            }
+            if live == 0 && account.is_none() {
+                continue;
+            }
+            done.shredded += usize::from(live > 0);
+            // The erasure's own audit entry was written after the backup and is gone with it.
+            let fields: &[&str] = if account.is_some() {
+                &["profile", "addresses"]
+            } else {
+                &["personal_data"]
+            };
+            audit::record(
+                conn,
+                crypto,
+                &Actor::system(),
+                &Event {
+                    action: "subject.erase",
+                    subject_id: Some(subject),
+                    fields,
+                    purpose: "erasure ledger replayed after a restore",
+                },
+            )?;
+        }
+        Ok(done)
+    })
 }
 
 /// Runs the scheduled erasures whose customers have no open order left.

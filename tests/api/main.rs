@@ -6,6 +6,7 @@
 
 mod audit;
 mod auth;
+mod backup;
 mod body_errors;
 mod catalog;
 mod catalog_admin;
