@@ -24,8 +24,8 @@ use crate::metrics::{self, routes::MetricsAccess, Metrics};
 use crate::policies;
 use crate::versions::{self, Versions};
 use crate::{
-    accounts, audit, auth, carts, catalog, crypto, delivery, notifications, orders, payments,
-    privacy, webhooks,
+    accounts, analytics, audit, auth, carts, catalog, crypto, delivery, notifications, orders,
+    payments, privacy, webhooks,
 };
 
 /// Every documented route. The OpenAPI document is generated from exactly this list.
@@ -54,6 +54,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
                 .configure(privacy::data_map::configure)
                 .configure(privacy::requests::routes::configure)
                 .configure(privacy::requests::guest::configure)
+                .configure(analytics::routes::configure)
                 .service(
                     scope("/admin")
                         .configure(accounts::configure_staff)
@@ -68,7 +69,8 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
                         .configure(privacy::requests::admin::configure)
                         .configure(policies::admin::configure_admin)
                         .configure(notifications::admin::configure)
-                        .configure(webhooks::routes::configure),
+                        .configure(webhooks::routes::configure)
+                        .configure(analytics::routes::configure_admin),
                 ),
         );
 }
@@ -133,6 +135,7 @@ pub struct Application {
     erasures: actix_web::rt::task::JoinHandle<()>,
     notices: actix_web::rt::task::JoinHandle<()>,
     delivery: actix_web::rt::task::JoinHandle<()>,
+    analytics: actix_web::rt::task::JoinHandle<()>,
 }
 
 struct SpecJson(Bytes);
@@ -156,6 +159,8 @@ impl Application {
             after_sales_window: config.after_sales_window,
         });
         let retention_settings = web::Data::new(crate::retention::Settings::from_config(&config));
+        let analytics_settings =
+            web::Data::new(analytics::Settings::from_config(&config.analytics));
         let response_cache = web::Data::new(catalog::cache::ResponseCache::default());
         let client_addresses = web::Data::new(auth::ClientAddresses {
             behind_proxy: config.behind_proxy,
@@ -185,6 +190,7 @@ impl Application {
         let erasures = privacy::erasure::spawn(db.clone(), app_crypto.clone());
         let notices = policies::admin::spawn_resumer(db.clone());
         let delivery = delivery::spawn(db.clone(), app_crypto.clone(), config.delivery.clone())?;
+        let analytics = analytics::spawn(db.clone(), config.analytics.rollup_interval);
         let watcher = versions::spawn_watcher(db.clone(), versions.clone());
 
         let spec = openapi::spec();
@@ -210,6 +216,7 @@ impl Application {
                 .app_data(versions.clone())
                 .app_data(shop.clone())
                 .app_data(retention_settings.clone())
+                .app_data(analytics_settings.clone())
                 .app_data(response_cache.clone())
                 .app_data(catalog_db.clone())
                 .app_data(client_addresses.clone())
@@ -254,6 +261,7 @@ impl Application {
             erasures,
             notices,
             delivery,
+            analytics,
         })
     }
 
@@ -283,6 +291,7 @@ impl Application {
         self.erasures.abort();
         self.notices.abort();
         self.delivery.abort();
+        self.analytics.abort();
         result
     }
 }

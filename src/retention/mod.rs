@@ -26,7 +26,7 @@ impl Settings {
             order_personal_days_after_close: 0,
             accounting_years: 10,
             inactive_account_years: 3,
-            analytics_raw_days: 30,
+            analytics_raw_days: config.analytics.raw_days,
         }
     }
 }
