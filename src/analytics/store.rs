@@ -99,25 +99,21 @@ fn insert_events(
     mark_pending(conn, day)
 }
 
-/// Marks `day` for the next roll-up (inside the transaction that stores its events).
+/// Marks `day` for the next roll-up, as the last step of the transaction that stores its
+/// events.
+///
+/// The update is unconditional on purpose: it waits for a roll-up that has claimed the day
+/// and not yet committed (whose recompute cannot see these events), then marks the day again;
+/// and a roll-up that comes later waits for this transaction, so its recompute sees them. A
+/// conditional `WHERE NOT pending` would skip the row as its snapshot shows it and lose the
+/// events until the day's next batch.
 fn mark_pending(conn: &mut DbConnection, day: NaiveDate) -> QueryResult<()> {
-    // Usually the day is pending already and this matches nothing, taking no lock.
-    let marked = diesel::update(
-        analytics_rollups::table
-            .filter(analytics_rollups::day.eq(day))
-            .filter(analytics_rollups::pending.eq(false)),
-    )
-    .set(analytics_rollups::pending.eq(true))
-    .execute(conn)?;
-    if marked > 0 {
-        return Ok(());
-    }
-    let known = analytics_rollups::table
-        .find(day)
-        .select(analytics_rollups::day)
-        .first::<NaiveDate>(conn)
-        .optional()?;
-    if known.is_some() {
+    let set = |conn: &mut DbConnection| {
+        diesel::update(analytics_rollups::table.filter(analytics_rollups::day.eq(day)))
+            .set(analytics_rollups::pending.eq(true))
+            .execute(conn)
+    };
+    if set(conn)? > 0 {
         return Ok(());
     }
     // A savepoint: on PostgreSQL a failed statement would abort the whole transaction.
@@ -131,8 +127,8 @@ fn mark_pending(conn: &mut DbConnection, day: NaiveDate) -> QueryResult<()> {
             .execute(conn)
     });
     match inserted {
-        // Another batch of the day created the row first, pending.
-        Err(e) if is_unique_violation(&e) => Ok(()),
+        // Another batch created the row first; a roll-up may have claimed it since.
+        Err(e) if is_unique_violation(&e) => set(conn).map(|_| ()),
         other => other.map(|_| ()),
     }
 }
