@@ -603,9 +603,9 @@ mod tests {
             ("VALISE_DELIVERY_INTERVAL_MS", "fast"),
             ("VALISE_DELIVERY_TIMEOUT_SECONDS", "600"),
             ("VALISE_METRICS_TOKEN", "tiny"),
-            ("VALISE_ANALYTICS_MIN_VISITORS", "1"),
+            ("VALISE_ANALYTICS_MIN_VISITORS", "one"),
             ("VALISE_ANALYTICS_RAW_DAYS", "forever"),
-            ("VALISE_ANALYTICS_ROLLUP_SECONDS", "0"),
+            ("VALISE_ANALYTICS_ROLLUP_SECONDS", "never"),
             ("VALISE_ANALYTICS_BATCHES_PER_MINUTE", "-5"),
         ] {
             let err = load(&[(var, value)]).unwrap_err();
@@ -614,6 +614,14 @@ mod tests {
             assert!(line.contains(var) && !line.contains(value), "{line}");
             assert!(!line.contains('\n'));
         }
+    }
+
+    #[test]
+    fn analytics_reports_always_hide_single_visitors() {
+        let err = load(&[("VALISE_ANALYTICS_MIN_VISITORS", "1")]).unwrap_err();
+        assert_eq!(err.var, "VALISE_ANALYTICS_MIN_VISITORS");
+        let c = load(&[("VALISE_ANALYTICS_MIN_VISITORS", "10")]).unwrap();
+        assert_eq!(c.analytics.min_visitors, 10);
     }
 
     #[test]

@@ -80,7 +80,6 @@ pub fn for_day(
             analytics_salts::day.eq(day),
             analytics_salts::kek_id.eq(&kek_id),
             analytics_salts::wrapped.eq(&wrapped),
-            analytics_salts::created_at.eq(crate::db::now()),
         ))
         .execute(conn);
     match inserted {

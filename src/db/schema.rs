@@ -462,7 +462,6 @@ diesel::table! {
         day -> Date,
         kek_id -> Text,
         wrapped -> Binary,
-        created_at -> Timestamp,
     }
 }
 

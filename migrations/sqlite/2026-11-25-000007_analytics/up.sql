@@ -4,12 +4,12 @@
 -- so the same session on two days gives two unrelated hashes.
 
 -- One random salt per UTC day, wrapped by the master key (never stored in plaintext). Rows
--- are deleted once the day and its grace period are over.
+-- are deleted once the day and its grace period are over. No creation time: it would be the
+-- time of the day's first visit.
 CREATE TABLE analytics_salts (
     day        DATE PRIMARY KEY NOT NULL,
     kek_id     TEXT      NOT NULL,
-    wrapped    BLOB      NOT NULL,
-    created_at TIMESTAMP NOT NULL
+    wrapped    BLOB      NOT NULL
 );
 
 -- Raw events, kept VALISE_ANALYTICS_RAW_DAYS days. Nothing records when an event happened
