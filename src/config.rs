@@ -130,6 +130,31 @@ impl Default for DeliveryConfig {
     }
 }
 
+/// Anonymous analytics: ingestion limits, roll-ups and reports.
+#[derive(Debug, Clone)]
+pub struct AnalyticsConfig {
+    /// Reports hide every group seen by fewer distinct visitors than this (k).
+    pub min_visitors: i64,
+    /// Days raw events are kept before the retention engine purges them; daily aggregates
+    /// stay longer.
+    pub raw_days: i64,
+    /// How often each instance rolls raw events up into the daily aggregates.
+    pub rollup_interval: Duration,
+    /// Event batches one client address may send per minute.
+    pub batches_per_minute: i32,
+}
+
+impl Default for AnalyticsConfig {
+    fn default() -> Self {
+        Self {
+            min_visitors: 5,
+            raw_days: 30,
+            rollup_interval: Duration::from_secs(60),
+            batches_per_minute: 120,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Environment {
     Development,
@@ -183,6 +208,8 @@ pub struct Config {
     /// Bearer token a metrics scraper sends to `GET /metrics`. Without one, the metrics are
     /// open in development and admin-only in production.
     pub metrics_token: Option<Secret<String>>,
+    /// Anonymous analytics.
+    pub analytics: AnalyticsConfig,
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -404,6 +431,21 @@ impl Config {
             }
         };
 
+        let analytics = AnalyticsConfig {
+            min_visitors: number("VALISE_ANALYTICS_MIN_VISITORS", 5, 2, 1000)?,
+            raw_days: number("VALISE_ANALYTICS_RAW_DAYS", 30, 2, 3660)?,
+            rollup_interval: Duration::from_secs(
+                number("VALISE_ANALYTICS_ROLLUP_SECONDS", 60, 1, 3600)?.unsigned_abs(),
+            ),
+            batches_per_minute: i32::try_from(number(
+                "VALISE_ANALYTICS_BATCHES_PER_MINUTE",
+                120,
+                1,
+                100_000,
+            )?)
+            .unwrap_or(120),
+        };
+
         Ok(Self {
             environment,
             bind,
@@ -424,6 +466,7 @@ impl Config {
             behind_proxy,
             delivery,
             metrics_token,
+            analytics,
         })
     }
 
@@ -449,6 +492,7 @@ impl Config {
             behind_proxy: false,
             delivery: DeliveryConfig::default(),
             metrics_token: None,
+            analytics: AnalyticsConfig::default(),
         }
     }
 }
@@ -571,6 +615,8 @@ mod tests {
         );
         assert_eq!(c.environment, Environment::Development);
         assert_eq!(c.cors_origins, CorsOrigins::Any);
+        assert_eq!(c.analytics.min_visitors, 5);
+        assert_eq!(c.analytics.raw_days, 30);
     }
 
     #[test]
@@ -593,6 +639,10 @@ mod tests {
             ("VALISE_DELIVERY_INTERVAL_MS", "fast"),
             ("VALISE_DELIVERY_TIMEOUT_SECONDS", "600"),
             ("VALISE_METRICS_TOKEN", "tiny"),
+            ("VALISE_ANALYTICS_MIN_VISITORS", "one"),
+            ("VALISE_ANALYTICS_RAW_DAYS", "forever"),
+            ("VALISE_ANALYTICS_ROLLUP_SECONDS", "never"),
+            ("VALISE_ANALYTICS_BATCHES_PER_MINUTE", "-5"),
         ] {
             let err = load(&[(var, value)]).unwrap_err();
             assert_eq!(err.var, var);
@@ -600,6 +650,14 @@ mod tests {
             assert!(line.contains(var) && !line.contains(value), "{line}");
             assert!(!line.contains('\n'));
         }
+    }
+
+    #[test]
+    fn analytics_reports_always_hide_single_visitors() {
+        let err = load(&[("VALISE_ANALYTICS_MIN_VISITORS", "1")]).unwrap_err();
+        assert_eq!(err.var, "VALISE_ANALYTICS_MIN_VISITORS");
+        let c = load(&[("VALISE_ANALYTICS_MIN_VISITORS", "10")]).unwrap();
+        assert_eq!(c.analytics.min_visitors, 10);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! policy is kept by the code.
 
 pub mod accounts;
+pub mod analytics;
 pub mod audit;
 pub mod auth;
 pub mod backup;

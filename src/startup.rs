@@ -24,8 +24,8 @@ use crate::metrics::{self, routes::MetricsAccess, Metrics};
 use crate::policies;
 use crate::versions::{self, Versions};
 use crate::{
-    accounts, audit, auth, carts, catalog, crypto, delivery, notifications, orders, payments,
-    privacy, retention, webhooks,
+    accounts, analytics, audit, auth, carts, catalog, crypto, delivery, notifications, orders,
+    payments, privacy, retention, webhooks,
 };
 
 /// Every documented route. The OpenAPI document is generated from exactly this list.
@@ -54,6 +54,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
                 .configure(privacy::data_map::configure)
                 .configure(privacy::requests::routes::configure)
                 .configure(privacy::requests::guest::configure)
+                .configure(analytics::routes::configure)
                 .service(
                     scope("/admin")
                         .configure(accounts::configure_staff)
@@ -69,7 +70,8 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
                         .configure(policies::admin::configure_admin)
                         .configure(retention::routes::configure)
                         .configure(notifications::admin::configure)
-                        .configure(webhooks::routes::configure),
+                        .configure(webhooks::routes::configure)
+                        .configure(analytics::routes::configure_admin),
                 ),
         );
 }
@@ -154,6 +156,8 @@ impl Application {
             after_sales_window: config.after_sales_window,
         });
         let retention_settings = web::Data::new(crate::retention::Settings::from_config(&config));
+        let analytics_settings =
+            web::Data::new(analytics::Settings::from_config(&config.analytics));
         let response_cache = web::Data::new(catalog::cache::ResponseCache::default());
         let client_addresses = web::Data::new(auth::ClientAddresses {
             behind_proxy: config.behind_proxy,
@@ -192,6 +196,7 @@ impl Application {
                 retention_settings.get_ref().clone(),
                 metrics.clone(),
             ),
+            analytics::spawn(db.clone(), config.analytics.rollup_interval),
         ];
 
         let spec = openapi::spec();
@@ -217,6 +222,7 @@ impl Application {
                 .app_data(versions.clone())
                 .app_data(shop.clone())
                 .app_data(retention_settings.clone())
+                .app_data(analytics_settings.clone())
                 .app_data(response_cache.clone())
                 .app_data(catalog_db.clone())
                 .app_data(client_addresses.clone())

@@ -41,8 +41,9 @@ pub struct ListQuery {
     /// `LxWxH` in cm: luggage that fits in this box in any orientation, e.g. `55x40x23`.
     #[param(example = "55x40x23")]
     pub fits: Option<String>,
-    /// `newest` (default), `price`, `-price`, or `popular` (most viewed in the last days, from
-    /// the anonymous analytics aggregates; ties and products never viewed fall back to newest).
+    /// `newest` (default), `price`, `-price`, or `popular`: product views over the last 30
+    /// days (today included) from the anonymous analytics aggregates, refreshed by each
+    /// roll-up (every minute by default); ties, and products never viewed, newest first.
     #[param(example = "price")]
     pub sort: Option<String>,
     #[param(minimum = 1, maximum = 100, default = 20)]

@@ -152,6 +152,32 @@ impl Crypto {
         store::shred_many(conn, subject_ids)
     }
 
+    /// A fresh random 256-bit secret.
+    pub fn random_secret() -> Result<[u8; keyring::KEY_LEN], CryptoError> {
+        store::random_key()
+    }
+
+    /// Wraps a secret kept in its own table (the analytics day salts) with the newest master
+    /// key, bound to `aad`. Returns the master key's id and the wrapped bytes.
+    pub fn wrap_secret(
+        &self,
+        aad: &[u8],
+        secret: &[u8; keyring::KEY_LEN],
+    ) -> Result<(String, Vec<u8>), CryptoError> {
+        self.keyring.get().wrap(aad, secret)
+    }
+
+    /// Unwraps what [`Crypto::wrap_secret`] wrapped (re-reading a key file that gained a
+    /// version in another process).
+    pub fn unwrap_secret(
+        &self,
+        kek_id: &str,
+        aad: &[u8],
+        wrapped: &[u8],
+    ) -> Result<[u8; keyring::KEY_LEN], CryptoError> {
+        store::unwrap_with_reload(&self.keyring, kek_id, aad, wrapped)
+    }
+
     /// HMAC-SHA256 of a normalised value for exact-match lookup without the plaintext.
     pub fn blind_index(&self, kind: &str, normalized: &str) -> Vec<u8> {
         let mut ctx = hmac::Context::with_key(&self.derived.index);

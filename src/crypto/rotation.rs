@@ -1,4 +1,5 @@
-//! Master-key rotation: re-wrap every data key and system secret under the newest master key.
+//! Master-key rotation: re-wrap every data key, system secret and analytics day salt under the
+//! newest master key.
 //!
 //! Batched (one short transaction per batch) and resumable: progress is the rows themselves,
 //! so a crashed run continues where it stopped. Reads keep working throughout because each
@@ -11,7 +12,7 @@ use utoipa::ToSchema;
 
 use super::store::{dek_aad, system_aad, unwrap_with_reload};
 use super::{Crypto, CryptoError};
-use crate::db::schema::{data_keys, system_keys};
+use crate::db::schema::{analytics_salts, data_keys, system_keys};
 use crate::db::DbConnection;
 
 pub const DEFAULT_BATCH: i64 = 500;
@@ -42,10 +43,13 @@ pub fn status(
         .select(data_keys::kek_id)
         .load(conn)?;
     let sys_ids: Vec<String> = system_keys::table.select(system_keys::kek_id).load(conn)?;
+    let salt_ids: Vec<String> = analytics_salts::table
+        .select(analytics_salts::kek_id)
+        .load(conn)?;
     let mut current = 0;
     let mut remaining = 0;
     let mut old = std::collections::BTreeSet::new();
-    for id in dek_ids.into_iter().chain(sys_ids) {
+    for id in dek_ids.into_iter().chain(sys_ids).chain(salt_ids) {
         if id == newest {
             current += 1;
         } else {
@@ -88,6 +92,32 @@ pub fn rewrap_batch(
             .set((
                 system_keys::kek_id.eq(new_id),
                 system_keys::wrapped.eq(new_wrapped),
+            ))
+            .execute(conn)? as i64;
+        }
+        // The analytics day salts (a day or two of them): destroyed rather than re-wrapped
+        // would split that day's visitors in two.
+        let salts: Vec<(chrono::NaiveDate, String, Vec<u8>)> = analytics_salts::table
+            .filter(analytics_salts::kek_id.ne(&newest))
+            .select((
+                analytics_salts::day,
+                analytics_salts::kek_id,
+                analytics_salts::wrapped,
+            ))
+            .limit(batch - moved)
+            .load(conn)?;
+        for (day, kek_id, wrapped) in salts {
+            let aad = crate::analytics::salt::aad(day);
+            let secret = unwrap_with_reload(keyring, &kek_id, &aad, &wrapped)?;
+            let (new_id, new_wrapped) = keyring.get().wrap(&aad, &secret)?;
+            moved += diesel::update(
+                analytics_salts::table
+                    .filter(analytics_salts::day.eq(day))
+                    .filter(analytics_salts::kek_id.eq(&kek_id)),
+            )
+            .set((
+                analytics_salts::kek_id.eq(new_id),
+                analytics_salts::wrapped.eq(new_wrapped),
             ))
             .execute(conn)? as i64;
         }

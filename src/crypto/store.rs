@@ -15,7 +15,7 @@ pub const BLIND_INDEX_COLUMNS: &[(&str, &str, &str)] = &[
     ("orders", "id", "contact_email_bidx"),
 ];
 
-fn random_key() -> Result<[u8; KEY_LEN], CryptoError> {
+pub(super) fn random_key() -> Result<[u8; KEY_LEN], CryptoError> {
     let mut bytes = [0u8; KEY_LEN];
     SystemRandom::new()
         .fill(&mut bytes)

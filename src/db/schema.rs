@@ -457,11 +457,90 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    analytics_salts (day) {
+        day -> Date,
+        kek_id -> Text,
+        wrapped -> Binary,
+    }
+}
+
+diesel::table! {
+    analytics_events (day, visitor_hash, seq) {
+        day -> Date,
+        visitor_hash -> Binary,
+        seq -> Integer,
+        event_type -> Text,
+        path -> Nullable<Text>,
+        product_id -> Nullable<Text>,
+        dwell_ms -> Nullable<Integer>,
+    }
+}
+
+diesel::table! {
+    analytics_rollups (day) {
+        day -> Date,
+        pending -> Bool,
+        rolled_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    analytics_daily_products (day, product_id) {
+        day -> Date,
+        product_id -> Text,
+        views -> Integer,
+        visitors -> Integer,
+    }
+}
+
+diesel::table! {
+    analytics_daily_attributes (day, dimension, value) {
+        day -> Date,
+        dimension -> Text,
+        value -> Text,
+        views -> Integer,
+        visitors -> Integer,
+    }
+}
+
+diesel::table! {
+    analytics_daily_pages (day, path) {
+        day -> Date,
+        path -> Text,
+        views -> Integer,
+        visitors -> Integer,
+        leaves -> Integer,
+        leave_visitors -> Integer,
+        dwell_ms_total -> BigInt,
+    }
+}
+
+diesel::table! {
+    analytics_daily_dwell (day, path, bucket_ms) {
+        day -> Date,
+        path -> Text,
+        bucket_ms -> Integer,
+        leaves -> Integer,
+    }
+}
+
+diesel::table! {
+    analytics_daily_transitions (day, from_path, to_path) {
+        day -> Date,
+        from_path -> Text,
+        to_path -> Text,
+        moves -> Integer,
+        visitors -> Integer,
+    }
+}
+
 diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(variants -> products (product_id));
 diesel::joinable!(product_terms -> products (product_id));
 diesel::joinable!(consultations -> products (product_id));
 diesel::joinable!(webhook_deliveries -> webhook_subscriptions (subscription_id));
+diesel::joinable!(analytics_daily_products -> products (product_id));
 diesel::allow_tables_to_appear_in_same_query!(
     policies,
     data_keys,
@@ -498,4 +577,12 @@ diesel::allow_tables_to_appear_in_same_query!(
     erasure_ledger,
     webhook_subscriptions,
     webhook_deliveries,
+    analytics_salts,
+    analytics_events,
+    analytics_rollups,
+    analytics_daily_products,
+    analytics_daily_attributes,
+    analytics_daily_pages,
+    analytics_daily_dwell,
+    analytics_daily_transitions,
 );

@@ -195,7 +195,22 @@ pub const CATEGORIES: &[Category] = &[
         id: "analytics",
         name: "Anonymous browsing statistics",
         personal: false,
-        fields: &[],
+        fields: &[
+            f(
+                "visitor hash (HMAC of the browser's session string under a salt destroyed after its day)",
+                "analytics_events",
+                "visitor_hash",
+            ),
+            f("day", "analytics_events", "day"),
+            f("event type", "analytics_events", "event_type"),
+            f(
+                "page path (no query string; ids and numbers templated)",
+                "analytics_events",
+                "path",
+            ),
+            f("product viewed", "analytics_events", "product_id"),
+            f("time on page", "analytics_events", "dwell_ms"),
+        ],
         purpose: "Improving size classes, styles and page layout; no IP, user agent or id.",
         legal_basis: "Not personal data (daily-salted visitor hashes)",
         visible_to: &["manager+ (aggregates, groups under k visitors hidden)"],

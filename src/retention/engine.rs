@@ -42,6 +42,16 @@ impl Ctx<'_> {
 
 type Select = fn(&mut DbConnection, &Ctx<'_>, i64) -> QueryResult<Vec<String>>;
 type Act = fn(&mut DbConnection, &Ctx<'_>, &[String]) -> Result<(), ApiError>;
+type Count = fn(&mut DbConnection, &Ctx<'_>) -> QueryResult<i64>;
+type Purge = fn(&mut DbConnection, &Ctx<'_>, i64) -> QueryResult<usize>;
+
+/// How a rule finds and purges what is due.
+enum Work {
+    /// Selects up to a batch of keys, then acts on them.
+    Keys { select: Select, act: Act },
+    /// Counts what is due, and purges up to a batch in one statement.
+    Bulk { count: Count, purge: Purge },
+}
 
 /// One retention rule.
 pub struct Rule {
@@ -49,10 +59,7 @@ pub struct Rule {
     /// The data-map category it enforces.
     pub category: &'static str,
     pub action: &'static str,
-    /// Up to `limit` keys of rows that are due.
-    select: Select,
-    /// Purges them (inside the batch's transaction).
-    act: Act,
+    work: Work,
 }
 
 /// Every rule, in the order a run applies them (accounts are erased before their empty rows
@@ -63,111 +70,157 @@ pub const RULES: &[Rule] = &[
         category: "order_personal",
         action: "shred the order's key (contact email, address, after-sales reasons) once it \
                  is closed (expired and cancelled orders at once)",
-        select: order_personal_due,
-        act: shred_each,
+        work: Work::Keys {
+            select: order_personal_due,
+            act: shred_each,
+        },
     },
     Rule {
         name: "accounting",
         category: "accounting",
         action: "delete orders, items, payments and history past the statutory period",
-        select: accounting_due,
-        act: delete_orders,
+        work: Work::Keys {
+            select: accounting_due,
+            act: delete_orders,
+        },
     },
     Rule {
         name: "inactive_accounts",
         category: "account_profile",
         action: "erase customer accounts with no sign-in for the configured period",
-        select: inactive_accounts_due,
-        act: erase_accounts,
+        work: Work::Keys {
+            select: inactive_accounts_due,
+            act: erase_accounts,
+        },
     },
     Rule {
         name: "closed_accounts",
         category: "account_profile",
         action: "delete the empty rows of erased accounts no order refers to",
-        select: closed_accounts_due,
-        act: delete_accounts,
+        work: Work::Keys {
+            select: closed_accounts_due,
+            act: delete_accounts,
+        },
     },
     Rule {
         name: "consultations",
         category: "consultations",
         action: "shred answered questions and their contact emails after a year",
-        select: consultations_due,
-        act: shred_each,
+        work: Work::Keys {
+            select: consultations_due,
+            act: shred_each,
+        },
     },
     Rule {
         name: "dsr_requests",
         category: "dsr",
         action: "delete answered requests after three years",
-        select: answered_requests_due,
-        act: delete_requests,
+        work: Work::Keys {
+            select: answered_requests_due,
+            act: delete_requests,
+        },
     },
     Rule {
         name: "consent_evidence",
         category: "consent_evidence",
         action: "delete consents and acceptances of subjects erased longer ago than the \
                  claim period",
-        select: consent_evidence_due,
-        act: delete_consent_evidence,
+        work: Work::Keys {
+            select: consent_evidence_due,
+            act: delete_consent_evidence,
+        },
     },
     Rule {
         name: "dsr_codes",
         category: "dsr",
         action: "destroy unused one-time codes after 24 hours; their requests lapse",
-        select: codes_due,
-        act: destroy_codes,
+        work: Work::Keys {
+            select: codes_due,
+            act: destroy_codes,
+        },
     },
     Rule {
         name: "idempotency_keys",
         category: "idempotency",
         action: "delete Idempotency-Key records after 24 hours",
-        select: idempotency_due,
-        act: delete_idempotency,
+        work: Work::Keys {
+            select: idempotency_due,
+            act: delete_idempotency,
+        },
     },
     Rule {
         name: "refresh_tokens",
         category: "account_profile",
         action: "delete expired refresh tokens",
-        select: |conn, ctx, limit| {
-            refresh_tokens::table
-                .filter(refresh_tokens::expires_at.le(ctx.now))
-                .select(refresh_tokens::id)
-                .limit(limit)
-                .load(conn)
-        },
-        act: |conn, _, ids| {
-            diesel::delete(refresh_tokens::table.filter(refresh_tokens::id.eq_any(ids)))
-                .execute(conn)?;
-            Ok(())
+        work: Work::Keys {
+            select: |conn, ctx, limit| {
+                refresh_tokens::table
+                    .filter(refresh_tokens::expires_at.le(ctx.now))
+                    .select(refresh_tokens::id)
+                    .limit(limit)
+                    .load(conn)
+            },
+            act: |conn, _, ids| {
+                diesel::delete(refresh_tokens::table.filter(refresh_tokens::id.eq_any(ids)))
+                    .execute(conn)?;
+                Ok(())
+            },
         },
     },
     Rule {
         name: "expired_carts",
         category: "account_profile",
         action: "delete expired carts",
-        select: |conn, ctx, limit| {
-            carts::table
-                .filter(carts::expires_at.le(ctx.now))
-                .select(carts::id)
-                .limit(limit)
-                .load(conn)
+        work: Work::Keys {
+            select: |conn, ctx, limit| {
+                carts::table
+                    .filter(carts::expires_at.le(ctx.now))
+                    .select(carts::id)
+                    .limit(limit)
+                    .load(conn)
+            },
+            act: delete_carts,
         },
-        act: delete_carts,
     },
     Rule {
         name: "rate_limits",
         category: "idempotency",
         action: "delete throttling windows older than a day",
-        select: |conn, ctx, limit| {
-            rate_limits::table
-                .filter(rate_limits::window_start.le(ctx.days_ago(1)))
-                .select(rate_limits::bucket)
-                .limit(limit)
-                .load(conn)
+        work: Work::Keys {
+            select: |conn, ctx, limit| {
+                rate_limits::table
+                    .filter(rate_limits::window_start.le(ctx.days_ago(1)))
+                    .select(rate_limits::bucket)
+                    .limit(limit)
+                    .load(conn)
+            },
+            act: |conn, _, buckets| {
+                diesel::delete(rate_limits::table.filter(rate_limits::bucket.eq_any(buckets)))
+                    .execute(conn)?;
+                Ok(())
+            },
         },
-        act: |conn, _, buckets| {
-            diesel::delete(rate_limits::table.filter(rate_limits::bucket.eq_any(buckets)))
-                .execute(conn)?;
-            Ok(())
+    },
+    Rule {
+        name: "analytics_raw",
+        category: "analytics",
+        action: "delete raw analytics events older than the configured days (once rolled up)",
+        work: Work::Bulk {
+            count: |conn, ctx| {
+                crate::analytics::store::count_purgeable_raw_events(conn, raw_cutoff(ctx))
+            },
+            purge: |conn, ctx, batch| {
+                crate::analytics::store::purge_raw_events(conn, raw_cutoff(ctx), batch)
+            },
+        },
+    },
+    Rule {
+        name: "analytics_salts",
+        category: "analytics",
+        action: "destroy day salts once their day (and its grace) is over",
+        work: Work::Bulk {
+            count: |conn, ctx| crate::analytics::salt::count_expired_salts(conn, ctx.now),
+            purge: |conn, ctx, _| crate::analytics::salt::destroy_expired_salts(conn, ctx.now),
         },
     },
 ];
@@ -202,14 +255,20 @@ fn apply(
     dry_run: bool,
 ) -> Result<i64, ApiError> {
     if dry_run {
-        return Ok((rule.select)(conn, ctx, 1_000_000)?.len() as i64);
+        return Ok(match rule.work {
+            Work::Keys { select, .. } => select(conn, ctx, 1_000_000)?.len() as i64,
+            Work::Bulk { count, .. } => count(conn, ctx)?,
+        });
     }
     let mut total = 0;
     loop {
-        let done = crate::db::write_transaction(conn, |conn| {
-            let keys = (rule.select)(conn, ctx, BATCH)?;
-            (rule.act)(conn, ctx, &keys)?;
-            Ok::<_, ApiError>(keys.len() as i64)
+        let done = crate::db::write_transaction(conn, |conn| match rule.work {
+            Work::Keys { select, act } => {
+                let keys = select(conn, ctx, BATCH)?;
+                act(conn, ctx, &keys)?;
+                Ok::<_, ApiError>(keys.len() as i64)
+            }
+            Work::Bulk { purge, .. } => Ok(purge(conn, ctx, BATCH)? as i64),
         })?;
         total += done;
         if done < BATCH {
@@ -266,6 +325,11 @@ pub fn run(
         finished_at: chrono::Utc::now(),
         rules,
     })
+}
+
+/// The first day whose raw analytics events are kept.
+fn raw_cutoff(ctx: &Ctx<'_>) -> chrono::NaiveDate {
+    crate::analytics::store::raw_events_cutoff(ctx.now.date(), ctx.settings.analytics_raw_days)
 }
 
 fn finals() -> Vec<&'static str> {

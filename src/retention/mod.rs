@@ -29,7 +29,7 @@ impl Settings {
             order_personal_days_after_close: config.retention.order_personal_days_after_close,
             accounting_years: config.retention.accounting_years,
             inactive_account_years: config.retention.inactive_account_years,
-            analytics_raw_days: 30,
+            analytics_raw_days: config.analytics.raw_days,
         }
     }
 }

@@ -44,6 +44,7 @@ fn family(data_type: &str) -> &'static str {
         "text" | "character varying" | "varchar" => "text",
         "blob" | "bytea" => "binary",
         "timestamp" | "timestamp without time zone" => "timestamp",
+        "date" => "date",
         "boolean" | "bool" => "boolean",
         "double precision" | "real" | "double" => "double",
         other => panic!("unmapped column type {other}"),

@@ -1,0 +1,9 @@
+DROP TABLE analytics_daily_transitions;
+DROP TABLE analytics_daily_dwell;
+DROP TABLE analytics_daily_pages;
+DROP TABLE analytics_daily_attributes;
+DROP INDEX analytics_daily_products_product;
+DROP TABLE analytics_daily_products;
+DROP TABLE analytics_rollups;
+DROP TABLE analytics_events;
+DROP TABLE analytics_salts;

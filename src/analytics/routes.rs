@@ -1,0 +1,200 @@
+//! `POST /v1/analytics/events` (anyone) and `GET /v1/admin/analytics/{report}` (manager+).
+
+use actix_web::http::header::HeaderMap;
+use actix_web::{get, post, web, FromRequest, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::model::EventBatch;
+use super::report::{AnalyticsReport, Period, ReportKind};
+use super::{queries, store, Settings};
+use crate::auth::{min, throttle, Auth, ClientAddresses};
+use crate::crypto::{index_kind, Crypto};
+use crate::db::Db;
+use crate::http::error::{ApiError, Problem};
+use crate::http::extract::{Json, Query};
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(record_events);
+}
+
+pub fn configure_admin(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(report);
+}
+
+/// The batch was stored.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"accepted": 3}))]
+pub struct Accepted {
+    /// Events stored.
+    pub accepted: usize,
+}
+
+/// Whether the browser asked not to be tracked (Global Privacy Control or Do Not Track).
+fn opted_out(headers: &HeaderMap) -> bool {
+    ["sec-gpc", "dnt"].iter().any(|name| {
+        headers
+            .get(*name)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim() == "1")
+    })
+}
+
+/// The rate-limit bucket of the caller's address: a blind index, never the address.
+fn client_bucket(crypto: &Crypto, req: &HttpRequest) -> String {
+    let ip = req
+        .app_data::<web::Data<ClientAddresses>>()
+        .map(|c| c.of(req))
+        .unwrap_or_default();
+    let mac = crypto.blind_index(index_kind::CLIENT_ADDRESS, &ip);
+    format!("analytics:client:{}", hex::encode(&mac[..16]))
+}
+
+/// Record anonymous browsing events.
+///
+/// A batch of up to 100 `page_view`, `product_view` and `page_leave` events from one browsing
+/// session. Stored per event: its type, the path with its query string and fragment dropped
+/// and ids templated (`/orders/{number}`), the product id, the dwell time (capped at an hour),
+/// the UTC day, and a visitor hash: HMAC-SHA256 of the session string under a random salt
+/// that exists for that day only (plus 30 minutes, so a visit crossing midnight stays one) and
+/// is then destroyed. No IP address, user agent, account, cookie or free text is stored.
+/// With `Sec-GPC: 1` or `DNT: 1` the batch is discarded unread (204). Limited per client
+/// address (`X-RateLimit-*`; 429 with `Retry-After`). No authentication.
+#[utoipa::path(
+    operation_id = "record_analytics_events",
+    tag = "analytics",
+    request_body = EventBatch,
+    params(
+        ("Sec-GPC" = Option<String>, Header, description = "`1`: Global Privacy Control — the batch is discarded (204)"),
+        ("DNT" = Option<String>, Header, description = "`1`: Do Not Track — the batch is discarded (204)"),
+    ),
+    responses(
+        (status = 202, description = "Stored", body = Accepted,
+            headers(("X-RateLimit-Limit" = u32), ("X-RateLimit-Remaining" = u32), ("X-RateLimit-Reset" = u64))),
+        (status = 204, description = "The browser opted out (`Sec-GPC: 1` or `DNT: 1`): nothing read or stored"),
+        (status = 422, description = "An invalid or unknown field (`events[3].path`), an empty batch or one over 100 events, or a session string that is not 8–128 printable characters", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many batches from this address; retry after `Retry-After` seconds", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64), ("X-RateLimit-Limit" = u32), ("X-RateLimit-Remaining" = u32), ("X-RateLimit-Reset" = u64))),
+    )
+)]
+#[post("/analytics/events")]
+async fn record_events(
+    req: HttpRequest,
+    payload: web::Payload,
+    db: web::Data<Db>,
+    crypto: web::Data<Crypto>,
+    settings: web::Data<Settings>,
+) -> Result<HttpResponse, ApiError> {
+    if opted_out(req.headers()) {
+        return Ok(HttpResponse::NoContent().finish());
+    }
+    let batch = Json::<EventBatch>::from_request(&req, &mut payload.into_inner())
+        .await?
+        .into_inner()
+        .parse()?;
+    let bucket = client_bucket(&crypto, &req);
+    let limit = settings.ingest_limit();
+    let crypto = crypto.into_inner();
+    let (stored, state) = db
+        .run(move |conn| {
+            let now = crate::db::now();
+            let before = throttle::peek(conn, &bucket, limit, now)?;
+            if before.remaining == 0 {
+                return Err(ApiError::RateLimited(before));
+            }
+            let state = throttle::hit(conn, &bucket, limit, now)?;
+            let stored = store::ingest(conn, &crypto, &batch, now)?;
+            Ok::<_, ApiError>((stored, state))
+        })
+        .await?;
+    let mut response = HttpResponse::Accepted().json(Accepted {
+        accepted: stored.events,
+    });
+    state.apply(response.headers_mut());
+    Ok(response)
+}
+
+/// The period of a report.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ReportQuery {
+    /// First day, `YYYY-MM-DD` (UTC); default 29 days before `to`.
+    #[param(example = "2026-10-27")]
+    pub from: Option<String>,
+    /// Last day, included, `YYYY-MM-DD` (UTC); default today. At most 366 days after `from`.
+    #[param(example = "2026-11-25")]
+    pub to: Option<String>,
+}
+
+/// An analytics report.
+///
+/// From the daily aggregates of anonymous events, over `from`..`to` (default: the last 30
+/// days; at most 366): `trending-products` (most viewed products), `size-classes` and
+/// `styles` (how product views divide among them), `paths` (top pages and page-to-page
+/// transitions), `stay-duration` (average and median time on each page). Visitors are
+/// counted per day, since visitor hashes cannot be linked across days. A group (a product, a
+/// page, a transition, a size class…) is shown only if at least `min_visitors` (k) distinct
+/// visitors were in it on one day of the period; `suppressed_groups` says how many were
+/// hidden, and shares are among the groups shown. Managers and above.
+#[utoipa::path(
+    operation_id = "get_analytics_report",
+    tag = "analytics",
+    security(("bearer" = []), ("api_key" = [])),
+    params(
+        ("report" = ReportKind, Path, description = "Which report"),
+        ReportQuery,
+    ),
+    responses(
+        (status = 200, description = "The report", body = AnalyticsReport),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Managers and above", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such report", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`from` or `to` is not a `YYYY-MM-DD` date, `from` is after `to`, the period is over 366 days, or an unknown parameter", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/analytics/{report}")]
+async fn report(
+    _auth: Auth<min::Manager>,
+    db: web::Data<Db>,
+    settings: web::Data<Settings>,
+    kind: web::Path<ReportKind>,
+    query: Query<ReportQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    let period = Period::parse(
+        query.from.as_deref(),
+        query.to.as_deref(),
+        crate::db::now().date(),
+    )?;
+    let (kind, k) = (kind.into_inner(), settings.min_visitors);
+    let report: AnalyticsReport = db
+        .run(move |conn| queries::report(conn, kind, period, k).map_err(ApiError::from))
+        .await?;
+    Ok(HttpResponse::Ok().json(report))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::http::header::{HeaderName, HeaderValue};
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.insert(
+                HeaderName::from_static(name),
+                HeaderValue::from_static(value),
+            );
+        }
+        map
+    }
+
+    #[test]
+    fn gpc_or_dnt_set_to_one_opts_out() {
+        assert!(opted_out(&headers(&[("sec-gpc", "1")])));
+        assert!(opted_out(&headers(&[("dnt", " 1 ")])));
+        assert!(!opted_out(&headers(&[("dnt", "0")])));
+        assert!(!opted_out(&headers(&[])));
+    }
+}
