@@ -334,6 +334,7 @@ pub fn run(command: Command, config: Config) -> anyhow::Result<()> {
             let inserted = crate::catalog::seed::seed(&mut conn, count, |done, total| {
                 println!("seeded {done}/{total} products");
             })?;
+            crate::db::refresh_statistics(&mut conn, crate::db::Statistics::AfterBulkLoad)?;
             println!(
                 "done: {inserted} new products ({} already there) in {:.1} s",
                 count - inserted,

@@ -95,6 +95,8 @@ pub fn prepare_database(db: &Db) -> anyhow::Result<()> {
         );
     }
     policies::store::ensure_initial(&mut conn).context("inserting policy version 1")?;
+    crate::db::refresh_statistics(&mut conn, crate::db::Statistics::AtStart)
+        .context("refreshing the query planner's statistics")?;
     Ok(())
 }
 

@@ -166,6 +166,39 @@ where
     }
 }
 
+/// When the query planner's statistics are refreshed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Statistics {
+    /// At start: SQLite analyses the tables never analysed or whose size changed tenfold
+    /// since (`PRAGMA optimize`; nothing otherwise); PostgreSQL's autovacuum does this on
+    /// its own.
+    AtStart,
+    /// After a bulk load (a seeded catalogue): every table, on both backends, before
+    /// autovacuum would get to it.
+    AfterBulkLoad,
+}
+
+/// Refreshes the query planner's statistics.
+///
+/// Without them the planner cannot know that `status = 'active' AND min_price <= ?` matches
+/// most products: both backends then read every match through the price index and sort them
+/// all to list one page by newest, so an uncached listing costs time in proportion to the
+/// catalogue instead of walking the newest-first index. SQLite never gathers statistics by
+/// itself. Its analysis is complete, not sampled (`analysis_limit`): a sample of the
+/// low-cardinality `status` column makes it look selective, which brings the bad plan back.
+/// A full ANALYZE of 100,000 products takes well under a second.
+pub fn refresh_statistics(conn: &mut DbConnection, when: Statistics) -> diesel::QueryResult<()> {
+    use diesel::connection::SimpleConnection;
+    match (conn, when) {
+        (DbConnection::Sqlite(c), Statistics::AtStart) => {
+            c.batch_execute("PRAGMA optimize = 0x10002;")
+        }
+        (DbConnection::Sqlite(c), Statistics::AfterBulkLoad) => c.batch_execute("ANALYZE;"),
+        (DbConnection::Postgres(_), Statistics::AtStart) => Ok(()),
+        (DbConnection::Postgres(c), Statistics::AfterBulkLoad) => c.batch_execute("ANALYZE"),
+    }
+}
+
 /// Whether a query failed on a unique constraint (a lost race, or a duplicate value).
 pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
     matches!(

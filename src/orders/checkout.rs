@@ -42,6 +42,8 @@ pub struct CheckoutRequest {
 }
 
 const RACE: &str = "idempotency-race";
+/// Another checkout of the same cart committed while this one waited for the cart.
+const CART_TAKEN: &str = "cart-taken";
 
 struct Input {
     cart_id: String,
@@ -69,6 +71,13 @@ fn place_order(
         return Ok((stored.status, stored.body, true));
     }
     let cart = input.access.find(conn, &input.cart_id)?;
+    // The cart is taken first: a concurrent checkout of this cart (a retry that reached
+    // another worker or instance before the first answer came) waits here until this one
+    // commits, then answers what it answered (see `checkout`) instead of racing it to the
+    // stock and failing with 409 or 404.
+    if !carts::check_out(conn, &cart.id)? {
+        return Err(ApiError::conflict(CART_TAKEN));
+    }
     let current_policy = policies::store::current_version(conn)?;
     if input.accepted != current_policy {
         return Err(ApiError::validation(
@@ -168,9 +177,6 @@ fn place_order(
     )?;
     let subject = input.user_id.clone().unwrap_or_else(|| order_id.clone());
     policies::store::record_acceptance(conn, &subject, current_policy, "checkout")?;
-    if !carts::check_out(conn, &cart.id)? {
-        return Err(ApiError::NotFound);
-    }
     notifications::enqueue(
         conn,
         input.user_id.as_deref(),
@@ -255,11 +261,17 @@ async fn checkout(
             let first = write_transaction(conn, |conn| place_order(conn, &crypto, &input));
             match first {
                 Ok(answer) => Ok(answer),
-                // Another request with the same key committed first: answer what it answered.
-                Err(ApiError::Conflict { detail, .. }) if detail == RACE => {
+                // Another request for this cart committed first (this transaction is rolled
+                // back, and this read sees that commit): if it had the same key, answer what
+                // it answered.
+                Err(ApiError::Conflict { detail, .. })
+                    if detail == RACE || detail == CART_TAKEN =>
+                {
                     let scope = format!("checkout:{}", input.cart_id);
                     match idempotency::lookup(conn, &crypto, &scope, &input.key, &input.hash)? {
                         Lookup::Replay(stored) => Ok((stored.status, stored.body, true)),
+                        // Checked out under another key: no open cart any more.
+                        Lookup::Fresh if detail == CART_TAKEN => Err(ApiError::NotFound),
                         Lookup::Fresh => Err(ApiError::conflict(
                             "The checkout raced with another; retry.",
                         )),

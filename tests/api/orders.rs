@@ -173,6 +173,47 @@ async fn a_checkout_replays_for_the_same_key_and_refuses_another_body() {
     .await;
 }
 
+/// A client that retries before the first answer came (a timeout, a second tab, another
+/// instance behind the load balancer) must get that answer, not a 404 for the now checked-out
+/// cart nor a 409 for the stock the first attempt took.
+#[actix_web::test]
+async fn the_same_checkout_sent_eight_times_at_once_to_two_instances_places_one_order_and_answers_it_every_time(
+) {
+    let app = TestApp::spawn().await;
+    let sibling = app.spawn_sibling().await;
+    let variant = stocked_variant(&app, "retried-at-once", 1, 9900).await;
+    let cart = guest_cart(&app, &variant, 1).await;
+    let body = checkout_body("impatient@example.com");
+    let attempts = (0..8).map(|i| {
+        let instance = if i % 2 == 0 { &app } else { &sibling };
+        checkout(instance, &cart, "one-key", &body)
+    });
+    let mut numbers = std::collections::HashSet::new();
+    let mut fresh = 0;
+    for response in futures_util::future::join_all(attempts).await {
+        let status = response.status();
+        let replayed = response.headers().contains_key("idempotent-replayed");
+        let answer: Value = response.json().await.unwrap();
+        assert_eq!(status, StatusCode::CREATED, "{answer}");
+        fresh += usize::from(!replayed);
+        numbers.insert(answer["number"].as_str().unwrap().to_owned());
+    }
+    assert_eq!((fresh, numbers.len()), (1, 1));
+    assert_eq!(available(&app, &variant).await, 0);
+    let orders: i64 = app
+        .db
+        .run(|conn| {
+            use valise::db::schema::orders;
+            orders::table
+                .count()
+                .get_result(conn)
+                .map_err(anyhow::Error::from)
+        })
+        .await
+        .unwrap();
+    assert_eq!(orders, 1);
+}
+
 #[actix_web::test]
 async fn checkout_refuses_sensitive_addresses_and_a_stale_policy() {
     let app = TestApp::spawn().await;

@@ -455,3 +455,33 @@ fn two_server_processes_sharing_a_database_never_oversell() {
     let placed: i64 = orders::table.count().get_result(&mut conn).unwrap();
     assert_eq!((left, placed), (0, 5));
 }
+
+#[test]
+fn seeding_leaves_statistics_for_the_query_planner() {
+    use diesel::prelude::*;
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let (url, _guard) = TestDatabase::create();
+    let keys = tempfile::tempdir().unwrap();
+    run_cli(
+        &url.to_env_value(),
+        keys.path(),
+        &["seed", "--demo", "--products", "30"],
+    );
+    let sql = match url.backend() {
+        valise::db::Backend::Sqlite => {
+            "SELECT count(*) AS n FROM sqlite_stat1 WHERE tbl = 'products'"
+        }
+        valise::db::Backend::Postgres => {
+            "SELECT count(*) AS n FROM pg_stat_user_tables \
+             WHERE relname = 'products' AND last_analyze IS NOT NULL"
+        }
+    };
+    let db = valise::db::Db::connect(&url, 1).unwrap();
+    let mut conn = db.get().unwrap();
+    let analysed: Count = diesel::sql_query(sql).get_result(&mut conn).unwrap();
+    assert!(analysed.n > 0, "no statistics after seeding");
+}

@@ -44,6 +44,9 @@ pub enum QueueFilter {
 #[into_params(parameter_in = Query)]
 pub struct QueueQuery {
     /// `open` (default), `closed` or `all`.
+    // Inline: no response body names the enum, so it is not among the document's components
+    // and a `$ref` to it would dangle (openapi-typescript refuses the document).
+    #[param(inline)]
     pub status: Option<QueueFilter>,
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
