@@ -107,22 +107,7 @@ pub(super) fn load_data_keys(
 }
 
 pub(super) fn shred(conn: &mut DbConnection, subject_id: &str) -> Result<(), CryptoError> {
-    crate::db::write_transaction(conn, |conn| {
-        diesel::update(data_keys::table.find(subject_id))
-            .set((
-                data_keys::wrapped.eq(None::<Vec<u8>>),
-                data_keys::shredded_at.eq(Some(crate::db::now())),
-            ))
-            .execute(conn)?;
-        for (table, subject_column, index_column) in BLIND_INDEX_COLUMNS {
-            diesel::sql_query(format!(
-                "UPDATE {table} SET {index_column} = NULL WHERE {subject_column} = $1"
-            ))
-            .bind::<diesel::sql_types::Text, _>(subject_id)
-            .execute(conn)?;
-        }
-        Ok(())
-    })
+    shred_many(conn, &[subject_id.to_owned()])
 }
 
 /// Destroys many subjects' data keys and blind indexes in a few statements.

@@ -105,7 +105,14 @@ fn is_order_notice(kind: &str) -> bool {
 /// Decides the route of a claimed notification, reading consent and opening the one address
 /// the gateway needs (the account's email, a guest order's contact email, or a guest
 /// request's sealed address and code).
-pub fn route(conn: &mut DbConnection, crypto: &Crypto, row: &Claimed) -> Result<Route, ApiError> {
+///
+/// Without a gateway (`with_gateway` false) only consent is read: no address is opened.
+pub fn route(
+    conn: &mut DbConnection,
+    crypto: &Crypto,
+    row: &Claimed,
+    with_gateway: bool,
+) -> Result<Route, ApiError> {
     let user = row.recipient_user_id.as_deref();
     if row.kind.starts_with(MARKETING_PREFIX) {
         let allowed = match user {
@@ -115,6 +122,9 @@ pub fn route(conn: &mut DbConnection, crypto: &Crypto, row: &Claimed) -> Result<
         if !allowed {
             return Ok(Route::Suppress);
         }
+    }
+    if !with_gateway {
+        return Ok(Route::InboxOnly);
     }
     if let Some(user) = user {
         if is_order_notice(&row.kind)
@@ -249,7 +259,9 @@ async fn deliver(
 ) -> Result<(), ApiError> {
     let route = if row.kind.starts_with(MARKETING_PREFIX) || config.gateway.is_some() {
         let (crypto, claimed) = (crypto.clone(), row.clone());
-        db.run(move |conn| route(conn, &crypto, &claimed)).await?
+        let with_gateway = config.gateway.is_some();
+        db.run(move |conn| route(conn, &crypto, &claimed, with_gateway))
+            .await?
     } else {
         Route::InboxOnly
     };

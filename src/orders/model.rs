@@ -57,6 +57,15 @@ impl OrderStatus {
         )
     }
 
+    /// The names of the final statuses, for queries over orders that are done (or not).
+    pub fn final_names() -> Vec<&'static str> {
+        OrderStatus::ALL
+            .into_iter()
+            .filter(|s| s.is_final())
+            .map(OrderStatus::as_str)
+            .collect()
+    }
+
     /// No further status can follow.
     pub fn is_final(self) -> bool {
         matches!(

@@ -202,14 +202,9 @@ pub fn record(
 /// Orders of a customer that are not yet closed, expired or cancelled.
 pub fn open_orders(conn: &mut DbConnection, user_id: &str) -> QueryResult<i64> {
     use crate::orders::model::OrderStatus;
-    let finals: Vec<&str> = OrderStatus::ALL
-        .into_iter()
-        .filter(|s| s.is_final())
-        .map(OrderStatus::as_str)
-        .collect();
     orders::table
         .filter(orders::user_id.eq(user_id))
-        .filter(orders::status.ne_all(finals))
+        .filter(orders::status.ne_all(OrderStatus::final_names()))
         .count()
         .get_result(conn)
 }

@@ -211,19 +211,12 @@ pub fn erase_account(
     why: &str,
     purpose: &str,
 ) -> Result<(), ApiError> {
-    let finals: Vec<&str> = OrderStatus::ALL
-        .into_iter()
-        .filter(|s| s.is_final())
-        .map(OrderStatus::as_str)
-        .collect();
     let finished: Vec<String> = orders::table
         .filter(orders::user_id.eq(user_id))
-        .filter(orders::status.eq_any(finals))
+        .filter(orders::status.eq_any(OrderStatus::final_names()))
         .select(orders::id)
         .load(conn)?;
-    for order in &finished {
-        shred_subject(conn, crypto, order, why)?;
-    }
+    shred_subjects(conn, crypto, &finished, why)?;
     shred_subject(conn, crypto, user_id, why)?;
     empty_account(conn, user_id)?;
     audit::record(

@@ -332,14 +332,6 @@ fn raw_cutoff(ctx: &Ctx<'_>) -> chrono::NaiveDate {
     crate::analytics::store::raw_events_cutoff(ctx.now.date(), ctx.settings.analytics_raw_days)
 }
 
-fn finals() -> Vec<&'static str> {
-    OrderStatus::ALL
-        .into_iter()
-        .filter(|s| s.is_final())
-        .map(OrderStatus::as_str)
-        .collect()
-}
-
 fn shred_each(conn: &mut DbConnection, ctx: &Ctx<'_>, subjects: &[String]) -> Result<(), ApiError> {
     erasure::shred_subjects(conn, ctx.crypto, subjects, erasure::reason::RETENTION)?;
     Ok(())
@@ -373,7 +365,7 @@ fn order_personal_due(
 fn accounting_due(conn: &mut DbConnection, ctx: &Ctx<'_>, limit: i64) -> QueryResult<Vec<String>> {
     let statutory = ctx.days_ago(ctx.settings.accounting_years * 365);
     orders::table
-        .filter(orders::status.eq_any(finals()))
+        .filter(orders::status.eq_any(OrderStatus::final_names()))
         .filter(orders::updated_at.le(statutory))
         .filter(
             orders::closed_at
@@ -416,7 +408,7 @@ fn inactive_accounts_due(
         .filter(refresh_tokens::created_at.gt(inactive_since))
         .select(refresh_tokens::user_id);
     let open = orders::table
-        .filter(orders::status.ne_all(finals()))
+        .filter(orders::status.ne_all(OrderStatus::final_names()))
         .filter(orders::user_id.is_not_null())
         .select(orders::user_id.assume_not_null());
     users::table
