@@ -8,7 +8,10 @@ pub mod migrations;
 pub mod schema;
 pub mod snapshot;
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+
+use scheduled_thread_pool::ScheduledThreadPool;
 
 pub use connection::{Backend, DatabaseUrl, DbConnection};
 
@@ -27,6 +30,25 @@ pub enum DbError {
     Query(#[from] diesel::result::Error),
 }
 
+/// The timer threads r2d2 runs its reaper on, one set for the whole process. r2d2 gives each
+/// pool three threads of its own by default, and they outlive a dropped pool until its next
+/// reaper tick (30 s): a process that opens pools as it goes (the test suite, a CLI task
+/// next to a server) piled up hundreds of idle threads. A dropped pool's reaper stays scheduled
+/// here and finds nothing to do; pools are opened at start-up, so that is a handful of no-ops.
+fn housekeeping_threads() -> Arc<ScheduledThreadPool> {
+    static THREADS: OnceLock<Arc<ScheduledThreadPool>> = OnceLock::new();
+    THREADS
+        .get_or_init(|| {
+            Arc::new(
+                ScheduledThreadPool::builder()
+                    .num_threads(2)
+                    .thread_name_pattern("r2d2-housekeeping-{}")
+                    .build(),
+            )
+        })
+        .clone()
+}
+
 /// The shared database handle: a connection pool plus the knowledge of which backend it serves.
 #[derive(Clone)]
 pub struct Db {
@@ -39,7 +61,9 @@ impl Db {
     /// the database to WAL once; every connection gets `foreign_keys` and `busy_timeout`.
     pub fn connect(url: &DatabaseUrl, pool_size: u32) -> anyhow::Result<Self> {
         let manager = connection::ConnectionManager::new(url.clone())?;
-        let mut builder = r2d2::Pool::builder().connection_timeout(Duration::from_secs(5));
+        let mut builder = r2d2::Pool::builder()
+            .connection_timeout(Duration::from_secs(5))
+            .thread_pool(housekeeping_threads());
         builder = if url.is_sqlite_memory() {
             // Each `:memory:` connection is its own database: keep exactly one, forever.
             builder
