@@ -80,22 +80,26 @@ fn insert_events(
     hash: &[u8],
     batch: &Batch,
 ) -> QueryResult<()> {
-    let mut seq = last_seq(conn, day, hash)?.unwrap_or(0);
-    // One row at a time: multi-row inserts do not compile on the multi-backend connection.
-    for event in &batch.events {
-        seq += 1;
-        diesel::insert_into(analytics_events::table)
-            .values((
-                analytics_events::day.eq(day),
-                analytics_events::visitor_hash.eq(hash),
-                analytics_events::seq.eq(seq),
-                analytics_events::event_type.eq(event.kind().as_str()),
-                analytics_events::path.eq(event.path()),
-                analytics_events::product_id.eq(event.product_id()),
-                analytics_events::dwell_ms.eq(event.dwell_ms()),
-            ))
-            .execute(conn)?;
+    use diesel::sql_types::{Binary, Date, Integer, Nullable, Text};
+    let first = last_seq(conn, day, hash)?.unwrap_or(0) + 1;
+    // One statement for the batch: on PostgreSQL each statement is a round trip.
+    let sql = format!(
+        "INSERT INTO analytics_events (day, visitor_hash, seq, event_type, path, product_id, \
+         dwell_ms) VALUES {}",
+        crate::db::values_list("(?, ?, ?, ?, ?, ?, ?)", batch.events.len())
+    );
+    let mut query = diesel::sql_query(sql).into_boxed();
+    for (seq, event) in (first..).zip(&batch.events) {
+        query = query
+            .bind::<Date, _>(day)
+            .bind::<Binary, _>(hash)
+            .bind::<Integer, _>(seq)
+            .bind::<Text, _>(event.kind().as_str())
+            .bind::<Nullable<Text>, _>(event.path())
+            .bind::<Nullable<Text>, _>(event.product_id())
+            .bind::<Nullable<Integer>, _>(event.dwell_ms());
     }
+    query.execute(conn)?;
     mark_pending(conn, day)
 }
 

@@ -146,6 +146,31 @@ pub fn truncate_to_micros(t: chrono::NaiveDateTime) -> chrono::NaiveDateTime {
     t.trunc_subsecs(6)
 }
 
+/// The `VALUES` list of a multi-row INSERT written out by hand (diesel's batch insert does not
+/// compile on the multi-backend connection): `row`, with a `?` for each bound parameter,
+/// repeated `rows` times, the parameters numbered `$1, $2, …` in order of appearance and none
+/// reused. SQLite numbers `$n` names by first appearance, PostgreSQL by their digits; both
+/// then agree with the order of the binds. `row` holds no `?` other than placeholders.
+pub fn values_list(row: &str, rows: usize) -> String {
+    let mut sql = String::with_capacity((row.len() + 16) * rows);
+    let mut n = 0;
+    for i in 0..rows {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        for c in row.chars() {
+            if c == '?' {
+                n += 1;
+                sql.push('$');
+                sql.push_str(&n.to_string());
+            } else {
+                sql.push(c);
+            }
+        }
+    }
+    sql
+}
+
 /// Runs `work` in a transaction that intends to write.
 ///
 /// On SQLite it opens with `BEGIN IMMEDIATE`, taking the write lock up front: a deferred
@@ -320,4 +345,16 @@ pub fn claim_due(
             .bind::<BigInt, _>(limit)
             .execute(conn)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn values_lists_number_every_placeholder_in_order() {
+        assert_eq!(
+            super::values_list("(?, NULL, ?)", 3),
+            "($1, NULL, $2), ($3, NULL, $4), ($5, NULL, $6)"
+        );
+        assert_eq!(super::values_list("(?)", 0), "");
+    }
 }

@@ -45,6 +45,17 @@ const RACE: &str = "idempotency-race";
 /// Another checkout of the same cart committed while this one waited for the cart.
 const CART_TAKEN: &str = "cart-taken";
 
+/// A failure that another checkout of the same cart may explain.
+fn raced(e: &ApiError) -> bool {
+    matches!(e, ApiError::NotFound)
+        || matches!(e, ApiError::Conflict { detail, .. } if detail == CART_TAKEN)
+        || is_race(e)
+}
+
+fn is_race(e: &ApiError) -> bool {
+    matches!(e, ApiError::Conflict { detail, .. } if detail == RACE)
+}
+
 struct Input {
     cart_id: String,
     user_id: Option<String>,
@@ -263,15 +274,15 @@ async fn checkout(
                 Ok(answer) => Ok(answer),
                 // Another request for this cart committed first (this transaction is rolled
                 // back, and this read sees that commit): if it had the same key, answer what
-                // it answered.
-                Err(ApiError::Conflict { detail, .. })
-                    if detail == RACE || detail == CART_TAKEN =>
-                {
+                // it answered. On PostgreSQL a request can also miss the key (not committed
+                // yet) and then find the cart already checked out (committed meanwhile): 404,
+                // which is answered the same way.
+                Err(e) if raced(&e) => {
                     let scope = format!("checkout:{}", input.cart_id);
                     match idempotency::lookup(conn, &crypto, &scope, &input.key, &input.hash)? {
                         Lookup::Replay(stored) => Ok((stored.status, stored.body, true)),
-                        // Checked out under another key: no open cart any more.
-                        Lookup::Fresh if detail == CART_TAKEN => Err(ApiError::NotFound),
+                        // Another key took the cart: no open cart any more.
+                        Lookup::Fresh if !is_race(&e) => Err(ApiError::NotFound),
                         Lookup::Fresh => Err(ApiError::conflict(
                             "The checkout raced with another; retry.",
                         )),

@@ -70,8 +70,7 @@ pub fn queue_batch(
     })
 }
 
-/// One multi-row INSERT for the whole batch (diesel's batch insert is not available on the
-/// multi-backend connection, so the statement is written out with bound parameters).
+/// One multi-row INSERT for the whole batch.
 fn insert_notices(
     conn: &mut DbConnection,
     recipients: &[String],
@@ -80,27 +79,14 @@ fn insert_notices(
     use diesel::sql_types::{Text, Timestamp};
     let now = crate::db::now();
     let payload = serde_json::json!({ "policy_version": version }).to_string();
-    let mut sql = String::from(
+    let sql = format!(
         "INSERT INTO notifications (id, recipient_user_id, order_id, kind, payload, status, \
-         attempts, next_attempt_at, created_at) VALUES ",
+         attempts, next_attempt_at, created_at) VALUES {}",
+        crate::db::values_list(
+            &format!("(?, ?, NULL, ?, ?, '{PENDING}', 0, ?, ?)"),
+            recipients.len()
+        )
     );
-    // Parameters numbered in order of appearance, none reused: SQLite numbers `$n` names
-    // by first appearance, PostgreSQL by their digits; both then agree.
-    for i in 0..recipients.len() {
-        let p = i * 6;
-        if i > 0 {
-            sql.push(',');
-        }
-        sql.push_str(&format!(
-            "(${}, ${}, NULL, ${}, ${}, '{PENDING}', 0, ${}, ${})",
-            p + 1,
-            p + 2,
-            p + 3,
-            p + 4,
-            p + 5,
-            p + 6
-        ));
-    }
     let mut query = diesel::sql_query(sql).into_boxed();
     for user in recipients {
         query = query
