@@ -15,11 +15,12 @@ use actix_web::web::Bytes;
 pub const MAX_AGE: Duration = Duration::from_secs(1);
 /// Entries kept at most: bounds the keys (each under a kilobyte) and the bookkeeping.
 const MAX_ENTRIES: usize = 4096;
-/// Body bytes kept at most. A listing page is 1–100 products of ~1 KiB each, so 4,096 large
-/// pages alone could hold ~400 MiB; 16 MiB still holds every hot page (the first pages of
-/// common filters) with room to spare, and a burst of distinct deep pages or `q` searches
-/// cannot make an instance's memory grow with the catalogue. Keys are bounded by the entry
-/// count and not counted here.
+/// Body bytes kept at most. A default list page (20 products) is ~25 KiB, a page of 100
+/// ~125 KiB: bounded by entries alone the cache reached ~100 MiB in the benchmark's uncached
+/// rows (BENCHMARKS.md) and could reach ~500 MiB. 16 MiB still holds ~650 default pages, far
+/// more than the hot ones (first pages of common filters) that are asked for within a second
+/// of each other, so a burst of distinct deep pages or `q` searches no longer grows an
+/// instance's memory. Keys are bounded by the entry count and not counted here.
 const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
 /// A rendered response: its bytes and their strong ETag, computed once.
