@@ -6,14 +6,22 @@
 //! instance sees the bump within ~0.5 s) and for at most one second, which bounds how stale
 //! listed availability can be. Checkout never reads from here.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use actix_web::web::Bytes;
 
 pub const MAX_AGE: Duration = Duration::from_secs(1);
+/// Entries kept at most: bounds the keys (each under a kilobyte) and the bookkeeping.
 const MAX_ENTRIES: usize = 4096;
+/// Body bytes kept at most. A default list page (20 products) is ~25 KiB, a page of 100
+/// ~125 KiB: bounded by entries alone the cache reached ~100 MiB in the benchmark's uncached
+/// rows (BENCHMARKS.md) and could reach ~500 MiB. 16 MiB still holds ~650 default pages, far
+/// more than the hot ones (first pages of common filters) that are asked for within a second
+/// of each other, so a burst of distinct deep pages or `q` searches no longer grows an
+/// instance's memory. Keys are bounded by the entry count and not counted here.
+const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
 /// A rendered response: its bytes and their strong ETag, computed once.
 #[derive(Debug, Clone)]
@@ -29,19 +37,89 @@ impl Rendered {
     }
 }
 
-#[derive(Default)]
-struct State {
-    version: i64,
-    entries: HashMap<String, (Instant, Rendered)>,
+struct Entry {
+    born: Instant,
+    /// Position in [`State::order`].
+    seq: u64,
+    rendered: Rendered,
 }
 
 #[derive(Default)]
+struct State {
+    version: i64,
+    entries: HashMap<String, Entry>,
+    /// Keys by insertion: entries are born in this order, so its front holds the expired
+    /// ones first and then the oldest live ones, the eviction order.
+    order: BTreeMap<u64, String>,
+    next_seq: u64,
+    /// Sum of the entries' body lengths.
+    body_bytes: usize,
+}
+
+impl State {
+    fn clear(&mut self) {
+        self.entries.clear();
+        self.order.clear();
+        self.body_bytes = 0;
+    }
+
+    fn remove(&mut self, key: &str) {
+        if let Some(entry) = self.entries.remove(key) {
+            self.order.remove(&entry.seq);
+            self.body_bytes = self.body_bytes.saturating_sub(entry.rendered.body.len());
+        }
+    }
+
+    /// Evicts the oldest entry; false when there is none.
+    fn evict_oldest(&mut self) -> bool {
+        match self.order.pop_first() {
+            Some((_, key)) => {
+                if let Some(entry) = self.entries.remove(&key) {
+                    self.body_bytes = self.body_bytes.saturating_sub(entry.rendered.body.len());
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn oldest_is_expired(&self, now: Instant) -> bool {
+        self.order
+            .first_key_value()
+            .and_then(|(_, key)| self.entries.get(key))
+            .is_some_and(|e| now.saturating_duration_since(e.born) >= MAX_AGE)
+    }
+}
+
+/// Bounds of a [`ResponseCache`]; the constants above outside tests.
+struct Limits {
+    entries: usize,
+    body_bytes: usize,
+}
+
 pub struct ResponseCache {
     state: Mutex<State>,
+    limits: Limits,
+}
+
+impl Default for ResponseCache {
+    fn default() -> Self {
+        Self {
+            state: Mutex::default(),
+            limits: Limits {
+                entries: MAX_ENTRIES,
+                body_bytes: MAX_BODY_BYTES,
+            },
+        }
+    }
 }
 
 impl ResponseCache {
     pub fn get(&self, version: i64, key: &str) -> Option<Rendered> {
+        self.get_at(Instant::now(), version, key)
+    }
+
+    fn get_at(&self, now: Instant, version: i64, key: &str) -> Option<Rendered> {
         let state = self.state.lock().ok()?;
         if state.version != version {
             return None;
@@ -49,28 +127,51 @@ impl ResponseCache {
         state
             .entries
             .get(key)
-            .filter(|(born, _)| born.elapsed() < MAX_AGE)
-            .map(|(_, rendered)| rendered.clone())
+            .filter(|e| now.saturating_duration_since(e.born) < MAX_AGE)
+            .map(|e| e.rendered.clone())
     }
 
     pub fn put(&self, version: i64, key: String, rendered: Rendered) {
+        self.put_at(Instant::now(), version, key, rendered);
+    }
+
+    fn put_at(&self, now: Instant, version: i64, key: String, rendered: Rendered) {
         let Ok(mut state) = self.state.lock() else {
             return;
         };
         if state.version != version {
             // A newer catalog: everything rendered before it is stale.
             state.version = version;
-            state.entries.clear();
+            state.clear();
         }
-        if state.entries.len() >= MAX_ENTRIES {
-            state
-                .entries
-                .retain(|_, (born, _)| born.elapsed() < MAX_AGE);
-            if state.entries.len() >= MAX_ENTRIES {
-                state.entries.clear();
+        state.remove(&key);
+        let size = rendered.body.len();
+        if size > self.limits.body_bytes {
+            // Larger than the whole budget: served, never kept.
+            return;
+        }
+        while state.oldest_is_expired(now) {
+            state.evict_oldest();
+        }
+        while state.entries.len() >= self.limits.entries
+            || state.body_bytes + size > self.limits.body_bytes
+        {
+            if !state.evict_oldest() {
+                break;
             }
         }
-        state.entries.insert(key, (Instant::now(), rendered));
+        let seq = state.next_seq;
+        state.next_seq += 1;
+        state.order.insert(seq, key.clone());
+        state.body_bytes += size;
+        state.entries.insert(
+            key,
+            Entry {
+                born: now,
+                seq,
+                rendered,
+            },
+        );
     }
 }
 
@@ -89,5 +190,117 @@ mod tests {
         assert!(cache.get(2, "q").is_none());
         cache.put(2, "other".into(), Rendered::new(Bytes::from_static(b"x")));
         assert!(cache.get(1, "q").is_none());
+    }
+
+    fn limited(entries: usize, body_bytes: usize) -> ResponseCache {
+        ResponseCache {
+            state: Mutex::default(),
+            limits: Limits {
+                entries,
+                body_bytes,
+            },
+        }
+    }
+
+    fn body(len: usize) -> Rendered {
+        Rendered::new(Bytes::from(vec![b'x'; len]))
+    }
+
+    fn kept(cache: &ResponseCache, now: Instant, keys: &[&str]) -> Vec<bool> {
+        keys.iter()
+            .map(|k| cache.get_at(now, 1, k).is_some())
+            .collect()
+    }
+
+    fn body_bytes(cache: &ResponseCache) -> usize {
+        let state = cache.state.lock().unwrap();
+        assert_eq!(
+            state.body_bytes,
+            state
+                .entries
+                .values()
+                .map(|e| e.rendered.body.len())
+                .sum::<usize>()
+        );
+        assert_eq!(state.order.len(), state.entries.len());
+        state.body_bytes
+    }
+
+    #[test]
+    fn bodies_stay_within_the_byte_budget_by_evicting_the_oldest() {
+        let cache = limited(100, 10);
+        let now = Instant::now();
+        cache.put_at(now, 1, "a".into(), body(4));
+        cache.put_at(now, 1, "b".into(), body(4));
+        assert_eq!(body_bytes(&cache), 8);
+        cache.put_at(now, 1, "c".into(), body(4));
+        assert_eq!(kept(&cache, now, &["a", "b", "c"]), [false, true, true]);
+        assert_eq!(body_bytes(&cache), 8);
+        // One large body pushes out as many old ones as it needs.
+        cache.put_at(now, 1, "d".into(), body(9));
+        assert_eq!(kept(&cache, now, &["b", "c", "d"]), [false, false, true]);
+        assert_eq!(body_bytes(&cache), 9);
+    }
+
+    #[test]
+    fn expired_entries_are_dropped_even_within_budget() {
+        let cache = limited(100, 10);
+        let start = Instant::now();
+        cache.put_at(start, 1, "old".into(), body(3));
+        cache.put_at(start + MAX_AGE / 2, 1, "live".into(), body(3));
+        let later = start + MAX_AGE;
+        cache.put_at(later, 1, "new".into(), body(3));
+        assert_eq!(
+            kept(&cache, later, &["old", "live", "new"]),
+            [false, true, true]
+        );
+        assert_eq!(body_bytes(&cache), 6);
+    }
+
+    #[test]
+    fn a_body_larger_than_the_budget_is_not_kept_and_evicts_nothing() {
+        let cache = limited(100, 10);
+        let now = Instant::now();
+        cache.put_at(now, 1, "small".into(), body(5));
+        cache.put_at(now, 1, "huge".into(), body(11));
+        assert_eq!(kept(&cache, now, &["small", "huge"]), [true, false]);
+        assert_eq!(body_bytes(&cache), 5);
+    }
+
+    #[test]
+    fn replacing_an_entry_counts_its_bytes_once() {
+        let cache = limited(100, 10);
+        let now = Instant::now();
+        cache.put_at(now, 1, "a".into(), body(6));
+        cache.put_at(now, 1, "a".into(), body(6));
+        assert_eq!(body_bytes(&cache), 6);
+        assert_eq!(kept(&cache, now, &["a"]), [true]);
+        cache.put_at(now, 2, "b".into(), body(2));
+        assert_eq!(body_bytes(&cache), 2);
+    }
+
+    #[test]
+    fn the_entry_count_is_still_bounded() {
+        let cache = limited(2, 1000);
+        let now = Instant::now();
+        for key in ["a", "b", "c"] {
+            cache.put_at(now, 1, key.into(), body(1));
+        }
+        assert_eq!(kept(&cache, now, &["a", "b", "c"]), [false, true, true]);
+    }
+
+    #[test]
+    fn the_default_budget_is_16_mib_of_bodies() {
+        let cache = ResponseCache::default();
+        let now = Instant::now();
+        let mib = 1024 * 1024;
+        for key in ["a", "b", "c", "d", "e"] {
+            cache.put_at(now, 1, key.into(), body(4 * mib));
+        }
+        assert_eq!(body_bytes(&cache), 16 * mib);
+        assert_eq!(
+            kept(&cache, now, &["a", "b", "c", "d", "e"]),
+            [false, true, true, true, true]
+        );
     }
 }

@@ -212,6 +212,15 @@ pub struct Filter {
     pub fits: Option<[i32; 3]>,
 }
 
+/// The listing query as diesel builds it: what [`list`] runs, and what the plan tests explain.
+pub type ListingQuery = products::BoxedQuery<
+    'static,
+    <DbConnection as diesel::Connection>::Backend,
+    diesel::dsl::SqlTypeOf<
+        diesel::dsl::AsSelect<ProductRow, <DbConnection as diesel::Connection>::Backend>,
+    >,
+>;
+
 /// One page of active products (plus one extra row telling whether more exist).
 pub fn list(
     conn: &mut DbConnection,
@@ -220,6 +229,19 @@ pub fn list(
     after: Option<&After>,
     fetch: i64,
 ) -> QueryResult<Vec<ProductRow>> {
+    listing_query(filter, sort, after, fetch).load(conn)
+}
+
+/// The query behind [`list`]. Every filter and sort is meant to be a range scan of one index
+/// (migrations `…000003_catalog` and `…000008_catalog_indexes`; `tests/api/catalog_plans.rs`
+/// asks both backends for the plan of each): `status` and at most one attribute are
+/// equalities, and the sort key follows them in the index, so rows come out in order.
+pub fn listing_query(
+    filter: &Filter,
+    sort: Sort,
+    after: Option<&After>,
+    fetch: i64,
+) -> ListingQuery {
     let mut query = products::table
         .filter(products::status.eq(ACTIVE))
         .select(ProductRow::as_select())
@@ -271,22 +293,32 @@ pub fn list(
             query.filter(diesel::dsl::not(stocked))
         };
     }
+    // The keyset condition "(value, id) after (a.value, a.id)" is written with the sort
+    // column bounded on its own (`value <= a.value AND (value < a.value OR id < a.id)`, same
+    // rows as the plain OR): given the OR alone, with bound values, neither backend seeks
+    // the index to the cursor, and each page walks again every row before it.
     query = match (sort, after) {
         (Sort::Newest, Some(a)) => query.filter(products::id.lt(a.id.clone())),
         (Sort::Popular, Some(a)) => query.filter(
-            products::popularity.lt(a.value).or(products::popularity
-                .eq(a.value)
-                .and(products::id.lt(a.id.clone()))),
+            products::popularity.le(a.value).and(
+                products::popularity
+                    .lt(a.value)
+                    .or(products::id.lt(a.id.clone())),
+            ),
         ),
         (Sort::Price, Some(a)) => query.filter(
-            products::min_price.gt(a.value).or(products::min_price
-                .eq(a.value)
-                .and(products::id.gt(a.id.clone()))),
+            products::min_price.ge(a.value).and(
+                products::min_price
+                    .gt(a.value)
+                    .or(products::id.gt(a.id.clone())),
+            ),
         ),
         (Sort::PriceDesc, Some(a)) => query.filter(
-            products::min_price.lt(a.value).or(products::min_price
-                .eq(a.value)
-                .and(products::id.lt(a.id.clone()))),
+            products::min_price.le(a.value).and(
+                products::min_price
+                    .lt(a.value)
+                    .or(products::id.lt(a.id.clone())),
+            ),
         ),
         (_, None) => query,
     };
@@ -296,7 +328,7 @@ pub fn list(
         Sort::Price => query.order((products::min_price.asc(), products::id.asc())),
         Sort::PriceDesc => query.order((products::min_price.desc(), products::id.desc())),
     };
-    query.load(conn)
+    query
 }
 
 /// Variants of these products, grouped per product in `ids` order.
