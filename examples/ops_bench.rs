@@ -27,9 +27,9 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use chrono::{Duration as Days, NaiveDate};
 use diesel::prelude::*;
-use diesel::sql_types::Timestamp;
+use diesel::sql_types::{Binary, Date, Integer, Nullable, Text, Timestamp};
 use serde_json::{json, Value};
-use valise::db::schema::{analytics_events, analytics_rollups, products};
+use valise::db::schema::{analytics_rollups, products};
 use valise::db::{Backend, DatabaseUrl, Db, DbConnection};
 
 use support::{lock, valise_bin, Launcher, Rng};
@@ -315,23 +315,23 @@ fn insert_raw_events(
         rows.truncate(per_day as usize);
         valise::db::write_transaction(&mut conn, |conn: &mut DbConnection| {
             for chunk in rows.chunks(1000) {
-                let values: Vec<_> = chunk
-                    .iter()
-                    .map(|(day, hash, seq, kind, path, product, dwell)| {
-                        (
-                            analytics_events::day.eq(*day),
-                            analytics_events::visitor_hash.eq(hash.clone()),
-                            analytics_events::seq.eq(*seq),
-                            analytics_events::event_type.eq(*kind),
-                            analytics_events::path.eq(path.clone()),
-                            analytics_events::product_id.eq(product.clone()),
-                            analytics_events::dwell_ms.eq(*dwell),
-                        )
-                    })
-                    .collect();
-                diesel::insert_into(analytics_events::table)
-                    .values(values)
-                    .execute(conn)?;
+                let sql = format!(
+                    "INSERT INTO analytics_events (day, visitor_hash, seq, event_type, path, \
+                     product_id, dwell_ms) VALUES {}",
+                    valise::db::values_list("(?, ?, ?, ?, ?, ?, ?)", chunk.len())
+                );
+                let mut query = diesel::sql_query(sql).into_boxed();
+                for (day, hash, seq, kind, path, product, dwell) in chunk {
+                    query = query
+                        .bind::<Date, _>(*day)
+                        .bind::<Binary, _>(hash.clone())
+                        .bind::<Integer, _>(*seq)
+                        .bind::<Text, _>(*kind)
+                        .bind::<Nullable<Text>, _>(path.clone())
+                        .bind::<Nullable<Text>, _>(product.clone())
+                        .bind::<Nullable<Integer>, _>(*dwell);
+                }
+                query.execute(conn)?;
             }
             diesel::insert_into(analytics_rollups::table)
                 .values((
