@@ -86,7 +86,7 @@ fn insert_events(
     let sql = format!(
         "INSERT INTO analytics_events (day, visitor_hash, seq, event_type, path, product_id, \
          dwell_ms) VALUES {}",
-        crate::db::values_list("(?, ?, ?, ?, ?, ?, ?)", batch.events.len())
+        crate::db::values_list(conn, "(?, ?, ?, ?, ?, ?, ?)", batch.events.len())
     );
     let mut query = diesel::sql_query(sql).into_boxed();
     for (seq, event) in (first..).zip(&batch.events) {

@@ -83,6 +83,7 @@ fn insert_notices(
         "INSERT INTO notifications (id, recipient_user_id, order_id, kind, payload, status, \
          attempts, next_attempt_at, created_at) VALUES {}",
         crate::db::values_list(
+            conn,
             &format!("(?, ?, NULL, ?, ?, '{PENDING}', 0, ?, ?)"),
             recipients.len()
         )
