@@ -7,6 +7,7 @@ mod connection;
 pub mod migrations;
 pub mod schema;
 pub mod snapshot;
+mod sqlite_turn;
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -185,6 +186,7 @@ fn numbered_values(sigil: char, row: &str, rows: usize) -> String {
 /// On SQLite it opens with `BEGIN IMMEDIATE`, taking the write lock up front: a deferred
 /// transaction that reads first and writes later fails at once with "database is locked"
 /// when another writer got there in between (the busy timeout cannot help a lock upgrade).
+/// Writers of one process queue for their turn first, fairly (see [`sqlite_turn`]).
 /// Inside an outer transaction it is a savepoint, as with `Connection::transaction`.
 /// PostgreSQL takes row locks as it goes and needs nothing special.
 pub fn write_transaction<T, E, F>(conn: &mut DbConnection, work: F) -> Result<T, E>
@@ -205,7 +207,10 @@ where
     if !outermost_sqlite {
         return conn.transaction(work);
     }
+    // Held until after COMMIT or ROLLBACK (dropped last).
+    let mut _turn = None;
     if let DbConnection::Sqlite(inner) = conn {
+        _turn = Some(sqlite_turn::wait(inner)?);
         AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?;
     }
     let result = work(conn);

@@ -343,7 +343,8 @@ impl From<DbError> for ApiError {
                 log::warn!("database pool exhausted: {e}");
                 Self::Unavailable("The service is busy; retry in a moment.".into())
             }
-            DbError::Blocking(_) | DbError::Query(_) => Self::Internal(anyhow::Error::new(e)),
+            DbError::Query(e) => e.into(),
+            DbError::Blocking(_) => Self::Internal(anyhow::Error::new(e)),
         }
     }
 }
@@ -356,6 +357,40 @@ impl From<crate::crypto::CryptoError> for ApiError {
 
 impl From<diesel::result::Error> for ApiError {
     fn from(e: diesel::result::Error) -> Self {
+        if is_write_contention(&e) {
+            // Another process held SQLite's write lock past the busy timeout: overload.
+            log::warn!("{e}");
+            return Self::Unavailable("The service is busy; retry in a moment.".into());
+        }
         Self::Internal(anyhow::Error::new(e))
+    }
+}
+
+/// SQLite's "database is locked" (and "busy"): a writer waited longer than it may.
+fn is_write_contention(e: &diesel::result::Error) -> bool {
+    matches!(
+        e,
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::Unknown, info)
+            if info.message() == "database is locked" || info.message() == "database is busy"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use diesel::result::{DatabaseErrorKind, Error};
+
+    #[test]
+    fn a_locked_sqlite_database_is_a_503_not_a_500() {
+        let locked = Error::DatabaseError(
+            DatabaseErrorKind::Unknown,
+            Box::new(String::from("database is locked")),
+        );
+        assert!(matches!(ApiError::from(locked), ApiError::Unavailable(_)));
+        let broken = Error::DatabaseError(
+            DatabaseErrorKind::Unknown,
+            Box::new(String::from("no such table: x")),
+        );
+        assert!(matches!(ApiError::from(broken), ApiError::Internal(_)));
     }
 }
