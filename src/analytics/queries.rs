@@ -282,21 +282,25 @@ fn stays(conn: &mut DbConnection, period: Period) -> QueryResult<Vec<Counted<(St
         .collect())
 }
 
-/// Each path's dwell histogram over the period: `(bucket lower bound, leaves)`.
+/// Each path's dwell histogram over the period: `(bucket lower bound, leaves)`, for `paths`.
+///
+/// One pass over the period's rows, filtered here rather than with `path IN (…)`: with a
+/// hundred bound paths PostgreSQL's generic plan walked the primary key testing each row
+/// against the list (1 s on 30 days of 1M events, against 0.1 s for the whole period).
 fn dwell_histograms(
     conn: &mut DbConnection,
     period: Period,
     paths: &[String],
 ) -> QueryResult<HashMap<String, Vec<(i64, i64)>>> {
+    let wanted: std::collections::HashSet<&str> = paths.iter().map(String::as_str).collect();
     let mut histograms: HashMap<String, Vec<(i64, i64)>> = HashMap::new();
-    for chunk in paths.chunks(100) {
-        let rows: Vec<(String, i32, Option<i64>)> = dwell::table
-            .filter(dwell::day.between(period.from, period.to))
-            .filter(dwell::path.eq_any(chunk))
-            .group_by((dwell::path, dwell::bucket_ms))
-            .select((dwell::path, dwell::bucket_ms, sum(dwell::leaves)))
-            .load(conn)?;
-        for (path, bucket, leaves) in rows {
+    let rows: Vec<(String, i32, Option<i64>)> = dwell::table
+        .filter(dwell::day.between(period.from, period.to))
+        .group_by((dwell::path, dwell::bucket_ms))
+        .select((dwell::path, dwell::bucket_ms, sum(dwell::leaves)))
+        .load(conn)?;
+    for (path, bucket, leaves) in rows {
+        if wanted.contains(path.as_str()) {
             histograms
                 .entry(path)
                 .or_default()
