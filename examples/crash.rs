@@ -324,7 +324,7 @@ fn main() -> anyhow::Result<()> {
         let mut conn = db.get()?;
         diesel::update(variants::table)
             .set(variants::available.eq(variants::available * 3))
-            .execute(&mut conn)?;
+            .execute(&mut *conn)?;
     }
     let initial = state::stock(&db)?;
     let mut variants: Vec<String> = initial

@@ -117,10 +117,10 @@ fn main() -> anyhow::Result<()> {
         let id: String = variants::table
             .select(variants::id)
             .order(variants::id)
-            .first(&mut conn)?;
+            .first(&mut *conn)?;
         diesel::update(variants::table.find(&id))
             .set(variants::available.eq(i32::try_from(stock)?))
-            .execute(&mut conn)?;
+            .execute(&mut *conn)?;
         id
     };
     let initial = state::stock(&db)?;

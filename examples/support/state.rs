@@ -60,7 +60,7 @@ pub fn stock(db: &Db) -> anyhow::Result<HashMap<String, i32>> {
     let mut conn = db.get()?;
     Ok(variants::table
         .select((variants::id, variants::available))
-        .load::<(String, i32)>(&mut conn)?
+        .load::<(String, i32)>(&mut *conn)?
         .into_iter()
         .collect())
 }

@@ -4,6 +4,7 @@
 //! error (a wrong PostgreSQL password reads as "invalid URL"), so the backend is chosen here.
 
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, ConnectionError, PgConnection, SqliteConnection};
@@ -130,11 +131,84 @@ impl ConnectionManager {
 const SQLITE_PRAGMAS: &str = "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; \
                               PRAGMA synchronous = FULL;";
 
+/// How long after a piece of work succeeded on a connection the pool hands it out again
+/// without a `SELECT 1` first. A round trip per checkout was 7 of the ~60 statements of a
+/// checkout flow; a connection that just worked is as good as proven (HikariCP's
+/// `aliveBypassWindowMs` is the same idea, at 500 ms).
+const PROVEN_FOR: Duration = Duration::from_secs(1);
+
+/// A pooled connection and when a piece of work last succeeded on it.
+pub struct Pooled {
+    conn: DbConnection,
+    proven_at: Option<Instant>,
+}
+
+impl Pooled {
+    pub(crate) fn connection(&mut self) -> &mut DbConnection {
+        &mut self.conn
+    }
+
+    /// Records how the work on this checkout ended: a failure (any error, from a 404 to a
+    /// lost server) makes the next checkout test the connection first.
+    pub(crate) fn settle(&mut self, succeeded: bool) {
+        self.proven_at = succeeded.then(Instant::now);
+    }
+
+    fn is_fresh(&self) -> bool {
+        self.proven_at.is_some_and(|at| at.elapsed() < PROVEN_FOR)
+    }
+}
+
+impl std::ops::Deref for Pooled {
+    type Target = DbConnection;
+    fn deref(&self) -> &DbConnection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for Pooled {
+    fn deref_mut(&mut self) -> &mut DbConnection {
+        &mut self.conn
+    }
+}
+
 impl r2d2::ManageConnection for ConnectionManager {
-    type Connection = DbConnection;
+    type Connection = Pooled;
     type Error = ConnectionError;
 
-    fn connect(&self) -> Result<DbConnection, ConnectionError> {
+    fn connect(&self) -> Result<Pooled, ConnectionError> {
+        self.open().map(|conn| Pooled {
+            conn,
+            proven_at: None,
+        })
+    }
+
+    /// Tests a connection with `SELECT 1` unless work succeeded on it within [`PROVEN_FOR`].
+    fn is_valid(&self, pooled: &mut Pooled) -> Result<(), ConnectionError> {
+        if pooled.is_fresh() {
+            return Ok(());
+        }
+        pooled
+            .conn
+            .batch_execute("SELECT 1")
+            .map_err(ConnectionError::CouldntSetupConfiguration)?;
+        pooled.proven_at = Some(Instant::now());
+        Ok(())
+    }
+
+    /// A connection left inside a transaction, or whose transaction state diesel lost
+    /// track of (a failed rollback), is closed rather than handed out again.
+    fn has_broken(&self, pooled: &mut Pooled) -> bool {
+        use diesel::connection::{AnsiTransactionManager, TransactionManager};
+        match &mut pooled.conn {
+            DbConnection::Postgres(c) => AnsiTransactionManager::is_broken_transaction_manager(c),
+            DbConnection::Sqlite(c) => AnsiTransactionManager::is_broken_transaction_manager(c),
+        }
+    }
+}
+
+impl ConnectionManager {
+    pub(super) fn open(&self) -> Result<DbConnection, ConnectionError> {
         match &self.url {
             DatabaseUrl::Postgres(raw) => PgConnection::establish(raw).map(DbConnection::Postgres),
             DatabaseUrl::SqliteMemory => {
@@ -150,15 +224,6 @@ impl r2d2::ManageConnection for ConnectionManager {
                 Ok(DbConnection::Sqlite(conn))
             }
         }
-    }
-
-    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), ConnectionError> {
-        conn.batch_execute("SELECT 1")
-            .map_err(ConnectionError::CouldntSetupConfiguration)
-    }
-
-    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
-        false
     }
 }
 

@@ -16,8 +16,22 @@ use scheduled_thread_pool::ScheduledThreadPool;
 
 pub use connection::{Backend, DatabaseUrl, DbConnection};
 
-/// A pooled connection handle as handed out by [`Db`].
-pub type PooledConnection = r2d2::PooledConnection<connection::ConnectionManager>;
+/// A pooled connection as handed out by [`Db::get`]; derefs to [`DbConnection`]. It is tested
+/// again at its next checkout (the pool cannot tell how synchronous work on it ended).
+pub struct PooledConnection(r2d2::PooledConnection<connection::ConnectionManager>);
+
+impl std::ops::Deref for PooledConnection {
+    type Target = DbConnection;
+    fn deref(&self) -> &DbConnection {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for PooledConnection {
+    fn deref_mut(&mut self) -> &mut DbConnection {
+        self.0.connection()
+    }
+}
 
 /// Failures of the plumbing itself (not of a query): the pool could not hand out a connection
 /// in time, or the blocking thread pool is gone.
@@ -103,7 +117,10 @@ impl Db {
         let pool = self.pool.clone();
         actix_web::web::block(move || {
             let mut conn = pool.get().map_err(DbError::from)?;
-            work(&mut conn)
+            conn.settle(false);
+            let result = work(conn.connection());
+            conn.settle(result.is_ok());
+            result
         })
         .await
         .map_err(|e| E::from(DbError::Blocking(e.to_string())))?
@@ -111,7 +128,9 @@ impl Db {
 
     /// A connection for synchronous callers (CLI commands, start-up, tests).
     pub fn get(&self) -> Result<PooledConnection, DbError> {
-        Ok(self.pool.get()?)
+        let mut conn = self.pool.get()?;
+        conn.settle(false);
+        Ok(PooledConnection(conn))
     }
 
     /// Number of open and idle connections, for readiness and metrics.
@@ -129,10 +148,9 @@ impl Db {
 /// One connection outside any pool, set up as the pool would (SQLite: WAL, foreign keys, busy
 /// timeout), for commands that must close it before going on (backup, restore).
 pub fn connect_one(url: &DatabaseUrl) -> anyhow::Result<DbConnection> {
-    use r2d2::ManageConnection;
     let manager = connection::ConnectionManager::new(url.clone())?;
     manager
-        .connect()
+        .open()
         .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))
 }
 

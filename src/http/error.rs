@@ -362,6 +362,12 @@ impl From<diesel::result::Error> for ApiError {
             log::warn!("{e}");
             return Self::Unavailable("The service is busy; retry in a moment.".into());
         }
+        if is_lost_connection(&e) {
+            // The database server went away (a restart, a failover). The pool tests this
+            // connection before handing it out again, so a retry gets a fresh one.
+            log::warn!("database connection lost: {e}");
+            return Self::Unavailable("The database is reconnecting; retry in a moment.".into());
+        }
         Self::Internal(anyhow::Error::new(e))
     }
 }
@@ -375,13 +381,24 @@ fn is_write_contention(e: &diesel::result::Error) -> bool {
     )
 }
 
+/// PostgreSQL's "server closed the connection" (and any error libpq reports as such).
+fn is_lost_connection(e: &diesel::result::Error) -> bool {
+    matches!(
+        e,
+        diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::ClosedConnection,
+            _
+        )
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use diesel::result::{DatabaseErrorKind, Error};
 
     #[test]
-    fn a_locked_sqlite_database_is_a_503_not_a_500() {
+    fn a_locked_sqlite_database_or_a_lost_connection_is_a_503_not_a_500() {
         let locked = Error::DatabaseError(
             DatabaseErrorKind::Unknown,
             Box::new(String::from("database is locked")),
@@ -392,5 +409,10 @@ mod tests {
             Box::new(String::from("no such table: x")),
         );
         assert!(matches!(ApiError::from(broken), ApiError::Internal(_)));
+        let lost = Error::DatabaseError(
+            DatabaseErrorKind::ClosedConnection,
+            Box::new(String::from("server closed the connection unexpectedly")),
+        );
+        assert!(matches!(ApiError::from(lost), ApiError::Unavailable(_)));
     }
 }

@@ -367,11 +367,12 @@ fn the_demo_seed_is_idempotent_and_complete() {
     assert!(run().contains("0 new products"));
 
     let db = valise::db::Db::connect(&url, 1).unwrap();
-    let mut conn = db.get().unwrap();
+    let mut pooled = db.get().unwrap();
+    let conn = &mut *pooled;
     use diesel::prelude::*;
     use valise::db::schema::{products, variants};
-    let product_count: i64 = products::table.count().get_result(&mut conn).unwrap();
-    let variant_count: i64 = variants::table.count().get_result(&mut conn).unwrap();
+    let product_count: i64 = products::table.count().get_result(conn).unwrap();
+    let variant_count: i64 = variants::table.count().get_result(conn).unwrap();
     assert!(
         product_count >= 200 && variant_count >= 600,
         "{product_count} / {variant_count}"
@@ -379,7 +380,7 @@ fn the_demo_seed_is_idempotent_and_complete() {
     let classes: Vec<String> = products::table
         .select(products::size_class)
         .distinct()
-        .load(&mut conn)
+        .load(conn)
         .unwrap();
     assert_eq!(classes.len(), 5);
 }

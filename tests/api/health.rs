@@ -78,3 +78,58 @@ async fn browsers_from_any_origin_may_read_without_credentials_in_development() 
         .headers()
         .contains_key("access-control-allow-credentials"));
 }
+
+/// The pool hands out a connection that just served a request without testing it first; when
+/// the database server drops every connection (a restart, a failover), a request that meets a
+/// dead one is a 503 to retry, never a 500, and the pool replaces the dead connections.
+#[actix_web::test]
+async fn connections_the_database_dropped_are_a_503_then_replaced() {
+    use diesel::{Connection, PgConnection, RunQueryDsl};
+    let Some(admin_url) = crate::helpers::postgres_admin_url() else {
+        return; // SQLite has no server to lose.
+    };
+    let app = TestApp::spawn().await;
+    let me = app
+        .register(&crate::helpers::unique_email("lost"), "Lost Connection")
+        .await;
+    // Every pooled connection has just served a request.
+    let warm: Vec<_> = (0..8).map(|_| app.get_as("/v1/me", &me)).collect();
+    for response in futures_util::future::join_all(warm).await {
+        assert_eq!(response.status(), 200);
+    }
+    let valise::db::DatabaseUrl::Postgres(url) = &app.config.database_url else {
+        unreachable!()
+    };
+    let database = url::Url::parse(url)
+        .unwrap()
+        .path()
+        .trim_start_matches('/')
+        .to_owned();
+    let mut admin = PgConnection::establish(&admin_url).unwrap();
+    let dropped = diesel::sql_query(format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = '{database}' AND pid <> pg_backend_pid()"
+    ))
+    .execute(&mut admin)
+    .unwrap();
+    assert!(dropped > 0, "the app had connections to drop");
+
+    let mut statuses = Vec::new();
+    for _ in 0..20 {
+        let status = app.get_as("/v1/me", &me).await.status().as_u16();
+        statuses.push(status);
+        if status == 200 {
+            break;
+        }
+    }
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 503),
+        "only 503s until a fresh connection answers: {statuses:?}"
+    );
+    assert_eq!(statuses.last(), Some(&200), "{statuses:?}");
+    // Afterwards every request is served again.
+    let after: Vec<_> = (0..8).map(|_| app.get_as("/v1/me", &me)).collect();
+    for response in futures_util::future::join_all(after).await {
+        assert_eq!(response.status(), 200);
+    }
+}

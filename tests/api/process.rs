@@ -363,15 +363,16 @@ fn two_server_processes_sharing_a_database_never_oversell() {
     let variant: String = {
         use valise::db::schema::variants;
         let db = valise::db::Db::connect(&url, 1).unwrap();
-        let mut conn = db.get().unwrap();
+        let mut pooled = db.get().unwrap();
+        let conn = &mut *pooled;
         let id: String = variants::table
             .select(variants::id)
             .order(variants::id)
-            .first(&mut conn)
+            .first(conn)
             .unwrap();
         diesel::update(variants::table.find(&id))
             .set(variants::available.eq(5))
-            .execute(&mut conn)
+            .execute(conn)
             .unwrap();
         id
     };
@@ -446,13 +447,14 @@ fn two_server_processes_sharing_a_database_never_oversell() {
 
     use valise::db::schema::{orders, variants};
     let db = valise::db::Db::connect(&url, 1).unwrap();
-    let mut conn = db.get().unwrap();
+    let mut pooled = db.get().unwrap();
+    let conn = &mut *pooled;
     let left: i32 = variants::table
         .find(&variant)
         .select(variants::available)
-        .first(&mut conn)
+        .first(conn)
         .unwrap();
-    let placed: i64 = orders::table.count().get_result(&mut conn).unwrap();
+    let placed: i64 = orders::table.count().get_result(conn).unwrap();
     assert_eq!((left, placed), (0, 5));
 }
 
@@ -481,7 +483,8 @@ fn seeding_leaves_statistics_for_the_query_planner() {
         }
     };
     let db = valise::db::Db::connect(&url, 1).unwrap();
-    let mut conn = db.get().unwrap();
-    let analysed: Count = diesel::sql_query(sql).get_result(&mut conn).unwrap();
+    let mut pooled = db.get().unwrap();
+    let conn = &mut *pooled;
+    let analysed: Count = diesel::sql_query(sql).get_result(conn).unwrap();
     assert!(analysed.n > 0, "no statistics after seeding");
 }
