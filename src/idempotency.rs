@@ -7,7 +7,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{HttpRequest, HttpResponse};
 use diesel::prelude::*;
 
-use crate::crypto::{Crypto, Place};
+use crate::crypto::{Crypto, DataKey, Place};
 use crate::db::schema::idempotency_keys;
 use crate::db::DbConnection;
 use crate::http::error::ApiError;
@@ -101,12 +101,14 @@ pub fn lookup(
     }))
 }
 
-/// Stores the first response. Returns false when another request stored one first (the
-/// caller then replays that one).
+/// Stores the first response, sealed with `data_key` (the key of `subject_id`, what the request
+/// created). Returns false when another request stored one first (the caller then replays
+/// that one). One statement: a record older than the TTL gives way to the new request in the
+/// same upsert.
 #[allow(clippy::too_many_arguments)]
 pub fn save(
     conn: &mut DbConnection,
-    crypto: &Crypto,
+    data_key: &DataKey,
     scope: &str,
     key: &str,
     hash: &[u8],
@@ -114,38 +116,32 @@ pub fn save(
     status: u16,
     body: &[u8],
 ) -> Result<bool, ApiError> {
-    let data_key = crypto.data_key(conn, subject_id)?;
     let sealed = data_key.seal(
         &Place::new("idempotency_keys", "response_sealed", &place(scope, key)),
         body,
     )?;
-    // A stale record (older than the TTL) gives way to the new request.
-    let since = crate::db::now() - chrono::Duration::hours(TTL_HOURS);
-    diesel::delete(
-        idempotency_keys::table
-            .find((scope, key))
-            .filter(idempotency_keys::created_at.le(since)),
-    )
-    .execute(conn)?;
-    let inserted = diesel::insert_into(idempotency_keys::table)
-        .values((
-            idempotency_keys::scope.eq(scope),
-            idempotency_keys::key.eq(key),
-            idempotency_keys::request_hash.eq(hash),
-            idempotency_keys::subject_id.eq(subject_id),
-            idempotency_keys::status_code.eq(i32::from(status)),
-            idempotency_keys::response_sealed.eq(&sealed),
-            idempotency_keys::created_at.eq(crate::db::now()),
-        ))
-        .execute(conn);
-    match inserted {
-        Ok(_) => Ok(true),
-        Err(diesel::result::Error::DatabaseError(
-            diesel::result::DatabaseErrorKind::UniqueViolation,
-            _,
-        )) => Ok(false),
-        Err(e) => Err(e.into()),
-    }
+    use diesel::sql_types::{Binary, Integer, Text, Timestamp};
+    let now = crate::db::now();
+    let sql = format!(
+        "INSERT INTO idempotency_keys (scope, key, request_hash, subject_id, status_code, \
+         response_sealed, created_at) VALUES {} ON CONFLICT (scope, key) DO UPDATE SET \
+         request_hash = excluded.request_hash, subject_id = excluded.subject_id, \
+         status_code = excluded.status_code, response_sealed = excluded.response_sealed, \
+         created_at = excluded.created_at WHERE idempotency_keys.created_at <= {}",
+        crate::db::values_list(conn, "(?, ?, ?, ?, ?, ?, ?)", 1),
+        crate::db::placeholder(conn, 8),
+    );
+    let stored = diesel::sql_query(sql)
+        .bind::<Text, _>(scope)
+        .bind::<Text, _>(key)
+        .bind::<Binary, _>(hash)
+        .bind::<Text, _>(subject_id)
+        .bind::<Integer, _>(i32::from(status))
+        .bind::<Binary, _>(&sealed)
+        .bind::<Timestamp, _>(now)
+        .bind::<Timestamp, _>(now - chrono::Duration::hours(TTL_HOURS))
+        .execute(conn)?;
+    Ok(stored == 1)
 }
 
 /// The replayed response.

@@ -179,6 +179,14 @@ pub fn values_list(conn: &DbConnection, row: &str, rows: usize) -> String {
     numbered_values(sigil, row, rows)
 }
 
+/// The `n`th bound parameter of a hand-written statement, as [`values_list`] numbers them.
+pub fn placeholder(conn: &DbConnection, n: usize) -> String {
+    match conn {
+        DbConnection::Sqlite(_) => format!("?{n}"),
+        DbConnection::Postgres(_) => format!("${n}"),
+    }
+}
+
 fn numbered_values(sigil: char, row: &str, rows: usize) -> String {
     let mut sql = String::with_capacity((row.len() + 16) * rows);
     let mut n = 0;

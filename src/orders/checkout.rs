@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 
 use super::model::{new_order_number, shipping_for, Address, OrderStatus};
 use super::store::{self, ItemRow, OrderRow};
-use super::view::{owner_view, OrderView, TABLE};
+use super::view::{build, OrderView, Parts, TABLE};
 use crate::accounts::model::Email;
 use crate::auth::token::hash_secret;
 use crate::auth::Caller;
@@ -44,6 +44,11 @@ pub struct CheckoutRequest {
 const RACE: &str = "idempotency-race";
 /// Another checkout of the same cart committed while this one waited for the cart.
 const CART_TAKEN: &str = "cart-taken";
+
+/// The order number drawn was taken (40 random bits: about once in a million orders per
+/// million orders placed); the checkout starts over with a new one.
+const NUMBER_TAKEN: &str = "order-number-taken";
+const NUMBER_DRAWS: usize = 3;
 
 /// A failure that another checkout of the same cart may explain.
 fn raced(e: &ApiError) -> bool {
@@ -103,13 +108,8 @@ fn place_order(
     let order_id = crate::ids::new_id("ord");
     let mut items = Vec::with_capacity(lines.len());
     for (quantity, variant, product) in &lines {
-        // The stock check and the decrement are one statement.
-        if product.status != crate::catalog::store::ACTIVE
-            || !store::reserve(conn, &variant.id, *quantity)?
-        {
-            let available =
-                crate::catalog::store::get_variant(conn, &variant.id)?.map_or(0, |v| v.available);
-            return Err(out_of_stock(&variant.id, available));
+        if product.status != crate::catalog::store::ACTIVE {
+            return Err(out_of_stock(&variant.id, 0));
         }
         items.push(ItemRow {
             order_id: order_id.clone(),
@@ -134,7 +134,7 @@ fn place_order(
         Some(_) => None,
     };
     let now = crate::db::now();
-    let mut order = OrderRow {
+    let order = OrderRow {
         id: order_id.clone(),
         number: new_order_number()?,
         user_id: input.user_id.clone(),
@@ -161,24 +161,17 @@ fn place_order(
         created_at: now,
         updated_at: now,
     };
-    // 40 random bits: a collision is rare, but a savepoint makes a retry cheap and safe.
-    let mut attempts = 0;
-    loop {
-        let inserted = write_transaction(conn, |conn| store::insert(conn, &order, &items));
-        match inserted {
-            Ok(()) => break,
-            Err(diesel::result::Error::DatabaseError(
-                diesel::result::DatabaseErrorKind::UniqueViolation,
-                _,
-            )) if attempts < 3 => {
-                attempts += 1;
-                order.number = new_order_number()?;
-            }
-            Err(e) => return Err(e.into()),
+    // 40 random bits: a collision is rare; the whole checkout then starts over (see
+    // `checkout`) with a new number.
+    store::insert(conn, &order, &items).map_err(|e| {
+        if crate::db::is_unique_violation(&e) {
+            ApiError::conflict(NUMBER_TAKEN)
+        } else {
+            e.into()
         }
-    }
+    })?;
     let actor_id = input.user_id.as_deref();
-    store::record_event(
+    let placed = store::record_event(
         conn,
         &order_id,
         None,
@@ -195,11 +188,21 @@ fn place_order(
         kind::ORDER_PLACED,
         &serde_json::json!({"order_id": order_id, "number": order.number, "status": "pending_payment"}),
     )?;
-    let view: OrderView = owner_view(conn, crypto, &order, guest_token)?;
+    // The view is built from what was just written rather than read back.
+    let mut shown = items.clone();
+    shown.sort_by(|a, b| a.sku.cmp(&b.sku)); // as `store::items` reads them
+    let parts = Parts {
+        items: shown,
+        events: vec![placed],
+        shipments: Vec::new(),
+        payment_status: None,
+    };
+    let personal = Some((input.email.as_str().to_owned(), input.address.clone()));
+    let view: OrderView = build(&order, parts, personal, guest_token);
     let body = serde_json::to_vec(&view).map_err(|e| ApiError::Internal(e.into()))?;
     if !idempotency::save(
         conn,
-        crypto,
+        &key,
         &scope,
         &input.key,
         &input.hash,
@@ -208,6 +211,19 @@ fn place_order(
         &body,
     )? {
         return Err(ApiError::conflict(RACE));
+    }
+    // Stock last: the conditional decrement locks the variant's row until the commit that
+    // follows at once, so checkouts of one popular variant queue for two statements rather
+    // than for the whole checkout. Variants in id order, so two carts never wait on each
+    // other's rows in opposite orders.
+    let mut reservations: Vec<&ItemRow> = items.iter().collect();
+    reservations.sort_by(|a, b| a.variant_id.cmp(&b.variant_id));
+    for item in reservations {
+        if !store::reserve(conn, &item.variant_id, item.quantity)? {
+            let available = crate::catalog::store::get_variant(conn, &item.variant_id)?
+                .map_or(0, |v| v.available);
+            return Err(out_of_stock(&item.variant_id, available));
+        }
     }
     Ok((201, body, false))
 }
@@ -269,7 +285,14 @@ async fn checkout(
     let crypto = crypto.into_inner();
     let (status, body, replayed) = db
         .run(move |conn| {
-            let first = write_transaction(conn, |conn| place_order(conn, &crypto, &input));
+            let mut first = write_transaction(conn, |conn| place_order(conn, &crypto, &input));
+            for _ in 1..NUMBER_DRAWS {
+                if !matches!(&first, Err(ApiError::Conflict { detail, .. }) if detail == NUMBER_TAKEN)
+                {
+                    break;
+                }
+                first = write_transaction(conn, |conn| place_order(conn, &crypto, &input));
+            }
             match first {
                 Ok(answer) => Ok(answer),
                 // Another request for this cart committed first (this transaction is rolled

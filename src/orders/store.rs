@@ -203,6 +203,8 @@ pub fn payment_status(conn: &mut DbConnection, order_id: &str) -> QueryResult<Op
         .optional()
 }
 
+/// Inserts the order and its items. A taken order number is a unique violation (on
+/// PostgreSQL it aborts the transaction: the caller starts over).
 pub fn insert(conn: &mut DbConnection, order: &OrderRow, items: &[ItemRow]) -> QueryResult<()> {
     diesel::insert_into(orders::table)
         .values(order)
@@ -215,6 +217,7 @@ pub fn insert(conn: &mut DbConnection, order: &OrderRow, items: &[ItemRow]) -> Q
     Ok(())
 }
 
+/// Records a status change; returns it as the order's history shows it.
 pub fn record_event(
     conn: &mut DbConnection,
     order_id: &str,
@@ -222,19 +225,25 @@ pub fn record_event(
     to: OrderStatus,
     actor_kind: &str,
     actor_id: Option<&str>,
-) -> QueryResult<()> {
+) -> QueryResult<EventRow> {
+    let event = EventRow {
+        from_status: from.map(|s| s.as_str().to_owned()),
+        to_status: to.as_str().to_owned(),
+        actor_kind: actor_kind.to_owned(),
+        at: crate::db::now(),
+    };
     diesel::insert_into(order_events::table)
         .values((
             order_events::id.eq(crate::ids::new_id("oev")),
             order_events::order_id.eq(order_id),
-            order_events::from_status.eq(from.map(OrderStatus::as_str)),
-            order_events::to_status.eq(to.as_str()),
-            order_events::actor_kind.eq(actor_kind),
+            order_events::from_status.eq(&event.from_status),
+            order_events::to_status.eq(&event.to_status),
+            order_events::actor_kind.eq(&event.actor_kind),
             order_events::actor_id.eq(actor_id),
-            order_events::at.eq(crate::db::now()),
+            order_events::at.eq(event.at),
         ))
         .execute(conn)?;
-    Ok(())
+    Ok(event)
 }
 
 /// Moves an order from `from` to `to` if it is still in `from` (several processes may race

@@ -150,7 +150,9 @@ pub fn owner_views(
         .collect()
 }
 
-fn build(
+/// The view of an order from its row and parts (what [`owner_view`] reads, or what the
+/// caller just wrote).
+pub fn build(
     order: &OrderRow,
     parts: Parts,
     personal: Option<(String, Address)>,

@@ -163,7 +163,9 @@ async fn start_payment(
                 store::insert(conn, &row)?;
                 let body = serde_json::to_vec(&PaymentView::from(row))
                     .map_err(|e| ApiError::Internal(e.into()))?;
-                if !idempotency::save(conn, &crypto, &scope, &key, &hash, &order.id, 201, &body)? {
+                let data_key = crypto.data_key(conn, &order.id)?;
+                if !idempotency::save(conn, &data_key, &scope, &key, &hash, &order.id, 201, &body)?
+                {
                     return Err(ApiError::conflict(
                         "A concurrent request used this Idempotency-Key; retry.",
                     ));

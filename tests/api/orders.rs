@@ -152,6 +152,19 @@ async fn a_checkout_replays_for_the_same_key_and_refuses_another_body() {
     assert!(order["order_token"].as_str().unwrap().starts_with("vo_"));
     assert_eq!(order["allowed_transitions"], json!(["cancel"]));
 
+    // The checkout's answer is the order as it is read back.
+    let read = app
+        .client
+        .get(app.url(&format!("/v1/orders/{}", order["number"].as_str().unwrap())))
+        .header("x-order-token", order["order_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), StatusCode::OK);
+    let mut without_token = order.clone();
+    without_token.as_object_mut().unwrap().remove("order_token");
+    assert_eq!(read.json::<Value>().await.unwrap(), without_token);
+
     let again = checkout(&app, &cart, "key-1", &body).await;
     assert_eq!(again.status(), StatusCode::CREATED);
     assert_eq!(again.headers()["idempotent-replayed"], "true");
@@ -171,6 +184,59 @@ async fn a_checkout_replays_for_the_same_key_and_refuses_another_body() {
         "idempotency-key-reused",
     )
     .await;
+}
+
+/// An Idempotency-Key is remembered for 24 hours; after that the same key is a new request.
+#[actix_web::test]
+async fn an_idempotency_key_older_than_a_day_is_a_new_request() {
+    use valise::db::schema::idempotency_keys;
+    let app = TestApp::spawn().await;
+    let customer = app.register(&unique_email("stale-key"), "Stale Key").await;
+    let variant = stocked_variant(&app, "stale-key", 3, 5000).await;
+    let order = customer_order(&app, &customer, &variant).await;
+    let number = order["number"].as_str().unwrap().to_owned();
+    let first = start_payment(&app, &customer, &number).await;
+
+    let pay_again = || async {
+        app.authed(
+            Method::POST,
+            &format!("/v1/orders/{number}/payments"),
+            &customer,
+        )
+        .header("idempotency-key", format!("pay-{number}"))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+    };
+    let replayed = pay_again().await;
+    assert_eq!(replayed.headers()["idempotent-replayed"], "true");
+    assert_eq!(replayed.json::<Value>().await.unwrap()["id"], first["id"]);
+
+    let scope = format!("payment:{}", order["id"].as_str().unwrap());
+    let aged = app
+        .db
+        .run(move |conn| {
+            diesel::update(idempotency_keys::table.filter(idempotency_keys::scope.eq(scope)))
+                .set(
+                    idempotency_keys::created_at
+                        .eq(valise::db::now() - chrono::Duration::hours(25)),
+                )
+                .execute(conn)
+                .map_err(valise::db::DbError::from)
+        })
+        .await
+        .unwrap();
+    assert_eq!(aged, 1);
+
+    let fresh = pay_again().await;
+    assert_eq!(fresh.status(), StatusCode::CREATED);
+    assert!(fresh.headers().get("idempotent-replayed").is_none());
+    let second: Value = fresh.json().await.unwrap();
+    assert_ne!(second["id"], first["id"], "a new payment attempt");
+    let replayed = pay_again().await;
+    assert_eq!(replayed.headers()["idempotent-replayed"], "true");
+    assert_eq!(replayed.json::<Value>().await.unwrap()["id"], second["id"]);
 }
 
 /// A client that retries before the first answer came (a timeout, a second tab, another
