@@ -263,8 +263,15 @@ async fn add_item(
                     store::sellable_variant(conn, &item.variant_id)?.ok_or_else(|| {
                         ApiError::validation("variant_id", "is not a variant for sale")
                     })?;
-                let current = store::quantity_of(conn, &cart.id, &variant.id)?;
-                if current.is_none() && store::line_count(conn, &cart.id)? >= MAX_LINES as i64 {
+                if !store::hold(conn, &cart.id)? {
+                    return Err(ApiError::NotFound);
+                }
+                let lines = store::quantities(conn, &cart.id)?;
+                let current = lines
+                    .iter()
+                    .find(|(id, _)| *id == variant.id)
+                    .map(|(_, q)| *q);
+                if current.is_none() && lines.len() >= MAX_LINES {
                     return Err(ApiError::validation(
                         "variant_id",
                         format!("a cart holds at most {MAX_LINES} lines"),
@@ -274,7 +281,7 @@ async fn add_item(
                 if total > variant.available {
                     return Err(out_of_stock(&variant.id, variant.available));
                 }
-                store::set_quantity(conn, &cart.id, &variant.id, total)?;
+                store::set_quantity(conn, &cart.id, &variant.id, total, current.is_some())?;
                 view(conn, &cart, &currency, None)
             })
         })
@@ -313,13 +320,16 @@ async fn set_item(
         .run(move |conn| {
             crate::db::write_transaction(conn, |conn| {
                 let cart = access.find(conn, &id)?;
+                if !store::hold(conn, &cart.id)? {
+                    return Err(ApiError::NotFound);
+                }
                 store::quantity_of(conn, &cart.id, &variant_id)?.ok_or(ApiError::NotFound)?;
                 let variant = store::sellable_variant(conn, &variant_id)?
                     .ok_or_else(|| ApiError::validation("variant_id", "is no longer for sale"))?;
                 if wanted > variant.available {
                     return Err(out_of_stock(&variant.id, variant.available));
                 }
-                store::set_quantity(conn, &cart.id, &variant.id, wanted)?;
+                store::set_quantity(conn, &cart.id, &variant.id, wanted, true)?;
                 view(conn, &cart, &currency, None)
             })
         })

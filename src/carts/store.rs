@@ -154,24 +154,29 @@ pub fn quantity_of(
         .optional()
 }
 
-pub fn line_count(conn: &mut DbConnection, cart_id: &str) -> QueryResult<i64> {
+/// The cart's lines, as (variant id, quantity).
+pub fn quantities(conn: &mut DbConnection, cart_id: &str) -> QueryResult<Vec<(String, i32)>> {
     cart_items::table
         .filter(cart_items::cart_id.eq(cart_id))
-        .count()
-        .get_result(conn)
+        .select((cart_items::variant_id, cart_items::quantity))
+        .load(conn)
 }
 
-/// Sets a line's quantity (inserting the line when new).
+/// Sets a line's quantity: `existing` says whether the cart already has the line (the caller
+/// read it in this transaction after [`hold`]ing the cart), so the line is updated or
+/// inserted without trying both.
 pub fn set_quantity(
     conn: &mut DbConnection,
     cart_id: &str,
     variant_id: &str,
     quantity: i32,
+    existing: bool,
 ) -> QueryResult<()> {
-    let updated = diesel::update(cart_items::table.find((cart_id, variant_id)))
-        .set(cart_items::quantity.eq(quantity))
-        .execute(conn)?;
-    if updated == 0 {
+    if existing {
+        diesel::update(cart_items::table.find((cart_id, variant_id)))
+            .set(cart_items::quantity.eq(quantity))
+            .execute(conn)?;
+    } else {
         diesel::insert_into(cart_items::table)
             .values((
                 cart_items::cart_id.eq(cart_id),
@@ -181,7 +186,26 @@ pub fn set_quantity(
             ))
             .execute(conn)?;
     }
-    touch(conn, cart_id)
+    Ok(())
+}
+
+/// Extends an open cart's life, first thing in a transaction that changes its lines: the
+/// row lock this takes on PostgreSQL makes a concurrent change (or checkout) of the same cart
+/// wait until this one commits, then read the cart as it is. False when the cart is no
+/// longer open (checked out meanwhile).
+pub fn hold(conn: &mut DbConnection, cart_id: &str) -> QueryResult<bool> {
+    let now = crate::db::now();
+    let held = diesel::update(
+        carts::table
+            .filter(carts::id.eq(cart_id))
+            .filter(carts::status.eq(OPEN)),
+    )
+    .set((
+        carts::updated_at.eq(now),
+        carts::expires_at.eq(now + Duration::days(TTL_DAYS)),
+    ))
+    .execute(conn)?;
+    Ok(held == 1)
 }
 
 pub fn remove(conn: &mut DbConnection, cart_id: &str, variant_id: &str) -> QueryResult<usize> {

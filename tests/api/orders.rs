@@ -186,6 +186,43 @@ async fn a_checkout_replays_for_the_same_key_and_refuses_another_body() {
     .await;
 }
 
+/// Two tabs adding the same item at once: each add counts, in one line, and none fails.
+#[actix_web::test]
+async fn concurrent_adds_of_one_item_to_one_cart_all_count() {
+    let app = TestApp::spawn().await;
+    let variant = stocked_variant(&app, "double-add", 50, 2000).await;
+    let other = stocked_variant(&app, "double-add-other", 50, 2000).await;
+    let cart = guest_cart(&app, &other, 1).await;
+    let add = || {
+        app.client
+            .post(app.url(&format!("/v1/carts/{}/items", cart.id)))
+            .header("x-cart-token", &cart.token)
+            .json(&json!({"variant_id": variant, "quantity": 1}))
+            .send()
+    };
+    let answers = futures_util::future::join_all((0..8).map(|_| add())).await;
+    for answer in answers {
+        assert_eq!(answer.unwrap().status(), StatusCode::OK);
+    }
+    let shown: Value = app
+        .client
+        .get(app.url(&format!("/v1/carts/{}", cart.id)))
+        .header("x-cart-token", &cart.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let lines = shown["items"].as_array().unwrap();
+    assert_eq!(lines.len(), 2, "{shown}");
+    let line = lines
+        .iter()
+        .find(|l| l["variant_id"] == variant.as_str())
+        .unwrap();
+    assert_eq!(line["quantity"], 8);
+}
+
 /// An Idempotency-Key is remembered for 24 hours; after that the same key is a new request.
 #[actix_web::test]
 async fn an_idempotency_key_older_than_a_day_is_a_new_request() {
