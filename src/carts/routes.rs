@@ -107,6 +107,20 @@ pub fn view(
     token: Option<String>,
 ) -> Result<CartView, ApiError> {
     let lines = store::lines(conn, &cart.id)?;
+    Ok(view_of(cart, &lines, currency, token))
+}
+
+/// A cart's view from its lines (a new cart has none: nothing to read).
+fn view_of(
+    cart: &CartRow,
+    lines: &[(
+        i32,
+        crate::catalog::store::VariantRow,
+        crate::catalog::store::ProductRow,
+    )],
+    currency: &str,
+    token: Option<String>,
+) -> CartView {
     let money = |amount| Money {
         amount,
         currency: currency.to_owned(),
@@ -132,13 +146,13 @@ pub fn view(
         items.iter().map(|l| (l.unit_price.amount, l.quantity)),
         currency,
     );
-    Ok(CartView {
+    CartView {
         id: cart.id.clone(),
         cart_token: token,
         items,
         totals,
         expires_at: cart.expires_at.and_utc(),
-    })
+    }
 }
 
 fn quantity(field: &str, q: i32) -> Result<i32, ApiError> {
@@ -189,7 +203,7 @@ async fn create_cart(
     let cart = db
         .run(move |conn| {
             let row = store::create(conn, owner.as_deref(), token.as_deref().map(hash_secret))?;
-            view(conn, &row, &currency, token)
+            Ok::<_, ApiError>(view_of(&row, &[], &currency, token))
         })
         .await?;
     Ok(HttpResponse::Created().json(cart))
