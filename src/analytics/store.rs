@@ -26,8 +26,8 @@ pub fn ingest(
     at: NaiveDateTime,
 ) -> Result<Stored, ApiError> {
     let (day, hash) = visitor_day(conn, crypto, &batch.session, at)?;
-    // Two batches of one session stored at once on PostgreSQL may pick the same `seq`: the
-    // loser's transaction fails on the primary key and runs again after the winner's.
+    // Batches of one day take turns (see `mark_pending`), so two never pick the same `seq`;
+    // should one still meet the primary key, its transaction runs again.
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -81,6 +81,7 @@ fn insert_events(
     batch: &Batch,
 ) -> QueryResult<()> {
     use diesel::sql_types::{Binary, Date, Integer, Nullable, Text};
+    mark_pending(conn, day)?;
     let first = last_seq(conn, day, hash)?.unwrap_or(0) + 1;
     // One statement for the batch: on PostgreSQL each statement is a round trip.
     let sql = format!(
@@ -100,17 +101,20 @@ fn insert_events(
             .bind::<Nullable<Integer>, _>(event.dwell_ms());
     }
     query.execute(conn)?;
-    mark_pending(conn, day)
+    Ok(())
 }
 
-/// Marks `day` for the next roll-up, as the last step of the transaction that stores its
+/// Marks `day` for the next roll-up, as the first step of the transaction that stores its
 /// events.
 ///
 /// The update is unconditional on purpose: it waits for a roll-up that has claimed the day
 /// and not yet committed (whose recompute cannot see these events), then marks the day again;
 /// and a roll-up that comes later waits for this transaction, so its recompute sees them. A
 /// conditional `WHERE NOT pending` would skip the row as its snapshot shows it and lose the
-/// events until the day's next batch.
+/// events until the day's next batch. Being first, the row lock it takes also makes the
+/// day's batches take turns on PostgreSQL, so each reads the session's last `seq` after the
+/// previous batch committed (32 concurrent batches of one session collided on the primary
+/// key and failed when this came last).
 fn mark_pending(conn: &mut DbConnection, day: NaiveDate) -> QueryResult<()> {
     let set = |conn: &mut DbConnection| {
         diesel::update(analytics_rollups::table.filter(analytics_rollups::day.eq(day)))

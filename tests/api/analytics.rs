@@ -997,3 +997,31 @@ async fn day_salts_are_rewrapped_by_master_key_rotation() {
     assert_eq!(events.len(), 2);
     assert_eq!(events[0].1, events[1].1);
 }
+
+/// One session's batches sent at once (a page firing several beacons): every one is stored,
+/// in an order with no two events at one `seq`, none refused.
+#[actix_web::test]
+async fn concurrent_batches_of_one_session_are_all_stored() {
+    let app = TestApp::spawn_configured(|c| c.analytics.batches_per_minute = 1_000).await;
+    let send = || {
+        app.client
+            .post(app.url(EVENTS))
+            .json(&json!({"session": "one-busy-session-0001", "events": [view("/a"), view("/b")]}))
+            .send()
+    };
+    for answer in futures_util::future::join_all((0..16).map(|_| send())).await {
+        assert_eq!(answer.unwrap().status(), StatusCode::ACCEPTED);
+    }
+    let seqs: Vec<i32> = app
+        .db
+        .run(|conn| {
+            analytics_events::table
+                .select(analytics_events::seq)
+                .order(analytics_events::seq)
+                .load(conn)
+                .map_err(valise::db::DbError::from)
+        })
+        .await
+        .unwrap();
+    assert_eq!(seqs, (1..=32).collect::<Vec<i32>>());
+}
