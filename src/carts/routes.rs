@@ -272,14 +272,11 @@ async fn add_item(
     let cart = db
         .run(move |conn| {
             crate::db::write_transaction(conn, |conn| {
-                let cart = access.find(conn, &id)?;
+                let cart = access.find_held(conn, &id)?;
                 let variant =
                     store::sellable_variant(conn, &item.variant_id)?.ok_or_else(|| {
                         ApiError::validation("variant_id", "is not a variant for sale")
                     })?;
-                if !store::hold(conn, &cart.id)? {
-                    return Err(ApiError::NotFound);
-                }
                 let lines = store::quantities(conn, &cart.id)?;
                 let current = lines
                     .iter()
@@ -333,10 +330,7 @@ async fn set_item(
     let cart = db
         .run(move |conn| {
             crate::db::write_transaction(conn, |conn| {
-                let cart = access.find(conn, &id)?;
-                if !store::hold(conn, &cart.id)? {
-                    return Err(ApiError::NotFound);
-                }
+                let cart = access.find_held(conn, &id)?;
                 store::quantity_of(conn, &cart.id, &variant_id)?.ok_or(ApiError::NotFound)?;
                 let variant = store::sellable_variant(conn, &variant_id)?
                     .ok_or_else(|| ApiError::validation("variant_id", "is no longer for sale"))?;
@@ -376,7 +370,7 @@ async fn remove_item(
     let cart = db
         .run(move |conn| {
             crate::db::write_transaction(conn, |conn| {
-                let cart = access.find(conn, &id)?;
+                let cart = access.find_held(conn, &id)?;
                 if store::remove(conn, &cart.id, &variant_id)? == 0 {
                     return Err(ApiError::NotFound);
                 }

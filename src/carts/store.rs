@@ -56,6 +56,20 @@ impl Access {
     ) -> Result<CartRow, crate::http::error::ApiError> {
         find_owned(conn, id, self)?.ok_or(crate::http::error::ApiError::NotFound)
     }
+
+    /// The caller's open cart, `hold`ing it for a change of its lines: first thing in the
+    /// transaction that makes the change.
+    pub fn find_held(
+        &self,
+        conn: &mut DbConnection,
+        id: &str,
+    ) -> Result<CartRow, crate::http::error::ApiError> {
+        let cart = self.find(conn, id)?;
+        if !hold(conn, &cart.id)? {
+            return Err(crate::http::error::ApiError::NotFound);
+        }
+        Ok(cart)
+    }
 }
 
 pub fn create(
@@ -163,7 +177,7 @@ pub fn quantities(conn: &mut DbConnection, cart_id: &str) -> QueryResult<Vec<(St
 }
 
 /// Sets a line's quantity: `existing` says whether the cart already has the line (the caller
-/// read it in this transaction after [`hold`]ing the cart), so the line is updated or
+/// read it in this transaction after `hold`ing the cart), so the line is updated or
 /// inserted without trying both.
 pub fn set_quantity(
     conn: &mut DbConnection,
@@ -193,7 +207,7 @@ pub fn set_quantity(
 /// row lock this takes on PostgreSQL makes a concurrent change (or checkout) of the same cart
 /// wait until this one commits, then read the cart as it is. False when the cart is no
 /// longer open (checked out meanwhile).
-pub fn hold(conn: &mut DbConnection, cart_id: &str) -> QueryResult<bool> {
+fn hold(conn: &mut DbConnection, cart_id: &str) -> QueryResult<bool> {
     let now = crate::db::now();
     let held = diesel::update(
         carts::table
@@ -209,20 +223,7 @@ pub fn hold(conn: &mut DbConnection, cart_id: &str) -> QueryResult<bool> {
 }
 
 pub fn remove(conn: &mut DbConnection, cart_id: &str, variant_id: &str) -> QueryResult<usize> {
-    let n = diesel::delete(cart_items::table.find((cart_id, variant_id))).execute(conn)?;
-    touch(conn, cart_id)?;
-    Ok(n)
-}
-
-fn touch(conn: &mut DbConnection, cart_id: &str) -> QueryResult<()> {
-    let now = crate::db::now();
-    diesel::update(carts::table.find(cart_id))
-        .set((
-            carts::updated_at.eq(now),
-            carts::expires_at.eq(now + Duration::days(TTL_DAYS)),
-        ))
-        .execute(conn)?;
-    Ok(())
+    diesel::delete(cart_items::table.find((cart_id, variant_id))).execute(conn)
 }
 
 /// Closes a cart at checkout; false when it was no longer open (a concurrent checkout won).

@@ -64,9 +64,8 @@ impl State {
     }
 
     fn remove(&mut self, key: &str) {
-        if let Some(entry) = self.entries.remove(key) {
+        if let Some(entry) = self.take(key) {
             self.order.remove(&entry.seq);
-            self.body_bytes = self.body_bytes.saturating_sub(entry.rendered.body.len());
         }
     }
 
@@ -74,13 +73,18 @@ impl State {
     fn evict_oldest(&mut self) -> bool {
         match self.order.pop_first() {
             Some((_, key)) => {
-                if let Some(entry) = self.entries.remove(&key) {
-                    self.body_bytes = self.body_bytes.saturating_sub(entry.rendered.body.len());
-                }
+                self.take(&key);
                 true
             }
             None => false,
         }
+    }
+
+    /// Removes an entry and its bytes from the count (not its place in `order`).
+    fn take(&mut self, key: &str) -> Option<Entry> {
+        let entry = self.entries.remove(key)?;
+        self.body_bytes = self.body_bytes.saturating_sub(entry.rendered.body.len());
+        Some(entry)
     }
 
     fn oldest_is_expired(&self, now: Instant) -> bool {

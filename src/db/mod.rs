@@ -172,18 +172,19 @@ pub fn truncate_to_micros(t: chrono::NaiveDateTime) -> chrono::NaiveDateTime {
 /// resolves `$n` as a name, searching every earlier name: a 1,000-row INSERT parsed ten
 /// times slower per row than a 100-row one). `row` holds no `?` other than placeholders.
 pub fn values_list(conn: &DbConnection, row: &str, rows: usize) -> String {
-    let sigil = match conn {
-        DbConnection::Sqlite(_) => '?',
-        DbConnection::Postgres(_) => '$',
-    };
-    numbered_values(sigil, row, rows)
+    numbered_values(sigil(conn), row, rows)
 }
 
 /// The `n`th bound parameter of a hand-written statement, as [`values_list`] numbers them.
 pub fn placeholder(conn: &DbConnection, n: usize) -> String {
+    format!("{}{n}", sigil(conn))
+}
+
+/// What numbered parameters start with on the connection's backend.
+fn sigil(conn: &DbConnection) -> char {
     match conn {
-        DbConnection::Sqlite(_) => format!("?{n}"),
-        DbConnection::Postgres(_) => format!("${n}"),
+        DbConnection::Sqlite(_) => '?',
+        DbConnection::Postgres(_) => '$',
     }
 }
 

@@ -243,11 +243,11 @@ pub async fn run_once(
                 .load(conn)?)
         })
         .await?;
-    // Without a gateway, a notice that needs no consent check is delivered by being in the
-    // inbox: the batch is settled with one statement instead of one per notice.
-    let (inbox, routed): (Vec<Claimed>, Vec<Claimed>) = claimed
+    // A notice that needs no routing is delivered by being in the inbox: the batch of them is
+    // settled with one statement instead of one per notice.
+    let (routed, inbox): (Vec<Claimed>, Vec<Claimed>) = claimed
         .into_iter()
-        .partition(|row| config.gateway.is_none() && !row.kind.starts_with(MARKETING_PREFIX));
+        .partition(|row| needs_routing(row, config));
     let settled = inbox.len();
     if settled > 0 {
         let ids: Vec<String> = inbox.into_iter().map(|row| row.id).collect();
@@ -281,6 +281,13 @@ fn settle_in_inbox(conn: &mut DbConnection, ids: &[String], claimer: &str) -> Re
     Ok(())
 }
 
+/// Whether a notice needs [`route`] (a consent check, an address for the gateway); without a
+/// gateway, only marketing does.
+fn needs_routing(row: &Claimed, config: &DeliveryConfig) -> bool {
+    config.gateway.is_some() || row.kind.starts_with(MARKETING_PREFIX)
+}
+
+/// Routes and delivers one notice that [`needs_routing`].
 async fn deliver(
     db: &Db,
     crypto: &Crypto,
@@ -289,14 +296,11 @@ async fn deliver(
     claimer: &str,
     row: Claimed,
 ) -> Result<(), ApiError> {
-    let route = if row.kind.starts_with(MARKETING_PREFIX) || config.gateway.is_some() {
-        let (crypto, claimed) = (crypto.clone(), row.clone());
-        let with_gateway = config.gateway.is_some();
-        db.run(move |conn| route(conn, &crypto, &claimed, with_gateway))
-            .await?
-    } else {
-        Route::InboxOnly
-    };
+    let (crypto, claimed) = (crypto.clone(), row.clone());
+    let with_gateway = config.gateway.is_some();
+    let route = db
+        .run(move |conn| route(conn, &crypto, &claimed, with_gateway))
+        .await?;
     let (outcome, tried) = match (&config.gateway, route) {
         (_, Route::Suppress) => (Outcome::Suppressed, false),
         (None, _) | (_, Route::InboxOnly) => (Outcome::Delivered, false),

@@ -61,6 +61,10 @@ fn is_race(e: &ApiError) -> bool {
     matches!(e, ApiError::Conflict { detail, .. } if detail == RACE)
 }
 
+fn number_taken<T>(attempt: &Result<T, ApiError>) -> bool {
+    matches!(attempt, Err(ApiError::Conflict { detail, .. }) if detail == NUMBER_TAKEN)
+}
+
 struct Input {
     cart_id: String,
     user_id: Option<String>,
@@ -287,8 +291,7 @@ async fn checkout(
         .run(move |conn| {
             let mut first = write_transaction(conn, |conn| place_order(conn, &crypto, &input));
             for _ in 1..NUMBER_DRAWS {
-                if !matches!(&first, Err(ApiError::Conflict { detail, .. }) if detail == NUMBER_TAKEN)
-                {
+                if !number_taken(&first) {
                     break;
                 }
                 first = write_transaction(conn, |conn| place_order(conn, &crypto, &input));

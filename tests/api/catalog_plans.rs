@@ -254,6 +254,20 @@ fn is_price(sort: Sort) -> bool {
     matches!(sort, Sort::Price | Sort::PriceDesc)
 }
 
+/// A price bound is a seek on the price index; under another order, either that index's
+/// range (then sorted) or the order's index (then filtered) is a fair plan, and which is
+/// cheaper depends on the range and the statistics.
+fn price_bounded(sort: Sort) -> Expect {
+    Expect {
+        seek: if is_price(sort) {
+            &["status", "min_price"]
+        } else {
+            &["status"]
+        },
+        ordered: is_price(sort),
+    }
+}
+
 fn paths() -> Vec<Path> {
     let f = Filter::default;
     vec![
@@ -298,23 +312,14 @@ fn paths() -> Vec<Path> {
                 ordered: true,
             },
         },
-        // A price range is a seek on the price index; under another order, either that
-        // index's range (then sorted) or the order's index (then filtered) is a fair plan,
-        // and which is cheaper depends on the range and the statistics.
+        // Price bounds: see `price_bounded`.
         Path {
             name: "min_price",
             filter: Filter {
                 min_price: Some(10_000),
                 ..f()
             },
-            expect: |sort| Expect {
-                seek: if is_price(sort) {
-                    &["status", "min_price"]
-                } else {
-                    &["status"]
-                },
-                ordered: is_price(sort),
-            },
+            expect: price_bounded,
         },
         Path {
             name: "max_price",
@@ -322,14 +327,7 @@ fn paths() -> Vec<Path> {
                 max_price: Some(30_000),
                 ..f()
             },
-            expect: |sort| Expect {
-                seek: if is_price(sort) {
-                    &["status", "min_price"]
-                } else {
-                    &["status"]
-                },
-                ordered: is_price(sort),
-            },
+            expect: price_bounded,
         },
         Path {
             name: "price range",
@@ -338,14 +336,7 @@ fn paths() -> Vec<Path> {
                 max_price: Some(30_000),
                 ..f()
             },
-            expect: |sort| Expect {
-                seek: if is_price(sort) {
-                    &["status", "min_price"]
-                } else {
-                    &["status"]
-                },
-                ordered: is_price(sort),
-            },
+            expect: price_bounded,
         },
         // Stock is a per-row probe of the variants index; products come from the order's
         // index.
