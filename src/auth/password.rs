@@ -1,13 +1,16 @@
 //! Password hashing with Argon2id (the `argon2` crate, RustCrypto), OWASP parameters:
 //! m = 19 MiB, t = 2, p = 1.
 //!
-//! Hashing runs on a small dedicated pool (one thread per core), each thread reusing one
-//! 19 MiB work buffer. Argon2 is CPU-bound, so more concurrency than cores only queues work
-//! in the kernel; and a fresh 19 MiB allocation per login on arbitrary threads grew the
-//! allocator's arenas to gigabytes under a login burst.
+//! Hashing runs on a small dedicated pool (one thread per core). Argon2 is CPU-bound, so
+//! more concurrency than cores only queues work in the kernel; and a fresh 19 MiB allocation
+//! per login on arbitrary threads grew the allocator's arenas to gigabytes under a login
+//! burst. The 19 MiB work buffers are kept between jobs and reused during a burst, then
+//! given back to the operating system once no hash has needed them for [`IDLE`]: an instance
+//! that is only browsing does not hold 38 MiB for the logins it served an hour ago.
 
-use std::sync::mpsc;
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use argon2::password_hash::{PasswordHash, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
@@ -36,28 +39,70 @@ fn argon2() -> Argon2<'static> {
 
 type Job = Box<dyn FnOnce(&mut [Block]) + Send>;
 
+/// How long an unused work buffer is kept before it is given back.
+const IDLE: Duration = Duration::from_secs(10);
+
+/// Work buffers between jobs, with when each was last used. They live here rather than on
+/// their threads so that the one thread waiting for jobs can free them all.
+#[derive(Default)]
+struct Spares(Vec<(Instant, Vec<Block>)>);
+
+impl Spares {
+    fn take(&mut self) -> Vec<Block> {
+        self.0.pop().map_or_else(
+            || vec![Block::default(); params().block_count()],
+            |(_, b)| b,
+        )
+    }
+
+    fn give(&mut self, buffer: Vec<Block>, now: Instant) {
+        self.0.push((now, buffer));
+    }
+
+    /// Frees the buffers unused since `now - IDLE`.
+    fn trim(&mut self, now: Instant) {
+        self.0.retain(|(used, _)| now.duration_since(*used) < IDLE);
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The next job, or None when the pool is gone. Whoever waits for it also frees idle
+/// buffers, waking every [`IDLE`] to do so (the other workers wait for this lock, holding
+/// none).
+fn next_job(rx: &Mutex<mpsc::Receiver<Job>>, spares: &Mutex<Spares>) -> Option<Job> {
+    let rx = lock(rx);
+    loop {
+        match rx.recv_timeout(IDLE) {
+            Ok(job) => return Some(job),
+            Err(RecvTimeoutError::Timeout) => lock(spares).trim(Instant::now()),
+            Err(RecvTimeoutError::Disconnected) => return None,
+        }
+    }
+}
+
 /// The hashing pool: jobs go to whichever worker is free.
 fn pool() -> &'static Mutex<mpsc::Sender<Job>> {
     static POOL: OnceLock<Mutex<mpsc::Sender<Job>>> = OnceLock::new();
     POOL.get_or_init(|| {
         let (tx, rx) = mpsc::channel::<Job>();
         let rx = Arc::new(Mutex::new(rx));
+        let spares = Arc::new(Mutex::new(Spares::default()));
         let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
         for i in 0..workers {
             let rx = Arc::clone(&rx);
+            let spares = Arc::clone(&spares);
             let spawned = std::thread::Builder::new()
                 .name(format!("argon2-{i}"))
                 .spawn(move || {
-                    let mut memory = vec![Block::default(); params().block_count()];
-                    loop {
-                        let job = match rx.lock() {
-                            Ok(guard) => guard.recv(),
-                            Err(poisoned) => poisoned.into_inner().recv(),
-                        };
-                        match job {
-                            Ok(job) => job(&mut memory),
-                            Err(_) => break,
-                        }
+                    while let Some(job) = next_job(&rx, &spares) {
+                        let mut memory = lock(&spares).take();
+                        job(&mut memory);
+                        lock(&spares).give(memory, Instant::now());
                     }
                 });
             if let Err(e) = spawned {
@@ -81,11 +126,9 @@ fn compute(password: &[u8], salt: &[u8]) -> anyhow::Result<[u8; OUTPUT_LEN]> {
             .map_err(|e| anyhow::anyhow!("argon2: {e}"));
         let _ = reply.send(result);
     });
-    match pool().lock() {
-        Ok(tx) => tx.send(job),
-        Err(poisoned) => poisoned.into_inner().send(job),
-    }
-    .map_err(|_| anyhow::anyhow!("the password-hashing pool is gone"))?;
+    lock(pool())
+        .send(job)
+        .map_err(|_| anyhow::anyhow!("the password-hashing pool is gone"))?;
     answer
         .recv()
         .map_err(|_| anyhow::anyhow!("the password-hashing pool dropped a job"))?
@@ -174,6 +217,22 @@ pub fn verify_dummy(password: &str) {
 mod tests {
     use super::*;
     use argon2::password_hash::{PasswordHasher, SaltString};
+
+    #[test]
+    fn work_buffers_are_reused_in_a_burst_and_freed_once_idle() {
+        let mut spares = Spares::default();
+        let start = Instant::now();
+        let buffer = spares.take();
+        assert_eq!(buffer.len(), params().block_count());
+        spares.give(buffer, start);
+        spares.trim(start + IDLE - Duration::from_millis(1));
+        assert_eq!(spares.0.len(), 1, "a buffer used within IDLE is kept");
+        let reused = spares.take();
+        assert!(spares.0.is_empty(), "the kept buffer is handed out again");
+        spares.give(reused, start);
+        spares.trim(start + IDLE);
+        assert!(spares.0.is_empty(), "a buffer idle for IDLE is freed");
+    }
 
     #[test]
     fn hashes_are_argon2id_with_owasp_parameters_and_verify() {
