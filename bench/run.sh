@@ -137,6 +137,7 @@ bench_backend() {
     base="http://127.0.0.1:$port"
     export DATABASE_URL=$url VALISE_DATA_DIR=$work/keys-$backend VALISE_BIND=127.0.0.1:$port RUST_LOG=warn
     export VALISE_ADMIN_EMAIL=bench-admin@example.com VALISE_ADMIN_PASSWORD="bench admin password"
+    export VALISE_BEHIND_PROXY=true  # the analytics row's visitors come with X-Forwarded-For
     started=$SECONDS
     $bin seed --demo --products "$PRODUCTS" 2>/dev/null | tail -1 >&2
     $bin serve >> "$work/server.log" 2>&1 &
@@ -204,10 +205,17 @@ bench_backend() {
     status=$(curl -s -o "$work/analytics.json" -w '%{http_code}' "$base/v1/analytics/events" \
         -H 'content-type: application/json' -d "$events")
     if [ "$status" = 202 ] || [ "$status" = 204 ]; then
+        # Many visitors, as in production: each batch comes from one of a million sessions and
+        # addresses (the server trusts X-Forwarded-For here, VALISE_BEHIND_PROXY), so the row
+        # measures ingest rather than one address's rate limit or one session's roll-up row.
         cat > "$work/analytics.lua" <<LUA
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.body = '$events'
+local body = '$events'
+request = function()
+  local n = math.random(1, 1000000)
+  local headers = {["Content-Type"] = "application/json",
+    ["X-Forwarded-For"] = string.format("10.%d.%d.%d", n % 250, math.floor(n / 250) % 250, math.floor(n / 62500) % 250)}
+  return wrk.format("POST", nil, headers, (body:gsub("bench%-session%-0001", string.format("bench-session-%07d", n))))
+end
 LUA
         pair "$main" "POST /v1/analytics/events (3 events)" "$work/analytics.json" /v1/analytics/events -- \
             "${c[@]}" -s "$work/analytics.lua"
