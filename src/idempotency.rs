@@ -9,7 +9,7 @@ use diesel::prelude::*;
 
 use crate::crypto::{Crypto, DataKey, Place};
 use crate::db::schema::idempotency_keys;
-use crate::db::DbConnection;
+use crate::db::{DbConnection, Statement};
 use crate::http::error::ApiError;
 
 pub const TTL_HOURS: i64 = 24;
@@ -122,25 +122,31 @@ pub fn save(
     )?;
     use diesel::sql_types::{Binary, Integer, Text, Timestamp};
     let now = crate::db::now();
-    let sql = format!(
+    let stored = Statement::sql(
         "INSERT INTO idempotency_keys (scope, key, request_hash, subject_id, status_code, \
-         response_sealed, created_at) VALUES {} ON CONFLICT (scope, key) DO UPDATE SET \
-         request_hash = excluded.request_hash, subject_id = excluded.subject_id, \
-         status_code = excluded.status_code, response_sealed = excluded.response_sealed, \
-         created_at = excluded.created_at WHERE idempotency_keys.created_at <= {}",
-        crate::db::values_list(conn, "(?, ?, ?, ?, ?, ?, ?)", 1),
-        crate::db::placeholder(conn, 8),
-    );
-    let stored = diesel::sql_query(sql)
-        .bind::<Text, _>(scope)
-        .bind::<Text, _>(key)
-        .bind::<Binary, _>(hash)
-        .bind::<Text, _>(subject_id)
-        .bind::<Integer, _>(i32::from(status))
-        .bind::<Binary, _>(&sealed)
-        .bind::<Timestamp, _>(now)
-        .bind::<Timestamp, _>(now - chrono::Duration::hours(TTL_HOURS))
-        .execute(conn)?;
+         response_sealed, created_at) VALUES (",
+    )
+    .bind::<Text, _>(scope)
+    .then(", ")
+    .bind::<Text, _>(key)
+    .then(", ")
+    .bind::<Binary, _>(hash)
+    .then(", ")
+    .bind::<Text, _>(subject_id)
+    .then(", ")
+    .bind::<Integer, _>(i32::from(status))
+    .then(", ")
+    .bind::<Binary, _>(&sealed)
+    .then(", ")
+    .bind::<Timestamp, _>(now)
+    .then(
+        ") ON CONFLICT (scope, key) DO UPDATE SET request_hash = excluded.request_hash, \
+         subject_id = excluded.subject_id, status_code = excluded.status_code, \
+         response_sealed = excluded.response_sealed, created_at = excluded.created_at \
+         WHERE idempotency_keys.created_at <= ",
+    )
+    .bind::<Timestamp, _>(now - chrono::Duration::hours(TTL_HOURS))
+    .execute(conn)?;
     Ok(stored == 1)
 }
 

@@ -8,7 +8,8 @@ use diesel::prelude::*;
 use crate::auth::token::hash_secret;
 use crate::catalog::store::{ProductRow, VariantRow, ACTIVE};
 use crate::db::schema::{cart_items, carts, products, variants};
-use crate::db::DbConnection;
+use crate::db::{DbConnection, Statement};
+use diesel::sql_types::{Text, Timestamp};
 
 pub const OPEN: &str = "open";
 pub const CHECKED_OUT: &str = "checked_out";
@@ -209,16 +210,15 @@ pub fn set_quantity(
 /// longer open (checked out meanwhile).
 fn hold(conn: &mut DbConnection, cart_id: &str) -> QueryResult<bool> {
     let now = crate::db::now();
-    let held = diesel::update(
-        carts::table
-            .filter(carts::id.eq(cart_id))
-            .filter(carts::status.eq(OPEN)),
-    )
-    .set((
-        carts::updated_at.eq(now),
-        carts::expires_at.eq(now + Duration::days(TTL_DAYS)),
-    ))
-    .execute(conn)?;
+    let held = Statement::sql("UPDATE carts SET updated_at = ")
+        .bind::<Timestamp, _>(now)
+        .then(", expires_at = ")
+        .bind::<Timestamp, _>(now + Duration::days(TTL_DAYS))
+        .then(" WHERE id = ")
+        .bind::<Text, _>(cart_id)
+        .then(" AND status = ")
+        .bind::<Text, _>(OPEN)
+        .execute(conn)?;
     Ok(held == 1)
 }
 
@@ -228,15 +228,14 @@ pub fn remove(conn: &mut DbConnection, cart_id: &str, variant_id: &str) -> Query
 
 /// Closes a cart at checkout; false when it was no longer open (a concurrent checkout won).
 pub fn check_out(conn: &mut DbConnection, cart_id: &str) -> QueryResult<bool> {
-    let n = diesel::update(
-        carts::table
-            .filter(carts::id.eq(cart_id))
-            .filter(carts::status.eq(OPEN)),
-    )
-    .set((
-        carts::status.eq(CHECKED_OUT),
-        carts::updated_at.eq(crate::db::now()),
-    ))
-    .execute(conn)?;
+    let n = Statement::sql("UPDATE carts SET status = ")
+        .bind::<Text, _>(CHECKED_OUT)
+        .then(", updated_at = ")
+        .bind::<Timestamp, _>(crate::db::now())
+        .then(" WHERE id = ")
+        .bind::<Text, _>(cart_id)
+        .then(" AND status = ")
+        .bind::<Text, _>(OPEN)
+        .execute(conn)?;
     Ok(n == 1)
 }

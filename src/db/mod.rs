@@ -8,6 +8,7 @@ pub mod migrations;
 pub mod schema;
 pub mod snapshot;
 mod sqlite_turn;
+mod statement;
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -15,6 +16,7 @@ use std::time::Duration;
 use scheduled_thread_pool::ScheduledThreadPool;
 
 pub use connection::{Backend, DatabaseUrl, DbConnection};
+pub use statement::Statement;
 
 /// A pooled connection as handed out by [`Db::get`]; derefs to [`DbConnection`]. It is tested
 /// again at its next checkout (the pool cannot tell how synchronous work on it ended).
@@ -172,20 +174,11 @@ pub fn truncate_to_micros(t: chrono::NaiveDateTime) -> chrono::NaiveDateTime {
 /// resolves `$n` as a name, searching every earlier name: a 1,000-row INSERT parsed ten
 /// times slower per row than a 100-row one). `row` holds no `?` other than placeholders.
 pub fn values_list(conn: &DbConnection, row: &str, rows: usize) -> String {
-    numbered_values(sigil(conn), row, rows)
-}
-
-/// The `n`th bound parameter of a hand-written statement, as [`values_list`] numbers them.
-pub fn placeholder(conn: &DbConnection, n: usize) -> String {
-    format!("{}{n}", sigil(conn))
-}
-
-/// What numbered parameters start with on the connection's backend.
-fn sigil(conn: &DbConnection) -> char {
-    match conn {
+    let sigil = match conn {
         DbConnection::Sqlite(_) => '?',
         DbConnection::Postgres(_) => '$',
-    }
+    };
+    numbered_values(sigil, row, rows)
 }
 
 fn numbered_values(sigil: char, row: &str, rows: usize) -> String {

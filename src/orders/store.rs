@@ -6,10 +6,14 @@ use diesel::prelude::*;
 use super::model::OrderStatus;
 use crate::auth::token::hash_secret;
 use crate::db::schema::{order_events, order_items, orders, payments, shipments, variants};
-use crate::db::DbConnection;
+use crate::db::{DbConnection, Statement};
+use diesel::sql_types::{Integer, Text, Timestamp};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = orders)]
+// `None` is inserted as NULL, not as `DEFAULT`: an insert with DEFAULTs is prepared anew on
+// every execution (see db::statement), and these columns have no defaults.
+#[diesel(treat_none_as_default_value = false)]
 pub struct OrderRow {
     pub id: String,
     pub number: String,
@@ -40,6 +44,9 @@ impl OrderRow {
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = order_items)]
+// `None` is inserted as NULL, not as `DEFAULT`: an insert with DEFAULTs is prepared anew on
+// every execution (see db::statement), and these columns have no defaults.
+#[diesel(treat_none_as_default_value = false)]
 pub struct ItemRow {
     pub order_id: String,
     pub variant_id: String,
@@ -255,17 +262,15 @@ pub fn set_status(
     to: OrderStatus,
 ) -> QueryResult<bool> {
     let now = crate::db::now();
-    let mut n = diesel::update(
-        orders::table
-            .filter(orders::id.eq(order_id))
-            .filter(orders::status.eq(from.as_str())),
-    )
-    .set((
-        orders::status.eq(to.as_str()),
-        orders::version.eq(orders::version + 1),
-        orders::updated_at.eq(now),
-    ))
-    .execute(conn)?;
+    let mut n = Statement::sql("UPDATE orders SET status = ")
+        .bind::<Text, _>(to.as_str())
+        .then(", version = version + 1, updated_at = ")
+        .bind::<Timestamp, _>(now)
+        .then(" WHERE id = ")
+        .bind::<Text, _>(order_id)
+        .then(" AND status = ")
+        .bind::<Text, _>(from.as_str())
+        .execute(conn)?;
     if n == 1 && to == OrderStatus::Delivered {
         n = diesel::update(orders::table.find(order_id))
             .set(orders::delivered_at.eq(Some(now)))
@@ -287,14 +292,15 @@ pub fn release_stock(conn: &mut DbConnection, order_id: &str) -> QueryResult<()>
 /// Reserves stock: decrements only if enough is available, in the UPDATE itself, so no
 /// interleaving of checkouts (in any number of processes) can oversell.
 pub fn reserve(conn: &mut DbConnection, variant_id: &str, quantity: i32) -> QueryResult<bool> {
-    let n = diesel::update(
-        variants::table
-            .filter(variants::id.eq(variant_id))
-            .filter(variants::available.ge(quantity))
-            .filter(variants::status.eq(crate::catalog::store::ACTIVE)),
-    )
-    .set(variants::available.eq(variants::available - quantity))
-    .execute(conn)?;
+    let n = Statement::sql("UPDATE variants SET available = available - ")
+        .bind::<Integer, _>(quantity)
+        .then(" WHERE id = ")
+        .bind::<Text, _>(variant_id)
+        .then(" AND available >= ")
+        .bind::<Integer, _>(quantity)
+        .then(" AND status = ")
+        .bind::<Text, _>(crate::catalog::store::ACTIVE)
+        .execute(conn)?;
     Ok(n == 1)
 }
 

@@ -4,10 +4,14 @@ use diesel::prelude::*;
 
 use super::model::PaymentStatus;
 use crate::db::schema::{payment_events, payments};
-use crate::db::DbConnection;
+use crate::db::{DbConnection, Statement};
+use diesel::sql_types::{Text, Timestamp};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = payments)]
+// `None` is inserted as NULL, not as `DEFAULT`: an insert with DEFAULTs is prepared anew on
+// every execution (see db::statement), and these columns have no defaults.
+#[diesel(treat_none_as_default_value = false)]
 pub struct PaymentRow {
     pub id: String,
     pub order_id: String,
@@ -84,16 +88,15 @@ pub fn set_status(
     from: PaymentStatus,
     to: PaymentStatus,
 ) -> QueryResult<bool> {
-    let n = diesel::update(
-        payments::table
-            .filter(payments::id.eq(id))
-            .filter(payments::status.eq(from.as_str())),
-    )
-    .set((
-        payments::status.eq(to.as_str()),
-        payments::updated_at.eq(crate::db::now()),
-    ))
-    .execute(conn)?;
+    let n = Statement::sql("UPDATE payments SET status = ")
+        .bind::<Text, _>(to.as_str())
+        .then(", updated_at = ")
+        .bind::<Timestamp, _>(crate::db::now())
+        .then(" WHERE id = ")
+        .bind::<Text, _>(id)
+        .then(" AND status = ")
+        .bind::<Text, _>(from.as_str())
+        .execute(conn)?;
     Ok(n == 1)
 }
 
