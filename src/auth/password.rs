@@ -9,13 +9,14 @@
 //! that is only browsing does not hold 38 MiB for the logins it served an hour ago.
 
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use argon2::password_hash::{PasswordHash, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use base64::engine::general_purpose::STANDARD_NO_PAD;
 use base64::Engine;
+use parking_lot::Mutex;
 
 use crate::http::error::{ApiError, FieldError};
 
@@ -65,21 +66,15 @@ impl Spares {
     }
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
 /// The next job, or None when the pool is gone. Whoever waits for it also frees idle
 /// buffers, waking every [`IDLE`] to do so (the other workers wait for this lock, holding
 /// none).
 fn next_job(rx: &Mutex<mpsc::Receiver<Job>>, spares: &Mutex<Spares>) -> Option<Job> {
-    let rx = lock(rx);
+    let rx = rx.lock();
     loop {
         match rx.recv_timeout(IDLE) {
             Ok(job) => return Some(job),
-            Err(RecvTimeoutError::Timeout) => lock(spares).trim(Instant::now()),
+            Err(RecvTimeoutError::Timeout) => spares.lock().trim(Instant::now()),
             Err(RecvTimeoutError::Disconnected) => return None,
         }
     }
@@ -100,9 +95,9 @@ fn pool() -> &'static Mutex<mpsc::Sender<Job>> {
                 .name(format!("argon2-{i}"))
                 .spawn(move || {
                     while let Some(job) = next_job(&rx, &spares) {
-                        let mut memory = lock(&spares).take();
+                        let mut memory = spares.lock().take();
                         job(&mut memory);
-                        lock(&spares).give(memory, Instant::now());
+                        spares.lock().give(memory, Instant::now());
                     }
                 });
             if let Err(e) = spawned {
@@ -126,7 +121,8 @@ fn compute(password: &[u8], salt: &[u8]) -> anyhow::Result<[u8; OUTPUT_LEN]> {
             .map_err(|e| anyhow::anyhow!("argon2: {e}"));
         let _ = reply.send(result);
     });
-    lock(pool())
+    pool()
+        .lock()
         .send(job)
         .map_err(|_| anyhow::anyhow!("the password-hashing pool is gone"))?;
     answer
