@@ -4,12 +4,12 @@
 
 use chrono::Duration;
 use diesel::prelude::*;
+use diesel::sql_types::{Text, Timestamp};
 
 use crate::auth::token::hash_secret;
 use crate::catalog::store::{ProductRow, VariantRow, ACTIVE};
 use crate::db::schema::{cart_items, carts, products, variants};
 use crate::db::{DbConnection, Statement};
-use diesel::sql_types::{Text, Timestamp};
 
 pub const OPEN: &str = "open";
 pub const CHECKED_OUT: &str = "checked_out";

@@ -2,12 +2,12 @@
 //! the guest token's hash), so another caller's order is simply not found.
 
 use diesel::prelude::*;
+use diesel::sql_types::{Integer, Text, Timestamp};
 
 use super::model::OrderStatus;
 use crate::auth::token::hash_secret;
 use crate::db::schema::{order_events, order_items, orders, payments, shipments, variants};
 use crate::db::{DbConnection, Statement};
-use diesel::sql_types::{Integer, Text, Timestamp};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = orders)]
@@ -44,8 +44,7 @@ impl OrderRow {
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = order_items)]
-// `None` is inserted as NULL, not as `DEFAULT`: an insert with DEFAULTs is prepared anew on
-// every execution (see db::statement), and these columns have no defaults.
+// As for OrderRow.
 #[diesel(treat_none_as_default_value = false)]
 pub struct ItemRow {
     pub order_id: String,

@@ -1,16 +1,15 @@
 //! Payment queries.
 
 use diesel::prelude::*;
+use diesel::sql_types::{Text, Timestamp};
 
 use super::model::PaymentStatus;
 use crate::db::schema::{payment_events, payments};
 use crate::db::{DbConnection, Statement};
-use diesel::sql_types::{Text, Timestamp};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = payments)]
-// `None` is inserted as NULL, not as `DEFAULT`: an insert with DEFAULTs is prepared anew on
-// every execution (see db::statement), and these columns have no defaults.
+// As for orders::store::OrderRow: `None` is NULL, so the insert stays prepared.
 #[diesel(treat_none_as_default_value = false)]
 pub struct PaymentRow {
     pub id: String,
