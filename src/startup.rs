@@ -18,7 +18,7 @@ use crate::crypto::Crypto;
 use crate::db::{migrations, Db};
 use crate::http::error::ApiError;
 use crate::http::extract::BODY_LIMIT;
-use crate::http::fallback::{self, RouteTable};
+use crate::http::route_table::{self, RouteTable};
 use crate::http::{health, middleware, openapi};
 use crate::metrics::{self, routes::MetricsAccess, Metrics};
 use crate::policies;
@@ -34,9 +34,11 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.configure(health::configure)
         .configure(metrics::routes::configure)
         .service(
+            // Resources are tried in registration order, a regex for each dynamic one on
+            // the way: the busiest routes (catalogue reads) come first.
             scope("/v1")
-                .configure(policies::configure)
                 .configure(catalog::routes::configure)
+                .configure(policies::configure)
                 .configure(catalog::consultations::configure_public)
                 .configure(carts::configure)
                 .configure(orders::checkout::configure)
@@ -202,7 +204,7 @@ impl Application {
         ];
 
         let spec = openapi::spec();
-        let routes = web::Data::new(RouteTable::from_spec(&spec, UNDOCUMENTED_ROUTES));
+        let routes = web::Data::new(RouteTable::from_spec(&spec, UNDOCUMENTED_ROUTES)?);
         let spec_json = web::Data::new(SpecJson(Bytes::from(
             serde_json::to_vec(&spec).context("serializing the OpenAPI document")?,
         )));
@@ -244,8 +246,8 @@ impl Application {
                     SwaggerUi::new("/docs/{_:.*}")
                         .config(utoipa_swagger_ui::Config::new(["/openapi.json"])),
                 )
-                .default_service(web::to(fallback::no_route))
-                .wrap(from_fn(auth::extract::authenticate))
+                .default_service(web::to(route_table::no_route))
+                .wrap(auth::extract::Authenticate)
                 .wrap(Compress::default())
                 .wrap(Condition::new(
                     cors_origins != CorsOrigins::None,

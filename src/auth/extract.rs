@@ -3,12 +3,12 @@
 
 use std::future::{ready, Ready};
 use std::marker::PhantomData;
+use std::rc::Rc;
 
-use actix_web::body::MessageBody;
-use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::dev::{forward_ready, Payload, Service, ServiceRequest, ServiceResponse, Transform};
 use actix_web::http::header;
-use actix_web::middleware::Next;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
+use futures_util::future::{Either, LocalBoxFuture};
 
 use super::{store, Principal, PrincipalKind, Role, TokenKeys};
 use crate::db::Db;
@@ -60,37 +60,75 @@ const MISSING: &str = "Authentication required: send `Authorization: Bearer <acc
 const INVALID: &str = "The credentials are invalid or expired.";
 
 /// The outcome of authenticating a request's credentials, stored in its extensions by
-/// [`authenticate`]. Absent when the request carried none.
+/// [`Authenticate`]. Absent when the request carried none.
 #[derive(Debug, Clone)]
 struct Authenticated(Result<Principal, ()>);
 
 /// Middleware: resolves the credentials of every request that carries some, before any
 /// extractor runs. The role check in [`Auth`] is then immediate, so a caller without the
 /// right gets 401/403 before the body is even looked at (no validation oracle).
-pub async fn authenticate(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let api_key = req
-        .headers()
-        .get("x-api-key")
-        .map(|v| v.to_str().map(str::to_owned));
-    let bearer = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .map(|v| v.to_str().map(str::to_owned));
-    if api_key.is_some() || bearer.is_some() {
-        let db = req.app_data::<web::Data<Db>>().cloned();
-        let keys = req.app_data::<web::Data<TokenKeys>>().cloned();
-        let outcome = match (db, keys) {
-            (Some(db), Some(keys)) => resolve(&db, &keys, api_key, bearer).await?,
-            _ => {
-                return Err(ApiError::Internal(anyhow::anyhow!("auth state not configured")).into())
-            }
-        };
-        req.extensions_mut().insert(Authenticated(outcome));
+///
+/// A plain `Transform` rather than `middleware::from_fn`: a guest's request (most of the
+/// catalogue traffic) goes straight to the inner service, without boxing its future.
+pub struct Authenticate;
+
+impl<S, B> Transform<S, ServiceRequest> for Authenticate
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
+{
+    type Response = ServiceResponse<B>;
+    type Error = actix_web::Error;
+    type Transform = AuthenticateService<S>;
+    type InitError = ();
+    type Future = Ready<Result<Self::Transform, ()>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        ready(Ok(AuthenticateService {
+            service: Rc::new(service),
+        }))
     }
-    next.call(req).await
+}
+
+pub struct AuthenticateService<S> {
+    service: Rc<S>,
+}
+
+impl<S, B> Service<ServiceRequest> for AuthenticateService<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
+{
+    type Response = ServiceResponse<B>;
+    type Error = actix_web::Error;
+    type Future = Either<S::Future, LocalBoxFuture<'static, Result<Self::Response, Self::Error>>>;
+
+    forward_ready!(service);
+
+    fn call(&self, req: ServiceRequest) -> Self::Future {
+        let api_key = req
+            .headers()
+            .get("x-api-key")
+            .map(|v| v.to_str().map(str::to_owned));
+        let bearer = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .map(|v| v.to_str().map(str::to_owned));
+        if api_key.is_none() && bearer.is_none() {
+            return Either::Left(self.service.call(req));
+        }
+        let service = Rc::clone(&self.service);
+        Either::Right(Box::pin(async move {
+            let db = req.app_data::<web::Data<Db>>().cloned();
+            let keys = req.app_data::<web::Data<TokenKeys>>().cloned();
+            let (Some(db), Some(keys)) = (db, keys) else {
+                return Err(
+                    ApiError::Internal(anyhow::anyhow!("auth state not configured")).into(),
+                );
+            };
+            let outcome = resolve(&db, &keys, api_key, bearer).await?;
+            req.extensions_mut().insert(Authenticated(outcome));
+            service.call(req).await
+        }))
+    }
 }
 
 async fn resolve(

@@ -243,7 +243,7 @@ async fn get_product(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let version = versions.catalog();
-    let key = format!("product:{id}");
+    let key = ["product:", id.as_str()].concat();
     let currency = shop.currency.clone();
     cached(&req, &cache, &db, version, key, move |conn| {
         let row = store::find(conn, &id)?.ok_or(ApiError::NotFound)?;

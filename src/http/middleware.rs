@@ -13,35 +13,49 @@ use actix_web::middleware::Next;
 use actix_web::{web, Error, HttpResponse};
 
 use super::error::{problem_response, slug_for, ApiError, PROBLEM_CONTENT_TYPE};
+use super::route_table::RouteTable;
 use crate::metrics::Metrics;
 use crate::versions::Versions;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub const POLICY_VERSION: HeaderName = HeaderName::from_static("x-policy-version");
 
+/// The log target of the access log (one line per request).
+const ACCESS_LOG: &str = "valise::access";
+
 tokio::task_local! {
-    static CURRENT_REQUEST_ID: String;
+    static CURRENT_REQUEST_ID: HeaderValue;
 }
 
 /// The id of the request being served on this task, if any.
 pub fn current_request_id() -> Option<String> {
-    CURRENT_REQUEST_ID.try_with(Clone::clone).ok()
+    CURRENT_REQUEST_ID
+        .try_with(|id| id.to_str().unwrap_or_default().to_owned())
+        .ok()
 }
 
 /// A client-supplied id is kept when it is short and plain (so it cannot inject into logs);
 /// otherwise a fresh UUIDv7 is used.
-fn request_id_from(req: &ServiceRequest) -> String {
+fn request_id_from(req: &ServiceRequest) -> HeaderValue {
     req.headers()
         .get(&REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
         .filter(|v| {
-            !v.is_empty()
-                && v.len() <= 128
-                && v.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+            let id = v.as_bytes();
+            !id.is_empty()
+                && id.len() <= 128
+                && id
+                    .iter()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(b))
         })
-        .map(str::to_owned)
-        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string())
+        .cloned()
+        .unwrap_or_else(new_request_id)
+}
+
+fn new_request_id() -> HeaderValue {
+    let mut buffer = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    let id = uuid::Uuid::now_v7().hyphenated().encode_lower(&mut buffer);
+    // Hex digits and hyphens: always a valid header value.
+    HeaderValue::from_str(id).unwrap_or(HeaderValue::from_static("-"))
 }
 
 pub async fn request_context(
@@ -51,18 +65,21 @@ pub async fn request_context(
     let started = Instant::now();
     let request_id = request_id_from(&req);
     let method = req.method().clone();
-    // The path only: query strings may carry filters we do not want in logs.
-    let path = req.path().to_owned();
+    // The path only (query strings may carry filters we do not want in logs), and only when
+    // the access log is on.
+    let path =
+        log::log_enabled!(target: ACCESS_LOG, log::Level::Info).then(|| req.path().to_owned());
     let versions = req.app_data::<web::Data<Versions>>().cloned();
     // The route template (`/v1/orders/{number}`), never the concrete path: paths hold ids.
-    let metrics = req
-        .app_data::<web::Data<Metrics>>()
-        .cloned()
-        .map(|m| (m, req.match_pattern()));
+    let metrics = req.app_data::<web::Data<Metrics>>().cloned().map(|m| {
+        let route = req
+            .app_data::<web::Data<RouteTable>>()
+            .and_then(|table| table.template(req.path()));
+        (m, route)
+    });
 
-    let id = request_id.clone();
     let outcome = CURRENT_REQUEST_ID
-        .scope(id, async move {
+        .scope(request_id.clone(), async move {
             match next.call(req).await {
                 Ok(res) => {
                     let (req, response) = res.map_into_boxed_body().into_parts();
@@ -83,31 +100,32 @@ pub async fn request_context(
     };
     let elapsed = started.elapsed();
     if let Some((metrics, route)) = metrics {
-        metrics.observe_request(&method, route.as_deref(), status.as_u16(), elapsed);
+        metrics.observe_request(&method, route.as_deref(), status, elapsed);
     }
-    log::info!(
-        target: "valise::access",
-        "{method} {path} {} {:.1}ms rid={request_id}",
-        status.as_u16(),
-        elapsed.as_secs_f64() * 1000.0,
-    );
+    if let Some(path) = path {
+        log::info!(
+            target: ACCESS_LOG,
+            "{method} {path} {} {:.1}ms rid={}",
+            status.as_u16(),
+            elapsed.as_secs_f64() * 1000.0,
+            request_id.to_str().unwrap_or_default(),
+        );
+    }
     match outcome {
         Ok(mut res) => {
-            decorate(res.headers_mut(), &request_id, policy_version);
+            decorate(res.headers_mut(), request_id, policy_version);
             Ok(res)
         }
         Err((mut response, err)) => {
-            decorate(response.headers_mut(), &request_id, policy_version);
+            decorate(response.headers_mut(), request_id, policy_version);
             Err(InternalError::from_response(err, response).into())
         }
     }
 }
 
 /// Headers every response carries.
-fn decorate(headers: &mut HeaderMap, request_id: &str, policy_version: Option<i32>) {
-    if let Ok(v) = HeaderValue::from_str(request_id) {
-        headers.insert(REQUEST_ID, v);
-    }
+fn decorate(headers: &mut HeaderMap, request_id: HeaderValue, policy_version: Option<i32>) {
+    headers.insert(REQUEST_ID, request_id);
     if let Some(version) = policy_version {
         headers.insert(POLICY_VERSION, HeaderValue::from(version));
     }

@@ -3,8 +3,8 @@
 pub mod cache;
 pub mod error;
 pub mod extract;
-pub mod fallback;
 pub mod health;
 pub mod middleware;
 pub mod openapi;
 pub mod pagination;
+pub mod route_table;

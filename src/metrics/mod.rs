@@ -10,6 +10,7 @@ pub mod routes;
 
 use std::time::Duration;
 
+use actix_web::http::StatusCode;
 use anyhow::Context;
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
@@ -137,10 +138,9 @@ impl Metrics {
         &self,
         method: &actix_web::http::Method,
         route: Option<&str>,
-        status: u16,
+        status: StatusCode,
         elapsed: Duration,
     ) {
-        let status = status.to_string();
         let labels = [
             method_label(method),
             route.unwrap_or(UNMATCHED_ROUTE),
@@ -216,9 +216,24 @@ mod tests {
     fn requests_are_counted_by_template_method_and_status() {
         let metrics = Metrics::new(Vec::new()).unwrap();
         let route = Some("/v1/orders/{number}");
-        metrics.observe_request(&Method::GET, route, 200, Duration::from_millis(3));
-        metrics.observe_request(&Method::GET, route, 200, Duration::from_millis(3));
-        metrics.observe_request(&Method::GET, None, 404, Duration::from_millis(1));
+        metrics.observe_request(
+            &Method::GET,
+            route,
+            StatusCode::OK,
+            Duration::from_millis(3),
+        );
+        metrics.observe_request(
+            &Method::GET,
+            route,
+            StatusCode::OK,
+            Duration::from_millis(3),
+        );
+        metrics.observe_request(
+            &Method::GET,
+            None,
+            StatusCode::NOT_FOUND,
+            Duration::from_millis(1),
+        );
         let out = text(&metrics);
         assert!(out.contains(
             r#"valise_http_requests_total{method="GET",route="/v1/orders/{number}",status="200"} 2"#
@@ -232,7 +247,12 @@ mod tests {
     fn unusual_methods_share_one_label() {
         let metrics = Metrics::new(Vec::new()).unwrap();
         let method = Method::from_bytes(b"BREW").unwrap();
-        metrics.observe_request(&method, None, 405, Duration::ZERO);
+        metrics.observe_request(
+            &method,
+            None,
+            StatusCode::METHOD_NOT_ALLOWED,
+            Duration::ZERO,
+        );
         let out = text(&metrics);
         assert!(out.contains(r#"method="OTHER""#) && !out.contains("BREW"));
     }
