@@ -320,7 +320,7 @@ fn cors(origins: &CorsOrigins) -> Cors {
             header::IF_NONE_MATCH,
             header::HeaderName::from_static("x-request-id"),
             header::HeaderName::from_static("idempotency-key"),
-            header::HeaderName::from_static("x-api-key"),
+            auth::extract::API_KEY,
             header::HeaderName::from_static("x-cart-token"),
             header::HeaderName::from_static("x-order-token"),
         ])

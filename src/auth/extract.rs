@@ -59,6 +59,10 @@ const MISSING: &str = "Authentication required: send `Authorization: Bearer <acc
                        or `X-Api-Key`.";
 const INVALID: &str = "The credentials are invalid or expired.";
 
+/// A const name: looking a header up by `&str` builds (and, for a custom name, allocates) a
+/// `HeaderName` on every request.
+pub const API_KEY: header::HeaderName = header::HeaderName::from_static("x-api-key");
+
 /// The outcome of authenticating a request's credentials, stored in its extensions by
 /// [`Authenticate`]. Absent when the request carried none.
 #[derive(Debug, Clone)]
@@ -106,7 +110,7 @@ where
     fn call(&self, req: ServiceRequest) -> Self::Future {
         let api_key = req
             .headers()
-            .get("x-api-key")
+            .get(&API_KEY)
             .map(|v| v.to_str().map(str::to_owned));
         let bearer = req
             .headers()
