@@ -4,8 +4,8 @@
 //! It answers two questions actix itself does not answer cheaply:
 //! - **which template a path belongs to** (`/v1/orders/{number}`), the label of the request
 //!   metrics. Asking actix (`HttpRequest::match_pattern`) runs its router a second time, a
-//!   regex per dynamic resource on the way: more than the rest of a cached product read. A
-//!   radix tree ([`matchit`]) answers in one walk of the path.
+//!   regex per dynamic resource on the way: a quarter of the instructions of a cached product
+//!   read. A radix tree ([`matchit`]) answers in one walk of the path.
 //! - **which methods a path is served under**, for requests that match no route: 405 with
 //!   `Allow` when the path exists under another method, otherwise 404. Handlers registered
 //!   with the method macros are guarded resources, so actix itself would answer 404.
@@ -20,7 +20,7 @@ use utoipa::openapi::OpenApi;
 use super::error::ApiError;
 
 pub struct RouteTable {
-    /// Every route, in the order actix tries them, with the methods it serves.
+    /// Every route, with the methods it serves.
     routes: Vec<(ResourceDef, Vec<String>)>,
     /// Path → template, the most specific first (static segments before parameters).
     templates: matchit::Router<Arc<str>>,
@@ -185,6 +185,26 @@ mod tests {
             Some(vec!["POST".to_owned()])
         );
         assert_eq!(table.allowed("/nowhere"), None);
+    }
+
+    #[test]
+    fn every_documented_route_is_its_own_template() {
+        let spec = crate::http::openapi::spec();
+        let table = RouteTable::from_spec(&spec, &[]).unwrap();
+        for template in spec.paths.paths.keys() {
+            let path: String = template
+                .split('/')
+                .map(|segment| {
+                    if segment.starts_with('{') {
+                        "x1"
+                    } else {
+                        segment
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("/");
+            assert_eq!(table.template(&path).as_deref(), Some(template.as_str()));
+        }
     }
 
     #[test]
