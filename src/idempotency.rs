@@ -6,6 +6,7 @@
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpRequest, HttpResponse};
 use diesel::prelude::*;
+use diesel::sql_types::{Binary, Integer, Text, Timestamp};
 
 use crate::crypto::{Crypto, DataKey, Place};
 use crate::db::schema::idempotency_keys;
@@ -120,7 +121,6 @@ pub fn save(
         &Place::new("idempotency_keys", "response_sealed", &place(scope, key)),
         body,
     )?;
-    use diesel::sql_types::{Binary, Integer, Text, Timestamp};
     let now = crate::db::now();
     let stored = Statement::sql(
         "INSERT INTO idempotency_keys (scope, key, request_hash, subject_id, status_code, \
