@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use actix_web::http::header::HeaderValue;
 use actix_web::web::Bytes;
 
 pub const MAX_AGE: Duration = Duration::from_secs(1);
@@ -23,16 +24,20 @@ const MAX_ENTRIES: usize = 4096;
 /// instance's memory. Keys are bounded by the entry count and not counted here.
 const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
-/// A rendered response: its bytes and their strong ETag, computed once.
+/// A rendered response: its bytes and their strong ETag, computed once (as a header value,
+/// which a response shares instead of copying).
 #[derive(Debug, Clone)]
 pub struct Rendered {
     pub body: Bytes,
-    pub etag: std::sync::Arc<str>,
+    pub etag: HeaderValue,
 }
 
 impl Rendered {
     pub fn new(body: Bytes) -> Self {
-        let etag = crate::http::cache::etag_of(&body).into();
+        let etag = crate::http::cache::etag_of(&body);
+        // Quotes and hex digits: always a valid header value.
+        let etag = HeaderValue::from_maybe_shared(Bytes::from(etag))
+            .unwrap_or(HeaderValue::from_static("\"-\""));
         Self { body, etag }
     }
 }

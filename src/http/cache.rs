@@ -63,10 +63,11 @@ pub fn json_with_etag(
 pub fn json_bytes_with_etag(
     req: &HttpRequest,
     body: actix_web::web::Bytes,
-    etag: &str,
+    etag: &HeaderValue,
     cache_control: &'static str,
 ) -> HttpResponse {
-    let mut response = if if_none_match(req, etag) {
+    let not_modified = etag.to_str().is_ok_and(|etag| if_none_match(req, etag));
+    let mut response = if not_modified {
         HttpResponse::NotModified().finish()
     } else {
         HttpResponse::Ok()
@@ -74,9 +75,7 @@ pub fn json_bytes_with_etag(
             .body(body)
     };
     let headers = response.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(etag) {
-        headers.insert(header::ETAG, v);
-    }
+    headers.insert(header::ETAG, etag.clone());
     headers.insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static(cache_control),
