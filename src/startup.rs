@@ -5,7 +5,7 @@ use std::net::TcpListener;
 use actix_cors::Cors;
 use actix_web::dev::Server;
 use actix_web::http::header;
-use actix_web::middleware::{from_fn, Compress, Condition};
+use actix_web::middleware::{Compress, Condition};
 use actix_web::web::{self, Bytes};
 use actix_web::{App, HttpResponse, HttpServer};
 use anyhow::Context;
@@ -19,7 +19,7 @@ use crate::db::{migrations, Db};
 use crate::http::error::ApiError;
 use crate::http::extract::BODY_LIMIT;
 use crate::http::route_table::{self, RouteTable};
-use crate::http::{health, middleware, openapi};
+use crate::http::{gate, health, middleware, openapi};
 use crate::metrics::{self, routes::MetricsAccess, Metrics};
 use crate::policies;
 use crate::versions::{self, Versions};
@@ -248,12 +248,12 @@ impl Application {
                 )
                 .default_service(web::to(route_table::no_route))
                 .wrap(auth::extract::Authenticate)
-                .wrap(Compress::default())
+                .wrap(gate::compress(Compress::default()))
                 .wrap(Condition::new(
                     cors_origins != CorsOrigins::None,
-                    cors(&cors_origins),
+                    gate::cors(cors(&cors_origins)),
                 ))
-                .wrap(from_fn(middleware::request_context))
+                .wrap(middleware::RequestContext)
         })
         // In-flight requests get this long to finish after SIGTERM/SIGINT.
         .shutdown_timeout(30);

@@ -3,14 +3,20 @@
 //! It also guarantees the error contract: any 4xx/5xx response that is not already a problem
 //! document (the framework's own 405, a CORS rejection, …) is replaced by one.
 
+use std::cell::RefCell;
+use std::future::{ready, Future, Ready};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{self, ready, Poll};
 use std::time::Instant;
 
 use actix_web::body::{BoxBody, MessageBody};
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform};
 use actix_web::error::InternalError;
 use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use actix_web::middleware::Next;
+use actix_web::http::{Method, StatusCode};
 use actix_web::{web, Error, HttpResponse};
+use tokio::task::futures::TaskLocalFuture;
 
 use super::error::{problem_response, slug_for, ApiError, PROBLEM_CONTENT_TYPE};
 use super::route_table::RouteTable;
@@ -58,76 +64,179 @@ fn new_request_id() -> HeaderValue {
     HeaderValue::from_str(id).unwrap_or(HeaderValue::from_static("-"))
 }
 
-pub async fn request_context(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<BoxBody>, Error> {
-    let started = Instant::now();
-    let request_id = request_id_from(&req);
-    let method = req.method().clone();
-    // The path only (query strings may carry filters we do not want in logs), and only when
-    // the access log is on.
-    let path =
-        log::log_enabled!(target: ACCESS_LOG, log::Level::Info).then(|| req.path().to_owned());
-    let versions = req.app_data::<web::Data<Versions>>().cloned();
-    // The route template (`/v1/orders/{number}`), never the concrete path: paths hold ids.
-    let metrics = req.app_data::<web::Data<Metrics>>().cloned().map(|m| {
-        let route = req
-            .app_data::<web::Data<RouteTable>>()
-            .and_then(|table| table.template(req.path()));
-        (m, route)
-    });
+/// The outermost middleware (see the module documentation).
+///
+/// A plain `Transform` with a named future rather than `middleware::from_fn`, which boxes
+/// both the middleware's future and the inner service: this runs on every request.
+pub struct RequestContext;
 
-    let outcome = CURRENT_REQUEST_ID
-        .scope(request_id.clone(), async move {
-            match next.call(req).await {
-                Ok(res) => {
-                    let (req, response) = res.map_into_boxed_body().into_parts();
-                    Ok(ServiceResponse::new(req, ensure_problem(response)))
-                }
-                // Rare: an error that no inner layer turned into a response. Keep the error
-                // for actix, but give it the same problem body.
-                Err(err) => Err((ensure_problem(err.error_response()), err)),
+impl<S, B> Transform<S, ServiceRequest> for RequestContext
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<BoxBody>;
+    type Error = Error;
+    type Transform = RequestContextService<S>;
+    type InitError = ();
+    type Future = Ready<Result<Self::Transform, ()>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        ready(Ok(RequestContextService { service }))
+    }
+}
+
+pub struct RequestContextService<S> {
+    service: S,
+}
+
+impl<S, B> Service<ServiceRequest> for RequestContextService<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<BoxBody>;
+    type Error = Error;
+    type Future = RequestContextFuture<S::Future>;
+
+    forward_ready!(service);
+
+    fn call(&self, req: ServiceRequest) -> Self::Future {
+        let started = Instant::now();
+        let request_id = request_id_from(&req);
+        // The path only (query strings may carry filters we do not want in logs), and only
+        // when the access log is on.
+        let path =
+            log::log_enabled!(target: ACCESS_LOG, log::Level::Info).then(|| req.path().to_owned());
+        // The route template (`/v1/orders/{number}`), never the concrete path: paths hold ids.
+        let metrics = req.app_data::<web::Data<Metrics>>().cloned().map(|m| {
+            let route = req
+                .app_data::<web::Data<RouteTable>>()
+                .and_then(|table| table.template(req.path()));
+            (m, route)
+        });
+        let context = Context {
+            started,
+            method: req.method().clone(),
+            path,
+            versions: req.app_data::<web::Data<Versions>>().cloned(),
+            metrics,
+            request_id: request_id.clone(),
+        };
+        // The id is visible to everything the request runs: the inner services' `call`
+        // here, and every poll of their future.
+        let inner = CURRENT_REQUEST_ID.sync_scope(request_id.clone(), || self.service.call(req));
+        RequestContextFuture {
+            inner: CURRENT_REQUEST_ID.scope(request_id, inner),
+            context: Some(context),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    pub struct RequestContextFuture<F> {
+        #[pin]
+        inner: TaskLocalFuture<HeaderValue, F>,
+        context: Option<Context>,
+    }
+}
+
+impl<F, B> Future for RequestContextFuture<F>
+where
+    F: Future<Output = Result<ServiceResponse<B>, Error>>,
+    B: MessageBody + 'static,
+{
+    type Output = Result<ServiceResponse<BoxBody>, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut task::Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let outcome = ready!(this.inner.poll(cx));
+        match this.context.take() {
+            Some(context) => Poll::Ready(context.finish(outcome)),
+            // Polled again after it completed: a caller's bug, answered without panicking.
+            None => Poll::Ready(Err(actix_web::error::ErrorInternalServerError(
+                "request context polled after completion",
+            ))),
+        }
+    }
+}
+
+/// What the middleware keeps about a request while it is served.
+struct Context {
+    started: Instant,
+    method: Method,
+    path: Option<String>,
+    versions: Option<web::Data<Versions>>,
+    metrics: Option<(web::Data<Metrics>, Option<Arc<str>>)>,
+    request_id: HeaderValue,
+}
+
+/// A request's outcome as the middleware hands it on.
+enum Outcome {
+    Served(ServiceResponse<BoxBody>),
+    /// An error that no inner layer turned into a response, and the problem answering it.
+    Failed(HttpResponse, Error),
+}
+
+impl Context {
+    fn finish<B: MessageBody + 'static>(
+        self,
+        outcome: Result<ServiceResponse<B>, Error>,
+    ) -> Result<ServiceResponse<BoxBody>, Error> {
+        let outcome = match outcome {
+            Ok(res) if !is_error(res.status()) => Outcome::Served(res.map_into_boxed_body()),
+            // Problem documents carry the request id: build them in its scope.
+            Ok(res) => CURRENT_REQUEST_ID.sync_scope(self.request_id.clone(), || {
+                let (req, response) = res.map_into_boxed_body().into_parts();
+                Outcome::Served(ServiceResponse::new(req, ensure_problem(response)))
+            }),
+            // Rare. Keep the error for actix, but give it the same problem body.
+            Err(err) => CURRENT_REQUEST_ID.sync_scope(self.request_id.clone(), || {
+                Outcome::Failed(ensure_problem(err.error_response()), err)
+            }),
+        };
+        // Read after the handler, so a publish answers with the version it made current.
+        let policy_version = self.versions.map(|v| v.policy());
+        let status = match &outcome {
+            Outcome::Served(res) => res.status(),
+            Outcome::Failed(response, _) => response.status(),
+        };
+        let elapsed = self.started.elapsed();
+        if let Some((metrics, route)) = self.metrics {
+            metrics.observe_request(&self.method, route.as_deref(), status, elapsed);
+        }
+        if let Some(path) = self.path {
+            log::info!(
+                target: ACCESS_LOG,
+                "{} {path} {} {:.1}ms rid={}",
+                self.method,
+                status.as_u16(),
+                elapsed.as_secs_f64() * 1000.0,
+                self.request_id.to_str().unwrap_or_default(),
+            );
+        }
+        match outcome {
+            Outcome::Served(mut res) => {
+                decorate(res.headers_mut(), self.request_id, policy_version);
+                Ok(res)
             }
-        })
-        .await;
+            Outcome::Failed(mut response, err) => {
+                decorate(response.headers_mut(), self.request_id, policy_version);
+                Err(InternalError::from_response(err, response).into())
+            }
+        }
+    }
+}
 
-    // Read after the handler, so a publish answers with the version it made current.
-    let policy_version = versions.map(|v| v.policy());
-    let status = match &outcome {
-        Ok(res) => res.status(),
-        Err((response, _)) => response.status(),
-    };
-    let elapsed = started.elapsed();
-    if let Some((metrics, route)) = metrics {
-        metrics.observe_request(&method, route.as_deref(), status, elapsed);
-    }
-    if let Some(path) = path {
-        log::info!(
-            target: ACCESS_LOG,
-            "{method} {path} {} {:.1}ms rid={}",
-            status.as_u16(),
-            elapsed.as_secs_f64() * 1000.0,
-            request_id.to_str().unwrap_or_default(),
-        );
-    }
-    match outcome {
-        Ok(mut res) => {
-            decorate(res.headers_mut(), request_id, policy_version);
-            Ok(res)
-        }
-        Err((mut response, err)) => {
-            decorate(response.headers_mut(), request_id, policy_version);
-            Err(InternalError::from_response(err, response).into())
-        }
-    }
+fn is_error(status: StatusCode) -> bool {
+    status.is_client_error() || status.is_server_error()
 }
 
 /// Headers every response carries.
 fn decorate(headers: &mut HeaderMap, request_id: HeaderValue, policy_version: Option<i32>) {
     headers.insert(REQUEST_ID, request_id);
     if let Some(version) = policy_version {
-        headers.insert(POLICY_VERSION, HeaderValue::from(version));
+        headers.insert(POLICY_VERSION, policy_header(version));
     }
     // Safe by default: only handlers that serve public data opt in to caching.
     if !headers.contains_key(header::CACHE_CONTROL) {
@@ -135,10 +244,25 @@ fn decorate(headers: &mut HeaderMap, request_id: HeaderValue, policy_version: Op
     }
 }
 
+/// The `X-Policy-Version` value: formatting the number allocates, and it changes only when
+/// a policy is published, so each worker keeps the last one.
+fn policy_header(version: i32) -> HeaderValue {
+    thread_local! {
+        static LAST: RefCell<(i32, HeaderValue)> = RefCell::new((0, HeaderValue::from(0)));
+    }
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        if last.0 != version {
+            *last = (version, HeaderValue::from(version));
+        }
+        last.1.clone()
+    })
+}
+
 /// Replaces a bare error response with a problem document of the same status.
 fn ensure_problem(response: HttpResponse<BoxBody>) -> HttpResponse<BoxBody> {
     let status = response.status();
-    if !(status.is_client_error() || status.is_server_error()) {
+    if !is_error(status) {
         return response;
     }
     let is_problem = response

@@ -3,6 +3,7 @@
 pub mod cache;
 pub mod error;
 pub mod extract;
+pub mod gate;
 pub mod health;
 pub mod middleware;
 pub mod openapi;

@@ -4,12 +4,11 @@
 //! No route of the foundation accepts a body yet; once registration exists these cases also
 //! run against it over the socket (see auth tests).
 
-use actix_web::middleware::from_fn;
 use actix_web::{test as atest, web, App, HttpResponse};
 use serde::Deserialize;
 use serde_json::Value;
 use valise::http::extract::{Json, BODY_LIMIT};
-use valise::http::middleware::request_context;
+use valise::http::middleware::RequestContext;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -34,7 +33,7 @@ async fn accept(body: Json<Probe>) -> HttpResponse {
 async fn send(content_type: Option<&str>, body: impl Into<Vec<u8>>) -> (u16, String, Value) {
     let app = atest::init_service(
         App::new()
-            .wrap(from_fn(request_context))
+            .wrap(RequestContext)
             .route("/probe", web::post().to(accept)),
     )
     .await;

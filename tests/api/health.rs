@@ -79,6 +79,69 @@ async fn browsers_from_any_origin_may_read_without_credentials_in_development() 
         .contains_key("access-control-allow-credentials"));
 }
 
+/// CORS headers are for browsers, which send `Origin` on every cross-origin request: a
+/// request without one gets none, but the response still varies on `Origin` so a shared
+/// cache never hands it to a browser that needs them.
+#[actix_web::test]
+async fn cors_headers_answer_origins_and_responses_vary_on_them() {
+    let app = TestApp::spawn().await;
+    let plain = app.get("/v1/products?limit=1").await;
+    assert_eq!(plain.status(), 200);
+    let headers = plain.headers();
+    assert!(
+        !headers
+            .keys()
+            .any(|name| name.as_str().starts_with("access-control-")),
+        "no CORS headers without an Origin: {headers:?}"
+    );
+    let vary = |headers: &reqwest::header::HeaderMap| {
+        headers
+            .get_all("vary")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    assert!(vary(headers).contains("Origin"), "{headers:?}");
+    assert!(!headers.contains_key("content-encoding"));
+    let _: serde_json::Value = plain.json().await.unwrap();
+
+    let from_browser = app
+        .client
+        .get(app.url("/v1/products?limit=1"))
+        .header("origin", "https://shop.example")
+        .send()
+        .await
+        .unwrap();
+    let headers = from_browser.headers();
+    assert_eq!(headers["access-control-allow-origin"], "*");
+    let exposed = headers["access-control-expose-headers"].to_str().unwrap();
+    for name in ["etag", "x-request-id", "x-policy-version"] {
+        assert!(exposed.contains(name), "{name} not exposed: {exposed}");
+    }
+    assert!(vary(headers).contains("Origin"), "{headers:?}");
+
+    let preflight = app
+        .client
+        .request(reqwest::Method::OPTIONS, app.url("/v1/carts"))
+        .header("origin", "https://shop.example")
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "content-type, idempotency-key",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.status(), 200);
+    let headers = preflight.headers();
+    assert!(headers["access-control-allow-methods"]
+        .to_str()
+        .unwrap()
+        .contains("POST"));
+    assert_eq!(headers["access-control-max-age"], "3600");
+}
+
 /// The pool hands out a connection that just served a request without testing it first; when
 /// the database server drops every connection (a restart, a failover), a request that meets a
 /// dead one is a 503 to retry, never a 500, and the pool replaces the dead connections.
