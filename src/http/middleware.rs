@@ -58,8 +58,15 @@ fn request_id_from(req: &ServiceRequest) -> HeaderValue {
 }
 
 fn new_request_id() -> HeaderValue {
+    // `Uuid::now_v7` keeps its counter behind one process-wide mutex, which every worker
+    // would take on every request; ids need to be unique (their random bits see to that),
+    // ordered only within a worker.
+    thread_local! {
+        static CONTEXT: uuid::ContextV7 = const { uuid::ContextV7::new() };
+    }
+    let id = CONTEXT.with(|context| uuid::Uuid::new_v7(uuid::Timestamp::now(context)));
     let mut buffer = [0u8; uuid::fmt::Hyphenated::LENGTH];
-    let id = uuid::Uuid::now_v7().hyphenated().encode_lower(&mut buffer);
+    let id = id.hyphenated().encode_lower(&mut buffer);
     // Hex digits and hyphens: always a valid header value.
     HeaderValue::from_str(id).unwrap_or(HeaderValue::from_static("-"))
 }
