@@ -31,51 +31,51 @@ use crate::{
 /// Every documented route. The OpenAPI document is generated from exactly this list.
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     use utoipa_actix_web::scope;
-    cfg.configure(health::configure)
-        .configure(metrics::routes::configure)
-        .service(
-            // Resources are tried in registration order, a regex for each dynamic one on
-            // the way: the busiest routes (catalogue reads) come first.
-            scope("/v1")
-                .configure(catalog::routes::configure)
-                .configure(policies::configure)
-                .configure(catalog::consultations::configure_public)
-                .configure(carts::configure)
-                .configure(orders::checkout::configure)
-                .configure(orders::routes::configure)
-                .configure(orders::after_sales::configure)
-                .configure(payments::routes::configure)
-                .configure(auth::routes::configure)
-                .configure(accounts::configure_me)
-                .configure(accounts::addresses::configure)
-                .configure(audit::routes::configure_me)
-                .configure(notifications::routes::configure)
-                .configure(privacy::consents::configure)
-                .configure(privacy::export::configure)
-                .configure(policies::admin::configure_me)
-                .configure(privacy::data_map::configure)
-                .configure(privacy::requests::routes::configure)
-                .configure(privacy::requests::guest::configure)
-                .configure(analytics::routes::configure)
-                .service(
-                    scope("/admin")
-                        .configure(accounts::configure_staff)
-                        .configure(auth::api_keys::configure)
-                        .configure(audit::routes::configure_admin)
-                        .configure(crypto::routes::configure)
-                        .configure(catalog::admin::configure)
-                        .configure(catalog::consultations::configure_admin)
-                        .configure(payments::routes::configure_admin)
-                        .configure(orders::admin::configure)
-                        .configure(orders::after_sales::configure_admin)
-                        .configure(privacy::requests::admin::configure)
-                        .configure(policies::admin::configure_admin)
-                        .configure(retention::routes::configure)
-                        .configure(notifications::admin::configure)
-                        .configure(webhooks::routes::configure)
-                        .configure(analytics::routes::configure_admin),
-                ),
-        );
+    // Resources are tried in registration order, a regex for each dynamic one on the way:
+    // the API (and in it the busiest routes, catalogue reads) comes first, probes after.
+    cfg.service(
+        scope("/v1")
+            .configure(catalog::routes::configure)
+            .configure(policies::configure)
+            .configure(catalog::consultations::configure_public)
+            .configure(carts::configure)
+            .configure(orders::checkout::configure)
+            .configure(orders::routes::configure)
+            .configure(orders::after_sales::configure)
+            .configure(payments::routes::configure)
+            .configure(auth::routes::configure)
+            .configure(accounts::configure_me)
+            .configure(accounts::addresses::configure)
+            .configure(audit::routes::configure_me)
+            .configure(notifications::routes::configure)
+            .configure(privacy::consents::configure)
+            .configure(privacy::export::configure)
+            .configure(policies::admin::configure_me)
+            .configure(privacy::data_map::configure)
+            .configure(privacy::requests::routes::configure)
+            .configure(privacy::requests::guest::configure)
+            .configure(analytics::routes::configure)
+            .service(
+                scope("/admin")
+                    .configure(accounts::configure_staff)
+                    .configure(auth::api_keys::configure)
+                    .configure(audit::routes::configure_admin)
+                    .configure(crypto::routes::configure)
+                    .configure(catalog::admin::configure)
+                    .configure(catalog::consultations::configure_admin)
+                    .configure(payments::routes::configure_admin)
+                    .configure(orders::admin::configure)
+                    .configure(orders::after_sales::configure_admin)
+                    .configure(privacy::requests::admin::configure)
+                    .configure(policies::admin::configure_admin)
+                    .configure(retention::routes::configure)
+                    .configure(notifications::admin::configure)
+                    .configure(webhooks::routes::configure)
+                    .configure(analytics::routes::configure_admin),
+            ),
+    )
+    .configure(health::configure)
+    .configure(metrics::routes::configure);
 }
 
 /// Routes served outside the OpenAPI document (the document itself and its viewer).
