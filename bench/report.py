@@ -238,9 +238,23 @@ def fmt_cpu(v, resolution=None):
     return f"{v:,.0f} µs" if v >= 10 else f"{v:.1f} µs"
 
 
+def median_round(records):
+    """The record of the median round by req/s (a whole record, so its latencies, CPU and
+    RSS belong together)."""
+    return sorted(records, key=lambda r: r.get("rps", 0))[len(records) // 2]
+
+
+def ratios(rows, ceilings):
+    """Per-round ratios: each round of a row against the ceiling measured just before it."""
+    return sorted(100 * r["rps"] / c["rps"] for r, c in zip(rows, ceilings) if c["rps"])
+
+
 def cmd_render(results):
     rows = [json.loads(line) for line in open(results) if line.strip()]
-    by_name = {(r["table"], r["name"]): r for r in rows}
+    # Rounds of one row (bench/run.sh ROUNDS) share its table and name, in the order run.
+    rounds = {}
+    for r in rows:
+        rounds.setdefault((r["table"], r["name"]), []).append(r)
     tables = []
     for r in rows:
         if r["table"] not in tables:
@@ -249,7 +263,11 @@ def cmd_render(results):
     for table in tables:
         title, _, kind = table.partition("|")
         out.append(f"### {title}\n")
-        trs = [r for r in rows if r["table"] == table and not r["name"].startswith("ceiling:")]
+        names = []
+        for r in rows:
+            if r["table"] == table and not r["name"].startswith("ceiling:") and r["name"] not in names:
+                names.append(r["name"])
+        trs = [median_round(rounds[(table, n)]) for n in names]
         if kind == "scale":
             out.append("| scenario | req/s | p50 | p99 | CPU/request | RSS | errors |")
             out.append("|---|---|---|---|---|---|---|")
@@ -271,14 +289,21 @@ def cmd_render(results):
                 if "note" in r:
                     out.append(f"| {r['name']} | {r['note']} | | | | | | | |")
                     continue
-                c = by_name.get((table, r["ceiling_of"])) if r.get("ceiling_of") else None
+                ceilings = rounds.get((table, r["ceiling_of"])) if r.get("ceiling_of") else None
                 rps = fmt_int(r["rps"])
                 if "flows" in r:
                     rps = f"{fmt_int(r['rps'])} ({fmt_int(r['flows'])} orders/s)"
                 ceiling = ratio = "—"
-                if c:
+                if ceilings:
+                    c = median_round(ceilings)
                     ceiling = f"{fmt_int(c['rps'])} ({fmt_ms(c['p50'])}, {fmt_cpu(c['cpu_us'], c.get('cpu_resolution_us'))})"
-                    ratio = f"{100 * r['rps'] / c['rps']:.0f} %" if c["rps"] else "?"
+                    each = ratios(rounds[(table, r["name"])], ceilings)
+                    if not each:
+                        ratio = "?"
+                    elif len(each) == 1:
+                        ratio = f"{each[0]:.0f} %"
+                    else:
+                        ratio = f"{each[len(each) // 2]:.0f} % ({each[0]:.0f}–{each[-1]:.0f})"
                 out.append(
                     f"| {r['name']} | {rps} | {fmt_ms(r['p50'])} | {fmt_ms(r['p99'])} | {fmt_cpu(r['cpu_us'], r.get('cpu_resolution_us'))} | "
                     f"{r['rss_mib']:.0f} MiB | {r['non2xx'] + r.get('socket_errors', 0)} | {ceiling} | {ratio} |"

@@ -12,6 +12,8 @@
 #   BACKENDS          "sqlite postgres"
 #   DURATION          5s      per wrk row; its ceiling runs as long
 #   CONNECTIONS       32      wrk connections (THREADS 2 wrk threads)
+#   ROUNDS            3       ceiling/row alternations of each wrk row; the table shows the
+#                             median round and the range of the ratios
 #   CHECKOUT_CLIENTS  16      concurrent checkout flows; CHECKOUT_SECONDS 8
 #   PRODUCTS          1000    catalogue of the main table
 #   SCALES            "1000 10000 100000"  catalogue sizes for list cost (seeded cumulatively)
@@ -27,6 +29,7 @@ BACKENDS=${BACKENDS:-sqlite postgres}
 DURATION=${DURATION:-5s}
 CONNECTIONS=${CONNECTIONS:-32}
 THREADS=${THREADS:-2}
+ROUNDS=${ROUNDS:-3}
 CHECKOUT_CLIENTS=${CHECKOUT_CLIENTS:-16}
 CHECKOUT_SECONDS=${CHECKOUT_SECONDS:-8}
 PRODUCTS=${PRODUCTS:-1000}
@@ -96,12 +99,16 @@ ceiling_row() {
 }
 wait_up_ceiling() { for _ in $(seq 1 100); do curl -sf -o /dev/null "$1/" && return 0; sleep 0.05; done; exit 1; }
 
-# A measured row next to its ceiling: pair TABLE NAME BODY_FILE PATH -- wrk args (without URL)
+# A measured row next to its ceiling, ROUNDS times in alternation (on this shared machine
+# the ceiling alone drifts by ±15 % within minutes; a ratio of neighbours in time cancels
+# the drift): pair TABLE NAME BODY_FILE PATH -- wrk args (without URL)
 pair() {
-    local table=$1 name=$2 body=$3 path=$4
+    local table=$1 name=$2 body=$3 path=$4 round
     shift 5
-    ceiling_row "$table" "$name" "$body" "$path" -- "$@"
-    row "$table" "$name" "$server" "ceiling: $name" -- "$@" "$base$path"
+    for round in $(seq 1 "$ROUNDS"); do
+        ceiling_row "$table" "$name" "$body" "$path" -- "$@"
+        row "$table" "$name" "$server" "ceiling: $name" -- "$@" "$base$path"
+    done
 }
 
 cat > "$work/uncached.lua" <<'LUA'
@@ -289,7 +296,9 @@ section=$work/section.md
     echo "**CPU/request** is the server process's user + system time over the row divided by its"
     echo "requests; **RSS** is the server's after the row; **ceiling** is \`examples/ceiling.rs\`"
     echo "answering the same bytes (same path, method and connections) right before the row, and"
-    echo "**ratio** is req/s over the ceiling's. For the checkout flow, req/s counts its five requests"
+    echo "**ratio** is req/s over the ceiling's. Each wrk row ran $ROUNDS times, alternating with its"
+    echo "ceiling: the row shows the median round, the ratio the median of the rounds' ratios and"
+    echo "their range. For the checkout flow (one round), req/s counts its five requests"
     echo "per order against a ceiling answering POSTs with the order document."
     echo
     $report render "$results"
