@@ -3,8 +3,16 @@
 //! Browsing outnumbers buying by orders of magnitude, so listing pages are served from
 //! rendered bytes keyed by the normalised query. An entry is valid while the catalog version
 //! it was rendered under is current (every catalog change bumps it in the database; each
-//! instance sees the bump within ~0.5 s) and for at most one second, which bounds how stale
-//! listed availability can be. Checkout never reads from here.
+//! instance sees the bump within ~0.5 s) and fresh for one second. Checkout never reads
+//! from here.
+//!
+//! When an entry turns stale, the first request to ask renders it again and the others keep
+//! getting the stale one meanwhile, for at most one more second (stale-while-revalidate).
+//! Without that, every request in flight at that moment rendered the same page: on
+//! PostgreSQL under load, dozens of identical queries at once, each through a blocking thread
+//! and a database process fighting for the cores with the busy workers, held those requests
+//! for up to 2.5 s, once a second (BENCHMARKS.md). Listed availability is thus at most two
+//! seconds old.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
@@ -13,7 +21,10 @@ use std::time::{Duration, Instant};
 use actix_web::http::header::HeaderValue;
 use actix_web::web::Bytes;
 
+/// How long an entry is fresh.
 pub const MAX_AGE: Duration = Duration::from_secs(1);
+/// How long past [`MAX_AGE`] a stale entry is still served while one request refreshes it.
+const STALE_GRACE: Duration = Duration::from_secs(1);
 /// Entries kept at most: bounds the keys (each under a kilobyte) and the bookkeeping.
 const MAX_ENTRIES: usize = 4096;
 /// Body bytes kept at most. A default list page (20 products) is ~25 KiB, a page of 100
@@ -47,6 +58,15 @@ struct Entry {
     /// Position in [`State::order`].
     seq: u64,
     rendered: Rendered,
+    /// A request is rendering this entry again (it was stale when that request asked).
+    refreshing: bool,
+}
+
+impl Entry {
+    /// Whether the entry may still be served (fresh, or stale within the grace).
+    fn servable(&self, now: Instant) -> bool {
+        now.saturating_duration_since(self.born) < MAX_AGE + STALE_GRACE
+    }
 }
 
 #[derive(Default)]
@@ -96,7 +116,7 @@ impl State {
         self.order
             .first_key_value()
             .and_then(|(_, key)| self.entries.get(key))
-            .is_some_and(|e| now.saturating_duration_since(e.born) >= MAX_AGE)
+            .is_some_and(|e| !e.servable(now))
     }
 }
 
@@ -124,20 +144,27 @@ impl Default for ResponseCache {
 }
 
 impl ResponseCache {
+    /// The entry to serve for `key`, or `None`: then the caller renders it and
+    /// [`Self::put`]s it. Of the requests that find an entry stale, only the first gets
+    /// `None`; the others get the stale entry until it is replaced (or out of its grace).
     pub fn get(&self, version: i64, key: &str) -> Option<Rendered> {
         self.get_at(Instant::now(), version, key)
     }
 
     fn get_at(&self, now: Instant, version: i64, key: &str) -> Option<Rendered> {
-        let state = self.state.lock().ok()?;
+        let mut state = self.state.lock().ok()?;
         if state.version != version {
             return None;
         }
-        state
-            .entries
-            .get(key)
-            .filter(|e| now.saturating_duration_since(e.born) < MAX_AGE)
-            .map(|e| e.rendered.clone())
+        let entry = state.entries.get_mut(key)?;
+        let fresh = now.saturating_duration_since(entry.born) < MAX_AGE;
+        if fresh || (entry.refreshing && entry.servable(now)) {
+            return Some(entry.rendered.clone());
+        }
+        // Stale and nobody refreshing it (or the refresh outlived the grace): this caller
+        // renders it.
+        entry.refreshing = true;
+        None
     }
 
     pub fn put(&self, version: i64, key: String, rendered: Rendered) {
@@ -179,6 +206,7 @@ impl ResponseCache {
                 born: now,
                 seq,
                 rendered,
+                refreshing: false,
             },
         );
     }
@@ -256,14 +284,51 @@ mod tests {
         let cache = limited(100, 10);
         let start = Instant::now();
         cache.put_at(start, 1, "old".into(), body(3));
-        cache.put_at(start + MAX_AGE / 2, 1, "live".into(), body(3));
-        let later = start + MAX_AGE;
+        // Past its grace, "old" can no longer be served: the next write drops it.
+        let later = start + MAX_AGE + STALE_GRACE;
+        cache.put_at(later - MAX_AGE / 2, 1, "live".into(), body(3));
         cache.put_at(later, 1, "new".into(), body(3));
         assert_eq!(
             kept(&cache, later, &["old", "live", "new"]),
             [false, true, true]
         );
         assert_eq!(body_bytes(&cache), 6);
+    }
+
+    #[test]
+    fn one_request_refreshes_a_stale_entry_while_the_others_get_it_stale() {
+        let cache = limited(100, 100);
+        let start = Instant::now();
+        cache.put_at(start, 1, "page".into(), body(3));
+        let stale = start + MAX_AGE;
+        // The first to find it stale renders it; the others are not held up meanwhile.
+        assert!(cache.get_at(stale, 1, "page").is_none());
+        assert!(cache.get_at(stale, 1, "page").is_some());
+        assert!(cache.get_at(stale + STALE_GRACE / 2, 1, "page").is_some());
+        // The refresh lands: fresh again, and the next staleness is claimed anew.
+        cache.put_at(stale, 1, "page".into(), body(4));
+        assert_eq!(
+            cache.get_at(stale, 1, "page").map(|r| r.body.len()),
+            Some(4)
+        );
+        assert!(cache.get_at(stale + MAX_AGE, 1, "page").is_none());
+        assert!(cache.get_at(stale + MAX_AGE, 1, "page").is_some());
+    }
+
+    #[test]
+    fn a_stale_entry_is_not_served_past_its_grace() {
+        let cache = limited(100, 100);
+        let start = Instant::now();
+        cache.put_at(start, 1, "page".into(), body(3));
+        // Its refresh was claimed but never landed (the render failed): after the grace,
+        // the entry is no longer served, and the next request renders it again.
+        assert!(cache.get_at(start + MAX_AGE, 1, "page").is_none());
+        let past = start + MAX_AGE + STALE_GRACE;
+        assert!(cache.get_at(past, 1, "page").is_none());
+        // A stale entry of an older catalogue version is never served.
+        cache.put_at(start, 1, "other".into(), body(3));
+        assert!(cache.get_at(start + MAX_AGE, 2, "other").is_none());
+        assert!(cache.get_at(start + MAX_AGE, 2, "other").is_none());
     }
 
     #[test]

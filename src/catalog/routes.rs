@@ -128,7 +128,7 @@ fn listing_name(sort: Sort) -> String {
 ///
 /// Active products, filtered and ordered, one page at a time (keyset pagination: a page
 /// never repeats or skips a product when others are added meanwhile). Listed availability may
-/// be up to a second old; checkout is always exact. Public and cacheable for 5 seconds.
+/// be up to two seconds old; checkout is always exact. Public and cacheable for 5 seconds.
 #[utoipa::path(
     operation_id = "list_products",
     tag = "catalog",
@@ -219,8 +219,8 @@ where
 
 /// One product.
 ///
-/// By `prod_…` id or by slug, with every variant and its availability (at most a second
-/// old, like listings; checkout is always exact). Archived products stay readable (orders
+/// By `prod_…` id or by slug, with every variant and its availability (at most two
+/// seconds old, like listings; checkout is always exact). Archived products stay readable (orders
 /// refer to them) with `status: archived`. Carries an `ETag`.
 #[utoipa::path(
     tag = "catalog",
