@@ -5,8 +5,8 @@
 # measured next to the same-run framework ceiling: examples/ceiling.rs, a bare actix-web
 # server answering the very bytes the real server returned for that row.
 #
-#   bench/run.sh                       # both backends, ~12 minutes on two cores
-#   BACKENDS=sqlite DURATION=3s WRITE=0 bench/run.sh    # a quick look, BENCHMARKS.md untouched
+#   bench/run.sh                       # both backends, ~23 minutes on two cores after the build
+#   BACKENDS=sqlite DURATION=3s ROUNDS=1 WRITE=0 bench/run.sh    # a quick look, BENCHMARKS.md untouched
 #
 # Knobs (environment):
 #   BACKENDS          "sqlite postgres"
