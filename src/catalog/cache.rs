@@ -63,6 +63,10 @@ struct Entry {
 }
 
 impl Entry {
+    fn fresh(&self, now: Instant) -> bool {
+        now.saturating_duration_since(self.born) < MAX_AGE
+    }
+
     /// Whether the entry may still be served (fresh, or stale within the grace).
     fn servable(&self, now: Instant) -> bool {
         now.saturating_duration_since(self.born) < MAX_AGE + STALE_GRACE
@@ -157,8 +161,7 @@ impl ResponseCache {
             return None;
         }
         let entry = state.entries.get_mut(key)?;
-        let fresh = now.saturating_duration_since(entry.born) < MAX_AGE;
-        if fresh || (entry.refreshing && entry.servable(now)) {
+        if entry.fresh(now) || (entry.refreshing && entry.servable(now)) {
             return Some(entry.rendered.clone());
         }
         // Stale and nobody refreshing it (or the refresh outlived the grace): this caller
