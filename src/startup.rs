@@ -253,7 +253,11 @@ impl Application {
                     cors_origins != CorsOrigins::None,
                     gate::cors(cors(&cors_origins)),
                 ))
-                .wrap(middleware::RequestContext)
+                .wrap(
+                    middleware::RequestContext::new()
+                        .with_metrics(metrics.clone(), routes.clone())
+                        .with_versions(versions.clone()),
+                )
         })
         // In-flight requests get this long to finish after SIGTERM/SIGINT.
         .shutdown_timeout(30);

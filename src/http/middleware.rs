@@ -6,9 +6,9 @@
 use std::cell::RefCell;
 use std::future::{ready, Future, Ready};
 use std::pin::Pin;
-use std::sync::Arc;
+use std::rc::Rc;
 use std::task::{self, ready, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform};
@@ -19,8 +19,8 @@ use actix_web::{web, Error, HttpResponse};
 use tokio::task::futures::TaskLocalFuture;
 
 use super::error::{problem_response, slug_for, ApiError, PROBLEM_CONTENT_TYPE};
-use super::route_table::RouteTable;
-use crate::metrics::Metrics;
+use super::route_table::{RouteId, RouteTable};
+use crate::metrics::{self, Metrics, RequestSeries};
 use crate::versions::Versions;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -74,8 +74,37 @@ fn new_request_id() -> HeaderValue {
 /// The outermost middleware (see the module documentation).
 ///
 /// A plain `Transform` with a named future rather than `middleware::from_fn`, which boxes
-/// both the middleware's future and the inner service: this runs on every request.
-pub struct RequestContext;
+/// both the middleware's future and the inner service: this runs on every request. It is
+/// given what it reports to when the app is built, rather than looking it up in the app
+/// data of each request, and each worker keeps the metric series it has used.
+#[derive(Clone, Default)]
+pub struct RequestContext {
+    metrics: Option<(web::Data<Metrics>, web::Data<RouteTable>)>,
+    versions: Option<web::Data<Versions>>,
+}
+
+impl RequestContext {
+    /// Request ids, the access log and the problem contract, nothing else.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Counts every request in `metrics`, labelled with its template from `routes`.
+    pub fn with_metrics(
+        mut self,
+        metrics: web::Data<Metrics>,
+        routes: web::Data<RouteTable>,
+    ) -> Self {
+        self.metrics = Some((metrics, routes));
+        self
+    }
+
+    /// Stamps `X-Policy-Version` on every response.
+    pub fn with_versions(mut self, versions: web::Data<Versions>) -> Self {
+        self.versions = Some(versions);
+        self
+    }
+}
 
 impl<S, B> Transform<S, ServiceRequest> for RequestContext
 where
@@ -89,12 +118,72 @@ where
     type Future = Ready<Result<Self::Transform, ()>>;
 
     fn new_transform(&self, service: S) -> Self::Future {
-        ready(Ok(RequestContextService { service }))
+        // Called once per worker: what follows is that worker's own.
+        let worker = Worker {
+            metrics: self.metrics.clone().map(|(metrics, routes)| WorkerMetrics {
+                metrics,
+                routes,
+                series: RefCell::default(),
+            }),
+            versions: self.versions.clone(),
+        };
+        ready(Ok(RequestContextService {
+            service,
+            worker: Rc::new(worker),
+        }))
     }
 }
 
 pub struct RequestContextService<S> {
     service: S,
+    worker: Rc<Worker>,
+}
+
+/// What one worker's middleware reports to.
+struct Worker {
+    metrics: Option<WorkerMetrics>,
+    versions: Option<web::Data<Versions>>,
+}
+
+/// The request metrics as one worker sees them: the series it has used so far, by route and
+/// then by method and status, so a request costs an index and a short scan in memory no
+/// other thread touches rather than two lookups in the registry's map (each hashing the
+/// three labels under a lock every worker takes).
+struct WorkerMetrics {
+    metrics: web::Data<Metrics>,
+    routes: web::Data<RouteTable>,
+    /// Per route (by [`RouteId::index`]; the last slot for requests matching no route).
+    series: RefCell<Vec<Vec<(Method, StatusCode, RequestSeries)>>>,
+}
+
+impl WorkerMetrics {
+    fn observe(
+        &self,
+        method: &Method,
+        route: Option<RouteId>,
+        status: StatusCode,
+        elapsed: Duration,
+    ) {
+        let mut series = self.series.borrow_mut();
+        if series.is_empty() {
+            series.resize_with(self.routes.len() + 1, Vec::new);
+        }
+        let slot = route.map_or(self.routes.len(), RouteId::index);
+        let Some(known) = series.get_mut(slot) else {
+            return;
+        };
+        match known.iter().find(|(m, s, _)| m == method && *s == status) {
+            Some((_, _, found)) => found.observe(elapsed),
+            None => {
+                let template = route.map(|route| self.routes.template_of(route));
+                let found =
+                    self.metrics
+                        .request_series(metrics::method_label(method), template, status);
+                found.observe(elapsed);
+                known.push((method.clone(), status, found));
+            }
+        }
+    }
 }
 
 impl<S, B> Service<ServiceRequest> for RequestContextService<S>
@@ -116,18 +205,17 @@ where
         let path =
             log::log_enabled!(target: ACCESS_LOG, log::Level::Info).then(|| req.path().to_owned());
         // The route template (`/v1/orders/{number}`), never the concrete path: paths hold ids.
-        let metrics = req.app_data::<web::Data<Metrics>>().cloned().map(|m| {
-            let route = req
-                .app_data::<web::Data<RouteTable>>()
-                .and_then(|table| table.template(req.path()));
-            (m, route)
-        });
+        let route = self
+            .worker
+            .metrics
+            .as_ref()
+            .and_then(|metrics| metrics.routes.route_of(req.path()));
         let context = Context {
             started,
             method: req.method().clone(),
             path,
-            versions: req.app_data::<web::Data<Versions>>().cloned(),
-            metrics,
+            worker: Rc::clone(&self.worker),
+            route,
             request_id: request_id.clone(),
         };
         // The id is visible to everything the request runs: the inner services' `call`
@@ -173,8 +261,8 @@ struct Context {
     started: Instant,
     method: Method,
     path: Option<String>,
-    versions: Option<web::Data<Versions>>,
-    metrics: Option<(web::Data<Metrics>, Option<Arc<str>>)>,
+    worker: Rc<Worker>,
+    route: Option<RouteId>,
     request_id: HeaderValue,
 }
 
@@ -203,14 +291,14 @@ impl Context {
             }),
         };
         // Read after the handler, so a publish answers with the version it made current.
-        let policy_version = self.versions.map(|v| v.policy());
+        let policy_version = self.worker.versions.as_ref().map(|v| v.policy());
         let status = match &outcome {
             Outcome::Served(res) => res.status(),
             Outcome::Failed(response, _) => response.status(),
         };
         let elapsed = self.started.elapsed();
-        if let Some((metrics, route)) = self.metrics {
-            metrics.observe_request(&self.method, route.as_deref(), status, elapsed);
+        if let Some(metrics) = &self.worker.metrics {
+            metrics.observe(&self.method, self.route, status, elapsed);
         }
         if let Some(path) = self.path {
             log::info!(

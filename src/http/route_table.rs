@@ -10,8 +10,6 @@
 //!   `Allow` when the path exists under another method, otherwise 404. Handlers registered
 //!   with the method macros are guarded resources, so actix itself would answer 404.
 
-use std::sync::Arc;
-
 use actix_web::dev::ResourceDef;
 use actix_web::{web, HttpRequest, HttpResponse};
 use anyhow::{bail, Context};
@@ -22,8 +20,20 @@ use super::error::ApiError;
 pub struct RouteTable {
     /// Every route, with the methods it serves.
     routes: Vec<(ResourceDef, Vec<String>)>,
-    /// Path → template, the most specific first (static segments before parameters).
-    templates: matchit::Router<Arc<str>>,
+    /// Path → route, the most specific first (static segments before parameters).
+    templates: matchit::Router<RouteId>,
+}
+
+/// A route of the table (its position): a cheap key for per-route state such as the metric
+/// series a worker has already looked up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RouteId(usize);
+
+impl RouteId {
+    /// Its position, below [`RouteTable::len`].
+    pub fn index(self) -> usize {
+        self.0
+    }
 }
 
 impl RouteTable {
@@ -55,21 +65,42 @@ impl RouteTable {
             ));
         }
         let mut templates = matchit::Router::new();
-        for (def, _) in &routes {
+        for (id, (def, _)) in routes.iter().enumerate() {
             let pattern = def.pattern().unwrap_or_default();
-            let template: Arc<str> = Arc::from(pattern);
             for route in tree_routes(pattern)? {
                 templates
-                    .insert(route, template.clone())
+                    .insert(route, RouteId(id))
                     .with_context(|| format!("route table: {pattern}"))?;
             }
         }
         Ok(Self { routes, templates })
     }
 
-    /// The template `path` belongs to, as written in the code (`/v1/orders/{number}`).
-    pub fn template(&self, path: &str) -> Option<Arc<str>> {
-        self.templates.at(path).ok().map(|m| m.value.clone())
+    /// How many routes there are.
+    pub fn len(&self) -> usize {
+        self.routes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.routes.is_empty()
+    }
+
+    /// The route `path` belongs to.
+    pub fn route_of(&self, path: &str) -> Option<RouteId> {
+        self.templates.at(path).ok().map(|m| *m.value)
+    }
+
+    /// A route's template, as written in the code (`/v1/orders/{number}`).
+    pub fn template_of(&self, route: RouteId) -> &str {
+        self.routes
+            .get(route.0)
+            .and_then(|(def, _)| def.pattern())
+            .unwrap_or_default()
+    }
+
+    /// The template `path` belongs to.
+    pub fn template(&self, path: &str) -> Option<&str> {
+        self.route_of(path).map(|route| self.template_of(route))
     }
 
     /// The methods served at `path`, if the path exists at all.
@@ -169,7 +200,7 @@ mod tests {
             ("/nowhere", None),
         ];
         for (path, template) in cases {
-            assert_eq!(table.template(path).as_deref(), template, "{path}");
+            assert_eq!(table.template(path), template, "{path}");
         }
     }
 
@@ -203,7 +234,7 @@ mod tests {
                 })
                 .collect::<Vec<_>>()
                 .join("/");
-            assert_eq!(table.template(&path).as_deref(), Some(template.as_str()));
+            assert_eq!(table.template(&path), Some(template.as_str()));
         }
     }
 

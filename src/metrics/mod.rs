@@ -13,8 +13,8 @@ use std::time::Duration;
 use actix_web::http::StatusCode;
 use anyhow::Context;
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 use crate::db::Db;
@@ -141,15 +141,24 @@ impl Metrics {
         status: StatusCode,
         elapsed: Duration,
     ) {
-        let labels = [
-            method_label(method),
-            route.unwrap_or(UNMATCHED_ROUTE),
-            status.as_str(),
-        ];
-        self.requests.with_label_values(&labels).inc();
-        self.latency
-            .with_label_values(&labels)
-            .observe(elapsed.as_secs_f64());
+        self.request_series(method_label(method), route, status)
+            .observe(elapsed);
+    }
+
+    /// The series counting requests with these labels (`method` from [`method_label`]),
+    /// for a caller that keeps them: each lookup here hashes the labels and takes the
+    /// registry's lock, shared by every worker.
+    pub fn request_series(
+        &self,
+        method: &'static str,
+        route: Option<&str>,
+        status: StatusCode,
+    ) -> RequestSeries {
+        let labels = [method, route.unwrap_or(UNMATCHED_ROUTE), status.as_str()];
+        RequestSeries {
+            requests: self.requests.with_label_values(&labels),
+            latency: self.latency.with_label_values(&labels),
+        }
     }
 
     /// Counts one retention run (for the retention task).
@@ -187,9 +196,23 @@ impl Metrics {
     }
 }
 
+/// The request counter and latency histogram of one (method, route, status).
+#[derive(Clone)]
+pub struct RequestSeries {
+    requests: IntCounter,
+    latency: Histogram,
+}
+
+impl RequestSeries {
+    pub fn observe(&self, elapsed: Duration) {
+        self.requests.inc();
+        self.latency.observe(elapsed.as_secs_f64());
+    }
+}
+
 /// The method as a label: the standard ones by name, anything else as `OTHER`, so a client
 /// cannot create series at will.
-fn method_label(method: &actix_web::http::Method) -> &'static str {
+pub fn method_label(method: &actix_web::http::Method) -> &'static str {
     use actix_web::http::Method;
     match *method {
         Method::GET => "GET",

@@ -33,7 +33,7 @@ async fn accept(body: Json<Probe>) -> HttpResponse {
 async fn send(content_type: Option<&str>, body: impl Into<Vec<u8>>) -> (u16, String, Value) {
     let app = atest::init_service(
         App::new()
-            .wrap(RequestContext)
+            .wrap(RequestContext::new())
             .route("/probe", web::post().to(accept)),
     )
     .await;

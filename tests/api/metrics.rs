@@ -35,15 +35,24 @@ async fn requests_are_counted_by_route_template_and_status() {
     let counter =
         r#"valise_http_requests_total{method="GET",route="/v1/policies/{version}",status="200"}"#;
     let before = sample(&scrape(&app).await, counter);
+    let missing =
+        r#"valise_http_requests_total{method="GET",route="/v1/policies/{version}",status="404"}"#;
+    let missing_before = sample(&scrape(&app).await, missing);
     for _ in 0..3 {
         assert_eq!(app.get("/v1/policies/1").await.status(), StatusCode::OK);
     }
+    // The same route with another status is another series.
+    assert_eq!(
+        app.get("/v1/policies/999").await.status(),
+        StatusCode::NOT_FOUND
+    );
     app.get("/no/such/path/42").await;
     let product = "/v1/products/prod_01a2140000000000000000000000beef";
     assert_eq!(app.get(product).await.status(), StatusCode::NOT_FOUND);
 
     let text = scrape(&app).await;
     assert_eq!(sample(&text, counter) - before, 3.0, "{text}");
+    assert_eq!(sample(&text, missing) - missing_before, 1.0, "{text}");
     let latency = r#"valise_http_request_duration_seconds_count{method="GET",route="/v1/policies/{version}",status="200"}"#;
     assert_eq!(sample(&text, latency), 3.0, "{text}");
     assert!(
