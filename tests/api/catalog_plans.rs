@@ -259,11 +259,7 @@ fn is_price(sort: Sort) -> bool {
 /// cheaper depends on the range and the statistics.
 fn price_bounded(sort: Sort) -> Expect {
     Expect {
-        seek: if is_price(sort) {
-            &["status", "min_price"]
-        } else {
-            &["status"]
-        },
+        seek: if is_price(sort) { &["min_price"] } else { &[] },
         ordered: is_price(sort),
     }
 }
@@ -271,11 +267,13 @@ fn price_bounded(sort: Sort) -> Expect {
 fn paths() -> Vec<Path> {
     let f = Filter::default;
     vec![
+        // The order's index (the primary key for newest) walked from its start: `status`
+        // leads no index (migration …_listing_order_indexes), the limit ends the walk.
         Path {
             name: "no filter",
             filter: f(),
             expect: |_| Expect {
-                seek: &["status"],
+                seek: &[],
                 ordered: true,
             },
         },
@@ -347,7 +345,7 @@ fn paths() -> Vec<Path> {
                 ..f()
             },
             expect: |_| Expect {
-                seek: &["status"],
+                seek: &[],
                 ordered: true,
             },
         },
@@ -358,7 +356,7 @@ fn paths() -> Vec<Path> {
                 ..f()
             },
             expect: |_| Expect {
-                seek: &["status"],
+                seek: &[],
                 ordered: true,
             },
         },
@@ -456,8 +454,10 @@ fn violations(plan: &Plan, expect: &Expect, cursor_seek: Option<&str>) -> Vec<St
     if products.is_empty() {
         problems.push("does not read products through an index".to_owned());
     }
+    // An index walked from its start is a page only when it delivers the listing's order
+    // (the limit ends the walk); otherwise every entry is read and the rows sorted.
     for access in &products {
-        if access.seek.is_empty() {
+        if access.seek.is_empty() && plan.sorts {
             problems.push(format!(
                 "walks all of index {:?} of products instead of seeking it",
                 access.index
@@ -526,6 +526,57 @@ fn check_every_listing(conn: &mut DbConnection, paths: &[Path]) -> Vec<String> {
     }
     assert_eq!(checked, paths.len() * SORTS.len() * 2);
     failures
+}
+
+/// An index of `products` and the first column it is ordered by.
+struct IndexLead {
+    index: String,
+    column: String,
+}
+
+impl QueryableByName<Backend> for IndexLead {
+    fn build<'a>(row: &impl NamedRow<'a, Backend>) -> deserialize::Result<Self> {
+        Ok(IndexLead {
+            index: NamedRow::get::<Text, String>(row, "index_name")?,
+            column: NamedRow::get::<Text, String>(row, "column_name")?,
+        })
+    }
+}
+
+/// No index of `products` starts with `status`, which is `active` on nearly every row. On
+/// PostgreSQL the planner prices an index scan's heap reads by how its first column
+/// correlates with the table's order, and a single-valued column correlates perfectly: such
+/// an index looked like a sequential read, and `size_class=cabin&sort=price` walked the
+/// whole price range of other classes through it (37 ms instead of 0.15 ms at 100,000
+/// products; BENCHMARKS.md). The plans above cannot show this on a test-sized table.
+#[actix_web::test]
+async fn no_product_index_starts_with_the_status() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db.get().unwrap();
+    let sql = match *conn {
+        DbConnection::Sqlite(_) => {
+            "SELECT l.name AS index_name, i.name AS column_name \
+             FROM pragma_index_list('products') AS l, pragma_index_info(l.name) AS i \
+             WHERE i.seqno = 0"
+        }
+        DbConnection::Postgres(_) => {
+            "SELECT c.relname::text AS index_name, a.attname::text AS column_name \
+             FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid \
+             JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = x.indkey[0] \
+             WHERE x.indrelid = 'products'::regclass"
+        }
+    };
+    let leads: Vec<IndexLead> = diesel::sql_query(sql).load(&mut *conn).unwrap();
+    assert!(
+        leads.iter().any(|lead| lead.column == "size_class"),
+        "the query found no index at all"
+    );
+    let by_status: Vec<&str> = leads
+        .iter()
+        .filter(|lead| lead.column == "status")
+        .map(|lead| lead.index.as_str())
+        .collect();
+    assert!(by_status.is_empty(), "indexes led by status: {by_status:?}");
 }
 
 #[actix_web::test]
