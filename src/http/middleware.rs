@@ -152,9 +152,13 @@ struct Worker {
 struct WorkerMetrics {
     metrics: web::Data<Metrics>,
     routes: web::Data<RouteTable>,
-    /// Per route (by [`RouteId::index`]; the last slot for requests matching no route).
-    series: RefCell<Vec<Vec<(Method, StatusCode, RequestSeries)>>>,
+    /// Per route (by [`RouteId::index`]; the last slot for requests matching no route), by
+    /// method label (unusual methods share one, so a client cannot grow this) and status.
+    series: RefCell<Vec<Vec<KnownSeries>>>,
 }
+
+/// A series a worker has used: its method label, its status, and the series.
+type KnownSeries = (&'static str, StatusCode, RequestSeries);
 
 impl WorkerMetrics {
     fn observe(
@@ -172,15 +176,14 @@ impl WorkerMetrics {
         let Some(known) = series.get_mut(slot) else {
             return;
         };
-        match known.iter().find(|(m, s, _)| m == method && *s == status) {
+        let method = metrics::method_label(method);
+        match known.iter().find(|(m, s, _)| *m == method && *s == status) {
             Some((_, _, found)) => found.observe(elapsed),
             None => {
                 let template = route.map(|route| self.routes.template_of(route));
-                let found =
-                    self.metrics
-                        .request_series(metrics::method_label(method), template, status);
+                let found = self.metrics.request_series(method, template, status);
                 found.observe(elapsed);
-                known.push((method.clone(), status, found));
+                known.push((method, status, found));
             }
         }
     }
@@ -400,4 +403,49 @@ fn ensure_problem(response: HttpResponse<BoxBody>) -> HttpResponse<BoxBody> {
         }
     }
     problem
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use utoipa::openapi::OpenApiBuilder;
+
+    #[test]
+    fn a_worker_keeps_one_series_per_method_label_route_and_status() {
+        let metrics = web::Data::new(Metrics::new(Vec::new()).unwrap());
+        let spec = OpenApiBuilder::new().build();
+        let routes =
+            web::Data::new(RouteTable::from_spec(&spec, &[("/v1/things/{id}", &["GET"])]).unwrap());
+        let worker = WorkerMetrics {
+            metrics: metrics.clone(),
+            routes: routes.clone(),
+            series: RefCell::default(),
+        };
+        let route = routes.route_of("/v1/things/1");
+        let thing = route.unwrap().index();
+        let ms = Duration::from_millis(1);
+        for method in ["BREW", "WHEN", "FOO"] {
+            let method = Method::from_bytes(method.as_bytes()).unwrap();
+            worker.observe(&method, route, StatusCode::METHOD_NOT_ALLOWED, ms);
+        }
+        worker.observe(&Method::GET, route, StatusCode::OK, ms);
+        worker.observe(&Method::GET, route, StatusCode::OK, ms);
+        worker.observe(&Method::GET, route, StatusCode::NOT_FOUND, ms);
+        worker.observe(&Method::GET, None, StatusCode::NOT_FOUND, ms);
+
+        let series = worker.series.borrow();
+        // OTHER 405 (unusual methods share it), GET 200, GET 404.
+        assert_eq!(series[thing].len(), 3);
+        assert_eq!(series[routes.len()].len(), 1);
+        let text = String::from_utf8(metrics.render().unwrap()).unwrap();
+        for sample in [
+            r#"valise_http_requests_total{method="OTHER",route="/v1/things/{id}",status="405"} 3"#,
+            r#"valise_http_requests_total{method="GET",route="/v1/things/{id}",status="200"} 2"#,
+            r#"valise_http_requests_total{method="GET",route="/v1/things/{id}",status="404"} 1"#,
+            r#"valise_http_requests_total{method="GET",route="unmatched",status="404"} 1"#,
+            r#"valise_http_request_duration_seconds_count{method="GET",route="/v1/things/{id}",status="200"} 2"#,
+        ] {
+            assert!(text.contains(sample), "{sample} missing from:\n{text}");
+        }
+    }
 }
