@@ -120,11 +120,10 @@ where
     fn new_transform(&self, service: S) -> Self::Future {
         // Called once per worker: what follows is that worker's own.
         let worker = Worker {
-            metrics: self.metrics.clone().map(|(metrics, routes)| WorkerMetrics {
-                metrics,
-                routes,
-                series: RefCell::default(),
-            }),
+            metrics: self
+                .metrics
+                .clone()
+                .map(|(metrics, routes)| WorkerMetrics::new(metrics, routes)),
             versions: self.versions.clone(),
         };
         ready(Ok(RequestContextService {
@@ -161,6 +160,15 @@ struct WorkerMetrics {
 type KnownSeries = (&'static str, StatusCode, RequestSeries);
 
 impl WorkerMetrics {
+    fn new(metrics: web::Data<Metrics>, routes: web::Data<RouteTable>) -> Self {
+        let slots = routes.len() + 1;
+        Self {
+            metrics,
+            routes,
+            series: RefCell::new(vec![Vec::new(); slots]),
+        }
+    }
+
     fn observe(
         &self,
         method: &Method,
@@ -169,9 +177,6 @@ impl WorkerMetrics {
         elapsed: Duration,
     ) {
         let mut series = self.series.borrow_mut();
-        if series.is_empty() {
-            series.resize_with(self.routes.len() + 1, Vec::new);
-        }
         let slot = route.map_or(self.routes.len(), RouteId::index);
         let Some(known) = series.get_mut(slot) else {
             return;
@@ -416,11 +421,7 @@ mod tests {
         let spec = OpenApiBuilder::new().build();
         let routes =
             web::Data::new(RouteTable::from_spec(&spec, &[("/v1/things/{id}", &["GET"])]).unwrap());
-        let worker = WorkerMetrics {
-            metrics: metrics.clone(),
-            routes: routes.clone(),
-            series: RefCell::default(),
-        };
+        let worker = WorkerMetrics::new(metrics.clone(), routes.clone());
         let route = routes.route_of("/v1/things/1");
         let thing = route.unwrap().index();
         let ms = Duration::from_millis(1);

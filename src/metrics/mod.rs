@@ -133,20 +133,9 @@ impl Metrics {
         })
     }
 
-    /// Counts one served request. `route` is the matched route template, or `None`.
-    pub fn observe_request(
-        &self,
-        method: &actix_web::http::Method,
-        route: Option<&str>,
-        status: StatusCode,
-        elapsed: Duration,
-    ) {
-        self.request_series(method_label(method), route, status)
-            .observe(elapsed);
-    }
-
-    /// The series counting requests with these labels (`method` from [`method_label`]),
-    /// for a caller that keeps them: each lookup here hashes the labels and takes the
+    /// The series counting requests with these labels: `method` from [`method_label`],
+    /// `route` the matched route template or `None`. For a caller that keeps them (each
+    /// worker's request middleware): each lookup here hashes the labels and takes the
     /// registry's lock, shared by every worker.
     pub fn request_series(
         &self,
@@ -235,23 +224,39 @@ mod tests {
         String::from_utf8(metrics.render().unwrap()).unwrap()
     }
 
+    /// One served request, counted as the request middleware counts it.
+    fn observe(
+        metrics: &Metrics,
+        method: &Method,
+        route: Option<&str>,
+        status: StatusCode,
+        elapsed: Duration,
+    ) {
+        metrics
+            .request_series(method_label(method), route, status)
+            .observe(elapsed);
+    }
+
     #[test]
     fn requests_are_counted_by_template_method_and_status() {
         let metrics = Metrics::new(Vec::new()).unwrap();
         let route = Some("/v1/orders/{number}");
-        metrics.observe_request(
+        observe(
+            &metrics,
             &Method::GET,
             route,
             StatusCode::OK,
             Duration::from_millis(3),
         );
-        metrics.observe_request(
+        observe(
+            &metrics,
             &Method::GET,
             route,
             StatusCode::OK,
             Duration::from_millis(3),
         );
-        metrics.observe_request(
+        observe(
+            &metrics,
             &Method::GET,
             None,
             StatusCode::NOT_FOUND,
@@ -270,7 +275,8 @@ mod tests {
     fn unusual_methods_share_one_label() {
         let metrics = Metrics::new(Vec::new()).unwrap();
         let method = Method::from_bytes(b"BREW").unwrap();
-        metrics.observe_request(
+        observe(
+            &metrics,
             &method,
             None,
             StatusCode::METHOD_NOT_ALLOWED,
