@@ -45,7 +45,7 @@ pub struct NewStaff {
 pub struct StaffPatch {
     /// A role you hold yourself.
     pub role: Option<Role>,
-    /// `active` or `disabled`; disabling revokes every session of the account.
+    /// `active` or `disabled`; disabling revokes every session and API key of the account.
     pub status: Option<StaffStatus>,
 }
 
@@ -184,7 +184,7 @@ pub fn bootstrap_admin(
     responses(
         (status = 200, description = "One page of staff accounts", body = StaffList),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Admins only", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Admins signed in with a session only", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid `limit` or `cursor`", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -195,6 +195,7 @@ async fn list_staff(
     crypto: web::Data<Crypto>,
     query: Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    auth.person()?;
     let page = query.into_inner().validate(LISTING)?;
     let actor = Actor::from_principal(&auth.principal, None);
     let crypto = crypto.into_inner();
@@ -226,7 +227,7 @@ async fn list_staff(
     responses(
         (status = 201, description = "Created", body = StaffView),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Admins only, and only roles they hold", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Admins signed in with a session only, and only roles they hold", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "An account with this email exists", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid or unknown field", body = Problem, content_type = "application/problem+json"),
     )
@@ -238,6 +239,7 @@ async fn create_staff(
     crypto: web::Data<Crypto>,
     body: Json<NewStaff>,
 ) -> Result<HttpResponse, ApiError> {
+    auth.person()?;
     let body = body.into_inner();
     if body.role == Role::Customer {
         return Err(ApiError::validation(
@@ -268,7 +270,8 @@ async fn create_staff(
 /// Change a staff account's role or status.
 ///
 /// Both the account's current role and the new one must be roles you hold. Disabling an
-/// account revokes its sessions at once. The last active admin cannot be demoted or disabled.
+/// account revokes its sessions and every API key it created at once; a demotion revokes
+/// its keys of roles it no longer holds. The last active admin cannot be demoted or disabled.
 #[utoipa::path(
     tag = "staff",
     security(("bearer" = []), ("api_key" = [])),
@@ -277,7 +280,7 @@ async fn create_staff(
     responses(
         (status = 200, description = "Updated", body = StaffView),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "A role you do not hold is involved", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "A role you do not hold is involved, or an API key called", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such staff account", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "It is the last active admin", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid or unknown field", body = Problem, content_type = "application/problem+json"),
@@ -291,6 +294,7 @@ async fn update_staff(
     id: web::Path<String>,
     body: Json<StaffPatch>,
 ) -> Result<HttpResponse, ApiError> {
+    auth.person()?;
     let id = id.into_inner();
     let patch = body.into_inner();
     let granter = auth.principal.role;
@@ -333,6 +337,9 @@ async fn update_staff(
                 store::set_role_and_status(conn, &id, role, new_status)?;
                 if new_status != status::ACTIVE {
                     auth_store::revoke_all(conn, &id)?;
+                    auth_store::revoke_api_keys_of(conn, &id)?;
+                } else {
+                    auth_store::revoke_api_keys_above(conn, &id, role)?;
                 }
                 audit_read(conn, &crypto, &actor, &id, "staff.update")?;
                 let row = store::get(conn, &id)?.ok_or(ApiError::NotFound)?;

@@ -80,16 +80,17 @@ pub struct ApiKeyList {
     responses(
         (status = 200, body = ApiKeyList),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Admins only", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Admins signed in with a session only", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid `limit` or `cursor`", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/api-keys")]
 async fn list(
-    _auth: Auth<min::Admin>,
+    auth: Auth<min::Admin>,
     db: web::Data<Db>,
     query: Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    auth.person()?;
     let page = query.into_inner().validate(LISTING)?;
     let after = page.after.clone();
     let rows = db
@@ -107,8 +108,9 @@ async fn list(
 
 /// Create an API key.
 ///
-/// The key acts with the given role, which must be one you hold. The secret is in this
-/// response only.
+/// The key acts with the given role, which must be one you hold, and only while you are
+/// active and still hold it: disabling or demoting you revokes it. The secret is in this
+/// response only. Only a person signed in with a session manages keys; a key cannot.
 #[utoipa::path(
     tag = "api-keys",
     security(("bearer" = []), ("api_key" = [])),
@@ -116,7 +118,7 @@ async fn list(
     responses(
         (status = 201, body = CreatedApiKey),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Admins only, and only roles they hold", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Admins signed in with a session only, and only roles they hold", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid or unknown field", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -126,6 +128,7 @@ async fn create(
     db: web::Data<Db>,
     body: Json<NewApiKey>,
 ) -> Result<HttpResponse, ApiError> {
+    let created_by = auth.person()?.to_owned();
     let body = body.into_inner();
     let name = body.name.trim().to_owned();
     if name.is_empty() || name.chars().count() > 100 {
@@ -138,7 +141,6 @@ async fn create(
         ));
     }
     let role = body.role;
-    let created_by = auth.principal.id.clone();
     let (row, secret) = db
         .run(move |conn| {
             store::create_api_key(conn, &name, role, &created_by).map_err(ApiError::from)
@@ -160,16 +162,17 @@ async fn create(
     responses(
         (status = 204, description = "Revoked (or already revoked)"),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Admins only", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Admins signed in with a session only", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such key", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[delete("/api-keys/{id}")]
 async fn revoke(
-    _auth: Auth<min::Admin>,
+    auth: Auth<min::Admin>,
     db: web::Data<Db>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    auth.person()?;
     let id = id.into_inner();
     db.run(move |conn| {
         store::get_api_key(conn, &id)?.ok_or(ApiError::NotFound)?;

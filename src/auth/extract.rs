@@ -53,6 +53,15 @@ impl<M: MinRole> Auth<M> {
             "This route acts on a person's own data; API keys cannot use it.",
         ))
     }
+
+    /// The signed-in person making an act that only people make (managing staff and API
+    /// keys): an API key → 403, so a leaked key can neither mint keys nor staff.
+    pub fn person(&self) -> Result<&str, ApiError> {
+        self.principal.user_id().ok_or(ApiError::Forbidden(
+            "Staff accounts and API keys are managed by a person signed in with a session; \
+             API keys cannot manage them.",
+        ))
+    }
 }
 
 const MISSING: &str = "Authentication required: send `Authorization: Bearer <access token>` \

@@ -217,27 +217,79 @@ pub fn revoke_api_key(conn: &mut DbConnection, id: &str) -> QueryResult<usize> {
     .execute(conn)
 }
 
+/// Revokes every live API key an account created (the account was disabled or erased: a key
+/// is never worth more than its creator is now).
+pub fn revoke_api_keys_of(conn: &mut DbConnection, user_id: &str) -> QueryResult<usize> {
+    diesel::update(
+        api_keys::table
+            .filter(api_keys::created_by.eq(user_id))
+            .filter(api_keys::revoked_at.is_null()),
+    )
+    .set(api_keys::revoked_at.eq(crate::db::now()))
+    .execute(conn)
+}
+
+/// Revokes the live keys an account created with a role it no longer holds (after a
+/// demotion to `role`).
+pub fn revoke_api_keys_above(
+    conn: &mut DbConnection,
+    user_id: &str,
+    role: Role,
+) -> QueryResult<usize> {
+    let beyond: Vec<&str> = Role::ALL
+        .into_iter()
+        .filter(|r| !role.includes(*r))
+        .map(Role::as_str)
+        .collect();
+    diesel::update(
+        api_keys::table
+            .filter(api_keys::created_by.eq(user_id))
+            .filter(api_keys::role.eq_any(beyond))
+            .filter(api_keys::revoked_at.is_null()),
+    )
+    .set(api_keys::revoked_at.eq(crate::db::now()))
+    .execute(conn)
+}
+
 /// The principal of a live API key, recording its use at most once a minute.
+///
+/// A key is worth what its creator is now: it works only while the account that created it
+/// is active and still holds the key's role. Disabling or demoting revokes such keys as well
+/// (`revoke_api_keys_*`); this check also covers an erasure, a status changed by another
+/// path, and keys created before creators were checked.
 pub fn principal_for_api_key(
     conn: &mut DbConnection,
     secret: &str,
 ) -> QueryResult<Option<Principal>> {
-    let row: Option<(String, String, Option<chrono::NaiveDateTime>)> = api_keys::table
+    let row: Option<(String, String, Option<chrono::NaiveDateTime>, String)> = api_keys::table
+        .inner_join(users::table.on(users::id.eq(api_keys::created_by)))
         .filter(api_keys::secret_hash.eq(hash_secret(secret)))
         .filter(api_keys::revoked_at.is_null())
-        .select((api_keys::id, api_keys::role, api_keys::last_used_at))
+        .filter(users::status.eq(status::ACTIVE))
+        .select((
+            api_keys::id,
+            api_keys::role,
+            api_keys::last_used_at,
+            users::role,
+        ))
         .first(conn)
         .optional()?;
-    let Some((id, role, last_used)) = row else {
+    let Some((id, role, last_used, creator_role)) = row else {
         return Ok(None);
     };
+    let (Some(role), Some(creator_role)) = (Role::parse(&role), Role::parse(&creator_role)) else {
+        return Ok(None);
+    };
+    if !creator_role.includes(role) {
+        return Ok(None);
+    }
     let now = crate::db::now();
     if last_used.is_none_or(|t| now - t > Duration::minutes(1)) {
         diesel::update(api_keys::table.find(&id))
             .set(api_keys::last_used_at.eq(now))
             .execute(conn)?;
     }
-    Ok(Role::parse(&role).map(|role| Principal {
+    Ok(Some(Principal {
         kind: PrincipalKind::ApiKey,
         id,
         role,

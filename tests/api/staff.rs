@@ -216,7 +216,7 @@ async fn an_api_key_acts_with_its_role_and_stops_when_revoked() {
             .header("x-api-key", &secret)
     };
     assert_eq!(
-        with_key(Method::GET, "/v1/admin/staff")
+        with_key(Method::GET, "/v1/admin/webhooks")
             .send()
             .await
             .unwrap()
@@ -245,9 +245,181 @@ async fn an_api_key_acts_with_its_role_and_stops_when_revoked() {
         .await
         .unwrap();
     assert_eq!(revoked.status(), StatusCode::NO_CONTENT);
-    let refused = with_key(Method::GET, "/v1/admin/staff")
+    let refused = with_key(Method::GET, "/v1/admin/webhooks")
         .send()
         .await
         .unwrap();
     assert_problem(refused, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+}
+
+/// Creates an API key as `creator` and returns its secret.
+async fn api_key(app: &TestApp, creator: &Session, role: &str) -> String {
+    let created = app
+        .authed(Method::POST, "/v1/admin/api-keys", creator)
+        .json(&json!({"name": "back office", "role": role}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let key: Value = created.json().await.unwrap();
+    key["secret"].as_str().unwrap().to_owned()
+}
+
+async fn status_with_key(app: &TestApp, secret: &str, method: Method, path: &str) -> StatusCode {
+    app.client
+        .request(method, app.url(path))
+        .header("x-api-key", secret)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+#[actix_web::test]
+async fn an_api_key_stops_when_its_creator_is_disabled() {
+    let app = TestApp::spawn().await;
+    let root = app.staff(Role::Admin).await;
+    let creator = app.staff(Role::Admin).await;
+    let secret = api_key(&app, &creator, "admin").await;
+    assert_eq!(
+        status_with_key(&app, &secret, Method::GET, "/v1/admin/webhooks").await,
+        StatusCode::OK
+    );
+
+    let path = format!("/v1/admin/staff/{}", creator.user_id);
+    let response = app
+        .authed(Method::PATCH, &path, &root)
+        .json(&json!({"status": "disabled"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        status_with_key(&app, &secret, Method::GET, "/v1/admin/webhooks").await,
+        StatusCode::UNAUTHORIZED,
+        "a disabled creator's key stops at once"
+    );
+    // Re-enabling the account does not bring back what disabling revoked.
+    let response = app
+        .authed(Method::PATCH, &path, &root)
+        .json(&json!({"status": "active"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        status_with_key(&app, &secret, Method::GET, "/v1/admin/webhooks").await,
+        StatusCode::UNAUTHORIZED
+    );
+    let listed: Value = app
+        .get_as("/v1/admin/api-keys", &root)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        listed["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|k| !k["revoked_at"].is_null()),
+        "{listed}"
+    );
+}
+
+#[actix_web::test]
+async fn an_api_key_is_never_worth_more_than_its_creator_is_now() {
+    let app = TestApp::spawn().await;
+    let root = app.staff(Role::Admin).await;
+    let creator = app.staff(Role::Admin).await;
+    let admin_key = api_key(&app, &creator, "admin").await;
+    let support_key = api_key(&app, &creator, "support").await;
+
+    // Demoted to manager: the admin key stops, the support key (a role still held) works.
+    let path = format!("/v1/admin/staff/{}", creator.user_id);
+    let response = app
+        .authed(Method::PATCH, &path, &root)
+        .json(&json!({"role": "manager"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        status_with_key(&app, &admin_key, Method::GET, "/v1/admin/webhooks").await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        status_with_key(&app, &support_key, Method::GET, "/v1/admin/orders").await,
+        StatusCode::OK
+    );
+
+    // A change that bypasses the API (another tool, a restore) is caught at use too.
+    let (db, id) = (app.db.clone(), creator.user_id.clone());
+    db.run(move |conn| {
+        use diesel::prelude::*;
+        use valise::db::schema::users;
+        diesel::update(users::table.find(&id))
+            .set(users::role.eq("customer"))
+            .execute(conn)
+            .map_err(anyhow::Error::from)
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        status_with_key(&app, &support_key, Method::GET, "/v1/admin/orders").await,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[actix_web::test]
+async fn staff_and_api_key_management_refuse_api_key_callers() {
+    let app = TestApp::spawn().await;
+    let admin = app.staff(Role::Admin).await;
+    let secret = api_key(&app, &admin, "admin").await;
+    let other = app.staff(Role::Manager).await;
+    let staff_patch = format!("/v1/admin/staff/{}", admin.user_id);
+    let key_delete = "/v1/admin/api-keys/key_00000000000000000000000000000000".to_owned();
+    let other_patch = format!("/v1/admin/staff/{}", other.user_id);
+    let attempts: Vec<(Method, &str, Value)> = vec![
+        (Method::GET, "/v1/admin/staff", Value::Null),
+        (
+            Method::POST,
+            "/v1/admin/staff",
+            json!({"email": unique_email("new"), "password": PASSWORD, "name": "New Admin", "role": "admin"}),
+        ),
+        (Method::PATCH, &staff_patch, json!({"status": "active"})),
+        (Method::PATCH, &other_patch, json!({"role": "admin"})),
+        (Method::GET, "/v1/admin/api-keys", Value::Null),
+        (
+            Method::POST,
+            "/v1/admin/api-keys",
+            json!({"name": "another", "role": "admin"}),
+        ),
+        (Method::DELETE, &key_delete, Value::Null),
+    ];
+    for (method, path, body) in attempts {
+        let mut request = app
+            .client
+            .request(method.clone(), app.url(path))
+            .header("x-api-key", &secret);
+        if !body.is_null() {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        assert_problem(response, StatusCode::FORBIDDEN, "forbidden").await;
+    }
+    // Nothing changed: the manager is still a manager.
+    let listed: Value = app
+        .get_as("/v1/admin/staff", &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let manager = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == other.user_id.as_str())
+        .unwrap();
+    assert_eq!(manager["role"], "manager");
 }
