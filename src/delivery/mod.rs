@@ -6,6 +6,7 @@
 //! provider's webhooks: `Valise-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, t + "." +
 //! body)>`. Failures are retried with backoff, then dead-lettered for staff to retry.
 
+pub mod address;
 pub mod backoff;
 mod sender;
 
