@@ -110,6 +110,9 @@ pub struct DeliveryConfig {
     /// Waits between tries of an integrator webhook (one more try than waits). Fixed by the
     /// API contract ([`WEBHOOK_RETRY_DELAYS_SECS`]); tests shorten it.
     pub webhook_retry_delays: Vec<Duration>,
+    /// Development and tests only (`VALISE_WEBHOOK_ALLOW_PRIVATE`): integrators' webhooks may
+    /// go to loopback, private and other non-public addresses. Production refuses it.
+    pub webhook_allow_private: bool,
 }
 
 impl Default for DeliveryConfig {
@@ -126,6 +129,7 @@ impl Default for DeliveryConfig {
                 .iter()
                 .map(|s| Duration::from_secs(*s))
                 .collect(),
+            webhook_allow_private: false,
         }
     }
 }
@@ -551,6 +555,25 @@ fn delivery_from(
             "must not be below VALISE_NOTIFY_RETRY_SECONDS",
         ));
     }
+    let webhook_allow_private = match get("VALISE_WEBHOOK_ALLOW_PRIVATE")
+        .as_deref()
+        .map(str::trim)
+    {
+        None | Some("false") | Some("0") => false,
+        Some("true") | Some("1") if production => {
+            return Err(invalid(
+                "VALISE_WEBHOOK_ALLOW_PRIVATE",
+                "production refuses webhooks to private addresses",
+            ))
+        }
+        Some("true") | Some("1") => true,
+        Some(_) => {
+            return Err(invalid(
+                "VALISE_WEBHOOK_ALLOW_PRIVATE",
+                "expected true or false",
+            ))
+        }
+    };
     Ok(DeliveryConfig {
         interval: Duration::from_millis(
             number("VALISE_DELIVERY_INTERVAL_MS", 1000, 50, 60_000)?.unsigned_abs(),
@@ -561,6 +584,7 @@ fn delivery_from(
             .unwrap_or(8),
         notify_retry_base,
         notify_retry_cap,
+        webhook_allow_private,
         ..DeliveryConfig::default()
     })
 }
@@ -776,6 +800,34 @@ mod tests {
         vars.pop();
         vars.push(("VALISE_NOTIFY_WEBHOOK_SECRET", "gateway-secret-456"));
         assert!(load(&vars).unwrap().delivery.gateway.is_some());
+    }
+
+    #[test]
+    fn private_webhook_addresses_are_a_development_opt_in_that_production_refuses() {
+        assert!(!load(&[]).unwrap().delivery.webhook_allow_private);
+        let opt_in = ("VALISE_WEBHOOK_ALLOW_PRIVATE", "true");
+        assert!(load(&[opt_in]).unwrap().delivery.webhook_allow_private);
+        let err = load(&[("VALISE_WEBHOOK_ALLOW_PRIVATE", "maybe")]).unwrap_err();
+        assert_eq!(err.var, "VALISE_WEBHOOK_ALLOW_PRIVATE");
+
+        let mut production = vec![
+            ("VALISE_ENV", "production"),
+            (
+                "VALISE_MASTER_KEY",
+                "k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+            ),
+            ("VALISE_JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+            ("VALISE_PAYMENT_WEBHOOK_SECRET", "provider-secret-123"),
+        ];
+        assert!(!load(&production).unwrap().delivery.webhook_allow_private);
+        production.push(("VALISE_WEBHOOK_ALLOW_PRIVATE", "false"));
+        assert!(!load(&production).unwrap().delivery.webhook_allow_private);
+        production.pop();
+        production.push(opt_in);
+        let err = load(&production).unwrap_err();
+        assert_eq!(err.var, "VALISE_WEBHOOK_ALLOW_PRIVATE");
+        let line = err.to_string();
+        assert!(line.contains("VALISE_WEBHOOK_ALLOW_PRIVATE") && !line.contains('\n'));
     }
 
     #[test]
