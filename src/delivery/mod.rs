@@ -8,11 +8,12 @@
 
 pub mod address;
 pub mod backoff;
+pub mod resolve;
 mod sender;
 
 use std::time::Duration;
 
-pub use sender::{Attempt, Sender};
+pub use sender::{Attempt, Reach, Sender, REFUSED_ADDRESS};
 
 use crate::config::DeliveryConfig;
 use crate::crypto::Crypto;
@@ -70,30 +71,45 @@ pub fn spawn(
     crypto: Crypto,
     config: DeliveryConfig,
 ) -> anyhow::Result<actix_web::rt::task::JoinHandle<()>> {
-    let sender = Sender::new(config.timeout)?;
+    // The gateway is the operator's own; integrators' endpoints are kept to public
+    // addresses unless development opted in.
+    let gateway = Sender::new(config.timeout, Reach::Any)?;
+    let integrators = if config.webhook_allow_private {
+        log::warn!(
+            "VALISE_WEBHOOK_ALLOW_PRIVATE: integrators' webhooks may reach private addresses"
+        );
+        gateway.clone()
+    } else {
+        Sender::new(config.timeout, Reach::PublicOnly)?
+    };
     Ok(actix_web::rt::spawn(async move {
         let mut tick = actix_web::rt::time::interval(config.interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            let notifications = match crate::notifications::delivery::run_once(
-                &db, &crypto, &sender, &config,
+            let notifications =
+                match crate::notifications::delivery::run_once(&db, &crypto, &gateway, &config)
+                    .await
+                {
+                    Ok(n) => n,
+                    Err(e) => {
+                        log::warn!("notification delivery failed: {e}");
+                        0
+                    }
+                };
+            let webhooks = match crate::webhooks::delivery::run_once(
+                &db,
+                &crypto,
+                &integrators,
+                &config,
             )
             .await
             {
                 Ok(n) => n,
                 Err(e) => {
-                    log::warn!("notification delivery failed: {e}");
+                    log::warn!("webhook delivery failed: {e}");
                     0
                 }
             };
-            let webhooks =
-                match crate::webhooks::delivery::run_once(&db, &crypto, &sender, &config).await {
-                    Ok(n) => n,
-                    Err(e) => {
-                        log::warn!("webhook delivery failed: {e}");
-                        0
-                    }
-                };
             // A full batch means more is probably due: go on at once; otherwise wait.
             let full = usize::try_from(config.batch).unwrap_or(usize::MAX);
             if notifications < full && webhooks < full {

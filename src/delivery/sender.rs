@@ -1,8 +1,16 @@
 //! Signed POSTs to the gateway and to integrators.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+
+use super::address::{judge_host, HostVerdict};
+use super::resolve::{PublicResolver, Refusal};
+
+/// The error class of a try refused because the endpoint's address is not public: nothing
+/// was sent, no connection was even opened.
+pub const REFUSED_ADDRESS: &str = "address refused";
 
 /// The outcome of one try. Errors are classes and status codes only: never the URL (it may
 /// carry a token) nor anything from the response body.
@@ -21,23 +29,41 @@ impl Attempt {
     }
 }
 
-/// One HTTP client for every delivery: short timeouts, no redirects (a receiver that
-/// redirects has not accepted the delivery).
+/// Which addresses a [`Sender`] may connect to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// Any address: the operator's own notification gateway, often on a private network
+    /// (and integrators' webhooks with the development opt-in).
+    Any,
+    /// Public addresses only ([`super::address`]): integrators' webhooks. A host name is
+    /// resolved once and connected to at the addresses checked; an IP literal, which needs
+    /// no resolving, is checked before the request. No proxy: the check must see the real
+    /// destination.
+    PublicOnly,
+}
+
+/// An HTTP client for deliveries: short timeouts, no redirects (a receiver that redirects
+/// has not accepted the delivery, and a redirect could lead anywhere).
 #[derive(Clone)]
 pub struct Sender {
     client: reqwest::Client,
+    reach: Reach,
 }
 
 impl Sender {
-    pub fn new(timeout: Duration) -> anyhow::Result<Self> {
-        let client = reqwest::Client::builder()
+    pub fn new(timeout: Duration, reach: Reach) -> anyhow::Result<Self> {
+        let mut builder = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("valise-delivery/", env!("CARGO_PKG_VERSION")))
+            .user_agent(concat!("valise-delivery/", env!("CARGO_PKG_VERSION")));
+        if reach == Reach::PublicOnly {
+            builder = builder.dns_resolver(Arc::new(PublicResolver)).no_proxy();
+        }
+        let client = builder
             .build()
             .context("building the delivery HTTP client")?;
-        Ok(Self { client })
+        Ok(Self { client, reach })
     }
 
     /// POSTs `body` as JSON, signed with `secret` at the current time, with extra headers.
@@ -48,6 +74,12 @@ impl Sender {
         body: Vec<u8>,
         headers: &[(&'static str, String)],
     ) -> Attempt {
+        if self.reach == Reach::PublicOnly && is_refused_literal(url) {
+            return Attempt::Failed {
+                status: None,
+                error: REFUSED_ADDRESS.to_owned(),
+            };
+        }
         let signature = crate::payments::model::sign(secret, chrono::Utc::now().timestamp(), &body);
         let mut request = self
             .client
@@ -74,8 +106,36 @@ impl Sender {
     }
 }
 
+/// Whether the URL's host is an IP address that is not public. reqwest connects to a literal
+/// without asking the resolver, so [`PublicResolver`] never sees it.
+fn is_refused_literal(url: &str) -> bool {
+    let Ok(url) = url::Url::parse(url) else {
+        return false;
+    };
+    match url.host() {
+        Some(host @ (url::Host::Ipv4(_) | url::Host::Ipv6(_))) => {
+            judge_host(host) == HostVerdict::Refused
+        }
+        _ => false,
+    }
+}
+
+/// Whether the request failed because [`PublicResolver`] refused the host.
+fn refused_by_resolver(e: &reqwest::Error) -> bool {
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        if cause.downcast_ref::<Refusal>() == Some(&Refusal::NotPublic) {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
+}
+
 fn error_class(e: &reqwest::Error) -> &'static str {
-    if e.is_timeout() {
+    if refused_by_resolver(e) {
+        REFUSED_ADDRESS
+    } else if e.is_timeout() {
         "timeout"
     } else if e.is_connect() {
         "connection failed"
@@ -83,5 +143,82 @@ fn error_class(e: &reqwest::Error) -> &'static str {
         "invalid request"
     } else {
         "request failed"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A TCP listener on loopback that nothing should reach.
+    fn listener() -> (std::net::TcpListener, u16) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        (listener, port)
+    }
+
+    fn connected(listener: &std::net::TcpListener) -> bool {
+        listener.accept().is_ok()
+    }
+
+    async fn post(sender: &Sender, url: &str) -> Attempt {
+        sender
+            .post_signed(url, b"secret", b"{}".to_vec(), &[])
+            .await
+    }
+
+    #[actix_web::test]
+    async fn public_only_never_connects_to_loopback_and_says_so_in_one_class() {
+        let sender = Sender::new(Duration::from_secs(2), Reach::PublicOnly).unwrap();
+        let (listener, port) = listener();
+        for url in [
+            format!("http://127.0.0.1:{port}/hook"),
+            format!("http://[::ffff:127.0.0.1]:{port}/hook"),
+            format!("http://2130706433:{port}/hook"),
+            // Names go through the resolver, which refuses them.
+            format!("http://localhost:{port}/hook"),
+            format!("http://LocalHost.:{port}/hook"),
+        ] {
+            let attempt = post(&sender, &url).await;
+            assert_eq!(
+                attempt,
+                Attempt::Failed {
+                    status: None,
+                    error: REFUSED_ADDRESS.into()
+                },
+                "{url}"
+            );
+        }
+        assert!(!connected(&listener), "a refused address was connected to");
+    }
+
+    #[actix_web::test]
+    async fn the_gateway_sender_reaches_any_address() {
+        let sender = Sender::new(Duration::from_secs(2), Reach::Any).unwrap();
+        let (listener, port) = listener();
+        // The listener never answers: the try times out or fails, but it connected.
+        let attempt = actix_web::rt::time::timeout(
+            Duration::from_millis(300),
+            post(&sender, &format!("http://127.0.0.1:{port}/hook")),
+        )
+        .await;
+        assert!(attempt.is_err(), "{attempt:?}");
+        assert!(connected(&listener), "the gateway sender did not connect");
+    }
+
+    #[actix_web::test]
+    async fn a_name_that_does_not_resolve_is_a_connection_failure_not_a_refusal() {
+        let sender = Sender::new(Duration::from_secs(2), Reach::PublicOnly).unwrap();
+        let attempt = post(&sender, "https://webhooks.invalid/hook").await;
+        assert_eq!(attempt.status_code(), None);
+        let Attempt::Failed { error, .. } = attempt else {
+            panic!("an unknown name was delivered to");
+        };
+        // `timeout` where no resolver answers within the connect timeout.
+        assert!(
+            error == "connection failed" || error == "timeout",
+            "{error}"
+        );
     }
 }

@@ -330,6 +330,8 @@ async fn two_instances_deliver_each_notification_and_webhook_exactly_once() {
     let app = TestApp::spawn_configured(|c| {
         fast_delivery(c, Some(&gateway));
         c.delivery.batch = 4;
+        // The integrator below listens on loopback.
+        c.delivery.webhook_allow_private = true;
     })
     .await;
     let sibling = app.spawn_sibling().await;

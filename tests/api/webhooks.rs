@@ -6,6 +6,9 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use valise::auth::Role;
+use valise::config::Config;
+use valise::webhooks::model::EventPattern;
+use valise::webhooks::store;
 
 use crate::helpers::{assert_problem, eventually, unique_email, Session, TestApp};
 use crate::orders::{checkout, checkout_body, guest_cart, stocked_variant};
@@ -14,6 +17,13 @@ use crate::receiver::{signature_is_valid, Receiver};
 use crate::storage::{contains, database_bytes};
 
 const WAIT: Duration = Duration::from_secs(15);
+
+/// Fast delivery with the development opt-in that lets webhooks reach the tests' receivers on
+/// loopback (integrators' endpoints are otherwise kept to public addresses).
+fn local_receivers(config: &mut Config) {
+    fast_delivery(config, None);
+    config.delivery.webhook_allow_private = true;
+}
 
 async fn subscribe(app: &TestApp, admin: &Session, url: &str, events: Value) -> Value {
     let response = app
@@ -53,7 +63,7 @@ async fn guest_checkout(app: &TestApp, email: &str) -> Value {
 #[actix_web::test]
 async fn an_integrator_receives_order_placed_signed_with_ids_and_status_only() {
     let receiver = Receiver::start(0);
-    let app = TestApp::spawn_configured(|c| fast_delivery(c, None)).await;
+    let app = TestApp::spawn_configured(local_receivers).await;
     let admin = app.staff(Role::Admin).await;
     let orders = subscribe(&app, &admin, &receiver.url, json!(["order.*"])).await;
     let payments = subscribe(&app, &admin, &receiver.url, json!(["payment.*", "dsr.*"])).await;
@@ -120,7 +130,7 @@ async fn an_integrator_receives_order_placed_signed_with_ids_and_status_only() {
 #[actix_web::test]
 async fn a_failing_endpoint_is_retried_then_dead_and_the_log_says_why() {
     let receiver = Receiver::start(100);
-    let app = TestApp::spawn_configured(|c| fast_delivery(c, None)).await;
+    let app = TestApp::spawn_configured(local_receivers).await;
     let admin = app.staff(Role::Admin).await;
     let sub = subscribe(&app, &admin, &receiver.url, json!(["policy.published"])).await;
     let id = sub["id"].as_str().unwrap().to_owned();
@@ -157,7 +167,7 @@ async fn a_failing_endpoint_is_retried_then_dead_and_the_log_says_why() {
 
 #[actix_web::test]
 async fn only_admins_manage_webhooks() {
-    let app = TestApp::spawn_configured(|c| fast_delivery(c, None)).await;
+    let app = TestApp::spawn_configured(local_receivers).await;
     let admin = app.staff(Role::Admin).await;
     let sub = subscribe(&app, &admin, "http://127.0.0.1:9/hook", json!(["order.*"])).await;
     let id = sub["id"].as_str().unwrap();
@@ -240,7 +250,7 @@ async fn only_admins_manage_webhooks() {
 #[actix_web::test]
 async fn a_deleted_subscription_gets_nothing_more_and_its_secret_is_never_stored_in_plaintext() {
     let receiver = Receiver::start(0);
-    let app = TestApp::spawn_configured(|c| fast_delivery(c, None)).await;
+    let app = TestApp::spawn_configured(local_receivers).await;
     let admin = app.staff(Role::Admin).await;
     let sub = subscribe(&app, &admin, &receiver.url, json!(["order.*"])).await;
     let id = sub["id"].as_str().unwrap();
@@ -283,4 +293,65 @@ async fn a_deleted_subscription_gets_nothing_more_and_its_secret_is_never_stored
         deliveries(&app, &admin, id).await.is_empty(),
         "the log stays readable"
     );
+}
+
+#[actix_web::test]
+async fn a_subscription_stored_before_the_guard_never_reaches_loopback_and_logs_one_class() {
+    // Something listens on loopback; no delivery may connect to it.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let app = TestApp::spawn_configured(|c| fast_delivery(c, None)).await;
+    let admin = app.staff(Role::Admin).await;
+    let mut ids = Vec::new();
+    for url in [
+        format!("http://127.0.0.1:{port}/hook"),
+        format!("http://[::ffff:127.0.0.1]:{port}/hook"),
+        // A name: refused by the resolver rather than before the request.
+        format!("http://localhost:{port}/hook"),
+    ] {
+        let (crypto, created_by) = (app.crypto.clone(), admin.user_id.clone());
+        let row = app
+            .db
+            .run(move |conn| {
+                let patterns = [EventPattern::parse("policy.published").unwrap()];
+                store::create(conn, &crypto, &url, &patterns, "whsec_old", &created_by)
+                    .map_err(anyhow::Error::from)
+            })
+            .await
+            .unwrap();
+        ids.push(row.id);
+    }
+    app.db
+        .run(|conn| {
+            valise::webhooks::emit(conn, "policy.published", &json!({"version": 2}))
+                .map_err(anyhow::Error::from)
+        })
+        .await
+        .unwrap();
+
+    let all_dead = eventually(WAIT, || async {
+        for id in &ids {
+            if deliveries(&app, &admin, id).await[0]["status"] != "dead" {
+                return false;
+            }
+        }
+        true
+    })
+    .await;
+    for id in &ids {
+        let log = deliveries(&app, &admin, id).await;
+        assert!(all_dead, "{log:?}");
+        assert_eq!(log.len(), 1);
+        // Every try refused alike, before any connection: nothing tells open ports apart.
+        assert_eq!(log[0]["attempts"], 4);
+        assert_eq!(log[0]["last_error"], "address refused");
+        assert_eq!(log[0]["last_status_code"], Value::Null);
+        let text = log[0].to_string();
+        assert!(!text.contains("127.0.0.1") && !text.contains(&port.to_string()));
+    }
+    match listener.accept() {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+        other => panic!("a delivery connected to loopback: {other:?}"),
+    }
 }
