@@ -185,7 +185,10 @@ impl Application {
             webhook_secret: config.payment_webhook_secret.expose().as_bytes().to_vec(),
         });
         let webhook_settings = web::Data::new(webhooks::routes::WebhookSettings {
-            allow_http: config.environment != crate::config::Environment::Production,
+            endpoints: webhooks::model::EndpointRules {
+                allow_http: config.environment != Environment::Production,
+                allow_private: config.delivery.webhook_allow_private,
+            },
         });
         // Background work; every instance runs it, each task is safe with several processes.
         let workers = vec![

@@ -4,6 +4,8 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::delivery::address::{judge_host, HostVerdict};
+
 /// Event families integrators can subscribe to. Names inside a family are `<family>.<name>`,
 /// e.g. `order.placed`, `payment.refunded`, `policy.published`, `dsr.completed`.
 pub const FAMILIES: [&str; 4] = ["order", "payment", "policy", "dsr"];
@@ -70,20 +72,39 @@ pub fn wants(patterns: &[EventPattern], event_type: &str) -> bool {
     patterns.iter().any(|p| p.matches(event_type))
 }
 
-/// The receiving endpoint: `https://` (plain `http://` only outside production), no
-/// credentials in the address, at most 2048 characters.
-pub fn parse_endpoint(raw: &str, allow_http: bool) -> Result<url::Url, &'static str> {
+/// Which endpoints are accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EndpointRules {
+    /// Plain `http://` (outside production only).
+    pub allow_http: bool,
+    /// Loopback, private and other non-public hosts (the development opt-in
+    /// `VALISE_WEBHOOK_ALLOW_PRIVATE`).
+    pub allow_private: bool,
+}
+
+/// The message for an endpoint whose host is not public. It never repeats the URL.
+pub const NOT_PUBLIC: &str =
+    "must be a public address, not loopback, a private network or another internal address";
+
+/// The receiving endpoint: `https://` (plain `http://` only when allowed), no credentials in
+/// the address, at most 2048 characters, and unless allowed no host that is an internal IP
+/// address or `localhost` ([`crate::delivery::address`]). A host name's addresses are the
+/// caller's to check: that takes a lookup.
+pub fn parse_endpoint(raw: &str, rules: EndpointRules) -> Result<url::Url, &'static str> {
     if raw.len() > 2048 {
         return Err("must be at most 2048 characters");
     }
     let url = url::Url::parse(raw.trim()).map_err(|_| "must be an absolute https:// URL")?;
-    let scheme_ok = url.scheme() == "https" || (allow_http && url.scheme() == "http");
-    if !scheme_ok || url.host().is_none() {
-        return Err(if allow_http {
+    let scheme_ok = url.scheme() == "https" || (rules.allow_http && url.scheme() == "http");
+    let Some(host) = url.host().filter(|_| scheme_ok) else {
+        return Err(if rules.allow_http {
             "must be an absolute http(s):// URL"
         } else {
             "must be an absolute https:// URL"
         });
+    };
+    if !rules.allow_private && judge_host(host) == HostVerdict::Refused {
+        return Err(NOT_PUBLIC);
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err("must not carry credentials; authenticate deliveries by their signature");
@@ -135,13 +156,48 @@ mod tests {
         }
     }
 
+    const DEVELOPMENT: EndpointRules = EndpointRules {
+        allow_http: true,
+        allow_private: false,
+    };
+    const PRODUCTION: EndpointRules = EndpointRules {
+        allow_http: false,
+        allow_private: false,
+    };
+    const LOCAL_RECEIVERS: EndpointRules = EndpointRules {
+        allow_http: true,
+        allow_private: true,
+    };
+
     #[test]
     fn endpoints_are_https_without_credentials() {
-        assert!(parse_endpoint("https://erp.example/hooks?k=1", false).is_ok());
-        assert!(parse_endpoint("http://erp.example/hooks", false).is_err());
-        assert!(parse_endpoint("http://127.0.0.1:9000/h", true).is_ok());
-        assert!(parse_endpoint("https://user:pw@erp.example/", true).is_err());
-        assert!(parse_endpoint("ftp://erp.example/", true).is_err());
-        assert!(parse_endpoint("/relative", true).is_err());
+        assert!(parse_endpoint("https://erp.example/hooks?k=1", PRODUCTION).is_ok());
+        assert!(parse_endpoint("http://erp.example/hooks", PRODUCTION).is_err());
+        assert!(parse_endpoint("http://erp.example/hooks", DEVELOPMENT).is_ok());
+        assert!(parse_endpoint("http://127.0.0.1:9000/h", LOCAL_RECEIVERS).is_ok());
+        assert!(parse_endpoint("https://user:pw@erp.example/", DEVELOPMENT).is_err());
+        assert!(parse_endpoint("ftp://erp.example/", DEVELOPMENT).is_err());
+        assert!(parse_endpoint("/relative", DEVELOPMENT).is_err());
+    }
+
+    #[test]
+    fn internal_hosts_are_refused_unless_development_opted_in() {
+        for url in [
+            "http://127.0.0.1:6379/",
+            "https://169.254.169.254/latest/meta-data",
+            "https://10.0.0.5/",
+            "https://[::1]:22/",
+            "https://localhost/",
+            "https://100.64.0.1/",
+            "https://[fd00::1]/",
+            "https://[::ffff:127.0.0.1]/",
+            "https://localhost./",
+            "https://2130706433/",
+        ] {
+            assert_eq!(parse_endpoint(url, DEVELOPMENT), Err(NOT_PUBLIC), "{url}");
+            assert!(parse_endpoint(url, PRODUCTION).is_err(), "{url}");
+            assert!(parse_endpoint(url, LOCAL_RECEIVERS).is_ok(), "{url}");
+        }
+        assert!(parse_endpoint("https://8.8.8.8/hook", PRODUCTION).is_ok());
     }
 }

@@ -1,15 +1,19 @@
 //! `/v1/admin/webhooks` [admin]: integrators' event subscriptions and their delivery log.
 
+use std::time::Duration;
+
 use actix_web::{delete, get, post, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::model::{parse_endpoint, EventPattern, MAX_PATTERNS};
+use super::model::{parse_endpoint, EndpointRules, EventPattern, MAX_PATTERNS};
 use super::store::{self, DeliveryRow, SubscriptionRow};
 use crate::auth::{min, Auth};
 use crate::crypto::Crypto;
 use crate::db::Db;
+use crate::delivery::address::{judge_host, HostVerdict};
+use crate::delivery::resolve::{public_addresses, Refusal};
 use crate::http::error::{ApiError, FieldError, Problem};
 use crate::http::extract::{Json, Query};
 use crate::http::pagination::{paginate, PageQuery};
@@ -24,17 +28,28 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(deliveries);
 }
 
-/// Whether endpoints may be plain `http://` (development only).
+/// Which endpoints subscriptions may have: `http://` and non-public hosts in development
+/// only.
 #[derive(Debug, Clone, Copy)]
 pub struct WebhookSettings {
-    pub allow_http: bool,
+    pub endpoints: EndpointRules,
 }
+
+/// How long registration waits for an endpoint's host name to resolve.
+const RESOLVE_TIMEOUT: Duration = Duration::from_secs(3);
+
+const RESOLVES_INTERNAL: &str =
+    "resolves to loopback, a private network or another internal address, not a public one";
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"url": "https://erp.example/valise-events", "events": ["order.*", "payment.refunded"]}))]
 pub struct NewSubscription {
-    /// Where events are POSTed: `https://`, no credentials in the address.
+    /// Where events are POSTed: `https://`, no credentials in the address, on a public host.
+    /// An IP address must be public (not loopback, private, link-local, unique-local,
+    /// carrier-grade NAT, multicast or reserved), `localhost` is refused, and a host name
+    /// must resolve within 3 s to public addresses only (a name that does not resolve is
+    /// refused too).
     pub url: String,
     /// `order.*`, `payment.*`, `policy.published`, `dsr.*`, or exact event names
     /// (`order.placed`); 1–32 patterns.
@@ -102,7 +117,8 @@ pub struct DeliveryView {
     pub attempts: i32,
     /// HTTP status of the last try; absent when it got no response (timeout, refused).
     pub last_status_code: Option<i32>,
-    /// `HTTP <code>`, `timeout`, `connection failed`, …
+    /// `HTTP <code>`, `timeout`, `connection failed`, `address refused` (the host is, or
+    /// now resolves to, a non-public address: nothing was sent), …
     pub last_error: Option<String>,
     pub created_at: DateTime<Utc>,
     pub last_attempt_at: Option<DateTime<Utc>>,
@@ -139,10 +155,10 @@ pub struct DeliveryList {
 /// Validates a new subscription: the endpoint and 1–32 known, distinct patterns.
 fn parse_subscription(
     body: &NewSubscription,
-    allow_http: bool,
+    rules: EndpointRules,
 ) -> Result<(url::Url, Vec<EventPattern>), ApiError> {
     let mut errors = Vec::new();
-    let url = parse_endpoint(&body.url, allow_http)
+    let url = parse_endpoint(&body.url, rules)
         .map_err(|m| errors.push(FieldError::new("url", m)))
         .ok();
     if body.events.is_empty() || body.events.len() > MAX_PATTERNS {
@@ -162,6 +178,22 @@ fn parse_subscription(
     match url {
         Some(url) if errors.is_empty() => Ok((url, patterns)),
         _ => Err(ApiError::Validation(errors)),
+    }
+}
+
+/// Resolves the endpoint's host name (an IP address was judged by [`parse_endpoint`]) on
+/// tokio's blocking pool, and refuses it unless every address is public. Deliveries check
+/// again when they connect: DNS answers change.
+async fn resolves_publicly(url: &url::Url) -> Result<(), &'static str> {
+    let Some(HostVerdict::Resolve(name)) = url.host().map(judge_host) else {
+        return Ok(());
+    };
+    let port = url.port_or_known_default().unwrap_or(443);
+    match actix_web::rt::time::timeout(RESOLVE_TIMEOUT, public_addresses(name, port)).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(Refusal::NotPublic)) => Err(RESOLVES_INTERNAL),
+        Ok(Err(Refusal::NoAddress)) => Err("does not resolve to any address"),
+        Err(_) => Err("did not resolve within 3 seconds"),
     }
 }
 
@@ -207,6 +239,11 @@ async fn list(
 /// payment provider's webhooks. Any 2xx answer acknowledges it; anything else is retried 8
 /// times over almost 12 hours (1 min, 5 min, 15 min, 30 min, 1 h, 2 h, 3 h, 4 h), then the
 /// delivery is `dead`. The signing `secret` is in this response only.
+///
+/// The endpoint must be on the public internet: an internal IP address, `localhost`, or a
+/// name that resolves to an internal address (or does not resolve) is refused. Each delivery
+/// checks again when it connects, follows no redirect, and never connects to an internal
+/// address: its log says `address refused`.
 #[utoipa::path(
     operation_id = "create_webhook",
     tag = "webhooks",
@@ -216,7 +253,7 @@ async fn list(
         (status = 201, body = CreatedSubscription),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Admins only", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid URL or event pattern, or an unknown field", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid URL (not https, with credentials, or a host that is not public or does not resolve) or event pattern, or an unknown field", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/webhooks")]
@@ -227,7 +264,13 @@ async fn create(
     settings: web::Data<WebhookSettings>,
     body: Json<NewSubscription>,
 ) -> Result<HttpResponse, ApiError> {
-    let (url, patterns) = parse_subscription(&body.into_inner(), settings.allow_http)?;
+    let rules = settings.endpoints;
+    let (url, patterns) = parse_subscription(&body.into_inner(), rules)?;
+    if !rules.allow_private {
+        resolves_publicly(&url)
+            .await
+            .map_err(|m| ApiError::Validation(vec![FieldError::new("url", m)]))?;
+    }
     let secret = crate::auth::token::new_secret("whsec")?;
     let created_by = auth.principal.id.clone();
     let crypto = crypto.into_inner();

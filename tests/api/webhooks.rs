@@ -355,3 +355,122 @@ async fn a_subscription_stored_before_the_guard_never_reaches_loopback_and_logs_
         other => panic!("a delivery connected to loopback: {other:?}"),
     }
 }
+
+/// Names in the hosts file that resolve to loopback only (`localhost` and names under it
+/// aside, which are refused without a lookup): where the machine has some, they exercise the
+/// lookup at registration.
+fn hosts_file_loopback_names() -> Vec<String> {
+    use std::net::ToSocketAddrs;
+    let hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+    let mut names: Vec<String> = hosts
+        .lines()
+        .filter_map(|line| line.split('#').next())
+        .flat_map(|line| line.split_whitespace().skip(1).map(str::to_owned))
+        .filter(|name| !valise::delivery::address::is_local_name(name))
+        .filter(|name| {
+            matches!(
+                url::Url::parse(&format!("https://{name}/"))
+                    .map(|u| u.host().map(|h| h.to_owned())),
+                Ok(Some(url::Host::Domain(_)))
+            )
+        })
+        .filter(|name| {
+            (name.as_str(), 443)
+                .to_socket_addrs()
+                .is_ok_and(|addresses| {
+                    let addresses: Vec<_> = addresses.collect();
+                    !addresses.is_empty() && addresses.iter().all(|a| a.ip().is_loopback())
+                })
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+#[actix_web::test]
+async fn registering_an_internal_endpoint_is_refused_and_nothing_is_stored() {
+    let app = TestApp::spawn_configured(|c| fast_delivery(c, None)).await;
+    let admin = app.staff(Role::Admin).await;
+    let not_public = "must be a public address";
+    let mut cases: Vec<(String, &str)> = [
+        "http://127.0.0.1:6379/",
+        "https://169.254.169.254/latest/meta-data",
+        "https://10.0.0.5/",
+        "https://[::1]:22/",
+        "https://localhost/",
+        "https://100.64.0.1/",
+        "https://[fd00::1]/",
+        "https://[::ffff:127.0.0.1]/",
+        "https://0x7f.1/",
+        "https://[fe80::1]/",
+        "https://192.168.1.1/",
+        "https://0.0.0.0/",
+        "https://224.0.0.1/",
+        "https://LOCALHOST./",
+        "https://api.localhost/",
+    ]
+    .into_iter()
+    .map(|url| (url.to_owned(), not_public))
+    .collect();
+    for name in hosts_file_loopback_names() {
+        cases.push((format!("https://{name}/hook"), "resolves to loopback"));
+    }
+    // `.invalid` never resolves (RFC 6761).
+    cases.push((
+        "https://webhooks.invalid/hook".to_owned(),
+        "does not resolve",
+    ));
+
+    for (url, message) in &cases {
+        let response = app
+            .authed(Method::POST, "/v1/admin/webhooks", &admin)
+            .json(&json!({"url": url, "events": ["order.*"]}))
+            .send()
+            .await
+            .unwrap();
+        let body = assert_problem(
+            response,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation-failed",
+        )
+        .await;
+        assert_eq!(body["errors"].as_array().unwrap().len(), 1, "{url}: {body}");
+        assert_eq!(body["errors"][0]["field"], "url", "{url}: {body}");
+        let said = body["errors"][0]["message"].as_str().unwrap();
+        assert!(said.starts_with(message), "{url}: {said}");
+        assert!(
+            !body.to_string().contains(url.as_str()),
+            "the URL is echoed"
+        );
+    }
+    let listed: Value = app
+        .get_as("/v1/admin/webhooks", &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["data"], json!([]), "a refused endpoint was stored");
+}
+
+#[actix_web::test]
+async fn with_the_development_opt_in_a_local_receiver_registers_and_gets_deliveries() {
+    let receiver = Receiver::start(0);
+    let app = TestApp::spawn_configured(local_receivers).await;
+    let admin = app.staff(Role::Admin).await;
+    let sub = subscribe(&app, &admin, &receiver.url, json!(["policy.published"])).await;
+    app.db
+        .run(|conn| {
+            valise::webhooks::emit(conn, "policy.published", &json!({"version": 2}))
+                .map_err(anyhow::Error::from)
+        })
+        .await
+        .unwrap();
+    let got = receiver.wait_for(1, WAIT).await;
+    assert_eq!(got.len(), 1);
+    assert!(signature_is_valid(
+        sub["secret"].as_str().unwrap(),
+        &got[0].signature,
+        &got[0].body
+    ));
+}
