@@ -15,7 +15,10 @@ RUN apt-get update && apt-get install -y --no-install-recommends libssl3 ca-cert
 COPY --from=build /src/target/release/valise /usr/local/bin/valise
 USER valise
 WORKDIR /var/lib/valise
-ENV VALISE_BIND=0.0.0.0:8080 RUST_LOG=info
+# Production by default: the server refuses to start without real master keys, a signing
+# secret and the payment provider's webhook secret (from the environment or *_FILE paths,
+# e.g. container secrets), and never uses a development default on this public address.
+ENV VALISE_ENV=production VALISE_BIND=0.0.0.0:8080 RUST_LOG=info
 EXPOSE 8080
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/local/bin/valise"]

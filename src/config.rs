@@ -230,6 +230,29 @@ fn invalid(var: &'static str, reason: impl Into<String>) -> ConfigError {
     }
 }
 
+/// A secret given either as `VAR` or as a file named by `VAR_FILE` (container secrets,
+/// never in the process environment); a trailing newline of the file is dropped.
+fn secret_var(
+    get: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    file_var: &'static str,
+) -> Result<Option<String>, ConfigError> {
+    match (get(var), get(file_var)) {
+        (Some(_), Some(_)) => Err(invalid(
+            var,
+            format!("set either {var} or {file_var}, not both"),
+        )),
+        (Some(value), None) => Ok(Some(value)),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(path.trim())
+                .map_err(|_| invalid(file_var, "the file cannot be read"))?;
+            let value = text.trim_end_matches(['\n', '\r']).to_owned();
+            Ok((!value.trim().is_empty()).then_some(value))
+        }
+        (None, None) => Ok(None),
+    }
+}
+
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
@@ -368,7 +391,11 @@ impl Config {
             ));
         }
 
-        let payment_webhook_secret = match get("VALISE_PAYMENT_WEBHOOK_SECRET") {
+        let payment_webhook_secret = match secret_var(
+            &get,
+            "VALISE_PAYMENT_WEBHOOK_SECRET",
+            "VALISE_PAYMENT_WEBHOOK_SECRET_FILE",
+        )? {
             Some(s) if s.len() >= 16 => Secret::new(s),
             Some(_) => {
                 return Err(invalid(
@@ -422,18 +449,19 @@ impl Config {
         };
 
         let delivery = delivery_from(&get, production, &number)?;
-        let metrics_token = match get("VALISE_METRICS_TOKEN") {
-            None => None,
-            Some(t) if t.len() >= 16 && t.bytes().all(|b| b.is_ascii_graphic()) => {
-                Some(Secret::new(t))
-            }
-            Some(_) => {
-                return Err(invalid(
-                    "VALISE_METRICS_TOKEN",
-                    "expected at least 16 printable characters without spaces",
-                ))
-            }
-        };
+        let metrics_token =
+            match secret_var(&get, "VALISE_METRICS_TOKEN", "VALISE_METRICS_TOKEN_FILE")? {
+                None => None,
+                Some(t) if t.len() >= 16 && t.bytes().all(|b| b.is_ascii_graphic()) => {
+                    Some(Secret::new(t))
+                }
+                Some(_) => {
+                    return Err(invalid(
+                        "VALISE_METRICS_TOKEN",
+                        "expected at least 16 printable characters without spaces",
+                    ))
+                }
+            };
 
         let analytics = AnalyticsConfig {
             min_visitors: number("VALISE_ANALYTICS_MIN_VISITORS", 5, 2, 1000)?,
@@ -472,6 +500,58 @@ impl Config {
             metrics_token,
             analytics,
         })
+    }
+
+    /// The development defaults still in use, each named by the variable that replaces it:
+    /// generated or ephemeral keys, and the published development secrets.
+    pub fn development_secrets(&self) -> Vec<&'static str> {
+        let mut defaults = Vec::new();
+        if matches!(
+            self.master_keys,
+            SecretSource::Generated(_) | SecretSource::Ephemeral
+        ) {
+            defaults.push("VALISE_MASTER_KEY");
+        }
+        if matches!(
+            self.jwt_secret,
+            SecretSource::Generated(_) | SecretSource::Ephemeral
+        ) {
+            defaults.push("VALISE_JWT_SECRET");
+        }
+        if self.payment_webhook_secret.expose() == DEV_WEBHOOK_SECRET {
+            defaults.push("VALISE_PAYMENT_WEBHOOK_SECRET");
+        }
+        if self
+            .delivery
+            .gateway
+            .as_ref()
+            .is_some_and(|g| g.secret.expose() == DEV_NOTIFY_WEBHOOK_SECRET)
+        {
+            defaults.push("VALISE_NOTIFY_WEBHOOK_SECRET");
+        }
+        defaults
+    }
+
+    /// Refuses to serve on a non-loopback address while a development secret or generated
+    /// key is in use: the development payment secret is published (anyone could sign
+    /// `payment.captured`), and generated keys live beside the data they protect.
+    pub fn check_listener(&self) -> Result<(), ConfigError> {
+        if self.bind.ip().is_loopback() {
+            return Ok(());
+        }
+        let missing = self.development_secrets();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        Err(invalid(
+            "VALISE_BIND",
+            format!(
+                "{} is not a loopback address, and development defaults are in use; set {} \
+                 (or their _FILE variants), or bind 127.0.0.1",
+                self.bind.ip(),
+                missing.join(", ")
+            ),
+        ))
     }
 
     /// Settings for a test server: port 0, the given database, one worker.
@@ -521,7 +601,11 @@ fn delivery_from(
                 .ok_or_else(|| {
                     invalid("VALISE_NOTIFY_WEBHOOK_URL", "expected an http(s):// URL")
                 })?;
-            let secret = match get("VALISE_NOTIFY_WEBHOOK_SECRET") {
+            let secret = match secret_var(
+                get,
+                "VALISE_NOTIFY_WEBHOOK_SECRET",
+                "VALISE_NOTIFY_WEBHOOK_SECRET_FILE",
+            )? {
                 Some(s) if production && s == DEV_NOTIFY_WEBHOOK_SECRET => {
                     return Err(invalid(
                         "VALISE_NOTIFY_WEBHOOK_SECRET",
@@ -836,5 +920,109 @@ mod tests {
         assert!(delays.len() + 1 >= 8);
         let span: Duration = delays.iter().sum();
         assert!(span >= Duration::from_secs(4 * 3600));
+    }
+
+    const REAL_KEY: &str = "k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+    const REAL_JWT: &str = "a-signing-secret-of-at-least-32-characters";
+
+    #[test]
+    fn a_public_listener_refuses_every_development_default_by_name() {
+        assert!(
+            load(&[]).unwrap().check_listener().is_ok(),
+            "loopback is fine"
+        );
+        assert!(load(&[("VALISE_BIND", "[::1]:8080")])
+            .unwrap()
+            .check_listener()
+            .is_ok());
+
+        let err = load(&[("VALISE_BIND", "0.0.0.0:8080")])
+            .unwrap()
+            .check_listener()
+            .unwrap_err();
+        assert_eq!(err.var, "VALISE_BIND");
+        let line = err.to_string();
+        for var in [
+            "VALISE_MASTER_KEY",
+            "VALISE_JWT_SECRET",
+            "VALISE_PAYMENT_WEBHOOK_SECRET",
+        ] {
+            assert!(line.contains(var), "{line}");
+        }
+        assert!(
+            !line.contains('\n') && !line.contains(DEV_WEBHOOK_SECRET),
+            "{line}"
+        );
+
+        // One default left is enough to refuse, and it alone is named.
+        let err = load(&[
+            ("VALISE_BIND", "10.0.0.7:8080"),
+            ("VALISE_MASTER_KEY", REAL_KEY),
+            ("VALISE_JWT_SECRET", REAL_JWT),
+        ])
+        .unwrap()
+        .check_listener()
+        .unwrap_err();
+        assert!(
+            err.reason.contains("VALISE_PAYMENT_WEBHOOK_SECRET"),
+            "{err}"
+        );
+        assert!(!err.reason.contains("VALISE_JWT_SECRET"), "{err}");
+
+        let gateway = load(&[
+            ("VALISE_BIND", "0.0.0.0:8080"),
+            ("VALISE_MASTER_KEY", REAL_KEY),
+            ("VALISE_JWT_SECRET", REAL_JWT),
+            (
+                "VALISE_PAYMENT_WEBHOOK_SECRET",
+                "whsec-a-real-provider-secret",
+            ),
+            (
+                "VALISE_NOTIFY_WEBHOOK_URL",
+                "https://gateway.example/notify",
+            ),
+        ])
+        .unwrap()
+        .check_listener()
+        .unwrap_err();
+        assert!(gateway.reason.contains("VALISE_NOTIFY_WEBHOOK_SECRET"));
+
+        assert!(load(&[
+            ("VALISE_BIND", "0.0.0.0:8080"),
+            ("VALISE_MASTER_KEY", REAL_KEY),
+            ("VALISE_JWT_SECRET", REAL_JWT),
+            (
+                "VALISE_PAYMENT_WEBHOOK_SECRET",
+                "whsec-a-real-provider-secret"
+            ),
+        ])
+        .unwrap()
+        .check_listener()
+        .is_ok());
+    }
+
+    #[test]
+    fn secrets_can_come_from_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("payment.secret");
+        std::fs::write(&path, "whsec-from-a-mounted-file\n").unwrap();
+        let path = path.to_string_lossy().into_owned();
+        let c = load(&[("VALISE_PAYMENT_WEBHOOK_SECRET_FILE", &path)]).unwrap();
+        assert_eq!(
+            c.payment_webhook_secret.expose(),
+            "whsec-from-a-mounted-file"
+        );
+
+        let err = load(&[
+            ("VALISE_PAYMENT_WEBHOOK_SECRET_FILE", &path),
+            (
+                "VALISE_PAYMENT_WEBHOOK_SECRET",
+                "whsec-a-real-provider-secret",
+            ),
+        ])
+        .unwrap_err();
+        assert_eq!(err.var, "VALISE_PAYMENT_WEBHOOK_SECRET");
+        let err = load(&[("VALISE_METRICS_TOKEN_FILE", "/nonexistent/metrics.token")]).unwrap_err();
+        assert_eq!(err.var, "VALISE_METRICS_TOKEN_FILE");
     }
 }

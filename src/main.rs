@@ -12,7 +12,13 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    let config = match Config::from_env() {
+    let serves = matches!(command, Command::Serve);
+    let config = match Config::from_env().and_then(|c| {
+        if serves {
+            c.check_listener()?;
+        }
+        Ok(c)
+    }) {
         Ok(config) => config,
         Err(e) => {
             eprintln!("valise: {e}");

@@ -40,6 +40,30 @@ fn an_invalid_setting_stops_the_start_with_one_line_naming_it() {
 }
 
 #[test]
+fn serve_refuses_a_public_address_with_development_secrets() {
+    let output = valise()
+        .env("VALISE_BIND", "0.0.0.0:0")
+        .env("DATABASE_URL", "sqlite::memory:")
+        .env_remove("VALISE_MASTER_KEY")
+        .env_remove("VALISE_JWT_SECRET")
+        .env_remove("VALISE_PAYMENT_WEBHOOK_SECRET")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    for var in [
+        "VALISE_BIND",
+        "VALISE_MASTER_KEY",
+        "VALISE_JWT_SECRET",
+        "VALISE_PAYMENT_WEBHOOK_SECRET",
+    ] {
+        assert!(stderr.contains(var), "{stderr}");
+    }
+    assert!(!stderr.contains(valise::config::DEV_WEBHOOK_SECRET));
+}
+
+#[test]
 fn the_openapi_command_prints_the_committed_document() {
     let output = valise().arg("openapi").output().unwrap();
     assert!(output.status.success());
