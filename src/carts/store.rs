@@ -49,6 +49,16 @@ impl Access {
         }
     }
 
+    /// Who this is, for scoping what they stored: the account, or the hash of the cart token
+    /// (never the token itself). `None` without credentials.
+    pub fn holder(&self) -> Option<String> {
+        match (self.user_id.as_deref(), self.cart_token.as_deref()) {
+            (Some(user), _) => Some(format!("user:{user}")),
+            (None, Some(token)) => Some(format!("token:{}", hex::encode(hash_secret(token)))),
+            (None, None) => None,
+        }
+    }
+
     /// The open cart `id` if it is the requester's; 404 otherwise (no existence oracle).
     pub fn find(
         &self,

@@ -78,13 +78,23 @@ struct Input {
     payment_window: chrono::Duration,
 }
 
+impl Input {
+    /// Where this caller's answer for this cart is kept: the key is scoped to the cart *and*
+    /// to who may use it (account, or cart-token hash), so a stranger who learns a cart id
+    /// and its Idempotency-Key finds nothing to replay and gets what an unknown cart gets.
+    fn scope(&self) -> Result<String, ApiError> {
+        let holder = self.access.holder().ok_or(ApiError::NotFound)?;
+        Ok(format!("checkout:{}:{holder}", self.cart_id))
+    }
+}
+
 /// The whole checkout, in the caller's (write) transaction.
 fn place_order(
     conn: &mut DbConnection,
     crypto: &Crypto,
     input: &Input,
 ) -> Result<(u16, Vec<u8>, bool), ApiError> {
-    let scope = format!("checkout:{}", input.cart_id);
+    let scope = input.scope()?;
     if let Lookup::Replay(stored) =
         idempotency::lookup(conn, crypto, &scope, &input.key, &input.hash)?
     {
@@ -238,7 +248,9 @@ fn place_order(
 /// concurrency), creates the order (`pending_payment`) with a human number, seals the contact
 /// email and the shipping address with the order's own key, records the policy acceptance and
 /// queues the "order placed" notification. Requires an `Idempotency-Key`: a retry with the
-/// same key and body replays the first answer (`Idempotent-Replayed: true`). Guests receive
+/// same key and body by the same caller (account, or cart token) replays the first answer
+/// (`Idempotent-Replayed: true`); the key is scoped to that caller, so anyone else sending it
+/// gets what an unknown cart gets. Guests receive
 /// an `order_token`, shown only here. Unpaid orders expire after 30 minutes (configurable)
 /// and release their stock.
 #[utoipa::path(
@@ -304,7 +316,7 @@ async fn checkout(
                 // yet) and then find the cart already checked out (committed meanwhile): 404,
                 // which is answered the same way.
                 Err(e) if raced(&e) => {
-                    let scope = format!("checkout:{}", input.cart_id);
+                    let scope = input.scope()?;
                     match idempotency::lookup(conn, &crypto, &scope, &input.key, &input.hash)? {
                         Lookup::Replay(stored) => Ok((stored.status, stored.body, true)),
                         // Another key took the cart: no open cart any more.

@@ -186,6 +186,116 @@ async fn a_checkout_replays_for_the_same_key_and_refuses_another_body() {
     .await;
 }
 
+/// A problem with its per-request fields left out, to compare two answers.
+async fn problem_shape(response: reqwest::Response) -> (StatusCode, Value) {
+    let status = response.status();
+    let mut body: Value = response.json().await.unwrap();
+    body.as_object_mut().unwrap().remove("request_id");
+    (status, body)
+}
+
+#[actix_web::test]
+async fn a_checkout_replay_by_anyone_else_answers_what_an_unknown_cart_answers() {
+    let app = TestApp::spawn().await;
+    let variant = stocked_variant(&app, "replay-scope", 5, 12900).await;
+    let cart = guest_cart(&app, &variant, 1).await;
+    let body = checkout_body("owner@example.com");
+    let first = checkout(&app, &cart, "shared-key", &body).await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let order: Value = first.json().await.unwrap();
+
+    let unknown = GuestCart {
+        id: "cart_00000000000000000000000000000000".into(),
+        token: cart.token.clone(),
+    };
+    let expected = problem_shape(checkout(&app, &unknown, "shared-key", &body).await).await;
+    assert_eq!(expected.0, StatusCode::NOT_FOUND);
+
+    // Another guest (their own cart token), a guest without a token, another body.
+    let stranger = guest_cart(&app, &variant, 1).await;
+    let as_stranger = GuestCart {
+        id: cart.id.clone(),
+        token: stranger.token.clone(),
+    };
+    for answer in [
+        checkout(&app, &as_stranger, "shared-key", &body).await,
+        checkout(
+            &app,
+            &as_stranger,
+            "shared-key",
+            &checkout_body("x@example.com"),
+        )
+        .await,
+        app.client
+            .post(app.url(&format!("/v1/carts/{}/checkout", cart.id)))
+            .header("idempotency-key", "shared-key")
+            .json(&body)
+            .send()
+            .await
+            .unwrap(),
+    ] {
+        assert_eq!(problem_shape(answer).await, expected);
+    }
+    // A signed-in customer who knows the cart id and the key.
+    let customer = app.register(&unique_email("snoop"), "Snoop").await;
+    let answer = app
+        .authed(
+            Method::POST,
+            &format!("/v1/carts/{}/checkout", cart.id),
+            &customer,
+        )
+        .header("idempotency-key", "shared-key")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(problem_shape(answer).await, expected);
+
+    // The holder of the cart token still gets the order back.
+    let again = checkout(&app, &cart, "shared-key", &body).await;
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(again.json::<Value>().await.unwrap(), order);
+}
+
+#[actix_web::test]
+async fn a_customer_checkout_replays_only_for_that_customer() {
+    let app = TestApp::spawn().await;
+    let variant = stocked_variant(&app, "replay-customer", 5, 12900).await;
+    let owner = app.register(&unique_email("owner"), "Owner").await;
+    let other = app.register(&unique_email("other"), "Other").await;
+    let created: Value = app
+        .authed(Method::POST, "/v1/carts", &owner)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let cart_id = created["id"].as_str().unwrap().to_owned();
+    let added = app
+        .authed(Method::POST, &format!("/v1/carts/{cart_id}/items"), &owner)
+        .json(&json!({"variant_id": variant, "quantity": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status(), StatusCode::OK);
+    let path = format!("/v1/carts/{cart_id}/checkout");
+    let body = checkout_body("owner@example.com");
+    let send = |who: &Session| {
+        app.authed(Method::POST, &path, who)
+            .header("idempotency-key", "k-1")
+            .json(&body)
+            .send()
+    };
+    assert_eq!(send(&owner).await.unwrap().status(), StatusCode::CREATED);
+    let refused = send(&other).await.unwrap();
+    assert_problem(refused, StatusCode::NOT_FOUND, "not-found").await;
+    let replay = send(&owner).await.unwrap();
+    assert_eq!(replay.status(), StatusCode::CREATED);
+    assert_eq!(replay.headers()["idempotent-replayed"], "true");
+}
+
 /// Two tabs adding the same item at once: each add counts, in one line, and none fails.
 #[actix_web::test]
 async fn concurrent_adds_of_one_item_to_one_cart_all_count() {
