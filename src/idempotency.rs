@@ -8,12 +8,15 @@ use actix_web::{HttpRequest, HttpResponse};
 use diesel::prelude::*;
 use diesel::sql_types::{Binary, Integer, Text, Timestamp};
 
-use crate::crypto::{Crypto, DataKey, Place};
+use crate::crypto::{Crypto, CryptoError, DataKey, Place};
 use crate::db::schema::idempotency_keys;
 use crate::db::{DbConnection, Statement};
 use crate::http::error::ApiError;
 
 pub const TTL_HOURS: i64 = 24;
+
+/// The problem of a replay whose stored answer was sealed under a since-shredded key.
+pub const PERSONAL_DATA_ERASED: &str = "personal-data-erased";
 
 /// The `Idempotency-Key` header: 1–255 visible ASCII characters.
 pub fn key(req: &HttpRequest, required: bool) -> Result<Option<String>, ApiError> {
@@ -91,7 +94,17 @@ pub fn lookup(
             detail: "This Idempotency-Key was used for a different request; use a new key.".into(),
         });
     }
-    let key_for = crypto.data_key(conn, &subject)?;
+    let key_for = match crypto.data_key(conn, &subject) {
+        Err(CryptoError::Shredded) => {
+            return Err(ApiError::Gone {
+                slug: PERSONAL_DATA_ERASED,
+                detail: "The answer to this request held personal data that has since been \
+                         erased; it cannot be replayed. Read the resource instead."
+                    .into(),
+            })
+        }
+        other => other?,
+    };
     let body = key_for.open(
         &Place::new("idempotency_keys", "response_sealed", &place(scope, key)),
         &sealed,

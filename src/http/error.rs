@@ -75,6 +75,9 @@ pub enum ApiError {
     Conflict { slug: &'static str, detail: String },
     #[error("precondition failed")]
     PreconditionFailed,
+    /// A 410 with a specific slug: what was asked for existed and is gone for good.
+    #[error("gone: {detail}")]
+    Gone { slug: &'static str, detail: String },
     #[error("rate limited")]
     RateLimited(RateLimit),
     /// A 422 with a specific slug (e.g. `idempotency-key-reused`).
@@ -116,6 +119,7 @@ impl ApiError {
             Self::NotFound => "not-found",
             Self::Conflict { slug, .. } => slug,
             Self::PreconditionFailed => "precondition-failed",
+            Self::Gone { slug, .. } => slug,
             Self::RateLimited(_) => "rate-limited",
             Self::Unprocessable { slug, .. } => slug,
             Self::MethodNotAllowed { .. } => "method-not-allowed",
@@ -142,7 +146,9 @@ impl ApiError {
             ),
             Self::Unauthenticated(detail) | Self::Forbidden(detail) => (*detail).to_owned(),
             Self::NotFound => "No resource exists at this address, or it is not yours.".into(),
-            Self::Conflict { detail, .. } | Self::Unprocessable { detail, .. } => detail.clone(),
+            Self::Conflict { detail, .. }
+            | Self::Unprocessable { detail, .. }
+            | Self::Gone { detail, .. } => detail.clone(),
             Self::PreconditionFailed => {
                 "The resource changed since you read it (If-Match does not match its ETag); \
                  read it again and retry."
@@ -190,6 +196,7 @@ pub fn title_for(status: StatusCode) -> &'static str {
         404 => "Not found",
         405 => "Method not allowed",
         409 => "Conflict",
+        410 => "Gone",
         412 => "Precondition failed",
         413 => "Payload too large",
         415 => "Unsupported media type",
@@ -210,6 +217,7 @@ pub fn slug_for(status: StatusCode) -> &'static str {
         404 => "not-found",
         405 => "method-not-allowed",
         409 => "conflict",
+        410 => "gone",
         412 => "precondition-failed",
         413 => "payload-too-large",
         415 => "unsupported-media-type",
@@ -255,6 +263,7 @@ impl ResponseError for ApiError {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            Self::Gone { .. } => StatusCode::GONE,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,

@@ -267,6 +267,7 @@ fn place_order(
         (status = 400, description = "Missing or malformed Idempotency-Key", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such open cart, or not yours", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`out-of-stock`: a line is no longer available (the problem names the variant)", body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "`personal-data-erased`: a replay whose first answer held personal data erased since", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid or sensitive field, empty cart, stale policy version, or `idempotency-key-reused`", body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -149,6 +149,15 @@ pub const RULES: &[Rule] = &[
         },
     },
     Rule {
+        name: "idempotency_keys_erased",
+        category: "idempotency",
+        action: "delete Idempotency-Key records whose answer was sealed under a shredded key",
+        work: Work::Keys {
+            select: idempotency_erased_due,
+            act: delete_idempotency_erased,
+        },
+    },
+    Rule {
         name: "refresh_tokens",
         category: "account_profile",
         action: "delete expired refresh tokens",
@@ -569,6 +578,31 @@ fn idempotency_due(conn: &mut DbConnection, ctx: &Ctx<'_>, limit: i64) -> QueryR
         .select(idempotency_keys::key)
         .limit(limit)
         .load(conn)
+}
+
+/// Subjects of stored answers that can never be replayed again: their data key is gone.
+fn idempotency_erased_due(
+    conn: &mut DbConnection,
+    _: &Ctx<'_>,
+    limit: i64,
+) -> QueryResult<Vec<String>> {
+    idempotency_keys::table
+        .inner_join(data_keys::table.on(data_keys::subject_id.eq(idempotency_keys::subject_id)))
+        .filter(data_keys::wrapped.is_null())
+        .select(idempotency_keys::subject_id)
+        .distinct()
+        .limit(limit)
+        .load(conn)
+}
+
+fn delete_idempotency_erased(
+    conn: &mut DbConnection,
+    _: &Ctx<'_>,
+    subjects: &[String],
+) -> Result<(), ApiError> {
+    diesel::delete(idempotency_keys::table.filter(idempotency_keys::subject_id.eq_any(subjects)))
+        .execute(conn)?;
+    Ok(())
 }
 
 fn delete_idempotency(

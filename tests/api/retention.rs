@@ -417,3 +417,56 @@ async fn with_a_moving_clock_an_order_is_shredded_then_deleted_at_the_right_time
     assert_eq!(exists(open).await.unwrap(), 1);
     assert_eq!(app.get_as("/v1/me", &ada).await.status(), StatusCode::OK);
 }
+
+#[actix_web::test]
+async fn a_replay_whose_answer_was_erased_is_gone_and_retention_deletes_its_record() {
+    use crate::orders::{checkout, checkout_body, guest_cart};
+    let app = TestApp::spawn().await;
+    let officer = app.staff(Role::PrivacyOfficer).await;
+    let variant = stocked_variant(&app, "erased-replay", 5, 4900).await;
+    let cart = guest_cart(&app, &variant, 1).await;
+    let body = checkout_body("erased@example.com");
+    let placed = checkout(&app, &cart, "erased-key", &body).await;
+    assert_eq!(placed.status(), StatusCode::CREATED);
+    let order: Value = placed.json().await.unwrap();
+    let number = order["number"].as_str().unwrap().to_owned();
+
+    // The order's personal part is shredded (as retention does after it closes).
+    let (crypto, n) = (app.crypto.clone(), number.clone());
+    app.db
+        .run(move |conn| {
+            let id: String = orders::table
+                .filter(orders::number.eq(&n))
+                .select(orders::id)
+                .first(conn)?;
+            crypto.shred(conn, &id).map_err(anyhow::Error::from)
+        })
+        .await
+        .unwrap();
+
+    let replay = checkout(&app, &cart, "erased-key", &body).await;
+    let problem = assert_problem(replay, StatusCode::GONE, "personal-data-erased").await;
+    assert!(!problem.to_string().contains("erased@example.com"));
+
+    let report = run(&app, &officer, false).await;
+    assert_eq!(count(&report, "idempotency_keys_erased"), 1, "{report}");
+    assert_eq!(
+        count(&run(&app, &officer, false).await, "idempotency_keys_erased"),
+        0
+    );
+    let remaining: i64 = app
+        .db
+        .run(|conn| {
+            idempotency_keys::table
+                .count()
+                .get_result(conn)
+                .map_err(anyhow::Error::from)
+        })
+        .await
+        .unwrap();
+    assert_eq!(remaining, 0);
+    // Nothing left to replay: the cart is checked out, so the key answers 404 like any
+    // unknown cart.
+    let after = checkout(&app, &cart, "erased-key", &body).await;
+    assert_problem(after, StatusCode::NOT_FOUND, "not-found").await;
+}
