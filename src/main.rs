@@ -5,6 +5,11 @@ use valise::cli::{self, Cli, Command};
 use valise::config::Config;
 
 fn main() -> ExitCode {
+    // Files are private from the moment they exist: the SQLite database, its WAL and shared
+    // memory, generated keys and backups are created 0600 (directories 0700) by whatever
+    // creates them, with no window between create and chmod.
+    #[cfg(unix)]
+    rustix::process::umask(rustix::fs::Mode::from_bits_truncate(0o077));
     let command = Cli::parse().command.unwrap_or(Command::Serve);
     if matches!(command, Command::Openapi) {
         // Needs no configuration, so it works on any machine (CI, code generators).

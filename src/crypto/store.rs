@@ -138,6 +138,7 @@ pub(super) fn shred_many(
             }
             query.execute(conn)?;
         }
+        crate::db::note_destroyed();
         Ok(())
     })
 }

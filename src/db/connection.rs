@@ -127,9 +127,11 @@ impl ConnectionManager {
 }
 
 /// Per-connection SQLite settings. `synchronous = FULL` keeps an acknowledged order on disk
-/// even across a power loss; `busy_timeout` lets concurrent writers queue instead of failing.
+/// even across a power loss; `busy_timeout` lets concurrent writers queue instead of failing;
+/// `secure_delete` zeroes what a delete or update frees, so a shredded key's bytes do not
+/// linger in free space of a page (see `db::forget_freed` for the WAL).
 const SQLITE_PRAGMAS: &str = "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; \
-                              PRAGMA synchronous = FULL;";
+                              PRAGMA synchronous = FULL; PRAGMA secure_delete = ON;";
 
 /// How long after a piece of work succeeded on a connection the pool hands it out again
 /// without a `SELECT 1` first. A round trip per checkout was 7 of the ~60 statements of a

@@ -35,6 +35,54 @@ impl std::ops::DerefMut for PooledConnection {
     }
 }
 
+impl Drop for PooledConnection {
+    fn drop(&mut self) {
+        forget_if_destroyed(self.0.connection());
+    }
+}
+
+thread_local! {
+    /// Set when work on this thread destroyed data (a shredded key): see [`note_destroyed`].
+    static DESTROYED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Records that the work running on this thread destroyed data (shredded a data key). When
+/// the work ends — outside its transaction, which a checkpoint cannot run in — its connection
+/// makes the old bytes leave the files ([`forget_freed`]).
+pub fn note_destroyed() {
+    DESTROYED.with(|d| d.set(true));
+}
+
+fn forget_if_destroyed(conn: &mut DbConnection) {
+    if DESTROYED.with(|d| d.replace(false)) {
+        if let Err(e) = forget_freed(conn, &[]) {
+            log::warn!("could not purge freed pages after a shred: {e}");
+        }
+    }
+}
+
+/// Makes bytes that deletes and updates freed leave the database's files.
+///
+/// SQLite zeroes freed cells (`secure_delete`), but the WAL still holds the pages as they
+/// were before: a checkpoint copies the current pages into the main file and `TRUNCATE`
+/// empties the WAL (it waits, within the busy timeout, for readers of older snapshots).
+/// PostgreSQL keeps a deleted or updated row's old version as a dead tuple until VACUUM;
+/// `tables` are vacuumed now. Its WAL segments keep the old values until they are recycled
+/// (and archives and replicas keep theirs): see the README's "What erasure leaves behind".
+/// Must run outside any transaction.
+pub fn forget_freed(conn: &mut DbConnection, tables: &[&str]) -> diesel::QueryResult<()> {
+    use diesel::connection::SimpleConnection;
+    match conn {
+        DbConnection::Sqlite(c) => c.batch_execute("PRAGMA wal_checkpoint(TRUNCATE);"),
+        DbConnection::Postgres(c) => {
+            for table in tables {
+                c.batch_execute(&format!("VACUUM {table}"))?;
+            }
+            Ok(())
+        }
+    }
+}
+
 /// Failures of the plumbing itself (not of a query): the pool could not hand out a connection
 /// in time, or the blocking thread pool is gone.
 #[derive(Debug, thiserror::Error)]
@@ -122,6 +170,7 @@ impl Db {
             conn.settle(false);
             let result = work(conn.connection());
             conn.settle(result.is_ok());
+            forget_if_destroyed(conn.connection());
             result
         })
         .await

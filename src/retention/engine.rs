@@ -310,6 +310,11 @@ pub fn run(
         });
     }
     if !dry_run {
+        // Shredded keys' old versions: out of SQLite's WAL, and PostgreSQL's dead tuples
+        // of the keys table vacuumed now rather than whenever autovacuum comes by.
+        if rules.iter().any(|r| r.count > 0) {
+            crate::db::forget_freed(conn, &["data_keys"])?;
+        }
         let handled: Vec<String> = rules
             .iter()
             .filter(|r| r.count > 0)

@@ -63,6 +63,70 @@ fn serve_refuses_a_public_address_with_development_secrets() {
     assert!(!stderr.contains(valise::config::DEV_WEBHOOK_SECRET));
 }
 
+#[cfg(unix)]
+#[test]
+fn database_wal_key_and_backup_files_are_private_from_the_start() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    // Whatever umask the operator's shell has, the files come out private.
+    let data = dir.path().join("data");
+    let url = format!("sqlite://{}", data.join("valise.db").display());
+    let server = start_server_logging_to(
+        &url,
+        Stdio::null(),
+        &[("VALISE_DATA_DIR", data.to_str().unwrap())],
+    );
+    // A write, so the WAL and its index exist.
+    let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    let body = r#"{"email":"perm@example.com","password":"correct horse battery staple","name":"Perm","accepted_policy_version":1}"#;
+    write!(
+        stream,
+        "POST /v1/auth/register HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 201"), "{response}");
+
+    let snapshot = dir.path().join("snapshot.db");
+    let output = valise()
+        .args(["backup", "--out", snapshot.to_str().unwrap()])
+        .env("DATABASE_URL", &url)
+        .env("VALISE_DATA_DIR", &data)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(&data)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.push(snapshot.clone());
+    files.push(dir.path().join("snapshot.db.manifest.json"));
+    for name in [
+        "valise.db",
+        "valise.db-wal",
+        "valise.db-shm",
+        "master.keys",
+        "jwt.secret",
+    ] {
+        assert!(files.contains(&data.join(name)), "{name} exists: {files:?}");
+    }
+    for file in &files {
+        let mode = std::fs::metadata(file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{} is {mode:o}", file.display());
+    }
+    let dir_mode = std::fs::metadata(&data).unwrap().permissions().mode() & 0o777;
+    assert_eq!(dir_mode, 0o700, "the data directory is {dir_mode:o}");
+    drop(server);
+}
+
 #[test]
 fn the_openapi_command_prints_the_committed_document() {
     let output = valise().arg("openapi").output().unwrap();

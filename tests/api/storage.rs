@@ -220,3 +220,139 @@ async fn a_shredded_subject_is_unreadable_and_unfindable() {
         StatusCode::OK
     );
 }
+
+/// Whether any 12 consecutive bytes of `needle` are in `haystack` (a partly overwritten copy
+/// counts: the 96 bits left may be the half of a key that matters).
+fn holds(haystack: &[u8], needle: &[u8]) -> bool {
+    needle
+        .windows(12)
+        .any(|part| haystack.windows(part.len()).any(|w| w == part))
+}
+
+/// Every file in the directory of a SQLite database, read whole.
+fn files_beside(path: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    std::fs::read_dir(path.parent().unwrap())
+        .unwrap()
+        .map(|entry| {
+            let path = entry.unwrap().path();
+            (path.display().to_string(), std::fs::read(&path).unwrap())
+        })
+        .collect()
+}
+
+#[actix_web::test]
+async fn a_shredded_key_leaves_no_copy_in_any_database_file() {
+    let app = TestApp::spawn().await;
+    let gone = app.register(&unique_email("wal"), "Wal Erased").await;
+    let id = gone.user_id.clone();
+    let wrapped: Vec<u8> = app
+        .db
+        .run(move |conn| {
+            data_keys::table
+                .find(&id)
+                .select(data_keys::wrapped)
+                .first::<Option<Vec<u8>>>(conn)
+                .map_err(anyhow::Error::from)
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    let sqlite = match &app.config.database_url {
+        DatabaseUrl::SqliteFile(path) => Some(path.clone()),
+        _ => None,
+    };
+    if let Some(path) = &sqlite {
+        // Let the key reach the main file too, as it does on a server that ran a while.
+        app.db
+            .run(|conn| valise::db::forget_freed(conn, &[]).map_err(anyhow::Error::from))
+            .await
+            .unwrap();
+        assert!(
+            files_beside(path)
+                .iter()
+                .any(|(_, bytes)| holds(bytes, &wrapped)),
+            "the live key is on disk before the erasure"
+        );
+    }
+
+    let erased = app
+        .authed(reqwest::Method::DELETE, "/v1/me", &gone)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(erased.status(), StatusCode::ACCEPTED);
+
+    match &sqlite {
+        Some(path) => {
+            for (file, bytes) in files_beside(path) {
+                assert!(!holds(&bytes, &wrapped), "the shredded key is in {file}");
+            }
+        }
+        // PostgreSQL keeps the old row version until VACUUM: the retention run vacuums
+        // the keys table once it has shredded anything.
+        None => {
+            let officer = app.staff(valise::auth::Role::PrivacyOfficer).await;
+            let order = crate::orders::customer_order(
+                &app,
+                &app.register(&unique_email("closed"), "Closed Order").await,
+                &crate::orders::stocked_variant(&app, "vacuumed", 2, 4900).await,
+            )
+            .await;
+            let number = order["number"].as_str().unwrap().to_owned();
+            app.db
+                .run(move |conn| {
+                    use valise::db::schema::orders;
+                    diesel::update(orders::table.filter(orders::number.eq(number)))
+                        .set((
+                            orders::status.eq("closed"),
+                            orders::closed_at
+                                .eq(Some(valise::db::now() - chrono::Duration::days(1))),
+                        ))
+                        .execute(conn)
+                        .map_err(anyhow::Error::from)
+                })
+                .await
+                .unwrap();
+            let vacuums = |app: &TestApp| {
+                let db = app.db.clone();
+                async move {
+                    db.run(|conn| {
+                        diesel::sql_query(
+                            "SELECT vacuum_count AS n FROM pg_stat_user_tables \
+                             WHERE relname = 'data_keys'",
+                        )
+                        .get_result::<Count>(conn)
+                        .map(|c| c.n)
+                        .map_err(anyhow::Error::from)
+                    })
+                    .await
+                    .unwrap()
+                }
+            };
+            let before = vacuums(&app).await;
+            let report = app
+                .authed(
+                    reqwest::Method::POST,
+                    "/v1/admin/retention/run?dry_run=false",
+                    &officer,
+                )
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(report.status(), StatusCode::OK);
+            assert!(
+                crate::helpers::eventually(std::time::Duration::from_secs(5), || async {
+                    vacuums(&app).await > before
+                })
+                .await,
+                "the retention run vacuumed data_keys"
+            );
+        }
+    }
+}
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
