@@ -144,7 +144,7 @@ bench_backend() {
     base="http://127.0.0.1:$port"
     export DATABASE_URL=$url VALISE_DATA_DIR=$work/keys-$backend VALISE_BIND=127.0.0.1:$port RUST_LOG=warn
     export VALISE_ADMIN_EMAIL=bench-admin@example.com VALISE_ADMIN_PASSWORD="bench admin password"
-    export VALISE_BEHIND_PROXY=true  # the analytics row's visitors come with X-Forwarded-For
+    export VALISE_TRUSTED_PROXIES=127.0.0.1  # the analytics row's visitors come with X-Forwarded-For
     started=$SECONDS
     $bin seed --demo --products "$PRODUCTS" 2>/dev/null | tail -1 >&2
     $bin serve >> "$work/server.log" 2>&1 &
@@ -213,7 +213,7 @@ bench_backend() {
         -H 'content-type: application/json' -d "$events")
     if [ "$status" = 202 ] || [ "$status" = 204 ]; then
         # Many visitors, as in production: each batch comes from one of a million sessions and
-        # addresses (the server trusts X-Forwarded-For here, VALISE_BEHIND_PROXY), so the row
+        # addresses (the server trusts X-Forwarded-For from loopback here, VALISE_TRUSTED_PROXIES), so the row
         # measures ingest rather than one address's rate limit or one session's roll-up row.
         cat > "$work/analytics.lua" <<LUA
 local body = '$events'

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::db::DatabaseUrl;
+use crate::http::client_ip::TrustedProxies;
 
 /// A secret value: `Debug` never prints it, and reading it takes a deliberate `expose()`.
 #[derive(Clone, PartialEq, Eq)]
@@ -204,9 +205,9 @@ pub struct Config {
     pub after_sales_window: chrono::Duration,
     /// Retention periods (the statutory ones depend on the shop's jurisdiction).
     pub retention: RetentionConfig,
-    /// Behind a reverse proxy: take the client address from the last `X-Forwarded-For`
-    /// entry (the one the proxy appended) rather than the socket peer.
-    pub behind_proxy: bool,
+    /// Proxies whose `X-Forwarded-For` entries name the client (empty: the socket peer is
+    /// the client).
+    pub trusted_proxies: TrustedProxies,
     /// The notification and webhook delivery worker.
     pub delivery: DeliveryConfig,
     /// Bearer token a metrics scraper sends to `GET /metrics`. Without one, the metrics are
@@ -442,10 +443,17 @@ impl Config {
             inactive_account_years: number("VALISE_INACTIVE_ACCOUNT_YEARS", 3, 1, 30)?,
         };
 
-        let behind_proxy = match get("VALISE_BEHIND_PROXY").as_deref().map(str::trim) {
-            None | Some("false") | Some("0") => false,
-            Some("true") | Some("1") => true,
-            Some(_) => return Err(invalid("VALISE_BEHIND_PROXY", "expected true or false")),
+        if get("VALISE_BEHIND_PROXY").is_some() {
+            return Err(invalid(
+                "VALISE_BEHIND_PROXY",
+                "replaced by VALISE_TRUSTED_PROXIES: the addresses or networks (CIDR) of your \
+                 proxies",
+            ));
+        }
+        let trusted_proxies = match get("VALISE_TRUSTED_PROXIES") {
+            None => TrustedProxies::default(),
+            Some(list) => TrustedProxies::parse(&list)
+                .map_err(|reason| invalid("VALISE_TRUSTED_PROXIES", reason))?,
         };
 
         let delivery = delivery_from(&get, production, &number)?;
@@ -495,7 +503,7 @@ impl Config {
             payment_window,
             after_sales_window,
             retention,
-            behind_proxy,
+            trusted_proxies,
             delivery,
             metrics_token,
             analytics,
@@ -573,7 +581,7 @@ impl Config {
             payment_window: chrono::Duration::minutes(30),
             after_sales_window: chrono::Duration::days(30),
             retention: RetentionConfig::default(),
-            behind_proxy: false,
+            trusted_proxies: TrustedProxies::default(),
             delivery: DeliveryConfig::default(),
             metrics_token: None,
             analytics: AnalyticsConfig::default(),
@@ -740,7 +748,8 @@ mod tests {
             ("VALISE_JWT_SECRET", "short-secret"),
             ("VALISE_ORDER_PAYMENT_MINUTES", "99999"),
             ("VALISE_AFTER_SALES_DAYS", "-4"),
-            ("VALISE_BEHIND_PROXY", "maybe"),
+            ("VALISE_BEHIND_PROXY", "true"),
+            ("VALISE_TRUSTED_PROXIES", "proxy.internal"),
             ("VALISE_NOTIFY_WEBHOOK_URL", "ftp://gateway.example/x"),
             ("VALISE_NOTIFY_MAX_ATTEMPTS", "-3"),
             ("VALISE_NOTIFY_RETRY_SECONDS", "soon"),

@@ -163,9 +163,7 @@ impl Application {
         let analytics_settings =
             web::Data::new(analytics::Settings::from_config(&config.analytics));
         let response_cache = web::Data::new(catalog::cache::ResponseCache::default());
-        let client_addresses = web::Data::new(auth::ClientAddresses {
-            behind_proxy: config.behind_proxy,
-        });
+        let trusted_proxies = web::Data::new(config.trusted_proxies.clone());
         let mut pools = vec![("primary", db.clone())];
         let catalog_db = web::Data::new(catalog::CatalogDb(match &config.read_database_url {
             Some(url) => {
@@ -232,7 +230,7 @@ impl Application {
                 .app_data(analytics_settings.clone())
                 .app_data(response_cache.clone())
                 .app_data(catalog_db.clone())
-                .app_data(client_addresses.clone())
+                .app_data(trusted_proxies.clone())
                 .app_data(payment_settings.clone())
                 .app_data(webhook_settings.clone())
                 .app_data(routes.clone())

@@ -8,7 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::model::EventBatch;
 use super::report::{AnalyticsReport, Period, ReportKind};
 use super::{queries, store, Settings};
-use crate::auth::{min, throttle, Auth, ClientAddresses};
+use crate::auth::{min, throttle, Auth};
 use crate::crypto::{index_kind, Crypto};
 use crate::db::Db;
 use crate::http::error::{ApiError, Problem};
@@ -42,9 +42,8 @@ fn opted_out(headers: &HeaderMap) -> bool {
 
 /// The rate-limit bucket of the caller's address: a blind index, never the address.
 fn client_bucket(crypto: &Crypto, req: &HttpRequest) -> String {
-    let ip = req
-        .app_data::<web::Data<ClientAddresses>>()
-        .map(|c| c.of(req))
+    let ip = crate::http::client_ip::of(req)
+        .map(|ip| ip.to_string())
         .unwrap_or_default();
     let mac = crypto.blind_index(index_kind::CLIENT_ADDRESS, &ip);
     format!("analytics:client:{}", hex::encode(&mac[..16]))

@@ -51,31 +51,3 @@ pub mod status {
     /// Erased: personal fields shredded; the row stays for accounting references.
     pub const ERASED: &str = "erased";
 }
-
-/// Where a client's address comes from, for per-client throttling.
-#[derive(Debug, Clone, Copy)]
-pub struct ClientAddresses {
-    pub behind_proxy: bool,
-}
-
-impl ClientAddresses {
-    /// The client's IP: the socket peer, or behind a proxy the last `X-Forwarded-For` entry
-    /// (appended by the proxy itself; earlier entries are whatever the client claimed).
-    pub fn of(&self, req: &actix_web::HttpRequest) -> String {
-        if self.behind_proxy {
-            let forwarded = req
-                .headers()
-                .get("x-forwarded-for")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.rsplit(',').next())
-                .map(str::trim)
-                .filter(|v| !v.is_empty());
-            if let Some(ip) = forwarded {
-                return ip.to_owned();
-            }
-        }
-        req.peer_addr()
-            .map(|a| a.ip().to_string())
-            .unwrap_or_default()
-    }
-}

@@ -187,9 +187,8 @@ async fn register(
 }
 
 fn client_bucket(crypto: &Crypto, req: &HttpRequest) -> String {
-    let ip = req
-        .app_data::<web::Data<super::ClientAddresses>>()
-        .map(|c| c.of(req))
+    let ip = crate::http::client_ip::of(req)
+        .map(|ip| ip.to_string())
         .unwrap_or_default();
     let mac = crypto.blind_index(index_kind::CLIENT_ADDRESS, &ip);
     format!("login:client:{}", hex::encode(&mac[..16]))

@@ -1,6 +1,7 @@
 //! HTTP plumbing shared by every domain: errors, extractors, middleware, caching, OpenAPI.
 
 pub mod cache;
+pub mod client_ip;
 pub mod error;
 pub mod extract;
 pub mod gate;

@@ -101,7 +101,10 @@ fn batch(session: &str, events: Value) -> Value {
 
 #[actix_web::test]
 async fn events_are_stored_without_anything_that_identifies_the_visitor() {
-    let app = TestApp::spawn_configured(|c| c.behind_proxy = true).await;
+    let app = TestApp::spawn_configured(|c| {
+        c.trusted_proxies = valise::http::client_ip::TrustedProxies::parse("127.0.0.1").unwrap()
+    })
+    .await;
     let customer = app
         .register(&crate::helpers::unique_email("reader"), "Reader")
         .await;
@@ -878,7 +881,7 @@ async fn reports_are_for_managers_and_check_their_period() {
 #[actix_web::test]
 async fn batches_are_rate_limited_per_client_address() {
     let app = TestApp::spawn_configured(|c| {
-        c.behind_proxy = true;
+        c.trusted_proxies = valise::http::client_ip::TrustedProxies::parse("127.0.0.1").unwrap();
         c.analytics.batches_per_minute = 3;
     })
     .await;

@@ -366,14 +366,19 @@ async fn forged_expired_and_foreign_tokens_are_refused() {
 }
 
 #[actix_web::test]
-async fn behind_a_proxy_each_client_address_has_its_own_login_limit() {
-    let app = TestApp::spawn_configured(|c| c.behind_proxy = true).await;
-    let attempt = |client: &'static str| {
+async fn behind_chained_proxies_each_client_address_has_its_own_login_limit() {
+    // client → CDN (10.0.0.2) → load balancer (127.0.0.1, the test's socket) → Valise
+    let app = TestApp::spawn_configured(|c| {
+        c.trusted_proxies =
+            valise::http::client_ip::TrustedProxies::parse("127.0.0.1, 10.0.0.0/8").unwrap()
+    })
+    .await;
+    let attempt = |forwarded: String| {
         let app = &app;
         async move {
             app.client
                 .post(app.url("/v1/auth/login"))
-                .header("x-forwarded-for", format!("10.9.8.7, {client}"))
+                .header("x-forwarded-for", forwarded)
                 .json(&json!({"email": unique_email("guess"), "password": "not a real password"}))
                 .send()
                 .await
@@ -381,10 +386,14 @@ async fn behind_a_proxy_each_client_address_has_its_own_login_limit() {
                 .status()
         }
     };
-    for _ in 0..30 {
-        assert_eq!(attempt("203.0.113.7").await, StatusCode::UNAUTHORIZED);
+    for n in 0..30 {
+        // What the client writes itself (the left-most entry) changes every time.
+        let forwarded = format!("192.0.2.{n}, 203.0.113.7, 10.0.0.2");
+        assert_eq!(attempt(forwarded).await, StatusCode::UNAUTHORIZED);
     }
-    assert_eq!(attempt("203.0.113.7").await, StatusCode::TOO_MANY_REQUESTS);
-    // Another client behind the same proxy is not locked out.
-    assert_eq!(attempt("198.51.100.9").await, StatusCode::UNAUTHORIZED);
+    let forged = "192.0.2.200, 203.0.113.7, 10.0.0.2".to_owned();
+    assert_eq!(attempt(forged).await, StatusCode::TOO_MANY_REQUESTS);
+    // Another client behind the same proxies is not locked out.
+    let other = "198.51.100.9, 10.0.0.2".to_owned();
+    assert_eq!(attempt(other).await, StatusCode::UNAUTHORIZED);
 }
