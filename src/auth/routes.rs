@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 
 use super::password::{self, Password};
 use super::store::{self as auth_store, Refresh};
-use super::throttle::{self, LOGIN_PER_ACCOUNT, LOGIN_PER_CLIENT};
+use super::throttle::{self, Claim, LOGIN_PER_ACCOUNT, LOGIN_PER_CLIENT, LOGIN_PER_PAIR};
 use super::{min, Auth, Role, TokenKeys};
 use crate::accounts::model::{Email, PersonName, UserView};
 use crate::accounts::store::{self as accounts, NewAccount};
@@ -186,20 +186,15 @@ async fn register(
     }))
 }
 
-fn client_bucket(crypto: &Crypto, req: &HttpRequest) -> String {
-    let ip = crate::http::client_ip::of(req)
-        .map(|ip| ip.to_string())
-        .unwrap_or_default();
-    let mac = crypto.blind_index(index_kind::CLIENT_ADDRESS, &ip);
-    format!("login:client:{}", hex::encode(&mac[..16]))
-}
-
 const BAD_CREDENTIALS: &str = "The email or password is incorrect.";
 
 /// Log in.
 ///
-/// Answers identically for an unknown email and a wrong password. Failed attempts are
-/// limited per account and per client address (`X-RateLimit-*`; 429 with `Retry-After`).
+/// Answers identically for an unknown email and a wrong password. Attempts are counted
+/// before the password is checked: 5 per account from one client address, then a lock that
+/// doubles with each further failure (15 min up to 12 h; a success ends it); 50 per account
+/// per hour from all addresses together; 30 per client address per 15 minutes
+/// (`X-RateLimit-*` show the first; 429 with `Retry-After`).
 #[utoipa::path(
     tag = "auth",
     request_body = LoginRequest,
@@ -224,11 +219,20 @@ async fn login(
     let email = Email::parse("email", &body.email)?;
     let password = body.password;
     let crypto = crypto.into_inner();
-    let account_bucket = format!(
-        "login:account:{}",
-        hex::encode(&crypto.blind_index(index_kind::ACCOUNT_EMAIL, email.as_str())[..16])
-    );
-    let client_bucket = client_bucket(&crypto, &req);
+    // Bucket names are blind indexes: never an email or an address.
+    let ip = crate::http::client_ip::of(&req)
+        .map(|ip| ip.to_string())
+        .unwrap_or_default();
+    let bucket = |prefix: &str, kind: &str, value: &str| {
+        format!(
+            "{prefix}{}",
+            hex::encode(&crypto.blind_index(kind, value)[..16])
+        )
+    };
+    let account_bucket = bucket("login:account:", index_kind::ACCOUNT_EMAIL, email.as_str());
+    let client_bucket = bucket("login:client:", index_kind::CLIENT_ADDRESS, &ip);
+    let pair = format!("{}\n{ip}", email.as_str());
+    let pair_bucket = bucket("login:pair:", index_kind::LOGIN_PAIR, &pair);
 
     enum Outcome {
         LoggedIn {
@@ -241,13 +245,29 @@ async fn login(
     let (outcome, limit): (Outcome, RateLimit) = db
         .run(move |conn| {
             let now = crate::db::now();
-            let account = throttle::peek(conn, &account_bucket, LOGIN_PER_ACCOUNT, now)?;
-            let client = throttle::peek(conn, &client_bucket, LOGIN_PER_CLIENT, now)?;
-            for state in [client, account] {
-                if state.remaining == 0 {
-                    return Err(ApiError::RateLimited(state));
+            // Every attempt is counted before the password is looked at, so parallel
+            // attempts cannot slip past the limit between a check and a count.
+            let left = match throttle::claim(conn, &pair_bucket, LOGIN_PER_PAIR, now)? {
+                Claim::Locked { retry_after_secs } => {
+                    return Err(ApiError::RateLimited(RateLimit {
+                        limit: LOGIN_PER_PAIR.free.unsigned_abs(),
+                        remaining: 0,
+                        reset_secs: retry_after_secs,
+                        retry_after_secs,
+                    }))
                 }
-            }
+                Claim::Granted { left } => left,
+            };
+            throttle::take(conn, &client_bucket, LOGIN_PER_CLIENT, now)?
+                .map_err(ApiError::RateLimited)?;
+            throttle::take(conn, &account_bucket, LOGIN_PER_ACCOUNT, now)?
+                .map_err(ApiError::RateLimited)?;
+            let state = RateLimit {
+                limit: LOGIN_PER_PAIR.free.unsigned_abs(),
+                remaining: left.unsigned_abs(),
+                reset_secs: LOGIN_PER_PAIR.first_lock.num_seconds().unsigned_abs(),
+                retry_after_secs: 0,
+            };
             let user = accounts::find_by_email(conn, &crypto, &email)?;
             let verified = match &user {
                 Some(u) if u.status == super::status::ACTIVE => u
@@ -261,23 +281,24 @@ async fn login(
             };
             match user.filter(|_| verified) {
                 Some(user) => {
-                    throttle::clear(conn, &account_bucket)?;
+                    // A success is no failure: the streak ends, the ceilings get it back.
+                    throttle::clear(conn, &pair_bucket)?;
+                    throttle::refund(conn, &client_bucket)?;
+                    throttle::refund(conn, &account_bucket)?;
                     let refresh = auth_store::start_family(conn, &user.id)?;
-                    let state = throttle::peek(conn, &account_bucket, LOGIN_PER_ACCOUNT, now)?;
                     Ok((
                         Outcome::LoggedIn {
                             role: user.role(),
                             user_id: user.id,
                             refresh,
                         },
-                        state,
+                        RateLimit {
+                            remaining: state.limit,
+                            ..state
+                        },
                     ))
                 }
-                None => {
-                    let state = throttle::hit(conn, &account_bucket, LOGIN_PER_ACCOUNT, now)?;
-                    throttle::hit(conn, &client_bucket, LOGIN_PER_CLIENT, now)?;
-                    Ok((Outcome::Failed, state))
-                }
+                None => Ok((Outcome::Failed, state)),
             }
         })
         .await?;

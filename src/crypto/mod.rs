@@ -51,6 +51,8 @@ pub enum CryptoError {
 pub mod index_kind {
     pub const ACCOUNT_EMAIL: &str = "account_email";
     pub const CLIENT_ADDRESS: &str = "client_address";
+    /// An account's email and a client address together (login throttling).
+    pub const LOGIN_PAIR: &str = "login_pair";
     pub const ORDER_EMAIL: &str = "order_email";
     /// One-time codes of guest data-subject requests, bound to their request id.
     pub const DSR_CODE: &str = "dsr_code";

@@ -215,6 +215,151 @@ async fn the_throttle_is_shared_by_every_instance() {
     );
 }
 
+/// A login attempt from `client` (behind the test's trusted loopback proxy).
+async fn login_from(app: &TestApp, client: &str, email: &str, password: &str) -> reqwest::Response {
+    app.client
+        .post(app.url("/v1/auth/login"))
+        .header("x-forwarded-for", client)
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn behind_a_proxy() -> TestApp {
+    TestApp::spawn_configured(|c| {
+        c.trusted_proxies = valise::http::client_ip::TrustedProxies::parse("127.0.0.1").unwrap()
+    })
+    .await
+}
+
+#[actix_web::test]
+async fn parallel_wrong_passwords_are_checked_no_more_than_the_limit() {
+    let app = TestApp::spawn().await;
+    let victim = app.register(&unique_email("parallel"), "Victim").await;
+    let attempts = (0..20).map(|_| app.login(&victim.email, "wrong password!!"));
+    let statuses: Vec<StatusCode> = futures_util::future::join_all(attempts)
+        .await
+        .iter()
+        .map(|r| r.status())
+        .collect();
+    let checked = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    let limited = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!((checked, limited), (5, 15), "{statuses:?}");
+}
+
+#[actix_web::test]
+async fn a_stranger_elsewhere_cannot_lock_the_owner_out() {
+    let app = behind_a_proxy().await;
+    let owner = app.register(&unique_email("owner"), "Owner").await;
+    for _ in 0..5 {
+        let r = login_from(&app, "203.0.113.66", &owner.email, "guessing guessing").await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    for _ in 0..20 {
+        let r = login_from(&app, "203.0.113.66", &owner.email, "guessing guessing").await;
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    }
+    // Even the right password from the stranger's address waits…
+    let r = login_from(&app, "203.0.113.66", &owner.email, PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    // …while the owner, from their own address, signs in.
+    let r = login_from(&app, "198.51.100.1", &owner.email, PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+/// Moves every login throttling row of the test database `minutes` into the past.
+async fn age_login_locks(app: &TestApp, minutes: i64) {
+    use diesel::prelude::*;
+    use valise::db::schema::rate_limits;
+    app.db
+        .run(move |conn| {
+            let rows: Vec<(String, chrono::NaiveDateTime)> = rate_limits::table
+                .filter(rate_limits::bucket.like("login:%"))
+                .select((rate_limits::bucket, rate_limits::window_start))
+                .load(conn)?;
+            for (bucket, start) in rows {
+                diesel::update(rate_limits::table.find(bucket))
+                    .set(rate_limits::window_start.eq(start - chrono::Duration::minutes(minutes)))
+                    .execute(conn)?;
+            }
+            Ok::<_, anyhow::Error>(())
+        })
+        .await
+        .unwrap();
+}
+
+fn retry_after(response: &reqwest::Response) -> u64 {
+    response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[actix_web::test]
+async fn each_failure_after_a_lock_doubles_it_and_a_success_starts_over() {
+    let app = TestApp::spawn().await;
+    let victim = app.register(&unique_email("backoff"), "Victim").await;
+    for _ in 0..5 {
+        assert_eq!(
+            app.login(&victim.email, "wrong password!!").await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let first = app.login(&victim.email, "wrong password!!").await;
+    assert_eq!(first.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!((1..=900).contains(&retry_after(&first)));
+
+    age_login_locks(&app, 16).await;
+    assert_eq!(
+        app.login(&victim.email, "wrong password!!").await.status(),
+        StatusCode::UNAUTHORIZED,
+        "one more try once the lock is over"
+    );
+    let second = app.login(&victim.email, "wrong password!!").await;
+    assert_eq!(second.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!((901..=1800).contains(&retry_after(&second)), "doubled");
+
+    age_login_locks(&app, 31).await;
+    assert_eq!(
+        app.login(&victim.email, PASSWORD).await.status(),
+        StatusCode::OK
+    );
+    for _ in 0..5 {
+        assert_eq!(
+            app.login(&victim.email, "wrong password!!").await.status(),
+            StatusCode::UNAUTHORIZED,
+            "a success starts the count over"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn guessing_spread_over_many_addresses_meets_the_account_ceiling() {
+    let app = behind_a_proxy().await;
+    let victim = app.register(&unique_email("spread"), "Victim").await;
+    for n in 0..10 {
+        for _ in 0..5 {
+            let client = format!("203.0.113.{n}");
+            let r = login_from(&app, &client, &victim.email, "guessing guessing").await;
+            assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{client}");
+        }
+    }
+    let r = login_from(&app, "198.51.100.77", &victim.email, "guessing guessing").await;
+    assert_problem(r, StatusCode::TOO_MANY_REQUESTS, "rate-limited").await;
+    // Other accounts are not affected.
+    let other = app.register(&unique_email("bystander"), "Bystander").await;
+    let r = login_from(&app, "198.51.100.77", &other.email, PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
 async fn refresh(app: &TestApp, token: &str) -> reqwest::Response {
     app.post_json("/v1/auth/refresh", &json!({"refresh_token": token}))
         .await
