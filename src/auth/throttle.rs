@@ -6,8 +6,10 @@
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
+use diesel::sql_types::{Integer, Text, Timestamp};
+
 use crate::db::schema::rate_limits;
-use crate::db::DbConnection;
+use crate::db::{DbConnection, Statement};
 use crate::http::error::RateLimit;
 
 #[derive(Debug, Clone, Copy)]
@@ -90,25 +92,12 @@ pub fn claim(
             .first(conn)
             .optional()?;
         let Some((last, hits)) = row else {
-            let inserted = diesel::insert_into(rate_limits::table)
-                .values((
-                    rate_limits::bucket.eq(bucket),
-                    rate_limits::window_start.eq(now),
-                    rate_limits::hits.eq(1),
-                ))
-                .execute(conn);
-            match inserted {
-                Ok(_) => {
-                    return Ok(Claim::Granted {
-                        left: backoff.free - 1,
-                    })
-                }
-                Err(diesel::result::Error::DatabaseError(
-                    diesel::result::DatabaseErrorKind::UniqueViolation,
-                    _,
-                )) => continue,
-                Err(e) => return Err(e),
+            if create_bucket(conn, bucket, now, 1)? {
+                return Ok(Claim::Granted {
+                    left: backoff.free - 1,
+                });
             }
+            continue; // created by another attempt meanwhile: count on its row
         };
         let streak = if now - last > backoff.forget_after {
             0
@@ -206,52 +195,47 @@ pub fn take(
     })
 }
 
-/// Counts one hit atomically (concurrent processes never lose a count) and returns the state.
+/// Counts one hit atomically and returns the state. Two statements, neither of which can
+/// fail or lose a count under concurrency, inside a transaction or not: the bucket's row is
+/// created if missing (a conflict does nothing, so no error aborts a PostgreSQL
+/// transaction), then one UPDATE counts the hit or restarts an expired window — its row lock
+/// orders concurrent hits, each of which reads the count after its own.
 pub fn hit(
     conn: &mut DbConnection,
     bucket: &str,
     limit: Limit,
     now: NaiveDateTime,
 ) -> QueryResult<RateLimit> {
+    create_bucket(conn, bucket, now, 0)?;
     let window_open = now - limit.window;
-    for _ in 0..3 {
-        let counted = diesel::update(
-            rate_limits::table
-                .filter(rate_limits::bucket.eq(bucket))
-                .filter(rate_limits::window_start.gt(window_open)),
-        )
-        .set(rate_limits::hits.eq(rate_limits::hits + 1))
+    Statement::sql("UPDATE rate_limits SET hits = CASE WHEN window_start > ")
+        .bind::<Timestamp, _>(window_open)
+        .then(" THEN hits + 1 ELSE 1 END, window_start = CASE WHEN window_start > ")
+        .bind::<Timestamp, _>(window_open)
+        .then(" THEN window_start ELSE ")
+        .bind::<Timestamp, _>(now)
+        .then(" END WHERE bucket = ")
+        .bind::<Text, _>(bucket)
         .execute(conn)?;
-        if counted == 0 {
-            let restarted = diesel::update(
-                rate_limits::table
-                    .filter(rate_limits::bucket.eq(bucket))
-                    .filter(rate_limits::window_start.le(window_open)),
-            )
-            .set((rate_limits::hits.eq(1), rate_limits::window_start.eq(now)))
-            .execute(conn)?;
-            if restarted == 0 {
-                let inserted = diesel::insert_into(rate_limits::table)
-                    .values((
-                        rate_limits::bucket.eq(bucket),
-                        rate_limits::window_start.eq(now),
-                        rate_limits::hits.eq(1),
-                    ))
-                    .execute(conn);
-                match inserted {
-                    Ok(_) => {}
-                    // Another process created the bucket first: count again on its row.
-                    Err(diesel::result::Error::DatabaseError(
-                        diesel::result::DatabaseErrorKind::UniqueViolation,
-                        _,
-                    )) => continue,
-                    Err(e) => return Err(e),
-                }
-            }
-        }
-        return peek(conn, bucket, limit, now);
-    }
     peek(conn, bucket, limit, now)
+}
+
+/// Creates the bucket's row unless it exists; true when this call created it.
+fn create_bucket(
+    conn: &mut DbConnection,
+    bucket: &str,
+    now: NaiveDateTime,
+    hits: i32,
+) -> QueryResult<bool> {
+    let created = Statement::sql("INSERT INTO rate_limits (bucket, window_start, hits) VALUES (")
+        .bind::<Text, _>(bucket)
+        .then(", ")
+        .bind::<Timestamp, _>(now)
+        .then(", ")
+        .bind::<Integer, _>(hits)
+        .then(") ON CONFLICT (bucket) DO NOTHING")
+        .execute(conn)?;
+    Ok(created == 1)
 }
 
 pub fn clear(conn: &mut DbConnection, bucket: &str) -> QueryResult<()> {

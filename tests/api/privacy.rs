@@ -546,6 +546,70 @@ async fn guests_verify_by_one_time_code_without_an_existence_oracle() {
 }
 
 #[actix_web::test]
+async fn parallel_wrong_codes_are_compared_no_more_than_five_times() {
+    let app = TestApp::spawn().await;
+    let created: Value = app
+        .post_json(
+            "/v1/privacy/requests",
+            &json!({"email": unique_email("race"), "kind": "access"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+    let (_, code) = pending_code(&app, &id).await.unwrap();
+    let guesses = (1..=20u64).map(|n| {
+        let guess = format!("{:08}", (code.parse::<u64>().unwrap() + n) % 100_000_000);
+        let app = &app;
+        let id = id.clone();
+        async move { verify(app, &id, &guess).await.status() }
+    });
+    let statuses = futures_util::future::join_all(guesses).await;
+    let wrong = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNPROCESSABLE_ENTITY)
+        .count();
+    let locked = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::CONFLICT)
+        .count();
+    assert_eq!((wrong, locked), (5, 15), "{statuses:?}");
+    assert_eq!(
+        verify(&app, &id, &code).await.status(),
+        StatusCode::CONFLICT
+    );
+}
+
+#[actix_web::test]
+async fn parallel_requests_for_one_mailbox_send_no_more_than_five_codes() {
+    let app = TestApp::spawn().await;
+    let email = unique_email("flood");
+    let asks = (0..20).map(|_| {
+        let app = &app;
+        let email = email.clone();
+        async move {
+            app.post_json(
+                "/v1/privacy/requests",
+                &json!({"email": email, "kind": "access"}),
+            )
+            .await
+            .status()
+        }
+    });
+    let statuses = futures_util::future::join_all(asks).await;
+    let sent = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::ACCEPTED)
+        .count();
+    let limited = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!((sent, limited), (5, 15), "{statuses:?}");
+}
+
+#[actix_web::test]
 async fn guest_codes_lock_after_five_wrong_tries_and_expire() {
     let app = TestApp::spawn().await;
     let ask = || async {

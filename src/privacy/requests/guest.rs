@@ -207,12 +207,10 @@ async fn create(
                     "dsr:email:{}",
                     hex::encode(&crypto.blind_index(index_kind::ORDER_EMAIL, email.as_str())[..16])
                 );
-                let now = crate::db::now();
-                let state = throttle::peek(conn, &bucket, PER_EMAIL, now)?;
-                if state.remaining == 0 {
-                    return Err(ApiError::RateLimited(state));
-                }
-                throttle::hit(conn, &bucket, PER_EMAIL, now)?;
+                // Counted before it is checked: concurrent requests for one mailbox each
+                // see the count after their own, so no more than the limit get a code.
+                throttle::take(conn, &bucket, PER_EMAIL, crate::db::now())?
+                    .map_err(ApiError::RateLimited)?;
                 open_request(conn, &crypto, &email, kind)
             })
         })
@@ -257,11 +255,22 @@ fn check_code(
     if attempts >= MAX_ATTEMPTS {
         return Ok(Checked::Locked);
     }
+    // The attempt is counted before the code is compared, by an UPDATE that only counts
+    // below the limit: concurrent guesses queue on the row's lock and each sees the count
+    // after the others, so no more than MAX_ATTEMPTS codes are ever compared.
+    let counted = diesel::update(
+        dsr_codes::table
+            .find(id)
+            .filter(dsr_codes::consumed_at.is_null())
+            .filter(dsr_codes::attempts.lt(MAX_ATTEMPTS)),
+    )
+    .set(dsr_codes::attempts.eq(dsr_codes::attempts + 1))
+    .execute(conn)?;
+    if counted == 0 {
+        return Ok(Checked::Locked);
+    }
     let expected = code_mac(crypto, id, code);
     if !crate::crypto::constant_time_eq(&expected, &hash) {
-        diesel::update(dsr_codes::table.find(id))
-            .set(dsr_codes::attempts.eq(dsr_codes::attempts + 1))
-            .execute(conn)?;
         return Ok(Checked::Wrong);
     }
     // The code and the address it went to are no longer needed: drop them and their key.
