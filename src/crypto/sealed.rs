@@ -131,4 +131,99 @@ mod tests {
         let here = Place::new("t", "c", "r");
         assert_ne!(k.seal(&here, b"x").unwrap(), k.seal(&here, b"x").unwrap());
     }
+
+    /// Bounded fuzzing of sealed-field decoding: stored bytes come back from the database,
+    /// backups and restores, so whatever they are, opening must fail cleanly unless they are
+    /// exactly what was sealed here. `PROPTEST_CASES` runs them longer.
+    mod fuzz {
+        use super::*;
+        use crate::crypto::Keyring;
+        use base64::engine::general_purpose::STANDARD;
+        use base64::Engine;
+        use proptest::prelude::*;
+
+        /// A subject id and its key's bytes (a `DataKey` itself neither prints nor copies).
+        fn data_key() -> impl Strategy<Value = (String, [u8; KEY_LEN])> {
+            ("[a-z_0-9]{1,40}", any::<[u8; KEY_LEN]>())
+        }
+
+        fn place() -> impl Strategy<Value = (String, String, String)> {
+            (any::<String>(), any::<String>(), any::<String>())
+        }
+
+        /// Arbitrary bytes, and bytes with a well-formed header naming the key's subject
+        /// (so the AEAD itself is reached), of lengths around the nonce and tag sizes.
+        fn stored(subject: String) -> impl Strategy<Value = Vec<u8>> {
+            prop_oneof![
+                prop::collection::vec(any::<u8>(), 0..96),
+                prop::collection::vec(any::<u8>(), 0..96).prop_map(move |tail| {
+                    let mut out = vec![FORMAT_V1, subject.len() as u8];
+                    out.extend_from_slice(subject.as_bytes());
+                    out.extend_from_slice(&tail);
+                    out
+                }),
+            ]
+        }
+
+        proptest! {
+            #[test]
+            fn fuzz_arbitrary_bytes_never_open(
+                ((subject, key), bytes) in data_key().prop_flat_map(|k| {
+                    let subject = k.0.clone();
+                    (Just(k), stored(subject))
+                }),
+                (table, column, row) in place(),
+            ) {
+                let key = DataKey::from_bytes(&subject, &key).unwrap();
+                let here = Place::new(&table, &column, &row);
+                prop_assert!(key.open(&here, &bytes).is_err());
+                prop_assert!(key.open_string(&here, &bytes).is_err());
+            }
+
+            #[test]
+            fn fuzz_flipping_any_bit_of_a_sealed_value_fails(
+                (subject, key) in data_key(),
+                (table, column, row) in place(),
+                plaintext in prop::collection::vec(any::<u8>(), 0..128),
+                at in any::<prop::sample::Index>(),
+                bit in 0u8..8,
+                extra in prop::collection::vec(any::<u8>(), 1..8),
+            ) {
+                let key = DataKey::from_bytes(&subject, &key).unwrap();
+                let here = Place::new(&table, &column, &row);
+                let sealed = key.seal(&here, &plaintext).unwrap();
+                prop_assert_eq!(key.open(&here, &sealed).unwrap(), plaintext);
+
+                let mut flipped = sealed.clone();
+                flipped[at.index(sealed.len())] ^= 1 << bit;
+                prop_assert!(key.open(&here, &flipped).is_err());
+                // Cut short or grown, it fails too.
+                prop_assert!(key.open(&here, &sealed[..at.index(sealed.len())]).is_err());
+                let mut grown = sealed.clone();
+                grown.extend_from_slice(&extra);
+                prop_assert!(key.open(&here, &grown).is_err());
+            }
+
+            #[test]
+            fn fuzz_wrapped_keys_fail_on_arbitrary_or_flipped_bytes(
+                master in any::<[u8; KEY_LEN]>(),
+                aad in prop::collection::vec(any::<u8>(), 0..64),
+                secret in any::<[u8; KEY_LEN]>(),
+                junk in prop::collection::vec(any::<u8>(), 0..96),
+                kek_id in any::<String>(),
+                at in any::<prop::sample::Index>(),
+                bit in 0u8..8,
+            ) {
+                let ring = Keyring::parse(&format!("k1:{}", STANDARD.encode(master))).unwrap();
+                prop_assert!(ring.unwrap_key("k1", &aad, &junk).is_err());
+                prop_assert!(ring.unwrap_key(&kek_id, &aad, &junk).is_err());
+
+                let (id, wrapped) = ring.wrap(&aad, &secret).unwrap();
+                prop_assert_eq!(ring.unwrap_key(&id, &aad, &wrapped).unwrap(), secret);
+                let mut flipped = wrapped.clone();
+                flipped[at.index(wrapped.len())] ^= 1 << bit;
+                prop_assert!(ring.unwrap_key(&id, &aad, &flipped).is_err());
+            }
+        }
+    }
 }

@@ -218,4 +218,82 @@ mod tests {
             );
         }
     }
+
+    /// Bounded fuzzing of the `Valise-Signature` parser and verifier: whatever a sender puts
+    /// in the header, verification ends in `Err` without panicking unless the header holds an
+    /// HMAC made with the secret. `PROPTEST_CASES` runs them longer.
+    mod fuzz {
+        use super::*;
+        use proptest::prelude::*;
+
+        const NOW: i64 = 1_764_082_800;
+
+        /// Header parts a sender might write: the two keys we read, other keys, junk, and
+        /// odd spacing around any of them.
+        fn part() -> impl Strategy<Value = String> {
+            prop_oneof![
+                (NOW - 400..NOW + 400).prop_map(|t| format!("t={t}")),
+                any::<i64>().prop_map(|t| format!("t={t}")),
+                "t=[-+0-9 ]{0,25}",
+                prop::collection::vec(any::<u8>(), 0..40)
+                    .prop_map(|b| format!("v1={}", hex::encode(b))),
+                "v1=[0-9a-fA-F]{0,80}",
+                "v[0-9]=[0-9a-f]{0,64}",
+                "[ =,a-z0-9]{0,12}",
+                any::<String>(),
+            ]
+            .prop_flat_map(|p| ("[ \t]{0,2}", Just(p), "[ \t]{0,2}"))
+            .prop_map(|(before, p, after)| format!("{before}{p}{after}"))
+        }
+
+        fn structured_header() -> impl Strategy<Value = String> {
+            prop::collection::vec(part(), 0..6).prop_map(|parts| parts.join(","))
+        }
+
+        proptest! {
+            #[test]
+            fn fuzz_any_header_never_panics_nor_verifies(
+                secret in prop::collection::vec(any::<u8>(), 1..64),
+                header in prop_oneof![any::<String>(), structured_header()],
+                body in prop::collection::vec(any::<u8>(), 0..256),
+                now in prop_oneof![Just(NOW), any::<i64>()],
+            ) {
+                prop_assert!(verify_signature(&secret, &header, &body, now).is_err());
+            }
+
+            #[test]
+            fn fuzz_a_header_signed_with_another_secret_never_verifies(
+                secret in prop::collection::vec(any::<u8>(), 1..64),
+                other in prop::collection::vec(any::<u8>(), 1..64),
+                body in prop::collection::vec(any::<u8>(), 0..256),
+                skew in -300i64..=300,
+                junk in structured_header(),
+            ) {
+                prop_assume!(secret != other);
+                let forged = sign(&other, NOW + skew, &body);
+                prop_assert!(verify_signature(&secret, &forged, &body, NOW).is_err());
+                let padded = format!("{junk},{forged}");
+                prop_assert!(verify_signature(&secret, &padded, &body, NOW).is_err());
+            }
+
+            #[test]
+            fn fuzz_a_genuine_signature_verifies_its_body_only(
+                secret in prop::collection::vec(any::<u8>(), 1..64),
+                body in prop::collection::vec(any::<u8>(), 0..256),
+                other_body in prop::collection::vec(any::<u8>(), 0..256),
+                skew in -300i64..=300,
+                junk in structured_header(),
+            ) {
+                let header = sign(&secret, NOW + skew, &body);
+                prop_assert!(verify_signature(&secret, &header, &body, NOW).is_ok());
+                // Extra parts after the genuine ones (other schemes, more v1 values) are
+                // ignored, unless they replace the timestamp.
+                let extended = format!("{header},{}", junk.replace("t=", "x="));
+                prop_assert!(verify_signature(&secret, &extended, &body, NOW).is_ok());
+                if other_body != body {
+                    prop_assert!(verify_signature(&secret, &header, &other_body, NOW).is_err());
+                }
+            }
+        }
+    }
 }
