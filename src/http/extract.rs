@@ -111,7 +111,61 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
             format!("malformed JSON at line {} column {}", e.line(), e.column()),
         )
     })?;
+    if let Some(field) = nul_in_json(body) {
+        return Err(ApiError::validation(field, NUL_REFUSED));
+    }
     Ok(value)
+}
+
+/// No text of this API holds U+0000: PostgreSQL cannot store it in a text column, and what
+/// SQLite would keep could then never move to PostgreSQL.
+const NUL_REFUSED: &str = "must not contain the NUL character (U+0000)";
+
+/// The path of the first string of a JSON document that holds U+0000 (`\u0000`; raw
+/// control characters are malformed JSON). A key holding it is reported at its parent.
+fn nul_in_json(body: &[u8]) -> Option<String> {
+    if !body.windows(5).any(|w| w == b"u0000") {
+        return None;
+    }
+    fn walk(value: &serde_json::Value, path: &mut String) -> bool {
+        match value {
+            serde_json::Value::String(s) => s.contains('\0'),
+            serde_json::Value::Array(items) => items.iter().enumerate().any(|(i, item)| {
+                let len = path.len();
+                path.push_str(&format!("[{i}]"));
+                let found = walk(item, path);
+                if !found {
+                    path.truncate(len);
+                }
+                found
+            }),
+            serde_json::Value::Object(map) => map.iter().any(|(key, item)| {
+                if key.contains('\0') {
+                    return true;
+                }
+                let len = path.len();
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(key);
+                let found = walk(item, path);
+                if !found {
+                    path.truncate(len);
+                }
+                found
+            }),
+            _ => false,
+        }
+    }
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let mut path = String::new();
+    walk(&value, &mut path).then(|| {
+        if path.is_empty() {
+            "$".to_owned()
+        } else {
+            path
+        }
+    })
 }
 
 /// Query-string parameters, deserialized strictly; errors name the parameter.
@@ -134,6 +188,18 @@ impl<T: DeserializeOwned> FromRequest for Query<T> {
 }
 
 pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    if query.contains("%00") {
+        if let Some((name, _)) = form_urlencoded::parse(query.as_bytes())
+            .find(|(name, value)| name.contains('\0') || value.contains('\0'))
+        {
+            let field = if name.contains('\0') {
+                "$".into()
+            } else {
+                name.into_owned()
+            };
+            return Err(ApiError::validation(field, NUL_REFUSED));
+        }
+    }
     let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
     serde_path_to_error::deserialize(de).map_err(|e| {
         let field = field_path(e.path());
@@ -304,5 +370,34 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(parse_query::<Params>("limit=5").is_ok());
+    }
+
+    #[test]
+    fn a_nul_character_in_a_body_is_refused_by_field() {
+        let e = field_errors(r#"{"name": "a\u0000b", "count": 1}"#);
+        assert_eq!(e[0].field, "name");
+        assert_eq!(e[0].message, NUL_REFUSED);
+        let e = field_errors(r#"{"name": "x", "count": 1, "address": {"country": "\u0000"}}"#);
+        assert_eq!(e[0].field, "address.country");
+        // An escaped backslash followed by `u0000` is text, not a NUL.
+        assert!(parse_json::<Body>(br#"{"name": "\\u0000", "count": 1}"#).is_ok());
+        assert_eq!(
+            nul_in_json(br#"[1, {"a": ["x", "\u0000"]}]"#).as_deref(),
+            Some("[1].a[1]")
+        );
+        assert_eq!(nul_in_json(br#"{"\u0000": 1}"#).as_deref(), Some("$"));
+        assert_eq!(nul_in_json(br#""\u0000""#).as_deref(), Some("$"));
+    }
+
+    #[test]
+    fn a_nul_character_in_a_query_is_refused_by_parameter() {
+        match parse_query::<Params>("limit=5%00") {
+            Err(ApiError::Validation(e)) => {
+                assert_eq!(e[0].field, "limit");
+                assert_eq!(e[0].message, NUL_REFUSED);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(parse_query::<Params>("limit=5&%00=1").is_err());
     }
 }

@@ -16,6 +16,7 @@ use actix_web::error::InternalError;
 use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::{web, Error, HttpResponse};
+use futures_util::future::Either;
 use tokio::task::futures::TaskLocalFuture;
 
 use super::error::{problem_response, slug_for, ApiError, PROBLEM_CONTENT_TYPE};
@@ -201,7 +202,7 @@ where
 {
     type Response = ServiceResponse<BoxBody>;
     type Error = Error;
-    type Future = RequestContextFuture<S::Future>;
+    type Future = RequestContextFuture<Either<S::Future, Ready<Result<ServiceResponse<B>, Error>>>>;
 
     forward_ready!(service);
 
@@ -228,7 +229,13 @@ where
         };
         // The id is visible to everything the request runs: the inner services' `call`
         // here, and every poll of their future.
-        let inner = CURRENT_REQUEST_ID.sync_scope(request_id.clone(), || self.service.call(req));
+        let inner = CURRENT_REQUEST_ID.sync_scope(request_id.clone(), || {
+            if names_nul(req.path()) {
+                Either::Right(ready(Err(ApiError::NotFound.into())))
+            } else {
+                Either::Left(self.service.call(req))
+            }
+        });
         RequestContextFuture {
             inner: CURRENT_REQUEST_ID.scope(request_id, inner),
             context: Some(context),
@@ -329,6 +336,13 @@ impl Context {
             }
         }
     }
+}
+
+/// Whether a raw path holds `%00`. No resource is named with U+0000 (and PostgreSQL refuses
+/// it in text, so a path parameter holding it would fail its query): such a path names
+/// nothing, a 404 before any route runs.
+fn names_nul(path: &str) -> bool {
+    path.as_bytes().windows(3).any(|w| w == b"%00")
 }
 
 fn is_error(status: StatusCode) -> bool {

@@ -93,3 +93,107 @@ async fn an_internal_error_is_a_500_problem_that_hides_its_cause() {
         );
     }
 }
+
+/// PostgreSQL cannot store U+0000 in text, so no request text may hold it: a body, a query
+/// parameter or a cursor key with one is a 422 naming the field on both backends, never a 500.
+#[actix_web::test]
+async fn a_nul_character_in_a_body_query_or_cursor_is_a_422_naming_the_field() {
+    use reqwest::Method;
+    use serde_json::json;
+    use valise::auth::Role;
+    use valise::http::pagination::encode_cursor;
+    use valise::payments::model::sign;
+
+    let app = TestApp::spawn().await;
+    let admin = app.staff(Role::Admin).await;
+    let officer = app.staff(Role::PrivacyOfficer).await;
+    let refused = |response, field: &'static str| async move {
+        let body = assert_problem(
+            response,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation-failed",
+        )
+        .await;
+        assert_eq!(body["errors"][0]["field"], field, "{body}");
+    };
+
+    let named = app
+        .authed(Method::POST, "/v1/admin/api-keys", &admin)
+        .json(&json!({"name": "abs\u{0}", "role": "customer"}))
+        .send()
+        .await
+        .unwrap();
+    refused(named, "name").await;
+
+    // A signed provider event: the signature holds, the ids cannot.
+    let event = json!({
+        "id": "evt\u{0}", "type": "payment.captured", "created": 1,
+        "data": {"payment_id": "pay_x", "provider_reference": "x", "amount": 1}
+    })
+    .to_string();
+    let now = chrono::Utc::now().timestamp();
+    let webhook = app
+        .client
+        .post(app.url("/v1/payments/webhooks/test"))
+        .header("content-type", "application/json")
+        .header(
+            "valise-signature",
+            sign(
+                crate::orders::WEBHOOK_SECRET.as_bytes(),
+                now,
+                event.as_bytes(),
+            ),
+        )
+        .body(event)
+        .send()
+        .await
+        .unwrap();
+    refused(webhook, "id").await;
+
+    let filtered = app
+        .get_as("/v1/admin/audit?subject_id=usr_%00", &officer)
+        .await;
+    refused(filtered, "subject_id").await;
+
+    for (path, who) in [
+        (
+            format!(
+                "/v1/admin/api-keys?cursor={}",
+                encode_cursor("api-keys", "0|\u{0}")
+            ),
+            &admin,
+        ),
+        (
+            format!(
+                "/v1/products?cursor={}",
+                encode_cursor("products:newest", "a\u{0}")
+            ),
+            &admin,
+        ),
+    ] {
+        refused(app.get_as(&path, who).await, "cursor").await;
+    }
+}
+
+/// A path holding `%00` names nothing (PostgreSQL could not even look it up): a 404 problem
+/// on both backends, never a 500.
+#[actix_web::test]
+async fn a_path_holding_a_nul_character_is_a_404_problem() {
+    use valise::auth::Role;
+
+    let app = TestApp::spawn().await;
+    let admin = app.staff(Role::Admin).await;
+    for path in [
+        "/v1/products/a%00b",
+        "/v1/carts/cart_%00",
+        "/v1/admin/webhooks/a%00/deliveries",
+        "/v1/admin/products/%00",
+    ] {
+        assert_problem(
+            app.get_as(path, &admin).await,
+            StatusCode::NOT_FOUND,
+            "not-found",
+        )
+        .await;
+    }
+}
