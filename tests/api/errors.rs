@@ -175,6 +175,38 @@ async fn a_nul_character_in_a_body_query_or_cursor_is_a_422_naming_the_field() {
     }
 }
 
+/// The DSR queue's cursor holds a due date: one from a forged cursor that PostgreSQL cannot
+/// represent (before 4713 BC) is refused like any other foreign cursor, not a 500.
+#[actix_web::test]
+async fn a_queue_cursor_with_a_due_date_out_of_range_is_a_422() {
+    use valise::auth::Role;
+    use valise::http::pagination::encode_cursor;
+
+    let app = TestApp::spawn().await;
+    let officer = app.staff(Role::PrivacyOfficer).await;
+    for key in ["-2108668032000000001|", "9223372036854775807|dsr_x"] {
+        let path = format!(
+            "/v1/admin/privacy/requests?cursor={}",
+            encode_cursor("dsr-queue", key)
+        );
+        let body = assert_problem(
+            app.get_as(&path, &officer).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation-failed",
+        )
+        .await;
+        assert_eq!(body["errors"][0]["field"], "cursor", "{key}: {body}");
+    }
+    let fine = encode_cursor("dsr-queue", "1764082800000000|dsr_x");
+    let response = app
+        .get_as(
+            &format!("/v1/admin/privacy/requests?cursor={fine}"),
+            &officer,
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
 /// A path holding `%00` names nothing (PostgreSQL could not even look it up): a 404 problem
 /// on both backends, never a 500.
 #[actix_web::test]

@@ -3,7 +3,7 @@
 //! through the outbox.
 
 use actix_web::{get, post, web, HttpResponse};
-use chrono::NaiveDateTime;
+use chrono::{Datelike, NaiveDateTime};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -68,6 +68,11 @@ fn statuses(filter: QueueFilter) -> Vec<&'static str> {
 fn decode_key(key: &str) -> Option<(NaiveDateTime, String)> {
     let (micros, id) = key.split_once('|')?;
     let at = chrono::DateTime::from_timestamp_micros(micros.parse().ok()?)?.naive_utc();
+    // Due dates are dates of this era; PostgreSQL refuses timestamps before 4713 BC that
+    // chrono would build from a forged cursor.
+    if !(1..=9999).contains(&at.year()) {
+        return None;
+    }
     Some((at, id.to_owned()))
 }
 
