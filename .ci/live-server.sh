@@ -18,7 +18,8 @@ live_server_start() {
     port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     BASE="http://127.0.0.1:$port"
     export DATABASE_URL="sqlite://$WORK/valise.db" VALISE_DATA_DIR="$WORK" \
-        VALISE_BIND="127.0.0.1:$port" RUST_LOG=${RUST_LOG:-warn}
+        VALISE_BIND="127.0.0.1:$port" RUST_LOG=${RUST_LOG:-warn} \
+        VALISE_RATE_LIMIT_SCALE=1000  # every client here is one loopback address
     # Quiet: the development-key warning is expected here.
     RUST_LOG=error "$bin" seed --demo --products "${SEED_PRODUCTS:-30}" | tail -1
     ADMIN_EMAIL=ci-admin@shop.example

@@ -27,7 +27,7 @@ if [ -n "${BENCH_DATABASE_URL:-}" ]; then
 else
     export DATABASE_URL="sqlite://$work/bench.db"
 fi
-export VALISE_DATA_DIR=$work VALISE_BIND=127.0.0.1:$PORT RUST_LOG=warn
+export VALISE_DATA_DIR=$work VALISE_BIND=127.0.0.1:$PORT RUST_LOG=warn VALISE_RATE_LIMIT_SCALE=1000
 export VALISE_ADMIN_EMAIL=bench-admin@example.com VALISE_ADMIN_PASSWORD="bench admin password"
 ./target/release/valise seed --demo --products "$PRODUCTS" | tail -1 >&2
 ./target/release/valise serve &

@@ -24,7 +24,7 @@ pid=""
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 export DATABASE_URL="sqlite://$work/bench.db" VALISE_DATA_DIR=$work/keys VALISE_BIND=127.0.0.1:$port
-export VALISE_WORKERS=1 RUST_LOG=warn
+export VALISE_WORKERS=1 RUST_LOG=warn VALISE_RATE_LIMIT_SCALE=1000
 export VALISE_ADMIN_EMAIL=bench-admin@example.com VALISE_ADMIN_PASSWORD="bench admin password"
 
 wait_up() { # URL: up to a minute (startup under callgrind is slow)

@@ -215,6 +215,9 @@ pub struct Config {
     pub metrics_token: Option<Secret<String>>,
     /// Anonymous analytics.
     pub analytics: AnalyticsConfig,
+    /// Multiplies every quota of the limits on anonymous writes (`http::limits`): 1 in
+    /// production; load tests that send everything from one address raise it.
+    pub rate_limit_scale: u32,
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -486,6 +489,9 @@ impl Config {
             .unwrap_or(120),
         };
 
+        let rate_limit_scale =
+            u32::try_from(number("VALISE_RATE_LIMIT_SCALE", 1, 1, 100_000)?).unwrap_or(1);
+
         Ok(Self {
             environment,
             bind,
@@ -507,6 +513,7 @@ impl Config {
             delivery,
             metrics_token,
             analytics,
+            rate_limit_scale,
         })
     }
 
@@ -585,6 +592,9 @@ impl Config {
             delivery: DeliveryConfig::default(),
             metrics_token: None,
             analytics: AnalyticsConfig::default(),
+            // Tests send far more from one address than a client would; the limits still
+            // run (tests of them set 1).
+            rate_limit_scale: 1000,
         }
     }
 }
@@ -760,6 +770,7 @@ mod tests {
             ("VALISE_ANALYTICS_RAW_DAYS", "forever"),
             ("VALISE_ANALYTICS_ROLLUP_SECONDS", "never"),
             ("VALISE_ANALYTICS_BATCHES_PER_MINUTE", "-5"),
+            ("VALISE_RATE_LIMIT_SCALE", "unlimited"),
         ] {
             let err = load(&[(var, value)]).unwrap_err();
             assert_eq!(err.var, var);

@@ -18,6 +18,7 @@ use crate::crypto::Crypto;
 use crate::db::{migrations, Db};
 use crate::http::error::ApiError;
 use crate::http::extract::BODY_LIMIT;
+use crate::http::limits::{self, Limits, Throttle};
 use crate::http::route_table::{self, RouteTable};
 use crate::http::{gate, health, middleware, openapi};
 use crate::metrics::{self, routes::MetricsAccess, Metrics};
@@ -189,7 +190,7 @@ impl Application {
             },
         });
         // Background work; every instance runs it, each task is safe with several processes.
-        let workers = vec![
+        let mut workers = vec![
             versions::spawn_watcher(db.clone(), versions.clone()),
             orders::worker::spawn(db.clone(), config.after_sales_window),
             privacy::erasure::spawn(db.clone(), app_crypto.clone()),
@@ -206,6 +207,8 @@ impl Application {
 
         let spec = openapi::spec();
         let routes = web::Data::new(RouteTable::from_spec(&spec, UNDOCUMENTED_ROUTES)?);
+        let limits = web::Data::new(Limits::new(&routes, config.rate_limit_scale)?);
+        workers.push(limits::spawn_sweeper(limits.clone()));
         let spec_json = web::Data::new(SpecJson(Bytes::from(
             serde_json::to_vec(&spec).context("serializing the OpenAPI document")?,
         )));
@@ -249,6 +252,11 @@ impl Application {
                 )
                 .default_service(web::to(route_table::no_route))
                 .wrap(auth::extract::Authenticate)
+                .wrap(Throttle::new(
+                    limits.clone(),
+                    routes.clone(),
+                    trusted_proxies.clone(),
+                ))
                 .wrap(gate::compress(Compress::default()))
                 .wrap(Condition::new(
                     cors_origins != CorsOrigins::None,

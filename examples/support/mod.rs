@@ -78,6 +78,8 @@ impl Launcher {
             .command()
             .arg("serve")
             .env("VALISE_BIND", format!("127.0.0.1:{port}"))
+            // Every client of these harnesses is one loopback address.
+            .env("VALISE_RATE_LIMIT_SCALE", "1000")
             .stdout(Stdio::null())
             .stderr(file)
             .spawn()

@@ -51,6 +51,7 @@ impl Settings {
 
     pub fn ingest_limit(&self) -> Limit {
         Limit {
+            name: "analytics-client",
             max: self.batches_per_minute,
             window: chrono::Duration::minutes(1),
         }

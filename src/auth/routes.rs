@@ -254,6 +254,7 @@ async fn login(
                         remaining: 0,
                         reset_secs: retry_after_secs,
                         retry_after_secs,
+                        policy: None,
                     }))
                 }
                 Claim::Granted { left } => left,
@@ -267,6 +268,7 @@ async fn login(
                 remaining: left.unsigned_abs(),
                 reset_secs: LOGIN_PER_PAIR.first_lock.num_seconds().unsigned_abs(),
                 retry_after_secs: 0,
+                policy: None,
             };
             let user = accounts::find_by_email(conn, &crypto, &email)?;
             let verified = match &user {

@@ -14,6 +14,8 @@ use crate::http::error::RateLimit;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Limit {
+    /// Names the limit in `RateLimit-Policy`.
+    pub name: &'static str,
     pub max: i32,
     pub window: Duration,
 }
@@ -31,12 +33,14 @@ pub const LOGIN_PER_PAIR: Backoff = Backoff {
 /// guessing spread over many addresses. One address reaches at most 7 an hour (its pair
 /// back-off), so locking an owner out this way takes many addresses, for an hour at most.
 pub const LOGIN_PER_ACCOUNT: Limit = Limit {
+    name: "login-account",
     max: 50,
     window: Duration::hours(1),
 };
 /// Login attempts per client address on any accounts, per 15 minutes (several people may
 /// share one address).
 pub const LOGIN_PER_CLIENT: Limit = Limit {
+    name: "login-client",
     max: 30,
     window: Duration::minutes(15),
 };
@@ -153,6 +157,7 @@ fn state(limit: Limit, hits: i32, window_start: NaiveDateTime, now: NaiveDateTim
         remaining,
         reset_secs: reset,
         retry_after_secs: if remaining == 0 { reset.max(1) } else { 0 },
+        policy: Some((limit.name, limit.window.num_seconds().unsigned_abs())),
     }
 }
 

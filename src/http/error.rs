@@ -316,7 +316,9 @@ impl ResponseError for ApiError {
     }
 }
 
-/// The state of a rate limit, sent as `X-RateLimit-*` headers on limited routes.
+/// The state of a rate limit, sent as `X-RateLimit-*` headers on limited routes, and as
+/// `RateLimit` / `RateLimit-Policy` (the IETF httpapi draft's structured fields) when the
+/// policy is named.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimit {
     pub limit: u32,
@@ -325,10 +327,21 @@ pub struct RateLimit {
     pub reset_secs: u64,
     /// Seconds to wait before retrying (0 when not limited).
     pub retry_after_secs: u64,
+    /// The policy's name and window in seconds.
+    pub policy: Option<(&'static str, u64)>,
 }
 
 impl RateLimit {
     pub fn apply(&self, headers: &mut header::HeaderMap) {
+        if let Some((name, window)) = self.policy {
+            let policy = format!("\"{name}\";q={};w={window}", self.limit);
+            let state = format!("\"{name}\";r={};t={}", self.remaining, self.reset_secs);
+            for (header, value) in [("ratelimit-policy", policy), ("ratelimit", state)] {
+                if let Ok(value) = header::HeaderValue::from_str(&value) {
+                    headers.insert(header::HeaderName::from_static(header), value);
+                }
+            }
+        }
         headers.insert(
             header::HeaderName::from_static("x-ratelimit-limit"),
             self.limit.into(),

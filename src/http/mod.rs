@@ -6,6 +6,7 @@ pub mod error;
 pub mod extract;
 pub mod gate;
 pub mod health;
+pub mod limits;
 pub mod middleware;
 pub mod openapi;
 pub mod pagination;

@@ -89,7 +89,66 @@ pub fn spec() -> utoipa::openapi::OpenApi {
         .configure(crate::startup::routes)
         .split_for_parts();
     add_common_problems(&mut spec);
+    add_rate_limits(&mut spec);
     spec
+}
+
+/// Documents each limited route of [`super::limits::RULES`]: its limits in words, and a
+/// 429 with the headers that say when to come back.
+fn add_rate_limits(spec: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::header::HeaderBuilder;
+    use utoipa::openapi::{ObjectBuilder, RefOr, Type};
+    let header = |schema: Type, description: &str| {
+        RefOr::T(
+            HeaderBuilder::new()
+                .schema(Some(ObjectBuilder::new().schema_type(schema)))
+                .description(Some(description))
+                .build(),
+        )
+    };
+    for (method, template, policy) in super::limits::RULES {
+        let Some(item) = spec.paths.paths.get_mut(*template) else {
+            continue;
+        };
+        let op = match *method {
+            actix_web::http::Method::POST => item.post.as_mut(),
+            actix_web::http::Method::PATCH => item.patch.as_mut(),
+            actix_web::http::Method::PUT => item.put.as_mut(),
+            actix_web::http::Method::DELETE => item.delete.as_mut(),
+            _ => None,
+        };
+        let Some(op) = op else { continue };
+        let words = super::limits::describe(policy);
+        op.description = Some(match op.description.take() {
+            Some(text) if !text.is_empty() => format!("{text}\n\n{words}"),
+            _ => words,
+        });
+        document_problem(op, 429, "Too many requests: a rate limit is spent");
+        if let Some(RefOr::T(response)) = op.responses.responses.get_mut("429") {
+            for (name, schema, description) in [
+                (
+                    "Retry-After",
+                    Type::Integer,
+                    "Seconds to wait before trying again",
+                ),
+                (
+                    "RateLimit",
+                    Type::String,
+                    "The limit that refused: `\"<policy>\";r=<remaining>;t=<seconds to reset>`",
+                ),
+                (
+                    "RateLimit-Policy",
+                    Type::String,
+                    "The limit's quota: `\"<policy>\";q=<requests>;w=<window seconds>`",
+                ),
+            ] {
+                response
+                    .headers
+                    .entry(name.to_owned())
+                    .or_insert_with(|| header(schema, description));
+            }
+        }
+    }
 }
 
 /// Documents, on every operation they apply to, the problems that the shared plumbing answers

@@ -16,6 +16,7 @@ mod errors;
 mod fuzz;
 mod health;
 mod helpers;
+mod limits;
 mod me;
 mod metrics;
 mod migrations;

@@ -35,6 +35,7 @@ pub const CODE_TTL: Duration = Duration::hours(24);
 pub const MAX_ATTEMPTS: i32 = 5;
 /// Requests per email per hour: a mailbox cannot be flooded with codes.
 pub const PER_EMAIL: Limit = Limit {
+    name: "guest-request-mailbox",
     max: 5,
     window: Duration::hours(1),
 };
