@@ -218,6 +218,8 @@ pub struct Config {
     /// Multiplies every quota of the limits on anonymous writes (`http::limits`): 1 in
     /// production; load tests that send everything from one address raise it.
     pub rate_limit_scale: u32,
+    /// Exports (`GET /v1/me/export`) one account may make per hour.
+    pub exports_per_hour: i32,
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -492,6 +494,9 @@ impl Config {
         let rate_limit_scale =
             u32::try_from(number("VALISE_RATE_LIMIT_SCALE", 1, 1, 100_000)?).unwrap_or(1);
 
+        let exports_per_hour =
+            i32::try_from(number("VALISE_EXPORTS_PER_HOUR", 10, 1, 100_000)?).unwrap_or(10);
+
         Ok(Self {
             environment,
             bind,
@@ -514,6 +519,7 @@ impl Config {
             metrics_token,
             analytics,
             rate_limit_scale,
+            exports_per_hour,
         })
     }
 
@@ -595,6 +601,7 @@ impl Config {
             // Tests send far more from one address than a client would; the limits still
             // run (tests of them set 1).
             rate_limit_scale: 1000,
+            exports_per_hour: 10,
         }
     }
 }
@@ -771,6 +778,7 @@ mod tests {
             ("VALISE_ANALYTICS_ROLLUP_SECONDS", "never"),
             ("VALISE_ANALYTICS_BATCHES_PER_MINUTE", "-5"),
             ("VALISE_RATE_LIMIT_SCALE", "unlimited"),
+            ("VALISE_EXPORTS_PER_HOUR", "many"),
         ] {
             let err = load(&[(var, value)]).unwrap_err();
             assert_eq!(err.var, var);

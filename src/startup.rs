@@ -165,6 +165,9 @@ impl Application {
             web::Data::new(analytics::Settings::from_config(&config.analytics));
         let response_cache = web::Data::new(catalog::cache::ResponseCache::default());
         let trusted_proxies = web::Data::new(config.trusted_proxies.clone());
+        let export_settings = web::Data::new(privacy::export::ExportSettings {
+            exports_per_hour: config.exports_per_hour,
+        });
         let mut pools = vec![("primary", db.clone())];
         let catalog_db = web::Data::new(catalog::CatalogDb(match &config.read_database_url {
             Some(url) => {
@@ -234,6 +237,7 @@ impl Application {
                 .app_data(response_cache.clone())
                 .app_data(catalog_db.clone())
                 .app_data(trusted_proxies.clone())
+                .app_data(export_settings.clone())
                 .app_data(payment_settings.clone())
                 .app_data(webhook_settings.clone())
                 .app_data(routes.clone())

@@ -298,6 +298,61 @@ where
     }
 }
 
+/// Runs `work` in a read-only transaction over one snapshot: what it reads in many queries
+/// (an export) is consistent, and it takes no write lock (SQLite's deferred `BEGIN` reads
+/// its WAL snapshot; PostgreSQL's `REPEATABLE READ READ ONLY` refuses any write). Inside an
+/// outer transaction it simply runs there.
+pub fn read_transaction<T, E, F>(conn: &mut DbConnection, work: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    fn begin<C>(inner: &mut C, sql: &str) -> diesel::QueryResult<bool>
+    where
+        C: diesel::Connection<TransactionManager = AnsiTransactionManager>,
+    {
+        if AnsiTransactionManager::transaction_manager_status_mut(inner)
+            .transaction_depth()?
+            .is_some()
+        {
+            return Ok(false);
+        }
+        AnsiTransactionManager::begin_transaction_sql(inner, sql)?;
+        Ok(true)
+    }
+    fn end<C, T, E>(inner: &mut C, result: Result<T, E>) -> Result<T, E>
+    where
+        C: diesel::Connection<TransactionManager = AnsiTransactionManager>,
+        E: From<diesel::result::Error>,
+    {
+        match result {
+            Ok(value) => {
+                AnsiTransactionManager::commit_transaction(inner)?;
+                Ok(value)
+            }
+            Err(e) => {
+                AnsiTransactionManager::rollback_transaction(inner)?;
+                Err(e)
+            }
+        }
+    }
+    let began = match conn {
+        DbConnection::Sqlite(inner) => begin(inner, "BEGIN DEFERRED")?,
+        DbConnection::Postgres(inner) => {
+            begin(inner, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?
+        }
+    };
+    let result = work(conn);
+    if !began {
+        return result;
+    }
+    match conn {
+        DbConnection::Sqlite(inner) => end(inner, result),
+        DbConnection::Postgres(inner) => end(inner, result),
+    }
+}
+
 /// When the query planner's statistics are refreshed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Statistics {

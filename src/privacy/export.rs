@@ -15,6 +15,7 @@ use super::requests::{model::Kind, store as requests, RequestView};
 use crate::accounts::addresses::{self, SavedAddress};
 use crate::accounts::model::UserView;
 use crate::audit::routes::AuditEntry;
+use crate::auth::throttle::{self, Limit};
 use crate::auth::{min, Auth};
 use crate::catalog::model::Money;
 use crate::crypto::{Crypto, Place};
@@ -319,6 +320,20 @@ pub fn build(
     })
 }
 
+/// How often one account may export (`VALISE_EXPORTS_PER_HOUR`).
+#[derive(Debug, Clone, Copy)]
+pub struct ExportSettings {
+    pub exports_per_hour: i32,
+}
+
+fn exports_limit(max: i32) -> Limit {
+    Limit {
+        name: "export",
+        max,
+        window: chrono::Duration::hours(1),
+    }
+}
+
 /// Export everything held about me.
 ///
 /// One JSON document (`format: valise.export/1`): profile, saved addresses, orders with
@@ -326,7 +341,9 @@ pub fn build(
 /// their full history, policy acceptances, notifications, data-subject requests,
 /// disclosures to third parties (carriers, the payment provider) and the log of staff
 /// access to my data. Recorded as a data-subject request of kind `access`, completed at
-/// once (and listed in the document itself).
+/// once (and listed in the document itself); further exports the same day (UTC) are the
+/// same request. Read in one consistent snapshot. At most 10 exports per account per hour
+/// by default (429 with `Retry-After`).
 #[utoipa::path(
     tag = "privacy",
     security(("bearer" = [])),
@@ -335,6 +352,8 @@ pub fn build(
             headers(("Content-Disposition" = String, description = "`attachment; filename=\"valise-export.json\"`"))),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "An API key cannot act as a person", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many exports this hour", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64), ("RateLimit" = String), ("RateLimit-Policy" = String))),
     )
 )]
 #[get("/me/export")]
@@ -342,15 +361,21 @@ async fn export(
     auth: Auth<min::Customer>,
     db: web::Data<Db>,
     crypto: web::Data<Crypto>,
+    settings: web::Data<ExportSettings>,
 ) -> Result<HttpResponse, ApiError> {
     let user = auth.user_id()?.to_owned();
     let crypto = crypto.into_inner();
+    let limit = settings.exports_per_hour;
     let document = db
         .run(move |conn| {
             crate::db::write_transaction(conn, |conn| {
-                requests::record_self_service(conn, &user, Kind::Access)?;
-                build(conn, &crypto, &user)
-            })
+                let bucket = format!("export:{user}");
+                throttle::take(conn, &bucket, exports_limit(limit), crate::db::now())?
+                    .map_err(ApiError::RateLimited)?;
+                requests::record_self_service_once_a_day(conn, &user, Kind::Access)
+                    .map_err(ApiError::from)
+            })?;
+            crate::db::read_transaction(conn, |conn| build(conn, &crypto, &user))
         })
         .await?;
     Ok(HttpResponse::Ok()

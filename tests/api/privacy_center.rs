@@ -398,3 +398,40 @@ async fn the_data_map_lists_every_sealed_column_with_purpose_and_retention() {
         .unwrap()
         .contains("30-day after-sales window"));
 }
+
+#[actix_web::test]
+async fn repeated_exports_are_limited_and_recorded_once_a_day() {
+    let app = TestApp::spawn().await;
+    let me = app.register(&unique_email("exporter"), "Exporter").await;
+    let first = ok_json(app.get_as("/v1/me/export", &me).await).await;
+    let size = first.to_string().len();
+    for _ in 1..10 {
+        let again = ok_json(app.get_as("/v1/me/export", &me).await).await;
+        assert_eq!(
+            again["requests"], first["requests"],
+            "one access request a day"
+        );
+        assert_eq!(again.to_string().len(), size, "the export does not grow");
+    }
+    let refused = app.get_as("/v1/me/export", &me).await;
+    assert!(refused.headers().contains_key("retry-after"));
+    assert_eq!(
+        refused.headers()["ratelimit-policy"],
+        "\"export\";q=10;w=3600"
+    );
+    assert_problem(refused, StatusCode::TOO_MANY_REQUESTS, "rate-limited").await;
+    let requests = ok_json(app.get_as("/v1/me/requests", &me).await).await;
+    let access: Vec<&Value> = requests["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["kind"] == "access")
+        .collect();
+    assert_eq!(access.len(), 1, "{requests}");
+    // Another account has its own allowance.
+    let other = app.register(&unique_email("other-exporter"), "Other").await;
+    assert_eq!(
+        app.get_as("/v1/me/export", &other).await.status(),
+        StatusCode::OK
+    );
+}

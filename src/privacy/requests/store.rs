@@ -95,6 +95,31 @@ pub fn record_self_service(
     insert(conn, Requester::User(user_id), kind, Status::Completed)
 }
 
+/// A completed self-service request, recorded once per UTC day and kind: asking again the
+/// same day (a second export) is the same request, not a new row each time — the ledger
+/// stays a record of requests, and an export does not grow with every call.
+pub fn record_self_service_once_a_day(
+    conn: &mut DbConnection,
+    user_id: &str,
+    kind: Kind,
+) -> QueryResult<RequestRow> {
+    let now = crate::db::now();
+    let midnight = now.date().and_time(chrono::NaiveTime::MIN);
+    let today: Option<RequestRow> = dsr_requests::table
+        .filter(dsr_requests::user_id.eq(user_id))
+        .filter(dsr_requests::kind.eq(kind.as_str()))
+        .filter(dsr_requests::status.eq(Status::Completed.as_str()))
+        .filter(dsr_requests::received_at.ge(midnight))
+        .order(dsr_requests::id.desc())
+        .select(RequestRow::as_select())
+        .first(conn)
+        .optional()?;
+    match today {
+        Some(row) => Ok(row),
+        None => record_self_service(conn, user_id, kind),
+    }
+}
+
 pub fn get(conn: &mut DbConnection, id: &str) -> QueryResult<Option<RequestRow>> {
     dsr_requests::table
         .find(id)
