@@ -192,7 +192,7 @@ fn new_variant_row(product_id: &str, v: &NewVariant, field: &str) -> Result<Vari
             &format!("{field}.available"),
             v.available,
             0,
-            1_000_000,
+            model::MAX_STOCK,
             "units",
         )?,
         status: ACTIVE.to_owned(),
@@ -633,7 +633,7 @@ async fn set_stock(
         "available",
         body.into_inner().available,
         0,
-        1_000_000,
+        model::MAX_STOCK,
         "units",
     )?;
     let currency = shop.currency.clone();
@@ -660,7 +660,8 @@ async fn set_stock(
 /// Adjust a variant's stock.
 ///
 /// Adds or removes units atomically, relative to the stock at that instant (so it composes
-/// with concurrent checkouts). Never goes below zero: removing more than is available is a 409.
+/// with concurrent checkouts). Never goes below zero: removing more than is available is a
+/// 409. Never goes above 1,000,000 units: adding past it is a 422, and nothing changes.
 #[utoipa::path(
     tag = "catalog-admin",
     security(("bearer" = []), ("api_key" = [])),
@@ -672,7 +673,7 @@ async fn set_stock(
         (status = 403, description = "Managers and above", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such variant", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Would go below zero", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid field", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid field, or would go above 1,000,000 units", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/variants/{id}/stock-adjustments")]
@@ -688,7 +689,7 @@ async fn adjust_stock(
     let body = body.into_inner();
     // `unsigned_abs`: `abs` of i32::MIN overflows (a panic in debug builds, and in release a
     // negative number that slipped past this check).
-    if body.delta == 0 || body.delta.unsigned_abs() > 1_000_000 {
+    if body.delta == 0 || body.delta.unsigned_abs() > model::MAX_STOCK.unsigned_abs() {
         return Err(ApiError::validation(
             "delta",
             "must be non-zero and at most 1,000,000 units",
@@ -702,8 +703,17 @@ async fn adjust_stock(
     let (view, _) = db
         .run(move |conn| {
             crate::db::write_transaction(conn, |conn| {
-                store::get_variant(conn, &id)?.ok_or(ApiError::NotFound)?;
-                if !store::adjust_stock(conn, &id, delta)? {
+                let variant = store::get_variant(conn, &id)?.ok_or(ApiError::NotFound)?;
+                if !store::adjust_stock(conn, &id, delta, model::MAX_STOCK)? {
+                    // Nothing changed; the row as it is now says which bound held.
+                    let now =
+                        store::get_variant(conn, &id)?.map_or(variant.available, |v| v.available);
+                    if now.saturating_add(delta) > model::MAX_STOCK {
+                        return Err(ApiError::validation(
+                            "delta",
+                            format!("would take the stock above {} units", model::MAX_STOCK),
+                        ));
+                    }
                     return Err(ApiError::conflict(
                         "The adjustment would take the stock below zero.",
                     ));

@@ -49,6 +49,10 @@ vocabulary!(
     SizeClass { Underseat => "underseat", Cabin => "cabin", Medium => "medium", Large => "large", ExtraLarge => "extra_large" }
 );
 
+/// The most units a variant can hold: a stock level, and where adjustments stop (far above
+/// any warehouse, and far below where a 32-bit count would wrap).
+pub const MAX_STOCK: i32 = 1_000_000;
+
 /// Outer dimensions in whole centimetres (1–200 each).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

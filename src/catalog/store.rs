@@ -576,11 +576,14 @@ pub fn set_stock(conn: &mut DbConnection, id: &str, available: i32) -> QueryResu
 /// Adjusts the stock of a variant atomically; never below zero. Returns whether it applied.
 /// The condition lives in the UPDATE itself, so concurrent adjustments and checkouts (in any
 /// process) can interleave without ever overselling.
-pub fn adjust_stock(conn: &mut DbConnection, id: &str, delta: i32) -> QueryResult<bool> {
+/// Adds `delta` units if the result stays within `0..=max`; false (and nothing changed)
+/// otherwise. One conditional UPDATE, so it composes with concurrent checkouts.
+pub fn adjust_stock(conn: &mut DbConnection, id: &str, delta: i32, max: i32) -> QueryResult<bool> {
     let n = diesel::update(
         variants::table
             .filter(variants::id.eq(id))
-            .filter(variants::available.ge(-delta)),
+            .filter(variants::available.ge(-delta))
+            .filter(variants::available.le(max - delta)),
     )
     .set((
         variants::available.eq(variants::available + delta),

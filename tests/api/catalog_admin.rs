@@ -259,6 +259,43 @@ async fn stock_is_set_and_adjusted_atomically_and_never_goes_negative() {
 }
 
 #[actix_web::test]
+async fn stock_adjustments_stop_at_the_cap_and_never_wrap() {
+    let app = TestApp::spawn().await;
+    let manager = app.staff(Role::Manager).await;
+    let created = create(
+        &app,
+        &manager,
+        &product("capped", "travel", "abs", [55, 40, 20], 9900, &[5]),
+    )
+    .await;
+    let product_id = created["id"].as_str().unwrap().to_owned();
+    let variant = created["variants"][0]["id"].as_str().unwrap().to_owned();
+    let path = format!("/v1/admin/variants/{variant}/stock-adjustments");
+    let adjust = |delta: i32| {
+        app.authed(Method::POST, &path, &manager)
+            .json(&json!({"delta": delta, "reason": "delivery"}))
+            .send()
+    };
+    let full = adjust(999_995).await.unwrap();
+    assert_eq!(full.status(), StatusCode::OK);
+    assert_eq!(full.json::<Value>().await.unwrap()["available"], 1_000_000);
+    // What wrapped the count to −2,145,967,296 after 2,148 of these is refused each time.
+    for delta in [1, 1_000_000, 1_000_000, 1_000_000] {
+        let refused = adjust(delta).await.unwrap();
+        let problem = assert_problem(
+            refused,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation-failed",
+        )
+        .await;
+        assert_eq!(problem["errors"][0]["field"], "delta");
+    }
+    assert_eq!(stock_of(&app, &product_id).await, 1_000_000);
+    let down = adjust(-400_000).await.unwrap();
+    assert_eq!(down.json::<Value>().await.unwrap()["available"], 600_000);
+}
+
+#[actix_web::test]
 async fn consultations_are_private_until_an_answer_is_published() {
     let app = TestApp::spawn().await;
     let manager = app.staff(Role::Manager).await;
