@@ -41,9 +41,11 @@ pub fn current_request_id() -> Option<String> {
         .ok()
 }
 
-/// A client-supplied id is kept when it is short and plain (so it cannot inject into logs);
-/// otherwise a fresh UUIDv7 is used.
-fn request_id_from(req: &ServiceRequest) -> HeaderValue {
+/// The id a client sent in `X-Request-Id`, when it is short and plain (so it cannot inject
+/// into logs). It is never the request's id — what the audit chain, the problem documents
+/// and the response's `X-Request-Id` carry is always the server's own — and appears only
+/// as the access log's labelled `client_rid`, for a client to find its request.
+fn client_request_id(req: &ServiceRequest) -> Option<HeaderValue> {
     req.headers()
         .get(&REQUEST_ID)
         .filter(|v| {
@@ -55,7 +57,6 @@ fn request_id_from(req: &ServiceRequest) -> HeaderValue {
                     .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(b))
         })
         .cloned()
-        .unwrap_or_else(new_request_id)
 }
 
 fn new_request_id() -> HeaderValue {
@@ -208,11 +209,11 @@ where
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
         let started = Instant::now();
-        let request_id = request_id_from(&req);
+        let request_id = new_request_id();
         // The path only (query strings may carry filters we do not want in logs), and only
         // when the access log is on.
-        let path =
-            log::log_enabled!(target: ACCESS_LOG, log::Level::Info).then(|| req.path().to_owned());
+        let logged = log::log_enabled!(target: ACCESS_LOG, log::Level::Info)
+            .then(|| (req.path().to_owned(), client_request_id(&req)));
         // The route template (`/v1/orders/{number}`), never the concrete path: paths hold ids.
         let route = self
             .worker
@@ -222,7 +223,7 @@ where
         let context = Context {
             started,
             method: req.method().clone(),
-            path,
+            logged,
             worker: Rc::clone(&self.worker),
             route,
             request_id: request_id.clone(),
@@ -275,7 +276,8 @@ where
 struct Context {
     started: Instant,
     method: Method,
-    path: Option<String>,
+    /// The path and the client's own request id, when the access log is on.
+    logged: Option<(String, Option<HeaderValue>)>,
     worker: Rc<Worker>,
     route: Option<RouteId>,
     request_id: HeaderValue,
@@ -315,10 +317,15 @@ impl Context {
         if let Some(metrics) = &self.worker.metrics {
             metrics.observe(&self.method, self.route, status, elapsed);
         }
-        if let Some(path) = self.path {
+        if let Some((path, client_rid)) = self.logged {
+            let client_rid = client_rid
+                .as_ref()
+                .and_then(|id| id.to_str().ok())
+                .map(|id| format!(" client_rid={id}"))
+                .unwrap_or_default();
             log::info!(
                 target: ACCESS_LOG,
-                "{} {path} {} {:.1}ms rid={}",
+                "{} {path} {} {:.1}ms rid={}{client_rid}",
                 self.method,
                 status.as_u16(),
                 elapsed.as_secs_f64() * 1000.0,

@@ -22,8 +22,10 @@ use super::error::{FieldError, Problem, PROBLEM_CONTENT_TYPE};
                        is a promise the code keeps.\n\n\
                        Conventions: JSON in and out; request bodies reject unknown fields (422); \
                        errors are RFC 9457 `application/problem+json` with a stable `type` \
-                       (`urn:valise:problem:<slug>`); every response carries `X-Request-Id` and \
-                       `X-Policy-Version` (the current privacy-policy version); lists use \
+                       (`urn:valise:problem:<slug>`); every response carries `X-Request-Id` \
+                       (the server's own id of the request; an id a client sends is only \
+                       logged beside it) and `X-Policy-Version` (the current privacy-policy \
+                       version); lists use \
                        `limit` (1–100) and an opaque `cursor`.",
         license(name = "MIT", identifier = "MIT"),
         version = env!("CARGO_PKG_VERSION"),

@@ -122,3 +122,35 @@ async fn the_cli_verify_exits_non_zero_on_a_broken_chain() {
     assert_eq!(broken.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&broken.stdout).contains("\"first_broken_seq\": 2"));
 }
+
+#[actix_web::test]
+async fn the_audit_log_records_the_servers_request_id_not_the_callers() {
+    let app = TestApp::spawn().await;
+    let officer = app.staff(Role::PrivacyOfficer).await;
+    let response = app
+        .client
+        .post(app.url("/v1/auth/register"))
+        .header("x-request-id", "forged-by-the-caller")
+        .json(&serde_json::json!({
+            "email": unique_email("rid"), "password": crate::helpers::PASSWORD,
+            "name": "Request Id", "accepted_policy_version": 1
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let server_id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let user: Value = response.json().await.unwrap();
+    let path = format!(
+        "/v1/admin/audit?subject_id={}",
+        user["user"]["id"].as_str().unwrap()
+    );
+    let page: Value = app.get_as(&path, &officer).await.json().await.unwrap();
+    let entry = &page["data"][0];
+    assert_eq!(entry["action"], "account.register");
+    assert_eq!(entry["request_id"], server_id.as_str());
+    assert!(!page.to_string().contains("forged-by-the-caller"));
+}

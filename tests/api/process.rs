@@ -304,6 +304,16 @@ fn the_access_log_has_one_line_per_request_without_the_query_string() {
     assert_eq!(lines.len(), 1, "{log}");
     let line = lines[0];
     assert!(line.contains("valise::access"), "{line}");
+    // The client's id is a labelled field; the request's id is the server's own.
+    let server_id = response
+        .lines()
+        .find_map(|l| l.strip_prefix("x-request-id: "))
+        .unwrap()
+        .trim();
+    assert!(
+        line.contains(&format!("rid={server_id} client_rid=log-probe-1")),
+        "{line}"
+    );
     assert!(line.contains("GET /v1/policies 422"), "{line}");
     assert!(line.contains("ms"), "latency: {line}");
     assert!(
