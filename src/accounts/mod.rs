@@ -2,6 +2,7 @@
 //! and staff administration.
 
 pub mod addresses;
+pub mod email;
 pub mod model;
 pub mod routes;
 pub mod staff;

@@ -8,34 +8,16 @@ use crate::auth::Role;
 use crate::http::error::ApiError;
 use crate::privacy::refuse_sensitive;
 
-/// A syntactically valid email, normalised to lower case (the blind index is computed over
-/// the normalised form, so lookups are case-insensitive).
+/// An email address in its canonical form (see [`super::email`]): the blind index is
+/// computed over it, so lookups find a mailbox however its address was spelled.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email(String);
 
 impl Email {
     pub fn parse(field: &str, raw: &str) -> Result<Self, ApiError> {
-        let value = raw.trim().to_lowercase();
-        let invalid =
-            || ApiError::validation(field, "must be an email address like name@example.com");
-        if value.len() < 3
-            || value.len() > 254
-            || value.chars().any(|c| c.is_whitespace() || c.is_control())
-        {
-            return Err(invalid());
-        }
-        let (local, domain) = value.split_once('@').ok_or_else(invalid)?;
-        let labels_ok = domain.split('.').count() >= 2
-            && domain.split('.').all(|l| {
-                !l.is_empty()
-                    && !l.starts_with('-')
-                    && !l.ends_with('-')
-                    && l.chars().all(|c| c.is_alphanumeric() || c == '-')
-            });
-        if local.is_empty() || local.len() > 64 || domain.contains('@') || !labels_ok {
-            return Err(invalid());
-        }
-        Ok(Self(value))
+        super::email::canonical(raw)
+            .map(Self)
+            .map_err(|e| ApiError::validation(field, e.message()))
     }
 
     pub fn as_str(&self) -> &str {

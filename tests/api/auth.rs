@@ -542,3 +542,57 @@ async fn behind_chained_proxies_each_client_address_has_its_own_login_limit() {
     let other = "198.51.100.9, 10.0.0.2".to_owned();
     assert_eq!(attempt(other).await, StatusCode::UNAUTHORIZED);
 }
+
+#[actix_web::test]
+async fn look_alike_and_markup_emails_do_not_register() {
+    let app = TestApp::spawn().await;
+    let register = |email: &str| {
+        let body = json!({"email": email, "password": PASSWORD, "name": "Look Alike", "accepted_policy_version": 1});
+        let app = &app;
+        async move { app.post_json("/v1/auth/register", &body).await }
+    };
+    for email in [
+        "ada\u{200B}@example.com",
+        "ada@exa\u{200B}mple.com",
+        "ada@example\u{202E}moc.com",
+        "ada@p\u{0430}ypal.com",
+        "<script>@example.com",
+        "\"quoted\"@example.com",
+    ] {
+        let problem = assert_problem(
+            register(email).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation-failed",
+        )
+        .await;
+        assert_eq!(problem["errors"][0]["field"], "email", "{email:?}");
+        assert!(
+            !problem.to_string().contains("script>"),
+            "the address is not echoed: {problem}"
+        );
+    }
+    // Full-width letters are the same mailbox as their ASCII form.
+    assert_eq!(
+        register("ｑｕｅｎｔｉｎ＠ｅｘａｍｐｌｅ．ｃｏｍ")
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
+    assert_problem(
+        register("quentin@example.com").await,
+        StatusCode::CONFLICT,
+        "conflict",
+    )
+    .await;
+    // An internationalised domain signs in under either spelling.
+    assert_eq!(
+        register("ada@Bücher.example").await.status(),
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        app.login("ada@xn--bcher-kva.example", PASSWORD)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+}
