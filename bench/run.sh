@@ -18,8 +18,8 @@
 #   PRODUCTS          1000    catalogue of the main table
 #   SCALES            "1000 10000 100000"  catalogue sizes for list cost (seeded cumulatively)
 #   EXPORT_ORDERS     "10 100 1000"        a customer's orders for export cost
-#   EXPORT_REQUESTS   50      exports per row (one access request a day is recorded per account)
-#                             and listed in the next one, so the document grows as it is measured
+#   EXPORT_REQUESTS   50      exports per row (an account's exports of one day are one access
+#                             request, so the document stays the same size as it is measured)
 #   PG_ADMIN_URL      postgres://postgres@127.0.0.1:5432/postgres   (a database is made and dropped)
 #   WRITE             1       0: print the section instead of splicing it into BENCHMARKS.md
 # Needs wrk (apt-get install wrk), curl and python3.

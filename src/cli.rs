@@ -127,7 +127,13 @@ pub enum KeysCommand {
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
     /// Recompute the audit chain; exits 1 and names the first broken entry if it is not intact.
-    Verify,
+    Verify {
+        /// Also check the chain against the signed checkpoints in FILE (the instances'
+        /// `VALISE_AUDIT_ANCHOR_FILE`, or the `valise::audit_anchor` lines of their logs):
+        /// an entry anchored there and gone from the chain means the log was cut.
+        #[arg(long, value_name = "FILE")]
+        anchor: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -359,12 +365,40 @@ pub fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Audit {
-            command: AuditCommand::Verify,
+            command: AuditCommand::Verify { anchor },
         } => {
             let services = startup::services(&config)?;
             let mut conn = services.db.get()?;
             let report = crate::audit::store::verify(&mut conn, &services.crypto)?;
-            println!("{}", serde_json::to_string_pretty(&report)?);
+            let anchors = match &anchor {
+                Some(path) => {
+                    let text = std::fs::read_to_string(path)
+                        .with_context(|| format!("reading {}", path.display()))?;
+                    Some(crate::audit::anchor::check(
+                        &mut conn,
+                        &services.crypto,
+                        &text,
+                    )?)
+                }
+                None => None,
+            };
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({
+                    "intact": report.intact,
+                    "checked": report.checked,
+                    "head_seq": report.head_seq,
+                    "first_broken_seq": report.first_broken_seq,
+                    "problem": report.problem,
+                    "anchors": anchors,
+                }))?
+            );
+            if let Some(anchors) = anchors.filter(|a| !a.holds) {
+                anyhow::bail!(
+                    "audit chain does not hold its anchors: {}",
+                    anchors.problem.unwrap_or_default()
+                )
+            }
             if report.intact {
                 Ok(())
             } else {

@@ -220,6 +220,10 @@ pub struct Config {
     pub rate_limit_scale: u32,
     /// Exports (`GET /v1/me/export`) one account may make per hour.
     pub exports_per_hour: i32,
+    /// Where the audit chain's signed checkpoints are appended (besides the log).
+    pub audit_anchor_file: Option<PathBuf>,
+    /// How often the chain's head is anchored (when it moved).
+    pub audit_anchor_interval: Duration,
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -494,6 +498,14 @@ impl Config {
         let rate_limit_scale =
             u32::try_from(number("VALISE_RATE_LIMIT_SCALE", 1, 1, 100_000)?).unwrap_or(1);
 
+        let audit_anchor_file = match get("VALISE_AUDIT_ANCHOR_FILE") {
+            Some(path) => Some(PathBuf::from(path.trim())),
+            None if production => None,
+            None => Some(data_dir.join("audit-anchors.jsonl")),
+        };
+        let audit_anchor_interval = Duration::from_secs(
+            number("VALISE_AUDIT_ANCHOR_SECONDS", 60, 1, 86_400)?.unsigned_abs(),
+        );
         let exports_per_hour =
             i32::try_from(number("VALISE_EXPORTS_PER_HOUR", 10, 1, 100_000)?).unwrap_or(10);
 
@@ -520,6 +532,8 @@ impl Config {
             analytics,
             rate_limit_scale,
             exports_per_hour,
+            audit_anchor_file,
+            audit_anchor_interval,
         })
     }
 
@@ -602,6 +616,8 @@ impl Config {
             // run (tests of them set 1).
             rate_limit_scale: 1000,
             exports_per_hour: 10,
+            audit_anchor_file: None,
+            audit_anchor_interval: Duration::from_secs(60),
         }
     }
 }
@@ -779,6 +795,7 @@ mod tests {
             ("VALISE_ANALYTICS_BATCHES_PER_MINUTE", "-5"),
             ("VALISE_RATE_LIMIT_SCALE", "unlimited"),
             ("VALISE_EXPORTS_PER_HOUR", "many"),
+            ("VALISE_AUDIT_ANCHOR_SECONDS", "often"),
         ] {
             let err = load(&[(var, value)]).unwrap_err();
             assert_eq!(err.var, var);

@@ -206,6 +206,14 @@ impl Application {
                 metrics.clone(),
             ),
             analytics::spawn(db.clone(), config.analytics.rollup_interval),
+            audit::anchor::spawn(
+                db.clone(),
+                app_crypto.clone(),
+                audit::anchor::AnchorConfig {
+                    file: config.audit_anchor_file.clone(),
+                    interval: config.audit_anchor_interval,
+                },
+            ),
         ];
 
         let spec = openapi::spec();

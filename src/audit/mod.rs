@@ -7,6 +7,7 @@
 //! from the master key's root secret, so write access to the database alone cannot re-forge
 //! the chain. [`chain::verify`] recomputes it and reports the first broken entry.
 
+pub mod anchor;
 pub mod chain;
 pub mod routes;
 pub mod store;

@@ -61,6 +61,7 @@ pub mod index_kind {
 struct Derived {
     index: hmac::Key,
     audit: hmac::Key,
+    anchor: hmac::Key,
 }
 
 /// The crypto service every room uses. Cheap to clone.
@@ -98,6 +99,7 @@ impl Crypto {
         let derived = Derived {
             index: derive(&root, b"valise blind-index v1")?,
             audit: derive(&root, b"valise audit-chain v1")?,
+            anchor: derive(&root, b"valise audit-anchor v1")?,
         };
         Ok(Self {
             keyring,
@@ -192,5 +194,10 @@ impl Crypto {
     /// The key of the audit chain's MACs.
     pub fn audit_key(&self) -> &hmac::Key {
         &self.derived.audit
+    }
+
+    /// The key that signs the audit chain's anchors outside the database.
+    pub fn anchor_key(&self) -> &hmac::Key {
+        &self.derived.anchor
     }
 }

@@ -154,3 +154,63 @@ async fn the_audit_log_records_the_servers_request_id_not_the_callers() {
     assert_eq!(entry["request_id"], server_id.as_str());
     assert!(!page.to_string().contains("forged-by-the-caller"));
 }
+
+#[actix_web::test]
+async fn a_tail_cut_with_its_head_rewritten_is_caught_by_the_anchors() {
+    let dir = tempfile::tempdir().unwrap();
+    let anchors = dir.path().join("audit-anchors.jsonl");
+    let file = anchors.clone();
+    let app = TestApp::spawn_configured(move |c| {
+        c.audit_anchor_file = Some(file);
+        c.audit_anchor_interval = std::time::Duration::from_millis(100);
+    })
+    .await;
+    for i in 0..4 {
+        app.register(&unique_email(&format!("anchored{i}")), "Anchored Person")
+            .await;
+    }
+    let anchored = crate::helpers::eventually(std::time::Duration::from_secs(10), || async {
+        std::fs::read_to_string(&anchors).is_ok_and(|t| t.contains("\"seq\":4"))
+    })
+    .await;
+    assert!(anchored, "the head was anchored");
+
+    // Someone with write access to the database cuts the last two entries and points the
+    // head back at the entry before them: the chain alone still verifies.
+    tamper(
+        &app,
+        "DELETE FROM audit_log WHERE seq >= 3; \
+         UPDATE audit_head SET seq = 2, mac = (SELECT mac FROM audit_log WHERE seq = 2);",
+    );
+    let run = |extra: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_valise"))
+            .args(["audit", "verify"])
+            .args(extra)
+            .env("DATABASE_URL", app.config.database_url.to_env_value())
+            .env("VALISE_DATA_DIR", &app.config.data_dir)
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap()
+    };
+    let alone = run(&[]);
+    assert!(
+        alone.status.success(),
+        "without anchors the cut is invisible"
+    );
+    let anchored = run(&["--anchor", anchors.to_str().unwrap()]);
+    assert_eq!(anchored.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&anchored.stdout);
+    assert!(stdout.contains("\"holds\": false"), "{stdout}");
+    assert!(stdout.contains("the log was cut"), "{stdout}");
+
+    // A forged anchor line is refused, not trusted.
+    let forged = dir.path().join("forged.jsonl");
+    std::fs::write(
+        &forged,
+        r#"{"seq":2,"mac":"00","at":"2026-01-01T00:00:00Z","sig":"00"}"#,
+    )
+    .unwrap();
+    let refused = run(&["--anchor", forged.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stdout).contains("not signed"));
+}
