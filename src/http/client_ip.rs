@@ -220,6 +220,47 @@ mod tests {
         assert_eq!(limit_key(ip("203.0.113.5")), ip("203.0.113.5"));
     }
 
+    mod fuzz {
+        use super::super::*;
+        use super::headers;
+        use proptest::prelude::*;
+
+        fn entry() -> impl Strategy<Value = String> {
+            prop_oneof![
+                any::<std::net::Ipv4Addr>().prop_map(|ip| ip.to_string()),
+                any::<std::net::Ipv6Addr>().prop_map(|ip| ip.to_string()),
+                Just("10.0.0.1".to_owned()),
+                "[ -~]{0,20}",
+            ]
+        }
+
+        proptest! {
+            #[test]
+            fn fuzz_forwarded_for_names_the_peer_or_a_listed_hop(
+                entries in prop::collection::vec(entry(), 0..8),
+                peer in prop_oneof![
+                    any::<std::net::Ipv4Addr>(),
+                    Just(std::net::Ipv4Addr::new(10, 0, 0, 9)),
+                ],
+            ) {
+                let proxies = TrustedProxies::parse("10.0.0.0/8").unwrap();
+                let joined = entries.join(",");
+                let Ok(value) = actix_web::http::header::HeaderValue::from_str(&joined) else {
+                    return Ok(());
+                };
+                let mut map = headers(&[]);
+                map.insert(actix_web::http::header::HeaderName::from_static("x-forwarded-for"), value);
+                let client = proxies.client(Some(IpAddr::V4(peer)), &map).unwrap();
+                if !proxies.trusts(IpAddr::V4(peer)) {
+                    prop_assert_eq!(client, IpAddr::V4(peer), "an untrusted peer is the client");
+                }
+                // The answer is the peer or one of the entries, never something made up.
+                let listed = entries.iter().any(|e| parse_hop(e.trim()) == Some(client));
+                prop_assert!(client == IpAddr::V4(peer) || listed);
+            }
+        }
+    }
+
     #[test]
     fn the_list_is_validated() {
         assert!(TrustedProxies::parse("10.0.0.0/8, ::1, 192.168.1.7").is_ok());
