@@ -181,7 +181,7 @@ fn with_etag(mut response: HttpResponse, tag: &str) -> HttpResponse {
 ///
 /// Decrypted for their owner only, oldest first.
 #[utoipa::path(
-    operation_id = "list_addresses",
+    operation_id = "listMyAddresses",
     tag = "me",
     security(("bearer" = [])),
     responses(
@@ -207,7 +207,7 @@ async fn list(
 /// Validated like a checkout address (sensitive data refused) and sealed with my data key.
 /// At most 20 per customer.
 #[utoipa::path(
-    operation_id = "create_address",
+    operation_id = "createMyAddress",
     tag = "me",
     security(("bearer" = [])),
     request_body = Address,
@@ -276,7 +276,7 @@ async fn create(
 /// Send the `ETag` you read as `If-Match` (412 when it changed meanwhile). Tracked as a
 /// rectification request, completed at once.
 #[utoipa::path(
-    operation_id = "update_address",
+    operation_id = "updateMyAddress",
     tag = "me",
     security(("bearer" = [])),
     params(
@@ -347,7 +347,7 @@ async fn update(
 ///
 /// Orders already placed keep the address they were shipped to.
 #[utoipa::path(
-    operation_id = "delete_address",
+    operation_id = "deleteMyAddress",
     tag = "me",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "`adr_…`")),

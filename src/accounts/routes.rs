@@ -52,6 +52,7 @@ impl ProfilePatch {
 ///
 /// Decrypted for its owner only. Carries an `ETag` to send as `If-Match` with a correction.
 #[utoipa::path(
+    operation_id = "getMe",
     tag = "me",
     security(("bearer" = [])),
     responses(
@@ -87,6 +88,7 @@ async fn get_me(
 /// the profile you read as `If-Match`: if it changed meanwhile the answer is 412. Every
 /// correction is recorded in the audit log (field names only).
 #[utoipa::path(
+    operation_id = "updateMe",
     tag = "me",
     security(("bearer" = [])),
     request_body = ProfilePatch,

@@ -178,6 +178,7 @@ pub fn bootstrap_admin(
 ///
 /// Staff are data subjects too: each account shown is recorded in the audit log.
 #[utoipa::path(
+    operation_id = "listStaff",
     tag = "staff",
     security(("bearer" = []), ("api_key" = [])),
     params(PageQuery),
@@ -221,6 +222,7 @@ async fn list_staff(
 ///
 /// You can only grant a role you hold yourself (an admin cannot create a privacy officer).
 #[utoipa::path(
+    operation_id = "createStaff",
     tag = "staff",
     security(("bearer" = []), ("api_key" = [])),
     request_body = NewStaff,
@@ -273,6 +275,7 @@ async fn create_staff(
 /// account revokes its sessions and every API key it created at once; a demotion revokes
 /// its keys of roles it no longer holds. The last active admin cannot be demoted or disabled.
 #[utoipa::path(
+    operation_id = "updateStaff",
     tag = "staff",
     security(("bearer" = []), ("api_key" = [])),
     params(("id" = String, Path, description = "`usr_…` id of the staff account")),

@@ -220,6 +220,7 @@ pub struct TopPage {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = PageTransition)]
 pub struct Transition {
     pub from_path: String,
     pub to_path: String,

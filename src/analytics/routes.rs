@@ -25,6 +25,7 @@ pub fn configure_admin(cfg: &mut utoipa_actix_web::service_config::ServiceConfig
 /// The batch was stored.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({"accepted": 3}))]
+#[schema(as = AnalyticsBatchAccepted)]
 pub struct Accepted {
     /// Events stored.
     pub accepted: usize,
@@ -60,7 +61,7 @@ fn client_bucket(crypto: &Crypto, req: &HttpRequest) -> String {
 /// With `Sec-GPC: 1` or `DNT: 1` the batch is discarded unread (204). Limited per client
 /// address (`X-RateLimit-*`; 429 with `Retry-After`). No authentication.
 #[utoipa::path(
-    operation_id = "record_analytics_events",
+    operation_id = "recordAnalyticsEvents",
     tag = "analytics",
     request_body = EventBatch,
     params(
@@ -137,7 +138,7 @@ pub struct ReportQuery {
 /// visitors were in it on one day of the period; `suppressed_groups` says how many were
 /// hidden, and shares are among the groups shown. Managers and above.
 #[utoipa::path(
-    operation_id = "get_analytics_report",
+    operation_id = "getAnalyticsReport",
     tag = "analytics",
     security(("bearer" = []), ("api_key" = [])),
     params(

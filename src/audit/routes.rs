@@ -118,7 +118,7 @@ async fn page(
 /// Newest first, filterable by subject, actor, action and time. Entries carry ids, field
 /// names and purposes, never personal values.
 #[utoipa::path(
-    operation_id = "list_audit_entries",
+    operation_id = "listAuditEntries",
     tag = "audit",
     security(("bearer" = []), ("api_key" = [])),
     params(AuditQuery),
@@ -162,6 +162,7 @@ async fn list(
 /// Recomputes every entry's MAC from the start and reports the first entry that was edited,
 /// deleted or moved, or a truncated tail.
 #[utoipa::path(
+    operation_id = "verifyAuditChain",
     tag = "audit",
     security(("bearer" = []), ("api_key" = [])),
     responses(
@@ -188,6 +189,7 @@ async fn verify(
 /// Every read or change of your personal data by staff, integrators or the system: who (role
 /// and id), what, which fields, why and when.
 #[utoipa::path(
+    operation_id = "listMyAccessLog",
     tag = "me",
     security(("bearer" = [])),
     params(PageQuery),

@@ -73,7 +73,7 @@ pub struct ApiKeyList {
 ///
 /// Names, roles and last use of every key; secrets are never shown again.
 #[utoipa::path(
-    operation_id = "list_api_keys",
+    operation_id = "listApiKeys",
     tag = "api-keys",
     security(("bearer" = []), ("api_key" = [])),
     params(PageQuery),
@@ -112,6 +112,7 @@ async fn list(
 /// active and still hold it: disabling or demoting you revokes it. The secret is in this
 /// response only. Only a person signed in with a session manages keys; a key cannot.
 #[utoipa::path(
+    operation_id = "createApiKey",
     tag = "api-keys",
     security(("bearer" = []), ("api_key" = [])),
     request_body = NewApiKey,
@@ -156,6 +157,7 @@ async fn create(
 ///
 /// Takes effect at once: the next request with this key is refused with 401.
 #[utoipa::path(
+    operation_id = "revokeApiKey",
     tag = "api-keys",
     security(("bearer" = []), ("api_key" = [])),
     params(("id" = String, Path, description = "`key_…` id")),

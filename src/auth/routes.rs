@@ -78,6 +78,7 @@ pub struct TokenPair {
 
 /// A new account and its first session.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = RegisteredAccount)]
 pub struct Registered {
     pub user: UserView,
     #[serde(flatten)]
@@ -119,6 +120,7 @@ fn require_current_policy(
 /// Requires accepting the current privacy policy; the acceptance is recorded. Email and name
 /// are stored encrypted with the account's own key. Returns the account and a first session.
 #[utoipa::path(
+    operation_id = "registerCustomer",
     tag = "auth",
     request_body = RegisterRequest,
     responses(
@@ -196,6 +198,7 @@ const BAD_CREDENTIALS: &str = "The email or password is incorrect.";
 /// per hour from all addresses together; 30 per client address per 15 minutes
 /// (`X-RateLimit-*` show the first; 429 with `Retry-After`).
 #[utoipa::path(
+    operation_id = "logIn",
     tag = "auth",
     request_body = LoginRequest,
     responses(
@@ -322,6 +325,7 @@ async fn login(
 /// already used revokes its whole family (every token of that login), on the assumption
 /// that it was stolen.
 #[utoipa::path(
+    operation_id = "refreshSession",
     tag = "auth",
     request_body = RefreshRequest,
     responses(
@@ -357,6 +361,7 @@ async fn refresh_session(
 /// Revokes the session (the refresh-token family) the given token belongs to. Access tokens
 /// already issued expire within 15 minutes.
 #[utoipa::path(
+    operation_id = "logOut",
     tag = "auth",
     request_body = RefreshRequest,
     security(("bearer" = [])),

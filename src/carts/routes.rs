@@ -178,6 +178,7 @@ pub fn out_of_stock(variant_id: &str, available: i32) -> ApiError {
 /// With an access token the cart belongs to that customer. Without one, it is a guest cart:
 /// the response carries a secret `cart_token` to send as `X-Cart-Token` from then on.
 #[utoipa::path(
+    operation_id = "createCart",
     tag = "carts",
     security((), ("bearer" = [])),
     request_body = NewCart,
@@ -213,6 +214,7 @@ async fn create_cart(
 ///
 /// Prices and availability as of now, totals computed by the server.
 #[utoipa::path(
+    operation_id = "getCart",
     tag = "carts",
     security((), ("bearer" = [])),
     params(("id" = String, Path, description = "`cart_…` id"), ("X-Cart-Token" = Option<String>, Header, description = "Guests: the cart's token")),
@@ -245,6 +247,7 @@ async fn get_cart(
 /// Adds to the quantity already in the cart; the total must not exceed what is available
 /// (409 `out-of-stock` names the variant) nor 20 per line.
 #[utoipa::path(
+    operation_id = "addCartItem",
     tag = "carts",
     security((), ("bearer" = [])),
     params(("id" = String, Path, description = "`cart_…` id"), ("X-Cart-Token" = Option<String>, Header, description = "Guests: the cart's token")),
@@ -304,6 +307,7 @@ async fn add_item(
 ///
 /// Sets the quantity (1–20), checked against what is available now.
 #[utoipa::path(
+    operation_id = "setCartItemQuantity",
     tag = "carts",
     security((), ("bearer" = [])),
     params(("id" = String, Path, description = "`cart_…` id"), ("variant_id" = String, Path, description = "`var_…` id"), ("X-Cart-Token" = Option<String>, Header, description = "Guests: the cart's token")),
@@ -349,6 +353,7 @@ async fn set_item(
 ///
 /// Takes the variant out of the cart entirely.
 #[utoipa::path(
+    operation_id = "removeCartItem",
     tag = "carts",
     security((), ("bearer" = [])),
     params(("id" = String, Path, description = "`cart_…` id"), ("variant_id" = String, Path, description = "`var_…` id"), ("X-Cart-Token" = Option<String>, Header, description = "Guests: the cart's token")),

@@ -225,6 +225,7 @@ fn render(
 /// With its variants and their stock. The size class is derived from the dimensions. The
 /// response's `ETag` is the edit version to send as `If-Match` with a change.
 #[utoipa::path(
+    operation_id = "createProduct",
     tag = "catalog-admin",
     security(("bearer" = []), ("api_key" = [])),
     request_body = NewProduct,
@@ -311,6 +312,7 @@ async fn create_product(
 /// Partial update; send the edit `ETag` as `If-Match` to avoid overwriting someone else's
 /// change (412 when it moved on).
 #[utoipa::path(
+    operation_id = "updateProduct",
     tag = "catalog-admin",
     security(("bearer" = []), ("api_key" = [])),
     params(("id" = String, Path, description = "`prod_…` id"), ("If-Match" = Option<String>, Header, description = "Edit ETag `\"p<version>\"`")),
@@ -409,6 +411,7 @@ async fn update_product(
 /// It disappears from listings and can no longer be added to carts, but stays readable by
 /// id for the orders that contain it.
 #[utoipa::path(
+    operation_id = "archiveProduct",
     tag = "catalog-admin",
     security(("bearer" = []), ("api_key" = [])),
     params(("id" = String, Path, description = "`prod_…` id")),
@@ -461,6 +464,7 @@ fn variant_view(
 ///
 /// A new colour or edition with its own SKU, stock and, optionally, its own price.
 #[utoipa::path(
+    operation_id = "createVariant",
     tag = "catalog-admin",
     security(("bearer" = []), ("api_key" = [])),
     params(("id" = String, Path, description = "`prod_…` id")),
@@ -508,6 +512,7 @@ async fn create_variant(
 ///
 /// Send the edit `ETag` (`"v<version>"`) as `If-Match`.
 #[utoipa::path(
+    operation_id = "updateVariant",
     tag = "catalog-admin",
     security(("bearer" = []), ("api_key" = [])),
     params(("id" = String, Path, description = "`var_…` id"), ("If-Match" = Option<String>, Header, description = "Edit ETag `\"v<version>\"`")),
@@ -569,6 +574,7 @@ async fn update_variant(
 ///
 /// Its stock stays as it is but can no longer be ordered.
 #[utoipa::path(
+    operation_id = "archiveVariant",
     tag = "catalog-admin",
     security(("bearer" = []), ("api_key" = [])),
     params(("id" = String, Path, description = "`var_…` id")),
@@ -607,6 +613,7 @@ async fn archive_variant(
 ///
 /// An absolute count, e.g. after a stock take.
 #[utoipa::path(
+    operation_id = "setVariantStock",
     tag = "catalog-admin",
     security(("bearer" = []), ("api_key" = [])),
     params(("id" = String, Path, description = "`var_…` id")),
@@ -663,6 +670,7 @@ async fn set_stock(
 /// with concurrent checkouts). Never goes below zero: removing more than is available is a
 /// 409. Never goes above 1,000,000 units: adding past it is a 422, and nothing changes.
 #[utoipa::path(
+    operation_id = "adjustVariantStock",
     tag = "catalog-admin",
     security(("bearer" = []), ("api_key" = [])),
     params(("id" = String, Path, description = "`var_…` id")),

@@ -130,6 +130,7 @@ pub struct QueueQuery {
 /// Anyone may ask; the question and the optional contact email are stored encrypted. Values
 /// that look like card, bank or identity-document numbers are refused.
 #[utoipa::path(
+    operation_id = "askProductQuestion",
     tag = "catalog",
     params(("id" = String, Path, description = "`prod_…` id or slug")),
     request_body = NewConsultation,
@@ -225,6 +226,7 @@ fn load_page(
 ///
 /// Only answers support published, with the question text they chose; no personal data.
 #[utoipa::path(
+    operation_id = "listProductConsultations",
     tag = "catalog",
     params(("id" = String, Path, description = "`prod_…` id or slug"), PageQuery),
     responses(
@@ -279,6 +281,7 @@ async fn list_public(
 /// Questions are decrypted for support; each one shown is recorded in the audit log. Contact
 /// emails are never shown (answers reach the asker through the notification outbox).
 #[utoipa::path(
+    operation_id = "listConsultationQueue",
     tag = "catalog-admin",
     security(("bearer" = []), ("api_key" = [])),
     params(QueueQuery),
@@ -366,6 +369,7 @@ async fn list_queue(
 /// Marks it answered. With `public_question`, the answer is published on the product under
 /// that text. Answering again replaces the answer.
 #[utoipa::path(
+    operation_id = "answerConsultation",
     tag = "catalog-admin",
     security(("bearer" = []), ("api_key" = [])),
     params(("id" = String, Path, description = "`con_…` id")),

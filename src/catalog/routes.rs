@@ -130,7 +130,7 @@ fn listing_name(sort: Sort) -> String {
 /// never repeats or skips a product when others are added meanwhile). Listed availability may
 /// be up to two seconds old; checkout is always exact. Public and cacheable for 5 seconds.
 #[utoipa::path(
-    operation_id = "list_products",
+    operation_id = "listProducts",
     tag = "catalog",
     params(ListQuery),
     responses(
@@ -223,6 +223,7 @@ where
 /// seconds old, like listings; checkout is always exact). Archived products stay readable (orders
 /// refer to them) with `status: archived`. Carries an `ETag`.
 #[utoipa::path(
+    operation_id = "getProduct",
     tag = "catalog",
     params(("id_or_slug" = String, Path, description = "`prod_…` id or slug", example = "voyager-55-spinner")),
     responses(

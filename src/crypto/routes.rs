@@ -19,6 +19,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 /// first; in production the operator adds the new key to `VALISE_MASTER_KEY` (newest first)
 /// and restarts before calling this. The answer says which old key ids are still in use.
 #[utoipa::path(
+    operation_id = "rotateMasterKeys",
     tag = "keys",
     security(("bearer" = []), ("api_key" = [])),
     responses(

@@ -13,6 +13,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = HealthStatus)]
 pub struct Health {
     /// `ok` when the process serves requests; `ready` when it can also reach the database.
     #[schema(example = "ok")]
@@ -22,7 +23,11 @@ pub struct Health {
 /// Liveness: the process is up and serving HTTP.
 ///
 /// Touches nothing else, so an orchestrator restarts the process only when it is truly stuck.
-#[utoipa::path(tag = "operations", responses((status = 200, body = Health)))]
+#[utoipa::path(
+    operation_id = "checkLiveness",
+    tag = "operations",
+    responses((status = 200, description = "The process is up", body = Health))
+)]
 #[get("/healthz")]
 async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(Health { status: "ok" })
@@ -32,6 +37,7 @@ async fn healthz() -> HttpResponse {
 ///
 /// A load balancer should route traffic here only while this answers 200.
 #[utoipa::path(
+    operation_id = "checkReadiness",
     tag = "operations",
     responses(
         (status = 200, body = Health),

@@ -67,6 +67,7 @@ impl MetricsAccess {
 /// `VALISE_METRICS_TOKEN` anyone may read it; otherwise send
 /// `Authorization: Bearer <VALISE_METRICS_TOKEN>`, or an admin's access token.
 #[utoipa::path(
+    operation_id = "getMetrics",
     tag = "operations",
     security((), ("bearer" = [])),
     responses(

@@ -212,7 +212,7 @@ fn requeue(conn: &mut DbConnection, id: &str) -> Result<Row, ApiError> {
 /// dead-lettered notifications with the reason of their last failure; retry them with
 /// `POST /v1/admin/notifications/{id}/retry`.
 #[utoipa::path(
-    operation_id = "list_outbox",
+    operation_id = "listOutboxNotifications",
     tag = "outbox",
     security(("bearer" = []), ("api_key" = [])),
     params(OutboxQuery),
@@ -251,6 +251,7 @@ async fn list(
 /// A dead-lettered notification goes back to `pending`, due now, with a fresh round of tries;
 /// a pending one is made due now. Delivered or suppressed ones cannot be retried (409).
 #[utoipa::path(
+    operation_id = "retryNotification",
     tag = "outbox",
     security(("bearer" = []), ("api_key" = [])),
     params(("id" = String, Path, description = "`ntf_…` id")),

@@ -33,6 +33,7 @@ pub struct NotificationView {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = NotificationInbox)]
 pub struct Inbox {
     pub data: Vec<NotificationView>,
     pub next_cursor: Option<String>,
@@ -75,6 +76,7 @@ impl From<Row> for NotificationView {
 ///
 /// Newest first: order updates, refunds, after-sales news.
 #[utoipa::path(
+    operation_id = "listMyNotifications",
     tag = "me",
     security(("bearer" = [])),
     params(PageQuery),
@@ -136,6 +138,7 @@ async fn inbox(
 ///
 /// Idempotent: reading it again keeps the first read time.
 #[utoipa::path(
+    operation_id = "markNotificationRead",
     tag = "me",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "`ntf_…` id")),

@@ -171,7 +171,7 @@ fn by_number(conn: &mut DbConnection, number: &str) -> Result<OrderRow, ApiError
 ///
 /// Filter by status and placement time. Addresses show initials, city and country only.
 #[utoipa::path(
-    operation_id = "list_staff_orders",
+    operation_id = "listStaffOrders",
     tag = "orders-admin",
     security(("bearer" = []), ("api_key" = [])),
     params(StaffOrderQuery),
@@ -235,6 +235,7 @@ async fn list(
 /// `fulfilling` order (the ones they are to ship); each such read is written to the audit log
 /// and shows in the customer's access log.
 #[utoipa::path(
+    operation_id = "getStaffOrder",
     tag = "orders-admin",
     security(("bearer" = []), ("api_key" = [])),
     params(("number" = String, Path, description = "Order number")),
@@ -272,6 +273,7 @@ async fn get_one(
 /// Records the carrier and tracking number and moves the order to `shipped`. The address is
 /// disclosed to the carrier: the disclosure is recorded and shows in the customer's export.
 #[utoipa::path(
+    operation_id = "createShipment",
     tag = "orders-admin",
     security(("bearer" = []), ("api_key" = [])),
     params(("number" = String, Path, description = "Order number")),
@@ -347,6 +349,7 @@ async fn ship(
 ///
 /// Starts the after-sales window; the order closes when it ends with no open case.
 #[utoipa::path(
+    operation_id = "markOrderDelivered",
     tag = "orders-admin",
     security(("bearer" = []), ("api_key" = [])),
     params(("number" = String, Path, description = "Order number")),

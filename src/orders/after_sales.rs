@@ -59,6 +59,7 @@ pub struct NewCase {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = CaseResolution)]
 pub struct Resolution {
     /// How the case was settled (1–2,000 characters), told to the customer.
     pub resolution: String,
@@ -116,6 +117,7 @@ fn view(conn: &mut DbConnection, id: &str) -> Result<CaseView, ApiError> {
 /// repair or a warranty claim.
 /// The order does not close while a case is open.
 #[utoipa::path(
+    operation_id = "openAfterSalesCase",
     tag = "orders",
     security(("bearer" = []), ()),
     params(("number" = String, Path, description = "Order number"), ("X-Order-Token" = Option<String>, Header, description = "Guests: the order's token")),
@@ -188,6 +190,7 @@ async fn open_case(
 ///
 /// Records how it was settled and tells the customer; the order can then close.
 #[utoipa::path(
+    operation_id = "resolveAfterSalesCase",
     tag = "orders-admin",
     security(("bearer" = []), ("api_key" = [])),
     params(("id" = String, Path, description = "`asc_…` id")),

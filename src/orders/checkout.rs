@@ -254,6 +254,7 @@ fn place_order(
 /// an `order_token`, shown only here. Unpaid orders expire after 30 minutes (configurable)
 /// and release their stock.
 #[utoipa::path(
+    operation_id = "checkoutCart",
     tag = "orders",
     security((), ("bearer" = [])),
     params(

@@ -78,6 +78,7 @@ impl OrderStatus {
 /// Something that moves an order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = OrderAction)]
 pub enum Action {
     /// The payment was captured (provider webhook).
     MarkPaid,

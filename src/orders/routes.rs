@@ -33,6 +33,7 @@ pub struct OrderList {
 ///
 /// Newest first, each with its items, totals, history and payment status.
 #[utoipa::path(
+    operation_id = "listMyOrders",
     tag = "orders",
     security(("bearer" = [])),
     params(PageQuery),
@@ -74,6 +75,7 @@ async fn list_orders(
 /// With items, totals, status history, shipments and payment status. Guests send the
 /// `X-Order-Token` they received at checkout.
 #[utoipa::path(
+    operation_id = "getOrder",
     tag = "orders",
     security(("bearer" = []), ()),
     params(("number" = String, Path, description = "Order number, e.g. `LG-7KQ2-9XF4`"), ("X-Order-Token" = Option<String>, Header, description = "Guests: the order's token")),
@@ -107,6 +109,7 @@ async fn get_order(
 /// Possible until it ships. Its stock is released at once; a captured payment is refunded in
 /// full through the provider.
 #[utoipa::path(
+    operation_id = "cancelOrder",
     tag = "orders",
     security(("bearer" = []), ()),
     params(("number" = String, Path, description = "Order number"), ("X-Order-Token" = Option<String>, Header, description = "Guests: the order's token")),
@@ -160,6 +163,7 @@ pub struct AddressCorrection {
 /// Possible until the order ships (then 409 `invalid-transition`). The correction is
 /// recorded in the audit log (field names only) and confirmed by a notification.
 #[utoipa::path(
+    operation_id = "correctShippingAddress",
     tag = "orders",
     security(("bearer" = []), ()),
     params(("number" = String, Path, description = "Order number"), ("X-Order-Token" = Option<String>, Header, description = "Guests: the order's token")),

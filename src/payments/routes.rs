@@ -97,6 +97,7 @@ pub struct WebhookAck {
 /// `Idempotency-Key`. The payment then moves by the provider's signed webhooks; the order
 /// becomes `paid` when it is captured. No card data is ever sent to or accepted by this API.
 #[utoipa::path(
+    operation_id = "startPayment",
     tag = "payments",
     security(("bearer" = []), ()),
     params(
@@ -186,6 +187,7 @@ async fn start_payment(
 ///
 /// Every attempt, with its status and refunds.
 #[utoipa::path(
+    operation_id = "listOrderPayments",
     tag = "payments",
     security(("bearer" = []), ()),
     params(("number" = String, Path, description = "Order number"), ("X-Order-Token" = Option<String>, Header, description = "Guests: the order's token")),
@@ -283,6 +285,7 @@ fn apply_event(
 /// (5-minute tolerance). Idempotent per event id; events arriving out of order never move a
 /// payment backwards. `payment.captured` makes the order `paid`.
 #[utoipa::path(
+    operation_id = "receivePaymentEvent",
     tag = "payments",
     params(
         ("provider" = String, Path, description = "`test`"),
@@ -333,6 +336,7 @@ async fn webhook(
 ///
 /// In full, or partly with `amount`; the payment becomes `refunded` or `partially_refunded`.
 #[utoipa::path(
+    operation_id = "refundPayment",
     tag = "payments",
     security(("bearer" = []), ("api_key" = [])),
     params(("id" = String, Path, description = "`pay_…` id")),

@@ -55,6 +55,7 @@ fn bounded(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
 /// number in `X-Policy-Version` within a second. A `policy.revised` notice is queued for
 /// every registered customer, in batches, right after the answer.
 #[utoipa::path(
+    operation_id = "publishPolicy",
     tag = "policies",
     security(("bearer" = [])),
     request_body = NewPolicy,
@@ -120,12 +121,14 @@ async fn publish(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"policy_version": 2}))]
+#[schema(as = PolicyAcceptanceRequest)]
 pub struct AcceptanceBody {
     /// Must be the current version (`X-Policy-Version`).
     pub policy_version: i32,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = PolicyAcceptanceReceipt)]
 pub struct Acceptance {
     pub policy_version: i32,
     pub accepted_at: DateTime<Utc>,
@@ -136,6 +139,7 @@ pub struct Acceptance {
 /// After a revision (`X-Policy-Version` moved, a `policy.revised` notice arrived), record that
 /// I accept it. Only the current version can be accepted (422 otherwise).
 #[utoipa::path(
+    operation_id = "acceptPolicy",
     tag = "privacy",
     security(("bearer" = [])),
     request_body = AcceptanceBody,

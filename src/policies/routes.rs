@@ -22,6 +22,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 /// The version every client must show and every registration or checkout must accept. Its
 /// number is also sent on every response as `X-Policy-Version`.
 #[utoipa::path(
+    operation_id = "getCurrentPolicy",
     tag = "policies",
     responses(
         (status = 200, description = "The current policy", body = PolicyDocument,
@@ -44,7 +45,7 @@ async fn current(req: HttpRequest, db: web::Data<Db>) -> Result<HttpResponse, Ap
 ///
 /// Summaries without the text; fetch a version for its full text.
 #[utoipa::path(
-    operation_id = "list_policies",
+    operation_id = "listPolicies",
     tag = "policies",
     params(PageQuery),
     responses(
@@ -78,6 +79,7 @@ async fn list(db: web::Data<Db>, query: Query<PageQuery>) -> Result<HttpResponse
 ///
 /// A published version never changes, so it may be cached for a long time.
 #[utoipa::path(
+    operation_id = "getPolicyVersion",
     tag = "policies",
     params(("version" = i32, Path, description = "Policy version number", minimum = 1)),
     responses(

@@ -100,6 +100,7 @@ pub struct ConsentState {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ConsentList)]
 pub struct Consents {
     /// Every purpose, with its current state.
     pub data: Vec<ConsentState>,
@@ -251,7 +252,7 @@ pub fn change(
 /// The current state of each purpose (`order_notifications`, `marketing_notifications`,
 /// `personalization`) from the consent ledger; the full ledger is in `GET /v1/me/export`.
 #[utoipa::path(
-    operation_id = "list_consents",
+    operation_id = "listMyConsents",
     tag = "privacy",
     security(("bearer" = [])),
     responses(
@@ -275,7 +276,7 @@ async fn list(auth: Auth<min::Customer>, db: web::Data<Db>) -> Result<HttpRespon
 /// once to everything queued after it, and is tracked as a data-subject request of kind
 /// `withdrawal`. `order_notifications` cannot be withdrawn while an order is open (409).
 #[utoipa::path(
-    operation_id = "set_consent",
+    operation_id = "setMyConsent",
     tag = "privacy",
     security(("bearer" = [])),
     params(("purpose" = Purpose, Path, description = "The purpose")),

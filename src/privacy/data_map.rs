@@ -296,6 +296,7 @@ pub fn build(settings: &Settings, policy_version: i32) -> DataMap {
 /// who can see it, whether it is encrypted, and how long it is kept. Generated from the
 /// code's own field and retention tables.
 #[utoipa::path(
+    operation_id = "getDataMap",
     tag = "privacy",
     responses(
         (status = 200, body = DataMap,

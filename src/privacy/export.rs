@@ -345,6 +345,7 @@ fn exports_limit(max: i32) -> Limit {
 /// same request. Read in one consistent snapshot. At most 10 exports per account per hour
 /// by default (429 with `Retry-After`).
 #[utoipa::path(
+    operation_id = "exportMyData",
     tag = "privacy",
     security(("bearer" = [])),
     responses(

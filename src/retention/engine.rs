@@ -249,6 +249,7 @@ pub struct RuleReport {
 
 /// One run of every rule.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = RetentionReport)]
 pub struct Report {
     pub dry_run: bool,
     pub started_at: chrono::DateTime<chrono::Utc>,

@@ -36,6 +36,7 @@ impl Settings {
 
 /// How long something is kept, and from when.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = RetentionPeriod)]
 pub struct Retention {
     /// What starts the clock, e.g. `order closed`, `received`, `erasure requested`.
     pub from: &'static str,

@@ -58,7 +58,7 @@ pub async fn run_now(
 /// rules run every hour inside `serve`.
 #[utoipa::path(
     tag = "privacy-admin",
-    operation_id = "run_retention",
+    operation_id = "runRetention",
     security(("bearer" = [])),
     params(RunQuery),
     responses(

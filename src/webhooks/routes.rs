@@ -202,7 +202,7 @@ async fn resolves_publicly(url: &url::Url) -> Result<(), &'static str> {
 /// Active subscriptions, newest first, with their endpoints and event patterns. Secrets are
 /// never shown again.
 #[utoipa::path(
-    operation_id = "list_webhooks",
+    operation_id = "listWebhooks",
     tag = "webhooks",
     security(("bearer" = []), ("api_key" = [])),
     params(PageQuery),
@@ -245,7 +245,7 @@ async fn list(
 /// checks again when it connects, follows no redirect, and never connects to an internal
 /// address: its log says `address refused`.
 #[utoipa::path(
-    operation_id = "create_webhook",
+    operation_id = "createWebhook",
     tag = "webhooks",
     security(("bearer" = []), ("api_key" = [])),
     request_body = NewSubscription,
@@ -294,7 +294,7 @@ async fn create(
 /// No further events are sent to it; deliveries still waiting are cancelled and its secret
 /// is destroyed. Its delivery log stays readable.
 #[utoipa::path(
-    operation_id = "delete_webhook",
+    operation_id = "deleteWebhook",
     tag = "webhooks",
     security(("bearer" = []), ("api_key" = [])),
     params(("id" = String, Path, description = "`whk_…` id")),
@@ -328,6 +328,7 @@ async fn remove(
 /// Newest first: each event sent (or to be sent) to this subscription, its status, tries,
 /// the last HTTP status code and the times. Readable after the subscription was deleted.
 #[utoipa::path(
+    operation_id = "listWebhookDeliveries",
     tag = "webhooks",
     security(("bearer" = []), ("api_key" = [])),
     params(("id" = String, Path, description = "`whk_…` id"), PageQuery),

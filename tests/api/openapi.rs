@@ -15,6 +15,14 @@ fn the_committed_document_matches_the_code() {
     );
 }
 
+/// The verbs operation ids begin with.
+const VERBS: &[&str] = &[
+    "list", "get", "create", "update", "delete", "set", "add", "remove", "archive", "check",
+    "verify", "register", "log", "refresh", "checkout", "start", "cancel", "open", "resolve",
+    "answer", "ask", "rotate", "retry", "mark", "refund", "publish", "complete", "deny", "extend",
+    "run", "adjust", "record", "erase", "export", "accept", "correct", "receive", "revoke",
+];
+
 #[actix_web::test]
 async fn the_served_document_is_openapi_3_1_and_documents_every_operation() {
     let app = TestApp::spawn().await;
@@ -35,6 +43,19 @@ async fn the_served_document_is_openapi_3_1_and_documents_every_operation() {
             assert!(
                 !operation_id.is_empty() && operation_ids.insert(operation_id.to_owned()),
                 "{name}: operationId `{operation_id}` is missing or not unique"
+            );
+            // verbNoun in camelCase: a function name that says what it does, wherever a
+            // generator puts it (one namespace, or one per tag).
+            let verb: String = operation_id
+                .chars()
+                .take_while(char::is_ascii_lowercase)
+                .collect();
+            let noun = &operation_id[verb.len()..];
+            assert!(
+                VERBS.contains(&verb.as_str())
+                    && noun.starts_with(|c: char| c.is_ascii_uppercase())
+                    && noun.chars().all(|c| c.is_ascii_alphanumeric()),
+                "{name}: operationId `{operation_id}` is not verbNoun in camelCase"
             );
             assert!(
                 op["summary"].as_str().is_some_and(|s| !s.is_empty()),

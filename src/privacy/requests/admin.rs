@@ -81,6 +81,7 @@ fn decode_key(key: &str) -> Option<(NaiveDateTime, String)> {
 /// Requests ordered by due date, so overdue ones come first. Due dates are one calendar
 /// month after receipt (31 January → 28/29 February), later when extended.
 #[utoipa::path(
+    operation_id = "listPrivacyRequestQueue",
     tag = "privacy-admin",
     security(("bearer" = [])),
     params(QueueQuery),
@@ -127,6 +128,7 @@ async fn queue(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"months": 1, "reason": "Your request covers many orders; we need more time to gather them."}))]
+#[schema(as = PrivacyRequestExtension)]
 pub struct Extension {
     /// 1 or 2; the total extension is at most 2 months.
     pub months: u32,
@@ -138,6 +140,7 @@ pub struct Extension {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"reason": "We could not verify that the request came from the account holder."}))]
+#[schema(as = PrivacyRequestDenial)]
 pub struct Denial {
     /// Told to the requester (1–500 characters).
     pub reason: String,
@@ -188,6 +191,7 @@ fn moved(ok: bool) -> Result<(), ApiError> {
 /// Marks an open request as answered. Scheduled erasures complete by themselves when the
 /// customer's last order closes (409 here).
 #[utoipa::path(
+    operation_id = "completePrivacyRequest",
     tag = "privacy-admin",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "`dsr_…`")),
@@ -236,6 +240,7 @@ async fn complete(
 /// By 1 or 2 months, at most 2 in total, counted from receipt; the reason is told to the
 /// requester.
 #[utoipa::path(
+    operation_id = "extendPrivacyRequest",
     tag = "privacy-admin",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "`dsr_…`")),
@@ -278,6 +283,7 @@ async fn extend(
 ///
 /// With a reason told to the requester. A denied erasure gives the account back.
 #[utoipa::path(
+    operation_id = "denyPrivacyRequest",
     tag = "privacy-admin",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "`dsr_…`")),

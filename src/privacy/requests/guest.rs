@@ -82,6 +82,7 @@ pub struct GuestRequestCreated {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"code": "48213906"}))]
+#[schema(as = GuestRequestCode)]
 pub struct Verification {
     /// The 8-digit code sent to the email.
     pub code: String,
@@ -180,7 +181,7 @@ fn open_request(
 /// sent to that email through the notification outbox; the answer is the same whether or
 /// not the email is known. At most 5 requests per email per hour.
 #[utoipa::path(
-    operation_id = "create_guest_request",
+    operation_id = "createGuestPrivacyRequest",
     tag = "privacy",
     request_body = GuestRequest,
     responses(
@@ -359,7 +360,7 @@ fn carry_out(
 /// `rectification` goes to the privacy officer. 5 wrong codes lock the request (ask
 /// again); codes expire after 24 hours.
 #[utoipa::path(
-    operation_id = "verify_guest_request",
+    operation_id = "verifyGuestPrivacyRequest",
     tag = "privacy",
     params(("id" = String, Path, description = "`dsr_…`")),
     request_body = Verification,

@@ -9,6 +9,7 @@ use crate::http::error::ApiError;
 /// What the data subject asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = PrivacyRequestKind)]
 pub enum Kind {
     /// A copy of everything held (`GET /v1/me/export`).
     Access,
@@ -45,6 +46,7 @@ impl Kind {
 /// Where a request stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = PrivacyRequestStatus)]
 pub enum Status {
     /// A guest request waiting for its one-time code.
     PendingVerification,

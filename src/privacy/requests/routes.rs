@@ -34,6 +34,7 @@ pub struct RequestList {
 /// amounts, items, payment statuses) are kept, without personal data. While scheduled, the
 /// access token in hand still reaches `GET /v1/me/requests` and the cancel route.
 #[utoipa::path(
+    operation_id = "eraseMe",
     tag = "privacy",
     security(("bearer" = [])),
     responses(
@@ -65,6 +66,7 @@ async fn erase_me(
 /// its status and statutory due date (one calendar month, extendable by up to two months
 /// with a reason). Reachable while an erasure is pending.
 #[utoipa::path(
+    operation_id = "listMyPrivacyRequests",
     tag = "privacy",
     security(("bearer" = [])),
     params(PageQuery),
@@ -102,6 +104,7 @@ async fn my_requests(
 /// An erasure can be cancelled while it is `scheduled`: the account works again at once.
 /// Finished requests cannot be cancelled (409).
 #[utoipa::path(
+    operation_id = "cancelMyPrivacyRequest",
     tag = "privacy",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "`dsr_…`")),
