@@ -13,7 +13,7 @@ use crate::catalog::model::Money;
 use crate::catalog::Shop;
 use crate::db::{Db, DbConnection};
 use crate::http::error::{ApiError, Problem};
-use crate::http::extract::Json;
+use crate::http::extract::{Json, OptionalJson};
 use crate::orders::model::shipping_for;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -60,7 +60,8 @@ pub struct CartView {
     pub expires_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+/// Nothing to set yet: send `{}` or no body at all.
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewCart {}
 
@@ -181,7 +182,7 @@ pub fn out_of_stock(variant_id: &str, available: i32) -> ApiError {
     operation_id = "createCart",
     tag = "carts",
     security((), ("bearer" = [])),
-    request_body = NewCart,
+    request_body(content = Option<NewCart>, description = "Optional: `{}` or no body at all"),
     responses(
         (status = 201, description = "Created", body = CartView),
         (status = 401, description = "Invalid credentials", body = Problem, content_type = "application/problem+json"),
@@ -193,7 +194,7 @@ async fn create_cart(
     caller: Caller,
     db: web::Data<Db>,
     shop: web::Data<Shop>,
-    _body: Json<NewCart>,
+    _body: OptionalJson<NewCart>,
 ) -> Result<HttpResponse, ApiError> {
     let owner = caller.user_id().map(str::to_owned);
     let token = match owner {

@@ -17,6 +17,11 @@ pub const TTL_DAYS: i64 = 30;
 pub const MAX_QUANTITY: i32 = 20;
 pub const MAX_LINES: usize = 50;
 
+/// The 404 of a cart the caller cannot reach: the same words whether it exists or not.
+pub const NOT_YOURS: &str = "No open cart with this id is yours. Guests send the cart's \
+     token (from the answer that created it) as `X-Cart-Token`; customers send their access \
+     token.";
+
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = carts)]
 pub struct CartRow {
@@ -65,7 +70,7 @@ impl Access {
         conn: &mut DbConnection,
         id: &str,
     ) -> Result<CartRow, crate::http::error::ApiError> {
-        find_owned(conn, id, self)?.ok_or(crate::http::error::ApiError::NotFound)
+        find_owned(conn, id, self)?.ok_or(crate::http::error::ApiError::NotYours(NOT_YOURS))
     }
 
     /// The caller's open cart, `hold`ing it for a change of its lines: first thing in the
@@ -77,7 +82,7 @@ impl Access {
     ) -> Result<CartRow, crate::http::error::ApiError> {
         let cart = self.find(conn, id)?;
         if !hold(conn, &cart.id)? {
-            return Err(crate::http::error::ApiError::NotFound);
+            return Err(crate::http::error::ApiError::NotYours(NOT_YOURS));
         }
         Ok(cart)
     }

@@ -71,6 +71,10 @@ pub enum ApiError {
     Forbidden(&'static str),
     #[error("not found")]
     NotFound,
+    /// A 404 for a resource reached by a credential (a cart or order token): the detail
+    /// says which one to send, in the same words whether or not the resource exists.
+    #[error("not found")]
+    NotYours(&'static str),
     #[error("conflict: {detail}")]
     Conflict { slug: &'static str, detail: String },
     #[error("precondition failed")]
@@ -116,7 +120,7 @@ impl ApiError {
             Self::SensitiveData { .. } => "sensitive-data-refused",
             Self::Unauthenticated(_) => "unauthenticated",
             Self::Forbidden(_) => "forbidden",
-            Self::NotFound => "not-found",
+            Self::NotFound | Self::NotYours(_) => "not-found",
             Self::Conflict { slug, .. } => slug,
             Self::PreconditionFailed => "precondition-failed",
             Self::Gone { slug, .. } => slug,
@@ -144,7 +148,9 @@ impl ApiError {
                 "The field `{field}` looks like a payment card, bank account or identity-document \
                  number. The shop never collects those; remove it and send the request again."
             ),
-            Self::Unauthenticated(detail) | Self::Forbidden(detail) => (*detail).to_owned(),
+            Self::Unauthenticated(detail) | Self::Forbidden(detail) | Self::NotYours(detail) => {
+                (*detail).to_owned()
+            }
             Self::NotFound => "No resource exists at this address, or it is not yours.".into(),
             Self::Conflict { detail, .. }
             | Self::Unprocessable { detail, .. }
@@ -260,7 +266,7 @@ impl ResponseError for ApiError {
             }
             Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
-            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::NotFound | Self::NotYours(_) => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::Gone { .. } => StatusCode::GONE,

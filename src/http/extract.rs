@@ -49,34 +49,72 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let json = is_json_content_type(req);
-        let declared = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok());
-        let mut payload = payload.take();
+        let body = read_body(req, payload, false);
         Box::pin(async move {
-            if declared.is_some_and(|n| n > BODY_LIMIT) {
-                return Err(ApiError::PayloadTooLarge { limit: BODY_LIMIT });
-            }
-            if !json {
-                return Err(ApiError::UnsupportedMediaType {
-                    expected: "application/json",
-                });
-            }
-            let mut body = BytesMut::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|_| {
-                    ApiError::BadRequest("The request body could not be read.".into())
-                })?;
-                if body.len() + chunk.len() > BODY_LIMIT {
-                    return Err(ApiError::PayloadTooLarge { limit: BODY_LIMIT });
-                }
-                body.extend_from_slice(&chunk);
-            }
+            let body = body.await?;
             parse_json(&body).map(Json)
         })
+    }
+}
+
+/// A JSON body that may be left out: an empty body (with or without a content type) is
+/// `T::default()`, so `POST /v1/carts` needs no `{}`. A non-empty body is a [`Json`].
+#[derive(Debug)]
+pub struct OptionalJson<T>(pub T);
+
+impl<T: DeserializeOwned + Default + 'static> FromRequest for OptionalJson<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = read_body(req, payload, true);
+        Box::pin(async move {
+            let body = body.await?;
+            if body.is_empty() {
+                return Ok(OptionalJson(T::default()));
+            }
+            parse_json(&body).map(OptionalJson)
+        })
+    }
+}
+
+/// The request body, at most [`BODY_LIMIT`] bytes, of JSON content type unless `may_be_empty`
+/// and it is empty.
+fn read_body(
+    req: &HttpRequest,
+    payload: &mut Payload,
+    may_be_empty: bool,
+) -> impl Future<Output = Result<BytesMut, ApiError>> {
+    let json = is_json_content_type(req);
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let mut payload = payload.take();
+    async move {
+        if declared.is_some_and(|n| n > BODY_LIMIT) {
+            return Err(ApiError::PayloadTooLarge { limit: BODY_LIMIT });
+        }
+        let unsupported = || ApiError::UnsupportedMediaType {
+            expected: "application/json",
+        };
+        if !json && !may_be_empty {
+            return Err(unsupported());
+        }
+        let mut body = BytesMut::new();
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk
+                .map_err(|_| ApiError::BadRequest("The request body could not be read.".into()))?;
+            if body.len() + chunk.len() > BODY_LIMIT {
+                return Err(ApiError::PayloadTooLarge { limit: BODY_LIMIT });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        if !json && !body.is_empty() {
+            return Err(unsupported());
+        }
+        Ok(body)
     }
 }
 

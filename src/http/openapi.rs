@@ -92,7 +92,44 @@ pub fn spec() -> utoipa::openapi::OpenApi {
         .split_for_parts();
     add_common_problems(&mut spec);
     add_rate_limits(&mut spec);
+    plain_optional_bodies(&mut spec);
     spec
+}
+
+/// An optional body (`request_body(content = Option<T>)`) is generated as `oneOf: [T, null]`;
+/// what is optional is the body, not a JSON `null` in it, so its schema is `T` itself and
+/// `required` says the rest.
+fn plain_optional_bodies(spec: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::schema::{Schema, Type};
+    use utoipa::openapi::{RefOr, Required};
+    for item in spec.paths.paths.values_mut() {
+        let operations = [&mut item.post, &mut item.put, &mut item.patch];
+        for op in operations.into_iter().flatten() {
+            let Some(RefOr::T(body)) = op.request_body.as_mut() else {
+                continue;
+            };
+            if body.required == Some(Required::True) {
+                continue;
+            }
+            for content in body.content.values_mut() {
+                let RefOr::T(content) = content else { continue };
+                let Some(RefOr::T(Schema::OneOf(one_of))) = &content.schema else {
+                    continue;
+                };
+                let not_null: Vec<&RefOr<Schema>> = one_of
+                    .items
+                    .iter()
+                    .filter(|item| {
+                        !matches!(item, RefOr::T(Schema::Object(o))
+                            if o.schema_type == Type::Null.into())
+                    })
+                    .collect();
+                if let [only] = not_null.as_slice() {
+                    content.schema = Some((*only).clone());
+                }
+            }
+        }
+    }
 }
 
 /// Documents each limited route of [`super::limits::RULES`]: its limits in words, and a

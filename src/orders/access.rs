@@ -10,6 +10,10 @@ use crate::auth::Caller;
 use crate::db::DbConnection;
 use crate::http::error::ApiError;
 
+/// The 404 of an order the caller cannot reach: the same words whether it exists or not.
+pub const NOT_YOURS: &str = "No order with this number is yours. Guests send the order's \
+     token (from the checkout answer) as `X-Order-Token`; customers send their access token.";
+
 #[derive(Debug, Clone)]
 pub enum Requester {
     User(String),
@@ -25,7 +29,7 @@ impl Requester {
             .get("x-order-token")
             .and_then(|v| v.to_str().ok())
             .map(|t| Requester::Guest(t.to_owned()))
-            .ok_or(ApiError::NotFound)
+            .ok_or(ApiError::NotYours(NOT_YOURS))
     }
 
     /// The customer's account id (guests have none).
@@ -39,12 +43,12 @@ impl Requester {
     /// The order `number`, if it is the requester's.
     pub fn find(&self, conn: &mut DbConnection, number: &str) -> Result<OrderRow, ApiError> {
         if !is_order_number(number) {
-            return Err(ApiError::NotFound);
+            return Err(ApiError::NotYours(NOT_YOURS));
         }
         let owner = match self {
             Requester::User(id) => Owner::User(id),
             Requester::Guest(token) => Owner::Guest { token },
         };
-        store::find_owned(conn, number, &owner)?.ok_or(ApiError::NotFound)
+        store::find_owned(conn, number, &owner)?.ok_or(ApiError::NotYours(NOT_YOURS))
     }
 }

@@ -52,7 +52,7 @@ const NUMBER_DRAWS: usize = 3;
 
 /// A failure that another checkout of the same cart may explain.
 fn raced(e: &ApiError) -> bool {
-    matches!(e, ApiError::NotFound)
+    matches!(e, ApiError::NotFound | ApiError::NotYours(_))
         || matches!(e, ApiError::Conflict { detail, .. } if detail == CART_TAKEN)
         || is_race(e)
 }
@@ -83,7 +83,10 @@ impl Input {
     /// to who may use it (account, or cart-token hash), so a stranger who learns a cart id
     /// and its Idempotency-Key finds nothing to replay and gets what an unknown cart gets.
     fn scope(&self) -> Result<String, ApiError> {
-        let holder = self.access.holder().ok_or(ApiError::NotFound)?;
+        let holder = self
+            .access
+            .holder()
+            .ok_or(ApiError::NotYours(carts::NOT_YOURS))?;
         Ok(format!("checkout:{}:{holder}", self.cart_id))
     }
 }
@@ -322,7 +325,7 @@ async fn checkout(
                     match idempotency::lookup(conn, &crypto, &scope, &input.key, &input.hash)? {
                         Lookup::Replay(stored) => Ok((stored.status, stored.body, true)),
                         // Another key took the cart: no open cart any more.
-                        Lookup::Fresh if !is_race(&e) => Err(ApiError::NotFound),
+                        Lookup::Fresh if !is_race(&e) => Err(ApiError::NotYours(carts::NOT_YOURS)),
                         Lookup::Fresh => Err(ApiError::conflict(
                             "The checkout raced with another; retry.",
                         )),

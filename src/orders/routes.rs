@@ -73,15 +73,23 @@ async fn list_orders(
 /// One of my orders.
 ///
 /// With items, totals, status history, shipments and payment status. Guests send the
-/// `X-Order-Token` they received at checkout.
+/// `X-Order-Token` they received at checkout. Tagged with an `ETag`: send it back in
+/// `If-None-Match` to poll for a change for the price of a 304.
 #[utoipa::path(
     operation_id = "getOrder",
     tag = "orders",
     security(("bearer" = []), ()),
-    params(("number" = String, Path, description = "Order number, e.g. `LG-7KQ2-9XF4`"), ("X-Order-Token" = Option<String>, Header, description = "Guests: the order's token")),
+    params(
+        ("number" = String, Path, description = "Order number, e.g. `LG-7KQ2-9XF4`"),
+        ("X-Order-Token" = Option<String>, Header, description = "Guests: the order's token"),
+        ("If-None-Match" = Option<String>, Header, description = "The `ETag` of the order as you last read it: 304 when it has not changed"),
+    ),
     responses(
-        (status = 200, body = OrderView),
-        (status = 404, description = "No such order, or not yours", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "The order", body = OrderView,
+            headers(("ETag" = String, description = "Version of this order document"))),
+        (status = 304, description = "Not changed since the `ETag` sent in `If-None-Match`",
+            headers(("ETag" = String, description = "Version of this order document"))),
+        (status = 404, description = "No such order, or not yours (the detail names the header a guest sends)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/orders/{number}")]
@@ -101,7 +109,7 @@ async fn get_order(
             owner_view(conn, &crypto, &order, None)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(view))
+    crate::http::cache::private_json_tagged(&req, &view)
 }
 
 /// Cancel my order.

@@ -849,3 +849,122 @@ async fn no_order_address_or_email_is_stored_in_plaintext() {
         );
     }
 }
+
+#[actix_web::test]
+async fn a_cart_is_created_with_or_without_a_body() {
+    let app = TestApp::spawn().await;
+    let bare = app.client.post(app.url("/v1/carts")).send().await.unwrap();
+    assert_eq!(bare.status(), StatusCode::CREATED);
+    assert!(bare.json::<Value>().await.unwrap()["cart_token"].is_string());
+    let empty = app.post_json("/v1/carts", &json!({})).await;
+    assert_eq!(empty.status(), StatusCode::CREATED);
+    let unknown = app.post_json("/v1/carts", &json!({"coupon": "X"})).await;
+    assert_problem(
+        unknown,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation-failed",
+    )
+    .await;
+    let text = app
+        .client
+        .post(app.url("/v1/carts"))
+        .header("content-type", "text/plain")
+        .body("hello")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(
+        text,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported-media-type",
+    )
+    .await;
+}
+
+#[actix_web::test]
+async fn a_guest_route_without_its_token_names_the_header_whether_or_not_it_exists() {
+    let app = TestApp::spawn().await;
+    let variant = stocked_variant(&app, "hinted", 5, 4900).await;
+    let cart = guest_cart(&app, &variant, 1).await;
+    let detail = |problem: Value| problem["detail"].as_str().unwrap().to_owned();
+
+    let tokenless = app.get(&format!("/v1/carts/{}", cart.id)).await;
+    let existing = detail(assert_problem(tokenless, StatusCode::NOT_FOUND, "not-found").await);
+    assert!(existing.contains("X-Cart-Token"), "{existing}");
+    let unknown = app
+        .client
+        .get(app.url("/v1/carts/cart_00000000000000000000000000000000"))
+        .header("x-cart-token", &cart.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        detail(assert_problem(unknown, StatusCode::NOT_FOUND, "not-found").await),
+        existing
+    );
+
+    let order: Value = checkout(&app, &cart, "hint-key", &checkout_body("hint@example.com"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let number = order["number"].as_str().unwrap();
+    let tokenless = app.get(&format!("/v1/orders/{number}")).await;
+    let existing = detail(assert_problem(tokenless, StatusCode::NOT_FOUND, "not-found").await);
+    assert!(existing.contains("X-Order-Token"), "{existing}");
+    let unknown = app
+        .client
+        .get(app.url("/v1/orders/LG-0000-0000"))
+        .header("x-order-token", order["order_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        detail(assert_problem(unknown, StatusCode::NOT_FOUND, "not-found").await),
+        existing
+    );
+}
+
+#[actix_web::test]
+async fn an_order_carries_an_etag_and_answers_if_none_match_with_304() {
+    let app = TestApp::spawn().await;
+    let variant = stocked_variant(&app, "tagged", 5, 4900).await;
+    let cart = guest_cart(&app, &variant, 1).await;
+    let order: Value = checkout(&app, &cart, "etag-key", &checkout_body("etag@example.com"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let number = order["number"].as_str().unwrap();
+    let token = order["order_token"].as_str().unwrap();
+    let read = |etag: Option<String>| {
+        let mut request = app
+            .client
+            .get(app.url(&format!("/v1/orders/{number}")))
+            .header("x-order-token", token);
+        if let Some(etag) = etag {
+            request = request.header("if-none-match", etag);
+        }
+        request.send()
+    };
+    let first = read(None).await.unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    let etag = first.headers()["etag"].to_str().unwrap().to_owned();
+    assert_eq!(first.headers()["cache-control"], "no-store");
+    let unchanged = read(Some(etag.clone())).await.unwrap();
+    assert_eq!(unchanged.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(unchanged.headers()["etag"], etag.as_str());
+
+    let cancelled = app
+        .client
+        .post(app.url(&format!("/v1/orders/{number}/cancel")))
+        .header("x-order-token", token)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cancelled.status(), StatusCode::OK);
+    let changed = read(Some(etag.clone())).await.unwrap();
+    assert_eq!(changed.status(), StatusCode::OK);
+    assert_ne!(changed.headers()["etag"], etag.as_str());
+}
