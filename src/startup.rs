@@ -20,7 +20,7 @@ use crate::http::error::ApiError;
 use crate::http::extract::BODY_LIMIT;
 use crate::http::limits::{self, Limits, Throttle};
 use crate::http::route_table::{self, RouteTable};
-use crate::http::{gate, health, middleware, openapi};
+use crate::http::{gate, health, middleware, openapi, problems};
 use crate::metrics::{self, routes::MetricsAccess, Metrics};
 use crate::policies;
 use crate::versions::{self, Versions};
@@ -56,6 +56,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
             .configure(privacy::requests::routes::configure)
             .configure(privacy::requests::guest::configure)
             .configure(analytics::routes::configure)
+            .configure(problems::configure)
             .service(
                 scope("/admin")
                     .configure(accounts::configure_staff)

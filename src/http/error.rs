@@ -12,7 +12,7 @@ use super::middleware::current_request_id;
 use crate::db::DbError;
 
 pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
-const TYPE_PREFIX: &str = "urn:valise:problem:";
+pub const TYPE_PREFIX: &str = "urn:valise:problem:";
 
 /// An RFC 9457 problem document.
 #[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
@@ -25,10 +25,11 @@ const TYPE_PREFIX: &str = "urn:valise:problem:";
     "errors": [{"field": "limit", "message": "must be between 1 and 100"}]
 }))]
 pub struct Problem {
-    /// `urn:valise:problem:<slug>`; stable, switch on it.
+    /// `urn:valise:problem:<slug>`; stable, switch on it. Every type, with what it means
+    /// and what to do, is listed at `GET /v1/problems` (one: `GET /v1/problems/{slug}`).
     #[serde(rename = "type")]
     pub problem_type: String,
-    /// Short, human-readable summary of the problem type.
+    /// Short, human-readable summary of the problem type: the same for every answer of a type.
     pub title: String,
     /// The HTTP status code.
     pub status: u16,
@@ -245,7 +246,9 @@ pub fn problem_response(
 ) -> HttpResponse {
     let problem = Problem {
         problem_type: format!("{TYPE_PREFIX}{slug}"),
-        title: title_for(status).into(),
+        title: super::problems::find(slug)
+            .map_or(title_for(status), |p| p.title)
+            .into(),
         status: status.as_u16(),
         detail,
         request_id: current_request_id().unwrap_or_default(),

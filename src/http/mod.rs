@@ -10,4 +10,5 @@ pub mod limits;
 pub mod middleware;
 pub mod openapi;
 pub mod pagination;
+pub mod problems;
 pub mod route_table;

@@ -49,6 +49,7 @@ use super::error::{FieldError, Problem, PROBLEM_CONTENT_TYPE};
         (name = "privacy-admin", description = "The privacy officer's queue of data-subject requests"),
         (name = "outbox", description = "The notification outbox: delivery status, dead letters, retries (manager)"),
         (name = "webhooks", description = "Integrators' signed event subscriptions and their delivery log (admin)"),
+        (name = "problems", description = "The catalogue of problem types: what each error `type` means and what to do"),
         (name = "analytics", description = "Anonymous browsing events (no IP, user agent, account or cookie; daily-salted visitor hashes) and reports that hide groups of fewer than k visitors (manager)"),
     ),
     components(schemas(Problem, FieldError)),

@@ -229,3 +229,44 @@ async fn a_path_holding_a_nul_character_is_a_404_problem() {
         .await;
     }
 }
+
+#[actix_web::test]
+async fn every_problem_type_is_served_and_titles_follow_the_type() {
+    let app = crate::helpers::TestApp::spawn().await;
+    let list: serde_json::Value = app.get("/v1/problems").await.json().await.unwrap();
+    let types = list["data"].as_array().unwrap();
+    assert!(types.len() >= 19);
+    for entry in types {
+        let slug = entry["slug"].as_str().unwrap();
+        let one: serde_json::Value = app
+            .get(&format!("/v1/problems/{slug}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(&one, entry);
+        assert_eq!(one["type"], format!("urn:valise:problem:{slug}"));
+    }
+    let unknown = app.get("/v1/problems/no-such-type").await;
+    crate::helpers::assert_problem(unknown, reqwest::StatusCode::NOT_FOUND, "not-found").await;
+
+    // A 422 that is not a validation failure carries its own title.
+    let variant = crate::orders::stocked_variant(&app, "titled", 3, 4900).await;
+    let cart = crate::orders::guest_cart(&app, &variant, 1).await;
+    let body = crate::orders::checkout_body("titled@example.com");
+    crate::orders::checkout(&app, &cart, "title-key", &body).await;
+    let reused = crate::orders::checkout(
+        &app,
+        &cart,
+        "title-key",
+        &crate::orders::checkout_body("other@example.com"),
+    )
+    .await;
+    let problem = crate::helpers::assert_problem(
+        reused,
+        reqwest::StatusCode::UNPROCESSABLE_ENTITY,
+        "idempotency-key-reused",
+    )
+    .await;
+    assert_eq!(problem["title"], "Idempotency key reused");
+}
