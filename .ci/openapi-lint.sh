@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Lints the committed OpenAPI document (openapi/openapi.json, or $OPENAPI_DOC) with three
 # pinned tools, and fails on any error or warning that is not waived with its reason:
-#   - openapi-spec-validator (PyPI, venv in target/ci/): the OpenAPI 3.1 schema and its
+#   - openapi-spec-validator (PyPI, pinned with its dependencies in
+#     .ci/openapi/requirements.txt, venv in target/ci/): the OpenAPI 3.1 schema and its
 #     semantic checks, every error listed;
 #   - Redocly CLI `lint`, recommended rules (.ci/openapi/redocly.yaml; waivers in
 #     .ci/openapi/.redocly.lint-ignore.yaml);
@@ -13,17 +14,20 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DOC=${OPENAPI_DOC:-openapi/openapi.json}
-SPEC_VALIDATOR_VERSION=0.9.0
 VENV=${OPENAPI_LINT_VENV:-target/ci/openapi-lint-venv}
+REQUIREMENTS=.ci/openapi/requirements.txt
 OUT=target/ci/openapi-lint
 mkdir -p "$OUT"
 DOC=$(realpath "$DOC")
 
-if ! "$VENV/bin/pip" show openapi-spec-validator 2>/dev/null | grep -qx "Version: $SPEC_VALIDATOR_VERSION"; then
+# The venv is (re)made whenever the pinned requirements differ from what it was made with.
+if ! cmp -s "$REQUIREMENTS" "$VENV/requirements.txt"; then
+    rm -rf "$VENV"
     python3 -m venv "$VENV"
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check \
-        "openapi-spec-validator==$SPEC_VALIDATOR_VERSION"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$REQUIREMENTS"
+    cp "$REQUIREMENTS" "$VENV/requirements.txt"
 fi
+SPEC_VALIDATOR_VERSION=$(sed -n 's/^openapi-spec-validator==//p' "$REQUIREMENTS")
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
@@ -42,10 +46,17 @@ printf '\n--- openapi-spec-validator %s\n' "$SPEC_VALIDATOR_VERSION"
 report spec-validator "$DOC" || status=1
 
 printf '\n--- redocly lint (recommended)\n'
+# Redocly reads its waivers from the .redocly.lint-ignore.yaml beside its config, keyed by the
+# linted file's path; both are copied beside each other with the key pointing at $DOC, so the
+# same waivers apply to any document linted (OPENAPI_DOC).
+mkdir -p "$OUT/redocly"
+cp .ci/openapi/redocly.yaml "$OUT/redocly/redocly.yaml"
+sed "s|^\.\./\.\./openapi/openapi\.json:|$DOC:|" .ci/openapi/.redocly.lint-ignore.yaml \
+    >"$OUT/redocly/.redocly.lint-ignore.yaml"
 # Redocly exits 1 on errors only; the report also fails on warnings.
 rc=0
-(cd .ci/openapi && npx --no-install redocly lint "$DOC" --config redocly.yaml --format=json \
-    >"../../$OUT/redocly.json" 2>"../../$OUT/redocly.log") || rc=$?
+(cd .ci/openapi && npx --no-install redocly lint "$DOC" --config "../../$OUT/redocly/redocly.yaml" \
+    --format=json >"../../$OUT/redocly.json" 2>"../../$OUT/redocly.log") || rc=$?
 if [ -s "$OUT/redocly.json" ]; then
     report redocly "$OUT/redocly.json" || status=1
 else

@@ -64,6 +64,9 @@ def redocly(report_path):
     with open(report_path, encoding="utf-8") as f:
         report = json.load(f)
     found = []
+    waived = report.get("totals", {}).get("ignored", 0)
+    if waived:
+        print(f"({waived} findings waived in .redocly.lint-ignore.yaml)")
     for problem in report["problems"]:
         if problem.get("ignored"):
             continue
