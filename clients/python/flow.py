@@ -23,13 +23,11 @@ from valise_client import AuthenticatedClient, Client
 # valise_client/api/<tag>/<operationId in snake_case>.py; when a tag or an operationId
 # changes, these imports are all there is to update (.ci/python-client.sh lists the
 # generated modules when one is missing).
-from valise_client.api.auth import register as register_customer
-from valise_client.api.carts import add_item as add_cart_item
-from valise_client.api.carts import create_cart
+from valise_client.api.auth import register_customer
+from valise_client.api.carts import add_cart_item, create_cart
 from valise_client.api.catalog import get_product, list_products
-from valise_client.api.orders import checkout as checkout_cart
-from valise_client.api.orders import get_order
-from valise_client.api.policies import current as get_current_policy
+from valise_client.api.orders import checkout_cart, get_order
+from valise_client.api.policies import get_current_policy
 from valise_client.models import (
     Address,
     CartView,
@@ -42,7 +40,7 @@ from valise_client.models import (
     Problem,
     ProductList,
     ProductView,
-    Registered,
+    RegisteredAccount,
     RegisterRequest,
 )
 from valise_client.types import Response
@@ -92,7 +90,7 @@ def main() -> None:
             ),
         ),
         201,
-        Registered,
+        RegisteredAccount,
         "register",
     )
     customer = AuthenticatedClient(

@@ -185,7 +185,7 @@ fn with_etag(mut response: HttpResponse, tag: &str) -> HttpResponse {
     tag = "me",
     security(("bearer" = [])),
     responses(
-        (status = 200, body = SavedAddresses),
+        (status = 200, description = "My saved addresses", body = SavedAddresses),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "An API key cannot act as a person", body = Problem, content_type = "application/problem+json"),
     )

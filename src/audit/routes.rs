@@ -123,7 +123,7 @@ async fn page(
     security(("bearer" = []), ("api_key" = [])),
     params(AuditQuery),
     responses(
-        (status = 200, body = AuditPage),
+        (status = 200, description = "One page of audit entries, newest first", body = AuditPage),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Privacy officers only", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid filter", body = Problem, content_type = "application/problem+json"),
@@ -194,7 +194,7 @@ async fn verify(
     security(("bearer" = [])),
     params(PageQuery),
     responses(
-        (status = 200, body = AuditPage),
+        (status = 200, description = "One page of staff accesses to my data, newest first", body = AuditPage),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "An API key cannot act as a person", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid `limit` or `cursor`", body = Problem, content_type = "application/problem+json"),

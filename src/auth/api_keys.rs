@@ -78,7 +78,7 @@ pub struct ApiKeyList {
     security(("bearer" = []), ("api_key" = [])),
     params(PageQuery),
     responses(
-        (status = 200, body = ApiKeyList),
+        (status = 200, description = "One page of API keys (never their secrets)", body = ApiKeyList),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Admins signed in with a session only", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid `limit` or `cursor`", body = Problem, content_type = "application/problem+json"),
@@ -117,7 +117,7 @@ async fn list(
     security(("bearer" = []), ("api_key" = [])),
     request_body = NewApiKey,
     responses(
-        (status = 201, body = CreatedApiKey),
+        (status = 201, description = "The key, with its secret shown this once", body = CreatedApiKey),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Admins signed in with a session only, and only roles they hold", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid or unknown field", body = Problem, content_type = "application/problem+json"),

@@ -220,7 +220,7 @@ async fn create_cart(
     security((), ("bearer" = [])),
     params(("id" = String, Path, description = "`cart_…` id"), ("X-Cart-Token" = Option<String>, Header, description = "Guests: the cart's token")),
     responses(
-        (status = 200, body = CartView),
+        (status = 200, description = "The cart, priced now", body = CartView),
         (status = 404, description = "No such cart, not yours, checked out or expired", body = Problem, content_type = "application/problem+json"),
     )
 )]

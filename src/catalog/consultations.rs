@@ -230,7 +230,7 @@ fn load_page(
     tag = "catalog",
     params(("id" = String, Path, description = "`prod_…` id or slug"), PageQuery),
     responses(
-        (status = 200, body = PublicConsultationList),
+        (status = 200, description = "One page of answered questions about the product", body = PublicConsultationList),
         (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid `limit` or `cursor`", body = Problem, content_type = "application/problem+json"),
     )
@@ -286,7 +286,7 @@ async fn list_public(
     security(("bearer" = []), ("api_key" = [])),
     params(QueueQuery),
     responses(
-        (status = 200, body = ConsultationQueue),
+        (status = 200, description = "One page of questions waiting for an answer", body = ConsultationQueue),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Support and above", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid parameter", body = Problem, content_type = "application/problem+json"),

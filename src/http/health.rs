@@ -40,7 +40,7 @@ async fn healthz() -> HttpResponse {
     operation_id = "checkReadiness",
     tag = "operations",
     responses(
-        (status = 200, body = Health),
+        (status = 200, description = "The database answers", body = Health),
         (status = 503, description = "The database cannot be reached", body = Problem,
             content_type = "application/problem+json"),
     )

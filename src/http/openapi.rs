@@ -28,6 +28,7 @@ use super::error::{FieldError, Problem, PROBLEM_CONTENT_TYPE};
                        version); lists use \
                        `limit` (1–100) and an opaque `cursor`.",
         license(name = "MIT", identifier = "MIT"),
+        contact(name = "Valise API maintainers"),
         version = env!("CARGO_PKG_VERSION"),
     ),
     tags(
@@ -52,6 +53,7 @@ use super::error::{FieldError, Problem, PROBLEM_CONTENT_TYPE};
         (name = "problems", description = "The catalogue of problem types: what each error `type` means and what to do"),
         (name = "analytics", description = "Anonymous browsing events (no IP, user agent, account or cookie; daily-salted visitor hashes) and reports that hide groups of fewer than k visitors (manager)"),
     ),
+    servers((url = "/", description = "This server: the document is served by the API it describes")),
     components(schemas(Problem, FieldError)),
     modifiers(&Security),
 )]
@@ -94,7 +96,25 @@ pub fn spec() -> utoipa::openapi::OpenApi {
     add_common_problems(&mut spec);
     add_rate_limits(&mut spec);
     plain_optional_bodies(&mut spec);
+    explicit_public_security(&mut spec);
     spec
+}
+
+/// An operation anyone may call says so with `security: []`, rather than by leaving security
+/// out (which linters cannot tell from an oversight, and generators read as "inherit").
+fn explicit_public_security(spec: &mut utoipa::openapi::OpenApi) {
+    for item in spec.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for op in operations.into_iter().flatten() {
+            op.security.get_or_insert_with(Vec::new);
+        }
+    }
 }
 
 /// An optional body (`request_body(content = Option<T>)`) is generated as `oneOf: [T, null]`;

@@ -217,7 +217,7 @@ fn requeue(conn: &mut DbConnection, id: &str) -> Result<Row, ApiError> {
     security(("bearer" = []), ("api_key" = [])),
     params(OutboxQuery),
     responses(
-        (status = 200, body = OutboxList),
+        (status = 200, description = "One page of outbox entries", body = OutboxList),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Managers and above", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Unknown status, invalid `limit` or `cursor`", body = Problem, content_type = "application/problem+json"),

@@ -81,7 +81,7 @@ impl From<Row> for NotificationView {
     security(("bearer" = [])),
     params(PageQuery),
     responses(
-        (status = 200, body = Inbox),
+        (status = 200, description = "One page of my notifications, newest first", body = Inbox),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "An API key cannot act as a person", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid `limit` or `cursor`", body = Problem, content_type = "application/problem+json"),

@@ -32,16 +32,89 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(deliver);
 }
 
-/// The shipping address as a staff member may see it.
+/// The shipping address as a staff member may see it: `visibility` says which form it has.
+/// Each form is a schema of its own, so generated clients get a tagged union.
 #[derive(Debug, Serialize, ToSchema)]
-#[serde(tag = "visibility", rename_all = "snake_case")]
+#[serde(untagged)]
+#[schema(discriminator(property_name = "visibility", mapping(
+    ("masked" = "#/components/schemas/MaskedShippingAddress"),
+    ("full" = "#/components/schemas/FullShippingAddress"),
+    ("erased" = "#/components/schemas/ErasedShippingAddress"),
+)))]
 pub enum StaffAddress {
-    /// Initials, city and country only.
-    Masked(MaskedAddress),
-    /// The whole address: fulfilment staff, for an order they are to ship. Audited.
-    Full(Address),
-    /// The order's personal data has been erased.
-    Erased,
+    Masked(MaskedShippingAddress),
+    Full(FullShippingAddress),
+    Erased(ErasedShippingAddress),
+}
+
+/// One value naming one form of [`StaffAddress`].
+macro_rules! visibility {
+    ($name:ident, $value:literal) => {
+        #[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+        pub enum $name {
+            #[serde(rename = $value)]
+            #[schema(rename = $value)]
+            Value,
+        }
+    };
+}
+visibility!(MaskedVisibility, "masked");
+visibility!(FullVisibility, "full");
+visibility!(ErasedVisibility, "erased");
+
+/// Initials, city and country only.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MaskedShippingAddress {
+    pub visibility: MaskedVisibility,
+    pub initials: String,
+    pub city: String,
+    pub country: String,
+}
+
+/// The whole address: fulfilment staff, for an order they are to ship. Audited.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FullShippingAddress {
+    pub visibility: FullVisibility,
+    pub name: String,
+    pub line1: String,
+    pub line2: Option<String>,
+    pub city: String,
+    pub postal_code: String,
+    pub region: Option<String>,
+    /// ISO 3166-1 alpha-2, e.g. `FR`.
+    pub country: String,
+}
+
+/// The order's personal data has been erased.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErasedShippingAddress {
+    pub visibility: ErasedVisibility,
+}
+
+impl From<MaskedAddress> for StaffAddress {
+    fn from(a: MaskedAddress) -> Self {
+        StaffAddress::Masked(MaskedShippingAddress {
+            visibility: MaskedVisibility::Value,
+            initials: a.initials,
+            city: a.city,
+            country: a.country,
+        })
+    }
+}
+
+impl From<Address> for StaffAddress {
+    fn from(a: Address) -> Self {
+        StaffAddress::Full(FullShippingAddress {
+            visibility: FullVisibility::Value,
+            name: a.name,
+            line1: a.line1,
+            line2: a.line2,
+            city: a.city,
+            postal_code: a.postal_code,
+            region: a.region,
+            country: a.country,
+        })
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -108,7 +181,9 @@ fn staff_view(
     let may_see_full = principal.role.includes(Role::Fulfillment)
         && matches!(status, OrderStatus::Paid | OrderStatus::Fulfilling);
     let shipping_address = match open_personal(conn, crypto, order)? {
-        None => StaffAddress::Erased,
+        None => StaffAddress::Erased(ErasedShippingAddress {
+            visibility: ErasedVisibility::Value,
+        }),
         Some((_, address)) if want_full && may_see_full => {
             audit::record(
                 conn,
@@ -121,9 +196,9 @@ fn staff_view(
                     purpose: "shipping the order",
                 },
             )?;
-            StaffAddress::Full(address)
+            StaffAddress::from(address)
         }
-        Some((_, address)) => StaffAddress::Masked(address.masked()),
+        Some((_, address)) => StaffAddress::from(address.masked()),
     };
     let money = |amount| Money {
         amount,
@@ -176,7 +251,7 @@ fn by_number(conn: &mut DbConnection, number: &str) -> Result<OrderRow, ApiError
     security(("bearer" = []), ("api_key" = [])),
     params(StaffOrderQuery),
     responses(
-        (status = 200, body = StaffOrderList),
+        (status = 200, description = "One page of orders, as this role may see them", body = StaffOrderList),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Support and above", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid filter", body = Problem, content_type = "application/problem+json"),
@@ -240,7 +315,7 @@ async fn list(
     security(("bearer" = []), ("api_key" = [])),
     params(("number" = String, Path, description = "Order number")),
     responses(
-        (status = 200, body = StaffOrderView),
+        (status = 200, description = "The order, as this role may see it", body = StaffOrderView),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Support and above", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such order", body = Problem, content_type = "application/problem+json"),

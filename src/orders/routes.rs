@@ -38,7 +38,7 @@ pub struct OrderList {
     security(("bearer" = [])),
     params(PageQuery),
     responses(
-        (status = 200, body = OrderList),
+        (status = 200, description = "One page of my orders, newest first", body = OrderList),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "API keys have no orders", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid `limit` or `cursor`", body = Problem, content_type = "application/problem+json"),

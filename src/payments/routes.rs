@@ -192,7 +192,7 @@ async fn start_payment(
     security(("bearer" = []), ()),
     params(("number" = String, Path, description = "Order number"), ("X-Order-Token" = Option<String>, Header, description = "Guests: the order's token")),
     responses(
-        (status = 200, body = PaymentList),
+        (status = 200, description = "Every payment attempt of the order", body = PaymentList),
         (status = 404, description = "No such order, or not yours", body = Problem, content_type = "application/problem+json"),
     )
 )]

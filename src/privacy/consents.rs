@@ -256,7 +256,7 @@ pub fn change(
     tag = "privacy",
     security(("bearer" = [])),
     responses(
-        (status = 200, body = Consents),
+        (status = 200, description = "Each purpose with its current state and history", body = Consents),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "An API key cannot act as a person", body = Problem, content_type = "application/problem+json"),
     )

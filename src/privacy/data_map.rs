@@ -299,7 +299,7 @@ pub fn build(settings: &Settings, policy_version: i32) -> DataMap {
     operation_id = "getDataMap",
     tag = "privacy",
     responses(
-        (status = 200, body = DataMap,
+        (status = 200, description = "Every personal field, its purpose and how long it is kept", body = DataMap,
             headers(("ETag" = String, description = "Strong validator of the body"))),
         (status = 304, description = "Unchanged since the `If-None-Match` ETag"),
     )

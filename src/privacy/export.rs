@@ -349,7 +349,7 @@ fn exports_limit(max: i32) -> Limit {
     tag = "privacy",
     security(("bearer" = [])),
     responses(
-        (status = 200, body = ExportDocument,
+        (status = 200, description = "Everything held about me, as one document", body = ExportDocument,
             headers(("Content-Disposition" = String, description = "`attachment; filename=\"valise-export.json\"`"))),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "An API key cannot act as a person", body = Problem, content_type = "application/problem+json"),

@@ -207,7 +207,7 @@ async fn resolves_publicly(url: &url::Url) -> Result<(), &'static str> {
     security(("bearer" = []), ("api_key" = [])),
     params(PageQuery),
     responses(
-        (status = 200, body = SubscriptionList),
+        (status = 200, description = "One page of subscriptions (never their secrets)", body = SubscriptionList),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Admins only", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid `limit` or `cursor`", body = Problem, content_type = "application/problem+json"),
@@ -250,7 +250,7 @@ async fn list(
     security(("bearer" = []), ("api_key" = [])),
     request_body = NewSubscription,
     responses(
-        (status = 201, body = CreatedSubscription),
+        (status = 201, description = "The subscription, with its signing secret shown this once", body = CreatedSubscription),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Admins only", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid URL (not https, with credentials, or a host that is not public or does not resolve) or event pattern, or an unknown field", body = Problem, content_type = "application/problem+json"),
@@ -333,7 +333,7 @@ async fn remove(
     security(("bearer" = []), ("api_key" = [])),
     params(("id" = String, Path, description = "`whk_…` id"), PageQuery),
     responses(
-        (status = 200, body = DeliveryList),
+        (status = 200, description = "One page of delivery attempts, newest first", body = DeliveryList),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Admins only", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such subscription", body = Problem, content_type = "application/problem+json"),

@@ -86,7 +86,7 @@ fn decode_key(key: &str) -> Option<(NaiveDateTime, String)> {
     security(("bearer" = [])),
     params(QueueQuery),
     responses(
-        (status = 200, body = RequestList),
+        (status = 200, description = "One page of requests, overdue first", body = RequestList),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Privacy officer only", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid parameter", body = Problem, content_type = "application/problem+json"),

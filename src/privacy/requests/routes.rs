@@ -71,7 +71,7 @@ async fn erase_me(
     security(("bearer" = [])),
     params(PageQuery),
     responses(
-        (status = 200, body = RequestList),
+        (status = 200, description = "One page of my requests, newest first", body = RequestList),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "An API key cannot act as a person", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid `limit` or `cursor`", body = Problem, content_type = "application/problem+json"),
