@@ -1,7 +1,9 @@
 """Creates the resources schemathesis cannot discover on its own, and prints them as shell
-`export` lines for .ci/schemathesis.toml: a cart, orders in three states (pending payment,
-paid, delivered with an after-sales case), a payment, a consultation, a notification, a staff
-member, an API key, and a product of the admin's own to edit.
+`export` lines for .ci/schemathesis.toml and .ci/schemathesis.sh: a cart, orders in three
+states (pending payment, paid, delivered with an after-sales case), a payment, a consultation,
+a notification, a staff member, an API key, a product of the admin's own to edit, a guest's
+cart and order with their tokens, and a logged-in member of staff for each role an admin may
+grant (support, fulfilment, manager).
 
 Usage: python3 .ci/schemathesis_fixtures.py BASE CUSTOMER_TOKEN ADMIN_TOKEN POLICY_VERSION
 Uses the `test` payment provider's development webhook secret (the server must use it).
@@ -41,13 +43,17 @@ def call(method, path, token=None, body=None, headers=None, expect=(200, 201, 20
     return json.loads(text) if text else None
 
 
-def checkout(variant_id):
-    cart = call("POST", "/v1/carts", customer, {})
-    call("POST", f"/v1/carts/{cart['id']}/items", customer, {"variant_id": variant_id, "quantity": 1})
+def checkout(variant_id, token=None):
+    """Places an order as the customer, or as a guest when `token` is False."""
+    who = None if token is False else customer
+    cart = call("POST", "/v1/carts", who, {})
+    guest = {"x-cart-token": cart["cart_token"]} if who is None else {}
+    call("POST", f"/v1/carts/{cart['id']}/items", who, {"variant_id": variant_id, "quantity": 1},
+         guest)
     return call(
         "POST",
         f"/v1/carts/{cart['id']}/checkout",
-        customer,
+        who,
         {
             "contact_email": "fixture-customer@example.com",
             "shipping_address": {
@@ -59,8 +65,17 @@ def checkout(variant_id):
             },
             "accepted_policy_version": policy_version,
         },
-        {"idempotency-key": str(uuid.uuid4())},
+        {"idempotency-key": str(uuid.uuid4()), **guest},
     )
+
+
+def staff_token(role):
+    """Creates a member of staff with `role` and logs them in."""
+    email = f"fixture-as-{role.replace('_', '-')}-{run}@shop.example"
+    password = f"a long {role} password {run}"
+    call("POST", "/v1/admin/staff", admin,
+         {"email": email, "password": password, "name": f"Fixture {role.title()}", "role": role})
+    return call("POST", "/v1/auth/login", body={"email": email, "password": password})["access_token"]
 
 
 def pay(number):
@@ -117,6 +132,11 @@ own = call("POST", "/v1/admin/products", admin, {
     "capacity_l": 40, "price": {"amount": 12900},
     "variants": [{"sku": f"FIXTURE-{run.upper()}", "color": "black", "available": 10}]})
 
+guest_cart = call("POST", "/v1/carts", body={})
+call("POST", f"/v1/carts/{guest_cart['id']}/items", body={"variant_id": variant["id"], "quantity": 1},
+     headers={"x-cart-token": guest_cart["cart_token"]})
+guest_order = checkout(variant["id"], token=False)
+
 fixtures = {
     "ST_PRODUCT_ID": product["id"],
     "ST_VARIANT_ID": variant["id"],
@@ -131,6 +151,13 @@ fixtures = {
     "ST_API_KEY_ID": api_key["id"],
     "ST_OWN_PRODUCT_ID": own["id"],
     "ST_OWN_VARIANT_ID": own["variants"][0]["id"],
+    "ST_GUEST_CART_ID": guest_cart["id"],
+    "ST_GUEST_CART_TOKEN": guest_cart["cart_token"],
+    "ST_GUEST_ORDER_NUMBER": guest_order["number"],
+    "ST_GUEST_ORDER_TOKEN": guest_order["order_token"],
+    "SUPPORT_TOKEN": staff_token("support"),
+    "FULFILLMENT_TOKEN": staff_token("fulfillment"),
+    "MANAGER_TOKEN": staff_token("manager"),
 }
 for name, value in fixtures.items():
     print(f"export {name}={value}")

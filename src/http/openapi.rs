@@ -95,9 +95,183 @@ pub fn spec() -> utoipa::openapi::OpenApi {
         .split_for_parts();
     add_common_problems(&mut spec);
     add_rate_limits(&mut spec);
+    add_response_headers(&mut spec);
     plain_optional_bodies(&mut spec);
     explicit_public_security(&mut spec);
     spec
+}
+
+/// The response headers a client relies on, declared once under `components/headers`.
+/// Each with whether a response that declares it always carries it.
+const HEADERS: &[(&str, HeaderKind, bool, &str)] = &[
+    (
+        "X-Request-Id",
+        HeaderKind::Text,
+        true,
+        "The server's own id of this request (also in its logs and audit entries); quote it \
+         when you report a problem. An `X-Request-Id` a client sends is only logged beside it",
+    ),
+    (
+        "X-Policy-Version",
+        HeaderKind::Integer,
+        true,
+        "The current privacy-policy version: registration and checkout must accept this one \
+         (`accepted_policy_version`)",
+    ),
+    (
+        "ETag",
+        HeaderKind::Text,
+        true,
+        "The representation's entity tag: send it back as `If-None-Match` to get a 304 while \
+         it is unchanged, or as `If-Match` with a change to an editable resource",
+    ),
+    (
+        "Location",
+        HeaderKind::Uri,
+        true,
+        "Where the resource this request created can be read or changed",
+    ),
+    (
+        "Idempotent-Replayed",
+        HeaderKind::True,
+        false,
+        "`true` when this is the stored answer to an earlier request with the same \
+         `Idempotency-Key`: nothing was done again",
+    ),
+    (
+        "Retry-After",
+        HeaderKind::Integer,
+        true,
+        "Seconds to wait before trying again",
+    ),
+    (
+        "RateLimit",
+        HeaderKind::Text,
+        true,
+        "The state of the limit that applies: `\"<policy>\";r=<remaining>;t=<seconds to reset>`",
+    ),
+    (
+        "RateLimit-Policy",
+        HeaderKind::Text,
+        true,
+        "The limit's quota: `\"<policy>\";q=<requests>;w=<window seconds>`",
+    ),
+];
+
+#[derive(Clone, Copy)]
+enum HeaderKind {
+    Text,
+    Integer,
+    Uri,
+    True,
+}
+
+/// An operation id and the statuses of its responses that carry a header.
+type Carriers = (&'static str, &'static [&'static str]);
+
+/// Which responses carry the headers that only some do, by operation id and status.
+const SOME_RESPONSES: &[(&str, &[Carriers])] = &[
+    (
+        "ETag",
+        &[
+            ("listProducts", &["200", "304"]),
+            ("getProduct", &["200", "304"]),
+            ("getOrder", &["200", "304"]),
+            ("getMe", &["200", "304"]),
+            ("updateMe", &["200"]),
+            ("getCurrentPolicy", &["200", "304"]),
+            ("getPolicyVersion", &["200", "304"]),
+            ("getDataMap", &["200", "304"]),
+            ("listProblemTypes", &["200", "304"]),
+            ("getProblemType", &["200", "304"]),
+            ("createProduct", &["201"]),
+            ("updateProduct", &["200"]),
+            ("createVariant", &["201"]),
+            ("updateVariant", &["200"]),
+            ("createMyAddress", &["201"]),
+            ("updateMyAddress", &["200"]),
+        ],
+    ),
+    (
+        "Idempotent-Replayed",
+        &[("checkoutCart", &["201"]), ("startPayment", &["201"])],
+    ),
+    // Analytics ingestion also says how much of its limit is left when it accepts a batch.
+    ("RateLimit", &[("recordAnalyticsEvents", &["202", "429"])]),
+    (
+        "RateLimit-Policy",
+        &[("recordAnalyticsEvents", &["202", "429"])],
+    ),
+];
+
+/// Declares on each response the headers it carries: `X-Request-Id` and `X-Policy-Version` on
+/// every one (the middleware stamps them), the others where [`SOME_RESPONSES`] says.
+fn add_response_headers(spec: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::header::HeaderBuilder;
+    use utoipa::openapi::{ObjectBuilder, RefOr, SchemaFormat, Type};
+    let components = spec.components.get_or_insert_with(Default::default);
+    for (name, kind, required, description) in HEADERS {
+        let schema = match kind {
+            HeaderKind::Text => ObjectBuilder::new().schema_type(Type::String),
+            HeaderKind::Integer => ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(1)),
+            HeaderKind::Uri => ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(SchemaFormat::Custom("uri-reference".to_owned()))),
+            HeaderKind::True => ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(["true"])),
+        };
+        let mut header = HeaderBuilder::new()
+            .schema(Some(schema))
+            .description(Some(*description))
+            .build();
+        // utoipa's Header has no `required` field; its extensions are written out as they are.
+        if *required {
+            header
+                .extensions
+                .get_or_insert_with(Default::default)
+                .insert("required".to_owned(), serde_json::Value::Bool(true));
+        }
+        components
+            .headers
+            .insert((*name).to_owned(), RefOr::T(header));
+    }
+    for item in spec.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for op in operations.into_iter().flatten() {
+            let id = op.operation_id.clone().unwrap_or_default();
+            for (status, response) in op.responses.responses.iter_mut() {
+                let RefOr::T(response) = response else {
+                    continue;
+                };
+                for name in ["X-Request-Id", "X-Policy-Version"] {
+                    response.headers.insert(name.to_owned(), header_ref(name));
+                }
+                for (name, operations) in SOME_RESPONSES {
+                    let carries = operations
+                        .iter()
+                        .any(|(op, statuses)| *op == id && statuses.contains(&status.as_str()));
+                    if carries {
+                        response
+                            .headers
+                            .insert((*name).to_owned(), header_ref(name));
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn header_ref(name: &str) -> utoipa::openapi::RefOr<utoipa::openapi::header::Header> {
+    utoipa::openapi::RefOr::Ref(Ref::new(format!("#/components/headers/{name}")))
 }
 
 /// An operation anyone may call says so with `security: []`, rather than by leaving security
@@ -156,16 +330,7 @@ fn plain_optional_bodies(spec: &mut utoipa::openapi::OpenApi) {
 /// Documents each limited route of [`super::limits::RULES`]: its limits in words, and a
 /// 429 with the headers that say when to come back.
 fn add_rate_limits(spec: &mut utoipa::openapi::OpenApi) {
-    use utoipa::openapi::header::HeaderBuilder;
-    use utoipa::openapi::{ObjectBuilder, RefOr, Type};
-    let header = |schema: Type, description: &str| {
-        RefOr::T(
-            HeaderBuilder::new()
-                .schema(Some(ObjectBuilder::new().schema_type(schema)))
-                .description(Some(description))
-                .build(),
-        )
-    };
+    use utoipa::openapi::RefOr;
     for (method, template, policy) in super::limits::RULES {
         let Some(item) = spec.paths.paths.get_mut(*template) else {
             continue;
@@ -185,27 +350,8 @@ fn add_rate_limits(spec: &mut utoipa::openapi::OpenApi) {
         });
         document_problem(op, 429, "Too many requests: a rate limit is spent");
         if let Some(RefOr::T(response)) = op.responses.responses.get_mut("429") {
-            for (name, schema, description) in [
-                (
-                    "Retry-After",
-                    Type::Integer,
-                    "Seconds to wait before trying again",
-                ),
-                (
-                    "RateLimit",
-                    Type::String,
-                    "The limit that refused: `\"<policy>\";r=<remaining>;t=<seconds to reset>`",
-                ),
-                (
-                    "RateLimit-Policy",
-                    Type::String,
-                    "The limit's quota: `\"<policy>\";q=<requests>;w=<window seconds>`",
-                ),
-            ] {
-                response
-                    .headers
-                    .entry(name.to_owned())
-                    .or_insert_with(|| header(schema, description));
+            for name in ["Retry-After", "RateLimit", "RateLimit-Policy"] {
+                response.headers.insert(name.to_owned(), header_ref(name));
             }
         }
     }
