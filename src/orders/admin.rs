@@ -8,9 +8,10 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::access::ORDER_NUMBER;
 use super::lifecycle::{self, Change};
 use super::model::{
-    allowed_actions, is_order_number, Action, Actor, Address, MaskedAddress, OrderStatus,
+    allowed_actions, is_order_number, Action, Actor, Address, ChangedBy, MaskedAddress, OrderStatus,
 };
 use super::store::{self, OrderRow};
 use super::view::open_personal;
@@ -24,6 +25,7 @@ use crate::db::{write_transaction, Db, DbConnection};
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{Json, Query};
 use crate::http::pagination::{paginate, PageQuery};
+use crate::payments::model::PaymentStatus;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list)
@@ -49,7 +51,8 @@ pub enum StaffAddress {
 
 /// One value naming one form of [`StaffAddress`].
 macro_rules! visibility {
-    ($name:ident, $value:literal) => {
+    ($name:ident, $value:literal, $doc:literal) => {
+        #[doc = $doc]
         #[derive(Debug, Clone, Copy, Serialize, ToSchema)]
         pub enum $name {
             #[serde(rename = $value)]
@@ -58,36 +61,61 @@ macro_rules! visibility {
         }
     };
 }
-visibility!(MaskedVisibility, "masked");
-visibility!(FullVisibility, "full");
-visibility!(ErasedVisibility, "erased");
+visibility!(
+    MaskedVisibility,
+    "masked",
+    "Names the `masked` form of a staff view of an address."
+);
+visibility!(
+    FullVisibility,
+    "full",
+    "Names the `full` form of a staff view of an address."
+);
+visibility!(
+    ErasedVisibility,
+    "erased",
+    "Names the `erased` form of a staff view of an address."
+);
 
 /// Initials, city and country only.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MaskedShippingAddress {
+    /// Always `masked`.
     pub visibility: MaskedVisibility,
+    /// The first letter of each word of the recipient's name, each followed by a dot, e.g.
+    /// `L.V.`.
     pub initials: String,
+    /// City or town.
     pub city: String,
+    /// ISO 3166-1 alpha-2 country code, upper-case, e.g. `BE`.
     pub country: String,
 }
 
 /// The whole address: fulfilment staff, for an order they are to ship. Audited.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct FullShippingAddress {
+    /// Always `full`.
     pub visibility: FullVisibility,
+    /// The recipient's name.
     pub name: String,
+    /// Street and house number.
     pub line1: String,
+    /// More of the address (box, floor, building); null when there is none.
     pub line2: Option<String>,
+    /// City or town.
     pub city: String,
+    /// Postal code.
     pub postal_code: String,
+    /// Province, state or region; null when there is none.
     pub region: Option<String>,
-    /// ISO 3166-1 alpha-2, e.g. `FR`.
+    /// ISO 3166-1 alpha-2 country code, upper-case, e.g. `BE`.
     pub country: String,
 }
 
 /// The order's personal data has been erased.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErasedShippingAddress {
+    /// Always `erased`.
     pub visibility: ErasedVisibility,
 }
 
@@ -117,46 +145,101 @@ impl From<Address> for StaffAddress {
     }
 }
 
+/// Who placed an order: a `registered` customer (with an account) or a `guest`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CustomerKind {
+    Registered,
+    Guest,
+}
+
+/// An order as staff see it: no contact email, no items, the address as the role may see it.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = staff_order_view_example)]
 pub struct StaffOrderView {
+    /// The order's `ord_…` id.
     pub id: String,
+    /// Human order number, e.g. `LG-7KQ2-9XF4`: what the staff order operations take.
     pub number: String,
+    /// Where the order stands.
     pub status: OrderStatus,
     /// What you may do next with this order.
     pub allowed_transitions: Vec<Action>,
+    /// Subtotal, shipping and total as charged, in minor units (cents).
     pub totals: Totals,
-    pub payment_status: Option<String>,
-    /// `registered` or `guest`.
-    pub customer: String,
+    /// Status of the latest payment attempt; null before the first.
+    pub payment_status: Option<PaymentStatus>,
+    /// Who placed the order.
+    pub customer: CustomerKind,
+    /// The shipping address in the form this role may see (`visibility` says which).
     pub shipping_address: StaffAddress,
+    /// When the order was placed (RFC 3339, UTC).
     pub created_at: DateTime<Utc>,
 }
 
+/// The example of [`StaffOrderView`] in the API document: a paid order, as support sees it.
+fn staff_order_view_example() -> serde_json::Value {
+    serde_json::json!({
+        "id": "ord_0193a7c1f0a27c4e8d3b5a6f9e2d1c07",
+        "number": "LG-7KQ2-9XF4",
+        "status": "paid",
+        "allowed_transitions": ["cancel"],
+        "totals": {
+            "subtotal": {"amount": 12900, "currency": "EUR"},
+            "shipping": {"amount": 0, "currency": "EUR"},
+            "total": {"amount": 12900, "currency": "EUR"},
+            "item_count": 1
+        },
+        "payment_status": "captured",
+        "customer": "registered",
+        "shipping_address": {"visibility": "masked", "initials": "L.V.", "city": "Gent", "country": "BE"},
+        "created_at": "2025-11-25T14:19:48Z"
+    })
+}
+
+/// One page of orders, as staff see them.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = staff_order_list_example)]
 pub struct StaffOrderList {
+    /// The orders on this page, newest first.
     pub data: Vec<StaffOrderView>,
+    /// Send it as `cursor` for the next page; null on the last page.
     pub next_cursor: Option<String>,
+}
+
+fn staff_order_list_example() -> serde_json::Value {
+    serde_json::json!({"data": [staff_order_view_example()], "next_cursor": null})
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct StaffOrderQuery {
+    /// Only orders in this status; all statuses when omitted.
     pub status: Option<OrderStatus>,
-    /// Placed at or after (RFC 3339).
+    /// Only orders placed at or after this time (RFC 3339).
     pub from: Option<DateTime<Utc>>,
-    /// Placed before (RFC 3339).
+    /// Only orders placed before this time (RFC 3339).
     pub to: Option<DateTime<Utc>>,
-    #[param(minimum = 1, maximum = 100)]
+    /// Items per page, 1–100.
+    #[param(minimum = 1, maximum = 100, default = 20)]
     pub limit: Option<u32>,
+    /// `next_cursor` from the previous page (with the same filters); omit for the first page.
     pub cursor: Option<String>,
 }
 
+/// A parcel handed to a carrier.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"carrier": "Colissimo", "tracking_number": "6A12345678901"}))]
+#[schema(example = json!({"carrier": "bpost", "tracking_number": "323299901234567890"}))]
 pub struct NewShipment {
+    /// The carrier, e.g. `bpost` or `PostNL`: 1–60 characters (surrounding whitespace
+    /// trimmed, no control characters). The address is disclosed to it.
+    #[schema(min_length = 1, max_length = 60)]
     pub carrier: String,
+    /// The carrier's tracking number: 1–60 characters (surrounding whitespace trimmed, no
+    /// control characters).
+    #[schema(min_length = 1, max_length = 60)]
     pub tracking_number: String,
 }
 
@@ -220,11 +303,10 @@ fn staff_view(
         },
         payment_status: store::payment_status(conn, &order.id)?,
         customer: if order.user_id.is_some() {
-            "registered"
+            CustomerKind::Registered
         } else {
-            "guest"
-        }
-        .to_owned(),
+            CustomerKind::Guest
+        },
         shipping_address,
         created_at: order.created_at.and_utc(),
     })
@@ -313,7 +395,7 @@ async fn list(
     operation_id = "getStaffOrder",
     tag = "orders-admin",
     security(("bearer" = []), ("api_key" = [])),
-    params(("number" = String, Path, description = "Order number")),
+    params(("number" = String, Path, description = ORDER_NUMBER, pattern = "^LG-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}$")),
     responses(
         (status = 200, description = "The order, as this role may see it", body = StaffOrderView),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
@@ -351,7 +433,7 @@ async fn get_one(
     operation_id = "createShipment",
     tag = "orders-admin",
     security(("bearer" = []), ("api_key" = [])),
-    params(("number" = String, Path, description = "Order number")),
+    params(("number" = String, Path, description = ORDER_NUMBER, pattern = "^LG-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}$")),
     request_body = NewShipment,
     responses(
         (status = 201, description = "Shipped", body = StaffOrderView),
@@ -387,7 +469,7 @@ async fn ship(
                         order: &order,
                         action: Action::Ship,
                         actor: Actor::Fulfillment,
-                        actor_kind: "staff",
+                        changed_by: ChangedBy::Staff,
                         actor_id: Some(&principal.id),
                     },
                 )?;
@@ -427,7 +509,7 @@ async fn ship(
     operation_id = "markOrderDelivered",
     tag = "orders-admin",
     security(("bearer" = []), ("api_key" = [])),
-    params(("number" = String, Path, description = "Order number")),
+    params(("number" = String, Path, description = ORDER_NUMBER, pattern = "^LG-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}$")),
     responses(
         (status = 200, description = "Delivered", body = StaffOrderView),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
@@ -457,7 +539,7 @@ async fn deliver(
                         order: &order,
                         action: Action::Deliver,
                         actor: Actor::Fulfillment,
-                        actor_kind: "staff",
+                        changed_by: ChangedBy::Staff,
                         actor_id: Some(&principal.id),
                     },
                 )?;

@@ -7,8 +7,9 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::access::{ORDER_NUMBER, ORDER_TOKEN};
 use super::lifecycle::{self, Change};
-use super::model::{Action, Actor, OrderStatus};
+use super::model::{Action, Actor, ChangedBy, OrderStatus};
 use super::store;
 use crate::auth::{min, Auth, Caller};
 use crate::crypto::{Crypto, Place};
@@ -19,9 +20,6 @@ use crate::http::extract::Json;
 use crate::notifications::{self, kind};
 use crate::privacy::refuse_sensitive;
 
-pub const OPEN: &str = "open";
-pub const RESOLVED: &str = "resolved";
-
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(open_case);
 }
@@ -30,6 +28,8 @@ pub fn configure_admin(cfg: &mut utoipa_actix_web::service_config::ServiceConfig
     cfg.service(resolve_case);
 }
 
+/// What an after-sales case asks for: a `return` (the goods go back), a `repair`, or a
+/// `warranty` claim.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CaseKind {
@@ -39,41 +39,97 @@ pub enum CaseKind {
 }
 
 impl CaseKind {
-    fn as_str(self) -> &'static str {
+    pub const ALL: [CaseKind; 3] = [CaseKind::Return, CaseKind::Repair, CaseKind::Warranty];
+
+    pub fn as_str(self) -> &'static str {
         match self {
             CaseKind::Return => "return",
             CaseKind::Repair => "repair",
             CaseKind::Warranty => "warranty",
         }
     }
+
+    pub fn parse(s: &str) -> Option<CaseKind> {
+        CaseKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
 }
 
+/// Where an after-sales case stands: `open` (the order does not close while it is) or
+/// `resolved` (settled; see `resolution`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseStatus {
+    Open,
+    Resolved,
+}
+
+impl CaseStatus {
+    pub const ALL: [CaseStatus; 2] = [CaseStatus::Open, CaseStatus::Resolved];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaseStatus::Open => "open",
+            CaseStatus::Resolved => "resolved",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<CaseStatus> {
+        CaseStatus::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// A new after-sales case.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"kind": "repair", "reason": "A wheel broke on the first trip."}))]
+#[schema(example = json!({"kind": "repair", "reason": "A wheel of the cabin case came off on the first trip."}))]
 pub struct NewCase {
+    /// What the customer asks for.
     pub kind: CaseKind,
-    /// What happened (1–2,000 characters). Stored encrypted with the order's key.
+    /// What happened, 1–2,000 characters (surrounding whitespace trimmed; line breaks allowed,
+    /// other control characters and sensitive data such as card numbers refused). Stored
+    /// encrypted with the order's key.
+    #[schema(min_length = 1, max_length = 2000)]
     pub reason: String,
 }
 
+/// How staff settled an after-sales case.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = CaseResolution)]
+#[schema(example = json!({"resolution": "New wheel fitted under warranty; the case ships back with bpost this week."}))]
 pub struct Resolution {
-    /// How the case was settled (1–2,000 characters), told to the customer.
+    /// How the case was settled, told to the customer: 1–2,000 characters (surrounding
+    /// whitespace trimmed; line breaks allowed, other control characters and sensitive data
+    /// refused).
+    #[schema(min_length = 1, max_length = 2000)]
     pub resolution: String,
 }
 
+/// An after-sales case (the customer's reason is stored encrypted and not shown here).
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": "asc_0193c1d4e5f67a8b9c0d1e2f3a4b5c6d",
+    "order_id": "ord_0193a7c1f0a27c4e8d3b5a6f9e2d1c07",
+    "kind": "repair",
+    "status": "resolved",
+    "resolution": "New wheel fitted under warranty; the case ships back with bpost this week.",
+    "created_at": "2025-12-02T09:12:30Z",
+    "resolved_at": "2025-12-04T16:45:00Z"
+}))]
 pub struct CaseView {
+    /// The case's `asc_…` id.
     pub id: String,
+    /// The `ord_…` id of the order it is about.
     pub order_id: String,
-    pub kind: String,
-    /// `open` or `resolved`.
-    pub status: String,
+    /// What the customer asked for.
+    pub kind: CaseKind,
+    /// Where the case stands.
+    pub status: CaseStatus,
+    /// How it was settled; null while `open`.
     pub resolution: Option<String>,
+    /// When the case was opened (RFC 3339, UTC).
     pub created_at: DateTime<Utc>,
+    /// When it was resolved (RFC 3339, UTC); null while `open`.
     pub resolved_at: Option<DateTime<Utc>>,
 }
 
@@ -103,8 +159,8 @@ fn view(conn: &mut DbConnection, id: &str) -> Result<CaseView, ApiError> {
     Ok(CaseView {
         id: row.0,
         order_id: row.1,
-        kind: row.2,
-        status: row.3,
+        kind: CaseKind::parse(&row.2).unwrap_or(CaseKind::Return),
+        status: CaseStatus::parse(&row.3).unwrap_or(CaseStatus::Open),
         resolution: row.4,
         created_at: row.5.and_utc(),
         resolved_at: row.6.map(|t| t.and_utc()),
@@ -120,7 +176,7 @@ fn view(conn: &mut DbConnection, id: &str) -> Result<CaseView, ApiError> {
     operation_id = "openAfterSalesCase",
     tag = "orders",
     security(("bearer" = []), ()),
-    params(("number" = String, Path, description = "Order number"), ("X-Order-Token" = Option<String>, Header, description = "Guests: the order's token")),
+    params(("number" = String, Path, description = ORDER_NUMBER, pattern = "^LG-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}$"), ("X-Order-Token" = Option<String>, Header, description = ORDER_TOKEN)),
     request_body = NewCase,
     responses(
         (status = 201, description = "Opened", body = CaseView),
@@ -168,7 +224,7 @@ async fn open_case(
                         after_sales_cases::order_id.eq(&order.id),
                         after_sales_cases::kind.eq(body.kind.as_str()),
                         after_sales_cases::reason_sealed.eq(&sealed),
-                        after_sales_cases::status.eq(OPEN),
+                        after_sales_cases::status.eq(CaseStatus::Open.as_str()),
                         after_sales_cases::created_at.eq(crate::db::now()),
                     ))
                     .execute(conn)?;
@@ -177,7 +233,7 @@ async fn open_case(
                     order.user_id.as_deref(),
                     Some(&order.id),
                     kind::AFTER_SALES_UPDATED,
-                    &serde_json::json!({"order_id": order.id, "case_id": id, "status": OPEN}),
+                    &serde_json::json!({"order_id": order.id, "case_id": id, "status": CaseStatus::Open}),
                 )?;
                 view(conn, &id)
             })
@@ -193,7 +249,7 @@ async fn open_case(
     operation_id = "resolveAfterSalesCase",
     tag = "orders-admin",
     security(("bearer" = []), ("api_key" = [])),
-    params(("id" = String, Path, description = "`asc_…` id")),
+    params(("id" = String, Path, description = "The case's `asc_…` id")),
     request_body = Resolution,
     responses(
         (status = 200, description = "Resolved", body = CaseView),
@@ -222,10 +278,10 @@ async fn resolve_case(
                 let n = diesel::update(
                     after_sales_cases::table
                         .filter(after_sales_cases::id.eq(&id))
-                        .filter(after_sales_cases::status.eq(OPEN)),
+                        .filter(after_sales_cases::status.eq(CaseStatus::Open.as_str())),
                 )
                 .set((
-                    after_sales_cases::status.eq(RESOLVED),
+                    after_sales_cases::status.eq(CaseStatus::Resolved.as_str()),
                     after_sales_cases::resolution.eq(&resolution),
                     after_sales_cases::resolved_at.eq(Some(crate::db::now())),
                 ))
@@ -242,7 +298,7 @@ async fn resolve_case(
                     user.as_deref(),
                     Some(&current.order_id),
                     kind::AFTER_SALES_UPDATED,
-                    &serde_json::json!({"order_id": current.order_id, "case_id": id, "status": RESOLVED}),
+                    &serde_json::json!({"order_id": current.order_id, "case_id": id, "status": CaseStatus::Resolved}),
                 )?;
                 view(conn, &id)
             })
@@ -260,7 +316,7 @@ pub fn close_due(
 ) -> Result<usize, ApiError> {
     let cutoff = crate::db::now() - window;
     let open_cases = after_sales_cases::table
-        .filter(after_sales_cases::status.eq(OPEN))
+        .filter(after_sales_cases::status.eq(CaseStatus::Open.as_str()))
         .select(after_sales_cases::order_id);
     let due: Vec<String> = orders::table
         .filter(orders::status.eq(OrderStatus::Delivered.as_str()))
@@ -281,7 +337,7 @@ pub fn close_due(
                     order: &order,
                     action: Action::Close,
                     actor: Actor::System,
-                    actor_kind: "system",
+                    changed_by: ChangedBy::System,
                     actor_id: None,
                 },
             ) {

@@ -4,7 +4,7 @@ use actix_web::{post, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::model::{new_order_number, shipping_for, Address, OrderStatus};
+use super::model::{new_order_number, shipping_for, Address, ChangedBy, OrderStatus};
 use super::store::{self, ItemRow, OrderRow};
 use super::view::{build, OrderView, Parts, TABLE};
 use crate::accounts::model::Email;
@@ -25,19 +25,27 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(checkout);
 }
 
+/// What a checkout needs besides the cart.
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({
-    "contact_email": "ada@example.com",
-    "shipping_address": {"name": "Ada Lovelace", "line1": "12 Rue de Rivoli", "city": "Paris", "postal_code": "75001", "country": "FR"},
+    "contact_email": "lotte.vermeulen@example.be",
+    "shipping_address": {
+        "name": "Lotte Vermeulen", "line1": "Kortrijksesteenweg 214", "line2": "bus 3",
+        "city": "Gent", "postal_code": "9000", "country": "BE"
+    },
     "accepted_policy_version": 1
 }))]
 pub struct CheckoutRequest {
-    /// Where order updates go. Stored encrypted with the order's own key.
-    #[schema(format = "email")]
+    /// Where order updates go: an email address of at most 254 characters once normalised
+    /// (trimmed, lower-cased, the domain in ASCII), at most 64 before the `@`. Stored
+    /// encrypted with the order's own key.
+    #[schema(format = "email", max_length = 254)]
     pub contact_email: String,
+    /// Where the order ships.
     pub shipping_address: Address,
-    /// The current privacy-policy version (`X-Policy-Version`).
+    /// The current privacy-policy version (`X-Policy-Version`), which the customer accepts
+    /// with this order; any other version is refused (422).
     pub accepted_policy_version: i32,
 }
 
@@ -193,7 +201,7 @@ fn place_order(
         &order_id,
         None,
         OrderStatus::PendingPayment,
-        "owner",
+        ChangedBy::Owner,
         actor_id,
     )?;
     let subject = input.user_id.clone().unwrap_or_else(|| order_id.clone());
@@ -261,9 +269,9 @@ fn place_order(
     tag = "orders",
     security((), ("bearer" = [])),
     params(
-        ("id" = String, Path, description = "`cart_…` id"),
-        ("Idempotency-Key" = String, Header, description = "Unique per checkout attempt, e.g. a UUID"),
-        ("X-Cart-Token" = Option<String>, Header, description = "Guests: the cart's token"),
+        ("id" = String, Path, description = "The cart's `cart_…` id"),
+        ("Idempotency-Key" = String, Header, description = "Unique per checkout attempt, e.g. a UUID: 1 to 255 visible ASCII characters; a retry with the same key and body replays the first answer", min_length = 1, max_length = 255, pattern = r"^[!-~]+$"),
+        ("X-Cart-Token" = Option<String>, Header, description = "Guests only: the cart's `vc_…` token from the cart's creation. Customers send their access token instead."),
     ),
     request_body = CheckoutRequest,
     responses(

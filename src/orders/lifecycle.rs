@@ -1,7 +1,7 @@
 //! Applying a transition: the status change, its event, its side effects (stock, refunds)
 //! and its notification, in the caller's transaction.
 
-use super::model::{transition, Action, Actor, OrderStatus};
+use super::model::{transition, Action, Actor, ChangedBy, OrderStatus};
 use super::store::{self, OrderRow};
 use crate::db::DbConnection;
 use crate::http::error::ApiError;
@@ -11,8 +11,8 @@ pub struct Change<'a> {
     pub order: &'a OrderRow,
     pub action: Action,
     pub actor: Actor,
-    /// `owner`, `staff` or `system`, for the order's history.
-    pub actor_kind: &'a str,
+    /// Who it is, as the order's history shows it.
+    pub changed_by: ChangedBy,
     pub actor_id: Option<&'a str>,
 }
 
@@ -36,7 +36,7 @@ pub fn apply(conn: &mut DbConnection, change: &Change<'_>) -> Result<OrderStatus
         &change.order.id,
         Some(from),
         to,
-        change.actor_kind,
+        change.changed_by,
         change.actor_id,
     )?;
     if matches!(to, OrderStatus::Cancelled | OrderStatus::Expired) && from.before_shipment() {
@@ -82,7 +82,7 @@ pub fn expire_due(conn: &mut DbConnection, batch: i64) -> Result<usize, ApiError
                     order: &order,
                     action: Action::Expire,
                     actor: Actor::System,
-                    actor_kind: "system",
+                    changed_by: ChangedBy::System,
                     actor_id: None,
                 },
             ) {

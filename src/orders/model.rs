@@ -6,7 +6,10 @@ use utoipa::ToSchema;
 use crate::http::error::ApiError;
 use crate::privacy::refuse_sensitive;
 
-/// Order statuses (DESIGN §5). Payment-side states live on the payment.
+/// Order statuses (DESIGN §5): `pending_payment` (placed, stock reserved, awaiting payment),
+/// `paid`, `fulfilling` (being picked and packed), `shipped`, `delivered` (the after-sales
+/// window runs), and the final ones: `closed` (the window ended), `expired` (never paid),
+/// `cancelled`. Payment-side states live on the payment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OrderStatus {
@@ -75,7 +78,9 @@ impl OrderStatus {
     }
 }
 
-/// Something that moves an order.
+/// Something that moves an order: `mark_paid` (the payment was captured), `expire` (unpaid
+/// too long), `cancel` (before shipment), `start_fulfillment`, `ship`, `deliver`, `close` (the
+/// after-sales window ended with no open case).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 #[schema(as = OrderAction)]
@@ -106,6 +111,34 @@ impl Action {
         Action::Deliver,
         Action::Close,
     ];
+}
+
+/// Who changed an order's status, as its history shows it: `owner` (the customer or guest who
+/// placed it), `staff` (a staff member or integrator key) or `system` (the service itself:
+/// payment webhooks, expiry, closing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangedBy {
+    Owner,
+    Staff,
+    System,
+}
+
+impl ChangedBy {
+    pub const ALL: [ChangedBy; 3] = [ChangedBy::Owner, ChangedBy::Staff, ChangedBy::System];
+
+    /// As stored in the order's events.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangedBy::Owner => "owner",
+            ChangedBy::Staff => "staff",
+            ChangedBy::System => "system",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ChangedBy> {
+        ChangedBy::ALL.into_iter().find(|c| c.as_str() == s)
+    }
 }
 
 /// Who is acting on an order, for the transition rules.
@@ -186,20 +219,39 @@ pub fn allowed_actions(from: OrderStatus, actor: Actor) -> Vec<Action> {
         .collect()
 }
 
-/// A shipping address as submitted and as sealed (one document per order).
+/// A shipping address as submitted and as sealed (one document per order). Surrounding
+/// whitespace is trimmed from every field before its limits are checked; the name, lines,
+/// city and region refuse control characters, and a payment card, IBAN or identity number
+/// in any of them is refused (422 `sensitive-data`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({
-    "name": "Ada Lovelace", "line1": "12 Rue de Rivoli", "city": "Paris", "postal_code": "75001", "country": "FR"
+    "name": "Lotte Vermeulen", "line1": "Kortrijksesteenweg 214", "line2": "bus 3",
+    "city": "Gent", "postal_code": "9000", "country": "BE"
 }))]
 pub struct Address {
+    /// The recipient's name, 1–100 characters.
+    #[schema(min_length = 1, max_length = 100)]
     pub name: String,
+    /// Street and house number, 1–200 characters.
+    #[schema(min_length = 1, max_length = 200)]
     pub line1: String,
+    /// More of the address (box, floor, building), 1–200 characters; null or absent when
+    /// there is none.
+    #[schema(min_length = 1, max_length = 200)]
     pub line2: Option<String>,
+    /// City or town, 1–100 characters.
+    #[schema(min_length = 1, max_length = 100)]
     pub city: String,
+    /// Postal code: 1–12 letters, digits, spaces or dashes, e.g. `9000` or `1012 AB`.
+    #[schema(min_length = 1, max_length = 12, pattern = r"^[A-Za-z0-9 -]+$")]
     pub postal_code: String,
+    /// Province, state or region, 1–100 characters; null or absent when there is none.
+    #[schema(min_length = 1, max_length = 100)]
     pub region: Option<String>,
-    /// ISO 3166-1 alpha-2, e.g. `FR`.
+    /// Country: two letters, an ISO 3166-1 alpha-2 code such as `BE` or `NL`, in either case;
+    /// stored and shown upper-case.
+    #[schema(pattern = r"^[A-Za-z]{2}$")]
     pub country: String,
 }
 
@@ -277,13 +329,19 @@ impl Address {
 /// An address as support sees it: a separate type, so no full field can leak into it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct MaskedAddress {
+    /// The first letter of each word of the recipient's name, each followed by a dot.
     pub initials: String,
+    /// City or town.
     pub city: String,
+    /// ISO 3166-1 alpha-2 country code, upper-case.
     pub country: String,
 }
 
 /// Crockford base32 without the ambiguous letters: easy to read out on the phone.
 const NUMBER_ALPHABET: &[u8] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/// What [`is_order_number`] accepts, as an ECMA-262 pattern (for the API document).
+pub const ORDER_NUMBER_PATTERN: &str = "^LG-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}$";
 
 /// A human order number like `LG-7KQ2-9XF4`: 40 random bits, not sequential, not guessable.
 pub fn new_order_number() -> Result<String, ApiError> {
@@ -435,6 +493,40 @@ mod tests {
         let mut bad = a;
         bad.country = "France".into();
         assert!(bad.validate("shipping_address").is_err());
+    }
+
+    #[test]
+    fn the_number_pattern_names_the_alphabet() {
+        // The character class of the pattern, as runs of consecutive characters.
+        let mut class = String::new();
+        let mut run: Vec<u8> = Vec::new();
+        for &b in NUMBER_ALPHABET.iter().chain([0u8].iter()) {
+            if run.last().is_some_and(|&last| last + 1 != b) {
+                let (first, last) = (run[0] as char, run[run.len() - 1] as char);
+                match run.len() {
+                    1 => class.push(first),
+                    2 => class.extend([first, last]),
+                    _ => class.extend([first, '-', last]),
+                }
+                run.clear();
+            }
+            run.push(b);
+        }
+        assert_eq!(
+            ORDER_NUMBER_PATTERN,
+            format!("^LG-[{class}]{{4}}-[{class}]{{4}}$")
+        );
+    }
+
+    #[test]
+    fn changed_by_is_stored_as_its_wire_name() {
+        for by in ChangedBy::ALL {
+            assert_eq!(ChangedBy::parse(by.as_str()), Some(by));
+            assert_eq!(
+                serde_json::to_value(by).unwrap(),
+                serde_json::Value::from(by.as_str())
+            );
+        }
     }
 
     #[test]

@@ -4,11 +4,11 @@ use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::access::Requester;
+use super::access::{Requester, ORDER_NUMBER, ORDER_TOKEN};
 use super::lifecycle::{self, Change};
-use super::model::{Action, Actor, Address};
+use super::model::{Action, Actor, Address, ChangedBy};
 use super::store;
-use super::view::{owner_view, owner_views, OrderView, TABLE};
+use super::view::{order_view_example, owner_view, owner_views, OrderView, TABLE};
 use crate::auth::{min, Auth, Caller};
 use crate::crypto::Crypto;
 use crate::db::{write_transaction, Db};
@@ -23,10 +23,18 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(correct_address);
 }
 
+/// One page of the caller's orders.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = order_list_example)]
 pub struct OrderList {
+    /// The orders on this page, newest first.
     pub data: Vec<OrderView>,
+    /// Send it as `cursor` for the next page; null on the last page.
     pub next_cursor: Option<String>,
+}
+
+fn order_list_example() -> serde_json::Value {
+    serde_json::json!({"data": [order_view_example()], "next_cursor": null})
 }
 
 /// My orders.
@@ -80,8 +88,8 @@ async fn list_orders(
     tag = "orders",
     security(("bearer" = []), ()),
     params(
-        ("number" = String, Path, description = "Order number, e.g. `LG-7KQ2-9XF4`"),
-        ("X-Order-Token" = Option<String>, Header, description = "Guests: the order's token"),
+        ("number" = String, Path, description = ORDER_NUMBER, pattern = "^LG-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}$"),
+        ("X-Order-Token" = Option<String>, Header, description = ORDER_TOKEN),
         ("If-None-Match" = Option<String>, Header, description = "The `ETag` of the order as you last read it: 304 when it has not changed"),
     ),
     responses(
@@ -120,7 +128,7 @@ async fn get_order(
     operation_id = "cancelOrder",
     tag = "orders",
     security(("bearer" = []), ()),
-    params(("number" = String, Path, description = "Order number"), ("X-Order-Token" = Option<String>, Header, description = "Guests: the order's token")),
+    params(("number" = String, Path, description = ORDER_NUMBER, pattern = "^LG-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}$"), ("X-Order-Token" = Option<String>, Header, description = ORDER_TOKEN)),
     responses(
         (status = 200, description = "Cancelled", body = OrderView),
         (status = 404, description = "No such order, or not yours", body = Problem, content_type = "application/problem+json"),
@@ -148,7 +156,7 @@ async fn cancel_order(
                         order: &order,
                         action: Action::Cancel,
                         actor: Actor::Owner,
-                        actor_kind: "owner",
+                        changed_by: ChangedBy::Owner,
                         actor_id: requester.user_id(),
                     },
                 )?;
@@ -160,9 +168,15 @@ async fn cancel_order(
     Ok(HttpResponse::Ok().json(view))
 }
 
+/// A corrected shipping address, replacing the order's whole address.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"shipping_address": {
+    "name": "Lotte Vermeulen", "line1": "Kortrijksesteenweg 216", "line2": "bus 1",
+    "city": "Gent", "postal_code": "9000", "country": "BE"
+}}))]
 pub struct AddressCorrection {
+    /// The new address; the order ships there.
     pub shipping_address: Address,
 }
 
@@ -174,7 +188,7 @@ pub struct AddressCorrection {
     operation_id = "correctShippingAddress",
     tag = "orders",
     security(("bearer" = []), ()),
-    params(("number" = String, Path, description = "Order number"), ("X-Order-Token" = Option<String>, Header, description = "Guests: the order's token")),
+    params(("number" = String, Path, description = ORDER_NUMBER, pattern = "^LG-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}$"), ("X-Order-Token" = Option<String>, Header, description = ORDER_TOKEN)),
     request_body = AddressCorrection,
     responses(
         (status = 200, description = "Corrected", body = OrderView),

@@ -4,10 +4,11 @@
 use diesel::prelude::*;
 use diesel::sql_types::{Integer, Text, Timestamp};
 
-use super::model::OrderStatus;
+use super::model::{ChangedBy, OrderStatus};
 use crate::auth::token::hash_secret;
 use crate::db::schema::{order_events, order_items, orders, payments, shipments, variants};
 use crate::db::{DbConnection, Statement};
+use crate::payments::model::PaymentStatus;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = orders)]
@@ -193,20 +194,25 @@ pub fn parts_of(
             .select((payments::order_id, payments::status))
             .load(conn)?;
         for (order, status) in paid {
-            parts.entry(order).or_default().payment_status = Some(status);
+            parts.entry(order).or_default().payment_status =
+                Some(PaymentStatus::from_stored(&status));
         }
     }
     Ok(parts)
 }
 
 /// The status of the order's latest payment attempt.
-pub fn payment_status(conn: &mut DbConnection, order_id: &str) -> QueryResult<Option<String>> {
-    payments::table
+pub fn payment_status(
+    conn: &mut DbConnection,
+    order_id: &str,
+) -> QueryResult<Option<PaymentStatus>> {
+    let status: Option<String> = payments::table
         .filter(payments::order_id.eq(order_id))
         .order(payments::created_at.desc())
         .select(payments::status)
         .first(conn)
-        .optional()
+        .optional()?;
+    Ok(status.as_deref().map(PaymentStatus::from_stored))
 }
 
 /// Inserts the order and its items. A taken order number is a unique violation (on
@@ -229,13 +235,13 @@ pub fn record_event(
     order_id: &str,
     from: Option<OrderStatus>,
     to: OrderStatus,
-    actor_kind: &str,
+    changed_by: ChangedBy,
     actor_id: Option<&str>,
 ) -> QueryResult<EventRow> {
     let event = EventRow {
         from_status: from.map(|s| s.as_str().to_owned()),
         to_status: to.as_str().to_owned(),
-        actor_kind: actor_kind.to_owned(),
+        actor_kind: changed_by.as_str().to_owned(),
         at: crate::db::now(),
     };
     diesel::insert_into(order_events::table)

@@ -4,72 +4,142 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::model::{allowed_actions, Action, Actor, Address, OrderStatus};
+use super::model::{allowed_actions, Action, Actor, Address, ChangedBy, OrderStatus};
 use super::store::{self, OrderRow};
 use crate::carts::routes::Totals;
 use crate::catalog::model::Money;
 use crate::crypto::{Crypto, CryptoError, DataKey, Place};
 use crate::db::DbConnection;
 use crate::http::error::ApiError;
+use crate::payments::model::PaymentStatus;
 
 pub const TABLE: &str = "orders";
 
+/// One line of an order, frozen at checkout (later catalogue changes do not alter it).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OrderItemView {
+    /// The `var_…` id of the variant bought.
     pub variant_id: String,
+    /// The `prod_…` id of its product.
     pub product_id: String,
+    /// The variant's stock-keeping unit, e.g. `VOY-55-BLK`.
     pub sku: String,
+    /// The product's name at checkout.
     pub name: String,
+    /// The variant's colour at checkout.
     pub color: String,
+    /// The price of one unit at checkout, in minor units (cents).
     pub unit_price: Money,
+    /// How many units (at least 1).
     pub quantity: i32,
+    /// `unit_price` × `quantity`, in minor units (cents).
     pub line_total: Money,
 }
 
+/// One entry of an order's status history.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct StatusChange {
+    /// The status before the change; null for the first entry (the order being placed).
     pub from: Option<OrderStatus>,
+    /// The status after the change.
     pub to: OrderStatus,
-    /// `owner`, `staff` or `system`.
-    pub by: String,
+    /// Who made the change.
+    pub by: ChangedBy,
+    /// When (RFC 3339, UTC).
     pub at: DateTime<Utc>,
 }
 
+/// A parcel handed to a carrier.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ShipmentView {
+    /// The shipment's `shp_…` id.
     pub id: String,
+    /// The carrier's name as staff recorded it, e.g. `bpost` or `PostNL`.
     pub carrier: String,
+    /// The carrier's tracking number.
     pub tracking_number: String,
+    /// When it was handed to the carrier (RFC 3339, UTC).
     pub shipped_at: DateTime<Utc>,
 }
 
 /// An order as its owner sees it.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = order_view_example)]
 pub struct OrderView {
+    /// The order's `ord_…` id.
     pub id: String,
-    /// Human order number, e.g. `LG-7KQ2-9XF4`.
+    /// Human order number, e.g. `LG-7KQ2-9XF4`: what the order operations take.
     pub number: String,
+    /// Where the order stands.
     pub status: OrderStatus,
     /// What you may do next with this order.
     pub allowed_transitions: Vec<Action>,
+    /// The lines bought, by SKU.
     pub items: Vec<OrderItemView>,
+    /// Subtotal, shipping and total as charged, in minor units (cents).
     pub totals: Totals,
-    /// Status of the latest payment attempt (`pending`, `authorized`, `captured`, `failed`,
-    /// `refunded`, `partially_refunded`), if any.
-    pub payment_status: Option<String>,
+    /// Status of the latest payment attempt; null before the first.
+    pub payment_status: Option<PaymentStatus>,
+    /// Where order updates go; null once the order's personal data has been erased.
     #[schema(format = "email")]
     pub contact_email: Option<String>,
+    /// Where the order ships; null once the order's personal data has been erased.
     pub shipping_address: Option<Address>,
+    /// Every status change, oldest first; the first is the order being placed.
     pub history: Vec<StatusChange>,
+    /// Parcels handed to a carrier, oldest first; empty until the order ships.
     pub shipments: Vec<ShipmentView>,
     /// Guests only, in the checkout response only: send it as `X-Order-Token` to read this
     /// order. It is stored only as a hash.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub order_token: Option<String>,
-    /// While `pending_payment`: when the order expires and its stock is released.
+    /// While `pending_payment`: when the order expires and its stock is released (RFC 3339,
+    /// UTC); null in any other status.
     pub pay_before: Option<DateTime<Utc>>,
+    /// When the order was placed (RFC 3339, UTC).
     pub created_at: DateTime<Utc>,
+    /// When the order last changed, its status or its address (RFC 3339, UTC).
     pub updated_at: DateTime<Utc>,
+}
+
+/// The example of [`OrderView`] in the API document: a customer's order, paid.
+pub fn order_view_example() -> serde_json::Value {
+    serde_json::json!({
+        "id": "ord_0193a7c1f0a27c4e8d3b5a6f9e2d1c07",
+        "number": "LG-7KQ2-9XF4",
+        "status": "paid",
+        "allowed_transitions": ["cancel"],
+        "items": [{
+            "variant_id": "var_0193a6f0c3d87b2a9e4f1c5d6b7a8e90",
+            "product_id": "prod_0193a6ef9b1c7d3e8f2a4b6c8d0e1f23",
+            "sku": "VOY-55-BLK",
+            "name": "Voyager 55 Spinner",
+            "color": "black",
+            "unit_price": {"amount": 12900, "currency": "EUR"},
+            "quantity": 1,
+            "line_total": {"amount": 12900, "currency": "EUR"}
+        }],
+        "totals": {
+            "subtotal": {"amount": 12900, "currency": "EUR"},
+            "shipping": {"amount": 0, "currency": "EUR"},
+            "total": {"amount": 12900, "currency": "EUR"},
+            "item_count": 1
+        },
+        "payment_status": "captured",
+        "contact_email": "lotte.vermeulen@example.be",
+        "shipping_address": {
+            "name": "Lotte Vermeulen", "line1": "Kortrijksesteenweg 214", "line2": "bus 3",
+            "city": "Gent", "postal_code": "9000", "region": null, "country": "BE"
+        },
+        "history": [
+            {"from": null, "to": "pending_payment", "by": "owner", "at": "2025-11-25T14:19:48Z"},
+            {"from": "pending_payment", "to": "paid", "by": "system", "at": "2025-11-25T14:21:12Z"}
+        ],
+        "shipments": [],
+        "pay_before": null,
+        "created_at": "2025-11-25T14:19:48Z",
+        "updated_at": "2025-11-25T14:21:12Z"
+    })
 }
 
 /// The order's sealed fields, opened. `None` once the order's key has been shredded.
@@ -108,7 +178,7 @@ pub struct Parts {
     pub items: Vec<store::ItemRow>,
     pub events: Vec<store::EventRow>,
     pub shipments: Vec<store::ShipmentRow>,
-    pub payment_status: Option<String>,
+    pub payment_status: Option<PaymentStatus>,
 }
 
 /// One order's view, as its owner sees it.
@@ -183,7 +253,7 @@ pub fn build(
         .map(|e| StatusChange {
             from: e.from_status.as_deref().and_then(OrderStatus::parse),
             to: OrderStatus::parse(&e.to_status).unwrap_or(OrderStatus::Cancelled),
-            by: e.actor_kind,
+            by: ChangedBy::parse(&e.actor_kind).unwrap_or(ChangedBy::System),
             at: e.at.and_utc(),
         })
         .collect();

@@ -6,6 +6,10 @@ use utoipa::ToSchema;
 
 use crate::http::error::ApiError;
 
+/// Where a payment stands: `pending` (started, nothing reported yet), `authorized` (the
+/// provider holds the amount), `captured` (the money is taken), `failed` (declined or
+/// abandoned), `partially_refunded` (some of it given back), `refunded` (all of it given back).
+/// A payment only moves forward along that list; `failed` never follows a capture.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PaymentStatus {
@@ -40,6 +44,11 @@ impl PaymentStatus {
         ]
         .into_iter()
         .find(|p| p.as_str() == s)
+    }
+
+    /// The status stored in a row (only ever written by [`PaymentStatus::as_str`]).
+    pub fn from_stored(s: &str) -> PaymentStatus {
+        PaymentStatus::parse(s).unwrap_or(PaymentStatus::Failed)
     }
 
     /// Money was taken (and perhaps partly given back).
@@ -121,6 +130,27 @@ pub fn verify_signature(
     }
 }
 
+/// The payment providers this API knows: only the built-in `test` provider so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentProvider {
+    Test,
+}
+
+impl PaymentProvider {
+    pub const ALL: [PaymentProvider; 1] = [PaymentProvider::Test];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PaymentProvider::Test => TestProvider::NAME,
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<PaymentProvider> {
+        PaymentProvider::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+}
+
 /// A payment provider. The built-in `test` provider is deterministic, for tests and demos;
 /// a real one would call out to its API here.
 pub struct TestProvider;
@@ -139,36 +169,89 @@ impl TestProvider {
     }
 }
 
-/// A provider webhook event (the `test` provider's format).
+/// What a provider webhook event reports: `payment.authorized`, `payment.captured`,
+/// `payment.failed` or `payment.refunded` (the payment's whole remaining amount).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub enum WebhookEventType {
+    #[serde(rename = "payment.authorized")]
+    #[schema(rename = "payment.authorized")]
+    PaymentAuthorized,
+    #[serde(rename = "payment.captured")]
+    #[schema(rename = "payment.captured")]
+    PaymentCaptured,
+    #[serde(rename = "payment.failed")]
+    #[schema(rename = "payment.failed")]
+    PaymentFailed,
+    #[serde(rename = "payment.refunded")]
+    #[schema(rename = "payment.refunded")]
+    PaymentRefunded,
+    /// Any other type a provider may add: acknowledged as `ignored`, never applied nor
+    /// stored, and not part of the documented vocabulary.
+    #[serde(other, skip_serializing)]
+    Other,
+}
+
+impl WebhookEventType {
+    /// The type as the provider spells it (`None` for one this API does not know).
+    pub fn as_str(self) -> Option<&'static str> {
+        match self {
+            WebhookEventType::PaymentAuthorized => Some("payment.authorized"),
+            WebhookEventType::PaymentCaptured => Some("payment.captured"),
+            WebhookEventType::PaymentFailed => Some("payment.failed"),
+            WebhookEventType::PaymentRefunded => Some("payment.refunded"),
+            WebhookEventType::Other => None,
+        }
+    }
+
+    /// The payment status the event reports (`None` for an unknown type).
+    pub fn status(self) -> Option<PaymentStatus> {
+        match self {
+            WebhookEventType::PaymentAuthorized => Some(PaymentStatus::Authorized),
+            WebhookEventType::PaymentCaptured => Some(PaymentStatus::Captured),
+            WebhookEventType::PaymentFailed => Some(PaymentStatus::Failed),
+            WebhookEventType::PaymentRefunded => Some(PaymentStatus::Refunded),
+            WebhookEventType::Other => None,
+        }
+    }
+}
+
+/// A provider webhook event (the `test` provider's format). Fields other than these are
+/// ignored.
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[schema(example = json!({
-    "id": "evt_1", "type": "payment.captured", "created": 1764082800,
+    "id": "evt_0193a7c2d41f", "type": "payment.captured", "created": 1764082800,
     "data": {"payment_id": "pay_0193a7c25b7e7d1a9c1e2f6c1f7e9a10", "provider_reference": "test_0193a7c25b7e7d1a9c1e2f6c1f7e9a10", "amount": 12900}
 }))]
 pub struct WebhookEvent {
+    /// The provider's id of this event: an event id seen before is acknowledged as
+    /// `duplicate` and not applied again.
     pub id: String,
+    /// What happened. A type not listed here is acknowledged as `ignored` and changes nothing.
     #[serde(rename = "type")]
-    pub event_type: String,
+    pub event_type: WebhookEventType,
+    /// When the provider created the event, in seconds since the Unix epoch (informative: the
+    /// signature's timestamp is the one checked).
     pub created: i64,
+    /// The payment the event is about.
     pub data: WebhookData,
 }
 
+/// The payment a webhook event is about, as the provider names it.
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 pub struct WebhookData {
+    /// The `pay_…` id of the payment, as returned when it was started.
     pub payment_id: String,
+    /// The provider's reference of that payment (`provider_reference` of the payment); both
+    /// must match.
     pub provider_reference: String,
+    /// The amount the event is about, in minor units (cents); for `payment.authorized` and
+    /// `payment.captured` it must equal the payment's amount.
     pub amount: i64,
 }
 
 impl WebhookEvent {
     pub fn status(&self) -> Option<PaymentStatus> {
-        match self.event_type.as_str() {
-            "payment.authorized" => Some(PaymentStatus::Authorized),
-            "payment.captured" => Some(PaymentStatus::Captured),
-            "payment.failed" => Some(PaymentStatus::Failed),
-            "payment.refunded" => Some(PaymentStatus::Refunded),
-            _ => None,
-        }
+        self.event_type.status()
     }
 }
 
@@ -186,6 +269,50 @@ mod tests {
         assert!(!Refunded.may_become(Captured));
         assert!(Captured.may_become(Refunded));
         assert!(!Failed.may_become(Authorized));
+    }
+
+    #[test]
+    fn event_types_read_as_the_provider_spells_them_and_unknown_ones_are_kept_out() {
+        let event = |t: &str| -> WebhookEvent {
+            serde_json::from_value(serde_json::json!({
+                "id": "evt_1", "type": t, "created": 1,
+                "data": {"payment_id": "pay_1", "provider_reference": "test_1", "amount": 1}
+            }))
+            .unwrap()
+        };
+        for (t, status) in [
+            ("payment.authorized", Authorized),
+            ("payment.captured", Captured),
+            ("payment.failed", Failed),
+            ("payment.refunded", Refunded),
+        ] {
+            let e = event(t);
+            assert_eq!(e.event_type.as_str(), Some(t));
+            assert_eq!(e.status(), Some(status));
+            assert_eq!(serde_json::to_value(e.event_type).unwrap(), t);
+        }
+        let other = event("payment.disputed");
+        assert_eq!(other.event_type, WebhookEventType::Other);
+        assert_eq!((other.status(), other.event_type.as_str()), (None, None));
+    }
+
+    #[test]
+    fn stored_names_are_the_wire_names() {
+        for s in [
+            Pending,
+            Authorized,
+            Captured,
+            Failed,
+            PartiallyRefunded,
+            Refunded,
+        ] {
+            assert_eq!(PaymentStatus::from_stored(s.as_str()), s);
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+        }
+        for p in PaymentProvider::ALL {
+            assert_eq!(PaymentProvider::parse(p.as_str()), Some(p));
+            assert_eq!(serde_json::to_value(p).unwrap(), p.as_str());
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::model::{verify_signature, PaymentStatus, TestProvider, WebhookEvent};
+use super::model::{verify_signature, PaymentProvider, PaymentStatus, TestProvider, WebhookEvent};
 use super::store::{self, PaymentRow};
 use crate::auth::{min, Auth, Caller};
 use crate::catalog::model::Money;
@@ -15,9 +15,9 @@ use crate::http::error::{ApiError, Problem};
 use crate::http::extract::Json;
 use crate::idempotency::{self, Lookup};
 use crate::notifications::{self, kind};
-use crate::orders::access::Requester;
+use crate::orders::access::{Requester, ORDER_NUMBER, ORDER_TOKEN};
 use crate::orders::lifecycle::{self, Change};
-use crate::orders::model::{Action, Actor, OrderStatus};
+use crate::orders::model::{Action, Actor, ChangedBy, OrderStatus};
 use crate::orders::store as orders;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -35,17 +35,38 @@ pub struct PaymentSettings {
     pub webhook_secret: Vec<u8>,
 }
 
+/// One payment attempt of an order.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": "pay_0193a7c25b7e7d1a9c1e2f6c1f7e9a10",
+    "order_id": "ord_0193a7c1f0a27c4e8d3b5a6f9e2d1c07",
+    "status": "captured",
+    "provider": "test",
+    "provider_reference": "test_0193a7c25b7e7d1a9c1e2f6c1f7e9a10",
+    "amount": {"amount": 12900, "currency": "EUR"},
+    "refunded": {"amount": 0, "currency": "EUR"},
+    "created_at": "2025-11-25T14:20:00Z",
+    "updated_at": "2025-11-25T14:21:12Z"
+}))]
 pub struct PaymentView {
+    /// The payment's `pay_…` id.
     pub id: String,
+    /// The `ord_…` id of the order it pays.
     pub order_id: String,
+    /// Where the payment stands; it moves by the provider's webhooks and by refunds.
     pub status: PaymentStatus,
-    pub provider: String,
+    /// The provider that processes it.
+    pub provider: PaymentProvider,
     /// The provider's id for this payment (what its webhooks name).
     pub provider_reference: String,
+    /// The amount to take: the order's total when the payment started, in minor units
+    /// (cents).
     pub amount: Money,
+    /// How much of it has been refunded so far, in minor units (cents); 0 until a refund.
     pub refunded: Money,
+    /// When the payment was started (RFC 3339, UTC).
     pub created_at: DateTime<Utc>,
+    /// When its status or refunded amount last changed (RFC 3339, UTC).
     pub updated_at: DateTime<Utc>,
 }
 
@@ -61,7 +82,7 @@ impl From<PaymentRow> for PaymentView {
             refunded: money(p.refunded_amount),
             id: p.id,
             order_id: p.order_id,
-            provider: p.provider,
+            provider: PaymentProvider::parse(&p.provider).unwrap_or(PaymentProvider::Test),
             provider_reference: p.provider_reference,
             created_at: p.created_at.and_utc(),
             updated_at: p.updated_at.and_utc(),
@@ -69,26 +90,60 @@ impl From<PaymentRow> for PaymentView {
     }
 }
 
+/// Every payment attempt of an order.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"data": [{
+    "id": "pay_0193a7c25b7e7d1a9c1e2f6c1f7e9a10",
+    "order_id": "ord_0193a7c1f0a27c4e8d3b5a6f9e2d1c07",
+    "status": "captured",
+    "provider": "test",
+    "provider_reference": "test_0193a7c25b7e7d1a9c1e2f6c1f7e9a10",
+    "amount": {"amount": 12900, "currency": "EUR"},
+    "refunded": {"amount": 0, "currency": "EUR"},
+    "created_at": "2025-11-25T14:20:00Z",
+    "updated_at": "2025-11-25T14:21:12Z"
+}]}))]
 pub struct PaymentList {
+    /// The order's payments, oldest first (the last one is the current attempt); empty
+    /// before the first.
     pub data: Vec<PaymentView>,
 }
 
+/// Starting a payment takes no fields: the amount is the order's total and the provider is
+/// the shop's.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({}))]
 pub struct NewPayment {}
 
+/// How much of a captured payment to give back.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"amount": 2500}))]
 pub struct RefundRequest {
-    /// Minor units to refund; omit for everything not yet refunded.
+    /// Minor units (cents) to refund, from 1 to what is left to refund (the payment's amount
+    /// less what was refunded already); omit it, or send null, to refund all of that.
+    #[schema(minimum = 1)]
     pub amount: Option<i64>,
 }
 
+/// What became of a webhook event: `applied` (the payment, and perhaps the order, moved),
+/// `duplicate` (this event id was seen before) or `ignored` (stale, out of order, or of a type
+/// this API does not act on).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookOutcome {
+    Applied,
+    Duplicate,
+    Ignored,
+}
+
+/// The answer to a provider webhook: any 200 means "received, do not send it again".
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"status": "applied"}))]
 pub struct WebhookAck {
-    /// `applied`, `duplicate` (already seen) or `ignored` (stale or unknown event type).
-    pub status: &'static str,
+    /// What became of the event.
+    pub status: WebhookOutcome,
 }
 
 /// Start paying an order.
@@ -101,9 +156,9 @@ pub struct WebhookAck {
     tag = "payments",
     security(("bearer" = []), ()),
     params(
-        ("number" = String, Path, description = "Order number"),
-        ("Idempotency-Key" = String, Header, description = "Unique per attempt"),
-        ("X-Order-Token" = Option<String>, Header, description = "Guests: the order's token"),
+        ("number" = String, Path, description = ORDER_NUMBER, pattern = "^LG-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}$"),
+        ("Idempotency-Key" = String, Header, description = "Unique per attempt, e.g. a UUID: 1 to 255 visible ASCII characters; a retry with the same key and body replays the first answer", min_length = 1, max_length = 255, pattern = r"^[!-~]+$"),
+        ("X-Order-Token" = Option<String>, Header, description = ORDER_TOKEN),
     ),
     request_body = NewPayment,
     responses(
@@ -190,7 +245,10 @@ async fn start_payment(
     operation_id = "listOrderPayments",
     tag = "payments",
     security(("bearer" = []), ()),
-    params(("number" = String, Path, description = "Order number"), ("X-Order-Token" = Option<String>, Header, description = "Guests: the order's token")),
+    params(
+        ("number" = String, Path, description = ORDER_NUMBER, pattern = "^LG-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}$"),
+        ("X-Order-Token" = Option<String>, Header, description = ORDER_TOKEN),
+    ),
     responses(
         (status = 200, description = "Every payment attempt of the order", body = PaymentList),
         (status = 404, description = "No such order, or not yours", body = Problem, content_type = "application/problem+json"),
@@ -223,17 +281,17 @@ fn apply_event(
     conn: &mut DbConnection,
     provider: &str,
     event: &WebhookEvent,
-) -> Result<&'static str, ApiError> {
-    let Some(next) = event.status() else {
-        return Ok("ignored");
+) -> Result<WebhookOutcome, ApiError> {
+    let (Some(next), Some(event_type)) = (event.status(), event.event_type.as_str()) else {
+        return Ok(WebhookOutcome::Ignored);
     };
     let payment = store::get(conn, &event.data.payment_id)?
         .filter(|p| p.provider == provider && p.provider_reference == event.data.provider_reference)
         .ok_or_else(|| {
             ApiError::validation("data.payment_id", "names no payment of this provider")
         })?;
-    if !store::record_event(conn, provider, &event.id, &payment.id, &event.event_type)? {
-        return Ok("duplicate");
+    if !store::record_event(conn, provider, &event.id, &payment.id, event_type)? {
+        return Ok(WebhookOutcome::Duplicate);
     }
     if matches!(next, PaymentStatus::Authorized | PaymentStatus::Captured)
         && event.data.amount != payment.amount
@@ -246,13 +304,13 @@ fn apply_event(
     let current = payment.status();
     if !current.may_become(next) {
         // Out of order: an older event arriving late never moves a payment backwards.
-        return Ok("ignored");
+        return Ok(WebhookOutcome::Ignored);
     }
     if next == PaymentStatus::Refunded {
         let remaining = payment.amount - payment.refunded_amount;
         store::record_refund(conn, &payment, remaining)?;
     } else if !store::set_status(conn, &payment.id, current, next)? {
-        return Ok("ignored");
+        return Ok(WebhookOutcome::Ignored);
     }
     if next == PaymentStatus::Captured {
         let order = orders::get(conn, &payment.order_id)?.ok_or(ApiError::NotFound)?;
@@ -263,7 +321,7 @@ fn apply_event(
                     order: &order,
                     action: Action::MarkPaid,
                     actor: Actor::System,
-                    actor_kind: "system",
+                    changed_by: ChangedBy::System,
                     actor_id: None,
                 },
             )?;
@@ -276,7 +334,7 @@ fn apply_event(
             );
         }
     }
-    Ok("applied")
+    Ok(WebhookOutcome::Applied)
 }
 
 /// Payment provider webhook.
@@ -288,8 +346,8 @@ fn apply_event(
     operation_id = "receivePaymentEvent",
     tag = "payments",
     params(
-        ("provider" = String, Path, description = "`test`"),
-        ("Valise-Signature" = String, Header, description = "`t=<unix>,v1=<hex>`"),
+        ("provider" = PaymentProvider, Path, description = "The provider sending the event (any other answers 404)"),
+        ("Valise-Signature" = String, Header, description = "`t=<unix seconds>,v1=<hex HMAC-SHA256 of t, \".\" and the raw body>`; the timestamp must be within 5 minutes of the server's clock"),
     ),
     request_body = WebhookEvent,
     responses(
@@ -339,7 +397,7 @@ async fn webhook(
     operation_id = "refundPayment",
     tag = "payments",
     security(("bearer" = []), ("api_key" = [])),
-    params(("id" = String, Path, description = "`pay_…` id")),
+    params(("id" = String, Path, description = "The payment's `pay_…` id")),
     request_body = RefundRequest,
     responses(
         (status = 200, description = "Refunded", body = PaymentView),
