@@ -60,7 +60,12 @@ pub struct EventBatch {
     /// A random string the client generates per browsing session (8–128 printable ASCII
     /// characters, e.g. a UUID). Never stored: only a keyed hash of it, under a salt that
     /// changes every UTC day.
-    #[schema(min_length = 8, max_length = 128)]
+    #[schema(
+        min_length = 8,
+        max_length = 128,
+        pattern = "^[!-~]{8,128}$",
+        example = "4f1c2a9e-7b3d-4e8a-9c61-2d5f0b8e7a13"
+    )]
     pub session: String,
     /// 1 to 100 events, in the order they happened.
     #[schema(min_items = 1, max_items = 100)]
@@ -71,18 +76,28 @@ pub struct EventBatch {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EventInput {
+    /// What happened; it decides which other fields the event takes.
     #[serde(rename = "type")]
     pub kind: EventType,
-    /// `page_view`, `page_leave`: the page's path. Query string and fragment are dropped,
-    /// it is lower-cased, and ids, numbers and order numbers become templates
+    /// `page_view`, `page_leave` (required there, refused otherwise): the page's path, at most
+    /// 2,048 bytes, starting with a single `/` (no scheme or host). Query string and fragment
+    /// are dropped, it is lower-cased, and ids, numbers and order numbers become templates
     /// (`/orders/{number}`, `/products/{id}`).
-    #[schema(max_length = 2048, example = "/products/voyager-55-spinner")]
+    #[schema(
+        max_length = 2048,
+        pattern = "^/(?:[^/]|$)",
+        example = "/products/voyager-55-spinner"
+    )]
     pub path: Option<String>,
-    /// `product_view`: the `prod_…` id of the product shown.
-    #[schema(example = "prod_0193a7c25b7e7d1a9c1e2f6c1f7e9a10")]
+    /// `product_view` (required there, refused otherwise): the `prod_…` id of the product
+    /// shown.
+    #[schema(
+        pattern = "^prod_[0-9A-Fa-f]{32}$",
+        example = "prod_0193a7c25b7e7d1a9c1e2f6c1f7e9a10"
+    )]
     pub product_id: Option<String>,
-    /// `page_leave`: milliseconds spent on the page (0 to 86,400,000; stored at most one
-    /// hour).
+    /// `page_leave` (required there, refused otherwise): milliseconds spent on the page (0 to
+    /// 86,400,000, a day; stored at most one hour).
     #[schema(minimum = 0, maximum = 86_400_000, example = 42000)]
     pub dwell_ms: Option<i64>,
 }

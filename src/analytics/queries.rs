@@ -9,8 +9,8 @@ use diesel::prelude::*;
 use super::model::median_of_buckets;
 use super::report::{
     share, visible, AnalyticsReport, Counted, PageStay, PathsReport, Period, ReportHeader,
-    ReportKind, ShareGroup, ShareReport, StayReport, TopPage, Transition, TrendingProduct,
-    TrendingReport, TOP,
+    ReportKind, ShareGroup, ShareReport, ShareValue, StayReport, TopPage, Transition,
+    TrendingProduct, TrendingReport, TOP,
 };
 use crate::db::schema::{
     analytics_daily_attributes as attributes, analytics_daily_dwell as dwell,
@@ -64,17 +64,24 @@ pub fn report(
             } else {
                 "style"
             };
-            let (shown, hidden) = visible(attribute_shares(conn, dimension, period)?, k);
+            // Values are copied from products, so each is in its vocabulary.
+            let groups = attribute_shares(conn, dimension, period)?
+                .into_iter()
+                .filter(|g| ShareValue::parse(kind, &g.key).is_some())
+                .collect();
+            let (shown, hidden) = visible(groups, k);
             let total = shown.iter().map(|g| g.count).sum();
             AnalyticsReport::Shares(ShareReport {
                 header: header(hidden),
                 groups: shown
                     .into_iter()
-                    .map(|g| ShareGroup {
-                        share: share(g.count, total),
-                        value: g.key,
-                        views: g.count,
-                        visitors: g.visitors,
+                    .filter_map(|g| {
+                        Some(ShareGroup {
+                            share: share(g.count, total),
+                            value: ShareValue::parse(kind, &g.key)?,
+                            views: g.count,
+                            visitors: g.visitors,
+                        })
                     })
                     .collect(),
             })

@@ -11,6 +11,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::catalog::model::{SizeClass, Style};
 use crate::http::error::ApiError;
 
 /// The default period: the last 30 days, today included.
@@ -118,6 +119,7 @@ pub fn share(part: i64, whole: i64) -> f64 {
 /// What every report says about itself.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ReportHeader {
+    /// Which report this is: it tells which of the shapes the rest of the body has.
     pub report: ReportKind,
     /// First day covered (UTC).
     #[schema(value_type = String, format = Date, example = "2026-10-27")]
@@ -126,10 +128,10 @@ pub struct ReportHeader {
     #[schema(value_type = String, format = Date, example = "2026-11-25")]
     pub to: NaiveDate,
     /// k: groups seen by fewer distinct visitors on every day of the period are not shown.
-    #[schema(example = 5)]
+    #[schema(minimum = 1, example = 5)]
     pub min_visitors: i64,
     /// How many groups were hidden by the threshold.
-    #[schema(example = 3)]
+    #[schema(minimum = 0, example = 3)]
     pub suppressed_groups: i64,
 }
 
@@ -146,19 +148,30 @@ pub struct TrendingReport {
     #[serde(flatten)]
     pub header: ReportHeader,
     /// At most 100, most viewed first.
+    #[schema(max_items = 100)]
     pub products: Vec<TrendingProduct>,
 }
 
+/// A product and how often it was viewed.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TrendingProduct {
+    /// The product's `prod_…` id.
+    #[schema(example = "prod_0193a7c25b7e7d1a9c1e2f6c1f7e9a10")]
     pub product_id: String,
+    /// The product's slug now.
+    #[schema(example = "voyager-55-spinner")]
     pub slug: String,
+    /// The product's name now.
+    #[schema(example = "Voyager 55 Spinner")]
     pub name: String,
     /// Product views in the period.
+    #[schema(minimum = 0)]
     pub views: i64,
     /// Distinct visitors per day, summed over the period.
+    #[schema(minimum = 0)]
     pub visitors: i64,
-    /// Share of the views of all products shown.
+    /// Share of the views of all products shown (0 to 1, four decimals).
+    #[schema(minimum = 0, maximum = 1, example = 0.1825)]
     pub share: f64,
 }
 
@@ -177,14 +190,62 @@ pub struct ShareReport {
     pub groups: Vec<ShareGroup>,
 }
 
+/// One size class or style and its part of the product views.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ShareGroup {
-    /// The size class (`underseat` … `extra_large`) or style (`business`, `travel`, …).
-    pub value: String,
+    /// The size class (`size-classes`) or the style (`styles`).
+    pub value: ShareValue,
+    /// Views of products of this size class or style in the period.
+    #[schema(minimum = 0)]
     pub views: i64,
+    /// Distinct visitors per day, summed over the period.
+    #[schema(minimum = 0)]
     pub visitors: i64,
-    /// Share of the product views of all groups shown.
+    /// Share of the product views of all groups shown (0 to 1, four decimals).
+    #[schema(minimum = 0, maximum = 1, example = 0.4811)]
     pub share: f64,
+}
+
+/// The catalogue attribute value a share group stands for: a size class in the
+/// `size-classes` report, a style in the `styles` report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum ShareValue {
+    SizeClass(SizeClass),
+    Style(Style),
+}
+
+/// One string enum of both vocabularies (no value is in both), as the body carries it:
+/// simpler for generated clients than a union of two enums.
+impl utoipa::PartialSchema for ShareValue {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        let values = SizeClass::ALL
+            .iter()
+            .map(|v| v.as_str())
+            .chain(Style::ALL.iter().map(|v| v.as_str()));
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some(
+                "A size class (in the `size-classes` report) or a style (in the `styles` \
+                 report).",
+            ))
+            .enum_values(Some(values))
+            .into()
+    }
+}
+
+impl ToSchema for ShareValue {}
+
+impl ShareValue {
+    /// The value of the attribute `kind` divides views by, as the aggregates store it.
+    pub fn parse(kind: ReportKind, raw: &str) -> Option<Self> {
+        match kind {
+            ReportKind::SizeClasses => SizeClass::parse(raw).map(Self::SizeClass),
+            ReportKind::Styles => Style::parse(raw).map(Self::Style),
+            _ => None,
+        }
+    }
 }
 
 /// `paths`: top pages and page-to-page transitions. `suppressed_groups` is the sum of the
@@ -202,30 +263,51 @@ pub struct PathsReport {
     #[serde(flatten)]
     pub header: ReportHeader,
     /// At most 100, most viewed first.
+    #[schema(max_items = 100)]
     pub pages: Vec<TopPage>,
+    /// How many pages were hidden by the threshold.
+    #[schema(minimum = 0, example = 9)]
     pub suppressed_pages: i64,
     /// At most 100, most taken first.
+    #[schema(max_items = 100)]
     pub transitions: Vec<Transition>,
+    /// How many transitions were hidden by the threshold.
+    #[schema(minimum = 0, example = 32)]
     pub suppressed_transitions: i64,
 }
 
+/// A page and how often it was viewed.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TopPage {
     /// The normalised path (ids as `{id}`, order numbers as `{number}`).
+    #[schema(example = "/products/{id}")]
     pub path: String,
+    /// Page views in the period.
+    #[schema(minimum = 0)]
     pub views: i64,
+    /// Distinct visitors per day, summed over the period.
+    #[schema(minimum = 0)]
     pub visitors: i64,
-    /// Share of the page views of all pages shown.
+    /// Share of the page views of all pages shown (0 to 1, four decimals).
+    #[schema(minimum = 0, maximum = 1, example = 0.3512)]
     pub share: f64,
 }
 
+/// A move from one page to the next.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = PageTransition)]
 pub struct Transition {
+    /// The normalised path of the page left.
+    #[schema(example = "/")]
     pub from_path: String,
+    /// The normalised path of the next page viewed.
+    #[schema(example = "/collections/cabin-bags")]
     pub to_path: String,
     /// Times a visitor's next page view after `from_path` was `to_path`.
+    #[schema(minimum = 0)]
     pub moves: i64,
+    /// Distinct visitors per day who made the move, summed over the period.
+    #[schema(minimum = 0)]
     pub visitors: i64,
 }
 
@@ -241,25 +323,50 @@ pub struct StayReport {
     #[serde(flatten)]
     pub header: ReportHeader,
     /// At most 100 pages, most left first.
+    #[schema(max_items = 100)]
     pub stays: Vec<PageStay>,
 }
 
+/// Time spent on a page.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PageStay {
+    /// The normalised path (ids as `{id}`, order numbers as `{number}`).
+    #[schema(example = "/products/{id}")]
     pub path: String,
     /// `page_leave` events counted.
+    #[schema(minimum = 0)]
     pub leaves: i64,
+    /// Distinct visitors per day, summed over the period.
+    #[schema(minimum = 0)]
     pub visitors: i64,
-    /// Mean time on the page (each stay counted at most one hour).
+    /// Mean time on the page in milliseconds (each stay counted at most one hour).
+    #[schema(minimum = 0, maximum = 3_600_000, example = 48210)]
     pub average_dwell_ms: i64,
-    /// Median time on the page, to its bucket: 1 s under a minute, 10 s under ten minutes,
-    /// 1 min above.
+    /// Median time on the page in milliseconds, to its bucket: 1 s under a minute, 10 s under
+    /// ten minutes, 1 min above.
+    #[schema(minimum = 0, maximum = 3_600_000, example = 31000)]
     pub median_dwell_ms: i64,
 }
 
-/// One of the reports.
+/// One of the reports; `report` tells which (`size-classes` and `styles` share one shape).
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(untagged)]
+#[schema(
+    discriminator(property_name = "report", mapping(
+        ("trending-products" = "#/components/schemas/TrendingReport"),
+        ("size-classes" = "#/components/schemas/ShareReport"),
+        ("styles" = "#/components/schemas/ShareReport"),
+        ("paths" = "#/components/schemas/PathsReport"),
+        ("stay-duration" = "#/components/schemas/StayReport"),
+    )),
+    example = json!({
+        "report": "trending-products", "from": "2026-10-27", "to": "2026-11-25",
+        "min_visitors": 5, "suppressed_groups": 12,
+        "products": [{"product_id": "prod_0193a7c25b7e7d1a9c1e2f6c1f7e9a10",
+            "slug": "voyager-55-spinner", "name": "Voyager 55 Spinner",
+            "views": 1840, "visitors": 1210, "share": 0.1825}]
+    })
+)]
 pub enum AnalyticsReport {
     Trending(TrendingReport),
     Shares(ShareReport),
@@ -338,6 +445,18 @@ mod tests {
         let keys: Vec<&str> = shown.iter().map(|g| g.key.as_str()).collect();
         assert_eq!(keys, ["c", "d", "a"]);
         assert_eq!(hidden, 1);
+    }
+
+    #[test]
+    fn share_values_are_their_vocabulary_names_and_no_name_is_in_both() {
+        let value = ShareValue::parse(ReportKind::SizeClasses, "extra_large").unwrap();
+        assert_eq!(serde_json::to_value(value).unwrap(), "extra_large");
+        let value = ShareValue::parse(ReportKind::Styles, "weekender").unwrap();
+        assert_eq!(serde_json::to_value(value).unwrap(), "weekender");
+        assert_eq!(ShareValue::parse(ReportKind::Styles, "cabin"), None);
+        assert!(SizeClass::ALL
+            .iter()
+            .all(|c| Style::parse(c.as_str()).is_none()));
     }
 
     #[test]

@@ -27,7 +27,8 @@ pub fn configure_admin(cfg: &mut utoipa_actix_web::service_config::ServiceConfig
 #[schema(example = json!({"accepted": 3}))]
 #[schema(as = AnalyticsBatchAccepted)]
 pub struct Accepted {
-    /// Events stored.
+    /// Events stored: all those of the batch.
+    #[schema(minimum = 1, maximum = 100, example = 3)]
     pub accepted: usize,
 }
 
@@ -65,16 +66,16 @@ fn client_bucket(crypto: &Crypto, req: &HttpRequest) -> String {
     tag = "analytics",
     request_body = EventBatch,
     params(
-        ("Sec-GPC" = Option<String>, Header, description = "`1`: Global Privacy Control — the batch is discarded (204)"),
-        ("DNT" = Option<String>, Header, description = "`1`: Do Not Track — the batch is discarded (204)"),
+        ("Sec-GPC" = Option<String>, Header, description = "`1`: Global Privacy Control — the batch is discarded (204); any other value is ignored", example = "1"),
+        ("DNT" = Option<String>, Header, description = "`1`: Do Not Track — the batch is discarded (204); any other value is ignored", example = "1"),
     ),
     responses(
         (status = 202, description = "Stored", body = Accepted,
-            headers(("X-RateLimit-Limit" = u32), ("X-RateLimit-Remaining" = u32), ("X-RateLimit-Reset" = u64))),
+            headers(("X-RateLimit-Limit" = u32, description = "Batches this address may send per minute"), ("X-RateLimit-Remaining" = u32, description = "Batches it may still send in this minute"), ("X-RateLimit-Reset" = u64, description = "Seconds until the allowance is whole again"))),
         (status = 204, description = "The browser opted out (`Sec-GPC: 1` or `DNT: 1`): nothing read or stored"),
         (status = 422, description = "An invalid or unknown field (`events[3].path`), an empty batch or one over 100 events, or a session string that is not 8–128 printable characters", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many batches from this address; retry after `Retry-After` seconds", body = Problem, content_type = "application/problem+json",
-            headers(("Retry-After" = u64), ("X-RateLimit-Limit" = u32), ("X-RateLimit-Remaining" = u32), ("X-RateLimit-Reset" = u64))),
+            headers(("Retry-After" = u64, description = "Seconds to wait before sending again"), ("X-RateLimit-Limit" = u32, description = "Batches this address may send per minute"), ("X-RateLimit-Remaining" = u32, description = "Batches it may still send in this minute"), ("X-RateLimit-Reset" = u64, description = "Seconds until the allowance is whole again"))),
     )
 )]
 #[post("/analytics/events")]
@@ -119,11 +120,12 @@ async fn record_events(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ReportQuery {
-    /// First day, `YYYY-MM-DD` (UTC); default 29 days before `to`.
-    #[param(example = "2026-10-27")]
+    /// First day, `YYYY-MM-DD` (UTC); default 29 days before `to`. Not after `to`.
+    #[param(format = Date, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$", example = "2026-10-27")]
     pub from: Option<String>,
-    /// Last day, included, `YYYY-MM-DD` (UTC); default today. At most 366 days after `from`.
-    #[param(example = "2026-11-25")]
+    /// Last day, included, `YYYY-MM-DD` (UTC); default today. The period covers at most 366
+    /// days, both ends included.
+    #[param(format = Date, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$", example = "2026-11-25")]
     pub to: Option<String>,
 }
 
@@ -142,7 +144,7 @@ pub struct ReportQuery {
     tag = "analytics",
     security(("bearer" = []), ("api_key" = [])),
     params(
-        ("report" = ReportKind, Path, description = "Which report"),
+        ("report" = ReportKind, Path, description = "Which report: `trending-products`, `size-classes`, `styles`, `paths` or `stay-duration`"),
         ReportQuery,
     ),
     responses(

@@ -27,57 +27,109 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 /// One cart line, priced now.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CartLine {
+    /// The `var_…` id of the variant in the cart.
+    #[schema(example = "var_0193a7c25b7e7d1a9c1e2f6c1f7e9a10")]
     pub variant_id: String,
+    /// The `prod_…` id of its product.
+    #[schema(example = "prod_0193a7c25b7e7d1a9c1e2f6c1f7e9a10")]
     pub product_id: String,
+    /// The variant's stock-keeping unit.
+    #[schema(example = "VOY-55-BLK")]
     pub sku: String,
+    /// The product's name.
+    #[schema(example = "Voyager 55 Spinner")]
     pub name: String,
+    /// The variant's colour.
+    #[schema(example = "black")]
     pub color: String,
+    /// The price of one unit now.
     pub unit_price: Money,
+    /// Units in the cart, 1–20.
+    #[schema(minimum = 1, maximum = 20, example = 1)]
     pub quantity: i32,
+    /// `unit_price` times `quantity`.
     pub line_total: Money,
     /// Units available now (checkout reserves them).
+    #[schema(minimum = 0, example = 25)]
     pub available: i32,
 }
 
+/// What the cart comes to, computed by the server.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Totals {
+    /// The sum of the line totals.
     pub subtotal: Money,
-    /// Free from 100.00, otherwise 9.90.
+    /// Free from 100.00 (and for an empty cart), otherwise 9.90.
     pub shipping: Money,
+    /// `subtotal` plus `shipping`: what checkout would charge now.
     pub total: Money,
+    /// Units in the cart, all lines together.
+    #[schema(minimum = 0, example = 1)]
     pub item_count: i32,
 }
 
+/// A cart, priced now.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": "cart_0193a7c25b7e7d1a9c1e2f6c1f7e9a13",
+    "items": [{
+        "variant_id": "var_0193a7c25b7e7d1a9c1e2f6c1f7e9a10", "product_id": "prod_0193a7c25b7e7d1a9c1e2f6c1f7e9a10",
+        "sku": "VOY-55-BLK", "name": "Voyager 55 Spinner", "color": "black",
+        "unit_price": {"amount": 12900, "currency": "EUR"}, "quantity": 1,
+        "line_total": {"amount": 12900, "currency": "EUR"}, "available": 25
+    }],
+    "totals": {
+        "subtotal": {"amount": 12900, "currency": "EUR"}, "shipping": {"amount": 0, "currency": "EUR"},
+        "total": {"amount": 12900, "currency": "EUR"}, "item_count": 1
+    },
+    "expires_at": "2026-04-11T10:04:51Z"
+}))]
 pub struct CartView {
+    /// The cart's `cart_…` id.
+    #[schema(example = "cart_0193a7c25b7e7d1a9c1e2f6c1f7e9a13")]
     pub id: String,
     /// Guests only, and only in the response that created the cart: send it as
     /// `X-Cart-Token` with every request about this cart. It is not stored readable.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "vc_Jq3ZQ2b0yq8cY0m7V6m4nS0x3u9lH2pK1dF5rT8wE1A")]
     pub cart_token: Option<String>,
+    /// Its lines, at most 50 (one per variant).
+    #[schema(max_items = 50)]
     pub items: Vec<CartLine>,
+    /// What it comes to now.
     pub totals: Totals,
+    /// When the cart expires (RFC 3339, UTC): 30 days after it was created or its lines last
+    /// changed. An expired cart answers 404.
     pub expires_at: DateTime<Utc>,
 }
 
 /// Nothing to set yet: send `{}` or no body at all.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({}))]
 pub struct NewCart {}
 
+/// A variant to add to a cart.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"variant_id": "var_0193a7c25b7e7d1a9c1e2f6c1f7e9a10", "quantity": 1}))]
 pub struct NewItem {
+    /// The `var_…` id of an active variant of an active product.
+    #[schema(example = "var_0193a7c25b7e7d1a9c1e2f6c1f7e9a10")]
     pub variant_id: String,
-    #[schema(minimum = 1, maximum = 20)]
+    /// Units to add, 1–20; with what the line already holds, at most 20 and at most what is
+    /// available.
+    #[schema(minimum = 1, maximum = 20, example = 1)]
     pub quantity: i32,
 }
 
+/// A line's new quantity.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"quantity": 2}))]
 pub struct ItemQuantity {
-    #[schema(minimum = 1, maximum = 20)]
+    /// Units the line should hold, 1–20, at most what is available.
+    #[schema(minimum = 1, maximum = 20, example = 2)]
     pub quantity: i32,
 }
 
@@ -218,7 +270,7 @@ async fn create_cart(
     operation_id = "getCart",
     tag = "carts",
     security((), ("bearer" = [])),
-    params(("id" = String, Path, description = "`cart_…` id"), ("X-Cart-Token" = Option<String>, Header, description = "Guests: the cart's token")),
+    params(("id" = String, Path, description = "The cart's `cart_…` id"), ("X-Cart-Token" = Option<String>, Header, description = "Guests: the `cart_token` returned when the cart was created; customers send their access token instead")),
     responses(
         (status = 200, description = "The cart, priced now", body = CartView),
         (status = 404, description = "No such cart, not yours, checked out or expired", body = Problem, content_type = "application/problem+json"),
@@ -251,7 +303,7 @@ async fn get_cart(
     operation_id = "addCartItem",
     tag = "carts",
     security((), ("bearer" = [])),
-    params(("id" = String, Path, description = "`cart_…` id"), ("X-Cart-Token" = Option<String>, Header, description = "Guests: the cart's token")),
+    params(("id" = String, Path, description = "The cart's `cart_…` id"), ("X-Cart-Token" = Option<String>, Header, description = "Guests: the `cart_token` returned when the cart was created; customers send their access token instead")),
     request_body = NewItem,
     responses(
         (status = 200, description = "The updated cart", body = CartView),
@@ -311,7 +363,7 @@ async fn add_item(
     operation_id = "setCartItemQuantity",
     tag = "carts",
     security((), ("bearer" = [])),
-    params(("id" = String, Path, description = "`cart_…` id"), ("variant_id" = String, Path, description = "`var_…` id"), ("X-Cart-Token" = Option<String>, Header, description = "Guests: the cart's token")),
+    params(("id" = String, Path, description = "The cart's `cart_…` id"), ("variant_id" = String, Path, description = "The `var_…` id of the variant on the line"), ("X-Cart-Token" = Option<String>, Header, description = "Guests: the `cart_token` returned when the cart was created; customers send their access token instead")),
     request_body = ItemQuantity,
     responses(
         (status = 200, description = "The updated cart", body = CartView),
@@ -357,7 +409,7 @@ async fn set_item(
     operation_id = "removeCartItem",
     tag = "carts",
     security((), ("bearer" = [])),
-    params(("id" = String, Path, description = "`cart_…` id"), ("variant_id" = String, Path, description = "`var_…` id"), ("X-Cart-Token" = Option<String>, Header, description = "Guests: the cart's token")),
+    params(("id" = String, Path, description = "The cart's `cart_…` id"), ("variant_id" = String, Path, description = "The `var_…` id of the variant on the line"), ("X-Cart-Token" = Option<String>, Header, description = "Guests: the `cart_token` returned when the cart was created; customers send their access token instead")),
     responses(
         (status = 200, description = "The updated cart", body = CartView),
         (status = 404, description = "No such cart or line", body = Problem, content_type = "application/problem+json"),

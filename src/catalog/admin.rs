@@ -62,70 +62,194 @@ fn with_etag(mut response: HttpResponse, etag: &str) -> HttpResponse {
 /// A variant of a new product, or a new variant of a product.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"sku": "VOY-55-BLK", "color": "black", "available": 25}))]
+#[schema(example = json!({"sku": "VOY-55-SAGE", "color": "sage", "price": {"amount": 13900}, "available": 12}))]
 pub struct NewVariant {
+    /// Stock-keeping unit, unique in the shop: 3–40 upper-case letters, digits or dashes.
+    #[schema(
+        min_length = 3,
+        max_length = 40,
+        pattern = "^[A-Z0-9-]{3,40}$",
+        example = "VOY-55-BLK"
+    )]
     pub sku: String,
+    /// The colour (or edition) shoppers choose, 1–40 characters (surrounding spaces are
+    /// trimmed; no control characters).
+    #[schema(
+        min_length = 1,
+        max_length = 40,
+        pattern = r"^[\s\u0085]*[^\u0000-\u0009\u000b-\u001f\u007f-\u009f]*[\s\u0085]*$",
+        example = "black"
+    )]
     pub color: String,
-    /// Price of this variant when it differs from the product's.
+    /// Price of this variant when it differs from the product's; omit (or `null`) to sell it
+    /// at the product's price.
     pub price: Option<PriceInput>,
-    #[schema(minimum = 0)]
+    /// Units in stock to sell, 0–1,000,000.
+    #[schema(minimum = 0, maximum = 1_000_000, example = 25)]
     pub available: i32,
 }
 
+/// A new product with its variants.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({
-    "name": "Voyager 55 Spinner", "brand": "Valise", "description": "A light polycarbonate cabin case.",
+    "name": "Voyager 55 Spinner", "brand": "Valise",
+    "description": "A light polycarbonate cabin case on four double spinner wheels.",
     "style": "travel", "material": "polycarbonate", "wheels": "spinner", "features": ["tsa_lock", "expandable"],
-    "warranty_years": 5, "images": ["https://cdn.example/voyager-55.jpg"],
+    "warranty_years": 5, "images": ["https://cdn.example.com/voyager-55.jpg"],
     "dimensions_cm": {"height": 55, "width": 40, "depth": 20}, "weight_g": 2600, "capacity_l": 38,
-    "price": {"amount": 12900}, "variants": [{"sku": "VOY-55-BLK", "color": "black", "available": 25}]
+    "price": {"amount": 12900},
+    "variants": [
+        {"sku": "VOY-55-BLK", "color": "black", "available": 25},
+        {"sku": "VOY-55-SAGE", "color": "sage", "price": {"amount": 13900}, "available": 12}
+    ]
 }))]
 pub struct NewProduct {
-    /// Defaults to one made from the name.
+    /// URL-safe handle, unique in the shop: 1–100 lower-case letters, digits and single
+    /// dashes, neither first nor last. Omit (or `null`) to make one from the name.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[a-z0-9]+(?:-[a-z0-9]+)*$",
+        example = "voyager-55-spinner"
+    )]
     pub slug: Option<String>,
+    /// The product's name, 1–120 characters (surrounding spaces are trimmed; no control
+    /// characters).
+    #[schema(
+        min_length = 1,
+        max_length = 120,
+        pattern = r"^[\s\u0085]*[^\u0000-\u0009\u000b-\u001f\u007f-\u009f]*[\s\u0085]*$",
+        example = "Voyager 55 Spinner"
+    )]
     pub name: String,
+    /// The maker's brand, 1–60 characters (trimmed; no control characters).
+    #[schema(
+        min_length = 1,
+        max_length = 60,
+        pattern = r"^[\s\u0085]*[^\u0000-\u0009\u000b-\u001f\u007f-\u009f]*[\s\u0085]*$",
+        example = "Valise"
+    )]
     pub brand: String,
+    /// Plain text for the product page, 1–4,000 characters (trimmed; line breaks allowed,
+    /// no other control characters). Card, bank or identity-document numbers are refused.
+    #[schema(
+        min_length = 1,
+        max_length = 4000,
+        pattern = r"^[\s\u0085]*[^\u0000-\u0009\u000b-\u001f\u007f-\u009f]*[\s\u0085]*$"
+    )]
     pub description: String,
+    /// What the luggage is for.
     pub style: Style,
+    /// The shell or body material.
     pub material: Material,
+    /// How it rolls, if at all.
     pub wheels: Wheels,
+    /// Its features; repeats count once. Default: none.
     #[serde(default)]
     pub features: Vec<Feature>,
+    /// Years of manufacturer's warranty, 0–25.
+    #[schema(minimum = 0, maximum = 25, example = 5)]
     pub warranty_years: i32,
+    /// http(s) URLs of its pictures, main picture first: at most 10, each at most 500 bytes
+    /// without spaces or control characters. Default: none.
     #[serde(default)]
+    #[schema(max_items = 10, value_type = Vec<ImageUrl>)]
     pub images: Vec<String>,
+    /// Outer dimensions in centimetres; they decide the size class.
     pub dimensions_cm: Dimensions,
+    /// Empty weight in grams, 100–30,000.
+    #[schema(minimum = 100, maximum = 30_000, example = 2600)]
     pub weight_g: i32,
+    /// Packing volume in litres, 1–200.
+    #[schema(minimum = 1, maximum = 200, example = 38)]
     pub capacity_l: i32,
     /// Base price; variants may override it.
     pub price: PriceInput,
+    /// Its variants, each with its own SKU and stock. Default: none (add them later).
     #[serde(default)]
     pub variants: Vec<NewVariant>,
 }
 
+/// An image URL as the catalogue takes it: `http://` or `https://`, at most 500 bytes, without
+/// whitespace or control characters.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+#[schema(
+    max_length = 500,
+    pattern = r"^https?://[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$",
+    example = "https://cdn.example.com/voyager-55.jpg"
+)]
+pub struct ImageUrl(String);
+
 /// Changes to a product; absent fields stay as they are.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"price": {"amount": 11900}, "features": ["expandable", "tsa_lock", "usb_port"]}))]
 pub struct ProductPatch {
+    /// A new name, 1–120 characters (trimmed; no control characters).
+    #[schema(
+        min_length = 1,
+        max_length = 120,
+        pattern = r"^[\s\u0085]*[^\u0000-\u0009\u000b-\u001f\u007f-\u009f]*[\s\u0085]*$",
+        example = "Voyager 55 Spinner"
+    )]
     pub name: Option<String>,
+    /// A new brand, 1–60 characters (trimmed; no control characters).
+    #[schema(
+        min_length = 1,
+        max_length = 60,
+        pattern = r"^[\s\u0085]*[^\u0000-\u0009\u000b-\u001f\u007f-\u009f]*[\s\u0085]*$",
+        example = "Valise"
+    )]
     pub brand: Option<String>,
+    /// A new description, 1–4,000 characters (trimmed; line breaks allowed, no other control
+    /// characters). Card, bank or identity-document numbers are refused.
+    #[schema(
+        min_length = 1,
+        max_length = 4000,
+        pattern = r"^[\s\u0085]*[^\u0000-\u0009\u000b-\u001f\u007f-\u009f]*[\s\u0085]*$"
+    )]
     pub description: Option<String>,
+    /// A new style.
     pub style: Option<Style>,
+    /// A new material.
     pub material: Option<Material>,
+    /// New wheels.
     pub wheels: Option<Wheels>,
+    /// The complete new list of features (replaces the old one; repeats count once).
     pub features: Option<Vec<Feature>>,
+    /// Years of manufacturer's warranty, 0–25.
+    #[schema(minimum = 0, maximum = 25, example = 5)]
     pub warranty_years: Option<i32>,
+    /// The complete new list of image URLs (replaces the old one): at most 10, each an
+    /// http(s) URL of at most 500 bytes without spaces or control characters.
+    #[schema(max_items = 10, value_type = Option<Vec<ImageUrl>>)]
     pub images: Option<Vec<String>>,
+    /// New outer dimensions in centimetres; the size class follows them.
     pub dimensions_cm: Option<Dimensions>,
+    /// Empty weight in grams, 100–30,000.
+    #[schema(minimum = 100, maximum = 30_000, example = 2600)]
     pub weight_g: Option<i32>,
+    /// Packing volume in litres, 1–200.
+    #[schema(minimum = 1, maximum = 200, example = 38)]
     pub capacity_l: Option<i32>,
+    /// A new base price (variants with a price of their own keep it).
     pub price: Option<PriceInput>,
 }
 
+/// Changes to a variant; absent fields stay as they are.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"color": "sage green", "price": {"amount": 13900}}))]
 pub struct VariantPatch {
+    /// A new colour, 1–40 characters (trimmed; no control characters).
+    #[schema(
+        min_length = 1,
+        max_length = 40,
+        pattern = r"^[\s\u0085]*[^\u0000-\u0009\u000b-\u001f\u007f-\u009f]*[\s\u0085]*$",
+        example = "sage green"
+    )]
     pub color: Option<String>,
     /// A price of its own; `null` returns to the product's price.
     #[serde(default, deserialize_with = "crate::http::extract::explicit_null")]
@@ -133,22 +257,32 @@ pub struct VariantPatch {
     pub price: Option<Option<PriceInput>>,
 }
 
+/// A stock level, as counted.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"available": 40}))]
 pub struct StockLevel {
-    /// Units available to order from now on.
-    #[schema(minimum = 0, maximum = 1000000)]
+    /// Units available to order from now on, 0–1,000,000.
+    #[schema(minimum = 0, maximum = 1_000_000, example = 40)]
     pub available: i32,
 }
 
+/// A change of stock, relative to what is there.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"delta": -2, "reason": "damaged in the warehouse"}))]
 pub struct StockAdjustment {
-    /// Units to add (positive) or remove (negative); not zero.
-    #[schema(minimum = -1_000_000, maximum = 1_000_000)]
+    /// Units to add (positive) or remove (negative): -1,000,000 to 1,000,000, not zero.
+    #[schema(minimum = -1_000_000, maximum = 1_000_000, example = -2)]
     pub delta: i32,
-    /// Why (1–200 characters).
+    /// Why, for the stock history: 1–200 characters (trimmed; no control characters). Card,
+    /// bank or identity-document numbers are refused.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[\s\u0085]*[^\u0000-\u0009\u000b-\u001f\u007f-\u009f]*[\s\u0085]*$",
+        example = "damaged in the warehouse"
+    )]
     pub reason: String,
 }
 
@@ -230,7 +364,7 @@ fn render(
     security(("bearer" = []), ("api_key" = [])),
     request_body = NewProduct,
     responses(
-        (status = 201, description = "Created", body = ProductView, headers(("ETag" = String))),
+        (status = 201, description = "Created", body = ProductView, headers(("ETag" = String, description = "Edit ETag `\"p<version>\"`: send it as `If-Match` with a change"))),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Managers and above", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Slug or SKU already used", body = Problem, content_type = "application/problem+json"),
@@ -315,10 +449,10 @@ async fn create_product(
     operation_id = "updateProduct",
     tag = "catalog-admin",
     security(("bearer" = []), ("api_key" = [])),
-    params(("id" = String, Path, description = "`prod_…` id"), ("If-Match" = Option<String>, Header, description = "Edit ETag `\"p<version>\"`")),
+    params(("id" = String, Path, description = "`prod_…` id"), ("If-Match" = Option<String>, Header, description = "Edit ETag `\"p<version>\"` of the product as read (or `*`; several separated by commas); without it the change applies to whatever version is current", example = "\"p3\"")),
     request_body = ProductPatch,
     responses(
-        (status = 200, description = "Changed", body = ProductView, headers(("ETag" = String))),
+        (status = 200, description = "Changed", body = ProductView, headers(("ETag" = String, description = "The new edit ETag `\"p<version>\"`"))),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Managers and above", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
@@ -470,7 +604,7 @@ fn variant_view(
     params(("id" = String, Path, description = "`prod_…` id")),
     request_body = NewVariant,
     responses(
-        (status = 201, description = "Created", body = VariantView, headers(("ETag" = String))),
+        (status = 201, description = "Created", body = VariantView, headers(("ETag" = String, description = "Edit ETag `\"v<version>\"`: send it as `If-Match` with a change"))),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Managers and above", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
@@ -515,10 +649,10 @@ async fn create_variant(
     operation_id = "updateVariant",
     tag = "catalog-admin",
     security(("bearer" = []), ("api_key" = [])),
-    params(("id" = String, Path, description = "`var_…` id"), ("If-Match" = Option<String>, Header, description = "Edit ETag `\"v<version>\"`")),
+    params(("id" = String, Path, description = "`var_…` id"), ("If-Match" = Option<String>, Header, description = "Edit ETag `\"v<version>\"` of the variant as read (or `*`; several separated by commas); without it the change applies to whatever version is current", example = "\"v2\"")),
     request_body = VariantPatch,
     responses(
-        (status = 200, description = "Changed", body = VariantView, headers(("ETag" = String))),
+        (status = 200, description = "Changed", body = VariantView, headers(("ETag" = String, description = "The new edit ETag `\"v<version>\"`"))),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Managers and above", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such variant", body = Problem, content_type = "application/problem+json"),

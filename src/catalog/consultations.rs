@@ -25,8 +25,43 @@ use crate::http::pagination::{paginate, PageQuery};
 use crate::privacy::refuse_sensitive;
 
 const TABLE: &str = "consultations";
-const OPEN: &str = "open";
-const ANSWERED: &str = "answered";
+const OPEN: &str = ConsultationStatus::Open.as_str();
+const ANSWERED: &str = ConsultationStatus::Answered.as_str();
+
+/// Where a consultation stands: `open` until support answers, then `answered`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsultationStatus {
+    /// Waiting for an answer.
+    Open,
+    /// Answered by support (answering again replaces the answer).
+    Answered,
+}
+
+impl ConsultationStatus {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Answered => "answered",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "open" => Some(Self::Open),
+            "answered" => Some(Self::Answered),
+            _ => None,
+        }
+    }
+}
+
+/// `?status=` of the queue: refused with the same message whatever else is sent.
+impl<'de> Deserialize<'de> for ConsultationStatus {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        Self::parse(&raw).ok_or_else(|| serde::de::Error::custom("must be open or answered"))
+    }
+}
 
 pub fn configure_public(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(ask).service(list_public);
@@ -50,78 +85,151 @@ struct Row {
     created_at: chrono::NaiveDateTime,
 }
 
+/// A shopper's question about a product.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"question": "Does the 55 cm case fit a 15-inch laptop?", "contact_email": "ada@example.com"}))]
 pub struct NewConsultation {
-    /// Up to 2,000 characters. Never published as written.
+    /// The question, 1–2,000 characters (surrounding spaces are trimmed; line breaks
+    /// allowed, no other control characters). Never published as written; card, bank or
+    /// identity-document numbers are refused.
+    #[schema(
+        min_length = 1,
+        max_length = 2000,
+        pattern = r"^[\s\u0085]*[^\u0000-\u0009\u000b-\u001f\u007f-\u009f]*[\s\u0085]*$"
+    )]
     pub question: String,
     /// Optional: where to send the answer. Kept encrypted, deleted with the consultation.
-    #[schema(format = "email")]
+    #[schema(format = "email", example = "ada@example.com")]
     pub contact_email: Option<String>,
 }
 
+/// A consultation as received or answered.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": "con_0193a7c25b7e7d1a9c1e2f6c1f7e9a12", "product_id": "prod_0193a7c25b7e7d1a9c1e2f6c1f7e9a10",
+    "status": "open", "created_at": "2026-03-12T10:04:51Z"
+}))]
 pub struct ConsultationReceipt {
+    /// The consultation's `con_…` id.
+    #[schema(example = "con_0193a7c25b7e7d1a9c1e2f6c1f7e9a12")]
     pub id: String,
+    /// The `prod_…` id of the product asked about.
+    #[schema(example = "prod_0193a7c25b7e7d1a9c1e2f6c1f7e9a10")]
     pub product_id: String,
-    /// `open` until support answers.
-    pub status: String,
+    /// `open` until support answers, then `answered`.
+    pub status: ConsultationStatus,
+    /// When the question was asked (RFC 3339, UTC).
     pub created_at: DateTime<Utc>,
 }
 
 /// A published question and its answer.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": "con_0193a7c25b7e7d1a9c1e2f6c1f7e9a12", "question": "Does it fit a 15-inch laptop?",
+    "answer": "Yes: the laptop sleeve takes up to 15.6 inches.", "answered_at": "2026-03-12T14:30:00Z"
+}))]
 pub struct PublicConsultation {
+    /// The consultation's `con_…` id.
+    #[schema(example = "con_0193a7c25b7e7d1a9c1e2f6c1f7e9a12")]
     pub id: String,
+    /// The question as support chose to publish it (not the asker's own words).
     pub question: String,
+    /// Support's answer.
     pub answer: String,
+    /// When it was last answered (RFC 3339, UTC).
     pub answered_at: Option<DateTime<Utc>>,
 }
 
+/// One page of published questions and answers, oldest question first.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "data": [{"id": "con_0193a7c25b7e7d1a9c1e2f6c1f7e9a12", "question": "Does it fit a 15-inch laptop?",
+        "answer": "Yes: the laptop sleeve takes up to 15.6 inches.", "answered_at": "2026-03-12T14:30:00Z"}],
+    "next_cursor": null
+}))]
 pub struct PublicConsultationList {
+    /// The consultations of this page (at most `limit`).
+    #[schema(max_items = 100)]
     pub data: Vec<PublicConsultation>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
     pub next_cursor: Option<String>,
 }
 
 /// A consultation as support sees it (audited).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct QueuedConsultation {
+    /// The consultation's `con_…` id.
+    #[schema(example = "con_0193a7c25b7e7d1a9c1e2f6c1f7e9a12")]
     pub id: String,
+    /// The `prod_…` id of the product asked about.
+    #[schema(example = "prod_0193a7c25b7e7d1a9c1e2f6c1f7e9a10")]
     pub product_id: String,
-    pub status: String,
+    /// `open` or `answered`.
+    pub status: ConsultationStatus,
+    /// The asker's question, decrypted; empty once retention or erasure has destroyed it.
     pub question: String,
     /// Whether the asker left an email for the answer (the address itself is not shown).
     pub has_contact_email: bool,
+    /// The answer given; `null` while open.
     pub answer: Option<String>,
+    /// When the question was asked (RFC 3339, UTC).
     pub created_at: DateTime<Utc>,
 }
 
+/// One page of the consultation queue, oldest first.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "data": [{"id": "con_0193a7c25b7e7d1a9c1e2f6c1f7e9a12", "product_id": "prod_0193a7c25b7e7d1a9c1e2f6c1f7e9a10",
+        "status": "open", "question": "Does the 55 cm case fit a 15-inch laptop?", "has_contact_email": true,
+        "answer": null, "created_at": "2026-03-12T10:04:51Z"}],
+    "next_cursor": null
+}))]
 pub struct ConsultationQueue {
+    /// The consultations of this page (at most `limit`).
+    #[schema(max_items = 100)]
     pub data: Vec<QueuedConsultation>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
     pub next_cursor: Option<String>,
 }
 
+/// Support's answer to a consultation.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"answer": "Yes: the laptop sleeve takes up to 15.6 inches.", "public_question": "Does it fit a 15-inch laptop?"}))]
 pub struct ConsultationAnswer {
-    /// The answer (1–4,000 characters).
+    /// The answer, 1–4,000 characters (trimmed; line breaks allowed, no other control
+    /// characters). Card, bank or identity-document numbers are refused.
+    #[schema(
+        min_length = 1,
+        max_length = 4000,
+        pattern = r"^[\s\u0085]*[^\u0000-\u0009\u000b-\u001f\u007f-\u009f]*[\s\u0085]*$"
+    )]
     pub answer: String,
-    /// The question as it may be shown publicly with the answer; omit to keep it private.
+    /// The question as it may be shown publicly with the answer, 1–2,000 characters (trimmed;
+    /// line breaks allowed, no other control characters); omit (or `null`) to keep it
+    /// private.
+    #[schema(
+        min_length = 1,
+        max_length = 2000,
+        pattern = r"^[\s\u0085]*[^\u0000-\u0009\u000b-\u001f\u007f-\u009f]*[\s\u0085]*$"
+    )]
     pub public_question: Option<String>,
 }
 
+/// Which consultations, and which page.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct QueueQuery {
-    /// `open` (default) or `answered`.
-    pub status: Option<String>,
-    #[param(minimum = 1, maximum = 100)]
+    /// `open` (default): questions waiting for an answer; `answered`: those answered.
+    #[param(inline, example = "open")]
+    pub status: Option<ConsultationStatus>,
+    /// Consultations per page, 1–100.
+    #[param(minimum = 1, maximum = 100, default = 20)]
     pub limit: Option<u32>,
+    /// `next_cursor` of the previous page (with the same `status`); omit for the first page.
+    #[param(pattern = "^[A-Za-z0-9_-]+$")]
     pub cursor: Option<String>,
 }
 
@@ -187,7 +295,7 @@ async fn ask(
                 Ok::<_, ApiError>(ConsultationReceipt {
                     id: cid,
                     product_id: product.id,
-                    status: OPEN.to_owned(),
+                    status: ConsultationStatus::Open,
                     created_at: now.and_utc(),
                 })
             })
@@ -300,11 +408,7 @@ async fn list_queue(
     query: Query<QueueQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
-    let status = match q.status.as_deref() {
-        None | Some("open") => OPEN,
-        Some("answered") => ANSWERED,
-        Some(_) => return Err(ApiError::validation("status", "must be open or answered")),
-    };
+    let status = q.status.unwrap_or(ConsultationStatus::Open).as_str();
     let page = PageQuery {
         limit: q.limit,
         cursor: q.cursor,
@@ -350,7 +454,8 @@ async fn list_queue(
                     out.push(QueuedConsultation {
                         id: r.id,
                         product_id: r.product_id,
-                        status: r.status,
+                        status: ConsultationStatus::parse(&r.status)
+                            .unwrap_or(ConsultationStatus::Open),
                         question,
                         has_contact_email: r.contact_email_sealed.is_some(),
                         answer: r.answer,
@@ -442,7 +547,7 @@ async fn answer(
             Ok(ConsultationReceipt {
                 id,
                 product_id,
-                status: ANSWERED.to_owned(),
+                status: ConsultationStatus::Answered,
                 created_at: created_at.and_utc(),
             })
           })
@@ -475,4 +580,29 @@ pub fn contact_email(
         &Place::new(TABLE, "contact_email_sealed", id),
         &sealed,
     )?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::extract::parse_query;
+
+    #[test]
+    fn the_queue_status_is_open_or_answered_and_refused_otherwise_in_the_same_words() {
+        let q: QueueQuery = parse_query("status=answered").unwrap();
+        assert_eq!(q.status, Some(ConsultationStatus::Answered));
+        let q: QueueQuery = parse_query("").unwrap();
+        assert_eq!(q.status, None);
+        match parse_query::<QueueQuery>("status=closed") {
+            Err(ApiError::Validation(errors)) => {
+                assert_eq!(errors[0].field, "status");
+                assert_eq!(errors[0].message, "must be open or answered");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            serde_json::to_value(ConsultationStatus::Open).unwrap(),
+            serde_json::json!(OPEN)
+        );
+    }
 }

@@ -24,42 +24,51 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
-    /// Words to find in name, brand or description (each word matches word prefixes).
+    /// Words to find in name, brand or description (each word of two or more letters or
+    /// digits matches word prefixes; at most 8 distinct words are used). At most 100 characters once
+    /// surrounding spaces are trimmed.
     #[param(max_length = 100, example = "spinner")]
     pub q: Option<String>,
+    /// Only luggage of this size class.
     pub size_class: Option<SizeClass>,
+    /// Only luggage of this style.
     pub style: Option<Style>,
+    /// Only luggage of this shell or body material.
     pub material: Option<Material>,
-    /// Minimum price in minor units (compares the cheapest active variant).
-    #[param(minimum = 0)]
+    /// Lowest price in minor units (cents), compared with the cheapest active variant.
+    #[param(minimum = 0, example = 5000)]
     pub min_price: Option<i64>,
-    /// Maximum price in minor units.
-    #[param(minimum = 0)]
+    /// Highest price in minor units (cents), compared with the cheapest active variant; not
+    /// below `min_price`.
+    #[param(minimum = 0, example = 20000)]
     pub max_price: Option<i64>,
     /// `true`: only products with a variant in stock; `false`: only products with none.
     pub in_stock: Option<bool>,
-    /// `LxWxH` in cm: luggage that fits in this box in any orientation, e.g. `55x40x23`.
-    #[param(example = "55x40x23")]
+    /// A box `LxWxH` in whole centimetres (each 1–500, any order, separated by `x`): only
+    /// luggage that fits in it in some orientation, e.g. an airline's cabin limit.
+    #[param(
+        pattern = r"^(?:[\s\u0085]*\+?0*(?:[1-9][0-9]?|[1-4][0-9]{2}|500)[\s\u0085]*[xX×]){2}[\s\u0085]*\+?0*(?:[1-9][0-9]?|[1-4][0-9]{2}|500)[\s\u0085]*$",
+        example = "55x40x23"
+    )]
     pub fits: Option<String>,
-    /// `newest` (default), `price`, `-price`, or `popular`: product views over the last 30
-    /// days (today included) from the anonymous analytics aggregates, refreshed by each
-    /// roll-up (every minute by default); ties, and products never viewed, newest first.
-    #[param(example = "price")]
-    pub sort: Option<String>,
+    /// The order: `newest` (default), `price` (cheapest first), `-price` (most expensive
+    /// first), or `popular`: product views over the last 30 days (today included) from the
+    /// anonymous analytics aggregates, refreshed by each roll-up (every minute by default);
+    /// ties, and products never viewed, newest first.
+    #[param(inline, example = "price")]
+    pub sort: Option<Sort>,
+    /// Products per page, 1–100.
     #[param(minimum = 1, maximum = 100, default = 20)]
     pub limit: Option<u32>,
-    /// `next_cursor` of the previous page.
+    /// `next_cursor` of the previous page, with the same filters and order; omit for the
+    /// first page.
+    #[param(pattern = "^[A-Za-z0-9_-]+$")]
     pub cursor: Option<String>,
 }
 
 impl ListQuery {
     fn parse(self) -> Result<(Filter, Sort, PageQuery), ApiError> {
-        let sort = match self.sort.as_deref() {
-            None => Sort::Newest,
-            Some(s) => Sort::parse(s).ok_or_else(|| {
-                ApiError::validation("sort", "must be newest, price, -price or popular")
-            })?,
-        };
+        let sort = self.sort.unwrap_or(Sort::Newest);
         let terms = match self.q.as_deref().map(str::trim) {
             None | Some("") => Vec::new(),
             Some(q) if q.chars().count() > 100 => {
@@ -225,10 +234,10 @@ where
 #[utoipa::path(
     operation_id = "getProduct",
     tag = "catalog",
-    params(("id_or_slug" = String, Path, description = "`prod_…` id or slug", example = "voyager-55-spinner")),
+    params(("id_or_slug" = String, Path, description = "The product's `prod_…` id or its slug", example = "voyager-55-spinner")),
     responses(
         (status = 200, description = "The product", body = ProductView,
-            headers(("ETag" = String, description = "Strong validator of the body"))),
+            headers(("ETag" = String, description = "Strong validator of the body: send it as `If-None-Match` to get a 304 while unchanged"))),
         (status = 304, description = "Unchanged since the `If-None-Match` ETag"),
         (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
     )

@@ -5,7 +5,8 @@ use diesel::dsl::exists;
 use diesel::prelude::*;
 
 use super::model::{
-    terms, Dimensions, Feature, Material, Money, ProductView, SizeClass, Style, VariantView, Wheels,
+    terms, Dimensions, Feature, Material, Money, ProductStatus, ProductView, SizeClass, Style,
+    VariantStatus, VariantView, Wheels,
 };
 use crate::db::schema::{counters, product_terms, products, variants};
 use crate::db::DbConnection;
@@ -120,10 +121,10 @@ impl ProductRow {
                     color: v.color.clone(),
                     price: money(v.price_override.unwrap_or(self.base_price)),
                     available: v.available,
-                    status: v.status.clone(),
+                    status: VariantStatus::parse(&v.status).unwrap_or(VariantStatus::Archived),
                 })
                 .collect(),
-            status: self.status.clone(),
+            status: ProductStatus::parse(&self.status).unwrap_or(ProductStatus::Archived),
             created_at: self.created_at.and_utc(),
             updated_at: self.updated_at.and_utc(),
         }
@@ -134,13 +135,34 @@ impl ProductRow {
     }
 }
 
-/// Listing order. Each has a total order (ties broken by id) for keyset pagination.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The order of the product listing. Each is a total order (ties broken by id) for keyset
+/// pagination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(as = ProductSort)]
 pub enum Sort {
+    /// Newest first (the default).
+    #[schema(rename = "newest")]
     Newest,
+    /// Most viewed over the last 30 days first (anonymous analytics aggregates); ties, and
+    /// products never viewed, newest first.
+    #[schema(rename = "popular")]
     Popular,
+    /// Cheapest first.
+    #[schema(rename = "price")]
     Price,
+    /// Most expensive first.
+    #[schema(rename = "-price")]
     PriceDesc,
+}
+
+/// `?sort=` as the listing takes it: one of [`Sort::as_str`]'s names, refused with the same
+/// message whatever else is sent.
+impl<'de> serde::Deserialize<'de> for Sort {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        Sort::parse(&raw)
+            .ok_or_else(|| serde::de::Error::custom("must be newest, price, -price or popular"))
+    }
 }
 
 impl Sort {
@@ -594,4 +616,37 @@ pub fn adjust_stock(conn: &mut DbConnection, id: &str, delta: i32, max: i32) -> 
         bump_catalog_version(conn)?;
     }
     Ok(n == 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Sort;
+    use crate::http::error::ApiError;
+    use crate::http::extract::parse_query;
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Params {
+        sort: Option<Sort>,
+    }
+
+    #[test]
+    fn sort_takes_its_four_names_and_refuses_others_in_the_same_words() {
+        for sort in [Sort::Newest, Sort::Popular, Sort::Price, Sort::PriceDesc] {
+            let params: Params = parse_query(&format!("sort={}", sort.as_str())).unwrap();
+            assert_eq!(params.sort, Some(sort));
+        }
+        assert_eq!(parse_query::<Params>("").unwrap().sort, None);
+        for bad in ["sort=cheapest", "sort=", "sort=Price"] {
+            match parse_query::<Params>(bad) {
+                Err(ApiError::Validation(errors)) => {
+                    assert_eq!(errors[0].field, "sort");
+                    assert_eq!(
+                        errors[0].message,
+                        "must be newest, price, -price or popular"
+                    );
+                }
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+    }
 }

@@ -12,12 +12,22 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(healthz).service(readyz);
 }
 
+/// What a probe found.
 #[derive(Debug, Serialize, ToSchema)]
-#[schema(as = HealthStatus)]
+#[schema(as = HealthStatus, example = json!({"status": "ready"}))]
 pub struct Health {
     /// `ok` when the process serves requests; `ready` when it can also reach the database.
-    #[schema(example = "ok")]
-    pub status: &'static str,
+    pub status: ProbeStatus,
+}
+
+/// A probe's verdict: `ok` from the liveness probe, `ready` from the readiness probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ProbeStatus {
+    /// The process is up and serving HTTP (`/healthz`).
+    Ok,
+    /// The process serves HTTP and its database answers (`/readyz`).
+    Ready,
 }
 
 /// Liveness: the process is up and serving HTTP.
@@ -30,7 +40,9 @@ pub struct Health {
 )]
 #[get("/healthz")]
 async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(Health { status: "ok" })
+    HttpResponse::Ok().json(Health {
+        status: ProbeStatus::Ok,
+    })
 }
 
 /// Readiness: the database answers.
@@ -54,5 +66,7 @@ async fn readyz(db: web::Data<Db>) -> Result<HttpResponse, ApiError> {
         })
     })
     .await?;
-    Ok(HttpResponse::Ok().json(Health { status: "ready" }))
+    Ok(HttpResponse::Ok().json(Health {
+        status: ProbeStatus::Ready,
+    }))
 }

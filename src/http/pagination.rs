@@ -20,9 +20,11 @@ pub const MAX_LIMIT: u32 = 100;
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// Items per page, 1–100.
-    #[param(minimum = 1, maximum = 100, default = 20)]
+    #[param(minimum = 1, maximum = 100, default = 20, example = 20)]
     pub limit: Option<u32>,
-    /// `next_cursor` from the previous page; omit for the first page.
+    /// `next_cursor` from the previous page of the same listing (opaque, base64url); omit for
+    /// the first page.
+    #[param(pattern = "^[A-Za-z0-9_-]+$")]
     pub cursor: Option<String>,
 }
 

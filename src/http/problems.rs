@@ -100,22 +100,45 @@ pub fn find(slug: &str) -> Option<&'static ProblemType> {
 
 /// Every problem type.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"data": [{
+    "type": "urn:valise:problem:out-of-stock", "slug": "out-of-stock", "status": 409,
+    "title": "Out of stock",
+    "when": "A line asks for more units than the variant has available now.",
+    "action": "Lower the quantity to what the detail names, or remove the line."
+}]}))]
 pub struct ProblemTypeList {
+    /// Every problem type of the API, each once.
     pub data: Vec<ProblemTypeView>,
 }
 
 /// A problem type as served.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "type": "urn:valise:problem:out-of-stock", "slug": "out-of-stock", "status": 409,
+    "title": "Out of stock",
+    "when": "A line asks for more units than the variant has available now.",
+    "action": "Lower the quantity to what the detail names, or remove the line."
+}))]
 pub struct ProblemTypeView {
-    /// The `type` of the answers of this kind.
+    /// The `type` of the answers of this kind: `urn:valise:problem:` and the slug.
     #[serde(rename = "type")]
-    #[schema(example = "urn:valise:problem:out-of-stock")]
+    #[schema(
+        pattern = "^urn:valise:problem:[a-z]+(?:-[a-z]+)*$",
+        example = "urn:valise:problem:out-of-stock"
+    )]
     pub problem_type: String,
+    /// The stable, lower-case part of `type`, as `GET /v1/problems/{slug}` takes it.
+    #[schema(pattern = "^[a-z]+(?:-[a-z]+)*$", example = "out-of-stock")]
     pub slug: &'static str,
     /// The HTTP status answers of this type carry.
+    #[schema(minimum = 400, maximum = 599, example = 409)]
     pub status: u16,
+    /// The `title` every answer of this type carries, in English.
+    #[schema(example = "Out of stock")]
     pub title: &'static str,
+    /// When answers of this type happen.
     pub when: &'static str,
+    /// What a client should do about it.
     pub action: &'static str,
 }
 
@@ -162,7 +185,7 @@ async fn list_problem_types(req: actix_web::HttpRequest) -> Result<HttpResponse,
 #[utoipa::path(
     operation_id = "getProblemType",
     tag = "problems",
-    params(("slug" = String, Path, description = "The slug of a problem `type`, e.g. `out-of-stock`")),
+    params(("slug" = String, Path, description = "The slug of a problem `type` (what follows `urn:valise:problem:`)", example = "out-of-stock")),
     responses(
         (status = 200, description = "The problem type", body = ProblemTypeView),
         (status = 304, description = "Not changed since the `ETag` sent in `If-None-Match`"),
