@@ -144,6 +144,15 @@ class Document:
             merged["enum"] = merged["enum"] if merged["enum"] is not None else sub["enum"]
             merged["items"] = merged["items"] if merged["items"] is not None else sub["items"]
             merged["members"] = merged["members"] or sub["members"]
+        if merged["types"] is None and merged["members"]:
+            # A union admits what its members admit (`oneOf: [{$ref: Enum}, {type: null}]`).
+            views = [self.view(member, seen) for member in merged["members"]]
+            if all(v["types"] is not None for v in views):
+                merged["types"] = frozenset().union(*(v["types"] for v in views))
+            # ...and its values, when every member is an enum or null.
+            enums = [v["enum"] if v["types"] != {"null"} else frozenset(["null"]) for v in views]
+            if merged["enum"] is None and all(e is not None for e in enums):
+                merged["enum"] = frozenset().union(*enums)
         return merged
 
     def refs_from(self, schema: object, found: set[str]) -> None:

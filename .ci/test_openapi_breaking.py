@@ -264,10 +264,25 @@ class Breaking(unittest.TestCase):
         self.assertEqual(
             [str(c) for c in compare(old, new)],
             [
+                "Cart | owner: response type widened: may now be null",
                 "Cart | owner: response union gained members: 2 -> 3",
                 "Cart | owner.oneOf[1].id: response property removed",
                 "NewItem | options.a.b: request property removed",
             ],
+        )
+
+    def test_a_nullable_reference_to_an_enum_is_typed_by_its_members(self):
+        old = copy.deepcopy(BASE)
+        schemas(old)["Cart"]["properties"]["state"] = {"type": ["string", "null"]}
+        schemas(old)["NewItem"]["properties"]["gift"] = {"type": ["string", "null"]}
+        schemas(old)["Wrap"] = {"type": "string", "enum": ["paper", "box"]}
+        new = copy.deepcopy(old)
+        nullable_enum = {"oneOf": [{"$ref": "#/components/schemas/Wrap"}, {"type": "null"}]}
+        schemas(new)["Cart"]["properties"]["state"] = copy.deepcopy(nullable_enum)
+        schemas(new)["NewItem"]["properties"]["gift"] = copy.deepcopy(nullable_enum)
+        self.assertEqual(
+            [str(c) for c in compare(old, new)],
+            ["NewItem | gift: request enum imposed where any value was accepted"],
         )
 
     def test_schemas_removed_or_renamed(self):
