@@ -260,7 +260,7 @@ async fn create_cart(
             Ok::<_, ApiError>(view_of(&row, &[], &currency, token))
         })
         .await?;
-    Ok(HttpResponse::Created().json(cart))
+    Ok(crate::http::created(&format!("/v1/carts/{}", cart.id)).json(cart))
 }
 
 /// A cart with its totals.

@@ -436,7 +436,7 @@ async fn create_product(
         .await?;
     observe(&db, &versions).await;
     Ok(with_etag(
-        HttpResponse::Created().json(view),
+        crate::http::created(&format!("/v1/products/{}", view.id)).json(view),
         &product_etag(version),
     ))
 }
@@ -637,7 +637,7 @@ async fn create_variant(
         .await?;
     observe(&db, &versions).await;
     Ok(with_etag(
-        HttpResponse::Created().json(view),
+        crate::http::created(&format!("/v1/admin/variants/{}", view.id)).json(view),
         &variant_etag(version),
     ))
 }

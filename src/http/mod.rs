@@ -12,3 +12,11 @@ pub mod openapi;
 pub mod pagination;
 pub mod problems;
 pub mod route_table;
+
+/// A `201 Created` that names the new resource in `Location`: the path, on this server, where
+/// it can be read or changed.
+pub fn created(location: &str) -> actix_web::HttpResponseBuilder {
+    let mut builder = actix_web::HttpResponse::Created();
+    builder.insert_header((actix_web::http::header::LOCATION, location));
+    builder
+}

@@ -193,6 +193,15 @@ const SOME_RESPONSES: &[(&str, &[Carriers])] = &[
         ],
     ),
     (
+        "Location",
+        &[
+            ("createCart", &["201"]),
+            ("checkoutCart", &["201"]),
+            ("createProduct", &["201"]),
+            ("createVariant", &["201"]),
+        ],
+    ),
+    (
         "Idempotent-Replayed",
         &[("checkoutCart", &["201"]), ("startPayment", &["201"])],
     ),

@@ -1,5 +1,6 @@
 //! `POST /v1/carts/{id}/checkout`: a cart becomes an order in one transaction.
 
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::{post, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -253,6 +254,12 @@ fn place_order(
     Ok((201, body, false))
 }
 
+/// The part of a stored checkout answer that names the order.
+#[derive(Deserialize)]
+struct PlacedOrder {
+    number: String,
+}
+
 /// Check out a cart.
 ///
 /// In one transaction: reserves every line's stock (never overselling, whatever the
@@ -343,9 +350,14 @@ async fn checkout(
             }
         })
         .await?;
+    // The stored answer is the order document, first time and on a replay alike.
+    let number = serde_json::from_slice::<PlacedOrder>(&body).map(|placed| placed.number);
     let mut response = idempotency::replay(idempotency::Stored { status, body });
     if !replayed {
         response.headers_mut().remove("idempotent-replayed");
+    }
+    if let Ok(Ok(location)) = number.map(|n| HeaderValue::try_from(format!("/v1/orders/{n}"))) {
+        response.headers_mut().insert(header::LOCATION, location);
     }
     Ok(response)
 }

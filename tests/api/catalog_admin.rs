@@ -108,10 +108,17 @@ async fn a_stale_if_match_is_refused_with_412() {
         .await
         .unwrap();
     let etag = response.headers()["etag"].to_str().unwrap().to_owned();
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
     let id = response.json::<Value>().await.unwrap()["id"]
         .as_str()
         .unwrap()
         .to_owned();
+    assert_eq!(
+        location,
+        format!("/v1/products/{id}"),
+        "where it can be read"
+    );
+    assert_eq!(app.get(&location).await.status(), StatusCode::OK);
     let path = format!("/v1/admin/products/{id}");
     let first = app
         .authed(Method::PATCH, &path, &manager)

@@ -142,7 +142,12 @@ async fn a_checkout_replays_for_the_same_key_and_refuses_another_body() {
     let first = checkout(&app, &cart, "key-1", &body).await;
     assert_eq!(first.status(), StatusCode::CREATED);
     assert!(first.headers().get("idempotent-replayed").is_none());
+    let location = first.headers()["location"].to_str().unwrap().to_owned();
     let order: Value = first.json().await.unwrap();
+    assert_eq!(
+        location,
+        format!("/v1/orders/{}", order["number"].as_str().unwrap())
+    );
     assert_eq!(order["status"], "pending_payment");
     assert_eq!(
         order["totals"]["total"]["amount"], 12900,
@@ -155,7 +160,7 @@ async fn a_checkout_replays_for_the_same_key_and_refuses_another_body() {
     // The checkout's answer is the order as it is read back.
     let read = app
         .client
-        .get(app.url(&format!("/v1/orders/{}", order["number"].as_str().unwrap())))
+        .get(app.url(&location))
         .header("x-order-token", order["order_token"].as_str().unwrap())
         .send()
         .await
@@ -168,6 +173,7 @@ async fn a_checkout_replays_for_the_same_key_and_refuses_another_body() {
     let again = checkout(&app, &cart, "key-1", &body).await;
     assert_eq!(again.status(), StatusCode::CREATED);
     assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(again.headers()["location"], location.as_str());
     assert_eq!(again.json::<Value>().await.unwrap(), order);
     assert_eq!(available(&app, &variant).await, 2, "stock taken once");
 
@@ -855,7 +861,21 @@ async fn a_cart_is_created_with_or_without_a_body() {
     let app = TestApp::spawn().await;
     let bare = app.client.post(app.url("/v1/carts")).send().await.unwrap();
     assert_eq!(bare.status(), StatusCode::CREATED);
-    assert!(bare.json::<Value>().await.unwrap()["cart_token"].is_string());
+    let location = bare.headers()["location"].to_str().unwrap().to_owned();
+    let cart: Value = bare.json().await.unwrap();
+    assert!(cart["cart_token"].is_string());
+    assert_eq!(
+        location,
+        format!("/v1/carts/{}", cart["id"].as_str().unwrap())
+    );
+    let read = app
+        .client
+        .get(app.url(&location))
+        .header("x-cart-token", cart["cart_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), StatusCode::OK, "Location names the new cart");
     let empty = app.post_json("/v1/carts", &json!({})).await;
     assert_eq!(empty.status(), StatusCode::CREATED);
     let unknown = app.post_json("/v1/carts", &json!({"coupon": "X"})).await;
