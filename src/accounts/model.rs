@@ -97,14 +97,20 @@ pub struct Profile {
     "updated_at": "2026-11-25T15:00:00Z"
 }))]
 pub struct UserView {
+    /// The account's id, `usr_` and 32 hex digits.
     pub id: String,
+    /// Sign-in and contact address, in its canonical form (lower case, punycode domain).
     #[schema(format = "email")]
     pub email: String,
+    /// How the shop addresses the person (1–100 characters).
     pub name: String,
     /// International form, e.g. `+33612345678`; `null` when not given.
     pub phone: Option<String>,
+    /// `customer` for shoppers; a staff role otherwise.
     pub role: Role,
+    /// When the account was created (RFC 3339, UTC).
     pub created_at: DateTime<Utc>,
+    /// When the profile last changed (RFC 3339, UTC).
     pub updated_at: DateTime<Utc>,
 }
 

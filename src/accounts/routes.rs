@@ -23,12 +23,17 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"name": "Ada King", "phone": "+44 20 7946 0958"}))]
 pub struct ProfilePatch {
-    #[schema(format = "email")]
+    /// A new sign-in and contact address; at most 254 characters once normalised (64 before
+    /// the `@`). 409 when another account uses it.
+    #[schema(format = "email", max_length = 254)]
     pub email: Option<String>,
+    /// 1–100 characters once trimmed, no control characters, nothing sensitive.
+    #[schema(min_length = 1, max_length = 100)]
     pub name: Option<String>,
-    /// International form; `null` removes it.
+    /// International form: `+` and 7 to 15 digits; spaces, dots, dashes and parentheses are
+    /// accepted and removed. `null` removes it.
     #[serde(default, deserialize_with = "crate::http::extract::explicit_null")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = r"^[ .()-]*\+(?:[ .()-]*[0-9]){7,15}[ .()-]*$")]
     pub phone: Option<Option<String>>,
 }
 

@@ -10,7 +10,7 @@ use super::store::{self, NewAccount};
 use crate::audit::{self, Actor, Event};
 use crate::auth::password::Password;
 use crate::auth::store as auth_store;
-use crate::auth::{min, status, Auth, Role};
+use crate::auth::{min, status, AccountStatus, Auth, Role};
 use crate::crypto::Crypto;
 use crate::db::{Db, DbConnection};
 use crate::http::error::{ApiError, Problem};
@@ -25,30 +25,39 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(update_staff);
 }
 
+/// A new staff account.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({
     "email": "sam@shop.example", "password": "a long staff password", "name": "Sam Support", "role": "support"
 }))]
 pub struct NewStaff {
-    #[schema(format = "email")]
+    /// Sign-in address; at most 254 characters once normalised (64 before the `@`).
+    #[schema(format = "email", max_length = 254)]
     pub email: String,
+    /// 10 to 128 characters, not only spaces.
     #[schema(format = "password", min_length = 10, max_length = 128)]
     pub password: String,
+    /// 1–100 characters once trimmed, no control characters, nothing sensitive.
+    #[schema(min_length = 1, max_length = 100)]
     pub name: String,
     /// A staff role you hold yourself (not `customer`).
     pub role: Role,
 }
 
+/// A change of a staff account's role or status; absent fields stay as they are.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"role": "fulfillment", "status": "active"}))]
 pub struct StaffPatch {
-    /// A role you hold yourself.
+    /// A staff role you hold yourself (not `customer`).
     pub role: Option<Role>,
     /// `active` or `disabled`; disabling revokes every session and API key of the account.
     pub status: Option<StaffStatus>,
 }
 
+/// What an admin can set a staff account to: `active` (can sign in) or `disabled` (no
+/// sign-in, sessions and API keys revoked).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StaffStatus {
@@ -67,15 +76,42 @@ impl StaffStatus {
 
 /// A staff account.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": "usr_0193a7c25b7e7d1a9c1e2f6c1f7e9a30",
+    "email": "sam@shop.example",
+    "name": "Sam Support",
+    "phone": null,
+    "role": "support",
+    "created_at": "2026-11-25T15:00:00Z",
+    "updated_at": "2026-11-26T09:30:00Z",
+    "status": "active"
+}))]
 pub struct StaffView {
     #[serde(flatten)]
     pub user: UserView,
-    pub status: String,
+    /// `active`, `disabled`, or (for an account being closed) `erasure_pending`/`erased`.
+    pub status: AccountStatus,
 }
 
+/// One page of staff accounts, oldest first.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "data": [{
+        "id": "usr_0193a7c25b7e7d1a9c1e2f6c1f7e9a30",
+        "email": "sam@shop.example",
+        "name": "Sam Support",
+        "phone": null,
+        "role": "support",
+        "created_at": "2026-11-25T15:00:00Z",
+        "updated_at": "2026-11-26T09:30:00Z",
+        "status": "active"
+    }],
+    "next_cursor": null
+}))]
 pub struct StaffList {
+    /// Up to `limit` staff accounts.
     pub data: Vec<StaffView>,
+    /// Pass as `cursor` to get the next page; `null` on the last page.
     pub next_cursor: Option<String>,
 }
 
@@ -85,7 +121,13 @@ fn view(
     row: &store::UserRow,
 ) -> Result<StaffView, ApiError> {
     let profile = store::open_profile(conn, crypto, row)?;
-    let status = profile.status.clone();
+    let status = AccountStatus::parse(&profile.status).ok_or_else(|| {
+        ApiError::Internal(anyhow::anyhow!(
+            "account {} has an unknown status {:?}",
+            profile.id,
+            profile.status
+        ))
+    })?;
     Ok(StaffView {
         user: UserView::from(profile),
         status,

@@ -64,15 +64,21 @@ pub fn chain_time(at: chrono::NaiveDateTime) -> String {
 
 /// The outcome of a verification.
 #[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
+#[schema(example = json!({
+    "intact": true, "checked": 4182, "head_seq": 4182, "first_broken_seq": null, "problem": null
+}))]
 pub struct VerifyReport {
     /// True when every entry and the chain head check out.
     pub intact: bool,
     /// Entries checked.
+    #[schema(minimum = 0)]
     pub checked: i64,
-    /// The sequence number the chain head records.
+    /// The sequence number the chain head records (0 while the log is empty).
+    #[schema(minimum = 0)]
     pub head_seq: i64,
-    /// The first entry that does not verify (edited, deleted or reordered).
+    /// The first entry that does not verify (edited, deleted or reordered); `null` when
+    /// intact or when only the tail was cut.
     pub first_broken_seq: Option<i64>,
-    /// What is wrong there.
+    /// What is wrong there, in words; `null` when intact.
     pub problem: Option<String>,
 }

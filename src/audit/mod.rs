@@ -17,7 +17,8 @@ use utoipa::ToSchema;
 
 use crate::auth::{Principal, PrincipalKind, Role};
 
-/// Who performed an access.
+/// Who performed an access: `staff` (a staff member), `api_key` (an integrator's key),
+/// `subject` (the data subject themself) or `system` (retention, rotation, scheduled work).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ActorKind {

@@ -26,19 +26,39 @@ pub fn configure_me(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 
 /// One audited access: who, what, whose data, which fields, why, when. Never values.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "seq": 4182,
+    "at": "2026-11-28T09:12:03.120458Z",
+    "actor_kind": "staff",
+    "actor_id": "usr_0193a7c25b7e7d1a9c1e2f6c1f7e9a30",
+    "actor_role": "fulfillment",
+    "action": "order.address.read",
+    "subject_id": "usr_0193a7c25b7e7d1a9c1e2f6c1f7e9a10",
+    "fields": ["address"],
+    "purpose": "shipping the order",
+    "request_id": "0193a7c2-5b7e-7d1a-9c1e-2f6c1f7e9a99"
+}))]
 pub struct AuditEntry {
+    /// Position in the chain, from 1; higher is newer.
+    #[schema(minimum = 1)]
     pub seq: i64,
+    /// When the access happened (RFC 3339, UTC, microseconds).
     pub at: DateTime<Utc>,
+    /// Who acted.
     pub actor_kind: ActorKind,
-    /// Staff `usr_…` or API key `key_…`; absent for the system.
+    /// Staff or subject `usr_…`, or API key `key_…`; `null` for the system.
     pub actor_id: Option<String>,
+    /// The actor's role at the time; `null` for the system.
     pub actor_role: Option<Role>,
     /// e.g. `staff.read`, `profile.update`, `order.address.read`.
     pub action: String,
+    /// Whose data (`usr_…`, or `ord_…` for a guest order); `null` when no one's.
     pub subject_id: Option<String>,
     /// Names of the personal fields read or changed.
     pub fields: Vec<String>,
+    /// Why the access happened, in words (e.g. `staff administration`).
     pub purpose: String,
+    /// The `X-Request-Id` of the request that caused it; `null` for scheduled work.
     pub request_id: Option<String>,
 }
 
@@ -64,9 +84,27 @@ impl From<EntryRow> for AuditEntry {
     }
 }
 
+/// One page of audit entries, newest first.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "data": [{
+        "seq": 4182,
+        "at": "2026-11-28T09:12:03.120458Z",
+        "actor_kind": "staff",
+        "actor_id": "usr_0193a7c25b7e7d1a9c1e2f6c1f7e9a30",
+        "actor_role": "fulfillment",
+        "action": "order.address.read",
+        "subject_id": "usr_0193a7c25b7e7d1a9c1e2f6c1f7e9a10",
+        "fields": ["address"],
+        "purpose": "shipping the order",
+        "request_id": "0193a7c2-5b7e-7d1a-9c1e-2f6c1f7e9a99"
+    }],
+    "next_cursor": "YXVkaXQ6NDE4Mg"
+}))]
 pub struct AuditPage {
+    /// Up to `limit` entries, newest first.
     pub data: Vec<AuditEntry>,
+    /// Pass as `cursor` to get the next (older) page; `null` on the last page.
     pub next_cursor: Option<String>,
 }
 
@@ -74,18 +112,20 @@ pub struct AuditPage {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct AuditQuery {
-    /// Only entries about this data subject.
+    /// Only entries about this data subject (`usr_…`, or `ord_…` for a guest order).
     pub subject_id: Option<String>,
-    /// Only entries by this staff member or API key.
+    /// Only entries by this staff member (`usr_…`) or API key (`key_…`).
     pub actor_id: Option<String>,
-    /// Only this action.
+    /// Only this action, exactly (e.g. `staff.read`).
     pub action: Option<String>,
     /// From this time (inclusive, RFC 3339).
     pub from: Option<DateTime<Utc>>,
     /// Until this time (exclusive, RFC 3339).
     pub to: Option<DateTime<Utc>>,
-    #[param(minimum = 1, maximum = 100)]
+    /// Entries per page, 1–100 (default 20).
+    #[param(minimum = 1, maximum = 100, default = 20)]
     pub limit: Option<u32>,
+    /// `next_cursor` from the previous page of the same filter; omit for the first page.
     pub cursor: Option<String>,
 }
 

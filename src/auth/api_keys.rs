@@ -19,24 +19,43 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list).service(create).service(revoke);
 }
 
+/// A new integrator key.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"name": "warehouse sync", "role": "fulfillment"}))]
 pub struct NewApiKey {
-    /// What the key is for (1–100 characters).
+    /// What the key is for: 1–100 characters once trimmed, nothing sensitive.
+    #[schema(min_length = 1, max_length = 100)]
     pub name: String,
-    /// A role you hold yourself.
+    /// The role the key acts with; one you hold yourself.
     pub role: Role,
 }
 
+/// An integrator key, without its secret.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": "key_0193a7c25b7e7d1a9c1e2f6c1f7e9a40",
+    "name": "warehouse sync",
+    "role": "fulfillment",
+    "created_by": "usr_0193a7c25b7e7d1a9c1e2f6c1f7e9a31",
+    "created_at": "2026-11-25T15:00:00Z",
+    "last_used_at": "2026-11-26T08:12:44Z",
+    "revoked_at": null
+}))]
 pub struct ApiKeyView {
+    /// The key's id, `key_` and 32 hex digits (not the secret).
     pub id: String,
+    /// What the key is for.
     pub name: String,
+    /// The role the key acts with.
     pub role: Role,
+    /// The admin who created it (`usr_…`).
     pub created_by: String,
+    /// When it was created (RFC 3339, UTC).
     pub created_at: DateTime<Utc>,
+    /// When it last authenticated a request (RFC 3339, UTC); `null` if never used.
     pub last_used_at: Option<DateTime<Utc>>,
+    /// When it was revoked (RFC 3339, UTC); `null` while it works.
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
@@ -56,16 +75,41 @@ impl From<ApiKeyRow> for ApiKeyView {
 
 /// A new key with its secret, shown this once.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": "key_0193a7c25b7e7d1a9c1e2f6c1f7e9a40",
+    "name": "warehouse sync",
+    "role": "fulfillment",
+    "created_by": "usr_0193a7c25b7e7d1a9c1e2f6c1f7e9a31",
+    "created_at": "2026-11-25T15:00:00Z",
+    "last_used_at": null,
+    "revoked_at": null,
+    "secret": "vk_q4Xo2Lr9TzN1bV7cK3mW8yF5hJ0dS6gP2uE4aR9iQ1w"
+}))]
 pub struct CreatedApiKey {
     #[serde(flatten)]
     pub key: ApiKeyView,
-    /// Send as `X-Api-Key`. It cannot be shown again.
+    /// The secret (`vk_…`): send it as `X-Api-Key`. It cannot be shown again.
     pub secret: String,
 }
 
+/// One page of API keys, oldest first.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "data": [{
+        "id": "key_0193a7c25b7e7d1a9c1e2f6c1f7e9a40",
+        "name": "warehouse sync",
+        "role": "fulfillment",
+        "created_by": "usr_0193a7c25b7e7d1a9c1e2f6c1f7e9a31",
+        "created_at": "2026-11-25T15:00:00Z",
+        "last_used_at": "2026-11-26T08:12:44Z",
+        "revoked_at": null
+    }],
+    "next_cursor": null
+}))]
 pub struct ApiKeyList {
+    /// Up to `limit` keys, revoked ones included.
     pub data: Vec<ApiKeyView>,
+    /// Pass as `cursor` to get the next page; `null` on the last page.
     pub next_cursor: Option<String>,
 }
 

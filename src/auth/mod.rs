@@ -13,6 +13,9 @@ pub use extract::{min, Auth, Caller, DataSubject};
 pub use role::Role;
 pub use token::TokenKeys;
 
+use serde::Serialize;
+use utoipa::ToSchema;
+
 /// What kind of credential authenticated the caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PrincipalKind {
@@ -50,4 +53,56 @@ pub mod status {
     pub const ERASURE_PENDING: &str = "erasure_pending";
     /// Erased: personal fields shredded; the row stays for accounting references.
     pub const ERASED: &str = "erased";
+}
+
+/// Where an account stands ([`status`] names the stored values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountStatus {
+    /// Can sign in; its tokens and API keys work.
+    Active,
+    /// Disabled by an admin: no sign-in, sessions and API keys revoked.
+    Disabled,
+    /// Erasure requested: no sign-in; only its data-subject requests stay reachable.
+    ErasurePending,
+    /// Erased: personal fields shredded, the row kept for accounting references.
+    Erased,
+}
+
+impl AccountStatus {
+    pub const ALL: [AccountStatus; 4] = [
+        AccountStatus::Active,
+        AccountStatus::Disabled,
+        AccountStatus::ErasurePending,
+        AccountStatus::Erased,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountStatus::Active => status::ACTIVE,
+            AccountStatus::Disabled => status::DISABLED,
+            AccountStatus::ErasurePending => status::ERASURE_PENDING,
+            AccountStatus::Erased => status::ERASED,
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<AccountStatus> {
+        AccountStatus::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AccountStatus;
+
+    #[test]
+    fn account_statuses_round_trip_and_match_the_wire() {
+        for s in AccountStatus::ALL {
+            assert_eq!(AccountStatus::parse(s.as_str()), Some(s));
+            assert_eq!(
+                serde_json::to_value(s).unwrap(),
+                serde_json::json!(s.as_str())
+            );
+        }
+    }
 }

@@ -34,52 +34,92 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     "accepted_policy_version": 1
 }))]
 pub struct RegisterRequest {
-    #[schema(format = "email")]
+    /// Sign-in and contact address; at most 254 characters once normalised (64 before the
+    /// `@`), compared case-insensitively.
+    #[schema(format = "email", max_length = 254)]
     pub email: String,
-    /// 10 to 128 characters.
+    /// 10 to 128 characters, not only spaces.
     #[schema(format = "password", min_length = 10, max_length = 128)]
     pub password: String,
-    /// How the shop should address you (1–100 characters).
+    /// How the shop should address you: 1–100 characters once trimmed, no control
+    /// characters, nothing sensitive (card or ID numbers are refused).
+    #[schema(min_length = 1, max_length = 100)]
     pub name: String,
     /// The privacy-policy version you accept; must be the current one (`X-Policy-Version`).
+    #[schema(minimum = 1)]
     pub accepted_policy_version: i32,
 }
 
+/// Credentials for a new session.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"email": "ada@example.com", "password": "correct horse battery staple"}))]
 pub struct LoginRequest {
-    #[schema(format = "email")]
+    /// The account's email address, in any case; at most 254 characters once normalised.
+    #[schema(format = "email", max_length = 254)]
     pub email: String,
+    /// The account's password.
     #[schema(format = "password")]
     pub password: String,
 }
 
+/// A refresh token to exchange (`/v1/auth/refresh`) or revoke (`/v1/auth/logout`).
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"refresh_token": "vr_Zk3yQ0m8Yp1sV6r2Xw9bTn4cLh7dJe5aUf0gKi3oMq8"}))]
 pub struct RefreshRequest {
-    /// The refresh token from the last login or refresh.
+    /// The refresh token (`vr_…`) from the last login or refresh.
     pub refresh_token: String,
+}
+
+/// How an access token is presented: always `Bearer` (`Authorization: Bearer …`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+pub enum TokenType {
+    /// An OAuth 2.0 bearer token (RFC 6750).
+    Bearer,
 }
 
 /// Tokens for a session.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "access_token": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1c3JfMDE5M2E3YzI1YjdlN2QxYTljMWUyZjZjMWY3ZTlhMTAifQ.c2lnbmF0dXJl",
+    "refresh_token": "vr_Zk3yQ0m8Yp1sV6r2Xw9bTn4cLh7dJe5aUf0gKi3oMq8",
+    "token_type": "Bearer",
+    "expires_in": 900
+}))]
 pub struct TokenPair {
     /// JWT for `Authorization: Bearer …`, valid `expires_in` seconds.
     pub access_token: String,
-    /// Opaque; exchange at `/v1/auth/refresh`. Each is single-use: a reused one revokes
-    /// the whole session.
+    /// Opaque (`vr_…`), valid 30 days; exchange at `/v1/auth/refresh`. Each is single-use:
+    /// a reused one revokes the whole session.
     pub refresh_token: String,
-    #[schema(example = "Bearer")]
-    pub token_type: &'static str,
+    /// How to send `access_token`: always `Bearer`.
+    pub token_type: TokenType,
     /// Lifetime of the access token in seconds (at most 900).
+    #[schema(minimum = 1, maximum = 900)]
     pub expires_in: i64,
 }
 
 /// A new account and its first session.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = RegisteredAccount)]
+#[schema(example = json!({
+    "user": {
+        "id": "usr_0193a7c25b7e7d1a9c1e2f6c1f7e9a10",
+        "email": "ada@example.com",
+        "name": "Ada Lovelace",
+        "phone": null,
+        "role": "customer",
+        "created_at": "2026-11-25T15:00:00Z",
+        "updated_at": "2026-11-25T15:00:00Z"
+    },
+    "access_token": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1c3JfMDE5M2E3YzI1YjdlN2QxYTljMWUyZjZjMWY3ZTlhMTAifQ.c2lnbmF0dXJl",
+    "refresh_token": "vr_Zk3yQ0m8Yp1sV6r2Xw9bTn4cLh7dJe5aUf0gKi3oMq8",
+    "token_type": "Bearer",
+    "expires_in": 900
+}))]
 pub struct Registered {
+    /// The account just created.
     pub user: UserView,
     #[serde(flatten)]
     pub tokens: TokenPair,
@@ -95,7 +135,7 @@ fn tokens(
     Ok(TokenPair {
         access_token,
         refresh_token,
-        token_type: "Bearer",
+        token_type: TokenType::Bearer,
         expires_in,
     })
 }
@@ -161,7 +201,12 @@ async fn register(
                         role: Role::Customer,
                     },
                 )?;
-                policies::store::record_acceptance(conn, &row.id, version, "registration")?;
+                policies::store::record_acceptance(
+                    conn,
+                    &row.id,
+                    version,
+                    policies::model::AcceptanceSource::Registration.as_str(),
+                )?;
                 let mut actor = Actor::subject(&row.id, Role::Customer);
                 actor.request_id = request_id;
                 audit::record(

@@ -19,16 +19,23 @@ pub const DEFAULT_BATCH: i64 = 500;
 
 /// Where a rotation stands.
 #[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
+#[schema(example = json!({
+    "newest_key_id": "k2", "current": 1843, "remaining": 0, "old_key_ids_in_use": [],
+    "rewrapped": 1843
+}))]
 pub struct RotationStatus {
-    /// The master key every key is being re-wrapped under.
+    /// The id of the master key every key is being re-wrapped under.
     pub newest_key_id: String,
-    /// Data keys and system secrets already under the newest key.
+    /// Data keys, system secrets and analytics day salts already under the newest key.
+    #[schema(minimum = 0)]
     pub current: i64,
-    /// Keys still wrapped by an older master key.
+    /// Keys still wrapped by an older master key (0 once the rotation is complete).
+    #[schema(minimum = 0)]
     pub remaining: i64,
-    /// Older master-key ids still needed to read some keys.
+    /// Older master-key ids still needed to read some keys; empty once they can be dropped.
     pub old_key_ids_in_use: Vec<String>,
     /// Keys re-wrapped by this run.
+    #[schema(minimum = 0)]
     pub rewrapped: i64,
 }
 

@@ -21,7 +21,10 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list).service(retry);
 }
 
-/// Delivery status of an outbox row.
+/// Delivery status of an outbox row: `pending` (waiting for its next try), `sending` (being
+/// delivered now), `delivered`, `dead` (dead-lettered after its last try), `suppressed`
+/// (marketing without the recipient's consent: never sent); `failed` is accepted in filters
+/// only, as another name for `dead`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OutboxStatus {
@@ -65,9 +68,12 @@ impl OutboxStatus {
 #[into_params(parameter_in = Query)]
 pub struct OutboxQuery {
     /// Only rows in this status; `failed` lists the dead-lettered ones (alias of `dead`).
+    /// All statuses when absent.
     pub status: Option<OutboxStatus>,
-    #[param(minimum = 1, maximum = 100)]
+    /// Rows per page, 1–100 (default 20).
+    #[param(minimum = 1, maximum = 100, default = 20)]
     pub limit: Option<u32>,
+    /// `next_cursor` from the previous page of the same filter; omit for the first page.
     pub cursor: Option<String>,
 }
 
@@ -83,29 +89,54 @@ pub struct OutboxQuery {
     "delivered_at": null
 }))]
 pub struct OutboxEntry {
+    /// The notification's id, `ntf_` and 32 hex digits.
     pub id: String,
-    /// e.g. `order.placed`, `payment.refunded`, `marketing.…`.
+    /// e.g. `order.placed`, `payment.refunded`, `dsr.verification_code`, `marketing.…`.
     pub kind: String,
+    /// Where its delivery stands (never `failed`, which is a filter alias).
     pub status: OutboxStatus,
-    /// The customer it is for; absent for guests (then `order_id` says which order).
+    /// The customer it is for (`usr_…`); `null` for guests (then `order_id` says which
+    /// order) and for guests' privacy requests.
     pub recipient_user_id: Option<String>,
+    /// The order it is about (`ord_…`); `null` when not about an order.
     pub order_id: Option<String>,
+    /// Ids and statuses of what it is about; never personal values.
     #[schema(value_type = Object)]
     pub payload: serde_json::Value,
     /// Tries at the gateway so far (delivery to the inbox alone takes none).
+    #[schema(minimum = 0)]
     pub attempts: i32,
-    /// Why the last try failed: `HTTP <code>`, `timeout`, `connection failed`, …
+    /// Why the last try failed: `HTTP <code>`, `timeout`, `connection failed`, …; `null`
+    /// when no try failed.
     pub last_error: Option<String>,
+    /// When it was queued (RFC 3339, UTC).
     pub created_at: DateTime<Utc>,
-    /// Pending: when it is tried next.
+    /// Pending: when it is tried next (RFC 3339, UTC); otherwise when it was last due.
     pub next_attempt_at: DateTime<Utc>,
+    /// When it was last tried (RFC 3339, UTC); `null` before the first try.
     pub last_attempt_at: Option<DateTime<Utc>>,
+    /// When it was delivered (RFC 3339, UTC); `null` until `delivered`.
     pub delivered_at: Option<DateTime<Utc>>,
 }
 
+/// One page of the outbox, newest first.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "data": [{
+        "id": "ntf_0193a7c25b7e7d1a9c1e2f6c1f7e9a10", "kind": "order.shipped", "status": "dead",
+        "recipient_user_id": "usr_0193a7c25b7e7d1a9c1e2f6c1f7e9a11",
+        "order_id": "ord_0193a7c25b7e7d1a9c1e2f6c1f7e9a12",
+        "payload": {"order_id": "ord_0193a7c25b7e7d1a9c1e2f6c1f7e9a12", "status": "shipped"},
+        "attempts": 8, "last_error": "HTTP 503", "created_at": "2026-11-25T10:00:00Z",
+        "next_attempt_at": "2026-11-25T11:02:00Z", "last_attempt_at": "2026-11-25T11:02:00Z",
+        "delivered_at": null
+    }],
+    "next_cursor": null
+}))]
 pub struct OutboxList {
+    /// Up to `limit` rows.
     pub data: Vec<OutboxEntry>,
+    /// Pass as `cursor` to get the next page; `null` on the last page.
     pub next_cursor: Option<String>,
 }
 

@@ -22,22 +22,51 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 
 /// One notification. The payload holds ids and statuses only.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": "ntf_0193a7c25b7e7d1a9c1e2f6c1f7e9a70",
+    "kind": "order.shipped",
+    "payload": {"order_id": "ord_0193a7c25b7e7d1a9c1e2f6c1f7e9a12", "number": "LG-7KQ2-M4XD", "status": "shipped"},
+    "created_at": "2026-11-27T08:30:00Z",
+    "read_at": null
+}))]
 pub struct NotificationView {
+    /// The notification's id, `ntf_` and 32 hex digits.
     pub id: String,
-    /// e.g. `order.placed`, `order.shipped`, `payment.refunded`.
+    /// What it is about: `order.placed`, `order.paid`, `order.shipped`, `order.delivered`,
+    /// `order.cancelled`, `order.expired`, `order.closed`, `order.address_corrected`,
+    /// `payment.refunded`, `after_sales.updated`, `consultation.answered`,
+    /// `policy.revised`, `dsr.updated`, or `marketing.<campaign>` (with consent only).
     pub kind: String,
+    /// Ids, order numbers and statuses of what it is about; never personal values.
     #[schema(value_type = Object)]
     pub payload: serde_json::Value,
+    /// When it was queued (RFC 3339, UTC).
     pub created_at: DateTime<Utc>,
+    /// When it was first marked read (RFC 3339, UTC); `null` while unread.
     pub read_at: Option<DateTime<Utc>>,
 }
 
+/// One page of the inbox, newest first.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = NotificationInbox)]
+#[schema(example = json!({
+    "data": [{
+        "id": "ntf_0193a7c25b7e7d1a9c1e2f6c1f7e9a70",
+        "kind": "order.shipped",
+        "payload": {"order_id": "ord_0193a7c25b7e7d1a9c1e2f6c1f7e9a12", "number": "LG-7KQ2-M4XD", "status": "shipped"},
+        "created_at": "2026-11-27T08:30:00Z",
+        "read_at": null
+    }],
+    "next_cursor": null,
+    "unread": 1
+}))]
 pub struct Inbox {
+    /// Up to `limit` notifications, newest first.
     pub data: Vec<NotificationView>,
+    /// Pass as `cursor` to get the next (older) page; `null` on the last page.
     pub next_cursor: Option<String>,
-    /// How many are unread.
+    /// How many are unread, in the whole inbox.
+    #[schema(minimum = 0)]
     pub unread: i64,
 }
 
@@ -141,7 +170,7 @@ async fn inbox(
     operation_id = "markNotificationRead",
     tag = "me",
     security(("bearer" = [])),
-    params(("id" = String, Path, description = "`ntf_…` id")),
+    params(("id" = String, Path, description = "The notification's id, `ntf_…`")),
     responses(
         (status = 204, description = "Read"),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::model::PolicyDocument;
+use super::model::{AcceptanceSource, PolicyDocument};
 use super::{notices, store};
 use crate::audit::{self, Actor, Event};
 use crate::auth::{min, Auth};
@@ -31,9 +31,11 @@ pub const MAX_TEXT: usize = 60_000;
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"text": "Privacy Policy\nThis Privacy Policy clarifies …", "summary": "We now keep order records for 10 years, as the tax law requires."}))]
 pub struct NewPolicy {
-    /// The full text (1–60,000 characters).
+    /// The full text: 1–60,000 characters once trimmed.
+    #[schema(min_length = 1, max_length = 60000)]
     pub text: String,
-    /// What changed, shown in the revision notice (1–500 characters).
+    /// What changed, shown in the revision notice: 1–500 characters once trimmed.
+    #[schema(min_length = 1, max_length = 500)]
     pub summary: String,
 }
 
@@ -124,13 +126,19 @@ async fn publish(
 #[schema(as = PolicyAcceptanceRequest)]
 pub struct AcceptanceBody {
     /// Must be the current version (`X-Policy-Version`).
+    #[schema(minimum = 1)]
     pub policy_version: i32,
 }
 
+/// The recorded acceptance.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = PolicyAcceptanceReceipt)]
+#[schema(example = json!({"policy_version": 2, "accepted_at": "2027-03-02T18:04:11Z"}))]
 pub struct Acceptance {
+    /// The version accepted (the current one).
+    #[schema(minimum = 1)]
     pub policy_version: i32,
+    /// When the acceptance was recorded (RFC 3339, UTC).
     pub accepted_at: DateTime<Utc>,
 }
 
@@ -166,7 +174,7 @@ async fn accept(
                 format!("must be the current version, {current}"),
             ));
         }
-        store::record_acceptance(conn, &user, version, "api")?;
+        store::record_acceptance(conn, &user, version, AcceptanceSource::Api.as_str())?;
         Ok(())
     })
     .await?;

@@ -20,7 +20,10 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list).service(set);
 }
 
-/// What personal data may be used for, beyond what the law or a contract requires.
+/// What personal data may be used for, beyond what the law or a contract requires:
+/// `order_notifications` (order-status notices; granted by default, and cannot be withdrawn
+/// while an order is open), `marketing_notifications` (off until granted) and
+/// `personalization` (recommendations from my own orders and views; off until granted).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Purpose {
@@ -58,10 +61,28 @@ impl Purpose {
     }
 }
 
-/// Where a consent change came from.
-pub mod source {
-    pub const API: &str = "api";
-    pub const REGISTRATION: &str = "registration";
+/// Where a consent change came from: `api` (the data subject, through the API) or
+/// `registration` (given when the account was created).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsentSource {
+    Api,
+    Registration,
+}
+
+impl ConsentSource {
+    pub const ALL: [ConsentSource; 2] = [ConsentSource::Api, ConsentSource::Registration];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConsentSource::Api => "api",
+            ConsentSource::Registration => "registration",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ConsentSource> {
+        ConsentSource::ALL.into_iter().find(|c| c.as_str() == s)
+    }
 }
 
 #[derive(Debug, Queryable, Selectable)]
@@ -79,30 +100,51 @@ pub struct ConsentRow {
 /// One entry of the ledger.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ConsentChange {
+    /// The purpose the change is about.
     pub purpose: Purpose,
+    /// `true` when consent was given, `false` when withdrawn.
     pub granted: bool,
     /// The privacy-policy version in force when the change was made.
+    #[schema(minimum = 1)]
     pub policy_version: i32,
-    /// `api` (you, through the API) or `registration`.
-    pub source: String,
+    /// Where the change came from.
+    pub source: ConsentSource,
+    /// When the change was made (RFC 3339, UTC).
     pub at: DateTime<Utc>,
 }
 
 /// The current consent for one purpose.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ConsentState {
+    /// The purpose.
     pub purpose: Purpose,
+    /// Whether the data may be used for it now.
     pub granted: bool,
     /// `false` when no change was ever made and the purpose's default applies.
     pub explicit: bool,
+    /// When the last change was made (RFC 3339, UTC); `null` while the default applies.
     pub changed_at: Option<DateTime<Utc>>,
+    /// The policy version in force at the last change; `null` while the default applies.
+    #[schema(minimum = 1)]
     pub policy_version: Option<i32>,
 }
 
+/// The current consent for every purpose.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = ConsentList)]
+#[schema(example = json!({
+    "data": [
+        {"purpose": "order_notifications", "granted": true, "explicit": false,
+            "changed_at": null, "policy_version": null},
+        {"purpose": "marketing_notifications", "granted": false, "explicit": true,
+            "changed_at": "2026-11-26T09:30:00Z", "policy_version": 1},
+        {"purpose": "personalization", "granted": false, "explicit": false,
+            "changed_at": null, "policy_version": null}
+    ]
+}))]
 pub struct Consents {
     /// Every purpose, with its current state.
+    #[schema(min_items = 3, max_items = 3)]
     pub data: Vec<ConsentState>,
 }
 
@@ -111,6 +153,7 @@ pub struct Consents {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"granted": false}))]
 pub struct ConsentBody {
+    /// `true` to give consent for the purpose, `false` to withdraw it.
     pub granted: bool,
 }
 
@@ -159,7 +202,7 @@ impl From<&ConsentRow> for ConsentChange {
             purpose: Purpose::parse(&r.purpose).unwrap_or(Purpose::Personalization),
             granted: r.granted,
             policy_version: r.policy_version,
-            source: r.source.clone(),
+            source: ConsentSource::parse(&r.source).unwrap_or(ConsentSource::Api),
             at: r.at.and_utc(),
         }
     }
@@ -184,7 +227,7 @@ pub fn record(
     purpose: Purpose,
     granted: bool,
     policy_version: i32,
-    source: &str,
+    source: ConsentSource,
 ) -> QueryResult<()> {
     diesel::insert_into(consents::table)
         .values((
@@ -193,7 +236,7 @@ pub fn record(
             consents::purpose.eq(purpose.as_str()),
             consents::granted.eq(granted),
             consents::policy_version.eq(policy_version),
-            consents::source.eq(source),
+            consents::source.eq(source.as_str()),
             consents::at.eq(crate::db::now()),
         ))
         .execute(conn)?;
@@ -239,7 +282,7 @@ pub fn change(
         purpose,
         granted_now,
         policy_version,
-        source::API,
+        ConsentSource::Api,
     )?;
     if was && !granted_now {
         requests::store::record_self_service(conn, user_id, Kind::Withdrawal)?;
@@ -279,7 +322,7 @@ async fn list(auth: Auth<min::Customer>, db: web::Data<Db>) -> Result<HttpRespon
     operation_id = "setMyConsent",
     tag = "privacy",
     security(("bearer" = [])),
-    params(("purpose" = Purpose, Path, description = "The purpose")),
+    params(("purpose" = Purpose, Path, description = "The purpose to give or withdraw consent for")),
     request_body = ConsentBody,
     responses(
         (status = 200, description = "Every purpose after the change", body = Consents),
@@ -324,7 +367,7 @@ mod tests {
             purpose: purpose.as_str().into(),
             granted,
             policy_version: 1,
-            source: source::API.into(),
+            source: ConsentSource::Api.as_str().into(),
             at: chrono::DateTime::from_timestamp(i64::from(n), 0)
                 .unwrap()
                 .naive_utc(),

@@ -8,7 +8,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::http::error::ApiError;
-use crate::retention::{self, Retention, Settings};
+use crate::retention::{self, DataCategory, Retention, RetentionRule, Settings};
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(data_map);
@@ -23,7 +23,7 @@ pub struct Field {
 
 /// A category of data, as the code defines it.
 pub struct Category {
-    pub id: &'static str,
+    pub id: DataCategory,
     pub name: &'static str,
     pub personal: bool,
     pub fields: &'static [Field],
@@ -43,7 +43,7 @@ const fn f(name: &'static str, table: &'static str, column: &'static str) -> Fie
 /// Every category of data the shop holds.
 pub const CATEGORIES: &[Category] = &[
     Category {
-        id: "account_profile",
+        id: DataCategory::AccountProfile,
         name: "Customer account",
         personal: true,
         fields: &[
@@ -61,7 +61,7 @@ pub const CATEGORIES: &[Category] = &[
         ],
     },
     Category {
-        id: "saved_addresses",
+        id: DataCategory::SavedAddresses,
         name: "Saved shipping addresses",
         personal: true,
         fields: &[f("address", "addresses", "address_sealed")],
@@ -70,7 +70,7 @@ pub const CATEGORIES: &[Category] = &[
         visible_to: &["the customer"],
     },
     Category {
-        id: "order_personal",
+        id: DataCategory::OrderPersonal,
         name: "Order contact and delivery data",
         personal: true,
         fields: &[
@@ -103,7 +103,7 @@ pub const CATEGORIES: &[Category] = &[
         ],
     },
     Category {
-        id: "accounting",
+        id: DataCategory::Accounting,
         name: "Accounting records",
         personal: false,
         fields: &[
@@ -116,7 +116,7 @@ pub const CATEGORIES: &[Category] = &[
         visible_to: &["the customer", "manager+"],
     },
     Category {
-        id: "consultations",
+        id: DataCategory::Consultations,
         name: "Pre-sale questions",
         personal: true,
         fields: &[
@@ -132,7 +132,7 @@ pub const CATEGORIES: &[Category] = &[
         visible_to: &["support+"],
     },
     Category {
-        id: "consent_evidence",
+        id: DataCategory::ConsentEvidence,
         name: "Consents and policy acceptances",
         personal: true,
         fields: &[
@@ -144,7 +144,7 @@ pub const CATEGORIES: &[Category] = &[
         visible_to: &["the customer", "privacy_officer"],
     },
     Category {
-        id: "dsr",
+        id: DataCategory::Dsr,
         name: "Data-subject requests",
         personal: true,
         fields: &[
@@ -166,7 +166,7 @@ pub const CATEGORIES: &[Category] = &[
         visible_to: &["the requester", "privacy_officer"],
     },
     Category {
-        id: "audit",
+        id: DataCategory::Audit,
         name: "Access log",
         personal: false,
         fields: &[f(
@@ -179,7 +179,7 @@ pub const CATEGORIES: &[Category] = &[
         visible_to: &["the customer (accesses to their data)", "privacy_officer"],
     },
     Category {
-        id: "service_secrets",
+        id: DataCategory::ServiceSecrets,
         name: "Integrators' webhook signing secrets",
         personal: false,
         fields: &[f(
@@ -192,7 +192,7 @@ pub const CATEGORIES: &[Category] = &[
         visible_to: &["the admin who created the subscription, once"],
     },
     Category {
-        id: "analytics",
+        id: DataCategory::Analytics,
         name: "Anonymous browsing statistics",
         personal: false,
         fields: &[
@@ -217,8 +217,10 @@ pub const CATEGORIES: &[Category] = &[
     },
 ];
 
+/// One field of a category and where it is stored.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct FieldEntry {
+    /// What the field holds, in words (e.g. `email`, `phone`).
     pub name: &'static str,
     /// `table.column` where it is stored.
     pub stored_in: String,
@@ -226,28 +228,60 @@ pub struct FieldEntry {
     pub encrypted: bool,
 }
 
+/// A category of data held, with why, for whom and how long.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CategoryEntry {
-    pub id: &'static str,
+    /// The category's id.
+    pub id: DataCategory,
+    /// The category's name, for people.
     pub name: &'static str,
     /// Whether the category identifies a person.
     pub personal: bool,
+    /// Its fields and where each is stored.
     pub fields: Vec<FieldEntry>,
+    /// Why it is held.
     pub purpose: &'static str,
+    /// The legal basis of holding it, e.g. `Contract (GDPR Art. 6(1)(b))`.
     pub legal_basis: &'static str,
     /// Who can see it.
     pub visible_to: Vec<&'static str>,
     /// Whether every personal value in it is encrypted at rest.
     pub encrypted: bool,
+    /// How long it is kept.
     pub retention: Retention,
-    /// The retention engine's rules that enforce it (`valise retention run`).
-    pub enforced_by: Vec<&'static str>,
+    /// The retention engine's rules that enforce it (`valise retention run`); empty when
+    /// erasure alone ends it.
+    pub enforced_by: Vec<RetentionRule>,
 }
 
+/// Every category of data the shop holds.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "policy_version": 1,
+    "categories": [{
+        "id": "saved_addresses",
+        "name": "Saved shipping addresses",
+        "personal": true,
+        "fields": [
+            {"name": "address", "stored_in": "addresses.address_sealed", "encrypted": true}
+        ],
+        "purpose": "Faster checkout.",
+        "legal_basis": "Contract (GDPR Art. 6(1)(b))",
+        "visible_to": ["the customer"],
+        "encrypted": true,
+        "retention": {
+            "from": "account erased",
+            "days": null,
+            "description": "Kept while the account exists; erased on request (at once, or when the last order closes), or after 3 years without a sign-in."
+        },
+        "enforced_by": []
+    }]
+}))]
 pub struct DataMap {
     /// The privacy-policy version in force.
+    #[schema(minimum = 1)]
     pub policy_version: i32,
+    /// Every category, in a fixed order.
     pub categories: Vec<CategoryEntry>,
 }
 

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use actix_web::{get, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::consents::{self, ConsentChange, ConsentState};
@@ -25,63 +25,104 @@ use crate::db::schema::{
 use crate::db::{Db, DbConnection};
 use crate::http::error::{ApiError, Problem};
 use crate::notifications::routes::NotificationView;
+use crate::orders::after_sales::CaseKind;
 use crate::orders::store::OrderRow;
 use crate::orders::view::{owner_views, OrderView};
+use crate::payments::model::PaymentStatus;
+use crate::policies::model::AcceptanceSource;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(export);
 }
 
 /// The version of this document's layout.
-pub const FORMAT: &str = "valise.export/1";
+pub const FORMAT: ExportFormat = ExportFormat::V1;
+
+/// The layout of an export document: `valise.export/1` (the only one so far).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+pub enum ExportFormat {
+    #[serde(rename = "valise.export/1")]
+    V1,
+}
+
+/// Where an after-sales case stands: `open` (waiting for the shop) or `resolved`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AfterSalesStatus {
+    Open,
+    Resolved,
+}
 
 /// A payment attempt: status and amounts only (no card data is ever held).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PaymentRecord {
+    /// The payment's id, `pay_` and 32 hex digits.
     pub id: String,
+    /// The order paid for (`ord_…`).
     pub order_id: String,
+    /// The payment provider's name, e.g. `test`.
     pub provider: String,
-    pub status: String,
+    /// Where the payment stands.
+    pub status: PaymentStatus,
+    /// The amount asked for, in the order's currency.
     pub amount: Money,
+    /// The amount refunded so far (zero when none).
     pub refunded: Money,
+    /// When the attempt started (RFC 3339, UTC).
     pub created_at: DateTime<Utc>,
+    /// When its status last changed (RFC 3339, UTC).
     pub updated_at: DateTime<Utc>,
 }
 
 /// An after-sales case, with the reason you gave.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AfterSalesRecord {
+    /// The case's id (`asc_…`).
     pub id: String,
+    /// The order it is about (`ord_…`).
     pub order_id: String,
-    pub kind: String,
-    /// `None` once the order's personal data has been shredded.
+    /// What was asked for.
+    pub kind: CaseKind,
+    /// The reason you gave; `null` once the order's personal data has been shredded.
     pub reason: Option<String>,
-    pub status: String,
+    /// Where the case stands.
+    pub status: AfterSalesStatus,
+    /// How the case was settled, as told to you; `null` while open.
     pub resolution: Option<String>,
+    /// When the case was opened (RFC 3339, UTC).
     pub created_at: DateTime<Utc>,
+    /// When it was resolved (RFC 3339, UTC); `null` while open.
     pub resolved_at: Option<DateTime<Utc>>,
 }
 
 /// Personal data handed to someone outside the shop.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Disclosure {
-    /// e.g. the carrier's name, or `payment provider: test`.
+    /// Who received it, e.g. the carrier's name, or `payment provider: test`.
     pub recipient: String,
+    /// The order it was for (`ord_…`); `null` when not about an order.
     pub order_id: Option<String>,
-    /// Which fields were handed over.
+    /// Which fields were handed over (names, never values).
     pub fields: Vec<String>,
+    /// Why, in words.
     pub purpose: String,
+    /// When (RFC 3339, UTC).
     pub at: DateTime<Utc>,
 }
 
+/// An acceptance of a privacy-policy version.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PolicyAcceptance {
+    /// The version accepted.
+    #[schema(minimum = 1)]
     pub policy_version: i32,
+    /// When (RFC 3339, UTC).
     pub accepted_at: DateTime<Utc>,
-    /// `registration`, `checkout` or `api`.
-    pub source: String,
+    /// How it was accepted.
+    pub source: AcceptanceSource,
 }
 
+/// My consents: their state now and every change.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ConsentRecord {
     /// The state of every purpose now.
@@ -92,21 +133,80 @@ pub struct ConsentRecord {
 
 /// Everything held about me.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "format": "valise.export/1",
+    "generated_at": "2026-12-01T10:00:00Z",
+    "profile": {
+        "id": "usr_0193a7c25b7e7d1a9c1e2f6c1f7e9a10", "email": "ada@example.com",
+        "name": "Ada Lovelace", "phone": "+33612345678", "role": "customer",
+        "created_at": "2026-11-25T15:00:00Z", "updated_at": "2026-11-25T15:00:00Z"
+    },
+    "addresses": [{
+        "id": "adr_0193a7c25b7e7d1a9c1e2f6c1f7e9a20",
+        "address": {"name": "Ada Lovelace", "line1": "12 Rue de Rivoli", "city": "Paris",
+            "postal_code": "75001", "country": "FR"},
+        "created_at": "2026-11-25T15:05:00Z", "updated_at": "2026-11-25T15:05:00Z"
+    }],
+    "orders": [],
+    "payments": [],
+    "after_sales": [],
+    "consents": {
+        "current": [
+            {"purpose": "order_notifications", "granted": true, "explicit": false,
+                "changed_at": null, "policy_version": null},
+            {"purpose": "marketing_notifications", "granted": true, "explicit": true,
+                "changed_at": "2026-11-25T15:10:00Z", "policy_version": 1},
+            {"purpose": "personalization", "granted": false, "explicit": false,
+                "changed_at": null, "policy_version": null}
+        ],
+        "history": [
+            {"purpose": "marketing_notifications", "granted": true, "policy_version": 1,
+                "source": "api", "at": "2026-11-25T15:10:00Z"}
+        ]
+    },
+    "policy_acceptances": [
+        {"policy_version": 1, "accepted_at": "2026-11-25T15:00:00Z", "source": "registration"}
+    ],
+    "notifications": [],
+    "requests": [{
+        "id": "dsr_0193a7c25b7e7d1a9c1e2f6c1f7e9a50", "kind": "access", "status": "completed",
+        "received_at": "2026-12-01T10:00:00Z", "due_at": "2027-01-01T10:00:00Z",
+        "overdue": false, "extension_months": 0, "extension_reason": null,
+        "denial_reason": null, "completed_at": "2026-12-01T10:00:00Z"
+    }],
+    "disclosures": [],
+    "access_log": [{
+        "seq": 4182, "at": "2026-11-28T09:12:03Z", "actor_kind": "staff",
+        "actor_id": "usr_0193a7c25b7e7d1a9c1e2f6c1f7e9a30", "actor_role": "support",
+        "action": "order.address.read", "subject_id": "usr_0193a7c25b7e7d1a9c1e2f6c1f7e9a10",
+        "fields": ["address"], "purpose": "shipping the order",
+        "request_id": "0193a7c2-5b7e-7d1a-9c1e-2f6c1f7e9a99"
+    }]
+}))]
 pub struct ExportDocument {
-    /// `valise.export/1`.
-    pub format: &'static str,
+    /// The layout of this document.
+    pub format: ExportFormat,
+    /// When the document was built (RFC 3339, UTC).
     pub generated_at: DateTime<Utc>,
+    /// My profile.
     pub profile: UserView,
+    /// My saved addresses, oldest first.
     pub addresses: Vec<SavedAddress>,
     /// With items, status history and shipments; newest first.
     pub orders: Vec<OrderView>,
+    /// Payment attempts for my orders, oldest first.
     pub payments: Vec<PaymentRecord>,
+    /// After-sales cases on my orders, oldest first.
     pub after_sales: Vec<AfterSalesRecord>,
+    /// My consents and their history.
     pub consents: ConsentRecord,
+    /// Every privacy-policy version I accepted, oldest first.
     pub policy_acceptances: Vec<PolicyAcceptance>,
+    /// My notifications, newest first.
     pub notifications: Vec<NotificationView>,
     /// My data-subject requests, this export included.
     pub requests: Vec<RequestView>,
+    /// Personal data handed to third parties (carriers, the payment provider), oldest first.
     pub disclosures: Vec<Disclosure>,
     /// Who other than me read or changed my personal data, newest first.
     pub access_log: Vec<AuditEntry>,
@@ -114,6 +214,16 @@ pub struct ExportDocument {
 
 fn utc(t: chrono::NaiveDateTime) -> DateTime<Utc> {
     t.and_utc()
+}
+
+fn unknown(value: &str) -> ApiError {
+    ApiError::Internal(anyhow::anyhow!("unknown stored value {value:?}"))
+}
+
+/// A stored status or kind as the enum whose wire name it is.
+fn vocabulary<T: serde::de::DeserializeOwned>(stored: &str) -> Result<T, ApiError> {
+    serde_json::from_value(serde_json::Value::String(stored.to_owned()))
+        .map_err(|_| unknown(stored))
 }
 
 /// Builds the export of `user_id` (who must exist).
@@ -148,16 +258,18 @@ pub fn build(
             .order(payments::id.asc())
             .select(crate::payments::store::PaymentRow::as_select())
             .load(conn)?;
-        payment_records.extend(rows.into_iter().map(|p| PaymentRecord {
-            amount: money(&p.order_id, p.amount),
-            refunded: money(&p.order_id, p.refunded_amount),
-            id: p.id,
-            order_id: p.order_id,
-            provider: p.provider,
-            status: p.status,
-            created_at: utc(p.created_at),
-            updated_at: utc(p.updated_at),
-        }));
+        for p in rows {
+            payment_records.push(PaymentRecord {
+                amount: money(&p.order_id, p.amount),
+                refunded: money(&p.order_id, p.refunded_amount),
+                status: vocabulary(&p.status)?,
+                id: p.id,
+                order_id: p.order_id,
+                provider: p.provider,
+                created_at: utc(p.created_at),
+                updated_at: utc(p.updated_at),
+            });
+        }
         type CaseRow = (
             String,
             String,
@@ -223,19 +335,19 @@ pub fn build(
                     )
                     .ok()
                 });
-                AfterSalesRecord {
+                Ok(AfterSalesRecord {
+                    kind: vocabulary(&kind)?,
+                    status: vocabulary(&status)?,
                     id,
                     order_id,
-                    kind,
                     reason,
-                    status,
                     resolution,
                     created_at: utc(created),
                     resolved_at: resolved.map(utc),
-                }
+                })
             },
         )
-        .collect();
+        .collect::<Result<Vec<_>, ApiError>>()?;
     // What went to the payment provider: the order reference and the amount.
     let mut disclosures: Vec<Disclosure> = handed
         .into_iter()
@@ -267,12 +379,14 @@ pub fn build(
         ))
         .load::<(i32, chrono::NaiveDateTime, String)>(conn)?
         .into_iter()
-        .map(|(policy_version, at, source)| PolicyAcceptance {
-            policy_version,
-            accepted_at: utc(at),
-            source,
+        .map(|(policy_version, at, source)| {
+            Ok(PolicyAcceptance {
+                policy_version,
+                accepted_at: utc(at),
+                source: AcceptanceSource::parse(&source).ok_or_else(|| unknown(&source))?,
+            })
         })
-        .collect();
+        .collect::<Result<Vec<_>, ApiError>>()?;
     let notifications = notifications::table
         .filter(notifications::recipient_user_id.eq(user_id))
         .order(notifications::id.desc())

@@ -9,7 +9,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::Settings;
+use super::{DataCategory, RetentionRule, Settings};
 use crate::audit::{self, Actor, Event};
 use crate::auth::{status, Role};
 use crate::crypto::Crypto;
@@ -55,9 +55,9 @@ enum Work {
 
 /// One retention rule.
 pub struct Rule {
-    pub name: &'static str,
+    pub name: RetentionRule,
     /// The data-map category it enforces.
-    pub category: &'static str,
+    pub category: DataCategory,
     pub action: &'static str,
     work: Work,
 }
@@ -66,8 +66,8 @@ pub struct Rule {
 /// are deleted).
 pub const RULES: &[Rule] = &[
     Rule {
-        name: "order_personal",
-        category: "order_personal",
+        name: RetentionRule::OrderPersonal,
+        category: DataCategory::OrderPersonal,
         action: "shred the order's key (contact email, address, after-sales reasons) once it \
                  is closed (expired and cancelled orders at once)",
         work: Work::Keys {
@@ -76,8 +76,8 @@ pub const RULES: &[Rule] = &[
         },
     },
     Rule {
-        name: "accounting",
-        category: "accounting",
+        name: RetentionRule::Accounting,
+        category: DataCategory::Accounting,
         action: "delete orders, items, payments and history past the statutory period",
         work: Work::Keys {
             select: accounting_due,
@@ -85,8 +85,8 @@ pub const RULES: &[Rule] = &[
         },
     },
     Rule {
-        name: "inactive_accounts",
-        category: "account_profile",
+        name: RetentionRule::InactiveAccounts,
+        category: DataCategory::AccountProfile,
         action: "erase customer accounts with no sign-in for the configured period",
         work: Work::Keys {
             select: inactive_accounts_due,
@@ -94,8 +94,8 @@ pub const RULES: &[Rule] = &[
         },
     },
     Rule {
-        name: "closed_accounts",
-        category: "account_profile",
+        name: RetentionRule::ClosedAccounts,
+        category: DataCategory::AccountProfile,
         action: "delete the empty rows of erased accounts no order refers to",
         work: Work::Keys {
             select: closed_accounts_due,
@@ -103,8 +103,8 @@ pub const RULES: &[Rule] = &[
         },
     },
     Rule {
-        name: "consultations",
-        category: "consultations",
+        name: RetentionRule::Consultations,
+        category: DataCategory::Consultations,
         action: "shred answered questions and their contact emails after a year",
         work: Work::Keys {
             select: consultations_due,
@@ -112,8 +112,8 @@ pub const RULES: &[Rule] = &[
         },
     },
     Rule {
-        name: "dsr_requests",
-        category: "dsr",
+        name: RetentionRule::DsrRequests,
+        category: DataCategory::Dsr,
         action: "delete answered requests after three years",
         work: Work::Keys {
             select: answered_requests_due,
@@ -121,8 +121,8 @@ pub const RULES: &[Rule] = &[
         },
     },
     Rule {
-        name: "consent_evidence",
-        category: "consent_evidence",
+        name: RetentionRule::ConsentEvidence,
+        category: DataCategory::ConsentEvidence,
         action: "delete consents and acceptances of subjects erased longer ago than the \
                  claim period",
         work: Work::Keys {
@@ -131,8 +131,8 @@ pub const RULES: &[Rule] = &[
         },
     },
     Rule {
-        name: "dsr_codes",
-        category: "dsr",
+        name: RetentionRule::DsrCodes,
+        category: DataCategory::Dsr,
         action: "destroy unused one-time codes after 24 hours; their requests lapse",
         work: Work::Keys {
             select: codes_due,
@@ -140,8 +140,8 @@ pub const RULES: &[Rule] = &[
         },
     },
     Rule {
-        name: "idempotency_keys",
-        category: "idempotency",
+        name: RetentionRule::IdempotencyKeys,
+        category: DataCategory::Idempotency,
         action: "delete Idempotency-Key records after 24 hours",
         work: Work::Keys {
             select: idempotency_due,
@@ -149,8 +149,8 @@ pub const RULES: &[Rule] = &[
         },
     },
     Rule {
-        name: "idempotency_keys_erased",
-        category: "idempotency",
+        name: RetentionRule::IdempotencyKeysErased,
+        category: DataCategory::Idempotency,
         action: "delete Idempotency-Key records whose answer was sealed under a shredded key",
         work: Work::Keys {
             select: idempotency_erased_due,
@@ -158,8 +158,8 @@ pub const RULES: &[Rule] = &[
         },
     },
     Rule {
-        name: "refresh_tokens",
-        category: "account_profile",
+        name: RetentionRule::RefreshTokens,
+        category: DataCategory::AccountProfile,
         action: "delete expired refresh tokens",
         work: Work::Keys {
             select: |conn, ctx, limit| {
@@ -177,8 +177,8 @@ pub const RULES: &[Rule] = &[
         },
     },
     Rule {
-        name: "expired_carts",
-        category: "account_profile",
+        name: RetentionRule::ExpiredCarts,
+        category: DataCategory::AccountProfile,
         action: "delete expired carts",
         work: Work::Keys {
             select: |conn, ctx, limit| {
@@ -192,8 +192,8 @@ pub const RULES: &[Rule] = &[
         },
     },
     Rule {
-        name: "rate_limits",
-        category: "idempotency",
+        name: RetentionRule::RateLimits,
+        category: DataCategory::Idempotency,
         action: "delete throttling windows older than a day",
         work: Work::Keys {
             select: |conn, ctx, limit| {
@@ -211,8 +211,8 @@ pub const RULES: &[Rule] = &[
         },
     },
     Rule {
-        name: "analytics_raw",
-        category: "analytics",
+        name: RetentionRule::AnalyticsRaw,
+        category: DataCategory::Analytics,
         action: "delete raw analytics events older than the configured days (once rolled up)",
         work: Work::Bulk {
             count: |conn, ctx| {
@@ -224,8 +224,8 @@ pub const RULES: &[Rule] = &[
         },
     },
     Rule {
-        name: "analytics_salts",
-        category: "analytics",
+        name: RetentionRule::AnalyticsSalts,
+        category: DataCategory::Analytics,
         action: "destroy day salts once their day (and its grace) is over",
         work: Work::Bulk {
             count: |conn, ctx| crate::analytics::salt::count_expired_salts(conn, ctx.now),
@@ -237,23 +237,40 @@ pub const RULES: &[Rule] = &[
 /// What one rule found and did.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct RuleReport {
-    /// The rule, e.g. `order_personal`.
-    pub rule: &'static str,
+    /// The rule.
+    pub rule: RetentionRule,
     /// The data-map category it enforces.
-    pub category: &'static str,
+    pub category: DataCategory,
     /// What it does, in words.
     pub action: &'static str,
     /// Items due (dry run) or handled (real run).
+    #[schema(minimum = 0)]
     pub count: i64,
 }
 
 /// One run of every rule.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[schema(as = RetentionReport)]
+#[schema(example = json!({
+    "dry_run": true,
+    "started_at": "2026-12-01T03:00:00Z",
+    "finished_at": "2026-12-01T03:00:01Z",
+    "rules": [
+        {"rule": "order_personal", "category": "order_personal",
+            "action": "shred the order's key (contact email, address, after-sales reasons) once it is closed (expired and cancelled orders at once)",
+            "count": 3},
+        {"rule": "idempotency_keys", "category": "idempotency",
+            "action": "delete Idempotency-Key records after 24 hours", "count": 41}
+    ]
+}))]
 pub struct Report {
+    /// `true` when nothing was purged, only counted.
     pub dry_run: bool,
+    /// When the run started (RFC 3339, UTC).
     pub started_at: chrono::DateTime<chrono::Utc>,
+    /// When it finished (RFC 3339, UTC).
     pub finished_at: chrono::DateTime<chrono::Utc>,
+    /// Every rule, in the order they ran.
     pub rules: Vec<RuleReport>,
 }
 

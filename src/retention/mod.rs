@@ -34,28 +34,181 @@ impl Settings {
     }
 }
 
+/// A category of data, by id: those of the data map (`GET /v1/privacy/data-map`), and
+/// `idempotency` (stored answers and throttling windows, kept a day at most).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DataCategory {
+    AccountProfile,
+    SavedAddresses,
+    OrderPersonal,
+    Accounting,
+    Consultations,
+    ConsentEvidence,
+    Dsr,
+    Audit,
+    ServiceSecrets,
+    Analytics,
+    Idempotency,
+}
+
+impl DataCategory {
+    pub const ALL: [DataCategory; 11] = [
+        DataCategory::AccountProfile,
+        DataCategory::SavedAddresses,
+        DataCategory::OrderPersonal,
+        DataCategory::Accounting,
+        DataCategory::Consultations,
+        DataCategory::ConsentEvidence,
+        DataCategory::Dsr,
+        DataCategory::Audit,
+        DataCategory::ServiceSecrets,
+        DataCategory::Analytics,
+        DataCategory::Idempotency,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DataCategory::AccountProfile => "account_profile",
+            DataCategory::SavedAddresses => "saved_addresses",
+            DataCategory::OrderPersonal => "order_personal",
+            DataCategory::Accounting => "accounting",
+            DataCategory::Consultations => "consultations",
+            DataCategory::ConsentEvidence => "consent_evidence",
+            DataCategory::Dsr => "dsr",
+            DataCategory::Audit => "audit",
+            DataCategory::ServiceSecrets => "service_secrets",
+            DataCategory::Analytics => "analytics",
+            DataCategory::Idempotency => "idempotency",
+        }
+    }
+}
+
+impl std::fmt::Display for DataCategory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A rule of the retention engine, by name; each enforces one [`DataCategory`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RetentionRule {
+    OrderPersonal,
+    Accounting,
+    InactiveAccounts,
+    ClosedAccounts,
+    Consultations,
+    DsrRequests,
+    ConsentEvidence,
+    DsrCodes,
+    IdempotencyKeys,
+    IdempotencyKeysErased,
+    RefreshTokens,
+    ExpiredCarts,
+    RateLimits,
+    AnalyticsRaw,
+    AnalyticsSalts,
+}
+
+impl RetentionRule {
+    pub const ALL: [RetentionRule; 15] = [
+        RetentionRule::OrderPersonal,
+        RetentionRule::Accounting,
+        RetentionRule::InactiveAccounts,
+        RetentionRule::ClosedAccounts,
+        RetentionRule::Consultations,
+        RetentionRule::DsrRequests,
+        RetentionRule::ConsentEvidence,
+        RetentionRule::DsrCodes,
+        RetentionRule::IdempotencyKeys,
+        RetentionRule::IdempotencyKeysErased,
+        RetentionRule::RefreshTokens,
+        RetentionRule::ExpiredCarts,
+        RetentionRule::RateLimits,
+        RetentionRule::AnalyticsRaw,
+        RetentionRule::AnalyticsSalts,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RetentionRule::OrderPersonal => "order_personal",
+            RetentionRule::Accounting => "accounting",
+            RetentionRule::InactiveAccounts => "inactive_accounts",
+            RetentionRule::ClosedAccounts => "closed_accounts",
+            RetentionRule::Consultations => "consultations",
+            RetentionRule::DsrRequests => "dsr_requests",
+            RetentionRule::ConsentEvidence => "consent_evidence",
+            RetentionRule::DsrCodes => "dsr_codes",
+            RetentionRule::IdempotencyKeys => "idempotency_keys",
+            RetentionRule::IdempotencyKeysErased => "idempotency_keys_erased",
+            RetentionRule::RefreshTokens => "refresh_tokens",
+            RetentionRule::ExpiredCarts => "expired_carts",
+            RetentionRule::RateLimits => "rate_limits",
+            RetentionRule::AnalyticsRaw => "analytics_raw",
+            RetentionRule::AnalyticsSalts => "analytics_salts",
+        }
+    }
+}
+
+/// A rule compares equal to its name, as reports are searched by name.
+impl PartialEq<&str> for RetentionRule {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl std::fmt::Display for RetentionRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What starts a retention clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+pub enum RetentionStart {
+    #[serde(rename = "order closed")]
+    OrderClosed,
+    #[serde(rename = "account erased")]
+    AccountErased,
+    #[serde(rename = "request answered")]
+    RequestAnswered,
+    #[serde(rename = "request")]
+    Request,
+    #[serde(rename = "event")]
+    Event,
+    #[serde(rename = "entry")]
+    Entry,
+    #[serde(rename = "question answered")]
+    QuestionAnswered,
+    #[serde(rename = "subscription deleted")]
+    SubscriptionDeleted,
+}
+
 /// How long something is kept, and from when.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[schema(as = RetentionPeriod)]
 pub struct Retention {
-    /// What starts the clock, e.g. `order closed`, `received`, `erasure requested`.
-    pub from: &'static str,
-    /// Days kept after that; `null` while the account exists (until erasure).
+    /// What starts the clock.
+    pub from: RetentionStart,
+    /// Days kept after that; `null` when kept with no fixed period (while the account
+    /// exists, or for as long as the log itself).
+    #[schema(minimum = 0)]
     pub days: Option<i64>,
     /// The rule in words.
     pub description: String,
 }
 
 /// The retention rule of a data category (see `privacy::data_map` for the categories).
-pub fn rule(category: &str, s: &Settings) -> Retention {
-    let days = |from: &'static str, days: i64, description: String| Retention {
+pub fn rule(category: DataCategory, s: &Settings) -> Retention {
+    let days = |from: RetentionStart, days: i64, description: String| Retention {
         from,
         days: Some(days),
         description,
     };
     match category {
-        "order_personal" => days(
-            "order closed",
+        DataCategory::OrderPersonal => days(
+            RetentionStart::OrderClosed,
             s.order_personal_days_after_close,
             format!(
                 "Kept while the order runs and for its {}-day after-sales window; the order's \
@@ -63,58 +216,62 @@ pub fn rule(category: &str, s: &Settings) -> Retention {
                 s.after_sales_days, s.order_personal_days_after_close
             ),
         ),
-        "accounting" => days(
-            "order closed",
+        DataCategory::Accounting => days(
+            RetentionStart::OrderClosed,
             s.accounting_years * 365,
             format!(
                 "Statutory period of {} years, without personal data.",
                 s.accounting_years
             ),
         ),
-        "consent_evidence" => days(
-            "account erased",
+        DataCategory::ConsentEvidence => days(
+            RetentionStart::AccountErased,
             s.accounting_years * 365,
             "Proof of consent and of policy acceptance, by subject id only, for as long as a \
              claim can be made."
                 .into(),
         ),
-        "dsr" => days(
-            "request answered",
+        DataCategory::Dsr => days(
+            RetentionStart::RequestAnswered,
             3 * 365,
             "Requests are deleted 3 years after their answer; unused one-time codes after 24 \
              hours."
                 .into(),
         ),
-        "idempotency" => days("request", 1, "24 hours, for safe retries.".into()),
-        "analytics" => days(
-            "event",
+        DataCategory::Idempotency => days(
+            RetentionStart::Request,
+            1,
+            "24 hours, for safe retries.".into(),
+        ),
+        DataCategory::Analytics => days(
+            RetentionStart::Event,
             s.analytics_raw_days,
             format!(
                 "Raw anonymous events {} days; daily aggregates longer (no personal data).",
                 s.analytics_raw_days
             ),
         ),
-        "audit" => Retention {
-            from: "entry",
+        DataCategory::Audit => Retention {
+            from: RetentionStart::Entry,
             days: None,
             description: "Ids, field names and purposes only (never values); kept whole, since \
                           the MAC chain proves nothing was removed."
                 .into(),
         },
-        "consultations" => days(
-            "question answered",
+        DataCategory::Consultations => days(
+            RetentionStart::QuestionAnswered,
             365,
             "The question and its contact email are shredded a year after the answer (the \
              published wording of answered questions stays, without personal data)."
                 .into(),
         ),
-        "service_secrets" => days(
-            "subscription deleted",
+        DataCategory::ServiceSecrets => days(
+            RetentionStart::SubscriptionDeleted,
             0,
             "Destroyed with its subscription (its data key is shredded).".into(),
         ),
-        _ => Retention {
-            from: "account erased",
+        DataCategory::AccountProfile | DataCategory::SavedAddresses => Retention {
+            from: RetentionStart::AccountErased,
             days: None,
             description: format!(
                 "Kept while the account exists; erased on request (at once, or when the last \

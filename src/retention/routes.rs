@@ -24,7 +24,8 @@ pub const EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct RunQuery {
-    /// `true`: only report what would be purged.
+    /// `true`: only count what is due, purge nothing; `false` (the default) purges.
+    #[param(default = false)]
     pub dry_run: Option<bool>,
 }
 

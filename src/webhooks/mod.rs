@@ -32,6 +32,10 @@ pub fn emit(
     event_type: &str,
     payload: &serde_json::Value,
 ) -> QueryResult<()> {
+    debug_assert!(
+        model::WebhookEventType::parse(event_type).is_some(),
+        "{event_type} is not a WebhookEventType: add it there (the document lists them)"
+    );
     let subscribers: Vec<String> = store::active(conn)?
         .into_iter()
         .filter(|s| model::wants(&s.patterns(), event_type))

@@ -13,11 +13,84 @@ pub const FAMILIES: [&str; 4] = ["order", "payment", "policy", "dsr"];
 /// At most this many patterns per subscription.
 pub const MAX_PATTERNS: usize = 32;
 
-/// A subscription's event pattern: `<family>.*` or an exact event name.
+/// A subscription's event pattern: `<family>.*` or an exact event name, with a family of
+/// `order`, `payment`, `policy` or `dsr` and a name of 1–64 lower-case letters, digits or
+/// underscores.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(try_from = "String", into = "String")]
-#[schema(value_type = String, example = "order.*")]
+#[schema(
+    value_type = String,
+    example = "order.*",
+    pattern = r"^(order|payment|policy|dsr)\.(\*|[a-z0-9_]{1,64})$"
+)]
 pub struct EventPattern(String);
+
+/// An event integrators receive, by type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+pub enum WebhookEventType {
+    #[serde(rename = "order.placed")]
+    OrderPlaced,
+    #[serde(rename = "order.paid")]
+    OrderPaid,
+    #[serde(rename = "order.shipped")]
+    OrderShipped,
+    #[serde(rename = "order.delivered")]
+    OrderDelivered,
+    #[serde(rename = "order.cancelled")]
+    OrderCancelled,
+    #[serde(rename = "order.expired")]
+    OrderExpired,
+    #[serde(rename = "order.closed")]
+    OrderClosed,
+    #[serde(rename = "order.address_corrected")]
+    OrderAddressCorrected,
+    #[serde(rename = "payment.refunded")]
+    PaymentRefunded,
+    #[serde(rename = "policy.published")]
+    PolicyPublished,
+    #[serde(rename = "dsr.updated")]
+    DsrUpdated,
+    #[serde(rename = "dsr.verification_code")]
+    DsrVerificationCode,
+}
+
+impl WebhookEventType {
+    pub const ALL: [WebhookEventType; 12] = [
+        WebhookEventType::OrderPlaced,
+        WebhookEventType::OrderPaid,
+        WebhookEventType::OrderShipped,
+        WebhookEventType::OrderDelivered,
+        WebhookEventType::OrderCancelled,
+        WebhookEventType::OrderExpired,
+        WebhookEventType::OrderClosed,
+        WebhookEventType::OrderAddressCorrected,
+        WebhookEventType::PaymentRefunded,
+        WebhookEventType::PolicyPublished,
+        WebhookEventType::DsrUpdated,
+        WebhookEventType::DsrVerificationCode,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WebhookEventType::OrderPlaced => "order.placed",
+            WebhookEventType::OrderPaid => "order.paid",
+            WebhookEventType::OrderShipped => "order.shipped",
+            WebhookEventType::OrderDelivered => "order.delivered",
+            WebhookEventType::OrderCancelled => "order.cancelled",
+            WebhookEventType::OrderExpired => "order.expired",
+            WebhookEventType::OrderClosed => "order.closed",
+            WebhookEventType::OrderAddressCorrected => "order.address_corrected",
+            WebhookEventType::PaymentRefunded => "payment.refunded",
+            WebhookEventType::PolicyPublished => "policy.published",
+            WebhookEventType::DsrUpdated => "dsr.updated",
+            WebhookEventType::DsrVerificationCode => "dsr.verification_code",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<WebhookEventType> {
+        WebhookEventType::ALL.into_iter().find(|e| e.as_str() == s)
+    }
+}
 
 fn is_name(s: &str) -> bool {
     !s.is_empty()
@@ -118,6 +191,15 @@ pub fn parse_endpoint(raw: &str, rules: EndpointRules) -> Result<url::Url, &'sta
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn event_types_match_the_wire_and_are_subscribable() {
+        for e in WebhookEventType::ALL {
+            assert_eq!(WebhookEventType::parse(e.as_str()), Some(e));
+            assert_eq!(serde_json::to_value(e).unwrap(), e.as_str());
+            assert!(EventPattern::parse(e.as_str()).is_ok(), "{}", e.as_str());
+        }
+    }
 
     #[test]
     fn family_wildcards_and_exact_names_match_as_expected() {

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::model::{parse_endpoint, EndpointRules, EventPattern, MAX_PATTERNS};
+use super::model::{parse_endpoint, EndpointRules, EventPattern, WebhookEventType, MAX_PATTERNS};
 use super::store::{self, DeliveryRow, SubscriptionRow};
 use crate::auth::{min, Auth};
 use crate::crypto::Crypto;
@@ -41,29 +41,80 @@ const RESOLVE_TIMEOUT: Duration = Duration::from_secs(3);
 const RESOLVES_INTERNAL: &str =
     "resolves to loopback, a private network or another internal address, not a public one";
 
+/// Where a delivery to a subscription stands: `pending` (waiting for its next try),
+/// `sending` (being delivered now), `delivered`, `dead` (all tries failed) or `cancelled`
+/// (the subscription was deleted first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    Pending,
+    Sending,
+    Delivered,
+    Dead,
+    Cancelled,
+}
+
+impl DeliveryStatus {
+    pub const ALL: [DeliveryStatus; 5] = [
+        DeliveryStatus::Pending,
+        DeliveryStatus::Sending,
+        DeliveryStatus::Delivered,
+        DeliveryStatus::Dead,
+        DeliveryStatus::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => crate::delivery::status::PENDING,
+            DeliveryStatus::Sending => crate::delivery::status::SENDING,
+            DeliveryStatus::Delivered => crate::delivery::status::DELIVERED,
+            DeliveryStatus::Dead => crate::delivery::status::DEAD,
+            DeliveryStatus::Cancelled => crate::delivery::status::CANCELLED,
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<DeliveryStatus> {
+        DeliveryStatus::ALL.into_iter().find(|d| d.as_str() == s)
+    }
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"url": "https://erp.example/valise-events", "events": ["order.*", "payment.refunded"]}))]
 pub struct NewSubscription {
-    /// Where events are POSTed: `https://`, no credentials in the address, on a public host.
-    /// An IP address must be public (not loopback, private, link-local, unique-local,
-    /// carrier-grade NAT, multicast or reserved), `localhost` is refused, and a host name
-    /// must resolve within 3 s to public addresses only (a name that does not resolve is
-    /// refused too).
+    /// Where events are POSTed (at most 2048 bytes): `https://`, no credentials in the
+    /// address, no `#fragment`, on a public host. An IP address must be public (not
+    /// loopback, private, link-local, unique-local, carrier-grade NAT, multicast or
+    /// reserved), `localhost` is refused, and a host name must resolve within 3 s to public
+    /// addresses only (a name that does not resolve is refused too).
+    #[schema(format = "uri", max_length = 2048)]
     pub url: String,
     /// `order.*`, `payment.*`, `policy.published`, `dsr.*`, or exact event names
-    /// (`order.placed`); 1–32 patterns.
+    /// (`order.placed`); 1–32 patterns (repeats are kept once).
+    #[schema(value_type = Vec<EventPattern>, min_items = 1, max_items = 32)]
     pub events: Vec<String>,
 }
 
+/// An event subscription, without its secret.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": "whk_0193a7c25b7e7d1a9c1e2f6c1f7e9a60",
+    "url": "https://erp.example/valise-events",
+    "events": ["order.*", "payment.refunded"],
+    "created_by": "usr_0193a7c25b7e7d1a9c1e2f6c1f7e9a31",
+    "created_at": "2026-11-25T15:00:00Z"
+}))]
 pub struct SubscriptionView {
-    /// `whk_…`
+    /// The subscription's id, `whk_` and 32 hex digits.
     pub id: String,
+    /// Where events are POSTed.
+    #[schema(format = "uri")]
     pub url: String,
+    /// The patterns of the events it receives.
     pub events: Vec<EventPattern>,
-    /// The admin who created it.
+    /// The admin (`usr_…`) or API key (`key_…`) that created it.
     pub created_by: String,
+    /// When it was created (RFC 3339, UTC).
     pub created_at: DateTime<Utc>,
 }
 
@@ -81,18 +132,39 @@ impl From<SubscriptionRow> for SubscriptionView {
 
 /// A new subscription with its signing secret, shown this once.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": "whk_0193a7c25b7e7d1a9c1e2f6c1f7e9a60",
+    "url": "https://erp.example/valise-events",
+    "events": ["order.*", "payment.refunded"],
+    "created_by": "usr_0193a7c25b7e7d1a9c1e2f6c1f7e9a31",
+    "created_at": "2026-11-25T15:00:00Z",
+    "secret": "whsec_N2xk4Qy8Rm1Tz6Vb0Wc3Xd7Ye5Zf9Ag2Bh4Ci8Dj6Ek"
+}))]
 pub struct CreatedSubscription {
     #[serde(flatten)]
     pub subscription: SubscriptionView,
-    /// Verify each delivery's `Valise-Signature: t=<unix>,v1=<hex>` as
-    /// `HMAC-SHA256(secret, t + "." + raw body)`, with the secret's UTF-8 bytes as the key.
-    /// It cannot be shown again.
+    /// The signing secret (`whsec_…`). Verify each delivery's `Valise-Signature:
+    /// t=<unix>,v1=<hex>` as `HMAC-SHA256(secret, t + "." + raw body)`, with the secret's
+    /// UTF-8 bytes as the key. It cannot be shown again.
     pub secret: String,
 }
 
+/// One page of subscriptions, newest first.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "data": [{
+        "id": "whk_0193a7c25b7e7d1a9c1e2f6c1f7e9a60",
+        "url": "https://erp.example/valise-events",
+        "events": ["order.*", "payment.refunded"],
+        "created_by": "usr_0193a7c25b7e7d1a9c1e2f6c1f7e9a31",
+        "created_at": "2026-11-25T15:00:00Z"
+    }],
+    "next_cursor": null
+}))]
 pub struct SubscriptionList {
+    /// Up to `limit` active subscriptions.
     pub data: Vec<SubscriptionView>,
+    /// Pass as `cursor` to get the next page; `null` on the last page.
     pub next_cursor: Option<String>,
 }
 
@@ -110,45 +182,77 @@ pub struct DeliveryView {
     pub id: String,
     /// `evt_…`, the `id` in the delivered body: deduplicate on it.
     pub event_id: String,
-    pub event_type: String,
-    /// `pending`, `sending`, `delivered`, `dead` (all tries failed) or `cancelled`
-    /// (subscription deleted first).
-    pub status: String,
+    /// The event's type, the `type` in the delivered body.
+    pub event_type: WebhookEventType,
+    /// Where the delivery stands.
+    pub status: DeliveryStatus,
+    /// Tries so far (at most 9).
+    #[schema(minimum = 0)]
     pub attempts: i32,
-    /// HTTP status of the last try; absent when it got no response (timeout, refused).
+    /// HTTP status of the last try; `null` when it got no response (timeout, refused) or
+    /// before the first try.
     pub last_status_code: Option<i32>,
     /// `HTTP <code>`, `timeout`, `connection failed`, `address refused` (the host is, or
-    /// now resolves to, a non-public address: nothing was sent), …
+    /// now resolves to, a non-public address: nothing was sent), …; `null` when the last try
+    /// succeeded or none was made.
     pub last_error: Option<String>,
+    /// When the event was queued for this subscription (RFC 3339, UTC).
     pub created_at: DateTime<Utc>,
+    /// When it was last tried (RFC 3339, UTC); `null` before the first try.
     pub last_attempt_at: Option<DateTime<Utc>>,
-    /// Pending: when it is tried next.
+    /// When it is tried next (RFC 3339, UTC); `null` unless `pending`.
     pub next_attempt_at: Option<DateTime<Utc>>,
+    /// When the endpoint acknowledged it (RFC 3339, UTC); `null` until `delivered`.
     pub delivered_at: Option<DateTime<Utc>>,
 }
 
-impl From<DeliveryRow> for DeliveryView {
-    fn from(r: DeliveryRow) -> Self {
-        let pending = r.status == crate::delivery::status::PENDING;
-        Self {
-            next_attempt_at: pending.then(|| r.next_attempt_at.and_utc()),
+impl TryFrom<DeliveryRow> for DeliveryView {
+    type Error = ApiError;
+
+    fn try_from(r: DeliveryRow) -> Result<Self, ApiError> {
+        let unknown = |what: &str, value: &str| {
+            ApiError::Internal(anyhow::anyhow!(
+                "delivery {}: unknown {what} {value:?}",
+                r.id
+            ))
+        };
+        let event_type = WebhookEventType::parse(&r.event_type)
+            .ok_or_else(|| unknown("event type", &r.event_type))?;
+        let status =
+            DeliveryStatus::parse(&r.status).ok_or_else(|| unknown("status", &r.status))?;
+        Ok(Self {
+            next_attempt_at: (status == DeliveryStatus::Pending)
+                .then(|| r.next_attempt_at.and_utc()),
             id: r.id,
             event_id: r.event_id,
-            event_type: r.event_type,
-            status: r.status,
+            event_type,
+            status,
             attempts: r.attempts,
             last_status_code: r.last_status_code,
             last_error: r.last_error,
             created_at: r.created_at.and_utc(),
             last_attempt_at: r.last_attempt_at.map(|t| t.and_utc()),
             delivered_at: r.delivered_at.map(|t| t.and_utc()),
-        }
+        })
     }
 }
 
+/// One page of a subscription's deliveries, newest first.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "data": [{
+        "id": "whd_0193a7c25b7e7d1a9c1e2f6c1f7e9a10", "event_id": "evt_0193a7c25b7e7d1a9c1e2f6c1f7e9a11",
+        "event_type": "order.placed", "status": "delivered", "attempts": 1, "last_status_code": 204,
+        "last_error": null, "created_at": "2026-11-25T10:00:00Z",
+        "last_attempt_at": "2026-11-25T10:00:01Z", "next_attempt_at": null,
+        "delivered_at": "2026-11-25T10:00:01Z"
+    }],
+    "next_cursor": null
+}))]
 pub struct DeliveryList {
+    /// Up to `limit` deliveries.
     pub data: Vec<DeliveryView>,
+    /// Pass as `cursor` to get the next page; `null` on the last page.
     pub next_cursor: Option<String>,
 }
 
@@ -297,7 +401,7 @@ async fn create(
     operation_id = "deleteWebhook",
     tag = "webhooks",
     security(("bearer" = []), ("api_key" = [])),
-    params(("id" = String, Path, description = "`whk_…` id")),
+    params(("id" = String, Path, description = "The subscription's id, `whk_…`")),
     responses(
         (status = 204, description = "Deleted (or already deleted)"),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
@@ -331,7 +435,7 @@ async fn remove(
     operation_id = "listWebhookDeliveries",
     tag = "webhooks",
     security(("bearer" = []), ("api_key" = [])),
-    params(("id" = String, Path, description = "`whk_…` id"), PageQuery),
+    params(("id" = String, Path, description = "The subscription's id, `whk_…`"), PageQuery),
     responses(
         (status = 200, description = "One page of delivery attempts, newest first", body = DeliveryList),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
@@ -358,7 +462,10 @@ async fn deliveries(
         .await?;
     let (rows, next_cursor) = paginate(rows, &page, DELIVERY_LISTING, |r| r.id.clone());
     Ok(HttpResponse::Ok().json(DeliveryList {
-        data: rows.into_iter().map(DeliveryView::from).collect(),
+        data: rows
+            .into_iter()
+            .map(DeliveryView::try_from)
+            .collect::<Result<_, _>>()?,
         next_cursor,
     }))
 }

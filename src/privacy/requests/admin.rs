@@ -26,7 +26,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(deny);
 }
 
-/// Which requests the queue shows.
+/// Which requests the queue shows: `open` (pending, scheduled, pending verification; the
+/// default), `closed` (completed, denied or cancelled) or `all`.
 #[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum QueueFilter {
@@ -48,8 +49,10 @@ pub struct QueueQuery {
     // and a `$ref` to it would dangle (openapi-typescript refuses the document).
     #[param(inline)]
     pub status: Option<QueueFilter>,
-    #[param(minimum = 1, maximum = 100)]
+    /// Requests per page, 1–100 (default 20).
+    #[param(minimum = 1, maximum = 100, default = 20)]
     pub limit: Option<u32>,
+    /// `next_cursor` from the previous page of this queue; omit for the first page.
     pub cursor: Option<String>,
 }
 
@@ -130,9 +133,12 @@ async fn queue(
 #[schema(example = json!({"months": 1, "reason": "Your request covers many orders; we need more time to gather them."}))]
 #[schema(as = PrivacyRequestExtension)]
 pub struct Extension {
-    /// 1 or 2; the total extension is at most 2 months.
+    /// Months to add: 1 or 2; the total extension is at most 2 months.
+    #[schema(minimum = 1, maximum = 2)]
     pub months: u32,
-    /// Told to the requester (1–500 characters).
+    /// Told to the requester: 1–500 characters once trimmed, no control characters but line
+    /// breaks, nothing sensitive.
+    #[schema(min_length = 1, max_length = 500)]
     pub reason: String,
 }
 
@@ -142,7 +148,9 @@ pub struct Extension {
 #[schema(example = json!({"reason": "We could not verify that the request came from the account holder."}))]
 #[schema(as = PrivacyRequestDenial)]
 pub struct Denial {
-    /// Told to the requester (1–500 characters).
+    /// Told to the requester: 1–500 characters once trimmed, no control characters but line
+    /// breaks, nothing sensitive.
+    #[schema(min_length = 1, max_length = 500)]
     pub reason: String,
 }
 
@@ -194,7 +202,7 @@ fn moved(ok: bool) -> Result<(), ApiError> {
     operation_id = "completePrivacyRequest",
     tag = "privacy-admin",
     security(("bearer" = [])),
-    params(("id" = String, Path, description = "`dsr_…`")),
+    params(("id" = String, Path, description = "The request's id, `dsr_…`")),
     responses(
         (status = 200, description = "The completed request", body = RequestView),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
@@ -243,7 +251,7 @@ async fn complete(
     operation_id = "extendPrivacyRequest",
     tag = "privacy-admin",
     security(("bearer" = [])),
-    params(("id" = String, Path, description = "`dsr_…`")),
+    params(("id" = String, Path, description = "The request's id, `dsr_…`")),
     request_body = Extension,
     responses(
         (status = 200, description = "The request with its new due date", body = RequestView),
@@ -286,7 +294,7 @@ async fn extend(
     operation_id = "denyPrivacyRequest",
     tag = "privacy-admin",
     security(("bearer" = [])),
-    params(("id" = String, Path, description = "`dsr_…`")),
+    params(("id" = String, Path, description = "The request's id, `dsr_…`")),
     request_body = Denial,
     responses(
         (status = 200, description = "The denied request", body = RequestView),

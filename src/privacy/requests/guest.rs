@@ -40,7 +40,8 @@ pub const PER_EMAIL: Limit = Limit {
     window: Duration::hours(1),
 };
 
-/// What a guest may ask for about the email they used at checkout.
+/// What a guest may ask for about the email they used at checkout: `access` (a copy of the
+/// orders), `rectification` (answered by the privacy officer) or `erasure`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum GuestKind {
@@ -63,19 +64,27 @@ impl From<GuestKind> for Kind {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"email": "ada@example.com", "kind": "access"}))]
 pub struct GuestRequest {
-    /// The contact email used at checkout.
-    #[schema(format = "email")]
+    /// The contact email used at checkout; at most 254 characters once normalised (64
+    /// before the `@`).
+    #[schema(format = "email", max_length = 254)]
     pub email: String,
+    /// What is asked for.
     pub kind: GuestKind,
 }
 
 /// The request, waiting for its code.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": "dsr_0193a7c25b7e7d1a9c1e2f6c1f7e9a52",
+    "status": "pending_verification",
+    "code_expires_at": "2026-11-26T15:00:00Z"
+}))]
 pub struct GuestRequestCreated {
     /// `dsr_…`: send the code to `POST /v1/privacy/requests/{id}/verify`.
     pub id: String,
+    /// Always `pending_verification`.
     pub status: Status,
-    /// When the code stops working.
+    /// When the code stops working: 24 hours after the request (RFC 3339, UTC).
     pub code_expires_at: DateTime<Utc>,
 }
 
@@ -85,12 +94,30 @@ pub struct GuestRequestCreated {
 #[schema(as = GuestRequestCode)]
 pub struct Verification {
     /// The 8-digit code sent to the email.
+    #[schema(min_length = 8, max_length = 8, pattern = "^[0-9]{8}$")]
     pub code: String,
 }
 
 /// A verified request: for `access`, the orders placed with the email, decrypted.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "request": {
+        "id": "dsr_0193a7c25b7e7d1a9c1e2f6c1f7e9a52",
+        "kind": "access",
+        "status": "completed",
+        "received_at": "2026-11-25T15:00:00Z",
+        "due_at": "2026-12-25T15:00:00Z",
+        "overdue": false,
+        "extension_months": 0,
+        "extension_reason": null,
+        "denial_reason": null,
+        "completed_at": "2026-11-25T15:20:00Z"
+    },
+    "orders": []
+}))]
 pub struct GuestVerified {
+    /// The request, now `completed` (access, finished erasure), `scheduled` (erasure with
+    /// open orders) or `pending` (rectification).
     pub request: RequestView,
     /// `access` only: every guest order placed with this email.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -362,7 +389,7 @@ fn carry_out(
 #[utoipa::path(
     operation_id = "verifyGuestPrivacyRequest",
     tag = "privacy",
-    params(("id" = String, Path, description = "`dsr_…`")),
+    params(("id" = String, Path, description = "The request's id, `dsr_…`, from `POST /v1/privacy/requests`")),
     request_body = Verification,
     responses(
         (status = 200, description = "Verified and carried out (or queued)", body = GuestVerified),

@@ -18,22 +18,39 @@ use store::RequestRow;
 
 /// A data-subject request as its requester and the privacy officer see it.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": "dsr_0193a7c25b7e7d1a9c1e2f6c1f7e9a51",
+    "kind": "rectification",
+    "status": "pending",
+    "received_at": "2026-11-25T15:00:00Z",
+    "due_at": "2027-01-25T15:00:00Z",
+    "overdue": false,
+    "extension_months": 1,
+    "extension_reason": "Your request covers many orders; we need more time to gather them.",
+    "denial_reason": null,
+    "completed_at": null
+}))]
 pub struct RequestView {
-    /// `dsr_…`
+    /// The request's id, `dsr_` and 32 hex digits.
     pub id: String,
+    /// What is asked for.
     pub kind: Kind,
+    /// Where the request stands.
     pub status: Status,
+    /// When it was received (RFC 3339, UTC).
     pub received_at: DateTime<Utc>,
-    /// One calendar month after receipt, later when extended.
+    /// One calendar month after receipt, later when extended (RFC 3339, UTC).
     pub due_at: DateTime<Utc>,
     /// Still open after its due date.
     pub overdue: bool,
-    /// Months added to the deadline (at most 2).
+    /// Months added to the deadline (0 to 2).
+    #[schema(minimum = 0, maximum = 2)]
     pub extension_months: i32,
-    /// Why the deadline was extended, as told to the requester.
+    /// Why the deadline was extended, as told to the requester; `null` unless extended.
     pub extension_reason: Option<String>,
-    /// Why the request was denied, as told to the requester.
+    /// Why the request was denied, as told to the requester; `null` unless denied.
     pub denial_reason: Option<String>,
+    /// When it was completed (RFC 3339, UTC); `null` until then.
     pub completed_at: Option<DateTime<Utc>>,
 }
 

@@ -6,7 +6,9 @@ use utoipa::ToSchema;
 
 use crate::http::error::ApiError;
 
-/// What the data subject asks for.
+/// What the data subject asks for: `access` (a copy of everything held), `rectification`
+/// (correction of inaccurate data), `erasure` (crypto-shredding of everything not kept by
+/// law) or `withdrawal` (of a consent).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 #[schema(as = PrivacyRequestKind)]
@@ -43,7 +45,9 @@ impl Kind {
     }
 }
 
-/// Where a request stands.
+/// Where a request stands: `pending_verification` (a guest request waiting for its one-time
+/// code), `pending` (waiting for the privacy officer), `scheduled` (an erasure waiting for
+/// open orders to finish their after-sales window), `completed`, `denied` or `cancelled`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 #[schema(as = PrivacyRequestStatus)]

@@ -19,9 +19,27 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(erase_me).service(my_requests).service(cancel);
 }
 
+/// One page of data-subject requests.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "data": [{
+        "id": "dsr_0193a7c25b7e7d1a9c1e2f6c1f7e9a51",
+        "kind": "rectification",
+        "status": "pending",
+        "received_at": "2026-11-25T15:00:00Z",
+        "due_at": "2026-12-25T15:00:00Z",
+        "overdue": false,
+        "extension_months": 0,
+        "extension_reason": null,
+        "denial_reason": null,
+        "completed_at": null
+    }],
+    "next_cursor": "MjAyNi0xMi0yNVQxNTowMDowMFo"
+}))]
 pub struct RequestList {
+    /// Up to `limit` requests.
     pub data: Vec<RequestView>,
+    /// Pass as `cursor` to get the next page; `null` on the last page.
     pub next_cursor: Option<String>,
 }
 
@@ -107,7 +125,7 @@ async fn my_requests(
     operation_id = "cancelMyPrivacyRequest",
     tag = "privacy",
     security(("bearer" = [])),
-    params(("id" = String, Path, description = "`dsr_…`")),
+    params(("id" = String, Path, description = "The request's id, `dsr_…`")),
     responses(
         (status = 200, description = "The cancelled request", body = RequestView),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
