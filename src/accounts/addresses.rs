@@ -307,7 +307,8 @@ async fn create(
             })
         })
         .await?;
-    Ok(with_etag(HttpResponse::Created().json(saved), &tag))
+    let location = format!("/v1/me/addresses/{}", saved.id);
+    Ok(with_etag(crate::http::created(&location).json(saved), &tag))
 }
 
 /// Correct a saved address.

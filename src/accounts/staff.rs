@@ -308,7 +308,7 @@ async fn create_staff(
             view(conn, &crypto, &row)
         })
         .await?;
-    Ok(HttpResponse::Created().json(view))
+    Ok(crate::http::created(&format!("/v1/admin/staff/{}", view.user.id)).json(view))
 }
 
 /// Change a staff account's role or status.

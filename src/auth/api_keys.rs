@@ -191,10 +191,12 @@ async fn create(
             store::create_api_key(conn, &name, role, &created_by).map_err(ApiError::from)
         })
         .await?;
-    Ok(HttpResponse::Created().json(CreatedApiKey {
-        key: ApiKeyView::from(row),
-        secret,
-    }))
+    Ok(
+        crate::http::created(&format!("/v1/admin/api-keys/{}", row.id)).json(CreatedApiKey {
+            key: ApiKeyView::from(row),
+            secret,
+        }),
+    )
 }
 
 /// Revoke an API key.

@@ -227,7 +227,7 @@ async fn register(
         })
         .await?;
     let tokens = tokens(&keys, &profile.id, profile.role, refresh_token)?;
-    Ok(HttpResponse::Created().json(Registered {
+    Ok(crate::http::created("/v1/me").json(Registered {
         user: UserView::from(profile),
         tokens,
     }))

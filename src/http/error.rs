@@ -48,6 +48,7 @@ pub struct FieldError {
     /// Dotted path of the field (`shipping_address.country`, `items[2].quantity`); `$` is the
     /// whole body.
     pub field: String,
+    /// What is wrong with it, in words for a person (`must be 1–100 characters`).
     pub message: String,
 }
 

@@ -199,6 +199,12 @@ const SOME_RESPONSES: &[(&str, &[Carriers])] = &[
             ("checkoutCart", &["201"]),
             ("createProduct", &["201"]),
             ("createVariant", &["201"]),
+            ("registerCustomer", &["201"]),
+            ("createApiKey", &["201"]),
+            ("createWebhook", &["201"]),
+            ("createMyAddress", &["201"]),
+            ("createStaff", &["201"]),
+            ("publishPolicy", &["201"]),
         ],
     ),
     (

@@ -116,7 +116,8 @@ async fn publish(
             Err(e) => log::warn!("queueing policy revision notices failed (will resume): {e}"),
         }
     });
-    Ok(HttpResponse::Created().json(PolicyDocument::from(policy)))
+    let location = format!("/v1/policies/{}", policy.version);
+    Ok(crate::http::created(&location).json(PolicyDocument::from(policy)))
 }
 
 /// Accepting the current policy.

@@ -387,10 +387,12 @@ async fn create(
             })
         })
         .await?;
-    Ok(HttpResponse::Created().json(CreatedSubscription {
-        subscription: SubscriptionView::from(row),
-        secret: shown,
-    }))
+    Ok(
+        crate::http::created(&format!("/v1/admin/webhooks/{}", row.id)).json(CreatedSubscription {
+            subscription: SubscriptionView::from(row),
+            secret: shown,
+        }),
+    )
 }
 
 /// Delete a subscription.

@@ -18,6 +18,7 @@ async fn registering_creates_a_customer_with_a_session() {
         .await;
     assert_eq!(response.status(), StatusCode::CREATED);
     assert_eq!(response.headers()["cache-control"], "no-store");
+    assert_eq!(response.headers()["location"], "/v1/me");
     let body: Value = response.json().await.unwrap();
     assert!(body["user"]["id"].as_str().unwrap().starts_with("usr_"));
     assert_eq!(body["user"]["email"], email, "stored normalised");

@@ -148,3 +148,111 @@ fn every_reference_in_the_document_resolves() {
     assert!(!found.is_empty());
     assert!(dangling.is_empty(), "dangling references: {dangling:?}");
 }
+
+fn operations(document: &Value) -> Vec<(String, &Value)> {
+    let mut found = Vec::new();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            found.push((format!("{} {path}", method.to_uppercase()), op));
+        }
+    }
+    found
+}
+
+/// A generated client turns descriptions into its doc comments: every parameter and every
+/// property says what it is (a property that is a bare `$ref` takes its schema's description).
+#[test]
+fn every_parameter_and_property_is_described() {
+    fn undescribed(schema: &Value, at: &str, found: &mut Vec<String>) {
+        let Some(map) = schema.as_object() else {
+            return;
+        };
+        for (name, property) in map
+            .get("properties")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            let described = property.get("description").is_some()
+                || property.get("$ref").is_some()
+                || ["allOf", "oneOf", "anyOf"].iter().any(|k| {
+                    property[k]
+                        .as_array()
+                        .is_some_and(|parts| parts.iter().any(|p| p.get("description").is_some()))
+                });
+            if !described {
+                found.push(format!("{at}.{name}"));
+            }
+            undescribed(property, &format!("{at}.{name}"), found);
+        }
+        for key in ["allOf", "oneOf", "anyOf"] {
+            for (i, part) in map
+                .get(key)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
+                undescribed(part, &format!("{at}[{key} {i}]"), found);
+            }
+        }
+        if let Some(items) = map.get("items") {
+            undescribed(items, &format!("{at}[]"), found);
+        }
+    }
+    let document: Value = serde_json::from_str(&valise::http::openapi::spec_json()).unwrap();
+    let mut found = Vec::new();
+    for (name, schema) in document["components"]["schemas"].as_object().unwrap() {
+        undescribed(schema, name, &mut found);
+    }
+    for (name, op) in operations(&document) {
+        for parameter in op["parameters"].as_array().into_iter().flatten() {
+            if parameter.get("description").is_none() {
+                found.push(format!("{name} parameter {}", parameter["name"]));
+            }
+        }
+    }
+    assert!(found.is_empty(), "undescribed: {found:#?}");
+}
+
+/// Every request body and every successful JSON answer shows an example, in the media type or
+/// in its schema (Spectral's `oas3-valid-*-example` rules check that each one validates).
+#[test]
+fn every_request_body_and_main_response_has_an_example() {
+    let document: Value = serde_json::from_str(&valise::http::openapi::spec_json()).unwrap();
+    let has_example = |content: &Value| {
+        let schema = match content["schema"]["$ref"].as_str() {
+            Some(r) => document
+                .pointer(r.trim_start_matches('#'))
+                .unwrap_or(&Value::Null),
+            None => &content["schema"],
+        };
+        content.get("example").is_some()
+            || content.get("examples").is_some()
+            || schema.get("example").is_some()
+            || schema.get("examples").is_some()
+    };
+    let mut missing = Vec::new();
+    for (name, op) in operations(&document) {
+        for (media, content) in op["requestBody"]["content"]
+            .as_object()
+            .into_iter()
+            .flatten()
+        {
+            if !has_example(content) {
+                missing.push(format!("{name} request body ({media})"));
+            }
+        }
+        for (status, response) in op["responses"].as_object().unwrap() {
+            if !status.starts_with('2') {
+                continue;
+            }
+            for (media, content) in response["content"].as_object().into_iter().flatten() {
+                if media == "application/json" && !has_example(content) {
+                    missing.push(format!("{name} {status} ({media})"));
+                }
+            }
+        }
+    }
+    assert!(missing.is_empty(), "no example: {missing:#?}");
+}

@@ -346,6 +346,13 @@ async fn two_instances_deliver_each_notification_and_webhook_exactly_once() {
         .await
         .unwrap();
     assert_eq!(subscribed.status(), StatusCode::CREATED);
+    let location = subscribed.headers()["location"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let subscription: Value = subscribed.json().await.unwrap();
+    let id = subscription["id"].as_str().unwrap();
+    assert_eq!(location, format!("/v1/admin/webhooks/{id}"));
     let db = app.db.clone();
     let ids: Vec<String> = db
         .run(move |conn| {

@@ -29,6 +29,12 @@ async fn the_export_holds_everything_about_me() {
         .await
         .unwrap();
     assert_eq!(saved.status(), StatusCode::CREATED);
+    let location = saved.headers()["location"].to_str().unwrap().to_owned();
+    let saved: Value = saved.json().await.unwrap();
+    assert_eq!(
+        location,
+        format!("/v1/me/addresses/{}", saved["id"].as_str().unwrap())
+    );
     let fulfillment = app.staff(Role::Fulfillment).await;
     let full = app
         .get_as(&format!("/v1/admin/orders/{number}"), &fulfillment)
@@ -226,6 +232,7 @@ async fn a_published_revision_moves_the_header_everywhere_and_notifies_every_cus
         .unwrap();
     assert_eq!(published.status(), StatusCode::CREATED);
     assert_eq!(published.headers()["x-policy-version"], "2");
+    assert_eq!(published.headers()["location"], "/v1/policies/2");
     let policy: Value = published.json().await.unwrap();
     assert_eq!(policy["version"], 2);
     let current = ok_json(app.get("/v1/policies/current").await).await;

@@ -119,8 +119,13 @@ async fn nobody_grants_a_role_they_do_not_hold() {
         .await
         .unwrap();
     assert_eq!(created.status(), StatusCode::CREATED);
+    let location = created.headers()["location"].to_str().unwrap().to_owned();
     let manager: Value = created.json().await.unwrap();
     assert_eq!(manager["role"], "manager");
+    assert_eq!(
+        location,
+        format!("/v1/admin/staff/{}", manager["id"].as_str().unwrap())
+    );
 
     // Admin cannot touch a privacy officer's account, nor make someone one.
     let path = format!("/v1/admin/staff/{}", officer.user_id);
@@ -206,6 +211,7 @@ async fn an_api_key_acts_with_its_role_and_stops_when_revoked() {
         .await
         .unwrap();
     assert_eq!(created.status(), StatusCode::CREATED);
+    let location = created.headers()["location"].to_str().unwrap().to_owned();
     let key: Value = created.json().await.unwrap();
     let secret = key["secret"].as_str().unwrap().to_owned();
     assert!(secret.starts_with("vk_"));
@@ -239,6 +245,7 @@ async fn an_api_key_acts_with_its_role_and_stops_when_revoked() {
     );
 
     let path = format!("/v1/admin/api-keys/{}", key["id"].as_str().unwrap());
+    assert_eq!(location, path, "Location names the key to revoke");
     let revoked = app
         .authed(Method::DELETE, &path, &admin)
         .send()
