@@ -172,7 +172,7 @@ impl TestProvider {
 /// What a provider webhook event reports: `payment.authorized`, `payment.captured`,
 /// `payment.failed` or `payment.refunded` (the payment's whole remaining amount).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub enum WebhookEventType {
+pub enum ProviderEventType {
     #[serde(rename = "payment.authorized")]
     #[schema(rename = "payment.authorized")]
     PaymentAuthorized,
@@ -191,26 +191,26 @@ pub enum WebhookEventType {
     Other,
 }
 
-impl WebhookEventType {
+impl ProviderEventType {
     /// The type as the provider spells it (`None` for one this API does not know).
     pub fn as_str(self) -> Option<&'static str> {
         match self {
-            WebhookEventType::PaymentAuthorized => Some("payment.authorized"),
-            WebhookEventType::PaymentCaptured => Some("payment.captured"),
-            WebhookEventType::PaymentFailed => Some("payment.failed"),
-            WebhookEventType::PaymentRefunded => Some("payment.refunded"),
-            WebhookEventType::Other => None,
+            ProviderEventType::PaymentAuthorized => Some("payment.authorized"),
+            ProviderEventType::PaymentCaptured => Some("payment.captured"),
+            ProviderEventType::PaymentFailed => Some("payment.failed"),
+            ProviderEventType::PaymentRefunded => Some("payment.refunded"),
+            ProviderEventType::Other => None,
         }
     }
 
     /// The payment status the event reports (`None` for an unknown type).
     pub fn status(self) -> Option<PaymentStatus> {
         match self {
-            WebhookEventType::PaymentAuthorized => Some(PaymentStatus::Authorized),
-            WebhookEventType::PaymentCaptured => Some(PaymentStatus::Captured),
-            WebhookEventType::PaymentFailed => Some(PaymentStatus::Failed),
-            WebhookEventType::PaymentRefunded => Some(PaymentStatus::Refunded),
-            WebhookEventType::Other => None,
+            ProviderEventType::PaymentAuthorized => Some(PaymentStatus::Authorized),
+            ProviderEventType::PaymentCaptured => Some(PaymentStatus::Captured),
+            ProviderEventType::PaymentFailed => Some(PaymentStatus::Failed),
+            ProviderEventType::PaymentRefunded => Some(PaymentStatus::Refunded),
+            ProviderEventType::Other => None,
         }
     }
 }
@@ -228,7 +228,7 @@ pub struct WebhookEvent {
     pub id: String,
     /// What happened. A type not listed here is acknowledged as `ignored` and changes nothing.
     #[serde(rename = "type")]
-    pub event_type: WebhookEventType,
+    pub event_type: ProviderEventType,
     /// When the provider created the event, in seconds since the Unix epoch (informative: the
     /// signature's timestamp is the one checked).
     pub created: i64,
@@ -292,7 +292,7 @@ mod tests {
             assert_eq!(serde_json::to_value(e.event_type).unwrap(), t);
         }
         let other = event("payment.disputed");
-        assert_eq!(other.event_type, WebhookEventType::Other);
+        assert_eq!(other.event_type, ProviderEventType::Other);
         assert_eq!((other.status(), other.event_type.as_str()), (None, None));
     }
 
