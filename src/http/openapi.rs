@@ -147,14 +147,16 @@ const HEADERS: &[(&str, HeaderKind, bool, &str)] = &[
     (
         "RateLimit",
         HeaderKind::Text,
-        true,
-        "The state of the limit that applies: `\"<policy>\";r=<remaining>;t=<seconds to reset>`",
+        false,
+        "The state of the quota that applies: `\"<policy>\";r=<remaining>;t=<seconds to \
+         reset>`. Sent with the quotas of each route; a sign-in or code back-off (a growing \
+         wait after failures) sends `Retry-After` alone",
     ),
     (
         "RateLimit-Policy",
         HeaderKind::Text,
-        true,
-        "The limit's quota: `\"<policy>\";q=<requests>;w=<window seconds>`",
+        false,
+        "The quota that applies: `\"<policy>\";q=<requests>;w=<window seconds>`",
     ),
 ];
 
