@@ -80,7 +80,7 @@ impl Actor {
             kind,
             id: Some(principal.id.clone()),
             role: Some(principal.role),
-            request_id: crate::http::middleware::current_request_id(),
+            request_id: crate::http::request_id::current_request_id(),
         }
     }
 
@@ -90,7 +90,7 @@ impl Actor {
             kind: ActorKind::Subject,
             id: Some(id.to_owned()),
             role: Some(role),
-            request_id: crate::http::middleware::current_request_id(),
+            request_id: crate::http::request_id::current_request_id(),
         }
     }
 }

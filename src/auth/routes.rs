@@ -184,7 +184,7 @@ async fn register(
     let password = Password::parse("password", body.password)?;
     let accepted = body.accepted_policy_version;
     let crypto = crypto.into_inner();
-    let request_id = crate::http::middleware::current_request_id();
+    let request_id = crate::http::request_id::current_request_id();
     let (profile, refresh_token) = db
         .run(move |conn| {
             let version = require_current_policy(conn, accepted)?;

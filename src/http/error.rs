@@ -8,7 +8,7 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::middleware::current_request_id;
+use super::request_id::current_request_id;
 use crate::db::DbError;
 
 pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";

@@ -20,26 +20,15 @@ use futures_util::future::Either;
 use tokio::task::futures::TaskLocalFuture;
 
 use super::error::{problem_response, slug_for, ApiError, PROBLEM_CONTENT_TYPE};
+use super::request_id::{current_request_id, new_request_id, CURRENT_REQUEST_ID, REQUEST_ID};
 use super::route_table::{RouteId, RouteTable};
 use crate::metrics::{self, Metrics, RequestSeries};
 use crate::versions::Versions;
 
-pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub const POLICY_VERSION: HeaderName = HeaderName::from_static("x-policy-version");
 
 /// The log target of the access log (one line per request).
 const ACCESS_LOG: &str = "valise::access";
-
-tokio::task_local! {
-    static CURRENT_REQUEST_ID: HeaderValue;
-}
-
-/// The id of the request being served on this task, if any.
-pub fn current_request_id() -> Option<String> {
-    CURRENT_REQUEST_ID
-        .try_with(|id| id.to_str().unwrap_or_default().to_owned())
-        .ok()
-}
 
 /// The id a client sent in `X-Request-Id`, when it is short and plain (so it cannot inject
 /// into logs). It is never the request's id — what the audit chain, the problem documents
@@ -57,20 +46,6 @@ fn client_request_id(req: &ServiceRequest) -> Option<HeaderValue> {
                     .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(b))
         })
         .cloned()
-}
-
-fn new_request_id() -> HeaderValue {
-    // `Uuid::now_v7` keeps its counter behind one process-wide mutex, which every worker
-    // would take on every request; ids need to be unique (their random bits see to that),
-    // ordered only within a worker.
-    thread_local! {
-        static CONTEXT: uuid::ContextV7 = const { uuid::ContextV7::new() };
-    }
-    let id = CONTEXT.with(|context| uuid::Uuid::new_v7(uuid::Timestamp::now(context)));
-    let mut buffer = [0u8; uuid::fmt::Hyphenated::LENGTH];
-    let id = id.hyphenated().encode_lower(&mut buffer);
-    // Hex digits and hyphens: always a valid header value.
-    HeaderValue::from_str(id).unwrap_or(HeaderValue::from_static("-"))
 }
 
 /// The outermost middleware (see the module documentation).

@@ -11,6 +11,7 @@ pub mod middleware;
 pub mod openapi;
 pub mod pagination;
 pub mod problems;
+pub mod request_id;
 pub mod route_table;
 
 /// A `201 Created` that names the new resource in `Location`: the path, on this server, where

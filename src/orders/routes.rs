@@ -219,7 +219,7 @@ async fn correct_address(
             kind: crate::audit::ActorKind::Subject,
             id: None,
             role: None,
-            request_id: crate::http::middleware::current_request_id(),
+            request_id: crate::http::request_id::current_request_id(),
         },
     };
     let crypto = crypto.into_inner();
