@@ -13,6 +13,7 @@ pub mod keyring;
 pub mod rotation;
 pub mod routes;
 mod sealed;
+pub mod signature;
 mod store;
 
 use std::sync::Arc;

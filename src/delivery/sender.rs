@@ -80,7 +80,8 @@ impl Sender {
                 error: REFUSED_ADDRESS.to_owned(),
             };
         }
-        let signature = crate::payments::model::sign(secret, chrono::Utc::now().timestamp(), &body);
+        let signature =
+            crate::crypto::signature::sign(secret, chrono::Utc::now().timestamp(), &body);
         let mut request = self
             .client
             .post(url)
