@@ -26,3 +26,4 @@ pub mod retention;
 pub mod startup;
 pub mod versions;
 pub mod webhooks;
+pub mod workers;

@@ -23,10 +23,10 @@ use crate::http::route_table::{self, RouteTable};
 use crate::http::{gate, health, middleware, openapi, problems};
 use crate::metrics::{self, routes::MetricsAccess, Metrics};
 use crate::policies;
-use crate::versions::{self, Versions};
+use crate::versions::Versions;
 use crate::{
-    accounts, analytics, audit, auth, carts, catalog, crypto, delivery, notifications, orders,
-    payments, privacy, retention, webhooks,
+    accounts, analytics, audit, auth, carts, catalog, crypto, notifications, orders, payments,
+    privacy, retention, webhooks,
 };
 
 /// Every documented route. The OpenAPI document is generated from exactly this list.
@@ -194,28 +194,14 @@ impl Application {
             },
         });
         // Background work; every instance runs it, each task is safe with several processes.
-        let mut workers = vec![
-            versions::spawn_watcher(db.clone(), versions.clone()),
-            orders::worker::spawn(db.clone(), config.after_sales_window),
-            privacy::erasure::spawn(db.clone(), app_crypto.clone()),
-            policies::admin::spawn_resumer(db.clone()),
-            delivery::spawn(db.clone(), app_crypto.clone(), config.delivery.clone())?,
-            retention::routes::spawn(
-                db.clone(),
-                app_crypto.clone(),
-                retention_settings.get_ref().clone(),
-                metrics.clone(),
-            ),
-            analytics::spawn(db.clone(), config.analytics.rollup_interval),
-            audit::anchor::spawn(
-                db.clone(),
-                app_crypto.clone(),
-                audit::anchor::AnchorConfig {
-                    file: config.audit_anchor_file.clone(),
-                    interval: config.audit_anchor_interval,
-                },
-            ),
-        ];
+        let mut workers = crate::workers::spawn_all(crate::workers::Context {
+            db: &db,
+            crypto: &app_crypto,
+            config: &config,
+            versions: &versions,
+            retention: retention_settings.get_ref(),
+            metrics: &metrics,
+        })?;
 
         let spec = openapi::spec();
         let routes = web::Data::new(RouteTable::from_spec(&spec, UNDOCUMENTED_ROUTES)?);

@@ -9,6 +9,7 @@ use crate::crypto::{index_kind, Crypto, CryptoError, DataKey, Place};
 use crate::db::schema::users;
 use crate::db::DbConnection;
 use crate::http::error::ApiError;
+use crate::notifications::recipients::{Address, Notice};
 
 pub const TABLE: &str = "users";
 
@@ -154,6 +155,30 @@ pub fn find_by_email(
         .select(UserRow::as_select())
         .first(conn)
         .optional()
+}
+
+/// The account's email, the one field the outbox's gateway needs to write to it; `None` for
+/// an account erased, shredded or without one.
+pub fn notice_address(
+    conn: &mut DbConnection,
+    crypto: &Crypto,
+    notice: &Notice<'_>,
+) -> Result<Option<Address>, ApiError> {
+    let Some(row) = notice
+        .user_id
+        .map(|id| get(conn, id))
+        .transpose()?
+        .flatten()
+    else {
+        return Ok(None);
+    };
+    let key = match crypto.data_key(conn, &row.id) {
+        Ok(key) => key,
+        Err(CryptoError::Shredded) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let email = open(&key, &row.id, "email_sealed", &row.email_sealed)?;
+    Ok(email.filter(|email| !email.is_empty()).map(Address::to))
 }
 
 /// Opens an account's sealed fields.

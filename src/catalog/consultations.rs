@@ -22,6 +22,7 @@ use crate::db::{Db, DbConnection};
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{Json, Query};
 use crate::http::pagination::{paginate, PageQuery};
+use crate::notifications::recipients::{Address, Notice};
 use crate::privacy::refuse_sensitive;
 
 const TABLE: &str = "consultations";
@@ -554,6 +555,18 @@ async fn answer(
         })
         .await?;
     Ok(HttpResponse::Ok().json(receipt))
+}
+
+/// The address of a `consultation.answered` notice (its payload names the consultation).
+pub fn notice_address(
+    conn: &mut DbConnection,
+    crypto: &Crypto,
+    notice: &Notice<'_>,
+) -> Result<Option<Address>, ApiError> {
+    let id = notice.payload["consultation_id"]
+        .as_str()
+        .unwrap_or_default();
+    Ok(contact_email(conn, crypto, id)?.map(Address::to))
 }
 
 /// The asker's contact email, opened for the notification gateway; `None` when none was

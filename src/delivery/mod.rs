@@ -13,6 +13,8 @@ mod sender;
 
 use std::time::Duration;
 
+use futures_util::future::LocalBoxFuture;
+
 pub use sender::{Attempt, Reach, Sender, REFUSED_ADDRESS};
 
 use crate::config::DeliveryConfig;
@@ -64,55 +66,67 @@ where
     count
 }
 
-/// Starts the worker. It runs until the task is aborted (see `Application::run_until_stopped`);
-/// a delivery cut off mid-way is retried by whichever instance claims it after its lease.
+/// One queue of outgoing messages the worker drains: the notification outbox, the webhook
+/// delivery log. Each claims its due rows ([`crate::db::claim_due`]), delivers them with
+/// [`deliver_all`] and records each outcome; the worker knows neither.
+pub trait Outbox {
+    /// Named in the log when a pass fails.
+    fn name(&self) -> &'static str;
+
+    /// Which addresses this queue's messages may reach.
+    fn reach(&self) -> Reach;
+
+    /// One pass: claims up to `config.batch` due rows and delivers them; returns how many it
+    /// claimed.
+    fn run_once<'a>(
+        &'a self,
+        db: &'a Db,
+        crypto: &'a Crypto,
+        sender: &'a Sender,
+        config: &'a DeliveryConfig,
+    ) -> LocalBoxFuture<'a, Result<usize, crate::http::error::ApiError>>;
+}
+
+/// Starts the worker over `queues`. It runs until the task is aborted (see
+/// `Application::run_until_stopped`); a delivery cut off mid-way is retried by whichever
+/// instance claims it after its lease.
 pub fn spawn(
     db: Db,
     crypto: Crypto,
     config: DeliveryConfig,
+    queues: Vec<Box<dyn Outbox>>,
 ) -> anyhow::Result<actix_web::rt::task::JoinHandle<()>> {
-    // The gateway is the operator's own; integrators' endpoints are kept to public
-    // addresses unless development opted in.
-    let gateway = Sender::new(config.timeout, Reach::Any)?;
-    let integrators = if config.webhook_allow_private {
+    if config.webhook_allow_private {
         log::warn!(
             "VALISE_WEBHOOK_ALLOW_PRIVATE: integrators' webhooks may reach private addresses"
         );
-        gateway.clone()
-    } else {
-        Sender::new(config.timeout, Reach::PublicOnly)?
-    };
+    }
+    let queues = queues
+        .into_iter()
+        .map(|queue| {
+            // Public-only queues (integrators' endpoints) reach private addresses only when
+            // development opted in.
+            let reach = match queue.reach() {
+                Reach::PublicOnly if config.webhook_allow_private => Reach::Any,
+                reach => reach,
+            };
+            Ok((queue, Sender::new(config.timeout, reach)?))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     Ok(actix_web::rt::spawn(async move {
         let mut tick = actix_web::rt::time::interval(config.interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // A full batch means more is probably due: go on at once; otherwise wait.
+        let full = usize::try_from(config.batch).unwrap_or(usize::MAX);
         loop {
-            let notifications =
-                match crate::notifications::delivery::run_once(&db, &crypto, &gateway, &config)
-                    .await
-                {
-                    Ok(n) => n,
-                    Err(e) => {
-                        log::warn!("notification delivery failed: {e}");
-                        0
-                    }
-                };
-            let webhooks = match crate::webhooks::delivery::run_once(
-                &db,
-                &crypto,
-                &integrators,
-                &config,
-            )
-            .await
-            {
-                Ok(n) => n,
-                Err(e) => {
-                    log::warn!("webhook delivery failed: {e}");
-                    0
+            let mut more = false;
+            for (queue, sender) in &queues {
+                match queue.run_once(&db, &crypto, sender, &config).await {
+                    Ok(n) => more |= n >= full,
+                    Err(e) => log::warn!("{} delivery failed: {e}", queue.name()),
                 }
-            };
-            // A full batch means more is probably due: go on at once; otherwise wait.
-            let full = usize::try_from(config.batch).unwrap_or(usize::MAX);
-            if notifications < full && webhooks < full {
+            }
+            if !more {
                 tick.tick().await;
             }
         }

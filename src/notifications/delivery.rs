@@ -4,16 +4,18 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use futures_util::future::LocalBoxFuture;
 use serde::Serialize;
 
+use super::recipients::{Address, Notice, Recipients};
 use super::MARKETING_PREFIX;
 use crate::config::{DeliveryConfig, Gateway};
-use crate::crypto::{Crypto, CryptoError};
+use crate::crypto::Crypto;
 use crate::db::schema::notifications;
 use crate::db::{claim_due, Db, DbConnection, Queue};
-use crate::delivery::{backoff, deliver_all, lease, status, Attempt, Sender};
+use crate::delivery::{backoff, deliver_all, lease, status, Attempt, Outbox, Reach, Sender};
 use crate::http::error::ApiError;
-use crate::privacy::consents::{self, Purpose};
+use crate::privacy::ledger::{self, Purpose};
 
 /// A claimed outbox row.
 #[derive(Debug, Clone, Queryable)]
@@ -80,7 +82,7 @@ pub enum Outcome {
 
 /// Whether `user_id` currently consents to marketing notifications (the consent ledger).
 pub fn marketing_allowed(conn: &mut DbConnection, user_id: &str) -> QueryResult<bool> {
-    consents::granted(conn, user_id, Purpose::MarketingNotifications)
+    ledger::granted(conn, user_id, Purpose::MarketingNotifications)
 }
 
 /// Where a notification goes this pass.
@@ -102,14 +104,14 @@ fn is_order_notice(kind: &str) -> bool {
         .any(|family| kind.starts_with(family))
 }
 
-/// Decides the route of a claimed notification, reading consent and opening the one address
-/// the gateway needs (the account's email, a guest order's contact email, or a guest
-/// request's sealed address and code).
+/// Decides the route of a claimed notification: reads consent, then asks the room that owns
+/// the notice for the one address the gateway needs ([`Recipients`]).
 ///
 /// Without a gateway (`with_gateway` false) only consent is read: no address is opened.
 pub fn route(
     conn: &mut DbConnection,
     crypto: &Crypto,
+    recipients: &Recipients,
     row: &Claimed,
     with_gateway: bool,
 ) -> Result<Route, ApiError> {
@@ -127,61 +129,23 @@ pub fn route(
         return Ok(Route::InboxOnly);
     }
     if let Some(user) = user {
-        if is_order_notice(&row.kind)
-            && !consents::granted(conn, user, Purpose::OrderNotifications)?
+        if is_order_notice(&row.kind) && !ledger::granted(conn, user, Purpose::OrderNotifications)?
         {
             return Ok(Route::InboxOnly);
         }
-        let Some(account) = crate::accounts::store::get(conn, user)? else {
-            return Ok(Route::InboxOnly);
-        };
-        return Ok(
-            match crate::accounts::store::open_profile(conn, crypto, &account) {
-                Ok(profile) if !profile.email.is_empty() => Route::Gateway {
-                    to: profile.email,
-                    code: None,
-                },
-                Ok(_) | Err(CryptoError::Shredded) => Route::InboxOnly,
-                Err(e) => return Err(e.into()),
-            },
-        );
     }
-    if row.kind == super::kind::DSR_VERIFICATION_CODE {
-        let payload: serde_json::Value =
-            serde_json::from_str(&row.payload).unwrap_or(serde_json::Value::Null);
-        let request = payload["request_id"].as_str().unwrap_or_default();
-        return Ok(
-            match crate::privacy::requests::guest::pending_code(conn, crypto, request)? {
-                Some((to, code)) => Route::Gateway {
-                    to,
-                    code: Some(code),
-                },
-                None => Route::InboxOnly,
-            },
-        );
-    }
-    if row.kind == super::kind::CONSULTATION_ANSWERED {
-        let payload: serde_json::Value =
-            serde_json::from_str(&row.payload).unwrap_or(serde_json::Value::Null);
-        let id = payload["consultation_id"].as_str().unwrap_or_default();
-        return Ok(
-            match crate::catalog::consultations::contact_email(conn, crypto, id)? {
-                Some(to) => Route::Gateway { to, code: None },
-                None => Route::InboxOnly,
-            },
-        );
-    }
-    if let Some(order) = row.order_id.as_deref() {
-        if let Some(order) = crate::orders::store::get(conn, order)? {
-            if let Some((email, _)) = crate::orders::view::open_personal(conn, crypto, &order)? {
-                return Ok(Route::Gateway {
-                    to: email,
-                    code: None,
-                });
-            }
-        }
-    }
-    Ok(Route::InboxOnly)
+    let payload: serde_json::Value =
+        serde_json::from_str(&row.payload).unwrap_or(serde_json::Value::Null);
+    let notice = Notice {
+        kind: &row.kind,
+        user_id: user,
+        order_id: row.order_id.as_deref(),
+        payload: &payload,
+    };
+    Ok(match recipients.find(conn, crypto, &notice)? {
+        Some(Address { to, code }) => Route::Gateway { to, code },
+        None => Route::InboxOnly,
+    })
 }
 
 /// The rule after a gateway try: delivered, retried later, or dead after the last try.
@@ -212,10 +176,43 @@ pub fn after_try(
     }
 }
 
+/// The notification outbox as the delivery worker drains it.
+pub struct NotificationOutbox {
+    recipients: Recipients,
+}
+
+impl NotificationOutbox {
+    pub fn new(recipients: Recipients) -> NotificationOutbox {
+        NotificationOutbox { recipients }
+    }
+}
+
+impl Outbox for NotificationOutbox {
+    fn name(&self) -> &'static str {
+        "notification"
+    }
+
+    /// The gateway is the operator's own: it may be on a private network.
+    fn reach(&self) -> Reach {
+        Reach::Any
+    }
+
+    fn run_once<'a>(
+        &'a self,
+        db: &'a Db,
+        crypto: &'a Crypto,
+        sender: &'a Sender,
+        config: &'a DeliveryConfig,
+    ) -> LocalBoxFuture<'a, Result<usize, ApiError>> {
+        Box::pin(run_once(db, crypto, &self.recipients, sender, config))
+    }
+}
+
 /// Claims due notifications and delivers them; returns how many it handled.
 pub async fn run_once(
     db: &Db,
     crypto: &Crypto,
+    recipients: &Recipients,
     sender: &Sender,
     config: &DeliveryConfig,
 ) -> Result<usize, ApiError> {
@@ -257,7 +254,7 @@ pub async fn run_once(
     }
     Ok(settled
         + deliver_all(routed, "notification", |row| {
-            deliver(db, crypto, sender, config, &claimer, row)
+            deliver(db, crypto, recipients, sender, config, &claimer, row)
         })
         .await)
 }
@@ -291,15 +288,16 @@ fn needs_routing(row: &Claimed, config: &DeliveryConfig) -> bool {
 async fn deliver(
     db: &Db,
     crypto: &Crypto,
+    recipients: &Recipients,
     sender: &Sender,
     config: &DeliveryConfig,
     claimer: &str,
     row: Claimed,
 ) -> Result<(), ApiError> {
-    let (crypto, claimed) = (crypto.clone(), row.clone());
+    let (crypto, recipients, claimed) = (crypto.clone(), recipients.clone(), row.clone());
     let with_gateway = config.gateway.is_some();
     let route = db
-        .run(move |conn| route(conn, &crypto, &claimed, with_gateway))
+        .run(move |conn| route(conn, &crypto, &recipients, &claimed, with_gateway))
         .await?;
     let (outcome, tried) = match (&config.gateway, route) {
         (_, Route::Suppress) => (Outcome::Suppressed, false),

@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod delivery;
+pub mod recipients;
 pub mod routes;
 
 use diesel::prelude::*;

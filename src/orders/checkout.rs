@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::model::{new_order_number, shipping_for, Address, ChangedBy, OrderStatus};
-use super::store::{self, ItemRow, OrderRow};
-use super::view::{build, OrderView, Parts, TABLE};
+use super::store::{self, ItemRow, OrderRow, Parts};
+use super::view::{build, OrderView, TABLE};
 use crate::accounts::model::Email;
 use crate::auth::token::hash_secret;
 use crate::auth::Caller;

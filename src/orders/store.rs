@@ -150,14 +150,31 @@ pub fn shipments_of(conn: &mut DbConnection, order_id: &str) -> QueryResult<Vec<
         .load(conn)
 }
 
+/// How many of a customer's orders are not yet closed, expired or cancelled.
+pub fn open_count(conn: &mut DbConnection, user_id: &str) -> QueryResult<i64> {
+    orders::table
+        .filter(orders::user_id.eq(user_id))
+        .filter(orders::status.ne_all(OrderStatus::final_names()))
+        .count()
+        .get_result(conn)
+}
+
+/// Everything an order view shows besides the order row itself.
+#[derive(Debug, Default)]
+pub struct Parts {
+    pub items: Vec<ItemRow>,
+    pub events: Vec<EventRow>,
+    pub shipments: Vec<ShipmentRow>,
+    pub payment_status: Option<PaymentStatus>,
+}
+
 /// The items, history, shipments and latest payment status of many orders, with one query
 /// per kind (per chunk of 500 orders).
 pub fn parts_of(
     conn: &mut DbConnection,
     order_ids: &[String],
-) -> QueryResult<std::collections::HashMap<String, super::view::Parts>> {
-    let mut parts: std::collections::HashMap<String, super::view::Parts> =
-        std::collections::HashMap::new();
+) -> QueryResult<std::collections::HashMap<String, Parts>> {
+    let mut parts: std::collections::HashMap<String, Parts> = std::collections::HashMap::new();
     for chunk in order_ids.chunks(500) {
         let items: Vec<ItemRow> = order_items::table
             .filter(order_items::order_id.eq_any(chunk))

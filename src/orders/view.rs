@@ -5,12 +5,13 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::model::{allowed_actions, Action, Actor, Address, ChangedBy, OrderStatus};
-use super::store::{self, OrderRow};
+use super::store::{self, OrderRow, Parts};
 use crate::carts::routes::Totals;
 use crate::catalog::model::Money;
 use crate::crypto::{Crypto, CryptoError, DataKey, Place};
 use crate::db::DbConnection;
 use crate::http::error::ApiError;
+use crate::notifications::recipients::{self, Notice};
 use crate::payments::model::PaymentStatus;
 
 pub const TABLE: &str = "orders";
@@ -156,6 +157,35 @@ pub fn open_personal(
     open_with(&key, order)
 }
 
+/// A guest order's contact email, the one value the outbox's gateway needs for a notice about
+/// it; `None` once the order's key is shredded.
+pub fn notice_address(
+    conn: &mut DbConnection,
+    crypto: &Crypto,
+    notice: &Notice<'_>,
+) -> Result<Option<recipients::Address>, ApiError> {
+    let Some(order) = notice
+        .order_id
+        .map(|id| store::get(conn, id))
+        .transpose()?
+        .flatten()
+    else {
+        return Ok(None);
+    };
+    let Some(sealed) = &order.contact_email_sealed else {
+        return Ok(None);
+    };
+    let key = match crypto.data_key(conn, &order.id) {
+        Ok(key) => key,
+        Err(CryptoError::Shredded) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let place = Place::new(TABLE, "contact_email_sealed", &order.id);
+    Ok(Some(recipients::Address::to(
+        key.open_string(&place, sealed)?,
+    )))
+}
+
 fn open_with(key: &DataKey, order: &OrderRow) -> Result<Option<(String, Address)>, ApiError> {
     let (Some(email), Some(address)) =
         (&order.contact_email_sealed, &order.shipping_address_sealed)
@@ -170,15 +200,6 @@ fn open_with(key: &DataKey, order: &OrderRow) -> Result<Option<(String, Address)
     let address: Address =
         serde_json::from_slice(&address).map_err(|e| ApiError::Internal(e.into()))?;
     Ok(Some((email, address)))
-}
-
-/// Everything an order view shows besides the order row itself.
-#[derive(Debug, Default)]
-pub struct Parts {
-    pub items: Vec<store::ItemRow>,
-    pub events: Vec<store::EventRow>,
-    pub shipments: Vec<store::ShipmentRow>,
-    pub payment_status: Option<PaymentStatus>,
 }
 
 /// One order's view, as its owner sees it.

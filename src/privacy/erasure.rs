@@ -7,7 +7,6 @@
 
 use diesel::prelude::*;
 
-use super::consents::open_orders;
 use super::requests::model::{Kind, Status};
 use super::requests::store::{self as requests, RequestRow, Requester};
 use crate::audit::{self, Actor, Event};
@@ -17,6 +16,7 @@ use crate::db::schema::{addresses, erasure_ledger, notifications, orders, refres
 use crate::db::DbConnection;
 use crate::http::error::ApiError;
 use crate::orders::model::OrderStatus;
+use crate::orders::store::open_count as open_orders;
 
 /// Why a subject was shredded, as kept in the ledger.
 pub mod reason {

@@ -4,6 +4,7 @@ pub mod consents;
 pub mod data_map;
 pub mod erasure;
 pub mod export;
+pub mod ledger;
 pub mod requests;
 pub mod sensitive;
 

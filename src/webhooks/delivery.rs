@@ -3,6 +3,7 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use futures_util::future::LocalBoxFuture;
 use serde::Serialize;
 
 use super::store::{self, DeliveryRow};
@@ -10,7 +11,7 @@ use crate::config::DeliveryConfig;
 use crate::crypto::Crypto;
 use crate::db::schema::webhook_deliveries;
 use crate::db::{claim_due, Db, DbConnection, Queue};
-use crate::delivery::{backoff, deliver_all, lease, status, Attempt, Sender};
+use crate::delivery::{backoff, deliver_all, lease, status, Attempt, Outbox, Reach, Sender};
 use crate::http::error::ApiError;
 
 /// The body integrators receive.
@@ -65,6 +66,30 @@ pub fn after_try(
                 None => Outcome::Dead,
             }
         }
+    }
+}
+
+/// Integrators' webhook deliveries as the delivery worker drains them.
+pub struct WebhookOutbox;
+
+impl Outbox for WebhookOutbox {
+    fn name(&self) -> &'static str {
+        "webhook"
+    }
+
+    /// Integrators' endpoints: public addresses only (see [`crate::delivery::address`]).
+    fn reach(&self) -> Reach {
+        Reach::PublicOnly
+    }
+
+    fn run_once<'a>(
+        &'a self,
+        db: &'a Db,
+        crypto: &'a Crypto,
+        sender: &'a Sender,
+        config: &'a DeliveryConfig,
+    ) -> LocalBoxFuture<'a, Result<usize, ApiError>> {
+        Box::pin(run_once(db, crypto, sender, config))
     }
 }
 

@@ -20,6 +20,7 @@ use crate::db::schema::{dsr_codes, orders};
 use crate::db::{Db, DbConnection};
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::Json;
+use crate::notifications::recipients::{Address, Notice};
 use crate::orders::model::OrderStatus;
 use crate::orders::store::OrderRow;
 use crate::orders::view::{owner_views, OrderView};
@@ -134,6 +135,21 @@ fn new_code() -> Result<String, ApiError> {
 
 fn code_mac(crypto: &Crypto, dsr_id: &str, code: &str) -> Vec<u8> {
     crypto.blind_index(index_kind::DSR_CODE, &format!("{dsr_id}|{code}"))
+}
+
+/// The address and code of a `dsr.verification_code` notice (its payload names the request).
+pub fn notice_address(
+    conn: &mut DbConnection,
+    crypto: &Crypto,
+    notice: &Notice<'_>,
+) -> Result<Option<Address>, ApiError> {
+    let request = notice.payload["request_id"].as_str().unwrap_or_default();
+    Ok(
+        pending_code(conn, crypto, request)?.map(|(to, code)| Address {
+            to,
+            code: Some(code),
+        }),
+    )
 }
 
 /// Opens a pending code and its destination, for the delivery worker. `None` once used,

@@ -1,0 +1,90 @@
+//! Every background loop of `serve`, started in one place: the version watcher, order expiry
+//! and closing, erasures, the policy-notice resumer, outgoing deliveries, retention, the
+//! analytics roll-up and the audit anchor. Every instance runs them all; each is safe with
+//! several processes on one database.
+//!
+//! This is also where the rooms meet the delivery worker: each room that sends notifications
+//! registers the lookup that opens its notices' one address ([`recipients`]).
+
+use actix_web::rt::task::JoinHandle;
+use actix_web::web;
+
+use crate::config::Config;
+use crate::crypto::Crypto;
+use crate::db::Db;
+use crate::metrics::Metrics;
+use crate::notifications::delivery::NotificationOutbox;
+use crate::notifications::kind;
+use crate::notifications::recipients::Recipients;
+use crate::versions::Versions;
+use crate::webhooks::delivery::WebhookOutbox;
+use crate::{
+    accounts, analytics, audit, catalog, delivery, orders, policies, privacy, retention, versions,
+};
+
+/// What the loops are started with.
+pub struct Context<'a> {
+    pub db: &'a Db,
+    pub crypto: &'a Crypto,
+    pub config: &'a Config,
+    pub versions: &'a web::Data<Versions>,
+    pub retention: &'a retention::Settings,
+    pub metrics: &'a web::Data<Metrics>,
+}
+
+/// Whom each kind of notification is written to, by the room that owns it.
+pub fn recipients() -> Recipients {
+    Recipients::default()
+        .for_accounts(accounts::store::notice_address)
+        .for_kind(
+            kind::DSR_VERIFICATION_CODE,
+            privacy::requests::guest::notice_address,
+        )
+        .for_kind(
+            kind::CONSULTATION_ANSWERED,
+            catalog::consultations::notice_address,
+        )
+        .for_orders(orders::view::notice_address)
+}
+
+/// Starts every loop; they run until the server stops (their handles are aborted).
+pub fn spawn_all(cx: Context<'_>) -> anyhow::Result<Vec<JoinHandle<()>>> {
+    let Context {
+        db,
+        crypto,
+        config,
+        versions,
+        retention,
+        metrics,
+    } = cx;
+    Ok(vec![
+        versions::spawn_watcher(db.clone(), versions.clone()),
+        orders::worker::spawn(db.clone(), config.after_sales_window),
+        privacy::erasure::spawn(db.clone(), crypto.clone()),
+        policies::admin::spawn_resumer(db.clone()),
+        delivery::spawn(
+            db.clone(),
+            crypto.clone(),
+            config.delivery.clone(),
+            vec![
+                Box::new(NotificationOutbox::new(recipients())),
+                Box::new(WebhookOutbox),
+            ],
+        )?,
+        retention::routes::spawn(
+            db.clone(),
+            crypto.clone(),
+            retention.clone(),
+            metrics.clone(),
+        ),
+        analytics::spawn(db.clone(), config.analytics.rollup_interval),
+        audit::anchor::spawn(
+            db.clone(),
+            crypto.clone(),
+            audit::anchor::AnchorConfig {
+                file: config.audit_anchor_file.clone(),
+                interval: config.audit_anchor_interval,
+            },
+        ),
+    ])
+}
