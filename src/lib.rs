@@ -18,6 +18,7 @@ pub mod idempotency;
 pub mod ids;
 pub mod metrics;
 pub mod notifications;
+pub mod operations;
 pub mod orders;
 pub mod payments;
 pub mod policies;

@@ -21,12 +21,13 @@ use crate::http::extract::BODY_LIMIT;
 use crate::http::limits::{self, Limits, Throttle};
 use crate::http::route_table::{self, RouteTable};
 use crate::http::{gate, health, middleware, openapi, problems};
-use crate::metrics::{self, routes::MetricsAccess, Metrics};
+use crate::metrics::Metrics;
+use crate::operations::{self, metrics::MetricsAccess};
 use crate::policies;
 use crate::versions::Versions;
 use crate::{
-    accounts, analytics, audit, auth, carts, catalog, crypto, notifications, orders, payments,
-    privacy, retention, webhooks,
+    accounts, analytics, audit, auth, carts, catalog, notifications, orders, payments, privacy,
+    retention, webhooks,
 };
 
 /// Every documented route. The OpenAPI document is generated from exactly this list.
@@ -62,7 +63,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
                     .configure(accounts::configure_staff)
                     .configure(auth::api_keys::configure)
                     .configure(audit::routes::configure_admin)
-                    .configure(crypto::routes::configure)
+                    .configure(operations::keys::configure)
                     .configure(catalog::admin::configure)
                     .configure(catalog::consultations::configure_admin)
                     .configure(payments::routes::configure_admin)
@@ -77,7 +78,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
             ),
     )
     .configure(health::configure)
-    .configure(metrics::routes::configure);
+    .configure(operations::metrics::configure);
 }
 
 /// Routes served outside the OpenAPI document (the document itself and its viewer).

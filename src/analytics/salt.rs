@@ -39,10 +39,8 @@ impl Salt {
 }
 
 /// The additional data binding a wrapped salt to its day (a salt copied to another day's row
-/// fails to unwrap).
-pub fn aad(day: NaiveDate) -> Vec<u8> {
-    format!("analytics_salt|{day}").into_bytes()
-}
+/// fails to unwrap); key rotation re-wraps salts with the same.
+pub use crate::crypto::rotation::salt_aad as aad;
 
 /// The salt of `day` if it still exists.
 pub fn existing(

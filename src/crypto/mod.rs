@@ -11,7 +11,6 @@
 
 pub mod keyring;
 pub mod rotation;
-pub mod routes;
 mod sealed;
 pub mod signature;
 mod store;

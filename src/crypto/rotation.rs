@@ -114,7 +114,7 @@ pub fn rewrap_batch(
             .limit(batch - moved)
             .load(conn)?;
         for (day, kek_id, wrapped) in salts {
-            let aad = crate::analytics::salt::aad(day);
+            let aad = salt_aad(day);
             let secret = unwrap_with_reload(keyring, &kek_id, &aad, &wrapped)?;
             let (new_id, new_wrapped) = keyring.get().wrap(&aad, &secret)?;
             moved += diesel::update(
@@ -202,4 +202,10 @@ pub fn rotate(
         log::info!("added master key version {id}");
     }
     rewrap_all(conn, crypto, DEFAULT_BATCH, None, progress)
+}
+
+/// The additional data of an analytics day salt wrapped under a master key: binds the salt to
+/// its day, so a salt copied to another day's row fails to unwrap.
+pub fn salt_aad(day: chrono::NaiveDate) -> Vec<u8> {
+    format!("analytics_salt|{day}").into_bytes()
 }

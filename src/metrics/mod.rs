@@ -6,8 +6,6 @@
 //! (crate::startup::Application) owns its own registry, so parallel test servers in one
 //! process do not count each other's requests.
 
-pub mod routes;
-
 use std::time::Duration;
 
 use actix_web::http::StatusCode;

@@ -2,9 +2,9 @@
 
 use actix_web::{post, web, HttpResponse};
 
-use super::rotation::{self, RotationStatus};
-use super::Crypto;
 use crate::auth::{min, Auth};
+use crate::crypto::rotation::{self, RotationStatus};
+use crate::crypto::Crypto;
 use crate::db::Db;
 use crate::http::error::{ApiError, Problem};
 

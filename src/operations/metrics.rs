@@ -5,11 +5,11 @@ use actix_web::{get, web, HttpRequest, HttpResponse};
 use ring::hmac;
 use ring::rand::SystemRandom;
 
-use super::Metrics;
 use crate::auth::{min, Auth};
 use crate::config::{Config, Environment};
 use crate::db::Db;
 use crate::http::error::{ApiError, Problem};
+use crate::metrics::Metrics;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(metrics);
