@@ -255,36 +255,42 @@ fn add_response_headers(spec: &mut utoipa::openapi::OpenApi) {
             .headers
             .insert((*name).to_owned(), RefOr::T(header));
     }
-    for item in spec.paths.paths.values_mut() {
-        let operations = [
+    for op in operations_mut(spec) {
+        let id = op.operation_id.clone().unwrap_or_default();
+        for (status, response) in op.responses.responses.iter_mut() {
+            let RefOr::T(response) = response else {
+                continue;
+            };
+            for name in ["X-Request-Id", "X-Policy-Version"] {
+                response.headers.insert(name.to_owned(), header_ref(name));
+            }
+            for (name, operations) in SOME_RESPONSES {
+                let carries = operations
+                    .iter()
+                    .any(|(op, statuses)| *op == id && statuses.contains(&status.as_str()));
+                if carries {
+                    response
+                        .headers
+                        .insert((*name).to_owned(), header_ref(name));
+                }
+            }
+        }
+    }
+}
+
+/// Every operation of the document.
+fn operations_mut(spec: &mut utoipa::openapi::OpenApi) -> impl Iterator<Item = &mut Operation> {
+    spec.paths.paths.values_mut().flat_map(|item| {
+        [
             &mut item.get,
             &mut item.put,
             &mut item.post,
             &mut item.delete,
             &mut item.patch,
-        ];
-        for op in operations.into_iter().flatten() {
-            let id = op.operation_id.clone().unwrap_or_default();
-            for (status, response) in op.responses.responses.iter_mut() {
-                let RefOr::T(response) = response else {
-                    continue;
-                };
-                for name in ["X-Request-Id", "X-Policy-Version"] {
-                    response.headers.insert(name.to_owned(), header_ref(name));
-                }
-                for (name, operations) in SOME_RESPONSES {
-                    let carries = operations
-                        .iter()
-                        .any(|(op, statuses)| *op == id && statuses.contains(&status.as_str()));
-                    if carries {
-                        response
-                            .headers
-                            .insert((*name).to_owned(), header_ref(name));
-                    }
-                }
-            }
-        }
-    }
+        ]
+        .into_iter()
+        .flatten()
+    })
 }
 
 fn header_ref(name: &str) -> utoipa::openapi::RefOr<utoipa::openapi::header::Header> {
@@ -294,17 +300,8 @@ fn header_ref(name: &str) -> utoipa::openapi::RefOr<utoipa::openapi::header::Hea
 /// An operation anyone may call says so with `security: []`, rather than by leaving security
 /// out (which linters cannot tell from an oversight, and generators read as "inherit").
 fn explicit_public_security(spec: &mut utoipa::openapi::OpenApi) {
-    for item in spec.paths.paths.values_mut() {
-        let operations = [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-            &mut item.patch,
-        ];
-        for op in operations.into_iter().flatten() {
-            op.security.get_or_insert_with(Vec::new);
-        }
+    for op in operations_mut(spec) {
+        op.security.get_or_insert_with(Vec::new);
     }
 }
 
@@ -379,28 +376,19 @@ fn add_rate_limits(spec: &mut utoipa::openapi::OpenApi) {
 /// operation that reads a bearer token answers 401 when the token sent is invalid or expired,
 /// even where it would serve a guest without one.
 fn add_common_problems(spec: &mut utoipa::openapi::OpenApi) {
-    for item in spec.paths.paths.values_mut() {
-        let operations = [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-            &mut item.patch,
-        ];
-        for op in operations.into_iter().flatten() {
-            if op.request_body.is_some() {
-                document_problem(op, 413, "The request body is larger than 64 KiB");
-                document_problem(op, 415, "The request body is not `application/json`");
-            }
-            if reads_bearer_token(op) {
-                document_problem(op, 401, "The credentials sent are invalid or expired");
-                // Every authenticated route refuses an account whose erasure is pending.
-                document_problem(
-                    op,
-                    403,
-                    "The account is being erased (only its data-subject requests remain reachable)",
-                );
-            }
+    for op in operations_mut(spec) {
+        if op.request_body.is_some() {
+            document_problem(op, 413, "The request body is larger than 64 KiB");
+            document_problem(op, 415, "The request body is not `application/json`");
+        }
+        if reads_bearer_token(op) {
+            document_problem(op, 401, "The credentials sent are invalid or expired");
+            // Every authenticated route refuses an account whose erasure is pending.
+            document_problem(
+                op,
+                403,
+                "The account is being erased (only its data-subject requests remain reachable)",
+            );
         }
     }
 }
