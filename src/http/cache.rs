@@ -10,6 +10,8 @@ use super::error::ApiError;
 pub const PUBLIC_SHORT: &str = "public, max-age=5";
 /// Content addressed by an immutable version.
 pub const PUBLIC_IMMUTABLE: &str = "public, max-age=86400, immutable";
+/// A private document: never stored by any cache.
+pub const NO_STORE: &str = "no-store";
 
 /// A strong ETag over the exact bytes sent.
 pub fn etag_of(body: &[u8]) -> String {
@@ -126,30 +128,6 @@ pub fn private_json_with_etag(
         HttpResponse::Ok().json(value)
     };
     if let Ok(v) = HeaderValue::from_str(etag) {
-        response.headers_mut().insert(header::ETAG, v);
-    }
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
-}
-
-/// A private JSON document tagged by its own bytes (a strong ETag over exactly what is
-/// sent); 304 when the client already has it. Never stored by shared caches.
-pub fn private_json_tagged(
-    req: &HttpRequest,
-    value: &impl Serialize,
-) -> Result<HttpResponse, ApiError> {
-    let body = serde_json::to_vec(value).map_err(anyhow::Error::from)?;
-    let etag = etag_of(&body);
-    let mut response = if if_none_match(req, &etag) {
-        HttpResponse::NotModified().finish()
-    } else {
-        HttpResponse::Ok()
-            .content_type("application/json")
-            .body(body)
-    };
-    if let Ok(v) = HeaderValue::from_str(&etag) {
         response.headers_mut().insert(header::ETAG, v);
     }
     response

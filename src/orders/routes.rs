@@ -117,7 +117,7 @@ async fn get_order(
             owner_view(conn, &crypto, &order, None)
         })
         .await?;
-    crate::http::cache::private_json_tagged(&req, &view)
+    crate::http::cache::json_with_etag(&req, &view, crate::http::cache::NO_STORE)
 }
 
 /// Cancel my order.
