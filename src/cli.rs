@@ -192,7 +192,7 @@ pub fn run(command: Command, config: Config) -> anyhow::Result<()> {
             let role = Role::parse(&role)
                 .filter(|r| r.is_staff())
                 .ok_or_else(|| anyhow::anyhow!("--role must be a staff role"))?;
-            let problem = |e: crate::http::error::ApiError| anyhow::anyhow!("{e:?}");
+            let problem = |e: crate::invalid::Invalid| anyhow::anyhow!("{e:?}");
             let email = Email::parse("--email", &email).map_err(problem)?;
             let name = PersonName::parse("--name", &name).map_err(problem)?;
             let password = Password::parse("password", read_password()?).map_err(problem)?;
@@ -207,7 +207,7 @@ pub fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 &password,
                 role,
             )
-            .map_err(problem)?;
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
             println!("created {} ({})", row.id, role.as_str());
             Ok(())
         }

@@ -15,9 +15,6 @@ use crate::http::error::ApiError;
 
 pub const TTL_HOURS: i64 = 24;
 
-/// The problem of a replay whose stored answer was sealed under a since-shredded key.
-pub const PERSONAL_DATA_ERASED: &str = "personal-data-erased";
-
 /// The `Idempotency-Key` header: 1–255 visible ASCII characters.
 pub fn key(req: &HttpRequest, required: bool) -> Result<Option<String>, ApiError> {
     match req.headers().get("idempotency-key") {
@@ -89,20 +86,10 @@ pub fn lookup(
         return Ok(Lookup::Fresh);
     };
     if stored_hash != hash {
-        return Err(ApiError::Unprocessable {
-            slug: "idempotency-key-reused",
-            detail: "This Idempotency-Key was used for a different request; use a new key.".into(),
-        });
+        return Err(ApiError::IdempotencyKeyReused);
     }
     let key_for = match crypto.data_key(conn, &subject) {
-        Err(CryptoError::Shredded) => {
-            return Err(ApiError::Gone {
-                slug: PERSONAL_DATA_ERASED,
-                detail: "The answer to this request held personal data that has since been \
-                         erased; it cannot be replayed. Read the resource instead."
-                    .into(),
-            })
-        }
+        Err(CryptoError::Shredded) => return Err(ApiError::PersonalDataErased),
         other => other?,
     };
     let body = key_for.open(

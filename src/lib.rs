@@ -16,6 +16,7 @@ pub mod delivery;
 pub mod http;
 pub mod idempotency;
 pub mod ids;
+pub mod invalid;
 pub mod metrics;
 pub mod notifications;
 pub mod operations;

@@ -5,7 +5,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::auth::Role;
-use crate::http::error::ApiError;
+use crate::invalid::Invalid;
 use crate::privacy::refuse_sensitive;
 
 /// An email address in its canonical form (see [`super::email`]): the blind index is
@@ -14,10 +14,10 @@ use crate::privacy::refuse_sensitive;
 pub struct Email(String);
 
 impl Email {
-    pub fn parse(field: &str, raw: &str) -> Result<Self, ApiError> {
+    pub fn parse(field: &str, raw: &str) -> Result<Self, Invalid> {
         super::email::canonical(raw)
             .map(Self)
-            .map_err(|e| ApiError::validation(field, e.message()))
+            .map_err(|e| Invalid::field(field, e.message()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -30,11 +30,11 @@ impl Email {
 pub struct PersonName(String);
 
 impl PersonName {
-    pub fn parse(field: &str, raw: &str) -> Result<Self, ApiError> {
+    pub fn parse(field: &str, raw: &str) -> Result<Self, Invalid> {
         let value = raw.trim();
         let len = value.chars().count();
         if len == 0 || len > 100 || value.chars().any(char::is_control) {
-            return Err(ApiError::validation(field, "must be 1 to 100 characters"));
+            return Err(Invalid::field(field, "must be 1 to 100 characters"));
         }
         refuse_sensitive(field, value)?;
         Ok(Self(value.to_owned()))
@@ -51,14 +51,14 @@ impl PersonName {
 pub struct Phone(String);
 
 impl Phone {
-    pub fn parse(field: &str, raw: &str) -> Result<Self, ApiError> {
+    pub fn parse(field: &str, raw: &str) -> Result<Self, Invalid> {
         let compact: String = raw
             .chars()
             .filter(|c| !matches!(c, ' ' | '.' | '-' | '(' | ')'))
             .collect();
         let digits = compact.strip_prefix('+').unwrap_or("");
         if !(7..=15).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(ApiError::validation(
+            return Err(Invalid::field(
                 field,
                 "must be an international number like +33 6 12 34 56 78",
             ));

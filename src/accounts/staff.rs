@@ -195,7 +195,7 @@ pub fn bootstrap_admin(
     if store::count_active(conn, Role::Admin)? > 0 {
         return Ok(false);
     }
-    let to_anyhow = |e: ApiError| anyhow::anyhow!("VALISE_ADMIN_*: {e}: {e:?}");
+    let to_anyhow = |e: crate::invalid::Invalid| anyhow::anyhow!("VALISE_ADMIN_*: {e}: {e:?}");
     let email = Email::parse("VALISE_ADMIN_EMAIL", email).map_err(to_anyhow)?;
     let password =
         Password::parse("VALISE_ADMIN_PASSWORD", password.to_owned()).map_err(to_anyhow)?;
@@ -211,7 +211,7 @@ pub fn bootstrap_admin(
     ) {
         Ok(_) => Ok(true),
         // Another process created it first, or the email already has an account.
-        Err(ApiError::Conflict { .. }) => Ok(false),
+        Err(ApiError::Conflict(_) | ApiError::InvalidTransition(_)) => Ok(false),
         Err(e) => Err(anyhow::anyhow!("creating the first admin: {e}")),
     }
 }

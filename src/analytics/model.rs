@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::http::error::{ApiError, FieldError};
+use crate::invalid::{FieldError, Invalid};
 
 /// Events per request.
 pub const MAX_BATCH: usize = 100;
@@ -174,7 +174,7 @@ pub struct Batch {
 impl EventBatch {
     /// Checks every event; all problems are reported at once, each naming its field
     /// (`events[3].path`).
-    pub fn parse(self) -> Result<Batch, ApiError> {
+    pub fn parse(self) -> Result<Batch, Invalid> {
         let mut errors = Vec::new();
         let session = Session::parse(self.session)
             .map_err(|e| errors.push(e))
@@ -206,17 +206,18 @@ impl EventBatch {
         }
         match session {
             Some(session) if errors.is_empty() => Ok(Batch { session, events }),
-            _ => Err(ApiError::Validation(errors)),
+            _ => Err(Invalid::Fields(errors)),
         }
     }
 }
 
-type Invalid = (&'static str, &'static str);
+/// One broken rule of an event: the field and what is wrong with it.
+type Broken = (&'static str, &'static str);
 
 impl EventInput {
-    fn parse(self) -> Result<Event, Invalid> {
+    fn parse(self) -> Result<Event, Broken> {
         const NOT_FOR_TYPE: &str = "is not sent with this event type";
-        let path = |raw: Option<String>| -> Result<String, Invalid> {
+        let path = |raw: Option<String>| -> Result<String, Broken> {
             let raw = raw.ok_or(("path", "is required for this event type"))?;
             normalize_path(&raw).map_err(|message| ("path", message))
         };
@@ -255,7 +256,7 @@ impl EventInput {
     }
 }
 
-fn refuse(present: bool, field: &'static str, message: &'static str) -> Result<(), Invalid> {
+fn refuse(present: bool, field: &'static str, message: &'static str) -> Result<(), Broken> {
     if present {
         Err((field, message))
     } else {
@@ -523,14 +524,19 @@ mod tests {
         );
     }
 
-    fn batch(events: serde_json::Value) -> Result<Batch, ApiError> {
+    fn batch(events: serde_json::Value) -> Result<Batch, Invalid> {
         let body = serde_json::json!({"session": "session-0123456789", "events": events});
-        crate::http::extract::parse_json::<EventBatch>(body.to_string().as_bytes())?.parse()
+        // Through the edge's JSON reader, as the route reads it: unknown fields are named there.
+        match crate::http::extract::parse_json::<EventBatch>(body.to_string().as_bytes()) {
+            Ok(batch) => batch.parse(),
+            Err(crate::http::error::ApiError::Validation(errors)) => Err(Invalid::Fields(errors)),
+            Err(other) => panic!("unexpected {other:?}"),
+        }
     }
 
-    fn fields(result: Result<Batch, ApiError>) -> Vec<String> {
+    fn fields(result: Result<Batch, Invalid>) -> Vec<String> {
         match result {
-            Err(ApiError::Validation(errors)) => errors.into_iter().map(|e| e.field).collect(),
+            Err(Invalid::Fields(errors)) => errors.into_iter().map(|e| e.field).collect(),
             other => panic!("expected a validation error, got {other:?}"),
         }
     }

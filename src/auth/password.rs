@@ -18,7 +18,7 @@ use base64::engine::general_purpose::STANDARD_NO_PAD;
 use base64::Engine;
 use parking_lot::Mutex;
 
-use crate::http::error::{ApiError, FieldError};
+use crate::invalid::{FieldError, Invalid};
 
 pub const MEMORY_KIB: u32 = 19 * 1024;
 pub const ITERATIONS: u32 = 2;
@@ -140,10 +140,10 @@ impl std::fmt::Debug for Password {
 }
 
 impl Password {
-    pub fn parse(field: &str, raw: String) -> Result<Self, ApiError> {
+    pub fn parse(field: &str, raw: String) -> Result<Self, Invalid> {
         let len = raw.chars().count();
         if !(MIN_LEN..=MAX_LEN).contains(&len) || raw.trim().is_empty() {
-            return Err(ApiError::Validation(vec![FieldError::new(
+            return Err(Invalid::Fields(vec![FieldError::new(
                 field,
                 format!("must be {MIN_LEN} to {MAX_LEN} characters"),
             )]));

@@ -220,10 +220,9 @@ fn quantity(field: &str, q: i32) -> Result<i32, ApiError> {
 }
 
 pub fn out_of_stock(variant_id: &str, available: i32) -> ApiError {
-    ApiError::Conflict {
-        slug: "out-of-stock",
-        detail: format!("Variant {variant_id} has only {available} available."),
-    }
+    ApiError::OutOfStock(format!(
+        "Variant {variant_id} has only {available} available."
+    ))
 }
 
 /// Create a cart.

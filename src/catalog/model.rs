@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::http::error::ApiError;
+use crate::invalid::Invalid;
 
 /// A closed vocabulary stored as text: `as_str`/`parse` round-trip, serde uses the same names.
 macro_rules! vocabulary {
@@ -81,14 +81,14 @@ pub struct Dimensions {
 }
 
 impl Dimensions {
-    pub fn validate(self, field: &str) -> Result<Self, ApiError> {
+    pub fn validate(self, field: &str) -> Result<Self, Invalid> {
         for (name, v) in [
             ("height", self.height),
             ("width", self.width),
             ("depth", self.depth),
         ] {
             if !(1..=200).contains(&v) {
-                return Err(ApiError::validation(
+                return Err(Invalid::field(
                     format!("{field}.{name}"),
                     "must be 1 to 200 cm",
                 ));
@@ -168,11 +168,11 @@ impl SizeClass {
 }
 
 /// A checked range for a measured quantity.
-pub fn in_range(field: &str, value: i32, min: i32, max: i32, unit: &str) -> Result<i32, ApiError> {
+pub fn in_range(field: &str, value: i32, min: i32, max: i32, unit: &str) -> Result<i32, Invalid> {
     if (min..=max).contains(&value) {
         Ok(value)
     } else {
-        Err(ApiError::validation(
+        Err(Invalid::field(
             field,
             format!("must be {min} to {max} {unit}"),
         ))
@@ -201,11 +201,11 @@ pub struct PriceInput {
     pub amount: i64,
 }
 
-pub fn price(field: &str, amount: i64) -> Result<i64, ApiError> {
+pub fn price(field: &str, amount: i64) -> Result<i64, Invalid> {
     if (1..=100_000_000).contains(&amount) {
         Ok(amount)
     } else {
-        Err(ApiError::validation(
+        Err(Invalid::field(
             field,
             "must be 1 to 100,000,000 minor units",
         ))
@@ -213,7 +213,7 @@ pub fn price(field: &str, amount: i64) -> Result<i64, ApiError> {
 }
 
 /// A URL-safe product handle: lower-case letters, digits and single dashes.
-pub fn slug(field: &str, raw: &str) -> Result<String, ApiError> {
+pub fn slug(field: &str, raw: &str) -> Result<String, Invalid> {
     let ok = (1..=100).contains(&raw.len())
         && raw
             .bytes()
@@ -225,7 +225,7 @@ pub fn slug(field: &str, raw: &str) -> Result<String, ApiError> {
     if ok {
         Ok(raw.to_owned())
     } else {
-        Err(ApiError::validation(
+        Err(Invalid::field(
             field,
             "must be lower-case letters, digits and single dashes",
         ))
@@ -246,7 +246,7 @@ pub fn slugify(name: &str) -> String {
 }
 
 /// A stock-keeping unit: upper-case letters, digits and dashes, 3–40 characters.
-pub fn sku(field: &str, raw: &str) -> Result<String, ApiError> {
+pub fn sku(field: &str, raw: &str) -> Result<String, Invalid> {
     let ok = (3..=40).contains(&raw.len())
         && raw
             .bytes()
@@ -254,7 +254,7 @@ pub fn sku(field: &str, raw: &str) -> Result<String, ApiError> {
     if ok {
         Ok(raw.to_owned())
     } else {
-        Err(ApiError::validation(
+        Err(Invalid::field(
             field,
             "must be 3 to 40 upper-case letters, digits or dashes",
         ))
@@ -262,11 +262,11 @@ pub fn sku(field: &str, raw: &str) -> Result<String, ApiError> {
 }
 
 /// Free catalogue text: trimmed, bounded, no control characters except newlines.
-pub fn text(field: &str, raw: &str, max: usize) -> Result<String, ApiError> {
+pub fn text(field: &str, raw: &str, max: usize) -> Result<String, Invalid> {
     let value = raw.trim();
     let len = value.chars().count();
     if len == 0 || len > max || value.chars().any(|c| c.is_control() && c != '\n') {
-        return Err(ApiError::validation(
+        return Err(Invalid::field(
             field,
             format!("must be 1 to {max} characters"),
         ));

@@ -42,24 +42,8 @@ pub struct Problem {
     pub errors: Option<Vec<FieldError>>,
 }
 
-/// One invalid field. Messages never repeat the submitted value.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
-pub struct FieldError {
-    /// Dotted path of the field (`shipping_address.country`, `items[2].quantity`); `$` is the
-    /// whole body.
-    pub field: String,
-    /// What is wrong with it, in words for a person (`must be 1–100 characters`).
-    pub message: String,
-}
-
-impl FieldError {
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-}
+pub use crate::invalid::FieldError;
+use crate::invalid::Invalid;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -77,18 +61,24 @@ pub enum ApiError {
     /// says which one to send, in the same words whether or not the resource exists.
     #[error("not found")]
     NotYours(&'static str),
-    #[error("conflict: {detail}")]
-    Conflict { slug: &'static str, detail: String },
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The order, payment or request is not in a state this action applies to.
+    #[error("invalid transition: {0}")]
+    InvalidTransition(String),
+    /// A line asks for more units than are available.
+    #[error("out of stock: {0}")]
+    OutOfStock(String),
     #[error("precondition failed")]
     PreconditionFailed,
-    /// A 410 with a specific slug: what was asked for existed and is gone for good.
-    #[error("gone: {detail}")]
-    Gone { slug: &'static str, detail: String },
+    /// A replayed request whose first answer held personal data since erased.
+    #[error("personal data erased")]
+    PersonalDataErased,
     #[error("rate limited")]
     RateLimited(RateLimit),
-    /// A 422 with a specific slug (e.g. `idempotency-key-reused`).
-    #[error("unprocessable: {detail}")]
-    Unprocessable { slug: &'static str, detail: String },
+    /// An `Idempotency-Key` sent again with a different request.
+    #[error("idempotency key reused")]
+    IdempotencyKeyReused,
     #[error("method not allowed")]
     MethodNotAllowed { allow: Vec<String> },
     #[error("payload too large")]
@@ -105,10 +95,11 @@ pub enum ApiError {
 
 impl ApiError {
     pub fn conflict(detail: impl Into<String>) -> Self {
-        Self::Conflict {
-            slug: "conflict",
-            detail: detail.into(),
-        }
+        Self::Conflict(detail.into())
+    }
+
+    pub fn invalid_transition(detail: impl Into<String>) -> Self {
+        Self::InvalidTransition(detail.into())
     }
 
     pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
@@ -123,11 +114,13 @@ impl ApiError {
             Self::Unauthenticated(_) => "unauthenticated",
             Self::Forbidden(_) => "forbidden",
             Self::NotFound | Self::NotYours(_) => "not-found",
-            Self::Conflict { slug, .. } => slug,
+            Self::Conflict(_) => "conflict",
+            Self::InvalidTransition(_) => "invalid-transition",
+            Self::OutOfStock(_) => "out-of-stock",
             Self::PreconditionFailed => "precondition-failed",
-            Self::Gone { slug, .. } => slug,
+            Self::PersonalDataErased => "personal-data-erased",
             Self::RateLimited(_) => "rate-limited",
-            Self::Unprocessable { slug, .. } => slug,
+            Self::IdempotencyKeyReused => "idempotency-key-reused",
             Self::MethodNotAllowed { .. } => "method-not-allowed",
             Self::PayloadTooLarge { .. } => "payload-too-large",
             Self::UnsupportedMediaType { .. } => "unsupported-media-type",
@@ -154,9 +147,15 @@ impl ApiError {
                 (*detail).to_owned()
             }
             Self::NotFound => "No resource exists at this address, or it is not yours.".into(),
-            Self::Conflict { detail, .. }
-            | Self::Unprocessable { detail, .. }
-            | Self::Gone { detail, .. } => detail.clone(),
+            Self::Conflict(detail) | Self::InvalidTransition(detail) | Self::OutOfStock(detail) => {
+                detail.clone()
+            }
+            Self::PersonalDataErased => "The answer to this request held personal data that has \
+                 since been erased; it cannot be replayed. Read the resource instead."
+                .into(),
+            Self::IdempotencyKeyReused => {
+                "This Idempotency-Key was used for a different request; use a new key.".into()
+            }
             Self::PreconditionFailed => {
                 "The resource changed since you read it (If-Match does not match its ETag); \
                  read it again and retry."
@@ -191,6 +190,16 @@ impl ApiError {
                 "looks like a card, bank account or identity-document number",
             )]),
             _ => None,
+        }
+    }
+}
+
+impl From<Invalid> for ApiError {
+    fn from(invalid: Invalid) -> Self {
+        match invalid {
+            Invalid::Fields(errors) => Self::Validation(errors),
+            Invalid::Sensitive { field } => Self::SensitiveData { field },
+            Invalid::Transition(detail) => Self::InvalidTransition(detail),
         }
     }
 }
@@ -265,15 +274,17 @@ pub fn problem_response(
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            Self::Validation(_) | Self::SensitiveData { .. } | Self::Unprocessable { .. } => {
+            Self::Validation(_) | Self::SensitiveData { .. } | Self::IdempotencyKeyReused => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound | Self::NotYours(_) => StatusCode::NOT_FOUND,
-            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::Conflict(_) | Self::InvalidTransition(_) | Self::OutOfStock(_) => {
+                StatusCode::CONFLICT
+            }
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
-            Self::Gone { .. } => StatusCode::GONE,
+            Self::PersonalDataErased => StatusCode::GONE,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,

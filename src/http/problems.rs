@@ -233,22 +233,10 @@ mod tests {
             ApiError::BadRequest("x".into()),
             ApiError::Unavailable("x".into()),
             ApiError::Internal(anyhow::anyhow!("x")),
-            ApiError::Gone {
-                slug: crate::idempotency::PERSONAL_DATA_ERASED,
-                detail: "x".into(),
-            },
-            ApiError::Unprocessable {
-                slug: "idempotency-key-reused",
-                detail: "x".into(),
-            },
-            ApiError::Conflict {
-                slug: "invalid-transition",
-                detail: "x".into(),
-            },
-            ApiError::Conflict {
-                slug: "out-of-stock",
-                detail: "x".into(),
-            },
+            ApiError::PersonalDataErased,
+            ApiError::IdempotencyKeyReused,
+            ApiError::InvalidTransition("x".into()),
+            ApiError::OutOfStock("x".into()),
         ];
         for error in &errors {
             let entry = find(error.slug()).unwrap_or_else(|| panic!("{} missing", error.slug()));

@@ -222,12 +222,9 @@ fn requeue(conn: &mut DbConnection, id: &str) -> Result<Row, ApiError> {
                 .set(notifications::next_attempt_at.eq(now))
                 .execute(conn)?,
             other => {
-                return Err(ApiError::Conflict {
-                    slug: "invalid-transition",
-                    detail: format!(
-                        "The notification is {other}; only a dead or pending one can be retried."
-                    ),
-                })
+                return Err(ApiError::InvalidTransition(format!(
+                    "The notification is {other}; only a dead or pending one can be retried."
+                )))
             }
         };
         Ok(notifications::table

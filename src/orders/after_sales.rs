@@ -210,10 +210,7 @@ async fn open_case(
                     .delivered_at
                     .is_some_and(|d| d + window > crate::db::now());
                 if order.status() != OrderStatus::Delivered || !within {
-                    return Err(ApiError::Conflict {
-                        slug: "invalid-transition",
-                        detail: "After-sales cases open on delivered orders, within the after-sales window.".into(),
-                    });
+                    return Err(ApiError::InvalidTransition("After-sales cases open on delivered orders, within the after-sales window.".into()));
                 }
                 let id = crate::ids::new_id("asc");
                 let key = crypto.data_key(conn, &order.id)?;
@@ -347,7 +344,7 @@ pub fn close_due(
                         .execute(conn)?;
                     Ok(true)
                 }
-                Err(ApiError::Conflict { .. }) => Ok(false),
+                Err(ApiError::Conflict(_) | ApiError::InvalidTransition(_)) => Ok(false),
                 Err(e) => Err(e),
             }
         })?;

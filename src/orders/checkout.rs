@@ -62,16 +62,16 @@ const NUMBER_DRAWS: usize = 3;
 /// A failure that another checkout of the same cart may explain.
 fn raced(e: &ApiError) -> bool {
     matches!(e, ApiError::NotFound | ApiError::NotYours(_))
-        || matches!(e, ApiError::Conflict { detail, .. } if detail == CART_TAKEN)
+        || matches!(e, ApiError::Conflict(detail) if detail == CART_TAKEN)
         || is_race(e)
 }
 
 fn is_race(e: &ApiError) -> bool {
-    matches!(e, ApiError::Conflict { detail, .. } if detail == RACE)
+    matches!(e, ApiError::Conflict(detail) if detail == RACE)
 }
 
 fn number_taken<T>(attempt: &Result<T, ApiError>) -> bool {
-    matches!(attempt, Err(ApiError::Conflict { detail, .. }) if detail == NUMBER_TAKEN)
+    matches!(attempt, Err(ApiError::Conflict(detail)) if detail == NUMBER_TAKEN)
 }
 
 struct Input {

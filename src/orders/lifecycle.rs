@@ -5,6 +5,7 @@ use super::model::{transition, Action, Actor, ChangedBy, OrderStatus};
 use super::store::{self, OrderRow};
 use crate::db::DbConnection;
 use crate::http::error::ApiError;
+use crate::invalid::Invalid;
 use crate::notifications::{self, kind};
 
 pub struct Change<'a> {
@@ -19,16 +20,16 @@ pub struct Change<'a> {
 /// Checks and applies one transition. Returns the new status.
 pub fn apply(conn: &mut DbConnection, change: &Change<'_>) -> Result<OrderStatus, ApiError> {
     let from = change.order.status();
-    let to = transition(from, change.action, change.actor)?;
+    let to = transition(from, change.action, change.actor).map_err(Invalid::from)?;
     if !store::set_status(conn, &change.order.id, from, to)? {
         // Someone else moved it first; report from where it is now.
         let now = store::get(conn, &change.order.id)?
             .map(|o| o.status())
             .unwrap_or(from);
-        return Err(super::model::InvalidTransition {
+        return Err(Invalid::from(super::model::InvalidTransition {
             from: now,
             action: change.action,
-        }
+        })
         .into());
     }
     store::record_event(
@@ -87,7 +88,7 @@ pub fn expire_due(conn: &mut DbConnection, batch: i64) -> Result<usize, ApiError
                 },
             ) {
                 Ok(_) => Ok(true),
-                Err(ApiError::Conflict { .. }) => Ok(false),
+                Err(ApiError::Conflict(_) | ApiError::InvalidTransition(_)) => Ok(false),
                 Err(e) => Err(e),
             }
         })?;

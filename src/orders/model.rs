@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::http::error::ApiError;
+use crate::invalid::Invalid;
 use crate::privacy::refuse_sensitive;
 
 /// Order statuses (DESIGN §5): `pending_payment` (placed, stock reserved, awaiting payment),
@@ -160,24 +160,21 @@ pub struct InvalidTransition {
     pub action: Action,
 }
 
-impl From<InvalidTransition> for ApiError {
+impl From<InvalidTransition> for Invalid {
     fn from(e: InvalidTransition) -> Self {
-        ApiError::Conflict {
-            slug: "invalid-transition",
-            detail: format!(
-                "An order that is {} cannot be {}.",
-                e.from.as_str().replace('_', " "),
-                match e.action {
-                    Action::MarkPaid => "marked paid",
-                    Action::Expire => "expired",
-                    Action::Cancel => "cancelled",
-                    Action::StartFulfillment => "put into fulfilment",
-                    Action::Ship => "shipped",
-                    Action::Deliver => "delivered",
-                    Action::Close => "closed",
-                }
-            ),
-        }
+        Invalid::Transition(format!(
+            "An order that is {} cannot be {}.",
+            e.from.as_str().replace('_', " "),
+            match e.action {
+                Action::MarkPaid => "marked paid",
+                Action::Expire => "expired",
+                Action::Cancel => "cancelled",
+                Action::StartFulfillment => "put into fulfilment",
+                Action::Ship => "shipped",
+                Action::Deliver => "delivered",
+                Action::Close => "closed",
+            }
+        ))
     }
 }
 
@@ -255,11 +252,11 @@ pub struct Address {
     pub country: String,
 }
 
-fn line(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
+fn line(field: &str, value: &str, max: usize) -> Result<String, Invalid> {
     let v = value.trim();
     let len = v.chars().count();
     if len == 0 || len > max || v.chars().any(char::is_control) {
-        return Err(ApiError::validation(
+        return Err(Invalid::field(
             field,
             format!("must be 1 to {max} characters"),
         ));
@@ -270,11 +267,11 @@ fn line(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
 
 impl Address {
     /// Trims, bounds, upper-cases the country, and refuses sensitive values.
-    pub fn validate(&self, field: &str) -> Result<Address, ApiError> {
+    pub fn validate(&self, field: &str) -> Result<Address, Invalid> {
         let f = |name: &str| format!("{field}.{name}");
         let country = self.country.trim().to_uppercase();
         if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_uppercase()) {
-            return Err(ApiError::validation(
+            return Err(Invalid::field(
                 f("country"),
                 "must be an ISO 3166-1 alpha-2 code like FR",
             ));
@@ -286,7 +283,7 @@ impl Address {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == ' ' || c == '-')
         {
-            return Err(ApiError::validation(
+            return Err(Invalid::field(
                 f("postal_code"),
                 "must be 1 to 12 letters, digits, spaces or dashes",
             ));
@@ -344,10 +341,10 @@ const NUMBER_ALPHABET: &[u8] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 pub const ORDER_NUMBER_PATTERN: &str = "^LG-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}$";
 
 /// A human order number like `LG-7KQ2-9XF4`: 40 random bits, not sequential, not guessable.
-pub fn new_order_number() -> Result<String, ApiError> {
+pub fn new_order_number() -> anyhow::Result<String> {
     let mut bytes = [0u8; 8];
     ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
-        .map_err(|_| ApiError::Internal(anyhow::anyhow!("random generator failed")))?;
+        .map_err(|_| anyhow::anyhow!("random generator failed"))?;
     let chars: String = bytes
         .iter()
         .map(|b| NUMBER_ALPHABET[usize::from(*b) % NUMBER_ALPHABET.len()] as char)
@@ -488,7 +485,7 @@ mod tests {
         let mut bad = a.clone();
         bad.line2 = Some("card 4111 1111 1111 1111".into());
         assert!(
-            matches!(bad.validate("shipping_address"), Err(ApiError::SensitiveData { field }) if field == "shipping_address.line2")
+            matches!(bad.validate("shipping_address"), Err(Invalid::Sensitive { field }) if field == "shipping_address.line2")
         );
         let mut bad = a;
         bad.country = "France".into();

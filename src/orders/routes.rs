@@ -228,10 +228,9 @@ async fn correct_address(
             write_transaction(conn, |conn| {
                 let order = requester.find(conn, &number)?;
                 if !order.status().before_shipment() {
-                    return Err(ApiError::Conflict {
-                        slug: "invalid-transition",
-                        detail: "The order has shipped; its address can no longer change.".into(),
-                    });
+                    return Err(ApiError::InvalidTransition(
+                        "The order has shipped; its address can no longer change.".into(),
+                    ));
                 }
                 let key = crypto.data_key(conn, &order.id)?;
                 let bytes =

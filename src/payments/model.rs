@@ -3,8 +3,6 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::http::error::ApiError;
-
 /// Where a payment stands: `pending` (started, nothing reported yet), `authorized` (the
 /// provider holds the amount), `captured` (the money is taken), `failed` (declined or
 /// abandoned), `partially_refunded` (some of it given back), `refunded` (all of it given back).
@@ -120,7 +118,7 @@ impl TestProvider {
     }
 
     /// Refunds synchronously.
-    pub fn refund(&self, _reference: &str, _amount: i64) -> Result<(), ApiError> {
+    pub fn refund(&self, _reference: &str, _amount: i64) -> anyhow::Result<()> {
         Ok(())
     }
 }

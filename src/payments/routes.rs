@@ -195,13 +195,10 @@ async fn start_payment(
                     return Ok((stored.status, stored.body, true));
                 }
                 if order.status() != OrderStatus::PendingPayment {
-                    return Err(ApiError::Conflict {
-                        slug: "invalid-transition",
-                        detail: format!(
-                            "The order is {}, not awaiting payment.",
-                            order.status().as_str()
-                        ),
-                    });
+                    return Err(ApiError::InvalidTransition(format!(
+                        "The order is {}, not awaiting payment.",
+                        order.status().as_str()
+                    )));
                 }
                 let now = crate::db::now();
                 let id = crate::ids::new_id("pay");

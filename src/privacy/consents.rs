@@ -144,14 +144,11 @@ pub fn change(
     if purpose == Purpose::OrderNotifications && !granted_now {
         let open = crate::orders::store::open_count(conn, user_id)?;
         if open > 0 {
-            return Err(ApiError::Conflict {
-                slug: "conflict",
-                detail: format!(
-                    "Order notices cannot be withdrawn while an order is open ({open} open): \
+            return Err(ApiError::Conflict(format!(
+                "Order notices cannot be withdrawn while an order is open ({open} open): \
                      they tell you about the order you placed. Withdraw again once your \
                      orders are closed."
-                ),
-            });
+            )));
         }
     }
     let was = granted(conn, user_id, purpose)?;

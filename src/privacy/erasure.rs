@@ -123,12 +123,10 @@ pub fn request(
     }
     let user = crate::accounts::store::get(conn, user_id)?.ok_or(ApiError::NotFound)?;
     if user.role().is_staff() {
-        return Err(ApiError::Conflict {
-            slug: "conflict",
-            detail: "Staff accounts are closed by an admin (PATCH /v1/admin/staff/{id}), \
-                     not erased by their holder."
-                .into(),
-        });
+        return Err(ApiError::conflict(
+            "Staff accounts are closed by an admin (PATCH /v1/admin/staff/{id}), \
+             not erased by their holder.",
+        ));
     }
     diesel::update(users::table.find(user_id))
         .set((
@@ -154,10 +152,9 @@ pub fn request(
 /// Cancels a pending erasure: the account works again.
 pub fn cancel(conn: &mut DbConnection, row: &RequestRow) -> Result<(), ApiError> {
     if !requests::transition(conn, &row.id, row.status(), Status::Cancelled)? {
-        return Err(ApiError::Conflict {
-            slug: "invalid-transition",
-            detail: "The request can no longer be cancelled.".into(),
-        });
+        return Err(ApiError::InvalidTransition(
+            "The request can no longer be cancelled.".into(),
+        ));
     }
     if let Some(user) = &row.user_id {
         diesel::update(

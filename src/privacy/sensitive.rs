@@ -6,7 +6,7 @@
 //! The patterns are deliberately narrow so that house numbers, postcodes and phone numbers
 //! written in an address pass.
 
-use crate::http::error::ApiError;
+use crate::invalid::Invalid;
 
 /// What a refused value looked like (for tests and metrics; never the value).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,10 +17,10 @@ pub enum Finding {
 }
 
 /// Refuses `value` when it carries sensitive data; `field` names it in the problem.
-pub fn refuse_sensitive(field: &str, value: &str) -> Result<(), ApiError> {
+pub fn refuse_sensitive(field: &str, value: &str) -> Result<(), Invalid> {
     match scan(value) {
         None => Ok(()),
-        Some(_) => Err(ApiError::SensitiveData {
+        Some(_) => Err(Invalid::Sensitive {
             field: field.to_owned(),
         }),
     }
@@ -254,8 +254,6 @@ mod tests {
         let err = refuse_sensitive("shipping_address.line1", "4111 1111 1111 1111").unwrap_err();
         let text = format!("{err} {err:?}");
         assert!(!text.contains("4111"), "{text}");
-        assert!(
-            matches!(err, ApiError::SensitiveData { field } if field == "shipping_address.line1")
-        );
+        assert!(matches!(err, Invalid::Sensitive { field } if field == "shipping_address.line1"));
     }
 }

@@ -187,10 +187,9 @@ fn moved(ok: bool) -> Result<(), ApiError> {
     if ok {
         Ok(())
     } else {
-        Err(ApiError::Conflict {
-            slug: "invalid-transition",
-            detail: "The request changed meanwhile; read it again.".into(),
-        })
+        Err(ApiError::InvalidTransition(
+            "The request changed meanwhile; read it again.".into(),
+        ))
     }
 }
 
@@ -224,12 +223,11 @@ async fn complete(
         .run(move |conn| {
             answer(conn, &crypto, &actor, &id, "dsr.complete", |conn, row| {
                 if row.kind() == Kind::Erasure || row.status() == Status::PendingVerification {
-                    return Err(ApiError::Conflict {
-                        slug: "invalid-transition",
-                        detail: "Erasures complete by themselves once nothing is open, and \
+                    return Err(ApiError::InvalidTransition(
+                        "Erasures complete by themselves once nothing is open, and \
                                  guest requests must be verified first."
                             .into(),
-                    });
+                    ));
                 }
                 moved(store::transition(
                     conn,

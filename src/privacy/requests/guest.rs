@@ -440,14 +440,11 @@ async fn verify(
     match outcome {
         Ok(verified) => Ok(HttpResponse::Ok().json(verified)),
         Err(Checked::Wrong) => Err(ApiError::validation("code", "is not the code we sent")),
-        Err(Checked::Locked) => Err(ApiError::Conflict {
-            slug: "conflict",
-            detail: "Too many wrong codes: this request is locked. Ask again for a new code."
-                .into(),
-        }),
-        Err(_) => Err(ApiError::Conflict {
-            slug: "conflict",
-            detail: "The code expired (codes last 24 hours). Ask again for a new code.".into(),
-        }),
+        Err(Checked::Locked) => Err(ApiError::Conflict(
+            "Too many wrong codes: this request is locked. Ask again for a new code.".into(),
+        )),
+        Err(_) => Err(ApiError::Conflict(
+            "The code expired (codes last 24 hours). Ask again for a new code.".into(),
+        )),
     }
 }

@@ -4,7 +4,7 @@ use chrono::{Months, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::http::error::ApiError;
+use crate::invalid::Invalid;
 
 /// What the data subject asks for: `access` (a copy of everything held), `rectification`
 /// (correction of inaccurate data), `erasure` (crypto-shredding of everything not kept by
@@ -118,10 +118,10 @@ pub fn extended_due_date(
     received_at: NaiveDateTime,
     already_extended: u32,
     extra: u32,
-) -> Result<(NaiveDateTime, u32), ApiError> {
+) -> Result<(NaiveDateTime, u32), Invalid> {
     let total = already_extended + extra;
     if extra == 0 || total > MAX_EXTENSION_MONTHS {
-        return Err(ApiError::validation(
+        return Err(Invalid::field(
             "months",
             format!(
                 "the total extension is at most {MAX_EXTENSION_MONTHS} months; \
@@ -133,23 +133,23 @@ pub fn extended_due_date(
 }
 
 /// A request the privacy officer may still act on.
-pub fn require_open(status: Status) -> Result<(), ApiError> {
+pub fn require_open(status: Status) -> Result<(), Invalid> {
     if status.is_open() {
         Ok(())
     } else {
-        Err(ApiError::Conflict {
-            slug: "invalid-transition",
-            detail: format!("The request is already {}.", status.as_str()),
-        })
+        Err(Invalid::Transition(format!(
+            "The request is already {}.",
+            status.as_str()
+        )))
     }
 }
 
 /// A reason told to the requester: 1–500 characters, nothing sensitive.
-pub fn reason(field: &str, raw: &str) -> Result<String, ApiError> {
+pub fn reason(field: &str, raw: &str) -> Result<String, Invalid> {
     let value = raw.trim();
     let len = value.chars().count();
     if len == 0 || len > 500 || value.chars().any(|c| c.is_control() && c != '\n') {
-        return Err(ApiError::validation(field, "must be 1 to 500 characters"));
+        return Err(Invalid::field(field, "must be 1 to 500 characters"));
     }
     crate::privacy::refuse_sensitive(field, value)?;
     Ok(value.to_owned())

@@ -150,12 +150,11 @@ async fn cancel(
                     .ok_or(ApiError::NotFound)?;
                 super::model::require_open(row.status())?;
                 if row.kind() != Kind::Erasure {
-                    return Err(ApiError::Conflict {
-                        slug: "invalid-transition",
-                        detail: "Only an erasure can be cancelled; other requests are \
+                    return Err(ApiError::InvalidTransition(
+                        "Only an erasure can be cancelled; other requests are \
                                  answered by the privacy officer."
                             .into(),
-                    });
+                    ));
                 }
                 erasure::cancel(conn, &row)?;
                 let row = store::get(conn, &row.id)?.ok_or(ApiError::NotFound)?;
