@@ -177,6 +177,17 @@ pub enum CorsOrigins {
     None,
 }
 
+/// Shop-wide settings handlers need (served to them as `web::Data<Shop>`).
+#[derive(Debug, Clone)]
+pub struct Shop {
+    /// ISO 4217 code of every price.
+    pub currency: String,
+    /// How long an unpaid order holds its stock.
+    pub payment_window: chrono::Duration,
+    /// How long after delivery after-sales cases can be opened; the order closes after it.
+    pub after_sales_window: chrono::Duration,
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub environment: Environment,
@@ -195,14 +206,10 @@ pub struct Config {
     /// HMAC secret that signs access tokens.
     pub jwt_secret: SecretSource,
     pub admin_bootstrap: Option<AdminBootstrap>,
-    /// ISO 4217 code of the shop's prices.
-    pub currency: String,
+    /// Shop-wide settings the handlers read.
+    pub shop: Shop,
     /// HMAC secret of the `test` payment provider's webhooks.
     pub payment_webhook_secret: Secret<String>,
-    /// How long an unpaid order holds its stock.
-    pub payment_window: chrono::Duration,
-    /// How long after delivery after-sales cases can be opened; the order closes after it.
-    pub after_sales_window: chrono::Duration,
     /// Retention periods (the statutory ones depend on the shop's jurisdiction).
     pub retention: RetentionConfig,
     /// Proxies whose `X-Forwarded-For` entries name the client (empty: the socket peer is
@@ -521,10 +528,12 @@ impl Config {
             master_keys,
             jwt_secret,
             admin_bootstrap,
-            currency,
+            shop: Shop {
+                currency,
+                payment_window,
+                after_sales_window,
+            },
             payment_webhook_secret,
-            payment_window,
-            after_sales_window,
             retention,
             trusted_proxies,
             delivery,
@@ -603,10 +612,12 @@ impl Config {
             master_keys: SecretSource::Ephemeral,
             jwt_secret: SecretSource::Ephemeral,
             admin_bootstrap: None,
-            currency: "EUR".into(),
+            shop: Shop {
+                currency: "EUR".into(),
+                payment_window: chrono::Duration::minutes(30),
+                after_sales_window: chrono::Duration::days(30),
+            },
             payment_webhook_secret: Secret::new(DEV_WEBHOOK_SECRET.to_owned()),
-            payment_window: chrono::Duration::minutes(30),
-            after_sales_window: chrono::Duration::days(30),
             retention: RetentionConfig::default(),
             trusted_proxies: TrustedProxies::default(),
             delivery: DeliveryConfig::default(),

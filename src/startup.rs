@@ -157,11 +157,7 @@ impl Application {
         let app_crypto = crypto.clone();
         let crypto = web::Data::new(crypto);
         let versions = web::Data::new(Versions::load(&mut *db.get()?)?);
-        let shop = web::Data::new(catalog::Shop {
-            currency: config.currency.clone(),
-            payment_window: config.payment_window,
-            after_sales_window: config.after_sales_window,
-        });
+        let shop = web::Data::new(config.shop.clone());
         let retention_settings = web::Data::new(crate::retention::Settings::from_config(&config));
         let analytics_settings =
             web::Data::new(analytics::Settings::from_config(&config.analytics));

@@ -59,7 +59,7 @@ pub fn spawn_all(cx: Context<'_>) -> anyhow::Result<Vec<JoinHandle<()>>> {
     } = cx;
     Ok(vec![
         versions::spawn_watcher(db.clone(), versions.clone()),
-        orders::worker::spawn(db.clone(), config.after_sales_window),
+        orders::worker::spawn(db.clone(), config.shop.after_sales_window),
         privacy::erasure::spawn(db.clone(), crypto.clone()),
         policies::admin::spawn_resumer(db.clone()),
         delivery::spawn(

@@ -207,15 +207,6 @@ fn audited(
     .map(|_| ())
 }
 
-fn with_etag(mut response: HttpResponse, tag: &str) -> HttpResponse {
-    if let Ok(v) = actix_web::http::header::HeaderValue::from_str(tag) {
-        response
-            .headers_mut()
-            .insert(actix_web::http::header::ETAG, v);
-    }
-    response
-}
-
 /// My saved addresses.
 ///
 /// Decrypted for their owner only, oldest first.
@@ -308,7 +299,10 @@ async fn create(
         })
         .await?;
     let location = format!("/v1/me/addresses/{}", saved.id);
-    Ok(with_etag(crate::http::created(&location).json(saved), &tag))
+    Ok(cache::with_etag(
+        crate::http::created(&location).json(saved),
+        &tag,
+    ))
 }
 
 /// Correct a saved address.
@@ -380,7 +374,7 @@ async fn update(
             })
         })
         .await?;
-    Ok(with_etag(HttpResponse::Ok().json(saved), &tag))
+    Ok(cache::with_etag(HttpResponse::Ok().json(saved), &tag))
 }
 
 /// Delete a saved address.

@@ -10,7 +10,7 @@ use super::store::{self, Access, CartRow, MAX_LINES, MAX_QUANTITY};
 use crate::auth::token::hash_secret;
 use crate::auth::Caller;
 use crate::catalog::model::Money;
-use crate::catalog::Shop;
+use crate::config::Shop;
 use crate::db::{Db, DbConnection};
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{Json, OptionalJson};

@@ -3,7 +3,6 @@
 //! Writes take `If-Match` with the edit ETag these routes return (`"p<version>"` for a
 //! product, `"v<version>"` for a variant); a stale one answers 412.
 
-use actix_web::http::header::{self, HeaderValue};
 use actix_web::{delete, patch, post, put, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -13,10 +12,10 @@ use super::model::{
     VariantView, Wheels,
 };
 use super::store::{self, ProductRow, VariantRow, ACTIVE, ARCHIVED};
-use super::Shop;
 use crate::auth::{min, Auth};
+use crate::config::Shop;
 use crate::db::{Db, DbConnection};
-use crate::http::cache::{if_match_allows, if_match_header};
+use crate::http::cache::{if_match_allows, if_match_header, with_etag};
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::Json;
 use crate::privacy::refuse_sensitive;
@@ -50,13 +49,6 @@ fn product_etag(version: i32) -> String {
 
 fn variant_etag(version: i32) -> String {
     format!("\"v{version}\"")
-}
-
-fn with_etag(mut response: HttpResponse, etag: &str) -> HttpResponse {
-    if let Ok(v) = HeaderValue::from_str(etag) {
-        response.headers_mut().insert(header::ETAG, v);
-    }
-    response
 }
 
 /// A variant of a new product, or a new variant of a product.

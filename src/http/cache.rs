@@ -135,3 +135,11 @@ pub fn private_json_with_etag(
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
 }
+
+/// Sets `ETag` on a built answer (when the tag is a valid header value, as ours are).
+pub fn with_etag(mut response: HttpResponse, etag: &str) -> HttpResponse {
+    if let Ok(v) = HeaderValue::from_str(etag) {
+        response.headers_mut().insert(header::ETAG, v);
+    }
+    response
+}

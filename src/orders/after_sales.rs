@@ -191,7 +191,7 @@ async fn open_case(
     caller: Caller,
     db: web::Data<Db>,
     crypto: web::Data<Crypto>,
-    shop: web::Data<crate::catalog::Shop>,
+    shop: web::Data<crate::config::Shop>,
     number: web::Path<String>,
     body: Json<NewCase>,
 ) -> Result<HttpResponse, ApiError> {

@@ -13,7 +13,7 @@ use crate::auth::token::hash_secret;
 use crate::auth::Caller;
 use crate::carts::routes::out_of_stock;
 use crate::carts::store::{self as carts, Access};
-use crate::catalog::Shop;
+use crate::config::Shop;
 use crate::crypto::{index_kind, Crypto, Place};
 use crate::db::{write_transaction, Db, DbConnection};
 use crate::http::error::{ApiError, Problem};

@@ -25,7 +25,7 @@ pub struct Settings {
 impl Settings {
     pub fn from_config(config: &crate::config::Config) -> Self {
         Self {
-            after_sales_days: config.after_sales_window.num_days(),
+            after_sales_days: config.shop.after_sales_window.num_days(),
             order_personal_days_after_close: config.retention.order_personal_days_after_close,
             accounting_years: config.retention.accounting_years,
             inactive_account_years: config.retention.inactive_account_years,
