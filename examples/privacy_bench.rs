@@ -230,7 +230,7 @@ async fn main() -> anyhow::Result<()> {
                 conn,
                 Some(&user),
                 None,
-                "order.shipped",
+                &valise::notifications::Kind::OrderShipped,
                 &json!({"order_id": format!("ord_{i}"), "status": "shipped"}),
             )?;
         }

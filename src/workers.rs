@@ -14,8 +14,8 @@ use crate::crypto::Crypto;
 use crate::db::Db;
 use crate::metrics::Metrics;
 use crate::notifications::delivery::NotificationOutbox;
-use crate::notifications::kind;
 use crate::notifications::recipients::Recipients;
+use crate::notifications::Kind;
 use crate::versions::Versions;
 use crate::webhooks::delivery::WebhookOutbox;
 use crate::{
@@ -37,11 +37,11 @@ pub fn recipients() -> Recipients {
     Recipients::default()
         .for_accounts(accounts::store::notice_address)
         .for_kind(
-            kind::DSR_VERIFICATION_CODE,
+            Kind::DsrVerificationCode,
             privacy::requests::guest::notice_address,
         )
         .for_kind(
-            kind::CONSULTATION_ANSWERED,
+            Kind::ConsultationAnswered,
             catalog::consultations::notice_address,
         )
         .for_orders(orders::view::notice_address)

@@ -541,7 +541,7 @@ async fn answer(
                     conn,
                     None,
                     None,
-                    crate::notifications::kind::CONSULTATION_ANSWERED,
+                    &crate::notifications::Kind::ConsultationAnswered,
                     &serde_json::json!({"consultation_id": id, "product_id": product_id, "status": ANSWERED}),
                 )?;
             }

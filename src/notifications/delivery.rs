@@ -7,15 +7,15 @@ use diesel::prelude::*;
 use futures_util::future::LocalBoxFuture;
 use serde::Serialize;
 
+use super::kind::{Kind, WithoutConsent};
 use super::recipients::{Address, Notice, Recipients};
-use super::MARKETING_PREFIX;
 use crate::config::{DeliveryConfig, Gateway};
 use crate::crypto::Crypto;
 use crate::db::schema::notifications;
 use crate::db::{claim_due, Db, DbConnection, Queue};
 use crate::delivery::{backoff, deliver_all, lease, status, Attempt, Outbox, Reach, Sender};
 use crate::http::error::ApiError;
-use crate::privacy::ledger::{self, Purpose};
+use crate::privacy::ledger;
 
 /// A claimed outbox row.
 #[derive(Debug, Clone, Queryable)]
@@ -80,11 +80,6 @@ pub enum Outcome {
     },
 }
 
-/// Whether `user_id` currently consents to marketing notifications (the consent ledger).
-pub fn marketing_allowed(conn: &mut DbConnection, user_id: &str) -> QueryResult<bool> {
-    ledger::granted(conn, user_id, Purpose::MarketingNotifications)
-}
-
 /// Where a notification goes this pass.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
@@ -97,17 +92,12 @@ pub enum Route {
     Gateway { to: String, code: Option<String> },
 }
 
-/// Kinds that follow an order, which `order_notifications` consent governs.
-fn is_order_notice(kind: &str) -> bool {
-    ["order.", "payment.", "after_sales."]
-        .iter()
-        .any(|family| kind.starts_with(family))
-}
-
-/// Decides the route of a claimed notification: reads consent, then asks the room that owns
-/// the notice for the one address the gateway needs ([`Recipients`]).
+/// Decides the route of a claimed notification: reads the consent its kind needs
+/// ([`Kind::consent`]), then asks the room that owns the notice for the one address the
+/// gateway needs ([`Recipients`]).
 ///
 /// Without a gateway (`with_gateway` false) only consent is read: no address is opened.
+/// A kind no version of Valise wrote stays in the inbox and is never sent.
 pub fn route(
     conn: &mut DbConnection,
     crypto: &Crypto,
@@ -115,10 +105,14 @@ pub fn route(
     row: &Claimed,
     with_gateway: bool,
 ) -> Result<Route, ApiError> {
+    let Some(kind) = Kind::parse(&row.kind) else {
+        return Ok(Route::InboxOnly);
+    };
     let user = row.recipient_user_id.as_deref();
-    if row.kind.starts_with(MARKETING_PREFIX) {
+    let consent = kind.consent();
+    if let Some((purpose, WithoutConsent::Suppress)) = consent {
         let allowed = match user {
-            Some(user) => marketing_allowed(conn, user)?,
+            Some(user) => ledger::granted(conn, user, purpose)?,
             None => false,
         };
         if !allowed {
@@ -128,16 +122,16 @@ pub fn route(
     if !with_gateway {
         return Ok(Route::InboxOnly);
     }
-    if let Some(user) = user {
-        if is_order_notice(&row.kind) && !ledger::granted(conn, user, Purpose::OrderNotifications)?
-        {
+    // A guest's order notice has no ledger to read: placing the order asked for it.
+    if let (Some((purpose, WithoutConsent::InboxOnly)), Some(user)) = (consent, user) {
+        if !ledger::granted(conn, user, purpose)? {
             return Ok(Route::InboxOnly);
         }
     }
     let payload: serde_json::Value =
         serde_json::from_str(&row.payload).unwrap_or(serde_json::Value::Null);
     let notice = Notice {
-        kind: &row.kind,
+        kind: &kind,
         user_id: user,
         order_id: row.order_id.as_deref(),
         payload: &payload,
@@ -279,9 +273,12 @@ fn settle_in_inbox(conn: &mut DbConnection, ids: &[String], claimer: &str) -> Re
 }
 
 /// Whether a notice needs [`route`] (a consent check, an address for the gateway); without a
-/// gateway, only marketing does.
+/// gateway, only kinds suppressed without consent (marketing) do.
 fn needs_routing(row: &Claimed, config: &DeliveryConfig) -> bool {
-    config.gateway.is_some() || row.kind.starts_with(MARKETING_PREFIX)
+    config.gateway.is_some()
+        || Kind::parse(&row.kind)
+            .and_then(|kind| kind.consent())
+            .is_some_and(|(_, without)| without == WithoutConsent::Suppress)
 }
 
 /// Routes and delivers one notice that [`needs_routing`].

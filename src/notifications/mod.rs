@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod delivery;
+pub mod kind;
 pub mod recipients;
 pub mod routes;
 
@@ -14,24 +15,18 @@ use crate::db::schema::notifications;
 use crate::db::DbConnection;
 
 pub use crate::delivery::status::PENDING;
-pub use delivery::marketing_allowed;
-
-/// Kinds starting with this are marketing: delivered only with the recipient's consent.
-pub const MARKETING_PREFIX: &str = "marketing.";
-
-/// Kinds that integrators also receive, as the webhook event of the same name.
-const INTEGRATOR_FAMILIES: [&str; 3] = ["order.", "payment.", "dsr."];
+pub use kind::Kind;
 
 /// Queues a notification for a customer (`recipient`) or, for guests, about an order.
 ///
-/// `order.*`, `payment.*` and `dsr.*` notifications are also emitted to integrators' webhook
-/// subscriptions ([`crate::webhooks::emit`]) in the same transaction, with only the ids and
-/// statuses of the payload.
+/// Kinds with an integrator event ([`Kind::integrator_event`]) are also emitted to
+/// integrators' webhook subscriptions ([`crate::webhooks::emit`]) in the same transaction,
+/// with only the ids and statuses of the payload.
 pub fn enqueue(
     conn: &mut DbConnection,
     recipient_user_id: Option<&str>,
     order_id: Option<&str>,
-    kind: &str,
+    kind: &Kind,
     payload: &Value,
 ) -> QueryResult<String> {
     let id = crate::ids::new_id("ntf");
@@ -41,7 +36,7 @@ pub fn enqueue(
             notifications::id.eq(&id),
             notifications::recipient_user_id.eq(recipient_user_id),
             notifications::order_id.eq(order_id),
-            notifications::kind.eq(kind),
+            notifications::kind.eq(kind.as_str()),
             notifications::payload.eq(payload.to_string()),
             notifications::status.eq(PENDING),
             notifications::attempts.eq(0),
@@ -49,10 +44,48 @@ pub fn enqueue(
             notifications::created_at.eq(now),
         ))
         .execute(conn)?;
-    if INTEGRATOR_FAMILIES.iter().any(|f| kind.starts_with(f)) {
-        crate::webhooks::emit(conn, kind, &integrator_payload(payload))?;
+    if let Some(event) = kind.integrator_event() {
+        crate::webhooks::emit(conn, event, &integrator_payload(payload))?;
     }
     Ok(id)
+}
+
+/// Queues one notification of `kind` for each of `recipients` (accounts), with one
+/// multi-row INSERT: the fan-out of a policy revision queues thousands at a time. Kinds
+/// sent this way raise no integrator event (one change, not one per recipient).
+pub fn enqueue_each(
+    conn: &mut DbConnection,
+    recipients: &[String],
+    kind: &Kind,
+    payload: &Value,
+) -> QueryResult<usize> {
+    use diesel::sql_types::{Text, Timestamp};
+    debug_assert!(kind.integrator_event().is_none(), "{kind} raises an event");
+    if recipients.is_empty() {
+        return Ok(0);
+    }
+    let now = crate::db::now();
+    let payload = payload.to_string();
+    let sql = format!(
+        "INSERT INTO notifications (id, recipient_user_id, order_id, kind, payload, status, \
+         attempts, next_attempt_at, created_at) VALUES {}",
+        crate::db::values_list(
+            conn,
+            &format!("(?, ?, NULL, ?, ?, '{PENDING}', 0, ?, ?)"),
+            recipients.len()
+        )
+    );
+    let mut query = diesel::sql_query(sql).into_boxed();
+    for user in recipients {
+        query = query
+            .bind::<Text, _>(crate::ids::new_id("ntf"))
+            .bind::<Text, _>(user.clone())
+            .bind::<Text, _>(kind.as_str().to_owned())
+            .bind::<Text, _>(payload.clone())
+            .bind::<Timestamp, _>(now)
+            .bind::<Timestamp, _>(now);
+    }
+    query.execute(conn)
 }
 
 /// The part of a notification payload integrators get: ids, order numbers and statuses.
@@ -71,25 +104,6 @@ fn integrator_payload(payload: &Value) -> Value {
         })
         .unwrap_or_default();
     Value::Object(kept)
-}
-
-/// Kinds of notification, stable for integrators and templates.
-pub mod kind {
-    pub const ORDER_PLACED: &str = "order.placed";
-    pub const ORDER_PAID: &str = "order.paid";
-    pub const ORDER_SHIPPED: &str = "order.shipped";
-    pub const ORDER_DELIVERED: &str = "order.delivered";
-    pub const ORDER_CANCELLED: &str = "order.cancelled";
-    pub const ORDER_EXPIRED: &str = "order.expired";
-    pub const ORDER_CLOSED: &str = "order.closed";
-    pub const ORDER_ADDRESS_CORRECTED: &str = "order.address_corrected";
-    pub const PAYMENT_REFUNDED: &str = "payment.refunded";
-    pub const AFTER_SALES_UPDATED: &str = "after_sales.updated";
-    pub const CONSULTATION_ANSWERED: &str = "consultation.answered";
-    pub const POLICY_REVISED: &str = "policy.revised";
-    pub const DSR_UPDATED: &str = "dsr.updated";
-    /// A guest's one-time code: the code and address travel sealed, never in the payload.
-    pub const DSR_VERIFICATION_CODE: &str = "dsr.verification_code";
 }
 
 /// Notifications waiting for delivery: the outbox backlog reported by `/metrics`.

@@ -5,6 +5,7 @@
 //! address and code, a consultation's contact email. The worker asks the registry and knows
 //! none of those rooms.
 
+use super::kind::Kind;
 use crate::crypto::Crypto;
 use crate::db::DbConnection;
 use crate::http::error::ApiError;
@@ -25,7 +26,7 @@ impl Address {
 /// What a lookup is told of a claimed notification (never its address: it has none).
 #[derive(Debug, Clone, Copy)]
 pub struct Notice<'a> {
-    pub kind: &'a str,
+    pub kind: &'a Kind,
     pub user_id: Option<&'a str>,
     pub order_id: Option<&'a str>,
     pub payload: &'a serde_json::Value,
@@ -40,7 +41,7 @@ pub type Lookup = fn(&mut DbConnection, &Crypto, &Notice<'_>) -> Result<Option<A
 #[derive(Clone, Default)]
 pub struct Recipients {
     account: Option<Lookup>,
-    kinds: Vec<(&'static str, Lookup)>,
+    kinds: Vec<(Kind, Lookup)>,
     order: Option<Lookup>,
 }
 
@@ -52,7 +53,7 @@ impl Recipients {
     }
 
     /// Notices of one kind without a recipient account.
-    pub fn for_kind(mut self, kind: &'static str, lookup: Lookup) -> Self {
+    pub fn for_kind(mut self, kind: Kind, lookup: Lookup) -> Self {
         self.kinds.push((kind, lookup));
         self
     }
@@ -72,7 +73,7 @@ impl Recipients {
     ) -> Result<Option<Address>, ApiError> {
         let lookup = if notice.user_id.is_some() {
             self.account
-        } else if let Some((_, lookup)) = self.kinds.iter().find(|(k, _)| *k == notice.kind) {
+        } else if let Some((_, lookup)) = self.kinds.iter().find(|(k, _)| k == notice.kind) {
             Some(*lookup)
         } else if notice.order_id.is_some() {
             self.order

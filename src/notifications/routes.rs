@@ -76,7 +76,7 @@ fn in_inbox() -> diesel::dsl::Or<
     diesel::dsl::Eq<notifications::status, &'static str>,
 > {
     notifications::kind
-        .not_like("marketing.%")
+        .not_like(super::kind::MARKETING_LIKE)
         .or(notifications::status.eq(crate::delivery::status::DELIVERED))
 }
 

@@ -17,7 +17,7 @@ use crate::db::schema::{after_sales_cases, orders};
 use crate::db::{write_transaction, Db, DbConnection};
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::Json;
-use crate::notifications::{self, kind};
+use crate::notifications::{self, Kind};
 use crate::privacy::refuse_sensitive;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -229,7 +229,7 @@ async fn open_case(
                     conn,
                     order.user_id.as_deref(),
                     Some(&order.id),
-                    kind::AFTER_SALES_UPDATED,
+                    &Kind::AfterSalesUpdated,
                     &serde_json::json!({"order_id": order.id, "case_id": id, "status": CaseStatus::Open}),
                 )?;
                 view(conn, &id)
@@ -294,7 +294,7 @@ async fn resolve_case(
                     conn,
                     user.as_deref(),
                     Some(&current.order_id),
-                    kind::AFTER_SALES_UPDATED,
+                    &Kind::AfterSalesUpdated,
                     &serde_json::json!({"order_id": current.order_id, "case_id": id, "status": CaseStatus::Resolved}),
                 )?;
                 view(conn, &id)

@@ -19,7 +19,7 @@ use crate::db::{write_transaction, Db, DbConnection};
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::Json;
 use crate::idempotency::{self, Lookup};
-use crate::notifications::{self, kind};
+use crate::notifications::{self, Kind};
 use crate::policies;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -211,7 +211,7 @@ fn place_order(
         conn,
         input.user_id.as_deref(),
         Some(&order_id),
-        kind::ORDER_PLACED,
+        &Kind::OrderPlaced,
         &serde_json::json!({"order_id": order_id, "number": order.number, "status": "pending_payment"}),
     )?;
     // The view is built from what was just written rather than read back.

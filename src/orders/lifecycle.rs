@@ -6,7 +6,7 @@ use super::store::{self, OrderRow};
 use crate::db::DbConnection;
 use crate::http::error::ApiError;
 use crate::invalid::Invalid;
-use crate::notifications::{self, kind};
+use crate::notifications::{self, Kind};
 
 pub struct Change<'a> {
     pub order: &'a OrderRow,
@@ -46,22 +46,25 @@ pub fn apply(conn: &mut DbConnection, change: &Change<'_>) -> Result<OrderStatus
     if to == OrderStatus::Cancelled && from != OrderStatus::PendingPayment {
         crate::payments::refund_all_for_order(conn, &change.order.id)?;
     }
+    // Fulfilment is an internal step (no notice); no transition leads back to pending.
     let kind = match to {
-        OrderStatus::Paid => kind::ORDER_PAID,
-        OrderStatus::Shipped => kind::ORDER_SHIPPED,
-        OrderStatus::Delivered => kind::ORDER_DELIVERED,
-        OrderStatus::Cancelled => kind::ORDER_CANCELLED,
-        OrderStatus::Expired => kind::ORDER_EXPIRED,
-        OrderStatus::Closed => kind::ORDER_CLOSED,
-        OrderStatus::PendingPayment | OrderStatus::Fulfilling => "order.updated",
+        OrderStatus::Paid => Some(Kind::OrderPaid),
+        OrderStatus::Shipped => Some(Kind::OrderShipped),
+        OrderStatus::Delivered => Some(Kind::OrderDelivered),
+        OrderStatus::Cancelled => Some(Kind::OrderCancelled),
+        OrderStatus::Expired => Some(Kind::OrderExpired),
+        OrderStatus::Closed => Some(Kind::OrderClosed),
+        OrderStatus::PendingPayment | OrderStatus::Fulfilling => None,
     };
-    notifications::enqueue(
-        conn,
-        change.order.user_id.as_deref(),
-        Some(&change.order.id),
-        kind,
-        &serde_json::json!({"order_id": change.order.id, "number": change.order.number, "status": to.as_str()}),
-    )?;
+    if let Some(kind) = kind {
+        notifications::enqueue(
+            conn,
+            change.order.user_id.as_deref(),
+            Some(&change.order.id),
+            &kind,
+            &serde_json::json!({"order_id": change.order.id, "number": change.order.number, "status": to.as_str()}),
+        )?;
+    }
     Ok(to)
 }
 

@@ -263,7 +263,7 @@ async fn correct_address(
                     conn,
                     order.user_id.as_deref(),
                     Some(&order.id),
-                    crate::notifications::kind::ORDER_ADDRESS_CORRECTED,
+                    &crate::notifications::Kind::OrderAddressCorrected,
                     &serde_json::json!({"order_id": order.id, "number": order.number}),
                 )?;
                 let order = store::get(conn, &order.id)?.ok_or(ApiError::NotFound)?;

@@ -14,7 +14,7 @@ use crate::db::{write_transaction, Db, DbConnection};
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::Json;
 use crate::idempotency::{self, Lookup};
-use crate::notifications::{self, kind};
+use crate::notifications::{self, Kind};
 use crate::orders::access::{Requester, ORDER_NUMBER, ORDER_TOKEN};
 use crate::orders::lifecycle::{self, Change};
 use crate::orders::model::{Action, Actor, ChangedBy, OrderStatus};
@@ -433,7 +433,7 @@ async fn refund(
                     conn,
                     order.user_id.as_deref(),
                     Some(&order.id),
-                    kind::PAYMENT_REFUNDED,
+                    &Kind::PaymentRefunded,
                     &serde_json::json!({"order_id": order.id, "payment_id": payment.id, "status": status.as_str(), "amount": amount}),
                 )?;
                 let payment = store::get(conn, &id)?.ok_or(ApiError::NotFound)?;

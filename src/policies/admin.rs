@@ -98,7 +98,7 @@ async fn publish(
                 )?;
                 crate::webhooks::emit(
                     conn,
-                    "policy.published",
+                    crate::webhooks::model::WebhookEventType::PolicyPublished,
                     &serde_json::json!({"policy_version": policy.version, "sha256": policy.sha256}),
                 )?;
                 Ok::<_, ApiError>(policy)

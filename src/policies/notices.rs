@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use crate::auth::{status, Role};
 use crate::db::schema::{policies, users};
 use crate::db::DbConnection;
-use crate::notifications::{kind, PENDING};
+use crate::notifications::{self, Kind};
 
 /// Customers per batch.
 pub const BATCH: i64 = 1_000;
@@ -65,40 +65,14 @@ pub fn queue_batch(
         if moved == 0 || recipients.is_empty() {
             return Ok(None);
         }
-        insert_notices(conn, &recipients, version)?;
+        notifications::enqueue_each(
+            conn,
+            &recipients,
+            &Kind::PolicyRevised,
+            &serde_json::json!({ "policy_version": version }),
+        )?;
         Ok(Some(recipients.len()))
     })
-}
-
-/// One multi-row INSERT for the whole batch.
-fn insert_notices(
-    conn: &mut DbConnection,
-    recipients: &[String],
-    version: i32,
-) -> QueryResult<usize> {
-    use diesel::sql_types::{Text, Timestamp};
-    let now = crate::db::now();
-    let payload = serde_json::json!({ "policy_version": version }).to_string();
-    let sql = format!(
-        "INSERT INTO notifications (id, recipient_user_id, order_id, kind, payload, status, \
-         attempts, next_attempt_at, created_at) VALUES {}",
-        crate::db::values_list(
-            conn,
-            &format!("(?, ?, NULL, ?, ?, '{PENDING}', 0, ?, ?)"),
-            recipients.len()
-        )
-    );
-    let mut query = diesel::sql_query(sql).into_boxed();
-    for user in recipients {
-        query = query
-            .bind::<Text, _>(crate::ids::new_id("ntf"))
-            .bind::<Text, _>(user.clone())
-            .bind::<Text, _>(kind::POLICY_REVISED)
-            .bind::<Text, _>(payload.clone())
-            .bind::<Timestamp, _>(now)
-            .bind::<Timestamp, _>(now);
-    }
-    query.execute(conn)
 }
 
 /// Versions whose fan-out has not finished, oldest first.

@@ -16,26 +16,22 @@ use diesel::QueryResult;
 use crate::db::DbConnection;
 
 /// Emits an integrator event: one delivery row per active subscription whose patterns match
-/// `event_type`, written in the caller's transaction (so an event exists exactly when its
-/// cause committed).
+/// `event`, written in the caller's transaction (so an event exists exactly when its cause
+/// committed).
 ///
-/// `event_type` is `<family>.<name>` with a family of [`model::FAMILIES`] (`order.placed`,
-/// `payment.refunded`, `policy.published`, `dsr.completed`, …). `payload` becomes the
-/// delivery's `data` and must hold ids and statuses only — never names, emails, addresses or
-/// free text. `order.*` and `payment.*` events are emitted by
-/// [`crate::notifications::enqueue`]; other rooms call this directly.
+/// `payload` becomes the delivery's `data` and must hold ids and statuses only — never
+/// names, emails, addresses or free text. Events that follow a notification are emitted by
+/// [`crate::notifications::enqueue`] (`Kind::integrator_event`); other rooms call this
+/// directly.
 ///
-/// Integrators receive `{"id": "evt_…", "type": event_type, "created_at": …, "data": payload}`
+/// Integrators receive `{"id": "evt_…", "type": event, "created_at": …, "data": payload}`
 /// signed with their subscription's secret (`Valise-Signature`).
 pub fn emit(
     conn: &mut DbConnection,
-    event_type: &str,
+    event: model::WebhookEventType,
     payload: &serde_json::Value,
 ) -> QueryResult<()> {
-    debug_assert!(
-        model::WebhookEventType::parse(event_type).is_some(),
-        "{event_type} is not a WebhookEventType: add it there (the document lists them)"
-    );
+    let event_type = event.as_str();
     let subscribers: Vec<String> = store::active(conn)?
         .into_iter()
         .filter(|s| model::wants(&s.patterns(), event_type))

@@ -120,8 +120,14 @@ async fn pools_outbox_backlog_and_retention_runs_are_reported() {
     for _ in 0..2 {
         app.db
             .run(|conn| {
-                valise::notifications::enqueue(conn, None, None, "order.placed", &json!({}))
-                    .map_err(valise::db::DbError::from)
+                valise::notifications::enqueue(
+                    conn,
+                    None,
+                    None,
+                    &valise::notifications::Kind::OrderPlaced,
+                    &json!({}),
+                )
+                .map_err(valise::db::DbError::from)
             })
             .await
             .unwrap();

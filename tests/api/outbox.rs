@@ -35,6 +35,7 @@ pub async fn enqueue(app: &TestApp, user: Option<&str>, kind: &str, payload: Val
     let (user, kind) = (user.map(str::to_owned), kind.to_owned());
     app.db
         .run(move |conn| {
+            let kind = valise::notifications::Kind::parse(&kind).expect("a known kind");
             valise::notifications::enqueue(conn, user.as_deref(), None, &kind, &payload)
                 .map_err(anyhow::Error::from)
         })
@@ -362,7 +363,7 @@ async fn two_instances_deliver_each_notification_and_webhook_exactly_once() {
                         conn,
                         Some(&recipient),
                         None,
-                        "order.placed",
+                        &valise::notifications::Kind::OrderPlaced,
                         &json!({"order_id": format!("ord_{i}"), "status": "pending_payment"}),
                     )
                 })

@@ -136,8 +136,12 @@ async fn a_failing_endpoint_is_retried_then_dead_and_the_log_says_why() {
     let id = sub["id"].as_str().unwrap().to_owned();
     app.db
         .run(|conn| {
-            valise::webhooks::emit(conn, "policy.published", &json!({"version": 2}))
-                .map_err(anyhow::Error::from)
+            valise::webhooks::emit(
+                conn,
+                valise::webhooks::model::WebhookEventType::PolicyPublished,
+                &json!({"version": 2}),
+            )
+            .map_err(anyhow::Error::from)
         })
         .await
         .unwrap();
@@ -324,8 +328,12 @@ async fn a_subscription_stored_before_the_guard_never_reaches_loopback_and_logs_
     }
     app.db
         .run(|conn| {
-            valise::webhooks::emit(conn, "policy.published", &json!({"version": 2}))
-                .map_err(anyhow::Error::from)
+            valise::webhooks::emit(
+                conn,
+                valise::webhooks::model::WebhookEventType::PolicyPublished,
+                &json!({"version": 2}),
+            )
+            .map_err(anyhow::Error::from)
         })
         .await
         .unwrap();
@@ -461,8 +469,12 @@ async fn with_the_development_opt_in_a_local_receiver_registers_and_gets_deliver
     let sub = subscribe(&app, &admin, &receiver.url, json!(["policy.published"])).await;
     app.db
         .run(|conn| {
-            valise::webhooks::emit(conn, "policy.published", &json!({"version": 2}))
-                .map_err(anyhow::Error::from)
+            valise::webhooks::emit(
+                conn,
+                valise::webhooks::model::WebhookEventType::PolicyPublished,
+                &json!({"version": 2}),
+            )
+            .map_err(anyhow::Error::from)
         })
         .await
         .unwrap();

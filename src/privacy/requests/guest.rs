@@ -211,7 +211,7 @@ fn open_request(
         conn,
         None,
         None,
-        crate::notifications::kind::DSR_VERIFICATION_CODE,
+        &crate::notifications::Kind::DsrVerificationCode,
         &serde_json::json!({ "request_id": row.id }),
     )?;
     Ok((row, expires_at))

@@ -87,7 +87,7 @@ pub fn notify(conn: &mut DbConnection, row: &RequestRow) -> QueryResult<()> {
         conn,
         Some(user),
         None,
-        crate::notifications::kind::DSR_UPDATED,
+        &crate::notifications::Kind::DsrUpdated,
         &payload,
     )?;
     Ok(())
