@@ -8,12 +8,15 @@ use actix_web::{HttpRequest, HttpResponse};
 use diesel::prelude::*;
 use diesel::sql_types::{Binary, Integer, Text, Timestamp};
 
-use crate::crypto::{Crypto, CryptoError, DataKey, Place};
+use crate::crypto::{Column, Crypto, CryptoError, DataKey};
 use crate::db::schema::idempotency_keys;
 use crate::db::{DbConnection, Statement};
 use crate::http::error::ApiError;
 
 pub const TTL_HOURS: i64 = 24;
+
+/// A stored answer, sealed under its subject's key.
+pub const RESPONSE: Column = Column::new("idempotency_keys", "response_sealed");
 
 /// The `Idempotency-Key` header: 1–255 visible ASCII characters.
 pub fn key(req: &HttpRequest, required: bool) -> Result<Option<String>, ApiError> {
@@ -92,10 +95,7 @@ pub fn lookup(
         Err(CryptoError::Shredded) => return Err(ApiError::PersonalDataErased),
         other => other?,
     };
-    let body = key_for.open(
-        &Place::new("idempotency_keys", "response_sealed", &place(scope, key)),
-        &sealed,
-    )?;
+    let body = key_for.open(&RESPONSE.at(&place(scope, key)), &sealed)?;
     Ok(Lookup::Replay(Stored {
         status: u16::try_from(status).unwrap_or(200),
         body,
@@ -117,10 +117,7 @@ pub fn save(
     status: u16,
     body: &[u8],
 ) -> Result<bool, ApiError> {
-    let sealed = data_key.seal(
-        &Place::new("idempotency_keys", "response_sealed", &place(scope, key)),
-        body,
-    )?;
+    let sealed = data_key.seal(&RESPONSE.at(&place(scope, key)), body)?;
     let now = crate::db::now();
     let stored = Statement::sql(
         "INSERT INTO idempotency_keys (scope, key, request_hash, subject_id, status_code, \

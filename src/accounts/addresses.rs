@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 
 use crate::audit::{self, Actor, Event};
 use crate::auth::{min, Auth};
-use crate::crypto::{Crypto, Place};
+use crate::crypto::{Column, Crypto};
 use crate::db::schema::addresses;
 use crate::db::{Db, DbConnection};
 use crate::http::cache;
@@ -27,6 +27,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 }
 
 pub const TABLE: &str = "addresses";
+/// A saved address, sealed as one JSON value.
+pub const ADDRESS: Column = Column::new(TABLE, "address_sealed");
 /// Saved addresses per customer.
 pub const MAX_ADDRESSES: i64 = 20;
 
@@ -139,7 +141,7 @@ fn seal(
 ) -> Result<Vec<u8>, ApiError> {
     let key = crypto.data_key(conn, user)?;
     let json = serde_json::to_vec(a).map_err(anyhow::Error::from)?;
-    Ok(key.seal(&Place::new(TABLE, "address_sealed", id), &json)?)
+    Ok(key.seal(&ADDRESS.at(id), &json)?)
 }
 
 fn open(
@@ -148,10 +150,7 @@ fn open(
     row: &AddressRow,
 ) -> Result<SavedAddress, ApiError> {
     let key = crypto.data_key(conn, &row.user_id)?;
-    let json = key.open(
-        &Place::new(TABLE, "address_sealed", &row.id),
-        &row.address_sealed,
-    )?;
+    let json = key.open(&ADDRESS.at(&row.id), &row.address_sealed)?;
     Ok(SavedAddress {
         id: row.id.clone(),
         address: serde_json::from_slice(&json).map_err(anyhow::Error::from)?,

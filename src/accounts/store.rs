@@ -5,13 +5,17 @@ use diesel::prelude::*;
 
 use super::model::{Email, PersonName, Phone, Profile};
 use crate::auth::{status, Role};
-use crate::crypto::{index_kind, Crypto, CryptoError, DataKey, Place};
+use crate::crypto::{index_kind, Column, Crypto, CryptoError, DataKey};
 use crate::db::schema::users;
 use crate::db::DbConnection;
 use crate::http::error::ApiError;
 use crate::notifications::recipients::{Address, Notice};
 
 pub const TABLE: &str = "users";
+/// The account's sealed email, name and phone.
+pub const EMAIL: Column = Column::new(TABLE, "email_sealed");
+pub const NAME: Column = Column::new(TABLE, "name_sealed");
+pub const PHONE: Column = Column::new(TABLE, "phone_sealed");
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = users)]
@@ -72,19 +76,19 @@ pub struct NewAccount<'a> {
     pub role: Role,
 }
 
-fn seal(key: &DataKey, id: &str, column: &str, value: &str) -> Result<Vec<u8>, CryptoError> {
-    key.seal_str(&Place::new(TABLE, column, id), value)
+fn seal(key: &DataKey, id: &str, column: Column, value: &str) -> Result<Vec<u8>, CryptoError> {
+    key.seal_str(&column.at(id), value)
 }
 
 fn open(
     key: &DataKey,
     id: &str,
-    column: &str,
+    column: Column,
     sealed: &Option<Vec<u8>>,
 ) -> Result<Option<String>, CryptoError> {
     sealed
         .as_deref()
-        .map(|bytes| key.open_string(&Place::new(TABLE, column, id), bytes))
+        .map(|bytes| key.open_string(&column.at(id), bytes))
         .transpose()
 }
 
@@ -102,11 +106,11 @@ pub fn create(
         role: new.role.as_str().to_owned(),
         status: status::ACTIVE.to_owned(),
         email_bidx: Some(crypto.blind_index(index_kind::ACCOUNT_EMAIL, new.email.as_str())),
-        email_sealed: Some(seal(&key, &id, "email_sealed", new.email.as_str())?),
-        name_sealed: Some(seal(&key, &id, "name_sealed", new.name.as_str())?),
+        email_sealed: Some(seal(&key, &id, EMAIL, new.email.as_str())?),
+        name_sealed: Some(seal(&key, &id, NAME, new.name.as_str())?),
         phone_sealed: new
             .phone
-            .map(|p| seal(&key, &id, "phone_sealed", p.as_str()))
+            .map(|p| seal(&key, &id, PHONE, p.as_str()))
             .transpose()?,
         password_hash: Some(new.password_hash),
         version: 1,
@@ -177,7 +181,7 @@ pub fn notice_address(
         Err(CryptoError::Shredded) => return Ok(None),
         Err(e) => return Err(e.into()),
     };
-    let email = open(&key, &row.id, "email_sealed", &row.email_sealed)?;
+    let email = open(&key, &row.id, EMAIL, &row.email_sealed)?;
     Ok(email.filter(|email| !email.is_empty()).map(Address::to))
 }
 
@@ -192,9 +196,9 @@ pub fn open_profile(
         id: row.id.clone(),
         role: row.role(),
         status: row.status.clone(),
-        email: open(&key, &row.id, "email_sealed", &row.email_sealed)?.unwrap_or_default(),
-        name: open(&key, &row.id, "name_sealed", &row.name_sealed)?.unwrap_or_default(),
-        phone: open(&key, &row.id, "phone_sealed", &row.phone_sealed)?,
+        email: open(&key, &row.id, EMAIL, &row.email_sealed)?.unwrap_or_default(),
+        name: open(&key, &row.id, NAME, &row.name_sealed)?.unwrap_or_default(),
+        phone: open(&key, &row.id, PHONE, &row.phone_sealed)?,
         version: row.version,
         created_at: row.created_at,
         updated_at: row.updated_at,
@@ -242,15 +246,15 @@ pub fn update_profile(
     let mut next = row.clone();
     if let Some(email) = &changes.email {
         next.email_bidx = Some(crypto.blind_index(index_kind::ACCOUNT_EMAIL, email.as_str()));
-        next.email_sealed = Some(seal(&key, id, "email_sealed", email.as_str())?);
+        next.email_sealed = Some(seal(&key, id, EMAIL, email.as_str())?);
     }
     if let Some(name) = &changes.name {
-        next.name_sealed = Some(seal(&key, id, "name_sealed", name.as_str())?);
+        next.name_sealed = Some(seal(&key, id, NAME, name.as_str())?);
     }
     if let Some(phone) = &changes.phone {
         next.phone_sealed = phone
             .as_ref()
-            .map(|p| seal(&key, id, "phone_sealed", p.as_str()))
+            .map(|p| seal(&key, id, PHONE, p.as_str()))
             .transpose()?;
     }
     next.version = row.version + 1;

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use ring::{hkdf, hmac};
 
 pub use keyring::{Keyring, KeyringHandle};
-pub use sealed::{DataKey, Place};
+pub use sealed::{Column, DataKey, Place};
 
 use crate::config::SecretSource;
 use crate::db::DbConnection;

@@ -29,6 +29,27 @@ impl<'a> Place<'a> {
     }
 }
 
+/// A column that holds sealed values. Its table and name are bound into every value's
+/// associated data (with the row id, see [`Place`]), so a value moved to another column or
+/// row does not open. Each store declares its own columns as constants; the data map
+/// (`privacy::data_map`) lists the same constants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Column {
+    pub table: &'static str,
+    pub name: &'static str,
+}
+
+impl Column {
+    pub const fn new(table: &'static str, name: &'static str) -> Column {
+        Column { table, name }
+    }
+
+    /// Where the value of row `row_id` lives.
+    pub fn at(self, row_id: &str) -> Place<'_> {
+        Place::new(self.table, self.name, row_id)
+    }
+}
+
 /// One subject's data key, unwrapped for the duration of a request. Never stored.
 pub struct DataKey {
     subject_id: String,

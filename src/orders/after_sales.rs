@@ -12,13 +12,16 @@ use super::lifecycle::{self, Change};
 use super::model::{Action, Actor, ChangedBy, OrderStatus};
 use super::store;
 use crate::auth::{min, Auth, Caller};
-use crate::crypto::{Crypto, Place};
+use crate::crypto::{Column, Crypto};
 use crate::db::schema::{after_sales_cases, orders};
 use crate::db::{write_transaction, Db, DbConnection};
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::Json;
 use crate::notifications::{self, Kind};
 use crate::privacy::refuse_sensitive;
+
+/// An after-sales case's sealed reason (under the order's key).
+pub const REASON: Column = Column::new("after_sales_cases", "reason_sealed");
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(open_case);
@@ -214,7 +217,7 @@ async fn open_case(
                 }
                 let id = crate::ids::new_id("asc");
                 let key = crypto.data_key(conn, &order.id)?;
-                let sealed = key.seal_str(&Place::new("after_sales_cases", "reason_sealed", &id), &reason)?;
+                let sealed = key.seal_str(&REASON.at(&id), &reason)?;
                 diesel::insert_into(after_sales_cases::table)
                     .values((
                         after_sales_cases::id.eq(&id),

@@ -7,14 +7,15 @@ use utoipa::ToSchema;
 
 use super::model::{new_order_number, shipping_for, Address, ChangedBy, OrderStatus};
 use super::store::{self, ItemRow, OrderRow, Parts};
-use super::view::{build, OrderView, TABLE};
+use super::view::{build, OrderView};
+use super::view::{CONTACT_EMAIL, SHIPPING_ADDRESS};
 use crate::accounts::model::Email;
 use crate::auth::token::hash_secret;
 use crate::auth::Caller;
 use crate::carts::routes::out_of_stock;
 use crate::carts::store::{self as carts, Access};
 use crate::config::Shop;
-use crate::crypto::{index_kind, Crypto, Place};
+use crate::crypto::{index_kind, Crypto};
 use crate::db::{write_transaction, Db, DbConnection};
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::Json;
@@ -170,15 +171,11 @@ fn place_order(
         subtotal,
         shipping,
         total: subtotal + shipping,
-        contact_email_sealed: Some(key.seal_str(
-            &Place::new(TABLE, "contact_email_sealed", &order_id),
-            input.email.as_str(),
-        )?),
+        contact_email_sealed: Some(
+            key.seal_str(&CONTACT_EMAIL.at(&order_id), input.email.as_str())?,
+        ),
         contact_email_bidx: Some(crypto.blind_index(index_kind::ORDER_EMAIL, input.email.as_str())),
-        shipping_address_sealed: Some(key.seal(
-            &Place::new(TABLE, "shipping_address_sealed", &order_id),
-            &address,
-        )?),
+        shipping_address_sealed: Some(key.seal(&SHIPPING_ADDRESS.at(&order_id), &address)?),
         policy_version: current_policy,
         expires_at: now + input.payment_window,
         delivered_at: None,

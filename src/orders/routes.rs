@@ -8,7 +8,7 @@ use super::access::{Requester, ORDER_NUMBER, ORDER_TOKEN};
 use super::lifecycle::{self, Change};
 use super::model::{Action, Actor, Address, ChangedBy};
 use super::store;
-use super::view::{order_view_example, owner_view, owner_views, OrderView, TABLE};
+use super::view::{order_view_example, owner_view, owner_views, OrderView};
 use crate::auth::{min, Auth, Caller};
 use crate::crypto::Crypto;
 use crate::db::{write_transaction, Db};
@@ -235,10 +235,7 @@ async fn correct_address(
                 let key = crypto.data_key(conn, &order.id)?;
                 let bytes =
                     serde_json::to_vec(&address).map_err(|e| ApiError::Internal(e.into()))?;
-                let sealed = key.seal(
-                    &crate::crypto::Place::new(TABLE, "shipping_address_sealed", &order.id),
-                    &bytes,
-                )?;
+                let sealed = key.seal(&super::view::SHIPPING_ADDRESS.at(&order.id), &bytes)?;
                 store::set_address(conn, &order.id, &sealed)?;
                 let subject = order.user_id.clone().unwrap_or_else(|| order.id.clone());
                 crate::audit::record(

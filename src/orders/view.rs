@@ -8,13 +8,16 @@ use super::model::{allowed_actions, Action, Actor, Address, ChangedBy, OrderStat
 use super::store::{self, OrderRow, Parts};
 use crate::carts::routes::Totals;
 use crate::catalog::model::Money;
-use crate::crypto::{Crypto, CryptoError, DataKey, Place};
+use crate::crypto::{Column, Crypto, CryptoError, DataKey};
 use crate::db::DbConnection;
 use crate::http::error::ApiError;
 use crate::notifications::recipients::{self, Notice};
 use crate::payments::model::PaymentStatus;
 
 pub const TABLE: &str = "orders";
+/// An order's sealed contact email and shipping address (under the order's own key).
+pub const CONTACT_EMAIL: Column = Column::new(TABLE, "contact_email_sealed");
+pub const SHIPPING_ADDRESS: Column = Column::new(TABLE, "shipping_address_sealed");
 
 /// One line of an order, frozen at checkout (later catalogue changes do not alter it).
 #[derive(Debug, Serialize, ToSchema)]
@@ -180,7 +183,7 @@ pub fn notice_address(
         Err(CryptoError::Shredded) => return Ok(None),
         Err(e) => return Err(e.into()),
     };
-    let place = Place::new(TABLE, "contact_email_sealed", &order.id);
+    let place = CONTACT_EMAIL.at(&order.id);
     Ok(Some(recipients::Address::to(
         key.open_string(&place, sealed)?,
     )))
@@ -192,11 +195,8 @@ fn open_with(key: &DataKey, order: &OrderRow) -> Result<Option<(String, Address)
     else {
         return Ok(None);
     };
-    let email = key.open_string(&Place::new(TABLE, "contact_email_sealed", &order.id), email)?;
-    let address = key.open(
-        &Place::new(TABLE, "shipping_address_sealed", &order.id),
-        address,
-    )?;
+    let email = key.open_string(&CONTACT_EMAIL.at(&order.id), email)?;
+    let address = key.open(&SHIPPING_ADDRESS.at(&order.id), address)?;
     let address: Address =
         serde_json::from_slice(&address).map_err(|e| ApiError::Internal(e.into()))?;
     Ok(Some((email, address)))

@@ -7,8 +7,10 @@ use actix_web::{get, web, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::crypto::Column;
 use crate::http::error::ApiError;
 use crate::retention::{self, DataCategory, Retention, RetentionRule, Settings};
+use crate::{accounts, idempotency, orders, privacy, webhooks};
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(data_map);
@@ -17,8 +19,18 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 /// Where a field lives.
 pub struct Field {
     pub name: &'static str,
-    pub table: &'static str,
-    pub column: &'static str,
+    pub stored: Stored,
+}
+
+/// The column a field is stored in.
+pub enum Stored {
+    /// Encrypted under a subject's (or a system) key: the store's own constant.
+    Sealed(Column),
+    /// In the clear: a lookup index, a hash, a status or an anonymous value.
+    Plain {
+        table: &'static str,
+        column: &'static str,
+    },
 }
 
 /// A category of data, as the code defines it.
@@ -32,11 +44,30 @@ pub struct Category {
     pub visible_to: &'static [&'static str],
 }
 
-const fn f(name: &'static str, table: &'static str, column: &'static str) -> Field {
+const fn sealed(name: &'static str, column: Column) -> Field {
     Field {
         name,
-        table,
-        column,
+        stored: Stored::Sealed(column),
+    }
+}
+
+const fn plain(name: &'static str, table: &'static str, column: &'static str) -> Field {
+    Field {
+        name,
+        stored: Stored::Plain { table, column },
+    }
+}
+
+impl Field {
+    fn stored_in(&self) -> String {
+        match self.stored {
+            Stored::Sealed(Column { table, name }) => format!("{table}.{name}"),
+            Stored::Plain { table, column } => format!("{table}.{column}"),
+        }
+    }
+
+    fn is_sealed(&self) -> bool {
+        matches!(self.stored, Stored::Sealed(_))
     }
 }
 
@@ -47,11 +78,11 @@ pub const CATEGORIES: &[Category] = &[
         name: "Customer account",
         personal: true,
         fields: &[
-            f("email", "users", "email_sealed"),
-            f("email lookup (blind index)", "users", "email_bidx"),
-            f("name", "users", "name_sealed"),
-            f("phone", "users", "phone_sealed"),
-            f("password (Argon2id hash)", "users", "password_hash"),
+            sealed("email", accounts::store::EMAIL),
+            plain("email lookup (blind index)", "users", "email_bidx"),
+            sealed("name", accounts::store::NAME),
+            sealed("phone", accounts::store::PHONE),
+            plain("password (Argon2id hash)", "users", "password_hash"),
         ],
         purpose: "Signing in, order contact, and the account's own history.",
         legal_basis: "Contract (GDPR Art. 6(1)(b))",
@@ -64,7 +95,7 @@ pub const CATEGORIES: &[Category] = &[
         id: DataCategory::SavedAddresses,
         name: "Saved shipping addresses",
         personal: true,
-        fields: &[f("address", "addresses", "address_sealed")],
+        fields: &[sealed("address", accounts::addresses::ADDRESS)],
         purpose: "Faster checkout.",
         legal_basis: "Contract (GDPR Art. 6(1)(b))",
         visible_to: &["the customer"],
@@ -74,23 +105,11 @@ pub const CATEGORIES: &[Category] = &[
         name: "Order contact and delivery data",
         personal: true,
         fields: &[
-            f("contact email", "orders", "contact_email_sealed"),
-            f(
-                "contact email lookup (blind index)",
-                "orders",
-                "contact_email_bidx",
-            ),
-            f(
-                "shipping name and address",
-                "orders",
-                "shipping_address_sealed",
-            ),
-            f("after-sales reason", "after_sales_cases", "reason_sealed"),
-            f(
-                "replayed responses of idempotent requests",
-                "idempotency_keys",
-                "response_sealed",
-            ),
+            sealed("contact email", orders::view::CONTACT_EMAIL),
+            plain("contact email lookup (blind index)", "orders", "contact_email_bidx"),
+            sealed("shipping name and address", orders::view::SHIPPING_ADDRESS),
+            sealed("after-sales reason", orders::after_sales::REASON),
+            sealed("replayed responses of idempotent requests", idempotency::RESPONSE),
         ],
         purpose: "Delivering the order and handling returns, repairs and warranty.",
         legal_basis: "Contract (GDPR Art. 6(1)(b))",
@@ -107,9 +126,9 @@ pub const CATEGORIES: &[Category] = &[
         name: "Accounting records",
         personal: false,
         fields: &[
-            f("order number, amounts, dates", "orders", "number"),
-            f("items bought", "order_items", "sku"),
-            f("payment status and amounts", "payments", "status"),
+            plain("order number, amounts, dates", "orders", "number"),
+            plain("items bought", "order_items", "sku"),
+            plain("payment status and amounts", "payments", "status"),
         ],
         purpose: "Bookkeeping and tax obligations.",
         legal_basis: "Legal obligation (GDPR Art. 6(1)(c))",
@@ -120,12 +139,8 @@ pub const CATEGORIES: &[Category] = &[
         name: "Pre-sale questions",
         personal: true,
         fields: &[
-            f("question", "consultations", "question_sealed"),
-            f(
-                "contact email (optional)",
-                "consultations",
-                "contact_email_sealed",
-            ),
+            sealed("question", Column::new("consultations", "question_sealed")),
+            sealed("contact email (optional)", Column::new("consultations", "contact_email_sealed")),
         ],
         purpose: "Answering questions about a product.",
         legal_basis: "Steps prior to a contract (GDPR Art. 6(1)(b))",
@@ -136,8 +151,8 @@ pub const CATEGORIES: &[Category] = &[
         name: "Consents and policy acceptances",
         personal: true,
         fields: &[
-            f("consent ledger", "consents", "granted"),
-            f("policy acceptances", "policy_acceptances", "policy_version"),
+            plain("consent ledger", "consents", "granted"),
+            plain("policy acceptances", "policy_acceptances", "policy_version"),
         ],
         purpose: "Proving what was consented to and accepted, and when.",
         legal_basis: "Legal obligation (GDPR Art. 7(1))",
@@ -148,18 +163,10 @@ pub const CATEGORIES: &[Category] = &[
         name: "Data-subject requests",
         personal: true,
         fields: &[
-            f("request, status, due date", "dsr_requests", "status"),
-            f(
-                "guest email lookup (blind index)",
-                "dsr_requests",
-                "email_bidx",
-            ),
-            f("one-time code (until used)", "dsr_codes", "code_sealed"),
-            f(
-                "guest email the code goes to (until used)",
-                "dsr_codes",
-                "email_sealed",
-            ),
+            plain("request, status, due date", "dsr_requests", "status"),
+            plain("guest email lookup (blind index)", "dsr_requests", "email_bidx"),
+            sealed("one-time code (until used)", privacy::requests::guest::CODE),
+            sealed("guest email the code goes to (until used)", privacy::requests::guest::EMAIL),
         ],
         purpose: "Answering access, rectification, erasure and withdrawal requests in time.",
         legal_basis: "Legal obligation (GDPR Art. 12)",
@@ -169,11 +176,7 @@ pub const CATEGORIES: &[Category] = &[
         id: DataCategory::Audit,
         name: "Access log",
         personal: false,
-        fields: &[f(
-            "who read or changed which fields, why",
-            "audit_log",
-            "fields",
-        )],
+        fields: &[plain("who read or changed which fields, why", "audit_log", "fields")],
         purpose: "Accountability: every access to personal data is recorded (ids, never values).",
         legal_basis: "Legal obligation (GDPR Art. 5(2))",
         visible_to: &["the customer (accesses to their data)", "privacy_officer"],
@@ -182,11 +185,7 @@ pub const CATEGORIES: &[Category] = &[
         id: DataCategory::ServiceSecrets,
         name: "Integrators' webhook signing secrets",
         personal: false,
-        fields: &[f(
-            "signing secret",
-            "webhook_subscriptions",
-            "secret_sealed",
-        )],
+        fields: &[sealed("signing secret", webhooks::store::SECRET)],
         purpose: "Signing event deliveries so integrators can verify them.",
         legal_basis: "Not personal data",
         visible_to: &["the admin who created the subscription, once"],
@@ -196,20 +195,12 @@ pub const CATEGORIES: &[Category] = &[
         name: "Anonymous browsing statistics",
         personal: false,
         fields: &[
-            f(
-                "visitor hash (HMAC of the browser's session string under a salt destroyed after its day)",
-                "analytics_events",
-                "visitor_hash",
-            ),
-            f("day", "analytics_events", "day"),
-            f("event type", "analytics_events", "event_type"),
-            f(
-                "page path (no query string; ids and numbers templated)",
-                "analytics_events",
-                "path",
-            ),
-            f("product viewed", "analytics_events", "product_id"),
-            f("time on page", "analytics_events", "dwell_ms"),
+            plain("visitor hash (HMAC of the browser's session string under a salt destroyed after its day)", "analytics_events", "visitor_hash"),
+            plain("day", "analytics_events", "day"),
+            plain("event type", "analytics_events", "event_type"),
+            plain("page path (no query string; ids and numbers templated)", "analytics_events", "path"),
+            plain("product viewed", "analytics_events", "product_id"),
+            plain("time on page", "analytics_events", "dwell_ms"),
         ],
         purpose: "Improving size classes, styles and page layout; no IP, user agent or id.",
         legal_basis: "Not personal data (daily-salted visitor hashes)",
@@ -285,10 +276,6 @@ pub struct DataMap {
     pub categories: Vec<CategoryEntry>,
 }
 
-fn is_sealed(column: &str) -> bool {
-    column.ends_with("_sealed")
-}
-
 /// The map, from the tables above and the retention settings.
 pub fn build(settings: &Settings, policy_version: i32) -> DataMap {
     let categories = CATEGORIES
@@ -302,14 +289,14 @@ pub fn build(settings: &Settings, policy_version: i32) -> DataMap {
                 .iter()
                 .map(|fl| FieldEntry {
                     name: fl.name,
-                    stored_in: format!("{}.{}", fl.table, fl.column),
-                    encrypted: is_sealed(fl.column),
+                    stored_in: fl.stored_in(),
+                    encrypted: fl.is_sealed(),
                 })
                 .collect(),
             purpose: c.purpose,
             legal_basis: c.legal_basis,
             visible_to: c.visible_to.to_vec(),
-            encrypted: c.fields.iter().any(|fl| is_sealed(fl.column)),
+            encrypted: c.fields.iter().any(Field::is_sealed),
             retention: retention::rule(c.id, settings),
             enforced_by: retention::engine::RULES
                 .iter()
@@ -346,4 +333,22 @@ async fn data_map(
 ) -> Result<HttpResponse, ApiError> {
     let map = build(&settings, versions.policy());
     crate::http::cache::json_with_etag(&req, &map, crate::http::cache::PUBLIC_SHORT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_sealed_column_is_listed_as_plain() {
+        for field in CATEGORIES.iter().flat_map(|c| c.fields) {
+            if let Stored::Plain { column, .. } = field.stored {
+                assert!(
+                    !column.ends_with("_sealed"),
+                    "{}: list it with its store's constant",
+                    field.name
+                );
+            }
+        }
+    }
 }

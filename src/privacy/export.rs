@@ -18,7 +18,7 @@ use crate::audit::routes::AuditEntry;
 use crate::auth::throttle::{self, Limit};
 use crate::auth::{min, Auth};
 use crate::catalog::model::Money;
-use crate::crypto::{Crypto, Place};
+use crate::crypto::Crypto;
 use crate::db::schema::{
     after_sales_cases, disclosures, notifications, orders, payments, policy_acceptances,
 };
@@ -329,11 +329,8 @@ pub fn build(
         .map(
             |(id, order_id, kind, sealed, status, resolution, created, resolved)| {
                 let reason = keys.get(&order_id).and_then(|k| {
-                    k.open_string(
-                        &Place::new("after_sales_cases", "reason_sealed", &id),
-                        &sealed,
-                    )
-                    .ok()
+                    k.open_string(&crate::orders::after_sales::REASON.at(&id), &sealed)
+                        .ok()
                 });
                 Ok(AfterSalesRecord {
                     kind: vocabulary(&kind)?,

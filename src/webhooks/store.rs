@@ -4,16 +4,13 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::model::EventPattern;
-use crate::crypto::{Crypto, CryptoError, Place};
+use crate::crypto::{Column, Crypto, CryptoError};
 use crate::db::schema::{webhook_deliveries, webhook_subscriptions};
 use crate::db::DbConnection;
 use crate::delivery::status;
 
-const SECRET_PLACE: (&str, &str) = ("webhook_subscriptions", "secret_sealed");
-
-fn secret_place(id: &str) -> Place<'_> {
-    Place::new(SECRET_PLACE.0, SECRET_PLACE.1, id)
-}
+/// A subscription's signing secret, sealed under a system key.
+pub const SECRET: Column = Column::new("webhook_subscriptions", "secret_sealed");
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = webhook_subscriptions)]
@@ -56,7 +53,7 @@ pub fn create(
     )
     .unwrap_or_else(|_| "[]".into());
     let key = crypto.create_data_key(conn, &id)?;
-    let sealed = key.seal_str(&secret_place(&id), secret)?;
+    let sealed = key.seal_str(&SECRET.at(&id), secret)?;
     let row = SubscriptionRow {
         id,
         url: url.to_owned(),
@@ -133,7 +130,7 @@ pub fn endpoint(
         return Ok(None);
     };
     match crypto.data_key(conn, id) {
-        Ok(key) => Ok(Some((url, key.open_string(&secret_place(id), &sealed)?))),
+        Ok(key) => Ok(Some((url, key.open_string(&SECRET.at(id), &sealed)?))),
         Err(CryptoError::Shredded) => Ok(None),
         Err(e) => Err(e),
     }

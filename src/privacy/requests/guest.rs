@@ -15,7 +15,7 @@ use super::store::{self, RequestRow, Requester};
 use super::RequestView;
 use crate::accounts::model::Email;
 use crate::auth::throttle::{self, Limit};
-use crate::crypto::{index_kind, Crypto, CryptoError, Place};
+use crate::crypto::{index_kind, Column, Crypto, CryptoError};
 use crate::db::schema::{dsr_codes, orders};
 use crate::db::{Db, DbConnection};
 use crate::http::error::{ApiError, Problem};
@@ -30,6 +30,9 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 }
 
 pub const TABLE: &str = "dsr_codes";
+/// A guest request's one-time code and the address it goes to, until used.
+pub const CODE: Column = Column::new(TABLE, "code_sealed");
+pub const EMAIL: Column = Column::new(TABLE, "email_sealed");
 /// How long a code can be used.
 pub const CODE_TTL: Duration = Duration::hours(24);
 /// Wrong codes before a request is locked (ask again for a new code).
@@ -174,8 +177,8 @@ pub fn pending_code(
         Err(CryptoError::Shredded) => return Ok(None),
         Err(e) => return Err(e),
     };
-    let email = key.open_string(&Place::new(TABLE, "email_sealed", dsr_id), &email)?;
-    let code = key.open_string(&Place::new(TABLE, "code_sealed", dsr_id), &code)?;
+    let email = key.open_string(&EMAIL.at(dsr_id), &email)?;
+    let code = key.open_string(&CODE.at(dsr_id), &code)?;
     Ok(Some((email, code)))
 }
 
@@ -199,10 +202,8 @@ fn open_request(
         .values((
             dsr_codes::dsr_id.eq(&row.id),
             dsr_codes::code_hash.eq(code_mac(crypto, &row.id, &code)),
-            dsr_codes::code_sealed
-                .eq(key.seal_str(&Place::new(TABLE, "code_sealed", &row.id), &code)?),
-            dsr_codes::email_sealed
-                .eq(key.seal_str(&Place::new(TABLE, "email_sealed", &row.id), email.as_str())?),
+            dsr_codes::code_sealed.eq(key.seal_str(&CODE.at(&row.id), &code)?),
+            dsr_codes::email_sealed.eq(key.seal_str(&EMAIL.at(&row.id), email.as_str())?),
             dsr_codes::attempts.eq(0),
             dsr_codes::expires_at.eq(expires_at),
         ))
