@@ -190,7 +190,7 @@ fn audited(
     crypto: &Crypto,
     actor: &Actor,
     user: &str,
-    action: &str,
+    action: crate::audit::Action,
 ) -> QueryResult<()> {
     audit::record(
         conn,
@@ -200,7 +200,7 @@ fn audited(
             action,
             subject_id: Some(user),
             fields: &["address"],
-            purpose: "saved addresses managed by the data subject",
+            purpose: crate::audit::Purpose::SavedAddresses,
         },
     )
     .map(|_| ())
@@ -292,7 +292,13 @@ async fn create(
                         addresses::updated_at.eq(row.updated_at),
                     ))
                     .execute(conn)?;
-                audited(conn, &crypto, &actor, &user, "address.create")?;
+                audited(
+                    conn,
+                    &crypto,
+                    &actor,
+                    &user,
+                    crate::audit::Action::AddressCreate,
+                )?;
                 Ok((open(&crypto, conn, &row)?, etag(&row)))
             })
         })
@@ -366,7 +372,13 @@ async fn update(
                 if n != 1 {
                     return Err(ApiError::PreconditionFailed);
                 }
-                audited(conn, &crypto, &actor, &user, "address.update")?;
+                audited(
+                    conn,
+                    &crypto,
+                    &actor,
+                    &user,
+                    crate::audit::Action::AddressUpdate,
+                )?;
                 record_self_service(conn, &user, Kind::Rectification)?;
                 let row = owned(conn, &user, &row.id)?;
                 Ok((open(&crypto, conn, &row)?, etag(&row)))
@@ -405,7 +417,13 @@ async fn remove(
         crate::db::write_transaction(conn, |conn| {
             let row = owned(conn, &user, &id)?;
             diesel::delete(addresses::table.find(&row.id)).execute(conn)?;
-            audited(conn, &crypto, &actor, &user, "address.delete")?;
+            audited(
+                conn,
+                &crypto,
+                &actor,
+                &user,
+                crate::audit::Action::AddressDelete,
+            )?;
             Ok::<_, ApiError>(())
         })
     })

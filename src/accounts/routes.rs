@@ -142,10 +142,10 @@ async fn patch_me(
                         &crypto,
                         &actor,
                         &Event {
-                            action: "profile.update",
+                            action: crate::audit::Action::ProfileUpdate,
                             subject_id: Some(&user_id),
                             fields: &fields,
-                            purpose: "rectification by the data subject",
+                            purpose: crate::audit::Purpose::Rectification,
                         },
                     )?;
                     crate::privacy::requests::store::record_self_service(

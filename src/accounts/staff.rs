@@ -139,7 +139,7 @@ fn audit_read(
     crypto: &Crypto,
     actor: &Actor,
     subject: &str,
-    action: &str,
+    action: crate::audit::Action,
 ) -> Result<(), ApiError> {
     audit::record(
         conn,
@@ -149,7 +149,7 @@ fn audit_read(
             action,
             subject_id: Some(subject),
             fields: &["email", "name", "phone"],
-            purpose: "staff administration",
+            purpose: crate::audit::Purpose::StaffAdministration,
         },
     )?;
     Ok(())
@@ -179,7 +179,13 @@ pub fn create_account(
                 role,
             },
         )?;
-        audit_read(conn, crypto, actor, &row.id, "staff.create")?;
+        audit_read(
+            conn,
+            crypto,
+            actor,
+            &row.id,
+            crate::audit::Action::StaffCreate,
+        )?;
         Ok(row)
     })
 }
@@ -250,7 +256,13 @@ async fn list_staff(
                 let (rows, next_cursor) = paginate(rows, &page, LISTING, |r| r.id.clone());
                 let mut data = Vec::with_capacity(rows.len());
                 for row in &rows {
-                    audit_read(conn, &crypto, &actor, &row.id, "staff.read")?;
+                    audit_read(
+                        conn,
+                        &crypto,
+                        &actor,
+                        &row.id,
+                        crate::audit::Action::StaffRead,
+                    )?;
                     data.push(view(conn, &crypto, row)?);
                 }
                 Ok::<_, ApiError>(StaffList { data, next_cursor })
@@ -386,7 +398,13 @@ async fn update_staff(
                 } else {
                     auth_store::revoke_api_keys_above(conn, &id, role)?;
                 }
-                audit_read(conn, &crypto, &actor, &id, "staff.update")?;
+                audit_read(
+                    conn,
+                    &crypto,
+                    &actor,
+                    &id,
+                    crate::audit::Action::StaffUpdate,
+                )?;
                 let row = store::get(conn, &id)?.ok_or(ApiError::NotFound)?;
                 view(conn, &crypto, &row)
             })

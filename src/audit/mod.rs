@@ -95,15 +95,106 @@ impl Actor {
     }
 }
 
+/// What was done, as the log names it (`GET /v1/admin/audit?action=…` filters on the name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    AccountRegister,
+    ProfileUpdate,
+    AddressCreate,
+    AddressUpdate,
+    AddressDelete,
+    StaffCreate,
+    StaffRead,
+    StaffUpdate,
+    OrderAddressRead,
+    OrderAddressUpdate,
+    ConsultationRead,
+    PolicyPublish,
+    BackupRestore,
+    DsrComplete,
+    DsrExtend,
+    DsrDeny,
+    SubjectErase,
+    RetentionRun,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::AccountRegister => "account.register",
+            Action::ProfileUpdate => "profile.update",
+            Action::AddressCreate => "address.create",
+            Action::AddressUpdate => "address.update",
+            Action::AddressDelete => "address.delete",
+            Action::StaffCreate => "staff.create",
+            Action::StaffRead => "staff.read",
+            Action::StaffUpdate => "staff.update",
+            Action::OrderAddressRead => "order.address.read",
+            Action::OrderAddressUpdate => "order.address.update",
+            Action::ConsultationRead => "consultation.read",
+            Action::PolicyPublish => "policy.publish",
+            Action::BackupRestore => "backup.restore",
+            Action::DsrComplete => "dsr.complete",
+            Action::DsrExtend => "dsr.extend",
+            Action::DsrDeny => "dsr.deny",
+            Action::SubjectErase => "subject.erase",
+            Action::RetentionRun => "retention.run",
+        }
+    }
+}
+
+/// Why an access happened, in the words the log keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    AccountCreation,
+    /// The data subject correcting their own data.
+    Rectification,
+    SavedAddresses,
+    StaffAdministration,
+    Shipping,
+    AnsweringQuestion,
+    PolicyRevision,
+    AnsweringRequest,
+    ErasureRequested,
+    ErasureInactive,
+    ErasureReplayed,
+    RestoreReplayed,
+    RestoreNotReplayed,
+    Retention,
+}
+
+impl Purpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Purpose::AccountCreation => "account creation",
+            Purpose::Rectification => "rectification by the data subject",
+            Purpose::SavedAddresses => "saved addresses managed by the data subject",
+            Purpose::StaffAdministration => "staff administration",
+            Purpose::Shipping => "shipping the order",
+            Purpose::AnsweringQuestion => "answering a pre-sale question",
+            Purpose::PolicyRevision => "privacy-policy revision",
+            Purpose::AnsweringRequest => "answering a data-subject request",
+            Purpose::ErasureRequested => "erasure requested by the data subject",
+            Purpose::ErasureInactive => "retention: account inactive",
+            Purpose::ErasureReplayed => "erasure ledger replayed after a restore",
+            Purpose::RestoreReplayed => "restored from a backup; the erasure ledger was replayed",
+            Purpose::RestoreNotReplayed => {
+                "restored from a backup without replaying an erasure ledger"
+            }
+            Purpose::Retention => "retention rules (counts per rule)",
+        }
+    }
+}
+
 /// One access to record.
 #[derive(Debug, Clone)]
 pub struct Event<'a> {
-    pub action: &'a str,
+    pub action: Action,
     pub subject_id: Option<&'a str>,
     /// Names of the personal fields read or changed.
     pub fields: &'a [&'a str],
     /// Why the access happened.
-    pub purpose: &'a str,
+    pub purpose: Purpose,
 }
 
 pub use store::record;

@@ -68,10 +68,10 @@ pub fn record(
             actor_kind: actor.kind.as_str(),
             actor_id: actor.id.as_deref(),
             actor_role,
-            action: event.action,
+            action: event.action.as_str(),
             subject_id: event.subject_id,
             fields: &fields,
-            purpose: event.purpose,
+            purpose: event.purpose.as_str(),
             request_id: actor.request_id.as_deref(),
         };
         let mac = chain::mac(crypto.audit_key(), &prev_mac, &canonical);
@@ -82,10 +82,10 @@ pub fn record(
                 audit_log::actor_kind.eq(actor.kind.as_str()),
                 audit_log::actor_id.eq(actor.id.as_deref()),
                 audit_log::actor_role.eq(actor_role),
-                audit_log::action.eq(event.action),
+                audit_log::action.eq(event.action.as_str()),
                 audit_log::subject_id.eq(event.subject_id),
                 audit_log::fields.eq(&fields),
-                audit_log::purpose.eq(event.purpose),
+                audit_log::purpose.eq(event.purpose.as_str()),
                 audit_log::request_id.eq(actor.request_id.as_deref()),
                 audit_log::mac.eq(&mac),
             ))

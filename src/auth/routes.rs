@@ -214,10 +214,10 @@ async fn register(
                     &crypto,
                     &actor,
                     &Event {
-                        action: "account.register",
+                        action: crate::audit::Action::AccountRegister,
                         subject_id: Some(&row.id),
                         fields: &["email", "name"],
-                        purpose: "account creation",
+                        purpose: crate::audit::Purpose::AccountCreation,
                     },
                 )?;
                 let refresh = auth_store::start_family(conn, &row.id)?;

@@ -256,16 +256,16 @@ fn finish(
         snapshot::compact(conn, &["data_keys", "users"]).context("compacting")?;
     }
     let purpose = if replay.is_some() {
-        "restored from a backup; the erasure ledger was replayed"
+        crate::audit::Purpose::RestoreReplayed
     } else {
-        "restored from a backup without replaying an erasure ledger"
+        crate::audit::Purpose::RestoreNotReplayed
     };
     audit::record(
         conn,
         &crypto,
         &Actor::system(),
         &Event {
-            action: "backup.restore",
+            action: crate::audit::Action::BackupRestore,
             subject_id: None,
             fields: &[],
             purpose,

@@ -437,10 +437,10 @@ async fn list_queue(
                                 &crypto,
                                 &actor,
                                 &Event {
-                                    action: "consultation.read",
+                                    action: crate::audit::Action::ConsultationRead,
                                     subject_id: Some(&r.id),
                                     fields: &["question"],
-                                    purpose: "answering a pre-sale question",
+                                    purpose: crate::audit::Purpose::AnsweringQuestion,
                                 },
                             )?;
                             key.open_string(

@@ -273,10 +273,10 @@ fn staff_view(
                 crypto,
                 actor,
                 &Event {
-                    action: "order.address.read",
+                    action: crate::audit::Action::OrderAddressRead,
                     subject_id: Some(order.user_id.as_deref().unwrap_or(&order.id)),
                     fields: &["shipping_address"],
-                    purpose: "shipping the order",
+                    purpose: crate::audit::Purpose::Shipping,
                 },
             )?;
             StaffAddress::from(address)

@@ -243,10 +243,10 @@ async fn correct_address(
                     &crypto,
                     &actor,
                     &crate::audit::Event {
-                        action: "order.address.update",
+                        action: crate::audit::Action::OrderAddressUpdate,
                         subject_id: Some(&subject),
                         fields: &["shipping_address"],
-                        purpose: "rectification by the data subject",
+                        purpose: crate::audit::Purpose::Rectification,
                     },
                 )?;
                 if let Some(user) = order.user_id.as_deref() {

@@ -90,10 +90,10 @@ async fn publish(
                     &crypto,
                     &actor,
                     &Event {
-                        action: "policy.publish",
+                        action: crate::audit::Action::PolicyPublish,
                         subject_id: None,
                         fields: &[],
-                        purpose: "privacy-policy revision",
+                        purpose: crate::audit::Purpose::PolicyRevision,
                     },
                 )?;
                 crate::webhooks::emit(

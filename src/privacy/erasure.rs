@@ -191,7 +191,7 @@ pub fn execute(conn: &mut DbConnection, crypto: &Crypto, row: &RequestRow) -> Re
         crypto,
         user_id,
         reason::ERASURE_REQUEST,
-        "erasure requested by the data subject",
+        crate::audit::Purpose::ErasureRequested,
     )?;
     requests::transition(conn, &row.id, row.status(), Status::Completed)?;
     Ok(())
@@ -206,7 +206,7 @@ pub fn erase_account(
     crypto: &Crypto,
     user_id: &str,
     why: &str,
-    purpose: &str,
+    purpose: crate::audit::Purpose,
 ) -> Result<(), ApiError> {
     let finished: Vec<String> = orders::table
         .filter(orders::user_id.eq(user_id))
@@ -221,7 +221,7 @@ pub fn erase_account(
         crypto,
         &Actor::system(),
         &Event {
-            action: "subject.erase",
+            action: crate::audit::Action::SubjectErase,
             subject_id: Some(user_id),
             fields: &["profile", "addresses", "orders.personal"],
             purpose,
@@ -319,10 +319,10 @@ pub fn replay(
                 crypto,
                 &Actor::system(),
                 &Event {
-                    action: "subject.erase",
+                    action: crate::audit::Action::SubjectErase,
                     subject_id: Some(subject),
                     fields,
-                    purpose: "erasure ledger replayed after a restore",
+                    purpose: crate::audit::Purpose::ErasureReplayed,
                 },
             )?;
         }

@@ -344,10 +344,10 @@ pub fn run(
             crypto,
             &Actor::system(),
             &Event {
-                action: "retention.run",
+                action: crate::audit::Action::RetentionRun,
                 subject_id: None,
                 fields: &fields,
-                purpose: "retention rules (counts per rule)",
+                purpose: crate::audit::Purpose::Retention,
             },
         )?;
     }
@@ -461,7 +461,7 @@ fn erase_accounts(conn: &mut DbConnection, ctx: &Ctx<'_>, ids: &[String]) -> Res
             ctx.crypto,
             id,
             erasure::reason::RETENTION,
-            "retention: account inactive",
+            crate::audit::Purpose::ErasureInactive,
         )?;
     }
     Ok(())

@@ -159,7 +159,7 @@ fn answer(
     crypto: &Crypto,
     actor: &Actor,
     id: &str,
-    action: &'static str,
+    action: crate::audit::Action,
     apply: impl FnOnce(&mut DbConnection, &RequestRow) -> Result<(), ApiError>,
 ) -> Result<RequestRow, ApiError> {
     crate::db::write_transaction(conn, |conn| {
@@ -175,7 +175,7 @@ fn answer(
                 action,
                 subject_id: row.user_id.as_deref(),
                 fields: &[],
-                purpose: "answering a data-subject request",
+                purpose: crate::audit::Purpose::AnsweringRequest,
             },
         )?;
         super::notify(conn, &row)?;
@@ -221,21 +221,28 @@ async fn complete(
     let crypto = crypto.into_inner();
     let row = db
         .run(move |conn| {
-            answer(conn, &crypto, &actor, &id, "dsr.complete", |conn, row| {
-                if row.kind() == Kind::Erasure || row.status() == Status::PendingVerification {
-                    return Err(ApiError::InvalidTransition(
-                        "Erasures complete by themselves once nothing is open, and \
+            answer(
+                conn,
+                &crypto,
+                &actor,
+                &id,
+                crate::audit::Action::DsrComplete,
+                |conn, row| {
+                    if row.kind() == Kind::Erasure || row.status() == Status::PendingVerification {
+                        return Err(ApiError::InvalidTransition(
+                            "Erasures complete by themselves once nothing is open, and \
                                  guest requests must be verified first."
-                            .into(),
-                    ));
-                }
-                moved(store::transition(
-                    conn,
-                    &row.id,
-                    row.status(),
-                    Status::Completed,
-                )?)
-            })
+                                .into(),
+                        ));
+                    }
+                    moved(store::transition(
+                        conn,
+                        &row.id,
+                        row.status(),
+                        Status::Completed,
+                    )?)
+                },
+            )
         })
         .await?;
     Ok(HttpResponse::Ok().json(RequestView::from(&row)))
@@ -274,12 +281,20 @@ async fn extend(
     let crypto = crypto.into_inner();
     let row = db
         .run(move |conn| {
-            answer(conn, &crypto, &actor, &id, "dsr.extend", |conn, row| {
-                let used = u32::try_from(row.extension_months).unwrap_or(0);
-                let (due, total) = model::extended_due_date(row.received_at, used, body.months)?;
-                store::set_extension(conn, &row.id, due, total as i32, &reason)?;
-                Ok(())
-            })
+            answer(
+                conn,
+                &crypto,
+                &actor,
+                &id,
+                crate::audit::Action::DsrExtend,
+                |conn, row| {
+                    let used = u32::try_from(row.extension_months).unwrap_or(0);
+                    let (due, total) =
+                        model::extended_due_date(row.received_at, used, body.months)?;
+                    store::set_extension(conn, &row.id, due, total as i32, &reason)?;
+                    Ok(())
+                },
+            )
         })
         .await?;
     Ok(HttpResponse::Ok().json(RequestView::from(&row)))
@@ -316,24 +331,31 @@ async fn deny(
     let crypto = crypto.into_inner();
     let row = db
         .run(move |conn| {
-            answer(conn, &crypto, &actor, &id, "dsr.deny", |conn, row| {
-                store::set_denial_reason(conn, &row.id, &reason)?;
-                if row.kind() == Kind::Erasure {
-                    crate::privacy::erasure::cancel(conn, row)?;
-                    return moved(store::transition(
+            answer(
+                conn,
+                &crypto,
+                &actor,
+                &id,
+                crate::audit::Action::DsrDeny,
+                |conn, row| {
+                    store::set_denial_reason(conn, &row.id, &reason)?;
+                    if row.kind() == Kind::Erasure {
+                        crate::privacy::erasure::cancel(conn, row)?;
+                        return moved(store::transition(
+                            conn,
+                            &row.id,
+                            Status::Cancelled,
+                            Status::Denied,
+                        )?);
+                    }
+                    moved(store::transition(
                         conn,
                         &row.id,
-                        Status::Cancelled,
+                        row.status(),
                         Status::Denied,
-                    )?);
-                }
-                moved(store::transition(
-                    conn,
-                    &row.id,
-                    row.status(),
-                    Status::Denied,
-                )?)
-            })
+                    )?)
+                },
+            )
         })
         .await?;
     Ok(HttpResponse::Ok().json(RequestView::from(&row)))
