@@ -172,7 +172,10 @@ async fn the_global_quota_holds_whatever_the_number_of_clients() {
                 .status()
         }
     };
-    // 13 clients, 10 each (their own quota): 130 asks against a global 120 per minute.
+    // 13 clients, 10 each (their own quota): 130 asks against a global 120 per minute. The
+    // quota refills one ask every half second, so a slow run may see a few more accepted:
+    // at most one per half second it took.
+    let started = std::time::Instant::now();
     let mut accepted = 0;
     let mut refused = 0;
     for client in 0..13 {
@@ -184,6 +187,14 @@ async fn the_global_quota_holds_whatever_the_number_of_clients() {
             }
         }
     }
-    assert!((120..=122).contains(&accepted), "{accepted} accepted");
+    let refilled = (started.elapsed().as_millis() / 500) as i32;
+    assert!(
+        (120..=122 + refilled).contains(&accepted),
+        "{accepted} accepted ({refilled} refilled)"
+    );
+    assert!(
+        refused > 0 || refilled >= 10,
+        "nothing refused in a fast run"
+    );
     assert_eq!(accepted + refused, 130);
 }
