@@ -20,7 +20,7 @@ use crate::auth::{min, Auth, Principal, Role};
 use crate::carts::routes::Totals;
 use crate::catalog::model::Money;
 use crate::crypto::Crypto;
-use crate::db::schema::{disclosures, orders, shipments};
+use crate::db::schema::orders;
 use crate::db::{write_transaction, Db, DbConnection};
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{Json, Query};
@@ -473,27 +473,7 @@ async fn ship(
                         actor_id: Some(&principal.id),
                     },
                 )?;
-                let now = crate::db::now();
-                diesel::insert_into(shipments::table)
-                    .values((
-                        shipments::id.eq(crate::ids::new_id("shp")),
-                        shipments::order_id.eq(&order.id),
-                        shipments::carrier.eq(&carrier),
-                        shipments::tracking_number.eq(&tracking),
-                        shipments::shipped_at.eq(now),
-                    ))
-                    .execute(conn)?;
-                diesel::insert_into(disclosures::table)
-                    .values((
-                        disclosures::id.eq(crate::ids::new_id("dsc")),
-                        disclosures::subject_id.eq(order.user_id.as_deref().unwrap_or(&order.id)),
-                        disclosures::order_id.eq(Some(&order.id)),
-                        disclosures::recipient.eq(&carrier),
-                        disclosures::fields.eq("shipping_address"),
-                        disclosures::purpose.eq("delivery of the order"),
-                        disclosures::at.eq(now),
-                    ))
-                    .execute(conn)?;
+                store::record_shipment(conn, &order, &carrier, &tracking)?;
                 let order = store::get(conn, &order.id)?.ok_or(ApiError::NotFound)?;
                 staff_view(conn, &crypto, &principal, &actor, &order, false)
             })

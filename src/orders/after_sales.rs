@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::access::{ORDER_NUMBER, ORDER_TOKEN};
+use super::access::{Requester, ORDER_NUMBER, ORDER_TOKEN};
 use super::lifecycle::{self, Change};
 use super::model::{Action, Actor, ChangedBy, OrderStatus};
 use super::store;
@@ -170,6 +170,51 @@ fn view(conn: &mut DbConnection, id: &str) -> Result<CaseView, ApiError> {
     })
 }
 
+/// Opens a case on the requester's order `number` and notifies its owner; 409
+/// `invalid-transition` unless it was delivered less than `window` ago.
+fn open(
+    conn: &mut DbConnection,
+    crypto: &Crypto,
+    requester: &Requester,
+    number: &str,
+    kind: CaseKind,
+    reason: &str,
+    window: chrono::Duration,
+) -> Result<CaseView, ApiError> {
+    write_transaction(conn, |conn| {
+        let order = requester.find(conn, number)?;
+        let within = order
+            .delivered_at
+            .is_some_and(|d| d + window > crate::db::now());
+        if order.status() != OrderStatus::Delivered || !within {
+            return Err(ApiError::InvalidTransition(
+                "After-sales cases open on delivered orders, within the after-sales window.".into(),
+            ));
+        }
+        let id = crate::ids::new_id("asc");
+        let key = crypto.data_key(conn, &order.id)?;
+        let sealed = key.seal_str(&REASON.at(&id), reason)?;
+        diesel::insert_into(after_sales_cases::table)
+            .values((
+                after_sales_cases::id.eq(&id),
+                after_sales_cases::order_id.eq(&order.id),
+                after_sales_cases::kind.eq(kind.as_str()),
+                after_sales_cases::reason_sealed.eq(&sealed),
+                after_sales_cases::status.eq(CaseStatus::Open.as_str()),
+                after_sales_cases::created_at.eq(crate::db::now()),
+            ))
+            .execute(conn)?;
+        notifications::enqueue(
+            conn,
+            order.user_id.as_deref(),
+            Some(&order.id),
+            &Kind::AfterSalesUpdated,
+            &serde_json::json!({"order_id": order.id, "case_id": id, "status": CaseStatus::Open}),
+        )?;
+        view(conn, &id)
+    })
+}
+
 /// Open an after-sales case.
 ///
 /// For a delivered order, within the after-sales window (30 days by default): a return, a
@@ -203,40 +248,13 @@ async fn open_case(
     let body = body.into_inner();
     let reason = crate::catalog::model::text("reason", &body.reason, 2000)?;
     refuse_sensitive("reason", &reason)?;
-    let requester = super::access::Requester::from_request(&caller, &req)?;
+    let requester = Requester::from_request(&caller, &req)?;
     let crypto = crypto.into_inner();
     let case = db
         .run(move |conn| {
-            write_transaction(conn, |conn| {
-                let order = requester.find(conn, &number)?;
-                let within = order
-                    .delivered_at
-                    .is_some_and(|d| d + window > crate::db::now());
-                if order.status() != OrderStatus::Delivered || !within {
-                    return Err(ApiError::InvalidTransition("After-sales cases open on delivered orders, within the after-sales window.".into()));
-                }
-                let id = crate::ids::new_id("asc");
-                let key = crypto.data_key(conn, &order.id)?;
-                let sealed = key.seal_str(&REASON.at(&id), &reason)?;
-                diesel::insert_into(after_sales_cases::table)
-                    .values((
-                        after_sales_cases::id.eq(&id),
-                        after_sales_cases::order_id.eq(&order.id),
-                        after_sales_cases::kind.eq(body.kind.as_str()),
-                        after_sales_cases::reason_sealed.eq(&sealed),
-                        after_sales_cases::status.eq(CaseStatus::Open.as_str()),
-                        after_sales_cases::created_at.eq(crate::db::now()),
-                    ))
-                    .execute(conn)?;
-                notifications::enqueue(
-                    conn,
-                    order.user_id.as_deref(),
-                    Some(&order.id),
-                    &Kind::AfterSalesUpdated,
-                    &serde_json::json!({"order_id": order.id, "case_id": id, "status": CaseStatus::Open}),
-                )?;
-                view(conn, &id)
-            })
+            open(
+                conn, &crypto, &requester, &number, body.kind, &reason, window,
+            )
         })
         .await?;
     Ok(HttpResponse::Created().json(case))

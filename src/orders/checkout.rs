@@ -257,6 +257,43 @@ struct PlacedOrder {
     number: String,
 }
 
+/// Places the order of `input`, drawing a new number when one is taken, and settles a race
+/// with another request for the same cart: the answer (status, body) and whether it is a
+/// replay of an earlier request's.
+fn place(
+    conn: &mut DbConnection,
+    crypto: &Crypto,
+    input: &Input,
+) -> Result<(u16, Vec<u8>, bool), ApiError> {
+    let mut first = write_transaction(conn, |conn| place_order(conn, crypto, input));
+    for _ in 1..NUMBER_DRAWS {
+        if !number_taken(&first) {
+            break;
+        }
+        first = write_transaction(conn, |conn| place_order(conn, crypto, input));
+    }
+    match first {
+        Ok(answer) => Ok(answer),
+        // Another request for this cart committed first (this transaction is rolled back,
+        // and this read sees that commit): if it had the same key, answer what it answered.
+        // On PostgreSQL a request can also miss the key (not committed yet) and then find
+        // the cart already checked out (committed meanwhile): 404, which is answered the
+        // same way.
+        Err(e) if raced(&e) => {
+            let scope = input.scope()?;
+            match idempotency::lookup(conn, crypto, &scope, &input.key, &input.hash)? {
+                Lookup::Replay(stored) => Ok((stored.status, stored.body, true)),
+                // Another key took the cart: no open cart any more.
+                Lookup::Fresh if !is_race(&e) => Err(ApiError::NotYours(carts::NOT_YOURS)),
+                Lookup::Fresh => Err(ApiError::conflict(
+                    "The checkout raced with another; retry.",
+                )),
+            }
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// Check out a cart.
 ///
 /// In one transaction: reserves every line's stock (never overselling, whatever the
@@ -316,37 +353,7 @@ async fn checkout(
         payment_window: shop.payment_window,
     };
     let crypto = crypto.into_inner();
-    let (status, body, replayed) = db
-        .run(move |conn| {
-            let mut first = write_transaction(conn, |conn| place_order(conn, &crypto, &input));
-            for _ in 1..NUMBER_DRAWS {
-                if !number_taken(&first) {
-                    break;
-                }
-                first = write_transaction(conn, |conn| place_order(conn, &crypto, &input));
-            }
-            match first {
-                Ok(answer) => Ok(answer),
-                // Another request for this cart committed first (this transaction is rolled
-                // back, and this read sees that commit): if it had the same key, answer what
-                // it answered. On PostgreSQL a request can also miss the key (not committed
-                // yet) and then find the cart already checked out (committed meanwhile): 404,
-                // which is answered the same way.
-                Err(e) if raced(&e) => {
-                    let scope = input.scope()?;
-                    match idempotency::lookup(conn, &crypto, &scope, &input.key, &input.hash)? {
-                        Lookup::Replay(stored) => Ok((stored.status, stored.body, true)),
-                        // Another key took the cart: no open cart any more.
-                        Lookup::Fresh if !is_race(&e) => Err(ApiError::NotYours(carts::NOT_YOURS)),
-                        Lookup::Fresh => Err(ApiError::conflict(
-                            "The checkout raced with another; retry.",
-                        )),
-                    }
-                }
-                Err(e) => Err(e),
-            }
-        })
-        .await?;
+    let (status, body, replayed) = db.run(move |conn| place(conn, &crypto, &input)).await?;
     // The stored answer is the order document, first time and on a replay alike.
     let number = serde_json::from_slice::<PlacedOrder>(&body).map(|placed| placed.number);
     let mut response = idempotency::replay(idempotency::Stored { status, body });

@@ -1,6 +1,7 @@
 //! Orders: checkout, the state machine, customer views, expiry.
 
 pub mod access;
+pub mod address;
 pub mod admin;
 pub mod after_sales;
 pub mod checkout;

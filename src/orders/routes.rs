@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::access::{Requester, ORDER_NUMBER, ORDER_TOKEN};
+use super::address;
 use super::lifecycle::{self, Change};
 use super::model::{Action, Actor, Address, ChangedBy};
 use super::store;
@@ -206,67 +207,16 @@ async fn correct_address(
     number: web::Path<String>,
     body: crate::http::extract::Json<AddressCorrection>,
 ) -> Result<HttpResponse, ApiError> {
-    let number = number.into_inner();
     let address = body
         .into_inner()
         .shipping_address
         .validate("shipping_address")?;
     let requester = Requester::from_request(&caller, &req)?;
     // Built here, on the request's task: the audit entry carries the request id.
-    let actor = match (&caller.0, requester.user_id()) {
-        (Some(p), Some(u)) => crate::audit::Actor::from_principal(p, Some(u)),
-        _ => crate::audit::Actor {
-            kind: crate::audit::ActorKind::Subject,
-            id: None,
-            role: None,
-            request_id: crate::http::request_id::current_request_id(),
-        },
-    };
-    let crypto = crypto.into_inner();
+    let actor = address::actor(&caller, &requester);
+    let (crypto, number) = (crypto.into_inner(), number.into_inner());
     let view = db
-        .run(move |conn| {
-            write_transaction(conn, |conn| {
-                let order = requester.find(conn, &number)?;
-                if !order.status().before_shipment() {
-                    return Err(ApiError::InvalidTransition(
-                        "The order has shipped; its address can no longer change.".into(),
-                    ));
-                }
-                let key = crypto.data_key(conn, &order.id)?;
-                let bytes =
-                    serde_json::to_vec(&address).map_err(|e| ApiError::Internal(e.into()))?;
-                let sealed = key.seal(&super::view::SHIPPING_ADDRESS.at(&order.id), &bytes)?;
-                store::set_address(conn, &order.id, &sealed)?;
-                let subject = order.user_id.clone().unwrap_or_else(|| order.id.clone());
-                crate::audit::record(
-                    conn,
-                    &crypto,
-                    &actor,
-                    &crate::audit::Event {
-                        action: crate::audit::Action::OrderAddressUpdate,
-                        subject_id: Some(&subject),
-                        fields: &["shipping_address"],
-                        purpose: crate::audit::Purpose::Rectification,
-                    },
-                )?;
-                if let Some(user) = order.user_id.as_deref() {
-                    crate::privacy::requests::store::record_self_service(
-                        conn,
-                        user,
-                        crate::privacy::requests::model::Kind::Rectification,
-                    )?;
-                }
-                crate::notifications::enqueue(
-                    conn,
-                    order.user_id.as_deref(),
-                    Some(&order.id),
-                    &crate::notifications::Kind::OrderAddressCorrected,
-                    &serde_json::json!({"order_id": order.id, "number": order.number}),
-                )?;
-                let order = store::get(conn, &order.id)?.ok_or(ApiError::NotFound)?;
-                owner_view(conn, &crypto, &order, None)
-            })
-        })
+        .run(move |conn| address::correct(conn, &crypto, &requester, &actor, &number, &address))
         .await?;
     Ok(HttpResponse::Ok().json(view))
 }

@@ -6,7 +6,9 @@ use diesel::sql_types::{Integer, Text, Timestamp};
 
 use super::model::{ChangedBy, OrderStatus};
 use crate::auth::token::hash_secret;
-use crate::db::schema::{order_events, order_items, orders, payments, shipments, variants};
+use crate::db::schema::{
+    disclosures, order_events, order_items, orders, payments, shipments, variants,
+};
 use crate::db::{DbConnection, Statement};
 use crate::payments::model::PaymentStatus;
 
@@ -345,4 +347,36 @@ pub fn set_address(conn: &mut DbConnection, order_id: &str, sealed: &[u8]) -> Qu
             orders::updated_at.eq(crate::db::now()),
         ))
         .execute(conn)
+}
+
+/// Records a shipment of `order`, and the disclosure of its address to the carrier (the
+/// customer's export lists it).
+pub fn record_shipment(
+    conn: &mut DbConnection,
+    order: &OrderRow,
+    carrier: &str,
+    tracking_number: &str,
+) -> QueryResult<()> {
+    let now = crate::db::now();
+    diesel::insert_into(shipments::table)
+        .values((
+            shipments::id.eq(crate::ids::new_id("shp")),
+            shipments::order_id.eq(&order.id),
+            shipments::carrier.eq(carrier),
+            shipments::tracking_number.eq(tracking_number),
+            shipments::shipped_at.eq(now),
+        ))
+        .execute(conn)?;
+    diesel::insert_into(disclosures::table)
+        .values((
+            disclosures::id.eq(crate::ids::new_id("dsc")),
+            disclosures::subject_id.eq(order.user_id.as_deref().unwrap_or(&order.id)),
+            disclosures::order_id.eq(Some(&order.id)),
+            disclosures::recipient.eq(carrier),
+            disclosures::fields.eq("shipping_address"),
+            disclosures::purpose.eq("delivery of the order"),
+            disclosures::at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
 }

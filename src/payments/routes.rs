@@ -146,6 +146,55 @@ pub struct WebhookAck {
     pub status: WebhookOutcome,
 }
 
+/// Starts a payment of the requester's order `number` (or replays the answer of an earlier
+/// request with the same key): the answer (status, body) and whether it is a replay.
+fn start(
+    conn: &mut DbConnection,
+    crypto: &crate::crypto::Crypto,
+    requester: &Requester,
+    number: &str,
+    key: &str,
+    hash: &[u8],
+) -> Result<(u16, Vec<u8>, bool), ApiError> {
+    write_transaction(conn, |conn| {
+        let order = requester.find(conn, number)?;
+        let scope = format!("payment:{}", order.id);
+        if let Lookup::Replay(stored) = idempotency::lookup(conn, crypto, &scope, key, hash)? {
+            return Ok((stored.status, stored.body, true));
+        }
+        if order.status() != OrderStatus::PendingPayment {
+            return Err(ApiError::InvalidTransition(format!(
+                "The order is {}, not awaiting payment.",
+                order.status().as_str()
+            )));
+        }
+        let now = crate::db::now();
+        let id = crate::ids::new_id("pay");
+        let row = PaymentRow {
+            provider_reference: TestProvider.create(&id),
+            id,
+            order_id: order.id.clone(),
+            provider: TestProvider::NAME.to_owned(),
+            status: PaymentStatus::Pending.as_str().to_owned(),
+            amount: order.total,
+            refunded_amount: 0,
+            currency: order.currency.clone(),
+            created_at: now,
+            updated_at: now,
+        };
+        store::insert(conn, &row)?;
+        let body = serde_json::to_vec(&PaymentView::from(row))
+            .map_err(|e| ApiError::Internal(e.into()))?;
+        let data_key = crypto.data_key(conn, &order.id)?;
+        if !idempotency::save(conn, &data_key, &scope, key, hash, &order.id, 201, &body)? {
+            return Err(ApiError::conflict(
+                "A concurrent request used this Idempotency-Key; retry.",
+            ));
+        }
+        Ok((201, body, false))
+    })
+}
+
 /// Start paying an order.
 ///
 /// Creates a payment with the shop's provider (`test`) for the order's total. Requires an
@@ -185,48 +234,7 @@ async fn start_payment(
     let requester = Requester::from_request(&caller, &req)?;
     let crypto = crypto.into_inner();
     let (status, body, replayed) = db
-        .run(move |conn| {
-            write_transaction(conn, |conn| {
-                let order = requester.find(conn, &number)?;
-                let scope = format!("payment:{}", order.id);
-                if let Lookup::Replay(stored) =
-                    idempotency::lookup(conn, &crypto, &scope, &key, &hash)?
-                {
-                    return Ok((stored.status, stored.body, true));
-                }
-                if order.status() != OrderStatus::PendingPayment {
-                    return Err(ApiError::InvalidTransition(format!(
-                        "The order is {}, not awaiting payment.",
-                        order.status().as_str()
-                    )));
-                }
-                let now = crate::db::now();
-                let id = crate::ids::new_id("pay");
-                let row = PaymentRow {
-                    provider_reference: TestProvider.create(&id),
-                    id,
-                    order_id: order.id.clone(),
-                    provider: TestProvider::NAME.to_owned(),
-                    status: PaymentStatus::Pending.as_str().to_owned(),
-                    amount: order.total,
-                    refunded_amount: 0,
-                    currency: order.currency.clone(),
-                    created_at: now,
-                    updated_at: now,
-                };
-                store::insert(conn, &row)?;
-                let body = serde_json::to_vec(&PaymentView::from(row))
-                    .map_err(|e| ApiError::Internal(e.into()))?;
-                let data_key = crypto.data_key(conn, &order.id)?;
-                if !idempotency::save(conn, &data_key, &scope, &key, &hash, &order.id, 201, &body)?
-                {
-                    return Err(ApiError::conflict(
-                        "A concurrent request used this Idempotency-Key; retry.",
-                    ));
-                }
-                Ok((201, body, false))
-            })
-        })
+        .run(move |conn| start(conn, &crypto, &requester, &number, &key, &hash))
         .await?;
     let mut response = idempotency::replay(idempotency::Stored { status, body });
     if !replayed {
