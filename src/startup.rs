@@ -156,7 +156,7 @@ impl Application {
         let token_keys = web::Data::new(TokenKeys::load(&config.jwt_secret)?);
         let app_crypto = crypto.clone();
         let crypto = web::Data::new(crypto);
-        let versions = web::Data::new(Versions::load(&mut *db.get()?)?);
+        let versions = web::Data::new(Versions::load(&mut *db.get()?, crate::workers::versions())?);
         let shop = web::Data::new(config.shop.clone());
         let retention_settings = web::Data::new(crate::retention::Settings::from_config(&config));
         let analytics_settings =

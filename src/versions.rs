@@ -2,24 +2,41 @@
 //!
 //! Each process keeps the current values in atomics and re-reads them from the database every
 //! [`POLL_INTERVAL`]; a publish in one process is visible in all of them within that time.
+//! The rooms that own the values publish how to read them ([`Sources`]); this module knows
+//! none of them.
 
 use std::sync::atomic::{AtomicI32, AtomicI64, Ordering};
 use std::time::Duration;
 
+use diesel::QueryResult;
+
 use crate::db::{Db, DbConnection};
-use crate::{catalog, policies};
 
 pub const POLL_INTERVAL: Duration = Duration::from_millis(500);
 
-#[derive(Debug, Default)]
+/// How each shared value is read from the database, given by the room that owns it.
+#[derive(Debug, Clone, Copy)]
+pub struct Sources {
+    /// The published privacy-policy version.
+    pub policy: fn(&mut DbConnection) -> QueryResult<i32>,
+    /// The catalogue version.
+    pub catalog: fn(&mut DbConnection) -> QueryResult<i64>,
+}
+
+#[derive(Debug)]
 pub struct Versions {
+    sources: Sources,
     policy: AtomicI32,
     catalog: AtomicI64,
 }
 
 impl Versions {
-    pub fn load(conn: &mut DbConnection) -> diesel::QueryResult<Self> {
-        let versions = Self::default();
+    pub fn load(conn: &mut DbConnection, sources: Sources) -> QueryResult<Self> {
+        let versions = Self {
+            sources,
+            policy: AtomicI32::new(0),
+            catalog: AtomicI64::new(0),
+        };
         versions.refresh(conn)?;
         Ok(versions)
     }
@@ -45,10 +62,10 @@ impl Versions {
         self.policy.fetch_max(version, Ordering::Relaxed);
     }
 
-    pub fn refresh(&self, conn: &mut DbConnection) -> diesel::QueryResult<()> {
-        let policy = policies::store::current_version(conn)?;
+    pub fn refresh(&self, conn: &mut DbConnection) -> QueryResult<()> {
+        let policy = (self.sources.policy)(conn)?;
         self.policy.store(policy, Ordering::Relaxed);
-        let catalog = catalog::store::catalog_version(conn)?;
+        let catalog = (self.sources.catalog)(conn)?;
         self.catalog.fetch_max(catalog, Ordering::Relaxed);
         Ok(())
     }

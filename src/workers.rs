@@ -16,7 +16,7 @@ use crate::metrics::Metrics;
 use crate::notifications::delivery::NotificationOutbox;
 use crate::notifications::recipients::Recipients;
 use crate::notifications::Kind;
-use crate::versions::Versions;
+use crate::versions::{Sources, Versions};
 use crate::webhooks::delivery::WebhookOutbox;
 use crate::{
     accounts, analytics, audit, catalog, delivery, orders, policies, privacy, retention, versions,
@@ -45,6 +45,14 @@ pub fn recipients() -> Recipients {
             catalog::consultations::notice_address,
         )
         .for_orders(orders::view::notice_address)
+}
+
+/// Where the shared versions are read, by the room that owns each.
+pub fn versions() -> Sources {
+    Sources {
+        policy: policies::store::current_version,
+        catalog: catalog::store::catalog_version,
+    }
 }
 
 /// Starts every loop; they run until the server stops (their handles are aborted).
