@@ -166,7 +166,7 @@ fn read_password() -> anyhow::Result<String> {
 pub fn run(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
         Command::Openapi => {
-            print!("{}", crate::http::openapi::spec_json());
+            print!("{}", crate::startup::spec_json());
             Ok(())
         }
         Command::Migrate => {

@@ -13,7 +13,7 @@ fn main() -> ExitCode {
     let command = Cli::parse().command.unwrap_or(Command::Serve);
     if matches!(command, Command::Openapi) {
         // Needs no configuration, so it works on any machine (CI, code generators).
-        print!("{}", valise::http::openapi::spec_json());
+        print!("{}", valise::startup::spec_json());
         return ExitCode::SUCCESS;
     }
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();

@@ -30,6 +30,16 @@ use crate::{
     retention, webhooks,
 };
 
+/// The OpenAPI document of the application: generated from exactly the routes it serves.
+pub fn spec() -> utoipa::openapi::OpenApi {
+    openapi::document(routes)
+}
+
+/// The document as committed under `openapi/openapi.json`.
+pub fn spec_json() -> String {
+    openapi::pretty_json(&spec())
+}
+
 /// Every documented route. The OpenAPI document is generated from exactly this list.
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     use utoipa_actix_web::scope;
@@ -200,7 +210,7 @@ impl Application {
             metrics: &metrics,
         })?;
 
-        let spec = openapi::spec();
+        let spec = spec();
         let routes = web::Data::new(RouteTable::from_spec(&spec, UNDOCUMENTED_ROUTES)?);
         let limits = web::Data::new(Limits::new(&routes, config.rate_limit_scale)?);
         workers.push(limits::spawn_sweeper(limits.clone()));

@@ -86,12 +86,15 @@ impl Modify for Security {
     }
 }
 
-/// The complete document: document-level parts plus every registered route.
-pub fn spec() -> utoipa::openapi::OpenApi {
+/// The complete document: document-level parts plus every route `routes` registers (the
+/// application's: `startup::spec`).
+pub fn document(
+    routes: fn(&mut utoipa_actix_web::service_config::ServiceConfig),
+) -> utoipa::openapi::OpenApi {
     let (_, mut spec) = App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
-        .configure(crate::startup::routes)
+        .configure(routes)
         .split_for_parts();
     add_common_problems(&mut spec);
     add_rate_limits(&mut spec);
@@ -418,9 +421,9 @@ fn document_problem(op: &mut Operation, status: u16, description: &str) {
         });
 }
 
-/// The document as committed under `openapi/openapi.json`: pretty JSON with a final newline.
-pub fn spec_json() -> String {
-    let mut json = spec().to_pretty_json().unwrap_or_default();
+/// A document as committed under `openapi/openapi.json`: pretty JSON with a final newline.
+pub fn pretty_json(spec: &utoipa::openapi::OpenApi) -> String {
+    let mut json = spec.to_pretty_json().unwrap_or_default();
     json.push('\n');
     json
 }

@@ -220,7 +220,7 @@ mod tests {
 
     #[test]
     fn every_documented_route_is_its_own_template() {
-        let spec = crate::http::openapi::spec();
+        let spec = crate::startup::spec();
         let table = RouteTable::from_spec(&spec, &[]).unwrap();
         for template in spec.paths.paths.keys() {
             let path: String = template

@@ -71,7 +71,7 @@ mod tests {
     /// Every `{number}` of the document is described and has the model's pattern.
     #[test]
     fn every_order_number_parameter_has_the_model_s_pattern() {
-        let spec = serde_json::to_value(crate::http::openapi::spec()).unwrap();
+        let spec = serde_json::to_value(crate::startup::spec()).unwrap();
         let mut seen = 0;
         for (path, item) in spec["paths"].as_object().unwrap() {
             for (method, op) in item.as_object().unwrap() {

@@ -6,7 +6,7 @@ const COMMITTED: &str = include_str!("../../openapi/openapi.json");
 
 #[test]
 fn the_committed_document_matches_the_code() {
-    let generated = valise::http::openapi::spec_json();
+    let generated = valise::startup::spec_json();
     let committed: Value = serde_json::from_str(COMMITTED).expect("openapi/openapi.json is JSON");
     let current: Value = serde_json::from_str(&generated).unwrap();
     assert!(
@@ -134,7 +134,7 @@ fn every_reference_in_the_document_resolves() {
             _ => {}
         }
     }
-    let document: Value = serde_json::from_str(&valise::http::openapi::spec_json()).unwrap();
+    let document: Value = serde_json::from_str(&valise::startup::spec_json()).unwrap();
     let mut found = Vec::new();
     refs(&document, &mut found);
     let dangling: Vec<&&str> = found
@@ -200,7 +200,7 @@ fn every_parameter_and_property_is_described() {
             undescribed(items, &format!("{at}[]"), found);
         }
     }
-    let document: Value = serde_json::from_str(&valise::http::openapi::spec_json()).unwrap();
+    let document: Value = serde_json::from_str(&valise::startup::spec_json()).unwrap();
     let mut found = Vec::new();
     for (name, schema) in document["components"]["schemas"].as_object().unwrap() {
         undescribed(schema, name, &mut found);
@@ -219,7 +219,7 @@ fn every_parameter_and_property_is_described() {
 /// in its schema (Spectral's `oas3-valid-*-example` rules check that each one validates).
 #[test]
 fn every_request_body_and_main_response_has_an_example() {
-    let document: Value = serde_json::from_str(&valise::http::openapi::spec_json()).unwrap();
+    let document: Value = serde_json::from_str(&valise::startup::spec_json()).unwrap();
     let has_example = |content: &Value| {
         let schema = match content["schema"]["$ref"].as_str() {
             Some(r) => document
