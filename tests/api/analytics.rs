@@ -13,9 +13,8 @@ use valise::analytics::{rollup, salt};
 use valise::auth::Role;
 use valise::db::schema::{analytics_events, analytics_rollups, analytics_salts, rate_limits};
 
-use crate::catalog::{create, product};
+use crate::fixtures::{contains, create, database_bytes, product};
 use crate::helpers::{assert_problem, eventually, Session, TestApp};
-use crate::storage::{contains, database_bytes};
 
 const EVENTS: &str = "/v1/analytics/events";
 

@@ -16,9 +16,8 @@ use valise::crypto::Crypto;
 use valise::db::schema::{data_keys, order_items, orders, users, variants};
 use valise::db::{DatabaseUrl, DbConnection};
 
+use crate::fixtures::{contains, database_bytes, start_server_logging_to, Server};
 use crate::helpers::{unique_email, TestDatabase, PASSWORD};
-use crate::process::{start_server_logging_to, Server};
-use crate::storage::{contains, database_bytes};
 
 /// Runs `valise ARGS` against a database and the key files of `keys`.
 fn valise(url: &DatabaseUrl, keys: &Path, args: &[&str]) -> Output {

@@ -7,56 +7,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use valise::auth::Role;
 
+use crate::fixtures::{create, product};
 use crate::helpers::{assert_problem, eventually, Session, TestApp};
-
-/// A product as the admin API takes it.
-pub fn product(
-    slug: &str,
-    style: &str,
-    material: &str,
-    dims: [i32; 3],
-    price: i64,
-    stock: &[i32],
-) -> Value {
-    let variants: Vec<Value> = stock
-        .iter()
-        .enumerate()
-        .map(|(i, s)| json!({"sku": format!("{}-{i}", slug.to_uppercase()), "color": format!("colour {i}"), "available": s}))
-        .collect();
-    json!({
-        "slug": slug,
-        "name": slug.replace('-', " "),
-        "brand": "Testbrand",
-        "description": format!("A {material} case for {style} trips."),
-        "style": style,
-        "material": material,
-        "wheels": "spinner",
-        "features": ["tsa_lock"],
-        "warranty_years": 2,
-        "images": [],
-        "dimensions_cm": {"height": dims[0], "width": dims[1], "depth": dims[2]},
-        "weight_g": 2500,
-        "capacity_l": 40,
-        "price": {"amount": price},
-        "variants": variants,
-    })
-}
-
-pub async fn create(app: &TestApp, manager: &Session, body: &Value) -> Value {
-    let response = app
-        .authed(Method::POST, "/v1/admin/products", manager)
-        .json(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        response.status(),
-        StatusCode::CREATED,
-        "{}",
-        response.text().await.unwrap()
-    );
-    response.json().await.unwrap()
-}
 
 /// The known catalogue: slug → (class, style, material, price, in stock).
 async fn known_catalogue(app: &TestApp) -> Session {

@@ -5,7 +5,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use valise::auth::Role;
 
-use crate::catalog::{create, product};
+use crate::fixtures::{create, product};
 use crate::helpers::{assert_problem, unique_email, TestApp};
 
 #[actix_web::test]

@@ -139,7 +139,7 @@ async fn a_nul_character_in_a_body_query_or_cursor_is_a_422_naming_the_field() {
         .header(
             "valise-signature",
             sign(
-                crate::orders::WEBHOOK_SECRET.as_bytes(),
+                crate::fixtures::WEBHOOK_SECRET.as_bytes(),
                 now,
                 event.as_bytes(),
             ),
@@ -251,15 +251,15 @@ async fn every_problem_type_is_served_and_titles_follow_the_type() {
     crate::helpers::assert_problem(unknown, reqwest::StatusCode::NOT_FOUND, "not-found").await;
 
     // A 422 that is not a validation failure carries its own title.
-    let variant = crate::orders::stocked_variant(&app, "titled", 3, 4900).await;
-    let cart = crate::orders::guest_cart(&app, &variant, 1).await;
-    let body = crate::orders::checkout_body("titled@example.com");
-    crate::orders::checkout(&app, &cart, "title-key", &body).await;
-    let reused = crate::orders::checkout(
+    let variant = crate::fixtures::stocked_variant(&app, "titled", 3, 4900).await;
+    let cart = crate::fixtures::guest_cart(&app, &variant, 1).await;
+    let body = crate::fixtures::checkout_body("titled@example.com");
+    crate::fixtures::checkout(&app, &cart, "title-key", &body).await;
+    let reused = crate::fixtures::checkout(
         &app,
         &cart,
         "title-key",
-        &crate::orders::checkout_body("other@example.com"),
+        &crate::fixtures::checkout_body("other@example.com"),
     )
     .await;
     let problem = crate::helpers::assert_problem(

@@ -23,10 +23,10 @@ use valise::auth::Role;
 use valise::http::pagination::encode_cursor;
 use valise::payments::model::sign;
 
-use crate::catalog::{create, product};
+use crate::fixtures::{
+    checkout, checkout_body, create, guest_cart, paid_order, product, WEBHOOK_SECRET,
+};
 use crate::helpers::{unique_email, Session, TestApp};
-use crate::orders::{checkout, checkout_body, guest_cart, WEBHOOK_SECRET};
-use crate::orders_admin::paid_order;
 
 /// Cases per operation when `PROPTEST_CASES` is not set: about 1,300 requests in all, under
 /// ten seconds per backend.

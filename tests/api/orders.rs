@@ -3,77 +3,12 @@
 use diesel::prelude::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use valise::auth::Role;
-use valise::payments::model::sign;
 
-use crate::catalog::{create, product};
+use crate::fixtures::{
+    checkout, checkout_body, customer_order, guest_cart, send_event, start_payment,
+    stocked_variant, GuestCart, WEBHOOK_SECRET,
+};
 use crate::helpers::{assert_problem, unique_email, Session, TestApp};
-
-pub const WEBHOOK_SECRET: &str = valise::config::DEV_WEBHOOK_SECRET;
-
-pub fn checkout_body(email: &str) -> Value {
-    json!({
-        "contact_email": email,
-        "shipping_address": {"name": "Quentin Zephyrine", "line1": "17 Rue des Xylophones", "city": "Marseille", "postal_code": "13001", "country": "fr"},
-        "accepted_policy_version": 1
-    })
-}
-
-/// A product with one variant holding `stock` units; returns the variant id.
-pub async fn stocked_variant(app: &TestApp, slug: &str, stock: i32, price: i64) -> String {
-    let manager = app.staff(Role::Manager).await;
-    let created = create(
-        app,
-        &manager,
-        &product(slug, "travel", "abs", [55, 40, 20], price, &[stock]),
-    )
-    .await;
-    created["variants"][0]["id"].as_str().unwrap().to_owned()
-}
-
-pub struct GuestCart {
-    pub id: String,
-    pub token: String,
-}
-
-pub async fn guest_cart(app: &TestApp, variant: &str, quantity: i32) -> GuestCart {
-    let created: Value = app
-        .post_json("/v1/carts", &json!({}))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let cart = GuestCart {
-        id: created["id"].as_str().unwrap().to_owned(),
-        token: created["cart_token"].as_str().unwrap().to_owned(),
-    };
-    let added = app
-        .client
-        .post(app.url(&format!("/v1/carts/{}/items", cart.id)))
-        .header("x-cart-token", &cart.token)
-        .json(&json!({"variant_id": variant, "quantity": quantity}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(added.status(), StatusCode::OK);
-    cart
-}
-
-pub async fn checkout(
-    app: &TestApp,
-    cart: &GuestCart,
-    key: &str,
-    body: &Value,
-) -> reqwest::Response {
-    app.client
-        .post(app.url(&format!("/v1/carts/{}/checkout", cart.id)))
-        .header("x-cart-token", &cart.token)
-        .header("idempotency-key", key)
-        .json(body)
-        .send()
-        .await
-        .unwrap()
-}
 
 async fn available(app: &TestApp, variant: &str) -> i32 {
     let id = variant.to_owned();
@@ -471,39 +406,6 @@ async fn checkout_refuses_sensitive_addresses_and_a_stale_policy() {
     );
 }
 
-pub async fn customer_order(app: &TestApp, session: &Session, variant: &str) -> Value {
-    let cart: Value = app
-        .authed(Method::POST, "/v1/carts", session)
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert!(
-        cart.get("cart_token").is_none(),
-        "customer carts need no token"
-    );
-    let id = cart["id"].as_str().unwrap();
-    let added = app
-        .authed(Method::POST, &format!("/v1/carts/{id}/items"), session)
-        .json(&json!({"variant_id": variant, "quantity": 1}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(added.status(), StatusCode::OK);
-    let response = app
-        .authed(Method::POST, &format!("/v1/carts/{id}/checkout"), session)
-        .header("idempotency-key", uuid::Uuid::now_v7().to_string())
-        .json(&checkout_body(&session.email))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::CREATED);
-    response.json().await.unwrap()
-}
-
 #[actix_web::test]
 async fn another_callers_carts_and_orders_answer_404() {
     let app = TestApp::spawn().await;
@@ -609,48 +511,6 @@ async fn another_callers_carts_and_orders_answer_404() {
         "not-found",
     )
     .await;
-}
-
-pub async fn start_payment(app: &TestApp, session: &Session, number: &str) -> Value {
-    let response = app
-        .authed(
-            Method::POST,
-            &format!("/v1/orders/{number}/payments"),
-            session,
-        )
-        .header("idempotency-key", format!("pay-{number}"))
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::CREATED);
-    response.json().await.unwrap()
-}
-
-pub async fn send_event(
-    app: &TestApp,
-    payment: &Value,
-    event_id: &str,
-    event_type: &str,
-    signed_at: i64,
-    secret: &str,
-) -> reqwest::Response {
-    let body = json!({
-        "id": event_id, "type": event_type, "created": signed_at,
-        "data": {"payment_id": payment["id"], "provider_reference": payment["provider_reference"], "amount": payment["amount"]["amount"]}
-    })
-    .to_string();
-    app.client
-        .post(app.url("/v1/payments/webhooks/test"))
-        .header("content-type", "application/json")
-        .header(
-            "valise-signature",
-            sign(secret.as_bytes(), signed_at, body.as_bytes()),
-        )
-        .body(body)
-        .send()
-        .await
-        .unwrap()
 }
 
 #[actix_web::test]
@@ -841,7 +701,7 @@ async fn no_order_address_or_email_is_stored_in_plaintext() {
     )
     .await;
     assert_eq!(placed.status(), StatusCode::CREATED);
-    let stored = crate::storage::database_bytes(&app.config.database_url);
+    let stored = crate::fixtures::database_bytes(&app.config.database_url);
     for secret in [
         "quentin.zephyrine",
         "Zephyrine",
@@ -850,7 +710,7 @@ async fn no_order_address_or_email_is_stored_in_plaintext() {
         "13001",
     ] {
         assert!(
-            !crate::storage::contains(&stored, secret),
+            !crate::fixtures::contains(&stored, secret),
             "{secret} is readable in the database"
         );
     }

@@ -5,37 +5,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use valise::auth::Role;
 
-use crate::helpers::{assert_problem, unique_email, Session, TestApp};
-use crate::orders::{customer_order, send_event, start_payment, stocked_variant, WEBHOOK_SECRET};
-
-/// A customer's order, paid through the webhook. Returns (customer, order number, payment).
-pub async fn paid_order(app: &TestApp) -> (Session, String, Value) {
-    let variant = stocked_variant(
-        app,
-        &format!("p-{}", &uuid::Uuid::now_v7().simple().to_string()[20..]),
-        10,
-        15000,
-    )
-    .await;
-    let customer = app
-        .register(&unique_email("buyer"), "Quentin Zephyrine")
-        .await;
-    let order = customer_order(app, &customer, &variant).await;
-    let number = order["number"].as_str().unwrap().to_owned();
-    let payment = start_payment(app, &customer, &number).await;
-    let now = chrono::Utc::now().timestamp();
-    let applied = send_event(
-        app,
-        &payment,
-        "evt_cap",
-        "payment.captured",
-        now,
-        WEBHOOK_SECRET,
-    )
-    .await;
-    assert_eq!(applied.status(), StatusCode::OK);
-    (customer, number, payment)
-}
+use crate::fixtures::paid_order;
+use crate::helpers::{assert_problem, unique_email, TestApp};
 
 #[actix_web::test]
 async fn support_sees_masked_addresses_and_fulfilment_full_ones_audited() {

@@ -7,40 +7,12 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use valise::auth::Role;
-use valise::config::{Config, Gateway, Secret};
 
+use crate::fixtures::{enqueue, fast_delivery, GATEWAY_SECRET};
 use crate::helpers::{assert_problem, eventually, unique_email, Session, TestApp};
 use crate::receiver::{signature_is_valid, Receiver};
 
-pub const GATEWAY_SECRET: &str = "gateway-test-secret-0123456789";
 const WAIT: Duration = Duration::from_secs(15);
-
-/// Fast delivery for tests: short cadence and waits, 3 tries; `gateway` receives notifications.
-pub fn fast_delivery(config: &mut Config, gateway: Option<&Receiver>) {
-    let d = &mut config.delivery;
-    d.interval = Duration::from_millis(50);
-    d.timeout = Duration::from_secs(5);
-    d.notify_max_attempts = 3;
-    d.notify_retry_base = Duration::from_millis(100);
-    d.notify_retry_cap = Duration::from_millis(400);
-    d.webhook_retry_delays = vec![Duration::from_millis(100); 3];
-    d.gateway = gateway.map(|r| Gateway {
-        url: Secret::new(url::Url::parse(&r.url).unwrap()),
-        secret: Secret::new(GATEWAY_SECRET.to_owned()),
-    });
-}
-
-/// Queues a notification as a change in any room would.
-pub async fn enqueue(app: &TestApp, user: Option<&str>, kind: &str, payload: Value) -> String {
-    let (user, kind) = (user.map(str::to_owned), kind.to_owned());
-    app.db
-        .run(move |conn| {
-            valise::notifications::enqueue(conn, user.as_deref(), None, &kind, &payload)
-                .map_err(anyhow::Error::from)
-        })
-        .await
-        .unwrap()
-}
 
 async fn outbox(app: &TestApp, manager: &Session, status: Option<&str>) -> Vec<Value> {
     let path = match status {

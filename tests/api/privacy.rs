@@ -6,9 +6,10 @@ use serde_json::{json, Value};
 use valise::auth::Role;
 use valise::db::schema::{dsr_codes, dsr_requests, erasure_ledger, orders};
 
+use crate::fixtures::{
+    checkout, checkout_body, contains, customer_order, database_bytes, guest_cart, stocked_variant,
+};
 use crate::helpers::{assert_problem, unique_email, Session, TestApp, PASSWORD};
-use crate::orders::{checkout, checkout_body, customer_order, guest_cart, stocked_variant};
-use crate::storage::{contains, database_bytes};
 
 async fn put_consent(
     app: &TestApp,
@@ -677,7 +678,8 @@ async fn guest_codes_lock_after_five_wrong_tries_and_expire() {
 async fn the_gateway_gets_codes_and_notices_as_consent_allows() {
     use crate::receiver::Receiver;
     let gateway = Receiver::start(0);
-    let app = TestApp::spawn_configured(|c| crate::outbox::fast_delivery(c, Some(&gateway))).await;
+    let app =
+        TestApp::spawn_configured(|c| crate::fixtures::fast_delivery(c, Some(&gateway))).await;
     let wait = std::time::Duration::from_secs(5);
 
     // A guest's code reaches the gateway with the address it goes to, and it works.
@@ -720,10 +722,10 @@ async fn the_gateway_gets_codes_and_notices_as_consent_allows() {
     put_consent(&app, &ada, "marketing_notifications", true).await;
     put_consent(&app, &bob, "order_notifications", false).await;
     let ada_sale =
-        crate::outbox::enqueue(&app, Some(&ada.user_id), "marketing.sale", json!({})).await;
+        crate::fixtures::enqueue(&app, Some(&ada.user_id), "marketing.sale", json!({})).await;
     let bob_sale =
-        crate::outbox::enqueue(&app, Some(&bob.user_id), "marketing.sale", json!({})).await;
-    let bob_order = crate::outbox::enqueue(
+        crate::fixtures::enqueue(&app, Some(&bob.user_id), "marketing.sale", json!({})).await;
+    let bob_order = crate::fixtures::enqueue(
         &app,
         Some(&bob.user_id),
         "order.shipped",
@@ -768,10 +770,10 @@ async fn the_gateway_gets_codes_and_notices_as_consent_allows() {
     // A consultation's asker hears of the answer at the address they left.
     let manager = app.staff(Role::Manager).await;
     let support = app.staff(Role::Support).await;
-    let product = crate::catalog::create(
+    let product = crate::fixtures::create(
         &app,
         &manager,
-        &crate::catalog::product("asked", "travel", "abs", [55, 40, 20], 9900, &[1]),
+        &crate::fixtures::product("asked", "travel", "abs", [55, 40, 20], 9900, &[1]),
     )
     .await;
     let asker = unique_email("asker");

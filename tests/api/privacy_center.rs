@@ -4,8 +4,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use valise::auth::Role;
 
+use crate::fixtures::paid_order;
 use crate::helpers::{assert_problem, eventually, unique_email, TestApp};
-use crate::orders_admin::paid_order;
 
 async fn ok_json(response: reqwest::Response) -> Value {
     assert!(response.status().is_success(), "{}", response.status());
@@ -193,8 +193,8 @@ async fn saved_addresses_are_sealed_and_corrected_with_if_match() {
     // The correction is a rectification request; nothing readable on disk.
     let requests = ok_json(app.get_as("/v1/me/requests", &me).await).await;
     assert_eq!(requests["data"][0]["kind"], "rectification");
-    let bytes = crate::storage::database_bytes(&app.config.database_url);
-    assert!(!crate::storage::contains(&bytes, "Xerxes Lane"));
+    let bytes = crate::fixtures::database_bytes(&app.config.database_url);
+    assert!(!crate::fixtures::contains(&bytes, "Xerxes Lane"));
 
     let deleted = app.authed(Method::DELETE, &path, &me).send().await.unwrap();
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);

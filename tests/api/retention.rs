@@ -10,8 +10,8 @@ use valise::db::schema::{
     carts, dsr_codes, dsr_requests, idempotency_keys, order_items, orders, refresh_tokens, users,
 };
 
+use crate::fixtures::{customer_order, stocked_variant};
 use crate::helpers::{assert_problem, unique_email, Session, TestApp, PASSWORD};
-use crate::orders::{customer_order, stocked_variant};
 
 async fn exec(
     app: &TestApp,
@@ -126,10 +126,10 @@ async fn every_rule_purges_what_is_due_once() {
     // An answered consultation from two years ago; a request answered four years ago; the
     // consent evidence of a subject erased eleven years ago.
     let manager = app.staff(Role::Manager).await;
-    let product = crate::catalog::create(
+    let product = crate::fixtures::create(
         &app,
         &manager,
-        &crate::catalog::product("asked-long-ago", "travel", "abs", [55, 40, 20], 9900, &[1]),
+        &crate::fixtures::product("asked-long-ago", "travel", "abs", [55, 40, 20], 9900, &[1]),
     )
     .await;
     let asked: Value = app
@@ -420,7 +420,7 @@ async fn with_a_moving_clock_an_order_is_shredded_then_deleted_at_the_right_time
 
 #[actix_web::test]
 async fn a_replay_whose_answer_was_erased_is_gone_and_retention_deletes_its_record() {
-    use crate::orders::{checkout, checkout_body, guest_cart};
+    use crate::fixtures::{checkout, checkout_body, guest_cart};
     let app = TestApp::spawn().await;
     let officer = app.staff(Role::PrivacyOfficer).await;
     let variant = stocked_variant(&app, "erased-replay", 5, 4900).await;

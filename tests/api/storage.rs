@@ -1,52 +1,14 @@
 //! What actually lands on disk: no personal value in plaintext, ciphertexts bound to their
 //! place, and shredding that makes a subject unreadable.
 
-use std::io::Read;
-
 use diesel::prelude::*;
 use reqwest::StatusCode;
 use valise::accounts::store as accounts;
 use valise::db::schema::{data_keys, users};
 use valise::db::DatabaseUrl;
 
+use crate::fixtures::{contains, database_bytes, start_server_logging_to};
 use crate::helpers::{unique_email, TestApp, PASSWORD};
-use crate::process::start_server_logging_to;
-
-/// Every byte the database keeps: the SQLite file with its WAL, or a `pg_dump`.
-pub fn database_bytes(url: &DatabaseUrl) -> Vec<u8> {
-    match url {
-        DatabaseUrl::SqliteFile(path) => {
-            let mut bytes = Vec::new();
-            for suffix in ["", "-wal", "-shm"] {
-                let file = format!("{}{suffix}", path.display());
-                if let Ok(mut f) = std::fs::File::open(&file) {
-                    f.read_to_end(&mut bytes).unwrap();
-                }
-            }
-            bytes
-        }
-        DatabaseUrl::Postgres(raw) => {
-            let output = std::process::Command::new("pg_dump")
-                .args(["--data-only", raw])
-                .output()
-                .expect("pg_dump must be installed for the PostgreSQL raw scan");
-            assert!(
-                output.status.success(),
-                "{}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-            output.stdout
-        }
-        DatabaseUrl::SqliteMemory => unreachable!(),
-    }
-}
-
-pub fn contains(haystack: &[u8], needle: &str) -> bool {
-    let needle = needle.as_bytes();
-    haystack
-        .windows(needle.len())
-        .any(|w| w.eq_ignore_ascii_case(needle))
-}
 
 #[test]
 fn no_personal_value_is_stored_or_logged_in_plaintext() {
@@ -292,10 +254,10 @@ async fn a_shredded_key_leaves_no_copy_in_any_database_file() {
         // the keys table once it has shredded anything.
         None => {
             let officer = app.staff(valise::auth::Role::PrivacyOfficer).await;
-            let order = crate::orders::customer_order(
+            let order = crate::fixtures::customer_order(
                 &app,
                 &app.register(&unique_email("closed"), "Closed Order").await,
-                &crate::orders::stocked_variant(&app, "vacuumed", 2, 4900).await,
+                &crate::fixtures::stocked_variant(&app, "vacuumed", 2, 4900).await,
             )
             .await;
             let number = order["number"].as_str().unwrap().to_owned();

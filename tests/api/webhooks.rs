@@ -10,11 +10,11 @@ use valise::config::Config;
 use valise::webhooks::model::EventPattern;
 use valise::webhooks::store;
 
+use crate::fixtures::{
+    checkout, checkout_body, contains, database_bytes, fast_delivery, guest_cart, stocked_variant,
+};
 use crate::helpers::{assert_problem, eventually, unique_email, Session, TestApp};
-use crate::orders::{checkout, checkout_body, guest_cart, stocked_variant};
-use crate::outbox::fast_delivery;
 use crate::receiver::{signature_is_valid, Receiver};
-use crate::storage::{contains, database_bytes};
 
 const WAIT: Duration = Duration::from_secs(15);
 
