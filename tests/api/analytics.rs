@@ -14,7 +14,7 @@ use valise::auth::Role;
 use valise::db::schema::{analytics_events, analytics_rollups, analytics_salts, rate_limits};
 
 use crate::fixtures::{contains, create, database_bytes, product};
-use crate::helpers::{assert_problem, eventually, Session, TestApp};
+use crate::helpers::{assert_problem, eventually, json_of, Session, TestApp};
 
 const EVENTS: &str = "/v1/analytics/events";
 
@@ -435,8 +435,7 @@ async fn report(app: &TestApp, manager: &Session, kind: &str, query: &str) -> Va
     let response = app
         .get_as(&format!("/v1/admin/analytics/{kind}?{query}"), manager)
         .await;
-    assert_eq!(response.status(), StatusCode::OK, "{kind}?{query}");
-    response.json().await.unwrap()
+    json_of(response, StatusCode::OK).await
 }
 
 /// Three products: cabin/travel, medium/business, large/travel. Returns their ids.
@@ -719,7 +718,7 @@ async fn raw_events_are_purged_only_once_rolled_up_and_aggregates_stay() {
 
 /// Slugs of a listing page, and its next cursor.
 async fn slugs(app: &TestApp, query: &str) -> (Vec<String>, Option<String>) {
-    let body: Value = app.get(query).await.json().await.unwrap();
+    let body = json_of(app.get(query).await, StatusCode::OK).await;
     let page = body["data"]
         .as_array()
         .unwrap()
@@ -792,7 +791,7 @@ async fn sort_popular_follows_product_views_then_newest() {
         "/v1/products?sort=popular&limit=2&cursor={}",
         cursor.unwrap()
     );
-    let body: Value = app.get(&next).await.json().await.unwrap();
+    let body = json_of(app.get(&next).await, StatusCode::OK).await;
     let rest: Vec<&str> = body["data"]
         .as_array()
         .unwrap()
@@ -974,8 +973,7 @@ async fn day_salts_are_rewrapped_by_master_key_rotation() {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let status: Value = response.json().await.unwrap();
+    let status = json_of(response, StatusCode::OK).await;
     assert_eq!(status["remaining"], 0, "{status}");
     let (newest, salt_key): (String, String) = {
         let crypto = app.crypto.clone();

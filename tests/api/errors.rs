@@ -2,7 +2,7 @@
 
 use reqwest::StatusCode;
 
-use crate::helpers::{assert_problem, TestApp};
+use crate::helpers::{assert_problem, json_of, TestApp};
 
 #[actix_web::test]
 async fn an_unknown_route_is_a_404_problem() {
@@ -233,17 +233,16 @@ async fn a_path_holding_a_nul_character_is_a_404_problem() {
 #[actix_web::test]
 async fn every_problem_type_is_served_and_titles_follow_the_type() {
     let app = crate::helpers::TestApp::spawn().await;
-    let list: serde_json::Value = app.get("/v1/problems").await.json().await.unwrap();
+    let list = json_of(app.get("/v1/problems").await, StatusCode::OK).await;
     let types = list["data"].as_array().unwrap();
     assert!(types.len() >= 19);
     for entry in types {
         let slug = entry["slug"].as_str().unwrap();
-        let one: serde_json::Value = app
-            .get(&format!("/v1/problems/{slug}"))
-            .await
-            .json()
-            .await
-            .unwrap();
+        let one = json_of(
+            app.get(&format!("/v1/problems/{slug}")).await,
+            StatusCode::OK,
+        )
+        .await;
         assert_eq!(&one, entry);
         assert_eq!(one["type"], format!("urn:valise:problem:{slug}"));
     }

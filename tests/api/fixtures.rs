@@ -14,7 +14,7 @@ use valise::config::{Config, Gateway, Secret};
 use valise::db::DatabaseUrl;
 use valise::payments::model::sign;
 
-use crate::helpers::{unique_email, Session, TestApp};
+use crate::helpers::{json_of, unique_email, Session, TestApp};
 use crate::receiver::Receiver;
 
 // The catalogue.
@@ -60,13 +60,7 @@ pub async fn create(app: &TestApp, manager: &Session, body: &Value) -> Value {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        response.status(),
-        StatusCode::CREATED,
-        "{}",
-        response.text().await.unwrap()
-    );
-    response.json().await.unwrap()
+    json_of(response, StatusCode::CREATED).await
 }
 
 /// A product with one variant holding `stock` units; returns the variant id.
@@ -103,12 +97,11 @@ pub struct GuestCart {
 
 /// A guest cart holding `quantity` of `variant`.
 pub async fn guest_cart(app: &TestApp, variant: &str, quantity: i32) -> GuestCart {
-    let created: Value = app
-        .post_json("/v1/carts", &json!({}))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let created = json_of(
+        app.post_json("/v1/carts", &json!({})).await,
+        StatusCode::CREATED,
+    )
+    .await;
     let cart = GuestCart {
         id: created["id"].as_str().unwrap().to_owned(),
         token: created["cart_token"].as_str().unwrap().to_owned(),
@@ -144,15 +137,15 @@ pub async fn checkout(
 
 /// `session`'s order of one `variant`, through their own cart (201).
 pub async fn customer_order(app: &TestApp, session: &Session, variant: &str) -> Value {
-    let cart: Value = app
-        .authed(Method::POST, "/v1/carts", session)
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let cart = json_of(
+        app.authed(Method::POST, "/v1/carts", session)
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::CREATED,
+    )
+    .await;
     assert!(
         cart.get("cart_token").is_none(),
         "customer carts need no token"
@@ -172,8 +165,7 @@ pub async fn customer_order(app: &TestApp, session: &Session, variant: &str) -> 
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), StatusCode::CREATED);
-    response.json().await.unwrap()
+    json_of(response, StatusCode::CREATED).await
 }
 
 /// Starts the payment of order `number` as `session`; returns the payment (201).
@@ -189,8 +181,7 @@ pub async fn start_payment(app: &TestApp, session: &Session, number: &str) -> Va
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), StatusCode::CREATED);
-    response.json().await.unwrap()
+    json_of(response, StatusCode::CREATED).await
 }
 
 /// Sends the test provider's webhook `event_type` about `payment`, signed with `secret` at

@@ -181,6 +181,64 @@ pub async fn assert_problem(response: Response, status: StatusCode, slug: &str) 
     body
 }
 
+/// The JSON body of a response that must have status `expected`. Any other status fails here,
+/// naming both statuses, the request, the line that read it and the body (its first KiB): a 403
+/// reads as a 403, not later as a missing field.
+#[track_caller]
+pub fn json_of(
+    response: Response,
+    expected: StatusCode,
+) -> impl std::future::Future<Output = Value> {
+    let caller = std::panic::Location::caller();
+    async move {
+        let (status, url) = (response.status(), response.url().clone());
+        let text = response.text().await.expect("response body read");
+        checked_json(status, expected, &url, &text, caller)
+    }
+}
+
+/// [`json_of`] for a response of the blocking client.
+#[track_caller]
+pub fn json_of_blocking(response: reqwest::blocking::Response, expected: StatusCode) -> Value {
+    let caller = std::panic::Location::caller();
+    let (status, url) = (response.status(), response.url().clone());
+    let text = response.text().expect("response body read");
+    checked_json(status, expected, &url, &text, caller)
+}
+
+fn checked_json(
+    status: StatusCode,
+    expected: StatusCode,
+    url: &url::Url,
+    text: &str,
+    caller: &std::panic::Location<'_>,
+) -> Value {
+    let request = &url[url::Position::BeforePath..];
+    assert!(
+        status == expected,
+        "expected {expected}, got {status} from {request} (read at {caller}); body: {}",
+        truncated(text, 1024)
+    );
+    serde_json::from_str(text).unwrap_or_else(|e| {
+        panic!(
+            "{status} from {request} (read at {caller}) is not JSON: {e}; body: {}",
+            truncated(text, 1024)
+        )
+    })
+}
+
+/// At most `limit` bytes of `text`, cut at a character boundary, marked when cut.
+fn truncated(text: &str, limit: usize) -> String {
+    if text.len() <= limit {
+        return text.to_owned();
+    }
+    let mut end = limit;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes in all)", &text[..end], text.len())
+}
+
 /// Polls `check` until it returns true or `within` elapses.
 pub async fn eventually<F, Fut>(within: Duration, mut check: F) -> bool
 where
@@ -248,8 +306,7 @@ impl TestApp {
                 }),
             )
             .await;
-        assert_eq!(response.status(), StatusCode::CREATED, "register {email}");
-        let body: Value = response.json().await.unwrap();
+        let body = json_of(response, StatusCode::CREATED).await;
         Session {
             user_id: body["user"]["id"].as_str().unwrap().to_owned(),
             email: email.to_owned(),
@@ -292,8 +349,7 @@ impl TestApp {
             .await
             .expect("staff created");
         let response = self.login(&email, PASSWORD).await;
-        assert_eq!(response.status(), StatusCode::OK, "staff login");
-        let body: Value = response.json().await.unwrap();
+        let body = json_of(response, StatusCode::OK).await;
         Session {
             user_id,
             email,

@@ -8,7 +8,7 @@ use crate::fixtures::{
     checkout, checkout_body, customer_order, guest_cart, send_event, start_payment,
     stocked_variant, GuestCart, WEBHOOK_SECRET,
 };
-use crate::helpers::{assert_problem, unique_email, Session, TestApp};
+use crate::helpers::{assert_problem, json_of, unique_email, Session, TestApp};
 
 async fn available(app: &TestApp, variant: &str) -> i32 {
     let id = variant.to_owned();
@@ -142,8 +142,7 @@ async fn a_checkout_replay_by_anyone_else_answers_what_an_unknown_cart_answers()
     let cart = guest_cart(&app, &variant, 1).await;
     let body = checkout_body("owner@example.com");
     let first = checkout(&app, &cart, "shared-key", &body).await;
-    assert_eq!(first.status(), StatusCode::CREATED);
-    let order: Value = first.json().await.unwrap();
+    let order = json_of(first, StatusCode::CREATED).await;
 
     let unknown = GuestCart {
         id: "cart_00000000000000000000000000000000".into(),
@@ -195,7 +194,7 @@ async fn a_checkout_replay_by_anyone_else_answers_what_an_unknown_cart_answers()
     // The holder of the cart token still gets the order back.
     let again = checkout(&app, &cart, "shared-key", &body).await;
     assert_eq!(again.headers()["idempotent-replayed"], "true");
-    assert_eq!(again.json::<Value>().await.unwrap(), order);
+    assert_eq!(json_of(again, StatusCode::CREATED).await, order);
 }
 
 #[actix_web::test]
@@ -204,15 +203,15 @@ async fn a_customer_checkout_replays_only_for_that_customer() {
     let variant = stocked_variant(&app, "replay-customer", 5, 12900).await;
     let owner = app.register(&unique_email("owner"), "Owner").await;
     let other = app.register(&unique_email("other"), "Other").await;
-    let created: Value = app
-        .authed(Method::POST, "/v1/carts", &owner)
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let created = json_of(
+        app.authed(Method::POST, "/v1/carts", &owner)
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::CREATED,
+    )
+    .await;
     let cart_id = created["id"].as_str().unwrap().to_owned();
     let added = app
         .authed(Method::POST, &format!("/v1/carts/{cart_id}/items"), &owner)
@@ -255,16 +254,16 @@ async fn concurrent_adds_of_one_item_to_one_cart_all_count() {
     for answer in answers {
         assert_eq!(answer.unwrap().status(), StatusCode::OK);
     }
-    let shown: Value = app
-        .client
-        .get(app.url(&format!("/v1/carts/{}", cart.id)))
-        .header("x-cart-token", &cart.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let shown = json_of(
+        app.client
+            .get(app.url(&format!("/v1/carts/{}", cart.id)))
+            .header("x-cart-token", &cart.token)
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await;
     let lines = shown["items"].as_array().unwrap();
     assert_eq!(lines.len(), 2, "{shown}");
     let line = lines
@@ -299,7 +298,10 @@ async fn an_idempotency_key_older_than_a_day_is_a_new_request() {
     };
     let replayed = pay_again().await;
     assert_eq!(replayed.headers()["idempotent-replayed"], "true");
-    assert_eq!(replayed.json::<Value>().await.unwrap()["id"], first["id"]);
+    assert_eq!(
+        json_of(replayed, StatusCode::CREATED).await["id"],
+        first["id"]
+    );
 
     let scope = format!("payment:{}", order["id"].as_str().unwrap());
     let aged = app
@@ -324,7 +326,10 @@ async fn an_idempotency_key_older_than_a_day_is_a_new_request() {
     assert_ne!(second["id"], first["id"], "a new payment attempt");
     let replayed = pay_again().await;
     assert_eq!(replayed.headers()["idempotent-replayed"], "true");
-    assert_eq!(replayed.json::<Value>().await.unwrap()["id"], second["id"]);
+    assert_eq!(
+        json_of(replayed, StatusCode::CREATED).await["id"],
+        second["id"]
+    );
 }
 
 /// A client that retries before the first answer came (a timeout, a second tab, another
@@ -456,7 +461,7 @@ async fn another_callers_carts_and_orders_answer_404() {
         .await
         .unwrap();
     assert_problem(pay, StatusCode::NOT_FOUND, "not-found").await;
-    let listed: Value = app.get_as("/v1/orders", &bob).await.json().await.unwrap();
+    let listed = json_of(app.get_as("/v1/orders", &bob).await, StatusCode::OK).await;
     assert_eq!(listed["data"], json!([]));
 
     // A guest cart: only its token opens it.
@@ -487,11 +492,11 @@ async fn another_callers_carts_and_orders_answer_404() {
     assert_eq!(right.status(), StatusCode::OK);
 
     // A guest reads their order with the order token.
-    let placed: Value = checkout(&app, &cart, "g", &checkout_body("guest@example.com"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let placed = json_of(
+        checkout(&app, &cart, "g", &checkout_body("guest@example.com")).await,
+        StatusCode::CREATED,
+    )
+    .await;
     let guest_path = format!("/v1/orders/{}", placed["number"].as_str().unwrap());
     let mine = app
         .client
@@ -500,8 +505,7 @@ async fn another_callers_carts_and_orders_answer_404() {
         .send()
         .await
         .unwrap();
-    assert_eq!(mine.status(), StatusCode::OK);
-    let mine: Value = mine.json().await.unwrap();
+    let mine = json_of(mine, StatusCode::OK).await;
     assert_eq!(mine["contact_email"], "guest@example.com");
     assert_eq!(mine["shipping_address"]["country"], "FR");
     assert!(mine.get("order_token").is_none(), "the token is shown once");
@@ -568,7 +572,7 @@ async fn signed_webhooks_drive_the_payment_and_the_order() {
         WEBHOOK_SECRET,
     )
     .await;
-    assert_eq!(captured.json::<Value>().await.unwrap()["status"], "applied");
+    assert_eq!(json_of(captured, StatusCode::OK).await["status"], "applied");
     let replayed = send_event(
         &app,
         &payment,
@@ -579,7 +583,7 @@ async fn signed_webhooks_drive_the_payment_and_the_order() {
     )
     .await;
     assert_eq!(
-        replayed.json::<Value>().await.unwrap()["status"],
+        json_of(replayed, StatusCode::OK).await["status"],
         "duplicate"
     );
     // An authorisation arriving late never moves the payment back.
@@ -592,14 +596,13 @@ async fn signed_webhooks_drive_the_payment_and_the_order() {
         WEBHOOK_SECRET,
     )
     .await;
-    assert_eq!(late.json::<Value>().await.unwrap()["status"], "ignored");
+    assert_eq!(json_of(late, StatusCode::OK).await["status"], "ignored");
 
-    let view: Value = app
-        .get_as(&format!("/v1/orders/{number}"), &ada)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let view = json_of(
+        app.get_as(&format!("/v1/orders/{number}"), &ada).await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(view["status"], "paid");
     assert_eq!(view["payment_status"], "captured");
     let history: Vec<&str> = view["history"]
@@ -627,8 +630,7 @@ async fn signed_webhooks_drive_the_payment_and_the_order() {
         .send()
         .await
         .unwrap();
-    assert_eq!(cancelled.status(), StatusCode::OK);
-    let cancelled: Value = cancelled.json().await.unwrap();
+    let cancelled = json_of(cancelled, StatusCode::OK).await;
     assert_eq!(cancelled["status"], "cancelled");
     assert_eq!(cancelled["payment_status"], "refunded");
     assert_eq!(available(&app, &variant).await, before + 1);
@@ -645,11 +647,11 @@ async fn unpaid_orders_expire_and_release_their_stock() {
     let app = TestApp::spawn().await;
     let variant = stocked_variant(&app, "expiring", 4, 5000).await;
     let cart = guest_cart(&app, &variant, 3).await;
-    let order: Value = checkout(&app, &cart, "e", &checkout_body("late@example.com"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let order = json_of(
+        checkout(&app, &cart, "e", &checkout_body("late@example.com")).await,
+        StatusCode::CREATED,
+    )
+    .await;
     assert_eq!(available(&app, &variant).await, 1);
     let id = order["id"].as_str().unwrap().to_owned();
     let expired = app
@@ -665,16 +667,16 @@ async fn unpaid_orders_expire_and_release_their_stock() {
         .unwrap();
     assert_eq!(expired, 1);
     assert_eq!(available(&app, &variant).await, 4);
-    let view: Value = app
-        .client
-        .get(app.url(&format!("/v1/orders/{}", order["number"].as_str().unwrap())))
-        .header("x-order-token", order["order_token"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let view = json_of(
+        app.client
+            .get(app.url(&format!("/v1/orders/{}", order["number"].as_str().unwrap())))
+            .header("x-order-token", order["order_token"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(view["status"], "expired");
     assert_eq!(view["allowed_transitions"], json!([]));
     // A second run finds nothing to do.
@@ -783,11 +785,11 @@ async fn a_guest_route_without_its_token_names_the_header_whether_or_not_it_exis
         existing
     );
 
-    let order: Value = checkout(&app, &cart, "hint-key", &checkout_body("hint@example.com"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let order = json_of(
+        checkout(&app, &cart, "hint-key", &checkout_body("hint@example.com")).await,
+        StatusCode::CREATED,
+    )
+    .await;
     let number = order["number"].as_str().unwrap();
     let tokenless = app.get(&format!("/v1/orders/{number}")).await;
     let existing = detail(assert_problem(tokenless, StatusCode::NOT_FOUND, "not-found").await);
@@ -810,11 +812,11 @@ async fn an_order_carries_an_etag_and_answers_if_none_match_with_304() {
     let app = TestApp::spawn().await;
     let variant = stocked_variant(&app, "tagged", 5, 4900).await;
     let cart = guest_cart(&app, &variant, 1).await;
-    let order: Value = checkout(&app, &cart, "etag-key", &checkout_body("etag@example.com"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let order = json_of(
+        checkout(&app, &cart, "etag-key", &checkout_body("etag@example.com")).await,
+        StatusCode::CREATED,
+    )
+    .await;
     let number = order["number"].as_str().unwrap();
     let token = order["order_token"].as_str().unwrap();
     let read = |etag: Option<String>| {

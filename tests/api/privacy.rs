@@ -9,7 +9,7 @@ use valise::db::schema::{dsr_codes, dsr_requests, erasure_ledger, orders};
 use crate::fixtures::{
     checkout, checkout_body, contains, customer_order, database_bytes, guest_cart, stocked_variant,
 };
-use crate::helpers::{assert_problem, unique_email, Session, TestApp, PASSWORD};
+use crate::helpers::{assert_problem, json_of, unique_email, Session, TestApp, PASSWORD};
 
 async fn put_consent(
     app: &TestApp,
@@ -22,11 +22,6 @@ async fn put_consent(
         .send()
         .await
         .unwrap()
-}
-
-async fn json_of(response: reqwest::Response) -> Value {
-    assert!(response.status().is_success(), "{}", response.status());
-    response.json().await.unwrap()
 }
 
 fn state<'a>(consents: &'a Value, purpose: &str) -> &'a Value {
@@ -53,7 +48,7 @@ async fn consents_default_change_and_are_ledgered() {
     let app = TestApp::spawn().await;
     let ada = app.register(&unique_email("consent"), "Ada King").await;
 
-    let consents = json_of(app.get_as("/v1/me/consents", &ada).await).await;
+    let consents = json_of(app.get_as("/v1/me/consents", &ada).await, StatusCode::OK).await;
     assert_eq!(state(&consents, "order_notifications")["granted"], true);
     assert_eq!(state(&consents, "order_notifications")["explicit"], false);
     assert_eq!(
@@ -62,13 +57,21 @@ async fn consents_default_change_and_are_ledgered() {
     );
     assert_eq!(state(&consents, "personalization")["granted"], false);
 
-    let granted = json_of(put_consent(&app, &ada, "marketing_notifications", true).await).await;
+    let granted = json_of(
+        put_consent(&app, &ada, "marketing_notifications", true).await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(state(&granted, "marketing_notifications")["granted"], true);
     assert_eq!(
         state(&granted, "marketing_notifications")["policy_version"],
         1
     );
-    let withdrawn = json_of(put_consent(&app, &ada, "marketing_notifications", false).await).await;
+    let withdrawn = json_of(
+        put_consent(&app, &ada, "marketing_notifications", false).await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(
         state(&withdrawn, "marketing_notifications")["granted"],
         false
@@ -79,7 +82,7 @@ async fn consents_default_change_and_are_ledgered() {
     );
 
     // The withdrawal is a data-subject request, completed at once.
-    let requests = json_of(app.get_as("/v1/me/requests", &ada).await).await;
+    let requests = json_of(app.get_as("/v1/me/requests", &ada).await, StatusCode::OK).await;
     let kinds: Vec<&str> = requests["data"]
         .as_array()
         .unwrap()
@@ -120,7 +123,7 @@ async fn order_notices_cannot_be_withdrawn_while_an_order_is_open() {
     let problem = assert_problem(refused, StatusCode::CONFLICT, "conflict").await;
     assert!(problem["detail"].as_str().unwrap().contains("open"));
     // Nothing was ledgered.
-    let consents = json_of(app.get_as("/v1/me/consents", &ada).await).await;
+    let consents = json_of(app.get_as("/v1/me/consents", &ada).await, StatusCode::OK).await;
     assert_eq!(state(&consents, "order_notifications")["explicit"], false);
     // Other purposes still move.
     assert_eq!(
@@ -142,8 +145,7 @@ async fn erasure_without_open_orders_shreds_at_once_and_stops_login() {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), StatusCode::ACCEPTED);
-    let request: Value = response.json().await.unwrap();
+    let request = json_of(response, StatusCode::ACCEPTED).await;
     assert!(request["id"].as_str().unwrap().starts_with("dsr_"));
     assert_eq!(request["kind"], "erasure");
     assert_eq!(request["status"], "completed");
@@ -192,14 +194,14 @@ async fn erasure_with_an_open_order_is_scheduled_cancellable_then_carried_out() 
     let order = customer_order(&app, &ada, &variant).await;
     let order_id = order["id"].as_str().unwrap().to_owned();
 
-    let scheduled: Value = app
-        .authed(Method::DELETE, "/v1/me", &ada)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let scheduled = json_of(
+        app.authed(Method::DELETE, "/v1/me", &ada)
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::ACCEPTED,
+    )
+    .await;
     assert_eq!(scheduled["status"], "scheduled");
     // Login stops at once; the token in hand only reaches the requests.
     assert_eq!(
@@ -218,7 +220,7 @@ async fn erasure_with_an_open_order_is_scheduled_cancellable_then_carried_out() 
         "forbidden",
     )
     .await;
-    let mine = json_of(app.get_as("/v1/me/requests", &ada).await).await;
+    let mine = json_of(app.get_as("/v1/me/requests", &ada).await, StatusCode::OK).await;
     assert_eq!(mine["data"][0]["id"], scheduled["id"]);
 
     // Cancelled: the account works again.
@@ -228,6 +230,7 @@ async fn erasure_with_an_open_order_is_scheduled_cancellable_then_carried_out() 
             .send()
             .await
             .unwrap(),
+        StatusCode::OK,
     )
     .await;
     assert_eq!(cancelled["status"], "cancelled");
@@ -240,14 +243,14 @@ async fn erasure_with_an_open_order_is_scheduled_cancellable_then_carried_out() 
     assert_problem(again, StatusCode::CONFLICT, "invalid-transition").await;
 
     // Asked again; nothing happens while the order is open.
-    let scheduled: Value = app
-        .authed(Method::DELETE, "/v1/me", &ada)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let scheduled = json_of(
+        app.authed(Method::DELETE, "/v1/me", &ada)
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::ACCEPTED,
+    )
+    .await;
     assert_eq!(scheduled["status"], "scheduled");
     let crypto = app.crypto.clone();
     let done = app
@@ -351,7 +354,11 @@ async fn the_privacy_officer_works_the_queue_overdue_first() {
         "forbidden",
     )
     .await;
-    let queue = json_of(app.get_as("/v1/admin/privacy/requests", &officer).await).await;
+    let queue = json_of(
+        app.get_as("/v1/admin/privacy/requests", &officer).await,
+        StatusCode::OK,
+    )
+    .await;
     let ids: Vec<&str> = queue["data"]
         .as_array()
         .unwrap()
@@ -373,7 +380,7 @@ async fn the_privacy_officer_works_the_queue_overdue_first() {
         .json(&json!({"months": months, "reason": "We are gathering records from our carrier."}))
         .send()
     };
-    let extended = json_of(extend(&second, 1).await.unwrap()).await;
+    let extended = json_of(extend(&second, 1).await.unwrap(), StatusCode::OK).await;
     assert_eq!(extended["due_at"], "2025-03-31T09:00:00Z");
     assert_eq!(extended["extension_months"], 1);
     assert_problem(
@@ -382,16 +389,20 @@ async fn the_privacy_officer_works_the_queue_overdue_first() {
         "validation-failed",
     )
     .await;
-    let extended = json_of(extend(&second, 1).await.unwrap()).await;
+    let extended = json_of(extend(&second, 1).await.unwrap(), StatusCode::OK).await;
     assert_eq!(extended["due_at"], "2025-04-30T09:00:00Z");
 
     // Bob is told, through his inbox and his requests.
-    let mine = json_of(app.get_as("/v1/me/requests", &bob).await).await;
+    let mine = json_of(app.get_as("/v1/me/requests", &bob).await, StatusCode::OK).await;
     assert_eq!(
         mine["data"][0]["extension_reason"],
         "We are gathering records from our carrier."
     );
-    let inbox = json_of(app.get_as("/v1/me/notifications", &bob).await).await;
+    let inbox = json_of(
+        app.get_as("/v1/me/notifications", &bob).await,
+        StatusCode::OK,
+    )
+    .await;
     assert!(inbox["data"]
         .as_array()
         .unwrap()
@@ -407,6 +418,7 @@ async fn the_privacy_officer_works_the_queue_overdue_first() {
         .send()
         .await
         .unwrap(),
+        StatusCode::OK,
     )
     .await;
     assert_eq!(completed["status"], "completed");
@@ -420,6 +432,7 @@ async fn the_privacy_officer_works_the_queue_overdue_first() {
         .send()
         .await
         .unwrap(),
+        StatusCode::OK,
     )
     .await;
     assert_eq!(denied["status"], "denied");
@@ -437,11 +450,16 @@ async fn the_privacy_officer_works_the_queue_overdue_first() {
         .await
         .unwrap();
     assert_problem(twice, StatusCode::CONFLICT, "invalid-transition").await;
-    let queue = json_of(app.get_as("/v1/admin/privacy/requests", &officer).await).await;
+    let queue = json_of(
+        app.get_as("/v1/admin/privacy/requests", &officer).await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(queue["data"].as_array().unwrap().len(), 0, "nothing open");
     let closed = json_of(
         app.get_as("/v1/admin/privacy/requests?status=closed", &officer)
             .await,
+        StatusCode::OK,
     )
     .await;
     assert_eq!(closed["data"].as_array().unwrap().len(), 2);
@@ -489,8 +507,7 @@ async fn guests_verify_by_one_time_code_without_an_existence_oracle() {
                     &json!({"email": email, "kind": "access"}),
                 )
                 .await;
-            assert_eq!(r.status(), StatusCode::ACCEPTED);
-            r.json::<Value>().await.unwrap()
+            json_of(r, StatusCode::ACCEPTED).await
         }
     };
     let known = ask(email.clone()).await;
@@ -526,7 +543,7 @@ async fn guests_verify_by_one_time_code_without_an_existence_oracle() {
         "validation-failed",
     )
     .await;
-    let verified = json_of(verify(&app, &id, &code).await).await;
+    let verified = json_of(verify(&app, &id, &code).await, StatusCode::OK).await;
     assert_eq!(verified["request"]["status"], "completed");
     assert_eq!(verified["orders"].as_array().unwrap().len(), 1);
     assert_eq!(verified["orders"][0]["contact_email"], email);
@@ -542,22 +559,22 @@ async fn guests_verify_by_one_time_code_without_an_existence_oracle() {
     // An unknown email verifies to nothing.
     let id = unknown["id"].as_str().unwrap().to_owned();
     let (_, code) = pending_code(&app, &id).await.unwrap();
-    let verified = json_of(verify(&app, &id, &code).await).await;
+    let verified = json_of(verify(&app, &id, &code).await, StatusCode::OK).await;
     assert_eq!(verified["orders"].as_array().unwrap().len(), 0);
 }
 
 #[actix_web::test]
 async fn parallel_wrong_codes_are_compared_no_more_than_five_times() {
     let app = TestApp::spawn().await;
-    let created: Value = app
-        .post_json(
+    let created = json_of(
+        app.post_json(
             "/v1/privacy/requests",
             &json!({"email": unique_email("race"), "kind": "access"}),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await,
+        StatusCode::ACCEPTED,
+    )
+    .await;
     let id = created["id"].as_str().unwrap().to_owned();
     let (_, code) = pending_code(&app, &id).await.unwrap();
     let guesses = (1..=20u64).map(|n| {
@@ -614,14 +631,15 @@ async fn parallel_requests_for_one_mailbox_send_no_more_than_five_codes() {
 async fn guest_codes_lock_after_five_wrong_tries_and_expire() {
     let app = TestApp::spawn().await;
     let ask = || async {
-        app.post_json(
-            "/v1/privacy/requests",
-            &json!({"email": unique_email("lock"), "kind": "erasure"}),
+        json_of(
+            app.post_json(
+                "/v1/privacy/requests",
+                &json!({"email": unique_email("lock"), "kind": "erasure"}),
+            )
+            .await,
+            StatusCode::ACCEPTED,
         )
-        .await
-        .json::<Value>()
-        .await
-        .unwrap()["id"]
+        .await["id"]
             .as_str()
             .unwrap()
             .to_owned()
@@ -661,7 +679,7 @@ async fn guest_codes_lock_after_five_wrong_tries_and_expire() {
     // An unknown guest erasure completes at once: nothing to keep.
     let id = ask().await;
     let (_, code) = pending_code(&app, &id).await.unwrap();
-    let verified = json_of(verify(&app, &id, &code).await).await;
+    let verified = json_of(verify(&app, &id, &code).await, StatusCode::OK).await;
     assert_eq!(verified["request"]["status"], "completed");
     assert!(verified.get("orders").is_none());
 
@@ -684,15 +702,15 @@ async fn the_gateway_gets_codes_and_notices_as_consent_allows() {
 
     // A guest's code reaches the gateway with the address it goes to, and it works.
     let email = unique_email("gateway-guest");
-    let asked: Value = app
-        .post_json(
+    let asked = json_of(
+        app.post_json(
             "/v1/privacy/requests",
             &json!({"email": email, "kind": "access"}),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await,
+        StatusCode::ACCEPTED,
+    )
+    .await;
     let id = asked["id"].as_str().unwrap().to_owned();
     let arrived = crate::helpers::eventually(wait, || async {
         gateway
@@ -760,7 +778,11 @@ async fn the_gateway_gets_codes_and_notices_as_consent_allows() {
         !sent.contains(&bob_order),
         "withdrawn order notices stay in the inbox"
     );
-    let inbox = json_of(app.get_as("/v1/me/notifications", &bob).await).await;
+    let inbox = json_of(
+        app.get_as("/v1/me/notifications", &bob).await,
+        StatusCode::OK,
+    )
+    .await;
     assert!(inbox["data"]
         .as_array()
         .unwrap()
@@ -777,18 +799,18 @@ async fn the_gateway_gets_codes_and_notices_as_consent_allows() {
     )
     .await;
     let asker = unique_email("asker");
-    let asked: Value = app
-        .post_json(
+    let asked = json_of(
+        app.post_json(
             &format!(
                 "/v1/products/{}/consultations",
                 product["id"].as_str().unwrap()
             ),
             &json!({"question": "Does a 15-inch laptop fit?", "contact_email": asker}),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
     let answered = app
         .authed(
             Method::POST,

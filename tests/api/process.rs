@@ -5,8 +5,10 @@ use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use reqwest::StatusCode;
+
 use crate::fixtures::{start_server_logging_to, valise, Server};
-use crate::helpers::TestDatabase;
+use crate::helpers::{json_of_blocking, TestDatabase};
 
 #[test]
 fn an_invalid_setting_stops_the_start_with_one_line_naming_it() {
@@ -432,13 +434,14 @@ fn two_server_processes_sharing_a_database_never_oversell() {
     let carts: Vec<(String, String, String)> = (0..30)
         .map(|i| {
             let base = bases[i % 2].clone();
-            let cart: serde_json::Value = client
-                .post(format!("{base}/v1/carts"))
-                .json(&serde_json::json!({}))
-                .send()
-                .unwrap()
-                .json()
-                .unwrap();
+            let cart = json_of_blocking(
+                client
+                    .post(format!("{base}/v1/carts"))
+                    .json(&serde_json::json!({}))
+                    .send()
+                    .unwrap(),
+                StatusCode::CREATED,
+            );
             let id = cart["id"].as_str().unwrap().to_owned();
             let token = cart["cart_token"].as_str().unwrap().to_owned();
             let added = client

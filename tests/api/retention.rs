@@ -11,7 +11,7 @@ use valise::db::schema::{
 };
 
 use crate::fixtures::{customer_order, stocked_variant};
-use crate::helpers::{assert_problem, unique_email, Session, TestApp, PASSWORD};
+use crate::helpers::{assert_problem, json_of, unique_email, Session, TestApp, PASSWORD};
 
 async fn exec(
     app: &TestApp,
@@ -33,8 +33,7 @@ async fn run(app: &TestApp, officer: &Session, dry_run: bool) -> Value {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    response.json().await.unwrap()
+    json_of(response, StatusCode::OK).await
 }
 
 fn count(report: &Value, rule: &str) -> i64 {
@@ -99,15 +98,15 @@ async fn every_rule_purges_what_is_due_once() {
             .execute(conn)
     })
     .await;
-    let guest: Value = app
-        .post_json(
+    let guest = json_of(
+        app.post_json(
             "/v1/privacy/requests",
             &json!({"email": unique_email("ret-guest"), "kind": "access"}),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await,
+        StatusCode::ACCEPTED,
+    )
+    .await;
     let guest_request = guest["id"].as_str().unwrap().to_owned();
     let g = guest_request.clone();
     exec(&app, move |conn| {
@@ -132,18 +131,18 @@ async fn every_rule_purges_what_is_due_once() {
         &crate::fixtures::product("asked-long-ago", "travel", "abs", [55, 40, 20], 9900, &[1]),
     )
     .await;
-    let asked: Value = app
-        .post_json(
+    let asked = json_of(
+        app.post_json(
             &format!(
                 "/v1/products/{}/consultations",
                 product["id"].as_str().unwrap()
             ),
             &json!({"question": "Is it waterproof?", "contact_email": unique_email("asker")}),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
     let consultation = asked["id"].as_str().unwrap().to_owned();
     let answered = app
         .authed(
@@ -213,7 +212,7 @@ async fn every_rule_purges_what_is_due_once() {
     assert_eq!(count(&dry, "idempotency_keys"), 2);
     assert!(count(&dry, "expired_carts") >= 2);
     let order_view = app.get_as("/v1/orders", &ada).await;
-    let listed: Value = order_view.json().await.unwrap();
+    let listed = json_of(order_view, StatusCode::OK).await;
     assert_eq!(
         listed["data"].as_array().unwrap().len(),
         2,
@@ -235,7 +234,7 @@ async fn every_rule_purges_what_is_due_once() {
     );
 
     // The recent order stays, without its personal part; the ancient one is gone.
-    let listed: Value = app.get_as("/v1/orders", &ada).await.json().await.unwrap();
+    let listed = json_of(app.get_as("/v1/orders", &ada).await, StatusCode::OK).await;
     let data = listed["data"].as_array().unwrap();
     assert_eq!(data.len(), 1);
     assert_eq!(data[0]["id"], recent.as_str());
@@ -281,12 +280,12 @@ async fn every_rule_purges_what_is_due_once() {
     for rule in again["rules"].as_array().unwrap() {
         assert_eq!(rule["count"], 0, "{rule}");
     }
-    let log: Value = app
-        .get_as("/v1/admin/audit?action=retention.run", &officer)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let log = json_of(
+        app.get_as("/v1/admin/audit?action=retention.run", &officer)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(
         log["data"].as_array().unwrap().len(),
         2,
@@ -427,8 +426,7 @@ async fn a_replay_whose_answer_was_erased_is_gone_and_retention_deletes_its_reco
     let cart = guest_cart(&app, &variant, 1).await;
     let body = checkout_body("erased@example.com");
     let placed = checkout(&app, &cart, "erased-key", &body).await;
-    assert_eq!(placed.status(), StatusCode::CREATED);
-    let order: Value = placed.json().await.unwrap();
+    let order = json_of(placed, StatusCode::CREATED).await;
     let number = order["number"].as_str().unwrap().to_owned();
 
     // The order's personal part is shredded (as retention does after it closes).

@@ -3,14 +3,13 @@
 
 use diesel::Connection;
 use reqwest::{Method, StatusCode};
-use serde_json::Value;
 use valise::accounts::model::{Email, PersonName, Phone};
 use valise::accounts::store::{self as accounts, NewAccount};
 use valise::auth::Role;
 use valise::crypto::{rotation, Crypto};
 use valise::db::DbConnection;
 
-use crate::helpers::{unique_email, TestApp};
+use crate::helpers::{json_of, unique_email, TestApp};
 
 const CUSTOMERS: usize = 1000;
 
@@ -107,11 +106,10 @@ async fn an_admin_rotates_through_the_api_and_nothing_breaks() {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let status: Value = response.json().await.unwrap();
+    let status = json_of(response, StatusCode::OK).await;
     assert_eq!(status["newest_key_id"], "k2");
     assert_eq!(status["remaining"], 0);
     assert!(status["rewrapped"].as_i64().unwrap() >= 3, "{status}");
-    let me: Value = app.get_as("/v1/me", &customer).await.json().await.unwrap();
+    let me = json_of(app.get_as("/v1/me", &customer).await, StatusCode::OK).await;
     assert_eq!(me["name"], "Rotated Customer");
 }

@@ -8,7 +8,7 @@ use valise::db::schema::{data_keys, users};
 use valise::db::DatabaseUrl;
 
 use crate::fixtures::{contains, database_bytes, start_server_logging_to};
-use crate::helpers::{unique_email, TestApp, PASSWORD};
+use crate::helpers::{json_of_blocking, unique_email, TestApp, PASSWORD};
 
 #[test]
 fn no_personal_value_is_stored_or_logged_in_plaintext() {
@@ -54,8 +54,7 @@ fn no_personal_value_is_stored_or_logged_in_plaintext() {
             .json(&serde_json::json!({"email": email, "password": PASSWORD, "name": name, "accepted_policy_version": 1}))
             .send()
             .unwrap();
-        assert_eq!(response.status(), StatusCode::CREATED);
-        let body: serde_json::Value = response.json().unwrap();
+        let body = json_of_blocking(response, StatusCode::CREATED);
         let access = body["access_token"].as_str().unwrap();
         let patched = client
             .patch(format!("{base}/v1/me"))

@@ -13,7 +13,7 @@ use valise::webhooks::store;
 use crate::fixtures::{
     checkout, checkout_body, contains, database_bytes, fast_delivery, guest_cart, stocked_variant,
 };
-use crate::helpers::{assert_problem, eventually, unique_email, Session, TestApp};
+use crate::helpers::{assert_problem, eventually, json_of, unique_email, Session, TestApp};
 use crate::receiver::{signature_is_valid, Receiver};
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -32,16 +32,14 @@ async fn subscribe(app: &TestApp, admin: &Session, url: &str, events: Value) -> 
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), StatusCode::CREATED);
-    response.json().await.unwrap()
+    json_of(response, StatusCode::CREATED).await
 }
 
 async fn deliveries(app: &TestApp, admin: &Session, id: &str) -> Vec<Value> {
     let response = app
         .get_as(&format!("/v1/admin/webhooks/{id}/deliveries"), admin)
         .await;
-    assert_eq!(response.status(), StatusCode::OK);
-    let body: Value = response.json().await.unwrap();
+    let body = json_of(response, StatusCode::OK).await;
     body["data"].as_array().unwrap().clone()
 }
 
@@ -56,8 +54,7 @@ async fn guest_checkout(app: &TestApp, email: &str) -> Value {
     .await;
     let cart = guest_cart(app, &variant, 1).await;
     let response = checkout(app, &cart, "hook-key", &checkout_body(email)).await;
-    assert_eq!(response.status(), StatusCode::CREATED);
-    response.json().await.unwrap()
+    json_of(response, StatusCode::CREATED).await
 }
 
 #[actix_web::test]
@@ -197,12 +194,11 @@ async fn only_admins_manage_webhooks() {
     let anonymous = app.get("/v1/admin/webhooks").await;
     assert_problem(anonymous, StatusCode::UNAUTHORIZED, "unauthenticated").await;
 
-    let listed: Value = app
-        .get_as("/v1/admin/webhooks", &admin)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let listed = json_of(
+        app.get_as("/v1/admin/webhooks", &admin).await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(listed["data"].as_array().unwrap().len(), 1);
     assert!(
         listed["data"][0].get("secret").is_none(),
@@ -278,12 +274,11 @@ async fn a_deleted_subscription_gets_nothing_more_and_its_secret_is_never_stored
         .await
         .unwrap();
     assert_eq!(again.status(), StatusCode::NO_CONTENT, "idempotent");
-    let listed: Value = app
-        .get_as("/v1/admin/webhooks", &admin)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let listed = json_of(
+        app.get_as("/v1/admin/webhooks", &admin).await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(listed["data"], json!([]));
 
     guest_checkout(&app, &unique_email("after")).await;
@@ -444,12 +439,11 @@ async fn registering_an_internal_endpoint_is_refused_and_nothing_is_stored() {
             "the URL is echoed"
         );
     }
-    let listed: Value = app
-        .get_as("/v1/admin/webhooks", &admin)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let listed = json_of(
+        app.get_as("/v1/admin/webhooks", &admin).await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(listed["data"], json!([]), "a refused endpoint was stored");
 }
 
