@@ -1,7 +1,6 @@
 //! The audit chain: intact after activity, and any edit, deletion, reordering or truncation
 //! of its rows is reported.
 
-use diesel::connection::SimpleConnection;
 use reqwest::StatusCode;
 use serde_json::Value;
 use valise::auth::Role;
@@ -24,7 +23,7 @@ async fn verify(app: &TestApp, officer: &Session) -> Value {
 }
 
 fn tamper(app: &TestApp, sql: &str) {
-    app.db.get().unwrap().batch_execute(sql).unwrap();
+    app.sql(sql);
 }
 
 #[actix_web::test]

@@ -278,21 +278,19 @@ async fn a_stranger_elsewhere_cannot_lock_the_owner_out() {
 async fn age_login_locks(app: &TestApp, minutes: i64) {
     use diesel::prelude::*;
     use valise::db::schema::rate_limits;
-    app.db
-        .run(move |conn| {
-            let rows: Vec<(String, chrono::NaiveDateTime)> = rate_limits::table
-                .filter(rate_limits::bucket.like("login:%"))
-                .select((rate_limits::bucket, rate_limits::window_start))
-                .load(conn)?;
-            for (bucket, start) in rows {
-                diesel::update(rate_limits::table.find(bucket))
-                    .set(rate_limits::window_start.eq(start - chrono::Duration::minutes(minutes)))
-                    .execute(conn)?;
-            }
-            Ok::<_, anyhow::Error>(())
-        })
-        .await
-        .unwrap();
+    app.query(move |conn| {
+        let rows: Vec<(String, chrono::NaiveDateTime)> = rate_limits::table
+            .filter(rate_limits::bucket.like("login:%"))
+            .select((rate_limits::bucket, rate_limits::window_start))
+            .load(conn)?;
+        for (bucket, start) in rows {
+            diesel::update(rate_limits::table.find(bucket))
+                .set(rate_limits::window_start.eq(start - chrono::Duration::minutes(minutes)))
+                .execute(conn)?;
+        }
+        Ok::<_, anyhow::Error>(())
+    })
+    .await;
 }
 
 fn retry_after(response: &reqwest::Response) -> u64 {

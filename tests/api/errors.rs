@@ -71,14 +71,9 @@ async fn invalid_query_parameters_are_422_problems_naming_the_parameter() {
 
 #[actix_web::test]
 async fn an_internal_error_is_a_500_problem_that_hides_its_cause() {
-    use diesel::connection::SimpleConnection;
     let app = TestApp::spawn().await;
     // Break the database under the running server.
-    app.db
-        .get()
-        .unwrap()
-        .batch_execute("ALTER TABLE policies RENAME TO policies_gone")
-        .unwrap();
+    app.sql("ALTER TABLE policies RENAME TO policies_gone");
     let body = assert_problem(
         app.get("/v1/policies/current").await,
         StatusCode::INTERNAL_SERVER_ERROR,

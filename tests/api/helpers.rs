@@ -7,7 +7,7 @@ use reqwest::{Response, StatusCode};
 use serde_json::Value;
 use valise::config::{Config, SecretSource};
 use valise::crypto::Crypto;
-use valise::db::{DatabaseUrl, Db};
+use valise::db::{DatabaseUrl, Db, DbConnection};
 use valise::startup::Application;
 
 /// Where test databases live: `TEST_DATABASE_URL` (PostgreSQL) or temporary SQLite files.
@@ -137,6 +137,36 @@ impl TestApp {
             .send()
             .await
             .expect("request sent")
+    }
+
+    /// Runs `work` on a pooled connection, off the async workers as the application does,
+    /// and returns its value. An error (of the work, or the pool's) fails the test with its
+    /// message and the line that asked. The future holds its own handle, not `self`.
+    #[track_caller]
+    pub fn query<T, E, F>(&self, work: F) -> impl std::future::Future<Output = T>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: Into<anyhow::Error> + 'static,
+    {
+        let (db, caller) = (self.db.clone(), std::panic::Location::caller());
+        async move {
+            db.run(move |conn| work(conn).map_err(Into::into))
+                .await
+                .unwrap_or_else(|e: anyhow::Error| {
+                    panic!("database work at {caller} failed: {e:#}")
+                })
+        }
+    }
+
+    /// Executes raw SQL (one or more `;`-separated statements) on a pooled connection.
+    #[track_caller]
+    pub fn sql(&self, statements: &str) {
+        use diesel::connection::SimpleConnection;
+        let mut conn = self.db.get().expect("a database connection");
+        if let Err(e) = conn.batch_execute(statements) {
+            panic!("{statements}: {e}");
+        }
     }
 }
 

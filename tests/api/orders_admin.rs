@@ -144,8 +144,7 @@ async fn an_order_ships_delivers_and_closes_after_its_after_sales() {
     // The carrier received the address: a disclosure is recorded for the customer.
     let user_id = customer.user_id.clone();
     let disclosed: i64 = app
-        .db
-        .run(move |conn| {
+        .query(move |conn| {
             use diesel::prelude::*;
             use valise::db::schema::disclosures;
             disclosures::table
@@ -153,10 +152,8 @@ async fn an_order_ships_delivers_and_closes_after_its_after_sales() {
                 .filter(disclosures::recipient.eq("Colissimo"))
                 .count()
                 .get_result(conn)
-                .map_err(anyhow::Error::from)
         })
-        .await
-        .unwrap();
+        .await;
     assert_eq!(disclosed, 1);
 
     let delivered = app
@@ -183,22 +180,13 @@ async fn an_order_ships_delivers_and_closes_after_its_after_sales() {
     let case = json_of(case, StatusCode::CREATED).await;
     assert_eq!(case["status"], "open");
 
-    let db = app.db.clone();
-    let close = move || {
-        let db = db.clone();
-        async move {
-            db.run(|conn| {
-                valise::orders::after_sales::close_due(conn, chrono::Duration::zero(), 100)
-                    .map_err(|e| anyhow::anyhow!("{e}"))
-            })
-            .await
-        }
+    let close = || {
+        app.query(|conn| {
+            valise::orders::after_sales::close_due(conn, chrono::Duration::zero(), 100)
+                .map_err(|e| anyhow::anyhow!("{e}"))
+        })
     };
-    assert_eq!(
-        close().await.unwrap(),
-        0,
-        "an open case keeps the order open"
-    );
+    assert_eq!(close().await, 0, "an open case keeps the order open");
     let resolved = app
         .authed(
             Method::POST,
@@ -213,7 +201,7 @@ async fn an_order_ships_delivers_and_closes_after_its_after_sales() {
         .await
         .unwrap();
     assert_eq!(resolved.status(), StatusCode::OK);
-    assert_eq!(close().await.unwrap(), 1);
+    assert_eq!(close().await, 1);
 
     let view = json_of(
         app.get_as(&format!("/v1/orders/{number}"), &customer).await,

@@ -321,9 +321,8 @@ async fn two_instances_deliver_each_notification_and_webhook_exactly_once() {
     let subscription: Value = subscribed.json().await.unwrap();
     let id = subscription["id"].as_str().unwrap();
     assert_eq!(location, format!("/v1/admin/webhooks/{id}"));
-    let db = app.db.clone();
-    let ids: Vec<String> = db
-        .run(move |conn| {
+    let ids: Vec<String> = app
+        .query(move |conn| {
             (0..40)
                 .map(|i| {
                     valise::notifications::enqueue(
@@ -335,10 +334,8 @@ async fn two_instances_deliver_each_notification_and_webhook_exactly_once() {
                     )
                 })
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(anyhow::Error::from)
         })
-        .await
-        .unwrap();
+        .await;
 
     let all_delivered = eventually(WAIT, || async {
         outbox(&app, &manager, Some("delivered")).await.len() == ids.len()

@@ -68,14 +68,10 @@ async fn an_unchanged_policy_answers_304_to_its_etag() {
 
 async fn publish(app: &TestApp, text: &str) -> i32 {
     let text = text.to_owned();
-    app.db
-        .run(move |conn| {
-            store::publish(conn, &text, "Revision for a test", valise::db::now())
-                .map(|p| p.version)
-                .map_err(anyhow::Error::from)
-        })
-        .await
-        .unwrap()
+    app.query(move |conn| {
+        store::publish(conn, &text, "Revision for a test", valise::db::now()).map(|p| p.version)
+    })
+    .await
 }
 
 #[actix_web::test]

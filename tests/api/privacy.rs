@@ -33,16 +33,6 @@ fn state<'a>(consents: &'a Value, purpose: &str) -> &'a Value {
         .unwrap()
 }
 
-async fn run_db<T: Send + 'static>(
-    app: &TestApp,
-    f: impl FnOnce(&mut valise::db::DbConnection) -> QueryResult<T> + Send + 'static,
-) -> T {
-    app.db
-        .run(move |conn| f(conn).map_err(anyhow::Error::from))
-        .await
-        .unwrap()
-}
-
 #[actix_web::test]
 async fn consents_default_change_and_are_ledgered() {
     let app = TestApp::spawn().await;
@@ -166,20 +156,19 @@ async fn erasure_without_open_orders_shreds_at_once_and_stops_login() {
     app.register(&email, "Someone Else").await;
 
     let user = ada.user_id.clone();
-    let ledgered: i64 = run_db(&app, move |conn| {
-        erasure_ledger::table
-            .filter(erasure_ledger::subject_id.eq(user))
-            .count()
-            .get_result(conn)
-    })
-    .await;
+    let ledgered: i64 = app
+        .query(move |conn| {
+            erasure_ledger::table
+                .filter(erasure_ledger::subject_id.eq(user))
+                .count()
+                .get_result(conn)
+        })
+        .await;
     assert_eq!(ledgered, 1);
     let (crypto, user) = (app.crypto.clone(), ada.user_id.clone());
     let shredded = app
-        .db
-        .run(move |conn| Ok::<_, anyhow::Error>(crypto.data_key(conn, &user).is_err()))
-        .await
-        .unwrap();
+        .query(move |conn| Ok::<_, anyhow::Error>(crypto.data_key(conn, &user).is_err()))
+        .await;
     assert!(shredded, "the profile key is gone");
     let bytes = database_bytes(&app.config.database_url);
     assert!(!contains(&bytes, "Zebulon Quixotica"));
@@ -254,15 +243,13 @@ async fn erasure_with_an_open_order_is_scheduled_cancellable_then_carried_out() 
     assert_eq!(scheduled["status"], "scheduled");
     let crypto = app.crypto.clone();
     let done = app
-        .db
-        .run(move |conn| valise::privacy::erasure::run_scheduled(conn, &crypto, 10))
-        .await
-        .unwrap();
+        .query(move |conn| valise::privacy::erasure::run_scheduled(conn, &crypto, 10))
+        .await;
     assert_eq!(done, 0);
 
     // The order finishes (here: closed after its after-sales window); the erasure runs.
     let closing = order_id.clone();
-    run_db(&app, move |conn| {
+    app.query(move |conn| {
         diesel::update(orders::table.find(closing))
             .set(orders::status.eq("closed"))
             .execute(conn)
@@ -270,39 +257,37 @@ async fn erasure_with_an_open_order_is_scheduled_cancellable_then_carried_out() 
     .await;
     let crypto = app.crypto.clone();
     let done = app
-        .db
-        .run(move |conn| valise::privacy::erasure::run_scheduled(conn, &crypto, 10))
-        .await
-        .unwrap();
+        .query(move |conn| valise::privacy::erasure::run_scheduled(conn, &crypto, 10))
+        .await;
     assert_eq!(done, 1);
     let id = scheduled["id"].as_str().unwrap().to_owned();
-    let status: String = run_db(&app, move |conn| {
-        dsr_requests::table
-            .find(id)
-            .select(dsr_requests::status)
-            .first(conn)
-    })
-    .await;
+    let status: String = app
+        .query(move |conn| {
+            dsr_requests::table
+                .find(id)
+                .select(dsr_requests::status)
+                .first(conn)
+        })
+        .await;
     assert_eq!(status, "completed");
 
     // Accounting stays (number, total, items), the personal part is unreadable.
     let kept = order_id.clone();
-    let (number, total, email_bidx): (String, i64, Option<Vec<u8>>) = run_db(&app, move |conn| {
-        orders::table
-            .find(kept)
-            .select((orders::number, orders::total, orders::contact_email_bidx))
-            .first(conn)
-    })
-    .await;
+    let (number, total, email_bidx): (String, i64, Option<Vec<u8>>) = app
+        .query(move |conn| {
+            orders::table
+                .find(kept)
+                .select((orders::number, orders::total, orders::contact_email_bidx))
+                .first(conn)
+        })
+        .await;
     assert_eq!(number, order["number"].as_str().unwrap());
     assert_eq!(total, order["totals"]["total"]["amount"].as_i64().unwrap());
     assert!(email_bidx.is_none());
     let crypto = app.crypto.clone();
     let shredded = app
-        .db
-        .run(move |conn| Ok::<_, anyhow::Error>(crypto.data_key(conn, &order_id).is_err()))
-        .await
-        .unwrap();
+        .query(move |conn| Ok::<_, anyhow::Error>(crypto.data_key(conn, &order_id).is_err()))
+        .await;
     assert!(shredded, "the order's key is gone");
     let bytes = database_bytes(&app.config.database_url);
     assert!(!contains(&bytes, "Quentin Zephyrine"));
@@ -319,22 +304,23 @@ async fn the_privacy_officer_works_the_queue_overdue_first() {
     // Requests customers make through the API complete at once; open ones (as guests'
     // verified corrections are) are put straight into the store.
     let (a, b) = (ada.user_id.clone(), bob.user_id.clone());
-    let (first, second) = run_db(&app, move |conn| {
-        use valise::privacy::requests::model::{Kind, Status};
-        use valise::privacy::requests::store::{insert, Requester};
-        let first = insert(
-            conn,
-            Requester::User(&a),
-            Kind::Rectification,
-            Status::Pending,
-        )?;
-        let second = insert(conn, Requester::User(&b), Kind::Access, Status::Pending)?;
-        Ok((first.id, second.id))
-    })
-    .await;
+    let (first, second) = app
+        .query(move |conn| {
+            use valise::privacy::requests::model::{Kind, Status};
+            use valise::privacy::requests::store::{insert, Requester};
+            let first = insert(
+                conn,
+                Requester::User(&a),
+                Kind::Rectification,
+                Status::Pending,
+            )?;
+            let second = insert(conn, Requester::User(&b), Kind::Access, Status::Pending)?;
+            QueryResult::Ok((first.id, second.id))
+        })
+        .await;
     // Bob's is overdue: received long ago.
     let overdue = second.clone();
-    run_db(&app, move |conn| {
+    app.query(move |conn| {
         let long_ago = chrono::NaiveDate::from_ymd_opt(2025, 1, 31)
             .unwrap()
             .and_hms_opt(9, 0, 0)
@@ -467,13 +453,8 @@ async fn the_privacy_officer_works_the_queue_overdue_first() {
 
 async fn pending_code(app: &TestApp, id: &str) -> Option<(String, String)> {
     let (crypto, id) = (app.crypto.clone(), id.to_owned());
-    app.db
-        .run(move |conn| {
-            valise::privacy::requests::guest::pending_code(conn, &crypto, &id)
-                .map_err(anyhow::Error::from)
-        })
+    app.query(move |conn| valise::privacy::requests::guest::pending_code(conn, &crypto, &id))
         .await
-        .unwrap()
 }
 
 async fn verify(app: &TestApp, id: &str, code: &str) -> reqwest::Response {
@@ -523,14 +504,15 @@ async fn guests_verify_by_one_time_code_without_an_existence_oracle() {
     let id = known["id"].as_str().unwrap().to_owned();
     let (to, code) = pending_code(&app, &id).await.expect("a code to send");
     assert_eq!(to, email);
-    let payloads: Vec<String> = run_db(&app, |conn| {
-        use valise::db::schema::notifications;
-        notifications::table
-            .filter(notifications::kind.eq("dsr.verification_code"))
-            .select(notifications::payload)
-            .load(conn)
-    })
-    .await;
+    let payloads: Vec<String> = app
+        .query(|conn| {
+            use valise::db::schema::notifications;
+            notifications::table
+                .filter(notifications::kind.eq("dsr.verification_code"))
+                .select(notifications::payload)
+                .load(conn)
+        })
+        .await;
     assert_eq!(payloads.len(), 2);
     assert!(payloads
         .iter()
@@ -662,7 +644,7 @@ async fn guest_codes_lock_after_five_wrong_tries_and_expire() {
     let id = ask().await;
     let (_, code) = pending_code(&app, &id).await.unwrap();
     let expiring = id.clone();
-    run_db(&app, move |conn| {
+    app.query(move |conn| {
         diesel::update(dsr_codes::table.find(expiring))
             .set(dsr_codes::expires_at.eq(valise::db::now() - chrono::Duration::seconds(1)))
             .execute(conn)
@@ -752,14 +734,15 @@ async fn the_gateway_gets_codes_and_notices_as_consent_allows() {
     .await;
     let settled = crate::helpers::eventually(wait, || async {
         let ids = [ada_sale.clone(), bob_sale.clone(), bob_order.clone()];
-        let statuses: Vec<String> = run_db(&app, move |conn| {
-            use valise::db::schema::notifications;
-            notifications::table
-                .filter(notifications::id.eq_any(ids))
-                .select(notifications::status)
-                .load(conn)
-        })
-        .await;
+        let statuses: Vec<String> = app
+            .query(move |conn| {
+                use valise::db::schema::notifications;
+                notifications::table
+                    .filter(notifications::id.eq_any(ids))
+                    .select(notifications::status)
+                    .load(conn)
+            })
+            .await;
         statuses.iter().all(|s| s != "pending" && s != "sending")
     })
     .await;

@@ -295,47 +295,34 @@ async fn notices_fan_out_in_batches_exactly_once_and_resume() {
             .await;
     }
     let version = app
-        .db
-        .run(|conn| {
+        .query(|conn| {
             valise::policies::store::publish(conn, "v2 text", "v2", valise::db::now())
                 .map(|p| p.version)
-                .map_err(anyhow::Error::from)
         })
-        .await
-        .unwrap();
+        .await;
     // Two batches of 3, as two processes would take them, then the last one.
     async fn batch(app: &TestApp, version: i32) -> Option<usize> {
-        app.db
-            .run(move |conn| {
-                valise::policies::notices::queue_batch(conn, version, 3)
-                    .map_err(anyhow::Error::from)
-            })
+        app.query(move |conn| valise::policies::notices::queue_batch(conn, version, 3))
             .await
-            .unwrap()
     }
     assert_eq!(batch(&app, version).await, Some(3));
     assert_eq!(batch(&app, version).await, Some(3));
     assert_eq!(batch(&app, version).await, Some(1));
     assert_eq!(batch(&app, version).await, None);
     let total = app
-        .db
-        .run(|conn| valise::policies::notices::fan_out(conn, 3).map_err(anyhow::Error::from))
-        .await
-        .unwrap();
+        .query(|conn| valise::policies::notices::fan_out(conn, 3))
+        .await;
     assert_eq!(total, 0, "nothing queued twice");
     let count: i64 = app
-        .db
-        .run(|conn| {
+        .query(|conn| {
             use diesel::prelude::*;
             use valise::db::schema::notifications;
             notifications::table
                 .filter(notifications::kind.eq("policy.revised"))
                 .count()
                 .get_result(conn)
-                .map_err(anyhow::Error::from)
         })
-        .await
-        .unwrap();
+        .await;
     assert_eq!(count, 7);
 }
 
@@ -352,22 +339,19 @@ async fn sealed_columns(app: &TestApp) -> Vec<String> {
         app.config.database_url,
         valise::db::DatabaseUrl::Postgres(_)
     );
-    app.db
-        .run(move |conn| {
-            let sql = if postgres {
-                "SELECT table_name || '.' || column_name AS name FROM information_schema.columns \
+    app.query(move |conn| {
+        let sql = if postgres {
+            "SELECT table_name || '.' || column_name AS name FROM information_schema.columns \
                  WHERE table_schema = current_schema() AND column_name LIKE '%_sealed'"
-            } else {
-                "SELECT m.name || '.' || p.name AS name FROM sqlite_master m \
+        } else {
+            "SELECT m.name || '.' || p.name AS name FROM sqlite_master m \
                  JOIN pragma_table_info(m.name) p WHERE m.type = 'table' AND p.name LIKE '%_sealed'"
-            };
-            diesel::sql_query(sql)
-                .load::<Column>(conn)
-                .map(|c| c.into_iter().map(|c| c.name).collect())
-                .map_err(anyhow::Error::from)
-        })
-        .await
-        .unwrap()
+        };
+        diesel::sql_query(sql)
+            .load::<Column>(conn)
+            .map(|c| c.into_iter().map(|c| c.name).collect())
+    })
+    .await
 }
 
 #[actix_web::test]

@@ -131,13 +131,8 @@ async fn a_failing_endpoint_is_retried_then_dead_and_the_log_says_why() {
     let admin = app.staff(Role::Admin).await;
     let sub = subscribe(&app, &admin, &receiver.url, json!(["policy.published"])).await;
     let id = sub["id"].as_str().unwrap().to_owned();
-    app.db
-        .run(|conn| {
-            valise::webhooks::emit(conn, "policy.published", &json!({"version": 2}))
-                .map_err(anyhow::Error::from)
-        })
-        .await
-        .unwrap();
+    app.query(|conn| valise::webhooks::emit(conn, "policy.published", &json!({"version": 2})))
+        .await;
 
     let dead = eventually(WAIT, || async {
         deliveries(&app, &admin, &id).await[0]["status"] == "dead"
@@ -307,23 +302,15 @@ async fn a_subscription_stored_before_the_guard_never_reaches_loopback_and_logs_
     ] {
         let (crypto, created_by) = (app.crypto.clone(), admin.user_id.clone());
         let row = app
-            .db
-            .run(move |conn| {
+            .query(move |conn| {
                 let patterns = [EventPattern::parse("policy.published").unwrap()];
                 store::create(conn, &crypto, &url, &patterns, "whsec_old", &created_by)
-                    .map_err(anyhow::Error::from)
             })
-            .await
-            .unwrap();
+            .await;
         ids.push(row.id);
     }
-    app.db
-        .run(|conn| {
-            valise::webhooks::emit(conn, "policy.published", &json!({"version": 2}))
-                .map_err(anyhow::Error::from)
-        })
-        .await
-        .unwrap();
+    app.query(|conn| valise::webhooks::emit(conn, "policy.published", &json!({"version": 2})))
+        .await;
 
     let all_dead = eventually(WAIT, || async {
         for id in &ids {
@@ -453,13 +440,8 @@ async fn with_the_development_opt_in_a_local_receiver_registers_and_gets_deliver
     let app = TestApp::spawn_configured(local_receivers).await;
     let admin = app.staff(Role::Admin).await;
     let sub = subscribe(&app, &admin, &receiver.url, json!(["policy.published"])).await;
-    app.db
-        .run(|conn| {
-            valise::webhooks::emit(conn, "policy.published", &json!({"version": 2}))
-                .map_err(anyhow::Error::from)
-        })
-        .await
-        .unwrap();
+    app.query(|conn| valise::webhooks::emit(conn, "policy.published", &json!({"version": 2})))
+        .await;
     let got = receiver.wait_for(1, WAIT).await;
     assert_eq!(got.len(), 1);
     assert!(signature_is_valid(
