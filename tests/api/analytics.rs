@@ -13,9 +13,8 @@ use valise::analytics::{rollup, salt};
 use valise::auth::Role;
 use valise::db::schema::{analytics_events, analytics_rollups, analytics_salts, rate_limits};
 
-use crate::catalog::{create, product};
-use crate::helpers::{assert_problem, eventually, Session, TestApp};
-use crate::storage::{contains, database_bytes};
+use crate::fixtures::{contains, create, database_bytes, product};
+use crate::helpers::{assert_problem, eventually, json_of, Session, TestApp};
 
 const EVENTS: &str = "/v1/analytics/events";
 
@@ -43,21 +42,16 @@ fn day(s: &str) -> NaiveDate {
 async fn ingest_at(app: &TestApp, session: &str, events: Value, when: &str) -> Stored {
     let body = json!({"session": session, "events": events}).to_string();
     let (crypto, when) = (app.crypto.clone(), at(when));
-    app.db
-        .run(move |conn| {
-            let batch =
-                valise::http::extract::parse_json::<EventBatch>(body.as_bytes())?.parse()?;
-            store::ingest(conn, &crypto, &batch, when)
-        })
-        .await
-        .unwrap()
+    app.query(move |conn| {
+        let batch = valise::http::extract::parse_json::<EventBatch>(body.as_bytes())?.parse()?;
+        store::ingest(conn, &crypto, &batch, when)
+    })
+    .await
 }
 
 async fn roll_up(app: &TestApp) -> rollup::Rollup {
-    app.db
-        .run(|conn| rollup::roll_up(conn, valise::db::now()).map_err(anyhow::Error::from))
+    app.query(|conn| rollup::roll_up(conn, valise::db::now()))
         .await
-        .unwrap()
 }
 
 /// Every stored event as `(day, visitor hash, seq, type, path, product id, dwell)`.
@@ -72,19 +66,16 @@ type RawEvent = (
 );
 
 async fn raw_events(app: &TestApp) -> Vec<RawEvent> {
-    app.db
-        .run(|conn| {
-            analytics_events::table
-                .order((
-                    analytics_events::day,
-                    analytics_events::visitor_hash,
-                    analytics_events::seq,
-                ))
-                .load::<RawEvent>(conn)
-                .map_err(anyhow::Error::from)
-        })
-        .await
-        .unwrap()
+    app.query(|conn| {
+        analytics_events::table
+            .order((
+                analytics_events::day,
+                analytics_events::visitor_hash,
+                analytics_events::seq,
+            ))
+            .load::<RawEvent>(conn)
+    })
+    .await
 }
 
 async fn post_events(app: &TestApp, body: &Value, headers: &[(&str, &str)]) -> reqwest::Response {
@@ -189,15 +180,12 @@ async fn events_are_stored_without_anything_that_identifies_the_visitor() {
     }
     // The salt is stored wrapped: nonce, 32 encrypted bytes, tag.
     let wrapped: Vec<Vec<u8>> = app
-        .db
-        .run(|conn| {
+        .query(|conn| {
             analytics_salts::table
                 .select(analytics_salts::wrapped)
                 .load(conn)
-                .map_err(anyhow::Error::from)
         })
-        .await
-        .unwrap();
+        .await;
     assert_eq!(wrapped.len(), 1);
     assert_eq!(wrapped[0].len(), 12 + 32 + 16);
 }
@@ -216,15 +204,13 @@ async fn global_privacy_control_and_do_not_track_discard_the_batch_unread() {
     }
     assert!(raw_events(&app).await.is_empty());
     let (salts, buckets): (i64, i64) = app
-        .db
-        .run(|conn| {
+        .query(|conn| {
             Ok::<_, anyhow::Error>((
                 analytics_salts::table.count().get_result(conn)?,
                 rate_limits::table.count().get_result(conn)?,
             ))
         })
-        .await
-        .unwrap();
+        .await;
     assert_eq!((salts, buckets), (0, 0), "nothing at all is written");
     // `0` is no opt-out.
     let response = post_events(&app, &valid, &[("DNT", "0")]).await;
@@ -337,38 +323,25 @@ async fn visitor_hashes_differ_across_days_and_salts_die_after_their_grace() {
     );
 
     let salt_days = |app: &TestApp| {
-        let db = app.db.clone();
-        async move {
-            db.run(|conn| {
-                analytics_salts::table
-                    .order(analytics_salts::day)
-                    .select(analytics_salts::day)
-                    .load::<NaiveDate>(conn)
-                    .map_err(anyhow::Error::from)
-            })
-            .await
-            .unwrap()
-        }
+        app.query(|conn| {
+            analytics_salts::table
+                .order(analytics_salts::day)
+                .select(analytics_salts::day)
+                .load::<NaiveDate>(conn)
+        })
     };
     assert_eq!(
         salt_days(&app).await,
         [day("2026-03-10"), day("2026-03-11")]
     );
-    let destroy = |when: &'static str| {
-        app.db.run(move |conn| {
-            salt::destroy_expired_salts(conn, at(when)).map_err(anyhow::Error::from)
-        })
-    };
-    assert_eq!(destroy("2026-03-11 00:29:59").await.unwrap(), 0, "grace");
-    assert_eq!(destroy("2026-03-11 00:30:00").await.unwrap(), 1);
+    let destroy =
+        |when: &'static str| app.query(move |conn| salt::destroy_expired_salts(conn, at(when)));
+    assert_eq!(destroy("2026-03-11 00:29:59").await, 0, "grace");
+    assert_eq!(destroy("2026-03-11 00:30:00").await, 1);
     assert_eq!(salt_days(&app).await, [day("2026-03-11")]);
-    assert_eq!(destroy("2026-03-12 09:00:00").await.unwrap(), 1);
+    assert_eq!(destroy("2026-03-12 09:00:00").await, 1);
     assert!(salt_days(&app).await.is_empty());
-    assert_eq!(
-        destroy("2026-03-12 09:00:00").await.unwrap(),
-        0,
-        "idempotent"
-    );
+    assert_eq!(destroy("2026-03-12 09:00:00").await, 0, "idempotent");
 }
 
 #[actix_web::test]
@@ -436,8 +409,7 @@ async fn report(app: &TestApp, manager: &Session, kind: &str, query: &str) -> Va
     let response = app
         .get_as(&format!("/v1/admin/analytics/{kind}?{query}"), manager)
         .await;
-    assert_eq!(response.status(), StatusCode::OK, "{kind}?{query}");
-    response.json().await.unwrap()
+    json_of(response, StatusCode::OK).await
 }
 
 /// Three products: cabin/travel, medium/business, large/travel. Returns their ids.
@@ -663,12 +635,10 @@ async fn raw_events_are_purged_only_once_rolled_up_and_aggregates_stay() {
     let ids = luggage(&app, &manager).await;
     known_events(&app, &ids).await;
     let purge = |before: &'static str, batch: i64| {
-        app.db.run(move |conn| {
-            store::purge_raw_events(conn, day(before), batch).map_err(anyhow::Error::from)
-        })
+        app.query(move |conn| store::purge_raw_events(conn, day(before), batch))
     };
     assert_eq!(
-        purge("2026-03-11", 100).await.unwrap(),
+        purge("2026-03-11", 100).await,
         0,
         "day 1 is not rolled up yet"
     );
@@ -678,8 +648,7 @@ async fn raw_events_are_purged_only_once_rolled_up_and_aggregates_stay() {
 
     let day1_events = 6 * 4 + 5 + 3 + 1 + 2;
     let (count, pending): (i64, Vec<bool>) = app
-        .db
-        .run(|conn| {
+        .query(|conn| {
             Ok::<_, anyhow::Error>((
                 store::count_purgeable_raw_events(conn, day("2026-03-11"))?,
                 analytics_rollups::table
@@ -687,13 +656,12 @@ async fn raw_events_are_purged_only_once_rolled_up_and_aggregates_stay() {
                     .load(conn)?,
             ))
         })
-        .await
-        .unwrap();
+        .await;
     assert_eq!(count, day1_events);
     assert_eq!(pending, [false, false]);
     let mut purged = 0;
     loop {
-        let n = purge("2026-03-11", 10).await.unwrap();
+        let n = purge("2026-03-11", 10).await;
         purged += n;
         if n < 10 {
             break;
@@ -705,22 +673,19 @@ async fn raw_events_are_purged_only_once_rolled_up_and_aggregates_stay() {
     assert_eq!(left.len(), 5 * 2 + 3);
 
     // Aggregates outlive raw events, even when the purged day is rolled up again.
-    app.db
-        .run(|conn| {
-            diesel::update(analytics_rollups::table)
-                .set(analytics_rollups::pending.eq(true))
-                .execute(conn)
-                .map_err(anyhow::Error::from)
-        })
-        .await
-        .unwrap();
+    app.query(|conn| {
+        diesel::update(analytics_rollups::table)
+            .set(analytics_rollups::pending.eq(true))
+            .execute(conn)
+    })
+    .await;
     roll_up(&app).await;
     assert_eq!(report(&app, &manager, "paths", period).await, before);
 }
 
 /// Slugs of a listing page, and its next cursor.
 async fn slugs(app: &TestApp, query: &str) -> (Vec<String>, Option<String>) {
-    let body: Value = app.get(query).await.json().await.unwrap();
+    let body = json_of(app.get(query).await, StatusCode::OK).await;
     let page = body["data"]
         .as_array()
         .unwrap()
@@ -793,7 +758,7 @@ async fn sort_popular_follows_product_views_then_newest() {
         "/v1/products?sort=popular&limit=2&cursor={}",
         cursor.unwrap()
     );
-    let body: Value = app.get(&next).await.json().await.unwrap();
+    let body = json_of(app.get(&next).await, StatusCode::OK).await;
     let rest: Vec<&str> = body["data"]
         .as_array()
         .unwrap()
@@ -944,19 +909,15 @@ async fn the_worker_inside_serve_rolls_up_and_two_processes_agree() {
         "both workers rolled today up, with every batch counted"
     );
     // Explicit roll-ups racing the workers and each other leave the same numbers.
-    let (a, b) = (app.db.clone(), sibling.db.clone());
-    let mark_all = |db: valise::db::Db| async move {
-        db.run(|conn| {
+    let mark_all = |app: &TestApp| {
+        app.query(|conn| {
             diesel::update(analytics_rollups::table)
                 .set(analytics_rollups::pending.eq(true))
                 .execute(conn)?;
             Ok::<_, anyhow::Error>(rollup::roll_up(conn, valise::db::now())?)
         })
-        .await
     };
-    let (ra, rb) = tokio::join!(mark_all(a), mark_all(b));
-    ra.unwrap();
-    rb.unwrap();
+    tokio::join!(mark_all(&app), mark_all(&sibling));
     let body = report(&app, &manager, "trending-products", "").await;
     assert_eq!(body["products"][0]["views"], 5);
 }
@@ -975,20 +936,17 @@ async fn day_salts_are_rewrapped_by_master_key_rotation() {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let status: Value = response.json().await.unwrap();
+    let status = json_of(response, StatusCode::OK).await;
     assert_eq!(status["remaining"], 0, "{status}");
     let (newest, salt_key): (String, String) = {
         let crypto = app.crypto.clone();
-        app.db
-            .run(move |conn| {
-                let kek: String = analytics_salts::table
-                    .select(analytics_salts::kek_id)
-                    .first(conn)?;
-                Ok::<_, anyhow::Error>((crypto.keyring().get().newest().id().to_owned(), kek))
-            })
-            .await
-            .unwrap()
+        app.query(move |conn| {
+            let kek: String = analytics_salts::table
+                .select(analytics_salts::kek_id)
+                .first(conn)?;
+            Ok::<_, anyhow::Error>((crypto.keyring().get().newest().id().to_owned(), kek))
+        })
+        .await
     };
     assert_eq!(salt_key, newest);
     // The same session still hashes the same today.
@@ -1016,15 +974,12 @@ async fn concurrent_batches_of_one_session_are_all_stored() {
         assert_eq!(answer.unwrap().status(), StatusCode::ACCEPTED);
     }
     let seqs: Vec<i32> = app
-        .db
-        .run(|conn| {
+        .query(|conn| {
             analytics_events::table
                 .select(analytics_events::seq)
                 .order(analytics_events::seq)
                 .load(conn)
-                .map_err(valise::db::DbError::from)
         })
-        .await
-        .unwrap();
+        .await;
     assert_eq!(seqs, (1..=32).collect::<Vec<i32>>());
 }

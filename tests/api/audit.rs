@@ -1,12 +1,11 @@
 //! The audit chain: intact after activity, and any edit, deletion, reordering or truncation
 //! of its rows is reported.
 
-use diesel::connection::SimpleConnection;
 use reqwest::StatusCode;
 use serde_json::Value;
 use valise::auth::Role;
 
-use crate::helpers::{unique_email, Session, TestApp};
+use crate::helpers::{json_of, unique_email, Session, TestApp};
 
 async fn setup() -> (TestApp, Session) {
     let app = TestApp::spawn().await;
@@ -20,12 +19,11 @@ async fn setup() -> (TestApp, Session) {
 
 async fn verify(app: &TestApp, officer: &Session) -> Value {
     let response = app.get_as("/v1/admin/audit/verify", officer).await;
-    assert_eq!(response.status(), StatusCode::OK);
-    response.json().await.unwrap()
+    json_of(response, StatusCode::OK).await
 }
 
 fn tamper(app: &TestApp, sql: &str) {
-    app.db.get().unwrap().batch_execute(sql).unwrap();
+    app.sql(sql);
 }
 
 #[actix_web::test]
@@ -88,7 +86,7 @@ async fn the_log_lists_ids_and_field_names_never_values() {
     let officer = app.staff(Role::PrivacyOfficer).await;
     let customer = app.register(&unique_email("listed"), "Listed Person").await;
     let path = format!("/v1/admin/audit?subject_id={}", customer.user_id);
-    let page: Value = app.get_as(&path, &officer).await.json().await.unwrap();
+    let page = json_of(app.get_as(&path, &officer).await, StatusCode::OK).await;
     let entries = page["data"].as_array().unwrap();
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0]["action"], "account.register");
@@ -148,7 +146,7 @@ async fn the_audit_log_records_the_servers_request_id_not_the_callers() {
         "/v1/admin/audit?subject_id={}",
         user["user"]["id"].as_str().unwrap()
     );
-    let page: Value = app.get_as(&path, &officer).await.json().await.unwrap();
+    let page = json_of(app.get_as(&path, &officer).await, StatusCode::OK).await;
     let entry = &page["data"][0];
     assert_eq!(entry["action"], "account.register");
     assert_eq!(entry["request_id"], server_id.as_str());

@@ -4,7 +4,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use valise::auth::token::{Claims, TokenKeys, AUDIENCE, ISSUER};
 
-use crate::helpers::{assert_problem, unique_email, TestApp, PASSWORD};
+use crate::helpers::{assert_problem, json_of, unique_email, TestApp, PASSWORD};
 
 #[actix_web::test]
 async fn registering_creates_a_customer_with_a_session() {
@@ -160,8 +160,7 @@ async fn login_answers_identically_for_an_unknown_email_and_a_wrong_password() {
     assert_eq!(a, b);
 
     let ok = app.login(&known.email.to_uppercase(), PASSWORD).await;
-    assert_eq!(ok.status(), StatusCode::OK);
-    let tokens: Value = ok.json().await.unwrap();
+    let tokens = json_of(ok, StatusCode::OK).await;
     assert!(tokens["access_token"].is_string() && tokens["refresh_token"].is_string());
 }
 
@@ -279,21 +278,19 @@ async fn a_stranger_elsewhere_cannot_lock_the_owner_out() {
 async fn age_login_locks(app: &TestApp, minutes: i64) {
     use diesel::prelude::*;
     use valise::db::schema::rate_limits;
-    app.db
-        .run(move |conn| {
-            let rows: Vec<(String, chrono::NaiveDateTime)> = rate_limits::table
-                .filter(rate_limits::bucket.like("login:%"))
-                .select((rate_limits::bucket, rate_limits::window_start))
-                .load(conn)?;
-            for (bucket, start) in rows {
-                diesel::update(rate_limits::table.find(bucket))
-                    .set(rate_limits::window_start.eq(start - chrono::Duration::minutes(minutes)))
-                    .execute(conn)?;
-            }
-            Ok::<_, anyhow::Error>(())
-        })
-        .await
-        .unwrap();
+    app.query(move |conn| {
+        let rows: Vec<(String, chrono::NaiveDateTime)> = rate_limits::table
+            .filter(rate_limits::bucket.like("login:%"))
+            .select((rate_limits::bucket, rate_limits::window_start))
+            .load(conn)?;
+        for (bucket, start) in rows {
+            diesel::update(rate_limits::table.find(bucket))
+                .set(rate_limits::window_start.eq(start - chrono::Duration::minutes(minutes)))
+                .execute(conn)?;
+        }
+        Ok::<_, anyhow::Error>(())
+    })
+    .await;
 }
 
 fn retry_after(response: &reqwest::Response) -> u64 {
@@ -372,8 +369,7 @@ async fn refresh_rotates_and_reuse_revokes_the_whole_family() {
     let session = app.register(&unique_email("r"), "R").await;
 
     let first = refresh(&app, &session.refresh).await;
-    assert_eq!(first.status(), StatusCode::OK);
-    let rotated: Value = first.json().await.unwrap();
+    let rotated = json_of(first, StatusCode::OK).await;
     let second_token = rotated["refresh_token"].as_str().unwrap().to_owned();
     assert_ne!(second_token, session.refresh);
 
@@ -392,12 +388,7 @@ async fn refresh_rotates_and_reuse_revokes_the_whole_family() {
     .await;
 
     // A new login starts a new, working family.
-    let login: Value = app
-        .login(&session.email, PASSWORD)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let login = json_of(app.login(&session.email, PASSWORD).await, StatusCode::OK).await;
     let fresh = refresh(&app, login["refresh_token"].as_str().unwrap()).await;
     assert_eq!(fresh.status(), StatusCode::OK);
 }

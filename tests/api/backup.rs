@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::prelude::*;
+use reqwest::StatusCode;
 use serde_json::{json, Value};
 use valise::accounts::store as accounts;
 use valise::config::SecretSource;
@@ -16,9 +17,8 @@ use valise::crypto::Crypto;
 use valise::db::schema::{data_keys, order_items, orders, users, variants};
 use valise::db::{DatabaseUrl, DbConnection};
 
-use crate::helpers::{unique_email, TestDatabase, PASSWORD};
-use crate::process::{start_server_logging_to, Server};
-use crate::storage::{contains, database_bytes};
+use crate::fixtures::{contains, database_bytes, start_server_logging_to, Server};
+use crate::helpers::{json_of_blocking, unique_email, TestDatabase, PASSWORD};
 
 /// Runs `valise ARGS` against a database and the key files of `keys`.
 fn valise(url: &DatabaseUrl, keys: &Path, args: &[&str]) -> Output {
@@ -69,8 +69,7 @@ fn register(base: &str, email: &str, name: &str) -> Value {
         .json(&json!({"email": email, "password": PASSWORD, "name": name, "accepted_policy_version": 1}))
         .send()
         .unwrap();
-    assert_eq!(response.status(), 201, "register");
-    response.json().unwrap()
+    json_of_blocking(response, StatusCode::CREATED)
 }
 
 fn login_status(base: &str, email: &str) -> u16 {
@@ -86,13 +85,14 @@ fn login_status(base: &str, email: &str) -> u16 {
 /// A guest checkout of one unit of `variant`; returns the checkout's status.
 fn guest_checkout(base: &str, variant: &str, key: &str) -> u16 {
     let client = reqwest::blocking::Client::new();
-    let cart: Value = client
-        .post(format!("{base}/v1/carts"))
-        .json(&json!({}))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let cart = json_of_blocking(
+        client
+            .post(format!("{base}/v1/carts"))
+            .json(&json!({}))
+            .send()
+            .unwrap(),
+        StatusCode::CREATED,
+    );
     let (id, token) = (
         cart["id"].as_str().unwrap(),
         cart["cart_token"].as_str().unwrap(),

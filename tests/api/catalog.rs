@@ -7,56 +7,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use valise::auth::Role;
 
-use crate::helpers::{assert_problem, eventually, Session, TestApp};
-
-/// A product as the admin API takes it.
-pub fn product(
-    slug: &str,
-    style: &str,
-    material: &str,
-    dims: [i32; 3],
-    price: i64,
-    stock: &[i32],
-) -> Value {
-    let variants: Vec<Value> = stock
-        .iter()
-        .enumerate()
-        .map(|(i, s)| json!({"sku": format!("{}-{i}", slug.to_uppercase()), "color": format!("colour {i}"), "available": s}))
-        .collect();
-    json!({
-        "slug": slug,
-        "name": slug.replace('-', " "),
-        "brand": "Testbrand",
-        "description": format!("A {material} case for {style} trips."),
-        "style": style,
-        "material": material,
-        "wheels": "spinner",
-        "features": ["tsa_lock"],
-        "warranty_years": 2,
-        "images": [],
-        "dimensions_cm": {"height": dims[0], "width": dims[1], "depth": dims[2]},
-        "weight_g": 2500,
-        "capacity_l": 40,
-        "price": {"amount": price},
-        "variants": variants,
-    })
-}
-
-pub async fn create(app: &TestApp, manager: &Session, body: &Value) -> Value {
-    let response = app
-        .authed(Method::POST, "/v1/admin/products", manager)
-        .json(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        response.status(),
-        StatusCode::CREATED,
-        "{}",
-        response.text().await.unwrap()
-    );
-    response.json().await.unwrap()
-}
+use crate::fixtures::{create, product};
+use crate::helpers::{assert_problem, eventually, json_of, Session, TestApp};
 
 /// The known catalogue: slug → (class, style, material, price, in stock).
 async fn known_catalogue(app: &TestApp) -> Session {
@@ -112,8 +64,7 @@ async fn known_catalogue(app: &TestApp) -> Session {
 
 async fn slugs(app: &TestApp, query: &str) -> BTreeSet<String> {
     let response = app.get(&format!("/v1/products?limit=100&{query}")).await;
-    assert_eq!(response.status(), StatusCode::OK, "{query}");
-    let body: Value = response.json().await.unwrap();
+    let body = json_of(response, StatusCode::OK).await;
     body["data"]
         .as_array()
         .unwrap()
@@ -204,30 +155,17 @@ async fn sorting_by_price_both_ways_and_newest() {
             .map(|p| p["price"]["amount"].as_i64().unwrap())
             .collect()
     };
-    let asc = order(
-        app.get("/v1/products?sort=price")
-            .await
-            .json()
-            .await
-            .unwrap(),
-    );
+    let asc = order(json_of(app.get("/v1/products?sort=price").await, StatusCode::OK).await);
     let mut sorted = asc.clone();
     sorted.sort();
     assert_eq!(asc, sorted);
-    let desc = order(
-        app.get("/v1/products?sort=-price")
-            .await
-            .json()
-            .await
-            .unwrap(),
-    );
+    let desc = order(json_of(app.get("/v1/products?sort=-price").await, StatusCode::OK).await);
     assert_eq!(desc, asc.iter().rev().copied().collect::<Vec<_>>());
-    let newest: Value = app
-        .get("/v1/products?sort=newest&limit=1")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let newest = json_of(
+        app.get("/v1/products?sort=newest&limit=1").await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(newest["data"][0]["slug"], "deep-cabin");
 }
 
@@ -241,7 +179,7 @@ async fn walk(
     let mut path = first.to_owned();
     let mut page = 0;
     loop {
-        let body: Value = app.get(&path).await.json().await.unwrap();
+        let body = json_of(app.get(&path).await, StatusCode::OK).await;
         for p in body["data"].as_array().unwrap() {
             seen.push(p["slug"].as_str().unwrap().to_owned());
         }
@@ -367,12 +305,7 @@ async fn an_archived_product_leaves_listings_but_stays_readable() {
     })
     .await;
     assert!(gone, "archived product still listed");
-    let body: Value = app
-        .get(&format!("/v1/products/{id}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let body = json_of(app.get(&format!("/v1/products/{id}")).await, StatusCode::OK).await;
     assert_eq!(body["status"], "archived");
 }
 
@@ -401,12 +334,11 @@ async fn a_catalogue_change_reaches_every_instance_within_a_second_or_so() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let seen = eventually(std::time::Duration::from_secs(3), || async {
-        let body: Value = other
-            .get("/v1/products?q=brand%20new")
-            .await
-            .json()
-            .await
-            .unwrap();
+        let body = json_of(
+            other.get("/v1/products?q=brand%20new").await,
+            StatusCode::OK,
+        )
+        .await;
         body["data"].as_array().unwrap().len() == 1
     })
     .await;
@@ -450,12 +382,11 @@ async fn invalid_listing_parameters_are_422_naming_the_parameter() {
             )
             .await;
         }
-        let body: Value = app
-            .get("/v1/products?limit=1&sort=price")
-            .await
-            .json()
-            .await
-            .unwrap();
+        let body = json_of(
+            app.get("/v1/products?limit=1&sort=price").await,
+            StatusCode::OK,
+        )
+        .await;
         body["next_cursor"].as_str().unwrap().to_owned()
     };
     let body = assert_problem(

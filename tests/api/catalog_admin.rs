@@ -5,8 +5,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use valise::auth::Role;
 
-use crate::catalog::{create, product};
-use crate::helpers::{assert_problem, unique_email, TestApp};
+use crate::fixtures::{create, product};
+use crate::helpers::{assert_problem, json_of, unique_email, TestApp};
 
 #[actix_web::test]
 async fn only_managers_and_above_change_the_catalogue() {
@@ -109,7 +109,7 @@ async fn a_stale_if_match_is_refused_with_412() {
         .unwrap();
     let etag = response.headers()["etag"].to_str().unwrap().to_owned();
     let location = response.headers()["location"].to_str().unwrap().to_owned();
-    let id = response.json::<Value>().await.unwrap()["id"]
+    let id = json_of(response, StatusCode::CREATED).await["id"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -151,12 +151,11 @@ async fn a_stale_if_match_is_refused_with_412() {
 }
 
 async fn stock_of(app: &TestApp, product_id: &str) -> i64 {
-    let body: Value = app
-        .get(&format!("/v1/products/{product_id}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let body = json_of(
+        app.get(&format!("/v1/products/{product_id}")).await,
+        StatusCode::OK,
+    )
+    .await;
     body["variants"][0]["available"].as_i64().unwrap()
 }
 
@@ -183,8 +182,7 @@ async fn stock_is_set_and_adjusted_atomically_and_never_goes_negative() {
         .send()
         .await
         .unwrap();
-    assert_eq!(set.status(), StatusCode::OK);
-    assert_eq!(set.json::<Value>().await.unwrap()["available"], 10);
+    assert_eq!(json_of(set, StatusCode::OK).await["available"], 10);
 
     let negative = app
         .authed(
@@ -284,8 +282,7 @@ async fn stock_adjustments_stop_at_the_cap_and_never_wrap() {
             .send()
     };
     let full = adjust(999_995).await.unwrap();
-    assert_eq!(full.status(), StatusCode::OK);
-    assert_eq!(full.json::<Value>().await.unwrap()["available"], 1_000_000);
+    assert_eq!(json_of(full, StatusCode::OK).await["available"], 1_000_000);
     // What wrapped the count to −2,145,967,296 after 2,148 of these is refused each time.
     for delta in [1, 1_000_000, 1_000_000, 1_000_000] {
         let refused = adjust(delta).await.unwrap();
@@ -299,7 +296,7 @@ async fn stock_adjustments_stop_at_the_cap_and_never_wrap() {
     }
     assert_eq!(stock_of(&app, &product_id).await, 1_000_000);
     let down = adjust(-400_000).await.unwrap();
-    assert_eq!(down.json::<Value>().await.unwrap()["available"], 600_000);
+    assert_eq!(json_of(down, StatusCode::OK).await["available"], 600_000);
 }
 
 #[actix_web::test]
@@ -337,21 +334,19 @@ async fn consultations_are_private_until_an_answer_is_published() {
     )
     .await
     .unwrap();
-    assert_eq!(response.status(), StatusCode::CREATED);
-    let receipt: Value = response.json().await.unwrap();
+    let receipt = json_of(response, StatusCode::CREATED).await;
     let cid = receipt["id"].as_str().unwrap();
     assert_eq!(receipt["status"], "open");
 
     let public = format!("/v1/products/{product_id}/consultations");
-    let empty: Value = app.get(&public).await.json().await.unwrap();
+    let empty = json_of(app.get(&public).await, StatusCode::OK).await;
     assert_eq!(empty["data"], json!([]));
 
-    let queue: Value = app
-        .get_as("/v1/admin/consultations", &support)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let queue = json_of(
+        app.get_as("/v1/admin/consultations", &support).await,
+        StatusCode::OK,
+    )
+    .await;
     let item = &queue["data"][0];
     assert_eq!(
         item["question"],
@@ -367,7 +362,7 @@ async fn consultations_are_private_until_an_answer_is_published() {
         .await
         .unwrap();
     assert_eq!(answered.status(), StatusCode::OK);
-    let published: Value = app.get(&public).await.json().await.unwrap();
+    let published = json_of(app.get(&public).await, StatusCode::OK).await;
     assert_eq!(
         published["data"][0]["question"],
         "Does a 15-inch laptop fit?"
@@ -378,12 +373,12 @@ async fn consultations_are_private_until_an_answer_is_published() {
 
     // Support's read of the question is in the audit log.
     let officer = app.staff(Role::PrivacyOfficer).await;
-    let log: Value = app
-        .get_as(&format!("/v1/admin/audit?subject_id={cid}"), &officer)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let log = json_of(
+        app.get_as(&format!("/v1/admin/audit?subject_id={cid}"), &officer)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(log["data"][0]["action"], "consultation.read");
     assert_eq!(log["data"][0]["actor_id"], support.user_id);
 }

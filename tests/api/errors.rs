@@ -2,7 +2,7 @@
 
 use reqwest::StatusCode;
 
-use crate::helpers::{assert_problem, TestApp};
+use crate::helpers::{assert_problem, json_of, TestApp};
 
 #[actix_web::test]
 async fn an_unknown_route_is_a_404_problem() {
@@ -71,14 +71,9 @@ async fn invalid_query_parameters_are_422_problems_naming_the_parameter() {
 
 #[actix_web::test]
 async fn an_internal_error_is_a_500_problem_that_hides_its_cause() {
-    use diesel::connection::SimpleConnection;
     let app = TestApp::spawn().await;
     // Break the database under the running server.
-    app.db
-        .get()
-        .unwrap()
-        .batch_execute("ALTER TABLE policies RENAME TO policies_gone")
-        .unwrap();
+    app.sql("ALTER TABLE policies RENAME TO policies_gone");
     let body = assert_problem(
         app.get("/v1/policies/current").await,
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -139,7 +134,7 @@ async fn a_nul_character_in_a_body_query_or_cursor_is_a_422_naming_the_field() {
         .header(
             "valise-signature",
             sign(
-                crate::orders::WEBHOOK_SECRET.as_bytes(),
+                crate::fixtures::WEBHOOK_SECRET.as_bytes(),
                 now,
                 event.as_bytes(),
             ),
@@ -233,17 +228,16 @@ async fn a_path_holding_a_nul_character_is_a_404_problem() {
 #[actix_web::test]
 async fn every_problem_type_is_served_and_titles_follow_the_type() {
     let app = crate::helpers::TestApp::spawn().await;
-    let list: serde_json::Value = app.get("/v1/problems").await.json().await.unwrap();
+    let list = json_of(app.get("/v1/problems").await, StatusCode::OK).await;
     let types = list["data"].as_array().unwrap();
     assert!(types.len() >= 19);
     for entry in types {
         let slug = entry["slug"].as_str().unwrap();
-        let one: serde_json::Value = app
-            .get(&format!("/v1/problems/{slug}"))
-            .await
-            .json()
-            .await
-            .unwrap();
+        let one = json_of(
+            app.get(&format!("/v1/problems/{slug}")).await,
+            StatusCode::OK,
+        )
+        .await;
         assert_eq!(&one, entry);
         assert_eq!(one["type"], format!("urn:valise:problem:{slug}"));
     }
@@ -251,15 +245,15 @@ async fn every_problem_type_is_served_and_titles_follow_the_type() {
     crate::helpers::assert_problem(unknown, reqwest::StatusCode::NOT_FOUND, "not-found").await;
 
     // A 422 that is not a validation failure carries its own title.
-    let variant = crate::orders::stocked_variant(&app, "titled", 3, 4900).await;
-    let cart = crate::orders::guest_cart(&app, &variant, 1).await;
-    let body = crate::orders::checkout_body("titled@example.com");
-    crate::orders::checkout(&app, &cart, "title-key", &body).await;
-    let reused = crate::orders::checkout(
+    let variant = crate::fixtures::stocked_variant(&app, "titled", 3, 4900).await;
+    let cart = crate::fixtures::guest_cart(&app, &variant, 1).await;
+    let body = crate::fixtures::checkout_body("titled@example.com");
+    crate::fixtures::checkout(&app, &cart, "title-key", &body).await;
+    let reused = crate::fixtures::checkout(
         &app,
         &cart,
         "title-key",
-        &crate::orders::checkout_body("other@example.com"),
+        &crate::fixtures::checkout_body("other@example.com"),
     )
     .await;
     let problem = crate::helpers::assert_problem(

@@ -23,10 +23,10 @@ use valise::auth::Role;
 use valise::http::pagination::encode_cursor;
 use valise::payments::model::sign;
 
-use crate::catalog::{create, product};
-use crate::helpers::{unique_email, Session, TestApp};
-use crate::orders::{checkout, checkout_body, guest_cart, WEBHOOK_SECRET};
-use crate::orders_admin::paid_order;
+use crate::fixtures::{
+    checkout, checkout_body, create, guest_cart, paid_order, product, WEBHOOK_SECRET,
+};
+use crate::helpers::{json_of, unique_email, Session, TestApp};
 
 /// Cases per operation when `PROPTEST_CASES` is not set: about 1,300 requests in all, under
 /// ten seconds per backend.
@@ -84,15 +84,15 @@ async fn fixtures(app: &TestApp) -> Fixtures {
     let product = created["id"].as_str().unwrap().to_owned();
     let variant = created["variants"][0]["id"].as_str().unwrap().to_owned();
 
-    let cart: Value = app
-        .authed(Method::POST, "/v1/carts", &customer)
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let cart = json_of(
+        app.authed(Method::POST, "/v1/carts", &customer)
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::CREATED,
+    )
+    .await;
     let customer_cart = cart["id"].as_str().unwrap().to_owned();
     let added = app
         .authed(
@@ -115,33 +115,32 @@ async fn fixtures(app: &TestApp) -> Fixtures {
         &checkout_body(&unique_email("guest")),
     )
     .await;
-    assert_eq!(placed.status(), StatusCode::CREATED);
-    let placed: Value = placed.json().await.unwrap();
+    let placed = json_of(placed, StatusCode::CREATED).await;
     let guest_order = (
         placed["number"].as_str().unwrap().to_owned(),
         placed["order_token"].as_str().unwrap().to_owned(),
     );
 
-    let saved: Value = app
-        .authed(Method::POST, "/v1/me/addresses", &customer)
-        .json(&json!({"name": "Quentin Zephyrine", "line1": "3 Quai Xavier", "city": "Lyon", "postal_code": "69002", "country": "FR"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let saved = json_of(
+        app.authed(Method::POST, "/v1/me/addresses", &customer)
+            .json(&json!({"name": "Quentin Zephyrine", "line1": "3 Quai Xavier", "city": "Lyon", "postal_code": "69002", "country": "FR"}))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::CREATED,
+    )
+    .await;
     let address = saved["id"].as_str().unwrap().to_owned();
 
-    let asked: Value = app
-        .post_json(
+    let asked = json_of(
+        app.post_json(
             &format!("/v1/products/{product}/consultations"),
             &json!({"question": "Does a 15-inch laptop fit?"}),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
     let consultation = asked["id"].as_str().unwrap().to_owned();
     let staff = app.staff(Role::Support).await.user_id;
 
@@ -639,7 +638,7 @@ where
 async fn setup() -> (TestApp, Fixtures, Document) {
     let app = TestApp::spawn().await;
     let fixtures = fixtures(&app).await;
-    let served: Value = app.get("/openapi.json").await.json().await.unwrap();
+    let served = json_of(app.get("/openapi.json").await, StatusCode::OK).await;
     let doc = document(served);
     (app, fixtures, doc)
 }

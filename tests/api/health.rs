@@ -1,4 +1,6 @@
-use crate::helpers::TestApp;
+use reqwest::StatusCode;
+
+use crate::helpers::{json_of, TestApp};
 
 #[actix_web::test]
 async fn healthz_answers_ok_with_the_common_headers() {
@@ -17,8 +19,7 @@ async fn healthz_answers_ok_with_the_common_headers() {
 async fn readyz_reports_a_reachable_database() {
     let app = TestApp::spawn().await;
     let response = app.get("/readyz").await;
-    assert_eq!(response.status(), 200);
-    let body: serde_json::Value = response.json().await.unwrap();
+    let body = json_of(response, StatusCode::OK).await;
     assert_eq!(body["status"], "ready");
 }
 

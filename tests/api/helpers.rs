@@ -7,7 +7,7 @@ use reqwest::{Response, StatusCode};
 use serde_json::Value;
 use valise::config::{Config, SecretSource};
 use valise::crypto::Crypto;
-use valise::db::{DatabaseUrl, Db};
+use valise::db::{DatabaseUrl, Db, DbConnection};
 use valise::startup::Application;
 
 /// Where test databases live: `TEST_DATABASE_URL` (PostgreSQL) or temporary SQLite files.
@@ -138,6 +138,36 @@ impl TestApp {
             .await
             .expect("request sent")
     }
+
+    /// Runs `work` on a pooled connection, off the async workers as the application does,
+    /// and returns its value. An error (of the work, or the pool's) fails the test with its
+    /// message and the line that asked. The future holds its own handle, not `self`.
+    #[track_caller]
+    pub fn query<T, E, F>(&self, work: F) -> impl std::future::Future<Output = T>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: Into<anyhow::Error> + 'static,
+    {
+        let (db, caller) = (self.db.clone(), std::panic::Location::caller());
+        async move {
+            db.run(move |conn| work(conn).map_err(Into::into))
+                .await
+                .unwrap_or_else(|e: anyhow::Error| {
+                    panic!("database work at {caller} failed: {e:#}")
+                })
+        }
+    }
+
+    /// Executes raw SQL (one or more `;`-separated statements) on a pooled connection.
+    #[track_caller]
+    pub fn sql(&self, statements: &str) {
+        use diesel::connection::SimpleConnection;
+        let mut conn = self.db.get().expect("a database connection");
+        if let Err(e) = conn.batch_execute(statements) {
+            panic!("{statements}: {e}");
+        }
+    }
 }
 
 impl Drop for TestApp {
@@ -179,6 +209,64 @@ pub async fn assert_problem(response: Response, status: StatusCode, slug: &str) 
         "problem carries the request id"
     );
     body
+}
+
+/// The JSON body of a response that must have status `expected`. Any other status fails here,
+/// naming both statuses, the request, the line that read it and the body (its first KiB): a 403
+/// reads as a 403, not later as a missing field.
+#[track_caller]
+pub fn json_of(
+    response: Response,
+    expected: StatusCode,
+) -> impl std::future::Future<Output = Value> {
+    let caller = std::panic::Location::caller();
+    async move {
+        let (status, url) = (response.status(), response.url().clone());
+        let text = response.text().await.expect("response body read");
+        checked_json(status, expected, &url, &text, caller)
+    }
+}
+
+/// [`json_of`] for a response of the blocking client.
+#[track_caller]
+pub fn json_of_blocking(response: reqwest::blocking::Response, expected: StatusCode) -> Value {
+    let caller = std::panic::Location::caller();
+    let (status, url) = (response.status(), response.url().clone());
+    let text = response.text().expect("response body read");
+    checked_json(status, expected, &url, &text, caller)
+}
+
+fn checked_json(
+    status: StatusCode,
+    expected: StatusCode,
+    url: &url::Url,
+    text: &str,
+    caller: &std::panic::Location<'_>,
+) -> Value {
+    let request = &url[url::Position::BeforePath..];
+    assert!(
+        status == expected,
+        "expected {expected}, got {status} from {request} (read at {caller}); body: {}",
+        truncated(text, 1024)
+    );
+    serde_json::from_str(text).unwrap_or_else(|e| {
+        panic!(
+            "{status} from {request} (read at {caller}) is not JSON: {e}; body: {}",
+            truncated(text, 1024)
+        )
+    })
+}
+
+/// At most `limit` bytes of `text`, cut at a character boundary, marked when cut.
+fn truncated(text: &str, limit: usize) -> String {
+    if text.len() <= limit {
+        return text.to_owned();
+    }
+    let mut end = limit;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes in all)", &text[..end], text.len())
 }
 
 /// Polls `check` until it returns true or `within` elapses.
@@ -248,8 +336,7 @@ impl TestApp {
                 }),
             )
             .await;
-        assert_eq!(response.status(), StatusCode::CREATED, "register {email}");
-        let body: Value = response.json().await.unwrap();
+        let body = json_of(response, StatusCode::CREATED).await;
         Session {
             user_id: body["user"]["id"].as_str().unwrap().to_owned(),
             email: email.to_owned(),
@@ -292,8 +379,7 @@ impl TestApp {
             .await
             .expect("staff created");
         let response = self.login(&email, PASSWORD).await;
-        assert_eq!(response.status(), StatusCode::OK, "staff login");
-        let body: Value = response.json().await.unwrap();
+        let body = json_of(response, StatusCode::OK).await;
         Session {
             user_id,
             email,

@@ -13,6 +13,7 @@ mod catalog;
 mod catalog_admin;
 mod catalog_plans;
 mod errors;
+mod fixtures;
 mod fuzz;
 mod health;
 mod helpers;

@@ -3,7 +3,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_problem, unique_email, TestApp, PASSWORD};
+use crate::helpers::{assert_problem, json_of, unique_email, TestApp, PASSWORD};
 
 #[actix_web::test]
 async fn my_profile_is_decrypted_for_me_with_an_etag() {
@@ -71,7 +71,7 @@ async fn a_correction_with_a_stale_etag_is_refused_with_412() {
         .send()
         .await
         .unwrap();
-    let body: Value = cleared.json().await.unwrap();
+    let body = json_of(cleared, StatusCode::OK).await;
     assert_eq!(body["phone"], Value::Null);
     assert_eq!(body["name"], "Ada King");
 }
@@ -152,12 +152,11 @@ async fn my_access_log_shows_staff_reads_but_not_my_own_actions() {
         StatusCode::OK
     );
 
-    let log: Value = app
-        .get_as("/v1/me/access-log", &staff_member)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let log = json_of(
+        app.get_as("/v1/me/access-log", &staff_member).await,
+        StatusCode::OK,
+    )
+    .await;
     let entries = log["data"].as_array().unwrap();
     let read = entries
         .iter()

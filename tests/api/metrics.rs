@@ -118,19 +118,16 @@ async fn pools_outbox_backlog_and_retention_runs_are_reported() {
     assert!(text.contains(r#"valise_retention_runs_total{mode="purge"} 0"#));
 
     for _ in 0..2 {
-        app.db
-            .run(|conn| {
-                valise::notifications::enqueue(
-                    conn,
-                    None,
-                    None,
-                    &valise::notifications::Kind::OrderPlaced,
-                    &json!({}),
-                )
-                .map_err(valise::db::DbError::from)
-            })
-            .await
-            .unwrap();
+        app.query(|conn| {
+            valise::notifications::enqueue(
+                conn,
+                None,
+                None,
+                &valise::notifications::Kind::OrderPlaced,
+                &json!({}),
+            )
+        })
+        .await;
     }
     let text = scrape(&app).await;
     assert_eq!(sample(&text, "valise_outbox_pending_notifications"), 2.0);

@@ -1,6 +1,7 @@
+use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::TestApp;
+use crate::helpers::{json_of, TestApp};
 
 const COMMITTED: &str = include_str!("../../openapi/openapi.json");
 
@@ -27,8 +28,7 @@ const VERBS: &[&str] = &[
 async fn the_served_document_is_openapi_3_1_and_documents_every_operation() {
     let app = TestApp::spawn().await;
     let response = app.get("/openapi.json").await;
-    assert_eq!(response.status(), 200);
-    let spec: Value = response.json().await.unwrap();
+    let spec = json_of(response, StatusCode::OK).await;
     assert!(spec["openapi"].as_str().unwrap().starts_with("3.1"));
     assert!(spec["components"]["schemas"]["Problem"].is_object());
 

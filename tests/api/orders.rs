@@ -3,86 +3,17 @@
 use diesel::prelude::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use valise::auth::Role;
-use valise::payments::model::sign;
 
-use crate::catalog::{create, product};
-use crate::helpers::{assert_problem, unique_email, Session, TestApp};
-
-pub const WEBHOOK_SECRET: &str = valise::config::DEV_WEBHOOK_SECRET;
-
-pub fn checkout_body(email: &str) -> Value {
-    json!({
-        "contact_email": email,
-        "shipping_address": {"name": "Quentin Zephyrine", "line1": "17 Rue des Xylophones", "city": "Marseille", "postal_code": "13001", "country": "fr"},
-        "accepted_policy_version": 1
-    })
-}
-
-/// A product with one variant holding `stock` units; returns the variant id.
-pub async fn stocked_variant(app: &TestApp, slug: &str, stock: i32, price: i64) -> String {
-    let manager = app.staff(Role::Manager).await;
-    let created = create(
-        app,
-        &manager,
-        &product(slug, "travel", "abs", [55, 40, 20], price, &[stock]),
-    )
-    .await;
-    created["variants"][0]["id"].as_str().unwrap().to_owned()
-}
-
-pub struct GuestCart {
-    pub id: String,
-    pub token: String,
-}
-
-pub async fn guest_cart(app: &TestApp, variant: &str, quantity: i32) -> GuestCart {
-    let created: Value = app
-        .post_json("/v1/carts", &json!({}))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let cart = GuestCart {
-        id: created["id"].as_str().unwrap().to_owned(),
-        token: created["cart_token"].as_str().unwrap().to_owned(),
-    };
-    let added = app
-        .client
-        .post(app.url(&format!("/v1/carts/{}/items", cart.id)))
-        .header("x-cart-token", &cart.token)
-        .json(&json!({"variant_id": variant, "quantity": quantity}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(added.status(), StatusCode::OK);
-    cart
-}
-
-pub async fn checkout(
-    app: &TestApp,
-    cart: &GuestCart,
-    key: &str,
-    body: &Value,
-) -> reqwest::Response {
-    app.client
-        .post(app.url(&format!("/v1/carts/{}/checkout", cart.id)))
-        .header("x-cart-token", &cart.token)
-        .header("idempotency-key", key)
-        .json(body)
-        .send()
-        .await
-        .unwrap()
-}
+use crate::fixtures::{
+    checkout, checkout_body, customer_order, guest_cart, send_event, start_payment,
+    stocked_variant, GuestCart, WEBHOOK_SECRET,
+};
+use crate::helpers::{assert_problem, json_of, unique_email, Session, TestApp};
 
 async fn available(app: &TestApp, variant: &str) -> i32 {
     let id = variant.to_owned();
-    app.db
-        .run(move |conn| {
-            valise::catalog::store::get_variant(conn, &id).map_err(anyhow::Error::from)
-        })
+    app.query(move |conn| valise::catalog::store::get_variant(conn, &id))
         .await
-        .unwrap()
         .unwrap()
         .available
 }
@@ -207,8 +138,7 @@ async fn a_checkout_replay_by_anyone_else_answers_what_an_unknown_cart_answers()
     let cart = guest_cart(&app, &variant, 1).await;
     let body = checkout_body("owner@example.com");
     let first = checkout(&app, &cart, "shared-key", &body).await;
-    assert_eq!(first.status(), StatusCode::CREATED);
-    let order: Value = first.json().await.unwrap();
+    let order = json_of(first, StatusCode::CREATED).await;
 
     let unknown = GuestCart {
         id: "cart_00000000000000000000000000000000".into(),
@@ -260,7 +190,7 @@ async fn a_checkout_replay_by_anyone_else_answers_what_an_unknown_cart_answers()
     // The holder of the cart token still gets the order back.
     let again = checkout(&app, &cart, "shared-key", &body).await;
     assert_eq!(again.headers()["idempotent-replayed"], "true");
-    assert_eq!(again.json::<Value>().await.unwrap(), order);
+    assert_eq!(json_of(again, StatusCode::CREATED).await, order);
 }
 
 #[actix_web::test]
@@ -269,15 +199,15 @@ async fn a_customer_checkout_replays_only_for_that_customer() {
     let variant = stocked_variant(&app, "replay-customer", 5, 12900).await;
     let owner = app.register(&unique_email("owner"), "Owner").await;
     let other = app.register(&unique_email("other"), "Other").await;
-    let created: Value = app
-        .authed(Method::POST, "/v1/carts", &owner)
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let created = json_of(
+        app.authed(Method::POST, "/v1/carts", &owner)
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::CREATED,
+    )
+    .await;
     let cart_id = created["id"].as_str().unwrap().to_owned();
     let added = app
         .authed(Method::POST, &format!("/v1/carts/{cart_id}/items"), &owner)
@@ -320,16 +250,16 @@ async fn concurrent_adds_of_one_item_to_one_cart_all_count() {
     for answer in answers {
         assert_eq!(answer.unwrap().status(), StatusCode::OK);
     }
-    let shown: Value = app
-        .client
-        .get(app.url(&format!("/v1/carts/{}", cart.id)))
-        .header("x-cart-token", &cart.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let shown = json_of(
+        app.client
+            .get(app.url(&format!("/v1/carts/{}", cart.id)))
+            .header("x-cart-token", &cart.token)
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await;
     let lines = shown["items"].as_array().unwrap();
     assert_eq!(lines.len(), 2, "{shown}");
     let line = lines
@@ -364,22 +294,22 @@ async fn an_idempotency_key_older_than_a_day_is_a_new_request() {
     };
     let replayed = pay_again().await;
     assert_eq!(replayed.headers()["idempotent-replayed"], "true");
-    assert_eq!(replayed.json::<Value>().await.unwrap()["id"], first["id"]);
+    assert_eq!(
+        json_of(replayed, StatusCode::CREATED).await["id"],
+        first["id"]
+    );
 
     let scope = format!("payment:{}", order["id"].as_str().unwrap());
     let aged = app
-        .db
-        .run(move |conn| {
+        .query(move |conn| {
             diesel::update(idempotency_keys::table.filter(idempotency_keys::scope.eq(scope)))
                 .set(
                     idempotency_keys::created_at
                         .eq(valise::db::now() - chrono::Duration::hours(25)),
                 )
                 .execute(conn)
-                .map_err(valise::db::DbError::from)
         })
-        .await
-        .unwrap();
+        .await;
     assert_eq!(aged, 1);
 
     let fresh = pay_again().await;
@@ -389,7 +319,10 @@ async fn an_idempotency_key_older_than_a_day_is_a_new_request() {
     assert_ne!(second["id"], first["id"], "a new payment attempt");
     let replayed = pay_again().await;
     assert_eq!(replayed.headers()["idempotent-replayed"], "true");
-    assert_eq!(replayed.json::<Value>().await.unwrap()["id"], second["id"]);
+    assert_eq!(
+        json_of(replayed, StatusCode::CREATED).await["id"],
+        second["id"]
+    );
 }
 
 /// A client that retries before the first answer came (a timeout, a second tab, another
@@ -420,16 +353,11 @@ async fn the_same_checkout_sent_eight_times_at_once_to_two_instances_places_one_
     assert_eq!((fresh, numbers.len()), (1, 1));
     assert_eq!(available(&app, &variant).await, 0);
     let orders: i64 = app
-        .db
-        .run(|conn| {
+        .query(|conn| {
             use valise::db::schema::orders;
-            orders::table
-                .count()
-                .get_result(conn)
-                .map_err(anyhow::Error::from)
+            orders::table.count().get_result(conn)
         })
-        .await
-        .unwrap();
+        .await;
     assert_eq!(orders, 1);
 }
 
@@ -469,39 +397,6 @@ async fn checkout_refuses_sensitive_addresses_and_a_stale_policy() {
         3,
         "nothing reserved by refused checkouts"
     );
-}
-
-pub async fn customer_order(app: &TestApp, session: &Session, variant: &str) -> Value {
-    let cart: Value = app
-        .authed(Method::POST, "/v1/carts", session)
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert!(
-        cart.get("cart_token").is_none(),
-        "customer carts need no token"
-    );
-    let id = cart["id"].as_str().unwrap();
-    let added = app
-        .authed(Method::POST, &format!("/v1/carts/{id}/items"), session)
-        .json(&json!({"variant_id": variant, "quantity": 1}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(added.status(), StatusCode::OK);
-    let response = app
-        .authed(Method::POST, &format!("/v1/carts/{id}/checkout"), session)
-        .header("idempotency-key", uuid::Uuid::now_v7().to_string())
-        .json(&checkout_body(&session.email))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::CREATED);
-    response.json().await.unwrap()
 }
 
 #[actix_web::test]
@@ -554,7 +449,7 @@ async fn another_callers_carts_and_orders_answer_404() {
         .await
         .unwrap();
     assert_problem(pay, StatusCode::NOT_FOUND, "not-found").await;
-    let listed: Value = app.get_as("/v1/orders", &bob).await.json().await.unwrap();
+    let listed = json_of(app.get_as("/v1/orders", &bob).await, StatusCode::OK).await;
     assert_eq!(listed["data"], json!([]));
 
     // A guest cart: only its token opens it.
@@ -585,11 +480,11 @@ async fn another_callers_carts_and_orders_answer_404() {
     assert_eq!(right.status(), StatusCode::OK);
 
     // A guest reads their order with the order token.
-    let placed: Value = checkout(&app, &cart, "g", &checkout_body("guest@example.com"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let placed = json_of(
+        checkout(&app, &cart, "g", &checkout_body("guest@example.com")).await,
+        StatusCode::CREATED,
+    )
+    .await;
     let guest_path = format!("/v1/orders/{}", placed["number"].as_str().unwrap());
     let mine = app
         .client
@@ -598,8 +493,7 @@ async fn another_callers_carts_and_orders_answer_404() {
         .send()
         .await
         .unwrap();
-    assert_eq!(mine.status(), StatusCode::OK);
-    let mine: Value = mine.json().await.unwrap();
+    let mine = json_of(mine, StatusCode::OK).await;
     assert_eq!(mine["contact_email"], "guest@example.com");
     assert_eq!(mine["shipping_address"]["country"], "FR");
     assert!(mine.get("order_token").is_none(), "the token is shown once");
@@ -609,48 +503,6 @@ async fn another_callers_carts_and_orders_answer_404() {
         "not-found",
     )
     .await;
-}
-
-pub async fn start_payment(app: &TestApp, session: &Session, number: &str) -> Value {
-    let response = app
-        .authed(
-            Method::POST,
-            &format!("/v1/orders/{number}/payments"),
-            session,
-        )
-        .header("idempotency-key", format!("pay-{number}"))
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::CREATED);
-    response.json().await.unwrap()
-}
-
-pub async fn send_event(
-    app: &TestApp,
-    payment: &Value,
-    event_id: &str,
-    event_type: &str,
-    signed_at: i64,
-    secret: &str,
-) -> reqwest::Response {
-    let body = json!({
-        "id": event_id, "type": event_type, "created": signed_at,
-        "data": {"payment_id": payment["id"], "provider_reference": payment["provider_reference"], "amount": payment["amount"]["amount"]}
-    })
-    .to_string();
-    app.client
-        .post(app.url("/v1/payments/webhooks/test"))
-        .header("content-type", "application/json")
-        .header(
-            "valise-signature",
-            sign(secret.as_bytes(), signed_at, body.as_bytes()),
-        )
-        .body(body)
-        .send()
-        .await
-        .unwrap()
 }
 
 #[actix_web::test]
@@ -708,7 +560,7 @@ async fn signed_webhooks_drive_the_payment_and_the_order() {
         WEBHOOK_SECRET,
     )
     .await;
-    assert_eq!(captured.json::<Value>().await.unwrap()["status"], "applied");
+    assert_eq!(json_of(captured, StatusCode::OK).await["status"], "applied");
     let replayed = send_event(
         &app,
         &payment,
@@ -719,7 +571,7 @@ async fn signed_webhooks_drive_the_payment_and_the_order() {
     )
     .await;
     assert_eq!(
-        replayed.json::<Value>().await.unwrap()["status"],
+        json_of(replayed, StatusCode::OK).await["status"],
         "duplicate"
     );
     // An authorisation arriving late never moves the payment back.
@@ -732,14 +584,13 @@ async fn signed_webhooks_drive_the_payment_and_the_order() {
         WEBHOOK_SECRET,
     )
     .await;
-    assert_eq!(late.json::<Value>().await.unwrap()["status"], "ignored");
+    assert_eq!(json_of(late, StatusCode::OK).await["status"], "ignored");
 
-    let view: Value = app
-        .get_as(&format!("/v1/orders/{number}"), &ada)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let view = json_of(
+        app.get_as(&format!("/v1/orders/{number}"), &ada).await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(view["status"], "paid");
     assert_eq!(view["payment_status"], "captured");
     let history: Vec<&str> = view["history"]
@@ -767,8 +618,7 @@ async fn signed_webhooks_drive_the_payment_and_the_order() {
         .send()
         .await
         .unwrap();
-    assert_eq!(cancelled.status(), StatusCode::OK);
-    let cancelled: Value = cancelled.json().await.unwrap();
+    let cancelled = json_of(cancelled, StatusCode::OK).await;
     assert_eq!(cancelled["status"], "cancelled");
     assert_eq!(cancelled["payment_status"], "refunded");
     assert_eq!(available(&app, &variant).await, before + 1);
@@ -785,46 +635,42 @@ async fn unpaid_orders_expire_and_release_their_stock() {
     let app = TestApp::spawn().await;
     let variant = stocked_variant(&app, "expiring", 4, 5000).await;
     let cart = guest_cart(&app, &variant, 3).await;
-    let order: Value = checkout(&app, &cart, "e", &checkout_body("late@example.com"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let order = json_of(
+        checkout(&app, &cart, "e", &checkout_body("late@example.com")).await,
+        StatusCode::CREATED,
+    )
+    .await;
     assert_eq!(available(&app, &variant).await, 1);
     let id = order["id"].as_str().unwrap().to_owned();
     let expired = app
-        .db
-        .run(move |conn| {
+        .query(move |conn| {
             use valise::db::schema::orders;
             diesel::update(orders::table.find(&id))
                 .set(orders::expires_at.eq(valise::db::now() - chrono::Duration::minutes(1)))
                 .execute(conn)?;
             valise::orders::lifecycle::expire_due(conn, 100).map_err(|e| anyhow::anyhow!("{e}"))
         })
-        .await
-        .unwrap();
+        .await;
     assert_eq!(expired, 1);
     assert_eq!(available(&app, &variant).await, 4);
-    let view: Value = app
-        .client
-        .get(app.url(&format!("/v1/orders/{}", order["number"].as_str().unwrap())))
-        .header("x-order-token", order["order_token"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let view = json_of(
+        app.client
+            .get(app.url(&format!("/v1/orders/{}", order["number"].as_str().unwrap())))
+            .header("x-order-token", order["order_token"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(view["status"], "expired");
     assert_eq!(view["allowed_transitions"], json!([]));
     // A second run finds nothing to do.
     let again = app
-        .db
-        .run(|conn| {
+        .query(|conn| {
             valise::orders::lifecycle::expire_due(conn, 100).map_err(|e| anyhow::anyhow!("{e}"))
         })
-        .await
-        .unwrap();
+        .await;
     assert_eq!(again, 0);
 }
 
@@ -841,7 +687,7 @@ async fn no_order_address_or_email_is_stored_in_plaintext() {
     )
     .await;
     assert_eq!(placed.status(), StatusCode::CREATED);
-    let stored = crate::storage::database_bytes(&app.config.database_url);
+    let stored = crate::fixtures::database_bytes(&app.config.database_url);
     for secret in [
         "quentin.zephyrine",
         "Zephyrine",
@@ -850,7 +696,7 @@ async fn no_order_address_or_email_is_stored_in_plaintext() {
         "13001",
     ] {
         assert!(
-            !crate::storage::contains(&stored, secret),
+            !crate::fixtures::contains(&stored, secret),
             "{secret} is readable in the database"
         );
     }
@@ -923,11 +769,11 @@ async fn a_guest_route_without_its_token_names_the_header_whether_or_not_it_exis
         existing
     );
 
-    let order: Value = checkout(&app, &cart, "hint-key", &checkout_body("hint@example.com"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let order = json_of(
+        checkout(&app, &cart, "hint-key", &checkout_body("hint@example.com")).await,
+        StatusCode::CREATED,
+    )
+    .await;
     let number = order["number"].as_str().unwrap();
     let tokenless = app.get(&format!("/v1/orders/{number}")).await;
     let existing = detail(assert_problem(tokenless, StatusCode::NOT_FOUND, "not-found").await);
@@ -950,11 +796,11 @@ async fn an_order_carries_an_etag_and_answers_if_none_match_with_304() {
     let app = TestApp::spawn().await;
     let variant = stocked_variant(&app, "tagged", 5, 4900).await;
     let cart = guest_cart(&app, &variant, 1).await;
-    let order: Value = checkout(&app, &cart, "etag-key", &checkout_body("etag@example.com"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let order = json_of(
+        checkout(&app, &cart, "etag-key", &checkout_body("etag@example.com")).await,
+        StatusCode::CREATED,
+    )
+    .await;
     let number = order["number"].as_str().unwrap();
     let token = order["order_token"].as_str().unwrap();
     let read = |etag: Option<String>| {

@@ -2,40 +2,11 @@
 //! after-sales, closing, address corrections, refunds.
 
 use reqwest::{Method, StatusCode};
-use serde_json::{json, Value};
+use serde_json::json;
 use valise::auth::Role;
 
-use crate::helpers::{assert_problem, unique_email, Session, TestApp};
-use crate::orders::{customer_order, send_event, start_payment, stocked_variant, WEBHOOK_SECRET};
-
-/// A customer's order, paid through the webhook. Returns (customer, order number, payment).
-pub async fn paid_order(app: &TestApp) -> (Session, String, Value) {
-    let variant = stocked_variant(
-        app,
-        &format!("p-{}", &uuid::Uuid::now_v7().simple().to_string()[20..]),
-        10,
-        15000,
-    )
-    .await;
-    let customer = app
-        .register(&unique_email("buyer"), "Quentin Zephyrine")
-        .await;
-    let order = customer_order(app, &customer, &variant).await;
-    let number = order["number"].as_str().unwrap().to_owned();
-    let payment = start_payment(app, &customer, &number).await;
-    let now = chrono::Utc::now().timestamp();
-    let applied = send_event(
-        app,
-        &payment,
-        "evt_cap",
-        "payment.captured",
-        now,
-        WEBHOOK_SECRET,
-    )
-    .await;
-    assert_eq!(applied.status(), StatusCode::OK);
-    (customer, number, payment)
-}
+use crate::fixtures::paid_order;
+use crate::helpers::{assert_problem, json_of, unique_email, TestApp};
 
 #[actix_web::test]
 async fn support_sees_masked_addresses_and_fulfilment_full_ones_audited() {
@@ -51,33 +22,32 @@ async fn support_sees_masked_addresses_and_fulfilment_full_ones_audited() {
     )
     .await;
 
-    let list: Value = app
-        .get_as("/v1/admin/orders?status=paid", &support)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let list = json_of(
+        app.get_as("/v1/admin/orders?status=paid", &support).await,
+        StatusCode::OK,
+    )
+    .await;
     let row = &list["data"][0];
     assert_eq!(row["number"], number);
     assert_eq!(
         row["shipping_address"],
         json!({"visibility": "masked", "initials": "Q.Z.", "city": "Marseille", "country": "FR"})
     );
-    let masked: Value = app
-        .get_as(&format!("/v1/admin/orders/{number}"), &support)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let masked = json_of(
+        app.get_as(&format!("/v1/admin/orders/{number}"), &support)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(masked["shipping_address"]["visibility"], "masked");
     assert!(!masked.to_string().contains("Xylophones"));
 
-    let full: Value = app
-        .get_as(&format!("/v1/admin/orders/{number}"), &fulfilment)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let full = json_of(
+        app.get_as(&format!("/v1/admin/orders/{number}"), &fulfilment)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(full["shipping_address"]["visibility"], "full");
     assert_eq!(full["shipping_address"]["line1"], "17 Rue des Xylophones");
     assert_eq!(
@@ -86,12 +56,11 @@ async fn support_sees_masked_addresses_and_fulfilment_full_ones_audited() {
     );
 
     // The customer sees that read in their access log.
-    let log: Value = app
-        .get_as("/v1/me/access-log", &customer)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let log = json_of(
+        app.get_as("/v1/me/access-log", &customer).await,
+        StatusCode::OK,
+    )
+    .await;
     let read = log["data"]
         .as_array()
         .unwrap()
@@ -136,9 +105,8 @@ async fn an_order_ships_delivers_and_closes_after_its_after_sales() {
         .send()
         .await
         .unwrap();
-    assert_eq!(corrected.status(), StatusCode::OK);
     assert_eq!(
-        corrected.json::<Value>().await.unwrap()["shipping_address"]["city"],
+        json_of(corrected, StatusCode::OK).await["shipping_address"]["city"],
         "Toulon"
     );
 
@@ -148,8 +116,7 @@ async fn an_order_ships_delivers_and_closes_after_its_after_sales() {
         .send()
         .await
         .unwrap();
-    assert_eq!(shipped.status(), StatusCode::CREATED);
-    let shipped: Value = shipped.json().await.unwrap();
+    let shipped = json_of(shipped, StatusCode::CREATED).await;
     assert_eq!(shipped["status"], "shipped");
     assert_eq!(
         shipped["shipping_address"]["visibility"], "masked",
@@ -177,8 +144,7 @@ async fn an_order_ships_delivers_and_closes_after_its_after_sales() {
     // The carrier received the address: a disclosure is recorded for the customer.
     let user_id = customer.user_id.clone();
     let disclosed: i64 = app
-        .db
-        .run(move |conn| {
+        .query(move |conn| {
             use diesel::prelude::*;
             use valise::db::schema::disclosures;
             disclosures::table
@@ -186,10 +152,8 @@ async fn an_order_ships_delivers_and_closes_after_its_after_sales() {
                 .filter(disclosures::recipient.eq("Colissimo"))
                 .count()
                 .get_result(conn)
-                .map_err(anyhow::Error::from)
         })
-        .await
-        .unwrap();
+        .await;
     assert_eq!(disclosed, 1);
 
     let delivered = app
@@ -213,26 +177,16 @@ async fn an_order_ships_delivers_and_closes_after_its_after_sales() {
         .send()
         .await
         .unwrap();
-    assert_eq!(case.status(), StatusCode::CREATED);
-    let case: Value = case.json().await.unwrap();
+    let case = json_of(case, StatusCode::CREATED).await;
     assert_eq!(case["status"], "open");
 
-    let db = app.db.clone();
-    let close = move || {
-        let db = db.clone();
-        async move {
-            db.run(|conn| {
-                valise::orders::after_sales::close_due(conn, chrono::Duration::zero(), 100)
-                    .map_err(|e| anyhow::anyhow!("{e}"))
-            })
-            .await
-        }
+    let close = || {
+        app.query(|conn| {
+            valise::orders::after_sales::close_due(conn, chrono::Duration::zero(), 100)
+                .map_err(|e| anyhow::anyhow!("{e}"))
+        })
     };
-    assert_eq!(
-        close().await.unwrap(),
-        0,
-        "an open case keeps the order open"
-    );
+    assert_eq!(close().await, 0, "an open case keeps the order open");
     let resolved = app
         .authed(
             Method::POST,
@@ -247,14 +201,13 @@ async fn an_order_ships_delivers_and_closes_after_its_after_sales() {
         .await
         .unwrap();
     assert_eq!(resolved.status(), StatusCode::OK);
-    assert_eq!(close().await.unwrap(), 1);
+    assert_eq!(close().await, 1);
 
-    let view: Value = app
-        .get_as(&format!("/v1/orders/{number}"), &customer)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let view = json_of(
+        app.get_as(&format!("/v1/orders/{number}"), &customer).await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(view["status"], "closed");
     let history: Vec<&str> = view["history"]
         .as_array()
@@ -298,26 +251,26 @@ async fn managers_refund_partly_then_fully() {
         "validation-failed",
     )
     .await;
-    let partial: Value = app
-        .authed(Method::POST, &path, &manager)
-        .json(&json!({"amount": 5000}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let partial = json_of(
+        app.authed(Method::POST, &path, &manager)
+            .json(&json!({"amount": 5000}))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(partial["status"], "partially_refunded");
     assert_eq!(partial["refunded"]["amount"], 5000);
-    let rest: Value = app
-        .authed(Method::POST, &path, &manager)
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let rest = json_of(
+        app.authed(Method::POST, &path, &manager)
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(rest["status"], "refunded");
     assert_eq!(rest["refunded"]["amount"], payment["amount"]["amount"]);
     let nothing_left = app
@@ -335,12 +288,11 @@ async fn order_updates_reach_the_customers_inbox_and_only_theirs() {
     let (customer, number, _) = paid_order(&app).await;
     let other = app.register(&unique_email("other"), "Other").await;
 
-    let inbox: Value = app
-        .get_as("/v1/me/notifications", &customer)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let inbox = json_of(
+        app.get_as("/v1/me/notifications", &customer).await,
+        StatusCode::OK,
+    )
+    .await;
     let kinds: Vec<&str> = inbox["data"]
         .as_array()
         .unwrap()
@@ -371,19 +323,17 @@ async fn order_updates_reach_the_customers_inbox_and_only_theirs() {
             .unwrap();
         assert_eq!(read.status(), StatusCode::NO_CONTENT);
     }
-    let inbox: Value = app
-        .get_as("/v1/me/notifications", &customer)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let inbox = json_of(
+        app.get_as("/v1/me/notifications", &customer).await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(inbox["unread"], 1);
     assert!(inbox["data"][0]["read_at"].is_string());
-    let empty: Value = app
-        .get_as("/v1/me/notifications", &other)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let empty = json_of(
+        app.get_as("/v1/me/notifications", &other).await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(empty["data"], json!([]));
 }

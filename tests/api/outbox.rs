@@ -7,41 +7,12 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use valise::auth::Role;
-use valise::config::{Config, Gateway, Secret};
 
-use crate::helpers::{assert_problem, eventually, unique_email, Session, TestApp};
+use crate::fixtures::{enqueue, fast_delivery, GATEWAY_SECRET};
+use crate::helpers::{assert_problem, eventually, json_of, unique_email, Session, TestApp};
 use crate::receiver::{signature_is_valid, Receiver};
 
-pub const GATEWAY_SECRET: &str = "gateway-test-secret-0123456789";
 const WAIT: Duration = Duration::from_secs(15);
-
-/// Fast delivery for tests: short cadence and waits, 3 tries; `gateway` receives notifications.
-pub fn fast_delivery(config: &mut Config, gateway: Option<&Receiver>) {
-    let d = &mut config.delivery;
-    d.interval = Duration::from_millis(50);
-    d.timeout = Duration::from_secs(5);
-    d.notify_max_attempts = 3;
-    d.notify_retry_base = Duration::from_millis(100);
-    d.notify_retry_cap = Duration::from_millis(400);
-    d.webhook_retry_delays = vec![Duration::from_millis(100); 3];
-    d.gateway = gateway.map(|r| Gateway {
-        url: Secret::new(url::Url::parse(&r.url).unwrap()),
-        secret: Secret::new(GATEWAY_SECRET.to_owned()),
-    });
-}
-
-/// Queues a notification as a change in any room would.
-pub async fn enqueue(app: &TestApp, user: Option<&str>, kind: &str, payload: Value) -> String {
-    let (user, kind) = (user.map(str::to_owned), kind.to_owned());
-    app.db
-        .run(move |conn| {
-            let kind = valise::notifications::Kind::parse(&kind).expect("a known kind");
-            valise::notifications::enqueue(conn, user.as_deref(), None, &kind, &payload)
-                .map_err(anyhow::Error::from)
-        })
-        .await
-        .unwrap()
-}
 
 async fn outbox(app: &TestApp, manager: &Session, status: Option<&str>) -> Vec<Value> {
     let path = match status {
@@ -49,8 +20,7 @@ async fn outbox(app: &TestApp, manager: &Session, status: Option<&str>) -> Vec<V
         None => "/v1/admin/notifications?limit=100".to_owned(),
     };
     let response = app.get_as(&path, manager).await;
-    assert_eq!(response.status(), StatusCode::OK);
-    let body: Value = response.json().await.unwrap();
+    let body = json_of(response, StatusCode::OK).await;
     body["data"].as_array().unwrap().clone()
 }
 
@@ -100,12 +70,11 @@ async fn without_a_gateway_every_notification_is_delivered_to_the_inbox() {
     assert_eq!(delivered["attempts"], 0, "the inbox takes no gateway try");
     assert!(delivered["delivered_at"].is_string());
     assert_eq!(delivered["recipient_user_id"], ada.user_id.as_str());
-    let inbox: Value = app
-        .get_as("/v1/me/notifications", &ada)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let inbox = json_of(
+        app.get_as("/v1/me/notifications", &ada).await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(inbox["data"][0]["id"], id.as_str());
 }
 
@@ -202,8 +171,7 @@ async fn after_its_last_try_a_notification_is_dead_until_a_manager_retries_it() 
     );
 
     let revived = retry(&app, &manager, &id).await;
-    assert_eq!(revived.status(), StatusCode::OK);
-    let revived: Value = revived.json().await.unwrap();
+    let revived = json_of(revived, StatusCode::OK).await;
     assert_eq!(revived["status"], "pending");
     assert_eq!(revived["attempts"], 0);
 
@@ -275,7 +243,7 @@ async fn the_outbox_pages_with_a_cursor() {
     let mut seen = Vec::new();
     let mut path = "/v1/admin/notifications?limit=2".to_owned();
     loop {
-        let page: Value = app.get_as(&path, &manager).await.json().await.unwrap();
+        let page = json_of(app.get_as(&path, &manager).await, StatusCode::OK).await;
         for n in page["data"].as_array().unwrap() {
             seen.push(n["id"].as_str().unwrap().to_owned());
         }
@@ -303,12 +271,11 @@ async fn marketing_without_consent_is_never_sent_nor_shown_in_the_inbox() {
     let sent: Vec<Value> = gateway.received().iter().map(|r| r.json()).collect();
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0]["kind"], "order.shipped");
-    let inbox: Value = app
-        .get_as("/v1/me/notifications", &ada)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let inbox = json_of(
+        app.get_as("/v1/me/notifications", &ada).await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(inbox["data"].as_array().unwrap().len(), 1);
     assert_eq!(inbox["data"][0]["id"], order.as_str());
     assert_eq!(inbox["unread"], 1);
@@ -354,9 +321,8 @@ async fn two_instances_deliver_each_notification_and_webhook_exactly_once() {
     let subscription: Value = subscribed.json().await.unwrap();
     let id = subscription["id"].as_str().unwrap();
     assert_eq!(location, format!("/v1/admin/webhooks/{id}"));
-    let db = app.db.clone();
-    let ids: Vec<String> = db
-        .run(move |conn| {
+    let ids: Vec<String> = app
+        .query(move |conn| {
             (0..40)
                 .map(|i| {
                     valise::notifications::enqueue(
@@ -368,10 +334,8 @@ async fn two_instances_deliver_each_notification_and_webhook_exactly_once() {
                     )
                 })
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(anyhow::Error::from)
         })
-        .await
-        .unwrap();
+        .await;
 
     let all_delivered = eventually(WAIT, || async {
         outbox(&app, &manager, Some("delivered")).await.len() == ids.len()

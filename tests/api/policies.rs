@@ -5,7 +5,7 @@ use serde_json::Value;
 use valise::policies::model::{digest, INITIAL_TEXT};
 use valise::policies::store;
 
-use crate::helpers::{assert_problem, eventually, TestApp};
+use crate::helpers::{assert_problem, eventually, json_of, TestApp};
 
 #[actix_web::test]
 async fn the_current_policy_is_version_1_with_the_shops_text_and_digest() {
@@ -29,7 +29,7 @@ async fn the_current_policy_is_version_1_with_the_shops_text_and_digest() {
 #[actix_web::test]
 async fn a_version_is_readable_by_number_and_an_unknown_one_is_404() {
     let app = TestApp::spawn().await;
-    let body: Value = app.get("/v1/policies/1").await.json().await.unwrap();
+    let body = json_of(app.get("/v1/policies/1").await, StatusCode::OK).await;
     assert_eq!(body["sha256"], digest(INITIAL_TEXT));
     assert_problem(
         app.get("/v1/policies/2").await,
@@ -68,14 +68,10 @@ async fn an_unchanged_policy_answers_304_to_its_etag() {
 
 async fn publish(app: &TestApp, text: &str) -> i32 {
     let text = text.to_owned();
-    app.db
-        .run(move |conn| {
-            store::publish(conn, &text, "Revision for a test", valise::db::now())
-                .map(|p| p.version)
-                .map_err(anyhow::Error::from)
-        })
-        .await
-        .unwrap()
+    app.query(move |conn| {
+        store::publish(conn, &text, "Revision for a test", valise::db::now()).map(|p| p.version)
+    })
+    .await
 }
 
 #[actix_web::test]
@@ -87,7 +83,7 @@ async fn the_list_pages_through_every_version_newest_first() {
     let mut seen = Vec::new();
     let mut path = "/v1/policies?limit=2".to_owned();
     loop {
-        let page: Value = app.get(&path).await.json().await.unwrap();
+        let page = json_of(app.get(&path).await, StatusCode::OK).await;
         let data = page["data"].as_array().unwrap();
         assert!(data.len() <= 2);
         for item in data {
@@ -122,12 +118,7 @@ async fn every_instance_announces_a_new_version_within_a_second() {
         "X-Policy-Version did not move to 2 on the other instance"
     );
 
-    let current: Value = other
-        .get("/v1/policies/current")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let current = json_of(other.get("/v1/policies/current").await, StatusCode::OK).await;
     assert_eq!(current["version"], 2);
     assert_eq!(current["sha256"], digest("Revised policy"));
 }

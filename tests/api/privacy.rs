@@ -6,9 +6,10 @@ use serde_json::{json, Value};
 use valise::auth::Role;
 use valise::db::schema::{dsr_codes, dsr_requests, erasure_ledger, orders};
 
-use crate::helpers::{assert_problem, unique_email, Session, TestApp, PASSWORD};
-use crate::orders::{checkout, checkout_body, customer_order, guest_cart, stocked_variant};
-use crate::storage::{contains, database_bytes};
+use crate::fixtures::{
+    checkout, checkout_body, contains, customer_order, database_bytes, guest_cart, stocked_variant,
+};
+use crate::helpers::{assert_problem, json_of, unique_email, Session, TestApp, PASSWORD};
 
 async fn put_consent(
     app: &TestApp,
@@ -23,11 +24,6 @@ async fn put_consent(
         .unwrap()
 }
 
-async fn json_of(response: reqwest::Response) -> Value {
-    assert!(response.status().is_success(), "{}", response.status());
-    response.json().await.unwrap()
-}
-
 fn state<'a>(consents: &'a Value, purpose: &str) -> &'a Value {
     consents["data"]
         .as_array()
@@ -37,22 +33,12 @@ fn state<'a>(consents: &'a Value, purpose: &str) -> &'a Value {
         .unwrap()
 }
 
-async fn run_db<T: Send + 'static>(
-    app: &TestApp,
-    f: impl FnOnce(&mut valise::db::DbConnection) -> QueryResult<T> + Send + 'static,
-) -> T {
-    app.db
-        .run(move |conn| f(conn).map_err(anyhow::Error::from))
-        .await
-        .unwrap()
-}
-
 #[actix_web::test]
 async fn consents_default_change_and_are_ledgered() {
     let app = TestApp::spawn().await;
     let ada = app.register(&unique_email("consent"), "Ada King").await;
 
-    let consents = json_of(app.get_as("/v1/me/consents", &ada).await).await;
+    let consents = json_of(app.get_as("/v1/me/consents", &ada).await, StatusCode::OK).await;
     assert_eq!(state(&consents, "order_notifications")["granted"], true);
     assert_eq!(state(&consents, "order_notifications")["explicit"], false);
     assert_eq!(
@@ -61,13 +47,21 @@ async fn consents_default_change_and_are_ledgered() {
     );
     assert_eq!(state(&consents, "personalization")["granted"], false);
 
-    let granted = json_of(put_consent(&app, &ada, "marketing_notifications", true).await).await;
+    let granted = json_of(
+        put_consent(&app, &ada, "marketing_notifications", true).await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(state(&granted, "marketing_notifications")["granted"], true);
     assert_eq!(
         state(&granted, "marketing_notifications")["policy_version"],
         1
     );
-    let withdrawn = json_of(put_consent(&app, &ada, "marketing_notifications", false).await).await;
+    let withdrawn = json_of(
+        put_consent(&app, &ada, "marketing_notifications", false).await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(
         state(&withdrawn, "marketing_notifications")["granted"],
         false
@@ -78,7 +72,7 @@ async fn consents_default_change_and_are_ledgered() {
     );
 
     // The withdrawal is a data-subject request, completed at once.
-    let requests = json_of(app.get_as("/v1/me/requests", &ada).await).await;
+    let requests = json_of(app.get_as("/v1/me/requests", &ada).await, StatusCode::OK).await;
     let kinds: Vec<&str> = requests["data"]
         .as_array()
         .unwrap()
@@ -119,7 +113,7 @@ async fn order_notices_cannot_be_withdrawn_while_an_order_is_open() {
     let problem = assert_problem(refused, StatusCode::CONFLICT, "conflict").await;
     assert!(problem["detail"].as_str().unwrap().contains("open"));
     // Nothing was ledgered.
-    let consents = json_of(app.get_as("/v1/me/consents", &ada).await).await;
+    let consents = json_of(app.get_as("/v1/me/consents", &ada).await, StatusCode::OK).await;
     assert_eq!(state(&consents, "order_notifications")["explicit"], false);
     // Other purposes still move.
     assert_eq!(
@@ -141,8 +135,7 @@ async fn erasure_without_open_orders_shreds_at_once_and_stops_login() {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), StatusCode::ACCEPTED);
-    let request: Value = response.json().await.unwrap();
+    let request = json_of(response, StatusCode::ACCEPTED).await;
     assert!(request["id"].as_str().unwrap().starts_with("dsr_"));
     assert_eq!(request["kind"], "erasure");
     assert_eq!(request["status"], "completed");
@@ -163,20 +156,19 @@ async fn erasure_without_open_orders_shreds_at_once_and_stops_login() {
     app.register(&email, "Someone Else").await;
 
     let user = ada.user_id.clone();
-    let ledgered: i64 = run_db(&app, move |conn| {
-        erasure_ledger::table
-            .filter(erasure_ledger::subject_id.eq(user))
-            .count()
-            .get_result(conn)
-    })
-    .await;
+    let ledgered: i64 = app
+        .query(move |conn| {
+            erasure_ledger::table
+                .filter(erasure_ledger::subject_id.eq(user))
+                .count()
+                .get_result(conn)
+        })
+        .await;
     assert_eq!(ledgered, 1);
     let (crypto, user) = (app.crypto.clone(), ada.user_id.clone());
     let shredded = app
-        .db
-        .run(move |conn| Ok::<_, anyhow::Error>(crypto.data_key(conn, &user).is_err()))
-        .await
-        .unwrap();
+        .query(move |conn| Ok::<_, anyhow::Error>(crypto.data_key(conn, &user).is_err()))
+        .await;
     assert!(shredded, "the profile key is gone");
     let bytes = database_bytes(&app.config.database_url);
     assert!(!contains(&bytes, "Zebulon Quixotica"));
@@ -191,14 +183,14 @@ async fn erasure_with_an_open_order_is_scheduled_cancellable_then_carried_out() 
     let order = customer_order(&app, &ada, &variant).await;
     let order_id = order["id"].as_str().unwrap().to_owned();
 
-    let scheduled: Value = app
-        .authed(Method::DELETE, "/v1/me", &ada)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let scheduled = json_of(
+        app.authed(Method::DELETE, "/v1/me", &ada)
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::ACCEPTED,
+    )
+    .await;
     assert_eq!(scheduled["status"], "scheduled");
     // Login stops at once; the token in hand only reaches the requests.
     assert_eq!(
@@ -217,7 +209,7 @@ async fn erasure_with_an_open_order_is_scheduled_cancellable_then_carried_out() 
         "forbidden",
     )
     .await;
-    let mine = json_of(app.get_as("/v1/me/requests", &ada).await).await;
+    let mine = json_of(app.get_as("/v1/me/requests", &ada).await, StatusCode::OK).await;
     assert_eq!(mine["data"][0]["id"], scheduled["id"]);
 
     // Cancelled: the account works again.
@@ -227,6 +219,7 @@ async fn erasure_with_an_open_order_is_scheduled_cancellable_then_carried_out() 
             .send()
             .await
             .unwrap(),
+        StatusCode::OK,
     )
     .await;
     assert_eq!(cancelled["status"], "cancelled");
@@ -239,26 +232,24 @@ async fn erasure_with_an_open_order_is_scheduled_cancellable_then_carried_out() 
     assert_problem(again, StatusCode::CONFLICT, "invalid-transition").await;
 
     // Asked again; nothing happens while the order is open.
-    let scheduled: Value = app
-        .authed(Method::DELETE, "/v1/me", &ada)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let scheduled = json_of(
+        app.authed(Method::DELETE, "/v1/me", &ada)
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::ACCEPTED,
+    )
+    .await;
     assert_eq!(scheduled["status"], "scheduled");
     let crypto = app.crypto.clone();
     let done = app
-        .db
-        .run(move |conn| valise::privacy::erasure::run_scheduled(conn, &crypto, 10))
-        .await
-        .unwrap();
+        .query(move |conn| valise::privacy::erasure::run_scheduled(conn, &crypto, 10))
+        .await;
     assert_eq!(done, 0);
 
     // The order finishes (here: closed after its after-sales window); the erasure runs.
     let closing = order_id.clone();
-    run_db(&app, move |conn| {
+    app.query(move |conn| {
         diesel::update(orders::table.find(closing))
             .set(orders::status.eq("closed"))
             .execute(conn)
@@ -266,39 +257,37 @@ async fn erasure_with_an_open_order_is_scheduled_cancellable_then_carried_out() 
     .await;
     let crypto = app.crypto.clone();
     let done = app
-        .db
-        .run(move |conn| valise::privacy::erasure::run_scheduled(conn, &crypto, 10))
-        .await
-        .unwrap();
+        .query(move |conn| valise::privacy::erasure::run_scheduled(conn, &crypto, 10))
+        .await;
     assert_eq!(done, 1);
     let id = scheduled["id"].as_str().unwrap().to_owned();
-    let status: String = run_db(&app, move |conn| {
-        dsr_requests::table
-            .find(id)
-            .select(dsr_requests::status)
-            .first(conn)
-    })
-    .await;
+    let status: String = app
+        .query(move |conn| {
+            dsr_requests::table
+                .find(id)
+                .select(dsr_requests::status)
+                .first(conn)
+        })
+        .await;
     assert_eq!(status, "completed");
 
     // Accounting stays (number, total, items), the personal part is unreadable.
     let kept = order_id.clone();
-    let (number, total, email_bidx): (String, i64, Option<Vec<u8>>) = run_db(&app, move |conn| {
-        orders::table
-            .find(kept)
-            .select((orders::number, orders::total, orders::contact_email_bidx))
-            .first(conn)
-    })
-    .await;
+    let (number, total, email_bidx): (String, i64, Option<Vec<u8>>) = app
+        .query(move |conn| {
+            orders::table
+                .find(kept)
+                .select((orders::number, orders::total, orders::contact_email_bidx))
+                .first(conn)
+        })
+        .await;
     assert_eq!(number, order["number"].as_str().unwrap());
     assert_eq!(total, order["totals"]["total"]["amount"].as_i64().unwrap());
     assert!(email_bidx.is_none());
     let crypto = app.crypto.clone();
     let shredded = app
-        .db
-        .run(move |conn| Ok::<_, anyhow::Error>(crypto.data_key(conn, &order_id).is_err()))
-        .await
-        .unwrap();
+        .query(move |conn| Ok::<_, anyhow::Error>(crypto.data_key(conn, &order_id).is_err()))
+        .await;
     assert!(shredded, "the order's key is gone");
     let bytes = database_bytes(&app.config.database_url);
     assert!(!contains(&bytes, "Quentin Zephyrine"));
@@ -315,22 +304,23 @@ async fn the_privacy_officer_works_the_queue_overdue_first() {
     // Requests customers make through the API complete at once; open ones (as guests'
     // verified corrections are) are put straight into the store.
     let (a, b) = (ada.user_id.clone(), bob.user_id.clone());
-    let (first, second) = run_db(&app, move |conn| {
-        use valise::privacy::requests::model::{Kind, Status};
-        use valise::privacy::requests::store::{insert, Requester};
-        let first = insert(
-            conn,
-            Requester::User(&a),
-            Kind::Rectification,
-            Status::Pending,
-        )?;
-        let second = insert(conn, Requester::User(&b), Kind::Access, Status::Pending)?;
-        Ok((first.id, second.id))
-    })
-    .await;
+    let (first, second) = app
+        .query(move |conn| {
+            use valise::privacy::requests::model::{Kind, Status};
+            use valise::privacy::requests::store::{insert, Requester};
+            let first = insert(
+                conn,
+                Requester::User(&a),
+                Kind::Rectification,
+                Status::Pending,
+            )?;
+            let second = insert(conn, Requester::User(&b), Kind::Access, Status::Pending)?;
+            QueryResult::Ok((first.id, second.id))
+        })
+        .await;
     // Bob's is overdue: received long ago.
     let overdue = second.clone();
-    run_db(&app, move |conn| {
+    app.query(move |conn| {
         let long_ago = chrono::NaiveDate::from_ymd_opt(2025, 1, 31)
             .unwrap()
             .and_hms_opt(9, 0, 0)
@@ -350,7 +340,11 @@ async fn the_privacy_officer_works_the_queue_overdue_first() {
         "forbidden",
     )
     .await;
-    let queue = json_of(app.get_as("/v1/admin/privacy/requests", &officer).await).await;
+    let queue = json_of(
+        app.get_as("/v1/admin/privacy/requests", &officer).await,
+        StatusCode::OK,
+    )
+    .await;
     let ids: Vec<&str> = queue["data"]
         .as_array()
         .unwrap()
@@ -372,7 +366,7 @@ async fn the_privacy_officer_works_the_queue_overdue_first() {
         .json(&json!({"months": months, "reason": "We are gathering records from our carrier."}))
         .send()
     };
-    let extended = json_of(extend(&second, 1).await.unwrap()).await;
+    let extended = json_of(extend(&second, 1).await.unwrap(), StatusCode::OK).await;
     assert_eq!(extended["due_at"], "2025-03-31T09:00:00Z");
     assert_eq!(extended["extension_months"], 1);
     assert_problem(
@@ -381,16 +375,20 @@ async fn the_privacy_officer_works_the_queue_overdue_first() {
         "validation-failed",
     )
     .await;
-    let extended = json_of(extend(&second, 1).await.unwrap()).await;
+    let extended = json_of(extend(&second, 1).await.unwrap(), StatusCode::OK).await;
     assert_eq!(extended["due_at"], "2025-04-30T09:00:00Z");
 
     // Bob is told, through his inbox and his requests.
-    let mine = json_of(app.get_as("/v1/me/requests", &bob).await).await;
+    let mine = json_of(app.get_as("/v1/me/requests", &bob).await, StatusCode::OK).await;
     assert_eq!(
         mine["data"][0]["extension_reason"],
         "We are gathering records from our carrier."
     );
-    let inbox = json_of(app.get_as("/v1/me/notifications", &bob).await).await;
+    let inbox = json_of(
+        app.get_as("/v1/me/notifications", &bob).await,
+        StatusCode::OK,
+    )
+    .await;
     assert!(inbox["data"]
         .as_array()
         .unwrap()
@@ -406,6 +404,7 @@ async fn the_privacy_officer_works_the_queue_overdue_first() {
         .send()
         .await
         .unwrap(),
+        StatusCode::OK,
     )
     .await;
     assert_eq!(completed["status"], "completed");
@@ -419,6 +418,7 @@ async fn the_privacy_officer_works_the_queue_overdue_first() {
         .send()
         .await
         .unwrap(),
+        StatusCode::OK,
     )
     .await;
     assert_eq!(denied["status"], "denied");
@@ -436,11 +436,16 @@ async fn the_privacy_officer_works_the_queue_overdue_first() {
         .await
         .unwrap();
     assert_problem(twice, StatusCode::CONFLICT, "invalid-transition").await;
-    let queue = json_of(app.get_as("/v1/admin/privacy/requests", &officer).await).await;
+    let queue = json_of(
+        app.get_as("/v1/admin/privacy/requests", &officer).await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(queue["data"].as_array().unwrap().len(), 0, "nothing open");
     let closed = json_of(
         app.get_as("/v1/admin/privacy/requests?status=closed", &officer)
             .await,
+        StatusCode::OK,
     )
     .await;
     assert_eq!(closed["data"].as_array().unwrap().len(), 2);
@@ -448,13 +453,8 @@ async fn the_privacy_officer_works_the_queue_overdue_first() {
 
 async fn pending_code(app: &TestApp, id: &str) -> Option<(String, String)> {
     let (crypto, id) = (app.crypto.clone(), id.to_owned());
-    app.db
-        .run(move |conn| {
-            valise::privacy::requests::guest::pending_code(conn, &crypto, &id)
-                .map_err(anyhow::Error::from)
-        })
+    app.query(move |conn| valise::privacy::requests::guest::pending_code(conn, &crypto, &id))
         .await
-        .unwrap()
 }
 
 async fn verify(app: &TestApp, id: &str, code: &str) -> reqwest::Response {
@@ -488,8 +488,7 @@ async fn guests_verify_by_one_time_code_without_an_existence_oracle() {
                     &json!({"email": email, "kind": "access"}),
                 )
                 .await;
-            assert_eq!(r.status(), StatusCode::ACCEPTED);
-            r.json::<Value>().await.unwrap()
+            json_of(r, StatusCode::ACCEPTED).await
         }
     };
     let known = ask(email.clone()).await;
@@ -505,14 +504,15 @@ async fn guests_verify_by_one_time_code_without_an_existence_oracle() {
     let id = known["id"].as_str().unwrap().to_owned();
     let (to, code) = pending_code(&app, &id).await.expect("a code to send");
     assert_eq!(to, email);
-    let payloads: Vec<String> = run_db(&app, |conn| {
-        use valise::db::schema::notifications;
-        notifications::table
-            .filter(notifications::kind.eq("dsr.verification_code"))
-            .select(notifications::payload)
-            .load(conn)
-    })
-    .await;
+    let payloads: Vec<String> = app
+        .query(|conn| {
+            use valise::db::schema::notifications;
+            notifications::table
+                .filter(notifications::kind.eq("dsr.verification_code"))
+                .select(notifications::payload)
+                .load(conn)
+        })
+        .await;
     assert_eq!(payloads.len(), 2);
     assert!(payloads
         .iter()
@@ -525,7 +525,7 @@ async fn guests_verify_by_one_time_code_without_an_existence_oracle() {
         "validation-failed",
     )
     .await;
-    let verified = json_of(verify(&app, &id, &code).await).await;
+    let verified = json_of(verify(&app, &id, &code).await, StatusCode::OK).await;
     assert_eq!(verified["request"]["status"], "completed");
     assert_eq!(verified["orders"].as_array().unwrap().len(), 1);
     assert_eq!(verified["orders"][0]["contact_email"], email);
@@ -541,22 +541,22 @@ async fn guests_verify_by_one_time_code_without_an_existence_oracle() {
     // An unknown email verifies to nothing.
     let id = unknown["id"].as_str().unwrap().to_owned();
     let (_, code) = pending_code(&app, &id).await.unwrap();
-    let verified = json_of(verify(&app, &id, &code).await).await;
+    let verified = json_of(verify(&app, &id, &code).await, StatusCode::OK).await;
     assert_eq!(verified["orders"].as_array().unwrap().len(), 0);
 }
 
 #[actix_web::test]
 async fn parallel_wrong_codes_are_compared_no_more_than_five_times() {
     let app = TestApp::spawn().await;
-    let created: Value = app
-        .post_json(
+    let created = json_of(
+        app.post_json(
             "/v1/privacy/requests",
             &json!({"email": unique_email("race"), "kind": "access"}),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await,
+        StatusCode::ACCEPTED,
+    )
+    .await;
     let id = created["id"].as_str().unwrap().to_owned();
     let (_, code) = pending_code(&app, &id).await.unwrap();
     let guesses = (1..=20u64).map(|n| {
@@ -613,14 +613,15 @@ async fn parallel_requests_for_one_mailbox_send_no_more_than_five_codes() {
 async fn guest_codes_lock_after_five_wrong_tries_and_expire() {
     let app = TestApp::spawn().await;
     let ask = || async {
-        app.post_json(
-            "/v1/privacy/requests",
-            &json!({"email": unique_email("lock"), "kind": "erasure"}),
+        json_of(
+            app.post_json(
+                "/v1/privacy/requests",
+                &json!({"email": unique_email("lock"), "kind": "erasure"}),
+            )
+            .await,
+            StatusCode::ACCEPTED,
         )
-        .await
-        .json::<Value>()
-        .await
-        .unwrap()["id"]
+        .await["id"]
             .as_str()
             .unwrap()
             .to_owned()
@@ -643,7 +644,7 @@ async fn guest_codes_lock_after_five_wrong_tries_and_expire() {
     let id = ask().await;
     let (_, code) = pending_code(&app, &id).await.unwrap();
     let expiring = id.clone();
-    run_db(&app, move |conn| {
+    app.query(move |conn| {
         diesel::update(dsr_codes::table.find(expiring))
             .set(dsr_codes::expires_at.eq(valise::db::now() - chrono::Duration::seconds(1)))
             .execute(conn)
@@ -660,7 +661,7 @@ async fn guest_codes_lock_after_five_wrong_tries_and_expire() {
     // An unknown guest erasure completes at once: nothing to keep.
     let id = ask().await;
     let (_, code) = pending_code(&app, &id).await.unwrap();
-    let verified = json_of(verify(&app, &id, &code).await).await;
+    let verified = json_of(verify(&app, &id, &code).await, StatusCode::OK).await;
     assert_eq!(verified["request"]["status"], "completed");
     assert!(verified.get("orders").is_none());
 
@@ -677,20 +678,21 @@ async fn guest_codes_lock_after_five_wrong_tries_and_expire() {
 async fn the_gateway_gets_codes_and_notices_as_consent_allows() {
     use crate::receiver::Receiver;
     let gateway = Receiver::start(0);
-    let app = TestApp::spawn_configured(|c| crate::outbox::fast_delivery(c, Some(&gateway))).await;
+    let app =
+        TestApp::spawn_configured(|c| crate::fixtures::fast_delivery(c, Some(&gateway))).await;
     let wait = std::time::Duration::from_secs(5);
 
     // A guest's code reaches the gateway with the address it goes to, and it works.
     let email = unique_email("gateway-guest");
-    let asked: Value = app
-        .post_json(
+    let asked = json_of(
+        app.post_json(
             "/v1/privacy/requests",
             &json!({"email": email, "kind": "access"}),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await,
+        StatusCode::ACCEPTED,
+    )
+    .await;
     let id = asked["id"].as_str().unwrap().to_owned();
     let arrived = crate::helpers::eventually(wait, || async {
         gateway
@@ -720,10 +722,10 @@ async fn the_gateway_gets_codes_and_notices_as_consent_allows() {
     put_consent(&app, &ada, "marketing_notifications", true).await;
     put_consent(&app, &bob, "order_notifications", false).await;
     let ada_sale =
-        crate::outbox::enqueue(&app, Some(&ada.user_id), "marketing.sale", json!({})).await;
+        crate::fixtures::enqueue(&app, Some(&ada.user_id), "marketing.sale", json!({})).await;
     let bob_sale =
-        crate::outbox::enqueue(&app, Some(&bob.user_id), "marketing.sale", json!({})).await;
-    let bob_order = crate::outbox::enqueue(
+        crate::fixtures::enqueue(&app, Some(&bob.user_id), "marketing.sale", json!({})).await;
+    let bob_order = crate::fixtures::enqueue(
         &app,
         Some(&bob.user_id),
         "order.shipped",
@@ -732,14 +734,15 @@ async fn the_gateway_gets_codes_and_notices_as_consent_allows() {
     .await;
     let settled = crate::helpers::eventually(wait, || async {
         let ids = [ada_sale.clone(), bob_sale.clone(), bob_order.clone()];
-        let statuses: Vec<String> = run_db(&app, move |conn| {
-            use valise::db::schema::notifications;
-            notifications::table
-                .filter(notifications::id.eq_any(ids))
-                .select(notifications::status)
-                .load(conn)
-        })
-        .await;
+        let statuses: Vec<String> = app
+            .query(move |conn| {
+                use valise::db::schema::notifications;
+                notifications::table
+                    .filter(notifications::id.eq_any(ids))
+                    .select(notifications::status)
+                    .load(conn)
+            })
+            .await;
         statuses.iter().all(|s| s != "pending" && s != "sending")
     })
     .await;
@@ -758,7 +761,11 @@ async fn the_gateway_gets_codes_and_notices_as_consent_allows() {
         !sent.contains(&bob_order),
         "withdrawn order notices stay in the inbox"
     );
-    let inbox = json_of(app.get_as("/v1/me/notifications", &bob).await).await;
+    let inbox = json_of(
+        app.get_as("/v1/me/notifications", &bob).await,
+        StatusCode::OK,
+    )
+    .await;
     assert!(inbox["data"]
         .as_array()
         .unwrap()
@@ -768,25 +775,25 @@ async fn the_gateway_gets_codes_and_notices_as_consent_allows() {
     // A consultation's asker hears of the answer at the address they left.
     let manager = app.staff(Role::Manager).await;
     let support = app.staff(Role::Support).await;
-    let product = crate::catalog::create(
+    let product = crate::fixtures::create(
         &app,
         &manager,
-        &crate::catalog::product("asked", "travel", "abs", [55, 40, 20], 9900, &[1]),
+        &crate::fixtures::product("asked", "travel", "abs", [55, 40, 20], 9900, &[1]),
     )
     .await;
     let asker = unique_email("asker");
-    let asked: Value = app
-        .post_json(
+    let asked = json_of(
+        app.post_json(
             &format!(
                 "/v1/products/{}/consultations",
                 product["id"].as_str().unwrap()
             ),
             &json!({"question": "Does a 15-inch laptop fit?", "contact_email": asker}),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
     let answered = app
         .authed(
             Method::POST,

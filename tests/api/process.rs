@@ -1,21 +1,14 @@
 //! The `valise` binary as an operator runs it: configuration errors, commands, signals.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::helpers::TestDatabase;
+use reqwest::StatusCode;
 
-fn valise() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_valise"));
-    cmd.env_remove("DATABASE_URL")
-        .env_remove("VALISE_BIND")
-        // Every client of these tests is one loopback address.
-        .env("VALISE_RATE_LIMIT_SCALE", "1000")
-        .env("RUST_LOG", "info");
-    cmd
-}
+use crate::fixtures::{start_server_logging_to, valise, Server};
+use crate::helpers::{json_of_blocking, TestDatabase};
 
 #[test]
 fn an_invalid_setting_stops_the_start_with_one_line_naming_it() {
@@ -157,58 +150,8 @@ fn the_migrate_command_prepares_a_database() {
     }
 }
 
-pub struct Server {
-    child: Child,
-    pub port: u16,
-    _keys: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn start_server(database_url: &str) -> Server {
     start_server_logging_to(database_url, Stdio::null(), &[])
-}
-
-/// Starts the binary on a free port; `env` adds variables (e.g. `VALISE_DATA_DIR`).
-pub fn start_server_logging_to(
-    database_url: &str,
-    log: impl Into<Stdio>,
-    env: &[(&str, &str)],
-) -> Server {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let key_dir = tempfile::tempdir().unwrap();
-    let mut command = valise();
-    command.env("VALISE_DATA_DIR", key_dir.path());
-    for (k, v) in env {
-        command.env(k, v);
-    }
-    let child = command
-        .env("DATABASE_URL", database_url)
-        .env("VALISE_BIND", format!("127.0.0.1:{port}"))
-        .env("VALISE_WORKERS", "1")
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "server did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Server {
-        child,
-        port,
-        _keys: key_dir,
-    }
 }
 
 /// On PostgreSQL, holds a lock that makes every read of `policies` wait until it is dropped,
@@ -491,13 +434,14 @@ fn two_server_processes_sharing_a_database_never_oversell() {
     let carts: Vec<(String, String, String)> = (0..30)
         .map(|i| {
             let base = bases[i % 2].clone();
-            let cart: serde_json::Value = client
-                .post(format!("{base}/v1/carts"))
-                .json(&serde_json::json!({}))
-                .send()
-                .unwrap()
-                .json()
-                .unwrap();
+            let cart = json_of_blocking(
+                client
+                    .post(format!("{base}/v1/carts"))
+                    .json(&serde_json::json!({}))
+                    .send()
+                    .unwrap(),
+                StatusCode::CREATED,
+            );
             let id = cart["id"].as_str().unwrap().to_owned();
             let token = cart["cart_token"].as_str().unwrap().to_owned();
             let added = client

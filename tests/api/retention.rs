@@ -10,18 +10,8 @@ use valise::db::schema::{
     carts, dsr_codes, dsr_requests, idempotency_keys, order_items, orders, refresh_tokens, users,
 };
 
-use crate::helpers::{assert_problem, unique_email, Session, TestApp, PASSWORD};
-use crate::orders::{customer_order, stocked_variant};
-
-async fn exec(
-    app: &TestApp,
-    f: impl FnOnce(&mut valise::db::DbConnection) -> QueryResult<usize> + Send + 'static,
-) {
-    app.db
-        .run(move |conn| f(conn).map_err(anyhow::Error::from))
-        .await
-        .unwrap();
-}
+use crate::fixtures::{customer_order, stocked_variant};
+use crate::helpers::{assert_problem, json_of, unique_email, Session, TestApp, PASSWORD};
 
 async fn run(app: &TestApp, officer: &Session, dry_run: bool) -> Value {
     let response = app
@@ -33,8 +23,7 @@ async fn run(app: &TestApp, officer: &Session, dry_run: bool) -> Value {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    response.json().await.unwrap()
+    json_of(response, StatusCode::OK).await
 }
 
 fn count(report: &Value, rule: &str) -> i64 {
@@ -68,7 +57,7 @@ async fn every_rule_purges_what_is_due_once() {
         .unwrap()
         .to_owned();
     let (r, a) = (recent.clone(), ancient.clone());
-    exec(&app, move |conn| {
+    app.query(move |conn| {
         diesel::update(orders::table.find(r))
             .set((
                 orders::status.eq("closed"),
@@ -89,7 +78,7 @@ async fn every_rule_purges_what_is_due_once() {
         .register(&unique_email("ret-idle"), "Idle Customer")
         .await;
     let idle_id = idle.user_id.clone();
-    exec(&app, move |conn| {
+    app.query(move |conn| {
         let long_ago = now - Duration::days(4 * 365);
         diesel::update(users::table.find(&idle_id))
             .set(users::created_at.eq(long_ago))
@@ -99,18 +88,18 @@ async fn every_rule_purges_what_is_due_once() {
             .execute(conn)
     })
     .await;
-    let guest: Value = app
-        .post_json(
+    let guest = json_of(
+        app.post_json(
             "/v1/privacy/requests",
             &json!({"email": unique_email("ret-guest"), "kind": "access"}),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await,
+        StatusCode::ACCEPTED,
+    )
+    .await;
     let guest_request = guest["id"].as_str().unwrap().to_owned();
     let g = guest_request.clone();
-    exec(&app, move |conn| {
+    app.query(move |conn| {
         diesel::update(dsr_codes::table.find(g))
             .set(dsr_codes::expires_at.eq(now - Duration::hours(1)))
             .execute(conn)?;
@@ -126,24 +115,24 @@ async fn every_rule_purges_what_is_due_once() {
     // An answered consultation from two years ago; a request answered four years ago; the
     // consent evidence of a subject erased eleven years ago.
     let manager = app.staff(Role::Manager).await;
-    let product = crate::catalog::create(
+    let product = crate::fixtures::create(
         &app,
         &manager,
-        &crate::catalog::product("asked-long-ago", "travel", "abs", [55, 40, 20], 9900, &[1]),
+        &crate::fixtures::product("asked-long-ago", "travel", "abs", [55, 40, 20], 9900, &[1]),
     )
     .await;
-    let asked: Value = app
-        .post_json(
+    let asked = json_of(
+        app.post_json(
             &format!(
                 "/v1/products/{}/consultations",
                 product["id"].as_str().unwrap()
             ),
             &json!({"question": "Is it waterproof?", "contact_email": unique_email("asker")}),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
     let consultation = asked["id"].as_str().unwrap().to_owned();
     let answered = app
         .authed(
@@ -168,7 +157,7 @@ async fn every_rule_purges_what_is_due_once() {
         .await
         .unwrap();
     let (c, b) = (consultation.clone(), bob.user_id.clone());
-    exec(&app, move |conn| {
+    app.query(move |conn| {
         use valise::db::schema::{consultations, erasure_ledger};
         diesel::update(consultations::table.find(c))
             .set(consultations::answered_at.eq(Some(now - Duration::days(730))))
@@ -213,7 +202,7 @@ async fn every_rule_purges_what_is_due_once() {
     assert_eq!(count(&dry, "idempotency_keys"), 2);
     assert!(count(&dry, "expired_carts") >= 2);
     let order_view = app.get_as("/v1/orders", &ada).await;
-    let listed: Value = order_view.json().await.unwrap();
+    let listed = json_of(order_view, StatusCode::OK).await;
     assert_eq!(
         listed["data"].as_array().unwrap().len(),
         2,
@@ -235,7 +224,7 @@ async fn every_rule_purges_what_is_due_once() {
     );
 
     // The recent order stays, without its personal part; the ancient one is gone.
-    let listed: Value = app.get_as("/v1/orders", &ada).await.json().await.unwrap();
+    let listed = json_of(app.get_as("/v1/orders", &ada).await, StatusCode::OK).await;
     let data = listed["data"].as_array().unwrap();
     assert_eq!(data.len(), 1);
     assert_eq!(data[0]["id"], recent.as_str());
@@ -247,16 +236,13 @@ async fn every_rule_purges_what_is_due_once() {
     );
     let a = ancient.clone();
     let left: i64 = app
-        .db
-        .run(move |conn| {
+        .query(move |conn| {
             order_items::table
                 .filter(order_items::order_id.eq(a))
                 .count()
                 .get_result(conn)
-                .map_err(anyhow::Error::from)
         })
-        .await
-        .unwrap();
+        .await;
     assert_eq!(left, 0);
     assert_eq!(
         app.login(&idle.email, PASSWORD).await.status(),
@@ -264,16 +250,13 @@ async fn every_rule_purges_what_is_due_once() {
     );
     let g = guest_request.clone();
     let lapsed: String = app
-        .db
-        .run(move |conn| {
+        .query(move |conn| {
             dsr_requests::table
                 .find(g)
                 .select(dsr_requests::status)
                 .first(conn)
-                .map_err(anyhow::Error::from)
         })
-        .await
-        .unwrap();
+        .await;
     assert_eq!(lapsed, "cancelled");
 
     // Idempotent: nothing left to do.
@@ -281,12 +264,12 @@ async fn every_rule_purges_what_is_due_once() {
     for rule in again["rules"].as_array().unwrap() {
         assert_eq!(rule["count"], 0, "{rule}");
     }
-    let log: Value = app
-        .get_as("/v1/admin/audit?action=retention.run", &officer)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let log = json_of(
+        app.get_as("/v1/admin/audit?action=retention.run", &officer)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(
         log["data"].as_array().unwrap().len(),
         2,
@@ -339,13 +322,8 @@ async fn run_at(app: &TestApp, now: chrono::NaiveDateTime) -> valise::retention:
         app.crypto.clone(),
         valise::retention::Settings::from_config(&app.config),
     );
-    app.db
-        .run(move |conn| {
-            valise::retention::engine::run(conn, &crypto, &settings, now, false)
-                .map_err(anyhow::Error::from)
-        })
+    app.query(move |conn| valise::retention::engine::run(conn, &crypto, &settings, now, false))
         .await
-        .unwrap()
 }
 
 fn handled(report: &valise::retention::engine::Report, rule: &str) -> i64 {
@@ -376,7 +354,7 @@ async fn with_a_moving_clock_an_order_is_shredded_then_deleted_at_the_right_time
         .to_owned();
     let t0 = valise::db::now();
     let c = closed.clone();
-    exec(&app, move |conn| {
+    app.query(move |conn| {
         diesel::update(orders::table.find(c))
             .set((orders::status.eq("closed"), orders::closed_at.eq(Some(t0))))
             .execute(conn)
@@ -384,65 +362,54 @@ async fn with_a_moving_clock_an_order_is_shredded_then_deleted_at_the_right_time
     .await;
     let key_alive = |id: String| {
         let crypto = app.crypto.clone();
-        app.db
-            .run(move |conn| Ok::<_, anyhow::Error>(crypto.data_key(conn, &id).is_ok()))
+        app.query(move |conn| Ok::<_, anyhow::Error>(crypto.data_key(conn, &id).is_ok()))
     };
-    let exists = |id: String| {
-        app.db.run(move |conn| {
-            orders::table
-                .find(id)
-                .count()
-                .get_result::<i64>(conn)
-                .map_err(anyhow::Error::from)
-        })
-    };
+    let exists =
+        |id: String| app.query(move |conn| orders::table.find(id).count().get_result::<i64>(conn));
 
     // Within the 7 days after closing: nothing.
     let report = run_at(&app, t0 + Duration::days(6)).await;
     assert_eq!(handled(&report, "order_personal"), 0);
-    assert!(key_alive(closed.clone()).await.unwrap());
+    assert!(key_alive(closed.clone()).await);
     // After them: the personal part is shredded, the record stays.
     let report = run_at(&app, t0 + Duration::days(8)).await;
     assert_eq!(handled(&report, "order_personal"), 1);
-    assert!(!key_alive(closed.clone()).await.unwrap());
-    assert_eq!(exists(closed.clone()).await.unwrap(), 1);
+    assert!(!key_alive(closed.clone()).await);
+    assert_eq!(exists(closed.clone()).await, 1);
     // Within the statutory period the record stays; after it, it goes.
     let report = run_at(&app, t0 + Duration::days(2 * 365 - 1)).await;
     assert_eq!(handled(&report, "accounting"), 0);
     let report = run_at(&app, t0 + Duration::days(2 * 365 + 1)).await;
     assert_eq!(handled(&report, "accounting"), 1);
-    assert_eq!(exists(closed.clone()).await.unwrap(), 0);
+    assert_eq!(exists(closed.clone()).await, 0);
     // Nothing else touched: the open order keeps its key and its record, the account works.
-    assert!(key_alive(open.clone()).await.unwrap());
-    assert_eq!(exists(open).await.unwrap(), 1);
+    assert!(key_alive(open.clone()).await);
+    assert_eq!(exists(open).await, 1);
     assert_eq!(app.get_as("/v1/me", &ada).await.status(), StatusCode::OK);
 }
 
 #[actix_web::test]
 async fn a_replay_whose_answer_was_erased_is_gone_and_retention_deletes_its_record() {
-    use crate::orders::{checkout, checkout_body, guest_cart};
+    use crate::fixtures::{checkout, checkout_body, guest_cart};
     let app = TestApp::spawn().await;
     let officer = app.staff(Role::PrivacyOfficer).await;
     let variant = stocked_variant(&app, "erased-replay", 5, 4900).await;
     let cart = guest_cart(&app, &variant, 1).await;
     let body = checkout_body("erased@example.com");
     let placed = checkout(&app, &cart, "erased-key", &body).await;
-    assert_eq!(placed.status(), StatusCode::CREATED);
-    let order: Value = placed.json().await.unwrap();
+    let order = json_of(placed, StatusCode::CREATED).await;
     let number = order["number"].as_str().unwrap().to_owned();
 
     // The order's personal part is shredded (as retention does after it closes).
     let (crypto, n) = (app.crypto.clone(), number.clone());
-    app.db
-        .run(move |conn| {
-            let id: String = orders::table
-                .filter(orders::number.eq(&n))
-                .select(orders::id)
-                .first(conn)?;
-            crypto.shred(conn, &id).map_err(anyhow::Error::from)
-        })
-        .await
-        .unwrap();
+    app.query(move |conn| {
+        let id: String = orders::table
+            .filter(orders::number.eq(&n))
+            .select(orders::id)
+            .first(conn)?;
+        crypto.shred(conn, &id).map_err(anyhow::Error::from)
+    })
+    .await;
 
     let replay = checkout(&app, &cart, "erased-key", &body).await;
     let problem = assert_problem(replay, StatusCode::GONE, "personal-data-erased").await;
@@ -455,15 +422,8 @@ async fn a_replay_whose_answer_was_erased_is_gone_and_retention_deletes_its_reco
         0
     );
     let remaining: i64 = app
-        .db
-        .run(|conn| {
-            idempotency_keys::table
-                .count()
-                .get_result(conn)
-                .map_err(anyhow::Error::from)
-        })
-        .await
-        .unwrap();
+        .query(|conn| idempotency_keys::table.count().get_result(conn))
+        .await;
     assert_eq!(remaining, 0);
     // Nothing left to replay: the cart is checked out, so the key answers 404 like any
     // unknown cart.

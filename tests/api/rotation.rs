@@ -3,14 +3,13 @@
 
 use diesel::Connection;
 use reqwest::{Method, StatusCode};
-use serde_json::Value;
 use valise::accounts::model::{Email, PersonName, Phone};
 use valise::accounts::store::{self as accounts, NewAccount};
 use valise::auth::Role;
 use valise::crypto::{rotation, Crypto};
 use valise::db::DbConnection;
 
-use crate::helpers::{unique_email, TestApp};
+use crate::helpers::{json_of, unique_email, TestApp};
 
 const CUSTOMERS: usize = 1000;
 
@@ -62,39 +61,37 @@ async fn every_field_opens_before_during_and_after_a_resumed_rotation() {
     let app = TestApp::spawn().await;
     let crypto = app.crypto.clone();
     let master_keys = app.config.master_keys.clone();
-    app.db
-        .run(move |conn| {
-            let customers = create_customers(conn, &crypto);
-            assert_all_open(conn, &crypto, &customers, "before");
+    app.query(move |conn| {
+        let customers = create_customers(conn, &crypto);
+        assert_all_open(conn, &crypto, &customers, "before");
 
-            // Another process that loaded the keyring before the rotation.
-            let stale = Crypto::init(&master_keys, conn).unwrap();
+        // Another process that loaded the keyring before the rotation.
+        let stale = Crypto::init(&master_keys, conn).unwrap();
 
-            let new_id = crypto.keyring().add_version().unwrap();
-            assert_eq!(new_id, "k2");
-            let interrupted = rotation::rewrap_all(conn, &crypto, 100, Some(3), |_| {}).unwrap();
-            assert_eq!(interrupted.rewrapped, 300);
-            assert!(interrupted.remaining > 0);
-            assert_eq!(interrupted.old_key_ids_in_use, vec!["k1".to_owned()]);
-            assert_all_open(conn, &crypto, &customers, "during");
-            assert_all_open(conn, &stale, &customers, "during, from a stale process");
+        let new_id = crypto.keyring().add_version().unwrap();
+        assert_eq!(new_id, "k2");
+        let interrupted = rotation::rewrap_all(conn, &crypto, 100, Some(3), |_| {}).unwrap();
+        assert_eq!(interrupted.rewrapped, 300);
+        assert!(interrupted.remaining > 0);
+        assert_eq!(interrupted.old_key_ids_in_use, vec!["k1".to_owned()]);
+        assert_all_open(conn, &crypto, &customers, "during");
+        assert_all_open(conn, &stale, &customers, "during, from a stale process");
 
-            let mut batches = 0;
-            let done = rotation::rewrap_all(conn, &crypto, 100, None, |_| batches += 1).unwrap();
-            assert_eq!(done.remaining, 0);
-            assert!(done.old_key_ids_in_use.is_empty());
-            assert!(batches >= 7, "resumed in batches: {batches}");
-            assert_eq!(
-                crypto.keyring().get().ids(),
-                vec!["k2".to_owned()],
-                "k1 dropped when complete"
-            );
-            assert_all_open(conn, &crypto, &customers, "after");
-            assert_all_open(conn, &stale, &customers, "after, from a stale process");
-            Ok::<_, anyhow::Error>(())
-        })
-        .await
-        .unwrap();
+        let mut batches = 0;
+        let done = rotation::rewrap_all(conn, &crypto, 100, None, |_| batches += 1).unwrap();
+        assert_eq!(done.remaining, 0);
+        assert!(done.old_key_ids_in_use.is_empty());
+        assert!(batches >= 7, "resumed in batches: {batches}");
+        assert_eq!(
+            crypto.keyring().get().ids(),
+            vec!["k2".to_owned()],
+            "k1 dropped when complete"
+        );
+        assert_all_open(conn, &crypto, &customers, "after");
+        assert_all_open(conn, &stale, &customers, "after, from a stale process");
+        Ok::<_, anyhow::Error>(())
+    })
+    .await;
 }
 
 #[actix_web::test]
@@ -107,11 +104,10 @@ async fn an_admin_rotates_through_the_api_and_nothing_breaks() {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let status: Value = response.json().await.unwrap();
+    let status = json_of(response, StatusCode::OK).await;
     assert_eq!(status["newest_key_id"], "k2");
     assert_eq!(status["remaining"], 0);
     assert!(status["rewrapped"].as_i64().unwrap() >= 3, "{status}");
-    let me: Value = app.get_as("/v1/me", &customer).await.json().await.unwrap();
+    let me = json_of(app.get_as("/v1/me", &customer).await, StatusCode::OK).await;
     assert_eq!(me["name"], "Rotated Customer");
 }

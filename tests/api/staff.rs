@@ -4,7 +4,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use valise::auth::Role;
 
-use crate::helpers::{assert_problem, unique_email, Session, TestApp, PASSWORD};
+use crate::helpers::{assert_problem, json_of, unique_email, Session, TestApp, PASSWORD};
 
 /// (method, path, body, minimum role)
 fn staff_routes() -> Vec<(Method, &'static str, Value, Role)> {
@@ -172,8 +172,7 @@ async fn a_demotion_or_disabling_takes_effect_at_once() {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let body: Value = response.json().await.unwrap();
+    let body = json_of(response, StatusCode::OK).await;
     assert_eq!(body["status"], "disabled");
     // The still-unexpired access token no longer works, nor does logging in.
     assert_eq!(
@@ -233,12 +232,11 @@ async fn an_api_key_acts_with_its_role_and_stops_when_revoked() {
     let me = with_key(Method::GET, "/v1/me").send().await.unwrap();
     assert_problem(me, StatusCode::FORBIDDEN, "forbidden").await;
 
-    let listed: Value = app
-        .get_as("/v1/admin/api-keys", &admin)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let listed = json_of(
+        app.get_as("/v1/admin/api-keys", &admin).await,
+        StatusCode::OK,
+    )
+    .await;
     assert!(
         !listed.to_string().contains(&secret),
         "the secret is shown only once"
@@ -267,8 +265,7 @@ async fn api_key(app: &TestApp, creator: &Session, role: &str) -> String {
         .send()
         .await
         .unwrap();
-    assert_eq!(created.status(), StatusCode::CREATED);
-    let key: Value = created.json().await.unwrap();
+    let key = json_of(created, StatusCode::CREATED).await;
     key["secret"].as_str().unwrap().to_owned()
 }
 
@@ -318,12 +315,11 @@ async fn an_api_key_stops_when_its_creator_is_disabled() {
         status_with_key(&app, &secret, Method::GET, "/v1/admin/webhooks").await,
         StatusCode::UNAUTHORIZED
     );
-    let listed: Value = app
-        .get_as("/v1/admin/api-keys", &root)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let listed = json_of(
+        app.get_as("/v1/admin/api-keys", &root).await,
+        StatusCode::OK,
+    )
+    .await;
     assert!(
         listed["data"]
             .as_array()
@@ -361,17 +357,15 @@ async fn an_api_key_is_never_worth_more_than_its_creator_is_now() {
     );
 
     // A change that bypasses the API (another tool, a restore) is caught at use too.
-    let (db, id) = (app.db.clone(), creator.user_id.clone());
-    db.run(move |conn| {
+    let id = creator.user_id.clone();
+    app.query(move |conn| {
         use diesel::prelude::*;
         use valise::db::schema::users;
         diesel::update(users::table.find(&id))
             .set(users::role.eq("customer"))
             .execute(conn)
-            .map_err(anyhow::Error::from)
     })
-    .await
-    .unwrap();
+    .await;
     assert_eq!(
         status_with_key(&app, &support_key, Method::GET, "/v1/admin/orders").await,
         StatusCode::UNAUTHORIZED
@@ -416,12 +410,7 @@ async fn staff_and_api_key_management_refuse_api_key_callers() {
         assert_problem(response, StatusCode::FORBIDDEN, "forbidden").await;
     }
     // Nothing changed: the manager is still a manager.
-    let listed: Value = app
-        .get_as("/v1/admin/staff", &admin)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let listed = json_of(app.get_as("/v1/admin/staff", &admin).await, StatusCode::OK).await;
     let manager = listed["data"]
         .as_array()
         .unwrap()

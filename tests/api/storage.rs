@@ -1,52 +1,14 @@
 //! What actually lands on disk: no personal value in plaintext, ciphertexts bound to their
 //! place, and shredding that makes a subject unreadable.
 
-use std::io::Read;
-
 use diesel::prelude::*;
 use reqwest::StatusCode;
 use valise::accounts::store as accounts;
 use valise::db::schema::{data_keys, users};
 use valise::db::DatabaseUrl;
 
-use crate::helpers::{unique_email, TestApp, PASSWORD};
-use crate::process::start_server_logging_to;
-
-/// Every byte the database keeps: the SQLite file with its WAL, or a `pg_dump`.
-pub fn database_bytes(url: &DatabaseUrl) -> Vec<u8> {
-    match url {
-        DatabaseUrl::SqliteFile(path) => {
-            let mut bytes = Vec::new();
-            for suffix in ["", "-wal", "-shm"] {
-                let file = format!("{}{suffix}", path.display());
-                if let Ok(mut f) = std::fs::File::open(&file) {
-                    f.read_to_end(&mut bytes).unwrap();
-                }
-            }
-            bytes
-        }
-        DatabaseUrl::Postgres(raw) => {
-            let output = std::process::Command::new("pg_dump")
-                .args(["--data-only", raw])
-                .output()
-                .expect("pg_dump must be installed for the PostgreSQL raw scan");
-            assert!(
-                output.status.success(),
-                "{}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-            output.stdout
-        }
-        DatabaseUrl::SqliteMemory => unreachable!(),
-    }
-}
-
-pub fn contains(haystack: &[u8], needle: &str) -> bool {
-    let needle = needle.as_bytes();
-    haystack
-        .windows(needle.len())
-        .any(|w| w.eq_ignore_ascii_case(needle))
-}
+use crate::fixtures::{contains, database_bytes, start_server_logging_to};
+use crate::helpers::{json_of_blocking, unique_email, TestApp, PASSWORD};
 
 #[test]
 fn no_personal_value_is_stored_or_logged_in_plaintext() {
@@ -92,8 +54,7 @@ fn no_personal_value_is_stored_or_logged_in_plaintext() {
             .json(&serde_json::json!({"email": email, "password": PASSWORD, "name": name, "accepted_policy_version": 1}))
             .send()
             .unwrap();
-        assert_eq!(response.status(), StatusCode::CREATED);
-        let body: serde_json::Value = response.json().unwrap();
+        let body = json_of_blocking(response, StatusCode::CREATED);
         let access = body["access_token"].as_str().unwrap();
         let patched = client
             .patch(format!("{base}/v1/me"))
@@ -141,43 +102,39 @@ async fn a_ciphertext_moved_to_another_place_or_altered_fails_to_open() {
     let a = app.register(&unique_email("a"), "Person A").await;
     let b = app.register(&unique_email("b"), "Person B").await;
     let (a_id, b_id, crypto) = (a.user_id.clone(), b.user_id.clone(), app.crypto.clone());
-    app.db
-        .run(move |conn| {
-            let a_row = accounts::get(conn, &a_id)?.unwrap();
-            // A's email in A's name column: wrong column.
-            diesel::update(users::table.find(&a_id))
-                .set(users::name_sealed.eq(&a_row.email_sealed))
-                .execute(conn)?;
-            // A's email in B's row: wrong row and wrong key.
-            diesel::update(users::table.find(&b_id))
-                .set(users::email_sealed.eq(&a_row.email_sealed))
-                .execute(conn)?;
-            let a_row = accounts::get(conn, &a_id)?.unwrap();
-            assert!(accounts::open_profile(conn, &crypto, &a_row).is_err());
-            let b_row = accounts::get(conn, &b_id)?.unwrap();
-            assert!(accounts::open_profile(conn, &crypto, &b_row).is_err());
-            Ok::<_, anyhow::Error>(())
-        })
-        .await
-        .unwrap();
+    app.query(move |conn| {
+        let a_row = accounts::get(conn, &a_id)?.unwrap();
+        // A's email in A's name column: wrong column.
+        diesel::update(users::table.find(&a_id))
+            .set(users::name_sealed.eq(&a_row.email_sealed))
+            .execute(conn)?;
+        // A's email in B's row: wrong row and wrong key.
+        diesel::update(users::table.find(&b_id))
+            .set(users::email_sealed.eq(&a_row.email_sealed))
+            .execute(conn)?;
+        let a_row = accounts::get(conn, &a_id)?.unwrap();
+        assert!(accounts::open_profile(conn, &crypto, &a_row).is_err());
+        let b_row = accounts::get(conn, &b_id)?.unwrap();
+        assert!(accounts::open_profile(conn, &crypto, &b_row).is_err());
+        Ok::<_, anyhow::Error>(())
+    })
+    .await;
 
     let c = app.register(&unique_email("c"), "Person C").await;
     let (c_id, crypto) = (c.user_id.clone(), app.crypto.clone());
-    app.db
-        .run(move |conn| {
-            let mut row = accounts::get(conn, &c_id)?.unwrap();
-            let mut sealed = row.name_sealed.clone().unwrap();
-            let last = sealed.len() - 1;
-            sealed[last] ^= 0x01;
-            diesel::update(users::table.find(&c_id))
-                .set(users::name_sealed.eq(Some(&sealed)))
-                .execute(conn)?;
-            row.name_sealed = Some(sealed);
-            assert!(accounts::open_profile(conn, &crypto, &row).is_err());
-            Ok::<_, anyhow::Error>(())
-        })
-        .await
-        .unwrap();
+    app.query(move |conn| {
+        let mut row = accounts::get(conn, &c_id)?.unwrap();
+        let mut sealed = row.name_sealed.clone().unwrap();
+        let last = sealed.len() - 1;
+        sealed[last] ^= 0x01;
+        diesel::update(users::table.find(&c_id))
+            .set(users::name_sealed.eq(Some(&sealed)))
+            .execute(conn)?;
+        row.name_sealed = Some(sealed);
+        assert!(accounts::open_profile(conn, &crypto, &row).is_err());
+        Ok::<_, anyhow::Error>(())
+    })
+    .await;
 }
 
 #[actix_web::test]
@@ -190,27 +147,25 @@ async fn a_shredded_subject_is_unreadable_and_unfindable() {
         kept.user_id.clone(),
         app.crypto.clone(),
     );
-    app.db
-        .run(move |conn| {
-            crypto.shred(conn, &gone_id)?;
-            let row = accounts::get(conn, &gone_id)?.unwrap();
-            assert!(row.email_bidx.is_none(), "the blind index is gone");
-            assert!(matches!(
-                accounts::open_profile(conn, &crypto, &row),
-                Err(valise::crypto::CryptoError::Shredded)
-            ));
-            let wrapped: Option<Vec<u8>> = data_keys::table
-                .find(&gone_id)
-                .select(data_keys::wrapped)
-                .first(conn)?;
-            assert!(wrapped.is_none(), "the data key is destroyed");
-            // Nobody else is touched.
-            let other = accounts::get(conn, &kept_id)?.unwrap();
-            assert!(accounts::open_profile(conn, &crypto, &other).is_ok());
-            Ok::<_, anyhow::Error>(())
-        })
-        .await
-        .unwrap();
+    app.query(move |conn| {
+        crypto.shred(conn, &gone_id)?;
+        let row = accounts::get(conn, &gone_id)?.unwrap();
+        assert!(row.email_bidx.is_none(), "the blind index is gone");
+        assert!(matches!(
+            accounts::open_profile(conn, &crypto, &row),
+            Err(valise::crypto::CryptoError::Shredded)
+        ));
+        let wrapped: Option<Vec<u8>> = data_keys::table
+            .find(&gone_id)
+            .select(data_keys::wrapped)
+            .first(conn)?;
+        assert!(wrapped.is_none(), "the data key is destroyed");
+        // Nobody else is touched.
+        let other = accounts::get(conn, &kept_id)?.unwrap();
+        assert!(accounts::open_profile(conn, &crypto, &other).is_ok());
+        Ok::<_, anyhow::Error>(())
+    })
+    .await;
     assert_eq!(
         app.login(&gone.email, PASSWORD).await.status(),
         StatusCode::UNAUTHORIZED
@@ -246,16 +201,13 @@ async fn a_shredded_key_leaves_no_copy_in_any_database_file() {
     let gone = app.register(&unique_email("wal"), "Wal Erased").await;
     let id = gone.user_id.clone();
     let wrapped: Vec<u8> = app
-        .db
-        .run(move |conn| {
+        .query(move |conn| {
             data_keys::table
                 .find(&id)
                 .select(data_keys::wrapped)
                 .first::<Option<Vec<u8>>>(conn)
-                .map_err(anyhow::Error::from)
         })
         .await
-        .unwrap()
         .unwrap();
     let sqlite = match &app.config.database_url {
         DatabaseUrl::SqliteFile(path) => Some(path.clone()),
@@ -263,10 +215,7 @@ async fn a_shredded_key_leaves_no_copy_in_any_database_file() {
     };
     if let Some(path) = &sqlite {
         // Let the key reach the main file too, as it does on a server that ran a while.
-        app.db
-            .run(|conn| valise::db::forget_freed(conn, &[]).map_err(anyhow::Error::from))
-            .await
-            .unwrap();
+        app.query(|conn| valise::db::forget_freed(conn, &[])).await;
         assert!(
             files_beside(path)
                 .iter()
@@ -292,42 +241,32 @@ async fn a_shredded_key_leaves_no_copy_in_any_database_file() {
         // the keys table once it has shredded anything.
         None => {
             let officer = app.staff(valise::auth::Role::PrivacyOfficer).await;
-            let order = crate::orders::customer_order(
+            let order = crate::fixtures::customer_order(
                 &app,
                 &app.register(&unique_email("closed"), "Closed Order").await,
-                &crate::orders::stocked_variant(&app, "vacuumed", 2, 4900).await,
+                &crate::fixtures::stocked_variant(&app, "vacuumed", 2, 4900).await,
             )
             .await;
             let number = order["number"].as_str().unwrap().to_owned();
-            app.db
-                .run(move |conn| {
-                    use valise::db::schema::orders;
-                    diesel::update(orders::table.filter(orders::number.eq(number)))
-                        .set((
-                            orders::status.eq("closed"),
-                            orders::closed_at
-                                .eq(Some(valise::db::now() - chrono::Duration::days(1))),
-                        ))
-                        .execute(conn)
-                        .map_err(anyhow::Error::from)
-                })
-                .await
-                .unwrap();
+            app.query(move |conn| {
+                use valise::db::schema::orders;
+                diesel::update(orders::table.filter(orders::number.eq(number)))
+                    .set((
+                        orders::status.eq("closed"),
+                        orders::closed_at.eq(Some(valise::db::now() - chrono::Duration::days(1))),
+                    ))
+                    .execute(conn)
+            })
+            .await;
             let vacuums = |app: &TestApp| {
-                let db = app.db.clone();
-                async move {
-                    db.run(|conn| {
-                        diesel::sql_query(
-                            "SELECT vacuum_count AS n FROM pg_stat_user_tables \
-                             WHERE relname = 'data_keys'",
-                        )
-                        .get_result::<Count>(conn)
-                        .map(|c| c.n)
-                        .map_err(anyhow::Error::from)
-                    })
-                    .await
-                    .unwrap()
-                }
+                app.query(|conn| {
+                    diesel::sql_query(
+                        "SELECT vacuum_count AS n FROM pg_stat_user_tables \
+                         WHERE relname = 'data_keys'",
+                    )
+                    .get_result::<Count>(conn)
+                    .map(|c| c.n)
+                })
             };
             let before = vacuums(&app).await;
             let report = app

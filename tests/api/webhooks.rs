@@ -10,11 +10,11 @@ use valise::config::Config;
 use valise::webhooks::model::EventPattern;
 use valise::webhooks::store;
 
-use crate::helpers::{assert_problem, eventually, unique_email, Session, TestApp};
-use crate::orders::{checkout, checkout_body, guest_cart, stocked_variant};
-use crate::outbox::fast_delivery;
+use crate::fixtures::{
+    checkout, checkout_body, contains, database_bytes, fast_delivery, guest_cart, stocked_variant,
+};
+use crate::helpers::{assert_problem, eventually, json_of, unique_email, Session, TestApp};
 use crate::receiver::{signature_is_valid, Receiver};
-use crate::storage::{contains, database_bytes};
 
 const WAIT: Duration = Duration::from_secs(15);
 
@@ -32,16 +32,14 @@ async fn subscribe(app: &TestApp, admin: &Session, url: &str, events: Value) -> 
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), StatusCode::CREATED);
-    response.json().await.unwrap()
+    json_of(response, StatusCode::CREATED).await
 }
 
 async fn deliveries(app: &TestApp, admin: &Session, id: &str) -> Vec<Value> {
     let response = app
         .get_as(&format!("/v1/admin/webhooks/{id}/deliveries"), admin)
         .await;
-    assert_eq!(response.status(), StatusCode::OK);
-    let body: Value = response.json().await.unwrap();
+    let body = json_of(response, StatusCode::OK).await;
     body["data"].as_array().unwrap().clone()
 }
 
@@ -56,8 +54,7 @@ async fn guest_checkout(app: &TestApp, email: &str) -> Value {
     .await;
     let cart = guest_cart(app, &variant, 1).await;
     let response = checkout(app, &cart, "hook-key", &checkout_body(email)).await;
-    assert_eq!(response.status(), StatusCode::CREATED);
-    response.json().await.unwrap()
+    json_of(response, StatusCode::CREATED).await
 }
 
 #[actix_web::test]
@@ -134,17 +131,14 @@ async fn a_failing_endpoint_is_retried_then_dead_and_the_log_says_why() {
     let admin = app.staff(Role::Admin).await;
     let sub = subscribe(&app, &admin, &receiver.url, json!(["policy.published"])).await;
     let id = sub["id"].as_str().unwrap().to_owned();
-    app.db
-        .run(|conn| {
-            valise::webhooks::emit(
-                conn,
-                valise::webhooks::model::WebhookEventType::PolicyPublished,
-                &json!({"version": 2}),
-            )
-            .map_err(anyhow::Error::from)
-        })
-        .await
-        .unwrap();
+    app.query(|conn| {
+        valise::webhooks::emit(
+            conn,
+            valise::webhooks::model::WebhookEventType::PolicyPublished,
+            &json!({"version": 2}),
+        )
+    })
+    .await;
 
     let dead = eventually(WAIT, || async {
         deliveries(&app, &admin, &id).await[0]["status"] == "dead"
@@ -201,12 +195,11 @@ async fn only_admins_manage_webhooks() {
     let anonymous = app.get("/v1/admin/webhooks").await;
     assert_problem(anonymous, StatusCode::UNAUTHORIZED, "unauthenticated").await;
 
-    let listed: Value = app
-        .get_as("/v1/admin/webhooks", &admin)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let listed = json_of(
+        app.get_as("/v1/admin/webhooks", &admin).await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(listed["data"].as_array().unwrap().len(), 1);
     assert!(
         listed["data"][0].get("secret").is_none(),
@@ -282,12 +275,11 @@ async fn a_deleted_subscription_gets_nothing_more_and_its_secret_is_never_stored
         .await
         .unwrap();
     assert_eq!(again.status(), StatusCode::NO_CONTENT, "idempotent");
-    let listed: Value = app
-        .get_as("/v1/admin/webhooks", &admin)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let listed = json_of(
+        app.get_as("/v1/admin/webhooks", &admin).await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(listed["data"], json!([]));
 
     guest_checkout(&app, &unique_email("after")).await;
@@ -316,27 +308,21 @@ async fn a_subscription_stored_before_the_guard_never_reaches_loopback_and_logs_
     ] {
         let (crypto, created_by) = (app.crypto.clone(), admin.user_id.clone());
         let row = app
-            .db
-            .run(move |conn| {
+            .query(move |conn| {
                 let patterns = [EventPattern::parse("policy.published").unwrap()];
                 store::create(conn, &crypto, &url, &patterns, "whsec_old", &created_by)
-                    .map_err(anyhow::Error::from)
             })
-            .await
-            .unwrap();
+            .await;
         ids.push(row.id);
     }
-    app.db
-        .run(|conn| {
-            valise::webhooks::emit(
-                conn,
-                valise::webhooks::model::WebhookEventType::PolicyPublished,
-                &json!({"version": 2}),
-            )
-            .map_err(anyhow::Error::from)
-        })
-        .await
-        .unwrap();
+    app.query(|conn| {
+        valise::webhooks::emit(
+            conn,
+            valise::webhooks::model::WebhookEventType::PolicyPublished,
+            &json!({"version": 2}),
+        )
+    })
+    .await;
 
     let all_dead = eventually(WAIT, || async {
         for id in &ids {
@@ -452,12 +438,11 @@ async fn registering_an_internal_endpoint_is_refused_and_nothing_is_stored() {
             "the URL is echoed"
         );
     }
-    let listed: Value = app
-        .get_as("/v1/admin/webhooks", &admin)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let listed = json_of(
+        app.get_as("/v1/admin/webhooks", &admin).await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(listed["data"], json!([]), "a refused endpoint was stored");
 }
 
@@ -467,17 +452,14 @@ async fn with_the_development_opt_in_a_local_receiver_registers_and_gets_deliver
     let app = TestApp::spawn_configured(local_receivers).await;
     let admin = app.staff(Role::Admin).await;
     let sub = subscribe(&app, &admin, &receiver.url, json!(["policy.published"])).await;
-    app.db
-        .run(|conn| {
-            valise::webhooks::emit(
-                conn,
-                valise::webhooks::model::WebhookEventType::PolicyPublished,
-                &json!({"version": 2}),
-            )
-            .map_err(anyhow::Error::from)
-        })
-        .await
-        .unwrap();
+    app.query(|conn| {
+        valise::webhooks::emit(
+            conn,
+            valise::webhooks::model::WebhookEventType::PolicyPublished,
+            &json!({"version": 2}),
+        )
+    })
+    .await;
     let got = receiver.wait_for(1, WAIT).await;
     assert_eq!(got.len(), 1);
     assert!(signature_is_valid(
