@@ -19,7 +19,8 @@ pub use sender::{Attempt, Reach, Sender, REFUSED_ADDRESS};
 
 use crate::config::DeliveryConfig;
 use crate::crypto::Crypto;
-use crate::db::Db;
+use crate::db::{claim_due, Db, DbConnection, Queue};
+use crate::http::error::ApiError;
 
 /// Row statuses shared by the outbox and the webhook delivery log.
 pub mod status {
@@ -43,6 +44,33 @@ pub fn lease(config: &DeliveryConfig) -> chrono::Duration {
         .unwrap_or(chrono::Duration::minutes(5))
 }
 
+/// Claims up to `config.batch` due rows of `queue` for a new claimer (for one lease) and
+/// loads them with `load` (the rows that claimer now holds): the claimer's id and the rows.
+pub async fn claim<T, L>(
+    db: &Db,
+    queue: Queue,
+    config: &DeliveryConfig,
+    load: L,
+) -> Result<(String, Vec<T>), ApiError>
+where
+    T: Send + 'static,
+    L: FnOnce(&mut DbConnection, &str) -> diesel::QueryResult<Vec<T>> + Send + 'static,
+{
+    let claimer = crate::ids::new_id("clm");
+    let (batch, lease) = (config.batch, lease(config));
+    let owner = claimer.clone();
+    let rows = db
+        .run(move |conn| {
+            let now = crate::db::now();
+            if claim_due(conn, queue, &owner, now, now + lease, batch)? == 0 {
+                return Ok::<_, ApiError>(Vec::new());
+            }
+            Ok(load(conn, &owner)?)
+        })
+        .await?;
+    Ok((claimer, rows))
+}
+
 /// Deliveries in flight at once per instance: enough to hide a slow receiver, few enough to
 /// leave the database pool to the API (each delivery takes a connection twice).
 pub const CONCURRENCY: usize = 8;
@@ -52,7 +80,7 @@ pub const CONCURRENCY: usize = 8;
 pub async fn deliver_all<T, F, Fut>(rows: Vec<T>, what: &str, deliver: F) -> usize
 where
     F: Fn(T) -> Fut,
-    Fut: std::future::Future<Output = Result<(), crate::http::error::ApiError>>,
+    Fut: std::future::Future<Output = Result<(), ApiError>>,
 {
     let count = rows.len();
     use futures_util::StreamExt;
@@ -84,7 +112,7 @@ pub trait Outbox {
         crypto: &'a Crypto,
         sender: &'a Sender,
         config: &'a DeliveryConfig,
-    ) -> LocalBoxFuture<'a, Result<usize, crate::http::error::ApiError>>;
+    ) -> LocalBoxFuture<'a, Result<usize, ApiError>>;
 }
 
 /// Starts the worker over `queues`. It runs until the task is aborted (see

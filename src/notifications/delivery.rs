@@ -12,8 +12,8 @@ use super::recipients::{Address, Notice, Recipients};
 use crate::config::{DeliveryConfig, Gateway};
 use crate::crypto::Crypto;
 use crate::db::schema::notifications;
-use crate::db::{claim_due, Db, DbConnection, Queue};
-use crate::delivery::{backoff, deliver_all, lease, status, Attempt, Outbox, Reach, Sender};
+use crate::db::{Db, DbConnection, Queue};
+use crate::delivery::{backoff, claim, deliver_all, status, Attempt, Outbox, Reach, Sender};
 use crate::http::error::ApiError;
 use crate::privacy::ledger;
 
@@ -210,30 +210,22 @@ pub async fn run_once(
     sender: &Sender,
     config: &DeliveryConfig,
 ) -> Result<usize, ApiError> {
-    let claimer = crate::ids::new_id("clm");
-    let (batch, lease) = (config.batch, lease(config));
-    let owner = claimer.clone();
-    let claimed: Vec<Claimed> = db
-        .run(move |conn| {
-            let now = crate::db::now();
-            if claim_due(conn, Queue::Notifications, &owner, now, now + lease, batch)? == 0 {
-                return Ok::<_, ApiError>(Vec::new());
-            }
-            Ok(notifications::table
-                .filter(notifications::claimed_by.eq(&owner))
-                .filter(notifications::status.eq(status::SENDING))
-                .select((
-                    notifications::id,
-                    notifications::recipient_user_id,
-                    notifications::order_id,
-                    notifications::kind,
-                    notifications::payload,
-                    notifications::attempts,
-                    notifications::created_at,
-                ))
-                .load(conn)?)
-        })
-        .await?;
+    let (claimer, claimed) = claim(db, Queue::Notifications, config, |conn, owner| {
+        notifications::table
+            .filter(notifications::claimed_by.eq(owner))
+            .filter(notifications::status.eq(status::SENDING))
+            .select((
+                notifications::id,
+                notifications::recipient_user_id,
+                notifications::order_id,
+                notifications::kind,
+                notifications::payload,
+                notifications::attempts,
+                notifications::created_at,
+            ))
+            .load::<Claimed>(conn)
+    })
+    .await?;
     // A notice that needs no routing is delivered by being in the inbox: the batch of them is
     // settled with one statement instead of one per notice.
     let (routed, inbox): (Vec<Claimed>, Vec<Claimed>) = claimed

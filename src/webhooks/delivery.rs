@@ -10,8 +10,8 @@ use super::store::{self, DeliveryRow};
 use crate::config::DeliveryConfig;
 use crate::crypto::Crypto;
 use crate::db::schema::webhook_deliveries;
-use crate::db::{claim_due, Db, DbConnection, Queue};
-use crate::delivery::{backoff, deliver_all, lease, status, Attempt, Outbox, Reach, Sender};
+use crate::db::{Db, DbConnection, Queue};
+use crate::delivery::{backoff, claim, deliver_all, status, Attempt, Outbox, Reach, Sender};
 use crate::http::error::ApiError;
 
 /// The body integrators receive.
@@ -100,30 +100,14 @@ pub async fn run_once(
     sender: &Sender,
     config: &DeliveryConfig,
 ) -> Result<usize, ApiError> {
-    let claimer = crate::ids::new_id("clm");
-    let (batch, lease) = (config.batch, lease(config));
-    let owner = claimer.clone();
-    let claimed: Vec<DeliveryRow> = db
-        .run(move |conn| {
-            let now = crate::db::now();
-            if claim_due(
-                conn,
-                Queue::WebhookDeliveries,
-                &owner,
-                now,
-                now + lease,
-                batch,
-            )? == 0
-            {
-                return Ok::<_, ApiError>(Vec::new());
-            }
-            Ok(webhook_deliveries::table
-                .filter(webhook_deliveries::claimed_by.eq(&owner))
-                .filter(webhook_deliveries::status.eq(status::SENDING))
-                .select(DeliveryRow::as_select())
-                .load(conn)?)
-        })
-        .await?;
+    let (claimer, claimed) = claim(db, Queue::WebhookDeliveries, config, |conn, owner| {
+        webhook_deliveries::table
+            .filter(webhook_deliveries::claimed_by.eq(owner))
+            .filter(webhook_deliveries::status.eq(status::SENDING))
+            .select(DeliveryRow::as_select())
+            .load(conn)
+    })
+    .await?;
     Ok(deliver_all(claimed, "webhook", |row| {
         deliver(db, crypto, sender, config, &claimer, row)
     })
