@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::catalog::model::{SizeClass, Style};
-use crate::http::error::ApiError;
+use crate::invalid::Invalid;
 
 /// The default period: the last 30 days, today included.
 pub const DEFAULT_DAYS: i64 = 30;
@@ -46,7 +46,7 @@ pub struct Period {
 
 impl Period {
     /// `to` defaults to today, `from` to 29 days before `to`; at most [`MAX_DAYS`] days.
-    pub fn parse(from: Option<&str>, to: Option<&str>, today: NaiveDate) -> Result<Self, ApiError> {
+    pub fn parse(from: Option<&str>, to: Option<&str>, today: NaiveDate) -> Result<Self, Invalid> {
         let to = match to {
             Some(raw) => parse_date("to", raw)?,
             None => today,
@@ -56,10 +56,10 @@ impl Period {
             None => to - chrono::Duration::days(DEFAULT_DAYS - 1),
         };
         if from > to {
-            return Err(ApiError::validation("from", "must not be after `to`"));
+            return Err(Invalid::field("from", "must not be after `to`"));
         }
         if (to - from).num_days() + 1 > MAX_DAYS {
-            return Err(ApiError::validation(
+            return Err(Invalid::field(
                 "from",
                 format!("the period covers at most {MAX_DAYS} days"),
             ));
@@ -68,7 +68,7 @@ impl Period {
     }
 }
 
-fn parse_date(field: &'static str, raw: &str) -> Result<NaiveDate, ApiError> {
+fn parse_date(field: &'static str, raw: &str) -> Result<NaiveDate, Invalid> {
     let shaped = raw.len() == 10
         && raw.bytes().enumerate().all(|(i, b)| {
             if i == 4 || i == 7 {
@@ -80,7 +80,7 @@ fn parse_date(field: &'static str, raw: &str) -> Result<NaiveDate, ApiError> {
     shaped
         .then(|| NaiveDate::parse_from_str(raw, "%Y-%m-%d").ok())
         .flatten()
-        .ok_or_else(|| ApiError::validation(field, "must be a date written YYYY-MM-DD"))
+        .ok_or_else(|| Invalid::field(field, "must be a date written YYYY-MM-DD"))
 }
 
 /// A group before the threshold: its numbers over the period.
@@ -382,9 +382,9 @@ mod tests {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
     }
 
-    fn field(e: ApiError) -> String {
+    fn field(e: Invalid) -> String {
         match e {
-            ApiError::Validation(errors) => errors[0].field.clone(),
+            Invalid::Fields(errors) => errors[0].field.clone(),
             other => panic!("{other:?}"),
         }
     }

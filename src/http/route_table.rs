@@ -4,8 +4,8 @@
 //! It answers two questions actix itself does not answer cheaply:
 //! - **which template a path belongs to** (`/v1/orders/{number}`), the label of the request
 //!   metrics. Asking actix (`HttpRequest::match_pattern`) runs its router a second time, a
-//!   regex per dynamic resource on the way: a quarter of the instructions of a cached product
-//!   read. A radix tree ([`matchit`]) answers in one walk of the path.
+//!   regex per dynamic resource on the way (measured in BENCHMARKS.md); a radix tree
+//!   ([`matchit`]) answers in one walk of the path.
 //! - **which methods a path is served under**, for requests that match no route: 405 with
 //!   `Allow` when the path exists under another method, otherwise 404. Handlers registered
 //!   with the method macros are guarded resources, so actix itself would answer 404.
