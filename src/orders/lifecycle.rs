@@ -6,7 +6,7 @@ use super::store::{self, OrderRow};
 use crate::db::DbConnection;
 use crate::http::error::ApiError;
 use crate::invalid::Invalid;
-use crate::notifications::{self, Kind};
+use crate::notifications;
 
 pub struct Change<'a> {
     pub order: &'a OrderRow,
@@ -46,17 +46,7 @@ pub fn apply(conn: &mut DbConnection, change: &Change<'_>) -> Result<OrderStatus
     if to == OrderStatus::Cancelled && from != OrderStatus::PendingPayment {
         crate::payments::refund_all_for_order(conn, &change.order.id)?;
     }
-    // Fulfilment is an internal step (no notice); no transition leads back to pending.
-    let kind = match to {
-        OrderStatus::Paid => Some(Kind::OrderPaid),
-        OrderStatus::Shipped => Some(Kind::OrderShipped),
-        OrderStatus::Delivered => Some(Kind::OrderDelivered),
-        OrderStatus::Cancelled => Some(Kind::OrderCancelled),
-        OrderStatus::Expired => Some(Kind::OrderExpired),
-        OrderStatus::Closed => Some(Kind::OrderClosed),
-        OrderStatus::PendingPayment | OrderStatus::Fulfilling => None,
-    };
-    if let Some(kind) = kind {
+    if let Some(kind) = to.notice() {
         notifications::enqueue(
             conn,
             change.order.user_id.as_deref(),

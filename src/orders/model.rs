@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::invalid::Invalid;
+use crate::notifications::Kind;
 use crate::privacy::refuse_sensitive;
 
 /// Order statuses (DESIGN §5): `pending_payment` (placed, stock reserved, awaiting payment),
@@ -138,6 +139,22 @@ impl ChangedBy {
 
     pub fn parse(s: &str) -> Option<ChangedBy> {
         ChangedBy::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+impl OrderStatus {
+    /// The notification an order's owner gets when it enters this status (integrators get
+    /// its event). Fulfilment is an internal step; no transition leads back to pending.
+    pub fn notice(self) -> Option<Kind> {
+        match self {
+            OrderStatus::Paid => Some(Kind::OrderPaid),
+            OrderStatus::Shipped => Some(Kind::OrderShipped),
+            OrderStatus::Delivered => Some(Kind::OrderDelivered),
+            OrderStatus::Cancelled => Some(Kind::OrderCancelled),
+            OrderStatus::Expired => Some(Kind::OrderExpired),
+            OrderStatus::Closed => Some(Kind::OrderClosed),
+            OrderStatus::PendingPayment | OrderStatus::Fulfilling => None,
+        }
     }
 }
 

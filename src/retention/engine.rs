@@ -9,7 +9,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{DataCategory, RetentionRule, Settings};
+use super::{DataCategory, Settings};
 use crate::audit::{self, Actor, Event};
 use crate::auth::{status, Role};
 use crate::crypto::Crypto;
@@ -37,6 +37,80 @@ pub struct Ctx<'a> {
 impl Ctx<'_> {
     fn days_ago(&self, days: i64) -> NaiveDateTime {
         self.now - Duration::days(days)
+    }
+}
+
+/// A rule of the retention engine, by name; each enforces one [`DataCategory`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RetentionRule {
+    OrderPersonal,
+    Accounting,
+    InactiveAccounts,
+    ClosedAccounts,
+    Consultations,
+    DsrRequests,
+    ConsentEvidence,
+    DsrCodes,
+    IdempotencyKeys,
+    IdempotencyKeysErased,
+    RefreshTokens,
+    ExpiredCarts,
+    RateLimits,
+    AnalyticsRaw,
+    AnalyticsSalts,
+}
+
+impl RetentionRule {
+    pub const ALL: [RetentionRule; 15] = [
+        RetentionRule::OrderPersonal,
+        RetentionRule::Accounting,
+        RetentionRule::InactiveAccounts,
+        RetentionRule::ClosedAccounts,
+        RetentionRule::Consultations,
+        RetentionRule::DsrRequests,
+        RetentionRule::ConsentEvidence,
+        RetentionRule::DsrCodes,
+        RetentionRule::IdempotencyKeys,
+        RetentionRule::IdempotencyKeysErased,
+        RetentionRule::RefreshTokens,
+        RetentionRule::ExpiredCarts,
+        RetentionRule::RateLimits,
+        RetentionRule::AnalyticsRaw,
+        RetentionRule::AnalyticsSalts,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RetentionRule::OrderPersonal => "order_personal",
+            RetentionRule::Accounting => "accounting",
+            RetentionRule::InactiveAccounts => "inactive_accounts",
+            RetentionRule::ClosedAccounts => "closed_accounts",
+            RetentionRule::Consultations => "consultations",
+            RetentionRule::DsrRequests => "dsr_requests",
+            RetentionRule::ConsentEvidence => "consent_evidence",
+            RetentionRule::DsrCodes => "dsr_codes",
+            RetentionRule::IdempotencyKeys => "idempotency_keys",
+            RetentionRule::IdempotencyKeysErased => "idempotency_keys_erased",
+            RetentionRule::RefreshTokens => "refresh_tokens",
+            RetentionRule::ExpiredCarts => "expired_carts",
+            RetentionRule::RateLimits => "rate_limits",
+            RetentionRule::AnalyticsRaw => "analytics_raw",
+            RetentionRule::AnalyticsSalts => "analytics_salts",
+        }
+    }
+}
+
+/// A rule compares equal to its name, as reports are searched by name.
+impl PartialEq<&str> for RetentionRule {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl std::fmt::Display for RetentionRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
