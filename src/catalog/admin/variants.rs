@@ -1,0 +1,191 @@
+//! `/v1/admin/products/{id}/variants`, `/v1/admin/variants/{id}`: variants added, changed,
+//! archived.
+
+use actix_web::{delete, patch, post, web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::{duplicate, new_variant_row, observe, variant_etag, variant_view, NewVariant};
+use crate::auth::{min, Auth};
+use crate::catalog::model::{self, price, PriceInput, VariantView};
+use crate::catalog::store::{self, ARCHIVED};
+use crate::config::Shop;
+use crate::db::Db;
+use crate::http::cache::{if_match_allows, if_match_header, with_etag};
+use crate::http::error::{ApiError, Problem};
+use crate::http::extract::Json;
+use crate::versions::Versions;
+
+pub(super) fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(create_variant)
+        .service(update_variant)
+        .service(archive_variant);
+}
+
+/// Changes to a variant; absent fields stay as they are.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"color": "sage green", "price": {"amount": 13900}}))]
+pub struct VariantPatch {
+    /// A new colour, 1–40 characters (trimmed; no control characters).
+    #[schema(
+        min_length = 1,
+        max_length = 40,
+        pattern = r"^[\s\u0085]*[^\u0000-\u0009\u000b-\u001f\u007f-\u009f]*[\s\u0085]*$",
+        example = "sage green"
+    )]
+    pub color: Option<String>,
+    /// A price of its own; `null` returns to the product's price.
+    #[serde(default, deserialize_with = "crate::http::extract::explicit_null")]
+    #[schema(value_type = Option<PriceInput>)]
+    pub price: Option<Option<PriceInput>>,
+}
+
+/// Add a variant to a product.
+///
+/// A new colour or edition with its own SKU, stock and, optionally, its own price.
+#[utoipa::path(
+    operation_id = "createVariant",
+    tag = "catalog-admin",
+    security(("bearer" = []), ("api_key" = [])),
+    params(("id" = String, Path, description = "`prod_…` id")),
+    request_body = NewVariant,
+    responses(
+        (status = 201, description = "Created", body = VariantView, headers(("ETag" = String, description = "Edit ETag `\"v<version>\"`: send it as `If-Match` with a change"))),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Managers and above", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "SKU already used", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid field", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/products/{id}/variants")]
+async fn create_variant(
+    versions: web::Data<Versions>,
+    _auth: Auth<min::Manager>,
+    db: web::Data<Db>,
+    shop: web::Data<Shop>,
+    id: web::Path<String>,
+    body: Json<NewVariant>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let row = new_variant_row(&id, &body.into_inner(), "$")?;
+    let currency = shop.currency.clone();
+    let (view, version) = db
+        .run(move |conn| {
+            crate::db::write_transaction(conn, |conn| {
+                store::find(conn, &id)?
+                    .filter(|p| p.id == id)
+                    .ok_or(ApiError::NotFound)?;
+                store::insert_variant(conn, &row).map_err(duplicate)?;
+                variant_view(conn, &row.id, &currency)
+            })
+        })
+        .await?;
+    observe(&db, &versions).await;
+    Ok(with_etag(
+        crate::http::created(&format!("/v1/admin/variants/{}", view.id)).json(view),
+        &variant_etag(version),
+    ))
+}
+
+/// Change a variant's colour or price.
+///
+/// Send the edit `ETag` (`"v<version>"`) as `If-Match`.
+#[utoipa::path(
+    operation_id = "updateVariant",
+    tag = "catalog-admin",
+    security(("bearer" = []), ("api_key" = [])),
+    params(("id" = String, Path, description = "`var_…` id"), ("If-Match" = Option<String>, Header, description = "Edit ETag `\"v<version>\"` of the variant as read (or `*`; several separated by commas); without it the change applies to whatever version is current", example = "\"v2\"")),
+    request_body = VariantPatch,
+    responses(
+        (status = 200, description = "Changed", body = VariantView, headers(("ETag" = String, description = "The new edit ETag `\"v<version>\"`"))),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Managers and above", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such variant", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Changed since read", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid field", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[patch("/variants/{id}")]
+async fn update_variant(
+    versions: web::Data<Versions>,
+    req: HttpRequest,
+    _auth: Auth<min::Manager>,
+    db: web::Data<Db>,
+    shop: web::Data<Shop>,
+    id: web::Path<String>,
+    body: Json<VariantPatch>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let patch = body.into_inner();
+    let if_match = if_match_header(&req);
+    let currency = shop.currency.clone();
+    let (view, version) = db
+        .run(move |conn| {
+            crate::db::write_transaction(conn, |conn| {
+                let current = store::get_variant(conn, &id)?.ok_or(ApiError::NotFound)?;
+                if !if_match_allows(if_match.as_deref(), &variant_etag(current.version)) {
+                    return Err(ApiError::PreconditionFailed);
+                }
+                let mut row = current.clone();
+                if let Some(c) = &patch.color {
+                    row.color = model::text("color", c, 40)?;
+                }
+                if let Some(p) = patch.price {
+                    row.price_override = p.map(|p| price("price.amount", p.amount)).transpose()?;
+                }
+                row.version += 1;
+                row.updated_at = crate::db::now();
+                if !store::update_variant(conn, &row, current.version)? {
+                    return Err(ApiError::PreconditionFailed);
+                }
+                variant_view(conn, &id, &currency)
+            })
+        })
+        .await?;
+    observe(&db, &versions).await;
+    Ok(with_etag(
+        HttpResponse::Ok().json(view),
+        &variant_etag(version),
+    ))
+}
+
+/// Archive a variant: no longer sold, still readable for past orders.
+///
+/// Its stock stays as it is but can no longer be ordered.
+#[utoipa::path(
+    operation_id = "archiveVariant",
+    tag = "catalog-admin",
+    security(("bearer" = []), ("api_key" = [])),
+    params(("id" = String, Path, description = "`var_…` id")),
+    responses(
+        (status = 204, description = "Archived"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Managers and above", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such variant", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[delete("/variants/{id}")]
+async fn archive_variant(
+    versions: web::Data<Versions>,
+    _auth: Auth<min::Manager>,
+    db: web::Data<Db>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    db.run(move |conn| {
+        crate::db::write_transaction(conn, |conn| {
+            let current = store::get_variant(conn, &id)?.ok_or(ApiError::NotFound)?;
+            let mut row = current.clone();
+            row.status = ARCHIVED.to_owned();
+            row.version += 1;
+            row.updated_at = crate::db::now();
+            store::update_variant(conn, &row, current.version)?;
+            Ok::<_, ApiError>(())
+        })
+    })
+    .await?;
+    observe(&db, &versions).await;
+    Ok(HttpResponse::NoContent().finish())
+}
