@@ -5,7 +5,8 @@ use diesel::dsl::exists;
 use diesel::prelude::*;
 
 use super::model::{
-    terms, Dimensions, Feature, Material, Money, ProductStatus, ProductView, SizeClass, Style,
+    terms, Dimensions, Feature, Features, Images, Material, Money, ProductChanges, ProductDraft,
+    ProductStatus, ProductView, SizeClass, Stock, StockDelta, Style, VariantChanges, VariantDraft,
     VariantStatus, VariantView, Wheels,
 };
 use crate::db::schema::{counters, product_terms, products, variants};
@@ -62,6 +63,86 @@ pub struct VariantRow {
 }
 
 impl ProductRow {
+    /// A new active product at version 1. Its `min_price` starts at the base price; see
+    /// [`recompute_min_price`].
+    pub fn new(p: &ProductDraft) -> Self {
+        let now = crate::db::now();
+        let mut row = ProductRow {
+            id: crate::ids::new_id("prod"),
+            slug: p.slug.as_str().to_owned(),
+            name: p.name.as_str().to_owned(),
+            brand: p.brand.as_str().to_owned(),
+            description: p.description.as_str().to_owned(),
+            style: p.style.as_str().to_owned(),
+            material: p.material.as_str().to_owned(),
+            wheels: p.wheels.as_str().to_owned(),
+            features: features_text(&p.features),
+            warranty_years: p.warranty.get(),
+            images: images_text(&p.images),
+            height_cm: 0,
+            width_cm: 0,
+            depth_cm: 0,
+            dim_max: 0,
+            dim_mid: 0,
+            dim_min: 0,
+            size_class: String::new(),
+            weight_g: p.weight.get(),
+            capacity_l: p.capacity.get(),
+            base_price: p.price.amount(),
+            min_price: p.price.amount(),
+            popularity: 0,
+            status: ACTIVE.to_owned(),
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        row.set_dimensions(p.dimensions);
+        row
+    }
+
+    /// Applies parsed changes; the version and `updated_at` are the caller's.
+    pub fn apply(&mut self, c: ProductChanges) {
+        if let Some(v) = c.name {
+            self.name = v.into_string();
+        }
+        if let Some(v) = c.brand {
+            self.brand = v.into_string();
+        }
+        if let Some(v) = c.description {
+            self.description = v.into_string();
+        }
+        if let Some(v) = c.style {
+            self.style = v.as_str().to_owned();
+        }
+        if let Some(v) = c.material {
+            self.material = v.as_str().to_owned();
+        }
+        if let Some(v) = c.wheels {
+            self.wheels = v.as_str().to_owned();
+        }
+        if let Some(v) = c.features {
+            self.features = features_text(&v);
+        }
+        if let Some(v) = c.warranty {
+            self.warranty_years = v.get();
+        }
+        if let Some(v) = c.images {
+            self.images = images_text(&v);
+        }
+        if let Some(v) = c.dimensions {
+            self.set_dimensions(v);
+        }
+        if let Some(v) = c.weight {
+            self.weight_g = v.get();
+        }
+        if let Some(v) = c.capacity {
+            self.capacity_l = v.get();
+        }
+        if let Some(v) = c.price {
+            self.base_price = v.amount();
+        }
+    }
+
     pub fn dimensions(&self) -> Dimensions {
         Dimensions {
             height: self.height_cm,
@@ -132,6 +213,46 @@ impl ProductRow {
 
     pub fn search_terms(&self) -> Vec<String> {
         terms(&[&self.name, &self.brand, &self.description])
+    }
+}
+
+/// Features as stored: their names, comma-separated (the order [`Features`] keeps).
+fn features_text(features: &Features) -> String {
+    let names: Vec<&str> = features.as_slice().iter().map(|f| f.as_str()).collect();
+    names.join(",")
+}
+
+/// Image URLs as stored: one per line (a URL holds no whitespace).
+fn images_text(images: &Images) -> String {
+    images.as_slice().join("\n")
+}
+
+impl VariantRow {
+    /// A new active variant of `product_id` at version 1.
+    pub fn new(product_id: &str, v: &VariantDraft) -> Self {
+        let now = crate::db::now();
+        VariantRow {
+            id: crate::ids::new_id("var"),
+            product_id: product_id.to_owned(),
+            sku: v.sku.as_str().to_owned(),
+            color: v.color.as_str().to_owned(),
+            price_override: v.price.map(|p| p.amount()),
+            available: v.available.get(),
+            status: ACTIVE.to_owned(),
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    /// Applies parsed changes; the version and `updated_at` are the caller's.
+    pub fn apply(&mut self, c: VariantChanges) {
+        if let Some(v) = c.color {
+            self.color = v.into_string();
+        }
+        if let Some(v) = c.price {
+            self.price_override = v.map(|p| p.amount());
+        }
     }
 }
 
@@ -455,15 +576,19 @@ pub fn recompute_min_price(conn: &mut DbConnection, product_id: &str) -> QueryRe
     Ok(())
 }
 
-/// Inserts a product with its variants and search terms (caller's transaction).
-pub fn insert_product(
-    conn: &mut DbConnection,
-    row: &ProductRow,
-    variants: &[VariantRow],
-) -> QueryResult<()> {
-    insert_product_rows(conn, row, variants)?;
+/// Inserts a product with its variants and search terms (caller's transaction); returns
+/// its id.
+pub fn insert_product(conn: &mut DbConnection, product: &ProductDraft) -> QueryResult<String> {
+    let row = ProductRow::new(product);
+    let variants: Vec<VariantRow> = product
+        .variants
+        .iter()
+        .map(|v| VariantRow::new(&row.id, v))
+        .collect();
+    insert_product_rows(conn, &row, &variants)?;
     recompute_min_price(conn, &row.id)?;
-    bump_catalog_version(conn)
+    bump_catalog_version(conn)?;
+    Ok(row.id)
 }
 
 /// The rows alone, for bulk loads that set `min_price` themselves and bump the catalog
@@ -544,12 +669,19 @@ pub fn update_product(
     Ok(true)
 }
 
-pub fn insert_variant(conn: &mut DbConnection, v: &VariantRow) -> QueryResult<()> {
+/// Adds a variant to a product (caller's transaction); returns its id.
+pub fn insert_variant(
+    conn: &mut DbConnection,
+    product_id: &str,
+    variant: &VariantDraft,
+) -> QueryResult<String> {
+    let v = VariantRow::new(product_id, variant);
     diesel::insert_into(variants::table)
-        .values(v)
+        .values(&v)
         .execute(conn)?;
     recompute_min_price(conn, &v.product_id)?;
-    bump_catalog_version(conn)
+    bump_catalog_version(conn)?;
+    Ok(v.id)
 }
 
 /// Writes a changed variant if it is still at `expected_version`.
@@ -581,13 +713,13 @@ pub fn update_variant(
 
 /// Sets the stock of a variant; returns the previous level, `None` when there is no such
 /// variant.
-pub fn set_stock(conn: &mut DbConnection, id: &str, available: i32) -> QueryResult<Option<i32>> {
+pub fn set_stock(conn: &mut DbConnection, id: &str, available: Stock) -> QueryResult<Option<i32>> {
     let Some(previous) = get_variant(conn, id)?.map(|v| v.available) else {
         return Ok(None);
     };
     diesel::update(variants::table.find(id))
         .set((
-            variants::available.eq(available),
+            variants::available.eq(available.get()),
             variants::updated_at.eq(crate::db::now()),
         ))
         .execute(conn)?;
@@ -595,12 +727,12 @@ pub fn set_stock(conn: &mut DbConnection, id: &str, available: i32) -> QueryResu
     Ok(Some(previous))
 }
 
-/// Adjusts the stock of a variant atomically; never below zero. Returns whether it applied.
-/// The condition lives in the UPDATE itself, so concurrent adjustments and checkouts (in any
-/// process) can interleave without ever overselling.
-/// Adds `delta` units if the result stays within `0..=max`; false (and nothing changed)
-/// otherwise. One conditional UPDATE, so it composes with concurrent checkouts.
-pub fn adjust_stock(conn: &mut DbConnection, id: &str, delta: i32, max: i32) -> QueryResult<bool> {
+/// Adds `delta` units to a variant's stock if the result stays a [`Stock`] (0 to
+/// `MAX_STOCK`); false, and nothing changed, otherwise. The condition lives in the UPDATE
+/// itself, so concurrent adjustments and checkouts (in any process) can interleave without
+/// ever overselling.
+pub fn adjust_stock(conn: &mut DbConnection, id: &str, delta: StockDelta) -> QueryResult<bool> {
+    let (delta, max) = (delta.get(), Stock::MAX);
     let n = diesel::update(
         variants::table
             .filter(variants::id.eq(id))

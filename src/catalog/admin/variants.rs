@@ -1,13 +1,9 @@
 //! `/v1/admin/products/{id}/variants`, `/v1/admin/variants/{id}`: variants added, changed,
 //! archived.
 
-use actix_web::{delete, patch, post, web, HttpRequest, HttpResponse};
-use serde::Deserialize;
-use utoipa::ToSchema;
-
-use super::{duplicate, new_variant_row, observe, variant_etag, variant_view, NewVariant};
+use super::{duplicate, observe, variant_etag, variant_view};
 use crate::auth::{min, Auth};
-use crate::catalog::model::{self, price, PriceInput, VariantView};
+use crate::catalog::model::{NewVariant, VariantPatch, VariantView};
 use crate::catalog::store::{self, ARCHIVED};
 use crate::config::Shop;
 use crate::db::Db;
@@ -15,30 +11,12 @@ use crate::http::cache::{if_match_allows, if_match_header, with_etag};
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::Json;
 use crate::versions::Versions;
+use actix_web::{delete, patch, post, web, HttpRequest, HttpResponse};
 
 pub(super) fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(create_variant)
         .service(update_variant)
         .service(archive_variant);
-}
-
-/// Changes to a variant; absent fields stay as they are.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(example = json!({"color": "sage green", "price": {"amount": 13900}}))]
-pub struct VariantPatch {
-    /// A new colour, 1–40 characters (trimmed; no control characters).
-    #[schema(
-        min_length = 1,
-        max_length = 40,
-        pattern = r"^[\s\u0085]*[^\u0000-\u0009\u000b-\u001f\u007f-\u009f]*[\s\u0085]*$",
-        example = "sage green"
-    )]
-    pub color: Option<String>,
-    /// A price of its own; `null` returns to the product's price.
-    #[serde(default, deserialize_with = "crate::http::extract::explicit_null")]
-    #[schema(value_type = Option<PriceInput>)]
-    pub price: Option<Option<PriceInput>>,
 }
 
 /// Add a variant to a product.
@@ -69,7 +47,7 @@ async fn create_variant(
     body: Json<NewVariant>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let row = new_variant_row(&id, &body.into_inner(), "$")?;
+    let variant = body.into_inner().parse("$")?;
     let currency = shop.currency.clone();
     let (view, version) = db
         .run(move |conn| {
@@ -77,8 +55,8 @@ async fn create_variant(
                 store::find(conn, &id)?
                     .filter(|p| p.id == id)
                     .ok_or(ApiError::NotFound)?;
-                store::insert_variant(conn, &row).map_err(duplicate)?;
-                variant_view(conn, &row.id, &currency)
+                let variant_id = store::insert_variant(conn, &id, &variant).map_err(duplicate)?;
+                variant_view(conn, &variant_id, &currency)
             })
         })
         .await?;
@@ -129,12 +107,7 @@ async fn update_variant(
                     return Err(ApiError::PreconditionFailed);
                 }
                 let mut row = current.clone();
-                if let Some(c) = &patch.color {
-                    row.color = model::text("color", c, 40)?;
-                }
-                if let Some(p) = patch.price {
-                    row.price_override = p.map(|p| price("price.amount", p.amount)).transpose()?;
-                }
+                row.apply(patch.parse()?);
                 row.version += 1;
                 row.updated_at = crate::db::now();
                 if !store::update_variant(conn, &row, current.version)? {

@@ -1,9 +1,20 @@
-//! Consultations: where one stands, what a shopper asks and support answers, and what each
-//! reader is shown. No HTTP, no SQL.
+//! Consultations: where one stands, what a shopper asks and support answers (as sent and
+//! as parsed), and what each reader is shown. No SQL; of HTTP only the shapes of the bodies
+//! (serde and their OpenAPI schemas).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+
+use crate::accounts::model::Email;
+use crate::catalog::model::ScreenedText;
+use crate::invalid::Invalid;
+
+/// A question in the asker's words, 1–2,000 characters: also the limit of the question
+/// support publishes with an answer.
+pub type QuestionText = ScreenedText<2000>;
+/// Support's answer, 1–4,000 characters.
+pub type AnswerText = ScreenedText<4000>;
 
 /// Where a consultation stands: `open` until support answers, then `answered`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
@@ -170,4 +181,45 @@ pub struct ConsultationAnswer {
         pattern = r"^[\s\u0085]*[^\u0000-\u0009\u000b-\u001f\u007f-\u009f]*[\s\u0085]*$"
     )]
     pub public_question: Option<String>,
+}
+
+/// A shopper's question, parsed.
+#[derive(Debug, Clone)]
+pub struct Question {
+    pub text: QuestionText,
+    pub contact_email: Option<Email>,
+}
+
+impl NewConsultation {
+    pub fn parse(self) -> Result<Question, Invalid> {
+        Ok(Question {
+            text: QuestionText::parse("question", &self.question)?,
+            contact_email: self
+                .contact_email
+                .as_deref()
+                .map(|e| Email::parse("contact_email", e))
+                .transpose()?,
+        })
+    }
+}
+
+/// Support's answer, parsed.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub text: AnswerText,
+    /// The question as published with the answer; `None` keeps the answer private.
+    pub public_question: Option<QuestionText>,
+}
+
+impl ConsultationAnswer {
+    pub fn parse(self) -> Result<Answer, Invalid> {
+        Ok(Answer {
+            text: AnswerText::parse("answer", &self.answer)?,
+            public_question: self
+                .public_question
+                .as_deref()
+                .map(|q| QuestionText::parse("public_question", q))
+                .transpose()?,
+        })
+    }
 }

@@ -10,17 +10,14 @@ use super::model::{
     NewConsultation, PublicConsultation, PublicConsultationList, QueuedConsultation,
 };
 use super::store::{self, ANSWERED, TABLE};
-use crate::accounts::model::Email;
 use crate::audit::{self, Actor, Event};
 use crate::auth::{min, Auth};
-use crate::catalog::model;
 use crate::catalog::store as catalog;
 use crate::crypto::{Crypto, Place};
 use crate::db::Db;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{Json, Query};
 use crate::http::pagination::{paginate, PageQuery};
-use crate::privacy::refuse_sensitive;
 
 pub fn configure_public(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(ask).service(list_public);
@@ -69,14 +66,7 @@ async fn ask(
     body: Json<NewConsultation>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let body = body.into_inner();
-    let question = model::text("question", &body.question, 2000)?;
-    refuse_sensitive("question", &question)?;
-    let email = body
-        .contact_email
-        .as_deref()
-        .map(|e| Email::parse("contact_email", e))
-        .transpose()?;
+    let question = body.into_inner().parse()?;
     let crypto = crypto.into_inner();
     let receipt = db
         .run(move |conn| {
@@ -86,9 +76,12 @@ async fn ask(
                     .ok_or(ApiError::NotFound)?;
                 let cid = crate::ids::new_id("con");
                 let key = crypto.create_data_key(conn, &cid)?;
-                let question_sealed =
-                    key.seal_str(&Place::new(TABLE, "question_sealed", &cid), &question)?;
-                let email_sealed = email
+                let question_sealed = key.seal_str(
+                    &Place::new(TABLE, "question_sealed", &cid),
+                    question.text.as_str(),
+                )?;
+                let email_sealed = question
+                    .contact_email
                     .as_ref()
                     .map(|e| {
                         key.seal_str(&Place::new(TABLE, "contact_email_sealed", &cid), e.as_str())
@@ -280,18 +273,7 @@ async fn answer(
     body: Json<ConsultationAnswer>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let body = body.into_inner();
-    let text = model::text("answer", &body.answer, 4000)?;
-    refuse_sensitive("answer", &text)?;
-    let public_question = body
-        .public_question
-        .as_deref()
-        .map(|q| {
-            let q = model::text("public_question", q, 2000)?;
-            refuse_sensitive("public_question", &q)?;
-            Ok::<_, ApiError>(q)
-        })
-        .transpose()?;
+    let answer = body.into_inner().parse()?;
     let staff_id = auth.principal.id.clone();
     let receipt = db
         .run(move |conn| {
@@ -300,8 +282,8 @@ async fn answer(
             if !store::mark_answered(
                 conn,
                 &id,
-                &text,
-                public_question.as_deref(),
+                answer.text.as_str(),
+                answer.public_question.as_ref().map(|q| q.as_str()),
                 &staff_id,
                 now,
             )? {

@@ -1,15 +1,27 @@
-//! Catalog domain: luggage attributes as closed vocabularies, validated measurements, the
-//! size-class rule, and the product views clients see. No HTTP, no SQL.
+//! Catalog domain: luggage attributes as closed vocabularies, measurements and the
+//! size-class rule, products and variants as staff submit them and as they are once parsed,
+//! and the product views clients see. No SQL; of HTTP only the shapes of the bodies (serde
+//! and their OpenAPI schemas), never a request, a response or a status.
 
 mod dimensions;
 mod fields;
+mod product;
+mod variant;
 mod views;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 pub use dimensions::{Dimensions, CABIN_BOX, LARGE_MAX_CM, MEDIUM_MAX_CM, UNDERSEAT_BOX};
-pub use fields::{in_range, price, sku, slug, slugify, terms, text, PriceInput};
+pub use fields::{
+    slugify, terms, text, Brand, Capacity, Color, Description, Features, Images, Price, PriceInput,
+    ProductName, ScreenedText, Sku, Slug, Stock, StockDelta, StockReason, Text, Warranty, Weight,
+};
+pub use product::{ImageUrl, NewProduct, ProductChanges, ProductDraft, ProductPatch};
+pub use variant::{
+    NewVariant, StockAdjustment, StockChange, StockLevel, VariantChanges, VariantDraft,
+    VariantPatch,
+};
 pub use views::{product_example, Money, ProductList, ProductView, VariantView};
 
 /// A closed vocabulary stored as text: `as_str`/`parse` round-trip, serde uses the same names.
