@@ -1,5 +1,5 @@
 //! `/v1/admin/products…`, `/v1/admin/variants…` (manager+): catalogue and inventory, one
-//! file per resource.
+//! file per resource. The handlers parse, call a use case of `catalog::editing`, and answer.
 //!
 //! Writes take `If-Match` with the edit ETag these routes return (`"p<version>"` for a
 //! product, `"v<version>"` for a variant); a stale one answers 412.
@@ -8,10 +8,8 @@ mod products;
 mod stock;
 mod variants;
 
-use super::model::{ProductView, VariantView};
 use super::store;
-use crate::db::{Db, DbConnection};
-use crate::http::error::ApiError;
+use crate::db::Db;
 use crate::versions::Versions;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -37,34 +35,4 @@ fn product_etag(version: i32) -> String {
 
 fn variant_etag(version: i32) -> String {
     format!("\"v{version}\"")
-}
-
-fn duplicate(e: diesel::result::Error) -> ApiError {
-    if crate::db::is_unique_violation(&e) {
-        ApiError::conflict("Another product uses this slug, or another variant this SKU.")
-    } else {
-        e.into()
-    }
-}
-
-fn render(
-    conn: &mut DbConnection,
-    product_id: &str,
-    currency: &str,
-) -> Result<(ProductView, i32), ApiError> {
-    let row = store::find(conn, product_id)?.ok_or(ApiError::NotFound)?;
-    let variants = store::variants_of(conn, std::slice::from_ref(&row.id), false)?;
-    Ok((row.view(&variants[0], currency), row.version))
-}
-
-fn variant_view(
-    conn: &mut DbConnection,
-    id: &str,
-    currency: &str,
-) -> Result<(VariantView, i32), ApiError> {
-    let v = store::get_variant(conn, id)?.ok_or(ApiError::NotFound)?;
-    let product = store::find(conn, &v.product_id)?.ok_or(ApiError::NotFound)?;
-    let view = product.view(std::slice::from_ref(&v), currency);
-    let variant = view.variants.into_iter().next().ok_or(ApiError::NotFound)?;
-    Ok((variant, v.version))
 }

@@ -1,16 +1,17 @@
 //! `/v1/admin/products…`: products, created with their variants, changed, archived.
 
-use super::{duplicate, observe, product_etag, render};
+use actix_web::{delete, patch, post, web, HttpRequest, HttpResponse};
+
+use super::{observe, product_etag};
 use crate::auth::{min, Auth};
+use crate::catalog::editing;
 use crate::catalog::model::{NewProduct, ProductPatch, ProductView};
-use crate::catalog::store::{self, ARCHIVED};
 use crate::config::Shop;
 use crate::db::Db;
 use crate::http::cache::{if_match_allows, if_match_header, with_etag};
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::Json;
 use crate::versions::Versions;
-use actix_web::{delete, patch, post, web, HttpRequest, HttpResponse};
 
 pub(super) fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(create_product)
@@ -43,15 +44,10 @@ async fn create_product(
     shop: web::Data<Shop>,
     body: Json<NewProduct>,
 ) -> Result<HttpResponse, ApiError> {
-    let draft = body.into_inner().parse()?;
+    let product = body.into_inner().parse()?;
     let currency = shop.currency.clone();
     let (view, version) = db
-        .run(move |conn| {
-            crate::db::write_transaction(conn, |conn| {
-                let id = store::insert_product(conn, &draft).map_err(duplicate)?;
-                render(conn, &id, &currency)
-            })
-        })
+        .run(move |conn| editing::create_product(conn, &product, &currency))
         .await?;
     observe(&db, &versions).await;
     Ok(with_etag(
@@ -89,29 +85,11 @@ async fn update_product(
     id: web::Path<String>,
     body: Json<ProductPatch>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
-    let p = body.into_inner();
     let if_match = if_match_header(&req);
-    let currency = shop.currency.clone();
+    let admits = move |version| if_match_allows(if_match.as_deref(), &product_etag(version));
+    let (id, patch, currency) = (id.into_inner(), body.into_inner(), shop.currency.clone());
     let (view, version) = db
-        .run(move |conn| {
-            crate::db::write_transaction(conn, |conn| {
-                let current = store::find(conn, &id)?
-                    .filter(|r| r.id == id)
-                    .ok_or(ApiError::NotFound)?;
-                if !if_match_allows(if_match.as_deref(), &product_etag(current.version)) {
-                    return Err(ApiError::PreconditionFailed);
-                }
-                let mut row = current.clone();
-                row.apply(p.parse()?);
-                row.version = current.version + 1;
-                row.updated_at = crate::db::now();
-                if !store::update_product(conn, &row, current.version)? {
-                    return Err(ApiError::PreconditionFailed);
-                }
-                render(conn, &row.id, &currency)
-            })
-        })
+        .run(move |conn| editing::update_product(conn, &id, admits, patch, &currency))
         .await?;
     observe(&db, &versions).await;
     Ok(with_etag(
@@ -144,20 +122,8 @@ async fn archive_product(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    db.run(move |conn| {
-        crate::db::write_transaction(conn, |conn| {
-            let mut row = store::find(conn, &id)?
-                .filter(|r| r.id == id)
-                .ok_or(ApiError::NotFound)?;
-            let expected = row.version;
-            row.status = ARCHIVED.to_owned();
-            row.version += 1;
-            row.updated_at = crate::db::now();
-            store::update_product(conn, &row, expected)?;
-            Ok::<_, ApiError>(())
-        })
-    })
-    .await?;
+    db.run(move |conn| editing::archive_product(conn, &id))
+        .await?;
     observe(&db, &versions).await;
     Ok(HttpResponse::NoContent().finish())
 }

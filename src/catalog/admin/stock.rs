@@ -1,15 +1,16 @@
 //! `/v1/admin/variants/{id}/stock…`: stock set after a count, or adjusted atomically.
 
-use super::{observe, variant_view};
+use actix_web::{post, put, web, HttpResponse};
+
+use super::observe;
 use crate::auth::{min, Auth};
-use crate::catalog::model::{Stock, StockAdjustment, StockLevel, VariantView};
-use crate::catalog::store;
+use crate::catalog::editing;
+use crate::catalog::model::{StockAdjustment, StockLevel, VariantView};
 use crate::config::Shop;
 use crate::db::Db;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::Json;
 use crate::versions::Versions;
-use actix_web::{post, put, web, HttpResponse};
 
 pub(super) fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(set_stock).service(adjust_stock);
@@ -41,24 +42,11 @@ async fn set_stock(
     id: web::Path<String>,
     body: Json<StockLevel>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
     let available = body.into_inner().parse()?;
-    let currency = shop.currency.clone();
+    let (id, currency) = (id.into_inner(), shop.currency.clone());
     let actor = auth.principal.id.clone();
-    let (view, _) = db
-        .run(move |conn| {
-            crate::db::write_transaction(conn, |conn| {
-                let previous = store::set_stock(conn, &id, available)?.ok_or(ApiError::NotFound)?;
-                store::record_stock_movement(
-                    conn,
-                    &id,
-                    available.get() - previous,
-                    "stock level set",
-                    &actor,
-                )?;
-                variant_view(conn, &id, &currency)
-            })
-        })
+    let view = db
+        .run(move |conn| editing::set_stock(conn, &id, available, &actor, &currency))
         .await?;
     observe(&db, &versions).await;
     Ok(HttpResponse::Ok().json(view))
@@ -93,38 +81,11 @@ async fn adjust_stock(
     id: web::Path<String>,
     body: Json<StockAdjustment>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
     let change = body.into_inner().parse()?;
-    let currency = shop.currency.clone();
+    let (id, currency) = (id.into_inner(), shop.currency.clone());
     let actor = auth.principal.id.clone();
-    let (view, _) = db
-        .run(move |conn| {
-            crate::db::write_transaction(conn, |conn| {
-                let variant = store::get_variant(conn, &id)?.ok_or(ApiError::NotFound)?;
-                if !store::adjust_stock(conn, &id, change.delta)? {
-                    // Nothing changed; the row as it is now says which bound held.
-                    let now =
-                        store::get_variant(conn, &id)?.map_or(variant.available, |v| v.available);
-                    if now.saturating_add(change.delta.get()) > Stock::MAX {
-                        return Err(ApiError::validation(
-                            "delta",
-                            format!("would take the stock above {} units", Stock::MAX),
-                        ));
-                    }
-                    return Err(ApiError::conflict(
-                        "The adjustment would take the stock below zero.",
-                    ));
-                }
-                store::record_stock_movement(
-                    conn,
-                    &id,
-                    change.delta.get(),
-                    change.reason.as_str(),
-                    &actor,
-                )?;
-                variant_view(conn, &id, &currency)
-            })
-        })
+    let view = db
+        .run(move |conn| editing::adjust_stock(conn, &id, &change, &actor, &currency))
         .await?;
     observe(&db, &versions).await;
     Ok(HttpResponse::Ok().json(view))

@@ -1,17 +1,18 @@
 //! `/v1/admin/products/{id}/variants`, `/v1/admin/variants/{id}`: variants added, changed,
 //! archived.
 
-use super::{duplicate, observe, variant_etag, variant_view};
+use actix_web::{delete, patch, post, web, HttpRequest, HttpResponse};
+
+use super::{observe, variant_etag};
 use crate::auth::{min, Auth};
+use crate::catalog::editing;
 use crate::catalog::model::{NewVariant, VariantPatch, VariantView};
-use crate::catalog::store::{self, ARCHIVED};
 use crate::config::Shop;
 use crate::db::Db;
 use crate::http::cache::{if_match_allows, if_match_header, with_etag};
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::Json;
 use crate::versions::Versions;
-use actix_web::{delete, patch, post, web, HttpRequest, HttpResponse};
 
 pub(super) fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(create_variant)
@@ -46,19 +47,10 @@ async fn create_variant(
     id: web::Path<String>,
     body: Json<NewVariant>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
     let variant = body.into_inner().parse("$")?;
-    let currency = shop.currency.clone();
+    let (id, currency) = (id.into_inner(), shop.currency.clone());
     let (view, version) = db
-        .run(move |conn| {
-            crate::db::write_transaction(conn, |conn| {
-                store::find(conn, &id)?
-                    .filter(|p| p.id == id)
-                    .ok_or(ApiError::NotFound)?;
-                let variant_id = store::insert_variant(conn, &id, &variant).map_err(duplicate)?;
-                variant_view(conn, &variant_id, &currency)
-            })
-        })
+        .run(move |conn| editing::create_variant(conn, &id, &variant, &currency))
         .await?;
     observe(&db, &versions).await;
     Ok(with_etag(
@@ -95,27 +87,11 @@ async fn update_variant(
     id: web::Path<String>,
     body: Json<VariantPatch>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
-    let patch = body.into_inner();
     let if_match = if_match_header(&req);
-    let currency = shop.currency.clone();
+    let admits = move |version| if_match_allows(if_match.as_deref(), &variant_etag(version));
+    let (id, patch, currency) = (id.into_inner(), body.into_inner(), shop.currency.clone());
     let (view, version) = db
-        .run(move |conn| {
-            crate::db::write_transaction(conn, |conn| {
-                let current = store::get_variant(conn, &id)?.ok_or(ApiError::NotFound)?;
-                if !if_match_allows(if_match.as_deref(), &variant_etag(current.version)) {
-                    return Err(ApiError::PreconditionFailed);
-                }
-                let mut row = current.clone();
-                row.apply(patch.parse()?);
-                row.version += 1;
-                row.updated_at = crate::db::now();
-                if !store::update_variant(conn, &row, current.version)? {
-                    return Err(ApiError::PreconditionFailed);
-                }
-                variant_view(conn, &id, &currency)
-            })
-        })
+        .run(move |conn| editing::update_variant(conn, &id, admits, patch, &currency))
         .await?;
     observe(&db, &versions).await;
     Ok(with_etag(
@@ -147,18 +123,8 @@ async fn archive_variant(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    db.run(move |conn| {
-        crate::db::write_transaction(conn, |conn| {
-            let current = store::get_variant(conn, &id)?.ok_or(ApiError::NotFound)?;
-            let mut row = current.clone();
-            row.status = ARCHIVED.to_owned();
-            row.version += 1;
-            row.updated_at = crate::db::now();
-            store::update_variant(conn, &row, current.version)?;
-            Ok::<_, ApiError>(())
-        })
-    })
-    .await?;
+    db.run(move |conn| editing::archive_variant(conn, &id))
+        .await?;
     observe(&db, &versions).await;
     Ok(HttpResponse::NoContent().finish())
 }
