@@ -7,17 +7,16 @@ use utoipa::IntoParams;
 
 use super::model::{
     ConsultationAnswer, ConsultationQueue, ConsultationReceipt, ConsultationStatus,
-    NewConsultation, PublicConsultation, PublicConsultationList, QueuedConsultation,
+    NewConsultation, PublicConsultationList,
 };
-use super::store::{self, ANSWERED, TABLE};
-use crate::audit::{self, Actor, Event};
+use super::store;
+use crate::audit::Actor;
 use crate::auth::{min, Auth};
-use crate::catalog::store as catalog;
-use crate::crypto::{Crypto, Place};
+use crate::crypto::Crypto;
 use crate::db::Db;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{Json, Query};
-use crate::http::pagination::{paginate, PageQuery};
+use crate::http::pagination::PageQuery;
 
 pub fn configure_public(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(ask).service(list_public);
@@ -65,45 +64,10 @@ async fn ask(
     id: web::Path<String>,
     body: Json<NewConsultation>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
     let question = body.into_inner().parse()?;
-    let crypto = crypto.into_inner();
+    let (id, crypto) = (id.into_inner(), crypto.into_inner());
     let receipt = db
-        .run(move |conn| {
-            crate::db::write_transaction(conn, |conn| {
-                let product = catalog::find(conn, &id)?
-                    .filter(|p| p.status == catalog::ACTIVE)
-                    .ok_or(ApiError::NotFound)?;
-                let cid = crate::ids::new_id("con");
-                let key = crypto.create_data_key(conn, &cid)?;
-                let question_sealed = key.seal_str(
-                    &Place::new(TABLE, "question_sealed", &cid),
-                    question.text.as_str(),
-                )?;
-                let email_sealed = question
-                    .contact_email
-                    .as_ref()
-                    .map(|e| {
-                        key.seal_str(&Place::new(TABLE, "contact_email_sealed", &cid), e.as_str())
-                    })
-                    .transpose()?;
-                let now = crate::db::now();
-                store::insert(
-                    conn,
-                    &cid,
-                    &product.id,
-                    &question_sealed,
-                    email_sealed.as_deref(),
-                    now,
-                )?;
-                Ok::<_, ApiError>(ConsultationReceipt {
-                    id: cid,
-                    product_id: product.id,
-                    status: ConsultationStatus::Open,
-                    created_at: now.and_utc(),
-                })
-            })
-        })
+        .run(move |conn| store::ask(conn, &crypto, &id, &question))
         .await?;
     Ok(HttpResponse::Created().json(receipt))
 }
@@ -127,39 +91,17 @@ async fn list_public(
     id: web::Path<String>,
     query: Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
     let page = query.into_inner().validate("consultations")?;
-    let after = page.after.clone();
-    let limit = i64::from(page.limit) + 1;
-    let rows = db
-        .run(move |conn| {
-            let product = catalog::find(conn, &id)?.ok_or(ApiError::NotFound)?;
-            Ok::<_, ApiError>(store::page(
-                conn,
-                Some(&product.id),
-                ANSWERED,
-                true,
-                after.as_deref(),
-                limit,
-            )?)
-        })
+    let id = id.into_inner();
+    let list = db
+        .run(move |conn| store::published(conn, &id, &page))
         .await?;
-    let (rows, next_cursor) = paginate(rows, &page, "consultations", |r| r.id.clone());
-    let data = rows
-        .into_iter()
-        .map(|r| PublicConsultation {
-            id: r.id,
-            question: r.public_question.unwrap_or_default(),
-            answer: r.answer.unwrap_or_default(),
-            answered_at: r.answered_at.map(|t| t.and_utc()),
-        })
-        .collect();
     Ok(HttpResponse::Ok()
         .insert_header((
             actix_web::http::header::CACHE_CONTROL,
             crate::http::cache::PUBLIC_SHORT,
         ))
-        .json(PublicConsultationList { data, next_cursor }))
+        .json(list))
 }
 
 /// The consultation queue.
@@ -186,7 +128,7 @@ async fn list_queue(
     query: Query<QueueQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
-    let status = q.status.unwrap_or(ConsultationStatus::Open).as_str();
+    let status = q.status.unwrap_or(ConsultationStatus::Open);
     let page = PageQuery {
         limit: q.limit,
         cursor: q.cursor,
@@ -194,57 +136,10 @@ async fn list_queue(
     .validate("consultation-queue")?;
     let actor = Actor::from_principal(&auth.principal, None);
     let crypto = crypto.into_inner();
-    let after = page.after.clone();
-    let limit = i64::from(page.limit) + 1;
-    let rows = db
-        .run(move |conn| {
-            store::page(conn, None, status, false, after.as_deref(), limit).map_err(ApiError::from)
-        })
+    let queue = db
+        .run(move |conn| store::queue(conn, &crypto, &actor, status, &page))
         .await?;
-    let (rows, next_cursor) = paginate(rows, &page, "consultation-queue", |r| r.id.clone());
-    let data = db
-        .run(move |conn| {
-            crate::db::write_transaction(conn, |conn| {
-                let mut out = Vec::with_capacity(rows.len());
-                for r in rows {
-                    let question = match crypto.data_key(conn, &r.id) {
-                        Ok(key) => {
-                            audit::record(
-                                conn,
-                                &crypto,
-                                &actor,
-                                &Event {
-                                    action: "consultation.read",
-                                    subject_id: Some(&r.id),
-                                    fields: &["question"],
-                                    purpose: "answering a pre-sale question",
-                                },
-                            )?;
-                            key.open_string(
-                                &Place::new(TABLE, "question_sealed", &r.id),
-                                &r.question_sealed,
-                            )?
-                        }
-                        // Shredded by retention or erasure: the question is gone.
-                        Err(crate::crypto::CryptoError::Shredded) => String::new(),
-                        Err(e) => return Err(e.into()),
-                    };
-                    out.push(QueuedConsultation {
-                        id: r.id,
-                        product_id: r.product_id,
-                        status: ConsultationStatus::parse(&r.status)
-                            .unwrap_or(ConsultationStatus::Open),
-                        question,
-                        has_contact_email: r.contact_email_sealed.is_some(),
-                        answer: r.answer,
-                        created_at: r.created_at.and_utc(),
-                    });
-                }
-                Ok::<_, ApiError>(out)
-            })
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(ConsultationQueue { data, next_cursor }))
+    Ok(HttpResponse::Ok().json(queue))
 }
 
 /// Answer a consultation.
@@ -272,43 +167,10 @@ async fn answer(
     id: web::Path<String>,
     body: Json<ConsultationAnswer>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
     let answer = body.into_inner().parse()?;
-    let staff_id = auth.principal.id.clone();
+    let (id, staff_id) = (id.into_inner(), auth.principal.id.clone());
     let receipt = db
-        .run(move |conn| {
-          crate::db::write_transaction(conn, |conn| {
-            let now = crate::db::now();
-            if !store::mark_answered(
-                conn,
-                &id,
-                answer.text.as_str(),
-                answer.public_question.as_ref().map(|q| q.as_str()),
-                &staff_id,
-                now,
-            )? {
-                return Err(ApiError::NotFound);
-            }
-            let (product_id, created_at, asker) = store::summary(conn, &id)?;
-            // The asker left an address: tell them (the gateway gets the address, sealed
-            // here; the outbox payload holds ids only).
-            if asker {
-                crate::notifications::enqueue(
-                    conn,
-                    None,
-                    None,
-                    crate::notifications::kind::CONSULTATION_ANSWERED,
-                    &serde_json::json!({"consultation_id": id, "product_id": product_id, "status": ANSWERED}),
-                )?;
-            }
-            Ok(ConsultationReceipt {
-                id,
-                product_id,
-                status: ConsultationStatus::Answered,
-                created_at: created_at.and_utc(),
-            })
-          })
-        })
+        .run(move |conn| store::answer(conn, &id, &answer, &staff_id))
         .await?;
     Ok(HttpResponse::Ok().json(receipt))
 }

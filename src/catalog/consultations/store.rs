@@ -1,15 +1,24 @@
-//! Consultation queries. The question and the contact email reach the database sealed with
-//! the consultation's own data key; only the asker's address is opened here, for the
-//! notification gateway.
+//! Consultations in the database: each use case of the room as one transaction on the
+//! caller's connection, and the queries under them.
+//!
+//! The question and the contact email reach the database sealed with the consultation's own
+//! data key. The question is opened only for support, each opening recorded in the audit
+//! log; the address only for the notification gateway.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::model::ConsultationStatus;
-use crate::crypto::{Crypto, Place};
+use super::model::{
+    Answer, ConsultationQueue, ConsultationReceipt, ConsultationStatus, PublicConsultation,
+    PublicConsultationList, Question, QueuedConsultation,
+};
+use crate::audit::{self, Actor, Event};
+use crate::catalog::store as catalog;
+use crate::crypto::{Crypto, CryptoError, Place};
 use crate::db::schema::consultations;
-use crate::db::DbConnection;
+use crate::db::{write_transaction, DbConnection};
 use crate::http::error::ApiError;
+use crate::http::pagination::{paginate, Page};
 use crate::notifications::recipients::{Address, Notice};
 
 pub const TABLE: &str = "consultations";
@@ -18,20 +27,207 @@ pub const ANSWERED: &str = ConsultationStatus::Answered.as_str();
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = consultations)]
-pub struct Row {
-    pub id: String,
-    pub product_id: String,
-    pub question_sealed: Vec<u8>,
-    pub contact_email_sealed: Option<Vec<u8>>,
-    pub status: String,
-    pub answer: Option<String>,
-    pub public_question: Option<String>,
-    pub answered_at: Option<NaiveDateTime>,
-    pub created_at: NaiveDateTime,
+struct Row {
+    id: String,
+    product_id: String,
+    question_sealed: Vec<u8>,
+    contact_email_sealed: Option<Vec<u8>>,
+    status: String,
+    answer: Option<String>,
+    public_question: Option<String>,
+    answered_at: Option<NaiveDateTime>,
+    created_at: NaiveDateTime,
+}
+
+/// Records a question about an active product (by `prod_…` id or slug), sealed.
+pub fn ask(
+    conn: &mut DbConnection,
+    crypto: &Crypto,
+    product: &str,
+    question: &Question,
+) -> Result<ConsultationReceipt, ApiError> {
+    write_transaction(conn, |conn| {
+        let product = catalog::find(conn, product)?
+            .filter(|p| p.status == catalog::ACTIVE)
+            .ok_or(ApiError::NotFound)?;
+        let cid = crate::ids::new_id("con");
+        let key = crypto.create_data_key(conn, &cid)?;
+        let question_sealed = key.seal_str(
+            &Place::new(TABLE, "question_sealed", &cid),
+            question.text.as_str(),
+        )?;
+        let email_sealed = question
+            .contact_email
+            .as_ref()
+            .map(|e| key.seal_str(&Place::new(TABLE, "contact_email_sealed", &cid), e.as_str()))
+            .transpose()?;
+        let now = crate::db::now();
+        insert(
+            conn,
+            &cid,
+            &product.id,
+            &question_sealed,
+            email_sealed.as_deref(),
+            now,
+        )?;
+        Ok(ConsultationReceipt {
+            id: cid,
+            product_id: product.id,
+            status: ConsultationStatus::Open,
+            created_at: now.and_utc(),
+        })
+    })
+}
+
+/// One page of the answers published about a product (by `prod_…` id or slug).
+pub fn published(
+    conn: &mut DbConnection,
+    product: &str,
+    page: &Page,
+) -> Result<PublicConsultationList, ApiError> {
+    let product = catalog::find(conn, product)?.ok_or(ApiError::NotFound)?;
+    let rows = self::page(
+        conn,
+        Some(&product.id),
+        ANSWERED,
+        true,
+        page.after.as_deref(),
+        i64::from(page.limit) + 1,
+    )?;
+    let (rows, next_cursor) = paginate(rows, page, "consultations", |r| r.id.clone());
+    let data = rows.into_iter().map(Row::public).collect();
+    Ok(PublicConsultationList { data, next_cursor })
+}
+
+/// One page of the support queue, questions opened for `actor`: each opening is recorded in
+/// the audit log, in the same transaction.
+pub fn queue(
+    conn: &mut DbConnection,
+    crypto: &Crypto,
+    actor: &Actor,
+    status: ConsultationStatus,
+    page: &Page,
+) -> Result<ConsultationQueue, ApiError> {
+    let rows = self::page(
+        conn,
+        None,
+        status.as_str(),
+        false,
+        page.after.as_deref(),
+        i64::from(page.limit) + 1,
+    )?;
+    let (rows, next_cursor) = paginate(rows, page, "consultation-queue", |r| r.id.clone());
+    let data = write_transaction(conn, |conn| {
+        rows.into_iter()
+            .map(|r| {
+                let question = open_question(conn, crypto, actor, &r)?;
+                Ok(r.queued(question))
+            })
+            .collect::<Result<Vec<_>, ApiError>>()
+    })?;
+    Ok(ConsultationQueue { data, next_cursor })
+}
+
+/// The asker's question, opened for support and the opening audited; empty once retention
+/// or erasure has shredded its key.
+fn open_question(
+    conn: &mut DbConnection,
+    crypto: &Crypto,
+    actor: &Actor,
+    r: &Row,
+) -> Result<String, ApiError> {
+    let key = match crypto.data_key(conn, &r.id) {
+        Ok(key) => key,
+        // Shredded by retention or erasure: the question is gone.
+        Err(CryptoError::Shredded) => return Ok(String::new()),
+        Err(e) => return Err(e.into()),
+    };
+    audit::record(
+        conn,
+        crypto,
+        actor,
+        &Event {
+            action: "consultation.read",
+            subject_id: Some(&r.id),
+            fields: &["question"],
+            purpose: "answering a pre-sale question",
+        },
+    )?;
+    Ok(key.open_string(
+        &Place::new(TABLE, "question_sealed", &r.id),
+        &r.question_sealed,
+    )?)
+}
+
+/// Records support's answer (replacing an earlier one) in `staff_id`'s name, and tells the
+/// asker through the outbox when they left an address.
+pub fn answer(
+    conn: &mut DbConnection,
+    id: &str,
+    answer: &Answer,
+    staff_id: &str,
+) -> Result<ConsultationReceipt, ApiError> {
+    write_transaction(conn, |conn| {
+        let now = crate::db::now();
+        let public_question = answer.public_question.as_ref().map(|q| q.as_str());
+        if !mark_answered(
+            conn,
+            id,
+            answer.text.as_str(),
+            public_question,
+            staff_id,
+            now,
+        )? {
+            return Err(ApiError::NotFound);
+        }
+        let (product_id, created_at, asker) = summary(conn, id)?;
+        // The asker left an address: tell them (the gateway gets the address, sealed
+        // here; the outbox payload holds ids only).
+        if asker {
+            crate::notifications::enqueue(
+                conn,
+                None,
+                None,
+                crate::notifications::kind::CONSULTATION_ANSWERED,
+                &serde_json::json!({"consultation_id": id, "product_id": product_id, "status": ANSWERED}),
+            )?;
+        }
+        Ok(ConsultationReceipt {
+            id: id.to_owned(),
+            product_id,
+            status: ConsultationStatus::Answered,
+            created_at: created_at.and_utc(),
+        })
+    })
+}
+
+impl Row {
+    /// As anyone may read it: the published question, never the asker's own.
+    fn public(self) -> PublicConsultation {
+        PublicConsultation {
+            id: self.id,
+            question: self.public_question.unwrap_or_default(),
+            answer: self.answer.unwrap_or_default(),
+            answered_at: self.answered_at.map(|t| t.and_utc()),
+        }
+    }
+
+    /// As support sees it, with the question opened.
+    fn queued(self, question: String) -> QueuedConsultation {
+        QueuedConsultation {
+            id: self.id,
+            product_id: self.product_id,
+            status: ConsultationStatus::parse(&self.status).unwrap_or(ConsultationStatus::Open),
+            question,
+            has_contact_email: self.contact_email_sealed.is_some(),
+            answer: self.answer,
+            created_at: self.created_at.and_utc(),
+        }
+    }
 }
 
 /// A new open consultation, its question (and contact email, if any) already sealed.
-pub fn insert(
+fn insert(
     conn: &mut DbConnection,
     id: &str,
     product_id: &str,
@@ -54,7 +250,7 @@ pub fn insert(
 
 /// Up to `limit` consultations in `status` after the id `after`, oldest first; of one
 /// product, and only those with a published question, when asked.
-pub fn page(
+fn page(
     conn: &mut DbConnection,
     product_id: Option<&str>,
     status: &str,
@@ -82,7 +278,7 @@ pub fn page(
 
 /// Records support's answer (replacing an earlier one); false when there is no such
 /// consultation.
-pub fn mark_answered(
+fn mark_answered(
     conn: &mut DbConnection,
     id: &str,
     answer: &str,
@@ -103,7 +299,7 @@ pub fn mark_answered(
 }
 
 /// The product asked about, when, and whether the asker left an address.
-pub fn summary(conn: &mut DbConnection, id: &str) -> QueryResult<(String, NaiveDateTime, bool)> {
+fn summary(conn: &mut DbConnection, id: &str) -> QueryResult<(String, NaiveDateTime, bool)> {
     let (product_id, created_at, asker): (String, NaiveDateTime, Option<Vec<u8>>) =
         consultations::table
             .find(id)
