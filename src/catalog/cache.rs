@@ -10,9 +10,9 @@
 //! getting the stale one meanwhile, for at most one more second (stale-while-revalidate).
 //! Without that, every request in flight at that moment rendered the same page: on
 //! PostgreSQL under load, dozens of identical queries at once, each through a blocking thread
-//! and a database process fighting for the cores with the busy workers, held those requests
-//! for up to 2.5 s, once a second (BENCHMARKS.md). Listed availability is thus at most two
-//! seconds old.
+//! and a database process fighting for the cores with the busy workers, stalled those
+//! requests once a second (the measured stalls are in BENCHMARKS.md, under "Latency").
+//! Listed availability is thus at most two seconds old.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
@@ -28,8 +28,8 @@ const STALE_GRACE: Duration = Duration::from_secs(1);
 /// Entries kept at most: bounds the keys (each under a kilobyte) and the bookkeeping.
 const MAX_ENTRIES: usize = 4096;
 /// Body bytes kept at most. A default list page (20 products) is ~25 KiB, a page of 100
-/// ~125 KiB: bounded by entries alone the cache reached ~100 MiB in the benchmark's uncached
-/// rows (BENCHMARKS.md) and could reach ~500 MiB. 16 MiB still holds ~650 default pages, far
+/// ~125 KiB: bounded by entries alone the cache could reach ~500 MiB (memory measured under
+/// load is in BENCHMARKS.md, under "RSS"). 16 MiB still holds ~650 default pages, far
 /// more than the hot ones (first pages of common filters) that are asked for within a second
 /// of each other, so a burst of distinct deep pages or `q` searches no longer grows an
 /// instance's memory. Keys are bounded by the entry count and not counted here.

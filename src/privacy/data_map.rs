@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use crate::crypto::Column;
 use crate::http::error::ApiError;
 use crate::retention::{self, DataCategory, Retention, RetentionRule, Settings};
-use crate::{accounts, idempotency, orders, privacy, webhooks};
+use crate::{accounts, catalog, idempotency, orders, privacy, webhooks};
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(data_map);
@@ -139,8 +139,8 @@ pub const CATEGORIES: &[Category] = &[
         name: "Pre-sale questions",
         personal: true,
         fields: &[
-            sealed("question", Column::new("consultations", "question_sealed")),
-            sealed("contact email (optional)", Column::new("consultations", "contact_email_sealed")),
+            sealed("question", catalog::consultations::store::QUESTION),
+            sealed("contact email (optional)", catalog::consultations::store::CONTACT_EMAIL),
         ],
         purpose: "Answering questions about a product.",
         legal_basis: "Steps prior to a contract (GDPR Art. 6(1)(b))",

@@ -1,0 +1,38 @@
+//! `/v1/admin/products…`, `/v1/admin/variants…` (manager+): catalogue and inventory, one
+//! file per resource. The handlers parse, call a use case of `catalog::editing`, and answer.
+//!
+//! Writes take `If-Match` with the edit ETag these routes return (`"p<version>"` for a
+//! product, `"v<version>"` for a variant); a stale one answers 412.
+
+mod products;
+mod stock;
+mod variants;
+
+use super::store;
+use crate::db::Db;
+use crate::versions::Versions;
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    products::configure(cfg);
+    variants::configure(cfg);
+    stock::configure(cfg);
+}
+
+/// After a change: this instance serves it at once instead of after its next poll.
+async fn observe(db: &Db, versions: &Versions) {
+    match db
+        .run(|conn| store::catalog_version(conn).map_err(crate::db::DbError::from))
+        .await
+    {
+        Ok(v) => versions.observe_catalog(v),
+        Err(e) => log::warn!("could not read the catalog version: {e}"),
+    }
+}
+
+fn product_etag(version: i32) -> String {
+    format!("\"p{version}\"")
+}
+
+fn variant_etag(version: i32) -> String {
+    format!("\"v{version}\"")
+}
