@@ -5,7 +5,7 @@
 //! variables carry credentials.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::db::DatabaseUrl;
@@ -270,251 +270,71 @@ fn secret_var(
     }
 }
 
+/// A whole number from `min` to `max`, or `default` when the variable is unset.
+fn number(
+    get: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: i64,
+    min: i64,
+    max: i64,
+) -> Result<i64, ConfigError> {
+    match get(var) {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (min..=max).contains(n))
+            .ok_or_else(|| invalid(var, format!("expected a number from {min} to {max}"))),
+    }
+}
+
+/// A [`number`] of seconds.
+fn seconds(
+    get: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: i64,
+    min: i64,
+    max: i64,
+) -> Result<Duration, ConfigError> {
+    Ok(Duration::from_secs(
+        number(get, var, default, min, max)?.unsigned_abs(),
+    ))
+}
+
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
     /// Builds the configuration from any variable source (the environment, or a map in tests).
+    /// Each concern reads its own variables in a `*_from` function below; the first invalid
+    /// variable, in this order, is the one reported.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-
-        let environment = match get("VALISE_ENV").as_deref().map(str::trim) {
-            None | Some("development") | Some("dev") => Environment::Development,
-            Some("production") | Some("prod") => Environment::Production,
-            Some(_) => return Err(invalid("VALISE_ENV", "expected development or production")),
-        };
-
-        let bind = get("VALISE_BIND")
-            .unwrap_or_else(|| DEFAULT_BIND.into())
-            .trim()
-            .parse::<SocketAddr>()
-            .map_err(|_| invalid("VALISE_BIND", "expected IP:PORT, e.g. 127.0.0.1:8080"))?;
-
-        let database_url =
-            DatabaseUrl::parse(&get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into()))
-                .map_err(|reason| invalid("DATABASE_URL", reason))?;
-
-        let read_database_url = match get("DATABASE_READ_URL") {
-            None => None,
-            Some(raw) => {
-                let url = DatabaseUrl::parse(&raw).map_err(|r| invalid("DATABASE_READ_URL", r))?;
-                if url.backend() != crate::db::Backend::Postgres
-                    || database_url.backend() != crate::db::Backend::Postgres
-                {
-                    return Err(invalid(
-                        "DATABASE_READ_URL",
-                        "a read replica needs DATABASE_URL and DATABASE_READ_URL on PostgreSQL",
-                    ));
-                }
-                Some(url)
-            }
-        };
-
-        let db_pool_size = match get("VALISE_DB_POOL_SIZE") {
-            None => 10,
-            Some(v) => v
-                .trim()
-                .parse::<u32>()
-                .ok()
-                .filter(|n| (1..=200).contains(n))
-                .ok_or_else(|| invalid("VALISE_DB_POOL_SIZE", "expected a number from 1 to 200"))?,
-        };
-
-        let workers = match get("VALISE_WORKERS") {
-            None => None,
-            Some(v) => Some(
-                v.trim()
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|n| (1..=256).contains(n))
-                    .ok_or_else(|| invalid("VALISE_WORKERS", "expected a number from 1 to 256"))?,
-            ),
-        };
-
-        let cors_origins = match get("VALISE_CORS_ORIGINS") {
-            None if environment == Environment::Production => CorsOrigins::None,
-            None => CorsOrigins::Any,
-            Some(v) => parse_origins(&v).map_err(|r| invalid("VALISE_CORS_ORIGINS", r))?,
-        };
-
-        let data_dir = PathBuf::from(get("VALISE_DATA_DIR").unwrap_or_else(|| "./data".into()));
+        let environment = environment_from(&get)?;
         let production = environment == Environment::Production;
-
-        let master_keys = match (get("VALISE_MASTER_KEY"), get("VALISE_MASTER_KEY_FILE")) {
-            (Some(_), Some(_)) => {
-                return Err(invalid(
-                    "VALISE_MASTER_KEY",
-                    "set either VALISE_MASTER_KEY or VALISE_MASTER_KEY_FILE, not both",
-                ))
-            }
-            (Some(value), None) => {
-                crate::crypto::Keyring::parse(&value)
-                    .map_err(|reason| invalid("VALISE_MASTER_KEY", reason))?;
-                SecretSource::Value(Secret::new(value))
-            }
-            (None, Some(path)) => SecretSource::File(PathBuf::from(path)),
-            (None, None) if production => return Err(invalid(
-                "VALISE_MASTER_KEY",
-                "production needs real master keys (VALISE_MASTER_KEY or VALISE_MASTER_KEY_FILE)",
-            )),
-            (None, None) => SecretSource::Generated(data_dir.join("master.keys")),
-        };
-
-        let jwt_secret = match (get("VALISE_JWT_SECRET"), get("VALISE_JWT_SECRET_FILE")) {
-            (Some(_), Some(_)) => {
-                return Err(invalid(
-                    "VALISE_JWT_SECRET",
-                    "set either VALISE_JWT_SECRET or VALISE_JWT_SECRET_FILE, not both",
-                ))
-            }
-            (Some(value), None) => {
-                if value.len() < 32 {
-                    return Err(invalid("VALISE_JWT_SECRET", "must be at least 32 characters"));
-                }
-                SecretSource::Value(Secret::new(value))
-            }
-            (None, Some(path)) => SecretSource::File(PathBuf::from(path)),
-            (None, None) if production => {
-                return Err(invalid(
-                    "VALISE_JWT_SECRET",
-                    "production needs a real signing secret (VALISE_JWT_SECRET or VALISE_JWT_SECRET_FILE)",
-                ))
-            }
-            (None, None) => SecretSource::Generated(data_dir.join("jwt.secret")),
-        };
-
-        let admin_bootstrap = match (get("VALISE_ADMIN_EMAIL"), get("VALISE_ADMIN_PASSWORD")) {
-            (None, None) => None,
-            (Some(email), Some(password)) => Some(AdminBootstrap {
-                email,
-                password: Secret::new(password),
-            }),
-            (Some(_), None) => {
-                return Err(invalid(
-                    "VALISE_ADMIN_PASSWORD",
-                    "needed with VALISE_ADMIN_EMAIL",
-                ))
-            }
-            // Alone, it is the password `valise admin create --email …` reads: no bootstrap.
-            (None, Some(_)) => None,
-        };
-
-        let currency = get("VALISE_CURRENCY").unwrap_or_else(|| "EUR".into());
-        if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
-            return Err(invalid(
-                "VALISE_CURRENCY",
-                "expected an ISO 4217 code such as EUR",
-            ));
-        }
-
-        let payment_webhook_secret = match secret_var(
-            &get,
-            "VALISE_PAYMENT_WEBHOOK_SECRET",
-            "VALISE_PAYMENT_WEBHOOK_SECRET_FILE",
-        )? {
-            Some(s) if s.len() >= 16 => Secret::new(s),
-            Some(_) => {
-                return Err(invalid(
-                    "VALISE_PAYMENT_WEBHOOK_SECRET",
-                    "must be at least 16 characters",
-                ))
-            }
-            None if production => {
-                return Err(invalid(
-                    "VALISE_PAYMENT_WEBHOOK_SECRET",
-                    "production needs the provider's webhook secret",
-                ))
-            }
-            None => Secret::new(DEV_WEBHOOK_SECRET.to_owned()),
-        };
-
-        let number =
-            |var: &'static str, default: i64, min: i64, max: i64| -> Result<i64, ConfigError> {
-                match get(var) {
-                    None => Ok(default),
-                    Some(v) => v
-                        .trim()
-                        .parse::<i64>()
-                        .ok()
-                        .filter(|n| (min..=max).contains(n))
-                        .ok_or_else(|| {
-                            invalid(var, format!("expected a number from {min} to {max}"))
-                        }),
-                }
-            };
-        let payment_window =
-            chrono::Duration::minutes(number("VALISE_ORDER_PAYMENT_MINUTES", 30, 1, 1440)?);
-        let after_sales_window =
-            chrono::Duration::days(number("VALISE_AFTER_SALES_DAYS", 30, 0, 365)?);
-
-        let retention = RetentionConfig {
-            order_personal_days_after_close: number(
-                "VALISE_ORDER_DATA_DAYS_AFTER_CLOSE",
-                0,
-                0,
-                3650,
-            )?,
-            accounting_years: number("VALISE_ACCOUNTING_YEARS", 10, 1, 30)?,
-            inactive_account_years: number("VALISE_INACTIVE_ACCOUNT_YEARS", 3, 1, 30)?,
-        };
-
-        if get("VALISE_BEHIND_PROXY").is_some() {
-            return Err(invalid(
-                "VALISE_BEHIND_PROXY",
-                "replaced by VALISE_TRUSTED_PROXIES: the addresses or networks (CIDR) of your \
-                 proxies",
-            ));
-        }
-        let trusted_proxies = match get("VALISE_TRUSTED_PROXIES") {
-            None => TrustedProxies::default(),
-            Some(list) => TrustedProxies::parse(&list)
-                .map_err(|reason| invalid("VALISE_TRUSTED_PROXIES", reason))?,
-        };
-
-        let delivery = delivery_from(&get, production, &number)?;
-        let metrics_token =
-            match secret_var(&get, "VALISE_METRICS_TOKEN", "VALISE_METRICS_TOKEN_FILE")? {
-                None => None,
-                Some(t) if t.len() >= 16 && t.bytes().all(|b| b.is_ascii_graphic()) => {
-                    Some(Secret::new(t))
-                }
-                Some(_) => {
-                    return Err(invalid(
-                        "VALISE_METRICS_TOKEN",
-                        "expected at least 16 printable characters without spaces",
-                    ))
-                }
-            };
-
-        let analytics = AnalyticsConfig {
-            min_visitors: number("VALISE_ANALYTICS_MIN_VISITORS", 5, 2, 1000)?,
-            raw_days: number("VALISE_ANALYTICS_RAW_DAYS", 30, 2, 3660)?,
-            rollup_interval: Duration::from_secs(
-                number("VALISE_ANALYTICS_ROLLUP_SECONDS", 60, 1, 3600)?.unsigned_abs(),
-            ),
-            batches_per_minute: i32::try_from(number(
-                "VALISE_ANALYTICS_BATCHES_PER_MINUTE",
-                120,
-                1,
-                100_000,
-            )?)
-            .unwrap_or(120),
-        };
-
+        let bind = bind_from(&get)?;
+        let (database_url, read_database_url, db_pool_size) = database_from(&get)?;
+        let workers = workers_from(&get)?;
+        let cors_origins = cors_from(&get, production)?;
+        let data_dir = PathBuf::from(get("VALISE_DATA_DIR").unwrap_or_else(|| "./data".into()));
+        let master_keys = master_keys_from(&get, production, &data_dir)?;
+        let jwt_secret = jwt_secret_from(&get, production, &data_dir)?;
+        let admin_bootstrap = admin_bootstrap_from(&get)?;
+        let shop = shop_from(&get)?;
+        let payment_webhook_secret = payment_webhook_secret_from(&get, production)?;
+        let retention = retention_from(&get)?;
+        let trusted_proxies = trusted_proxies_from(&get)?;
+        let delivery = delivery_from(&get, production)?;
+        let metrics_token = metrics_token_from(&get)?;
+        let analytics = analytics_from(&get)?;
         let rate_limit_scale =
-            u32::try_from(number("VALISE_RATE_LIMIT_SCALE", 1, 1, 100_000)?).unwrap_or(1);
-
-        let audit_anchor_file = match get("VALISE_AUDIT_ANCHOR_FILE") {
-            Some(path) => Some(PathBuf::from(path.trim())),
-            None if production => None,
-            None => Some(data_dir.join("audit-anchors.jsonl")),
-        };
-        let audit_anchor_interval = Duration::from_secs(
-            number("VALISE_AUDIT_ANCHOR_SECONDS", 60, 1, 86_400)?.unsigned_abs(),
-        );
+            u32::try_from(number(&get, "VALISE_RATE_LIMIT_SCALE", 1, 1, 100_000)?).unwrap_or(1);
+        let (audit_anchor_file, audit_anchor_interval) =
+            audit_anchor_from(&get, production, &data_dir)?;
         let exports_per_hour =
-            i32::try_from(number("VALISE_EXPORTS_PER_HOUR", 10, 1, 100_000)?).unwrap_or(10);
+            i32::try_from(number(&get, "VALISE_EXPORTS_PER_HOUR", 10, 1, 100_000)?).unwrap_or(10);
 
         Ok(Self {
             environment,
@@ -528,11 +348,7 @@ impl Config {
             master_keys,
             jwt_secret,
             admin_bootstrap,
-            shop: Shop {
-                currency,
-                payment_window,
-                after_sales_window,
-            },
+            shop,
             payment_webhook_secret,
             retention,
             trusted_proxies,
@@ -633,58 +449,285 @@ impl Config {
     }
 }
 
+fn environment_from(get: &impl Fn(&str) -> Option<String>) -> Result<Environment, ConfigError> {
+    match get("VALISE_ENV").as_deref().map(str::trim) {
+        None | Some("development") | Some("dev") => Ok(Environment::Development),
+        Some("production") | Some("prod") => Ok(Environment::Production),
+        Some(_) => Err(invalid("VALISE_ENV", "expected development or production")),
+    }
+}
+
+fn bind_from(get: &impl Fn(&str) -> Option<String>) -> Result<SocketAddr, ConfigError> {
+    get("VALISE_BIND")
+        .unwrap_or_else(|| DEFAULT_BIND.into())
+        .trim()
+        .parse::<SocketAddr>()
+        .map_err(|_| invalid("VALISE_BIND", "expected IP:PORT, e.g. 127.0.0.1:8080"))
+}
+
+/// The database, its optional read replica, and the size of the connection pool.
+fn database_from(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<(DatabaseUrl, Option<DatabaseUrl>, u32), ConfigError> {
+    let database_url =
+        DatabaseUrl::parse(&get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into()))
+            .map_err(|reason| invalid("DATABASE_URL", reason))?;
+
+    let read_database_url = match get("DATABASE_READ_URL") {
+        None => None,
+        Some(raw) => {
+            let url = DatabaseUrl::parse(&raw).map_err(|r| invalid("DATABASE_READ_URL", r))?;
+            if url.backend() != crate::db::Backend::Postgres
+                || database_url.backend() != crate::db::Backend::Postgres
+            {
+                return Err(invalid(
+                    "DATABASE_READ_URL",
+                    "a read replica needs DATABASE_URL and DATABASE_READ_URL on PostgreSQL",
+                ));
+            }
+            Some(url)
+        }
+    };
+
+    let db_pool_size = match get("VALISE_DB_POOL_SIZE") {
+        None => 10,
+        Some(v) => v
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=200).contains(n))
+            .ok_or_else(|| invalid("VALISE_DB_POOL_SIZE", "expected a number from 1 to 200"))?,
+    };
+    Ok((database_url, read_database_url, db_pool_size))
+}
+
+fn workers_from(get: &impl Fn(&str) -> Option<String>) -> Result<Option<usize>, ConfigError> {
+    match get("VALISE_WORKERS") {
+        None => Ok(None),
+        Some(v) => Ok(Some(
+            v.trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=256).contains(n))
+                .ok_or_else(|| invalid("VALISE_WORKERS", "expected a number from 1 to 256"))?,
+        )),
+    }
+}
+
+fn cors_from(
+    get: &impl Fn(&str) -> Option<String>,
+    production: bool,
+) -> Result<CorsOrigins, ConfigError> {
+    match get("VALISE_CORS_ORIGINS") {
+        None if production => Ok(CorsOrigins::None),
+        None => Ok(CorsOrigins::Any),
+        Some(v) => parse_origins(&v).map_err(|r| invalid("VALISE_CORS_ORIGINS", r)),
+    }
+}
+
+fn master_keys_from(
+    get: &impl Fn(&str) -> Option<String>,
+    production: bool,
+    data_dir: &Path,
+) -> Result<SecretSource, ConfigError> {
+    match (get("VALISE_MASTER_KEY"), get("VALISE_MASTER_KEY_FILE")) {
+        (Some(_), Some(_)) => Err(invalid(
+            "VALISE_MASTER_KEY",
+            "set either VALISE_MASTER_KEY or VALISE_MASTER_KEY_FILE, not both",
+        )),
+        (Some(value), None) => {
+            crate::crypto::Keyring::parse(&value)
+                .map_err(|reason| invalid("VALISE_MASTER_KEY", reason))?;
+            Ok(SecretSource::Value(Secret::new(value)))
+        }
+        (None, Some(path)) => Ok(SecretSource::File(PathBuf::from(path))),
+        (None, None) if production => Err(invalid(
+            "VALISE_MASTER_KEY",
+            "production needs real master keys (VALISE_MASTER_KEY or VALISE_MASTER_KEY_FILE)",
+        )),
+        (None, None) => Ok(SecretSource::Generated(data_dir.join("master.keys"))),
+    }
+}
+
+fn jwt_secret_from(
+    get: &impl Fn(&str) -> Option<String>,
+    production: bool,
+    data_dir: &Path,
+) -> Result<SecretSource, ConfigError> {
+    match (get("VALISE_JWT_SECRET"), get("VALISE_JWT_SECRET_FILE")) {
+        (Some(_), Some(_)) => Err(invalid(
+            "VALISE_JWT_SECRET",
+            "set either VALISE_JWT_SECRET or VALISE_JWT_SECRET_FILE, not both",
+        )),
+        (Some(value), None) => {
+            if value.len() < 32 {
+                return Err(invalid(
+                    "VALISE_JWT_SECRET",
+                    "must be at least 32 characters",
+                ));
+            }
+            Ok(SecretSource::Value(Secret::new(value)))
+        }
+        (None, Some(path)) => Ok(SecretSource::File(PathBuf::from(path))),
+        (None, None) if production => Err(invalid(
+            "VALISE_JWT_SECRET",
+            "production needs a real signing secret (VALISE_JWT_SECRET or VALISE_JWT_SECRET_FILE)",
+        )),
+        (None, None) => Ok(SecretSource::Generated(data_dir.join("jwt.secret"))),
+    }
+}
+
+fn admin_bootstrap_from(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<AdminBootstrap>, ConfigError> {
+    match (get("VALISE_ADMIN_EMAIL"), get("VALISE_ADMIN_PASSWORD")) {
+        (None, None) => Ok(None),
+        (Some(email), Some(password)) => Ok(Some(AdminBootstrap {
+            email,
+            password: Secret::new(password),
+        })),
+        (Some(_), None) => Err(invalid(
+            "VALISE_ADMIN_PASSWORD",
+            "needed with VALISE_ADMIN_EMAIL",
+        )),
+        // Alone, it is the password `valise admin create --email …` reads: no bootstrap.
+        (None, Some(_)) => Ok(None),
+    }
+}
+
+fn shop_from(get: &impl Fn(&str) -> Option<String>) -> Result<Shop, ConfigError> {
+    let currency = get("VALISE_CURRENCY").unwrap_or_else(|| "EUR".into());
+    if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
+        return Err(invalid(
+            "VALISE_CURRENCY",
+            "expected an ISO 4217 code such as EUR",
+        ));
+    }
+    Ok(Shop {
+        currency,
+        payment_window: chrono::Duration::minutes(number(
+            get,
+            "VALISE_ORDER_PAYMENT_MINUTES",
+            30,
+            1,
+            1440,
+        )?),
+        after_sales_window: chrono::Duration::days(number(
+            get,
+            "VALISE_AFTER_SALES_DAYS",
+            30,
+            0,
+            365,
+        )?),
+    })
+}
+
+fn payment_webhook_secret_from(
+    get: &impl Fn(&str) -> Option<String>,
+    production: bool,
+) -> Result<Secret<String>, ConfigError> {
+    match secret_var(
+        get,
+        "VALISE_PAYMENT_WEBHOOK_SECRET",
+        "VALISE_PAYMENT_WEBHOOK_SECRET_FILE",
+    )? {
+        Some(s) if s.len() >= 16 => Ok(Secret::new(s)),
+        Some(_) => Err(invalid(
+            "VALISE_PAYMENT_WEBHOOK_SECRET",
+            "must be at least 16 characters",
+        )),
+        None if production => Err(invalid(
+            "VALISE_PAYMENT_WEBHOOK_SECRET",
+            "production needs the provider's webhook secret",
+        )),
+        None => Ok(Secret::new(DEV_WEBHOOK_SECRET.to_owned())),
+    }
+}
+
+fn retention_from(get: &impl Fn(&str) -> Option<String>) -> Result<RetentionConfig, ConfigError> {
+    Ok(RetentionConfig {
+        order_personal_days_after_close: number(
+            get,
+            "VALISE_ORDER_DATA_DAYS_AFTER_CLOSE",
+            0,
+            0,
+            3650,
+        )?,
+        accounting_years: number(get, "VALISE_ACCOUNTING_YEARS", 10, 1, 30)?,
+        inactive_account_years: number(get, "VALISE_INACTIVE_ACCOUNT_YEARS", 3, 1, 30)?,
+    })
+}
+
+fn trusted_proxies_from(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<TrustedProxies, ConfigError> {
+    if get("VALISE_BEHIND_PROXY").is_some() {
+        return Err(invalid(
+            "VALISE_BEHIND_PROXY",
+            "replaced by VALISE_TRUSTED_PROXIES: the addresses or networks (CIDR) of your \
+             proxies",
+        ));
+    }
+    match get("VALISE_TRUSTED_PROXIES") {
+        None => Ok(TrustedProxies::default()),
+        Some(list) => {
+            TrustedProxies::parse(&list).map_err(|reason| invalid("VALISE_TRUSTED_PROXIES", reason))
+        }
+    }
+}
+
+/// The shop's notification gateway: its URL, and the secret that signs what it receives.
+fn gateway_from(
+    get: &impl Fn(&str) -> Option<String>,
+    production: bool,
+) -> Result<Option<Gateway>, ConfigError> {
+    let Some(raw) = get("VALISE_NOTIFY_WEBHOOK_URL") else {
+        return Ok(None);
+    };
+    let url = url::Url::parse(raw.trim())
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+        .ok_or_else(|| invalid("VALISE_NOTIFY_WEBHOOK_URL", "expected an http(s):// URL"))?;
+    let secret = match secret_var(
+        get,
+        "VALISE_NOTIFY_WEBHOOK_SECRET",
+        "VALISE_NOTIFY_WEBHOOK_SECRET_FILE",
+    )? {
+        Some(s) if production && s == DEV_NOTIFY_WEBHOOK_SECRET => {
+            return Err(invalid(
+                "VALISE_NOTIFY_WEBHOOK_SECRET",
+                "production refuses the development secret",
+            ))
+        }
+        Some(s) if s.len() >= 16 => s,
+        Some(_) => {
+            return Err(invalid(
+                "VALISE_NOTIFY_WEBHOOK_SECRET",
+                "must be at least 16 characters",
+            ))
+        }
+        None if production => {
+            return Err(invalid(
+                "VALISE_NOTIFY_WEBHOOK_SECRET",
+                "production needs the gateway's signing secret with VALISE_NOTIFY_WEBHOOK_URL",
+            ))
+        }
+        None => DEV_NOTIFY_WEBHOOK_SECRET.to_owned(),
+    };
+    Ok(Some(Gateway {
+        url: Secret::new(url),
+        secret: Secret::new(secret),
+    }))
+}
+
+/// The delivery worker: its pace, the gateway, and how failed tries are retried.
 fn delivery_from(
     get: &impl Fn(&str) -> Option<String>,
     production: bool,
-    number: &impl Fn(&'static str, i64, i64, i64) -> Result<i64, ConfigError>,
 ) -> Result<DeliveryConfig, ConfigError> {
-    let secs =
-        |var: &'static str, default: i64, min: i64, max: i64| -> Result<Duration, ConfigError> {
-            Ok(Duration::from_secs(
-                number(var, default, min, max)?.unsigned_abs(),
-            ))
-        };
-    let gateway = match get("VALISE_NOTIFY_WEBHOOK_URL") {
-        None => None,
-        Some(raw) => {
-            let url = url::Url::parse(raw.trim())
-                .ok()
-                .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
-                .ok_or_else(|| {
-                    invalid("VALISE_NOTIFY_WEBHOOK_URL", "expected an http(s):// URL")
-                })?;
-            let secret = match secret_var(
-                get,
-                "VALISE_NOTIFY_WEBHOOK_SECRET",
-                "VALISE_NOTIFY_WEBHOOK_SECRET_FILE",
-            )? {
-                Some(s) if production && s == DEV_NOTIFY_WEBHOOK_SECRET => {
-                    return Err(invalid(
-                        "VALISE_NOTIFY_WEBHOOK_SECRET",
-                        "production refuses the development secret",
-                    ))
-                }
-                Some(s) if s.len() >= 16 => s,
-                Some(_) => {
-                    return Err(invalid(
-                        "VALISE_NOTIFY_WEBHOOK_SECRET",
-                        "must be at least 16 characters",
-                    ))
-                }
-                None if production => return Err(invalid(
-                    "VALISE_NOTIFY_WEBHOOK_SECRET",
-                    "production needs the gateway's signing secret with VALISE_NOTIFY_WEBHOOK_URL",
-                )),
-                None => DEV_NOTIFY_WEBHOOK_SECRET.to_owned(),
-            };
-            Some(Gateway {
-                url: Secret::new(url),
-                secret: Secret::new(secret),
-            })
-        }
-    };
-    let notify_retry_base = secs("VALISE_NOTIFY_RETRY_SECONDS", 30, 1, 3600)?;
-    let notify_retry_cap = secs("VALISE_NOTIFY_RETRY_MAX_SECONDS", 3600, 1, 86_400)?;
+    let gateway = gateway_from(get, production)?;
+    let notify_retry_base = seconds(get, "VALISE_NOTIFY_RETRY_SECONDS", 30, 1, 3600)?;
+    let notify_retry_cap = seconds(get, "VALISE_NOTIFY_RETRY_MAX_SECONDS", 3600, 1, 86_400)?;
     if notify_retry_cap < notify_retry_base {
         return Err(invalid(
             "VALISE_NOTIFY_RETRY_MAX_SECONDS",
@@ -712,17 +755,64 @@ fn delivery_from(
     };
     Ok(DeliveryConfig {
         interval: Duration::from_millis(
-            number("VALISE_DELIVERY_INTERVAL_MS", 1000, 50, 60_000)?.unsigned_abs(),
+            number(get, "VALISE_DELIVERY_INTERVAL_MS", 1000, 50, 60_000)?.unsigned_abs(),
         ),
-        timeout: secs("VALISE_DELIVERY_TIMEOUT_SECONDS", 10, 1, 120)?,
+        timeout: seconds(get, "VALISE_DELIVERY_TIMEOUT_SECONDS", 10, 1, 120)?,
         gateway,
-        notify_max_attempts: i32::try_from(number("VALISE_NOTIFY_MAX_ATTEMPTS", 8, 1, 50)?)
+        notify_max_attempts: i32::try_from(number(get, "VALISE_NOTIFY_MAX_ATTEMPTS", 8, 1, 50)?)
             .unwrap_or(8),
         notify_retry_base,
         notify_retry_cap,
         webhook_allow_private,
         ..DeliveryConfig::default()
     })
+}
+
+fn metrics_token_from(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<Secret<String>>, ConfigError> {
+    match secret_var(get, "VALISE_METRICS_TOKEN", "VALISE_METRICS_TOKEN_FILE")? {
+        None => Ok(None),
+        Some(t) if t.len() >= 16 && t.bytes().all(|b| b.is_ascii_graphic()) => {
+            Ok(Some(Secret::new(t)))
+        }
+        Some(_) => Err(invalid(
+            "VALISE_METRICS_TOKEN",
+            "expected at least 16 printable characters without spaces",
+        )),
+    }
+}
+
+fn analytics_from(get: &impl Fn(&str) -> Option<String>) -> Result<AnalyticsConfig, ConfigError> {
+    Ok(AnalyticsConfig {
+        min_visitors: number(get, "VALISE_ANALYTICS_MIN_VISITORS", 5, 2, 1000)?,
+        raw_days: number(get, "VALISE_ANALYTICS_RAW_DAYS", 30, 2, 3660)?,
+        rollup_interval: seconds(get, "VALISE_ANALYTICS_ROLLUP_SECONDS", 60, 1, 3600)?,
+        batches_per_minute: i32::try_from(number(
+            get,
+            "VALISE_ANALYTICS_BATCHES_PER_MINUTE",
+            120,
+            1,
+            100_000,
+        )?)
+        .unwrap_or(120),
+    })
+}
+
+/// Where the audit chain's checkpoints are appended (none by default in production), and
+/// how often.
+fn audit_anchor_from(
+    get: &impl Fn(&str) -> Option<String>,
+    production: bool,
+    data_dir: &Path,
+) -> Result<(Option<PathBuf>, Duration), ConfigError> {
+    let file = match get("VALISE_AUDIT_ANCHOR_FILE") {
+        Some(path) => Some(PathBuf::from(path.trim())),
+        None if production => None,
+        None => Some(data_dir.join("audit-anchors.jsonl")),
+    };
+    let interval = seconds(get, "VALISE_AUDIT_ANCHOR_SECONDS", 60, 1, 86_400)?;
+    Ok((file, interval))
 }
 
 fn parse_origins(raw: &str) -> Result<CorsOrigins, String> {

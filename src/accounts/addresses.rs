@@ -1,6 +1,7 @@
 //! Saved shipping addresses: `GET/POST /v1/me/addresses`, `PATCH/DELETE
-//! /v1/me/addresses/{id}`. Each address is sealed whole with its owner's data key, so the
-//! owner's erasure makes every saved address unreadable at once.
+//! /v1/me/addresses/{id}`, and the saving, correcting and listing behind them. Each address is
+//! sealed whole with its owner's data key, so the owner's erasure makes every saved address
+//! unreadable at once.
 
 use actix_web::{delete, get, patch, post, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
@@ -206,6 +207,104 @@ fn audited(
     .map(|_| ())
 }
 
+/// Saves a new address of `user`, sealed, with its audit entry (one transaction); refused
+/// once [`MAX_ADDRESSES`] are saved. Returns it opened, with its ETag.
+pub fn save(
+    conn: &mut DbConnection,
+    crypto: &Crypto,
+    actor: &Actor,
+    user: &str,
+    address: &Address,
+) -> Result<(SavedAddress, String), ApiError> {
+    crate::db::write_transaction(conn, |conn| {
+        let count: i64 = addresses::table
+            .filter(addresses::user_id.eq(user))
+            .count()
+            .get_result(conn)?;
+        if count >= MAX_ADDRESSES {
+            return Err(ApiError::conflict(format!(
+                "At most {MAX_ADDRESSES} addresses can be saved; delete one first."
+            )));
+        }
+        let id = crate::ids::new_id("adr");
+        let now = crate::db::now();
+        let row = AddressRow {
+            address_sealed: seal(crypto, conn, user, &id, address)?,
+            id,
+            user_id: user.to_owned(),
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        diesel::insert_into(addresses::table)
+            .values((
+                addresses::id.eq(&row.id),
+                addresses::user_id.eq(&row.user_id),
+                addresses::address_sealed.eq(&row.address_sealed),
+                addresses::version.eq(row.version),
+                addresses::created_at.eq(row.created_at),
+                addresses::updated_at.eq(row.updated_at),
+            ))
+            .execute(conn)?;
+        audited(
+            conn,
+            crypto,
+            actor,
+            user,
+            crate::audit::Action::AddressCreate,
+        )?;
+        Ok((open(crypto, conn, &row)?, etag(&row)))
+    })
+}
+
+/// Corrects one of `user`'s addresses when `if_match` (the raw `If-Match` header) names its
+/// current version: the result is validated like a new address, audited and tracked as a
+/// rectification request, in one transaction. Returns it opened, with its new ETag.
+pub fn correct(
+    conn: &mut DbConnection,
+    crypto: &Crypto,
+    actor: &Actor,
+    user: &str,
+    id: &str,
+    if_match: Option<&str>,
+    patch: AddressPatch,
+) -> Result<(SavedAddress, String), ApiError> {
+    crate::db::write_transaction(conn, |conn| {
+        let row = owned(conn, user, id)?;
+        if !cache::if_match_allows(if_match, &etag(&row)) {
+            return Err(ApiError::PreconditionFailed);
+        }
+        let current = open(crypto, conn, &row)?.address;
+        let next = patch.apply(current).validate("$")?;
+        let sealed = seal(crypto, conn, user, &row.id, &next)?;
+        let now = crate::db::now();
+        let n = diesel::update(
+            addresses::table
+                .find(&row.id)
+                .filter(addresses::version.eq(row.version)),
+        )
+        .set((
+            addresses::address_sealed.eq(&sealed),
+            addresses::version.eq(row.version + 1),
+            addresses::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+        if n != 1 {
+            return Err(ApiError::PreconditionFailed);
+        }
+        audited(
+            conn,
+            crypto,
+            actor,
+            user,
+            crate::audit::Action::AddressUpdate,
+        )?;
+        record_self_service(conn, user, Kind::Rectification)?;
+        let row = owned(conn, user, &row.id)?;
+        Ok((open(crypto, conn, &row)?, etag(&row)))
+    })
+}
+
 /// My saved addresses.
 ///
 /// Decrypted for their owner only, oldest first.
@@ -261,47 +360,7 @@ async fn create(
     let actor = Actor::from_principal(&auth.principal, Some(&user));
     let crypto = crypto.into_inner();
     let (saved, tag) = db
-        .run(move |conn| {
-            crate::db::write_transaction(conn, |conn| {
-                let count: i64 = addresses::table
-                    .filter(addresses::user_id.eq(&user))
-                    .count()
-                    .get_result(conn)?;
-                if count >= MAX_ADDRESSES {
-                    return Err(ApiError::conflict(format!(
-                        "At most {MAX_ADDRESSES} addresses can be saved; delete one first."
-                    )));
-                }
-                let id = crate::ids::new_id("adr");
-                let now = crate::db::now();
-                let row = AddressRow {
-                    address_sealed: seal(&crypto, conn, &user, &id, &address)?,
-                    id,
-                    user_id: user.clone(),
-                    version: 1,
-                    created_at: now,
-                    updated_at: now,
-                };
-                diesel::insert_into(addresses::table)
-                    .values((
-                        addresses::id.eq(&row.id),
-                        addresses::user_id.eq(&row.user_id),
-                        addresses::address_sealed.eq(&row.address_sealed),
-                        addresses::version.eq(row.version),
-                        addresses::created_at.eq(row.created_at),
-                        addresses::updated_at.eq(row.updated_at),
-                    ))
-                    .execute(conn)?;
-                audited(
-                    conn,
-                    &crypto,
-                    &actor,
-                    &user,
-                    crate::audit::Action::AddressCreate,
-                )?;
-                Ok((open(&crypto, conn, &row)?, etag(&row)))
-            })
-        })
+        .run(move |conn| save(conn, &crypto, &actor, &user, &address))
         .await?;
     let location = format!("/v1/me/addresses/{}", saved.id);
     Ok(cache::with_etag(
@@ -349,40 +408,15 @@ async fn update(
     let crypto = crypto.into_inner();
     let (saved, tag) = db
         .run(move |conn| {
-            crate::db::write_transaction(conn, |conn| {
-                let row = owned(conn, &user, &id)?;
-                if !cache::if_match_allows(if_match.as_deref(), &etag(&row)) {
-                    return Err(ApiError::PreconditionFailed);
-                }
-                let current = open(&crypto, conn, &row)?.address;
-                let next = patch.apply(current).validate("$")?;
-                let sealed = seal(&crypto, conn, &user, &row.id, &next)?;
-                let now = crate::db::now();
-                let n = diesel::update(
-                    addresses::table
-                        .find(&row.id)
-                        .filter(addresses::version.eq(row.version)),
-                )
-                .set((
-                    addresses::address_sealed.eq(&sealed),
-                    addresses::version.eq(row.version + 1),
-                    addresses::updated_at.eq(now),
-                ))
-                .execute(conn)?;
-                if n != 1 {
-                    return Err(ApiError::PreconditionFailed);
-                }
-                audited(
-                    conn,
-                    &crypto,
-                    &actor,
-                    &user,
-                    crate::audit::Action::AddressUpdate,
-                )?;
-                record_self_service(conn, &user, Kind::Rectification)?;
-                let row = owned(conn, &user, &row.id)?;
-                Ok((open(&crypto, conn, &row)?, etag(&row)))
-            })
+            correct(
+                conn,
+                &crypto,
+                &actor,
+                &user,
+                &id,
+                if_match.as_deref(),
+                patch,
+            )
         })
         .await?;
     Ok(cache::with_etag(HttpResponse::Ok().json(saved), &tag))

@@ -1,9 +1,10 @@
-//! Accounts: customers and staff as data subjects — their sealed profile, its correction,
-//! and staff administration.
+//! Accounts: customers and staff as data subjects — their sealed profile and its correction,
+//! their saved addresses, and staff administration.
 
 pub mod addresses;
 pub mod email;
 pub mod model;
+pub mod profile;
 pub mod routes;
 pub mod staff;
 pub mod store;

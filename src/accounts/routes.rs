@@ -5,8 +5,9 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::model::{etag, Email, PersonName, Phone, UserView};
-use super::store::{self, ProfileChanges};
-use crate::audit::{self, Actor, Event};
+use super::profile;
+use super::store::ProfileChanges;
+use crate::audit::Actor;
 use crate::auth::{min, Auth};
 use crate::crypto::Crypto;
 use crate::db::Db;
@@ -78,10 +79,7 @@ async fn get_me(
     let user_id = auth.user_id()?.to_owned();
     let crypto = crypto.into_inner();
     let profile = db
-        .run(move |conn| {
-            let row = store::get(conn, &user_id)?.ok_or(ApiError::NotFound)?;
-            Ok::<_, ApiError>(store::open_profile(conn, &crypto, &row)?)
-        })
+        .run(move |conn| profile::read(conn, &crypto, &user_id))
         .await?;
     let tag = etag(profile.version);
     cache::private_json_with_etag(&req, &UserView::from(profile), &tag)
@@ -123,47 +121,19 @@ async fn patch_me(
     let crypto = crypto.into_inner();
     let profile = db
         .run(move |conn| {
-            crate::db::write_transaction(conn, |conn| {
-                let current = store::get(conn, &user_id)?.ok_or(ApiError::NotFound)?;
-                if !cache::if_match_allows(if_match.as_deref(), &etag(current.version)) {
-                    return Err(ApiError::PreconditionFailed);
-                }
-                let fields = changes.fields();
-                let row = store::update_profile(
-                    conn,
-                    &crypto,
-                    &user_id,
-                    Some(current.version),
-                    &changes,
-                )?;
-                if !fields.is_empty() {
-                    audit::record(
-                        conn,
-                        &crypto,
-                        &actor,
-                        &Event {
-                            action: crate::audit::Action::ProfileUpdate,
-                            subject_id: Some(&user_id),
-                            fields: &fields,
-                            purpose: crate::audit::Purpose::Rectification,
-                        },
-                    )?;
-                    crate::privacy::requests::store::record_self_service(
-                        conn,
-                        &user_id,
-                        crate::privacy::requests::model::Kind::Rectification,
-                    )?;
-                }
-                Ok(store::open_profile(conn, &crypto, &row)?)
-            })
+            profile::correct(
+                conn,
+                &crypto,
+                &actor,
+                &user_id,
+                if_match.as_deref(),
+                &changes,
+            )
         })
         .await?;
     let tag = etag(profile.version);
-    let mut response = HttpResponse::Ok().json(UserView::from(profile));
-    if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&tag) {
-        response
-            .headers_mut()
-            .insert(actix_web::http::header::ETAG, v);
-    }
-    Ok(response)
+    Ok(cache::with_etag(
+        HttpResponse::Ok().json(UserView::from(profile)),
+        &tag,
+    ))
 }

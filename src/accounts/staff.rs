@@ -1,5 +1,7 @@
-//! `/v1/admin/staff`: staff accounts and their roles. Nobody grants, or takes away, a role
-//! they do not hold themselves; the last active admin cannot be removed.
+//! `/v1/admin/staff`: staff accounts and their roles — the routes, and the creation and change
+//! of an account behind them (creation is shared with `valise admin create` and the first-admin
+//! bootstrap). Nobody grants, or takes away, a role they do not hold themselves; the last
+//! active admin cannot be removed.
 
 use actix_web::{get, patch, post, web, HttpResponse};
 use serde::{Deserialize, Serialize};
@@ -72,6 +74,22 @@ impl StaffStatus {
             StaffStatus::Disabled => status::DISABLED,
         }
     }
+}
+
+/// Refuses to grant `role` unless it is a staff role the granter holds.
+fn check_grant(granter: Role, role: Role) -> Result<(), ApiError> {
+    if role == Role::Customer {
+        return Err(ApiError::validation(
+            "role",
+            "staff accounts need a staff role",
+        ));
+    }
+    if !granter.includes(role) {
+        return Err(ApiError::Forbidden(
+            "You cannot grant a role you do not hold.",
+        ));
+    }
+    Ok(())
 }
 
 /// A staff account.
@@ -222,6 +240,52 @@ pub fn bootstrap_admin(
     }
 }
 
+/// Sets a staff account's role and status, revokes what the change takes away (every
+/// session and API key when it leaves `active`, keys above its role otherwise) and records
+/// it in the audit log, in one transaction; returns the account as it now is. The granter
+/// must hold the account's current role, and the last active admin stays one.
+pub fn update_account(
+    conn: &mut DbConnection,
+    crypto: &Crypto,
+    actor: &Actor,
+    granter: Role,
+    id: &str,
+    patch: &StaffPatch,
+) -> Result<StaffView, ApiError> {
+    crate::db::write_transaction(conn, |conn| {
+        let row = store::get(conn, id)?
+            .filter(|r| r.role().is_staff())
+            .ok_or(ApiError::NotFound)?;
+        if !granter.includes(row.role()) {
+            return Err(ApiError::Forbidden(
+                "You cannot change an account whose role you do not hold.",
+            ));
+        }
+        let role = patch.role.unwrap_or(row.role());
+        let new_status = patch.status.map(StaffStatus::as_str).unwrap_or(&row.status);
+        let stays_admin = role == Role::Admin && new_status == status::ACTIVE;
+        if row.role() == Role::Admin
+            && row.status == status::ACTIVE
+            && !stays_admin
+            && store::count_active(conn, Role::Admin)? <= 1
+        {
+            return Err(ApiError::conflict(
+                "This is the last active admin; create another admin first.",
+            ));
+        }
+        store::set_role_and_status(conn, id, role, new_status)?;
+        if new_status != status::ACTIVE {
+            auth_store::revoke_all(conn, id)?;
+            auth_store::revoke_api_keys_of(conn, id)?;
+        } else {
+            auth_store::revoke_api_keys_above(conn, id, role)?;
+        }
+        audit_read(conn, crypto, actor, id, crate::audit::Action::StaffUpdate)?;
+        let row = store::get(conn, id)?.ok_or(ApiError::NotFound)?;
+        view(conn, crypto, &row)
+    })
+}
+
 /// List staff accounts.
 ///
 /// Staff are data subjects too: each account shown is recorded in the audit log.
@@ -297,17 +361,7 @@ async fn create_staff(
 ) -> Result<HttpResponse, ApiError> {
     auth.person()?;
     let body = body.into_inner();
-    if body.role == Role::Customer {
-        return Err(ApiError::validation(
-            "role",
-            "staff accounts need a staff role",
-        ));
-    }
-    if !auth.principal.role.includes(body.role) {
-        return Err(ApiError::Forbidden(
-            "You cannot grant a role you do not hold.",
-        ));
-    }
+    check_grant(auth.principal.role, body.role)?;
     let email = Email::parse("email", &body.email)?;
     let name = PersonName::parse("name", &body.name)?;
     let password = Password::parse("password", body.password)?;
@@ -355,60 +409,13 @@ async fn update_staff(
     let id = id.into_inner();
     let patch = body.into_inner();
     let granter = auth.principal.role;
-    if patch.role == Some(Role::Customer) {
-        return Err(ApiError::validation(
-            "role",
-            "staff accounts need a staff role",
-        ));
-    }
-    if patch.role.is_some_and(|r| !granter.includes(r)) {
-        return Err(ApiError::Forbidden(
-            "You cannot grant a role you do not hold.",
-        ));
+    if let Some(role) = patch.role {
+        check_grant(granter, role)?;
     }
     let actor = Actor::from_principal(&auth.principal, None);
     let crypto = crypto.into_inner();
-    let view: StaffView = db
-        .run(move |conn| {
-            crate::db::write_transaction(conn, |conn| {
-                let row = store::get(conn, &id)?
-                    .filter(|r| r.role().is_staff())
-                    .ok_or(ApiError::NotFound)?;
-                if !granter.includes(row.role()) {
-                    return Err(ApiError::Forbidden(
-                        "You cannot change an account whose role you do not hold.",
-                    ));
-                }
-                let role = patch.role.unwrap_or(row.role());
-                let new_status = patch.status.map(StaffStatus::as_str).unwrap_or(&row.status);
-                let stays_admin = role == Role::Admin && new_status == status::ACTIVE;
-                if row.role() == Role::Admin
-                    && row.status == status::ACTIVE
-                    && !stays_admin
-                    && store::count_active(conn, Role::Admin)? <= 1
-                {
-                    return Err(ApiError::conflict(
-                        "This is the last active admin; create another admin first.",
-                    ));
-                }
-                store::set_role_and_status(conn, &id, role, new_status)?;
-                if new_status != status::ACTIVE {
-                    auth_store::revoke_all(conn, &id)?;
-                    auth_store::revoke_api_keys_of(conn, &id)?;
-                } else {
-                    auth_store::revoke_api_keys_above(conn, &id, role)?;
-                }
-                audit_read(
-                    conn,
-                    &crypto,
-                    &actor,
-                    &id,
-                    crate::audit::Action::StaffUpdate,
-                )?;
-                let row = store::get(conn, &id)?.ok_or(ApiError::NotFound)?;
-                view(conn, &crypto, &row)
-            })
-        })
+    let view = db
+        .run(move |conn| update_account(conn, &crypto, &actor, granter, &id, &patch))
         .await?;
     Ok(HttpResponse::Ok().json(view))
 }

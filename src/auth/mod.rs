@@ -1,8 +1,11 @@
-//! Who is calling: accounts' credentials, tokens, roles, integrator API keys, throttling.
+//! Who is calling: sign-up and sign-in, accounts' credentials, tokens, roles, integrator API
+//! keys, throttling.
 
 pub mod api_keys;
 pub mod extract;
+pub mod login;
 pub mod password;
+pub mod register;
 pub mod role;
 pub mod routes;
 pub mod store;

@@ -4,18 +4,16 @@ use actix_web::{post, web, HttpRequest, HttpResponse, ResponseError};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::password::{self, Password};
+use super::login::Outcome;
+use super::password::Password;
+use super::register::NewCustomer;
 use super::store::{self as auth_store, Refresh};
-use super::throttle::{self, Claim, LOGIN_PER_ACCOUNT, LOGIN_PER_CLIENT, LOGIN_PER_PAIR};
 use super::{min, Auth, Role, TokenKeys};
 use crate::accounts::model::{Email, PersonName, UserView};
-use crate::accounts::store::{self as accounts, NewAccount};
-use crate::audit::{self, Actor, Event};
-use crate::crypto::{index_kind, Crypto};
+use crate::crypto::Crypto;
 use crate::db::Db;
-use crate::http::error::{ApiError, Problem, RateLimit};
+use crate::http::error::{ApiError, Problem};
 use crate::http::extract::Json;
-use crate::policies;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(register)
@@ -140,21 +138,6 @@ fn tokens(
     })
 }
 
-/// The current policy version, read from the database so acceptance is always exact.
-fn require_current_policy(
-    conn: &mut crate::db::DbConnection,
-    accepted: i32,
-) -> Result<i32, ApiError> {
-    let current = policies::store::current_version(conn)?;
-    if accepted != current {
-        return Err(ApiError::validation(
-            "accepted_policy_version",
-            format!("must be the current privacy-policy version ({current})"),
-        ));
-    }
-    Ok(current)
-}
-
 /// Register a customer account.
 ///
 /// Requires accepting the current privacy policy; the acceptance is recorded. Email and name
@@ -179,52 +162,16 @@ async fn register(
     body: Json<RegisterRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let email = Email::parse("email", &body.email)?;
-    let name = PersonName::parse("name", &body.name)?;
-    let password = Password::parse("password", body.password)?;
-    let accepted = body.accepted_policy_version;
+    let new = NewCustomer {
+        email: Email::parse("email", &body.email)?,
+        name: PersonName::parse("name", &body.name)?,
+        password: Password::parse("password", body.password)?,
+        accepted_policy_version: body.accepted_policy_version,
+    };
     let crypto = crypto.into_inner();
     let request_id = crate::http::request_id::current_request_id();
     let (profile, refresh_token) = db
-        .run(move |conn| {
-            let version = require_current_policy(conn, accepted)?;
-            let password_hash = password.hash()?;
-            crate::db::write_transaction(conn, |conn| {
-                let row = accounts::create(
-                    conn,
-                    &crypto,
-                    NewAccount {
-                        email: &email,
-                        name: &name,
-                        phone: None,
-                        password_hash,
-                        role: Role::Customer,
-                    },
-                )?;
-                policies::store::record_acceptance(
-                    conn,
-                    &row.id,
-                    version,
-                    policies::model::AcceptanceSource::Registration.as_str(),
-                )?;
-                let mut actor = Actor::subject(&row.id, Role::Customer);
-                actor.request_id = request_id;
-                audit::record(
-                    conn,
-                    &crypto,
-                    &actor,
-                    &Event {
-                        action: crate::audit::Action::AccountRegister,
-                        subject_id: Some(&row.id),
-                        fields: &["email", "name"],
-                        purpose: crate::audit::Purpose::AccountCreation,
-                    },
-                )?;
-                let refresh = auth_store::start_family(conn, &row.id)?;
-                let profile = accounts::open_profile(conn, &crypto, &row)?;
-                Ok::<_, ApiError>((profile, refresh))
-            })
-        })
+        .run(move |conn| super::register::customer(conn, &crypto, &new, request_id))
         .await?;
     let tokens = tokens(&keys, &profile.id, profile.role, refresh_token)?;
     Ok(crate::http::created("/v1/me").json(Registered {
@@ -264,93 +211,16 @@ async fn login(
     body: Json<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let email = Email::parse("email", &body.email)?;
-    let password = body.password;
-    let crypto = crypto.into_inner();
-    // Bucket names are blind indexes: never an email or an address.
-    let ip = crate::http::client_ip::of(&req)
-        .map(|ip| ip.to_string())
-        .unwrap_or_default();
-    let bucket = |prefix: &str, kind: &str, value: &str| {
-        format!(
-            "{prefix}{}",
-            hex::encode(&crypto.blind_index(kind, value)[..16])
-        )
+    let attempt = super::login::Attempt {
+        email: Email::parse("email", &body.email)?,
+        password: body.password,
+        client: crate::http::client_ip::of(&req)
+            .map(|ip| ip.to_string())
+            .unwrap_or_default(),
     };
-    let account_bucket = bucket("login:account:", index_kind::ACCOUNT_EMAIL, email.as_str());
-    let client_bucket = bucket("login:client:", index_kind::CLIENT_ADDRESS, &ip);
-    let pair = format!("{}\n{ip}", email.as_str());
-    let pair_bucket = bucket("login:pair:", index_kind::LOGIN_PAIR, &pair);
-
-    enum Outcome {
-        LoggedIn {
-            user_id: String,
-            role: Role,
-            refresh: String,
-        },
-        Failed,
-    }
-    let (outcome, limit): (Outcome, RateLimit) = db
-        .run(move |conn| {
-            let now = crate::db::now();
-            // Every attempt is counted before the password is looked at, so parallel
-            // attempts cannot slip past the limit between a check and a count.
-            let left = match throttle::claim(conn, &pair_bucket, LOGIN_PER_PAIR, now)? {
-                Claim::Locked { retry_after_secs } => {
-                    return Err(ApiError::RateLimited(RateLimit {
-                        limit: LOGIN_PER_PAIR.free.unsigned_abs(),
-                        remaining: 0,
-                        reset_secs: retry_after_secs,
-                        retry_after_secs,
-                        policy: None,
-                    }))
-                }
-                Claim::Granted { left } => left,
-            };
-            throttle::take(conn, &client_bucket, LOGIN_PER_CLIENT, now)?
-                .map_err(ApiError::RateLimited)?;
-            throttle::take(conn, &account_bucket, LOGIN_PER_ACCOUNT, now)?
-                .map_err(ApiError::RateLimited)?;
-            let state = RateLimit {
-                limit: LOGIN_PER_PAIR.free.unsigned_abs(),
-                remaining: left.unsigned_abs(),
-                reset_secs: LOGIN_PER_PAIR.first_lock.num_seconds().unsigned_abs(),
-                retry_after_secs: 0,
-                policy: None,
-            };
-            let user = accounts::find_by_email(conn, &crypto, &email)?;
-            let verified = match &user {
-                Some(u) if u.status == super::status::ACTIVE => u
-                    .password_hash
-                    .as_deref()
-                    .is_some_and(|h| password::verify(h, &password)),
-                _ => {
-                    password::verify_dummy(&password);
-                    false
-                }
-            };
-            match user.filter(|_| verified) {
-                Some(user) => {
-                    // A success is no failure: the streak ends, the ceilings get it back.
-                    throttle::clear(conn, &pair_bucket)?;
-                    throttle::refund(conn, &client_bucket)?;
-                    throttle::refund(conn, &account_bucket)?;
-                    let refresh = auth_store::start_family(conn, &user.id)?;
-                    Ok((
-                        Outcome::LoggedIn {
-                            role: user.role(),
-                            user_id: user.id,
-                            refresh,
-                        },
-                        RateLimit {
-                            remaining: state.limit,
-                            ..state
-                        },
-                    ))
-                }
-                None => Ok((Outcome::Failed, state)),
-            }
-        })
+    let crypto = crypto.into_inner();
+    let (outcome, limit) = db
+        .run(move |conn| super::login::attempt(conn, &crypto, &attempt))
         .await?;
     let mut response = match outcome {
         Outcome::LoggedIn {
