@@ -228,8 +228,7 @@ async fn main() -> anyhow::Result<()> {
         for i in 0..n {
             valise::notifications::enqueue(
                 conn,
-                Some(&user),
-                None,
+                valise::notifications::To::Account { user_id: &user },
                 &valise::notifications::Kind::OrderShipped,
                 &json!({"order_id": format!("ord_{i}"), "status": "shipped"}),
             )?;

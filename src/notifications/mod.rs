@@ -11,4 +11,4 @@ pub mod store;
 
 pub use crate::delivery::status::PENDING;
 pub use kind::Kind;
-pub use store::{enqueue, enqueue_each, pending_count};
+pub use store::{enqueue, enqueue_each, pending_count, To};

@@ -10,18 +10,46 @@ use crate::db::schema::notifications;
 use crate::db::DbConnection;
 use crate::delivery::status::PENDING;
 
-/// Queues a notification for a customer (`recipient`) or, for guests, about an order.
+/// Whom a notification is for. The variants name their ids, so an order id cannot be
+/// passed where an account id is meant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum To<'a> {
+    /// An account's own notice (a data-subject request's progress).
+    Account { user_id: &'a str },
+    /// The owner of an order: its account, or for a guest's order its contact.
+    Order {
+        order_id: &'a str,
+        user_id: Option<&'a str>,
+    },
+    /// Whoever the kind's own lookup finds from the payload (a guest's request code, a
+    /// consultation's answer): see `recipients`.
+    KindLookup,
+}
+
+impl To<'_> {
+    fn ids(self) -> (Option<String>, Option<String>) {
+        match self {
+            To::Account { user_id } => (Some(user_id.to_owned()), None),
+            To::Order { order_id, user_id } => {
+                (user_id.map(str::to_owned), Some(order_id.to_owned()))
+            }
+            To::KindLookup => (None, None),
+        }
+    }
+}
+
+/// Queues a notification of `kind` for `to`.
 ///
 /// Kinds with an integrator event ([`Kind::integrator_event`]) are also emitted to
 /// integrators' webhook subscriptions ([`crate::webhooks::emit`]) in the same transaction,
 /// with only the ids and statuses of the payload.
 pub fn enqueue(
     conn: &mut DbConnection,
-    recipient_user_id: Option<&str>,
-    order_id: Option<&str>,
+    to: To<'_>,
     kind: &Kind,
     payload: &Value,
 ) -> QueryResult<String> {
+    let (recipient_user_id, order_id) = to.ids();
     let id = crate::ids::new_id("ntf");
     let now = crate::db::now();
     diesel::insert_into(notifications::table)

@@ -66,8 +66,10 @@ pub fn correct(
         }
         notifications::enqueue(
             conn,
-            order.user_id.as_deref(),
-            Some(&order.id),
+            crate::notifications::To::Order {
+                order_id: &order.id,
+                user_id: order.user_id.as_deref(),
+            },
             &Kind::OrderAddressCorrected,
             &serde_json::json!({"order_id": order.id, "number": order.number}),
         )?;

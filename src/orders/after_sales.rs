@@ -206,8 +206,10 @@ fn open(
             .execute(conn)?;
         notifications::enqueue(
             conn,
-            order.user_id.as_deref(),
-            Some(&order.id),
+            crate::notifications::To::Order {
+                order_id: &order.id,
+                user_id: order.user_id.as_deref(),
+            },
             &Kind::AfterSalesUpdated,
             &serde_json::json!({"order_id": order.id, "case_id": id, "status": CaseStatus::Open}),
         )?;
@@ -313,9 +315,7 @@ async fn resolve_case(
                     .first(conn)?;
                 notifications::enqueue(
                     conn,
-                    user.as_deref(),
-                    Some(&current.order_id),
-                    &Kind::AfterSalesUpdated,
+                    crate::notifications::To::Order { order_id: &current.order_id, user_id: user.as_deref() }, &Kind::AfterSalesUpdated,
                     &serde_json::json!({"order_id": current.order_id, "case_id": id, "status": CaseStatus::Resolved}),
                 )?;
                 view(conn, &id)

@@ -206,8 +206,10 @@ fn place_order(
     policies::store::record_acceptance(conn, &subject, current_policy, "checkout")?;
     notifications::enqueue(
         conn,
-        input.user_id.as_deref(),
-        Some(&order_id),
+        crate::notifications::To::Order {
+            order_id: &order_id,
+            user_id: input.user_id.as_deref(),
+        },
         &Kind::OrderPlaced,
         &serde_json::json!({"order_id": order_id, "number": order.number, "status": "pending_payment"}),
     )?;

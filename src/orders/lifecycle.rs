@@ -49,8 +49,10 @@ pub fn apply(conn: &mut DbConnection, change: &Change<'_>) -> Result<OrderStatus
     if let Some(kind) = to.notice() {
         notifications::enqueue(
             conn,
-            change.order.user_id.as_deref(),
-            Some(&change.order.id),
+            crate::notifications::To::Order {
+                order_id: &change.order.id,
+                user_id: change.order.user_id.as_deref(),
+            },
             &kind,
             &serde_json::json!({"order_id": change.order.id, "number": change.order.number, "status": to.as_str()}),
         )?;

@@ -439,9 +439,7 @@ async fn refund(
                 let order = orders::get(conn, &payment.order_id)?.ok_or(ApiError::NotFound)?;
                 notifications::enqueue(
                     conn,
-                    order.user_id.as_deref(),
-                    Some(&order.id),
-                    &Kind::PaymentRefunded,
+                    crate::notifications::To::Order { order_id: &order.id, user_id: order.user_id.as_deref() }, &Kind::PaymentRefunded,
                     &serde_json::json!({"order_id": order.id, "payment_id": payment.id, "status": status.as_str(), "amount": amount}),
                 )?;
                 let payment = store::get(conn, &id)?.ok_or(ApiError::NotFound)?;

@@ -267,8 +267,11 @@ pub async fn enqueue(app: &TestApp, user: Option<&str>, kind: &str, payload: Val
     app.db
         .run(move |conn| {
             let kind = valise::notifications::Kind::parse(&kind).expect("a known kind");
-            valise::notifications::enqueue(conn, user.as_deref(), None, &kind, &payload)
-                .map_err(anyhow::Error::from)
+            let to = match user.as_deref() {
+                Some(user_id) => valise::notifications::To::Account { user_id },
+                None => valise::notifications::To::KindLookup,
+            };
+            valise::notifications::enqueue(conn, to, &kind, &payload).map_err(anyhow::Error::from)
         })
         .await
         .unwrap()

@@ -121,8 +121,7 @@ async fn pools_outbox_backlog_and_retention_runs_are_reported() {
         app.query(|conn| {
             valise::notifications::enqueue(
                 conn,
-                None,
-                None,
+                valise::notifications::To::KindLookup,
                 &valise::notifications::Kind::OrderPlaced,
                 &json!({}),
             )

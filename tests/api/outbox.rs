@@ -327,8 +327,9 @@ async fn two_instances_deliver_each_notification_and_webhook_exactly_once() {
                 .map(|i| {
                     valise::notifications::enqueue(
                         conn,
-                        Some(&recipient),
-                        None,
+                        valise::notifications::To::Account {
+                            user_id: &recipient,
+                        },
                         &valise::notifications::Kind::OrderPlaced,
                         &json!({"order_id": format!("ord_{i}"), "status": "pending_payment"}),
                     )

@@ -183,8 +183,7 @@ pub fn answer(
         if asker {
             crate::notifications::enqueue(
                 conn,
-                None,
-                None,
+                crate::notifications::To::KindLookup,
                 &crate::notifications::Kind::ConsultationAnswered,
                 &serde_json::json!({"consultation_id": id, "product_id": product_id, "status": ANSWERED}),
             )?;

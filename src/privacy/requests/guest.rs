@@ -210,8 +210,7 @@ fn open_request(
         .execute(conn)?;
     crate::notifications::enqueue(
         conn,
-        None,
-        None,
+        crate::notifications::To::KindLookup,
         &crate::notifications::Kind::DsrVerificationCode,
         &serde_json::json!({ "request_id": row.id }),
     )?;

@@ -85,8 +85,7 @@ pub fn notify(conn: &mut DbConnection, row: &RequestRow) -> QueryResult<()> {
     });
     crate::notifications::enqueue(
         conn,
-        Some(user),
-        None,
+        crate::notifications::To::Account { user_id: user },
         &crate::notifications::Kind::DsrUpdated,
         &payload,
     )?;
