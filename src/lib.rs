@@ -26,6 +26,7 @@ pub mod policies;
 pub mod privacy;
 pub mod retention;
 pub mod startup;
+pub mod text;
 pub mod versions;
 pub mod webhooks;
 pub mod workers;

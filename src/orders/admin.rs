@@ -454,8 +454,8 @@ async fn ship(
 ) -> Result<HttpResponse, ApiError> {
     let number = number.into_inner();
     let body = body.into_inner();
-    let carrier = crate::catalog::model::text("carrier", &body.carrier, 60)?;
-    let tracking = crate::catalog::model::text("tracking_number", &body.tracking_number, 60)?;
+    let carrier = crate::text::text("carrier", &body.carrier, 60)?;
+    let tracking = crate::text::text("tracking_number", &body.tracking_number, 60)?;
     let actor = AuditActor::from_principal(&auth.principal, None);
     let principal = auth.principal;
     let crypto = crypto.into_inner();

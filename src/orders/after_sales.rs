@@ -248,7 +248,7 @@ async fn open_case(
     let window = shop.after_sales_window;
     let number = number.into_inner();
     let body = body.into_inner();
-    let reason = crate::catalog::model::text("reason", &body.reason, 2000)?;
+    let reason = crate::text::text("reason", &body.reason, 2000)?;
     refuse_sensitive("reason", &reason)?;
     let requester = Requester::from_request(&caller, &req)?;
     let crypto = crypto.into_inner();
@@ -288,8 +288,7 @@ async fn resolve_case(
     body: Json<Resolution>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let resolution =
-        crate::catalog::model::text("resolution", &body.into_inner().resolution, 2000)?;
+    let resolution = crate::text::text("resolution", &body.into_inner().resolution, 2000)?;
     refuse_sensitive("resolution", &resolution)?;
     let case = db
         .run(move |conn| {

@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 use super::{Feature, MAX_STOCK};
 use crate::invalid::Invalid;
 use crate::privacy::refuse_sensitive;
+pub use crate::text::{text, Text};
 
 /// A URL-safe product handle: 1–100 lower-case letters, digits and single dashes, neither
 /// first nor last. Never `prod_…`, so a path segment is an id or a slug, never both.
@@ -109,39 +110,6 @@ impl Price {
     }
 
     pub fn amount(self) -> i64 {
-        self.0
-    }
-}
-
-/// Free text as typed into a form: surrounding spaces trimmed, 1 to `max` characters, no
-/// control characters except line breaks. The rule behind [`Text`], for rooms whose fields
-/// have no type of their own yet.
-pub fn text(field: &str, raw: &str, max: usize) -> Result<String, Invalid> {
-    let value = raw.trim();
-    let len = value.chars().count();
-    if len == 0 || len > max || value.chars().any(|c| c.is_control() && c != '\n') {
-        return Err(Invalid::field(
-            field,
-            format!("must be 1 to {max} characters"),
-        ));
-    }
-    Ok(value.to_owned())
-}
-
-/// Free text of 1 to `MAX` characters (see [`text`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Text<const MAX: usize>(String);
-
-impl<const MAX: usize> Text<MAX> {
-    pub fn parse(field: &str, raw: &str) -> Result<Self, Invalid> {
-        text(field, raw, MAX).map(Self)
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    pub fn into_string(self) -> String {
         self.0
     }
 }
