@@ -82,7 +82,12 @@ pub fn catalog_version(conn: &mut DbConnection) -> QueryResult<i64> {
 fn replace_terms(conn: &mut DbConnection, row: &ProductRow) -> QueryResult<()> {
     diesel::delete(product_terms::table.filter(product_terms::product_id.eq(&row.id)))
         .execute(conn)?;
-    // One row at a time: multi-row inserts do not compile on the multi-backend connection.
+    insert_terms(conn, row)
+}
+
+/// The search terms of a product's row. One row at a time: multi-row inserts do not compile
+/// on the multi-backend connection.
+fn insert_terms(conn: &mut DbConnection, row: &ProductRow) -> QueryResult<()> {
     for term in row.search_terms() {
         diesel::insert_into(product_terms::table)
             .values((
@@ -146,15 +151,7 @@ pub fn insert_product_rows(
             .values(v)
             .execute(conn)?;
     }
-    for term in row.search_terms() {
-        diesel::insert_into(product_terms::table)
-            .values((
-                product_terms::term.eq(term),
-                product_terms::product_id.eq(&row.id),
-            ))
-            .execute(conn)?;
-    }
-    Ok(())
+    insert_terms(conn, row)
 }
 
 pub fn existing_slugs(conn: &mut DbConnection) -> QueryResult<std::collections::HashSet<String>> {
