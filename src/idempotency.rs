@@ -147,11 +147,16 @@ pub fn save(
     Ok(stored == 1)
 }
 
-/// The replayed response.
-pub fn replay(stored: Stored) -> HttpResponse {
-    HttpResponse::build(StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK))
+/// The stored answer as a response; `Idempotent-Replayed: true` when it replays an earlier
+/// request.
+pub fn replay(stored: Stored, replayed: bool) -> HttpResponse {
+    let mut response =
+        HttpResponse::build(StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK));
+    response
         .content_type("application/json")
-        .insert_header(("idempotent-replayed", "true"))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(stored.body)
+        .insert_header((header::CACHE_CONTROL, "no-store"));
+    if replayed {
+        response.insert_header(("idempotent-replayed", "true"));
+    }
+    response.body(stored.body)
 }

@@ -358,10 +358,7 @@ async fn checkout(
     let (status, body, replayed) = db.run(move |conn| place(conn, &crypto, &input)).await?;
     // The stored answer is the order document, first time and on a replay alike.
     let number = serde_json::from_slice::<PlacedOrder>(&body).map(|placed| placed.number);
-    let mut response = idempotency::replay(idempotency::Stored { status, body });
-    if !replayed {
-        response.headers_mut().remove("idempotent-replayed");
-    }
+    let mut response = idempotency::replay(idempotency::Stored { status, body }, replayed);
     if let Ok(Ok(location)) = number.map(|n| HeaderValue::try_from(format!("/v1/orders/{n}"))) {
         response.headers_mut().insert(header::LOCATION, location);
     }

@@ -236,10 +236,7 @@ async fn start_payment(
     let (status, body, replayed) = db
         .run(move |conn| start(conn, &crypto, &requester, &number, &key, &hash))
         .await?;
-    let mut response = idempotency::replay(idempotency::Stored { status, body });
-    if !replayed {
-        response.headers_mut().remove("idempotent-replayed");
-    }
+    let response = idempotency::replay(idempotency::Stored { status, body }, replayed);
     Ok(response)
 }
 
