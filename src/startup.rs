@@ -18,7 +18,7 @@ use crate::crypto::Crypto;
 use crate::db::{migrations, Db};
 use crate::http::error::ApiError;
 use crate::http::extract::BODY_LIMIT;
-use crate::http::limits::{self, Limits, Throttle};
+use crate::http::limits::{self, Limits, Rule, Throttle};
 use crate::http::route_table::{self, RouteTable};
 use crate::http::{gate, health, middleware, openapi, problems};
 use crate::metrics::Metrics;
@@ -32,7 +32,7 @@ use crate::{
 
 /// The OpenAPI document of the application: generated from exactly the routes it serves.
 pub fn spec() -> utoipa::openapi::OpenApi {
-    openapi::document(routes)
+    openapi::document(routes, limit_rules())
 }
 
 /// The document as committed under `openapi/openapi.json`.
@@ -89,6 +89,25 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     )
     .configure(health::configure)
     .configure(operations::metrics::configure);
+}
+
+/// The limited anonymous writes, as each room declares them beside its handlers.
+const LIMITS: &[&[Rule]] = &[
+    auth::routes::LIMITS,
+    carts::routes::LIMITS,
+    orders::checkout::LIMITS,
+    orders::routes::LIMITS,
+    orders::after_sales::LIMITS,
+    payments::routes::LIMITS,
+    privacy::requests::guest::LIMITS,
+    catalog::consultations::routes::LIMITS,
+    analytics::routes::LIMITS,
+];
+
+/// Every limited route with its policy: enforced by `http::limits`, documented in the
+/// OpenAPI document.
+pub fn limit_rules() -> impl Iterator<Item = &'static Rule> + Clone {
+    LIMITS.iter().flat_map(|rules| rules.iter())
 }
 
 /// Routes served outside the OpenAPI document (the document itself and its viewer).
@@ -212,7 +231,7 @@ impl Application {
 
         let spec = spec();
         let routes = web::Data::new(RouteTable::from_spec(&spec, UNDOCUMENTED_ROUTES)?);
-        let limits = web::Data::new(Limits::new(&routes, config.rate_limit_scale)?);
+        let limits = web::Data::new(Limits::new(&routes, limit_rules(), config.rate_limit_scale)?);
         workers.push(limits::spawn_sweeper(limits.clone()));
         let spec_json = web::Data::new(SpecJson(Bytes::from(
             serde_json::to_vec(&spec).context("serializing the OpenAPI document")?,

@@ -1,6 +1,8 @@
 //! `POST /v1/analytics/events` (anyone) and `GET /v1/admin/analytics/{report}` (manager+).
 
+use crate::http::limits::{Policy, Quota, Rule};
 use actix_web::http::header::HeaderMap;
+use actix_web::http::Method;
 use actix_web::{get, post, web, FromRequest, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -13,6 +15,16 @@ use crate::crypto::{index_kind, Crypto};
 use crate::db::Db;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{Json, Query};
+
+/// Per client address, `VALISE_ANALYTICS_BATCHES_PER_MINUTE` in the database.
+pub const ANALYTICS: Policy = Policy {
+    name: "analytics",
+    client: None,
+    global: Quota::per_minute(600_000),
+};
+
+/// The anonymous writes of this file and their limits (enforced and documented by `http::limits`).
+pub const LIMITS: &[Rule] = &[(Method::POST, "/v1/analytics/events", &ANALYTICS)];
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(record_events);

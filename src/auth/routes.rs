@@ -1,5 +1,7 @@
 //! `POST /v1/auth/{register,login,refresh,logout}`.
 
+use crate::http::limits::{Policy, Quota, Rule};
+use actix_web::http::Method;
 use actix_web::{post, web, HttpRequest, HttpResponse, ResponseError};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -14,6 +16,31 @@ use crate::crypto::Crypto;
 use crate::db::Db;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::Json;
+
+/// Each a password hash (Argon2id, ~20 MiB and tens of milliseconds of a core).
+pub const REGISTRATION: Policy = Policy {
+    name: "registration",
+    client: Some(Quota::per_hour(10)),
+    global: Quota::per_minute(300),
+};
+/// A password hash each, besides the attempts counted per account in the database.
+pub const SIGN_IN: Policy = Policy {
+    name: "sign-in",
+    client: Some(Quota::per_minute(30)),
+    global: Quota::per_minute(1200),
+};
+pub const SESSION_REFRESH: Policy = Policy {
+    name: "session-refresh",
+    client: Some(Quota::per_minute(60)),
+    global: Quota::per_minute(6000),
+};
+
+/// The anonymous writes of this file and their limits (enforced and documented by `http::limits`).
+pub const LIMITS: &[Rule] = &[
+    (Method::POST, "/v1/auth/register", &REGISTRATION),
+    (Method::POST, "/v1/auth/login", &SIGN_IN),
+    (Method::POST, "/v1/auth/refresh", &SESSION_REFRESH),
+];
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(register)

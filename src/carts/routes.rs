@@ -1,6 +1,8 @@
 //! `/v1/carts…`: carts for customers (bound to the account) and guests (a secret
 //! `cart_token`, sent back as `X-Cart-Token`). Another caller's cart answers 404.
 
+use crate::http::limits::{Policy, Quota, Rule};
+use actix_web::http::Method;
 use actix_web::{delete, get, patch, post, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -15,6 +17,33 @@ use crate::db::{Db, DbConnection};
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{Json, OptionalJson};
 use crate::orders::model::shipping_for;
+
+pub const CART_CREATION: Policy = Policy {
+    name: "cart-creation",
+    client: Some(Quota::per_minute(30)),
+    global: Quota::per_minute(6000),
+};
+pub const CART_CHANGE: Policy = Policy {
+    name: "cart-change",
+    client: Some(Quota::per_minute(120)),
+    global: Quota::per_minute(30_000),
+};
+
+/// The anonymous writes of this file and their limits (enforced and documented by `http::limits`).
+pub const LIMITS: &[Rule] = &[
+    (Method::POST, "/v1/carts", &CART_CREATION),
+    (Method::POST, "/v1/carts/{id}/items", &CART_CHANGE),
+    (
+        Method::PATCH,
+        "/v1/carts/{id}/items/{variant_id}",
+        &CART_CHANGE,
+    ),
+    (
+        Method::DELETE,
+        "/v1/carts/{id}/items/{variant_id}",
+        &CART_CHANGE,
+    ),
+];
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(create_cart)

@@ -3,8 +3,8 @@
 //! Argon2 hash per registration) or its outgoing mail (a code per guest request) work for
 //! it without end.
 //!
-//! [`RULES`] names every limited route and its [`Policy`]; the same table is enforced by
-//! [`Throttle`] and documented in the OpenAPI document (a 429 with its headers and the limits
+//! Each room names its limited routes and their [`Policy`] beside its handlers (a `LIMITS`
+//! table of [`Rule`]s, gathered by `startup`); the same rules are enforced by [`Throttle`] and documented in the OpenAPI document (a 429 with its headers and the limits
 //! in words), and a test checks that every write the document opens to guests is in it.
 //! Quotas are generic cell rate algorithm buckets (`governor`): a quota of 10 per hour allows
 //! 10 at once, then one every 6 minutes. They are kept in memory by each instance, so N
@@ -39,14 +39,14 @@ pub struct Quota {
 }
 
 impl Quota {
-    const fn per_minute(requests: u32) -> Self {
+    pub const fn per_minute(requests: u32) -> Self {
         Self {
             requests,
             per: Duration::from_secs(60),
         }
     }
 
-    const fn per_hour(requests: u32) -> Self {
+    pub const fn per_hour(requests: u32) -> Self {
         Self {
             requests,
             per: Duration::from_secs(3600),
@@ -76,119 +76,9 @@ pub struct Policy {
     pub global: Quota,
 }
 
-/// Each a password hash (Argon2id, ~20 MiB and tens of milliseconds of a core).
-pub const REGISTRATION: Policy = Policy {
-    name: "registration",
-    client: Some(Quota::per_hour(10)),
-    global: Quota::per_minute(300),
-};
-/// A password hash each, besides the attempts counted per account in the database.
-pub const SIGN_IN: Policy = Policy {
-    name: "sign-in",
-    client: Some(Quota::per_minute(30)),
-    global: Quota::per_minute(1200),
-};
-pub const SESSION_REFRESH: Policy = Policy {
-    name: "session-refresh",
-    client: Some(Quota::per_minute(60)),
-    global: Quota::per_minute(6000),
-};
-pub const CART_CREATION: Policy = Policy {
-    name: "cart-creation",
-    client: Some(Quota::per_minute(30)),
-    global: Quota::per_minute(6000),
-};
-pub const CART_CHANGE: Policy = Policy {
-    name: "cart-change",
-    client: Some(Quota::per_minute(120)),
-    global: Quota::per_minute(30_000),
-};
-pub const CHECKOUT: Policy = Policy {
-    name: "checkout",
-    client: Some(Quota::per_minute(20)),
-    global: Quota::per_minute(6000),
-};
-/// Payments, cancellations, after-sales cases and address corrections of one's order.
-pub const ORDER_CHANGE: Policy = Policy {
-    name: "order-change",
-    client: Some(Quota::per_minute(20)),
-    global: Quota::per_minute(6000),
-};
-/// Each sends a code to a mailbox (besides 5 per mailbox per hour, in the database).
-pub const GUEST_REQUEST: Policy = Policy {
-    name: "guest-request",
-    client: Some(Quota::per_hour(10)),
-    global: Quota::per_minute(120),
-};
-/// Besides 5 wrong codes per request, in the database.
-pub const CODE_CHECK: Policy = Policy {
-    name: "code-check",
-    client: Some(Quota::per_hour(30)),
-    global: Quota::per_minute(600),
-};
-/// A question that staff read and answer.
-pub const QUESTION: Policy = Policy {
-    name: "question",
-    client: Some(Quota::per_hour(10)),
-    global: Quota::per_minute(120),
-};
-/// Signed by the provider: a forged one costs an HMAC before it is refused.
-pub const PROVIDER_EVENT: Policy = Policy {
-    name: "provider-event",
-    client: Some(Quota::per_minute(1200)),
-    global: Quota::per_minute(60_000),
-};
-/// Per client address, `VALISE_ANALYTICS_BATCHES_PER_MINUTE` in the database.
-pub const ANALYTICS: Policy = Policy {
-    name: "analytics",
-    client: None,
-    global: Quota::per_minute(600_000),
-};
-
-/// Every limited route: method, template as in the OpenAPI document, policy.
-pub const RULES: &[(Method, &str, &Policy)] = &[
-    (Method::POST, "/v1/auth/register", &REGISTRATION),
-    (Method::POST, "/v1/auth/login", &SIGN_IN),
-    (Method::POST, "/v1/auth/refresh", &SESSION_REFRESH),
-    (Method::POST, "/v1/carts", &CART_CREATION),
-    (Method::POST, "/v1/carts/{id}/items", &CART_CHANGE),
-    (
-        Method::PATCH,
-        "/v1/carts/{id}/items/{variant_id}",
-        &CART_CHANGE,
-    ),
-    (
-        Method::DELETE,
-        "/v1/carts/{id}/items/{variant_id}",
-        &CART_CHANGE,
-    ),
-    (Method::POST, "/v1/carts/{id}/checkout", &CHECKOUT),
-    (Method::POST, "/v1/orders/{number}/payments", &ORDER_CHANGE),
-    (Method::POST, "/v1/orders/{number}/cancel", &ORDER_CHANGE),
-    (
-        Method::POST,
-        "/v1/orders/{number}/after-sales",
-        &ORDER_CHANGE,
-    ),
-    (
-        Method::PATCH,
-        "/v1/orders/{number}/shipping-address",
-        &ORDER_CHANGE,
-    ),
-    (Method::POST, "/v1/privacy/requests", &GUEST_REQUEST),
-    (
-        Method::POST,
-        "/v1/privacy/requests/{id}/verify",
-        &CODE_CHECK,
-    ),
-    (Method::POST, "/v1/products/{id}/consultations", &QUESTION),
-    (
-        Method::POST,
-        "/v1/payments/webhooks/{provider}",
-        &PROVIDER_EVENT,
-    ),
-    (Method::POST, "/v1/analytics/events", &ANALYTICS),
-];
+/// A limited route: method, template as in the OpenAPI document, policy. Each room declares
+/// its own next to its handlers (`LIMITS`); `startup` gathers them.
+pub type Rule = (Method, &'static str, &'static Policy);
 
 /// The policy of a route, in words: what the OpenAPI document says of it.
 pub fn describe(policy: &Policy) -> String {
@@ -246,20 +136,22 @@ fn scaled(quota: Quota, scale: u32) -> (Quota, governor::Quota) {
 }
 
 impl Limits {
-    /// The limits of [`RULES`] for `routes`, each quota multiplied by `scale` (1 in
-    /// production; load tests from one address raise it).
-    pub fn new(routes: &RouteTable, scale: u32) -> anyhow::Result<Self> {
+    /// The limits of `rules` for `routes`, each quota multiplied by `scale` (1 in
+    /// production; load tests from one address raise it). Routes that share a policy (by
+    /// name) share its buckets.
+    pub fn new<'a>(
+        routes: &RouteTable,
+        rules: impl IntoIterator<Item = &'a Rule>,
+        scale: u32,
+    ) -> anyhow::Result<Self> {
         let mut by_route = vec![Vec::new(); routes.len()];
         let mut enforced: Vec<Enforced> = Vec::new();
-        for (method, template, policy) in RULES {
+        for (method, template, policy) in rules {
             let route = routes
                 .route_of(&example_path(template))
                 .filter(|r| routes.template_of(*r) == *template)
                 .ok_or_else(|| anyhow::anyhow!("limits: no route {template}"))?;
-            let index = match enforced
-                .iter()
-                .position(|e| std::ptr::eq(e.policy, *policy))
-            {
+            let index = match enforced.iter().position(|e| e.policy.name == policy.name) {
                 Some(index) => index,
                 None => {
                     let client = policy.client.map(|q| {
@@ -491,11 +383,21 @@ mod tests {
 
     #[test]
     fn every_policy_is_described_with_its_numbers() {
-        let words = describe(&REGISTRATION);
+        let per_client = Policy {
+            name: "per-client",
+            client: Some(Quota::per_hour(10)),
+            global: Quota::per_minute(300),
+        };
+        let words = describe(&per_client);
         assert!(
             words.contains("10 per hour") && words.contains("300 per minute"),
             "{words}"
         );
-        assert!(describe(&ANALYTICS).contains("for all clients together"));
+        let shared = Policy {
+            name: "shared",
+            client: None,
+            global: Quota::per_minute(600),
+        };
+        assert!(describe(&shared).contains("for all clients together"));
     }
 }

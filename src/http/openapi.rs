@@ -88,8 +88,9 @@ impl Modify for Security {
 
 /// The complete document: document-level parts plus every route `routes` registers (the
 /// application's: `startup::spec`).
-pub fn document(
+pub fn document<'a>(
     routes: fn(&mut utoipa_actix_web::service_config::ServiceConfig),
+    limits: impl IntoIterator<Item = &'a super::limits::Rule>,
 ) -> utoipa::openapi::OpenApi {
     let (_, mut spec) = App::new()
         .into_utoipa_app()
@@ -97,7 +98,7 @@ pub fn document(
         .configure(routes)
         .split_for_parts();
     add_common_problems(&mut spec);
-    add_rate_limits(&mut spec);
+    add_rate_limits(&mut spec, limits);
     add_response_headers(&mut spec);
     plain_optional_bodies(&mut spec);
     explicit_public_security(&mut spec);
@@ -344,11 +345,14 @@ fn plain_optional_bodies(spec: &mut utoipa::openapi::OpenApi) {
     }
 }
 
-/// Documents each limited route of [`super::limits::RULES`]: its limits in words, and a
-/// 429 with the headers that say when to come back.
-fn add_rate_limits(spec: &mut utoipa::openapi::OpenApi) {
+/// Documents each limited route: its limits in words, and a 429 with the headers that say
+/// when to come back.
+fn add_rate_limits<'a>(
+    spec: &mut utoipa::openapi::OpenApi,
+    limits: impl IntoIterator<Item = &'a super::limits::Rule>,
+) {
     use utoipa::openapi::RefOr;
-    for (method, template, policy) in super::limits::RULES {
+    for (method, template, policy) in limits {
         let Some(item) = spec.paths.paths.get_mut(*template) else {
             continue;
         };

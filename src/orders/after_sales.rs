@@ -1,6 +1,8 @@
 //! After-sales cases (return, repair, warranty) on delivered orders, their resolution, and
 //! closing orders whose after-sales window ended.
 
+use crate::http::limits::Rule;
+use actix_web::http::Method;
 use actix_web::{post, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -22,6 +24,13 @@ use crate::privacy::refuse_sensitive;
 
 /// An after-sales case's sealed reason (under the order's key).
 pub const REASON: Column = Column::new("after_sales_cases", "reason_sealed");
+
+/// The anonymous writes of this file and their limits (enforced and documented by `http::limits`).
+pub const LIMITS: &[Rule] = &[(
+    Method::POST,
+    "/v1/orders/{number}/after-sales",
+    &super::routes::ORDER_CHANGE,
+)];
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(open_case);

@@ -1,6 +1,8 @@
 //! `POST /v1/carts/{id}/checkout`: a cart becomes an order in one transaction.
 
+use crate::http::limits::{Policy, Quota, Rule};
 use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::Method;
 use actix_web::{post, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -22,6 +24,15 @@ use crate::http::extract::Json;
 use crate::idempotency::{self, Lookup};
 use crate::notifications::{self, Kind};
 use crate::policies;
+
+pub const CHECKOUT: Policy = Policy {
+    name: "checkout",
+    client: Some(Quota::per_minute(20)),
+    global: Quota::per_minute(6000),
+};
+
+/// The anonymous writes of this file and their limits (enforced and documented by `http::limits`).
+pub const LIMITS: &[Rule] = &[(Method::POST, "/v1/carts/{id}/checkout", &CHECKOUT)];
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(checkout);

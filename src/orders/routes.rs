@@ -1,5 +1,7 @@
 //! `/v1/orders…` for the customer or guest who placed them.
 
+use crate::http::limits::{Policy, Quota, Rule};
+use actix_web::http::Method;
 use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -16,6 +18,23 @@ use crate::db::{write_transaction, Db};
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::Query;
 use crate::http::pagination::{paginate, PageQuery};
+
+/// Payments, cancellations, after-sales cases and address corrections of one's order.
+pub const ORDER_CHANGE: Policy = Policy {
+    name: "order-change",
+    client: Some(Quota::per_minute(20)),
+    global: Quota::per_minute(6000),
+};
+
+/// The anonymous writes of this file and their limits (enforced and documented by `http::limits`).
+pub const LIMITS: &[Rule] = &[
+    (Method::POST, "/v1/orders/{number}/cancel", &ORDER_CHANGE),
+    (
+        Method::PATCH,
+        "/v1/orders/{number}/shipping-address",
+        &ORDER_CHANGE,
+    ),
+];
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_orders)

@@ -1,6 +1,8 @@
 //! `/v1/orders/{number}/payments`, `/v1/payments/webhooks/{provider}`,
 //! `/v1/admin/payments/{id}/refund`.
 
+use crate::http::limits::{Policy, Quota, Rule};
+use actix_web::http::Method;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -19,6 +21,27 @@ use crate::orders::access::{Requester, ORDER_NUMBER, ORDER_TOKEN};
 use crate::orders::lifecycle::{self, Change};
 use crate::orders::model::{Action, Actor, ChangedBy, OrderStatus};
 use crate::orders::store as orders;
+
+/// Signed by the provider: a forged one costs an HMAC before it is refused.
+pub const PROVIDER_EVENT: Policy = Policy {
+    name: "provider-event",
+    client: Some(Quota::per_minute(1200)),
+    global: Quota::per_minute(60_000),
+};
+
+/// The anonymous writes of this file and their limits (enforced and documented by `http::limits`).
+pub const LIMITS: &[Rule] = &[
+    (
+        Method::POST,
+        "/v1/orders/{number}/payments",
+        &crate::orders::routes::ORDER_CHANGE,
+    ),
+    (
+        Method::POST,
+        "/v1/payments/webhooks/{provider}",
+        &PROVIDER_EVENT,
+    ),
+];
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(start_payment)

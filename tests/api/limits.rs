@@ -67,8 +67,7 @@ async fn every_write_open_to_guests_has_a_limit() {
             }
         }
     }
-    let rules: Vec<String> = valise::http::limits::RULES
-        .iter()
+    let rules: Vec<String> = valise::startup::limit_rules()
         .map(|(method, path, _)| format!("{method} {path}"))
         .collect();
     for write in &open {

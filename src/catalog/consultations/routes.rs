@@ -1,6 +1,8 @@
 //! `/v1/products/{id}/consultations` (anyone asks, anyone reads published answers) and
 //! `/v1/admin/consultations…` (support+: the queue, answers).
 
+use crate::http::limits::{Policy, Quota, Rule};
+use actix_web::http::Method;
 use actix_web::{get, post, web, HttpResponse};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -17,6 +19,16 @@ use crate::db::Db;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{Json, Query};
 use crate::http::pagination::PageQuery;
+
+/// A question that staff read and answer.
+pub const QUESTION: Policy = Policy {
+    name: "question",
+    client: Some(Quota::per_hour(10)),
+    global: Quota::per_minute(120),
+};
+
+/// The anonymous writes of this file and their limits (enforced and documented by `http::limits`).
+pub const LIMITS: &[Rule] = &[(Method::POST, "/v1/products/{id}/consultations", &QUESTION)];
 
 pub fn configure_public(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(ask).service(list_public);

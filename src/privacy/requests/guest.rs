@@ -3,6 +3,8 @@
 //! requester holds that mailbox. The answer is the same whether or not the email is known
 //! (no existence oracle): an unknown email verifies to an empty result.
 
+use crate::http::limits::{Policy, Quota, Rule};
+use actix_web::http::Method;
 use actix_web::{post, web, HttpResponse};
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
@@ -24,6 +26,29 @@ use crate::notifications::recipients::{Address, Notice};
 use crate::orders::model::OrderStatus;
 use crate::orders::store::OrderRow;
 use crate::orders::view::{owner_views, OrderView};
+
+/// Each sends a code to a mailbox (besides 5 per mailbox per hour, in the database).
+pub const GUEST_REQUEST: Policy = Policy {
+    name: "guest-request",
+    client: Some(Quota::per_hour(10)),
+    global: Quota::per_minute(120),
+};
+/// Besides 5 wrong codes per request, in the database.
+pub const CODE_CHECK: Policy = Policy {
+    name: "code-check",
+    client: Some(Quota::per_hour(30)),
+    global: Quota::per_minute(600),
+};
+
+/// The anonymous writes of this file and their limits (enforced and documented by `http::limits`).
+pub const LIMITS: &[Rule] = &[
+    (Method::POST, "/v1/privacy/requests", &GUEST_REQUEST),
+    (
+        Method::POST,
+        "/v1/privacy/requests/{id}/verify",
+        &CODE_CHECK,
+    ),
+];
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(create).service(verify);
