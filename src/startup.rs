@@ -231,7 +231,11 @@ impl Application {
 
         let spec = spec();
         let routes = web::Data::new(RouteTable::from_spec(&spec, UNDOCUMENTED_ROUTES)?);
-        let limits = web::Data::new(Limits::new(&routes, limit_rules(), config.rate_limit_scale)?);
+        let limits = web::Data::new(Limits::new(
+            &routes,
+            limit_rules(),
+            config.rate_limit_scale,
+        )?);
         workers.push(limits::spawn_sweeper(limits.clone()));
         let spec_json = web::Data::new(SpecJson(Bytes::from(
             serde_json::to_vec(&spec).context("serializing the OpenAPI document")?,

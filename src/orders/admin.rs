@@ -132,6 +132,7 @@ impl From<MaskedAddress> for StaffAddress {
 
 impl From<Address> for StaffAddress {
     fn from(a: Address) -> Self {
+        let a = a.into_fields();
         StaffAddress::Full(FullShippingAddress {
             visibility: FullVisibility::Value,
             name: a.name,

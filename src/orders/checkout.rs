@@ -7,7 +7,9 @@ use actix_web::{post, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::model::{new_order_number, shipping_for, Address, ChangedBy, OrderStatus};
+use super::model::{
+    new_order_number, shipping_for, Address, AddressFields, ChangedBy, OrderStatus,
+};
 use super::store::{self, ItemRow, OrderRow, Parts};
 use super::view::{build, OrderView};
 use super::view::{CONTACT_EMAIL, SHIPPING_ADDRESS};
@@ -56,7 +58,8 @@ pub struct CheckoutRequest {
     #[schema(format = "email", max_length = 254)]
     pub contact_email: String,
     /// Where the order ships.
-    pub shipping_address: Address,
+    #[schema(value_type = Address)]
+    pub shipping_address: AddressFields,
     /// The current privacy-policy version (`X-Policy-Version`), which the customer accepts
     /// with this order; any other version is refused (422).
     pub accepted_policy_version: i32,
@@ -352,7 +355,7 @@ async fn checkout(
     let cart_id = id.into_inner();
     let hash = idempotency::fingerprint(&cart_id, &request);
     let email = Email::parse("contact_email", &request.contact_email)?;
-    let address = request.shipping_address.validate("shipping_address")?;
+    let address = Address::parse(&request.shipping_address, "shipping_address")?;
     let input = Input {
         cart_id,
         user_id: caller.user_id().map(str::to_owned),

@@ -233,11 +233,29 @@ pub fn allowed_actions(from: OrderStatus, actor: Actor) -> Vec<Action> {
         .collect()
 }
 
+/// A shipping address as a client sends it: the wire form, which only [`Address::parse`]
+/// turns into an [`Address`]. Documented as `Address`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddressFields {
+    pub name: String,
+    pub line1: String,
+    #[serde(default)]
+    pub line2: Option<String>,
+    pub city: String,
+    pub postal_code: String,
+    #[serde(default)]
+    pub region: Option<String>,
+    pub country: String,
+}
+
+// Its fields are private: an `Address` exists only through `Address::parse` (or opened from
+// a sealed one, which was parsed before it was sealed). The doc comment is the document's.
 /// A shipping address as submitted and as sealed (one document per order). Surrounding
 /// whitespace is trimmed from every field before its limits are checked; the name, lines,
 /// city and region refuse control characters, and a payment card, IBAN or identity number
 /// in any of them is refused (422 `sensitive-data`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({
     "name": "Lotte Vermeulen", "line1": "Kortrijksesteenweg 214", "line2": "bus 3",
@@ -246,27 +264,27 @@ pub fn allowed_actions(from: OrderStatus, actor: Actor) -> Vec<Action> {
 pub struct Address {
     /// The recipient's name, 1–100 characters.
     #[schema(min_length = 1, max_length = 100)]
-    pub name: String,
+    name: String,
     /// Street and house number, 1–200 characters.
     #[schema(min_length = 1, max_length = 200)]
-    pub line1: String,
+    line1: String,
     /// More of the address (box, floor, building), 1–200 characters; null or absent when
     /// there is none.
     #[schema(min_length = 1, max_length = 200)]
-    pub line2: Option<String>,
+    line2: Option<String>,
     /// City or town, 1–100 characters.
     #[schema(min_length = 1, max_length = 100)]
-    pub city: String,
+    city: String,
     /// Postal code: 1–12 letters, digits, spaces or dashes, e.g. `9000` or `1012 AB`.
     #[schema(min_length = 1, max_length = 12, pattern = r"^[A-Za-z0-9 -]+$")]
-    pub postal_code: String,
+    postal_code: String,
     /// Province, state or region, 1–100 characters; null or absent when there is none.
     #[schema(min_length = 1, max_length = 100)]
-    pub region: Option<String>,
+    region: Option<String>,
     /// Country: two letters, an ISO 3166-1 alpha-2 code such as `BE` or `NL`, in either case;
     /// stored and shown upper-case.
     #[schema(pattern = r"^[A-Za-z]{2}$")]
-    pub country: String,
+    country: String,
 }
 
 fn line(field: &str, value: &str, max: usize) -> Result<String, Invalid> {
@@ -283,17 +301,18 @@ fn line(field: &str, value: &str, max: usize) -> Result<String, Invalid> {
 }
 
 impl Address {
-    /// Trims, bounds, upper-cases the country, and refuses sensitive values.
-    pub fn validate(&self, field: &str) -> Result<Address, Invalid> {
+    /// Trims, bounds, upper-cases the country, and refuses sensitive values; errors name
+    /// their field under `field` (`shipping_address.line2`).
+    pub fn parse(input: &AddressFields, field: &str) -> Result<Address, Invalid> {
         let f = |name: &str| format!("{field}.{name}");
-        let country = self.country.trim().to_uppercase();
+        let country = input.country.trim().to_uppercase();
         if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_uppercase()) {
             return Err(Invalid::field(
                 f("country"),
                 "must be an ISO 3166-1 alpha-2 code like FR",
             ));
         }
-        let postal = self.postal_code.trim();
+        let postal = input.postal_code.trim();
         if postal.is_empty()
             || postal.len() > 12
             || !postal
@@ -306,22 +325,62 @@ impl Address {
             ));
         }
         Ok(Address {
-            name: line(&f("name"), &self.name, 100)?,
-            line1: line(&f("line1"), &self.line1, 200)?,
-            line2: self
+            name: line(&f("name"), &input.name, 100)?,
+            line1: line(&f("line1"), &input.line1, 200)?,
+            line2: input
                 .line2
                 .as_deref()
                 .map(|l| line(&f("line2"), l, 200))
                 .transpose()?,
-            city: line(&f("city"), &self.city, 100)?,
+            city: line(&f("city"), &input.city, 100)?,
             postal_code: postal.to_owned(),
-            region: self
+            region: input
                 .region
                 .as_deref()
                 .map(|r| line(&f("region"), r, 100))
                 .transpose()?,
             country,
         })
+    }
+
+    /// An address opened from its sealed JSON: parsed when it was accepted, so read as is.
+    pub fn from_sealed_json(json: &[u8]) -> serde_json::Result<Address> {
+        let f: AddressFields = serde_json::from_slice(json)?;
+        Ok(Address {
+            name: f.name,
+            line1: f.line1,
+            line2: f.line2,
+            city: f.city,
+            postal_code: f.postal_code,
+            region: f.region,
+            country: f.country,
+        })
+    }
+
+    /// Back to the wire form, to apply a correction and parse the result again.
+    pub fn into_fields(self) -> AddressFields {
+        AddressFields {
+            name: self.name,
+            line1: self.line1,
+            line2: self.line2,
+            city: self.city,
+            postal_code: self.postal_code,
+            region: self.region,
+            country: self.country,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn city(&self) -> &str {
+        &self.city
+    }
+
+    /// The ISO 3166-1 alpha-2 code, upper-case.
+    pub fn country(&self) -> &str {
+        &self.country
     }
 
     /// What support sees: initials, city, country.
@@ -480,7 +539,7 @@ mod tests {
 
     #[test]
     fn addresses_are_validated_and_masked() {
-        let a = Address {
+        let a = AddressFields {
             name: " Ada  Lovelace ".into(),
             line1: "Flat 4B, 221B Baker Street".into(),
             line2: None,
@@ -489,8 +548,8 @@ mod tests {
             region: None,
             country: "gb".into(),
         };
-        let v = a.validate("shipping_address").unwrap();
-        assert_eq!(v.country, "GB");
+        let v = Address::parse(&a, "shipping_address").unwrap();
+        assert_eq!(v.country(), "GB");
         assert_eq!(
             v.masked(),
             MaskedAddress {
@@ -502,11 +561,11 @@ mod tests {
         let mut bad = a.clone();
         bad.line2 = Some("card 4111 1111 1111 1111".into());
         assert!(
-            matches!(bad.validate("shipping_address"), Err(Invalid::Sensitive { field }) if field == "shipping_address.line2")
+            matches!(Address::parse(&bad, "shipping_address"), Err(Invalid::Sensitive { field }) if field == "shipping_address.line2")
         );
         let mut bad = a;
         bad.country = "France".into();
-        assert!(bad.validate("shipping_address").is_err());
+        assert!(Address::parse(&bad, "shipping_address").is_err());
     }
 
     #[test]

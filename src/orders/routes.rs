@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use super::access::{Requester, ORDER_NUMBER, ORDER_TOKEN};
 use super::address;
 use super::lifecycle::{self, Change};
-use super::model::{Action, Actor, Address, ChangedBy};
+use super::model::{Action, Actor, Address, AddressFields, ChangedBy};
 use super::store;
 use super::view::{order_view_example, owner_view, owner_views, OrderView};
 use crate::auth::{min, Auth, Caller};
@@ -197,7 +197,8 @@ async fn cancel_order(
 }}))]
 pub struct AddressCorrection {
     /// The new address; the order ships there.
-    pub shipping_address: Address,
+    #[schema(value_type = Address)]
+    pub shipping_address: AddressFields,
 }
 
 /// Correct the shipping address.
@@ -226,10 +227,7 @@ async fn correct_address(
     number: web::Path<String>,
     body: crate::http::extract::Json<AddressCorrection>,
 ) -> Result<HttpResponse, ApiError> {
-    let address = body
-        .into_inner()
-        .shipping_address
-        .validate("shipping_address")?;
+    let address = Address::parse(&body.into_inner().shipping_address, "shipping_address")?;
     let requester = Requester::from_request(&caller, &req)?;
     // Built here, on the request's task: the audit entry carries the request id.
     let actor = address::actor(&caller, &requester);

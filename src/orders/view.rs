@@ -197,8 +197,7 @@ fn open_with(key: &DataKey, order: &OrderRow) -> Result<Option<(String, Address)
     };
     let email = key.open_string(&CONTACT_EMAIL.at(&order.id), email)?;
     let address = key.open(&SHIPPING_ADDRESS.at(&order.id), address)?;
-    let address: Address =
-        serde_json::from_slice(&address).map_err(|e| ApiError::Internal(e.into()))?;
+    let address = Address::from_sealed_json(&address).map_err(|e| ApiError::Internal(e.into()))?;
     Ok(Some((email, address)))
 }
 
