@@ -220,8 +220,8 @@ async fn main() -> anyhow::Result<()> {
     }
     let user = registered["user"]["id"]
         .as_str()
-        .unwrap_or_default()
-        .to_owned();
+        .and_then(valise::ids::UserId::parse)
+        .ok_or_else(|| anyhow::anyhow!("registration answered no account id"))?;
     let n = 5000;
     let t = Instant::now();
     db.run(move |conn| {

@@ -8,6 +8,7 @@ use crate::crypto::Crypto;
 use crate::db::DbConnection;
 use crate::http::cache;
 use crate::http::error::ApiError;
+use crate::ids::UserId;
 
 /// The account's profile, opened for its owner.
 pub fn read(conn: &mut DbConnection, crypto: &Crypto, user_id: &str) -> Result<Profile, ApiError> {
@@ -22,7 +23,7 @@ pub fn correct(
     conn: &mut DbConnection,
     crypto: &Crypto,
     actor: &Actor,
-    user_id: &str,
+    user_id: &UserId,
     if_match: Option<&str>,
     changes: &ProfileChanges,
 ) -> Result<Profile, ApiError> {

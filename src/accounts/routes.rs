@@ -76,7 +76,7 @@ async fn get_me(
     db: web::Data<Db>,
     crypto: web::Data<Crypto>,
 ) -> Result<HttpResponse, ApiError> {
-    let user_id = auth.user_id()?.to_owned();
+    let user_id = auth.account()?;
     let crypto = crypto.into_inner();
     let profile = db
         .run(move |conn| profile::read(conn, &crypto, &user_id))
@@ -114,7 +114,7 @@ async fn patch_me(
     crypto: web::Data<Crypto>,
     body: Json<ProfilePatch>,
 ) -> Result<HttpResponse, ApiError> {
-    let user_id = auth.user_id()?.to_owned();
+    let user_id = auth.account()?;
     let changes = body.into_inner().parse()?;
     let if_match = cache::if_match_header(&req);
     let actor = Actor::from_principal(&auth.principal, Some(&user_id));

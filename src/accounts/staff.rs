@@ -317,7 +317,7 @@ async fn list_staff(
             crate::db::write_transaction(conn, |conn| {
                 let rows =
                     store::list_staff(conn, page.after.as_deref(), i64::from(page.limit) + 1)?;
-                let (rows, next_cursor) = paginate(rows, &page, LISTING, |r| r.id.clone());
+                let (rows, next_cursor) = paginate(rows, &page, LISTING, |r| r.id.to_string());
                 let mut data = Vec::with_capacity(rows.len());
                 for row in &rows {
                     audit_read(

@@ -1,6 +1,7 @@
 //! Account queries. Personal fields are sealed with the account's own data key before they
 //! reach the database and opened only for a caller entitled to them.
 
+use crate::ids::UserId;
 use diesel::prelude::*;
 
 use super::model::{Email, PersonName, Phone, Profile};
@@ -20,7 +21,7 @@ pub const PHONE: Column = Column::new(TABLE, "phone_sealed");
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = users)]
 pub struct UserRow {
-    pub id: String,
+    pub id: UserId,
     pub role: String,
     pub status: String,
     pub email_bidx: Option<Vec<u8>>,
@@ -98,7 +99,7 @@ pub fn create(
     crypto: &Crypto,
     new: NewAccount<'_>,
 ) -> Result<UserRow, AccountError> {
-    let id = crate::ids::new_id("usr");
+    let id = UserId::new();
     let key = crypto.create_data_key(conn, &id)?;
     let now = crate::db::now();
     let row = UserRow {
@@ -193,7 +194,7 @@ pub fn open_profile(
 ) -> Result<Profile, CryptoError> {
     let key = crypto.data_key(conn, &row.id)?;
     Ok(Profile {
-        id: row.id.clone(),
+        id: row.id.to_string(),
         role: row.role(),
         status: row.status.clone(),
         email: open(&key, &row.id, EMAIL, &row.email_sealed)?.unwrap_or_default(),

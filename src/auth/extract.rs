@@ -54,6 +54,13 @@ impl<M: MinRole> Auth<M> {
         ))
     }
 
+    /// [`Self::user_id`], typed.
+    pub fn account(&self) -> Result<crate::ids::UserId, ApiError> {
+        self.principal.account().ok_or(ApiError::Forbidden(
+            "This route acts on a person's own data; API keys cannot use it.",
+        ))
+    }
+
     /// The signed-in person making an act that only people make (managing staff and API
     /// keys): an API key → 403, so a leaked key can neither mint keys nor staff.
     pub fn person(&self) -> Result<&str, ApiError> {
@@ -229,6 +236,13 @@ impl DataSubject {
             "This route acts on a person's own data; API keys cannot use it.",
         ))
     }
+
+    /// [`Self::user_id`], typed.
+    pub fn account(&self) -> Result<crate::ids::UserId, ApiError> {
+        self.0.account().ok_or(ApiError::Forbidden(
+            "This route acts on a person's own data; API keys cannot use it.",
+        ))
+    }
 }
 
 impl FromRequest for DataSubject {
@@ -267,5 +281,10 @@ impl Caller {
     /// The calling person's account id, if a person is calling.
     pub fn user_id(&self) -> Option<&str> {
         self.0.as_ref().and_then(Principal::user_id)
+    }
+
+    /// The calling person's account, typed, if a person is calling.
+    pub fn account(&self) -> Option<crate::ids::UserId> {
+        self.0.as_ref().and_then(Principal::account)
     }
 }

@@ -88,7 +88,7 @@ pub fn attempt(
     let refresh = auth_store::start_family(conn, &user.id)?;
     let outcome = Outcome::LoggedIn {
         role: user.role(),
-        user_id: user.id,
+        user_id: user.id.into(),
         refresh,
     };
     Ok((

@@ -46,6 +46,11 @@ impl Principal {
     pub fn user_id(&self) -> Option<&str> {
         (self.kind == PrincipalKind::User).then_some(self.id.as_str())
     }
+
+    /// The account, typed, when a person is calling (a person's id is always an account's).
+    pub fn account(&self) -> Option<crate::ids::UserId> {
+        self.user_id().and_then(crate::ids::UserId::parse)
+    }
 }
 
 /// Account status: login and tokens work only while `active`.

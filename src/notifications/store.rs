@@ -2,6 +2,7 @@
 //! causes it (other rooms never insert rows themselves), and the backlog count `/metrics`
 //! reports.
 
+use crate::ids::{OrderId, UserId};
 use diesel::prelude::*;
 use serde_json::Value;
 
@@ -15,11 +16,11 @@ use crate::delivery::status::PENDING;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum To<'a> {
     /// An account's own notice (a data-subject request's progress).
-    Account { user_id: &'a str },
+    Account { user_id: &'a UserId },
     /// The owner of an order: its account, or for a guest's order its contact.
     Order {
-        order_id: &'a str,
-        user_id: Option<&'a str>,
+        order_id: &'a OrderId,
+        user_id: Option<&'a UserId>,
     },
     /// Whoever the kind's own lookup finds from the payload (a guest's request code, a
     /// consultation's answer): see `recipients`.
@@ -29,9 +30,9 @@ pub enum To<'a> {
 impl To<'_> {
     fn ids(self) -> (Option<String>, Option<String>) {
         match self {
-            To::Account { user_id } => (Some(user_id.to_owned()), None),
+            To::Account { user_id } => (Some(user_id.to_string()), None),
             To::Order { order_id, user_id } => {
-                (user_id.map(str::to_owned), Some(order_id.to_owned()))
+                (user_id.map(UserId::to_string), Some(order_id.to_string()))
             }
             To::KindLookup => (None, None),
         }

@@ -49,7 +49,7 @@ pub fn correct(
         let bytes = serde_json::to_vec(address).map_err(|e| ApiError::Internal(e.into()))?;
         let sealed = key.seal(&SHIPPING_ADDRESS.at(&order.id), &bytes)?;
         store::set_address(conn, &order.id, &sealed)?;
-        let subject = order.user_id.clone().unwrap_or_else(|| order.id.clone());
+        let subject = order.user_id.as_deref().unwrap_or(&order.id).to_owned();
         audit::record(
             conn,
             crypto,
@@ -61,14 +61,14 @@ pub fn correct(
                 purpose: Purpose::Rectification,
             },
         )?;
-        if let Some(user) = order.user_id.as_deref() {
+        if let Some(user) = order.user_id.as_ref() {
             requests::store::record_self_service(conn, user, requests::model::Kind::Rectification)?;
         }
         notifications::enqueue(
             conn,
             crate::notifications::To::Order {
                 order_id: &order.id,
-                user_id: order.user_id.as_deref(),
+                user_id: order.user_id.as_ref(),
             },
             &Kind::OrderAddressCorrected,
             &serde_json::json!({"order_id": order.id, "number": order.number}),

@@ -289,7 +289,7 @@ fn staff_view(
         currency: order.currency.clone(),
     };
     Ok(StaffOrderView {
-        id: order.id.clone(),
+        id: order.id.to_string(),
         number: order.number.clone(),
         status,
         allowed_transitions: allowed_actions(status, staff_actor(principal)),
@@ -376,7 +376,7 @@ async fn list(
                 query = query.filter(orders::id.lt(after.clone()));
             }
             let rows = query.load(conn)?;
-            let (rows, next_cursor) = paginate(rows, &page, "admin-orders", |o| o.id.clone());
+            let (rows, next_cursor) = paginate(rows, &page, "admin-orders", |o| o.id.to_string());
             let data = rows
                 .iter()
                 .map(|o| staff_view(conn, &crypto, &principal, &actor, o, false))

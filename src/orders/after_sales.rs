@@ -2,6 +2,7 @@
 //! closing orders whose after-sales window ended.
 
 use crate::http::limits::Rule;
+use crate::ids::{OrderId, UserId};
 use actix_web::http::Method;
 use actix_web::{post, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
@@ -217,7 +218,7 @@ fn open(
             conn,
             crate::notifications::To::Order {
                 order_id: &order.id,
-                user_id: order.user_id.as_deref(),
+                user_id: order.user_id.as_ref(),
             },
             &Kind::AfterSalesUpdated,
             &serde_json::json!({"order_id": order.id, "case_id": id, "status": CaseStatus::Open}),
@@ -317,13 +318,13 @@ async fn resolve_case(
                 if n == 0 {
                     return Err(ApiError::conflict("This case is already resolved."));
                 }
-                let user: Option<String> = orders::table
+                let (order_id, user): (OrderId, Option<UserId>) = orders::table
                     .find(&current.order_id)
-                    .select(orders::user_id)
+                    .select((orders::id, orders::user_id))
                     .first(conn)?;
                 notifications::enqueue(
                     conn,
-                    crate::notifications::To::Order { order_id: &current.order_id, user_id: user.as_deref() }, &Kind::AfterSalesUpdated,
+                    crate::notifications::To::Order { order_id: &order_id, user_id: user.as_ref() }, &Kind::AfterSalesUpdated,
                     &serde_json::json!({"order_id": current.order_id, "case_id": id, "status": CaseStatus::Resolved}),
                 )?;
                 view(conn, &id)

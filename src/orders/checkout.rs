@@ -1,6 +1,7 @@
 //! `POST /v1/carts/{id}/checkout`: a cart becomes an order in one transaction.
 
 use crate::http::limits::{Policy, Quota, Rule};
+use crate::ids::{OrderId, UserId};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::Method;
 use actix_web::{post, web, HttpRequest, HttpResponse};
@@ -91,7 +92,7 @@ fn number_taken<T>(attempt: &Result<T, ApiError>) -> bool {
 
 struct Input {
     cart_id: String,
-    user_id: Option<String>,
+    user_id: Option<UserId>,
     access: Access,
     email: Email,
     address: Address,
@@ -146,14 +147,14 @@ fn place_order(
     if lines.is_empty() {
         return Err(ApiError::validation("cart", "is empty"));
     }
-    let order_id = crate::ids::new_id("ord");
+    let order_id = OrderId::new();
     let mut items = Vec::with_capacity(lines.len());
     for (quantity, variant, product) in &lines {
         if product.status != crate::catalog::store::ACTIVE {
             return Err(out_of_stock(&variant.id, 0));
         }
         items.push(ItemRow {
-            order_id: order_id.clone(),
+            order_id: order_id.to_string(),
             variant_id: variant.id.clone(),
             product_id: product.id.clone(),
             sku: variant.sku.clone(),
@@ -216,13 +217,13 @@ fn place_order(
         ChangedBy::Owner,
         actor_id,
     )?;
-    let subject = input.user_id.clone().unwrap_or_else(|| order_id.clone());
+    let subject = input.user_id.as_deref().unwrap_or(&order_id).to_owned();
     policies::store::record_acceptance(conn, &subject, current_policy, "checkout")?;
     notifications::enqueue(
         conn,
         crate::notifications::To::Order {
             order_id: &order_id,
-            user_id: input.user_id.as_deref(),
+            user_id: input.user_id.as_ref(),
         },
         &Kind::OrderPlaced,
         &serde_json::json!({"order_id": order_id, "number": order.number, "status": "pending_payment"}),
@@ -358,7 +359,7 @@ async fn checkout(
     let address = Address::parse(&request.shipping_address, "shipping_address")?;
     let input = Input {
         cart_id,
-        user_id: caller.user_id().map(str::to_owned),
+        user_id: caller.account(),
         access: Access::from_request(&caller, &req),
         email,
         address,

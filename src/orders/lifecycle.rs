@@ -51,7 +51,7 @@ pub fn apply(conn: &mut DbConnection, change: &Change<'_>) -> Result<OrderStatus
             conn,
             crate::notifications::To::Order {
                 order_id: &change.order.id,
-                user_id: change.order.user_id.as_deref(),
+                user_id: change.order.user_id.as_ref(),
             },
             &kind,
             &serde_json::json!({"order_id": change.order.id, "number": change.order.number, "status": to.as_str()}),

@@ -90,7 +90,7 @@ async fn list_orders(
                 page.after.as_deref(),
                 i64::from(page.limit) + 1,
             )?;
-            let (rows, next_cursor) = paginate(rows, &page, "orders", |o| o.id.clone());
+            let (rows, next_cursor) = paginate(rows, &page, "orders", |o| o.id.to_string());
             let data = owner_views(conn, &crypto, &rows)?;
             Ok::<_, ApiError>(OrderList { data, next_cursor })
         })

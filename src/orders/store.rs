@@ -1,6 +1,7 @@
 //! Order queries. Owners reach an order through a condition in the query (their account, or
 //! the guest token's hash), so another caller's order is simply not found.
 
+use crate::ids::{OrderId, UserId};
 use diesel::prelude::*;
 use diesel::sql_types::{Integer, Text, Timestamp};
 
@@ -18,9 +19,9 @@ use crate::payments::model::PaymentStatus;
 // every execution (see db::statement), and these columns have no defaults.
 #[diesel(treat_none_as_default_value = false)]
 pub struct OrderRow {
-    pub id: String,
+    pub id: OrderId,
     pub number: String,
-    pub user_id: Option<String>,
+    pub user_id: Option<UserId>,
     pub guest_token_hash: Option<Vec<u8>>,
     pub status: String,
     pub currency: String,

@@ -224,17 +224,17 @@ pub fn owner_views(
     crypto: &Crypto,
     orders: &[OrderRow],
 ) -> Result<Vec<OrderView>, ApiError> {
-    let ids: Vec<String> = orders.iter().map(|o| o.id.clone()).collect();
+    let ids: Vec<String> = orders.iter().map(|o| o.id.to_string()).collect();
     let mut parts = store::parts_of(conn, &ids)?;
     let keys = crypto.data_keys(conn, &ids)?;
     orders
         .iter()
         .map(|order| {
-            let personal = match keys.get(&order.id) {
+            let personal = match keys.get(order.id.as_str()) {
                 Some(key) => open_with(key, order)?,
                 None => None,
             };
-            let parts = parts.remove(&order.id).unwrap_or_default();
+            let parts = parts.remove(order.id.as_str()).unwrap_or_default();
             Ok(build(order, parts, personal, None))
         })
         .collect()
@@ -289,7 +289,7 @@ pub fn build(
         .collect();
     let status = order.status();
     OrderView {
-        id: order.id.clone(),
+        id: order.id.to_string(),
         number: order.number.clone(),
         status,
         allowed_transitions: allowed_actions(status, Actor::Owner),

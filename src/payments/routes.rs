@@ -104,7 +104,7 @@ impl From<PaymentRow> for PaymentView {
             amount: money(p.amount),
             refunded: money(p.refunded_amount),
             id: p.id,
-            order_id: p.order_id,
+            order_id: p.order_id.into(),
             provider: PaymentProvider::parse(&p.provider).unwrap_or(PaymentProvider::Test),
             provider_reference: p.provider_reference,
             created_at: p.created_at.and_utc(),
@@ -459,7 +459,7 @@ async fn refund(
                 let order = orders::get(conn, &payment.order_id)?.ok_or(ApiError::NotFound)?;
                 notifications::enqueue(
                     conn,
-                    crate::notifications::To::Order { order_id: &order.id, user_id: order.user_id.as_deref() }, &Kind::PaymentRefunded,
+                    crate::notifications::To::Order { order_id: &order.id, user_id: order.user_id.as_ref() }, &Kind::PaymentRefunded,
                     &serde_json::json!({"order_id": order.id, "payment_id": payment.id, "status": status.as_str(), "amount": amount}),
                 )?;
                 let payment = store::get(conn, &id)?.ok_or(ApiError::NotFound)?;

@@ -1,5 +1,6 @@
 //! Payment queries.
 
+use crate::ids::OrderId;
 use diesel::prelude::*;
 use diesel::sql_types::{Text, Timestamp};
 
@@ -13,7 +14,7 @@ use crate::db::{DbConnection, Statement};
 #[diesel(treat_none_as_default_value = false)]
 pub struct PaymentRow {
     pub id: String,
-    pub order_id: String,
+    pub order_id: OrderId,
     pub provider: String,
     pub provider_reference: String,
     pub status: String,

@@ -2,6 +2,7 @@
 //! source). The current consent for a purpose is its newest row; with no row, the default
 //! of the purpose applies.
 
+use crate::ids::UserId;
 use actix_web::{get, put, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -136,7 +137,7 @@ impl From<&ConsentRow> for ConsentChange {
 /// also tracked as a data-subject request, completed at once.
 pub fn change(
     conn: &mut DbConnection,
-    user_id: &str,
+    user_id: &UserId,
     purpose: Purpose,
     granted_now: bool,
     policy_version: i32,
@@ -182,7 +183,7 @@ pub fn change(
 )]
 #[get("/me/consents")]
 async fn list(auth: Auth<min::Customer>, db: web::Data<Db>) -> Result<HttpResponse, ApiError> {
-    let user = auth.user_id()?.to_owned();
+    let user = auth.account()?;
     let data = db
         .run(move |conn| current(conn, &user).map_err(ApiError::from))
         .await?;
@@ -217,7 +218,7 @@ async fn set(
     purpose: web::Path<String>,
     body: Json<ConsentBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let user = auth.user_id()?.to_owned();
+    let user = auth.account()?;
     let purpose = Purpose::parse(&purpose).ok_or(ApiError::NotFound)?;
     let granted_now = body.into_inner().granted;
     let policy_version = versions.policy();

@@ -5,6 +5,7 @@
 //! at once, the shredding happens when the last order closes. Every shredded subject is
 //! appended to the erasure ledger, which `restore` replays.
 
+use crate::ids::UserId;
 use diesel::prelude::*;
 
 use super::requests::model::{Kind, Status};
@@ -116,7 +117,7 @@ pub fn ledger(conn: &mut DbConnection) -> QueryResult<Vec<(String, chrono::Naive
 pub fn request(
     conn: &mut DbConnection,
     crypto: &Crypto,
-    user_id: &str,
+    user_id: &UserId,
 ) -> Result<RequestRow, ApiError> {
     if let Some(open) = requests::open_erasure(conn, user_id)? {
         return Ok(open);

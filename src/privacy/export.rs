@@ -239,7 +239,7 @@ pub fn build(
         .order(orders::id.desc())
         .select(OrderRow::as_select())
         .load(conn)?;
-    let order_ids: Vec<String> = order_rows.iter().map(|o| o.id.clone()).collect();
+    let order_ids: Vec<String> = order_rows.iter().map(|o| o.id.to_string()).collect();
     let currency: HashMap<&str, &str> = order_rows
         .iter()
         .map(|o| (o.id.as_str(), o.currency.as_str()))
@@ -264,7 +264,7 @@ pub fn build(
                 refunded: money(&p.order_id, p.refunded_amount),
                 status: vocabulary(&p.status)?,
                 id: p.id,
-                order_id: p.order_id,
+                order_id: p.order_id.into(),
                 provider: p.provider,
                 created_at: utc(p.created_at),
                 updated_at: utc(p.updated_at),
@@ -475,7 +475,7 @@ async fn export(
     crypto: web::Data<Crypto>,
     settings: web::Data<ExportSettings>,
 ) -> Result<HttpResponse, ApiError> {
-    let user = auth.user_id()?.to_owned();
+    let user = auth.account()?;
     let crypto = crypto.into_inner();
     let limit = settings.exports_per_hour;
     let document = db

@@ -267,7 +267,8 @@ pub async fn enqueue(app: &TestApp, user: Option<&str>, kind: &str, payload: Val
     app.db
         .run(move |conn| {
             let kind = valise::notifications::Kind::parse(&kind).expect("a known kind");
-            let to = match user.as_deref() {
+            let user = user.map(|u| valise::ids::UserId::parse(&u).expect("an account id"));
+            let to = match user.as_ref() {
                 Some(user_id) => valise::notifications::To::Account { user_id },
                 None => valise::notifications::To::KindLookup,
             };

@@ -381,7 +381,7 @@ impl TestApp {
         let response = self.login(&email, PASSWORD).await;
         let body = json_of(response, StatusCode::OK).await;
         Session {
-            user_id,
+            user_id: user_id.to_string(),
             email,
             access: body["access_token"].as_str().unwrap().to_owned(),
             refresh: body["refresh_token"].as_str().unwrap().to_owned(),

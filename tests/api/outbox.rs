@@ -328,7 +328,7 @@ async fn two_instances_deliver_each_notification_and_webhook_exactly_once() {
                     valise::notifications::enqueue(
                         conn,
                         valise::notifications::To::Account {
-                            user_id: &recipient,
+                            user_id: &valise::ids::UserId::parse(&recipient).unwrap(),
                         },
                         &valise::notifications::Kind::OrderPlaced,
                         &json!({"order_id": format!("ord_{i}"), "status": "pending_payment"}),

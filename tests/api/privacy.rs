@@ -303,7 +303,10 @@ async fn the_privacy_officer_works_the_queue_overdue_first() {
 
     // Requests customers make through the API complete at once; open ones (as guests'
     // verified corrections are) are put straight into the store.
-    let (a, b) = (ada.user_id.clone(), bob.user_id.clone());
+    let (a, b) = (
+        valise::ids::UserId::parse(&ada.user_id).unwrap(),
+        valise::ids::UserId::parse(&bob.user_id).unwrap(),
+    );
     let (first, second) = app
         .query(move |conn| {
             use valise::privacy::requests::model::{Kind, Status};

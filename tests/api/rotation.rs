@@ -34,7 +34,7 @@ fn create_customers(conn: &mut DbConnection, crypto: &Crypto) -> Vec<(String, St
                         role: Role::Customer,
                     },
                 )?;
-                Ok((row.id, email.as_str().to_owned()))
+                Ok((row.id.to_string(), email.as_str().to_owned()))
             })
             .collect::<Result<Vec<_>, accounts::AccountError>>()
     })

@@ -39,7 +39,7 @@ async fn list(
     db: web::Data<Db>,
     crypto: web::Data<Crypto>,
 ) -> Result<HttpResponse, ApiError> {
-    let user = auth.user_id()?.to_owned();
+    let user = auth.account()?;
     let crypto = crypto.into_inner();
     let data = db.run(move |conn| list_open(conn, &crypto, &user)).await?;
     Ok(HttpResponse::Ok().json(SavedAddresses { data }))
@@ -70,7 +70,7 @@ async fn create(
     crypto: web::Data<Crypto>,
     body: Json<AddressFields>,
 ) -> Result<HttpResponse, ApiError> {
-    let user = auth.user_id()?.to_owned();
+    let user = auth.account()?;
     let address = Address::parse(&body.into_inner(), "$")?;
     let actor = Actor::from_principal(&auth.principal, Some(&user));
     let crypto = crypto.into_inner();
@@ -116,7 +116,7 @@ async fn update(
     id: web::Path<String>,
     body: Json<AddressPatch>,
 ) -> Result<HttpResponse, ApiError> {
-    let user = auth.user_id()?.to_owned();
+    let user = auth.account()?;
     let patch = body.into_inner();
     let if_match = cache::if_match_header(&req);
     let actor = Actor::from_principal(&auth.principal, Some(&user));
@@ -159,7 +159,7 @@ async fn remove(
     crypto: web::Data<Crypto>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let user = auth.user_id()?.to_owned();
+    let user = auth.account()?;
     let actor = Actor::from_principal(&auth.principal, Some(&user));
     let crypto = crypto.into_inner();
     db.run(move |conn| delete(conn, &crypto, &actor, &user, &id))

@@ -1,6 +1,7 @@
 //! Saved addresses at rest: each sealed whole with its owner's data key; saving and
 //! correcting one are audited use cases of one transaction each.
 
+use crate::ids::UserId;
 use diesel::prelude::*;
 
 use super::model::{AddressPatch, SavedAddress};
@@ -114,7 +115,7 @@ pub fn save(
     conn: &mut DbConnection,
     crypto: &Crypto,
     actor: &Actor,
-    user: &str,
+    user: &UserId,
     address: &Address,
 ) -> Result<(SavedAddress, String), ApiError> {
     crate::db::write_transaction(conn, |conn| {
@@ -132,7 +133,7 @@ pub fn save(
         let row = AddressRow {
             address_sealed: seal(crypto, conn, user, &id, address)?,
             id,
-            user_id: user.to_owned(),
+            user_id: user.to_string(),
             version: 1,
             created_at: now,
             updated_at: now,
@@ -165,7 +166,7 @@ pub fn correct(
     conn: &mut DbConnection,
     crypto: &Crypto,
     actor: &Actor,
-    user: &str,
+    user: &UserId,
     id: &str,
     if_match: Option<&str>,
     patch: AddressPatch,
@@ -212,7 +213,7 @@ pub fn delete(
     conn: &mut DbConnection,
     crypto: &Crypto,
     actor: &Actor,
-    user: &str,
+    user: &UserId,
     id: &str,
 ) -> Result<(), ApiError> {
     crate::db::write_transaction(conn, |conn| {

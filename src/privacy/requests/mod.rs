@@ -74,7 +74,7 @@ impl From<&RequestRow> for RequestView {
 
 /// Tells a customer that their request moved (inbox and gateway, through the outbox).
 pub fn notify(conn: &mut DbConnection, row: &RequestRow) -> QueryResult<()> {
-    let Some(user) = row.user_id.as_deref() else {
+    let Some(user) = row.user_id.as_ref() else {
         return Ok(());
     };
     let payload = serde_json::json!({

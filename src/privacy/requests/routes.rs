@@ -68,7 +68,7 @@ async fn erase_me(
     db: web::Data<Db>,
     crypto: web::Data<Crypto>,
 ) -> Result<HttpResponse, ApiError> {
-    let user = auth.user_id()?.to_owned();
+    let user = auth.account()?;
     let crypto = crypto.into_inner();
     let row = db
         .run(move |conn| {
@@ -101,7 +101,7 @@ async fn my_requests(
     db: web::Data<Db>,
     query: Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let user = auth.user_id()?.to_owned();
+    let user = auth.account()?;
     let page = query.into_inner().validate("requests")?;
     let before = page.after.clone();
     let limit = i64::from(page.limit) + 1;
@@ -140,7 +140,7 @@ async fn cancel(
     db: web::Data<Db>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let user = auth.user_id()?.to_owned();
+    let user = auth.account()?;
     let id = id.into_inner();
     let row = db
         .run(move |conn| {

@@ -1,5 +1,6 @@
 //! Data-subject request queries.
 
+use crate::ids::UserId;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -13,7 +14,7 @@ pub struct RequestRow {
     pub id: String,
     pub kind: String,
     pub status: String,
-    pub user_id: Option<String>,
+    pub user_id: Option<UserId>,
     pub email_bidx: Option<Vec<u8>>,
     pub received_at: NaiveDateTime,
     pub due_at: NaiveDateTime,
@@ -38,7 +39,7 @@ impl RequestRow {
 
 /// Who a request is about: a customer account or a guest's checkout email.
 pub enum Requester<'a> {
-    User(&'a str),
+    User(&'a UserId),
     GuestEmail(Vec<u8>),
 }
 
@@ -50,7 +51,7 @@ pub fn insert(
 ) -> QueryResult<RequestRow> {
     let now = crate::db::now();
     let (user_id, email_bidx) = match requester {
-        Requester::User(id) => (Some(id.to_owned()), None),
+        Requester::User(id) => (Some(id.clone()), None),
         Requester::GuestEmail(bidx) => (None, Some(bidx)),
     };
     let row = RequestRow {
@@ -89,7 +90,7 @@ pub fn insert(
 /// a withdrawal): tracked like the others, completed at once.
 pub fn record_self_service(
     conn: &mut DbConnection,
-    user_id: &str,
+    user_id: &UserId,
     kind: Kind,
 ) -> QueryResult<RequestRow> {
     insert(conn, Requester::User(user_id), kind, Status::Completed)
@@ -100,7 +101,7 @@ pub fn record_self_service(
 /// stays a record of requests, and an export does not grow with every call.
 pub fn record_self_service_once_a_day(
     conn: &mut DbConnection,
-    user_id: &str,
+    user_id: &UserId,
     kind: Kind,
 ) -> QueryResult<RequestRow> {
     let now = crate::db::now();
