@@ -185,9 +185,9 @@ fn staff_order_view_example() -> serde_json::Value {
         "status": "paid",
         "allowed_transitions": ["cancel"],
         "totals": {
-            "subtotal": {"amount": 12900, "currency": "EUR"},
-            "shipping": {"amount": 0, "currency": "EUR"},
-            "total": {"amount": 12900, "currency": "EUR"},
+            "subtotal": {"amount": 12900, "currency": "EUR", "minor_unit": 2},
+            "shipping": {"amount": 0, "currency": "EUR", "minor_unit": 2},
+            "total": {"amount": 12900, "currency": "EUR", "minor_unit": 2},
             "item_count": 1
         },
         "payment_status": "captured",
@@ -283,10 +283,7 @@ fn staff_view(
         }
         Some((_, address)) => StaffAddress::from(address.masked()),
     };
-    let money = |amount| Money {
-        amount,
-        currency: order.currency.clone(),
-    };
+    let money = |amount| Money::in_code(amount, &order.currency);
     Ok(StaffOrderView {
         id: order.id.clone(),
         number: order.number.clone(),
