@@ -46,7 +46,8 @@ impl Rate {
             .ok_or_else(|| Invalid::field(field, "must be 0 to 10000 basis points (0 % to 100 %)"))
     }
 
-    /// A rate as stored or configured (already checked); out of range counts as 100 %.
+    /// A rate as stored or configured (already checked when written): clamped to
+    /// 0–10000, never trusted to be in range.
     pub fn stored(bp: i64) -> Rate {
         Rate(u32::try_from(bp).unwrap_or(0).min(Rate::MAX))
     }

@@ -13,7 +13,7 @@ use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{Json, Query};
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(list).service(put);
+    cfg.service(list).service(set);
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -90,7 +90,7 @@ async fn list(
     )
 )]
 #[post("/tax-rates")]
-async fn put(
+async fn set(
     _auth: Auth<min::Admin>,
     db: web::Data<Db>,
     body: Json<NewTaxRate>,

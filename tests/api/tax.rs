@@ -82,8 +82,17 @@ async fn german_and_french_destinations_pay_their_own_rates() {
     );
     assert_eq!(french["totals"]["total"], eur(12_900));
 
-    // What was stored is what the checkout answered.
+    // What was stored is what the checkout answered, for the guest and for staff.
     assert_eq!(read_back(&app, &german).await["tax"], german["tax"]);
+    let manager = app.staff(Role::Manager).await;
+    let number = german["number"].as_str().unwrap();
+    let staff = json_of(
+        app.get_as(&format!("/v1/admin/orders/{number}"), &manager)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(staff["tax"], german["tax"]);
 }
 
 #[actix_web::test]
