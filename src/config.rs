@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use crate::db::DatabaseUrl;
 use crate::http::client_ip::TrustedProxies;
+use crate::money::Currency;
 
 /// A secret value: `Debug` never prints it, and reading it takes a deliberate `expose()`.
 #[derive(Clone, PartialEq, Eq)]
@@ -180,13 +181,78 @@ pub enum CorsOrigins {
 /// Shop-wide settings handlers need (served to them as `web::Data<Shop>`).
 #[derive(Debug, Clone)]
 pub struct Shop {
-    /// ISO 4217 code of every price.
-    pub currency: String,
+    /// The currency of every price, checked against ISO 4217, with its minor unit.
+    pub currency: Currency,
+    /// What shipping costs, in minor units of `currency`.
+    pub shipping: Shipping,
+    /// How prices carry VAT or sales tax, and which rate a destination gets.
+    pub tax: TaxSettings,
     /// How long an unpaid order holds its stock.
     pub payment_window: chrono::Duration,
     /// How long after delivery after-sales cases can be opened; the order closes after it.
     pub after_sales_window: chrono::Duration,
 }
+
+/// Shipping charges, in minor units of the shop's currency (configured in major units:
+/// `VALISE_SHIPPING_FLAT=9.90`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shipping {
+    /// What an order below `free_from` pays for shipping.
+    pub flat: i64,
+    /// Orders whose goods come to at least this ship free.
+    pub free_from: i64,
+}
+
+/// Whether prices include tax (`inclusive`: gross prices, as EU consumer prices must be) or
+/// have it added at checkout (`exclusive`: net prices, for shops elsewhere).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaxMode {
+    Inclusive,
+    Exclusive,
+}
+
+impl TaxMode {
+    pub const ALL: [TaxMode; 2] = [TaxMode::Inclusive, TaxMode::Exclusive];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaxMode::Inclusive => "inclusive",
+            TaxMode::Exclusive => "exclusive",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<TaxMode> {
+        TaxMode::ALL.into_iter().find(|m| m.as_str() == s)
+    }
+}
+
+/// The shop's tax settings; the rates of EU destinations are data (`tax_rates`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaxSettings {
+    pub mode: TaxMode,
+    /// ISO 3166-1 alpha-2 code of the country the shop sells from, upper-case.
+    pub home_country: String,
+    /// Rate of domestic sales in basis points (`2100` is 21 %), when configured; otherwise
+    /// an EU shop's own rate comes from the rates table and a shop elsewhere charges none.
+    pub home_rate: Option<u32>,
+}
+
+impl Default for TaxSettings {
+    fn default() -> Self {
+        TaxSettings {
+            mode: TaxMode::Inclusive,
+            home_country: DEFAULT_HOME_COUNTRY.to_owned(),
+            home_rate: None,
+        }
+    }
+}
+
+/// Where the shop sells from unless `VALISE_TAX_HOME_COUNTRY` says otherwise.
+pub const DEFAULT_HOME_COUNTRY: &str = "BE";
+
+/// The shipping charges unless configured: 9.90 flat, free from 100.00, in major units.
+pub const DEFAULT_FLAT_SHIPPING: &str = "9.90";
+pub const DEFAULT_FREE_SHIPPING_FROM: &str = "100.00";
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -429,7 +495,12 @@ impl Config {
             jwt_secret: SecretSource::Ephemeral,
             admin_bootstrap: None,
             shop: Shop {
-                currency: "EUR".into(),
+                currency: Currency::EUR,
+                shipping: Shipping {
+                    flat: 990,
+                    free_from: 10_000,
+                },
+                tax: TaxSettings::default(),
                 payment_window: chrono::Duration::minutes(30),
                 after_sales_window: chrono::Duration::days(30),
             },
@@ -596,15 +667,30 @@ fn admin_bootstrap_from(
 }
 
 fn shop_from(get: &impl Fn(&str) -> Option<String>) -> Result<Shop, ConfigError> {
-    let currency = get("VALISE_CURRENCY").unwrap_or_else(|| "EUR".into());
-    if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
-        return Err(invalid(
-            "VALISE_CURRENCY",
-            "expected an ISO 4217 code such as EUR",
-        ));
-    }
+    let code = get("VALISE_CURRENCY").unwrap_or_else(|| Currency::EUR.code().into());
+    let currency = Currency::parse(code.trim()).map_err(|r| invalid("VALISE_CURRENCY", r))?;
+    let amount = |name: &'static str, default: &str| match get(name) {
+        Some(text) => currency.amount(text.trim()).map_err(|r| invalid(name, r)),
+        None => currency.amount(default).map_err(|_| {
+            invalid(
+                name,
+                format!(
+                    "its default {default} does not fit {} ({} decimals): set it in {}",
+                    currency.code(),
+                    currency.minor_unit(),
+                    currency.code()
+                ),
+            )
+        }),
+    };
+    let shipping = Shipping {
+        flat: amount("VALISE_SHIPPING_FLAT", DEFAULT_FLAT_SHIPPING)?,
+        free_from: amount("VALISE_SHIPPING_FREE_FROM", DEFAULT_FREE_SHIPPING_FROM)?,
+    };
     Ok(Shop {
         currency,
+        shipping,
+        tax: tax_from(get)?,
         payment_window: chrono::Duration::minutes(number(
             get,
             "VALISE_ORDER_PAYMENT_MINUTES",
@@ -619,6 +705,46 @@ fn shop_from(get: &impl Fn(&str) -> Option<String>) -> Result<Shop, ConfigError>
             0,
             365,
         )?),
+    })
+}
+
+fn tax_from(get: &impl Fn(&str) -> Option<String>) -> Result<TaxSettings, ConfigError> {
+    let mode = match get("VALISE_TAX_MODE") {
+        None => TaxMode::Inclusive,
+        Some(m) => TaxMode::parse(m.trim())
+            .ok_or_else(|| invalid("VALISE_TAX_MODE", "expected inclusive or exclusive"))?,
+    };
+    let home_country = match get("VALISE_TAX_HOME_COUNTRY") {
+        None => DEFAULT_HOME_COUNTRY.to_owned(),
+        Some(c) => {
+            let c = c.trim().to_ascii_uppercase();
+            if c.len() != 2 || c.parse::<iso_currency::Country>().is_err() {
+                return Err(invalid(
+                    "VALISE_TAX_HOME_COUNTRY",
+                    "expected an ISO 3166-1 alpha-2 country code such as BE",
+                ));
+            }
+            c
+        }
+    };
+    let home_rate = match get("VALISE_TAX_HOME_RATE") {
+        None => None,
+        Some(r) => Some(
+            crate::money::decimal(r.trim(), 2)
+                .and_then(|bp| u32::try_from(bp).ok())
+                .filter(|bp| *bp <= 10_000)
+                .ok_or_else(|| {
+                    invalid(
+                        "VALISE_TAX_HOME_RATE",
+                        "expected a percentage from 0 to 100 with at most 2 decimals, like 21 or 25.5",
+                    )
+                })?,
+        ),
+    };
+    Ok(TaxSettings {
+        mode,
+        home_country,
+        home_rate,
     })
 }
 
@@ -897,6 +1023,14 @@ mod tests {
             ("VALISE_RATE_LIMIT_SCALE", "unlimited"),
             ("VALISE_EXPORTS_PER_HOUR", "many"),
             ("VALISE_AUDIT_ANCHOR_SECONDS", "often"),
+            ("VALISE_CURRENCY", "XYZ"),
+            ("VALISE_CURRENCY", "HRK"),
+            ("VALISE_CURRENCY", "XAU"),
+            ("VALISE_SHIPPING_FLAT", "9,90"),
+            ("VALISE_SHIPPING_FREE_FROM", "-100"),
+            ("VALISE_TAX_MODE", "gross"),
+            ("VALISE_TAX_HOME_COUNTRY", "QQ"),
+            ("VALISE_TAX_HOME_RATE", "120"),
         ] {
             let err = load(&[(var, value)]).unwrap_err();
             assert_eq!(err.var, var);
@@ -904,6 +1038,61 @@ mod tests {
             assert!(line.contains(var) && !line.contains(value), "{line}");
             assert!(!line.contains('\n'));
         }
+    }
+
+    #[test]
+    fn shipping_is_configured_in_major_units_of_the_currency() {
+        let eur = load(&[]).unwrap().shop;
+        assert_eq!(eur.currency, Currency::EUR);
+        assert_eq!(
+            eur.shipping,
+            Shipping {
+                flat: 990,
+                free_from: 10_000
+            }
+        );
+        let kwd = load(&[("VALISE_CURRENCY", "KWD")]).unwrap().shop;
+        assert_eq!((kwd.currency.minor_unit(), kwd.shipping.flat), (3, 9_900));
+        let jpy = load(&[
+            ("VALISE_CURRENCY", "JPY"),
+            ("VALISE_SHIPPING_FLAT", "1200"),
+            ("VALISE_SHIPPING_FREE_FROM", "15000"),
+        ])
+        .unwrap()
+        .shop;
+        assert_eq!((jpy.shipping.flat, jpy.shipping.free_from), (1_200, 15_000));
+    }
+
+    #[test]
+    fn a_default_that_does_not_fit_the_currency_must_be_set() {
+        let err = load(&[("VALISE_CURRENCY", "JPY")]).unwrap_err();
+        assert_eq!(err.var, "VALISE_SHIPPING_FLAT");
+        assert!(err.reason.contains("JPY"), "{}", err.reason);
+        let err = load(&[("VALISE_CURRENCY", "JPY"), ("VALISE_SHIPPING_FLAT", "9.90")]);
+        assert_eq!(err.unwrap_err().var, "VALISE_SHIPPING_FLAT");
+    }
+
+    #[test]
+    fn tax_settings_default_to_gross_prices_from_belgium() {
+        let tax = load(&[]).unwrap().shop.tax;
+        assert_eq!(tax, TaxSettings::default());
+        assert_eq!(
+            (tax.mode, tax.home_country.as_str()),
+            (TaxMode::Inclusive, "BE")
+        );
+        let tax = load(&[
+            ("VALISE_TAX_MODE", "exclusive"),
+            ("VALISE_TAX_HOME_COUNTRY", "us"),
+            ("VALISE_TAX_HOME_RATE", "8.25"),
+        ])
+        .unwrap()
+        .shop
+        .tax;
+        assert_eq!(tax.mode, TaxMode::Exclusive);
+        assert_eq!(
+            (tax.home_country.as_str(), tax.home_rate),
+            ("US", Some(825))
+        );
     }
 
     #[test]

@@ -27,7 +27,7 @@ use crate::policies;
 use crate::versions::Versions;
 use crate::{
     accounts, analytics, audit, auth, carts, catalog, notifications, orders, payments, privacy,
-    retention, webhooks,
+    retention, tax, webhooks,
 };
 
 /// The OpenAPI document of the application: generated from exactly the routes it serves.
@@ -84,7 +84,8 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
                     .configure(retention::routes::configure)
                     .configure(notifications::admin::configure)
                     .configure(webhooks::routes::configure)
-                    .configure(analytics::routes::configure_admin),
+                    .configure(analytics::routes::configure_admin)
+                    .configure(tax::routes::configure),
             ),
     )
     .configure(health::configure)

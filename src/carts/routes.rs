@@ -88,9 +88,11 @@ pub struct CartLine {
 pub struct Totals {
     /// The sum of the line totals.
     pub subtotal: Money,
-    /// Free from 100.00 (and for an empty cart), otherwise 9.90.
+    /// Free from the shop's threshold (100.00 unless configured) and for an empty cart,
+    /// otherwise its flat charge (9.90 unless configured).
     pub shipping: Money,
-    /// `subtotal` plus `shipping`: what checkout would charge now.
+    /// `subtotal` plus `shipping`: what checkout would charge now. Prices include VAT
+    /// unless the shop adds tax at checkout (exclusive mode: the order shows it).
     pub total: Money,
     /// Units in the cart, all lines together.
     #[schema(minimum = 0, example = 1)]
@@ -104,12 +106,12 @@ pub struct Totals {
     "items": [{
         "variant_id": "var_0193a7c25b7e7d1a9c1e2f6c1f7e9a10", "product_id": "prod_0193a7c25b7e7d1a9c1e2f6c1f7e9a10",
         "sku": "VOY-55-BLK", "name": "Voyager 55 Spinner", "color": "black",
-        "unit_price": {"amount": 12900, "currency": "EUR"}, "quantity": 1,
-        "line_total": {"amount": 12900, "currency": "EUR"}, "available": 25
+        "unit_price": {"amount": 12900, "currency": "EUR", "minor_unit": 2}, "quantity": 1,
+        "line_total": {"amount": 12900, "currency": "EUR", "minor_unit": 2}, "available": 25
     }],
     "totals": {
-        "subtotal": {"amount": 12900, "currency": "EUR"}, "shipping": {"amount": 0, "currency": "EUR"},
-        "total": {"amount": 12900, "currency": "EUR"}, "item_count": 1
+        "subtotal": {"amount": 12900, "currency": "EUR", "minor_unit": 2}, "shipping": {"amount": 0, "currency": "EUR", "minor_unit": 2},
+        "total": {"amount": 12900, "currency": "EUR", "minor_unit": 2}, "item_count": 1
     },
     "expires_at": "2026-04-11T10:04:51Z"
 }))]
@@ -163,17 +165,14 @@ pub struct ItemQuantity {
 }
 
 /// Totals from priced lines: `(unit_price, quantity)`.
-pub fn totals(lines: impl IntoIterator<Item = (i64, i32)>, currency: &str) -> Totals {
+pub fn totals(lines: impl IntoIterator<Item = (i64, i32)>, shop: &Shop) -> Totals {
     let (subtotal, count) = lines
         .into_iter()
         .fold((0i64, 0i32), |(sum, n), (price, q)| {
             (sum + price * i64::from(q), n + q)
         });
-    let shipping = shipping_for(subtotal);
-    let money = |amount| Money {
-        amount,
-        currency: currency.to_owned(),
-    };
+    let shipping = shipping_for(subtotal, shop.shipping);
+    let money = |amount| Money::new(amount, shop.currency);
     Totals {
         subtotal: money(subtotal),
         shipping: money(shipping),
@@ -185,11 +184,11 @@ pub fn totals(lines: impl IntoIterator<Item = (i64, i32)>, currency: &str) -> To
 pub fn view(
     conn: &mut DbConnection,
     cart: &CartRow,
-    currency: &str,
+    shop: &Shop,
     token: Option<String>,
 ) -> Result<CartView, ApiError> {
     let lines = store::lines(conn, &cart.id)?;
-    Ok(view_of(cart, &lines, currency, token))
+    Ok(view_of(cart, &lines, shop, token))
 }
 
 /// A cart's view from its lines (a new cart has none: nothing to read).
@@ -200,13 +199,10 @@ fn view_of(
         crate::catalog::store::VariantRow,
         crate::catalog::store::ProductRow,
     )],
-    currency: &str,
+    shop: &Shop,
     token: Option<String>,
 ) -> CartView {
-    let money = |amount| Money {
-        amount,
-        currency: currency.to_owned(),
-    };
+    let money = |amount| Money::new(amount, shop.currency);
     let items: Vec<CartLine> = lines
         .iter()
         .map(|(q, v, p)| {
@@ -226,7 +222,7 @@ fn view_of(
         .collect();
     let totals = totals(
         items.iter().map(|l| (l.unit_price.amount, l.quantity)),
-        currency,
+        shop,
     );
     CartView {
         id: cart.id.clone(),
@@ -281,11 +277,11 @@ async fn create_cart(
         None => Some(crate::auth::token::new_secret("vc")?),
         Some(_) => None,
     };
-    let currency = shop.currency.clone();
+    let shop = Shop::clone(&shop);
     let cart = db
         .run(move |conn| {
             let row = store::create(conn, owner.as_deref(), token.as_deref().map(hash_secret))?;
-            Ok::<_, ApiError>(view_of(&row, &[], &currency, token))
+            Ok::<_, ApiError>(view_of(&row, &[], &shop, token))
         })
         .await?;
     Ok(crate::http::created(&format!("/v1/carts/{}", cart.id)).json(cart))
@@ -313,11 +309,11 @@ async fn get_cart(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, access) = (id.into_inner(), Access::from_request(&caller, &req));
-    let currency = shop.currency.clone();
+    let shop = Shop::clone(&shop);
     let cart = db
         .run(move |conn| {
             let row = access.find(conn, &id)?;
-            view(conn, &row, &currency, None)
+            view(conn, &row, &shop, None)
         })
         .await?;
     Ok(HttpResponse::Ok().json(cart))
@@ -352,7 +348,7 @@ async fn add_item(
     let (id, access) = (id.into_inner(), Access::from_request(&caller, &req));
     let item = body.into_inner();
     let added = quantity("quantity", item.quantity)?;
-    let currency = shop.currency.clone();
+    let shop = Shop::clone(&shop);
     let cart = db
         .run(move |conn| {
             crate::db::write_transaction(conn, |conn| {
@@ -377,7 +373,7 @@ async fn add_item(
                     return Err(out_of_stock(&variant.id, variant.available));
                 }
                 store::set_quantity(conn, &cart.id, &variant.id, total, current.is_some())?;
-                view(conn, &cart, &currency, None)
+                view(conn, &cart, &shop, None)
             })
         })
         .await?;
@@ -411,7 +407,7 @@ async fn set_item(
 ) -> Result<HttpResponse, ApiError> {
     let ((id, variant_id), access) = (path.into_inner(), Access::from_request(&caller, &req));
     let wanted = quantity("quantity", body.into_inner().quantity)?;
-    let currency = shop.currency.clone();
+    let shop = Shop::clone(&shop);
     let cart = db
         .run(move |conn| {
             crate::db::write_transaction(conn, |conn| {
@@ -423,7 +419,7 @@ async fn set_item(
                     return Err(out_of_stock(&variant.id, variant.available));
                 }
                 store::set_quantity(conn, &cart.id, &variant.id, wanted, true)?;
-                view(conn, &cart, &currency, None)
+                view(conn, &cart, &shop, None)
             })
         })
         .await?;
@@ -452,7 +448,7 @@ async fn remove_item(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let ((id, variant_id), access) = (path.into_inner(), Access::from_request(&caller, &req));
-    let currency = shop.currency.clone();
+    let shop = Shop::clone(&shop);
     let cart = db
         .run(move |conn| {
             crate::db::write_transaction(conn, |conn| {
@@ -460,7 +456,7 @@ async fn remove_item(
                 if store::remove(conn, &cart.id, &variant_id)? == 0 {
                     return Err(ApiError::NotFound);
                 }
-                view(conn, &cart, &currency, None)
+                view(conn, &cart, &shop, None)
             })
         })
         .await?;

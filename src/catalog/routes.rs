@@ -169,7 +169,7 @@ async fn list(
     let version = versions.catalog();
     let key = format!("{filter:?}|{}|{after:?}|{}", sort.as_str(), page.limit);
     let limit = page.limit as usize;
-    let currency = shop.currency.clone();
+    let currency = shop.currency.code();
     cached(&req, &cache, &db, version, key, move |conn| {
         let mut rows = store::list(conn, &filter, sort, after.as_ref(), limit as i64 + 1)?;
         let next_cursor = (rows.len() > limit)
@@ -183,7 +183,7 @@ async fn list(
         let data: Vec<ProductView> = rows
             .iter()
             .zip(variants.iter())
-            .map(|(r, v)| r.view(v, &currency))
+            .map(|(r, v)| r.view(v, currency))
             .collect();
         Ok(ProductList { data, next_cursor })
     })
@@ -255,11 +255,11 @@ async fn get_product(
     let id = id.into_inner();
     let version = versions.catalog();
     let key = ["product:", id.as_str()].concat();
-    let currency = shop.currency.clone();
+    let currency = shop.currency.code();
     cached(&req, &cache, &db, version, key, move |conn| {
         let row = store::find(conn, &id)?.ok_or(ApiError::NotFound)?;
         let variants = store::variants_of(conn, std::slice::from_ref(&row.id), false)?;
-        Ok(row.view(&variants[0], &currency))
+        Ok(row.view(&variants[0], currency))
     })
     .await
 }

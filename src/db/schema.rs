@@ -245,6 +245,28 @@ diesel::table! {
         version -> Integer,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        tax_mode -> Text,
+        tax_country -> Nullable<Text>,
+        tax_total -> BigInt,
+    }
+}
+
+diesel::table! {
+    order_tax_lines (order_id, rate_bp) {
+        order_id -> Text,
+        rate_bp -> Integer,
+        net -> BigInt,
+        tax -> BigInt,
+        gross -> BigInt,
+    }
+}
+
+diesel::table! {
+    tax_rates (country, effective_from) {
+        country -> Text,
+        effective_from -> Date,
+        rate_bp -> Integer,
+        updated_at -> Timestamp,
     }
 }
 
@@ -541,6 +563,7 @@ diesel::joinable!(product_terms -> products (product_id));
 diesel::joinable!(consultations -> products (product_id));
 diesel::joinable!(webhook_deliveries -> webhook_subscriptions (subscription_id));
 diesel::joinable!(analytics_daily_products -> products (product_id));
+diesel::joinable!(order_tax_lines -> orders (order_id));
 diesel::allow_tables_to_appear_in_same_query!(
     policies,
     data_keys,
@@ -562,6 +585,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     cart_items,
     orders,
     order_items,
+    order_tax_lines,
+    tax_rates,
     order_events,
     payments,
     payment_events,

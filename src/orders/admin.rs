@@ -14,7 +14,7 @@ use super::model::{
     allowed_actions, is_order_number, Action, Actor, Address, ChangedBy, MaskedAddress, OrderStatus,
 };
 use super::store::{self, OrderRow};
-use super::view::open_personal;
+use super::view::{open_personal, tax_view};
 use crate::audit::{self, Actor as AuditActor, Event};
 use crate::auth::{min, Auth, Principal, Role};
 use crate::carts::routes::Totals;
@@ -26,6 +26,7 @@ use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{Json, Query};
 use crate::http::pagination::{paginate, PageQuery};
 use crate::payments::model::PaymentStatus;
+use crate::tax::view::TaxView;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list)
@@ -168,6 +169,8 @@ pub struct StaffOrderView {
     pub allowed_transitions: Vec<Action>,
     /// Subtotal, shipping and total as charged, in minor units (cents).
     pub totals: Totals,
+    /// The VAT or sales tax in the totals (or added to them, in exclusive mode), per rate.
+    pub tax: TaxView,
     /// Status of the latest payment attempt; null before the first.
     pub payment_status: Option<PaymentStatus>,
     /// Who placed the order.
@@ -186,10 +189,20 @@ fn staff_order_view_example() -> serde_json::Value {
         "status": "paid",
         "allowed_transitions": ["cancel"],
         "totals": {
-            "subtotal": {"amount": 12900, "currency": "EUR"},
-            "shipping": {"amount": 0, "currency": "EUR"},
-            "total": {"amount": 12900, "currency": "EUR"},
+            "subtotal": {"amount": 12900, "currency": "EUR", "minor_unit": 2},
+            "shipping": {"amount": 0, "currency": "EUR", "minor_unit": 2},
+            "total": {"amount": 12900, "currency": "EUR", "minor_unit": 2},
             "item_count": 1
+        },
+        "tax": {
+            "mode": "inclusive", "country": "BE",
+            "total": {"amount": 2239, "currency": "EUR", "minor_unit": 2},
+            "lines": [{
+                "rate_basis_points": 2100, "rate_percent": "21",
+                "net": {"amount": 10661, "currency": "EUR", "minor_unit": 2},
+                "tax": {"amount": 2239, "currency": "EUR", "minor_unit": 2},
+                "gross": {"amount": 12900, "currency": "EUR", "minor_unit": 2}
+            }]
         },
         "payment_status": "captured",
         "customer": "registered",
@@ -284,10 +297,7 @@ fn staff_view(
         }
         Some((_, address)) => StaffAddress::from(address.masked()),
     };
-    let money = |amount| Money {
-        amount,
-        currency: order.currency.clone(),
-    };
+    let money = |amount| Money::in_code(amount, &order.currency);
     Ok(StaffOrderView {
         id: order.id.to_string(),
         number: order.number.clone(),
@@ -302,6 +312,7 @@ fn staff_view(
                 .map(|i| i.quantity)
                 .sum(),
         },
+        tax: tax_view(order, &store::tax_lines(conn, &order.id)?),
         payment_status: store::payment_status(conn, &order.id)?,
         customer: if order.user_id.is_some() {
             CustomerKind::Registered

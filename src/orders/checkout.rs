@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use super::model::{
     new_order_number, shipping_for, Address, AddressFields, ChangedBy, OrderStatus,
 };
-use super::store::{self, ItemRow, OrderRow, Parts};
+use super::store::{self, ItemRow, OrderRow, Parts, TaxLineRow};
 use super::view::{build, OrderView};
 use super::view::{CONTACT_EMAIL, SHIPPING_ADDRESS};
 use crate::accounts::model::Email;
@@ -19,7 +19,7 @@ use crate::auth::token::hash_secret;
 use crate::auth::Caller;
 use crate::carts::routes::out_of_stock;
 use crate::carts::store::{self as carts, Access};
-use crate::config::Shop;
+use crate::config::{Shipping, Shop, TaxMode, TaxSettings};
 use crate::crypto::{index_kind, Crypto};
 use crate::db::{write_transaction, Db, DbConnection};
 use crate::http::error::{ApiError, Problem};
@@ -27,6 +27,7 @@ use crate::http::extract::Json;
 use crate::idempotency::{self, Lookup};
 use crate::notifications::{self, Kind};
 use crate::policies;
+use crate::tax::model::tax_lines;
 
 pub const CHECKOUT: Policy = Policy {
     name: "checkout",
@@ -100,6 +101,8 @@ struct Input {
     key: String,
     hash: Vec<u8>,
     currency: String,
+    shipping: Shipping,
+    tax: TaxSettings,
     payment_window: chrono::Duration,
 }
 
@@ -168,14 +171,32 @@ fn place_order(
         .iter()
         .map(|i| i.unit_price * i64::from(i.quantity))
         .sum();
-    let shipping = shipping_for(subtotal);
+    let shipping = shipping_for(subtotal, input.shipping);
+    let now = crate::db::now();
+    let country = input.address.country();
+    let rate = crate::tax::rate_for(conn, &input.tax, country, now.date())?;
+    let lines = tax_lines(input.tax.mode, &[(rate, subtotal), (rate, shipping)]);
+    let tax_total: i64 = lines.iter().map(|l| l.tax).sum();
+    let total = match input.tax.mode {
+        TaxMode::Inclusive => subtotal + shipping,
+        TaxMode::Exclusive => subtotal + shipping + tax_total,
+    };
+    let tax_rows: Vec<TaxLineRow> = lines
+        .iter()
+        .map(|l| TaxLineRow {
+            order_id: order_id.to_string(),
+            rate_bp: i32::try_from(l.rate.basis_points()).unwrap_or(i32::MAX),
+            net: l.net,
+            tax: l.tax,
+            gross: l.gross,
+        })
+        .collect();
     let key = crypto.create_data_key(conn, &order_id)?;
     let address = serde_json::to_vec(&input.address).map_err(|e| ApiError::Internal(e.into()))?;
     let guest_token = match input.user_id {
         None => Some(crate::auth::token::new_secret("vo")?),
         Some(_) => None,
     };
-    let now = crate::db::now();
     let order = OrderRow {
         id: order_id.clone(),
         number: new_order_number()?,
@@ -185,7 +206,7 @@ fn place_order(
         currency: input.currency.clone(),
         subtotal,
         shipping,
-        total: subtotal + shipping,
+        total,
         contact_email_sealed: Some(
             key.seal_str(&CONTACT_EMAIL.at(&order_id), input.email.as_str())?,
         ),
@@ -198,10 +219,13 @@ fn place_order(
         version: 1,
         created_at: now,
         updated_at: now,
+        tax_mode: input.tax.mode.as_str().to_owned(),
+        tax_country: Some(country.to_owned()),
+        tax_total,
     };
     // 40 random bits: a collision is rare; the whole checkout then starts over (see
     // `checkout`) with a new number.
-    store::insert(conn, &order, &items).map_err(|e| {
+    store::insert(conn, &order, &items, &tax_rows).map_err(|e| {
         if crate::db::is_unique_violation(&e) {
             ApiError::conflict(NUMBER_TAKEN)
         } else {
@@ -236,6 +260,7 @@ fn place_order(
         events: vec![placed],
         shipments: Vec::new(),
         payment_status: None,
+        tax_lines: tax_rows,
     };
     let personal = Some((input.email.as_str().to_owned(), input.address.clone()));
     let view: OrderView = build(&order, parts, personal, guest_token);
@@ -366,7 +391,9 @@ async fn checkout(
         accepted: request.accepted_policy_version,
         key,
         hash,
-        currency: shop.currency.clone(),
+        currency: shop.currency.code().to_owned(),
+        shipping: shop.shipping,
+        tax: shop.tax.clone(),
         payment_window: shop.payment_window,
     };
     let crypto = crypto.into_inner();

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::config::Shipping;
 use crate::invalid::Invalid;
 use crate::notifications::Kind;
 use crate::privacy::refuse_sensitive;
@@ -439,15 +440,13 @@ pub fn is_order_number(s: &str) -> bool {
             .all(|(_, b)| NUMBER_ALPHABET.contains(&b))
 }
 
-/// Shipping: free from 100.00, otherwise a flat 9.90 (minor units).
-pub const FREE_SHIPPING_FROM: i64 = 10_000;
-pub const FLAT_SHIPPING: i64 = 990;
-
-pub fn shipping_for(subtotal: i64) -> i64 {
-    if subtotal >= FREE_SHIPPING_FROM || subtotal == 0 {
+/// What shipping costs for goods coming to `subtotal` (minor units): nothing for an empty
+/// cart or from the free-shipping threshold on, otherwise the flat charge.
+pub fn shipping_for(subtotal: i64, shipping: Shipping) -> i64 {
+    if subtotal >= shipping.free_from || subtotal == 0 {
         0
     } else {
-        FLAT_SHIPPING
+        shipping.flat
     }
 }
 
@@ -603,8 +602,13 @@ mod tests {
     }
 
     #[test]
-    fn shipping_is_free_from_one_hundred() {
-        assert_eq!(shipping_for(9_999), FLAT_SHIPPING);
-        assert_eq!(shipping_for(10_000), 0);
+    fn shipping_is_free_from_the_threshold() {
+        let shipping = Shipping {
+            flat: 990,
+            free_from: 10_000,
+        };
+        assert_eq!(shipping_for(9_999, shipping), 990);
+        assert_eq!(shipping_for(10_000, shipping), 0);
+        assert_eq!(shipping_for(0, shipping), 0);
     }
 }

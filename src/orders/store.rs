@@ -8,7 +8,7 @@ use diesel::sql_types::{Integer, Text, Timestamp};
 use super::model::{ChangedBy, OrderStatus};
 use crate::auth::token::hash_secret;
 use crate::db::schema::{
-    disclosures, order_events, order_items, orders, payments, shipments, variants,
+    disclosures, order_events, order_items, order_tax_lines, orders, payments, shipments, variants,
 };
 use crate::db::{DbConnection, Statement};
 use crate::payments::model::PaymentStatus;
@@ -38,6 +38,24 @@ pub struct OrderRow {
     pub version: i32,
     pub created_at: chrono::NaiveDateTime,
     pub updated_at: chrono::NaiveDateTime,
+    /// `inclusive` (subtotal and shipping are gross) or `exclusive` (net; `tax_total` is
+    /// added in `total`).
+    pub tax_mode: String,
+    /// The destination country that chose the rate; null on orders from before VAT.
+    pub tax_country: Option<String>,
+    /// The tax the order holds (inclusive) or adds (exclusive): the sum of its tax lines.
+    pub tax_total: i64,
+}
+
+/// One line of an order's tax record: everything taxed at one rate.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = order_tax_lines)]
+pub struct TaxLineRow {
+    pub order_id: String,
+    pub rate_bp: i32,
+    pub net: i64,
+    pub tax: i64,
+    pub gross: i64,
 }
 
 impl OrderRow {
@@ -169,6 +187,8 @@ pub struct Parts {
     pub events: Vec<EventRow>,
     pub shipments: Vec<ShipmentRow>,
     pub payment_status: Option<PaymentStatus>,
+    /// Lowest rate first.
+    pub tax_lines: Vec<TaxLineRow>,
 }
 
 /// The items, history, shipments and latest payment status of many orders, with one query
@@ -207,6 +227,18 @@ pub fn parts_of(
         for (order, shipment) in shipped {
             parts.entry(order).or_default().shipments.push(shipment);
         }
+        let taxed: Vec<TaxLineRow> = order_tax_lines::table
+            .filter(order_tax_lines::order_id.eq_any(chunk))
+            .order((order_tax_lines::order_id, order_tax_lines::rate_bp))
+            .select(TaxLineRow::as_select())
+            .load(conn)?;
+        for line in taxed {
+            parts
+                .entry(line.order_id.clone())
+                .or_default()
+                .tax_lines
+                .push(line);
+        }
         // Oldest first, so the newest attempt is the one left standing.
         let paid: Vec<(String, String)> = payments::table
             .filter(payments::order_id.eq_any(chunk))
@@ -237,7 +269,12 @@ pub fn payment_status(
 
 /// Inserts the order and its items. A taken order number is a unique violation (on
 /// PostgreSQL it aborts the transaction: the caller starts over).
-pub fn insert(conn: &mut DbConnection, order: &OrderRow, items: &[ItemRow]) -> QueryResult<()> {
+pub fn insert(
+    conn: &mut DbConnection,
+    order: &OrderRow,
+    items: &[ItemRow],
+    tax_lines: &[TaxLineRow],
+) -> QueryResult<()> {
     diesel::insert_into(orders::table)
         .values(order)
         .execute(conn)?;
@@ -246,7 +283,20 @@ pub fn insert(conn: &mut DbConnection, order: &OrderRow, items: &[ItemRow]) -> Q
             .values(item)
             .execute(conn)?;
     }
+    for line in tax_lines {
+        diesel::insert_into(order_tax_lines::table)
+            .values(line)
+            .execute(conn)?;
+    }
     Ok(())
+}
+
+pub fn tax_lines(conn: &mut DbConnection, order_id: &str) -> QueryResult<Vec<TaxLineRow>> {
+    order_tax_lines::table
+        .filter(order_tax_lines::order_id.eq(order_id))
+        .order(order_tax_lines::rate_bp)
+        .select(TaxLineRow::as_select())
+        .load(conn)
 }
 
 /// Records a status change; returns it as the order's history shows it.

@@ -5,14 +5,17 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::model::{allowed_actions, Action, Actor, Address, ChangedBy, OrderStatus};
-use super::store::{self, OrderRow, Parts};
+use super::store::{self, OrderRow, Parts, TaxLineRow};
 use crate::carts::routes::Totals;
 use crate::catalog::model::Money;
+use crate::config::TaxMode;
 use crate::crypto::{Column, Crypto, CryptoError, DataKey};
 use crate::db::DbConnection;
 use crate::http::error::ApiError;
 use crate::notifications::recipients::{self, Notice};
 use crate::payments::model::PaymentStatus;
+use crate::tax::model::Rate;
+use crate::tax::view::{TaxLineView, TaxView};
 
 pub const TABLE: &str = "orders";
 /// An order's sealed contact email and shipping address (under the order's own key).
@@ -82,6 +85,8 @@ pub struct OrderView {
     pub items: Vec<OrderItemView>,
     /// Subtotal, shipping and total as charged, in minor units (cents).
     pub totals: Totals,
+    /// The VAT or sales tax in the totals (or added to them, in exclusive mode), per rate.
+    pub tax: TaxView,
     /// Status of the latest payment attempt; null before the first.
     pub payment_status: Option<PaymentStatus>,
     /// Where order updates go; null once the order's personal data has been erased.
@@ -119,15 +124,25 @@ pub fn order_view_example() -> serde_json::Value {
             "sku": "VOY-55-BLK",
             "name": "Voyager 55 Spinner",
             "color": "black",
-            "unit_price": {"amount": 12900, "currency": "EUR"},
+            "unit_price": {"amount": 12900, "currency": "EUR", "minor_unit": 2},
             "quantity": 1,
-            "line_total": {"amount": 12900, "currency": "EUR"}
+            "line_total": {"amount": 12900, "currency": "EUR", "minor_unit": 2}
         }],
         "totals": {
-            "subtotal": {"amount": 12900, "currency": "EUR"},
-            "shipping": {"amount": 0, "currency": "EUR"},
-            "total": {"amount": 12900, "currency": "EUR"},
+            "subtotal": {"amount": 12900, "currency": "EUR", "minor_unit": 2},
+            "shipping": {"amount": 0, "currency": "EUR", "minor_unit": 2},
+            "total": {"amount": 12900, "currency": "EUR", "minor_unit": 2},
             "item_count": 1
+        },
+        "tax": {
+            "mode": "inclusive", "country": "BE",
+            "total": {"amount": 2239, "currency": "EUR", "minor_unit": 2},
+            "lines": [{
+                "rate_basis_points": 2100, "rate_percent": "21",
+                "net": {"amount": 10661, "currency": "EUR", "minor_unit": 2},
+                "tax": {"amount": 2239, "currency": "EUR", "minor_unit": 2},
+                "gross": {"amount": 12900, "currency": "EUR", "minor_unit": 2}
+            }]
         },
         "payment_status": "captured",
         "contact_email": "lotte.vermeulen@example.be",
@@ -213,6 +228,7 @@ pub fn owner_view(
         events: store::events(conn, &order.id)?,
         shipments: store::shipments_of(conn, &order.id)?,
         payment_status: store::payment_status(conn, &order.id)?,
+        tax_lines: store::tax_lines(conn, &order.id)?,
     };
     let personal = open_personal(conn, crypto, order)?;
     Ok(build(order, parts, personal, order_token))
@@ -248,10 +264,7 @@ pub fn build(
     personal: Option<(String, Address)>,
     order_token: Option<String>,
 ) -> OrderView {
-    let money = |amount| Money {
-        amount,
-        currency: order.currency.clone(),
-    };
+    let money = |amount| Money::in_code(amount, &order.currency);
     let item_count = parts.items.iter().map(|i| i.quantity).sum();
     let items = parts
         .items
@@ -288,6 +301,7 @@ pub fn build(
         })
         .collect();
     let status = order.status();
+    let tax = tax_view(order, &parts.tax_lines);
     OrderView {
         id: order.id.to_string(),
         number: order.number.clone(),
@@ -300,6 +314,7 @@ pub fn build(
             total: money(order.total),
             item_count,
         },
+        tax,
         payment_status: parts.payment_status,
         contact_email: personal.as_ref().map(|(e, _)| e.clone()),
         shipping_address: personal.map(|(_, a)| a),
@@ -309,5 +324,22 @@ pub fn build(
         pay_before: (status == OrderStatus::PendingPayment).then(|| order.expires_at.and_utc()),
         created_at: order.created_at.and_utc(),
         updated_at: order.updated_at.and_utc(),
+    }
+}
+
+/// An order's tax record as stored with it.
+pub fn tax_view(order: &OrderRow, lines: &[TaxLineRow]) -> TaxView {
+    let mode = TaxMode::parse(&order.tax_mode).unwrap_or(TaxMode::Inclusive);
+    TaxView {
+        mode: mode.into(),
+        country: order.tax_country.clone(),
+        total: Money::in_code(order.tax_total, &order.currency),
+        lines: lines
+            .iter()
+            .map(|l| {
+                let rate = Rate::stored(i64::from(l.rate_bp));
+                TaxLineView::new(rate, l.net, l.tax, l.gross, &order.currency)
+            })
+            .collect(),
     }
 }

@@ -66,8 +66,8 @@ pub struct PaymentSettings {
     "status": "captured",
     "provider": "test",
     "provider_reference": "test_0193a7c25b7e7d1a9c1e2f6c1f7e9a10",
-    "amount": {"amount": 12900, "currency": "EUR"},
-    "refunded": {"amount": 0, "currency": "EUR"},
+    "amount": {"amount": 12900, "currency": "EUR", "minor_unit": 2},
+    "refunded": {"amount": 0, "currency": "EUR", "minor_unit": 2},
     "created_at": "2025-11-25T14:20:00Z",
     "updated_at": "2025-11-25T14:21:12Z"
 }))]
@@ -95,10 +95,7 @@ pub struct PaymentView {
 
 impl From<PaymentRow> for PaymentView {
     fn from(p: PaymentRow) -> Self {
-        let money = |amount| Money {
-            amount,
-            currency: p.currency.clone(),
-        };
+        let money = |amount| Money::in_code(amount, &p.currency);
         Self {
             status: p.status(),
             amount: money(p.amount),
@@ -121,8 +118,8 @@ impl From<PaymentRow> for PaymentView {
     "status": "captured",
     "provider": "test",
     "provider_reference": "test_0193a7c25b7e7d1a9c1e2f6c1f7e9a10",
-    "amount": {"amount": 12900, "currency": "EUR"},
-    "refunded": {"amount": 0, "currency": "EUR"},
+    "amount": {"amount": 12900, "currency": "EUR", "minor_unit": 2},
+    "refunded": {"amount": 0, "currency": "EUR", "minor_unit": 2},
     "created_at": "2025-11-25T14:20:00Z",
     "updated_at": "2025-11-25T14:21:12Z"
 }]}))]

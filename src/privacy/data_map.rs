@@ -128,6 +128,13 @@ pub const CATEGORIES: &[Category] = &[
         fields: &[
             plain("order number, amounts, dates", "orders", "number"),
             plain("items bought", "order_items", "sku"),
+            plain(
+                "destination country of the tax record (the rate's member state; kept with \
+                 the accounting record after the address is shredded)",
+                "orders",
+                "tax_country",
+            ),
+            plain("tax lines: rate, net, tax, gross", "order_tax_lines", "rate_bp"),
             plain("payment status and amounts", "payments", "status"),
         ],
         purpose: "Bookkeeping and tax obligations.",

@@ -244,9 +244,8 @@ pub fn build(
         .iter()
         .map(|o| (o.id.as_str(), o.currency.as_str()))
         .collect();
-    let money = |order: &str, amount: i64| Money {
-        amount,
-        currency: currency.get(order).copied().unwrap_or_default().to_owned(),
+    let money = |order: &str, amount: i64| {
+        Money::in_code(amount, currency.get(order).copied().unwrap_or_default())
     };
 
     let mut payment_records = Vec::new();

@@ -16,8 +16,8 @@ use crate::crypto::Crypto;
 use crate::db::schema::{
     after_sales_cases, cart_items, carts, consents, consultations, data_keys, disclosures,
     dsr_codes, dsr_requests, erasure_ledger, idempotency_keys, notifications, order_events,
-    order_items, orders, payment_events, payments, policy_acceptances, rate_limits, refresh_tokens,
-    shipments, users,
+    order_items, order_tax_lines, orders, payment_events, payments, policy_acceptances,
+    rate_limits, refresh_tokens, shipments, users,
 };
 use crate::db::DbConnection;
 use crate::http::error::ApiError;
@@ -492,6 +492,8 @@ fn delete_orders(conn: &mut DbConnection, _: &Ctx<'_>, ids: &[String]) -> Result
         .execute(conn)?;
     diesel::delete(payments::table.filter(payments::order_id.eq_any(ids))).execute(conn)?;
     diesel::delete(order_items::table.filter(order_items::order_id.eq_any(ids))).execute(conn)?;
+    diesel::delete(order_tax_lines::table.filter(order_tax_lines::order_id.eq_any(ids)))
+        .execute(conn)?;
     diesel::delete(order_events::table.filter(order_events::order_id.eq_any(ids))).execute(conn)?;
     diesel::delete(shipments::table.filter(shipments::order_id.eq_any(ids))).execute(conn)?;
     diesel::delete(disclosures::table.filter(disclosures::order_id.eq_any(ids))).execute(conn)?;

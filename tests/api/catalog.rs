@@ -247,7 +247,10 @@ async fn a_product_by_id_or_slug_with_etag_and_304() {
     .await;
     let id = created["id"].as_str().unwrap();
     assert_eq!(created["size_class"], "cabin");
-    assert_eq!(created["price"], json!({"amount": 9900, "currency": "EUR"}));
+    assert_eq!(
+        created["price"],
+        json!({"amount": 9900, "currency": "EUR", "minor_unit": 2})
+    );
 
     for path in [
         format!("/v1/products/{id}"),

@@ -45,9 +45,9 @@ async fn create_product(
     body: Json<NewProduct>,
 ) -> Result<HttpResponse, ApiError> {
     let product = body.into_inner().parse()?;
-    let currency = shop.currency.clone();
+    let currency = shop.currency.code();
     let (view, version) = db
-        .run(move |conn| editing::create_product(conn, &product, &currency))
+        .run(move |conn| editing::create_product(conn, &product, currency))
         .await?;
     observe(&db, &versions).await;
     Ok(with_etag(
@@ -87,9 +87,9 @@ async fn update_product(
 ) -> Result<HttpResponse, ApiError> {
     let if_match = if_match_header(&req);
     let admits = move |version| if_match_allows(if_match.as_deref(), &product_etag(version));
-    let (id, patch, currency) = (id.into_inner(), body.into_inner(), shop.currency.clone());
+    let (id, patch, currency) = (id.into_inner(), body.into_inner(), shop.currency.code());
     let (view, version) = db
-        .run(move |conn| editing::update_product(conn, &id, admits, patch, &currency))
+        .run(move |conn| editing::update_product(conn, &id, admits, patch, currency))
         .await?;
     observe(&db, &versions).await;
     Ok(with_etag(

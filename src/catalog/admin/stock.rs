@@ -43,10 +43,10 @@ async fn set_stock(
     body: Json<StockLevel>,
 ) -> Result<HttpResponse, ApiError> {
     let available = body.into_inner().parse()?;
-    let (id, currency) = (id.into_inner(), shop.currency.clone());
+    let (id, currency) = (id.into_inner(), shop.currency.code());
     let actor = auth.principal.id.clone();
     let view = db
-        .run(move |conn| editing::set_stock(conn, &id, available, &actor, &currency))
+        .run(move |conn| editing::set_stock(conn, &id, available, &actor, currency))
         .await?;
     observe(&db, &versions).await;
     Ok(HttpResponse::Ok().json(view))
@@ -82,10 +82,10 @@ async fn adjust_stock(
     body: Json<StockAdjustment>,
 ) -> Result<HttpResponse, ApiError> {
     let change = body.into_inner().parse()?;
-    let (id, currency) = (id.into_inner(), shop.currency.clone());
+    let (id, currency) = (id.into_inner(), shop.currency.code());
     let actor = auth.principal.id.clone();
     let view = db
-        .run(move |conn| editing::adjust_stock(conn, &id, &change, &actor, &currency))
+        .run(move |conn| editing::adjust_stock(conn, &id, &change, &actor, currency))
         .await?;
     observe(&db, &versions).await;
     Ok(HttpResponse::Ok().json(view))

@@ -48,9 +48,9 @@ async fn create_variant(
     body: Json<NewVariant>,
 ) -> Result<HttpResponse, ApiError> {
     let variant = body.into_inner().parse("$")?;
-    let (id, currency) = (id.into_inner(), shop.currency.clone());
+    let (id, currency) = (id.into_inner(), shop.currency.code());
     let (view, version) = db
-        .run(move |conn| editing::create_variant(conn, &id, &variant, &currency))
+        .run(move |conn| editing::create_variant(conn, &id, &variant, currency))
         .await?;
     observe(&db, &versions).await;
     Ok(with_etag(
@@ -89,9 +89,9 @@ async fn update_variant(
 ) -> Result<HttpResponse, ApiError> {
     let if_match = if_match_header(&req);
     let admits = move |version| if_match_allows(if_match.as_deref(), &variant_etag(version));
-    let (id, patch, currency) = (id.into_inner(), body.into_inner(), shop.currency.clone());
+    let (id, patch, currency) = (id.into_inner(), body.into_inner(), shop.currency.code());
     let (view, version) = db
-        .run(move |conn| editing::update_variant(conn, &id, admits, patch, &currency))
+        .run(move |conn| editing::update_variant(conn, &id, admits, patch, currency))
         .await?;
     observe(&db, &versions).await;
     Ok(with_etag(

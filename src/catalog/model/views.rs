@@ -4,27 +4,55 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::money::Currency;
+
 use super::{
     Dimensions, Feature, Material, ProductStatus, SizeClass, Style, VariantStatus, Wheels,
 };
 
-/// Money in minor units (cents) and the shop's ISO 4217 currency.
+/// Money in integer minor units of an ISO 4217 currency, with the currency's exponent so a
+/// client can show it: `amount / 10^minor_unit` in `currency`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
-#[schema(example = json!({"amount": 12900, "currency": "EUR"}))]
+#[schema(example = json!({"amount": 12900, "currency": "EUR", "minor_unit": 2}))]
 pub struct Money {
-    /// The amount in minor units of `currency` (cents for EUR): `12900` is €129.00.
+    /// The amount in minor units of `currency` (cents for EUR, yen for JPY, fils for KWD):
+    /// `12900` is €129.00.
     #[schema(example = 12900)]
     pub amount: i64,
     /// ISO 4217 code of the shop's currency, the same for every price.
     #[schema(pattern = "^[A-Z]{3}$", example = "EUR")]
     pub currency: String,
+    /// Digits after the decimal point in `currency` (ISO 4217 minor unit): 2 for EUR, 0 for
+    /// JPY, 3 for KWD.
+    #[schema(minimum = 0, maximum = 4, example = 2)]
+    pub minor_unit: u8,
+}
+
+impl Money {
+    /// An amount of `currency`.
+    pub fn new(amount: i64, currency: Currency) -> Money {
+        Money {
+            amount,
+            currency: currency.code().to_owned(),
+            minor_unit: currency.minor_unit(),
+        }
+    }
+
+    /// An amount in a stored currency code (an order keeps the code it was placed in).
+    pub fn in_code(amount: i64, code: &str) -> Money {
+        Money {
+            amount,
+            currency: code.to_owned(),
+            minor_unit: crate::money::minor_unit(code),
+        }
+    }
 }
 
 /// One variant with its live availability.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[schema(example = json!({
     "id": "var_0193a7c25b7e7d1a9c1e2f6c1f7e9a10", "sku": "VOY-55-BLK", "color": "black",
-    "price": {"amount": 12900, "currency": "EUR"}, "available": 25, "status": "active"
+    "price": {"amount": 12900, "currency": "EUR", "minor_unit": 2}, "available": 25, "status": "active"
 }))]
 pub struct VariantView {
     /// The variant's `var_…` id: what carts and orders refer to.
@@ -119,12 +147,12 @@ pub fn product_example() -> serde_json::Value {
         "dimensions_cm": {"height": 55, "width": 40, "depth": 20},
         "weight_g": 2600,
         "capacity_l": 38,
-        "price": {"amount": 12900, "currency": "EUR"},
+        "price": {"amount": 12900, "currency": "EUR", "minor_unit": 2},
         "variants": [
             {"id": "var_0193a7c25b7e7d1a9c1e2f6c1f7e9a10", "sku": "VOY-55-BLK", "color": "black",
-             "price": {"amount": 12900, "currency": "EUR"}, "available": 25, "status": "active"},
+             "price": {"amount": 12900, "currency": "EUR", "minor_unit": 2}, "available": 25, "status": "active"},
             {"id": "var_0193a7c25b7e7d1a9c1e2f6c1f7e9a11", "sku": "VOY-55-SAGE", "color": "sage",
-             "price": {"amount": 13900, "currency": "EUR"}, "available": 0, "status": "active"}
+             "price": {"amount": 13900, "currency": "EUR", "minor_unit": 2}, "available": 0, "status": "active"}
         ],
         "status": "active",
         "created_at": "2026-03-02T09:15:00Z",

@@ -162,10 +162,7 @@ impl ProductRow {
     }
 
     pub fn view(&self, variants: &[VariantRow], currency: &str) -> ProductView {
-        let money = |amount| Money {
-            amount,
-            currency: currency.to_owned(),
-        };
+        let money = |amount| Money::in_code(amount, currency);
         ProductView {
             id: self.id.clone(),
             slug: self.slug.clone(),
