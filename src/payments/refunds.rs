@@ -7,16 +7,14 @@
 //! provider receives the same `Idempotency-Key` again, so nothing is ever refunded twice.
 
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::model::{RefundStatus, TestProvider};
 use super::provider::{PaymentSettings, RefundAnswer};
 use super::store::{self, PaymentRow, RefundRow};
-use super::view::PaymentView;
+use super::view::{PaymentView, RefundList, RefundResult, RefundView};
 use crate::auth::{min, Auth};
-use crate::catalog::model::Money;
 use crate::crypto::Crypto;
 use crate::db::{write_transaction, Db, DbConnection};
 use crate::http::error::{ApiError, Problem};
@@ -39,98 +37,6 @@ pub struct RefundRequest {
     /// refund all of that.
     #[schema(minimum = 1)]
     pub amount: Option<i64>,
-}
-
-/// One refund of a payment, and the payment as it stands after it.
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(example = json!({
-    "id": "ref_0193a7c3a10b7d1a9c1e2f6c1f7e9a10",
-    "payment_id": "pay_0193a7c25b7e7d1a9c1e2f6c1f7e9a10",
-    "status": "pending",
-    "amount": {"amount": 2500, "currency": "EUR"},
-    "provider_reference": "re_3PgafyB7WZ01zgkW0xKq2mKd",
-    "created_at": "2025-11-26T09:12:00Z",
-    "updated_at": "2025-11-26T09:12:01Z"
-}))]
-pub struct RefundView {
-    /// The refund's `ref_…` id.
-    pub id: String,
-    /// The `pay_…` id of the payment it gives back.
-    pub payment_id: String,
-    /// Where it stands; it follows the provider's webhooks.
-    pub status: RefundStatus,
-    /// How much it gives back, in minor units (cents).
-    pub amount: Money,
-    /// The provider's id for this refund (none until the provider has answered).
-    pub provider_reference: Option<String>,
-    /// When it was asked for (RFC 3339, UTC).
-    pub created_at: DateTime<Utc>,
-    /// When its status last changed (RFC 3339, UTC).
-    pub updated_at: DateTime<Utc>,
-}
-
-impl RefundView {
-    fn new(r: RefundRow, currency: &str) -> Self {
-        Self {
-            status: r.status(),
-            amount: Money {
-                amount: r.amount,
-                currency: currency.to_owned(),
-            },
-            id: r.id,
-            payment_id: r.payment_id,
-            provider_reference: r.provider_reference,
-            created_at: r.created_at.and_utc(),
-            updated_at: r.updated_at.and_utc(),
-        }
-    }
-}
-
-/// The answer to a refund: the refund, and its payment after it.
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(example = json!({
-    "refund": {
-        "id": "ref_0193a7c3a10b7d1a9c1e2f6c1f7e9a10",
-        "payment_id": "pay_0193a7c25b7e7d1a9c1e2f6c1f7e9a10",
-        "status": "pending",
-        "amount": {"amount": 2500, "currency": "EUR"},
-        "provider_reference": "re_3PgafyB7WZ01zgkW0xKq2mKd",
-        "created_at": "2025-11-26T09:12:00Z",
-        "updated_at": "2025-11-26T09:12:01Z"
-    },
-    "payment": {
-        "id": "pay_0193a7c25b7e7d1a9c1e2f6c1f7e9a10",
-        "order_id": "ord_0193a7c1f0a27c4e8d3b5a6f9e2d1c07",
-        "status": "partially_refunded",
-        "provider": "stripe",
-        "provider_reference": "pi_3PgafyB7WZ01zgkW1Ab2Cd3E",
-        "amount": {"amount": 12900, "currency": "EUR"},
-        "refunded": {"amount": 2500, "currency": "EUR"},
-        "created_at": "2025-11-25T14:20:00Z",
-        "updated_at": "2025-11-26T09:12:01Z"
-    }
-}))]
-pub struct RefundResult {
-    /// The refund this request asked for.
-    pub refund: RefundView,
-    /// Its payment, with what is refunded or being refunded counted.
-    pub payment: PaymentView,
-}
-
-/// Every refund of a payment, oldest first.
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(example = json!({"data": [{
-        "id": "ref_0193a7c3a10b7d1a9c1e2f6c1f7e9a10",
-        "payment_id": "pay_0193a7c25b7e7d1a9c1e2f6c1f7e9a10",
-        "status": "pending",
-        "amount": {"amount": 2500, "currency": "EUR"},
-        "provider_reference": "re_3PgafyB7WZ01zgkW0xKq2mKd",
-        "created_at": "2025-11-26T09:12:00Z",
-        "updated_at": "2025-11-26T09:12:01Z"
-    }]}))]
-pub struct RefundList {
-    /// The payment's refunds, oldest first; empty before the first.
-    pub data: Vec<RefundView>,
 }
 
 /// The refund a request asks for, as the first transaction leaves it.

@@ -1,5 +1,5 @@
-//! `/v1/orders/{number}/payments`, `/v1/payments/webhooks/{provider}`,
-//! `/v1/admin/payments/{id}/refund`.
+//! `/v1/orders/{number}/payments`, `/v1/payments/webhooks/{provider}`; the refund routes
+//! are in `refunds`.
 
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
