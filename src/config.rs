@@ -60,6 +60,27 @@ pub const DEV_WEBHOOK_SECRET: &str = "valise-dev-webhook-secret";
 /// verify); production refuses it.
 pub const DEV_NOTIFY_WEBHOOK_SECRET: &str = "valise-dev-notify-secret";
 
+/// Stripe's API, where payments go when a secret key is configured.
+pub const STRIPE_API_BASE: &str = "https://api.stripe.com";
+
+/// The `stripe` payment provider. When configured, new payments go to Stripe; the `test`
+/// provider still receives its own webhooks.
+#[derive(Debug, Clone)]
+pub struct StripeConfig {
+    /// `sk_live_…` / `rk_live_…` (or `sk_test_…` outside production): never leaves the server.
+    pub secret_key: Secret<String>,
+    /// The webhook endpoint's signing secret (`whsec_…`).
+    pub webhook_secret: Secret<String>,
+    /// Where the API answers (tests point it at a local fake).
+    pub api_base: url::Url,
+    /// Timeout of one call to the API (connecting included).
+    pub timeout: Duration,
+    /// Tries of one call when Stripe answers 429 or 5xx or cannot be reached.
+    pub attempts: u32,
+    /// Wait after the first failed try; doubles after each further one.
+    pub retry_base: Duration,
+}
+
 /// Waits between tries of an integrator webhook: 9 tries spread over almost 12 hours (the
 /// contract asks for at least 8 over at least 4 hours).
 pub const WEBHOOK_RETRY_DELAYS_SECS: [u64; 8] = [60, 300, 900, 1800, 3600, 7200, 10800, 14400];
@@ -276,6 +297,8 @@ pub struct Config {
     pub shop: Shop,
     /// HMAC secret of the `test` payment provider's webhooks.
     pub payment_webhook_secret: Secret<String>,
+    /// The `stripe` payment provider, when configured (`None`: payments use `test`).
+    pub stripe: Option<StripeConfig>,
     /// Retention periods (the statutory ones depend on the shop's jurisdiction).
     pub retention: RetentionConfig,
     /// Proxies whose `X-Forwarded-For` entries name the client (empty: the socket peer is
@@ -390,6 +413,7 @@ impl Config {
         let admin_bootstrap = admin_bootstrap_from(&get)?;
         let shop = shop_from(&get)?;
         let payment_webhook_secret = payment_webhook_secret_from(&get, production)?;
+        let stripe = stripe_from(&get, production)?;
         let retention = retention_from(&get)?;
         let trusted_proxies = trusted_proxies_from(&get)?;
         let delivery = delivery_from(&get, production)?;
@@ -416,6 +440,7 @@ impl Config {
             admin_bootstrap,
             shop,
             payment_webhook_secret,
+            stripe,
             retention,
             trusted_proxies,
             delivery,
@@ -505,6 +530,7 @@ impl Config {
                 after_sales_window: chrono::Duration::days(30),
             },
             payment_webhook_secret: Secret::new(DEV_WEBHOOK_SECRET.to_owned()),
+            stripe: None,
             retention: RetentionConfig::default(),
             trusted_proxies: TrustedProxies::default(),
             delivery: DeliveryConfig::default(),
@@ -768,6 +794,100 @@ fn payment_webhook_secret_from(
         )),
         None => Ok(Secret::new(DEV_WEBHOOK_SECRET.to_owned())),
     }
+}
+
+/// The `stripe` provider: on when `VALISE_STRIPE_SECRET_KEY` is set, which then needs the
+/// webhook secret. Production refuses test-mode keys unless `VALISE_STRIPE_ALLOW_TEST_KEYS`
+/// says otherwise (a staging shop on production settings).
+fn stripe_from(
+    get: &impl Fn(&str) -> Option<String>,
+    production: bool,
+) -> Result<Option<StripeConfig>, ConfigError> {
+    let key = secret_var(
+        get,
+        "VALISE_STRIPE_SECRET_KEY",
+        "VALISE_STRIPE_SECRET_KEY_FILE",
+    )?;
+    let webhook = secret_var(
+        get,
+        "VALISE_STRIPE_WEBHOOK_SECRET",
+        "VALISE_STRIPE_WEBHOOK_SECRET_FILE",
+    )?;
+    let Some(key) = key else {
+        if webhook.is_some() || get("VALISE_STRIPE_API_BASE").is_some() {
+            return Err(invalid(
+                "VALISE_STRIPE_SECRET_KEY",
+                "needed with the other VALISE_STRIPE_ variables",
+            ));
+        }
+        return Ok(None);
+    };
+    let key = key.trim().to_owned();
+    let live = key.starts_with("sk_live_") || key.starts_with("rk_live_");
+    let test = key.starts_with("sk_test_") || key.starts_with("rk_test_");
+    if !(live || test) || key.len() < 16 || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(invalid(
+            "VALISE_STRIPE_SECRET_KEY",
+            "expected a secret or restricted key (sk_live_…, rk_live_…, sk_test_…, rk_test_…)",
+        ));
+    }
+    let allow_test = match get("VALISE_STRIPE_ALLOW_TEST_KEYS")
+        .as_deref()
+        .map(str::trim)
+    {
+        None | Some("false") | Some("0") => false,
+        Some("true") | Some("1") => true,
+        Some(_) => {
+            return Err(invalid(
+                "VALISE_STRIPE_ALLOW_TEST_KEYS",
+                "expected true or false",
+            ))
+        }
+    };
+    if production && test && !allow_test {
+        return Err(invalid(
+            "VALISE_STRIPE_SECRET_KEY",
+            "production refuses test-mode keys (set VALISE_STRIPE_ALLOW_TEST_KEYS=true for a \
+             staging shop)",
+        ));
+    }
+    let webhook_secret = match webhook {
+        Some(s) if s.starts_with("whsec_") && s.len() >= 16 => s,
+        Some(_) => {
+            return Err(invalid(
+                "VALISE_STRIPE_WEBHOOK_SECRET",
+                "expected the endpoint's signing secret (whsec_…)",
+            ))
+        }
+        None => {
+            return Err(invalid(
+                "VALISE_STRIPE_WEBHOOK_SECRET",
+                "needed with VALISE_STRIPE_SECRET_KEY",
+            ))
+        }
+    };
+    let api_base = get("VALISE_STRIPE_API_BASE").unwrap_or_else(|| STRIPE_API_BASE.into());
+    let api_base = url::Url::parse(api_base.trim())
+        .ok()
+        .filter(|u| {
+            (u.scheme() == "https" || (u.scheme() == "http" && !production))
+                && u.host().is_some()
+                && u.query().is_none()
+        })
+        .ok_or_else(|| {
+            invalid(
+                "VALISE_STRIPE_API_BASE",
+                "expected an https:// URL without a query (http:// outside production)",
+            )
+        })?;
+    Ok(Some(StripeConfig {
+        secret_key: Secret::new(key),
+        webhook_secret: Secret::new(webhook_secret),
+        api_base,
+        timeout: seconds(get, "VALISE_STRIPE_TIMEOUT_SECONDS", 10, 1, 80)?,
+        attempts: 3,
+        retry_base: Duration::from_millis(500),
+    }))
 }
 
 fn retention_from(get: &impl Fn(&str) -> Option<String>) -> Result<RetentionConfig, ConfigError> {
@@ -1334,6 +1454,50 @@ mod tests {
         .unwrap()
         .check_listener()
         .is_ok());
+    }
+
+    #[test]
+    fn stripe_is_on_with_its_key_and_production_refuses_test_keys() {
+        assert!(load(&[]).unwrap().stripe.is_none());
+        let test_key = ("VALISE_STRIPE_SECRET_KEY", "sk_test_0123456789abcdef");
+        let whsec = ("VALISE_STRIPE_WEBHOOK_SECRET", "whsec_0123456789abcdef");
+        let err = load(&[test_key]).unwrap_err();
+        assert_eq!(err.var, "VALISE_STRIPE_WEBHOOK_SECRET");
+        let err = load(&[whsec]).unwrap_err();
+        assert_eq!(err.var, "VALISE_STRIPE_SECRET_KEY");
+        let c = load(&[test_key, whsec]).unwrap().stripe.unwrap();
+        assert_eq!(c.api_base.as_str(), "https://api.stripe.com/");
+        assert!(!format!("{c:?}").contains("0123456789abcdef"), "redacted");
+        let err = load(&[
+            ("VALISE_STRIPE_SECRET_KEY", "pk_test_0123456789abcdef"),
+            whsec,
+        ]);
+        assert_eq!(err.unwrap_err().var, "VALISE_STRIPE_SECRET_KEY");
+
+        let production = [
+            ("VALISE_ENV", "production"),
+            (
+                "VALISE_MASTER_KEY",
+                "k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+            ),
+            ("VALISE_JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+            ("VALISE_PAYMENT_WEBHOOK_SECRET", "a-real-webhook-secret"),
+        ];
+        let mut vars = production.to_vec();
+        vars.extend([test_key, whsec]);
+        let err = load(&vars).unwrap_err();
+        assert_eq!(err.var, "VALISE_STRIPE_SECRET_KEY");
+        assert!(err.reason.contains("test-mode"), "{err}");
+        vars.push(("VALISE_STRIPE_ALLOW_TEST_KEYS", "true"));
+        assert!(load(&vars).unwrap().stripe.is_some());
+        let mut vars = production.to_vec();
+        vars.extend([
+            ("VALISE_STRIPE_SECRET_KEY", "sk_live_0123456789abcdef"),
+            whsec,
+        ]);
+        assert!(load(&vars).unwrap().stripe.is_some());
+        vars.push(("VALISE_STRIPE_API_BASE", "http://127.0.0.1:12111"));
+        assert_eq!(load(&vars).unwrap_err().var, "VALISE_STRIPE_API_BASE");
     }
 
     #[test]

@@ -211,9 +211,10 @@ impl Application {
         if config.metrics_token.is_none() && config.environment == Environment::Production {
             log::info!("GET /metrics answers admins only: set VALISE_METRICS_TOKEN for a scraper");
         }
-        let payment_settings = web::Data::new(payments::routes::PaymentSettings {
-            webhook_secret: config.payment_webhook_secret.expose().as_bytes().to_vec(),
-        });
+        let payment_settings = web::Data::new(
+            payments::provider::PaymentSettings::from_config(&config)
+                .context("building the payment providers")?,
+        );
         let webhook_settings = web::Data::new(webhooks::routes::WebhookSettings {
             endpoints: webhooks::model::EndpointRules {
                 allow_http: config.environment != Environment::Production,

@@ -19,7 +19,8 @@ use crate::notifications::Kind;
 use crate::versions::{Sources, Versions};
 use crate::webhooks::delivery::WebhookOutbox;
 use crate::{
-    accounts, analytics, audit, catalog, delivery, orders, policies, privacy, retention, versions,
+    accounts, analytics, audit, catalog, delivery, orders, payments, policies, privacy, retention,
+    versions,
 };
 
 /// What the loops are started with.
@@ -68,6 +69,11 @@ pub fn spawn_all(cx: Context<'_>) -> anyhow::Result<Vec<JoinHandle<()>>> {
     Ok(vec![
         versions::spawn_watcher(db.clone(), versions.clone()),
         orders::worker::spawn(db.clone(), config.shop.after_sales_window),
+        payments::worker::spawn(
+            db.clone(),
+            std::sync::Arc::new(payments::provider::PaymentSettings::from_config(config)?),
+            config.delivery.interval,
+        ),
         privacy::erasure::spawn(db.clone(), crypto.clone()),
         policies::admin::spawn_resumer(db.clone()),
         delivery::spawn(

@@ -308,6 +308,21 @@ diesel::table! {
         currency -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        last_event_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    refunds (id) {
+        id -> Text,
+        payment_id -> Text,
+        amount -> BigInt,
+        status -> Text,
+        provider_reference -> Nullable<Text>,
+        request_key -> Nullable<Text>,
+        request_hash -> Nullable<Binary>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
     }
 }
 
@@ -558,6 +573,7 @@ diesel::table! {
 }
 
 diesel::joinable!(refresh_tokens -> users (user_id));
+diesel::joinable!(refunds -> payments (payment_id));
 diesel::joinable!(variants -> products (product_id));
 diesel::joinable!(product_terms -> products (product_id));
 diesel::joinable!(consultations -> products (product_id));
@@ -589,6 +605,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     tax_rates,
     order_events,
     payments,
+    refunds,
     payment_events,
     shipments,
     disclosures,

@@ -216,7 +216,11 @@ const SOME_RESPONSES: &[(&str, &[Carriers])] = &[
     ),
     (
         "Idempotent-Replayed",
-        &[("checkoutCart", &["201"]), ("startPayment", &["201"])],
+        &[
+            ("checkoutCart", &["201"]),
+            ("startPayment", &["201"]),
+            ("refundPayment", &["200", "202"]),
+        ],
     ),
     // Analytics ingestion also says how much of its limit is left when it accepts a batch.
     ("RateLimit", &[("recordAnalyticsEvents", &["202", "429"])]),

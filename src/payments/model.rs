@@ -3,44 +3,57 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-/// Where a payment stands: `pending` (started, nothing reported yet), `authorized` (the
-/// provider holds the amount), `captured` (the money is taken), `failed` (declined or
-/// abandoned), `partially_refunded` (some of it given back), `refunded` (all of it given back).
-/// A payment only moves forward along that list; `failed` never follows a capture.
+/// Where a payment stands: `pending` (started, nothing reported yet), `processing` (the
+/// provider is confirming it, e.g. a bank debit), `authorized` (the provider holds the
+/// amount), `failed` (an attempt was declined; the customer may try again with the same
+/// payment), `cancelled` (abandoned for good), `captured` (the money is taken),
+/// `partially_refunded` (some of it given back or being given back), `refunded` (all of it),
+/// `disputed` (the customer's bank contests the charge).
+/// Once captured or cancelled, a payment only moves forward along that list; before, the
+/// newest report wins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PaymentStatus {
     Pending,
+    Processing,
     Authorized,
     Captured,
     Failed,
+    Cancelled,
     PartiallyRefunded,
     Refunded,
+    Disputed,
 }
 
 impl PaymentStatus {
+    pub const ALL: [PaymentStatus; 9] = [
+        PaymentStatus::Pending,
+        PaymentStatus::Processing,
+        PaymentStatus::Authorized,
+        PaymentStatus::Captured,
+        PaymentStatus::Failed,
+        PaymentStatus::Cancelled,
+        PaymentStatus::PartiallyRefunded,
+        PaymentStatus::Refunded,
+        PaymentStatus::Disputed,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             PaymentStatus::Pending => "pending",
+            PaymentStatus::Processing => "processing",
             PaymentStatus::Authorized => "authorized",
             PaymentStatus::Captured => "captured",
             PaymentStatus::Failed => "failed",
+            PaymentStatus::Cancelled => "cancelled",
             PaymentStatus::PartiallyRefunded => "partially_refunded",
             PaymentStatus::Refunded => "refunded",
+            PaymentStatus::Disputed => "disputed",
         }
     }
 
     pub fn parse(s: &str) -> Option<PaymentStatus> {
-        [
-            PaymentStatus::Pending,
-            PaymentStatus::Authorized,
-            PaymentStatus::Captured,
-            PaymentStatus::Failed,
-            PaymentStatus::PartiallyRefunded,
-            PaymentStatus::Refunded,
-        ]
-        .into_iter()
-        .find(|p| p.as_str() == s)
+        PaymentStatus::ALL.into_iter().find(|p| p.as_str() == s)
     }
 
     /// The status stored in a row (only ever written by [`PaymentStatus::as_str`]).
@@ -48,7 +61,7 @@ impl PaymentStatus {
         PaymentStatus::parse(s).unwrap_or(PaymentStatus::Failed)
     }
 
-    /// Money was taken (and perhaps partly given back).
+    /// Money was taken (and perhaps partly given back): what a refund may draw on.
     pub fn is_captured(self) -> bool {
         matches!(
             self,
@@ -56,27 +69,103 @@ impl PaymentStatus {
         )
     }
 
-    /// Progress along pending → authorized → captured → partially refunded → refunded.
+    /// Before the money is taken: states a newer report may replace in any direction.
+    fn is_open(self) -> bool {
+        matches!(
+            self,
+            PaymentStatus::Pending
+                | PaymentStatus::Processing
+                | PaymentStatus::Authorized
+                | PaymentStatus::Failed
+        )
+    }
+
+    /// Progress along the list; breaks ties between reports of the same second.
     fn rank(self) -> u8 {
         match self {
             PaymentStatus::Pending => 0,
-            PaymentStatus::Authorized => 1,
+            PaymentStatus::Processing => 1,
             PaymentStatus::Failed => 2,
-            PaymentStatus::Captured => 3,
-            PaymentStatus::PartiallyRefunded => 4,
-            PaymentStatus::Refunded => 5,
+            PaymentStatus::Authorized => 3,
+            PaymentStatus::Cancelled => 4,
+            PaymentStatus::Captured => 5,
+            PaymentStatus::PartiallyRefunded => 6,
+            PaymentStatus::Refunded => 7,
+            PaymentStatus::Disputed => 8,
         }
     }
 
-    /// Whether an event reporting `next` may move a payment now in `self`. Events arrive out
-    /// of order; a payment never moves backwards, and a failure cannot follow a capture.
-    pub fn may_become(self, next: PaymentStatus) -> bool {
-        match next {
-            PaymentStatus::Failed => {
-                matches!(self, PaymentStatus::Pending | PaymentStatus::Authorized)
-            }
-            _ => next.rank() > self.rank(),
+    /// Whether an event reporting `next` may move a payment now in `self`; `age` compares
+    /// the event's creation with that of the last event applied (`Greater`: newer).
+    /// Providers deliver in any order and more than once: a captured or cancelled payment
+    /// never moves backwards, and before that an older report never replaces a newer one.
+    pub fn may_become(self, next: PaymentStatus, age: std::cmp::Ordering) -> bool {
+        use std::cmp::Ordering;
+        if self == next || self == PaymentStatus::Cancelled {
+            return false;
         }
+        if !self.is_open() {
+            return !next.is_open()
+                && next != PaymentStatus::Cancelled
+                && next.rank() > self.rank();
+        }
+        match next {
+            PaymentStatus::Captured | PaymentStatus::Cancelled => true,
+            // A refund or dispute of money never reported taken: the capture comes first.
+            PaymentStatus::PartiallyRefunded
+            | PaymentStatus::Refunded
+            | PaymentStatus::Disputed => false,
+            _ => match age {
+                Ordering::Greater => true,
+                Ordering::Equal => next.rank() > self.rank(),
+                Ordering::Less => false,
+            },
+        }
+    }
+}
+
+/// Where a refund stands: `pending` (asked of the provider, or being asked), `succeeded`
+/// (the money is on its way back), `failed` (the provider refused, or reported it failed or
+/// cancelled: its amount may be refunded again).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundStatus {
+    Pending,
+    Succeeded,
+    Failed,
+}
+
+impl RefundStatus {
+    pub const ALL: [RefundStatus; 3] = [
+        RefundStatus::Pending,
+        RefundStatus::Succeeded,
+        RefundStatus::Failed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefundStatus::Pending => "pending",
+            RefundStatus::Succeeded => "succeeded",
+            RefundStatus::Failed => "failed",
+        }
+    }
+
+    pub fn from_stored(s: &str) -> RefundStatus {
+        RefundStatus::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .unwrap_or(RefundStatus::Pending)
+    }
+
+    /// A provider reports refunds in any order: a refund succeeds or fails once pending, and
+    /// a succeeded one may still fail (the bank returned it); a failed one stays failed.
+    pub fn may_become(self, next: RefundStatus) -> bool {
+        matches!(
+            (self, next),
+            (RefundStatus::Pending, RefundStatus::Succeeded)
+                | (RefundStatus::Pending, RefundStatus::Failed)
+                | (RefundStatus::Succeeded, RefundStatus::Failed)
+        )
     }
 }
 
@@ -84,19 +173,21 @@ impl PaymentStatus {
 /// deliveries) lives with the other keyed digests.
 pub use crate::crypto::signature::{sign, verify_signature, SIGNATURE_TOLERANCE_SECS};
 
-/// The payment providers this API knows: only the built-in `test` provider so far.
+/// The payment providers this API knows: the built-in `test` provider, and `stripe`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PaymentProvider {
     Test,
+    Stripe,
 }
 
 impl PaymentProvider {
-    pub const ALL: [PaymentProvider; 1] = [PaymentProvider::Test];
+    pub const ALL: [PaymentProvider; 2] = [PaymentProvider::Test, PaymentProvider::Stripe];
 
     pub fn as_str(self) -> &'static str {
         match self {
             PaymentProvider::Test => TestProvider::NAME,
+            PaymentProvider::Stripe => "stripe",
         }
     }
 
@@ -117,9 +208,9 @@ impl TestProvider {
         format!("test_{}", payment_id.trim_start_matches("pay_"))
     }
 
-    /// Refunds synchronously.
-    pub fn refund(&self, _reference: &str, _amount: i64) -> anyhow::Result<()> {
-        Ok(())
+    /// A reference for a refund, which the `test` provider makes at once.
+    pub fn refund(&self, refund_id: &str) -> String {
+        format!("test_{refund_id}")
     }
 }
 
@@ -216,13 +307,48 @@ mod tests {
 
     #[test]
     fn payments_never_move_backwards() {
-        assert!(Pending.may_become(Authorized) && Authorized.may_become(Captured));
-        assert!(Pending.may_become(Captured), "authorisation may be skipped");
-        assert!(!Captured.may_become(Authorized));
-        assert!(!Captured.may_become(Failed));
-        assert!(!Refunded.may_become(Captured));
-        assert!(Captured.may_become(Refunded));
-        assert!(!Failed.may_become(Authorized));
+        use std::cmp::Ordering::{Equal, Greater, Less};
+        for age in [Less, Equal, Greater] {
+            assert!(
+                Pending.may_become(Captured, age),
+                "authorisation may be skipped"
+            );
+            assert!(
+                Failed.may_become(Captured, age),
+                "a retry after a decline succeeds"
+            );
+            assert!(Processing.may_become(Cancelled, age));
+            assert!(Captured.may_become(Refunded, age));
+            assert!(Captured.may_become(Disputed, age));
+            for earlier in [Pending, Processing, Authorized, Failed, Cancelled] {
+                assert!(!Captured.may_become(earlier, age), "{earlier:?}");
+                assert!(!Refunded.may_become(earlier, age), "{earlier:?}");
+                assert!(!Cancelled.may_become(earlier, age), "{earlier:?}");
+            }
+            assert!(!Refunded.may_become(Captured, age));
+            assert!(!Cancelled.may_become(Captured, age));
+            assert!(!Pending.may_become(Disputed, age));
+        }
+        assert!(Processing.may_become(Failed, Equal) && !Failed.may_become(Processing, Equal));
+        assert!(
+            Failed.may_become(Processing, Greater),
+            "the customer tried again"
+        );
+        assert!(
+            !Processing.may_become(Failed, Less),
+            "an older decline arriving late"
+        );
+    }
+
+    #[test]
+    fn refunds_settle_once_and_may_still_fail() {
+        use RefundStatus as R;
+        assert!(R::Pending.may_become(R::Succeeded) && R::Pending.may_become(R::Failed));
+        assert!(R::Succeeded.may_become(R::Failed));
+        assert!(!R::Failed.may_become(R::Succeeded) && !R::Succeeded.may_become(R::Pending));
+        for r in R::ALL {
+            assert_eq!(R::from_stored(r.as_str()), r);
+        }
     }
 
     #[test]
@@ -252,14 +378,7 @@ mod tests {
 
     #[test]
     fn stored_names_are_the_wire_names() {
-        for s in [
-            Pending,
-            Authorized,
-            Captured,
-            Failed,
-            PartiallyRefunded,
-            Refunded,
-        ] {
+        for s in PaymentStatus::ALL {
             assert_eq!(PaymentStatus::from_stored(s.as_str()), s);
             assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
         }

@@ -17,7 +17,7 @@ use crate::db::schema::{
     after_sales_cases, cart_items, carts, consents, consultations, data_keys, disclosures,
     dsr_codes, dsr_requests, erasure_ledger, idempotency_keys, notifications, order_events,
     order_items, order_tax_lines, orders, payment_events, payments, policy_acceptances,
-    rate_limits, refresh_tokens, shipments, users,
+    rate_limits, refresh_tokens, refunds, shipments, users,
 };
 use crate::db::DbConnection;
 use crate::http::error::ApiError;
@@ -490,6 +490,7 @@ fn delete_orders(conn: &mut DbConnection, _: &Ctx<'_>, ids: &[String]) -> Result
         .load(conn)?;
     diesel::delete(payment_events::table.filter(payment_events::payment_id.eq_any(&pays)))
         .execute(conn)?;
+    diesel::delete(refunds::table.filter(refunds::payment_id.eq_any(&pays))).execute(conn)?;
     diesel::delete(payments::table.filter(payments::order_id.eq_any(ids))).execute(conn)?;
     diesel::delete(order_items::table.filter(order_items::order_id.eq_any(ids))).execute(conn)?;
     diesel::delete(order_tax_lines::table.filter(order_tax_lines::order_id.eq_any(ids)))

@@ -23,6 +23,18 @@ fn both_trees_hold_the_same_migrations() {
     assert_eq!(sqlite, migration_names("postgres"));
 }
 
+/// diesel keys a migration by the digits before the first `_` of its name: two migrations of
+/// one version would leave the second silently unapplied.
+#[test]
+fn every_migration_has_its_own_version() {
+    let names = migration_names("sqlite");
+    let versions: BTreeSet<String> = names
+        .iter()
+        .map(|n| n.split('_').next().unwrap().replace('-', ""))
+        .collect();
+    assert_eq!(versions.len(), names.len(), "{names:?}");
+}
+
 #[derive(QueryableByName, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct ColumnInfo {
     #[diesel(sql_type = Text)]

@@ -232,17 +232,15 @@ async fn managers_refund_partly_then_fully() {
         "/v1/admin/payments/{}/refund",
         payment["id"].as_str().unwrap()
     );
-    let denied = app
-        .authed(Method::POST, &path, &support)
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap();
+    let refund = |who: &crate::helpers::Session, key: &str, body: serde_json::Value| {
+        app.authed(Method::POST, &path, who)
+            .header("idempotency-key", key)
+            .json(&body)
+            .send()
+    };
+    let denied = refund(&support, "r0", json!({})).await.unwrap();
     assert_problem(denied, StatusCode::FORBIDDEN, "forbidden").await;
-    let too_much = app
-        .authed(Method::POST, &path, &manager)
-        .json(&json!({"amount": 999999}))
-        .send()
+    let too_much = refund(&manager, "r1", json!({"amount": 999999}))
         .await
         .unwrap();
     assert_problem(
@@ -252,34 +250,92 @@ async fn managers_refund_partly_then_fully() {
     )
     .await;
     let partial = json_of(
-        app.authed(Method::POST, &path, &manager)
-            .json(&json!({"amount": 5000}))
-            .send()
+        refund(&manager, "r2", json!({"amount": 5000}))
             .await
             .unwrap(),
         StatusCode::OK,
     )
     .await;
-    assert_eq!(partial["status"], "partially_refunded");
-    assert_eq!(partial["refunded"]["amount"], 5000);
-    let rest = json_of(
-        app.authed(Method::POST, &path, &manager)
-            .json(&json!({}))
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::OK,
-    )
-    .await;
-    assert_eq!(rest["status"], "refunded");
-    assert_eq!(rest["refunded"]["amount"], payment["amount"]["amount"]);
-    let nothing_left = app
-        .authed(Method::POST, &path, &manager)
-        .json(&json!({}))
-        .send()
+    assert_eq!(partial["refund"]["status"], "succeeded");
+    assert_eq!(partial["refund"]["amount"]["amount"], 5000);
+    assert_eq!(partial["payment"]["status"], "partially_refunded");
+    assert_eq!(partial["payment"]["refunded"]["amount"], 5000);
+    let replayed = refund(&manager, "r2", json!({"amount": 5000}))
         .await
         .unwrap();
+    assert_eq!(replayed.headers()["idempotent-replayed"], "true");
+    assert_eq!(json_of(replayed, StatusCode::OK).await, partial);
+    let rest = json_of(
+        refund(&manager, "r3", json!({})).await.unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(rest["payment"]["status"], "refunded");
+    assert_eq!(
+        rest["payment"]["refunded"]["amount"],
+        payment["amount"]["amount"]
+    );
+    let nothing_left = refund(&manager, "r4", json!({})).await.unwrap();
     assert_problem(nothing_left, StatusCode::CONFLICT, "conflict").await;
+    let listed = json_of(
+        app.get_as(
+            &format!(
+                "/v1/admin/payments/{}/refunds",
+                payment["id"].as_str().unwrap()
+            ),
+            &manager,
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let amounts: Vec<i64> = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["amount"]["amount"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        amounts,
+        vec![5000, payment["amount"]["amount"].as_i64().unwrap() - 5000]
+    );
+}
+
+/// Partial refunds sent all at once never add up to more than the payment took.
+#[actix_web::test]
+async fn ten_parallel_partial_refunds_of_a_test_payment_stay_within_the_capture() {
+    let app = TestApp::spawn().await;
+    let (_customer, _number, payment) = paid_order(&app).await;
+    let manager = app.staff(Role::Manager).await;
+    let captured = payment["amount"]["amount"].as_i64().unwrap();
+    let path = format!(
+        "/v1/admin/payments/{}/refund",
+        payment["id"].as_str().unwrap()
+    );
+    let part = captured / 4;
+    let attempts = (0..10).map(|i| {
+        let request = app
+            .authed(Method::POST, &path, &manager)
+            .header("idempotency-key", format!("p{i}"))
+            .json(&json!({"amount": part}));
+        async move { request.send().await.unwrap().status() }
+    });
+    let statuses = futures_util::future::join_all(attempts).await;
+    let ok = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    assert_eq!(ok, 4, "{statuses:?}");
+    assert!(statuses.iter().all(|s| [
+        StatusCode::OK,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        StatusCode::CONFLICT
+    ]
+    .contains(s)));
+    let id = payment["id"].as_str().unwrap().to_owned();
+    let row = app
+        .query(move |conn| valise::payments::store::get(conn, &id))
+        .await
+        .unwrap();
+    assert_eq!(row.refunded_amount, 4 * part);
+    assert!(row.refunded_amount <= captured);
 }
 
 #[actix_web::test]

@@ -1,0 +1,2 @@
+ALTER TABLE payments DROP COLUMN last_event_at;
+DROP TABLE refunds;
