@@ -15,7 +15,6 @@ use crate::db::Db;
 use crate::metrics::Metrics;
 use crate::notifications::delivery::NotificationOutbox;
 use crate::notifications::recipients::Recipients;
-use crate::notifications::Kind;
 use crate::versions::{Sources, Versions};
 use crate::webhooks::delivery::WebhookOutbox;
 use crate::{
@@ -37,14 +36,8 @@ pub struct Context<'a> {
 pub fn recipients() -> Recipients {
     Recipients::default()
         .for_accounts(accounts::store::notice_address)
-        .for_kind(
-            Kind::DsrVerificationCode,
-            privacy::requests::guest::notice_address,
-        )
-        .for_kind(
-            Kind::ConsultationAnswered,
-            catalog::consultations::notice_address,
-        )
+        .for_kinds(privacy::requests::guest::RECIPIENTS)
+        .for_kinds(catalog::consultations::RECIPIENTS)
         .for_orders(orders::view::notice_address)
 }
 

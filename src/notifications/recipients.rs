@@ -52,9 +52,11 @@ impl Recipients {
         self
     }
 
-    /// Notices of one kind without a recipient account.
-    pub fn for_kind(mut self, kind: Kind, lookup: Lookup) -> Self {
-        self.kinds.push((kind, lookup));
+    /// Notices of the given kinds without a recipient account: a room's table of the
+    /// kinds it owns and finds the address of (a `RECIPIENTS` beside its lookups), so a new
+    /// kind of an existing room is registered where it is written.
+    pub fn for_kinds(mut self, lookups: &[(Kind, Lookup)]) -> Self {
+        self.kinds.extend_from_slice(lookups);
         self
     }
 

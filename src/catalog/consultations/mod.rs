@@ -10,4 +10,4 @@ pub mod routes;
 pub mod store;
 
 pub use routes::{configure_admin, configure_public};
-pub use store::notice_address;
+pub use store::RECIPIENTS;

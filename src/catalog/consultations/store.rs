@@ -19,7 +19,7 @@ use crate::db::schema::consultations;
 use crate::db::{write_transaction, DbConnection};
 use crate::http::error::ApiError;
 use crate::http::pagination::{paginate, Page};
-use crate::notifications::recipients::{Address, Notice};
+use crate::notifications::recipients::{Address, Lookup, Notice};
 
 pub const TABLE: &str = "consultations";
 /// A question and the contact email its answer goes to, sealed under the question's key.
@@ -307,6 +307,12 @@ fn summary(conn: &mut DbConnection, id: &str) -> QueryResult<(String, NaiveDateT
             .first(conn)?;
     Ok((product_id, created_at, asker.is_some()))
 }
+
+/// The notices of consultations and whom they reach (gathered by `workers::recipients`).
+pub const RECIPIENTS: &[(crate::notifications::Kind, Lookup)] = &[(
+    crate::notifications::Kind::ConsultationAnswered,
+    notice_address,
+)];
 
 /// The address of a `consultation.answered` notice (its payload names the consultation).
 pub fn notice_address(

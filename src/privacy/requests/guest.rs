@@ -22,7 +22,7 @@ use crate::db::schema::{dsr_codes, orders};
 use crate::db::{Db, DbConnection};
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::Json;
-use crate::notifications::recipients::{Address, Notice};
+use crate::notifications::recipients::{Address, Lookup, Notice};
 use crate::orders::model::OrderStatus;
 use crate::orders::store::OrderRow;
 use crate::orders::view::{owner_views, OrderView};
@@ -164,6 +164,12 @@ fn new_code() -> Result<String, ApiError> {
 fn code_mac(crypto: &Crypto, dsr_id: &str, code: &str) -> Vec<u8> {
     crypto.blind_index(index_kind::DSR_CODE, &format!("{dsr_id}|{code}"))
 }
+
+/// The notices of guests' requests and whom they reach (gathered by `workers::recipients`).
+pub const RECIPIENTS: &[(crate::notifications::Kind, Lookup)] = &[(
+    crate::notifications::Kind::DsrVerificationCode,
+    notice_address,
+)];
 
 /// The address and code of a `dsr.verification_code` notice (its payload names the request).
 pub fn notice_address(
