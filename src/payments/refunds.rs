@@ -204,10 +204,15 @@ pub fn record_answer(
 ) -> Result<bool, ApiError> {
     let refund = store::refund(conn, refund_id)?.ok_or(ApiError::NotFound)?;
     let (reference, status) = match answer {
-        RefundAnswer::Refused => {
+        // Only a refund the provider never answered for can have been refused by it: a
+        // refusal racing a settled refund (a concurrent try of the same key) changes nothing.
+        RefundAnswer::Refused
+            if refund.status() == RefundStatus::Pending && refund.provider_reference.is_none() =>
+        {
             fail(conn, &refund)?;
             return Ok(false);
         }
+        RefundAnswer::Refused => return Ok(refund.status() != RefundStatus::Failed),
         RefundAnswer::Done { reference, status } => (reference.as_str(), *status),
     };
     // A webhook may have settled it already: only a refund still waiting for the
@@ -371,7 +376,15 @@ async fn run(
         Begun::Replay(stored) => return Ok((stored, true)),
         Begun::Call(found) => *found,
     };
-    let answer = settings.refund(&payment, &refund).await?;
+    // The provider already answered for this refund (a retry after that answer was lost to
+    // the client): asking again could refund twice once the provider forgot the key.
+    let answer = match &refund.provider_reference {
+        Some(reference) => RefundAnswer::Done {
+            reference: reference.clone(),
+            status: refund.status(),
+        },
+        None => settings.refund(&payment, &refund).await?,
+    };
     let finished = db
         .run(move |conn| finish(conn, &crypto, &request, &refund.id, &answer))
         .await?;

@@ -162,6 +162,12 @@ impl Stripe {
                     StripeError::Unavailable(format!("{path}: unreadable answer: {e}"))
                 });
             }
+            // 409: a request with this Idempotency-Key is still running at Stripe; 401/403: the
+            // key was revoked or lacks a permission, which an operator can fix. None says the
+            // call was refused for good, so none may fail a refund or a payment.
+            if matches!(status.as_u16(), 401 | 403 | 409) {
+                return Err(StripeError::Unavailable(format!("{path}: HTTP {status}")));
+            }
             if status.as_u16() == 429 || status.is_server_error() {
                 last = format!("{path}: HTTP {status}");
                 continue;

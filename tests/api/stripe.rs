@@ -633,6 +633,40 @@ async fn a_refund_stripe_refuses_is_a_conflict_and_leaves_the_amount_refundable(
 }
 
 #[actix_web::test]
+async fn a_refund_stripe_is_still_working_on_stays_pending_and_a_retry_completes_it() {
+    let fake = FakeStripe::start();
+    let app = app_with(&fake).await;
+    let (_customer, _number, payment) = captured(&app).await;
+    let manager = app.staff(Role::Manager).await;
+    // 409: another request with this key is still running at Stripe. It refuses nothing.
+    fake.fail_next(&[409]);
+    let busy = refund(&app, &manager, &payment, "r", &json!({"amount": 500})).await;
+    assert_problem(busy, StatusCode::SERVICE_UNAVAILABLE, "service-unavailable").await;
+    let listed = refunds_of(&app, &manager, &payment).await;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["status"], "pending", "still reserved, not failed");
+
+    let again = refund(&app, &manager, &payment, "r", &json!({"amount": 500})).await;
+    let answer = json_of(again, StatusCode::ACCEPTED).await;
+    assert_eq!(answer["refund"]["id"], listed[0]["id"]);
+    assert_eq!(answer["payment"]["refunded"]["amount"], 500);
+    let sent = fake.requests_to("/v1/refunds");
+    assert_eq!(
+        sent.iter().map(|r| r.status).collect::<Vec<_>>(),
+        [409, 200]
+    );
+    assert_eq!(sent[0].idempotency_key, sent[1].idempotency_key);
+
+    // Answered once: a later retry of the same key replays, and never asks Stripe again.
+    let later = refund(&app, &manager, &payment, "r", &json!({"amount": 500})).await;
+    assert_eq!(
+        json_of(later, StatusCode::ACCEPTED).await["refund"]["id"],
+        listed[0]["id"]
+    );
+    assert_eq!(fake.requests_to("/v1/refunds").len(), 2);
+}
+
+#[actix_web::test]
 async fn ten_parallel_partial_refunds_never_give_back_more_than_was_captured() {
     let fake = FakeStripe::start();
     let app = app_with(&fake).await;
