@@ -414,6 +414,9 @@ impl Config {
         let shop = shop_from(&get)?;
         let payment_webhook_secret = payment_webhook_secret_from(&get, production)?;
         let stripe = stripe_from(&get, production)?;
+        if stripe.is_some() {
+            stripe_takes(shop.currency)?;
+        }
         let retention = retention_from(&get)?;
         let trusted_proxies = trusted_proxies_from(&get)?;
         let delivery = delivery_from(&get, production)?;
@@ -799,6 +802,26 @@ fn payment_webhook_secret_from(
 /// The `stripe` provider: on when `VALISE_STRIPE_SECRET_KEY` is set, which then needs the
 /// webhook secret. Production refuses test-mode keys unless `VALISE_STRIPE_ALLOW_TEST_KEYS`
 /// says otherwise (a staging shop on production settings).
+/// Whether Stripe counts `currency` in the ISO 4217 minor units Valise sends. It does not for
+/// a few: ISK and UGX are zero-decimal at ISO but two-decimal at Stripe, HUF and TWD are
+/// two-decimal but paid out whole, MGA is two-decimal at ISO but zero-decimal at Stripe, and
+/// three-decimal currencies (KWD, BHD, …) must end in 0. Valise refuses to start with Stripe
+/// and such a currency rather than charge 100 times too much or too little.
+fn stripe_takes(currency: Currency) -> Result<(), ConfigError> {
+    const SPECIAL: [&str; 5] = ["ISK", "UGX", "HUF", "TWD", "MGA"];
+    if SPECIAL.contains(&currency.code()) || currency.minor_unit() > 2 {
+        return Err(invalid(
+            "VALISE_CURRENCY",
+            format!(
+                "{}: Stripe counts this currency's amounts differently from ISO 4217; \
+                 the stripe provider does not take it",
+                currency.code()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn stripe_from(
     get: &impl Fn(&str) -> Option<String>,
     production: bool,
@@ -1498,6 +1521,25 @@ mod tests {
         assert!(load(&vars).unwrap().stripe.is_some());
         vars.push(("VALISE_STRIPE_API_BASE", "http://127.0.0.1:12111"));
         assert_eq!(load(&vars).unwrap_err().var, "VALISE_STRIPE_API_BASE");
+
+        // Currencies Stripe counts in other units than ISO 4217 are refused with Stripe.
+        let whole = [
+            ("VALISE_SHIPPING_FLAT", "990"),
+            ("VALISE_SHIPPING_FREE_FROM", "10000"),
+        ];
+        for code in ["ISK", "MGA", "KWD"] {
+            let mut vars = vec![test_key, whsec, ("VALISE_CURRENCY", code)];
+            vars.extend(whole);
+            let err = load(&vars).unwrap_err();
+            assert_eq!(err.var, "VALISE_CURRENCY", "{code}");
+        }
+        assert!(
+            load(&[("VALISE_CURRENCY", "KWD")]).is_ok(),
+            "fine without Stripe"
+        );
+        let mut vars = vec![test_key, whsec, ("VALISE_CURRENCY", "JPY")];
+        vars.extend(whole);
+        assert!(load(&vars).is_ok());
     }
 
     #[test]
