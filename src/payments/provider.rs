@@ -100,6 +100,20 @@ pub fn unavailable(e: StripeError) -> ApiError {
     )
 }
 
+/// A payment the provider refused for good (an amount below its minimum, say) is a conflict
+/// the client cannot retry away (409, with Stripe's error code only); no answer is a 503.
+pub fn refused_or_unavailable(e: StripeError) -> ApiError {
+    match e {
+        StripeError::Refused { status, message } => {
+            log::warn!("payment refused by Stripe ({status}): {message}");
+            ApiError::conflict(
+                "The payment provider refused this payment; it cannot be retried as is.",
+            )
+        }
+        e => unavailable(e),
+    }
+}
+
 /// The `Idempotency-Key` Stripe receives for a refund: one per Valise refund, which is one
 /// per Valise `Idempotency-Key`, so a retry of either never refunds twice.
 pub fn refund_idempotency_key(refund_id: &str) -> String {

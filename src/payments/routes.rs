@@ -88,7 +88,7 @@ pub struct WebhookAck {
         (status = 201, description = "Payment started", body = PaymentView),
         (status = 400, description = "Missing Idempotency-Key", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such order, or not yours", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`invalid-transition`: the order is not awaiting payment", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`invalid-transition`: the order is not awaiting payment; `conflict`: the provider refused the payment for good", body = Problem, content_type = "application/problem+json"),
         (status = 410, description = "`personal-data-erased`: a replay whose first answer held personal data erased since", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Unknown field, or `idempotency-key-reused`", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The payment provider did not answer: retry with the same key", body = Problem, content_type = "application/problem+json"),

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use super::model::{PaymentProvider, PaymentStatus, TestProvider};
-use super::provider::{payment_idempotency_key, unavailable, PaymentSettings};
+use super::provider::{payment_idempotency_key, refused_or_unavailable, PaymentSettings};
 use super::store::{self, PaymentRow};
 use super::view::PaymentView;
 use crate::crypto::Crypto;
@@ -61,7 +61,7 @@ pub async fn start(
                     &order.id,
                 )
                 .await
-                .map_err(unavailable)?;
+                .map_err(refused_or_unavailable)?;
             Some(Made {
                 provider: PaymentProvider::Stripe,
                 reference: intent.id,

@@ -377,6 +377,29 @@ async fn a_cancelled_stripe_payment_is_visible_and_final() {
 }
 
 #[actix_web::test]
+async fn a_payment_stripe_refuses_for_good_is_a_conflict_not_a_retry() {
+    let fake = FakeStripe::start();
+    let app = app_with(&fake).await;
+    let (customer, number, _) = order(&app).await;
+    fake.fail_next(&[400]);
+    let refused = pay(&app, &customer, &number, "k").await;
+    let problem = assert_problem(refused, StatusCode::CONFLICT, "conflict").await;
+    assert!(
+        !problem.to_string().contains("the fake was told to fail"),
+        "Stripe's message stays in the log: {problem}"
+    );
+    assert_eq!(
+        fake.requests_to("/v1/payment_intents").len(),
+        1,
+        "not retried"
+    );
+    assert!(
+        payment_status(&app, &customer, &number).await.is_null(),
+        "no payment recorded"
+    );
+}
+
+#[actix_web::test]
 async fn calls_to_stripe_are_retried_on_429_and_5xx_with_the_same_idempotency_key() {
     let fake = FakeStripe::start();
     let app = app_with(&fake).await;
