@@ -147,12 +147,16 @@ fn move_payment(
                 },
             )?;
         } else {
+            // Money taken for an order no longer awaiting it (expired, cancelled, or paid by
+            // another payment): given back whole, through the refund worker for a provider.
             log::warn!(
-                "payment {} captured for order {} which is {}: needs a refund",
+                "payment {} captured for order {} which is {}: refunded",
                 payment.id,
                 order.id,
                 order.status
             );
+            let captured = store::get(conn, &payment.id)?.ok_or(ApiError::NotFound)?;
+            super::refunds::refund_remaining(conn, &captured)?;
         }
     }
     Ok(WebhookOutcome::Applied)

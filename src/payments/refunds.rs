@@ -277,37 +277,45 @@ pub fn settle(
 /// `pending`, without a provider reference, until it is submitted outside the transaction.
 pub fn refund_all_for_order(conn: &mut DbConnection, order_id: &str) -> Result<(), ApiError> {
     for payment in store::for_order(conn, order_id)? {
-        let refundable = payment.amount - payment.refunded_amount;
-        if refundable < 1 || !payment.status().is_captured() {
-            continue;
-        }
-        if !store::reserve_refund(conn, &payment.id, refundable)? {
-            continue;
-        }
-        let now = crate::db::now();
-        let id = crate::ids::new_id("ref");
-        let test = payment.provider == TestProvider::NAME;
-        store::insert_refund(
-            conn,
-            &RefundRow {
-                status: if test {
-                    RefundStatus::Succeeded
-                } else {
-                    RefundStatus::Pending
-                }
-                .as_str()
-                .to_owned(),
-                provider_reference: test.then(|| TestProvider.refund(&id)),
-                id,
-                payment_id: payment.id.clone(),
-                amount: refundable,
-                request_key: None,
-                request_hash: None,
-                created_at: now,
-                updated_at: now,
-            },
-        )?;
+        refund_remaining(conn, &payment)?;
     }
+    Ok(())
+}
+
+/// Inside the caller's transaction: what is left of a captured payment set aside and refunded
+/// (at once for the `test` provider; a `pending` refund, submitted outside the transaction by
+/// the refund worker, for another). Nothing when nothing is left.
+pub fn refund_remaining(conn: &mut DbConnection, payment: &PaymentRow) -> Result<(), ApiError> {
+    let refundable = payment.amount - payment.refunded_amount;
+    if refundable < 1 || !payment.status().is_captured() {
+        return Ok(());
+    }
+    if !store::reserve_refund(conn, &payment.id, refundable)? {
+        return Ok(());
+    }
+    let now = crate::db::now();
+    let id = crate::ids::new_id("ref");
+    let test = payment.provider == TestProvider::NAME;
+    store::insert_refund(
+        conn,
+        &RefundRow {
+            status: if test {
+                RefundStatus::Succeeded
+            } else {
+                RefundStatus::Pending
+            }
+            .as_str()
+            .to_owned(),
+            provider_reference: test.then(|| TestProvider.refund(&id)),
+            id,
+            payment_id: payment.id.clone(),
+            amount: refundable,
+            request_key: None,
+            request_hash: None,
+            created_at: now,
+            updated_at: now,
+        },
+    )?;
     Ok(())
 }
 

@@ -631,6 +631,52 @@ async fn signed_webhooks_drive_the_payment_and_the_order() {
 }
 
 #[actix_web::test]
+async fn a_capture_for_a_cancelled_order_is_given_back_whole() {
+    let app = TestApp::spawn().await;
+    let variant = stocked_variant(&app, "late-capture", 10, 5000).await;
+    let ada = app.register(&unique_email("ada"), "Ada").await;
+    let order = customer_order(&app, &ada, &variant).await;
+    let number = order["number"].as_str().unwrap();
+    let payment = start_payment(&app, &ada, number).await;
+    let cancelled = app
+        .authed(Method::POST, &format!("/v1/orders/{number}/cancel"), &ada)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        json_of(cancelled, StatusCode::OK).await["status"],
+        "cancelled"
+    );
+
+    // The customer confirms the payment anyway: the provider reports the capture late.
+    let now = chrono::Utc::now().timestamp();
+    let captured = send_event(
+        &app,
+        &payment,
+        "evt_late",
+        "payment.captured",
+        now,
+        WEBHOOK_SECRET,
+    )
+    .await;
+    assert_eq!(json_of(captured, StatusCode::OK).await["status"], "applied");
+    let payments = json_of(
+        app.get_as(&format!("/v1/orders/{number}/payments"), &ada)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(payments["data"][0]["status"], "refunded");
+    assert_eq!(payments["data"][0]["refunded"]["amount"], 5990);
+    let order = json_of(
+        app.get_as(&format!("/v1/orders/{number}"), &ada).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(order["status"], "cancelled", "a late capture pays nothing");
+}
+
+#[actix_web::test]
 async fn unpaid_orders_expire_and_release_their_stock() {
     let app = TestApp::spawn().await;
     let variant = stocked_variant(&app, "expiring", 4, 5000).await;
