@@ -61,7 +61,15 @@ pub fn list_rates(
 /// Adds or replaces a rate; its view, and whether it replaced a row.
 pub fn set_rate(conn: &mut DbConnection, rate: &NewRate) -> Result<(TaxRateView, bool), ApiError> {
     crate::db::write_transaction(conn, |conn| {
-        let (row, replaced) = store::put(conn, rate)?;
+        // Two admins writing the same country and day at once: on PostgreSQL both may delete
+        // nothing and insert; the second insert then breaks the key. Theirs is a conflict.
+        let (row, replaced) = store::put(conn, rate).map_err(|e| {
+            if crate::db::is_unique_violation(&e) {
+                ApiError::conflict("This rate was written at the same moment; read it and retry.")
+            } else {
+                e.into()
+            }
+        })?;
         let rows = store::list(conn, Some(rate.country))?;
         let view = TaxRateView::all(&rows, crate::db::now().date())
             .into_iter()

@@ -86,6 +86,7 @@ async fn list(
         (status = 201, description = "Added", body = TaxRateView),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Admins only", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The same country and day written at the same moment by another request: read and retry", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Not an EU member state, not a date in range, a rate outside 0–10000, or an unknown field", body = Problem, content_type = "application/problem+json"),
     )
 )]

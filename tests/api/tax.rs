@@ -331,3 +331,34 @@ async fn invalid_rates_are_refused_field_by_field() {
     .await;
     assert_eq!(listed["data"].as_array().unwrap().len(), 1);
 }
+
+#[actix_web::test]
+async fn parallel_writes_of_one_rate_never_fail_the_server() {
+    let app = TestApp::spawn().await;
+    let admin = app.staff(Role::Admin).await;
+    let body = json!({"country": "LU", "effective_from": "2098-01-01", "rate_basis_points": 1_700});
+    let answers =
+        futures_util::future::join_all((0..10).map(|_| set_rate(&app, &admin, body.clone()))).await;
+    let statuses: Vec<u16> = answers.iter().map(|r| r.status().as_u16()).collect();
+    assert!(
+        statuses.iter().all(|s| [200, 201, 409].contains(s)),
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        1,
+        "{statuses:?}"
+    );
+    let listed = json_of(
+        app.get_as("/v1/admin/tax-rates?country=LU", &admin).await,
+        StatusCode::OK,
+    )
+    .await;
+    let rows = listed["data"].as_array().unwrap();
+    assert_eq!(
+        rows.iter()
+            .filter(|r| r["effective_from"] == "2098-01-01")
+            .count(),
+        1
+    );
+}
