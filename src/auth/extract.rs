@@ -46,19 +46,22 @@ pub struct Auth<M: MinRole> {
     _role: PhantomData<M>,
 }
 
+/// Why a route that acts on a person's own data refuses an API key.
+const NOT_A_PERSON: &str = "This route acts on a person's own data; API keys cannot use it.";
+
 impl<M: MinRole> Auth<M> {
     /// The calling person's account id; API keys do not act as a person → 403.
     pub fn user_id(&self) -> Result<&str, ApiError> {
-        self.principal.user_id().ok_or(ApiError::Forbidden(
-            "This route acts on a person's own data; API keys cannot use it.",
-        ))
+        self.principal
+            .user_id()
+            .ok_or(ApiError::Forbidden(NOT_A_PERSON))
     }
 
     /// [`Self::user_id`], typed.
     pub fn account(&self) -> Result<crate::ids::UserId, ApiError> {
-        self.principal.account().ok_or(ApiError::Forbidden(
-            "This route acts on a person's own data; API keys cannot use it.",
-        ))
+        self.principal
+            .account()
+            .ok_or(ApiError::Forbidden(NOT_A_PERSON))
     }
 
     /// The signed-in person making an act that only people make (managing staff and API
@@ -232,16 +235,12 @@ pub struct DataSubject(pub Principal);
 
 impl DataSubject {
     pub fn user_id(&self) -> Result<&str, ApiError> {
-        self.0.user_id().ok_or(ApiError::Forbidden(
-            "This route acts on a person's own data; API keys cannot use it.",
-        ))
+        self.0.user_id().ok_or(ApiError::Forbidden(NOT_A_PERSON))
     }
 
     /// [`Self::user_id`], typed.
     pub fn account(&self) -> Result<crate::ids::UserId, ApiError> {
-        self.0.account().ok_or(ApiError::Forbidden(
-            "This route acts on a person's own data; API keys cannot use it.",
-        ))
+        self.0.account().ok_or(ApiError::Forbidden(NOT_A_PERSON))
     }
 }
 
