@@ -17,6 +17,7 @@ pub mod http;
 pub mod idempotency;
 pub mod ids;
 pub mod invalid;
+pub mod invoices;
 pub mod metrics;
 pub mod money;
 pub mod notifications;

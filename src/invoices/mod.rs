@@ -1,0 +1,5 @@
+//! Invoices and credit notes: an invoice when an order is paid, a credit note when a refund
+//! of its payment succeeds; numbered without gaps per series and year, never changed once
+//! issued, readable by the customer and by staff as JSON or PDF.
+
+pub mod model;
