@@ -212,7 +212,23 @@ pub struct Shop {
     pub payment_window: chrono::Duration,
     /// How long after delivery after-sales cases can be opened; the order closes after it.
     pub after_sales_window: chrono::Duration,
+    /// Who sells, as invoices and credit notes name the shop.
+    pub seller: SellerSettings,
 }
+
+/// The shop's legal identity printed on its invoices (`VALISE_SELLER_NAME`,
+/// `VALISE_SELLER_ADDRESS` with lines separated by `;`, `VALISE_SELLER_VAT_ID`). Production
+/// needs the name and address; development prints placeholders.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SellerSettings {
+    pub name: String,
+    pub address: Vec<String>,
+    pub vat_id: Option<String>,
+}
+
+/// What a development shop's invoices name as the seller.
+pub const DEVELOPMENT_SELLER: &str = "Valise demo shop (set VALISE_SELLER_NAME)";
+pub const DEVELOPMENT_SELLER_ADDRESS: &str = "1 Example Street; 1000 Brussels; Belgium";
 
 /// Shipping charges, in minor units of the shop's currency (configured in major units:
 /// `VALISE_SHIPPING_FLAT=9.90`).
@@ -411,7 +427,7 @@ impl Config {
         let master_keys = master_keys_from(&get, production, &data_dir)?;
         let jwt_secret = jwt_secret_from(&get, production, &data_dir)?;
         let admin_bootstrap = admin_bootstrap_from(&get)?;
-        let shop = shop_from(&get)?;
+        let shop = shop_from(&get, production)?;
         let payment_webhook_secret = payment_webhook_secret_from(&get, production)?;
         let stripe = stripe_from(&get, production)?;
         if stripe.is_some() {
@@ -531,6 +547,15 @@ impl Config {
                 tax: TaxSettings::default(),
                 payment_window: chrono::Duration::minutes(30),
                 after_sales_window: chrono::Duration::days(30),
+                seller: SellerSettings {
+                    name: "Valise Test Luggage SA".to_owned(),
+                    address: vec![
+                        "Rue du Test 1".to_owned(),
+                        "1000 Brussels".to_owned(),
+                        "Belgium".to_owned(),
+                    ],
+                    vat_id: Some("BE0123456789".to_owned()),
+                },
             },
             payment_webhook_secret: Secret::new(DEV_WEBHOOK_SECRET.to_owned()),
             stripe: None,
@@ -695,7 +720,7 @@ fn admin_bootstrap_from(
     }
 }
 
-fn shop_from(get: &impl Fn(&str) -> Option<String>) -> Result<Shop, ConfigError> {
+fn shop_from(get: &impl Fn(&str) -> Option<String>, production: bool) -> Result<Shop, ConfigError> {
     let code = get("VALISE_CURRENCY").unwrap_or_else(|| Currency::EUR.code().into());
     let currency = Currency::parse(code.trim()).map_err(|r| invalid("VALISE_CURRENCY", r))?;
     let amount = |name: &'static str, default: &str| match get(name) {
@@ -734,6 +759,60 @@ fn shop_from(get: &impl Fn(&str) -> Option<String>) -> Result<Shop, ConfigError>
             0,
             365,
         )?),
+        seller: seller_from(get, production)?,
+    })
+}
+
+fn seller_from(
+    get: &impl Fn(&str) -> Option<String>,
+    production: bool,
+) -> Result<SellerSettings, ConfigError> {
+    let text = |name: &'static str, default: &str, max: usize| match get(name) {
+        Some(v) if v.trim().chars().count() > max || v.chars().any(char::is_control) => {
+            Err(invalid(
+                name,
+                format!("at most {max} characters, no control characters"),
+            ))
+        }
+        Some(v) => Ok(v.trim().to_owned()),
+        None if production => Err(invalid(
+            name,
+            "production needs the seller's legal name and address for its invoices",
+        )),
+        None => Ok(default.to_owned()),
+    };
+    let name = text("VALISE_SELLER_NAME", DEVELOPMENT_SELLER, 120)?;
+    let address: Vec<String> = text("VALISE_SELLER_ADDRESS", DEVELOPMENT_SELLER_ADDRESS, 400)?
+        .split(';')
+        .map(|line| line.trim().to_owned())
+        .filter(|line| !line.is_empty())
+        .collect();
+    if address.is_empty() || address.len() > 6 {
+        return Err(invalid(
+            "VALISE_SELLER_ADDRESS",
+            "1 to 6 lines separated by ;",
+        ));
+    }
+    let vat_id = match get("VALISE_SELLER_VAT_ID") {
+        None => None,
+        Some(v) => {
+            let v = v.trim().to_ascii_uppercase();
+            let ok = (4..=20).contains(&v.len())
+                && v.bytes().all(|b| b.is_ascii_alphanumeric())
+                && v.as_bytes()[..2].iter().all(u8::is_ascii_alphabetic);
+            if !ok {
+                return Err(invalid(
+                    "VALISE_SELLER_VAT_ID",
+                    "a VAT number such as BE0123456789: country prefix and 2 to 18 letters or digits",
+                ));
+            }
+            Some(v)
+        }
+    };
+    Ok(SellerSettings {
+        name,
+        address,
+        vat_id,
     })
 }
 
@@ -1116,12 +1195,55 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
+    /// The configuration of `vars`; production tests get a seller unless they name one.
     fn load(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = vars
+        let mut map: HashMap<String, String> = vars
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
+        map.entry("VALISE_SELLER_NAME".into())
+            .or_insert_with(|| "Valise Luggage SA".into());
+        map.entry("VALISE_SELLER_ADDRESS".into())
+            .or_insert_with(|| "Rue du Midi 1; 1000 Brussels; Belgium".into());
         Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn production_needs_the_seller_s_name_and_address() {
+        let key = "k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+        let base = [
+            ("VALISE_ENV", "production"),
+            ("VALISE_MASTER_KEY", key),
+            ("VALISE_JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+            ("VALISE_PAYMENT_WEBHOOK_SECRET", "provider-secret-123"),
+        ];
+        let without = |skip: &str| {
+            let map: HashMap<&str, &str> = base
+                .iter()
+                .copied()
+                .chain([
+                    ("VALISE_SELLER_NAME", "Valise Luggage SA"),
+                    ("VALISE_SELLER_ADDRESS", "Rue du Midi 1; 1000 Brussels"),
+                ])
+                .filter(|(k, _)| *k != skip)
+                .collect();
+            Config::from_lookup(|k| map.get(k).map(|v| (*v).to_owned()))
+        };
+        assert_eq!(
+            without("VALISE_SELLER_NAME").unwrap_err().var,
+            "VALISE_SELLER_NAME"
+        );
+        assert_eq!(
+            without("VALISE_SELLER_ADDRESS").unwrap_err().var,
+            "VALISE_SELLER_ADDRESS"
+        );
+        let c = without("none").unwrap();
+        assert_eq!(c.shop.seller.address, ["Rue du Midi 1", "1000 Brussels"]);
+        assert_eq!(c.shop.seller.vat_id, None);
+        let c = load(&[("VALISE_SELLER_VAT_ID", "be0123456789")]).unwrap();
+        assert_eq!(c.shop.seller.vat_id.as_deref(), Some("BE0123456789"));
+        let err = load(&[("VALISE_SELLER_VAT_ID", "12-34")]).unwrap_err();
+        assert_eq!(err.var, "VALISE_SELLER_VAT_ID");
     }
 
     #[test]

@@ -26,8 +26,8 @@ use crate::operations::{self, metrics::MetricsAccess};
 use crate::policies;
 use crate::versions::Versions;
 use crate::{
-    accounts, analytics, audit, auth, carts, catalog, notifications, orders, payments, privacy,
-    retention, tax, webhooks,
+    accounts, analytics, audit, auth, carts, catalog, invoices, notifications, orders, payments,
+    privacy, retention, tax, webhooks,
 };
 
 /// The OpenAPI document of the application: generated from exactly the routes it serves.
@@ -55,6 +55,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
             .configure(orders::routes::configure)
             .configure(orders::after_sales::configure)
             .configure(payments::routes::configure)
+            .configure(invoices::routes::configure)
             .configure(auth::routes::configure)
             .configure(accounts::configure_me)
             .configure(accounts::addresses::configure)
@@ -77,6 +78,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
                     .configure(catalog::admin::configure)
                     .configure(catalog::consultations::configure_admin)
                     .configure(payments::routes::configure_admin)
+                    .configure(invoices::routes::configure_admin)
                     .configure(orders::admin::configure)
                     .configure(orders::after_sales::configure_admin)
                     .configure(privacy::requests::admin::configure)
@@ -188,6 +190,10 @@ impl Application {
         let crypto = web::Data::new(crypto);
         let versions = web::Data::new(Versions::load(&mut *db.get()?, crate::workers::versions())?);
         let shop = web::Data::new(config.shop.clone());
+        let issuer = web::Data::new(crate::invoices::issue::Issuer::new(
+            app_crypto.clone(),
+            &config.shop.seller,
+        ));
         let retention_settings = web::Data::new(crate::retention::Settings::from_config(&config));
         let analytics_settings =
             web::Data::new(analytics::Settings::from_config(&config.analytics));
@@ -266,6 +272,7 @@ impl Application {
                 .app_data(trusted_proxies.clone())
                 .app_data(export_settings.clone())
                 .app_data(payment_settings.clone())
+                .app_data(issuer.clone())
                 .app_data(webhook_settings.clone())
                 .app_data(routes.clone())
                 .app_data(spec_json.clone())

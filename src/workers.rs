@@ -18,8 +18,8 @@ use crate::notifications::recipients::Recipients;
 use crate::versions::{Sources, Versions};
 use crate::webhooks::delivery::WebhookOutbox;
 use crate::{
-    accounts, analytics, audit, catalog, delivery, orders, payments, policies, privacy, retention,
-    versions,
+    accounts, analytics, audit, catalog, delivery, invoices, orders, payments, policies, privacy,
+    retention, versions,
 };
 
 /// What the loops are started with.
@@ -65,6 +65,11 @@ pub fn spawn_all(cx: Context<'_>) -> anyhow::Result<Vec<JoinHandle<()>>> {
         payments::worker::spawn(
             db.clone(),
             std::sync::Arc::new(payments::provider::PaymentSettings::from_config(config)?),
+            config.delivery.interval,
+        ),
+        invoices::worker::spawn(
+            db.clone(),
+            invoices::issue::Issuer::new(crypto.clone(), &config.shop.seller),
             config.delivery.interval,
         ),
         privacy::erasure::spawn(db.clone(), crypto.clone()),

@@ -108,6 +108,8 @@ pub enum Action {
     StaffUpdate,
     OrderAddressRead,
     OrderAddressUpdate,
+    /// Staff reading an invoice or credit note with its buyer's name and address.
+    InvoiceRead,
     ConsultationRead,
     PolicyPublish,
     BackupRestore,
@@ -131,6 +133,7 @@ impl Action {
             Action::StaffUpdate => "staff.update",
             Action::OrderAddressRead => "order.address.read",
             Action::OrderAddressUpdate => "order.address.update",
+            Action::InvoiceRead => "invoice.read",
             Action::ConsultationRead => "consultation.read",
             Action::PolicyPublish => "policy.publish",
             Action::BackupRestore => "backup.restore",
@@ -152,6 +155,8 @@ pub enum Purpose {
     SavedAddresses,
     StaffAdministration,
     Shipping,
+    /// Keeping and showing the accounting record (invoices and credit notes).
+    Accounting,
     AnsweringQuestion,
     PolicyRevision,
     AnsweringRequest,
@@ -171,6 +176,7 @@ impl Purpose {
             Purpose::SavedAddresses => "saved addresses managed by the data subject",
             Purpose::StaffAdministration => "staff administration",
             Purpose::Shipping => "shipping the order",
+            Purpose::Accounting => "accounting record (invoices and credit notes)",
             Purpose::AnsweringQuestion => "answering a pre-sale question",
             Purpose::PolicyRevision => "privacy-policy revision",
             Purpose::AnsweringRequest => "answering a data-subject request",

@@ -129,6 +129,23 @@ impl Crypto {
         store::load_data_key(conn, &self.keyring, subject_id)
     }
 
+    /// The data key of a subject that is a period rather than a person (an accounting
+    /// year): created on first use, by whichever transaction comes first. Once destroyed it
+    /// stays destroyed ([`CryptoError::Shredded`]): a period never reopens.
+    pub fn period_key(
+        &self,
+        conn: &mut DbConnection,
+        subject_id: &str,
+    ) -> Result<DataKey, CryptoError> {
+        match store::load_data_key(conn, &self.keyring, subject_id) {
+            Err(CryptoError::Shredded) => {
+                store::create_data_key_if_absent(conn, &self.keyring, subject_id)?;
+                store::load_data_key(conn, &self.keyring, subject_id)
+            }
+            other => other,
+        }
+    }
+
     /// The live data keys of many subjects at once (exports, lists); shredded subjects are
     /// absent from the map.
     pub fn data_keys(

@@ -65,6 +65,30 @@ pub(super) fn create_data_key(
     DataKey::from_bytes(subject_id, &bytes)
 }
 
+/// Creates the data key of `subject_id` unless it exists (live or destroyed), in one
+/// statement that concurrent transactions may all run: one row wins, the others do nothing.
+pub(super) fn create_data_key_if_absent(
+    conn: &mut DbConnection,
+    keyring: &KeyringHandle,
+    subject_id: &str,
+) -> Result<(), CryptoError> {
+    use diesel::sql_types::{Binary, Text, Timestamp};
+    let bytes = random_key()?;
+    let (kek_id, wrapped) = keyring.get().wrap(&dek_aad(subject_id), &bytes)?;
+    let sql = format!(
+        "INSERT INTO data_keys (subject_id, kek_id, wrapped, created_at) VALUES {} \
+         ON CONFLICT (subject_id) DO NOTHING",
+        crate::db::values_list(conn, "(?, ?, ?, ?)", 1)
+    );
+    diesel::sql_query(sql)
+        .bind::<Text, _>(subject_id)
+        .bind::<Text, _>(&kek_id)
+        .bind::<Binary, _>(&wrapped)
+        .bind::<Timestamp, _>(crate::db::now())
+        .execute(conn)?;
+    Ok(())
+}
+
 pub(super) fn load_data_key(
     conn: &mut DbConnection,
     keyring: &KeyringHandle,

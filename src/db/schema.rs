@@ -327,6 +327,48 @@ diesel::table! {
 }
 
 diesel::table! {
+    document_counters (series, year) {
+        series -> Text,
+        year -> Integer,
+        last -> BigInt,
+    }
+}
+
+diesel::table! {
+    documents_due (source_id) {
+        source_id -> Text,
+        kind -> Text,
+        order_id -> Text,
+        payment_id -> Text,
+        amount -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    documents (id) {
+        id -> Text,
+        number -> Text,
+        kind -> Text,
+        series -> Text,
+        year -> Integer,
+        seq -> BigInt,
+        order_id -> Text,
+        payment_id -> Text,
+        source_id -> Text,
+        corrects -> Nullable<Text>,
+        issued_at -> Timestamp,
+        currency -> Text,
+        net_total -> BigInt,
+        tax_total -> BigInt,
+        gross_total -> BigInt,
+        body -> Text,
+        buyer_key -> Text,
+        buyer_sealed -> Nullable<Binary>,
+    }
+}
+
+diesel::table! {
     payment_events (provider, event_id) {
         provider -> Text,
         event_id -> Text,
@@ -607,6 +649,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     payments,
     refunds,
     payment_events,
+    document_counters,
+    documents_due,
+    documents,
     shipments,
     disclosures,
     after_sales_cases,

@@ -2,4 +2,10 @@
 //! of its payment succeeds; numbered without gaps per series and year, never changed once
 //! issued, readable by the customer and by staff as JSON or PDF.
 
+pub mod issue;
 pub mod model;
+pub mod read;
+pub mod routes;
+pub mod store;
+pub mod view;
+pub mod worker;

@@ -18,6 +18,10 @@ pub enum Kind {
     OrderClosed,
     OrderAddressCorrected,
     PaymentRefunded,
+    /// An order's invoice was issued (the customer can download it).
+    InvoiceIssued,
+    /// A credit note was issued for a refund.
+    CreditNoteIssued,
     AfterSalesUpdated,
     ConsultationAnswered,
     PolicyRevised,
@@ -57,7 +61,7 @@ const MARKETING_PREFIX: &str = "marketing.";
 pub const MARKETING_LIKE: &str = "marketing.%";
 
 /// Every kind but marketing, whose names are open-ended.
-const FIXED: [Kind; 14] = [
+const FIXED: [Kind; 16] = [
     Kind::OrderPlaced,
     Kind::OrderPaid,
     Kind::OrderShipped,
@@ -67,6 +71,8 @@ const FIXED: [Kind; 14] = [
     Kind::OrderClosed,
     Kind::OrderAddressCorrected,
     Kind::PaymentRefunded,
+    Kind::InvoiceIssued,
+    Kind::CreditNoteIssued,
     Kind::AfterSalesUpdated,
     Kind::ConsultationAnswered,
     Kind::PolicyRevised,
@@ -87,6 +93,8 @@ impl Kind {
             Kind::OrderClosed => "order.closed",
             Kind::OrderAddressCorrected => "order.address_corrected",
             Kind::PaymentRefunded => "payment.refunded",
+            Kind::InvoiceIssued => "invoice.issued",
+            Kind::CreditNoteIssued => "credit_note.issued",
             Kind::AfterSalesUpdated => "after_sales.updated",
             Kind::ConsultationAnswered => "consultation.answered",
             Kind::PolicyRevised => "policy.revised",
@@ -116,6 +124,8 @@ impl Kind {
             Kind::OrderClosed => Some(WebhookEventType::OrderClosed),
             Kind::OrderAddressCorrected => Some(WebhookEventType::OrderAddressCorrected),
             Kind::PaymentRefunded => Some(WebhookEventType::PaymentRefunded),
+            Kind::InvoiceIssued => Some(WebhookEventType::InvoiceIssued),
+            Kind::CreditNoteIssued => Some(WebhookEventType::CreditNoteIssued),
             Kind::DsrUpdated => Some(WebhookEventType::DsrUpdated),
             Kind::DsrVerificationCode => Some(WebhookEventType::DsrVerificationCode),
             Kind::AfterSalesUpdated
@@ -139,6 +149,8 @@ impl Kind {
             | Kind::OrderClosed
             | Kind::OrderAddressCorrected
             | Kind::PaymentRefunded
+            | Kind::InvoiceIssued
+            | Kind::CreditNoteIssued
             | Kind::AfterSalesUpdated => {
                 Some((Purpose::OrderNotifications, WithoutConsent::InboxOnly))
             }

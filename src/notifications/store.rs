@@ -110,7 +110,8 @@ pub fn enqueue_each(
     query.execute(conn)
 }
 
-/// The part of a notification payload integrators get: ids, order numbers and statuses.
+/// The part of a notification payload integrators get: ids, order and document numbers and
+/// statuses.
 fn integrator_payload(payload: &Value) -> Value {
     let kept = payload
         .as_object()
@@ -118,7 +119,10 @@ fn integrator_payload(payload: &Value) -> Value {
             fields
                 .iter()
                 .filter(|(name, value)| {
-                    (name.ends_with("_id") || *name == "number" || *name == "status")
+                    (name.ends_with("_id")
+                        || *name == "number"
+                        || *name == "document_number"
+                        || *name == "status")
                         && value.is_string()
                 })
                 .map(|(name, value)| (name.clone(), value.clone()))

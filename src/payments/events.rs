@@ -10,6 +10,7 @@ use super::store::{self, PaymentRow, RefundRow};
 use super::stripe::{Event, Update};
 use crate::db::DbConnection;
 use crate::http::error::ApiError;
+use crate::invoices::issue as invoices;
 use crate::orders::lifecycle::{self, Change};
 use crate::orders::model::{Action, Actor, ChangedBy, OrderStatus};
 use crate::orders::store as orders;
@@ -146,6 +147,8 @@ fn move_payment(
                     actor_id: None,
                 },
             )?;
+            // Paid: its invoice is due, issued once this transaction has committed.
+            invoices::queue_invoice(conn, &order.id, &payment.id, payment.amount)?;
         } else {
             // Money taken for an order no longer awaiting it (expired, cancelled, or paid by
             // another payment): given back whole, through the refund worker for a provider.
@@ -173,19 +176,44 @@ fn refunded_by_provider(
         return Ok(WebhookOutcome::Ignored);
     }
     let now = crate::db::now();
-    store::insert_refund(
-        conn,
-        &RefundRow {
-            id: crate::ids::new_id("ref"),
-            payment_id: payment.id.clone(),
-            amount: remaining,
-            status: RefundStatus::Succeeded.as_str().to_owned(),
-            provider_reference: None,
-            request_key: None,
-            request_hash: None,
-            created_at: now,
-            updated_at: now,
-        },
-    )?;
+    let refund = RefundRow {
+        id: crate::ids::new_id("ref"),
+        payment_id: payment.id.clone(),
+        amount: remaining,
+        status: RefundStatus::Succeeded.as_str().to_owned(),
+        provider_reference: None,
+        request_key: None,
+        request_hash: None,
+        created_at: now,
+        updated_at: now,
+    };
+    store::insert_refund(conn, &refund)?;
+    refunds::succeeded(conn, &refund)?;
     Ok(WebhookOutcome::Applied)
+}
+
+/// The order an event is about, read after it was applied (its documents are then issued
+/// at once rather than by the next pass of the invoices worker).
+pub fn order_of_test(
+    conn: &mut DbConnection,
+    event: &WebhookEvent,
+) -> Result<Option<String>, ApiError> {
+    Ok(store::get(conn, &event.data.payment_id)?.map(|p| p.order_id.to_string()))
+}
+
+/// [`order_of_test`] for a Stripe event.
+pub fn order_of_stripe(conn: &mut DbConnection, event: &Event) -> Result<Option<String>, ApiError> {
+    let provider = PaymentProvider::Stripe.as_str();
+    let payment = match event.update() {
+        Update::Payment { intent, .. } => store::by_reference(conn, provider, &intent)?,
+        Update::Refunds(list) => match list.first() {
+            Some((reference, _)) => match store::refund_by_reference(conn, reference)? {
+                Some(refund) => store::get(conn, &refund.payment_id)?,
+                None => None,
+            },
+            None => None,
+        },
+        Update::Ignored => None,
+    };
+    Ok(payment.map(|p| p.order_id.to_string()))
 }

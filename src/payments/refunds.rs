@@ -20,6 +20,7 @@ use crate::db::{write_transaction, Db, DbConnection};
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::Json;
 use crate::idempotency::{self, Lookup, Stored};
+use crate::invoices::issue::{self as invoices, Issuer};
 use crate::notifications::{self, Kind};
 use crate::orders::store as orders;
 
@@ -263,13 +264,29 @@ pub fn settle(
         fail(conn, refund)?;
         return Ok(true);
     }
-    Ok(store::set_refund_status(
+    let moved = store::set_refund_status(
         conn,
         &refund.id,
         from,
         to,
         refund.provider_reference.as_deref(),
-    )?)
+    )?;
+    if moved && to == RefundStatus::Succeeded {
+        succeeded(conn, refund)?;
+    }
+    Ok(moved)
+}
+
+/// A refund has succeeded (in the caller's transaction): its credit note is due.
+pub fn succeeded(conn: &mut DbConnection, refund: &RefundRow) -> Result<(), ApiError> {
+    let payment = store::get(conn, &refund.payment_id)?.ok_or(ApiError::NotFound)?;
+    crate::invoices::issue::queue_credit_note(
+        conn,
+        &refund.id,
+        &payment.order_id,
+        &payment.id,
+        refund.amount,
+    )
 }
 
 /// Inside an order's cancellation: every captured amount of its payments set aside and
@@ -296,26 +313,27 @@ pub fn refund_remaining(conn: &mut DbConnection, payment: &PaymentRow) -> Result
     let now = crate::db::now();
     let id = crate::ids::new_id("ref");
     let test = payment.provider == TestProvider::NAME;
-    store::insert_refund(
-        conn,
-        &RefundRow {
-            status: if test {
-                RefundStatus::Succeeded
-            } else {
-                RefundStatus::Pending
-            }
-            .as_str()
-            .to_owned(),
-            provider_reference: test.then(|| TestProvider.refund(&id)),
-            id,
-            payment_id: payment.id.clone(),
-            amount: refundable,
-            request_key: None,
-            request_hash: None,
-            created_at: now,
-            updated_at: now,
-        },
-    )?;
+    let refund = RefundRow {
+        status: if test {
+            RefundStatus::Succeeded
+        } else {
+            RefundStatus::Pending
+        }
+        .as_str()
+        .to_owned(),
+        provider_reference: test.then(|| TestProvider.refund(&id)),
+        id,
+        payment_id: payment.id.clone(),
+        amount: refundable,
+        request_key: None,
+        request_hash: None,
+        created_at: now,
+        updated_at: now,
+    };
+    store::insert_refund(conn, &refund)?;
+    if test {
+        succeeded(conn, &refund)?;
+    }
     Ok(())
 }
 
@@ -356,6 +374,7 @@ async fn refund_payment(
     db: web::Data<Db>,
     crypto: web::Data<Crypto>,
     settings: web::Data<PaymentSettings>,
+    issuer: web::Data<Issuer>,
     id: web::Path<String>,
     body: Json<RefundRequest>,
 ) -> Result<HttpResponse, ApiError> {
@@ -368,7 +387,16 @@ async fn refund_payment(
         key,
         amount: body.amount,
     });
+    let payment_id = request.payment_id.clone();
     let (stored, replayed) = run(&db, crypto.into_inner(), &settings, request).await?;
+    // A refund that succeeded has its credit note due: issued now, after the commit.
+    let order = db
+        .run(move |conn| Ok::<_, ApiError>(store::get(conn, &payment_id)?))
+        .await?
+        .map(|p| p.order_id.to_string());
+    if let Some(order) = order {
+        invoices::issue_for_order(&db, &issuer, order).await;
+    }
     Ok(idempotency::replay(stored, replayed))
 }
 

@@ -18,6 +18,7 @@ use crate::db::{write_transaction, Db};
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::Json;
 use crate::idempotency;
+use crate::invoices::issue::{self as invoices, Issuer};
 use crate::orders::access::{Requester, ORDER_NUMBER, ORDER_TOKEN};
 
 /// Signed by the provider: a forged one costs an HMAC before it is refused.
@@ -184,6 +185,7 @@ async fn webhook(
     req: HttpRequest,
     db: web::Data<Db>,
     settings: web::Data<PaymentSettings>,
+    issuer: web::Data<Issuer>,
     provider: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
@@ -204,17 +206,26 @@ async fn webhook(
         ))?;
     verify_signature(secret, signature, &body, chrono::Utc::now().timestamp())
         .map_err(ApiError::Unauthenticated)?;
-    let status = match provider {
+    let (status, order) = match provider {
         PaymentProvider::Test => {
             let event: WebhookEvent = crate::http::extract::parse_json(&body)?;
-            db.run(move |conn| write_transaction(conn, |conn| events::apply_test(conn, &event)))
-                .await?
+            db.run(move |conn| {
+                let status = write_transaction(conn, |conn| events::apply_test(conn, &event))?;
+                Ok::<_, ApiError>((status, events::order_of_test(conn, &event)?))
+            })
+            .await?
         }
         PaymentProvider::Stripe => {
             let event: super::stripe::Event = crate::http::extract::parse_json(&body)?;
-            db.run(move |conn| write_transaction(conn, |conn| events::apply_stripe(conn, &event)))
-                .await?
+            db.run(move |conn| {
+                let status = write_transaction(conn, |conn| events::apply_stripe(conn, &event))?;
+                Ok::<_, ApiError>((status, events::order_of_stripe(conn, &event)?))
+            })
+            .await?
         }
     };
+    if let (WebhookOutcome::Applied, Some(order)) = (status, order) {
+        invoices::issue_for_order(&db, &issuer, order).await;
+    }
     Ok(HttpResponse::Ok().json(WebhookAck { status }))
 }

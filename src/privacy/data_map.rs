@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use crate::crypto::Column;
 use crate::http::error::ApiError;
 use crate::retention::{self, DataCategory, Retention, RetentionRule, Settings};
-use crate::{accounts, catalog, idempotency, orders, privacy, webhooks};
+use crate::{accounts, catalog, idempotency, invoices, orders, privacy, webhooks};
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(data_map);
@@ -140,6 +140,26 @@ pub const CATEGORIES: &[Category] = &[
         purpose: "Bookkeeping and tax obligations.",
         legal_basis: "Legal obligation (GDPR Art. 6(1)(c))",
         visible_to: &["the customer", "manager+"],
+    },
+    Category {
+        id: DataCategory::InvoiceBuyers,
+        name: "Buyers on invoices and credit notes",
+        personal: true,
+        fields: &[
+            sealed(
+                "buyer's name and postal address (under the key of the document's accounting \
+                 year, not the customer's or the order's)",
+                invoices::issue::BUYER,
+            ),
+            plain("document number, lines, tax lines and totals", "documents", "number"),
+        ],
+        purpose: "Invoices and credit notes, which must name the buyer.",
+        legal_basis: "Legal obligation (GDPR Art. 6(1)(c)); kept through erasure (Art. 17(3)(b))",
+        visible_to: &[
+            "the customer (or the guest holding the order token)",
+            "support+ (each read audited)",
+            "manager+ (the ledger: numbers and amounts, without the buyer)",
+        ],
     },
     Category {
         id: DataCategory::Consultations,

@@ -150,6 +150,25 @@ pub fn request(
     Ok(row)
 }
 
+/// What the law keeps of `user_id` through an erasure: the invoices and credit notes of
+/// their orders that name them, each until the end of its statutory period.
+pub fn kept_by_law(
+    conn: &mut DbConnection,
+    user_id: &UserId,
+    accounting_years: i64,
+) -> Result<Vec<super::requests::KeptRecord>, ApiError> {
+    let ids: Vec<String> = orders::table
+        .filter(orders::user_id.eq(user_id))
+        .select(orders::id)
+        .load(conn)?;
+    Ok(
+        crate::invoices::read::kept_by_law(conn, &ids, accounting_years)?
+            .into_iter()
+            .map(|(number, until)| super::requests::KeptRecord::invoice(number, until))
+            .collect(),
+    )
+}
+
 /// Cancels a pending erasure: the account works again.
 pub fn cancel(conn: &mut DbConnection, row: &RequestRow) -> Result<(), ApiError> {
     if !requests::transition(conn, &row.id, row.status(), Status::Cancelled)? {

@@ -149,6 +149,7 @@ pub struct ConsentRecord {
     }],
     "orders": [],
     "payments": [],
+    "invoices": [],
     "after_sales": [],
     "consents": {
         "current": [
@@ -196,6 +197,10 @@ pub struct ExportDocument {
     pub orders: Vec<OrderView>,
     /// Payment attempts for my orders, oldest first.
     pub payments: Vec<PaymentRecord>,
+    /// The invoices and credit notes of my orders, with my name and address as they state
+    /// them: the law keeps those until 31 December of the document's year plus the
+    /// statutory period, also after an erasure.
+    pub invoices: Vec<crate::invoices::view::DocumentView>,
     /// After-sales cases on my orders, oldest first.
     pub after_sales: Vec<AfterSalesRecord>,
     /// My consents and their history.
@@ -417,6 +422,10 @@ pub fn build(
         addresses: addresses::list_open(conn, crypto, user_id)?,
         orders,
         payments: payment_records,
+        invoices: crate::invoices::read::of_orders(conn, crypto, &order_ids)?
+            .into_iter()
+            .map(crate::invoices::view::DocumentView::from)
+            .collect(),
         after_sales,
         consents: ConsentRecord {
             current: consents::states(&ledger),

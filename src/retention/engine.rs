@@ -4,7 +4,7 @@
 //! selects what is still due, so a stopped run simply continues next time) and safe with
 //! several processes (each batch re-selects inside its own transaction).
 
-use chrono::{Duration, NaiveDateTime};
+use chrono::{Datelike, Duration, NaiveDateTime};
 use diesel::prelude::*;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -15,9 +15,9 @@ use crate::auth::{status, Role};
 use crate::crypto::Crypto;
 use crate::db::schema::{
     after_sales_cases, cart_items, carts, consents, consultations, data_keys, disclosures,
-    dsr_codes, dsr_requests, erasure_ledger, idempotency_keys, notifications, order_events,
-    order_items, order_tax_lines, orders, payment_events, payments, policy_acceptances,
-    rate_limits, refresh_tokens, refunds, shipments, users,
+    documents, documents_due, dsr_codes, dsr_requests, erasure_ledger, idempotency_keys,
+    notifications, order_events, order_items, order_tax_lines, orders, payment_events, payments,
+    policy_acceptances, rate_limits, refresh_tokens, refunds, shipments, users,
 };
 use crate::db::DbConnection;
 use crate::http::error::ApiError;
@@ -46,6 +46,7 @@ impl Ctx<'_> {
 pub enum RetentionRule {
     OrderPersonal,
     Accounting,
+    AccountingPeriods,
     InactiveAccounts,
     ClosedAccounts,
     Consultations,
@@ -62,9 +63,10 @@ pub enum RetentionRule {
 }
 
 impl RetentionRule {
-    pub const ALL: [RetentionRule; 15] = [
+    pub const ALL: [RetentionRule; 16] = [
         RetentionRule::OrderPersonal,
         RetentionRule::Accounting,
+        RetentionRule::AccountingPeriods,
         RetentionRule::InactiveAccounts,
         RetentionRule::ClosedAccounts,
         RetentionRule::Consultations,
@@ -84,6 +86,7 @@ impl RetentionRule {
         match self {
             RetentionRule::OrderPersonal => "order_personal",
             RetentionRule::Accounting => "accounting",
+            RetentionRule::AccountingPeriods => "accounting_periods",
             RetentionRule::InactiveAccounts => "inactive_accounts",
             RetentionRule::ClosedAccounts => "closed_accounts",
             RetentionRule::Consultations => "consultations",
@@ -156,6 +159,16 @@ pub const RULES: &[Rule] = &[
         work: Work::Keys {
             select: accounting_due,
             act: delete_orders,
+        },
+    },
+    Rule {
+        name: RetentionRule::AccountingPeriods,
+        category: DataCategory::InvoiceBuyers,
+        action: "destroy the key of an accounting year's invoice buyers once the statutory \
+                 period after that year has ended",
+        work: Work::Keys {
+            select: periods_due,
+            act: shred_each,
         },
     },
     Rule {
@@ -470,7 +483,16 @@ fn order_personal_due(
 
 fn accounting_due(conn: &mut DbConnection, ctx: &Ctx<'_>, limit: i64) -> QueryResult<Vec<String>> {
     let statutory = ctx.days_ago(ctx.settings.accounting_years * 365);
+    // An order goes only with its documents, and a document is kept to the end of its
+    // year's period: a credit note issued years after the order keeps it.
+    let kept_from_year =
+        i32::try_from(i64::from(ctx.now.date().year()) - ctx.settings.accounting_years)
+            .unwrap_or(i32::MIN);
+    let kept_documents = documents::table
+        .filter(documents::order_id.eq(orders::id))
+        .filter(documents::year.ge(kept_from_year));
     orders::table
+        .filter(diesel::dsl::not(diesel::dsl::exists(kept_documents)))
         .filter(orders::status.eq_any(OrderStatus::final_names()))
         .filter(orders::updated_at.le(statutory))
         .filter(
@@ -481,6 +503,22 @@ fn accounting_due(conn: &mut DbConnection, ctx: &Ctx<'_>, limit: i64) -> QueryRe
         .select(orders::id)
         .limit(limit)
         .load(conn)
+}
+
+/// The keys of accounting years whose statutory period has ended (31 December of the year
+/// plus the configured years is past).
+fn periods_due(conn: &mut DbConnection, ctx: &Ctx<'_>, limit: i64) -> QueryResult<Vec<String>> {
+    let years = u32::try_from(ctx.settings.accounting_years).unwrap_or(u32::MAX);
+    let today = ctx.now.date();
+    Ok(crate::invoices::store::period_keys(conn)?
+        .into_iter()
+        .filter(|(_, live)| *live)
+        .filter_map(|(subject, _)| {
+            let year: i32 = subject.strip_prefix("accounting-")?.parse().ok()?;
+            (crate::invoices::model::kept_until(year, years) < today).then_some(subject)
+        })
+        .take(usize::try_from(limit).unwrap_or(0))
+        .collect())
 }
 
 fn delete_orders(conn: &mut DbConnection, _: &Ctx<'_>, ids: &[String]) -> Result<(), ApiError> {
@@ -497,6 +535,9 @@ fn delete_orders(conn: &mut DbConnection, _: &Ctx<'_>, ids: &[String]) -> Result
         .execute(conn)?;
     diesel::delete(order_events::table.filter(order_events::order_id.eq_any(ids))).execute(conn)?;
     diesel::delete(shipments::table.filter(shipments::order_id.eq_any(ids))).execute(conn)?;
+    diesel::delete(documents::table.filter(documents::order_id.eq_any(ids))).execute(conn)?;
+    diesel::delete(documents_due::table.filter(documents_due::order_id.eq_any(ids)))
+        .execute(conn)?;
     diesel::delete(disclosures::table.filter(disclosures::order_id.eq_any(ids))).execute(conn)?;
     diesel::delete(after_sales_cases::table.filter(after_sales_cases::order_id.eq_any(ids)))
         .execute(conn)?;

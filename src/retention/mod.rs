@@ -45,6 +45,7 @@ pub enum DataCategory {
     SavedAddresses,
     OrderPersonal,
     Accounting,
+    InvoiceBuyers,
     Consultations,
     ConsentEvidence,
     Dsr,
@@ -55,11 +56,12 @@ pub enum DataCategory {
 }
 
 impl DataCategory {
-    pub const ALL: [DataCategory; 11] = [
+    pub const ALL: [DataCategory; 12] = [
         DataCategory::AccountProfile,
         DataCategory::SavedAddresses,
         DataCategory::OrderPersonal,
         DataCategory::Accounting,
+        DataCategory::InvoiceBuyers,
         DataCategory::Consultations,
         DataCategory::ConsentEvidence,
         DataCategory::Dsr,
@@ -75,6 +77,7 @@ impl DataCategory {
             DataCategory::SavedAddresses => "saved_addresses",
             DataCategory::OrderPersonal => "order_personal",
             DataCategory::Accounting => "accounting",
+            DataCategory::InvoiceBuyers => "invoice_buyers",
             DataCategory::Consultations => "consultations",
             DataCategory::ConsentEvidence => "consent_evidence",
             DataCategory::Dsr => "dsr",
@@ -111,6 +114,9 @@ pub enum RetentionStart {
     QuestionAnswered,
     #[serde(rename = "subscription deleted")]
     SubscriptionDeleted,
+    /// 31 December of the year a document was issued in.
+    #[serde(rename = "end of the document's year")]
+    EndOfDocumentYear,
 }
 
 /// How long something is kept, and from when.
@@ -149,6 +155,16 @@ pub fn rule(category: DataCategory, s: &Settings) -> Retention {
             s.accounting_years * 365,
             format!(
                 "Statutory period of {} years, without personal data.",
+                s.accounting_years
+            ),
+        ),
+        DataCategory::InvoiceBuyers => days(
+            RetentionStart::EndOfDocumentYear,
+            s.accounting_years * 365,
+            format!(
+                "The law requires the buyer on an invoice: kept, also through an erasure \
+                 request (GDPR Art. 17(3)(b)), until 31 December of the document's year plus \
+                 {} years, when the year's key is destroyed; the document stays without them.",
                 s.accounting_years
             ),
         ),

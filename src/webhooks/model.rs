@@ -7,21 +7,29 @@ use utoipa::ToSchema;
 use crate::delivery::address::{judge_host, HostVerdict};
 
 /// Event families integrators can subscribe to. Names inside a family are `<family>.<name>`,
-/// e.g. `order.placed`, `payment.refunded`, `policy.published`, `dsr.completed`.
-pub const FAMILIES: [&str; 4] = ["order", "payment", "policy", "dsr"];
+/// e.g. `order.placed`, `payment.refunded`, `invoice.issued`, `policy.published`,
+/// `dsr.completed`.
+pub const FAMILIES: [&str; 6] = [
+    "order",
+    "payment",
+    "invoice",
+    "credit_note",
+    "policy",
+    "dsr",
+];
 
 /// At most this many patterns per subscription.
 pub const MAX_PATTERNS: usize = 32;
 
 /// A subscription's event pattern: `<family>.*` or an exact event name, with a family of
-/// `order`, `payment`, `policy` or `dsr` and a name of 1–64 lower-case letters, digits or
+/// `order`, `payment`, `invoice`, `credit_note`, `policy` or `dsr` and a name of 1–64 lower-case letters, digits or
 /// underscores.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(try_from = "String", into = "String")]
 #[schema(
     value_type = String,
     example = "order.*",
-    pattern = r"^(order|payment|policy|dsr)\.(\*|[a-z0-9_]{1,64})$"
+    pattern = r"^(order|payment|invoice|credit_note|policy|dsr)\.(\*|[a-z0-9_]{1,64})$"
 )]
 pub struct EventPattern(String);
 
@@ -46,6 +54,10 @@ pub enum WebhookEventType {
     OrderAddressCorrected,
     #[serde(rename = "payment.refunded")]
     PaymentRefunded,
+    #[serde(rename = "invoice.issued")]
+    InvoiceIssued,
+    #[serde(rename = "credit_note.issued")]
+    CreditNoteIssued,
     #[serde(rename = "policy.published")]
     PolicyPublished,
     #[serde(rename = "dsr.updated")]
@@ -55,7 +67,7 @@ pub enum WebhookEventType {
 }
 
 impl WebhookEventType {
-    pub const ALL: [WebhookEventType; 12] = [
+    pub const ALL: [WebhookEventType; 14] = [
         WebhookEventType::OrderPlaced,
         WebhookEventType::OrderPaid,
         WebhookEventType::OrderShipped,
@@ -65,6 +77,8 @@ impl WebhookEventType {
         WebhookEventType::OrderClosed,
         WebhookEventType::OrderAddressCorrected,
         WebhookEventType::PaymentRefunded,
+        WebhookEventType::InvoiceIssued,
+        WebhookEventType::CreditNoteIssued,
         WebhookEventType::PolicyPublished,
         WebhookEventType::DsrUpdated,
         WebhookEventType::DsrVerificationCode,
@@ -81,6 +95,8 @@ impl WebhookEventType {
             WebhookEventType::OrderClosed => "order.closed",
             WebhookEventType::OrderAddressCorrected => "order.address_corrected",
             WebhookEventType::PaymentRefunded => "payment.refunded",
+            WebhookEventType::InvoiceIssued => "invoice.issued",
+            WebhookEventType::CreditNoteIssued => "credit_note.issued",
             WebhookEventType::PolicyPublished => "policy.published",
             WebhookEventType::DsrUpdated => "dsr.updated",
             WebhookEventType::DsrVerificationCode => "dsr.verification_code",
@@ -105,7 +121,9 @@ impl EventPattern {
             .split_once('.')
             .ok_or("must be <family>.* or an event name such as order.placed")?;
         if !FAMILIES.contains(&family) {
-            return Err("names an unknown event family (order, payment, policy, dsr)");
+            return Err(
+                "names an unknown event family (order, payment, invoice, credit_note, policy, dsr)",
+            );
         }
         if name != "*" && !is_name(name) {
             return Err("must be <family>.* or an event name such as order.placed");

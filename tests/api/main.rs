@@ -18,6 +18,7 @@ mod fixtures;
 mod fuzz;
 mod health;
 mod helpers;
+mod invoices;
 mod limits;
 mod me;
 mod metrics;

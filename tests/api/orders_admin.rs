@@ -355,8 +355,12 @@ async fn order_updates_reach_the_customers_inbox_and_only_theirs() {
         .iter()
         .map(|n| n["kind"].as_str().unwrap())
         .collect();
-    assert_eq!(kinds, vec!["order.paid", "order.placed"], "newest first");
-    assert_eq!(inbox["unread"], 2);
+    assert_eq!(
+        kinds,
+        vec!["invoice.issued", "order.paid", "order.placed"],
+        "newest first"
+    );
+    assert_eq!(inbox["unread"], 3);
     assert_eq!(inbox["data"][0]["payload"]["number"], number);
     assert!(
         !inbox.to_string().contains("Xylophones"),
@@ -384,7 +388,7 @@ async fn order_updates_reach_the_customers_inbox_and_only_theirs() {
         StatusCode::OK,
     )
     .await;
-    assert_eq!(inbox["unread"], 1);
+    assert_eq!(inbox["unread"], 2);
     assert!(inbox["data"][0]["read_at"].is_string());
     let empty = json_of(
         app.get_as("/v1/me/notifications", &other).await,

@@ -28,7 +28,8 @@ use store::RequestRow;
     "extension_months": 1,
     "extension_reason": "Your request covers many orders; we need more time to gather them.",
     "denial_reason": null,
-    "completed_at": null
+    "completed_at": null,
+    "kept_by_law": []
 }))]
 pub struct RequestView {
     /// The request's id, `dsr_` and 32 hex digits.
@@ -52,6 +53,42 @@ pub struct RequestView {
     pub denial_reason: Option<String>,
     /// When it was completed (RFC 3339, UTC); `null` until then.
     pub completed_at: Option<DateTime<Utc>>,
+    /// For the answer to an erasure: the records the law makes the shop keep with some of the
+    /// person's data, and until when. Empty otherwise (and in lists).
+    pub kept_by_law: Vec<KeptRecord>,
+}
+
+/// A record the law makes the shop keep with some of a person's data through an erasure,
+/// and until when.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({
+    "record": "INV-2026-000042", "fields": ["name", "postal address"],
+    "until": "2036-12-31",
+    "reason": "Invoices must name the buyer and be kept for the statutory period (GDPR Art. 17(3)(b))."
+}))]
+pub struct KeptRecord {
+    /// The record: an invoice or credit note number.
+    pub record: String,
+    /// What of the person it keeps.
+    pub fields: Vec<String>,
+    /// The last day it is kept; the person's data in it are destroyed after that day.
+    pub until: chrono::NaiveDate,
+    /// Why the law keeps it.
+    pub reason: String,
+}
+
+impl KeptRecord {
+    /// A document that names its buyer, kept until `until`.
+    pub fn invoice(number: String, until: chrono::NaiveDate) -> Self {
+        KeptRecord {
+            record: number,
+            fields: vec!["name".into(), "postal address".into()],
+            until,
+            reason: "Invoices and credit notes must name the buyer and be kept for the \
+                     statutory period (GDPR Art. 17(3)(b))."
+                .into(),
+        }
+    }
 }
 
 impl From<&RequestRow> for RequestView {
@@ -68,6 +105,7 @@ impl From<&RequestRow> for RequestView {
             extension_reason: r.extension_reason.clone(),
             denial_reason: r.denial_reason.clone(),
             completed_at: r.completed_at.map(|t| t.and_utc()),
+            kept_by_law: Vec::new(),
         }
     }
 }

@@ -49,7 +49,9 @@ pub struct RequestList {
 /// is revoked. With no open order, the profile and finished orders are crypto-shredded
 /// immediately (`status: completed`); otherwise the erasure is `scheduled` and runs when the
 /// last open order has finished its after-sales window. Accounting records (order numbers,
-/// amounts, items, payment statuses) are kept, without personal data. While scheduled, the
+/// amounts, items, payment statuses) are kept, without personal data; invoices and credit
+/// notes keep the buyer's name and address until their statutory period ends, as
+/// `kept_by_law` lists. While scheduled, the
 /// access token in hand still reaches `GET /v1/me/requests` and the cancel route.
 #[utoipa::path(
     operation_id = "eraseMe",
@@ -67,15 +69,21 @@ async fn erase_me(
     auth: Auth<min::Customer>,
     db: web::Data<Db>,
     crypto: web::Data<Crypto>,
+    retention: web::Data<crate::retention::Settings>,
 ) -> Result<HttpResponse, ApiError> {
     let user = auth.account()?;
     let crypto = crypto.into_inner();
-    let row = db
+    let years = retention.accounting_years;
+    let view = db
         .run(move |conn| {
-            crate::db::write_transaction(conn, |conn| erasure::request(conn, &crypto, &user))
+            let row =
+                crate::db::write_transaction(conn, |conn| erasure::request(conn, &crypto, &user))?;
+            let mut view = RequestView::from(&row);
+            view.kept_by_law = erasure::kept_by_law(conn, &user, years)?;
+            Ok::<_, ApiError>(view)
         })
         .await?;
-    Ok(HttpResponse::Accepted().json(RequestView::from(&row)))
+    Ok(HttpResponse::Accepted().json(view))
 }
 
 /// My data-subject requests.

@@ -1,0 +1,4 @@
+DROP TRIGGER documents_never_change;
+DROP TABLE documents;
+DROP TABLE documents_due;
+DROP TABLE document_counters;

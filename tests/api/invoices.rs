@@ -1,0 +1,209 @@
+//! Invoices and credit notes: issued when an order is paid and when a refund succeeds,
+//! numbered without gaps per series and year, never changed, read by the customer and by
+//! staff (audited), announced to integrators.
+
+use chrono::Datelike;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use valise::auth::Role;
+
+use crate::fixtures::paid_order;
+use crate::helpers::{assert_problem, json_of, Session, TestApp};
+
+fn year() -> i32 {
+    chrono::Utc::now().year()
+}
+
+async fn documents_of(app: &TestApp, who: &Session, number: &str) -> Vec<Value> {
+    let list = json_of(
+        app.get_as(&format!("/v1/orders/{number}/invoices"), who)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    list["documents"].as_array().unwrap().clone()
+}
+
+async fn refund(
+    app: &TestApp,
+    manager: &Session,
+    payment: &Value,
+    key: &str,
+    amount: Option<i64>,
+) -> Value {
+    let path = format!(
+        "/v1/admin/payments/{}/refund",
+        payment["id"].as_str().unwrap()
+    );
+    json_of(
+        app.authed(Method::POST, &path, manager)
+            .header("idempotency-key", key)
+            .json(&json!({ "amount": amount }))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await
+}
+
+#[actix_web::test]
+async fn a_paid_order_has_an_invoice_with_its_tax_lines_and_buyer() {
+    let app = TestApp::spawn().await;
+    let (customer, number, _payment) = paid_order(&app).await;
+    let order = json_of(
+        app.get_as(&format!("/v1/orders/{number}"), &customer).await,
+        StatusCode::OK,
+    )
+    .await;
+    let documents = documents_of(&app, &customer, &number).await;
+    assert_eq!(documents.len(), 1, "{documents:?}");
+    let invoice = &documents[0];
+    assert_eq!(invoice["kind"], "invoice");
+    assert_eq!(invoice["number"], format!("INV-{}-000001", year()));
+    assert_eq!(invoice["order_number"], number.as_str());
+    assert_eq!(invoice["buyer"]["name"], "Quentin Zephyrine");
+    assert_eq!(invoice["buyer"]["country"], "FR");
+    assert_eq!(invoice["tax_country"], "FR");
+    assert_eq!(invoice["prices"], "inclusive");
+    assert_eq!(invoice["seller"]["vat_id"], "BE0123456789");
+    assert_eq!(invoice["gross_total"], order["totals"]["total"]);
+    assert_eq!(invoice["tax_total"], order["tax"]["total"]);
+    assert_eq!(invoice["tax_lines"], order["tax"]["lines"]);
+    // The lines add up to the total: goods, then shipping when charged.
+    let lines: i64 = invoice["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["amount"]["amount"].as_i64().unwrap())
+        .sum();
+    assert_eq!(lines, order["totals"]["total"]["amount"].as_i64().unwrap());
+    // One document by its number, the same as in the list.
+    let one = json_of(
+        app.get_as(
+            &format!(
+                "/v1/orders/{number}/invoices/{}",
+                invoice["number"].as_str().unwrap()
+            ),
+            &customer,
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(&one, invoice);
+}
+
+#[actix_web::test]
+async fn a_refund_yields_a_credit_note_and_full_refunds_add_up_to_the_invoice() {
+    let app = TestApp::spawn().await;
+    let (customer, number, payment) = paid_order(&app).await;
+    let manager = app.staff(Role::Manager).await;
+    refund(&app, &manager, &payment, "cn-1", Some(2500)).await;
+    // A retry of the same key replays: no second refund, no second credit note.
+    refund(&app, &manager, &payment, "cn-1", Some(2500)).await;
+    refund(&app, &manager, &payment, "cn-2", None).await;
+    let documents = documents_of(&app, &customer, &number).await;
+    assert_eq!(documents.len(), 3, "{documents:#?}");
+    let invoice = &documents[0];
+    let (first, second) = (&documents[1], &documents[2]);
+    assert_eq!(first["kind"], "credit_note");
+    assert_eq!(first["number"], format!("CN-{}-000001", year()));
+    assert_eq!(second["number"], format!("CN-{}-000002", year()));
+    assert_eq!(first["corrects"], invoice["number"]);
+    assert_eq!(first["gross_total"]["amount"], 2500);
+    assert_eq!(first["buyer"], invoice["buyer"]);
+    let sum = |field: &str| {
+        first[field]["amount"].as_i64().unwrap() + second[field]["amount"].as_i64().unwrap()
+    };
+    assert_eq!(
+        sum("gross_total"),
+        invoice["gross_total"]["amount"].as_i64().unwrap()
+    );
+    assert_eq!(
+        sum("tax_total"),
+        invoice["tax_total"]["amount"].as_i64().unwrap()
+    );
+    assert_eq!(
+        sum("net_total"),
+        invoice["net_total"]["amount"].as_i64().unwrap()
+    );
+}
+
+#[actix_web::test]
+async fn others_cannot_read_an_order_s_documents() {
+    let app = TestApp::spawn().await;
+    let (_customer, number, _payment) = paid_order(&app).await;
+    let stranger = app
+        .register(&crate::helpers::unique_email("nosy"), "Nosy Parker")
+        .await;
+    let response = app
+        .get_as(&format!("/v1/orders/{number}/invoices"), &stranger)
+        .await;
+    assert_problem(response, StatusCode::NOT_FOUND, "not-found").await;
+    let response = app
+        .get_as(
+            &format!("/v1/orders/{number}/invoices/INV-{}-000001", year()),
+            &stranger,
+        )
+        .await;
+    assert_problem(response, StatusCode::NOT_FOUND, "not-found").await;
+}
+
+#[actix_web::test]
+async fn staff_read_documents_with_an_audited_read_and_keep_a_ledger() {
+    let app = TestApp::spawn().await;
+    let (_customer, _number, payment) = paid_order(&app).await;
+    let manager = app.staff(Role::Manager).await;
+    refund(&app, &manager, &payment, "ledger-1", Some(1000)).await;
+    let support = app.staff(Role::Support).await;
+    let denied = app.get_as("/v1/admin/invoices", &support).await;
+    assert_problem(denied, StatusCode::FORBIDDEN, "forbidden").await;
+    let ledger = json_of(
+        app.get_as("/v1/admin/invoices?limit=1", &manager).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(ledger["documents"].as_array().unwrap().len(), 1);
+    // Credit notes' series sorts first.
+    assert_eq!(ledger["documents"][0]["kind"], "credit_note");
+    assert!(ledger["documents"][0].get("buyer").is_none());
+    let cursor = ledger["next_cursor"].as_str().unwrap();
+    let next = json_of(
+        app.get_as(
+            &format!("/v1/admin/invoices?limit=1&cursor={cursor}"),
+            &manager,
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(next["documents"][0]["kind"], "invoice");
+    assert!(next["next_cursor"].is_null());
+    let invoice = next["documents"][0]["number"].as_str().unwrap().to_owned();
+    let read = json_of(
+        app.get_as(&format!("/v1/admin/invoices/{invoice}"), &support)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(read["buyer"]["name"], "Quentin Zephyrine");
+    let audited: i64 = app
+        .query(|conn| {
+            use diesel::prelude::*;
+            use valise::db::schema::audit_log;
+            audit_log::table
+                .filter(audit_log::action.eq("invoice.read"))
+                .count()
+                .get_result::<i64>(conn)
+        })
+        .await;
+    assert_eq!(audited, 1);
+    let missing = app
+        .get_as(
+            &format!("/v1/admin/invoices/INV-{}-999999", year()),
+            &support,
+        )
+        .await;
+    assert_problem(missing, StatusCode::NOT_FOUND, "not-found").await;
+}
