@@ -3,3 +3,4 @@
 //! issued, readable by the customer and by staff as JSON or PDF.
 
 pub mod model;
+pub mod pdf;
