@@ -4,6 +4,7 @@
 
 pub mod issue;
 pub mod model;
+pub mod pdf;
 pub mod read;
 pub mod routes;
 pub mod store;
