@@ -30,10 +30,39 @@ pub fn configure_admin(cfg: &mut utoipa_actix_web::service_config::ServiceConfig
 const DOCUMENT_NUMBER: &str = "The document's number: `INV-<year>-<number>` for an invoice, \
      `CN-<year>-<number>` for a credit note. Any other value answers 404.";
 
-/// The document as JSON.
-fn respond(_req: &HttpRequest, document: Document) -> Result<HttpResponse, ApiError> {
+/// Whether the client asked for the PDF rather than JSON: `application/pdf` in `Accept`
+/// with a quality above zero.
+fn wants_pdf(req: &HttpRequest) -> bool {
+    req.headers()
+        .get_all(actix_web::http::header::ACCEPT)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|range| {
+            let mut parts = range.split(';').map(str::trim);
+            let pdf = parts
+                .next()
+                .is_some_and(|t| t.eq_ignore_ascii_case("application/pdf"));
+            pdf && parts.all(|p| {
+                let p = p.replace(' ', "");
+                !(p == "q=0" || p.starts_with("q=0.") && p[4..].bytes().all(|b| b == b'0'))
+            })
+        })
+}
+
+/// The document as JSON, or as PDF when asked for.
+fn respond(req: &HttpRequest, document: Document) -> Result<HttpResponse, ApiError> {
+    let private = ("Cache-Control", "private, no-store");
+    if wants_pdf(req) {
+        let disposition = format!("inline; filename=\"{}.pdf\"", document.number);
+        let bytes = super::pdf::render(&document).map_err(|e| ApiError::Internal(e.into()))?;
+        return Ok(HttpResponse::Ok()
+            .content_type("application/pdf")
+            .insert_header(("Content-Disposition", disposition))
+            .insert_header(private)
+            .body(bytes));
+    }
     Ok(HttpResponse::Ok()
-        .insert_header(("Cache-Control", "private, no-store"))
+        .insert_header(private)
         .json(DocumentView::from(document)))
 }
 
@@ -88,7 +117,10 @@ async fn list_my_documents(
         ("X-Order-Token" = Option<String>, Header, description = ORDER_TOKEN),
     ),
     responses(
-        (status = 200, description = "The document", body = DocumentView),
+        (status = 200, description = "The document: JSON, or PDF to `Accept: application/pdf`", content(
+            (DocumentView = "application/json"),
+            (super::view::PdfFile = "application/pdf"),
+        )),
         (status = 404, description = "No such order or document, or not yours", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -182,7 +214,10 @@ async fn ledger(
         ("document" = String, Path, description = DOCUMENT_NUMBER, pattern = "^(INV|CN)-[0-9]{4}-[0-9]{6,12}$"),
     ),
     responses(
-        (status = 200, description = "The document", body = DocumentView),
+        (status = 200, description = "The document: JSON, or PDF to `Accept: application/pdf`", content(
+            (DocumentView = "application/json"),
+            (super::view::PdfFile = "application/pdf"),
+        )),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Support staff and above, as a person (not an API key)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such document", body = Problem, content_type = "application/problem+json"),

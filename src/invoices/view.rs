@@ -164,6 +164,23 @@ impl From<Document> for DocumentView {
     }
 }
 
+/// A printable document: an A4 PDF with its fonts embedded.
+pub struct PdfFile;
+
+impl utoipa::PartialSchema for PdfFile {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .content_media_type("application/pdf")
+            .description(Some(
+                "A printable document: an A4 PDF with its fonts embedded.",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for PdfFile {}
+
 /// An order's documents: its invoice, then its credit notes, in issue order.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({"documents": [document_example()]}))]

@@ -207,3 +207,55 @@ async fn staff_read_documents_with_an_audited_read_and_keep_a_ledger() {
         .await;
     assert_problem(missing, StatusCode::NOT_FOUND, "not-found").await;
 }
+
+#[actix_web::test]
+async fn documents_come_as_pdf_to_who_asks_for_it() {
+    let app = TestApp::spawn().await;
+    let (customer, number, _payment) = paid_order(&app).await;
+    let invoice = format!("INV-{}-000001", year());
+    let path = format!("/v1/orders/{number}/invoices/{invoice}");
+    let pdf = app
+        .client
+        .get(app.url(&path))
+        .bearer_auth(&customer.access)
+        .header("accept", "application/pdf")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pdf.status(), StatusCode::OK);
+    assert_eq!(pdf.headers()["content-type"], "application/pdf");
+    assert_eq!(pdf.headers()["cache-control"], "private, no-store");
+    assert!(pdf.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .contains(&format!("{invoice}.pdf")));
+    let bytes = pdf.bytes().await.unwrap();
+    assert!(bytes.starts_with(b"%PDF-"));
+    assert!(
+        bytes.len() > 1000 && bytes.len() < 120_000,
+        "{}",
+        bytes.len()
+    );
+    // A refusal of PDF (q=0) or another type gets JSON.
+    let json = app
+        .client
+        .get(app.url(&path))
+        .bearer_auth(&customer.access)
+        .header("accept", "application/pdf;q=0, application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json.headers()["content-type"], "application/json");
+    // Staff get the same document as PDF.
+    let support = app.staff(Role::Support).await;
+    let staff_pdf = app
+        .client
+        .get(app.url(&format!("/v1/admin/invoices/{invoice}")))
+        .bearer_auth(&support.access)
+        .header("accept", "application/pdf")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(staff_pdf.status(), StatusCode::OK);
+    assert!(staff_pdf.bytes().await.unwrap().starts_with(b"%PDF-"));
+}
