@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use super::issue::{issue_due, Issuer};
 use crate::db::Db;
-use crate::http::error::ApiError;
 
 /// Documents issued per pass.
 const BATCH: i64 = 50;
@@ -17,10 +16,7 @@ pub fn spawn(db: Db, issuer: Issuer, every: Duration) -> actix_web::rt::task::Jo
         loop {
             tick.tick().await;
             let issuer = issuer.clone();
-            match db
-                .run(move |conn| Ok::<_, ApiError>(issue_due(conn, &issuer, BATCH)?))
-                .await
-            {
+            match db.run(move |conn| issue_due(conn, &issuer, BATCH)).await {
                 Ok(0) => {}
                 Ok(n) => log::info!("issued {n} document(s)"),
                 Err(e) => log::warn!("issuing documents failed: {e}"),

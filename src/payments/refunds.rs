@@ -372,7 +372,6 @@ async fn refund_payment(
     req: HttpRequest,
     _auth: Auth<min::Manager>,
     db: web::Data<Db>,
-    crypto: web::Data<Crypto>,
     settings: web::Data<PaymentSettings>,
     issuer: web::Data<Issuer>,
     id: web::Path<String>,
@@ -388,7 +387,8 @@ async fn refund_payment(
         amount: body.amount,
     });
     let payment_id = request.payment_id.clone();
-    let (stored, replayed) = run(&db, crypto.into_inner(), &settings, request).await?;
+    let crypto = std::sync::Arc::new(issuer.crypto.clone());
+    let (stored, replayed) = run(&db, crypto, &settings, request).await?;
     // A refund that succeeded has its credit note due: issued now, after the commit.
     let order = db
         .run(move |conn| Ok::<_, ApiError>(store::get(conn, &payment_id)?))

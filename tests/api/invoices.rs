@@ -259,3 +259,163 @@ async fn documents_come_as_pdf_to_who_asks_for_it() {
     assert_eq!(staff_pdf.status(), StatusCode::OK);
     assert!(staff_pdf.bytes().await.unwrap().starts_with(b"%PDF-"));
 }
+
+#[actix_web::test]
+async fn parallel_payments_get_consecutive_invoice_numbers() {
+    use crate::fixtures::{
+        customer_order, send_event, start_payment, stocked_variant, WEBHOOK_SECRET,
+    };
+    let app = TestApp::spawn().await;
+    let variant = stocked_variant(&app, "parallel-invoices", 100, 4900).await;
+    let customer = app
+        .register(&crate::helpers::unique_email("many"), "Mia Many")
+        .await;
+    let mut payments = Vec::new();
+    for _ in 0..12 {
+        let order = customer_order(&app, &customer, &variant).await;
+        let number = order["number"].as_str().unwrap().to_owned();
+        payments.push(start_payment(&app, &customer, &number).await);
+    }
+    let now = chrono::Utc::now().timestamp();
+    let captures = payments.iter().enumerate().map(|(i, payment)| {
+        let app = &app;
+        async move {
+            send_event(
+                app,
+                payment,
+                &format!("evt_par_{i}"),
+                "payment.captured",
+                now,
+                WEBHOOK_SECRET,
+            )
+            .await
+            .status()
+        }
+    });
+    for status in futures_util::future::join_all(captures).await {
+        assert_eq!(status, StatusCode::OK);
+    }
+    let issued = || {
+        app.query(|conn| {
+            use diesel::prelude::*;
+            use valise::db::schema::documents;
+            documents::table
+                .filter(documents::kind.eq("invoice"))
+                .select(documents::seq)
+                .order(documents::seq)
+                .load::<i64>(conn)
+        })
+    };
+    // Each webhook issues its own order's invoice before it answers.
+    assert_eq!(issued().await, (1..=12).collect::<Vec<i64>>());
+}
+
+#[actix_web::test]
+async fn an_erasure_keeps_the_invoice_buyer_until_the_period_ends_then_retention_destroys_it() {
+    use diesel::prelude::*;
+    use valise::db::schema::{data_keys, documents, orders};
+    let app = TestApp::spawn_configured(|c| c.retention.accounting_years = 2).await;
+    let (customer, number, _payment) = paid_order(&app).await;
+    let invoice = format!("INV-{}-000001", year());
+    // The order is delivered and closed: nothing holds the erasure back.
+    let n = number.clone();
+    let t0 = valise::db::now();
+    app.query(move |conn| {
+        diesel::update(orders::table.filter(orders::number.eq(n)))
+            .set((orders::status.eq("closed"), orders::closed_at.eq(Some(t0))))
+            .execute(conn)
+    })
+    .await;
+    let erased = json_of(
+        app.authed(Method::DELETE, "/v1/me", &customer)
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::ACCEPTED,
+    )
+    .await;
+    assert_eq!(erased["status"], "completed");
+    let until = format!("{}-12-31", year() + 2);
+    assert_eq!(
+        erased["kept_by_law"],
+        json!([{
+            "record": invoice, "fields": ["name", "postal address"], "until": until,
+            "reason": "Invoices and credit notes must name the buyer and be kept for the statutory period (GDPR Art. 17(3)(b))."
+        }])
+    );
+    // The order's own copy is gone; the invoice still names the buyer.
+    let support = app.staff(Role::Support).await;
+    let read = json_of(
+        app.get_as(&format!("/v1/admin/invoices/{invoice}"), &support)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(read["buyer"]["name"], "Quentin Zephyrine");
+
+    let (crypto, settings) = (
+        app.crypto.clone(),
+        valise::retention::Settings::from_config(&app.config),
+    );
+    let run_at = |now: chrono::NaiveDateTime| {
+        let (crypto, settings) = (crypto.clone(), settings.clone());
+        app.query(move |conn| valise::retention::engine::run(conn, &crypto, &settings, now, false))
+    };
+    let handled = |report: &valise::retention::engine::Report, rule: &str| {
+        report
+            .rules
+            .iter()
+            .find(|r| r.rule == rule)
+            .map(|r| r.count)
+            .unwrap()
+    };
+    let period = format!("accounting-{}", year());
+    let key_live = || {
+        let period = period.clone();
+        app.query(move |conn| {
+            data_keys::table
+                .find(period)
+                .select(data_keys::wrapped.is_not_null())
+                .first::<bool>(conn)
+        })
+    };
+    let last_day = chrono::NaiveDate::from_ymd_opt(year() + 2, 12, 31)
+        .unwrap()
+        .and_hms_opt(23, 0, 0)
+        .unwrap();
+    let report = run_at(last_day).await;
+    assert_eq!(handled(&report, "accounting_periods"), 0);
+    assert_eq!(
+        handled(&report, "accounting"),
+        0,
+        "the invoice keeps its order"
+    );
+    assert!(key_live().await);
+    let report = run_at(last_day + chrono::Duration::hours(2)).await;
+    assert_eq!(handled(&report, "accounting_periods"), 1);
+    assert_eq!(handled(&report, "accounting"), 1);
+    assert!(!key_live().await);
+    let left: i64 = app
+        .query(|conn| documents::table.count().get_result(conn))
+        .await;
+    assert_eq!(left, 0);
+}
+
+#[actix_web::test]
+async fn an_issued_document_never_changes() {
+    let app = TestApp::spawn().await;
+    let (_customer, _number, _payment) = paid_order(&app).await;
+    let changed = app
+        .query(|conn| {
+            use diesel::prelude::*;
+            use valise::db::schema::documents;
+            Ok::<_, anyhow::Error>(
+                diesel::update(documents::table)
+                    .set(documents::gross_total.eq(1))
+                    .execute(conn)
+                    .is_err(),
+            )
+        })
+        .await;
+    assert!(changed, "the database refused the update");
+}
