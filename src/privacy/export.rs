@@ -173,7 +173,7 @@ pub struct ConsentRecord {
         "id": "dsr_0193a7c25b7e7d1a9c1e2f6c1f7e9a50", "kind": "access", "status": "completed",
         "received_at": "2026-12-01T10:00:00Z", "due_at": "2027-01-01T10:00:00Z",
         "overdue": false, "extension_months": 0, "extension_reason": null,
-        "denial_reason": null, "completed_at": "2026-12-01T10:00:00Z"
+        "denial_reason": null, "completed_at": "2026-12-01T10:00:00Z", "kept_by_law": []
     }],
     "disclosures": [],
     "access_log": [{

@@ -140,7 +140,8 @@ pub struct Verification {
         "extension_months": 0,
         "extension_reason": null,
         "denial_reason": null,
-        "completed_at": "2026-11-25T15:20:00Z"
+        "completed_at": "2026-11-25T15:20:00Z",
+        "kept_by_law": []
     },
     "orders": []
 }))]

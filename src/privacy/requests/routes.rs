@@ -32,7 +32,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         "extension_months": 0,
         "extension_reason": null,
         "denial_reason": null,
-        "completed_at": null
+        "completed_at": null,
+        "kept_by_law": []
     }],
     "next_cursor": "MjAyNi0xMi0yNVQxNTowMDowMFo"
 }))]
