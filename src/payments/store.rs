@@ -244,6 +244,27 @@ pub fn refund_by_reference(
         .optional()
 }
 
+/// Notes the provider's reference of a refund still waiting for its first answer; false
+/// when another answer (or a webhook) recorded one first.
+pub fn take_refund_reference(
+    conn: &mut DbConnection,
+    id: &str,
+    reference: &str,
+) -> QueryResult<bool> {
+    let n = diesel::update(
+        refunds::table
+            .filter(refunds::id.eq(id))
+            .filter(refunds::status.eq(RefundStatus::Pending.as_str()))
+            .filter(refunds::provider_reference.is_null()),
+    )
+    .set((
+        refunds::provider_reference.eq(reference),
+        refunds::updated_at.eq(crate::db::now()),
+    ))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
 /// Refunds still waiting for the provider's first answer: those of a cancellation (asked of
 /// no one yet) and those whose request stopped before the answer, older than `before`.
 pub fn unsubmitted_refunds(

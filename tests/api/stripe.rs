@@ -786,3 +786,134 @@ async fn cancelling_a_paid_stripe_order_refunds_it_at_stripe_after_the_cancellat
     );
     assert_eq!(refund["status"], "pending");
 }
+
+/// The application with Stripe as its provider, whose background loops never come round
+/// again after start-up: the test runs the refund worker itself, so no pass races it.
+async fn quiet_app_with(fake: &FakeStripe) -> TestApp {
+    let config = fake.config();
+    TestApp::spawn_configured(move |c| {
+        c.stripe = Some(config);
+        c.delivery.interval = std::time::Duration::from_secs(3600);
+    })
+    .await
+}
+
+/// One pass of the refund worker, over every refund however recent: how many Stripe
+/// answered.
+async fn refund_worker_pass(app: &TestApp) -> usize {
+    use diesel::prelude::*;
+    use valise::db::schema::refunds;
+    let long_ago = valise::db::now() - chrono::Duration::hours(1);
+    app.query(move |conn| {
+        diesel::update(refunds::table)
+            .set(refunds::created_at.eq(long_ago))
+            .execute(conn)
+    })
+    .await;
+    let settings = valise::payments::provider::PaymentSettings::from_config(&app.config).unwrap();
+    valise::payments::worker::submit_due(&app.db, &settings)
+        .await
+        .unwrap()
+}
+
+/// The `payment.refunded` notices in the customer's inbox.
+async fn refund_notices(app: &TestApp, customer: &Session) -> Vec<Value> {
+    let inbox = json_of(
+        app.get_as("/v1/me/notifications", customer).await,
+        StatusCode::OK,
+    )
+    .await;
+    inbox["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["kind"] == "payment.refunded")
+        .cloned()
+        .collect()
+}
+
+#[actix_web::test]
+async fn a_refund_stripe_has_answered_is_never_asked_for_again() {
+    let fake = FakeStripe::start();
+    let app = quiet_app_with(&fake).await;
+    let (customer, _number, payment) = captured(&app).await;
+    let manager = app.staff(Role::Manager).await;
+    let body = json!({"amount": 700});
+
+    // Stripe's answer never reaches the request; the worker asks again later and gets it.
+    fake.fail_next(&[503, 503, 503]);
+    let lost = refund(&app, &manager, &payment, "k", &body).await;
+    assert_problem(lost, StatusCode::SERVICE_UNAVAILABLE, "service-unavailable").await;
+    assert_eq!(refund_worker_pass(&app).await, 1);
+    let sent = fake.requests_to("/v1/refunds");
+    assert_eq!(
+        sent.iter().map(|r| r.status).collect::<Vec<_>>(),
+        [503, 503, 503, 200]
+    );
+    let recorded = refunds_of(&app, &manager, &payment).await[0].clone();
+    let re = recorded["provider_reference"].as_str().unwrap().to_owned();
+    assert!(re.starts_with("re_"), "{recorded}");
+
+    // The client's retry of its key answers from what was recorded, without a call.
+    let retried = json_of(
+        refund(&app, &manager, &payment, "k", &body).await,
+        StatusCode::ACCEPTED,
+    )
+    .await;
+    assert_eq!(retried["refund"]["id"], recorded["id"]);
+    assert_eq!(retried["refund"]["provider_reference"], re.as_str());
+    assert_eq!(fake.requests_to("/v1/refunds").len(), 4);
+
+    // Nor does the worker ask again, nor a replay of the key.
+    assert_eq!(refund_worker_pass(&app).await, 0);
+    let replayed = refund(&app, &manager, &payment, "k", &body).await;
+    assert_eq!(replayed.headers()["idempotent-replayed"], "true");
+    assert_eq!(json_of(replayed, StatusCode::ACCEPTED).await, retried);
+    assert_eq!(fake.requests_to("/v1/refunds").len(), 4);
+
+    // The customer heard of it once, from the answer that was recorded.
+    let notices = refund_notices(&app, &customer).await;
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert_eq!(notices[0]["payload"]["amount"], 700);
+}
+
+#[actix_web::test]
+async fn a_refund_the_worker_submits_tells_the_customer_once() {
+    let fake = FakeStripe::start();
+    let config = fake.config();
+    let app = TestApp::spawn_configured(move |c| {
+        c.stripe = Some(config);
+        c.delivery.interval = std::time::Duration::from_millis(50);
+    })
+    .await;
+    let (customer, number, payment) = captured(&app).await;
+    let manager = app.staff(Role::Manager).await;
+    // Stripe is down for two whole passes of the worker.
+    fake.fail_next(&[503, 500, 503, 429, 502, 503]);
+    let cancelled = app
+        .authed(
+            Method::POST,
+            &format!("/v1/orders/{number}/cancel"),
+            &customer,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cancelled.status(), StatusCode::OK);
+    let submitted = crate::helpers::eventually(std::time::Duration::from_secs(10), || async {
+        refunds_of(&app, &manager, &payment).await[0]["provider_reference"].is_string()
+    })
+    .await;
+    assert!(submitted, "the refund never reached Stripe");
+    // Later passes find nothing to do.
+    actix_web::rt::time::sleep(std::time::Duration::from_millis(300)).await;
+    let sent = fake.requests_to("/v1/refunds");
+    assert_eq!(
+        sent.iter().map(|r| r.status).collect::<Vec<_>>(),
+        [503, 500, 503, 429, 502, 503, 200]
+    );
+    let notices = refund_notices(&app, &customer).await;
+    assert_eq!(notices.len(), 1, "once, not per try: {notices:?}");
+    assert_eq!(notices[0]["payload"]["amount"], 5990);
+    assert_eq!(notices[0]["payload"]["payment_id"], payment["id"]);
+}
