@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 use super::model::{PaymentProvider, PaymentStatus, RefundStatus, WebhookEvent};
 use super::refunds;
 use super::store::{self, PaymentRow, RefundRow};
-use super::stripe::{Event, Update};
+use super::stripe::{Event, RefundReport, Update};
 use crate::db::DbConnection;
 use crate::http::error::ApiError;
 use crate::orders::lifecycle::{self, Change};
@@ -83,10 +83,10 @@ pub fn apply_stripe(conn: &mut DbConnection, event: &Event) -> Result<WebhookOut
             move_payment(conn, &payment, status, event.created)
         }
         Update::Refunds(list) => {
-            let mut known: Vec<(RefundRow, RefundStatus)> = Vec::new();
-            for (reference, status) in list {
-                if let Some(refund) = store::refund_by_reference(conn, &reference)? {
-                    known.push((refund, status));
+            let mut known: Vec<(RefundRow, RefundReport)> = Vec::new();
+            for report in list {
+                if let Some(refund) = refund_of(conn, &report)? {
+                    known.push((refund, report));
                 }
             }
             let Some((first, _)) = known.first() else {
@@ -102,8 +102,12 @@ pub fn apply_stripe(conn: &mut DbConnection, event: &Event) -> Result<WebhookOut
                 return Ok(WebhookOutcome::Duplicate);
             }
             let mut applied = false;
-            for (refund, status) in known {
-                applied |= refunds::settle(conn, &refund, status)?;
+            for (refund, report) in known {
+                applied |= if refund.provider_reference.is_none() {
+                    refunds::accept(conn, &refund, &report.reference, report.status)?
+                } else {
+                    refunds::settle(conn, &refund, report.status)?
+                };
             }
             Ok(if applied {
                 WebhookOutcome::Applied
@@ -112,6 +116,33 @@ pub fn apply_stripe(conn: &mut DbConnection, event: &Event) -> Result<WebhookOut
             })
         }
     }
+}
+
+/// The refund an event reports: by Stripe's `re_…` id, or, when Valise has not recorded that
+/// id yet (the event came before the answer to the refund call), by the `ref_…` id Valise
+/// sent as `metadata[refund_id]`. Metadata are only as trustworthy as whoever created the
+/// refund at Stripe, so that refund must still await its answer and be of the payment whose
+/// PaymentIntent the event names.
+fn refund_of(
+    conn: &mut DbConnection,
+    report: &RefundReport,
+) -> Result<Option<RefundRow>, ApiError> {
+    if let Some(refund) = store::refund_by_reference(conn, &report.reference)? {
+        return Ok(Some(refund));
+    }
+    let (Some(refund_id), Some(intent)) = (&report.refund_id, &report.intent) else {
+        return Ok(None);
+    };
+    let Some(refund) = store::refund(conn, refund_id)?
+        .filter(|r| r.provider_reference.is_none() && r.status() == RefundStatus::Pending)
+    else {
+        return Ok(None);
+    };
+    let payment = store::get(conn, &refund.payment_id)?;
+    let ours = payment.is_some_and(|p| {
+        p.provider == PaymentProvider::Stripe.as_str() && p.provider_reference == *intent
+    });
+    Ok(ours.then_some(refund))
 }
 
 /// The payment moved to `next` as reported by an event created at `created`, and its order

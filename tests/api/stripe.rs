@@ -878,6 +878,68 @@ async fn a_refund_stripe_has_answered_is_never_asked_for_again() {
 }
 
 #[actix_web::test]
+async fn a_refund_webhook_before_the_answer_settles_the_refund_its_metadata_names() {
+    let fake = FakeStripe::start();
+    let app = quiet_app_with(&fake).await;
+    let (customer, number, payment) = captured(&app).await;
+    let (_, _, other_payment) = captured(&app).await;
+    let pi = payment["provider_reference"].as_str().unwrap().to_owned();
+    let other_pi = other_payment["provider_reference"].as_str().unwrap();
+    let manager = app.staff(Role::Manager).await;
+    let body = json!({"amount": 1500});
+
+    // Stripe made the refund, but its answer is lost: the refund awaits it, unreferenced.
+    fake.fail_next(&[503, 503, 503]);
+    let lost = refund(&app, &manager, &payment, "early", &body).await;
+    assert_problem(lost, StatusCode::SERVICE_UNAVAILABLE, "service-unavailable").await;
+    let pending = refunds_of(&app, &manager, &payment).await[0].clone();
+    let refund_id = pending["id"].as_str().unwrap().to_owned();
+    assert_eq!(pending["status"], "pending");
+    assert!(pending["provider_reference"].is_null());
+    let sent = fake.requests_to("/v1/refunds");
+    assert_eq!(
+        sent[0].field("metadata[refund_id]"),
+        Some(refund_id.as_str())
+    );
+
+    let now = chrono::Utc::now().timestamp();
+    let reported = |intent: &str| {
+        let mut r = fake_stripe::refund("re_early", intent, 1500, "succeeded");
+        r["metadata"] = json!({"refund_id": refund_id});
+        r
+    };
+    // Metadata naming this refund on another payment's refund settle nothing.
+    let forged = fake_stripe::event("evt_forged", "refund.updated", now, reported(other_pi));
+    assert_eq!(outcome(&app, &forged).await, "ignored");
+    let still = refunds_of(&app, &manager, &payment).await[0].clone();
+    assert_eq!(still["status"], "pending");
+    assert!(still["provider_reference"].is_null());
+
+    // The genuine event, before any answer: the refund takes its id and succeeds.
+    let early = fake_stripe::event("evt_early", "refund.updated", now, reported(&pi));
+    assert_eq!(outcome(&app, &early).await, "applied");
+    let settled = refunds_of(&app, &manager, &payment).await[0].clone();
+    assert_eq!(settled["id"], refund_id.as_str());
+    assert_eq!(settled["status"], "succeeded");
+    assert_eq!(settled["provider_reference"], "re_early");
+    let view = payment_status(&app, &customer, &number).await;
+    assert_eq!(view["status"], "partially_refunded");
+    assert_eq!(view["refunded"]["amount"], 1500);
+
+    // Neither the client's retry nor the worker sends it to Stripe again.
+    let retried = json_of(
+        refund(&app, &manager, &payment, "early", &body).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(retried["refund"]["status"], "succeeded");
+    assert_eq!(retried["refund"]["provider_reference"], "re_early");
+    assert_eq!(refund_worker_pass(&app).await, 0);
+    assert_eq!(fake.requests_to("/v1/refunds").len(), 3);
+    assert_eq!(refund_notices(&app, &customer).await.len(), 1);
+}
+
+#[actix_web::test]
 async fn a_refund_the_worker_submits_tells_the_customer_once() {
     let fake = FakeStripe::start();
     let config = fake.config();
