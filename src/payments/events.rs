@@ -82,6 +82,30 @@ pub fn apply_stripe(conn: &mut DbConnection, event: &Event) -> Result<WebhookOut
             }
             move_payment(conn, &payment, status, event.created)
         }
+        Update::DisputeClosed { intent, outcome } => {
+            let Some(payment) = store::by_reference(conn, provider, &intent)? else {
+                return Ok(WebhookOutcome::Ignored);
+            };
+            if !store::record_event(conn, provider, &event.id, &payment.id, &event.event_type)? {
+                return Ok(WebhookOutcome::Duplicate);
+            }
+            let current = payment.status();
+            let Some(next) =
+                current.after_dispute(outcome, payment.amount, payment.refunded_amount)
+            else {
+                return Ok(WebhookOutcome::Ignored);
+            };
+            let at = payment
+                .last_event_at
+                .map_or(event.created, |last| last.max(event.created));
+            Ok(
+                if store::set_status_at(conn, &payment.id, current, next, at)? {
+                    WebhookOutcome::Applied
+                } else {
+                    WebhookOutcome::Ignored
+                },
+            )
+        }
         Update::Refunds(list) => {
             let mut known: Vec<(RefundRow, RefundReport)> = Vec::new();
             for report in list {

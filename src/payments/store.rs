@@ -188,11 +188,11 @@ pub fn reserve_refund(conn: &mut DbConnection, payment_id: &str, amount: i64) ->
 }
 
 /// Gives back what a failed refund had set aside: the payment is captured again when
-/// nothing else is refunded (a disputed payment stays disputed).
+/// nothing else is refunded (a disputed payment stays disputed, a lost dispute lost).
 pub fn release_refund(conn: &mut DbConnection, payment_id: &str, amount: i64) -> QueryResult<()> {
     Statement::sql("UPDATE payments SET refunded_amount = refunded_amount - ")
         .bind::<BigInt, _>(amount)
-        .then(", status = CASE WHEN status = 'disputed' THEN status WHEN refunded_amount - ")
+        .then(", status = CASE WHEN status IN ('disputed', 'dispute_lost') THEN status WHEN refunded_amount - ")
         .bind::<BigInt, _>(amount)
         .then(" <= 0 THEN 'captured' ELSE 'partially_refunded' END, updated_at = ")
         .bind::<Timestamp, _>(crate::db::now())

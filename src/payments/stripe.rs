@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::model::{PaymentStatus, RefundStatus};
+use super::model::{DisputeOutcome, PaymentStatus, RefundStatus};
 use crate::config::StripeConfig;
 
 /// The API version whose object and event shapes this adapter reads.
@@ -49,6 +49,17 @@ pub fn refund_status(stripe: &str) -> RefundStatus {
         "succeeded" => RefundStatus::Succeeded,
         "failed" | "canceled" => RefundStatus::Failed,
         _ => RefundStatus::Pending,
+    }
+}
+
+/// How a closed dispute ended, from its `status`: `won`, `warning_closed` (an inquiry that
+/// never became a dispute) and `prevented` leave the money with the shop; `lost` does not.
+/// Any other status is not a closed dispute's.
+pub fn dispute_outcome(stripe: &str) -> Option<DisputeOutcome> {
+    match stripe {
+        "won" | "warning_closed" | "prevented" => Some(DisputeOutcome::Kept),
+        "lost" => Some(DisputeOutcome::Lost),
+        _ => None,
     }
 }
 
@@ -254,6 +265,11 @@ pub enum Update {
     },
     /// Refunds of a payment, and what became of each.
     Refunds(Vec<RefundReport>),
+    /// The dispute of the PaymentIntent `intent` is closed.
+    DisputeClosed {
+        intent: String,
+        outcome: DisputeOutcome,
+    },
     /// A type Valise does not act on.
     Ignored,
 }
@@ -285,6 +301,15 @@ impl Event {
                 },
                 None => Update::Ignored,
             },
+            "charge.dispute.closed" => {
+                match (
+                    text("payment_intent"),
+                    dispute_outcome(&text("status").unwrap_or_default()),
+                ) {
+                    (Some(intent), Some(outcome)) => Update::DisputeClosed { intent, outcome },
+                    _ => Update::Ignored,
+                }
+            }
             "refund.created" | "refund.updated" | "refund.failed" => {
                 match RefundReport::read(object, None) {
                     Some(report) => Update::Refunds(vec![report]),
@@ -349,6 +374,23 @@ mod tests {
                 ..
             }
         ));
+        for (status, outcome) in [
+            ("won", Some(DisputeOutcome::Kept)),
+            ("warning_closed", Some(DisputeOutcome::Kept)),
+            ("lost", Some(DisputeOutcome::Lost)),
+            ("under_review", None),
+        ] {
+            let closed =
+                serde_json::json!({"id": "dp_1", "payment_intent": "pi_1", "status": status});
+            assert_eq!(
+                event("charge.dispute.closed", closed).update(),
+                outcome.map_or(Update::Ignored, |outcome| Update::DisputeClosed {
+                    intent: "pi_1".into(),
+                    outcome
+                }),
+                "{status}"
+            );
+        }
         let refund = serde_json::json!({"id": "re_1", "status": "canceled"});
         assert_eq!(
             event("refund.updated", refund).update(),

@@ -979,3 +979,95 @@ async fn a_refund_the_worker_submits_tells_the_customer_once() {
     assert_eq!(notices[0]["payload"]["amount"], 5990);
     assert_eq!(notices[0]["payload"]["payment_id"], payment["id"]);
 }
+
+/// A signed `charge.dispute.<what>` event about the charge of `pi`, its dispute in `status`.
+fn dispute_event(id: &str, what: &str, created: i64, pi: &str, status: &str) -> Value {
+    let mut dispute = fake_stripe::dispute(pi);
+    dispute["status"] = json!(status);
+    fake_stripe::event(id, &format!("charge.dispute.{what}"), created, dispute)
+}
+
+#[actix_web::test]
+async fn a_dispute_the_shop_wins_returns_the_payment_to_where_it_was() {
+    let fake = FakeStripe::start();
+    let app = app_with(&fake).await;
+    let manager = app.staff(Role::Manager).await;
+    let now = chrono::Utc::now().timestamp();
+
+    let (customer, number, payment) = captured(&app).await;
+    let pi = payment["provider_reference"].as_str().unwrap();
+    let opened = dispute_event("evt_d1", "created", now + 2, pi, "needs_response");
+    assert_eq!(outcome(&app, &opened).await, "applied");
+    assert_eq!(
+        payment_status(&app, &customer, &number).await["status"],
+        "disputed"
+    );
+    let won = dispute_event("evt_w1", "closed", now + 5, pi, "won");
+    assert_eq!(outcome(&app, &won).await, "applied");
+    assert_eq!(outcome(&app, &won).await, "duplicate");
+    assert_eq!(
+        payment_status(&app, &customer, &number).await["status"],
+        "captured"
+    );
+    // A late copy of the opening (another delivery, older than the close) reopens nothing.
+    let late = dispute_event("evt_d1_again", "created", now + 2, pi, "needs_response");
+    assert_eq!(outcome(&app, &late).await, "ignored");
+    assert_eq!(
+        payment_status(&app, &customer, &number).await["status"],
+        "captured"
+    );
+    // It may be refunded again.
+    let refunded = refund(
+        &app,
+        &manager,
+        &payment,
+        "after-won",
+        &json!({"amount": 100}),
+    )
+    .await;
+    assert_eq!(refunded.status(), StatusCode::ACCEPTED);
+
+    // Partly refunded before the dispute: partly refunded after it.
+    let (customer, number, payment) = captured(&app).await;
+    let pi = payment["provider_reference"].as_str().unwrap();
+    let partial = refund(&app, &manager, &payment, "before", &json!({"amount": 1000})).await;
+    assert_eq!(partial.status(), StatusCode::ACCEPTED);
+    let opened = dispute_event("evt_d2", "created", now + 2, pi, "warning_needs_response");
+    assert_eq!(outcome(&app, &opened).await, "applied");
+    let closed = dispute_event("evt_w2", "closed", now + 5, pi, "warning_closed");
+    assert_eq!(outcome(&app, &closed).await, "applied");
+    let view = payment_status(&app, &customer, &number).await;
+    assert_eq!(view["status"], "partially_refunded");
+    assert_eq!(view["refunded"]["amount"], 1000);
+}
+
+#[actix_web::test]
+async fn a_dispute_the_shop_loses_leaves_the_payment_lost_for_good() {
+    let fake = FakeStripe::start();
+    let app = app_with(&fake).await;
+    let manager = app.staff(Role::Manager).await;
+    let now = chrono::Utc::now().timestamp();
+    let (customer, number, payment) = captured(&app).await;
+    let pi = payment["provider_reference"].as_str().unwrap();
+
+    let opened = dispute_event("evt_d", "created", now + 2, pi, "needs_response");
+    assert_eq!(outcome(&app, &opened).await, "applied");
+    let lost = dispute_event("evt_l", "closed", now + 5, pi, "lost");
+    assert_eq!(outcome(&app, &lost).await, "applied");
+    let view = payment_status(&app, &customer, &number).await;
+    assert_eq!(view["status"], "dispute_lost");
+    assert_eq!(order_status(&app, &customer, &number).await, "paid");
+
+    // Final: no later report moves it, and nothing is left to refund.
+    let won = dispute_event("evt_w", "closed", now + 10, pi, "won");
+    assert_eq!(outcome(&app, &won).await, "ignored");
+    let reopened = dispute_event("evt_d2", "created", now + 10, pi, "needs_response");
+    assert_eq!(outcome(&app, &reopened).await, "ignored");
+    assert_eq!(
+        payment_status(&app, &customer, &number).await["status"],
+        "dispute_lost"
+    );
+    let refused = refund(&app, &manager, &payment, "after-lost", &json!({})).await;
+    assert_problem(refused, StatusCode::CONFLICT, "conflict").await;
+    assert!(fake.requests_to("/v1/refunds").is_empty());
+}
