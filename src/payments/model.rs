@@ -6,7 +6,8 @@ use utoipa::ToSchema;
 /// Where a payment stands: `pending` (started, nothing reported yet), `processing` (the
 /// provider is confirming it, e.g. a bank debit), `authorized` (the provider holds the
 /// amount), `failed` (an attempt was declined; the customer may try again with the same
-/// payment), `cancelled` (abandoned for good), `captured` (the money is taken),
+/// payment), `cancelled` (abandoned for good; also once the provider cancelled it because its
+/// order expired or was cancelled unpaid), `captured` (the money is taken),
 /// `partially_refunded` (some of it given back or being given back), `refunded` (all of it),
 /// `disputed` (the customer's bank contests the charge), `dispute_lost` (the bank decided
 /// for the customer and took the money back: final).
@@ -76,7 +77,7 @@ impl PaymentStatus {
     }
 
     /// Before the money is taken: states a newer report may replace in any direction.
-    fn is_open(self) -> bool {
+    pub fn is_open(self) -> bool {
         matches!(
             self,
             PaymentStatus::Pending

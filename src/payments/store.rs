@@ -25,6 +25,9 @@ pub struct PaymentRow {
     pub updated_at: chrono::NaiveDateTime,
     /// The provider's `created` (Unix seconds) of the last status event applied.
     pub last_event_at: Option<i64>,
+    /// Since when the payment is to be cancelled at its provider (its order will never be
+    /// paid); cleared once the provider answered.
+    pub cancel_due_at: Option<chrono::NaiveDateTime>,
 }
 
 impl PaymentRow {
@@ -96,6 +99,46 @@ pub fn for_order(conn: &mut DbConnection, order_id: &str) -> QueryResult<Vec<Pay
         .order(payments::created_at.asc())
         .select(PaymentRow::as_select())
         .load(conn)
+}
+
+/// Marks the open payments of `order_id` with `provider` to be cancelled at the provider.
+pub fn mark_cancel_due(
+    conn: &mut DbConnection,
+    order_id: &str,
+    provider: &str,
+) -> QueryResult<usize> {
+    let open: Vec<&str> = PaymentStatus::ALL
+        .into_iter()
+        .filter(|s| s.is_open())
+        .map(PaymentStatus::as_str)
+        .collect();
+    diesel::update(
+        payments::table
+            .filter(payments::order_id.eq(order_id))
+            .filter(payments::provider.eq(provider))
+            .filter(payments::status.eq_any(open))
+            .filter(payments::cancel_due_at.is_null()),
+    )
+    .set(payments::cancel_due_at.eq(crate::db::now()))
+    .execute(conn)
+}
+
+/// Payments to be cancelled at their provider, oldest first.
+pub fn cancels_due(conn: &mut DbConnection, limit: i64) -> QueryResult<Vec<PaymentRow>> {
+    payments::table
+        .filter(payments::cancel_due_at.is_not_null())
+        .order(payments::cancel_due_at.asc())
+        .limit(limit)
+        .select(PaymentRow::as_select())
+        .load(conn)
+}
+
+/// The provider answered the cancellation of a payment: nothing more to ask it.
+pub fn clear_cancel_due(conn: &mut DbConnection, id: &str) -> QueryResult<()> {
+    diesel::update(payments::table.find(id))
+        .set(payments::cancel_due_at.eq(None::<chrono::NaiveDateTime>))
+        .execute(conn)?;
+    Ok(())
 }
 
 /// Records a provider event id; false when it was already applied (a webhook retry).

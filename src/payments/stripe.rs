@@ -33,6 +33,8 @@ pub enum StripeError {
 pub struct Intent {
     pub id: String,
     pub client_secret: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
 }
 
 /// A refund as far as Valise reads it.
@@ -113,6 +115,19 @@ impl Stripe {
         ];
         self.post("/v1/payment_intents", &form, idempotency_key)
             .await
+    }
+
+    /// Cancels the PaymentIntent `intent`, which nobody will pay any more.
+    pub async fn cancel_intent(
+        &self,
+        idempotency_key: &str,
+        intent: &str,
+    ) -> Result<Intent, StripeError> {
+        let form = [("cancellation_reason", "abandoned".to_owned())];
+        // The id came from Stripe; encoded all the same, so it can only ever name one object.
+        let id: String = url::form_urlencoded::byte_serialize(intent.as_bytes()).collect();
+        let path = format!("/v1/payment_intents/{id}/cancel");
+        self.post(&path, &form, idempotency_key).await
     }
 
     /// Refunds `amount` minor units of the PaymentIntent `intent`.

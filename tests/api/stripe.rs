@@ -1071,3 +1071,82 @@ async fn a_dispute_the_shop_loses_leaves_the_payment_lost_for_good() {
     assert_problem(refused, StatusCode::CONFLICT, "conflict").await;
     assert!(fake.requests_to("/v1/refunds").is_empty());
 }
+
+#[actix_web::test]
+async fn the_payment_intent_of_an_order_nobody_will_pay_is_cancelled_at_stripe() {
+    use diesel::prelude::*;
+    let fake = FakeStripe::start();
+    let config = fake.config();
+    let app = TestApp::spawn_configured(move |c| {
+        c.stripe = Some(config);
+        c.delivery.interval = std::time::Duration::from_millis(50);
+    })
+    .await;
+
+    // An order past its deadline expires, while Stripe is down for a whole pass.
+    let (customer, number, order) = self::order(&app).await;
+    let payment = json_of(
+        pay(&app, &customer, &number, "k").await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let pi = payment["provider_reference"].as_str().unwrap().to_owned();
+    fake.fail_next(&[503, 503, 503, 500]);
+    let id = order["id"].as_str().unwrap().to_owned();
+    let expired = app
+        .query(move |conn| {
+            use valise::db::schema::orders;
+            diesel::update(orders::table.find(&id))
+                .set(orders::expires_at.eq(valise::db::now() - chrono::Duration::minutes(1)))
+                .execute(conn)?;
+            valise::orders::lifecycle::expire_due(conn, 100).map_err(|e| anyhow::anyhow!("{e}"))
+        })
+        .await;
+    assert_eq!(expired, 1);
+    assert_eq!(order_status(&app, &customer, &number).await, "expired");
+    let cancelled = crate::helpers::eventually(std::time::Duration::from_secs(10), || async {
+        payment_status(&app, &customer, &number).await["status"] == "cancelled"
+    })
+    .await;
+    assert!(cancelled, "the payment never showed cancelled");
+    // Later passes ask nothing more.
+    actix_web::rt::time::sleep(std::time::Duration::from_millis(300)).await;
+    let sent = fake.requests_to(&format!("/v1/payment_intents/{pi}/cancel"));
+    assert_eq!(
+        sent.iter().map(|r| r.status).collect::<Vec<_>>(),
+        [503, 503, 503, 500, 200]
+    );
+    let key = format!("valise-cancel-{}", payment["id"].as_str().unwrap());
+    assert!(sent
+        .iter()
+        .all(|r| r.idempotency_key.as_deref() == Some(key.as_str())));
+    assert_eq!(sent[4].field("cancellation_reason"), Some("abandoned"));
+
+    // An order its customer cancels before paying: the same.
+    let (customer, number, _) = self::order(&app).await;
+    let payment = json_of(
+        pay(&app, &customer, &number, "k").await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let pi = payment["provider_reference"].as_str().unwrap().to_owned();
+    let cancel = app
+        .authed(
+            Method::POST,
+            &format!("/v1/orders/{number}/cancel"),
+            &customer,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json_of(cancel, StatusCode::OK).await["status"], "cancelled");
+    let cancelled = crate::helpers::eventually(std::time::Duration::from_secs(10), || async {
+        payment_status(&app, &customer, &number).await["status"] == "cancelled"
+    })
+    .await;
+    assert!(cancelled, "the payment never showed cancelled");
+    let sent = fake.requests_to(&format!("/v1/payment_intents/{pi}/cancel"));
+    assert_eq!(sent.len(), 1);
+    // Nothing was captured, so nothing is refunded.
+    assert!(fake.requests_to("/v1/refunds").is_empty());
+}
