@@ -309,6 +309,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         last_event_at -> Nullable<BigInt>,
+        cancel_due_at -> Nullable<Timestamp>,
     }
 }
 

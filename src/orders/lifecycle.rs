@@ -46,6 +46,12 @@ pub fn apply(conn: &mut DbConnection, change: &Change<'_>) -> Result<OrderStatus
     if to == OrderStatus::Cancelled && from != OrderStatus::PendingPayment {
         crate::payments::refund_all_for_order(conn, &change.order.id)?;
     }
+    if matches!(to, OrderStatus::Cancelled | OrderStatus::Expired)
+        && from == OrderStatus::PendingPayment
+    {
+        // Nobody will pay it any more: its payments are cancelled at the provider too.
+        crate::payments::abandon_for_order(conn, &change.order.id)?;
+    }
     if let Some(kind) = to.notice() {
         notifications::enqueue(
             conn,

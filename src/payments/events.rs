@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 use super::model::{PaymentProvider, PaymentStatus, RefundStatus, WebhookEvent};
 use super::refunds;
 use super::store::{self, PaymentRow, RefundRow};
-use super::stripe::{Event, Update};
+use super::stripe::{Event, RefundReport, Update};
 use crate::db::DbConnection;
 use crate::http::error::ApiError;
 use crate::invoices::issue as invoices;
@@ -83,11 +83,35 @@ pub fn apply_stripe(conn: &mut DbConnection, event: &Event) -> Result<WebhookOut
             }
             move_payment(conn, &payment, status, event.created)
         }
+        Update::DisputeClosed { intent, outcome } => {
+            let Some(payment) = store::by_reference(conn, provider, &intent)? else {
+                return Ok(WebhookOutcome::Ignored);
+            };
+            if !store::record_event(conn, provider, &event.id, &payment.id, &event.event_type)? {
+                return Ok(WebhookOutcome::Duplicate);
+            }
+            let current = payment.status();
+            let Some(next) =
+                current.after_dispute(outcome, payment.amount, payment.refunded_amount)
+            else {
+                return Ok(WebhookOutcome::Ignored);
+            };
+            let at = payment
+                .last_event_at
+                .map_or(event.created, |last| last.max(event.created));
+            Ok(
+                if store::set_status_at(conn, &payment.id, current, next, at)? {
+                    WebhookOutcome::Applied
+                } else {
+                    WebhookOutcome::Ignored
+                },
+            )
+        }
         Update::Refunds(list) => {
-            let mut known: Vec<(RefundRow, RefundStatus)> = Vec::new();
-            for (reference, status) in list {
-                if let Some(refund) = store::refund_by_reference(conn, &reference)? {
-                    known.push((refund, status));
+            let mut known: Vec<(RefundRow, RefundReport)> = Vec::new();
+            for report in list {
+                if let Some(refund) = refund_of(conn, &report)? {
+                    known.push((refund, report));
                 }
             }
             let Some((first, _)) = known.first() else {
@@ -103,8 +127,12 @@ pub fn apply_stripe(conn: &mut DbConnection, event: &Event) -> Result<WebhookOut
                 return Ok(WebhookOutcome::Duplicate);
             }
             let mut applied = false;
-            for (refund, status) in known {
-                applied |= refunds::settle(conn, &refund, status)?;
+            for (refund, report) in known {
+                applied |= if refund.provider_reference.is_none() {
+                    refunds::accept(conn, &refund, &report.reference, report.status)?
+                } else {
+                    refunds::settle(conn, &refund, report.status)?
+                };
             }
             Ok(if applied {
                 WebhookOutcome::Applied
@@ -113,6 +141,33 @@ pub fn apply_stripe(conn: &mut DbConnection, event: &Event) -> Result<WebhookOut
             })
         }
     }
+}
+
+/// The refund an event reports: by Stripe's `re_…` id, or, when Valise has not recorded that
+/// id yet (the event came before the answer to the refund call), by the `ref_…` id Valise
+/// sent as `metadata[refund_id]`. Metadata are only as trustworthy as whoever created the
+/// refund at Stripe, so that refund must still await its answer and be of the payment whose
+/// PaymentIntent the event names.
+fn refund_of(
+    conn: &mut DbConnection,
+    report: &RefundReport,
+) -> Result<Option<RefundRow>, ApiError> {
+    if let Some(refund) = store::refund_by_reference(conn, &report.reference)? {
+        return Ok(Some(refund));
+    }
+    let (Some(refund_id), Some(intent)) = (&report.refund_id, &report.intent) else {
+        return Ok(None);
+    };
+    let Some(refund) = store::refund(conn, refund_id)?
+        .filter(|r| r.provider_reference.is_none() && r.status() == RefundStatus::Pending)
+    else {
+        return Ok(None);
+    };
+    let payment = store::get(conn, &refund.payment_id)?;
+    let ours = payment.is_some_and(|p| {
+        p.provider == PaymentProvider::Stripe.as_str() && p.provider_reference == *intent
+    });
+    Ok(ours.then_some(refund))
 }
 
 /// The payment moved to `next` as reported by an event created at `created`, and its order
@@ -207,13 +262,14 @@ pub fn order_of_stripe(conn: &mut DbConnection, event: &Event) -> Result<Option<
     let payment = match event.update() {
         Update::Payment { intent, .. } => store::by_reference(conn, provider, &intent)?,
         Update::Refunds(list) => match list.first() {
-            Some((reference, _)) => match store::refund_by_reference(conn, reference)? {
+            Some(report) => match store::refund_by_reference(conn, &report.reference)? {
                 Some(refund) => store::get(conn, &refund.payment_id)?,
                 None => None,
             },
             None => None,
         },
-        Update::Ignored => None,
+        // A dispute makes no document due.
+        Update::DisputeClosed { .. } | Update::Ignored => None,
     };
     Ok(payment.map(|p| p.order_id.to_string()))
 }

@@ -2,6 +2,7 @@
 //! payment status driven by signed provider webhooks, refunds that reach the provider. No
 //! card data exists anywhere in this API.
 
+pub mod cancels;
 pub mod events;
 pub mod model;
 pub mod provider;
@@ -13,4 +14,5 @@ pub mod stripe;
 pub mod view;
 pub mod worker;
 
+pub use cancels::abandon_for_order;
 pub use refunds::refund_all_for_order;

@@ -6,11 +6,15 @@ use utoipa::ToSchema;
 /// Where a payment stands: `pending` (started, nothing reported yet), `processing` (the
 /// provider is confirming it, e.g. a bank debit), `authorized` (the provider holds the
 /// amount), `failed` (an attempt was declined; the customer may try again with the same
-/// payment), `cancelled` (abandoned for good), `captured` (the money is taken),
+/// payment), `cancelled` (abandoned for good; also once the provider cancelled it because its
+/// order expired or was cancelled unpaid), `captured` (the money is taken),
 /// `partially_refunded` (some of it given back or being given back), `refunded` (all of it),
-/// `disputed` (the customer's bank contests the charge).
-/// Once captured or cancelled, a payment only moves forward along that list; before, the
-/// newest report wins.
+/// `disputed` (the customer's bank contests the charge), `dispute_lost` (the bank decided
+/// for the customer and took the money back: final).
+/// Once captured or cancelled, a payment only moves forward along that list, with one
+/// exception: a dispute the shop wins returns the payment to where it was (`captured`,
+/// `partially_refunded` or `refunded`, from what was refunded). Before capture, the newest
+/// report wins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PaymentStatus {
@@ -23,10 +27,11 @@ pub enum PaymentStatus {
     PartiallyRefunded,
     Refunded,
     Disputed,
+    DisputeLost,
 }
 
 impl PaymentStatus {
-    pub const ALL: [PaymentStatus; 9] = [
+    pub const ALL: [PaymentStatus; 10] = [
         PaymentStatus::Pending,
         PaymentStatus::Processing,
         PaymentStatus::Authorized,
@@ -36,6 +41,7 @@ impl PaymentStatus {
         PaymentStatus::PartiallyRefunded,
         PaymentStatus::Refunded,
         PaymentStatus::Disputed,
+        PaymentStatus::DisputeLost,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -49,6 +55,7 @@ impl PaymentStatus {
             PaymentStatus::PartiallyRefunded => "partially_refunded",
             PaymentStatus::Refunded => "refunded",
             PaymentStatus::Disputed => "disputed",
+            PaymentStatus::DisputeLost => "dispute_lost",
         }
     }
 
@@ -70,7 +77,7 @@ impl PaymentStatus {
     }
 
     /// Before the money is taken: states a newer report may replace in any direction.
-    fn is_open(self) -> bool {
+    pub fn is_open(self) -> bool {
         matches!(
             self,
             PaymentStatus::Pending
@@ -92,6 +99,7 @@ impl PaymentStatus {
             PaymentStatus::PartiallyRefunded => 6,
             PaymentStatus::Refunded => 7,
             PaymentStatus::Disputed => 8,
+            PaymentStatus::DisputeLost => 9,
         }
     }
 
@@ -105,6 +113,11 @@ impl PaymentStatus {
             return false;
         }
         if !self.is_open() {
+            // A dispute opened before the last report applied (the close of a dispute the
+            // shop won, say) arriving late never reopens it.
+            if next == PaymentStatus::Disputed && age == Ordering::Less {
+                return false;
+            }
             return !next.is_open()
                 && next != PaymentStatus::Cancelled
                 && next.rank() > self.rank();
@@ -114,12 +127,52 @@ impl PaymentStatus {
             // A refund or dispute of money never reported taken: the capture comes first.
             PaymentStatus::PartiallyRefunded
             | PaymentStatus::Refunded
-            | PaymentStatus::Disputed => false,
+            | PaymentStatus::Disputed
+            | PaymentStatus::DisputeLost => false,
             _ => match age {
                 Ordering::Greater => true,
                 Ordering::Equal => next.rank() > self.rank(),
                 Ordering::Less => false,
             },
+        }
+    }
+}
+
+/// How a dispute ended, as far as the payment is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DisputeOutcome {
+    /// The shop keeps the money (won, or an inquiry closed without becoming a dispute).
+    Kept,
+    /// The customer's bank took the money back for good.
+    Lost,
+}
+
+impl PaymentStatus {
+    /// The status of a payment in `self` whose dispute closed with `outcome`, given its
+    /// `amount` and what of it is refunded or being refunded; `None` when the close changes
+    /// nothing (a payment never reported disputed keeps its status when the shop wins).
+    pub fn after_dispute(
+        self,
+        outcome: DisputeOutcome,
+        amount: i64,
+        refunded: i64,
+    ) -> Option<PaymentStatus> {
+        match outcome {
+            DisputeOutcome::Kept if self == PaymentStatus::Disputed => Some(if refunded <= 0 {
+                PaymentStatus::Captured
+            } else if refunded < amount {
+                PaymentStatus::PartiallyRefunded
+            } else {
+                PaymentStatus::Refunded
+            }),
+            DisputeOutcome::Lost
+                if self == PaymentStatus::Disputed
+                    || self.is_captured()
+                    || self == PaymentStatus::Refunded =>
+            {
+                Some(PaymentStatus::DisputeLost)
+            }
+            _ => None,
         }
     }
 }
@@ -319,7 +372,9 @@ mod tests {
             );
             assert!(Processing.may_become(Cancelled, age));
             assert!(Captured.may_become(Refunded, age));
-            assert!(Captured.may_become(Disputed, age));
+            // A dispute opened before the last report applied is the late copy of one
+            // closed since (the `a_won_dispute_…` test).
+            assert_eq!(Captured.may_become(Disputed, age), age != Less);
             for earlier in [Pending, Processing, Authorized, Failed, Cancelled] {
                 assert!(!Captured.may_become(earlier, age), "{earlier:?}");
                 assert!(!Refunded.may_become(earlier, age), "{earlier:?}");
@@ -337,6 +392,35 @@ mod tests {
         assert!(
             !Processing.may_become(Failed, Less),
             "an older decline arriving late"
+        );
+    }
+
+    #[test]
+    fn a_won_dispute_returns_the_payment_to_where_it_was_and_a_lost_one_is_final() {
+        use std::cmp::Ordering::{Equal, Greater, Less};
+        use DisputeOutcome::{Kept, Lost};
+        assert_eq!(Disputed.after_dispute(Kept, 500, 0), Some(Captured));
+        assert_eq!(
+            Disputed.after_dispute(Kept, 500, 200),
+            Some(PartiallyRefunded)
+        );
+        assert_eq!(Disputed.after_dispute(Kept, 500, 500), Some(Refunded));
+        assert_eq!(Captured.after_dispute(Kept, 500, 0), None);
+        for from in [Disputed, Captured, PartiallyRefunded, Refunded] {
+            assert_eq!(from.after_dispute(Lost, 500, 0), Some(DisputeLost));
+        }
+        for from in [Pending, Failed, Cancelled, DisputeLost] {
+            assert_eq!(from.after_dispute(Lost, 500, 0), None, "{from:?}");
+        }
+        for age in [Less, Equal, Greater] {
+            for next in PaymentStatus::ALL {
+                assert!(!DisputeLost.may_become(next, age), "{next:?}");
+            }
+        }
+        assert!(Captured.may_become(Disputed, Greater));
+        assert!(
+            !Captured.may_become(Disputed, Less),
+            "a dispute older than the close of a won one"
         );
     }
 

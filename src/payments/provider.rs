@@ -38,6 +38,40 @@ impl PaymentSettings {
         })
     }
 
+    /// Asks the payment's provider to cancel a payment nobody will pay any more.
+    pub async fn cancel(&self, payment: &PaymentRow) -> Result<CancelAnswer, ApiError> {
+        match PaymentProvider::parse(&payment.provider) {
+            Some(PaymentProvider::Test) => Ok(CancelAnswer::Cancelled),
+            Some(PaymentProvider::Stripe) => {
+                let answer = self
+                    .stripe()?
+                    .cancel_intent(
+                        &cancel_idempotency_key(&payment.id),
+                        &payment.provider_reference,
+                    )
+                    .await;
+                match answer {
+                    Ok(intent) if intent.status.as_deref() == Some("canceled") => {
+                        Ok(CancelAnswer::Cancelled)
+                    }
+                    Ok(_) => Ok(CancelAnswer::Kept),
+                    Err(StripeError::Refused { status, message }) => {
+                        log::warn!(
+                            "cancellation of payment {} refused by Stripe ({status}): {message}",
+                            payment.id
+                        );
+                        Ok(CancelAnswer::Kept)
+                    }
+                    Err(e @ StripeError::Unavailable(_)) => Err(unavailable(e)),
+                }
+            }
+            None => Err(ApiError::Internal(anyhow::anyhow!(
+                "payment {} has an unknown provider",
+                payment.id
+            ))),
+        }
+    }
+
     /// Asks the payment's provider to give back `refund`; the provider's reference and the
     /// refund's status, or `Refused` when the provider will not.
     pub async fn refund(
@@ -83,6 +117,16 @@ impl PaymentSettings {
     }
 }
 
+/// What a provider made of the cancellation of a payment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelAnswer {
+    /// Cancelled: nobody can pay it any more.
+    Cancelled,
+    /// The provider would not cancel it (paid, being paid, or cancelled already): its
+    /// webhooks tell what it is, and a capture of an order no longer awaiting it is refunded.
+    Kept,
+}
+
 /// What a provider made of a refund.
 pub enum RefundAnswer {
     Done {
@@ -118,6 +162,11 @@ pub fn refused_or_unavailable(e: StripeError) -> ApiError {
 /// per Valise `Idempotency-Key`, so a retry of either never refunds twice.
 pub fn refund_idempotency_key(refund_id: &str) -> String {
     format!("valise-{refund_id}")
+}
+
+/// The `Idempotency-Key` Stripe receives for the cancellation of a payment: one per payment.
+pub fn cancel_idempotency_key(payment_id: &str) -> String {
+    format!("valise-cancel-{payment_id}")
 }
 
 /// The `Idempotency-Key` Stripe receives for a new payment: derived from the client's own

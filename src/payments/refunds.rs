@@ -154,17 +154,6 @@ fn finish(
         let refund = store::refund(conn, refund_id)?.ok_or(ApiError::NotFound)?;
         let payment = store::get(conn, &refund.payment_id)?.ok_or(ApiError::NotFound)?;
         let order = orders::get(conn, &payment.order_id)?.ok_or(ApiError::NotFound)?;
-        if refund.status() != RefundStatus::Failed {
-            notifications::enqueue(
-                conn,
-                notifications::To::Order {
-                    order_id: &order.id,
-                    user_id: order.user_id.as_ref(),
-                },
-                &Kind::PaymentRefunded,
-                &serde_json::json!({"order_id": order.id, "payment_id": payment.id, "status": payment.status, "amount": refund.amount}),
-            )?;
-        }
         let code = if refund.status() == RefundStatus::Pending {
             202
         } else {
@@ -218,18 +207,54 @@ pub fn record_answer(
     };
     // A webhook may have settled it already: only a refund still waiting for the
     // provider's answer takes this one.
-    if refund.status() == RefundStatus::Pending && refund.provider_reference.is_none() {
-        store::set_refund_status(
-            conn,
-            &refund.id,
-            RefundStatus::Pending,
-            RefundStatus::Pending,
-            Some(reference),
-        )?;
-        let refund = store::refund(conn, refund_id)?.ok_or(ApiError::NotFound)?;
-        settle(conn, &refund, status)?;
+    accept(conn, &refund, reference, status)?;
+    Ok(true)
+}
+
+/// The provider's first word on a refund (its answer, or a webhook that came before it):
+/// the provider's reference recorded, the refund moved to what it reports, and the customer
+/// told it is on its way. Once per refund: only a refund without a reference takes it, and
+/// a refund with a reference is never asked of the provider again. False when the refund
+/// had its reference already.
+pub fn accept(
+    conn: &mut DbConnection,
+    refund: &RefundRow,
+    reference: &str,
+    status: RefundStatus,
+) -> Result<bool, ApiError> {
+    if refund.status() != RefundStatus::Pending
+        || refund.provider_reference.is_some()
+        || !store::take_refund_reference(conn, &refund.id, reference)?
+    {
+        return Ok(false);
+    }
+    let refund = store::refund(conn, &refund.id)?.ok_or(ApiError::NotFound)?;
+    settle(conn, &refund, status)?;
+    if status != RefundStatus::Failed {
+        notify(conn, &refund)?;
     }
     Ok(true)
+}
+
+/// The order's customer told that `refund` is on its way back.
+fn notify(conn: &mut DbConnection, refund: &RefundRow) -> Result<(), ApiError> {
+    let payment = store::get(conn, &refund.payment_id)?.ok_or(ApiError::NotFound)?;
+    let order = orders::get(conn, &payment.order_id)?.ok_or(ApiError::NotFound)?;
+    notifications::enqueue(
+        conn,
+        notifications::To::Order {
+            order_id: &order.id,
+            user_id: order.user_id.as_ref(),
+        },
+        &Kind::PaymentRefunded,
+        &serde_json::json!({
+            "order_id": order.id,
+            "payment_id": payment.id,
+            "status": payment.status,
+            "amount": refund.amount,
+        }),
+    )?;
+    Ok(())
 }
 
 /// A refund that will not happen: failed, and its amount refundable again.

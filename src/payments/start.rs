@@ -130,6 +130,7 @@ fn record(
             created_at: now,
             updated_at: now,
             last_event_at: None,
+            cancel_due_at: None,
         };
         match store::insert(conn, &row) {
             // The same PaymentIntent, recorded by a concurrent request with this key.

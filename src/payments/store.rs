@@ -25,6 +25,9 @@ pub struct PaymentRow {
     pub updated_at: chrono::NaiveDateTime,
     /// The provider's `created` (Unix seconds) of the last status event applied.
     pub last_event_at: Option<i64>,
+    /// Since when the payment is to be cancelled at its provider (its order will never be
+    /// paid); cleared once the provider answered.
+    pub cancel_due_at: Option<chrono::NaiveDateTime>,
 }
 
 impl PaymentRow {
@@ -96,6 +99,46 @@ pub fn for_order(conn: &mut DbConnection, order_id: &str) -> QueryResult<Vec<Pay
         .order(payments::created_at.asc())
         .select(PaymentRow::as_select())
         .load(conn)
+}
+
+/// Marks the open payments of `order_id` with `provider` to be cancelled at the provider.
+pub fn mark_cancel_due(
+    conn: &mut DbConnection,
+    order_id: &str,
+    provider: &str,
+) -> QueryResult<usize> {
+    let open: Vec<&str> = PaymentStatus::ALL
+        .into_iter()
+        .filter(|s| s.is_open())
+        .map(PaymentStatus::as_str)
+        .collect();
+    diesel::update(
+        payments::table
+            .filter(payments::order_id.eq(order_id))
+            .filter(payments::provider.eq(provider))
+            .filter(payments::status.eq_any(open))
+            .filter(payments::cancel_due_at.is_null()),
+    )
+    .set(payments::cancel_due_at.eq(crate::db::now()))
+    .execute(conn)
+}
+
+/// Payments to be cancelled at their provider, oldest first.
+pub fn cancels_due(conn: &mut DbConnection, limit: i64) -> QueryResult<Vec<PaymentRow>> {
+    payments::table
+        .filter(payments::cancel_due_at.is_not_null())
+        .order(payments::cancel_due_at.asc())
+        .limit(limit)
+        .select(PaymentRow::as_select())
+        .load(conn)
+}
+
+/// The provider answered the cancellation of a payment: nothing more to ask it.
+pub fn clear_cancel_due(conn: &mut DbConnection, id: &str) -> QueryResult<()> {
+    diesel::update(payments::table.find(id))
+        .set(payments::cancel_due_at.eq(None::<chrono::NaiveDateTime>))
+        .execute(conn)?;
+    Ok(())
 }
 
 /// Records a provider event id; false when it was already applied (a webhook retry).
@@ -188,11 +231,11 @@ pub fn reserve_refund(conn: &mut DbConnection, payment_id: &str, amount: i64) ->
 }
 
 /// Gives back what a failed refund had set aside: the payment is captured again when
-/// nothing else is refunded (a disputed payment stays disputed).
+/// nothing else is refunded (a disputed payment stays disputed, a lost dispute lost).
 pub fn release_refund(conn: &mut DbConnection, payment_id: &str, amount: i64) -> QueryResult<()> {
     Statement::sql("UPDATE payments SET refunded_amount = refunded_amount - ")
         .bind::<BigInt, _>(amount)
-        .then(", status = CASE WHEN status = 'disputed' THEN status WHEN refunded_amount - ")
+        .then(", status = CASE WHEN status IN ('disputed', 'dispute_lost') THEN status WHEN refunded_amount - ")
         .bind::<BigInt, _>(amount)
         .then(" <= 0 THEN 'captured' ELSE 'partially_refunded' END, updated_at = ")
         .bind::<Timestamp, _>(crate::db::now())
@@ -242,6 +285,27 @@ pub fn refund_by_reference(
         .select(RefundRow::as_select())
         .first(conn)
         .optional()
+}
+
+/// Notes the provider's reference of a refund still waiting for its first answer; false
+/// when another answer (or a webhook) recorded one first.
+pub fn take_refund_reference(
+    conn: &mut DbConnection,
+    id: &str,
+    reference: &str,
+) -> QueryResult<bool> {
+    let n = diesel::update(
+        refunds::table
+            .filter(refunds::id.eq(id))
+            .filter(refunds::status.eq(RefundStatus::Pending.as_str()))
+            .filter(refunds::provider_reference.is_null()),
+    )
+    .set((
+        refunds::provider_reference.eq(reference),
+        refunds::updated_at.eq(crate::db::now()),
+    ))
+    .execute(conn)?;
+    Ok(n == 1)
 }
 
 /// Refunds still waiting for the provider's first answer: those of a cancellation (asked of

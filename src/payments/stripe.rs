@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::model::{PaymentStatus, RefundStatus};
+use super::model::{DisputeOutcome, PaymentStatus, RefundStatus};
 use crate::config::StripeConfig;
 
 /// The API version whose object and event shapes this adapter reads.
@@ -33,6 +33,8 @@ pub enum StripeError {
 pub struct Intent {
     pub id: String,
     pub client_secret: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
 }
 
 /// A refund as far as Valise reads it.
@@ -49,6 +51,17 @@ pub fn refund_status(stripe: &str) -> RefundStatus {
         "succeeded" => RefundStatus::Succeeded,
         "failed" | "canceled" => RefundStatus::Failed,
         _ => RefundStatus::Pending,
+    }
+}
+
+/// How a closed dispute ended, from its `status`: `won`, `warning_closed` (an inquiry that
+/// never became a dispute) and `prevented` leave the money with the shop; `lost` does not.
+/// Any other status is not a closed dispute's.
+pub fn dispute_outcome(stripe: &str) -> Option<DisputeOutcome> {
+    match stripe {
+        "won" | "warning_closed" | "prevented" => Some(DisputeOutcome::Kept),
+        "lost" => Some(DisputeOutcome::Lost),
+        _ => None,
     }
 }
 
@@ -102,6 +115,19 @@ impl Stripe {
         ];
         self.post("/v1/payment_intents", &form, idempotency_key)
             .await
+    }
+
+    /// Cancels the PaymentIntent `intent`, which nobody will pay any more.
+    pub async fn cancel_intent(
+        &self,
+        idempotency_key: &str,
+        intent: &str,
+    ) -> Result<Intent, StripeError> {
+        let form = [("cancellation_reason", "abandoned".to_owned())];
+        // The id came from Stripe; encoded all the same, so it can only ever name one object.
+        let id: String = url::form_urlencoded::byte_serialize(intent.as_bytes()).collect();
+        let path = format!("/v1/payment_intents/{id}/cancel");
+        self.post(&path, &form, idempotency_key).await
     }
 
     /// Refunds `amount` minor units of the PaymentIntent `intent`.
@@ -215,6 +241,33 @@ pub struct EventData {
     pub object: serde_json::Value,
 }
 
+/// One refund as an event reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundReport {
+    /// Stripe's `re_…` id.
+    pub reference: String,
+    pub status: RefundStatus,
+    /// Valise's own `ref_…` id, as sent in `metadata[refund_id]`: names the refund before
+    /// the answer carrying its `re_…` id was recorded.
+    pub refund_id: Option<String>,
+    /// The PaymentIntent refunded.
+    pub intent: Option<String>,
+}
+
+impl RefundReport {
+    /// Reads a refund object; `intent` is the PaymentIntent of the charge carrying it, for a
+    /// refund that does not name its own.
+    fn read(refund: &serde_json::Value, intent: Option<&str>) -> Option<RefundReport> {
+        let text = |pointer: &str| refund.pointer(pointer).and_then(|v| v.as_str());
+        Some(RefundReport {
+            reference: text("/id")?.to_owned(),
+            status: refund_status(text("/status").unwrap_or_default()),
+            refund_id: text("/metadata/refund_id").map(str::to_owned),
+            intent: text("/payment_intent").or(intent).map(str::to_owned),
+        })
+    }
+}
+
 /// What an event says, in Valise's words.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Update {
@@ -225,8 +278,13 @@ pub enum Update {
         status: PaymentStatus,
         amount: Option<i64>,
     },
-    /// Refunds of a payment, by Stripe's id, and what became of each.
-    Refunds(Vec<(String, RefundStatus)>),
+    /// Refunds of a payment, and what became of each.
+    Refunds(Vec<RefundReport>),
+    /// The dispute of the PaymentIntent `intent` is closed.
+    DisputeClosed {
+        intent: String,
+        outcome: DisputeOutcome,
+    },
     /// A type Valise does not act on.
     Ignored,
 }
@@ -258,25 +316,30 @@ impl Event {
                 },
                 None => Update::Ignored,
             },
-            "refund.created" | "refund.updated" | "refund.failed" => match text("id") {
-                Some(id) => Update::Refunds(vec![(
-                    id,
-                    refund_status(&text("status").unwrap_or_default()),
-                )]),
-                None => Update::Ignored,
-            },
+            "charge.dispute.closed" => {
+                match (
+                    text("payment_intent"),
+                    dispute_outcome(&text("status").unwrap_or_default()),
+                ) {
+                    (Some(intent), Some(outcome)) => Update::DisputeClosed { intent, outcome },
+                    _ => Update::Ignored,
+                }
+            }
+            "refund.created" | "refund.updated" | "refund.failed" => {
+                match RefundReport::read(object, None) {
+                    Some(report) => Update::Refunds(vec![report]),
+                    None => Update::Ignored,
+                }
+            }
             // The charge lists its refunds (when the API version still embeds them).
             "charge.refunded" => Update::Refunds(
                 object
                     .pointer("/refunds/data")
                     .and_then(|v| v.as_array())
                     .map(|list| {
+                        let intent = text("payment_intent");
                         list.iter()
-                            .filter_map(|r| {
-                                let id = r.get("id")?.as_str()?.to_owned();
-                                let status = r.get("status")?.as_str()?;
-                                Some((id, refund_status(status)))
-                            })
+                            .filter_map(|r| RefundReport::read(r, intent.as_deref()))
                             .collect()
                     })
                     .unwrap_or_default(),
@@ -326,10 +389,45 @@ mod tests {
                 ..
             }
         ));
+        for (status, outcome) in [
+            ("won", Some(DisputeOutcome::Kept)),
+            ("warning_closed", Some(DisputeOutcome::Kept)),
+            ("lost", Some(DisputeOutcome::Lost)),
+            ("under_review", None),
+        ] {
+            let closed =
+                serde_json::json!({"id": "dp_1", "payment_intent": "pi_1", "status": status});
+            assert_eq!(
+                event("charge.dispute.closed", closed).update(),
+                outcome.map_or(Update::Ignored, |outcome| Update::DisputeClosed {
+                    intent: "pi_1".into(),
+                    outcome
+                }),
+                "{status}"
+            );
+        }
         let refund = serde_json::json!({"id": "re_1", "status": "canceled"});
         assert_eq!(
             event("refund.updated", refund).update(),
-            Update::Refunds(vec![("re_1".into(), RefundStatus::Failed)])
+            Update::Refunds(vec![RefundReport {
+                reference: "re_1".into(),
+                status: RefundStatus::Failed,
+                refund_id: None,
+                intent: None,
+            }])
+        );
+        let early = serde_json::json!({
+            "id": "re_2", "status": "succeeded", "metadata": {"refund_id": "ref_2"}
+        });
+        let charge = serde_json::json!({"payment_intent": "pi_1", "refunds": {"data": [early]}});
+        assert_eq!(
+            event("charge.refunded", charge).update(),
+            Update::Refunds(vec![RefundReport {
+                reference: "re_2".into(),
+                status: RefundStatus::Succeeded,
+                refund_id: Some("ref_2".into()),
+                intent: Some("pi_1".into()),
+            }])
         );
         assert_eq!(event("plan.created", pi).update(), Update::Ignored);
     }

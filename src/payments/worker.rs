@@ -1,4 +1,5 @@
-//! Background work inside `serve`: refunds nobody has asked the provider for yet. A paid
+//! Background work inside `serve`: refunds nobody has asked the provider for yet, and
+//! payments to cancel at the provider (`cancels`). A paid
 //! order's cancellation sets its refund aside inside the order's transaction, where no
 //! provider may be called; this loop asks the provider afterwards. It also finishes a
 //! refund whose request stopped before the provider answered (a crash, or the provider down
@@ -31,6 +32,11 @@ pub fn spawn(
                 Ok(0) => {}
                 Ok(n) => log::info!("asked the provider for {n} refund(s)"),
                 Err(e) => log::warn!("submitting refunds failed: {e}"),
+            }
+            match super::cancels::submit_due(&db, &settings).await {
+                Ok(0) => {}
+                Ok(n) => log::info!("asked the provider to cancel {n} payment(s)"),
+                Err(e) => log::warn!("cancelling payments failed: {e}"),
             }
         }
     })

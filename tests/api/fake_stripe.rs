@@ -1,5 +1,5 @@
-//! A local stand-in for Stripe's API: answers `POST /v1/payment_intents` and
-//! `POST /v1/refunds` with objects built on Stripe's own published fixtures
+//! A local stand-in for Stripe's API: answers `POST /v1/payment_intents`,
+//! `POST /v1/payment_intents/{id}/cancel` and `POST /v1/refunds` with objects built on Stripe's own published fixtures
 //! (`tests/fixtures/stripe/*.json`, copied from the fixture set of Stripe's public OpenAPI
 //! repository), keeps every request it got (form body decoded, headers), replays an answer
 //! for an `Idempotency-Key` it saw before as Stripe does, can be told to fail the next
@@ -159,6 +159,22 @@ fn answer(
             pi["client_secret"] = json!(format!("{id}_secret_fake{n}"));
             pi["status"] = json!("requires_payment_method");
             pi["metadata"] = Value::Object(metadata);
+            pi
+        }
+        path if path.starts_with("/v1/payment_intents/") && path.ends_with("/cancel") => {
+            let id = &path["/v1/payment_intents/".len()..path.len() - "/cancel".len()];
+            let created = state.answers.iter().find(|(_, _, a)| a["id"] == id);
+            let Some((_, _, created)) = created else {
+                return error(
+                    404,
+                    "invalid_request_error",
+                    &format!("No such payment_intent: '{id}'"),
+                );
+            };
+            let mut pi = created.clone();
+            pi["status"] = json!("canceled");
+            pi["canceled_at"] = json!(chrono::Utc::now().timestamp());
+            pi["cancellation_reason"] = json!(field("cancellation_reason"));
             pi
         }
         "/v1/refunds" => {

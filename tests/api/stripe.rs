@@ -786,3 +786,367 @@ async fn cancelling_a_paid_stripe_order_refunds_it_at_stripe_after_the_cancellat
     );
     assert_eq!(refund["status"], "pending");
 }
+
+/// The application with Stripe as its provider, whose background loops never come round
+/// again after start-up: the test runs the refund worker itself, so no pass races it.
+async fn quiet_app_with(fake: &FakeStripe) -> TestApp {
+    let config = fake.config();
+    TestApp::spawn_configured(move |c| {
+        c.stripe = Some(config);
+        c.delivery.interval = std::time::Duration::from_secs(3600);
+    })
+    .await
+}
+
+/// One pass of the refund worker, over every refund however recent: how many Stripe
+/// answered.
+async fn refund_worker_pass(app: &TestApp) -> usize {
+    use diesel::prelude::*;
+    use valise::db::schema::refunds;
+    let long_ago = valise::db::now() - chrono::Duration::hours(1);
+    app.query(move |conn| {
+        diesel::update(refunds::table)
+            .set(refunds::created_at.eq(long_ago))
+            .execute(conn)
+    })
+    .await;
+    let settings = valise::payments::provider::PaymentSettings::from_config(&app.config).unwrap();
+    valise::payments::worker::submit_due(&app.db, &settings)
+        .await
+        .unwrap()
+}
+
+/// The `payment.refunded` notices in the customer's inbox.
+async fn refund_notices(app: &TestApp, customer: &Session) -> Vec<Value> {
+    let inbox = json_of(
+        app.get_as("/v1/me/notifications", customer).await,
+        StatusCode::OK,
+    )
+    .await;
+    inbox["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["kind"] == "payment.refunded")
+        .cloned()
+        .collect()
+}
+
+#[actix_web::test]
+async fn a_refund_stripe_has_answered_is_never_asked_for_again() {
+    let fake = FakeStripe::start();
+    let app = quiet_app_with(&fake).await;
+    let (customer, _number, payment) = captured(&app).await;
+    let manager = app.staff(Role::Manager).await;
+    let body = json!({"amount": 700});
+
+    // Stripe's answer never reaches the request; the worker asks again later and gets it.
+    fake.fail_next(&[503, 503, 503]);
+    let lost = refund(&app, &manager, &payment, "k", &body).await;
+    assert_problem(lost, StatusCode::SERVICE_UNAVAILABLE, "service-unavailable").await;
+    assert_eq!(refund_worker_pass(&app).await, 1);
+    let sent = fake.requests_to("/v1/refunds");
+    assert_eq!(
+        sent.iter().map(|r| r.status).collect::<Vec<_>>(),
+        [503, 503, 503, 200]
+    );
+    let recorded = refunds_of(&app, &manager, &payment).await[0].clone();
+    let re = recorded["provider_reference"].as_str().unwrap().to_owned();
+    assert!(re.starts_with("re_"), "{recorded}");
+
+    // The client's retry of its key answers from what was recorded, without a call.
+    let retried = json_of(
+        refund(&app, &manager, &payment, "k", &body).await,
+        StatusCode::ACCEPTED,
+    )
+    .await;
+    assert_eq!(retried["refund"]["id"], recorded["id"]);
+    assert_eq!(retried["refund"]["provider_reference"], re.as_str());
+    assert_eq!(fake.requests_to("/v1/refunds").len(), 4);
+
+    // Nor does the worker ask again, nor a replay of the key.
+    assert_eq!(refund_worker_pass(&app).await, 0);
+    let replayed = refund(&app, &manager, &payment, "k", &body).await;
+    assert_eq!(replayed.headers()["idempotent-replayed"], "true");
+    assert_eq!(json_of(replayed, StatusCode::ACCEPTED).await, retried);
+    assert_eq!(fake.requests_to("/v1/refunds").len(), 4);
+
+    // The customer heard of it once, from the answer that was recorded.
+    let notices = refund_notices(&app, &customer).await;
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert_eq!(notices[0]["payload"]["amount"], 700);
+}
+
+#[actix_web::test]
+async fn a_refund_webhook_before_the_answer_settles_the_refund_its_metadata_names() {
+    let fake = FakeStripe::start();
+    let app = quiet_app_with(&fake).await;
+    let (customer, number, payment) = captured(&app).await;
+    let (_, _, other_payment) = captured(&app).await;
+    let pi = payment["provider_reference"].as_str().unwrap().to_owned();
+    let other_pi = other_payment["provider_reference"].as_str().unwrap();
+    let manager = app.staff(Role::Manager).await;
+    let body = json!({"amount": 1500});
+
+    // Stripe made the refund, but its answer is lost: the refund awaits it, unreferenced.
+    fake.fail_next(&[503, 503, 503]);
+    let lost = refund(&app, &manager, &payment, "early", &body).await;
+    assert_problem(lost, StatusCode::SERVICE_UNAVAILABLE, "service-unavailable").await;
+    let pending = refunds_of(&app, &manager, &payment).await[0].clone();
+    let refund_id = pending["id"].as_str().unwrap().to_owned();
+    assert_eq!(pending["status"], "pending");
+    assert!(pending["provider_reference"].is_null());
+    let sent = fake.requests_to("/v1/refunds");
+    assert_eq!(
+        sent[0].field("metadata[refund_id]"),
+        Some(refund_id.as_str())
+    );
+
+    let now = chrono::Utc::now().timestamp();
+    let reported = |intent: &str| {
+        let mut r = fake_stripe::refund("re_early", intent, 1500, "succeeded");
+        r["metadata"] = json!({"refund_id": refund_id});
+        r
+    };
+    // Metadata naming this refund on another payment's refund settle nothing.
+    let forged = fake_stripe::event("evt_forged", "refund.updated", now, reported(other_pi));
+    assert_eq!(outcome(&app, &forged).await, "ignored");
+    let still = refunds_of(&app, &manager, &payment).await[0].clone();
+    assert_eq!(still["status"], "pending");
+    assert!(still["provider_reference"].is_null());
+
+    // The genuine event, before any answer: the refund takes its id and succeeds.
+    let early = fake_stripe::event("evt_early", "refund.updated", now, reported(&pi));
+    assert_eq!(outcome(&app, &early).await, "applied");
+    let settled = refunds_of(&app, &manager, &payment).await[0].clone();
+    assert_eq!(settled["id"], refund_id.as_str());
+    assert_eq!(settled["status"], "succeeded");
+    assert_eq!(settled["provider_reference"], "re_early");
+    let view = payment_status(&app, &customer, &number).await;
+    assert_eq!(view["status"], "partially_refunded");
+    assert_eq!(view["refunded"]["amount"], 1500);
+
+    // Neither the client's retry nor the worker sends it to Stripe again.
+    let retried = json_of(
+        refund(&app, &manager, &payment, "early", &body).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(retried["refund"]["status"], "succeeded");
+    assert_eq!(retried["refund"]["provider_reference"], "re_early");
+    assert_eq!(refund_worker_pass(&app).await, 0);
+    assert_eq!(fake.requests_to("/v1/refunds").len(), 3);
+    assert_eq!(refund_notices(&app, &customer).await.len(), 1);
+}
+
+#[actix_web::test]
+async fn a_refund_the_worker_submits_tells_the_customer_once() {
+    let fake = FakeStripe::start();
+    let config = fake.config();
+    let app = TestApp::spawn_configured(move |c| {
+        c.stripe = Some(config);
+        c.delivery.interval = std::time::Duration::from_millis(50);
+    })
+    .await;
+    let (customer, number, payment) = captured(&app).await;
+    let manager = app.staff(Role::Manager).await;
+    // Stripe is down for two whole passes of the worker.
+    fake.fail_next(&[503, 500, 503, 429, 502, 503]);
+    let cancelled = app
+        .authed(
+            Method::POST,
+            &format!("/v1/orders/{number}/cancel"),
+            &customer,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cancelled.status(), StatusCode::OK);
+    let submitted = crate::helpers::eventually(std::time::Duration::from_secs(10), || async {
+        refunds_of(&app, &manager, &payment).await[0]["provider_reference"].is_string()
+    })
+    .await;
+    assert!(submitted, "the refund never reached Stripe");
+    // Later passes find nothing to do.
+    actix_web::rt::time::sleep(std::time::Duration::from_millis(300)).await;
+    let sent = fake.requests_to("/v1/refunds");
+    assert_eq!(
+        sent.iter().map(|r| r.status).collect::<Vec<_>>(),
+        [503, 500, 503, 429, 502, 503, 200]
+    );
+    let notices = refund_notices(&app, &customer).await;
+    assert_eq!(notices.len(), 1, "once, not per try: {notices:?}");
+    assert_eq!(notices[0]["payload"]["amount"], 5990);
+    assert_eq!(notices[0]["payload"]["payment_id"], payment["id"]);
+}
+
+/// A signed `charge.dispute.<what>` event about the charge of `pi`, its dispute in `status`.
+fn dispute_event(id: &str, what: &str, created: i64, pi: &str, status: &str) -> Value {
+    let mut dispute = fake_stripe::dispute(pi);
+    dispute["status"] = json!(status);
+    fake_stripe::event(id, &format!("charge.dispute.{what}"), created, dispute)
+}
+
+#[actix_web::test]
+async fn a_dispute_the_shop_wins_returns_the_payment_to_where_it_was() {
+    let fake = FakeStripe::start();
+    let app = app_with(&fake).await;
+    let manager = app.staff(Role::Manager).await;
+    let now = chrono::Utc::now().timestamp();
+
+    let (customer, number, payment) = captured(&app).await;
+    let pi = payment["provider_reference"].as_str().unwrap();
+    let opened = dispute_event("evt_d1", "created", now + 2, pi, "needs_response");
+    assert_eq!(outcome(&app, &opened).await, "applied");
+    assert_eq!(
+        payment_status(&app, &customer, &number).await["status"],
+        "disputed"
+    );
+    let won = dispute_event("evt_w1", "closed", now + 5, pi, "won");
+    assert_eq!(outcome(&app, &won).await, "applied");
+    assert_eq!(outcome(&app, &won).await, "duplicate");
+    assert_eq!(
+        payment_status(&app, &customer, &number).await["status"],
+        "captured"
+    );
+    // A late copy of the opening (another delivery, older than the close) reopens nothing.
+    let late = dispute_event("evt_d1_again", "created", now + 2, pi, "needs_response");
+    assert_eq!(outcome(&app, &late).await, "ignored");
+    assert_eq!(
+        payment_status(&app, &customer, &number).await["status"],
+        "captured"
+    );
+    // It may be refunded again.
+    let refunded = refund(
+        &app,
+        &manager,
+        &payment,
+        "after-won",
+        &json!({"amount": 100}),
+    )
+    .await;
+    assert_eq!(refunded.status(), StatusCode::ACCEPTED);
+
+    // Partly refunded before the dispute: partly refunded after it.
+    let (customer, number, payment) = captured(&app).await;
+    let pi = payment["provider_reference"].as_str().unwrap();
+    let partial = refund(&app, &manager, &payment, "before", &json!({"amount": 1000})).await;
+    assert_eq!(partial.status(), StatusCode::ACCEPTED);
+    let opened = dispute_event("evt_d2", "created", now + 2, pi, "warning_needs_response");
+    assert_eq!(outcome(&app, &opened).await, "applied");
+    let closed = dispute_event("evt_w2", "closed", now + 5, pi, "warning_closed");
+    assert_eq!(outcome(&app, &closed).await, "applied");
+    let view = payment_status(&app, &customer, &number).await;
+    assert_eq!(view["status"], "partially_refunded");
+    assert_eq!(view["refunded"]["amount"], 1000);
+}
+
+#[actix_web::test]
+async fn a_dispute_the_shop_loses_leaves_the_payment_lost_for_good() {
+    let fake = FakeStripe::start();
+    let app = app_with(&fake).await;
+    let manager = app.staff(Role::Manager).await;
+    let now = chrono::Utc::now().timestamp();
+    let (customer, number, payment) = captured(&app).await;
+    let pi = payment["provider_reference"].as_str().unwrap();
+
+    let opened = dispute_event("evt_d", "created", now + 2, pi, "needs_response");
+    assert_eq!(outcome(&app, &opened).await, "applied");
+    let lost = dispute_event("evt_l", "closed", now + 5, pi, "lost");
+    assert_eq!(outcome(&app, &lost).await, "applied");
+    let view = payment_status(&app, &customer, &number).await;
+    assert_eq!(view["status"], "dispute_lost");
+    assert_eq!(order_status(&app, &customer, &number).await, "paid");
+
+    // Final: no later report moves it, and nothing is left to refund.
+    let won = dispute_event("evt_w", "closed", now + 10, pi, "won");
+    assert_eq!(outcome(&app, &won).await, "ignored");
+    let reopened = dispute_event("evt_d2", "created", now + 10, pi, "needs_response");
+    assert_eq!(outcome(&app, &reopened).await, "ignored");
+    assert_eq!(
+        payment_status(&app, &customer, &number).await["status"],
+        "dispute_lost"
+    );
+    let refused = refund(&app, &manager, &payment, "after-lost", &json!({})).await;
+    assert_problem(refused, StatusCode::CONFLICT, "conflict").await;
+    assert!(fake.requests_to("/v1/refunds").is_empty());
+}
+
+#[actix_web::test]
+async fn the_payment_intent_of_an_order_nobody_will_pay_is_cancelled_at_stripe() {
+    use diesel::prelude::*;
+    let fake = FakeStripe::start();
+    let config = fake.config();
+    let app = TestApp::spawn_configured(move |c| {
+        c.stripe = Some(config);
+        c.delivery.interval = std::time::Duration::from_millis(50);
+    })
+    .await;
+
+    // An order past its deadline expires, while Stripe is down for a whole pass.
+    let (customer, number, order) = self::order(&app).await;
+    let payment = json_of(
+        pay(&app, &customer, &number, "k").await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let pi = payment["provider_reference"].as_str().unwrap().to_owned();
+    fake.fail_next(&[503, 503, 503, 500]);
+    let id = order["id"].as_str().unwrap().to_owned();
+    let expired = app
+        .query(move |conn| {
+            use valise::db::schema::orders;
+            diesel::update(orders::table.find(&id))
+                .set(orders::expires_at.eq(valise::db::now() - chrono::Duration::minutes(1)))
+                .execute(conn)?;
+            valise::orders::lifecycle::expire_due(conn, 100).map_err(|e| anyhow::anyhow!("{e}"))
+        })
+        .await;
+    assert_eq!(expired, 1);
+    assert_eq!(order_status(&app, &customer, &number).await, "expired");
+    let cancelled = crate::helpers::eventually(std::time::Duration::from_secs(10), || async {
+        payment_status(&app, &customer, &number).await["status"] == "cancelled"
+    })
+    .await;
+    assert!(cancelled, "the payment never showed cancelled");
+    // Later passes ask nothing more.
+    actix_web::rt::time::sleep(std::time::Duration::from_millis(300)).await;
+    let sent = fake.requests_to(&format!("/v1/payment_intents/{pi}/cancel"));
+    assert_eq!(
+        sent.iter().map(|r| r.status).collect::<Vec<_>>(),
+        [503, 503, 503, 500, 200]
+    );
+    let key = format!("valise-cancel-{}", payment["id"].as_str().unwrap());
+    assert!(sent
+        .iter()
+        .all(|r| r.idempotency_key.as_deref() == Some(key.as_str())));
+    assert_eq!(sent[4].field("cancellation_reason"), Some("abandoned"));
+
+    // An order its customer cancels before paying: the same.
+    let (customer, number, _) = self::order(&app).await;
+    let payment = json_of(
+        pay(&app, &customer, &number, "k").await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let pi = payment["provider_reference"].as_str().unwrap().to_owned();
+    let cancel = app
+        .authed(
+            Method::POST,
+            &format!("/v1/orders/{number}/cancel"),
+            &customer,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json_of(cancel, StatusCode::OK).await["status"], "cancelled");
+    let cancelled = crate::helpers::eventually(std::time::Duration::from_secs(10), || async {
+        payment_status(&app, &customer, &number).await["status"] == "cancelled"
+    })
+    .await;
+    assert!(cancelled, "the payment never showed cancelled");
+    let sent = fake.requests_to(&format!("/v1/payment_intents/{pi}/cancel"));
+    assert_eq!(sent.len(), 1);
+    // Nothing was captured, so nothing is refunded.
+    assert!(fake.requests_to("/v1/refunds").is_empty());
+}
