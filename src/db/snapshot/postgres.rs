@@ -154,19 +154,36 @@ fn other_sessions(conn: &mut DbConnection) -> diesel::QueryResult<i64> {
     }
 }
 
+/// Drops every table of the schema, and the functions the migrations created there (trigger
+/// functions, which take no argument; not an extension's): a snapshot brings its own, and
+/// restoring over one fails.
 fn drop_all_tables(conn: &mut DbConnection) -> anyhow::Result<()> {
     let tables = super::table_names(conn)?;
-    if tables.is_empty() {
-        return Ok(());
+    let quote = |name: &str| format!("\"{}\"", name.replace('"', "\"\""));
+    if !tables.is_empty() {
+        let quoted: Vec<String> = tables.iter().map(|t| quote(t)).collect();
+        conn.batch_execute(&format!(
+            "DROP TABLE IF EXISTS {} CASCADE",
+            quoted.join(", ")
+        ))?;
     }
-    let quoted: Vec<String> = tables
-        .iter()
-        .map(|t| format!("\"{}\"", t.replace('"', "\"\"")))
-        .collect();
-    conn.batch_execute(&format!(
-        "DROP TABLE IF EXISTS {} CASCADE",
-        quoted.join(", ")
-    ))?;
+    #[derive(diesel::QueryableByName)]
+    struct Function {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        name: String,
+    }
+    let functions: Vec<Function> = diesel::sql_query(
+        "SELECT p.proname AS name FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
+         WHERE n.nspname = current_schema() AND p.prokind = 'f' AND p.pronargs = 0 \
+         AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')",
+    )
+    .load(conn)?;
+    for f in functions {
+        conn.batch_execute(&format!(
+            "DROP FUNCTION IF EXISTS {}() CASCADE",
+            quote(&f.name)
+        ))?;
+    }
     Ok(())
 }
 
