@@ -148,22 +148,25 @@ pub fn issue_one(
     issuer: &Issuer,
     due: &DueRow,
 ) -> Result<Issued, ApiError> {
-    // The year's key exists before the document's transaction needs it: creating it there
-    // would make concurrent first documents of a year collide.
-    let now = crate::db::now();
-    let year = now.year();
+    // The year's key exists before the document's transaction needs it (created by the
+    // first document of the year, in a statement of its own that concurrent first documents
+    // may all run).
+    issuer
+        .crypto
+        .period_key(conn, &model::period_key(crate::db::now().year()))?;
     write_transaction(conn, |conn| {
-        issuer
-            .crypto
-            .period_key(conn, &model::period_key(year))
-            .map(|_| ())
-    })?;
-    write_transaction(conn, |conn| {
-        let invoice = match due.kind() {
+        let kind = due.kind();
+        let now = crate::db::now();
+        let year = now.year();
+        let invoice = match kind {
             DocumentKind::Invoice => None,
+            // Still due is asked first: an invoice issued between the two questions is then
+            // found by the second.
+            DocumentKind::CreditNote if store::invoice_due(conn, &due.payment_id)? => {
+                return Ok(Issued::Waiting)
+            }
             DocumentKind::CreditNote => match store::invoice_of_payment(conn, &due.payment_id)? {
                 Some(invoice) => Some(invoice),
-                None if store::invoice_due(conn, &due.payment_id)? => return Ok(Issued::Waiting),
                 None => {
                     store::claim(conn, &due.source_id)?;
                     return Ok(Issued::Nothing);
@@ -173,8 +176,12 @@ pub fn issue_one(
         if !store::claim(conn, &due.source_id)? {
             return Ok(Issued::Nothing);
         }
+        if invoice.is_some() {
+            // Credit notes of one invoice issued at once must each see the others: the
+            // series' counter is locked before what is left to credit is read.
+            store::lock_series(conn, kind.series(), year)?;
+        }
         let order = orders::get(conn, &due.order_id)?.ok_or(ApiError::NotFound)?;
-        let now = crate::db::now();
         let draft = match &invoice {
             None => invoice_draft(conn, &issuer.crypto, &order)?,
             Some(invoice) => {
@@ -185,8 +192,6 @@ pub fn issue_one(
                 }
             }
         };
-        let kind = due.kind();
-        let year = now.year();
         let seq = store::next_number(conn, kind.series(), year)?;
         let number = model::number(kind, year, seq);
         let id = crate::ids::new_id("doc");

@@ -135,6 +135,22 @@ pub fn next_number(conn: &mut DbConnection, series: &str, year: i32) -> QueryRes
     Ok(taken.last)
 }
 
+/// Locks the counter of `series` in `year` until the caller's transaction ends, without
+/// taking a number (creating the counter at 0 if the year has none yet).
+pub fn lock_series(conn: &mut DbConnection, series: &str, year: i32) -> QueryResult<()> {
+    use diesel::sql_types::{Integer, Text};
+    let sql = format!(
+        "INSERT INTO document_counters (series, year, last) VALUES {} \
+         ON CONFLICT (series, year) DO UPDATE SET last = document_counters.last",
+        crate::db::values_list(conn, "(?, ?, 0)", 1)
+    );
+    diesel::sql_query(sql)
+        .bind::<Text, _>(series)
+        .bind::<Integer, _>(year)
+        .execute(conn)?;
+    Ok(())
+}
+
 pub fn insert(conn: &mut DbConnection, row: &DocumentRow) -> QueryResult<()> {
     diesel::insert_into(documents::table)
         .values(row)

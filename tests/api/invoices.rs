@@ -419,3 +419,93 @@ async fn an_issued_document_never_changes() {
         .await;
     assert!(changed, "the database refused the update");
 }
+
+#[actix_web::test]
+async fn a_stripe_payment_is_invoiced_and_a_refund_it_confirms_yields_one_credit_note() {
+    use crate::fake_stripe::{self, FakeStripe};
+    use crate::stripe::{app_with, captured, outcome, refund};
+    let fake = FakeStripe::start();
+    let app = app_with(&fake).await;
+    let (customer, number, payment) = captured(&app).await;
+    let pi = payment["provider_reference"].as_str().unwrap().to_owned();
+    // Paid through Stripe: the invoice states the order's French VAT.
+    let documents = documents_of(&app, &customer, &number).await;
+    assert_eq!(documents.len(), 1);
+    let invoice = &documents[0];
+    assert_eq!(invoice["tax_country"], "FR");
+    assert_eq!(invoice["tax_lines"][0]["rate_basis_points"], 2000);
+    assert_eq!(invoice["gross_total"]["amount"], 5990);
+    assert_eq!(invoice["tax_total"]["amount"], 998);
+
+    // A refund Stripe is still working on has no credit note yet; a retry replays it.
+    let manager = app.staff(Role::Manager).await;
+    for _ in 0..2 {
+        let pending = refund(
+            &app,
+            &manager,
+            &payment,
+            "cn-stripe",
+            &json!({"amount": 2000}),
+        )
+        .await;
+        assert_eq!(pending.status(), StatusCode::ACCEPTED);
+    }
+    assert_eq!(fake.requests_to("/v1/refunds").len(), 1);
+    assert_eq!(documents_of(&app, &customer, &number).await.len(), 1);
+    let listed = json_of(
+        app.get_as(
+            &format!(
+                "/v1/admin/payments/{}/refunds",
+                payment["id"].as_str().unwrap()
+            ),
+            &manager,
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let re = listed["data"][0]["provider_reference"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Its success, reported twice, makes one credit note.
+    let now = chrono::Utc::now().timestamp();
+    let done = fake_stripe::event(
+        "evt_cn_ok",
+        "refund.updated",
+        now,
+        fake_stripe::refund(&re, &pi, 2000, "succeeded"),
+    );
+    assert_eq!(outcome(&app, &done).await, "applied");
+    assert_eq!(outcome(&app, &done).await, "duplicate");
+    let documents = documents_of(&app, &customer, &number).await;
+    assert_eq!(documents.len(), 2, "{documents:#?}");
+    let note = &documents[1];
+    assert_eq!(note["kind"], "credit_note");
+    assert_eq!(note["corrects"], invoice["number"]);
+    assert_eq!(note["gross_total"]["amount"], 2000);
+    // 20 % included in 20.00: 3.33.
+    assert_eq!(note["tax_total"]["amount"], 333);
+    // A refund Stripe reports failed makes none.
+    let failed = json_of(
+        refund(
+            &app,
+            &manager,
+            &payment,
+            "cn-stripe-2",
+            &json!({"amount": 1000}),
+        )
+        .await,
+        StatusCode::ACCEPTED,
+    )
+    .await;
+    let re2 = failed["refund"]["provider_reference"].as_str().unwrap();
+    let event = fake_stripe::event(
+        "evt_cn_failed",
+        "refund.failed",
+        now,
+        fake_stripe::refund(re2, &pi, 1000, "failed"),
+    );
+    assert_eq!(outcome(&app, &event).await, "applied");
+    assert_eq!(documents_of(&app, &customer, &number).await.len(), 2);
+}

@@ -10,7 +10,7 @@ use crate::fixtures::{customer_order, stocked_variant};
 use crate::helpers::{assert_problem, json_of, unique_email, Session, TestApp};
 
 /// The application with Stripe as its provider, pointed at `fake`.
-async fn app_with(fake: &FakeStripe) -> TestApp {
+pub async fn app_with(fake: &FakeStripe) -> TestApp {
     let config = fake.config();
     TestApp::spawn_configured(move |c| c.stripe = Some(config)).await
 }
@@ -48,7 +48,7 @@ async fn deliver(app: &TestApp, event: &Value, t: i64, secret: &str) -> reqwest:
 }
 
 /// Delivers a genuine event and returns what Valise made of it.
-async fn outcome(app: &TestApp, event: &Value) -> String {
+pub async fn outcome(app: &TestApp, event: &Value) -> String {
     let now = chrono::Utc::now().timestamp();
     let ack = json_of(
         deliver(app, event, now, WEBHOOK_SECRET).await,
@@ -79,7 +79,7 @@ async fn order_status(app: &TestApp, who: &Session, number: &str) -> String {
 
 /// A Stripe payment of a fresh order, captured by a signed `payment_intent.succeeded`:
 /// (customer, order number, payment).
-async fn captured(app: &TestApp) -> (Session, String, Value) {
+pub async fn captured(app: &TestApp) -> (Session, String, Value) {
     let (customer, number, _) = order(app).await;
     let payment = json_of(
         pay(app, &customer, &number, &format!("pay-{number}")).await,
@@ -453,7 +453,7 @@ async fn calls_to_stripe_are_retried_on_429_and_5xx_with_the_same_idempotency_ke
         .all(|r| r.idempotency_key == tries[0].idempotency_key));
 }
 
-async fn refund(
+pub async fn refund(
     app: &TestApp,
     who: &Session,
     payment: &Value,
