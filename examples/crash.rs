@@ -158,7 +158,7 @@ impl Load {
     }
 
     fn cancel(&self, client: &reqwest::blocking::Client, number: &str, token: &str) {
-        match cancel(client, &self.base, number, token) {
+        match support::cancel(client, &self.base, number, token) {
             Answer::Http { status: 200, .. } => {
                 lock(&self.ledger).cancelled.insert(number.to_owned());
             }
@@ -176,14 +176,6 @@ impl Load {
             }
         }
     }
-}
-
-fn cancel(client: &reqwest::blocking::Client, base: &str, number: &str, token: &str) -> Answer {
-    support::send(
-        client
-            .post(format!("{base}/v1/orders/{number}/cancel"))
-            .header("x-order-token", token),
-    )
 }
 
 /// What the retries after a restart found.
@@ -231,7 +223,7 @@ fn settle(
         }
     }
     for (number, token) in std::mem::take(&mut ledger.lost_cancels) {
-        match cancel(&client, base, &number, &token) {
+        match support::cancel(&client, base, &number, &token) {
             // 409: it was cancelled before the kill.
             Answer::Http {
                 status: 200 | 409, ..

@@ -1,6 +1,7 @@
-//! What the reliability checks (`examples/crash.rs`, `examples/multiprocess.rs`) share: the
-//! real `valise` binary as a child process, guest checkouts over HTTP, and a read of the
-//! database through the crate's own schema (so one check serves SQLite and PostgreSQL).
+//! What the reliability checks (`examples/crash.rs`, `examples/crash_invoices.rs`,
+//! `examples/multiprocess.rs`) share: the real `valise` binary as a child process, guest
+//! checkouts, payments and cancellations over HTTP, and a read of the database through the
+//! crate's own schema (so one check serves SQLite and PostgreSQL).
 
 #![allow(dead_code)] // each check uses its own part
 
@@ -290,6 +291,66 @@ pub fn checkout(
             .header("x-cart-token", &cart.token)
             .header("idempotency-key", key)
             .json(body),
+    )
+}
+
+/// Cancels a guest order (a paid one is refunded at once by the `test` provider).
+pub fn cancel(client: &reqwest::blocking::Client, base: &str, number: &str, token: &str) -> Answer {
+    send(
+        client
+            .post(format!("{base}/v1/orders/{number}/cancel"))
+            .header("x-order-token", token),
+    )
+}
+
+/// Starts a `test`-provider payment of a guest order; 201 answers the payment (`id`,
+/// `provider_reference`, `amount.amount`).
+pub fn start_payment(
+    client: &reqwest::blocking::Client,
+    base: &str,
+    number: &str,
+    token: &str,
+    key: &str,
+) -> Answer {
+    send(
+        client
+            .post(format!("{base}/v1/orders/{number}/payments"))
+            .header("x-order-token", token)
+            .header("idempotency-key", key)
+            .json(&json!({})),
+    )
+}
+
+/// Sends the `test` provider's webhook `event_type` (id `event_id`) about `payment` (as
+/// `start_payment` answered it), signed with `secret` now; 200 answers
+/// `{"status": "applied" | "duplicate" | "ignored"}`.
+pub fn payment_event(
+    client: &reqwest::blocking::Client,
+    base: &str,
+    secret: &str,
+    event_id: &str,
+    event_type: &str,
+    payment: &Value,
+) -> Answer {
+    let now = chrono::Utc::now().timestamp();
+    let body = json!({
+        "id": event_id, "type": event_type, "created": now,
+        "data": {
+            "payment_id": payment["id"],
+            "provider_reference": payment["provider_reference"],
+            "amount": payment["amount"]["amount"],
+        }
+    })
+    .to_string();
+    send(
+        client
+            .post(format!("{base}/v1/payments/webhooks/test"))
+            .header("content-type", "application/json")
+            .header(
+                "valise-signature",
+                valise::payments::model::sign(secret.as_bytes(), now, body.as_bytes()),
+            )
+            .body(body),
     )
 }
 

@@ -1,14 +1,16 @@
 //! The database as the checks see it: every row an order consists of, read through the
-//! crate's schema (one query per table), and the invariants every order must satisfy.
+//! crate's schema (one query per table), and the invariants every order must satisfy; the
+//! invoices and credit notes, and the invariants of their numbering.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use diesel::prelude::*;
 use valise::db::schema::{
-    data_keys, idempotency_keys, notifications, order_events, order_items, orders,
-    policy_acceptances, variants,
+    data_keys, document_counters, documents, documents_due, idempotency_keys, notifications,
+    order_events, order_items, orders, payments, policy_acceptances, refunds, variants,
 };
 use valise::db::{DatabaseUrl, Db};
+use valise::invoices::model::{self, DocumentKind};
 
 use super::Verdict;
 
@@ -264,5 +266,333 @@ impl State {
             });
             verdict.check(now >= 0, || format!("variant {variant}: {now} available"));
         }
+    }
+}
+
+/// An issued invoice or credit note, as the numbering checks see it.
+pub struct Doc {
+    pub number: String,
+    pub kind: String,
+    pub series: String,
+    pub year: i32,
+    pub seq: i64,
+    pub order_id: String,
+    pub payment_id: String,
+    pub source_id: String,
+    pub corrects: Option<String>,
+    pub gross_total: i64,
+}
+
+pub struct Refund {
+    pub id: String,
+    pub payment_id: String,
+    pub amount: i64,
+    pub status: String,
+}
+
+/// What invoicing wrote: the orders and their payment history, refunds, documents, the
+/// number counters and what is still due.
+pub struct Invoicing {
+    /// id → (number, status)
+    pub orders: HashMap<String, (String, String)>,
+    /// The orders that were ever paid (an event to `paid`).
+    pub paid: HashSet<String>,
+    /// id → order id
+    pub payments: HashMap<String, String>,
+    pub refunds: Vec<Refund>,
+    pub documents: Vec<Doc>,
+    /// (series, year) → last
+    pub counters: BTreeMap<(String, i32), i64>,
+    pub due: i64,
+}
+
+/// How many documents are still due: (invoices, credit notes).
+pub fn documents_due(db: &Db) -> anyhow::Result<(i64, i64)> {
+    let mut conn = db.get()?;
+    let kinds: Vec<String> = documents_due::table
+        .select(documents_due::kind)
+        .load(&mut *conn)?;
+    let invoices = kinds
+        .iter()
+        .filter(|k| *k == DocumentKind::Invoice.as_str())
+        .count();
+    let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+    Ok((count(invoices), count(kinds.len() - invoices)))
+}
+
+pub fn load_invoicing(db: &Db) -> anyhow::Result<Invoicing> {
+    let mut conn = db.get()?;
+    let conn = &mut *conn;
+    let documents = documents::table
+        .select((
+            documents::number,
+            documents::kind,
+            documents::series,
+            documents::year,
+            documents::seq,
+            documents::order_id,
+            documents::payment_id,
+            documents::source_id,
+            documents::corrects,
+            documents::gross_total,
+        ))
+        .load::<(
+            String,
+            String,
+            String,
+            i32,
+            i64,
+            String,
+            String,
+            String,
+            Option<String>,
+            i64,
+        )>(conn)?
+        .into_iter()
+        .map(
+            |(
+                number,
+                kind,
+                series,
+                year,
+                seq,
+                order_id,
+                payment_id,
+                source_id,
+                corrects,
+                gross_total,
+            )| Doc {
+                number,
+                kind,
+                series,
+                year,
+                seq,
+                order_id,
+                payment_id,
+                source_id,
+                corrects,
+                gross_total,
+            },
+        )
+        .collect();
+    Ok(Invoicing {
+        orders: orders::table
+            .select((orders::id, orders::number, orders::status))
+            .load::<(String, String, String)>(conn)?
+            .into_iter()
+            .map(|(id, number, status)| (id, (number, status)))
+            .collect(),
+        paid: order_events::table
+            .filter(order_events::to_status.eq("paid"))
+            .select(order_events::order_id)
+            .load::<String>(conn)?
+            .into_iter()
+            .collect(),
+        payments: payments::table
+            .select((payments::id, payments::order_id))
+            .load::<(String, String)>(conn)?
+            .into_iter()
+            .collect(),
+        refunds: refunds::table
+            .select((
+                refunds::id,
+                refunds::payment_id,
+                refunds::amount,
+                refunds::status,
+            ))
+            .load::<(String, String, i64, String)>(conn)?
+            .into_iter()
+            .map(|(id, payment_id, amount, status)| Refund {
+                id,
+                payment_id,
+                amount,
+                status,
+            })
+            .collect(),
+        documents,
+        counters: document_counters::table
+            .select((
+                document_counters::series,
+                document_counters::year,
+                document_counters::last,
+            ))
+            .load::<(String, i32, i64)>(conn)?
+            .into_iter()
+            .map(|(series, year, last)| ((series, year), last))
+            .collect(),
+        due: documents_due::table.count().get_result(conn)?,
+    })
+}
+
+impl Invoicing {
+    pub fn invoices(&self) -> impl Iterator<Item = &Doc> {
+        self.documents
+            .iter()
+            .filter(|d| d.kind == DocumentKind::Invoice.as_str())
+    }
+
+    pub fn credit_notes(&self) -> impl Iterator<Item = &Doc> {
+        self.documents
+            .iter()
+            .filter(|d| d.kind == DocumentKind::CreditNote.as_str())
+    }
+
+    /// Numbering and coverage, whatever the history that led here:
+    /// - every order ever paid has exactly one invoice, for one of its payments, and every
+    ///   invoice is of an order that was paid;
+    /// - every succeeded refund of an invoiced payment has exactly one credit note, which
+    ///   corrects that invoice for the refund's amount, and every credit note is of one;
+    /// - every number is its series, year and seq; numbers and sources are unique;
+    /// - for every (series, year) the seqs are exactly 1..n and its counter is at n, and no
+    ///   counter has moved without a document;
+    /// - nothing is left in `documents_due`.
+    ///
+    /// Returns the (series, year) groups with their counts.
+    pub fn check_documents(&self, verdict: &mut Verdict) -> BTreeMap<(String, i32), usize> {
+        let mut invoices_of: HashMap<&str, Vec<&Doc>> = HashMap::new();
+        let mut invoice_of_payment: HashMap<&str, &Doc> = HashMap::new();
+        for d in self.invoices() {
+            invoices_of.entry(&d.order_id).or_default().push(d);
+            invoice_of_payment.insert(&d.payment_id, d);
+            verdict.check(self.paid.contains(&d.order_id), || {
+                format!(
+                    "invoice {} is of order {}, never paid",
+                    d.number, d.order_id
+                )
+            });
+            verdict.check(
+                d.source_id == d.payment_id
+                    && self.payments.get(&d.payment_id) == Some(&d.order_id),
+                || {
+                    format!(
+                        "invoice {} is for payment {} (source {}), not one of order {}",
+                        d.number, d.payment_id, d.source_id, d.order_id
+                    )
+                },
+            );
+        }
+        for order in &self.paid {
+            let n = invoices_of.get(order.as_str()).map_or(0, Vec::len);
+            verdict.check(n == 1, || {
+                let number = self.orders.get(order).map_or("?", |o| o.0.as_str());
+                format!("paid order {number} has {n} invoices")
+            });
+        }
+
+        let mut notes_of: HashMap<&str, Vec<&Doc>> = HashMap::new();
+        for d in self.credit_notes() {
+            notes_of.entry(&d.source_id).or_default().push(d);
+        }
+        let refunds: HashMap<&str, &Refund> =
+            self.refunds.iter().map(|r| (r.id.as_str(), r)).collect();
+        for r in &self.refunds {
+            let Some(invoice) = invoice_of_payment.get(r.payment_id.as_str()) else {
+                continue;
+            };
+            let notes = notes_of.get(r.id.as_str()).map_or(&[][..], Vec::as_slice);
+            if r.status != "succeeded" {
+                verdict.check(notes.is_empty(), || {
+                    format!("refund {} is {} but has a credit note", r.id, r.status)
+                });
+                continue;
+            }
+            verdict.check(notes.len() == 1, || {
+                format!(
+                    "succeeded refund {} of invoice {} has {} credit notes",
+                    r.id,
+                    invoice.number,
+                    notes.len()
+                )
+            });
+            for note in notes {
+                verdict.check(
+                    note.corrects.as_deref() == Some(invoice.number.as_str())
+                        && note.payment_id == r.payment_id
+                        && note.order_id == invoice.order_id
+                        && note.gross_total == r.amount,
+                    || {
+                        format!(
+                            "credit note {} (corrects {:?}, {} gross) for refund {} of {} on \
+                             invoice {}",
+                            note.number,
+                            note.corrects,
+                            note.gross_total,
+                            r.id,
+                            r.amount,
+                            invoice.number
+                        )
+                    },
+                );
+            }
+        }
+        for d in self.credit_notes() {
+            let ok = refunds.get(d.source_id.as_str()).is_some_and(|r| {
+                r.status == "succeeded" && invoice_of_payment.contains_key(r.payment_id.as_str())
+            });
+            verdict.check(ok, || {
+                format!(
+                    "credit note {} is for {}, no succeeded refund of an invoiced payment",
+                    d.number, d.source_id
+                )
+            });
+        }
+
+        let mut numbers = HashSet::new();
+        let mut sources = HashSet::new();
+        let mut groups: BTreeMap<(String, i32), Vec<i64>> = BTreeMap::new();
+        for d in &self.documents {
+            let kind = DocumentKind::parse(&d.kind);
+            verdict.check(
+                kind.is_some_and(|k| {
+                    k.series() == d.series && d.number == model::number(k, d.year, d.seq)
+                }),
+                || {
+                    format!(
+                        "document {} is a {} of series {} year {} seq {}",
+                        d.number, d.kind, d.series, d.year, d.seq
+                    )
+                },
+            );
+            verdict.check(numbers.insert(d.number.as_str()), || {
+                format!("number {} issued twice", d.number)
+            });
+            verdict.check(sources.insert(d.source_id.as_str()), || {
+                format!("two documents for {}", d.source_id)
+            });
+            groups
+                .entry((d.series.clone(), d.year))
+                .or_default()
+                .push(d.seq);
+        }
+        for ((series, year), seqs) in &mut groups {
+            seqs.sort_unstable();
+            let n = seqs.len();
+            let expected: Vec<i64> = (1..=i64::try_from(n).unwrap_or(i64::MAX)).collect();
+            verdict.check(*seqs == expected, || {
+                let present: HashSet<i64> = seqs.iter().copied().collect();
+                let mut seen = HashSet::new();
+                let duplicates: Vec<i64> =
+                    seqs.iter().copied().filter(|s| !seen.insert(*s)).collect();
+                let top = seqs.last().copied().unwrap_or(0);
+                let missing: Vec<i64> = (1..=top).filter(|s| !present.contains(s)).collect();
+                format!(
+                    "{series}-{year}: {n} documents, seq up to {top}; missing {missing:?}, \
+                     duplicated {duplicates:?}"
+                )
+            });
+            let last = self.counters.get(&(series.clone(), *year)).copied();
+            verdict.check(last == i64::try_from(n).ok(), || {
+                format!("{series}-{year}: {n} documents but the counter is at {last:?}")
+            });
+        }
+        for ((series, year), last) in &self.counters {
+            verdict.check(groups.contains_key(&(series.clone(), *year)), || {
+                format!("{series}-{year}: the counter is at {last} but no document has the series")
+            });
+        }
+        verdict.check(self.due == 0, || {
+            format!("{} document(s) still due", self.due)
+        });
+        groups.into_iter().map(|(k, v)| (k, v.len())).collect()
     }
 }
