@@ -820,3 +820,84 @@ async fn the_gateway_gets_codes_and_notices_as_consent_allows() {
     .await;
     assert!(told, "the asker is told");
 }
+
+#[actix_web::test]
+async fn a_guest_s_erasure_says_which_invoices_keep_their_name_and_until_when() {
+    use chrono::Datelike;
+    let app = TestApp::spawn().await;
+    let variant = stocked_variant(&app, "guest-invoiced", 5, 4900).await;
+    let email = unique_email("guest-inv");
+    let cart = guest_cart(&app, &variant, 1).await;
+    let order = json_of(
+        checkout(&app, &cart, "gi-1", &checkout_body(&email)).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let number = order["number"].as_str().unwrap().to_owned();
+    let token = order["order_token"].as_str().unwrap().to_owned();
+    let payment = json_of(
+        app.client
+            .post(app.url(&format!("/v1/orders/{number}/payments")))
+            .header("x-order-token", &token)
+            .header("idempotency-key", "gi-pay")
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::CREATED,
+    )
+    .await;
+    let now = chrono::Utc::now().timestamp();
+    let captured = crate::fixtures::send_event(
+        &app,
+        &payment,
+        "evt_gi",
+        "payment.captured",
+        now,
+        crate::fixtures::WEBHOOK_SECRET,
+    )
+    .await;
+    assert_eq!(captured.status(), StatusCode::OK);
+    let n = number.clone();
+    app.query(move |conn| {
+        diesel::update(orders::table.filter(orders::number.eq(n)))
+            .set((
+                orders::status.eq("closed"),
+                orders::closed_at.eq(Some(valise::db::now())),
+            ))
+            .execute(conn)
+    })
+    .await;
+    let asked = json_of(
+        app.post_json(
+            "/v1/privacy/requests",
+            &json!({"email": email, "kind": "erasure"}),
+        )
+        .await,
+        StatusCode::ACCEPTED,
+    )
+    .await;
+    let id = asked["id"].as_str().unwrap().to_owned();
+    let (_, code) = pending_code(&app, &id).await.unwrap();
+    let verified = json_of(verify(&app, &id, &code).await, StatusCode::OK).await;
+    assert_eq!(verified["request"]["status"], "completed");
+    let year = chrono::Utc::now().year();
+    assert_eq!(
+        verified["request"]["kept_by_law"][0]["record"],
+        format!("INV-{year}-000001")
+    );
+    assert_eq!(
+        verified["request"]["kept_by_law"][0]["until"],
+        format!("{}-12-31", year + 10)
+    );
+    // The order's own copy is shredded; the invoice still names the guest.
+    let support = app.staff(Role::Support).await;
+    let read = json_of(
+        app.get_as(&format!("/v1/admin/invoices/INV-{year}-000001"), &support)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(read["buyer"]["name"], "Quentin Zephyrine");
+    assert_eq!(read["order_number"], number.as_str());
+}

@@ -402,8 +402,10 @@ fn carry_out(
     conn: &mut DbConnection,
     crypto: &Crypto,
     row: RequestRow,
+    accounting_years: i64,
 ) -> Result<GuestVerified, ApiError> {
     let mut orders = None;
+    let mut kept_by_law = Vec::new();
     let next = match row.kind() {
         Kind::Access => {
             let bidx = row.email_bidx.clone().unwrap_or_default();
@@ -412,6 +414,16 @@ fn carry_out(
             Status::Completed
         }
         Kind::Erasure => {
+            // What the law keeps is read before the erasure removes the orders' lookup.
+            let bidx = row.email_bidx.clone().unwrap_or_default();
+            let ids: Vec<String> = guest_orders(conn, &bidx)?
+                .iter()
+                .map(|o| o.id.to_string())
+                .collect();
+            kept_by_law = crate::invoices::read::kept_by_law(conn, &ids, accounting_years)?
+                .into_iter()
+                .map(|(number, until)| super::KeptRecord::invoice(number, until))
+                .collect();
             if erase_guest_orders(conn, crypto, &row)? {
                 Status::Completed
             } else {
@@ -422,10 +434,9 @@ fn carry_out(
     };
     store::transition(conn, &row.id, Status::PendingVerification, next)?;
     let row = store::get(conn, &row.id)?.ok_or(ApiError::NotFound)?;
-    Ok(GuestVerified {
-        request: RequestView::from(&row),
-        orders,
-    })
+    let mut request = RequestView::from(&row);
+    request.kept_by_law = kept_by_law;
+    Ok(GuestVerified { request, orders })
 }
 
 /// Verify a guest request.
@@ -450,6 +461,7 @@ fn carry_out(
 async fn verify(
     db: web::Data<Db>,
     crypto: web::Data<Crypto>,
+    retention: web::Data<crate::retention::Settings>,
     id: web::Path<String>,
     body: Json<Verification>,
 ) -> Result<HttpResponse, ApiError> {
@@ -459,11 +471,12 @@ async fn verify(
     }
     let crypto = crypto.into_inner();
     let id = id.into_inner();
+    let years = retention.accounting_years;
     let outcome = db
         .run(move |conn| {
             crate::db::write_transaction(conn, |conn| {
                 match check_code(conn, &crypto, &id, &code)? {
-                    Checked::Verified(row) => carry_out(conn, &crypto, *row).map(Ok),
+                    Checked::Verified(row) => carry_out(conn, &crypto, *row, years).map(Ok),
                     other => Ok(Err(other)),
                 }
             })
