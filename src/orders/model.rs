@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::auth::Role;
 use crate::config::Shipping;
 use crate::invalid::Invalid;
 use crate::notifications::Kind;
@@ -170,6 +171,44 @@ pub enum Actor {
     Support,
     /// The service itself: payment webhooks, expiry, closing.
     System,
+}
+
+impl Actor {
+    /// Whom a staff member acts as: fulfilment and above run the warehouse (start
+    /// fulfilment, ship, deliver) and may cancel; support, and the privacy officer who has
+    /// support's rights, may only cancel on a customer's behalf.
+    pub fn staff(role: Role) -> Actor {
+        if role.includes(Role::Fulfillment) {
+            Actor::Fulfillment
+        } else {
+            Actor::Support
+        }
+    }
+}
+
+/// Why staff cancel an order, as the order's history shows it to staff and to its owner:
+/// 1–500 characters, surrounding whitespace trimmed, no control characters (not even line
+/// breaks: it shows on one line). Never sent to integrators or in notifications.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CancelReason(String);
+
+impl CancelReason {
+    pub const MAX: usize = 500;
+
+    pub fn parse(raw: &str) -> Result<CancelReason, Invalid> {
+        let value = crate::text::text("reason", raw, Self::MAX)?;
+        if value.contains('\n') {
+            return Err(Invalid::field(
+                "reason",
+                format!("must be 1 to {} characters on one line", Self::MAX),
+            ));
+        }
+        Ok(CancelReason(value))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -454,6 +493,35 @@ pub fn shipping_for(subtotal: i64, shipping: Shipping) -> i64 {
 mod tests {
     use super::*;
     use OrderStatus::*;
+
+    #[test]
+    fn support_only_cancels_and_fulfilment_upwards_runs_the_warehouse() {
+        assert_eq!(Actor::staff(Role::Support), Actor::Support);
+        assert_eq!(Actor::staff(Role::PrivacyOfficer), Actor::Support);
+        for role in [Role::Fulfillment, Role::Manager, Role::Admin] {
+            assert_eq!(Actor::staff(role), Actor::Fulfillment);
+        }
+        assert_eq!(allowed_actions(Paid, Actor::Support), vec![Action::Cancel]);
+        assert_eq!(allowed_actions(Paid, Actor::Owner), vec![Action::Cancel]);
+        assert_eq!(
+            allowed_actions(Paid, Actor::Fulfillment),
+            vec![Action::Cancel, Action::StartFulfillment, Action::Ship]
+        );
+    }
+
+    #[test]
+    fn a_cancel_reason_is_one_trimmed_line_of_at_most_500_characters() {
+        assert_eq!(
+            CancelReason::parse("  Out of stock at the supplier. ")
+                .unwrap()
+                .as_str(),
+            "Out of stock at the supplier."
+        );
+        assert!(CancelReason::parse(&"é".repeat(500)).is_ok());
+        for bad in ["", "   ", "two\nlines", "bell\u{7}", &"x".repeat(501)] {
+            assert!(CancelReason::parse(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn every_legal_transition_and_only_those() {
