@@ -21,13 +21,11 @@ use crate::http::extract::Json;
 /// Why staff cancel an order.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"reason": "The customer asked by phone to cancel; the wrong colour was ordered."}))]
+#[schema(example = json!({"reason": "customer_request"}))]
 pub struct StaffCancellation {
-    /// 1–500 characters on one line (surrounding whitespace trimmed, no control characters).
     /// Shown in the order's history to staff and to the order's owner; never sent to
     /// integrators or in notifications.
-    #[schema(min_length = 1, max_length = 500)]
-    pub reason: String,
+    pub reason: CancelReason,
 }
 
 /// Applies `action` to order `number` as `principal` and answers the staff view of it.
@@ -54,7 +52,7 @@ async fn act(
                     actor: Actor::staff(principal.role),
                     changed_by: ChangedBy::Staff,
                     actor_id: Some(&principal.id),
-                    reason: reason.as_ref().map(CancelReason::as_str),
+                    reason: reason.map(CancelReason::as_str),
                 },
             )?;
             let order = store::get(conn, &order.id)?.ok_or(ApiError::NotFound)?;
@@ -128,7 +126,7 @@ pub async fn cancel(
     number: web::Path<String>,
     body: Json<StaffCancellation>,
 ) -> Result<HttpResponse, ApiError> {
-    let reason = CancelReason::parse(&body.into_inner().reason)?;
+    let reason = body.into_inner().reason;
     let view = act(
         db,
         crypto,

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::model::{allowed_actions, Action, Actor, Address, ChangedBy, OrderStatus};
+use super::model::{allowed_actions, Action, Actor, Address, CancelReason, ChangedBy, OrderStatus};
 use super::store::{self, OrderRow, Parts, TaxLineRow};
 use crate::carts::routes::Totals;
 use crate::catalog::model::Money;
@@ -54,8 +54,8 @@ pub struct StatusChange {
     pub by: ChangedBy,
     /// When (RFC 3339, UTC).
     pub at: DateTime<Utc>,
-    /// Why staff cancelled the order, as they gave it; null for every other change.
-    pub reason: Option<String>,
+    /// Why staff cancelled the order; null for every other change.
+    pub reason: Option<CancelReason>,
 }
 
 /// An order's events as its history shows them, oldest first.
@@ -67,7 +67,7 @@ pub fn history(events: Vec<store::EventRow>) -> Vec<StatusChange> {
             to: OrderStatus::parse(&e.to_status).unwrap_or(OrderStatus::Cancelled),
             by: ChangedBy::parse(&e.actor_kind).unwrap_or(ChangedBy::System),
             at: e.at.and_utc(),
-            reason: e.reason,
+            reason: e.reason.as_deref().and_then(CancelReason::parse),
         })
         .collect()
 }

@@ -9,7 +9,7 @@ use valise::orders::model::Action;
 use crate::fixtures::{customer_order, send_event, start_payment, stocked_variant, WEBHOOK_SECRET};
 use crate::helpers::{assert_problem, json_of, unique_email, Session, TestApp};
 
-const REASON: &str = "Customer phoned: ordered the wrong colour.";
+const REASON: &str = "customer_request";
 
 /// The route of each action as the owner and as staff take it; `None` for the service's own
 /// actions, which no person may be offered. The match has no catch-all arm: a new `Action`
@@ -275,10 +275,10 @@ async fn staff_cancel_with_a_reason_refunds_and_both_histories_show_it() {
 
     for bad in [
         json!({}),
-        json!({"reason": "   "}),
-        json!({"reason": "x".repeat(501)}),
-        json!({"reason": "line\nbreak"}),
-        json!({"reason": "bell\u{7}"}),
+        json!({"reason": ""}),
+        json!({"reason": "Customer phoned: ordered the wrong colour."}),
+        json!({"reason": "Customer_Request"}),
+        json!({"reason": 7}),
     ] {
         let refused = shop.post(&support, &path, Some(bad.clone())).await;
         assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
@@ -289,11 +289,7 @@ async fn staff_cancel_with_a_reason_refunds_and_both_histories_show_it() {
     assert_problem(refused, StatusCode::FORBIDDEN, "forbidden").await;
 
     let cancelled = shop
-        .post(
-            &support,
-            &path,
-            Some(json!({"reason": format!("  {REASON} ")})),
-        )
+        .post(&support, &path, Some(json!({ "reason": REASON })))
         .await;
     let cancelled = json_of(cancelled, StatusCode::OK).await;
     assert_eq!(cancelled["status"], "cancelled");
