@@ -293,6 +293,7 @@ diesel::table! {
         actor_id -> Nullable<Text>,
         note -> Nullable<Text>,
         at -> Timestamp,
+        reason -> Nullable<Text>,
     }
 }
 

@@ -14,7 +14,7 @@ use super::model::{
     allowed_actions, is_order_number, Action, Actor, Address, ChangedBy, MaskedAddress, OrderStatus,
 };
 use super::store::{self, OrderRow};
-use super::view::{open_personal, tax_view};
+use super::view::{history, open_personal, tax_view, StatusChange};
 use crate::audit::{self, Actor as AuditActor, Event};
 use crate::auth::{min, Auth, Principal, Role};
 use crate::carts::routes::Totals;
@@ -31,6 +31,8 @@ use crate::tax::view::TaxView;
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list)
         .service(get_one)
+        .service(super::admin_actions::start_fulfillment)
+        .service(super::admin_actions::cancel)
         .service(ship)
         .service(deliver);
 }
@@ -177,6 +179,8 @@ pub struct StaffOrderView {
     pub customer: CustomerKind,
     /// The shipping address in the form this role may see (`visibility` says which).
     pub shipping_address: StaffAddress,
+    /// Every status change, oldest first, with who made it and why staff cancelled.
+    pub history: Vec<StatusChange>,
     /// When the order was placed (RFC 3339, UTC).
     pub created_at: DateTime<Utc>,
 }
@@ -207,6 +211,10 @@ fn staff_order_view_example() -> serde_json::Value {
         "payment_status": "captured",
         "customer": "registered",
         "shipping_address": {"visibility": "masked", "initials": "L.V.", "city": "Gent", "country": "BE"},
+        "history": [
+            {"from": null, "to": "pending_payment", "by": "owner", "at": "2025-11-25T14:19:48Z", "reason": null},
+            {"from": "pending_payment", "to": "paid", "by": "system", "at": "2025-11-25T14:21:12Z", "reason": null}
+        ],
         "created_at": "2025-11-25T14:19:48Z"
     })
 }
@@ -257,16 +265,8 @@ pub struct NewShipment {
     pub tracking_number: String,
 }
 
-fn staff_actor(principal: &Principal) -> Actor {
-    if principal.role.includes(Role::Fulfillment) {
-        Actor::Fulfillment
-    } else {
-        Actor::Support
-    }
-}
-
 /// Builds the staff view; opens the full address (and audits it) only when allowed.
-fn staff_view(
+pub(super) fn staff_view(
     conn: &mut DbConnection,
     crypto: &Crypto,
     principal: &Principal,
@@ -302,7 +302,7 @@ fn staff_view(
         id: order.id.to_string(),
         number: order.number.clone(),
         status,
-        allowed_transitions: allowed_actions(status, staff_actor(principal)),
+        allowed_transitions: allowed_actions(status, Actor::staff(principal.role)),
         totals: Totals {
             subtotal: money(order.subtotal),
             shipping: money(order.shipping),
@@ -320,11 +320,12 @@ fn staff_view(
             CustomerKind::Guest
         },
         shipping_address,
+        history: history(store::events(conn, &order.id)?),
         created_at: order.created_at.and_utc(),
     })
 }
 
-fn by_number(conn: &mut DbConnection, number: &str) -> Result<OrderRow, ApiError> {
+pub(super) fn by_number(conn: &mut DbConnection, number: &str) -> Result<OrderRow, ApiError> {
     if !is_order_number(number) {
         return Err(ApiError::NotFound);
     }
@@ -483,6 +484,7 @@ async fn ship(
                         actor: Actor::Fulfillment,
                         changed_by: ChangedBy::Staff,
                         actor_id: Some(&principal.id),
+                        reason: None,
                     },
                 )?;
                 store::record_shipment(conn, &order, &carrier, &tracking)?;
@@ -533,6 +535,7 @@ async fn deliver(
                         actor: Actor::Fulfillment,
                         changed_by: ChangedBy::Staff,
                         actor_id: Some(&principal.id),
+                        reason: None,
                     },
                 )?;
                 let order = store::get(conn, &order.id)?.ok_or(ApiError::NotFound)?;

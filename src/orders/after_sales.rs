@@ -366,6 +366,7 @@ pub fn close_due(
                     actor: Actor::System,
                     changed_by: ChangedBy::System,
                     actor_id: None,
+                    reason: None,
                 },
             ) {
                 Ok(_) => {

@@ -240,6 +240,7 @@ fn place_order(
         OrderStatus::PendingPayment,
         ChangedBy::Owner,
         actor_id,
+        None,
     )?;
     let subject = input.user_id.as_deref().unwrap_or(&order_id).to_owned();
     policies::store::record_acceptance(conn, &subject, current_policy, "checkout")?;

@@ -15,6 +15,8 @@ pub struct Change<'a> {
     /// Who it is, as the order's history shows it.
     pub changed_by: ChangedBy,
     pub actor_id: Option<&'a str>,
+    /// Why, as staff gave it (a staff cancellation); shown in the order's history only.
+    pub reason: Option<&'a str>,
 }
 
 /// Checks and applies one transition. Returns the new status.
@@ -39,6 +41,7 @@ pub fn apply(conn: &mut DbConnection, change: &Change<'_>) -> Result<OrderStatus
         to,
         change.changed_by,
         change.actor_id,
+        change.reason,
     )?;
     if matches!(to, OrderStatus::Cancelled | OrderStatus::Expired) && from.before_shipment() {
         store::release_stock(conn, &change.order.id)?;
@@ -86,6 +89,7 @@ pub fn expire_due(conn: &mut DbConnection, batch: i64) -> Result<usize, ApiError
                     actor: Actor::System,
                     changed_by: ChangedBy::System,
                     actor_id: None,
+                    reason: None,
                 },
             ) {
                 Ok(_) => Ok(true),

@@ -3,6 +3,7 @@
 pub mod access;
 pub mod address;
 pub mod admin;
+pub mod admin_actions;
 pub mod after_sales;
 pub mod checkout;
 pub mod lifecycle;

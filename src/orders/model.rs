@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::auth::Role;
 use crate::config::Shipping;
 use crate::invalid::Invalid;
 use crate::notifications::Kind;
@@ -170,6 +171,71 @@ pub enum Actor {
     Support,
     /// The service itself: payment webhooks, expiry, closing.
     System,
+}
+
+impl Actor {
+    /// Whom a staff member acts as: fulfilment and above run the warehouse (start
+    /// fulfilment, ship, deliver) and may cancel; support, and the privacy officer who has
+    /// support's rights, may only cancel on a customer's behalf.
+    pub fn staff(role: Role) -> Actor {
+        if role.includes(Role::Fulfillment) {
+            Actor::Fulfillment
+        } else {
+            Actor::Support
+        }
+    }
+}
+
+/// Why staff cancelled an order, as the order's history shows it to staff and to its owner.
+/// A vocabulary rather than free text: a note typed about a customer would be personal data
+/// in the clear, kept for the years of the accounting record. Never sent to integrators or
+/// in notifications.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CancelReason {
+    /// The customer asked (by phone, mail or the after-sales desk).
+    CustomerRequest,
+    /// The goods cannot be supplied.
+    OutOfStock,
+    /// The payment was not right (a dispute, a mismatch).
+    PaymentProblem,
+    /// The order looks fraudulent.
+    SuspectedFraud,
+    /// The carrier cannot deliver to the address.
+    UndeliverableAddress,
+    /// The customer placed the same order twice.
+    DuplicateOrder,
+    /// Anything else.
+    Other,
+}
+
+impl CancelReason {
+    pub const ALL: [CancelReason; 7] = [
+        CancelReason::CustomerRequest,
+        CancelReason::OutOfStock,
+        CancelReason::PaymentProblem,
+        CancelReason::SuspectedFraud,
+        CancelReason::UndeliverableAddress,
+        CancelReason::DuplicateOrder,
+        CancelReason::Other,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CancelReason::CustomerRequest => "customer_request",
+            CancelReason::OutOfStock => "out_of_stock",
+            CancelReason::PaymentProblem => "payment_problem",
+            CancelReason::SuspectedFraud => "suspected_fraud",
+            CancelReason::UndeliverableAddress => "undeliverable_address",
+            CancelReason::DuplicateOrder => "duplicate_order",
+            CancelReason::Other => "other",
+        }
+    }
+
+    /// The reason a stored name stands for.
+    pub fn parse(name: &str) -> Option<CancelReason> {
+        Self::ALL.into_iter().find(|r| r.as_str() == name)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -454,6 +520,30 @@ pub fn shipping_for(subtotal: i64, shipping: Shipping) -> i64 {
 mod tests {
     use super::*;
     use OrderStatus::*;
+
+    #[test]
+    fn support_only_cancels_and_fulfilment_upwards_runs_the_warehouse() {
+        assert_eq!(Actor::staff(Role::Support), Actor::Support);
+        assert_eq!(Actor::staff(Role::PrivacyOfficer), Actor::Support);
+        for role in [Role::Fulfillment, Role::Manager, Role::Admin] {
+            assert_eq!(Actor::staff(role), Actor::Fulfillment);
+        }
+        assert_eq!(allowed_actions(Paid, Actor::Support), vec![Action::Cancel]);
+        assert_eq!(allowed_actions(Paid, Actor::Owner), vec![Action::Cancel]);
+        assert_eq!(
+            allowed_actions(Paid, Actor::Fulfillment),
+            vec![Action::Cancel, Action::StartFulfillment, Action::Ship]
+        );
+    }
+
+    #[test]
+    fn every_cancel_reason_reads_back_from_its_name() {
+        for reason in CancelReason::ALL {
+            assert_eq!(CancelReason::parse(reason.as_str()), Some(reason));
+            assert_eq!(serde_json::to_value(reason).unwrap(), reason.as_str());
+        }
+        assert_eq!(CancelReason::parse("because"), None);
+    }
 
     #[test]
     fn every_legal_transition_and_only_those() {

@@ -178,6 +178,7 @@ async fn cancel_order(
                         actor: Actor::Owner,
                         changed_by: ChangedBy::Owner,
                         actor_id: requester.user_id(),
+                        reason: None,
                     },
                 )?;
                 let order = store::get(conn, &order.id)?.ok_or(ApiError::NotFound)?;

@@ -86,6 +86,8 @@ pub struct EventRow {
     pub to_status: String,
     pub actor_kind: String,
     pub at: chrono::NaiveDateTime,
+    /// Why staff cancelled the order; null for every other change.
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -307,12 +309,14 @@ pub fn record_event(
     to: OrderStatus,
     changed_by: ChangedBy,
     actor_id: Option<&str>,
+    reason: Option<&str>,
 ) -> QueryResult<EventRow> {
     let event = EventRow {
         from_status: from.map(|s| s.as_str().to_owned()),
         to_status: to.as_str().to_owned(),
         actor_kind: changed_by.as_str().to_owned(),
         at: crate::db::now(),
+        reason: reason.map(str::to_owned),
     };
     diesel::insert_into(order_events::table)
         .values((
@@ -323,6 +327,7 @@ pub fn record_event(
             order_events::actor_kind.eq(&event.actor_kind),
             order_events::actor_id.eq(actor_id),
             order_events::at.eq(event.at),
+            order_events::reason.eq(&event.reason),
         ))
         .execute(conn)?;
     Ok(event)

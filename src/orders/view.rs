@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::model::{allowed_actions, Action, Actor, Address, ChangedBy, OrderStatus};
+use super::model::{allowed_actions, Action, Actor, Address, CancelReason, ChangedBy, OrderStatus};
 use super::store::{self, OrderRow, Parts, TaxLineRow};
 use crate::carts::routes::Totals;
 use crate::catalog::model::Money;
@@ -54,6 +54,22 @@ pub struct StatusChange {
     pub by: ChangedBy,
     /// When (RFC 3339, UTC).
     pub at: DateTime<Utc>,
+    /// Why staff cancelled the order; null for every other change.
+    pub reason: Option<CancelReason>,
+}
+
+/// An order's events as its history shows them, oldest first.
+pub fn history(events: Vec<store::EventRow>) -> Vec<StatusChange> {
+    events
+        .into_iter()
+        .map(|e| StatusChange {
+            from: e.from_status.as_deref().and_then(OrderStatus::parse),
+            to: OrderStatus::parse(&e.to_status).unwrap_or(OrderStatus::Cancelled),
+            by: ChangedBy::parse(&e.actor_kind).unwrap_or(ChangedBy::System),
+            at: e.at.and_utc(),
+            reason: e.reason.as_deref().and_then(CancelReason::parse),
+        })
+        .collect()
 }
 
 /// A parcel handed to a carrier.
@@ -151,8 +167,8 @@ pub fn order_view_example() -> serde_json::Value {
             "city": "Gent", "postal_code": "9000", "region": null, "country": "BE"
         },
         "history": [
-            {"from": null, "to": "pending_payment", "by": "owner", "at": "2025-11-25T14:19:48Z"},
-            {"from": "pending_payment", "to": "paid", "by": "system", "at": "2025-11-25T14:21:12Z"}
+            {"from": null, "to": "pending_payment", "by": "owner", "at": "2025-11-25T14:19:48Z", "reason": null},
+            {"from": "pending_payment", "to": "paid", "by": "system", "at": "2025-11-25T14:21:12Z", "reason": null}
         ],
         "shipments": [],
         "pay_before": null,
@@ -280,16 +296,7 @@ pub fn build(
             quantity: i.quantity,
         })
         .collect();
-    let history = parts
-        .events
-        .into_iter()
-        .map(|e| StatusChange {
-            from: e.from_status.as_deref().and_then(OrderStatus::parse),
-            to: OrderStatus::parse(&e.to_status).unwrap_or(OrderStatus::Cancelled),
-            by: ChangedBy::parse(&e.actor_kind).unwrap_or(ChangedBy::System),
-            at: e.at.and_utc(),
-        })
-        .collect();
+    let history = history(parts.events);
     let shipments = parts
         .shipments
         .into_iter()

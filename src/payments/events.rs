@@ -200,6 +200,7 @@ fn move_payment(
                     actor: Actor::System,
                     changed_by: ChangedBy::System,
                     actor_id: None,
+                    reason: None,
                 },
             )?;
             // Paid: its invoice is due, issued once this transaction has committed.

@@ -25,6 +25,7 @@ mod metrics;
 mod migrations;
 mod money;
 mod openapi;
+mod order_actions;
 mod orders;
 mod orders_admin;
 mod outbox;
