@@ -80,6 +80,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
                     .configure(payments::routes::configure_admin)
                     .configure(invoices::routes::configure_admin)
                     .configure(orders::admin::configure)
+                    .configure(orders::admin_actions::configure)
                     .configure(orders::after_sales::configure_admin)
                     .configure(privacy::requests::admin::configure)
                     .configure(policies::admin::configure_admin)

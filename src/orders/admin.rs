@@ -31,8 +31,6 @@ use crate::tax::view::TaxView;
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list)
         .service(get_one)
-        .service(super::admin_actions::start_fulfillment)
-        .service(super::admin_actions::cancel)
         .service(ship)
         .service(deliver);
 }

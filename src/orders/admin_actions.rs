@@ -18,6 +18,10 @@ use crate::db::{write_transaction, Db};
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::Json;
 
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(start_fulfillment).service(cancel);
+}
+
 /// Why staff cancel an order.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
