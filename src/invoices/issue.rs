@@ -15,9 +15,8 @@ use crate::crypto::{Column, Crypto, CryptoError, DataKey};
 use crate::db::{write_transaction, Db, DbConnection};
 use crate::http::error::ApiError;
 use crate::notifications::{self, Kind};
-use crate::orders::model::Address;
 use crate::orders::store::{self as orders, OrderRow};
-use crate::orders::view::SHIPPING_ADDRESS;
+use crate::orders::view::open_personal;
 
 /// Where a document's buyer is sealed: bound to the document's id, under its year's key.
 pub const BUYER: Column = Column::new("documents", "buyer_sealed");
@@ -148,12 +147,6 @@ pub fn issue_one(
     issuer: &Issuer,
     due: &DueRow,
 ) -> Result<Issued, ApiError> {
-    // The year's key exists before the document's transaction needs it (created by the
-    // first document of the year, in a statement of its own that concurrent first documents
-    // may all run).
-    issuer
-        .crypto
-        .period_key(conn, &model::period_key(crate::db::now().year()))?;
     write_transaction(conn, |conn| {
         let kind = due.kind();
         let now = crate::db::now();
@@ -199,6 +192,8 @@ pub fn issue_one(
         let buyer_key = model::period_key(year);
         let buyer_sealed = match &draft.buyer {
             Some(buyer) => {
+                // Created by the first document of the year: an insert that concurrent first
+                // documents may all run (one wins, the others wait for it and read its key).
                 let key = issuer.crypto.period_key(conn, &buyer_key)?;
                 let bytes = serde_json::to_vec(buyer).map_err(|e| ApiError::Internal(e.into()))?;
                 Some(key.seal(&BUYER.at(&id), &bytes)?)
@@ -383,18 +378,10 @@ fn order_buyer(
     crypto: &Crypto,
     order: &OrderRow,
 ) -> Result<Option<Buyer>, ApiError> {
-    let Some(sealed) = &order.shipping_address_sealed else {
+    let Some((_, address)) = open_personal(conn, crypto, order)? else {
         return Ok(None);
     };
-    let key = match crypto.data_key(conn, &order.id) {
-        Ok(key) => key,
-        Err(CryptoError::Shredded) => return Ok(None),
-        Err(e) => return Err(e.into()),
-    };
-    let json = key.open(&SHIPPING_ADDRESS.at(&order.id), sealed)?;
-    let fields = Address::from_sealed_json(&json)
-        .map_err(|e| ApiError::Internal(e.into()))?
-        .into_fields();
+    let fields = address.into_fields();
     let mut address = vec![fields.line1];
     address.extend(fields.line2);
     let city = match fields.region {
