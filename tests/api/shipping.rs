@@ -745,3 +745,24 @@ async fn invalid_carriers_and_methods_are_refused_field_by_field() {
     )
     .await;
 }
+
+#[actix_web::test]
+async fn the_seeded_method_follows_the_configured_charge_until_replaced() {
+    let app = TestApp::spawn_configured(|config| {
+        config.shop.shipping = valise::config::Shipping {
+            flat: 500,
+            free_from: 20_000,
+        };
+    })
+    .await;
+    let manager = app.staff(Role::Manager).await;
+    let standard = json_of(
+        app.get_as("/v1/admin/shipping/methods/standard", &manager)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(standard["configured"], true);
+    assert_eq!(standard["free_from"], eur(20_000));
+    assert_eq!(standard["zones"][0]["rates"][0]["price"], eur(500));
+}
