@@ -27,6 +27,7 @@ pub mod payments;
 pub mod policies;
 pub mod privacy;
 pub mod retention;
+pub mod shipping;
 pub mod startup;
 pub mod tax;
 pub mod text;

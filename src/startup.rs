@@ -27,7 +27,7 @@ use crate::policies;
 use crate::versions::Versions;
 use crate::{
     accounts, analytics, audit, auth, carts, catalog, invoices, notifications, orders, payments,
-    privacy, retention, tax, webhooks,
+    privacy, retention, shipping, tax, webhooks,
 };
 
 /// The OpenAPI document of the application: generated from exactly the routes it serves.
@@ -51,6 +51,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
             .configure(policies::configure)
             .configure(catalog::consultations::configure_public)
             .configure(carts::configure)
+            .configure(shipping::configure)
             .configure(orders::checkout::configure)
             .configure(orders::routes::configure)
             .configure(orders::after_sales::configure)
@@ -88,7 +89,8 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
                     .configure(notifications::admin::configure)
                     .configure(webhooks::routes::configure)
                     .configure(analytics::routes::configure_admin)
-                    .configure(tax::routes::configure),
+                    .configure(tax::routes::configure)
+                    .configure(shipping::configure_admin),
             ),
     )
     .configure(health::configure)
@@ -149,6 +151,8 @@ pub fn services(config: &Config) -> anyhow::Result<Services> {
     let db = Db::connect(&config.database_url, config.db_pool_size)?;
     prepare_database(&db)?;
     let mut conn = db.get()?;
+    shipping::store::follow_configuration(&mut conn, config.shop.shipping)
+        .context("pricing the standard shipping method by the configuration")?;
     let crypto = Crypto::init(&config.master_keys, &mut conn).context("loading keys")?;
     if let Some(boot) = &config.admin_bootstrap {
         if accounts::staff::bootstrap_admin(

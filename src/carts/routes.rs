@@ -16,7 +16,6 @@ use crate::config::Shop;
 use crate::db::{Db, DbConnection};
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{Json, OptionalJson};
-use crate::orders::model::shipping_for;
 
 pub const CART_CREATION: Policy = Policy {
     name: "cart-creation",
@@ -88,8 +87,10 @@ pub struct CartLine {
 pub struct Totals {
     /// The sum of the line totals.
     pub subtotal: Money,
-    /// Free from the shop's threshold (100.00 unless configured) and for an empty cart,
-    /// otherwise its flat charge (9.90 unless configured).
+    /// Shipping. For a cart: what the cheapest active method charges to the shop's own
+    /// country (`GET /v1/carts/{id}/shipping-options` prices each method for any
+    /// destination); 0 for an empty cart. For an order: what it pays for its method. With
+    /// the seeded `standard` method alone, as before: 9.90, free from 100.00 (configurable).
     pub shipping: Money,
     /// `subtotal` plus `shipping`: what checkout would charge now. Prices include VAT
     /// unless the shop adds tax at checkout (exclusive mode: the order shows it).
@@ -164,14 +165,13 @@ pub struct ItemQuantity {
     pub quantity: i32,
 }
 
-/// Totals from priced lines: `(unit_price, quantity)`.
-pub fn totals(lines: impl IntoIterator<Item = (i64, i32)>, shop: &Shop) -> Totals {
+/// Totals from priced lines: `(unit_price, quantity)`, and what shipping them costs.
+pub fn totals(lines: impl IntoIterator<Item = (i64, i32)>, shipping: i64, shop: &Shop) -> Totals {
     let (subtotal, count) = lines
         .into_iter()
         .fold((0i64, 0i32), |(sum, n), (price, q)| {
             (sum + price * i64::from(q), n + q)
         });
-    let shipping = shipping_for(subtotal, shop.shipping);
     let money = |amount| Money::new(amount, shop.currency);
     Totals {
         subtotal: money(subtotal),
@@ -188,7 +188,14 @@ pub fn view(
     token: Option<String>,
 ) -> Result<CartView, ApiError> {
     let lines = store::lines(conn, &cart.id)?;
-    Ok(view_of(cart, &lines, shop, token))
+    // Before a destination is known, the cart shows what the cheapest method charges to the
+    // shop's own country; `GET /v1/carts/{id}/shipping-options` prices any destination.
+    let subtotal = lines
+        .iter()
+        .map(|(q, v, p)| v.price_override.unwrap_or(p.base_price) * i64::from(*q))
+        .sum();
+    let shipping = crate::shipping::cheapest_price(conn, &shop.tax.home_country, &lines, subtotal)?;
+    Ok(view_of(cart, &lines, shop, token, shipping))
 }
 
 /// A cart's view from its lines (a new cart has none: nothing to read).
@@ -201,6 +208,7 @@ fn view_of(
     )],
     shop: &Shop,
     token: Option<String>,
+    shipping: i64,
 ) -> CartView {
     let money = |amount| Money::new(amount, shop.currency);
     let items: Vec<CartLine> = lines
@@ -222,6 +230,7 @@ fn view_of(
         .collect();
     let totals = totals(
         items.iter().map(|l| (l.unit_price.amount, l.quantity)),
+        shipping,
         shop,
     );
     CartView {
@@ -281,7 +290,7 @@ async fn create_cart(
     let cart = db
         .run(move |conn| {
             let row = store::create(conn, owner.as_deref(), token.as_deref().map(hash_secret))?;
-            Ok::<_, ApiError>(view_of(&row, &[], &shop, token))
+            Ok::<_, ApiError>(view_of(&row, &[], &shop, token, 0))
         })
         .await?;
     Ok(crate::http::created(&format!("/v1/carts/{}", cart.id)).json(cart))

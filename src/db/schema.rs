@@ -387,6 +387,44 @@ diesel::table! {
         carrier -> Text,
         tracking_number -> Text,
         shipped_at -> Timestamp,
+        tracking_url -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    shipping_carriers (code) {
+        code -> Text,
+        name -> Text,
+        tracking_url -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    shipping_methods (code) {
+        code -> Text,
+        name -> Text,
+        carrier_code -> Nullable<Text>,
+        active -> Bool,
+        volumetric_divisor -> Integer,
+        free_from -> Nullable<BigInt>,
+        zones -> Text,
+        configured -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    order_shipping (order_id) {
+        order_id -> Text,
+        method_code -> Text,
+        method_name -> Text,
+        carrier_code -> Nullable<Text>,
+        carrier_name -> Nullable<Text>,
+        price -> BigInt,
+        chargeable_grams -> BigInt,
     }
 }
 
@@ -656,6 +694,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     documents,
     shipments,
     disclosures,
+    shipping_carriers,
+    shipping_methods,
+    order_shipping,
     after_sales_cases,
     idempotency_keys,
     notifications,

@@ -40,6 +40,7 @@ use super::error::{FieldError, Problem, PROBLEM_CONTENT_TYPE};
         (name = "orders", description = "Checkout and orders: status, history, cancellation"),
         (name = "orders-admin", description = "Orders for staff: masked views, shipments, deliveries"),
         (name = "tax", description = "EU VAT rates by country and effective day (managers read, admins set)"),
+        (name = "shipping", description = "Shipping methods by zone and weight, carriers and their tracking URLs, a cart's shipping options"),
         (name = "payments", description = "Payments and the provider's signed webhooks; no card data, ever"),
         (name = "invoices", description = "Invoices and credit notes: gap-free numbers, JSON or PDF, buyers kept for the statutory period"),
         (name = "auth", description = "Accounts and sessions: register, log in, refresh, log out"),

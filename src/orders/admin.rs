@@ -14,7 +14,7 @@ use super::model::{
     allowed_actions, is_order_number, Action, Actor, Address, ChangedBy, MaskedAddress, OrderStatus,
 };
 use super::store::{self, OrderRow};
-use super::view::{history, open_personal, tax_view, StatusChange};
+use super::view::{history, open_personal, shipment_views, tax_view, ShipmentView, StatusChange};
 use crate::audit::{self, Actor as AuditActor, Event};
 use crate::auth::{min, Auth, Principal, Role};
 use crate::carts::routes::Totals;
@@ -26,6 +26,7 @@ use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{Json, Query};
 use crate::http::pagination::{paginate, PageQuery};
 use crate::payments::model::PaymentStatus;
+use crate::shipping::view::OrderShippingView;
 use crate::tax::view::TaxView;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -179,6 +180,11 @@ pub struct StaffOrderView {
     pub shipping_address: StaffAddress,
     /// Every status change, oldest first, with who made it and why staff cancelled.
     pub history: Vec<StatusChange>,
+    /// The shipping method chosen at checkout, as it was then; null on orders placed
+    /// before shipping methods existed.
+    pub shipping_method: Option<OrderShippingView>,
+    /// Parcels handed to a carrier, oldest first, with their tracking URLs.
+    pub shipments: Vec<ShipmentView>,
     /// When the order was placed (RFC 3339, UTC).
     pub created_at: DateTime<Utc>,
 }
@@ -213,6 +219,9 @@ fn staff_order_view_example() -> serde_json::Value {
             {"from": null, "to": "pending_payment", "by": "owner", "at": "2025-11-25T14:19:48Z", "reason": null},
             {"from": "pending_payment", "to": "paid", "by": "system", "at": "2025-11-25T14:21:12Z", "reason": null}
         ],
+        "shipping_method": {"code": "standard", "name": "Standard shipping", "carrier": null,
+                            "price": {"amount": 0, "currency": "EUR", "minor_unit": 2}},
+        "shipments": [],
         "created_at": "2025-11-25T14:19:48Z"
     })
 }
@@ -254,9 +263,11 @@ pub struct StaffOrderQuery {
 #[schema(example = json!({"carrier": "bpost", "tracking_number": "323299901234567890"}))]
 pub struct NewShipment {
     /// The carrier, e.g. `bpost` or `PostNL`: 1–60 characters (surrounding whitespace
-    /// trimmed, no control characters). The address is disclosed to it.
+    /// trimmed, no control characters). The address is disclosed to it. A registered
+    /// carrier (by code or name, either case) gives the shipment its tracking URL. Absent:
+    /// the carrier of the order's shipping method (422 when it names none).
     #[schema(min_length = 1, max_length = 60)]
-    pub carrier: String,
+    pub carrier: Option<String>,
     /// The carrier's tracking number: 1–60 characters (surrounding whitespace trimmed, no
     /// control characters).
     #[schema(min_length = 1, max_length = 60)]
@@ -319,6 +330,9 @@ pub(super) fn staff_view(
         },
         shipping_address,
         history: history(store::events(conn, &order.id)?),
+        shipping_method: crate::shipping::store::of_order(conn, &order.id)?
+            .map(|m| OrderShippingView::new(&m, &order.currency)),
+        shipments: shipment_views(store::shipments_of(conn, &order.id)?),
         created_at: order.created_at.and_utc(),
     })
 }
@@ -465,7 +479,11 @@ async fn ship(
 ) -> Result<HttpResponse, ApiError> {
     let number = number.into_inner();
     let body = body.into_inner();
-    let carrier = crate::text::text("carrier", &body.carrier, 60)?;
+    let carrier = body
+        .carrier
+        .as_deref()
+        .map(|c| crate::text::text("carrier", c, 60))
+        .transpose()?;
     let tracking = crate::text::text("tracking_number", &body.tracking_number, 60)?;
     let actor = AuditActor::from_principal(&auth.principal, None);
     let principal = auth.principal;
@@ -485,7 +503,19 @@ async fn ship(
                         reason: None,
                     },
                 )?;
-                store::record_shipment(conn, &order, &carrier, &tracking)?;
+                let carrier = match carrier {
+                    Some(carrier) => carrier,
+                    None => crate::shipping::store::of_order(conn, &order.id)?
+                        .and_then(|m| m.carrier_code)
+                        .ok_or_else(|| {
+                            ApiError::validation(
+                                "carrier",
+                                "is required: the order's shipping method names no carrier",
+                            )
+                        })?,
+                };
+                let url = crate::shipping::tracking_url(conn, &carrier, &tracking)?;
+                store::record_shipment(conn, &order, &carrier, &tracking, url.as_deref())?;
                 let order = store::get(conn, &order.id)?.ok_or(ApiError::NotFound)?;
                 staff_view(conn, &crypto, &principal, &actor, &order, false)
             })

@@ -8,9 +8,7 @@ use actix_web::{post, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::model::{
-    new_order_number, shipping_for, Address, AddressFields, ChangedBy, OrderStatus,
-};
+use super::model::{new_order_number, Address, AddressFields, ChangedBy, OrderStatus};
 use super::store::{self, ItemRow, OrderRow, Parts, TaxLineRow};
 use super::view::{build, OrderView};
 use super::view::{CONTACT_EMAIL, SHIPPING_ADDRESS};
@@ -19,7 +17,7 @@ use crate::auth::token::hash_secret;
 use crate::auth::Caller;
 use crate::carts::routes::out_of_stock;
 use crate::carts::store::{self as carts, Access};
-use crate::config::{Shipping, Shop, TaxMode, TaxSettings};
+use crate::config::{Shop, TaxMode, TaxSettings};
 use crate::crypto::{index_kind, Crypto};
 use crate::db::{write_transaction, Db, DbConnection};
 use crate::http::error::{ApiError, Problem};
@@ -51,7 +49,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         "name": "Lotte Vermeulen", "line1": "Kortrijksesteenweg 214", "line2": "bus 3",
         "city": "Gent", "postal_code": "9000", "country": "BE"
     },
-    "accepted_policy_version": 1
+    "accepted_policy_version": 1,
+    "shipping_method": "standard"
 }))]
 pub struct CheckoutRequest {
     /// Where order updates go: an email address of at most 254 characters once normalised
@@ -65,6 +64,13 @@ pub struct CheckoutRequest {
     /// The current privacy-policy version (`X-Policy-Version`), which the customer accepts
     /// with this order; any other version is refused (422).
     pub accepted_policy_version: i32,
+    /// The code of a shipping method available for the destination and this cart (see
+    /// `GET /v1/carts/{id}/shipping-options`); absent: the cheapest available one. One that
+    /// is unknown, inactive or does not serve the destination or the cart's weight is
+    /// refused (422 `validation-failed` on `shipping_method`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "standard")]
+    pub shipping_method: Option<String>,
 }
 
 const RACE: &str = "idempotency-race";
@@ -101,7 +107,7 @@ struct Input {
     key: String,
     hash: Vec<u8>,
     currency: String,
-    shipping: Shipping,
+    shipping_method: Option<String>,
     tax: TaxSettings,
     payment_window: chrono::Duration,
 }
@@ -171,9 +177,16 @@ fn place_order(
         .iter()
         .map(|i| i.unit_price * i64::from(i.quantity))
         .sum();
-    let shipping = shipping_for(subtotal, input.shipping);
     let now = crate::db::now();
     let country = input.address.country();
+    let method = crate::shipping::choose(
+        conn,
+        country,
+        &lines,
+        subtotal,
+        input.shipping_method.as_deref(),
+    )?;
+    let shipping = method.quote.price;
     let rate = crate::tax::rate_for(conn, &input.tax, country, now.date())?;
     let lines = tax_lines(input.tax.mode, &[(rate, subtotal), (rate, shipping)]);
     let tax_total: i64 = lines.iter().map(|l| l.tax).sum();
@@ -232,6 +245,7 @@ fn place_order(
             e.into()
         }
     })?;
+    let shipped_with = crate::shipping::record(conn, &order_id, &method)?;
     let actor_id = input.user_id.as_deref();
     let placed = store::record_event(
         conn,
@@ -262,6 +276,7 @@ fn place_order(
         shipments: Vec::new(),
         payment_status: None,
         tax_lines: tax_rows,
+        shipping_method: Some(shipped_with),
     };
     let personal = Some((input.email.as_str().to_owned(), input.address.clone()));
     let view: OrderView = build(&order, parts, personal, guest_token);
@@ -393,7 +408,7 @@ async fn checkout(
         key,
         hash,
         currency: shop.currency.code().to_owned(),
-        shipping: shop.shipping,
+        shipping_method: request.shipping_method.clone(),
         tax: shop.tax.clone(),
         payment_window: shop.payment_window,
     };

@@ -4,7 +4,6 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::Role;
-use crate::config::Shipping;
 use crate::invalid::Invalid;
 use crate::notifications::Kind;
 use crate::privacy::refuse_sensitive;
@@ -506,16 +505,6 @@ pub fn is_order_number(s: &str) -> bool {
             .all(|(_, b)| NUMBER_ALPHABET.contains(&b))
 }
 
-/// What shipping costs for goods coming to `subtotal` (minor units): nothing for an empty
-/// cart or from the free-shipping threshold on, otherwise the flat charge.
-pub fn shipping_for(subtotal: i64, shipping: Shipping) -> i64 {
-    if subtotal >= shipping.free_from || subtotal == 0 {
-        0
-    } else {
-        shipping.flat
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -689,16 +678,5 @@ mod tests {
                 serde_json::Value::from(by.as_str())
             );
         }
-    }
-
-    #[test]
-    fn shipping_is_free_from_the_threshold() {
-        let shipping = Shipping {
-            flat: 990,
-            free_from: 10_000,
-        };
-        assert_eq!(shipping_for(9_999, shipping), 990);
-        assert_eq!(shipping_for(10_000, shipping), 0);
-        assert_eq!(shipping_for(0, shipping), 0);
     }
 }

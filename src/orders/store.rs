@@ -97,6 +97,7 @@ pub struct ShipmentRow {
     pub carrier: String,
     pub tracking_number: String,
     pub shipped_at: chrono::NaiveDateTime,
+    pub tracking_url: Option<String>,
 }
 
 /// Who may read an order.
@@ -191,6 +192,8 @@ pub struct Parts {
     pub payment_status: Option<PaymentStatus>,
     /// Lowest rate first.
     pub tax_lines: Vec<TaxLineRow>,
+    /// The method the order was placed with; none on orders from before methods.
+    pub shipping_method: Option<crate::shipping::store::OrderShippingRow>,
 }
 
 /// The items, history, shipments and latest payment status of many orders, with one query
@@ -240,6 +243,10 @@ pub fn parts_of(
                 .or_default()
                 .tax_lines
                 .push(line);
+        }
+        for method in crate::shipping::store::of_orders(conn, chunk)? {
+            let order = method.order_id.clone();
+            parts.entry(order).or_default().shipping_method = Some(method);
         }
         // Oldest first, so the newest attempt is the one left standing.
         let paid: Vec<(String, String)> = payments::table
@@ -412,6 +419,7 @@ pub fn record_shipment(
     order: &OrderRow,
     carrier: &str,
     tracking_number: &str,
+    tracking_url: Option<&str>,
 ) -> QueryResult<()> {
     let now = crate::db::now();
     diesel::insert_into(shipments::table)
@@ -421,6 +429,7 @@ pub fn record_shipment(
             shipments::carrier.eq(carrier),
             shipments::tracking_number.eq(tracking_number),
             shipments::shipped_at.eq(now),
+            shipments::tracking_url.eq(tracking_url),
         ))
         .execute(conn)?;
     diesel::insert_into(disclosures::table)

@@ -14,6 +14,7 @@ use crate::db::DbConnection;
 use crate::http::error::ApiError;
 use crate::notifications::recipients::{self, Notice};
 use crate::payments::model::PaymentStatus;
+use crate::shipping::view::OrderShippingView;
 use crate::tax::model::Rate;
 use crate::tax::view::{TaxLineView, TaxView};
 
@@ -83,6 +84,22 @@ pub struct ShipmentView {
     pub tracking_number: String,
     /// When it was handed to the carrier (RFC 3339, UTC).
     pub shipped_at: DateTime<Utc>,
+    /// Where to follow the parcel: the registered carrier's tracking URL template with
+    /// this tracking number; null for a carrier the shop has not registered.
+    pub tracking_url: Option<String>,
+}
+
+/// An order's shipments as shown.
+pub fn shipment_views(rows: Vec<store::ShipmentRow>) -> Vec<ShipmentView> {
+    rows.into_iter()
+        .map(|s| ShipmentView {
+            id: s.id,
+            carrier: s.carrier,
+            tracking_number: s.tracking_number,
+            shipped_at: s.shipped_at.and_utc(),
+            tracking_url: s.tracking_url,
+        })
+        .collect()
 }
 
 /// An order as its owner sees it.
@@ -112,6 +129,9 @@ pub struct OrderView {
     pub shipping_address: Option<Address>,
     /// Every status change, oldest first; the first is the order being placed.
     pub history: Vec<StatusChange>,
+    /// The shipping method chosen at checkout, as it was then (its price is
+    /// `totals.shipping`); null on orders placed before shipping methods existed.
+    pub shipping_method: Option<OrderShippingView>,
     /// Parcels handed to a carrier, oldest first; empty until the order ships.
     pub shipments: Vec<ShipmentView>,
     /// Guests only, in the checkout response only: send it as `X-Order-Token` to read this
@@ -170,6 +190,8 @@ pub fn order_view_example() -> serde_json::Value {
             {"from": null, "to": "pending_payment", "by": "owner", "at": "2025-11-25T14:19:48Z", "reason": null},
             {"from": "pending_payment", "to": "paid", "by": "system", "at": "2025-11-25T14:21:12Z", "reason": null}
         ],
+        "shipping_method": {"code": "standard", "name": "Standard shipping", "carrier": null,
+                            "price": {"amount": 0, "currency": "EUR", "minor_unit": 2}},
         "shipments": [],
         "pay_before": null,
         "created_at": "2025-11-25T14:19:48Z",
@@ -245,6 +267,7 @@ pub fn owner_view(
         shipments: store::shipments_of(conn, &order.id)?,
         payment_status: store::payment_status(conn, &order.id)?,
         tax_lines: store::tax_lines(conn, &order.id)?,
+        shipping_method: crate::shipping::store::of_order(conn, &order.id)?,
     };
     let personal = open_personal(conn, crypto, order)?;
     Ok(build(order, parts, personal, order_token))
@@ -297,16 +320,11 @@ pub fn build(
         })
         .collect();
     let history = history(parts.events);
-    let shipments = parts
-        .shipments
-        .into_iter()
-        .map(|s| ShipmentView {
-            id: s.id,
-            carrier: s.carrier,
-            tracking_number: s.tracking_number,
-            shipped_at: s.shipped_at.and_utc(),
-        })
-        .collect();
+    let shipments = shipment_views(parts.shipments);
+    let shipping_method = parts
+        .shipping_method
+        .as_ref()
+        .map(|m| OrderShippingView::new(m, &order.currency));
     let status = order.status();
     let tax = tax_view(order, &parts.tax_lines);
     OrderView {
@@ -326,6 +344,7 @@ pub fn build(
         contact_email: personal.as_ref().map(|(e, _)| e.clone()),
         shipping_address: personal.map(|(_, a)| a),
         history,
+        shipping_method,
         shipments,
         order_token,
         pay_before: (status == OrderStatus::PendingPayment).then(|| order.expires_at.and_utc()),

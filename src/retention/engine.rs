@@ -16,8 +16,9 @@ use crate::crypto::Crypto;
 use crate::db::schema::{
     after_sales_cases, cart_items, carts, consents, consultations, data_keys, disclosures,
     documents, documents_due, dsr_codes, dsr_requests, erasure_ledger, idempotency_keys,
-    notifications, order_events, order_items, order_tax_lines, orders, payment_events, payments,
-    policy_acceptances, rate_limits, refresh_tokens, refunds, shipments, users,
+    notifications, order_events, order_items, order_shipping, order_tax_lines, orders,
+    payment_events, payments, policy_acceptances, rate_limits, refresh_tokens, refunds, shipments,
+    users,
 };
 use crate::db::DbConnection;
 use crate::http::error::ApiError;
@@ -535,6 +536,8 @@ fn delete_orders(conn: &mut DbConnection, _: &Ctx<'_>, ids: &[String]) -> Result
         .execute(conn)?;
     diesel::delete(order_events::table.filter(order_events::order_id.eq_any(ids))).execute(conn)?;
     diesel::delete(shipments::table.filter(shipments::order_id.eq_any(ids))).execute(conn)?;
+    diesel::delete(order_shipping::table.filter(order_shipping::order_id.eq_any(ids)))
+        .execute(conn)?;
     diesel::delete(documents::table.filter(documents::order_id.eq_any(ids))).execute(conn)?;
     diesel::delete(documents_due::table.filter(documents_due::order_id.eq_any(ids)))
         .execute(conn)?;

@@ -36,6 +36,7 @@ mod process;
 mod receiver;
 mod retention;
 mod rotation;
+mod shipping;
 mod staff;
 mod storage;
 mod stripe;
