@@ -17,6 +17,7 @@ mod errors;
 mod fake_stripe;
 mod fixtures;
 mod fuzz;
+mod guest_privacy;
 mod health;
 mod helpers;
 mod invoices;
