@@ -111,6 +111,10 @@ pub enum Action {
     /// Staff reading an invoice or credit note with its buyer's name and address.
     InvoiceRead,
     ConsultationRead,
+    /// Support opening an after-sales case's reason and answers.
+    AfterSalesRead,
+    AfterSalesAnswer,
+    AfterSalesResolve,
     PolicyPublish,
     BackupRestore,
     DsrComplete,
@@ -135,6 +139,9 @@ impl Action {
             Action::OrderAddressUpdate => "order.address.update",
             Action::InvoiceRead => "invoice.read",
             Action::ConsultationRead => "consultation.read",
+            Action::AfterSalesRead => "after_sales.read",
+            Action::AfterSalesAnswer => "after_sales.answer",
+            Action::AfterSalesResolve => "after_sales.resolve",
             Action::PolicyPublish => "policy.publish",
             Action::BackupRestore => "backup.restore",
             Action::DsrComplete => "dsr.complete",
@@ -158,6 +165,8 @@ pub enum Purpose {
     /// Keeping and showing the accounting record (invoices and credit notes).
     Accounting,
     AnsweringQuestion,
+    /// Handling a return, repair or warranty case.
+    AfterSales,
     PolicyRevision,
     AnsweringRequest,
     ErasureRequested,
@@ -178,6 +187,7 @@ impl Purpose {
             Purpose::Shipping => "shipping the order",
             Purpose::Accounting => "accounting record (invoices and credit notes)",
             Purpose::AnsweringQuestion => "answering a pre-sale question",
+            Purpose::AfterSales => "after-sales (return, repair, warranty)",
             Purpose::PolicyRevision => "privacy-policy revision",
             Purpose::AnsweringRequest => "answering a data-subject request",
             Purpose::ErasureRequested => "erasure requested by the data subject",

@@ -450,6 +450,19 @@ diesel::table! {
         resolution -> Nullable<Text>,
         created_at -> Timestamp,
         resolved_at -> Nullable<Timestamp>,
+        outcome -> Nullable<Text>,
+        refund_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    after_sales_answers (id) {
+        id -> Text,
+        case_id -> Text,
+        order_id -> Text,
+        body_sealed -> Binary,
+        author_id -> Text,
+        created_at -> Timestamp,
     }
 }
 
@@ -698,6 +711,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     shipping_methods,
     order_shipping,
     after_sales_cases,
+    after_sales_answers,
     idempotency_keys,
     notifications,
     consents,

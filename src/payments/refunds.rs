@@ -332,8 +332,21 @@ pub fn refund_remaining(conn: &mut DbConnection, payment: &PaymentRow) -> Result
     if refundable < 1 || !payment.status().is_captured() {
         return Ok(());
     }
-    if !store::reserve_refund(conn, &payment.id, refundable)? {
-        return Ok(());
+    refund_now(conn, payment, refundable)?;
+    Ok(())
+}
+
+/// Inside the caller's transaction: `amount` of a captured payment set aside and refunded
+/// (at once for the `test` provider; a `pending` refund, submitted outside the transaction by
+/// the refund worker, for another). None when the amount could not be set aside (not
+/// captured, or not that much left). The caller's transaction is what makes it happen once.
+pub fn refund_now(
+    conn: &mut DbConnection,
+    payment: &PaymentRow,
+    amount: i64,
+) -> Result<Option<RefundRow>, ApiError> {
+    if amount < 1 || !store::reserve_refund(conn, &payment.id, amount)? {
+        return Ok(None);
     }
     let now = crate::db::now();
     let id = crate::ids::new_id("ref");
@@ -349,7 +362,7 @@ pub fn refund_remaining(conn: &mut DbConnection, payment: &PaymentRow) -> Result
         provider_reference: test.then(|| TestProvider.refund(&id)),
         id,
         payment_id: payment.id.clone(),
-        amount: refundable,
+        amount,
         request_key: None,
         request_hash: None,
         created_at: now,
@@ -359,7 +372,7 @@ pub fn refund_remaining(conn: &mut DbConnection, payment: &PaymentRow) -> Result
     if test {
         succeeded(conn, &refund)?;
     }
-    Ok(())
+    Ok(Some(refund))
 }
 
 /// Refund a payment.

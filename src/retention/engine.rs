@@ -14,11 +14,11 @@ use crate::audit::{self, Actor, Event};
 use crate::auth::{status, Role};
 use crate::crypto::Crypto;
 use crate::db::schema::{
-    after_sales_cases, cart_items, carts, consents, consultations, data_keys, disclosures,
-    documents, documents_due, dsr_codes, dsr_requests, erasure_ledger, idempotency_keys,
-    notifications, order_events, order_items, order_shipping, order_tax_lines, orders,
-    payment_events, payments, policy_acceptances, rate_limits, refresh_tokens, refunds, shipments,
-    users,
+    after_sales_answers, after_sales_cases, cart_items, carts, consents, consultations, data_keys,
+    disclosures, documents, documents_due, dsr_codes, dsr_requests, erasure_ledger,
+    idempotency_keys, notifications, order_events, order_items, order_shipping, order_tax_lines,
+    orders, payment_events, payments, policy_acceptances, rate_limits, refresh_tokens, refunds,
+    shipments, users,
 };
 use crate::db::DbConnection;
 use crate::http::error::ApiError;
@@ -463,9 +463,17 @@ fn order_personal_due(
     limit: i64,
 ) -> QueryResult<Vec<String>> {
     let closed_before = ctx.days_ago(ctx.settings.order_personal_days_after_close);
+    // A warranty claim can open on a closed order: its reason and answers need the order's
+    // key until the case is resolved.
+    let open_case = after_sales_cases::table
+        .filter(after_sales_cases::order_id.eq(orders::id))
+        .filter(
+            after_sales_cases::status.eq(crate::orders::after_sales::CaseStatus::Open.as_str()),
+        );
     orders::table
         .inner_join(data_keys::table.on(data_keys::subject_id.eq(orders::id)))
         .filter(data_keys::wrapped.is_not_null())
+        .filter(diesel::dsl::not(diesel::dsl::exists(open_case)))
         .filter(
             orders::status
                 .eq(OrderStatus::Closed.as_str())
@@ -542,6 +550,8 @@ fn delete_orders(conn: &mut DbConnection, _: &Ctx<'_>, ids: &[String]) -> Result
     diesel::delete(documents_due::table.filter(documents_due::order_id.eq_any(ids)))
         .execute(conn)?;
     diesel::delete(disclosures::table.filter(disclosures::order_id.eq_any(ids))).execute(conn)?;
+    diesel::delete(after_sales_answers::table.filter(after_sales_answers::order_id.eq_any(ids)))
+        .execute(conn)?;
     diesel::delete(after_sales_cases::table.filter(after_sales_cases::order_id.eq_any(ids)))
         .execute(conn)?;
     diesel::delete(notifications::table.filter(notifications::order_id.eq_any(ids)))

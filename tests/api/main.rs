@@ -4,6 +4,7 @@
 // Tests state their expectations with unwrap/expect/panic: a failure there is the test failing.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod after_sales;
 mod analytics;
 mod audit;
 mod auth;
@@ -16,6 +17,7 @@ mod errors;
 mod fake_stripe;
 mod fixtures;
 mod fuzz;
+mod guest_privacy;
 mod health;
 mod helpers;
 mod invoices;

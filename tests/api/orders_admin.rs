@@ -196,7 +196,7 @@ async fn an_order_ships_delivers_and_closes_after_its_after_sales() {
             ),
             &support,
         )
-        .json(&json!({"resolution": "Wheel replaced under warranty."}))
+        .json(&json!({"outcome": "repaired", "message": "Wheel replaced under warranty."}))
         .send()
         .await
         .unwrap();

@@ -1,0 +1,389 @@
+//! The after-sales desk: the queue, audited reads of a case's reason, answers the customer
+//! reads, resolutions (a return refunded with its credit note), and warranty periods.
+
+use diesel::prelude::*;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use valise::auth::Role;
+use valise::db::schema::{notifications, orders};
+
+use crate::fixtures::paid_order;
+use crate::helpers::{assert_problem, json_of, Session, TestApp};
+
+/// A paid order shipped and delivered; (customer, number, payment).
+async fn delivered_order(app: &TestApp) -> (Session, String, Value) {
+    let (customer, number, payment) = paid_order(app).await;
+    let fulfilment = app.staff(Role::Fulfillment).await;
+    let shipped = app
+        .authed(
+            Method::POST,
+            &format!("/v1/admin/orders/{number}/shipments"),
+            &fulfilment,
+        )
+        .json(&json!({"carrier": "Colissimo", "tracking_number": "6A12345678901"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(shipped.status(), StatusCode::CREATED);
+    let delivered = app
+        .authed(
+            Method::POST,
+            &format!("/v1/admin/orders/{number}/deliver"),
+            &fulfilment,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(delivered.status(), StatusCode::OK);
+    (customer, number, payment)
+}
+
+/// Moves the order's delivery `days` into the past.
+async fn delivered_days_ago(app: &TestApp, number: &str, days: i64) {
+    let number = number.to_owned();
+    let at = chrono::Utc::now().naive_utc() - chrono::Duration::days(days);
+    app.query(move |conn| {
+        diesel::update(orders::table.filter(orders::number.eq(&number)))
+            .set(orders::delivered_at.eq(Some(at)))
+            .execute(conn)
+    })
+    .await;
+}
+
+async fn open_case(
+    app: &TestApp,
+    customer: &Session,
+    number: &str,
+    kind: &str,
+) -> reqwest::Response {
+    app.authed(
+        Method::POST,
+        &format!("/v1/orders/{number}/after-sales"),
+        customer,
+    )
+    .json(&json!({"kind": kind, "reason": "The zip of the cabin case does not close."}))
+    .send()
+    .await
+    .unwrap()
+}
+
+async fn resolve(app: &TestApp, staff: &Session, case: &str, body: Value) -> reqwest::Response {
+    app.authed(
+        Method::POST,
+        &format!("/v1/admin/after-sales/{case}/resolve"),
+        staff,
+    )
+    .json(&body)
+    .send()
+    .await
+    .unwrap()
+}
+
+async fn updates_of(app: &TestApp, number: &str) -> i64 {
+    let number = number.to_owned();
+    app.query(move |conn| {
+        let id: String = orders::table
+            .filter(orders::number.eq(&number))
+            .select(orders::id)
+            .first(conn)?;
+        notifications::table
+            .filter(notifications::order_id.eq(&id))
+            .filter(notifications::kind.eq("after_sales.updated"))
+            .count()
+            .get_result::<i64>(conn)
+    })
+    .await
+}
+
+#[actix_web::test]
+async fn support_works_the_queue_reads_audited_and_the_customer_reads_the_answers() {
+    let app = TestApp::spawn().await;
+    let (customer, number, _) = delivered_order(&app).await;
+    let support = app.staff(Role::Support).await;
+    let first = json_of(
+        open_case(&app, &customer, &number, "return").await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let second = json_of(
+        open_case(&app, &customer, &number, "repair").await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let case = first["id"].as_str().unwrap();
+
+    assert_problem(
+        app.get_as("/v1/admin/after-sales", &customer).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+
+    // The queue: oldest first, a page at a time, filtered, without the reason.
+    let page = json_of(
+        app.get_as("/v1/admin/after-sales?limit=1", &support).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(page["data"][0]["id"], first["id"]);
+    assert!(
+        !page.to_string().contains("zip"),
+        "no personal data: {page}"
+    );
+    let cursor = page["next_cursor"].as_str().expect("a second page");
+    let next = json_of(
+        app.get_as(
+            &format!("/v1/admin/after-sales?limit=1&cursor={cursor}"),
+            &support,
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(next["data"][0]["id"], second["id"]);
+    let repairs = json_of(
+        app.get_as("/v1/admin/after-sales?kind=repair", &support)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(repairs["data"].as_array().unwrap().len(), 1);
+    assert_eq!(repairs["data"][0]["id"], second["id"]);
+
+    // Opening the case reads the reason, and the reading is audited.
+    let detail = json_of(
+        app.get_as(&format!("/v1/admin/after-sales/{case}"), &support)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        detail["reason"],
+        "The zip of the cabin case does not close."
+    );
+    let officer = app.staff(Role::PrivacyOfficer).await;
+    let log = json_of(
+        app.get_as(
+            &format!("/v1/admin/audit?subject_id={}", customer.user_id),
+            &officer,
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let read = log["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "after_sales.read")
+        .expect("the reading is audited");
+    assert_eq!(read["actor_id"], support.user_id);
+
+    // Support answers; the customer is told and reads the answer.
+    let before = updates_of(&app, &number).await;
+    let answered = app
+        .authed(
+            Method::POST,
+            &format!("/v1/admin/after-sales/{case}/answers"),
+            &support,
+        )
+        .json(&json!({"text": "Please send it back with the prepaid label."}))
+        .send()
+        .await
+        .unwrap();
+    let answer = json_of(answered, StatusCode::CREATED).await;
+    assert_eq!(
+        answer["text"],
+        "Please send it back with the prepaid label."
+    );
+    assert_eq!(updates_of(&app, &number).await, before + 1);
+    let mine = json_of(
+        app.get_as(&format!("/v1/orders/{number}/after-sales"), &customer)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(mine["data"].as_array().unwrap().len(), 2);
+    assert_eq!(mine["data"][0]["case"]["id"], first["id"]);
+    assert_eq!(
+        mine["data"][0]["answers"][0]["text"],
+        "Please send it back with the prepaid label."
+    );
+    let stranger = app
+        .register(&crate::helpers::unique_email("other"), "Olga Other")
+        .await;
+    assert_eq!(
+        app.get_as(&format!("/v1/orders/{number}/after-sales"), &stranger)
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+
+    // The answer is sealed in the database.
+    let sealed: Vec<Vec<u8>> = app
+        .query(|conn| {
+            valise::db::schema::after_sales_answers::table
+                .select(valise::db::schema::after_sales_answers::body_sealed)
+                .load(conn)
+        })
+        .await;
+    assert!(!String::from_utf8_lossy(&sealed[0]).contains("prepaid"));
+
+    // Resolved, the case takes no more answers and cannot resolve again.
+    let done = resolve(
+        &app,
+        &support,
+        case,
+        json!({"outcome": "rejected", "message": "Not covered: the zip was forced."}),
+    )
+    .await;
+    let done = json_of(done, StatusCode::OK).await;
+    assert_eq!(done["outcome"], "rejected");
+    let again = resolve(&app, &support, case, json!({"outcome": "rejected"})).await;
+    assert_problem(again, StatusCode::CONFLICT, "conflict").await;
+    let late = app
+        .authed(
+            Method::POST,
+            &format!("/v1/admin/after-sales/{case}/answers"),
+            &support,
+        )
+        .json(&json!({"text": "One more thing."}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(late, StatusCode::CONFLICT, "invalid-transition").await;
+}
+
+#[actix_web::test]
+async fn a_return_resolved_refunded_refunds_the_payment_once_with_a_credit_note() {
+    let app = TestApp::spawn().await;
+    let (customer, number, payment) = delivered_order(&app).await;
+    let support = app.staff(Role::Support).await;
+    let manager = app.staff(Role::Manager).await;
+    let case = json_of(
+        open_case(&app, &customer, &number, "return").await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let case = case["id"].as_str().unwrap();
+
+    let by_support = resolve(&app, &support, case, json!({"outcome": "refunded"})).await;
+    assert_problem(by_support, StatusCode::FORBIDDEN, "forbidden").await;
+    let unfit = resolve(&app, &manager, case, json!({"outcome": "repaired"})).await;
+    assert_problem(unfit, StatusCode::UNPROCESSABLE_ENTITY, "validation-failed").await;
+    let too_much = resolve(
+        &app,
+        &manager,
+        case,
+        json!({"outcome": "refunded", "amount": 99_999_999}),
+    )
+    .await;
+    assert_problem(
+        too_much,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation-failed",
+    )
+    .await;
+
+    let refunded = resolve(
+        &app,
+        &manager,
+        case,
+        json!({"outcome": "refunded", "amount": 5000, "message": "Refunded on receipt."}),
+    )
+    .await;
+    let refunded = json_of(refunded, StatusCode::OK).await;
+    assert_eq!(refunded["outcome"], "refunded");
+    let refund_id = refunded["refund_id"].as_str().expect("a refund").to_owned();
+
+    let again = resolve(&app, &manager, case, json!({"outcome": "refunded"})).await;
+    assert_problem(again, StatusCode::CONFLICT, "conflict").await;
+
+    let refunds = json_of(
+        app.get_as(
+            &format!(
+                "/v1/admin/payments/{}/refunds",
+                payment["id"].as_str().unwrap()
+            ),
+            &manager,
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let refunds = refunds["data"].as_array().unwrap();
+    assert_eq!(refunds.len(), 1, "refunded once: {refunds:?}");
+    assert_eq!(refunds[0]["id"], refund_id.as_str());
+    assert_eq!(refunds[0]["status"], "succeeded");
+
+    let documents = json_of(
+        app.get_as(&format!("/v1/orders/{number}/invoices"), &customer)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert!(
+        documents["documents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["kind"] == "credit_note"),
+        "{documents:#}"
+    );
+}
+
+#[actix_web::test]
+async fn warranty_runs_for_the_product_s_warranty_years_and_returns_for_the_window() {
+    let app = TestApp::spawn().await;
+    let (customer, number, _) = delivered_order(&app).await;
+    let support = app.staff(Role::Support).await;
+
+    // Past the 30-day window: no return, but the fixture's two-year warranty runs.
+    delivered_days_ago(&app, &number, 60).await;
+    assert_problem(
+        open_case(&app, &customer, &number, "return").await,
+        StatusCode::CONFLICT,
+        "invalid-transition",
+    )
+    .await;
+    let claim = json_of(
+        open_case(&app, &customer, &number, "warranty").await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(claim["kind"], "warranty");
+
+    // The window has ended: the order closes once the claim is resolved, and a warranty
+    // claim still reaches the closed order.
+    let close = || {
+        app.query(|conn| {
+            valise::orders::after_sales::close_due(conn, chrono::Duration::days(30), 100)
+                .map_err(|e| anyhow::anyhow!("{e}"))
+        })
+    };
+    assert_eq!(close().await, 0, "an open claim keeps the order open");
+    let repaired = resolve(
+        &app,
+        &support,
+        claim["id"].as_str().unwrap(),
+        json!({"outcome": "repaired"}),
+    )
+    .await;
+    assert_eq!(repaired.status(), StatusCode::OK);
+    assert_eq!(close().await, 1);
+    assert_eq!(
+        open_case(&app, &customer, &number, "warranty")
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
+
+    // Past two years, the warranty has run out.
+    delivered_days_ago(&app, &number, 2 * 365 + 2).await;
+    assert_problem(
+        open_case(&app, &customer, &number, "warranty").await,
+        StatusCode::CONFLICT,
+        "invalid-transition",
+    )
+    .await;
+}
