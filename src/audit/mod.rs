@@ -110,6 +110,10 @@ pub enum Action {
     OrderAddressUpdate,
     /// Staff reading an invoice or credit note with its buyer's name and address.
     InvoiceRead,
+    /// Staff searching orders (by e-mail, number, status or date): the kinds of filter used.
+    OrderSearch,
+    /// Orders exported as CSV for accounting: the personal fields included, if any.
+    OrderExport,
     ConsultationRead,
     PolicyPublish,
     BackupRestore,
@@ -134,6 +138,8 @@ impl Action {
             Action::OrderAddressRead => "order.address.read",
             Action::OrderAddressUpdate => "order.address.update",
             Action::InvoiceRead => "invoice.read",
+            Action::OrderSearch => "order.search",
+            Action::OrderExport => "order.export",
             Action::ConsultationRead => "consultation.read",
             Action::PolicyPublish => "policy.publish",
             Action::BackupRestore => "backup.restore",
@@ -158,6 +164,8 @@ pub enum Purpose {
     /// Keeping and showing the accounting record (invoices and credit notes).
     Accounting,
     AnsweringQuestion,
+    /// Staff finding a customer's orders to answer them.
+    CustomerService,
     PolicyRevision,
     AnsweringRequest,
     ErasureRequested,
@@ -178,6 +186,7 @@ impl Purpose {
             Purpose::Shipping => "shipping the order",
             Purpose::Accounting => "accounting record (invoices and credit notes)",
             Purpose::AnsweringQuestion => "answering a pre-sale question",
+            Purpose::CustomerService => "customer service: finding a customer's orders",
             Purpose::PolicyRevision => "privacy-policy revision",
             Purpose::AnsweringRequest => "answering a data-subject request",
             Purpose::ErasureRequested => "erasure requested by the data subject",

@@ -37,6 +37,7 @@ mod receiver;
 mod retention;
 mod rotation;
 mod staff;
+mod staff_tools;
 mod storage;
 mod stripe;
 mod tax;
