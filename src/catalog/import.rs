@@ -178,9 +178,13 @@ pub struct ImportReport {
     pub rows: usize,
     /// Rows written.
     pub written: usize,
+    /// Products created (their slug was new).
     pub products_created: usize,
+    /// Products changed (an unchanged product keeps its edit version).
     pub products_updated: usize,
+    /// Variants created (their SKU was new).
     pub variants_created: usize,
+    /// Variants whose colour, price or stock changed.
     pub variants_updated: usize,
     /// Rows not written, with why (only in `valid_rows` mode; `all_or_nothing` answers 422).
     pub rejected: Vec<RowError>,

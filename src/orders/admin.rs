@@ -29,9 +29,6 @@ use crate::payments::model::PaymentStatus;
 use crate::tax::view::TaxView;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    // Before `/orders/{number}`, which would take `export.csv` for a number.
-    super::export::configure(cfg);
-    super::search::configure(cfg);
     cfg.service(list)
         .service(get_one)
         .service(ship)
