@@ -117,6 +117,23 @@ pub fn decimal(text: &str, places: u8) -> Option<i64> {
     whole.checked_mul(scale)?.checked_add(fraction * padding)
 }
 
+/// Minor units written as a decimal in major units, the inverse of [`decimal`] for
+/// non-negative amounts: `text(990, 2)` is `9.90`, `text(990, 0)` is `990`.
+pub fn text(amount: i64, places: u8) -> String {
+    let sign = if amount < 0 { "-" } else { "" };
+    let abs = amount.unsigned_abs();
+    if places == 0 {
+        return format!("{sign}{abs}");
+    }
+    let scale = 10u64.pow(u32::from(places));
+    format!(
+        "{sign}{}.{:0width$}",
+        abs / scale,
+        abs % scale,
+        width = usize::from(places)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,6 +179,17 @@ mod tests {
         }
         assert!(eur.amount("10000000000.01").is_err());
         assert!(eur.amount("99999999999999999999").is_err());
+    }
+
+    #[test]
+    fn text_is_the_inverse_of_decimal() {
+        assert_eq!(text(990, 2), "9.90");
+        assert_eq!(text(5, 3), "0.005");
+        assert_eq!(text(990, 0), "990");
+        assert_eq!(text(-1250, 2), "-12.50");
+        for (n, places) in [(0, 2), (1, 2), (123_456, 3), (7, 0)] {
+            assert_eq!(decimal(&text(n, places), places), Some(n));
+        }
     }
 
     #[test]

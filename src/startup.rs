@@ -80,6 +80,10 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
                     .configure(catalog::consultations::configure_admin)
                     .configure(payments::routes::configure_admin)
                     .configure(invoices::routes::configure_admin)
+                    // Before `orders::admin`, whose `/orders/{number}` would take
+                    // `export.csv` for an order number.
+                    .configure(orders::export::configure)
+                    .configure(orders::search::configure)
                     .configure(orders::admin::configure)
                     .configure(orders::admin_actions::configure)
                     .configure(orders::after_sales::configure_admin)

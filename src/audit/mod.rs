@@ -110,6 +110,10 @@ pub enum Action {
     OrderAddressUpdate,
     /// Staff reading an invoice or credit note with its buyer's name and address.
     InvoiceRead,
+    /// Staff searching orders (by e-mail, number, status or date): the kinds of filter used.
+    OrderSearch,
+    /// Orders exported as CSV for accounting: the personal fields included, if any.
+    OrderExport,
     ConsultationRead,
     /// Support opening an after-sales case's reason and answers.
     AfterSalesRead,
@@ -138,6 +142,8 @@ impl Action {
             Action::OrderAddressRead => "order.address.read",
             Action::OrderAddressUpdate => "order.address.update",
             Action::InvoiceRead => "invoice.read",
+            Action::OrderSearch => "order.search",
+            Action::OrderExport => "order.export",
             Action::ConsultationRead => "consultation.read",
             Action::AfterSalesRead => "after_sales.read",
             Action::AfterSalesAnswer => "after_sales.answer",
@@ -167,6 +173,8 @@ pub enum Purpose {
     AnsweringQuestion,
     /// Handling a return, repair or warranty case.
     AfterSales,
+    /// Staff finding a customer's orders to answer them.
+    CustomerService,
     PolicyRevision,
     AnsweringRequest,
     ErasureRequested,
@@ -188,6 +196,7 @@ impl Purpose {
             Purpose::Accounting => "accounting record (invoices and credit notes)",
             Purpose::AnsweringQuestion => "answering a pre-sale question",
             Purpose::AfterSales => "after-sales (return, repair, warranty)",
+            Purpose::CustomerService => "customer service: finding a customer's orders",
             Purpose::PolicyRevision => "privacy-policy revision",
             Purpose::AnsweringRequest => "answering a data-subject request",
             Purpose::ErasureRequested => "erasure requested by the data subject",

@@ -40,6 +40,7 @@ mod retention;
 mod rotation;
 mod shipping;
 mod staff;
+mod staff_tools;
 mod storage;
 mod stripe;
 mod tax;

@@ -6,6 +6,7 @@
 
 mod products;
 mod stock;
+mod transfer;
 mod variants;
 
 use super::store;
@@ -16,6 +17,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     products::configure(cfg);
     variants::configure(cfg);
     stock::configure(cfg);
+    transfer::configure(cfg);
 }
 
 /// After a change: this instance serves it at once instead of after its next poll.

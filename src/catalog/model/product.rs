@@ -16,7 +16,7 @@ use super::{Dimensions, Feature, Material, Style, Wheels};
 use crate::invalid::Invalid;
 
 /// A new product with its variants.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({
     "name": "Voyager 55 Spinner", "brand": "Valise",

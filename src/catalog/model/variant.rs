@@ -10,7 +10,7 @@ use super::fields::{Color, Price, PriceInput, Sku, Stock, StockDelta, StockReaso
 use crate::invalid::Invalid;
 
 /// A variant of a new product, or a new variant of a product.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"sku": "VOY-55-SAGE", "color": "sage", "price": {"amount": 13900}, "available": 12}))]
 pub struct NewVariant {

@@ -1,0 +1,623 @@
+//! The catalogue as CSV, one row per variant with its product's fields, written by the
+//! export and read back by the import. The import finds products by slug and variants by
+//! SKU: it creates what is missing, changes what is there and sets the stock as counted.
+//! Every field goes through the same parsers as the JSON edits (`NewProduct::parse`,
+//! `ProductPatch`, `NewVariant::parse`, `VariantPatch`) and every write through the same use
+//! cases (`catalog::editing`), so a CSV can break no rule the API keeps.
+
+use std::collections::HashMap;
+
+use diesel::prelude::*;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::editing;
+use super::model::{
+    Dimensions, Feature, Material, NewProduct, NewVariant, ProductPatch, Style, VariantPatch,
+    Wheels,
+};
+use super::store::{self, ProductRow, VariantRow};
+use crate::catalog::model::PriceInput;
+use crate::db::schema::{products, variants};
+use crate::db::{write_transaction, DbConnection};
+use crate::http::csv::{guard, unguard};
+use crate::http::error::{ApiError, FieldError};
+use crate::invalid::Invalid;
+use crate::money::Currency;
+
+/// The header row, in column order. Ids and statuses are for reading only: the import
+/// ignores them (a product is its slug, a variant its SKU).
+pub const COLUMNS: [&str; 23] = [
+    "product_id",
+    "slug",
+    "name",
+    "brand",
+    "description",
+    "style",
+    "material",
+    "wheels",
+    "features",
+    "warranty_years",
+    "images",
+    "height_cm",
+    "width_cm",
+    "depth_cm",
+    "weight_g",
+    "capacity_l",
+    "price",
+    "product_status",
+    "variant_id",
+    "sku",
+    "color",
+    "variant_price",
+    "available",
+];
+
+/// Columns the import needs.
+const REQUIRED: [&str; 20] = [
+    "slug",
+    "name",
+    "brand",
+    "description",
+    "style",
+    "material",
+    "wheels",
+    "features",
+    "warranty_years",
+    "images",
+    "height_cm",
+    "width_cm",
+    "depth_cm",
+    "weight_g",
+    "capacity_l",
+    "price",
+    "sku",
+    "color",
+    "variant_price",
+    "available",
+];
+
+/// The catalogue as CSV records (products by slug, variants by SKU), without the header.
+pub fn export_rows(conn: &mut DbConnection, currency: Currency) -> QueryResult<Vec<Vec<String>>> {
+    let products: Vec<ProductRow> = products::table
+        .order(products::slug)
+        .select(ProductRow::as_select())
+        .load(conn)?;
+    let ids: Vec<String> = products.iter().map(|p| p.id.clone()).collect();
+    let variants = store::variants_of(conn, &ids, false)?;
+    let amount = |n| crate::money::text(n, currency.minor_unit());
+    let mut rows = Vec::new();
+    for (p, vs) in products.iter().zip(variants) {
+        for v in vs {
+            rows.push(vec![
+                p.id.clone(),
+                p.slug.clone(),
+                guard(&p.name).into_owned(),
+                guard(&p.brand).into_owned(),
+                guard(&p.description).into_owned(),
+                p.style.clone(),
+                p.material.clone(),
+                p.wheels.clone(),
+                p.features
+                    .split(',')
+                    .filter(|f| !f.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(";"),
+                p.warranty_years.to_string(),
+                p.images
+                    .lines()
+                    .filter(|l| !l.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                p.height_cm.to_string(),
+                p.width_cm.to_string(),
+                p.depth_cm.to_string(),
+                p.weight_g.to_string(),
+                p.capacity_l.to_string(),
+                amount(p.base_price),
+                p.status.clone(),
+                v.id.clone(),
+                v.sku.clone(),
+                guard(&v.color).into_owned(),
+                v.price_override.map(amount).unwrap_or_default(),
+                v.available.to_string(),
+            ]);
+        }
+    }
+    Ok(rows)
+}
+
+/// What to do when some rows are invalid.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ImportMode {
+    /// Write nothing if any row fails (the default).
+    #[default]
+    AllOrNothing,
+    /// Write the valid rows and report the others.
+    ValidRows,
+}
+
+/// One refused cell: `row` counts the header as row 1, as a spreadsheet shows it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RowError {
+    /// The row, the header being row 1.
+    pub row: usize,
+    /// The column's name in the header (`row` when the row as a whole is refused).
+    pub column: String,
+    /// What is wrong with it.
+    pub problem: String,
+}
+
+impl RowError {
+    fn new(row: usize, column: &str, problem: impl Into<String>) -> Self {
+        Self {
+            row,
+            column: column.to_owned(),
+            problem: problem.into(),
+        }
+    }
+
+    /// As a field of a validation problem: `rows[3].price`.
+    pub fn field_error(&self) -> FieldError {
+        FieldError::new(format!("rows[{}].{}", self.row, self.column), &self.problem)
+    }
+}
+
+/// What an import did.
+#[derive(Debug, Default, Serialize, ToSchema)]
+#[schema(example = json!({
+    "mode": "valid_rows", "rows": 3, "written": 2,
+    "products_created": 1, "products_updated": 0, "variants_created": 1, "variants_updated": 1,
+    "rejected": [{"row": 4, "column": "available", "problem": "must be a whole number"}]
+}))]
+pub struct ImportReport {
+    /// How invalid rows were handled.
+    pub mode: ImportMode,
+    /// Data rows read (the header not counted).
+    pub rows: usize,
+    /// Rows written.
+    pub written: usize,
+    /// Products created (their slug was new).
+    pub products_created: usize,
+    /// Products changed (an unchanged product keeps its edit version).
+    pub products_updated: usize,
+    /// Variants created (their SKU was new).
+    pub variants_created: usize,
+    /// Variants whose colour, price or stock changed.
+    pub variants_updated: usize,
+    /// Rows not written, with why (only in `valid_rows` mode; `all_or_nothing` answers 422).
+    pub rejected: Vec<RowError>,
+}
+
+/// One data row, parsed and checked by the edit rules.
+struct Row {
+    number: usize,
+    slug: String,
+    product: NewProduct,
+    variant: NewVariant,
+}
+
+/// The rows of `text`; a row that fails any rule is an error instead.
+fn read(text: &[u8], currency: Currency) -> Result<Vec<Result<Row, Vec<RowError>>>, RowError> {
+    let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(text);
+    let header = reader
+        .headers()
+        .map_err(|e| RowError::new(1, "row", format!("not CSV: {}", reason(&e))))?
+        .clone();
+    let at: HashMap<&str, usize> = header.iter().enumerate().map(|(i, h)| (h, i)).collect();
+    for name in REQUIRED {
+        if !at.contains_key(name) {
+            return Err(RowError::new(1, name, "missing column"));
+        }
+    }
+    let mut rows = Vec::new();
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for (i, record) in reader.records().enumerate() {
+        let number = i + 2;
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                rows.push(Err(vec![RowError::new(number, "row", reason(&e))]));
+                continue;
+            }
+        };
+        let cell = |name: &str| {
+            at.get(name)
+                .and_then(|i| record.get(*i))
+                .map(unguard)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let parsed = parse_row(number, &cell, currency);
+        if let Ok(row) = &parsed {
+            if let Some(first) = seen.insert(row.variant.sku.clone(), number) {
+                rows.push(Err(vec![RowError::new(
+                    number,
+                    "sku",
+                    format!("appears again (first on row {first})"),
+                )]));
+                continue;
+            }
+        }
+        rows.push(parsed);
+    }
+    Ok(rows)
+}
+
+fn reason(e: &csv::Error) -> String {
+    match e.kind() {
+        csv::ErrorKind::UnequalLengths { .. } => {
+            "has a different number of cells than the header".into()
+        }
+        csv::ErrorKind::Utf8 { .. } => "is not UTF-8 text".into(),
+        _ => "is not valid CSV".into(),
+    }
+}
+
+/// A cell as a whole number.
+fn int(errors: &mut Vec<RowError>, row: usize, column: &str, text: &str) -> i32 {
+    text.trim().parse().unwrap_or_else(|_| {
+        errors.push(RowError::new(row, column, "must be a whole number"));
+        0
+    })
+}
+
+/// A cell as one word of a vocabulary.
+fn word<T: Copy>(
+    errors: &mut Vec<RowError>,
+    row: usize,
+    column: &str,
+    text: &str,
+    parse: fn(&str) -> Option<T>,
+    all: &[T],
+    name: fn(T) -> &'static str,
+) -> Option<T> {
+    let found = parse(text.trim());
+    if found.is_none() {
+        let names: Vec<&str> = all.iter().map(|t| name(*t)).collect();
+        errors.push(RowError::new(
+            row,
+            column,
+            format!("must be one of: {}", names.join(", ")),
+        ));
+    }
+    found
+}
+
+/// A cell as an amount in the shop's currency, in major units (`129.00`).
+fn price(
+    errors: &mut Vec<RowError>,
+    row: usize,
+    column: &str,
+    text: &str,
+    currency: Currency,
+) -> i64 {
+    currency.amount(text.trim()).unwrap_or_else(|e| {
+        errors.push(RowError::new(row, column, e));
+        0
+    })
+}
+
+/// The fields a rule refused.
+fn field_errors(invalid: Invalid) -> Vec<FieldError> {
+    match invalid {
+        Invalid::Fields(fields) => fields,
+        Invalid::Sensitive { field } => vec![FieldError::new(
+            field,
+            "looks like a card, bank account or identity-document number",
+        )],
+        Invalid::Transition(detail) => vec![FieldError::new("row", detail)],
+    }
+}
+
+/// The column of a JSON edit's field, as the edit rules name it.
+fn column_of(field: &str) -> &str {
+    match field {
+        "price.amount" => "price",
+        "dimensions_cm" | "dimensions_cm.height" => "height_cm",
+        "dimensions_cm.width" => "width_cm",
+        "dimensions_cm.depth" => "depth_cm",
+        "variant.sku" => "sku",
+        "variant.color" => "color",
+        "variant.price.amount" => "variant_price",
+        "variant.available" => "available",
+        other => other.split(['.', '[']).next().unwrap_or(other),
+    }
+}
+
+fn parse_row(
+    number: usize,
+    cell: &dyn Fn(&str) -> String,
+    currency: Currency,
+) -> Result<Row, Vec<RowError>> {
+    let mut errors = Vec::new();
+    let e = &mut errors;
+    let style = word(
+        e,
+        number,
+        "style",
+        &cell("style"),
+        Style::parse,
+        Style::ALL,
+        Style::as_str,
+    );
+    let material = word(
+        e,
+        number,
+        "material",
+        &cell("material"),
+        Material::parse,
+        Material::ALL,
+        Material::as_str,
+    );
+    let wheels = word(
+        e,
+        number,
+        "wheels",
+        &cell("wheels"),
+        Wheels::parse,
+        Wheels::ALL,
+        Wheels::as_str,
+    );
+    let features: Vec<Feature> = cell("features")
+        .split(';')
+        .map(str::trim)
+        .filter(|f| !f.is_empty())
+        .filter_map(|f| {
+            word(
+                e,
+                number,
+                "features",
+                f,
+                Feature::parse,
+                Feature::ALL,
+                Feature::as_str,
+            )
+        })
+        .collect();
+    let warranty_years = int(e, number, "warranty_years", &cell("warranty_years"));
+    let dimensions_cm = Dimensions {
+        height: int(e, number, "height_cm", &cell("height_cm")),
+        width: int(e, number, "width_cm", &cell("width_cm")),
+        depth: int(e, number, "depth_cm", &cell("depth_cm")),
+    };
+    let weight_g = int(e, number, "weight_g", &cell("weight_g"));
+    let capacity_l = int(e, number, "capacity_l", &cell("capacity_l"));
+    let base = price(e, number, "price", &cell("price"), currency);
+    let own_price = cell("variant_price");
+    let own_price = (!own_price.trim().is_empty())
+        .then(|| price(e, number, "variant_price", &own_price, currency));
+    let available = int(e, number, "available", &cell("available"));
+    let (Some(style), Some(material), Some(wheels)) = (style, material, wheels) else {
+        return Err(errors);
+    };
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let slug = cell("slug");
+    let product = NewProduct {
+        slug: Some(slug.clone()),
+        name: cell("name"),
+        brand: cell("brand"),
+        description: cell("description"),
+        style,
+        material,
+        wheels,
+        features,
+        warranty_years,
+        images: cell("images")
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect(),
+        dimensions_cm,
+        weight_g,
+        capacity_l,
+        price: PriceInput { amount: base },
+        variants: Vec::new(),
+    };
+    let variant = NewVariant {
+        sku: cell("sku"),
+        color: cell("color"),
+        price: own_price.map(|amount| PriceInput { amount }),
+        available,
+    };
+    // The edit rules, all of them, on a copy: what is kept is what was sent.
+    let checked = [
+        product.clone().parse().err(),
+        variant.clone().parse("variant").err(),
+    ];
+    for invalid in checked.into_iter().flatten() {
+        for f in field_errors(invalid) {
+            errors.push(RowError::new(number, column_of(&f.field), f.message));
+        }
+    }
+    if errors.is_empty() {
+        Ok(Row {
+            number,
+            slug,
+            product,
+            variant,
+        })
+    } else {
+        Err(errors)
+    }
+}
+
+/// What one row wrote.
+#[derive(Default)]
+struct Wrote {
+    product_created: bool,
+    product_updated: bool,
+    variant_created: bool,
+    variant_updated: bool,
+}
+
+/// Writes one checked row through the edit use cases.
+fn apply(
+    conn: &mut DbConnection,
+    row: Row,
+    actor: &str,
+    currency: &str,
+) -> Result<Wrote, ApiError> {
+    let mut wrote = Wrote::default();
+    let product_id = match store::find(conn, &row.slug)?.filter(|p| p.slug == row.slug) {
+        None => {
+            let draft = row.product.parse()?;
+            wrote.product_created = true;
+            editing::create_product(conn, &draft, currency)?.0.id
+        }
+        Some(current) => {
+            let p = row.product;
+            if changed(&current, &p) {
+                let patch = ProductPatch {
+                    name: Some(p.name),
+                    brand: Some(p.brand),
+                    description: Some(p.description),
+                    style: Some(p.style),
+                    material: Some(p.material),
+                    wheels: Some(p.wheels),
+                    features: Some(p.features),
+                    warranty_years: Some(p.warranty_years),
+                    images: Some(p.images),
+                    dimensions_cm: Some(p.dimensions_cm),
+                    weight_g: Some(p.weight_g),
+                    capacity_l: Some(p.capacity_l),
+                    price: Some(p.price),
+                };
+                editing::update_product(conn, &current.id, |_| true, patch, currency)?;
+                wrote.product_updated = true;
+            }
+            current.id
+        }
+    };
+    let existing: Option<VariantRow> = variants::table
+        .filter(variants::sku.eq(&row.variant.sku))
+        .select(VariantRow::as_select())
+        .first(conn)
+        .optional()?;
+    match existing {
+        None => {
+            let draft = row.variant.parse("variant")?;
+            editing::create_variant(conn, &product_id, &draft, currency)?;
+            wrote.variant_created = true;
+        }
+        Some(v) if v.product_id != product_id => {
+            return Err(ApiError::validation(
+                "variant.sku",
+                "belongs to another product",
+            ));
+        }
+        Some(v) => {
+            let v_price = row.variant.price.as_ref().map(|p| p.amount);
+            if v.color != row.variant.color.trim() || v.price_override != v_price {
+                let patch = VariantPatch {
+                    color: Some(row.variant.color.clone()),
+                    price: Some(row.variant.price),
+                };
+                editing::update_variant(conn, &v.id, |_| true, patch, currency)?;
+                wrote.variant_updated = true;
+            }
+            if v.available != row.variant.available {
+                let stock = crate::catalog::model::StockLevel {
+                    available: row.variant.available,
+                }
+                .parse()?;
+                editing::set_stock(conn, &v.id, stock, actor, currency)?;
+                wrote.variant_updated = true;
+            }
+        }
+    }
+    Ok(wrote)
+}
+
+/// Whether a row changes its product (an unchanged product keeps its edit version).
+fn changed(current: &ProductRow, p: &NewProduct) -> bool {
+    let features: Vec<&str> = p.features.iter().map(|f| f.as_str()).collect();
+    current.name != p.name.trim()
+        || current.brand != p.brand.trim()
+        || current.description != p.description.trim()
+        || current.style != p.style.as_str()
+        || current.material != p.material.as_str()
+        || current.wheels != p.wheels.as_str()
+        || current
+            .features
+            .split(',')
+            .filter(|f| !f.is_empty())
+            .collect::<Vec<_>>()
+            != features
+        || current.warranty_years != p.warranty_years
+        || current
+            .images
+            .lines()
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            != p.images
+        || current.height_cm != p.dimensions_cm.height
+        || current.width_cm != p.dimensions_cm.width
+        || current.depth_cm != p.dimensions_cm.depth
+        || current.weight_g != p.weight_g
+        || current.capacity_l != p.capacity_l
+        || current.base_price != p.price.amount
+}
+
+/// Imports `text` in one transaction: in `AllOrNothing` mode any refused row undoes every
+/// write (and the refusals answer 422); in `ValidRows` mode each row is a savepoint and the
+/// refused ones are reported.
+pub fn import(
+    conn: &mut DbConnection,
+    text: &[u8],
+    mode: ImportMode,
+    currency: Currency,
+    actor: &str,
+) -> Result<ImportReport, ApiError> {
+    let rows = read(text, currency).map_err(|e| ApiError::Validation(vec![e.field_error()]))?;
+    let mut report = ImportReport {
+        mode,
+        rows: rows.len(),
+        ..ImportReport::default()
+    };
+    let code = currency.code();
+    write_transaction(conn, |conn| {
+        for row in rows {
+            let row = match row {
+                Ok(row) => row,
+                Err(errors) => {
+                    report.rejected.extend(errors);
+                    continue;
+                }
+            };
+            let number = row.number;
+            match write_transaction(conn, |conn| apply(conn, row, actor, code)) {
+                Ok(w) => {
+                    report.written += 1;
+                    report.products_created += usize::from(w.product_created);
+                    report.products_updated += usize::from(w.product_updated);
+                    report.variants_created += usize::from(w.variant_created);
+                    report.variants_updated += usize::from(w.variant_updated);
+                }
+                Err(ApiError::Validation(fields)) => report.rejected.extend(
+                    fields
+                        .into_iter()
+                        .map(|f| RowError::new(number, column_of(&f.field), f.message)),
+                ),
+                Err(ApiError::SensitiveData { field }) => report.rejected.push(RowError::new(
+                    number,
+                    column_of(&field),
+                    "looks like a card, bank account or identity-document number",
+                )),
+                Err(ApiError::Conflict(detail)) => {
+                    report.rejected.push(RowError::new(number, "slug", detail));
+                }
+                Err(other) => return Err(other),
+            }
+        }
+        report.rejected.sort_by_key(|e| e.row);
+        if mode == ImportMode::AllOrNothing && !report.rejected.is_empty() {
+            return Err(ApiError::Validation(
+                report.rejected.iter().map(RowError::field_error).collect(),
+            ));
+        }
+        Ok(report)
+    })
+}
