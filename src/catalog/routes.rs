@@ -6,13 +6,15 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::cache::{Rendered, ResponseCache};
-use super::model::{terms, Dimensions, Material, ProductList, ProductView, SizeClass, Style};
+use super::model::{
+    terms, Dimensions, Feature, Material, ProductList, ProductView, SizeClass, Style, Wheels,
+};
 use super::store::{self, After, Filter, Sort};
 use super::CatalogDb;
 use crate::config::Shop;
 use crate::http::cache::{self as http_cache, PUBLIC_SHORT};
 use crate::http::error::{ApiError, Problem};
-use crate::http::extract::Query;
+use crate::http::extract::parse_query;
 use crate::http::pagination::{encode_cursor, PageQuery};
 use crate::versions::Versions;
 
@@ -52,6 +54,17 @@ pub struct ListQuery {
         example = "55x40x23"
     )]
     pub fits: Option<String>,
+    /// Only luggage with these wheels.
+    pub wheels: Option<Wheels>,
+    /// Only luggage weighing at most this many grams (empty weight).
+    #[param(minimum = 0, example = 3000)]
+    pub max_weight_g: Option<i32>,
+    /// Only luggage holding at least this many litres.
+    #[param(minimum = 0, example = 40)]
+    pub min_capacity_l: Option<i32>,
+    /// `true`: the answer carries `facets`, counts over the whole result (all pages) per
+    /// brand, wheels, feature, colour and weight and capacity bound. Default `false`.
+    pub facets: Option<bool>,
     /// The order: `newest` (default), `price` (cheapest first), `-price` (most expensive
     /// first), or `popular`: product views over the last 30 days (today included) from the
     /// anonymous analytics aggregates, refreshed by each roll-up (every minute by default);
@@ -67,8 +80,83 @@ pub struct ListQuery {
     pub cursor: Option<String>,
 }
 
+/// The repeatable filters of the product listing: each parameter may be given several times
+/// (`feature=tsa_lock&feature=expandable`), at most 20 times.
+#[derive(Debug, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListRepeated {
+    /// Only luggage with every one of these features.
+    #[param(inline, required = false, style = Form, explode, max_items = 20)]
+    pub feature: Vec<Feature>,
+    /// Only luggage of any of these brands, spelt exactly as products show it (each 1–60
+    /// characters); an unknown brand finds nothing.
+    #[param(required = false, style = Form, explode, max_items = 20, example = json!(["Valise"]))]
+    pub brand: Vec<String>,
+    /// Only luggage with an active variant in any of these colours, spelt exactly as
+    /// variants show it (each 1–40 characters); an unknown colour finds nothing.
+    #[param(required = false, style = Form, explode, max_items = 20, example = json!(["black"]))]
+    pub colour: Vec<String>,
+}
+
+/// Most values one repeatable filter takes.
+const MAX_REPEATS: usize = 20;
+
+impl ListRepeated {
+    /// Takes the repeatable parameters out of a query string; answers them with the rest,
+    /// for [`ListQuery`].
+    fn split(query: &str) -> Result<(ListRepeated, String), ApiError> {
+        let mut repeated = ListRepeated::default();
+        let mut rest = form_urlencoded::Serializer::new(String::new());
+        for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+            let (values, max_chars) = match &*name {
+                "feature" => {
+                    let feature = Feature::parse(value.trim())
+                        .ok_or_else(|| ApiError::validation("feature", feature_choices()))?;
+                    repeated.feature.push(feature);
+                    if repeated.feature.len() > MAX_REPEATS {
+                        return Err(ApiError::validation("feature", "at most 20 values"));
+                    }
+                    continue;
+                }
+                "brand" => (&mut repeated.brand, 60),
+                "colour" => (&mut repeated.colour, 40),
+                _ => {
+                    rest.append_pair(&name, &value);
+                    continue;
+                }
+            };
+            let value = value.trim();
+            if value.is_empty()
+                || value.chars().count() > max_chars
+                || value.chars().any(char::is_control)
+            {
+                return Err(ApiError::validation(
+                    name.into_owned(),
+                    format!("must be 1–{max_chars} characters without control characters"),
+                ));
+            }
+            values.push(value.to_owned());
+            if values.len() > MAX_REPEATS {
+                return Err(ApiError::validation(name.into_owned(), "at most 20 values"));
+            }
+        }
+        for values in [&mut repeated.brand, &mut repeated.colour] {
+            values.sort();
+            values.dedup();
+        }
+        repeated.feature.sort_by_key(|f| f.as_str());
+        repeated.feature.dedup();
+        Ok((repeated, rest.finish()))
+    }
+}
+
+fn feature_choices() -> String {
+    let names: Vec<&str> = Feature::ALL.iter().map(|f| f.as_str()).collect();
+    format!("must be one of {}", names.join(", "))
+}
+
 impl ListQuery {
-    fn parse(self) -> Result<(Filter, Sort, PageQuery), ApiError> {
+    fn parse(self, repeated: ListRepeated) -> Result<(Filter, Sort, PageQuery), ApiError> {
         let sort = self.sort.unwrap_or(Sort::Newest);
         let terms = match self.q.as_deref().map(str::trim) {
             None | Some("") => Vec::new(),
@@ -109,8 +197,22 @@ impl ListQuery {
                     .sorted(),
             ),
         };
+        for (field, value) in [
+            ("max_weight_g", self.max_weight_g),
+            ("min_capacity_l", self.min_capacity_l),
+        ] {
+            if value.is_some_and(|v| v < 0) {
+                return Err(ApiError::validation(field, "must not be negative"));
+            }
+        }
         let filter = Filter {
             terms,
+            wheels: self.wheels,
+            features: repeated.feature,
+            brands: repeated.brand,
+            colours: repeated.colour,
+            max_weight_g: self.max_weight_g,
+            min_capacity_l: self.min_capacity_l,
             size_class: self.size_class,
             style: self.style,
             material: self.material,
@@ -142,7 +244,7 @@ fn listing_name(sort: Sort) -> String {
 #[utoipa::path(
     operation_id = "listProducts",
     tag = "catalog",
-    params(ListQuery),
+    params(ListQuery, ListRepeated),
     responses(
         (status = 200, description = "One page of products", body = ProductList),
         (status = 422, description = "A parameter is invalid (the problem names it)", body = Problem, content_type = "application/problem+json"),
@@ -155,9 +257,11 @@ async fn list(
     shop: web::Data<Shop>,
     cache: web::Data<ResponseCache>,
     versions: web::Data<Versions>,
-    query: Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let (filter, sort, paging) = query.into_inner().parse()?;
+    let (repeated, rest) = ListRepeated::split(req.query_string())?;
+    let query: ListQuery = parse_query(&rest)?;
+    let with_facets = query.facets.unwrap_or(false);
+    let (filter, sort, paging) = query.parse(repeated)?;
     let listing = listing_name(sort);
     let page = paging.validate(&listing)?;
     let after = match &page.after {
@@ -167,7 +271,11 @@ async fn list(
         })?),
     };
     let version = versions.catalog();
-    let key = format!("{filter:?}|{}|{after:?}|{}", sort.as_str(), page.limit);
+    let key = format!(
+        "{filter:?}|{}|{after:?}|{}|{with_facets}",
+        sort.as_str(),
+        page.limit
+    );
     let limit = page.limit as usize;
     let currency = shop.currency.code();
     cached(&req, &cache, &db, version, key, move |conn| {
@@ -185,7 +293,16 @@ async fn list(
             .zip(variants.iter())
             .map(|(r, v)| r.view(v, currency))
             .collect();
-        Ok(ProductList { data, next_cursor })
+        let facets = if with_facets {
+            Some(store::facets(conn, &filter)?)
+        } else {
+            None
+        };
+        Ok(ProductList {
+            data,
+            next_cursor,
+            facets,
+        })
     })
     .await
 }

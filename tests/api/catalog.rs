@@ -364,7 +364,8 @@ async fn invalid_listing_parameters_are_422_naming_the_parameter() {
         ("q=a", "q"),
         ("limit=0", "limit"),
         ("cursor=bm9wZQ", "cursor"),
-        ("colour=red", "colour"),
+        // `colour` is a filter; its American spelling is not.
+        ("color=red", "color"),
     ] {
         let body = assert_problem(
             app.get(&format!("/v1/products?{query}")).await,

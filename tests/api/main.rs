@@ -12,6 +12,7 @@ mod backup;
 mod body_errors;
 mod catalog;
 mod catalog_admin;
+mod catalog_facets;
 mod catalog_plans;
 mod errors;
 mod fake_stripe;

@@ -4,6 +4,7 @@
 //! and their OpenAPI schemas), never a request, a response or a status.
 
 mod dimensions;
+mod facets;
 mod fields;
 mod product;
 mod variant;
@@ -13,6 +14,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 pub use dimensions::{Dimensions, CABIN_BOX, LARGE_MAX_CM, MEDIUM_MAX_CM, UNDERSEAT_BOX};
+pub use facets::{
+    facets_example, CapacityCount, FacetProduct, Facets, FeatureCount, ValueCount, WeightCount,
+    WheelsCount,
+};
 pub use fields::{
     slugify, terms, text, Brand, Capacity, Color, Description, Features, Images, Price, PriceInput,
     ProductName, ScreenedText, Sku, Slug, Stock, StockDelta, StockReason, Text, Warranty, Weight,

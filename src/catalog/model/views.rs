@@ -164,7 +164,8 @@ pub fn product_example() -> serde_json::Value {
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({
     "data": [product_example()],
-    "next_cursor": "cHJvZHVjdHM6cHJpY2U6MTI5MDB8cHJvZF8wMTkzYTdjMjViN2U3ZDFhOWMxZTJmNmMxZjdlOWExMA"
+    "next_cursor": "cHJvZHVjdHM6cHJpY2U6MTI5MDB8cHJvZF8wMTkzYTdjMjViN2U3ZDFhOWMxZTJmNmMxZjdlOWExMA",
+    "facets": super::facets_example()
 }))]
 pub struct ProductList {
     /// The products of this page, in the order asked for (at most `limit`).
@@ -172,4 +173,8 @@ pub struct ProductList {
     pub data: Vec<ProductView>,
     /// Pass as `cursor` for the next page; `null` on the last page.
     pub next_cursor: Option<String>,
+    /// Counts over the whole result, present only when asked for with `facets=true`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub facets: Option<super::Facets>,
 }

@@ -4,7 +4,7 @@ use diesel::dsl::exists;
 use diesel::prelude::*;
 
 use super::rows::{ProductRow, ACTIVE};
-use crate::catalog::model::{Material, SizeClass, Style};
+use crate::catalog::model::{Feature, Material, SizeClass, Style, Wheels};
 use crate::db::schema::{product_terms, products, variants};
 use crate::db::DbConnection;
 
@@ -105,7 +105,22 @@ pub struct Filter {
     pub in_stock: Option<bool>,
     /// A box the luggage must fit in (sorted, longest first).
     pub fits: Option<[i32; 3]>,
+    pub wheels: Option<Wheels>,
+    /// Every one of these features (sorted, each once, so equal filters print alike).
+    pub features: Vec<Feature>,
+    /// Any of these brands, exactly as products spell them (sorted, each once).
+    pub brands: Vec<String>,
+    /// An active variant in any of these colours, exactly as variants spell them (sorted,
+    /// each once).
+    pub colours: Vec<String>,
+    pub max_weight_g: Option<i32>,
+    pub min_capacity_l: Option<i32>,
 }
+
+/// Active products matching a filter, every column, in no order: the listing pages them,
+/// the facets count them.
+pub type FilteredQuery =
+    products::BoxedQuery<'static, <DbConnection as diesel::Connection>::Backend>;
 
 /// The listing query as diesel builds it: what [`list`] runs, and what the plan tests explain.
 pub type ListingQuery = products::BoxedQuery<
@@ -137,10 +152,51 @@ pub fn listing_query(
     after: Option<&After>,
     fetch: i64,
 ) -> ListingQuery {
+    let mut query = filtered(filter)
+        .select(ProductRow::as_select())
+        .limit(fetch);
+    // The keyset condition "(value, id) after (a.value, a.id)" is written with the sort
+    // column bounded on its own (`value <= a.value AND (value < a.value OR id < a.id)`, same
+    // rows as the plain OR): given the OR alone, with bound values, neither backend seeks
+    // the index to the cursor, and each page walks again every row before it.
+    query = match (sort, after) {
+        (Sort::Newest, Some(a)) => query.filter(products::id.lt(a.id.clone())),
+        (Sort::Popular, Some(a)) => query.filter(
+            products::popularity.le(a.value).and(
+                products::popularity
+                    .lt(a.value)
+                    .or(products::id.lt(a.id.clone())),
+            ),
+        ),
+        (Sort::Price, Some(a)) => query.filter(
+            products::min_price.ge(a.value).and(
+                products::min_price
+                    .gt(a.value)
+                    .or(products::id.gt(a.id.clone())),
+            ),
+        ),
+        (Sort::PriceDesc, Some(a)) => query.filter(
+            products::min_price.le(a.value).and(
+                products::min_price
+                    .lt(a.value)
+                    .or(products::id.lt(a.id.clone())),
+            ),
+        ),
+        (_, None) => query,
+    };
+    query = match sort {
+        Sort::Newest => query.order(products::id.desc()),
+        Sort::Popular => query.order((products::popularity.desc(), products::id.desc())),
+        Sort::Price => query.order((products::min_price.asc(), products::id.asc())),
+        Sort::PriceDesc => query.order((products::min_price.desc(), products::id.desc())),
+    };
+    query
+}
+
+/// The filter alone, shared by the listing and its facets.
+pub fn filtered(filter: &Filter) -> FilteredQuery {
     let mut query = products::table
         .filter(products::status.eq(ACTIVE))
-        .select(ProductRow::as_select())
-        .limit(fetch)
         .into_boxed();
     for term in &filter.terms {
         // A prefix range, so the (term, product_id) primary key serves it on both backends.
@@ -188,41 +244,31 @@ pub fn listing_query(
             query.filter(diesel::dsl::not(stocked))
         };
     }
-    // The keyset condition "(value, id) after (a.value, a.id)" is written with the sort
-    // column bounded on its own (`value <= a.value AND (value < a.value OR id < a.id)`, same
-    // rows as the plain OR): given the OR alone, with bound values, neither backend seeks
-    // the index to the cursor, and each page walks again every row before it.
-    query = match (sort, after) {
-        (Sort::Newest, Some(a)) => query.filter(products::id.lt(a.id.clone())),
-        (Sort::Popular, Some(a)) => query.filter(
-            products::popularity.le(a.value).and(
-                products::popularity
-                    .lt(a.value)
-                    .or(products::id.lt(a.id.clone())),
-            ),
-        ),
-        (Sort::Price, Some(a)) => query.filter(
-            products::min_price.ge(a.value).and(
-                products::min_price
-                    .gt(a.value)
-                    .or(products::id.gt(a.id.clone())),
-            ),
-        ),
-        (Sort::PriceDesc, Some(a)) => query.filter(
-            products::min_price.le(a.value).and(
-                products::min_price
-                    .lt(a.value)
-                    .or(products::id.lt(a.id.clone())),
-            ),
-        ),
-        (_, None) => query,
-    };
-    query = match sort {
-        Sort::Newest => query.order(products::id.desc()),
-        Sort::Popular => query.order((products::popularity.desc(), products::id.desc())),
-        Sort::Price => query.order((products::min_price.asc(), products::id.asc())),
-        Sort::PriceDesc => query.order((products::min_price.desc(), products::id.desc())),
-    };
+    if let Some(w) = filter.wheels {
+        query = query.filter(products::wheels.eq(w.as_str()));
+    }
+    for f in &filter.features {
+        // Stored comma-separated; no feature's name holds another's (a model test says
+        // so), so a substring match is exact.
+        query = query.filter(products::features.like(format!("%{}%", f.as_str())));
+    }
+    if !filter.brands.is_empty() {
+        query = query.filter(products::brand.eq_any(filter.brands.clone()));
+    }
+    if !filter.colours.is_empty() {
+        query = query.filter(exists(
+            variants::table
+                .filter(variants::product_id.eq(products::id))
+                .filter(variants::status.eq(ACTIVE))
+                .filter(variants::color.eq_any(filter.colours.clone())),
+        ));
+    }
+    if let Some(g) = filter.max_weight_g {
+        query = query.filter(products::weight_g.le(g));
+    }
+    if let Some(l) = filter.min_capacity_l {
+        query = query.filter(products::capacity_l.ge(l));
+    }
     query
 }
 

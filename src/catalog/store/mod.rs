@@ -2,6 +2,7 @@
 //! the catalogue version every change bumps. The listing query is in `listing.rs`, the rows
 //! and their views in `rows.rs`.
 
+mod facets;
 mod listing;
 mod rows;
 
@@ -11,7 +12,10 @@ use crate::catalog::model::{ProductDraft, Stock, StockDelta, VariantDraft};
 use crate::db::schema::{counters, product_terms, products, variants};
 use crate::db::DbConnection;
 
-pub use listing::{list, listing_query, After, Filter, ListingQuery, Sort};
+pub use facets::facets;
+pub use listing::{
+    filtered, list, listing_query, After, Filter, FilteredQuery, ListingQuery, Sort,
+};
 pub use rows::{ProductRow, VariantRow, ACTIVE, ARCHIVED};
 
 /// Variants of these products, grouped per product in `ids` order.
