@@ -164,6 +164,34 @@ async fn a_failing_endpoint_is_retried_then_dead_and_the_log_says_why() {
 }
 
 #[actix_web::test]
+async fn an_endpoint_answering_404_is_given_up_after_three_tries_not_the_schedule() {
+    let receiver = Receiver::start_answering(100, 404);
+    let app = TestApp::spawn_configured(local_receivers).await;
+    let admin = app.staff(Role::Admin).await;
+    let sub = subscribe(&app, &admin, &receiver.url, json!(["policy.published"])).await;
+    let id = sub["id"].as_str().unwrap().to_owned();
+    app.query(|conn| {
+        valise::webhooks::emit(
+            conn,
+            valise::webhooks::model::WebhookEventType::PolicyPublished,
+            &json!({"version": 2}),
+        )
+    })
+    .await;
+
+    let dead = eventually(WAIT, || async {
+        deliveries(&app, &admin, &id).await[0]["status"] == "dead"
+    })
+    .await;
+    let log = deliveries(&app, &admin, &id).await;
+    assert!(dead, "{log:?}");
+    // The test schedule would give a failing endpoint 4 tries; a refusal gets 3.
+    assert_eq!(log[0]["attempts"], 3);
+    assert_eq!(log[0]["last_status_code"], 404);
+    assert_eq!(receiver.received().len(), 3);
+}
+
+#[actix_web::test]
 async fn only_admins_manage_webhooks() {
     let app = TestApp::spawn_configured(local_receivers).await;
     let admin = app.staff(Role::Admin).await;
