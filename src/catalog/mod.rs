@@ -5,6 +5,7 @@ pub mod admin;
 pub mod cache;
 pub mod consultations;
 pub mod editing;
+pub mod events;
 pub mod model;
 pub mod routes;
 pub mod seed;
