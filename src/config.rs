@@ -93,6 +93,18 @@ pub struct Gateway {
     pub secret: Secret<String>,
 }
 
+/// The shop's SMTP server, which sends notices to people by mail.
+#[derive(Debug, Clone)]
+pub struct MailConfig {
+    /// `smtp://host:port`, `smtps://user:pass@host`, `smtp://…?tls=required`: may carry a
+    /// password, never logged.
+    pub url: Secret<String>,
+    /// The sender, `shop@example.com` or `Shop <shop@example.com>`.
+    pub from: String,
+    /// The shop's public address, linked at the foot of every message.
+    pub shop_url: Option<String>,
+}
+
 /// Retention periods of `src/retention/` (the data map publishes them).
 #[derive(Debug, Clone)]
 pub struct RetentionConfig {
@@ -125,6 +137,8 @@ pub struct DeliveryConfig {
     pub batch: i64,
     /// `None`: notifications are delivered to the inbox only.
     pub gateway: Option<Gateway>,
+    /// `Some`: notices go to people by mail (instead of the gateway; one channel at a time).
+    pub mail: Option<MailConfig>,
     /// Tries of a notification before it is dead-lettered.
     pub notify_max_attempts: i32,
     /// First wait after a failed try; doubles with every further failure, up to the cap.
@@ -145,6 +159,7 @@ impl Default for DeliveryConfig {
             timeout: Duration::from_secs(10),
             batch: 100,
             gateway: None,
+            mail: None,
             notify_max_attempts: 8,
             notify_retry_base: Duration::from_secs(30),
             notify_retry_cap: Duration::from_secs(3600),
@@ -1068,12 +1083,85 @@ fn gateway_from(
     }))
 }
 
+/// The SMTP channel: `VALISE_SMTP_URL` (or `VALISE_SMTP_URL_FILE`, for a URL with a
+/// password), `VALISE_MAIL_FROM` and the optional `VALISE_SHOP_URL`.
+fn mail_from(get: &impl Fn(&str) -> Option<String>) -> Result<Option<MailConfig>, ConfigError> {
+    const VAR: &str = "VALISE_SMTP_URL";
+    let Some(raw) = secret_var(get, VAR, "VALISE_SMTP_URL_FILE")? else {
+        return Ok(None);
+    };
+    let raw = raw.trim().to_owned();
+    let url = url::Url::parse(&raw)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "smtp" | "smtps") && u.host().is_some())
+        .ok_or_else(|| invalid(VAR, "expected an smtp:// or smtps:// URL with a host"))?;
+    for (name, value) in url.query_pairs() {
+        let known = match name.as_ref() {
+            "tls" => matches!(value.as_ref(), "required" | "opportunistic"),
+            "ehlo_domain" => !value.is_empty(),
+            _ => false,
+        };
+        if !known {
+            return Err(invalid(
+                VAR,
+                "the only query parameters are tls=required|opportunistic and ehlo_domain",
+            ));
+        }
+    }
+    let has_login = !url.username().is_empty() || url.password().is_some();
+    let encrypted = url.scheme() == "smtps"
+        || url
+            .query_pairs()
+            .any(|(name, value)| name == "tls" && value == "required");
+    if has_login && !encrypted {
+        // A login over a connection that may stay plain would hand the password to anyone
+        // on the path.
+        return Err(invalid(
+            VAR,
+            "a user and password need smtps:// or ?tls=required",
+        ));
+    }
+    let from = get("VALISE_MAIL_FROM")
+        .map(|f| f.trim().to_owned())
+        .filter(|f| f.contains('@') && !f.contains(['\r', '\n']))
+        .ok_or_else(|| {
+            invalid(
+                "VALISE_MAIL_FROM",
+                "VALISE_SMTP_URL needs the sender's address, e.g. Shop <shop@example.com>",
+            )
+        })?;
+    let shop_url = match get("VALISE_SHOP_URL") {
+        None => None,
+        Some(u) => Some(
+            url::Url::parse(u.trim())
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https"))
+                .ok_or_else(|| invalid("VALISE_SHOP_URL", "expected an http(s):// URL"))?
+                .to_string(),
+        ),
+    };
+    Ok(Some(MailConfig {
+        url: Secret::new(raw),
+        from,
+        shop_url,
+    }))
+}
+
 /// The delivery worker: its pace, the gateway, and how failed tries are retried.
 fn delivery_from(
     get: &impl Fn(&str) -> Option<String>,
     production: bool,
 ) -> Result<DeliveryConfig, ConfigError> {
     let gateway = gateway_from(get, production)?;
+    let mail = mail_from(get)?;
+    if mail.is_some() && gateway.is_some() {
+        // One channel per notice: with both, a retry after one succeeded and the other
+        // failed would send the first again.
+        return Err(invalid(
+            "VALISE_SMTP_URL",
+            "set either VALISE_SMTP_URL or VALISE_NOTIFY_WEBHOOK_URL, not both",
+        ));
+    }
     let notify_retry_base = seconds(get, "VALISE_NOTIFY_RETRY_SECONDS", 30, 1, 3600)?;
     let notify_retry_cap = seconds(get, "VALISE_NOTIFY_RETRY_MAX_SECONDS", 3600, 1, 86_400)?;
     if notify_retry_cap < notify_retry_base {
@@ -1107,6 +1195,7 @@ fn delivery_from(
         ),
         timeout: seconds(get, "VALISE_DELIVERY_TIMEOUT_SECONDS", 10, 1, 120)?,
         gateway,
+        mail,
         notify_max_attempts: i32::try_from(number(get, "VALISE_NOTIFY_MAX_ATTEMPTS", 8, 1, 50)?)
             .unwrap_or(8),
         notify_retry_base,
@@ -1447,6 +1536,45 @@ mod tests {
                 "http://localhost:3000".into()
             ])
         );
+    }
+
+    #[test]
+    fn smtp_is_configured_by_url_with_a_sender_and_excludes_the_gateway() {
+        assert!(load(&[]).unwrap().delivery.mail.is_none());
+        let c = load(&[
+            ("VALISE_SMTP_URL", "smtp://mail.example:2525?tls=required"),
+            ("VALISE_MAIL_FROM", "Shop <shop@example.com>"),
+        ])
+        .unwrap();
+        let mail = c.delivery.mail.unwrap();
+        assert_eq!(mail.url.expose(), "smtp://mail.example:2525?tls=required");
+        assert_eq!(format!("{:?}", mail.url), "Secret(***)");
+        for (url, from) in [
+            ("http://mail.example", "shop@example.com"),
+            ("smtp://mail.example?tls=maybe", "shop@example.com"),
+            ("smtp://mail.example", ""),
+            ("smtp://user:pw@mail.example", "shop@example.com"),
+            (
+                "smtp://user:pw@mail.example?tls=opportunistic",
+                "shop@example.com",
+            ),
+        ] {
+            let mut vars = vec![("VALISE_SMTP_URL", url)];
+            if !from.is_empty() {
+                vars.push(("VALISE_MAIL_FROM", from));
+            }
+            assert!(load(&vars).is_err(), "{url} {from}");
+        }
+        let both = load(&[
+            ("VALISE_SMTP_URL", "smtps://u:p@mail.example"),
+            ("VALISE_MAIL_FROM", "shop@example.com"),
+            (
+                "VALISE_NOTIFY_WEBHOOK_URL",
+                "https://gateway.example/notify",
+            ),
+        ])
+        .unwrap_err();
+        assert_eq!(both.var, "VALISE_SMTP_URL");
     }
 
     #[test]

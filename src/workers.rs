@@ -14,6 +14,7 @@ use crate::crypto::Crypto;
 use crate::db::Db;
 use crate::metrics::Metrics;
 use crate::notifications::delivery::NotificationOutbox;
+use crate::notifications::mail::Mailer;
 use crate::notifications::recipients::Recipients;
 use crate::versions::{Sources, Versions};
 use crate::webhooks::delivery::WebhookOutbox;
@@ -79,7 +80,15 @@ pub fn spawn_all(cx: Context<'_>) -> anyhow::Result<Vec<JoinHandle<()>>> {
             crypto.clone(),
             config.delivery.clone(),
             vec![
-                Box::new(NotificationOutbox::new(recipients())),
+                Box::new(NotificationOutbox::new(
+                    recipients(),
+                    config
+                        .delivery
+                        .mail
+                        .as_ref()
+                        .map(|mail| Mailer::new(mail, config.delivery.timeout))
+                        .transpose()?,
+                )),
                 Box::new(WebhookOutbox),
             ],
         )?,

@@ -7,6 +7,7 @@
 //! a stale `If-Match` 412 whatever the body holds. Errors are the edge's `ApiError`: a
 //! missing product, a moved-on version or a taken slug is an answer for the client.
 
+use super::events::{self, StockCause};
 use super::model::{
     ProductDraft, ProductPatch, ProductView, Stock, StockChange, VariantDraft, VariantPatch,
     VariantView,
@@ -50,6 +51,7 @@ pub fn update_product(
         if !store::update_product(conn, &row, current.version)? {
             return Err(ApiError::PreconditionFailed);
         }
+        events::product_updated(conn, &row.id, None)?;
         product_view(conn, &row.id, currency)
     })
 }
@@ -64,7 +66,9 @@ pub fn archive_product(conn: &mut DbConnection, id: &str) -> Result<(), ApiError
         row.status = ARCHIVED.to_owned();
         row.version += 1;
         row.updated_at = crate::db::now();
-        store::update_product(conn, &row, expected)?;
+        if store::update_product(conn, &row, expected)? {
+            events::product_updated(conn, &row.id, None)?;
+        }
         Ok(())
     })
 }
@@ -81,6 +85,7 @@ pub fn create_variant(
             .filter(|p| p.id == product_id)
             .ok_or(ApiError::NotFound)?;
         let id = store::insert_variant(conn, product_id, variant).map_err(duplicate)?;
+        events::product_updated(conn, product_id, Some(&id))?;
         variant_view(conn, &id, currency)
     })
 }
@@ -106,6 +111,7 @@ pub fn update_variant(
         if !store::update_variant(conn, &row, current.version)? {
             return Err(ApiError::PreconditionFailed);
         }
+        events::product_updated(conn, &row.product_id, Some(id))?;
         variant_view(conn, id, currency)
     })
 }
@@ -118,7 +124,9 @@ pub fn archive_variant(conn: &mut DbConnection, id: &str) -> Result<(), ApiError
         row.status = ARCHIVED.to_owned();
         row.version += 1;
         row.updated_at = crate::db::now();
-        store::update_variant(conn, &row, current.version)?;
+        if store::update_variant(conn, &row, current.version)? {
+            events::product_updated(conn, &row.product_id, Some(id))?;
+        }
         Ok(())
     })
 }
@@ -141,6 +149,7 @@ pub fn set_stock(
             "stock level set",
             actor,
         )?;
+        events::stock_changed(conn, id, StockCause::Staff)?;
         Ok(variant_view(conn, id, currency)?.0)
     })
 }
@@ -172,6 +181,7 @@ pub fn adjust_stock(
             ));
         }
         store::record_stock_movement(conn, id, delta, change.reason.as_str(), actor)?;
+        events::stock_changed(conn, id, StockCause::Staff)?;
         Ok(variant_view(conn, id, currency)?.0)
     })
 }

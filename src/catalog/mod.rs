@@ -6,6 +6,7 @@ pub mod cache;
 pub mod consultations;
 pub mod editing;
 pub mod import;
+pub mod events;
 pub mod model;
 pub mod routes;
 pub mod seed;

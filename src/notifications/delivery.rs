@@ -1,6 +1,7 @@
 //! Delivering the outbox: every notification reaches the inbox (the row is the inbox entry,
-//! marked `delivered`); when a gateway is configured it also receives the notification,
-//! signed, and failures are retried with exponential backoff, then dead-lettered.
+//! marked `delivered`); when a channel is configured — the shop's SMTP server ([`Mailer`]) or
+//! else its gateway — the notice also goes out by it, and failures are retried with
+//! exponential backoff, then dead-lettered (at once when the mail server refuses for good).
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -8,6 +9,7 @@ use futures_util::future::LocalBoxFuture;
 use serde::Serialize;
 
 use super::kind::{Kind, WithoutConsent};
+use super::mail::{Mailer, Sent};
 use super::recipients::{Address, Notice, Recipients};
 use crate::config::{DeliveryConfig, Gateway};
 use crate::crypto::Crypto;
@@ -173,11 +175,12 @@ pub fn after_try(
 /// The notification outbox as the delivery worker drains it.
 pub struct NotificationOutbox {
     recipients: Recipients,
+    mailer: Option<Mailer>,
 }
 
 impl NotificationOutbox {
-    pub fn new(recipients: Recipients) -> NotificationOutbox {
-        NotificationOutbox { recipients }
+    pub fn new(recipients: Recipients, mailer: Option<Mailer>) -> NotificationOutbox {
+        NotificationOutbox { recipients, mailer }
     }
 }
 
@@ -198,7 +201,24 @@ impl Outbox for NotificationOutbox {
         sender: &'a Sender,
         config: &'a DeliveryConfig,
     ) -> LocalBoxFuture<'a, Result<usize, ApiError>> {
-        Box::pin(run_once(db, crypto, &self.recipients, sender, config))
+        let channels = Channels {
+            sender,
+            mailer: self.mailer.as_ref(),
+        };
+        Box::pin(run_once(db, crypto, &self.recipients, channels, config))
+    }
+}
+
+/// How notices leave: by mail when a mailer is configured, else by the gateway's sender.
+#[derive(Clone, Copy)]
+pub struct Channels<'a> {
+    pub sender: &'a Sender,
+    pub mailer: Option<&'a Mailer>,
+}
+
+impl Channels<'_> {
+    fn any(&self, config: &DeliveryConfig) -> bool {
+        self.mailer.is_some() || config.gateway.is_some()
     }
 }
 
@@ -207,9 +227,10 @@ pub async fn run_once(
     db: &Db,
     crypto: &Crypto,
     recipients: &Recipients,
-    sender: &Sender,
+    channels: Channels<'_>,
     config: &DeliveryConfig,
 ) -> Result<usize, ApiError> {
+    let with_channel = channels.any(config);
     let (claimer, claimed) = claim(db, Queue::Notifications, config, |conn, owner| {
         notifications::table
             .filter(notifications::claimed_by.eq(owner))
@@ -230,7 +251,7 @@ pub async fn run_once(
     // settled with one statement instead of one per notice.
     let (routed, inbox): (Vec<Claimed>, Vec<Claimed>) = claimed
         .into_iter()
-        .partition(|row| needs_routing(row, config));
+        .partition(|row| needs_routing(row, with_channel));
     let settled = inbox.len();
     if settled > 0 {
         let ids: Vec<String> = inbox.into_iter().map(|row| row.id).collect();
@@ -240,7 +261,7 @@ pub async fn run_once(
     }
     Ok(settled
         + deliver_all(routed, "notification", |row| {
-            deliver(db, crypto, recipients, sender, config, &claimer, row)
+            deliver(db, crypto, recipients, channels, config, &claimer, row)
         })
         .await)
 }
@@ -264,10 +285,10 @@ fn settle_in_inbox(conn: &mut DbConnection, ids: &[String], claimer: &str) -> Re
     Ok(())
 }
 
-/// Whether a notice needs [`route`] (a consent check, an address for the gateway); without a
-/// gateway, only kinds suppressed without consent (marketing) do.
-fn needs_routing(row: &Claimed, config: &DeliveryConfig) -> bool {
-    config.gateway.is_some()
+/// Whether a notice needs [`route`] (a consent check, an address for the channel); without a
+/// channel, only kinds suppressed without consent (marketing) do.
+fn needs_routing(row: &Claimed, with_channel: bool) -> bool {
+    with_channel
         || Kind::parse(&row.kind)
             .and_then(|kind| kind.consent())
             .is_some_and(|(_, without)| without == WithoutConsent::Suppress)
@@ -278,27 +299,61 @@ async fn deliver(
     db: &Db,
     crypto: &Crypto,
     recipients: &Recipients,
-    sender: &Sender,
+    channels: Channels<'_>,
     config: &DeliveryConfig,
     claimer: &str,
     row: Claimed,
 ) -> Result<(), ApiError> {
     let (crypto, recipients, claimed) = (crypto.clone(), recipients.clone(), row.clone());
-    let with_gateway = config.gateway.is_some();
+    let with_channel = channels.any(config);
     let route = db
-        .run(move |conn| route(conn, &crypto, &recipients, &claimed, with_gateway))
+        .run(move |conn| route(conn, &crypto, &recipients, &claimed, with_channel))
         .await?;
-    let (outcome, tried) = match (&config.gateway, route) {
-        (_, Route::Suppress) => (Outcome::Suppressed, false),
-        (None, _) | (_, Route::InboxOnly) => (Outcome::Delivered, false),
-        (Some(gateway), Route::Gateway { to, code }) => {
-            (send(sender, gateway, config, &row, to, code).await, true)
+    let (outcome, tried) = match (channels.mailer, &config.gateway, route) {
+        (_, _, Route::Suppress) => (Outcome::Suppressed, false),
+        (None, None, _) | (_, _, Route::InboxOnly) => (Outcome::Delivered, false),
+        (Some(mailer), _, Route::Gateway { to, code }) => {
+            (mail(mailer, config, &row, &to, code.as_deref()).await, true)
         }
+        (None, Some(gateway), Route::Gateway { to, code }) => (
+            send(channels.sender, gateway, config, &row, to, code).await,
+            true,
+        ),
     };
     let (id, claimer) = (row.id.clone(), claimer.to_owned());
     let attempts = row.attempts + i32::from(tried);
     db.run(move |conn| record(conn, &id, &claimer, attempts, tried, &outcome))
         .await
+}
+
+/// Mails one notice; a permanent refusal is dead at once, other failures are retried.
+async fn mail(
+    mailer: &Mailer,
+    config: &DeliveryConfig,
+    row: &Claimed,
+    to: &str,
+    code: Option<&str>,
+) -> Outcome {
+    let Some(kind) = Kind::parse(&row.kind) else {
+        return Outcome::Delivered;
+    };
+    let payload: serde_json::Value =
+        serde_json::from_str(&row.payload).unwrap_or(serde_json::Value::Null);
+    let attempt = match mailer.send(&kind, &payload, to, code).await {
+        Sent::Accepted => Attempt::Delivered { status: 250 },
+        Sent::Permanent(error) => return Outcome::Dead { error },
+        Sent::Transient(error) => Attempt::Failed {
+            status: None,
+            error,
+        },
+    };
+    after_try(
+        &attempt,
+        row.attempts + 1,
+        config,
+        crate::db::now(),
+        backoff::random_jitter(),
+    )
 }
 
 async fn send(

@@ -61,7 +61,7 @@ const MARKETING_PREFIX: &str = "marketing.";
 pub const MARKETING_LIKE: &str = "marketing.%";
 
 /// Every kind but marketing, whose names are open-ended.
-const FIXED: [Kind; 16] = [
+pub(super) const FIXED: [Kind; 16] = [
     Kind::OrderPlaced,
     Kind::OrderPaid,
     Kind::OrderShipped,

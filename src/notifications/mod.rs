@@ -5,9 +5,11 @@
 pub mod admin;
 pub mod delivery;
 pub mod kind;
+pub mod mail;
 pub mod recipients;
 pub mod routes;
 pub mod store;
+pub mod templates;
 
 pub use crate::delivery::status::PENDING;
 pub use kind::Kind;

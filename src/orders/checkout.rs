@@ -305,6 +305,12 @@ fn place_order(
                 .map_or(0, |v| v.available);
             return Err(out_of_stock(&item.variant_id, available));
         }
+        crate::catalog::events::after_movement(
+            conn,
+            &item.variant_id,
+            -item.quantity,
+            crate::catalog::events::StockCause::Checkout,
+        )?;
     }
     Ok((201, body, false))
 }

@@ -372,6 +372,12 @@ pub fn release_stock(conn: &mut DbConnection, order_id: &str) -> QueryResult<()>
         diesel::update(variants::table.find(&item.variant_id))
             .set(variants::available.eq(variants::available + item.quantity))
             .execute(conn)?;
+        crate::catalog::events::after_movement(
+            conn,
+            &item.variant_id,
+            item.quantity,
+            crate::catalog::events::StockCause::Release,
+        )?;
     }
     Ok(())
 }

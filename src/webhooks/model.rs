@@ -8,28 +8,30 @@ use crate::delivery::address::{judge_host, HostVerdict};
 
 /// Event families integrators can subscribe to. Names inside a family are `<family>.<name>`,
 /// e.g. `order.placed`, `payment.refunded`, `invoice.issued`, `policy.published`,
-/// `dsr.completed`.
-pub const FAMILIES: [&str; 6] = [
+/// `dsr.completed`, `product.updated`, `variant.stock_changed`.
+pub const FAMILIES: [&str; 8] = [
     "order",
     "payment",
     "invoice",
     "credit_note",
     "policy",
     "dsr",
+    "product",
+    "variant",
 ];
 
 /// At most this many patterns per subscription.
 pub const MAX_PATTERNS: usize = 32;
 
 /// A subscription's event pattern: `<family>.*` or an exact event name, with a family of
-/// `order`, `payment`, `invoice`, `credit_note`, `policy` or `dsr` and a name of 1–64 lower-case letters, digits or
-/// underscores.
+/// `order`, `payment`, `invoice`, `credit_note`, `policy`, `dsr`, `product` or `variant` and a
+/// name of 1–64 lower-case letters, digits or underscores.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(try_from = "String", into = "String")]
 #[schema(
     value_type = String,
     example = "order.*",
-    pattern = r"^(order|payment|invoice|credit_note|policy|dsr)\.(\*|[a-z0-9_]{1,64})$"
+    pattern = r"^(order|payment|invoice|credit_note|policy|dsr|product|variant)\.(\*|[a-z0-9_]{1,64})$"
 )]
 pub struct EventPattern(String);
 
@@ -64,10 +66,17 @@ pub enum WebhookEventType {
     DsrUpdated,
     #[serde(rename = "dsr.verification_code")]
     DsrVerificationCode,
+    /// A product or one of its variants was edited (not its stock): re-read it.
+    #[serde(rename = "product.updated")]
+    ProductUpdated,
+    /// A variant's stock was set or adjusted by staff, or it went out of stock or back in
+    /// stock through checkouts and released orders.
+    #[serde(rename = "variant.stock_changed")]
+    VariantStockChanged,
 }
 
 impl WebhookEventType {
-    pub const ALL: [WebhookEventType; 14] = [
+    pub const ALL: [WebhookEventType; 16] = [
         WebhookEventType::OrderPlaced,
         WebhookEventType::OrderPaid,
         WebhookEventType::OrderShipped,
@@ -82,6 +91,8 @@ impl WebhookEventType {
         WebhookEventType::PolicyPublished,
         WebhookEventType::DsrUpdated,
         WebhookEventType::DsrVerificationCode,
+        WebhookEventType::ProductUpdated,
+        WebhookEventType::VariantStockChanged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -100,6 +111,8 @@ impl WebhookEventType {
             WebhookEventType::PolicyPublished => "policy.published",
             WebhookEventType::DsrUpdated => "dsr.updated",
             WebhookEventType::DsrVerificationCode => "dsr.verification_code",
+            WebhookEventType::ProductUpdated => "product.updated",
+            WebhookEventType::VariantStockChanged => "variant.stock_changed",
         }
     }
 
@@ -122,7 +135,7 @@ impl EventPattern {
             .ok_or("must be <family>.* or an event name such as order.placed")?;
         if !FAMILIES.contains(&family) {
             return Err(
-                "names an unknown event family (order, payment, invoice, credit_note, policy, dsr)",
+                "names an unknown event family (order, payment, invoice, credit_note, policy, dsr, product, variant)",
             );
         }
         if name != "*" && !is_name(name) {

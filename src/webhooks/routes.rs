@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::model::{parse_endpoint, EndpointRules, EventPattern, WebhookEventType, MAX_PATTERNS};
-use super::store::{self, DeliveryRow, SubscriptionRow};
+use super::store::{self, DeliveryRow, Redelivery, SubscriptionRow};
 use crate::auth::{min, Auth};
 use crate::crypto::Crypto;
 use crate::db::Db;
@@ -25,7 +25,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list)
         .service(create)
         .service(remove)
-        .service(deliveries);
+        .service(deliveries)
+        .service(redeliver);
 }
 
 /// Which endpoints subscriptions may have: `http://` and non-public hosts in development
@@ -89,7 +90,8 @@ pub struct NewSubscription {
     /// addresses only (a name that does not resolve is refused too).
     #[schema(format = "uri", max_length = 2048)]
     pub url: String,
-    /// `order.*`, `payment.*`, `policy.published`, `dsr.*`, or exact event names
+    /// `order.*`, `payment.*`, `policy.published`, `dsr.*`, `product.updated`,
+    /// `variant.stock_changed`, or exact event names
     /// (`order.placed`); 1–32 patterns (repeats are kept once).
     #[schema(value_type = Vec<EventPattern>, min_items = 1, max_items = 32)]
     pub events: Vec<String>,
@@ -470,4 +472,54 @@ async fn deliveries(
             .collect::<Result<_, _>>()?,
         next_cursor,
     }))
+}
+
+/// Delivers an event again.
+///
+/// For an integrator that lost or mishandled an event: the delivery's event (same `evt_…` id,
+/// type and data) is queued again as a new delivery of the log, due now, and tried on the
+/// usual schedule; the old delivery keeps its history. Allowed once the old one is
+/// `delivered`, `dead` or `cancelled`; a `pending` or `sending` one still goes out by itself
+/// (409), and a deleted subscription has no secret left to sign with (409).
+#[utoipa::path(
+    operation_id = "redeliverWebhookDelivery",
+    tag = "webhooks",
+    security(("bearer" = []), ("api_key" = [])),
+    params(
+        ("id" = String, Path, description = "The subscription's id, `whk_…`"),
+        ("delivery" = String, Path, description = "The delivery's id, `whd_…`"),
+    ),
+    responses(
+        (status = 202, description = "Queued again: the new delivery", body = DeliveryView, example = json!({
+            "id": "whd_0193a7c25b7e7d1a9c1e2f6c1f7e9a12", "event_id": "evt_0193a7c25b7e7d1a9c1e2f6c1f7e9a11",
+            "event_type": "order.placed", "status": "pending", "attempts": 0, "last_status_code": null,
+            "last_error": null, "created_at": "2026-11-25T12:00:00Z", "last_attempt_at": null,
+            "next_attempt_at": "2026-11-25T12:00:00Z", "delivered_at": null
+        })),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Admins only", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such subscription, or no such delivery in its log", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The delivery is still pending or sending, or the subscription was deleted", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/webhooks/{id}/deliveries/{delivery}/redeliver")]
+async fn redeliver(
+    _auth: Auth<min::Admin>,
+    db: web::Data<Db>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, delivery) = path.into_inner();
+    let found = db
+        .run(move |conn| store::redeliver(conn, &id, &delivery).map_err(ApiError::from))
+        .await?;
+    match found {
+        Redelivery::Queued(row) => Ok(HttpResponse::Accepted().json(DeliveryView::try_from(*row)?)),
+        Redelivery::Unknown => Err(ApiError::NotFound),
+        Redelivery::Deleted => Err(ApiError::conflict(
+            "the subscription was deleted; its deliveries cannot be sent again",
+        )),
+        Redelivery::InFlight => Err(ApiError::conflict(
+            "the delivery is still pending or being sent",
+        )),
+    }
 }

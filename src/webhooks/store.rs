@@ -212,6 +212,68 @@ pub fn insert_delivery(
     Ok(())
 }
 
+/// What asking to deliver an event again found.
+#[derive(Debug)]
+pub enum Redelivery {
+    /// A new delivery of the same event (same `evt_…` id and body), due now.
+    Queued(Box<DeliveryRow>),
+    /// No such delivery in this subscription's log.
+    Unknown,
+    /// The subscription was deleted: its secret is gone, nothing can be signed.
+    Deleted,
+    /// The delivery is still waiting or being sent: it goes out without asking.
+    InFlight,
+}
+
+/// Queues delivery `delivery_id` of subscription `subscription_id` again, as a new row of the
+/// log (the old one keeps its history), in one transaction.
+pub fn redeliver(
+    conn: &mut DbConnection,
+    subscription_id: &str,
+    delivery_id: &str,
+) -> QueryResult<Redelivery> {
+    conn.transaction(|conn| {
+        let Some(subscription) = get(conn, subscription_id)? else {
+            return Ok(Redelivery::Unknown);
+        };
+        let Some(old) = webhook_deliveries::table
+            .filter(webhook_deliveries::id.eq(delivery_id))
+            .filter(webhook_deliveries::subscription_id.eq(subscription_id))
+            .select(DeliveryRow::as_select())
+            .first(conn)
+            .optional()?
+        else {
+            return Ok(Redelivery::Unknown);
+        };
+        if subscription.deleted_at.is_some() {
+            return Ok(Redelivery::Deleted);
+        }
+        if old.status == status::PENDING || old.status == status::SENDING {
+            return Ok(Redelivery::InFlight);
+        }
+        let id = crate::ids::new_id("whd");
+        let now = crate::db::now();
+        diesel::insert_into(webhook_deliveries::table)
+            .values((
+                webhook_deliveries::id.eq(&id),
+                webhook_deliveries::subscription_id.eq(subscription_id),
+                webhook_deliveries::event_id.eq(&old.event_id),
+                webhook_deliveries::event_type.eq(&old.event_type),
+                webhook_deliveries::payload.eq(&old.payload),
+                webhook_deliveries::status.eq(status::PENDING),
+                webhook_deliveries::attempts.eq(0),
+                webhook_deliveries::next_attempt_at.eq(now),
+                webhook_deliveries::created_at.eq(now),
+            ))
+            .execute(conn)?;
+        webhook_deliveries::table
+            .filter(webhook_deliveries::id.eq(&id))
+            .select(DeliveryRow::as_select())
+            .first(conn)
+            .map(|row| Redelivery::Queued(Box::new(row)))
+    })
+}
+
 /// A subscription's delivery log, newest first, after a cursor.
 pub fn deliveries(
     conn: &mut DbConnection,

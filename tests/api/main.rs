@@ -23,6 +23,7 @@ mod health;
 mod helpers;
 mod invoices;
 mod limits;
+mod mail;
 mod me;
 mod metrics;
 mod migrations;

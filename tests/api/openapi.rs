@@ -22,7 +22,7 @@ const VERBS: &[&str] = &[
     "verify", "register", "log", "refresh", "checkout", "start", "cancel", "open", "resolve",
     "answer", "ask", "rotate", "retry", "mark", "refund", "publish", "complete", "deny", "extend",
     "run", "adjust", "record", "erase", "export", "accept", "correct", "receive", "revoke",
-    "search", "import",
+    "search", "import", "redeliver",
 ];
 
 #[actix_web::test]

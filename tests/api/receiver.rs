@@ -33,6 +33,8 @@ impl Received {
 #[derive(Default)]
 struct State {
     failures_left: usize,
+    /// What a failing answer is (500 unless started with another).
+    failure_status: u16,
     received: Vec<Received>,
 }
 
@@ -50,7 +52,7 @@ async fn receive(
     let mut state = state.lock().unwrap();
     let status = if state.failures_left > 0 {
         state.failures_left -= 1;
-        500
+        state.failure_status
     } else {
         200
     };
@@ -82,8 +84,14 @@ async fn receive(
 impl Receiver {
     /// A receiver on a free local port that fails the first `failures` requests with 500.
     pub fn start(failures: usize) -> Receiver {
+        Receiver::start_answering(failures, 500)
+    }
+
+    /// A receiver that fails the first `failures` requests with `status`.
+    pub fn start_answering(failures: usize, status: u16) -> Receiver {
         let state = Arc::new(Mutex::new(State {
             failures_left: failures,
+            failure_status: status,
             received: Vec::new(),
         }));
         let data = web::Data::from(state.clone());

@@ -164,6 +164,34 @@ async fn a_failing_endpoint_is_retried_then_dead_and_the_log_says_why() {
 }
 
 #[actix_web::test]
+async fn an_endpoint_answering_404_is_given_up_after_three_tries_not_the_schedule() {
+    let receiver = Receiver::start_answering(100, 404);
+    let app = TestApp::spawn_configured(local_receivers).await;
+    let admin = app.staff(Role::Admin).await;
+    let sub = subscribe(&app, &admin, &receiver.url, json!(["policy.published"])).await;
+    let id = sub["id"].as_str().unwrap().to_owned();
+    app.query(|conn| {
+        valise::webhooks::emit(
+            conn,
+            valise::webhooks::model::WebhookEventType::PolicyPublished,
+            &json!({"version": 2}),
+        )
+    })
+    .await;
+
+    let dead = eventually(WAIT, || async {
+        deliveries(&app, &admin, &id).await[0]["status"] == "dead"
+    })
+    .await;
+    let log = deliveries(&app, &admin, &id).await;
+    assert!(dead, "{log:?}");
+    // The test schedule would give a failing endpoint 4 tries; a refusal gets 3.
+    assert_eq!(log[0]["attempts"], 3);
+    assert_eq!(log[0]["last_status_code"], 404);
+    assert_eq!(receiver.received().len(), 3);
+}
+
+#[actix_web::test]
 async fn only_admins_manage_webhooks() {
     let app = TestApp::spawn_configured(local_receivers).await;
     let admin = app.staff(Role::Admin).await;
@@ -467,4 +495,171 @@ async fn with_the_development_opt_in_a_local_receiver_registers_and_gets_deliver
         &got[0].signature,
         &got[0].body
     ));
+}
+
+/// The bodies received so far of events of `event_type`.
+fn events_of(receiver: &Receiver, event_type: &str) -> Vec<Value> {
+    receiver
+        .received()
+        .iter()
+        .map(|r| r.json())
+        .filter(|b| b["type"] == event_type)
+        .collect()
+}
+
+#[actix_web::test]
+async fn staff_edits_raise_product_updated_and_variant_stock_changed() {
+    let receiver = Receiver::start(0);
+    let app = TestApp::spawn_configured(local_receivers).await;
+    let admin = app.staff(Role::Admin).await;
+    let manager = app.staff(Role::Manager).await;
+    let created = crate::fixtures::create(
+        &app,
+        &manager,
+        &crate::fixtures::product("events-case", "travel", "abs", [55, 40, 20], 9900, &[4]),
+    )
+    .await;
+    let product = created["id"].as_str().unwrap().to_owned();
+    let variant = created["variants"][0]["id"].as_str().unwrap().to_owned();
+    subscribe(
+        &app,
+        &admin,
+        &receiver.url,
+        json!(["product.*", "variant.*"]),
+    )
+    .await;
+
+    let patched = app
+        .authed(
+            Method::PATCH,
+            &format!("/v1/admin/products/{product}"),
+            &manager,
+        )
+        .json(&json!({"price": {"amount": 10900}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patched.status(), StatusCode::OK);
+    let set = app
+        .authed(
+            Method::PUT,
+            &format!("/v1/admin/variants/{variant}/stock"),
+            &manager,
+        )
+        .json(&json!({"available": 0}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(set.status(), StatusCode::OK);
+
+    receiver.wait_for(2, WAIT).await;
+    let updated = events_of(&receiver, "product.updated");
+    assert_eq!(updated.len(), 1, "{updated:?}");
+    assert_eq!(updated[0]["data"], json!({"product_id": product}));
+    let stock = events_of(&receiver, "variant.stock_changed");
+    assert_eq!(stock.len(), 1, "{stock:?}");
+    assert_eq!(
+        stock[0]["data"],
+        json!({"variant_id": variant, "product_id": product, "available": 0,
+               "in_stock": false, "cause": "staff"})
+    );
+}
+
+#[actix_web::test]
+async fn a_checkout_raises_variant_stock_changed_only_when_it_takes_the_last_units() {
+    let receiver = Receiver::start(0);
+    let app = TestApp::spawn_configured(local_receivers).await;
+    let admin = app.staff(Role::Admin).await;
+    let variant = stocked_variant(&app, "events-last-two", 2, 9900).await;
+    let sub = subscribe(
+        &app,
+        &admin,
+        &receiver.url,
+        json!(["variant.stock_changed"]),
+    )
+    .await;
+
+    for key in ["first-unit", "last-unit"] {
+        let cart = guest_cart(&app, &variant, 1).await;
+        let email = unique_email("stock.guest");
+        let response = checkout(&app, &cart, key, &checkout_body(&email)).await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+    }
+
+    let got = receiver.wait_for(1, WAIT).await;
+    assert_eq!(got.len(), 1);
+    let body = got[0].json();
+    assert_eq!(body["type"], "variant.stock_changed");
+    assert_eq!(body["data"]["variant_id"], variant.as_str());
+    assert_eq!(body["data"]["available"], 0);
+    assert_eq!(body["data"]["in_stock"], false);
+    assert_eq!(body["data"]["cause"], "checkout");
+    let log = deliveries(&app, &admin, sub["id"].as_str().unwrap()).await;
+    assert_eq!(log.len(), 1, "the first unit sold raised nothing: {log:?}");
+}
+
+#[actix_web::test]
+async fn an_admin_redelivers_a_delivered_event_with_the_same_event_id() {
+    let receiver = Receiver::start(0);
+    let app = TestApp::spawn_configured(local_receivers).await;
+    let admin = app.staff(Role::Admin).await;
+    let sub = subscribe(&app, &admin, &receiver.url, json!(["policy.published"])).await;
+    let id = sub["id"].as_str().unwrap().to_owned();
+    app.query(|conn| {
+        valise::webhooks::emit(
+            conn,
+            valise::webhooks::model::WebhookEventType::PolicyPublished,
+            &json!({"version": 3}),
+        )
+    })
+    .await;
+    let delivered = eventually(WAIT, || async {
+        deliveries(&app, &admin, &id).await[0]["status"] == "delivered"
+    })
+    .await;
+    assert!(delivered);
+    let first = deliveries(&app, &admin, &id).await[0].clone();
+    let path = |delivery: &str| format!("/v1/admin/webhooks/{id}/deliveries/{delivery}/redeliver");
+
+    let manager = app.staff(Role::Manager).await;
+    let forbidden = app
+        .authed(Method::POST, &path(first["id"].as_str().unwrap()), &manager)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(forbidden, StatusCode::FORBIDDEN, "forbidden").await;
+    let unknown = app
+        .authed(Method::POST, &path("whd_nope"), &admin)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(unknown, StatusCode::NOT_FOUND, "not-found").await;
+
+    let again = app
+        .authed(Method::POST, &path(first["id"].as_str().unwrap()), &admin)
+        .send()
+        .await
+        .unwrap();
+    let again = json_of(again, StatusCode::ACCEPTED).await;
+    assert_ne!(again["id"], first["id"]);
+    assert_eq!(again["event_id"], first["event_id"]);
+    assert_eq!(again["status"], "pending");
+    let got = receiver.wait_for(2, WAIT).await;
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].json()["id"], got[1].json()["id"], "the same event");
+    assert_eq!(got[1].header("valise-delivery-id"), again["id"].as_str());
+    assert_eq!(deliveries(&app, &admin, &id).await.len(), 2);
+
+    let removed = app
+        .authed(Method::DELETE, &format!("/v1/admin/webhooks/{id}"), &admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(removed.status(), StatusCode::NO_CONTENT);
+    let gone = app
+        .authed(Method::POST, &path(first["id"].as_str().unwrap()), &admin)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(gone, StatusCode::CONFLICT, "conflict").await;
 }

@@ -60,6 +60,15 @@ pub fn find(conn: &mut DbConnection, id_or_slug: &str) -> QueryResult<Option<Pro
     }
 }
 
+/// A variant's available units alone (a primary-key read).
+pub fn available(conn: &mut DbConnection, id: &str) -> QueryResult<Option<i32>> {
+    variants::table
+        .find(id)
+        .select(variants::available)
+        .first(conn)
+        .optional()
+}
+
 pub fn get_variant(conn: &mut DbConnection, id: &str) -> QueryResult<Option<VariantRow>> {
     variants::table
         .find(id)
