@@ -14,6 +14,7 @@ use crate::auth::Caller;
 use crate::catalog::model::Money;
 use crate::config::Shop;
 use crate::db::{Db, DbConnection};
+use crate::discounts::quote::CartDiscount;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{Json, OptionalJson};
 use crate::orders::model::shipping_for;
@@ -91,8 +92,10 @@ pub struct Totals {
     /// Free from the shop's threshold (100.00 unless configured) and for an empty cart,
     /// otherwise its flat charge (9.90 unless configured).
     pub shipping: Money,
-    /// `subtotal` plus `shipping`: what checkout would charge now. Prices include VAT
-    /// unless the shop adds tax at checkout (exclusive mode: the order shows it).
+    /// What discount codes take off the goods and shipping (0 without a code that applies).
+    pub discount: Money,
+    /// `subtotal` plus `shipping` minus `discount`: what checkout would charge now. Prices
+    /// include VAT unless the shop adds tax at checkout (exclusive mode: the order shows it).
     pub total: Money,
     /// Units in the cart, all lines together.
     #[schema(minimum = 0, example = 1)]
@@ -111,7 +114,12 @@ pub struct Totals {
     }],
     "totals": {
         "subtotal": {"amount": 12900, "currency": "EUR", "minor_unit": 2}, "shipping": {"amount": 0, "currency": "EUR", "minor_unit": 2},
-        "total": {"amount": 12900, "currency": "EUR", "minor_unit": 2}, "item_count": 1
+        "discount": {"amount": 1290, "currency": "EUR", "minor_unit": 2},
+        "total": {"amount": 11610, "currency": "EUR", "minor_unit": 2}, "item_count": 1
+    },
+    "discount": {
+        "code": "WELCOME10", "kind": "percentage", "applies": true, "problem": null,
+        "amount": {"amount": 1290, "currency": "EUR", "minor_unit": 2}
     },
     "expires_at": "2026-04-11T10:04:51Z"
 }))]
@@ -129,6 +137,8 @@ pub struct CartView {
     pub items: Vec<CartLine>,
     /// What it comes to now.
     pub totals: Totals,
+    /// The discount code it carries (`PUT /v1/carts/{id}/discount`); null without one.
+    pub discount: Option<CartDiscount>,
     /// When the cart expires (RFC 3339, UTC): 30 days after it was created or its lines last
     /// changed. An expired cart answers 404.
     pub expires_at: DateTime<Utc>,
@@ -164,19 +174,25 @@ pub struct ItemQuantity {
     pub quantity: i32,
 }
 
-/// Totals from priced lines: `(unit_price, quantity)`.
-pub fn totals(lines: impl IntoIterator<Item = (i64, i32)>, shop: &Shop) -> Totals {
-    let (subtotal, count) = lines
+/// Goods subtotal and unit count of priced lines: `(unit_price, quantity)`.
+fn subtotal_of(lines: impl IntoIterator<Item = (i64, i32)>) -> (i64, i32) {
+    lines
         .into_iter()
         .fold((0i64, 0i32), |(sum, n), (price, q)| {
             (sum + price * i64::from(q), n + q)
-        });
+        })
+}
+
+/// Totals from priced lines: `(unit_price, quantity)`, less `discount`.
+pub fn totals(lines: impl IntoIterator<Item = (i64, i32)>, shop: &Shop, discount: i64) -> Totals {
+    let (subtotal, count) = subtotal_of(lines);
     let shipping = shipping_for(subtotal, shop.shipping);
     let money = |amount| Money::new(amount, shop.currency);
     Totals {
         subtotal: money(subtotal),
         shipping: money(shipping),
-        total: money(subtotal + shipping),
+        discount: money(discount),
+        total: money(subtotal + shipping - discount),
         item_count: count,
     }
 }
@@ -188,7 +204,29 @@ pub fn view(
     token: Option<String>,
 ) -> Result<CartView, ApiError> {
     let lines = store::lines(conn, &cart.id)?;
-    Ok(view_of(cart, &lines, shop, token))
+    let (subtotal, _) = subtotal_of(
+        lines
+            .iter()
+            .map(|(q, v, p)| (v.price_override.unwrap_or(p.base_price), *q)),
+    );
+    let discount = crate::discounts::quote::for_cart(
+        conn,
+        &cart.id,
+        cart.owner_user_id.as_deref(),
+        subtotal,
+        shipping_for(subtotal, shop.shipping),
+        shop.currency,
+    )?;
+    let mut view = view_of(cart, &lines, shop, token);
+    if let Some((shown, _)) = discount {
+        view.totals = totals(
+            view.items.iter().map(|l| (l.unit_price.amount, l.quantity)),
+            shop,
+            shown.amount.amount,
+        );
+        view.discount = Some(shown);
+    }
+    Ok(view)
 }
 
 /// A cart's view from its lines (a new cart has none: nothing to read).
@@ -223,12 +261,14 @@ fn view_of(
     let totals = totals(
         items.iter().map(|l| (l.unit_price.amount, l.quantity)),
         shop,
+        0,
     );
     CartView {
         id: cart.id.clone(),
         cart_token: token,
         items,
         totals,
+        discount: None,
         expires_at: cart.expires_at.and_utc(),
     }
 }

@@ -12,6 +12,7 @@ mod body_errors;
 mod catalog;
 mod catalog_admin;
 mod catalog_plans;
+mod discounts;
 mod errors;
 mod fake_stripe;
 mod fixtures;
