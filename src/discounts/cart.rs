@@ -57,7 +57,7 @@ pub struct CartCode {
 /// unchanged. A guest's per-customer limit is checked at checkout, by the contact e-mail.
 /// The cart's totals then show the discount; checkout checks the code again and redeems it.
 #[utoipa::path(
-    operation_id = "applyCartDiscount",
+    operation_id = "setCartDiscount",
     tag = "carts",
     security((), ("bearer" = [])),
     params(("id" = String, Path, description = "The cart's `cart_…` id"), ("X-Cart-Token" = Option<String>, Header, description = "Guests: the `cart_token` returned when the cart was created; customers send their access token instead")),

@@ -89,15 +89,21 @@ pub struct NewDiscountCode {
     #[serde(default)]
     #[schema(minimum = 0, example = 1000)]
     pub value: i64,
+    /// From when it applies (RFC 3339); null: from now on.
     pub starts_at: Option<DateTime<Utc>>,
+    /// Until when (exclusive, RFC 3339); null: no end.
     pub ends_at: Option<DateTime<Utc>>,
+    /// The goods subtotal (before discount, in minor units) a cart must reach; 0 if left out.
     #[serde(default)]
     #[schema(minimum = 0, example = 5000)]
     pub minimum_subtotal: i64,
+    /// Orders in all that may use it; null: no limit.
     #[schema(minimum = 1, example = 500)]
     pub usage_limit: Option<i32>,
+    /// Orders one customer (account, or guest contact e-mail) may use it in; null: no limit.
     #[schema(minimum = 1, example = 1)]
     pub per_customer_limit: Option<i32>,
+    /// Whether customers can use it; true if left out.
     #[serde(default = "yes")]
     pub active: bool,
 }
@@ -133,16 +139,24 @@ pub struct DiscountCodeView {
     pub kind: Kind,
     /// Basis points (`percentage`), minor units (`fixed_amount`) or 0 (`free_shipping`).
     pub value: i64,
+    /// From when it applies (RFC 3339); null: open.
     pub starts_at: Option<DateTime<Utc>>,
+    /// Until when (exclusive, RFC 3339); null: no end.
     pub ends_at: Option<DateTime<Utc>>,
+    /// The goods subtotal (before discount) a cart must reach.
     pub minimum_subtotal: Money,
+    /// Orders in all that may use it; null: no limit.
     pub usage_limit: Option<i32>,
+    /// Orders one customer may use it in; null: no limit.
     pub per_customer_limit: Option<i32>,
     /// Orders holding a use now (placed and not cancelled or expired).
     #[schema(minimum = 0)]
     pub uses: i32,
+    /// Whether customers can use it.
     pub active: bool,
+    /// When it was created (RFC 3339, UTC).
     pub created_at: DateTime<Utc>,
+    /// When its terms last changed (RFC 3339, UTC).
     pub updated_at: DateTime<Utc>,
 }
 
@@ -177,6 +191,7 @@ impl DiscountCodeView {
     "created_at": "2026-12-01T09:00:00Z", "updated_at": "2026-12-01T09:00:00Z"
 }], "next_cursor": null}))]
 pub struct DiscountCodeList {
+    /// Up to `limit` codes.
     pub data: Vec<DiscountCodeView>,
     /// Pass as `cursor` to get the next page; `null` on the last page.
     pub next_cursor: Option<String>,
@@ -249,6 +264,9 @@ async fn list(
 }
 
 /// Create a discount code.
+///
+/// The code is stored in upper case and must be unique in any case; it applies to carts at
+/// once when active and within its window.
 #[utoipa::path(
     operation_id = "createDiscountCode",
     tag = "discounts",
@@ -314,6 +332,8 @@ async fn create(
 }
 
 /// Get a discount code.
+///
+/// Its terms and the uses it has taken.
 #[utoipa::path(
     operation_id = "getDiscountCode",
     tag = "discounts",
@@ -348,7 +368,7 @@ async fn read(
 /// placed keep the discount they were charged. A limit below the uses already taken only
 /// stops new uses.
 #[utoipa::path(
-    operation_id = "replaceDiscountTerms",
+    operation_id = "updateDiscountCode",
     tag = "discounts",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The code's `dsc_…` id")),
@@ -398,7 +418,7 @@ async fn replace(
 /// Sets it inactive (customers are told it is unknown; checkouts of carts carrying it
 /// fail until they remove it). It stays listed with its uses; orders keep their discount.
 #[utoipa::path(
-    operation_id = "deactivateDiscountCode",
+    operation_id = "archiveDiscountCode",
     tag = "discounts",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The code's `dsc_…` id")),
