@@ -13,6 +13,7 @@ pub mod config;
 pub mod crypto;
 pub mod db;
 pub mod delivery;
+pub mod discounts;
 pub mod http;
 pub mod idempotency;
 pub mod ids;

@@ -26,8 +26,8 @@ use crate::operations::{self, metrics::MetricsAccess};
 use crate::policies;
 use crate::versions::Versions;
 use crate::{
-    accounts, analytics, audit, auth, carts, catalog, invoices, notifications, orders, payments,
-    privacy, retention, shipping, tax, webhooks,
+    accounts, analytics, audit, auth, carts, catalog, discounts, invoices, notifications, orders,
+    payments, privacy, retention, shipping, tax, webhooks,
 };
 
 /// The OpenAPI document of the application: generated from exactly the routes it serves.
@@ -52,6 +52,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
             .configure(catalog::consultations::configure_public)
             .configure(carts::configure)
             .configure(shipping::configure)
+            .configure(discounts::cart::configure)
             .configure(orders::checkout::configure)
             .configure(orders::routes::configure)
             .configure(orders::after_sales::configure)
@@ -94,7 +95,8 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
                     .configure(webhooks::routes::configure)
                     .configure(analytics::routes::configure_admin)
                     .configure(tax::routes::configure)
-                    .configure(shipping::configure_admin),
+                    .configure(shipping::configure_admin)
+                    .configure(discounts::routes::configure),
             ),
     )
     .configure(health::configure)
@@ -105,6 +107,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 const LIMITS: &[&[Rule]] = &[
     auth::routes::LIMITS,
     carts::routes::LIMITS,
+    discounts::cart::LIMITS,
     orders::checkout::LIMITS,
     orders::routes::LIMITS,
     orders::after_sales::LIMITS,

@@ -14,6 +14,7 @@ use crate::auth::Caller;
 use crate::catalog::model::Money;
 use crate::config::Shop;
 use crate::db::{Db, DbConnection};
+use crate::discounts::quote::CartDiscount;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{Json, OptionalJson};
 
@@ -92,8 +93,10 @@ pub struct Totals {
     /// destination); 0 for an empty cart. For an order: what it pays for its method. With
     /// the seeded `standard` method alone, as before: 9.90, free from 100.00 (configurable).
     pub shipping: Money,
-    /// `subtotal` plus `shipping`: what checkout would charge now. Prices include VAT
-    /// unless the shop adds tax at checkout (exclusive mode: the order shows it).
+    /// What discount codes take off the goods and shipping (0 without a code that applies).
+    pub discount: Money,
+    /// `subtotal` plus `shipping` minus `discount`: what checkout would charge now. Prices
+    /// include VAT unless the shop adds tax at checkout (exclusive mode: the order shows it).
     pub total: Money,
     /// Units in the cart, all lines together.
     #[schema(minimum = 0, example = 1)]
@@ -112,7 +115,12 @@ pub struct Totals {
     }],
     "totals": {
         "subtotal": {"amount": 12900, "currency": "EUR", "minor_unit": 2}, "shipping": {"amount": 0, "currency": "EUR", "minor_unit": 2},
-        "total": {"amount": 12900, "currency": "EUR", "minor_unit": 2}, "item_count": 1
+        "discount": {"amount": 1290, "currency": "EUR", "minor_unit": 2},
+        "total": {"amount": 11610, "currency": "EUR", "minor_unit": 2}, "item_count": 1
+    },
+    "discount": {
+        "code": "WELCOME10", "kind": "percentage", "applies": true, "problem": null,
+        "amount": {"amount": 1290, "currency": "EUR", "minor_unit": 2}
     },
     "expires_at": "2026-04-11T10:04:51Z"
 }))]
@@ -130,6 +138,8 @@ pub struct CartView {
     pub items: Vec<CartLine>,
     /// What it comes to now.
     pub totals: Totals,
+    /// The discount code it carries (`PUT /v1/carts/{id}/discount`); null without one.
+    pub discount: Option<CartDiscount>,
     /// When the cart expires (RFC 3339, UTC): 30 days after it was created or its lines last
     /// changed. An expired cart answers 404.
     pub expires_at: DateTime<Utc>,
@@ -165,18 +175,30 @@ pub struct ItemQuantity {
     pub quantity: i32,
 }
 
-/// Totals from priced lines: `(unit_price, quantity)`, and what shipping them costs.
-pub fn totals(lines: impl IntoIterator<Item = (i64, i32)>, shipping: i64, shop: &Shop) -> Totals {
-    let (subtotal, count) = lines
+/// Goods subtotal and unit count of priced lines: `(unit_price, quantity)`.
+fn subtotal_of(lines: impl IntoIterator<Item = (i64, i32)>) -> (i64, i32) {
+    lines
         .into_iter()
         .fold((0i64, 0i32), |(sum, n), (price, q)| {
             (sum + price * i64::from(q), n + q)
-        });
+        })
+}
+
+/// Totals from priced lines: `(unit_price, quantity)`, what shipping them costs, less
+/// `discount`.
+pub fn totals(
+    lines: impl IntoIterator<Item = (i64, i32)>,
+    shipping: i64,
+    shop: &Shop,
+    discount: i64,
+) -> Totals {
+    let (subtotal, count) = subtotal_of(lines);
     let money = |amount| Money::new(amount, shop.currency);
     Totals {
         subtotal: money(subtotal),
         shipping: money(shipping),
-        total: money(subtotal + shipping),
+        discount: money(discount),
+        total: money(subtotal + shipping - discount),
         item_count: count,
     }
 }
@@ -190,12 +212,31 @@ pub fn view(
     let lines = store::lines(conn, &cart.id)?;
     // Before a destination is known, the cart shows what the cheapest method charges to the
     // shop's own country; `GET /v1/carts/{id}/shipping-options` prices any destination.
-    let subtotal = lines
-        .iter()
-        .map(|(q, v, p)| v.price_override.unwrap_or(p.base_price) * i64::from(*q))
-        .sum();
+    let (subtotal, _) = subtotal_of(
+        lines
+            .iter()
+            .map(|(q, v, p)| (v.price_override.unwrap_or(p.base_price), *q)),
+    );
     let shipping = crate::shipping::cheapest_price(conn, &shop.tax.home_country, &lines, subtotal)?;
-    Ok(view_of(cart, &lines, shop, token, shipping))
+    let discount = crate::discounts::quote::for_cart(
+        conn,
+        &cart.id,
+        cart.owner_user_id.as_deref(),
+        subtotal,
+        shipping,
+        shop.currency,
+    )?;
+    let mut view = view_of(cart, &lines, shop, token, shipping);
+    if let Some((shown, _)) = discount {
+        view.totals = totals(
+            view.items.iter().map(|l| (l.unit_price.amount, l.quantity)),
+            shipping,
+            shop,
+            shown.amount.amount,
+        );
+        view.discount = Some(shown);
+    }
+    Ok(view)
 }
 
 /// A cart's view from its lines (a new cart has none: nothing to read).
@@ -232,12 +273,14 @@ fn view_of(
         items.iter().map(|l| (l.unit_price.amount, l.quantity)),
         shipping,
         shop,
+        0,
     );
     CartView {
         id: cart.id.clone(),
         cart_token: token,
         items,
         totals,
+        discount: None,
         expires_at: cart.expires_at.and_utc(),
     }
 }

@@ -667,6 +667,52 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    discount_codes (id) {
+        id -> Text,
+        code -> Text,
+        kind -> Text,
+        value -> BigInt,
+        starts_at -> Nullable<Timestamp>,
+        ends_at -> Nullable<Timestamp>,
+        minimum_subtotal -> BigInt,
+        usage_limit -> Nullable<Integer>,
+        per_customer_limit -> Nullable<Integer>,
+        uses -> Integer,
+        active -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    cart_discounts (cart_id) {
+        cart_id -> Text,
+        code_id -> Text,
+        applied_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    discount_redemptions (order_id) {
+        order_id -> Text,
+        code_id -> Text,
+        customer -> Text,
+        slot -> Nullable<Integer>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    order_discounts (order_id, code_id) {
+        order_id -> Text,
+        code_id -> Text,
+        code -> Text,
+        goods_amount -> BigInt,
+        shipping_amount -> BigInt,
+    }
+}
+
 diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(refunds -> payments (payment_id));
 diesel::joinable!(variants -> products (product_id));
@@ -675,6 +721,7 @@ diesel::joinable!(consultations -> products (product_id));
 diesel::joinable!(webhook_deliveries -> webhook_subscriptions (subscription_id));
 diesel::joinable!(analytics_daily_products -> products (product_id));
 diesel::joinable!(order_tax_lines -> orders (order_id));
+diesel::joinable!(cart_discounts -> discount_codes (code_id));
 diesel::allow_tables_to_appear_in_same_query!(
     policies,
     data_keys,
@@ -729,4 +776,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     analytics_daily_pages,
     analytics_daily_dwell,
     analytics_daily_transitions,
+    discount_codes,
+    cart_discounts,
+    discount_redemptions,
+    order_discounts,
 );

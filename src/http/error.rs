@@ -69,6 +69,10 @@ pub enum ApiError {
     /// A line asks for more units than are available.
     #[error("out of stock: {0}")]
     OutOfStock(String),
+    /// A domain rule refuses the request for a reason with its own problem type (422): a
+    /// discount code that does not apply. The slug names a catalogue entry.
+    #[error("not applicable: {slug}")]
+    NotApplicable { slug: &'static str, detail: String },
     #[error("precondition failed")]
     PreconditionFailed,
     /// A replayed request whose first answer held personal data since erased.
@@ -117,6 +121,7 @@ impl ApiError {
             Self::Conflict(_) => "conflict",
             Self::InvalidTransition(_) => "invalid-transition",
             Self::OutOfStock(_) => "out-of-stock",
+            Self::NotApplicable { slug, .. } => slug,
             Self::PreconditionFailed => "precondition-failed",
             Self::PersonalDataErased => "personal-data-erased",
             Self::RateLimited(_) => "rate-limited",
@@ -175,6 +180,7 @@ impl ApiError {
                 format!("Send the request body as `{expected}`.")
             }
             Self::BadRequest(detail) => detail.clone(),
+            Self::NotApplicable { detail, .. } => detail.clone(),
             Self::Unavailable(detail) => detail.clone(),
             Self::Internal(_) => {
                 "An unexpected error occurred; it has been logged with the request id.".into()
@@ -274,9 +280,10 @@ pub fn problem_response(
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            Self::Validation(_) | Self::SensitiveData { .. } | Self::IdempotencyKeyReused => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            Self::Validation(_)
+            | Self::SensitiveData { .. }
+            | Self::IdempotencyKeyReused
+            | Self::NotApplicable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound | Self::NotYours(_) => StatusCode::NOT_FOUND,

@@ -39,6 +39,7 @@ use super::error::{FieldError, Problem, PROBLEM_CONTENT_TYPE};
         (name = "carts", description = "Carts for customers and guests"),
         (name = "orders", description = "Checkout and orders: status, history, cancellation"),
         (name = "orders-admin", description = "Orders for staff: masked views, shipments, deliveries"),
+        (name = "discounts", description = "Discount codes: percentage, fixed amount or free shipping, with a window, a minimum and usage limits (managers)"),
         (name = "tax", description = "EU VAT rates by country and effective day (managers read, admins set)"),
         (name = "shipping", description = "Shipping methods by zone and weight, carriers and their tracking URLs, a cart's shipping options"),
         (name = "payments", description = "Payments and the provider's signed webhooks; no card data, ever"),

@@ -82,6 +82,24 @@ problems! {
     "idempotency-key-reused", 422, "Idempotency key reused",
         "The `Idempotency-Key` was used before for a different request.",
         "Use a new key for a new request; resend the first request unchanged to replay it.";
+    "discount-code-unknown", 422, "Unknown discount code",
+        "No active discount code is spelled so (codes are case-insensitive; a withdrawn code is unknown).",
+        "Check the code's spelling, or remove it.";
+    "discount-code-not-yet-valid", 422, "Discount code not valid yet",
+        "The discount code's validity window has not begun.",
+        "Use it from the day it starts, or remove it.";
+    "discount-code-expired", 422, "Discount code expired",
+        "The discount code's validity window has ended.",
+        "Remove the code.";
+    "discount-code-below-minimum", 422, "Below the discount code's minimum",
+        "The cart's goods subtotal is below the minimum the code asks for; the detail names it.",
+        "Add goods up to the minimum, or remove the code.";
+    "discount-code-used-up", 422, "Discount code used up",
+        "Every use the discount code allows is taken.",
+        "Remove the code (at checkout: check out without it, at the price shown).";
+    "discount-code-already-used", 422, "Discount code already used",
+        "This customer already used the code as often as it allows one customer.",
+        "Remove the code (at checkout: check out without it, at the price shown).";
     "rate-limited", 429, "Too many requests",
         "A rate limit is spent: per client, per account, or for everyone.",
         "Wait `Retry-After` seconds; `RateLimit` and `RateLimit-Policy` say which limit.";
@@ -237,6 +255,10 @@ mod tests {
             ApiError::IdempotencyKeyReused,
             ApiError::InvalidTransition("x".into()),
             ApiError::OutOfStock("x".into()),
+            ApiError::NotApplicable {
+                slug: "discount-code-expired",
+                detail: "x".into(),
+            },
         ];
         for error in &errors {
             let entry = find(error.slug()).unwrap_or_else(|| panic!("{} missing", error.slug()));

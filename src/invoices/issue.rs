@@ -302,6 +302,17 @@ fn invoice_draft(
             amount: order.shipping,
         });
     }
+    // The tax lines below are on the discounted amounts; the discount is a line of its own,
+    // negative, so the lines add up to the document's total.
+    for discount in crate::discounts::store::order_lines(conn, &[order.id.to_string()])? {
+        lines.push(Line {
+            description: format!("Discount {}", discount.code),
+            sku: None,
+            quantity: 1,
+            unit_amount: -discount.amount(),
+            amount: -discount.amount(),
+        });
+    }
     let tax_lines: Vec<DocumentTaxLine> = orders::tax_lines(conn, &order.id)?
         .iter()
         .map(|l| DocumentTaxLine {

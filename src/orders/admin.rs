@@ -199,6 +199,7 @@ fn staff_order_view_example() -> serde_json::Value {
         "totals": {
             "subtotal": {"amount": 12900, "currency": "EUR", "minor_unit": 2},
             "shipping": {"amount": 0, "currency": "EUR", "minor_unit": 2},
+            "discount": {"amount": 0, "currency": "EUR", "minor_unit": 2},
             "total": {"amount": 12900, "currency": "EUR", "minor_unit": 2},
             "item_count": 1
         },
@@ -315,6 +316,7 @@ pub(super) fn staff_view(
         totals: Totals {
             subtotal: money(order.subtotal),
             shipping: money(order.shipping),
+            discount: money(order.discount()),
             total: money(order.total),
             item_count: store::items(conn, &order.id)?
                 .iter()

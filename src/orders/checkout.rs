@@ -20,6 +20,7 @@ use crate::carts::store::{self as carts, Access};
 use crate::config::{Shop, TaxMode, TaxSettings};
 use crate::crypto::{index_kind, Crypto};
 use crate::db::{write_transaction, Db, DbConnection};
+use crate::discounts;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::Json;
 use crate::idempotency::{self, Lookup};
@@ -177,7 +178,6 @@ fn place_order(
         .iter()
         .map(|i| i.unit_price * i64::from(i.quantity))
         .sum();
-    let now = crate::db::now();
     let country = input.address.country();
     let method = crate::shipping::choose(
         conn,
@@ -187,12 +187,49 @@ fn place_order(
         input.shipping_method.as_deref(),
     )?;
     let shipping = method.quote.price;
+    let now = crate::db::now();
+    // The cart's code is checked again now: it may have expired, been used up or be
+    // above this customer's limit since it was applied. If so the checkout fails (422)
+    // rather than charge a price the customer did not see.
+    let customer = match &input.user_id {
+        Some(user) => discounts::customer_of_account(user),
+        None => discounts::customer_of_guest(crypto, input.email.as_str()),
+    };
+    let code = discounts::store::of_cart(conn, &cart.id)?;
+    let applied = match &code {
+        None => None,
+        Some(code) => {
+            let terms = code.terms();
+            let used = match terms.per_customer_limit {
+                Some(_) => Some(discounts::store::customer_uses(conn, &code.id, &customer)?),
+                None => None,
+            };
+            discounts::model::check(&terms, now, subtotal, code.uses, used)
+                .map_err(|r| discounts::refused(r, &input.currency))?;
+            Some(discounts::model::apply(
+                terms.benefit,
+                &[subtotal],
+                shipping,
+            ))
+        }
+    };
+    let (goods_off, shipping_off) = applied
+        .as_ref()
+        .map_or((0, 0), |a| (a.goods.iter().sum::<i64>(), a.shipping));
     let rate = crate::tax::rate_for(conn, &input.tax, country, now.date())?;
-    let lines = tax_lines(input.tax.mode, &[(rate, subtotal), (rate, shipping)]);
+    // Tax on what is charged: the goods and shipping after the discount.
+    let lines = tax_lines(
+        input.tax.mode,
+        &[
+            (rate, subtotal - goods_off),
+            (rate, shipping - shipping_off),
+        ],
+    );
     let tax_total: i64 = lines.iter().map(|l| l.tax).sum();
+    let charged = subtotal - goods_off + shipping - shipping_off;
     let total = match input.tax.mode {
-        TaxMode::Inclusive => subtotal + shipping,
-        TaxMode::Exclusive => subtotal + shipping + tax_total,
+        TaxMode::Inclusive => charged,
+        TaxMode::Exclusive => charged + tax_total,
     };
     let tax_rows: Vec<TaxLineRow> = lines
         .iter()
@@ -246,6 +283,17 @@ fn place_order(
         }
     })?;
     let shipped_with = crate::shipping::record(conn, &order_id, &method)?;
+    let discount_rows: Vec<discounts::store::OrderDiscountRow> = code
+        .iter()
+        .map(|c| discounts::store::OrderDiscountRow {
+            order_id: order_id.to_string(),
+            code_id: c.id.clone(),
+            code: c.code.clone(),
+            goods_amount: goods_off,
+            shipping_amount: shipping_off,
+        })
+        .collect();
+    discounts::store::insert_order_lines(conn, &discount_rows)?;
     let actor_id = input.user_id.as_deref();
     let placed = store::record_event(
         conn,
@@ -277,6 +325,7 @@ fn place_order(
         payment_status: None,
         tax_lines: tax_rows,
         shipping_method: Some(shipped_with),
+        discounts: discount_rows,
     };
     let personal = Some((input.email.as_str().to_owned(), input.address.clone()));
     let view: OrderView = build(&order, parts, personal, guest_token);
@@ -292,6 +341,14 @@ fn place_order(
         &body,
     )? {
         return Err(ApiError::conflict(RACE));
+    }
+    // The code's use late, for the same reason as the stock: the conditional increment
+    // locks the code's row, and every checkout with the code queues on it until commit.
+    if let Some(code) = &code {
+        discounts::store::redeem(conn, code, &order_id, &customer).map_err(|e| match e {
+            discounts::store::RedeemError::Refused(r) => discounts::refused(r, &input.currency),
+            discounts::store::RedeemError::Db(e) => e.into(),
+        })?;
     }
     // Stock last: the conditional decrement locks the variant's row until the commit that
     // follows at once, so checkouts of one popular variant queue for two statements rather

@@ -45,6 +45,9 @@ pub fn apply(conn: &mut DbConnection, change: &Change<'_>) -> Result<OrderStatus
     )?;
     if matches!(to, OrderStatus::Cancelled | OrderStatus::Expired) && from.before_shipment() {
         store::release_stock(conn, &change.order.id)?;
+        // Nothing was sold: the discount code's use is free again (the order keeps its
+        // discount line, as charged).
+        crate::discounts::store::release(conn, &change.order.id)?;
     }
     if to == OrderStatus::Cancelled && from != OrderStatus::PendingPayment {
         crate::payments::refund_all_for_order(conn, &change.order.id)?;

@@ -11,6 +11,7 @@ use crate::db::schema::{
     disclosures, order_events, order_items, order_tax_lines, orders, payments, shipments, variants,
 };
 use crate::db::{DbConnection, Statement};
+use crate::discounts::store::OrderDiscountRow;
 use crate::payments::model::PaymentStatus;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -59,6 +60,16 @@ pub struct TaxLineRow {
 }
 
 impl OrderRow {
+    /// What discount codes took off: the subtotal and shipping (and, exclusive of tax,
+    /// the tax) that the total does not charge.
+    pub fn discount(&self) -> i64 {
+        let tax_added = match crate::config::TaxMode::parse(&self.tax_mode) {
+            Some(crate::config::TaxMode::Exclusive) => self.tax_total,
+            _ => 0,
+        };
+        self.subtotal + self.shipping + tax_added - self.total
+    }
+
     pub fn status(&self) -> OrderStatus {
         OrderStatus::parse(&self.status).unwrap_or(OrderStatus::Cancelled)
     }
@@ -194,6 +205,8 @@ pub struct Parts {
     pub tax_lines: Vec<TaxLineRow>,
     /// The method the order was placed with; none on orders from before methods.
     pub shipping_method: Option<crate::shipping::store::OrderShippingRow>,
+    /// The discount lines, by code.
+    pub discounts: Vec<OrderDiscountRow>,
 }
 
 /// The items, history, shipments and latest payment status of many orders, with one query
@@ -247,6 +260,13 @@ pub fn parts_of(
         for method in crate::shipping::store::of_orders(conn, chunk)? {
             let order = method.order_id.clone();
             parts.entry(order).or_default().shipping_method = Some(method);
+        }
+        for line in crate::discounts::store::order_lines(conn, chunk)? {
+            parts
+                .entry(line.order_id.clone())
+                .or_default()
+                .discounts
+                .push(line);
         }
         // Oldest first, so the newest attempt is the one left standing.
         let paid: Vec<(String, String)> = payments::table

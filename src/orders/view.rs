@@ -73,6 +73,26 @@ pub fn history(events: Vec<store::EventRow>) -> Vec<StatusChange> {
         .collect()
 }
 
+/// A discount code an order redeemed and what it took off.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "code": "WELCOME10",
+    "amount": {"amount": 1290, "currency": "EUR", "minor_unit": 2},
+    "goods": {"amount": 1290, "currency": "EUR", "minor_unit": 2},
+    "shipping": {"amount": 0, "currency": "EUR", "minor_unit": 2}
+}))]
+pub struct DiscountLineView {
+    /// The code, in upper case.
+    #[schema(example = "WELCOME10")]
+    pub code: String,
+    /// All it took off: `goods` plus `shipping`.
+    pub amount: Money,
+    /// What it took off the goods (spread over their tax rates before tax was computed).
+    pub goods: Money,
+    /// What it took off shipping (a free-shipping code: all of it).
+    pub shipping: Money,
+}
+
 /// A parcel handed to a carrier.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ShipmentView {
@@ -116,8 +136,10 @@ pub struct OrderView {
     pub allowed_transitions: Vec<Action>,
     /// The lines bought, by SKU.
     pub items: Vec<OrderItemView>,
-    /// Subtotal, shipping and total as charged, in minor units (cents).
+    /// Subtotal, shipping, discount and total as charged, in minor units (cents).
     pub totals: Totals,
+    /// The discount codes redeemed by this order and what each took off; empty without.
+    pub discounts: Vec<DiscountLineView>,
     /// The VAT or sales tax in the totals (or added to them, in exclusive mode), per rate.
     pub tax: TaxView,
     /// Status of the latest payment attempt; null before the first.
@@ -167,9 +189,11 @@ pub fn order_view_example() -> serde_json::Value {
         "totals": {
             "subtotal": {"amount": 12900, "currency": "EUR", "minor_unit": 2},
             "shipping": {"amount": 0, "currency": "EUR", "minor_unit": 2},
+            "discount": {"amount": 0, "currency": "EUR", "minor_unit": 2},
             "total": {"amount": 12900, "currency": "EUR", "minor_unit": 2},
             "item_count": 1
         },
+        "discounts": [],
         "tax": {
             "mode": "inclusive", "country": "BE",
             "total": {"amount": 2239, "currency": "EUR", "minor_unit": 2},
@@ -268,6 +292,7 @@ pub fn owner_view(
         payment_status: store::payment_status(conn, &order.id)?,
         tax_lines: store::tax_lines(conn, &order.id)?,
         shipping_method: crate::shipping::store::of_order(conn, &order.id)?,
+        discounts: crate::discounts::store::order_lines(conn, &[order.id.to_string()])?,
     };
     let personal = open_personal(conn, crypto, order)?;
     Ok(build(order, parts, personal, order_token))
@@ -327,6 +352,16 @@ pub fn build(
         .map(|m| OrderShippingView::new(m, &order.currency));
     let status = order.status();
     let tax = tax_view(order, &parts.tax_lines);
+    let discounts: Vec<DiscountLineView> = parts
+        .discounts
+        .iter()
+        .map(|d| DiscountLineView {
+            code: d.code.clone(),
+            amount: money(d.amount()),
+            goods: money(d.goods_amount),
+            shipping: money(d.shipping_amount),
+        })
+        .collect();
     OrderView {
         id: order.id.to_string(),
         number: order.number.clone(),
@@ -336,9 +371,11 @@ pub fn build(
         totals: Totals {
             subtotal: money(order.subtotal),
             shipping: money(order.shipping),
+            discount: money(order.discount()),
             total: money(order.total),
             item_count,
         },
+        discounts,
         tax,
         payment_status: parts.payment_status,
         contact_email: personal.as_ref().map(|(e, _)| e.clone()),

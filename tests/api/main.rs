@@ -14,6 +14,7 @@ mod catalog;
 mod catalog_admin;
 mod catalog_facets;
 mod catalog_plans;
+mod discounts;
 mod errors;
 mod fake_stripe;
 mod fixtures;
