@@ -616,7 +616,23 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    account_tokens (id) {
+        id -> Text,
+        user_id -> Text,
+        purpose -> Text,
+        token_hash -> Binary,
+        token_sealed -> Nullable<Binary>,
+        email_bidx -> Nullable<Binary>,
+        email_sealed -> Nullable<Binary>,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(refresh_tokens -> users (user_id));
+diesel::joinable!(account_tokens -> users (user_id));
 diesel::joinable!(refunds -> payments (payment_id));
 diesel::joinable!(variants -> products (product_id));
 diesel::joinable!(product_terms -> products (product_id));
@@ -674,4 +690,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     analytics_daily_pages,
     analytics_daily_dwell,
     analytics_daily_transitions,
+    account_tokens,
 );
