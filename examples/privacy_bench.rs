@@ -138,7 +138,7 @@ async fn main() -> anyhow::Result<()> {
         .as_str()
         .unwrap_or_default()
         .to_owned();
-    let registered = send(
+    send(
         client
             .post(format!("{base}/v1/auth/register"))
             .json(&json!({
@@ -146,6 +146,21 @@ async fn main() -> anyhow::Result<()> {
                 "name": "Bench Customer", "accepted_policy_version": 1
             })),
     )
+    .await;
+    // No mailbox here: confirmed the way `valise accounts confirm` does it.
+    let (confirm_db, confirm_crypto) = (db.clone(), crypto.clone());
+    let confirmed = confirm_db
+        .run(move |conn| {
+            let email =
+                valise::accounts::model::Email::parse("email", "bench-customer@example.com")?;
+            valise::auth::register::confirm_by_operator(conn, &confirm_crypto, &email)
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    assert!(confirmed, "the bench customer is confirmed");
+    let registered = send(client.post(format!("{base}/v1/auth/login")).json(&json!({
+        "email": "bench-customer@example.com", "password": "correct horse battery staple"
+    })))
     .await;
     let token = registered["access_token"]
         .as_str()

@@ -36,6 +36,11 @@ pub enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Customer accounts (support tasks).
+    Accounts {
+        #[command(subcommand)]
+        command: AccountsCommand,
+    },
     /// Master keys.
     Keys {
         #[command(subcommand)]
@@ -110,6 +115,17 @@ pub enum AdminCommand {
         /// admin, manager, fulfillment, support or privacy_officer.
         #[arg(long, default_value = "admin")]
         role: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccountsCommand {
+    /// Confirm the address of an account waiting for confirmation, for a customer whose
+    /// mail never arrives once support has verified the address another way (audited as the
+    /// system). Exits 1 when no account at EMAIL waits for confirmation.
+    Confirm {
+        #[arg(value_name = "EMAIL")]
+        email: String,
     },
 }
 
@@ -209,6 +225,21 @@ pub fn run(command: Command, config: Config) -> anyhow::Result<()> {
             )
             .map_err(|e| anyhow::anyhow!("{e:?}"))?;
             println!("created {} ({})", row.id, role.as_str());
+            Ok(())
+        }
+        Command::Accounts {
+            command: AccountsCommand::Confirm { email },
+        } => {
+            let email = Email::parse("EMAIL", &email).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            let services = startup::services(&config)?;
+            let mut conn = services.db.get()?;
+            let confirmed =
+                crate::auth::register::confirm_by_operator(&mut conn, &services.crypto, &email)
+                    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            if !confirmed {
+                anyhow::bail!("no account waits for confirmation at this address");
+            }
+            println!("confirmed");
             Ok(())
         }
         Command::Keys {

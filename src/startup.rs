@@ -59,6 +59,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
             .configure(payments::routes::configure)
             .configure(invoices::routes::configure)
             .configure(auth::routes::configure)
+            .configure(auth::mail_routes::configure)
             .configure(accounts::configure_me)
             .configure(accounts::addresses::configure)
             .configure(audit::routes::configure_me)
@@ -106,6 +107,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 /// The limited anonymous writes, as each room declares them beside its handlers.
 const LIMITS: &[&[Rule]] = &[
     auth::routes::LIMITS,
+    auth::mail_routes::LIMITS,
     carts::routes::LIMITS,
     discounts::cart::LIMITS,
     orders::checkout::LIMITS,

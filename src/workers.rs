@@ -19,8 +19,8 @@ use crate::notifications::recipients::Recipients;
 use crate::versions::{Sources, Versions};
 use crate::webhooks::delivery::WebhookOutbox;
 use crate::{
-    accounts, analytics, audit, catalog, delivery, invoices, orders, payments, policies, privacy,
-    retention, versions,
+    accounts, analytics, audit, auth, catalog, delivery, invoices, orders, payments, policies,
+    privacy, retention, versions,
 };
 
 /// What the loops are started with.
@@ -38,6 +38,7 @@ pub fn recipients() -> Recipients {
     Recipients::default()
         .for_accounts(accounts::store::notice_address)
         .for_kinds(privacy::requests::guest::RECIPIENTS)
+        .for_kinds(auth::email_tokens::RECIPIENTS)
         .for_kinds(catalog::consultations::RECIPIENTS)
         .for_orders(orders::view::notice_address)
 }

@@ -3,6 +3,7 @@
 
 pub mod addresses;
 pub mod email;
+pub mod email_change;
 pub mod model;
 pub mod profile;
 pub mod routes;

@@ -25,7 +25,9 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 #[schema(example = json!({"name": "Ada King", "phone": "+44 20 7946 0958"}))]
 pub struct ProfilePatch {
     /// A new sign-in and contact address; at most 254 characters once normalised (64 before
-    /// the `@`). 409 when another account uses it.
+    /// the `@`). Applied only once confirmed: the answer is 202 and the new address gets a
+    /// link with a token for `POST /v1/auth/email-change/confirm` (valid 24 hours). If
+    /// another account uses the address, its owner is told instead; the answer is the same.
     #[schema(format = "email", max_length = 254)]
     pub email: Option<String>,
     /// 1–100 characters once trimmed, no control characters, nothing sensitive.
@@ -89,7 +91,10 @@ async fn get_me(
 ///
 /// Name, email and phone can be corrected (the right to rectification). Send the `ETag` of
 /// the profile you read as `If-Match`: if it changed meanwhile the answer is 412. Every
-/// correction is recorded in the audit log (field names only).
+/// correction is recorded in the audit log (field names only). Name and phone apply at once;
+/// a new email is verified first: the answer is 202 with the profile as it is now, and the
+/// new address receives a confirmation token (whether or not another account uses it, the
+/// answer is the same).
 #[utoipa::path(
     operation_id = "updateMe",
     tag = "me",
@@ -99,9 +104,10 @@ async fn get_me(
     responses(
         (status = 200, description = "The corrected profile", body = UserView,
             headers(("ETag" = String, description = "New version of the profile"))),
+        (status = 202, description = "Corrected; the new email waits for its confirmation", body = UserView,
+            headers(("ETag" = String, description = "New version of the profile"))),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "An API key cannot act as a person", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Another account uses this email", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "The profile changed since it was read", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid, unknown or sensitive field", body = Problem, content_type = "application/problem+json"),
     )
@@ -119,7 +125,7 @@ async fn patch_me(
     let if_match = cache::if_match_header(&req);
     let actor = Actor::from_principal(&auth.principal, Some(&user_id));
     let crypto = crypto.into_inner();
-    let profile = db
+    let corrected = db
         .run(move |conn| {
             profile::correct(
                 conn,
@@ -127,13 +133,18 @@ async fn patch_me(
                 &actor,
                 &user_id,
                 if_match.as_deref(),
-                &changes,
+                changes,
             )
         })
         .await?;
-    let tag = etag(profile.version);
+    let tag = etag(corrected.profile.version);
+    let mut response = if corrected.email_pending {
+        HttpResponse::Accepted()
+    } else {
+        HttpResponse::Ok()
+    };
     Ok(cache::with_etag(
-        HttpResponse::Ok().json(UserView::from(profile)),
+        response.json(UserView::from(corrected.profile)),
         &tag,
     ))
 }

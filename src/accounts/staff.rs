@@ -195,6 +195,7 @@ pub fn create_account(
                 phone: None,
                 password_hash,
                 role,
+                status: crate::auth::status::ACTIVE,
             },
         )?;
         audit_read(

@@ -75,6 +75,8 @@ pub struct NewAccount<'a> {
     pub phone: Option<&'a Phone>,
     pub password_hash: String,
     pub role: Role,
+    /// `status::ACTIVE`, or `status::UNCONFIRMED` for a customer's own registration.
+    pub status: &'static str,
 }
 
 fn seal(key: &DataKey, id: &str, column: Column, value: &str) -> Result<Vec<u8>, CryptoError> {
@@ -105,7 +107,7 @@ pub fn create(
     let row = UserRow {
         id: id.clone(),
         role: new.role.as_str().to_owned(),
-        status: status::ACTIVE.to_owned(),
+        status: new.status.to_owned(),
         email_bidx: Some(crypto.blind_index(index_kind::ACCOUNT_EMAIL, new.email.as_str())),
         email_sealed: Some(seal(&key, &id, EMAIL, new.email.as_str())?),
         name_sealed: Some(seal(&key, &id, NAME, new.name.as_str())?),

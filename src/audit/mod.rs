@@ -99,6 +99,14 @@ impl Actor {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     AccountRegister,
+    /// The address of a new account confirmed (by its token, or by an operator).
+    AccountConfirm,
+    /// The owner changed their password (the current one given).
+    PasswordChange,
+    /// A password set through a reset token sent by e-mail.
+    PasswordReset,
+    /// A new sign-in address applied after its confirmation.
+    EmailChange,
     ProfileUpdate,
     AddressCreate,
     AddressUpdate,
@@ -132,6 +140,10 @@ impl Action {
     pub fn as_str(self) -> &'static str {
         match self {
             Action::AccountRegister => "account.register",
+            Action::AccountConfirm => "account.confirm",
+            Action::PasswordChange => "password.change",
+            Action::PasswordReset => "password.reset",
+            Action::EmailChange => "email.change",
             Action::ProfileUpdate => "profile.update",
             Action::AddressCreate => "address.create",
             Action::AddressUpdate => "address.update",
@@ -163,6 +175,8 @@ impl Action {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
     AccountCreation,
+    /// Keeping an account's sign-in credentials and address its owner's.
+    AccountSecurity,
     /// The data subject correcting their own data.
     Rectification,
     SavedAddresses,
@@ -189,6 +203,7 @@ impl Purpose {
     pub fn as_str(self) -> &'static str {
         match self {
             Purpose::AccountCreation => "account creation",
+            Purpose::AccountSecurity => "account security (credentials and sign-in address)",
             Purpose::Rectification => "rectification by the data subject",
             Purpose::SavedAddresses => "saved addresses managed by the data subject",
             Purpose::StaffAdministration => "staff administration",

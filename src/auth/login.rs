@@ -17,6 +17,8 @@ pub struct Attempt {
     pub password: String,
     /// The client's address as text, empty when unknown.
     pub client: String,
+    /// A guest cart's token (`X-Cart-Token`): its lines join the account's cart.
+    pub cart_token: Option<String>,
 }
 
 /// What an attempt within the limits led to.
@@ -85,7 +87,13 @@ pub fn attempt(
     throttle::clear(conn, &buckets.pair)?;
     throttle::refund(conn, &buckets.client)?;
     throttle::refund(conn, &buckets.account)?;
-    let refresh = auth_store::start_family(conn, &user.id)?;
+    let refresh = crate::db::write_transaction(conn, |conn| {
+        let refresh = auth_store::start_family(conn, &user.id)?;
+        if let Some(token) = &attempt.cart_token {
+            crate::carts::merge::into_account(conn, &user.id, token)?;
+        }
+        Ok::<_, ApiError>(refresh)
+    })?;
     let outcome = Outcome::LoggedIn {
         role: user.role(),
         user_id: user.id.into(),

@@ -2,9 +2,12 @@
 //! keys, throttling.
 
 pub mod api_keys;
+pub mod email_tokens;
 pub mod extract;
 pub mod login;
+pub mod mail_routes;
 pub mod password;
+pub mod recovery;
 pub mod register;
 pub mod role;
 pub mod routes;
@@ -56,6 +59,8 @@ impl Principal {
 /// Account status: login and tokens work only while `active`.
 pub mod status {
     pub const ACTIVE: &str = "active";
+    /// Registered, the address not yet confirmed: no sign-in until it is.
+    pub const UNCONFIRMED: &str = "unconfirmed";
     pub const DISABLED: &str = "disabled";
     /// Erasure requested: no login, no refresh; the requests routes stay reachable.
     pub const ERASURE_PENDING: &str = "erasure_pending";
@@ -69,6 +74,8 @@ pub mod status {
 pub enum AccountStatus {
     /// Can sign in; its tokens and API keys work.
     Active,
+    /// Registered, waiting for its address to be confirmed: no sign-in yet.
+    Unconfirmed,
     /// Disabled by an admin: no sign-in, sessions and API keys revoked.
     Disabled,
     /// Erasure requested: no sign-in; only its data-subject requests stay reachable.
@@ -78,8 +85,9 @@ pub enum AccountStatus {
 }
 
 impl AccountStatus {
-    pub const ALL: [AccountStatus; 4] = [
+    pub const ALL: [AccountStatus; 5] = [
         AccountStatus::Active,
+        AccountStatus::Unconfirmed,
         AccountStatus::Disabled,
         AccountStatus::ErasurePending,
         AccountStatus::Erased,
@@ -88,6 +96,7 @@ impl AccountStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             AccountStatus::Active => status::ACTIVE,
+            AccountStatus::Unconfirmed => status::UNCONFIRMED,
             AccountStatus::Disabled => status::DISABLED,
             AccountStatus::ErasurePending => status::ERASURE_PENDING,
             AccountStatus::Erased => status::ERASED,

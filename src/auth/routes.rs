@@ -11,7 +11,7 @@ use super::password::Password;
 use super::register::NewCustomer;
 use super::store::{self as auth_store, Refresh};
 use super::{min, Auth, Role, TokenKeys};
-use crate::accounts::model::{Email, PersonName, UserView};
+use crate::accounts::model::{Email, PersonName};
 use crate::crypto::Crypto;
 use crate::db::Db;
 use crate::http::error::{ApiError, Problem};
@@ -125,32 +125,45 @@ pub struct TokenPair {
     pub expires_in: i64,
 }
 
-/// A new account and its first session.
+/// What every registration answers, whether or not the address has an account.
 #[derive(Debug, Serialize, ToSchema)]
-#[schema(as = RegisteredAccount)]
 #[schema(example = json!({
-    "user": {
-        "id": "usr_0193a7c25b7e7d1a9c1e2f6c1f7e9a10",
-        "email": "ada@example.com",
-        "name": "Ada Lovelace",
-        "phone": null,
-        "role": "customer",
-        "created_at": "2026-11-25T15:00:00Z",
-        "updated_at": "2026-11-25T15:00:00Z"
-    },
-    "access_token": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1c3JfMDE5M2E3YzI1YjdlN2QxYTljMWUyZjZjMWY3ZTlhMTAifQ.c2lnbmF0dXJl",
-    "refresh_token": "vr_Zk3yQ0m8Yp1sV6r2Xw9bTn4cLh7dJe5aUf0gKi3oMq8",
-    "token_type": "Bearer",
-    "expires_in": 900
+    "status": "check_inbox",
+    "detail": "Check your inbox: we sent a message to this address with what to do next."
 }))]
-pub struct Registered {
-    /// The account just created.
-    pub user: UserView,
-    #[serde(flatten)]
-    pub tokens: TokenPair,
+#[schema(as = CheckInbox)]
+pub struct Accepted {
+    /// Always `check_inbox`: the next step is in the mail.
+    pub status: AcceptedStatus,
+    /// The same words for every address.
+    pub detail: &'static str,
 }
 
-fn tokens(
+/// The one state an accepted request answers with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AcceptedStatus {
+    CheckInbox,
+}
+
+impl Accepted {
+    pub fn check_inbox() -> Self {
+        Self {
+            status: AcceptedStatus::CheckInbox,
+            detail: "Check your inbox: we sent a message to this address with what to do next.",
+        }
+    }
+}
+
+/// The guest cart a caller holds (`X-Cart-Token`), to merge at sign-in.
+pub fn cart_token(req: &HttpRequest) -> Option<String> {
+    req.headers()
+        .get("x-cart-token")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+pub fn tokens(
     keys: &TokenKeys,
     user_id: &str,
     role: Role,
@@ -168,14 +181,17 @@ fn tokens(
 /// Register a customer account.
 ///
 /// Requires accepting the current privacy policy; the acceptance is recorded. Email and name
-/// are stored encrypted with the account's own key. Returns the account and a first session.
+/// are stored encrypted with the account's own key. The answer is the same 202 whether or
+/// not the address has an account: an unknown address receives a confirmation token (valid
+/// 24 hours) for `POST /v1/auth/confirm`, which activates the account and starts its first
+/// session; a known address receives a "you already have an account" notice instead. Until
+/// it is confirmed the account cannot log in (login answers as for a wrong password).
 #[utoipa::path(
     operation_id = "registerCustomer",
     tag = "auth",
     request_body = RegisterRequest,
     responses(
-        (status = 201, description = "Account created", body = Registered),
-        (status = 409, description = "An account with this email exists", body = Problem, content_type = "application/problem+json"),
+        (status = 202, description = "Registration taken: the next step is in the mail", body = Accepted),
         (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid or unknown field, stale policy version, or sensitive data", body = Problem, content_type = "application/problem+json"),
@@ -185,7 +201,6 @@ fn tokens(
 async fn register(
     db: web::Data<Db>,
     crypto: web::Data<Crypto>,
-    keys: web::Data<TokenKeys>,
     body: Json<RegisterRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
@@ -197,21 +212,18 @@ async fn register(
     };
     let crypto = crypto.into_inner();
     let request_id = crate::http::request_id::current_request_id();
-    let (profile, refresh_token) = db
-        .run(move |conn| super::register::customer(conn, &crypto, &new, request_id))
+    db.run(move |conn| super::register::customer(conn, &crypto, &new, request_id))
         .await?;
-    let tokens = tokens(&keys, &profile.id, profile.role, refresh_token)?;
-    Ok(crate::http::created("/v1/me").json(Registered {
-        user: UserView::from(profile),
-        tokens,
-    }))
+    Ok(HttpResponse::Accepted().json(Accepted::check_inbox()))
 }
 
 const BAD_CREDENTIALS: &str = "The email or password is incorrect.";
 
 /// Log in.
 ///
-/// Answers identically for an unknown email and a wrong password. Attempts are counted
+/// Answers identically for an unknown email, an unconfirmed account and a wrong password.
+/// A guest cart sent as `X-Cart-Token` joins the account's open cart (quantities add up,
+/// capped by what is available and 20 a line) and is then gone. Attempts are counted
 /// before the password is checked: 5 per account from one client address, then a lock that
 /// doubles with each further failure (15 min up to 12 h; a success ends it); 50 per account
 /// per hour from all addresses together; 30 per client address per 15 minutes
@@ -220,8 +232,9 @@ const BAD_CREDENTIALS: &str = "The email or password is incorrect.";
     operation_id = "logIn",
     tag = "auth",
     request_body = LoginRequest,
+    params(("X-Cart-Token" = Option<String>, Header, description = "A guest cart's `cart_token`: its lines join the account's cart")),
     responses(
-        (status = 200, description = "Logged in", body = TokenPair,
+        (status = 200, description = "Logged in (a guest cart sent as `X-Cart-Token` joined the account's cart)", body = TokenPair,
             headers(("X-RateLimit-Limit" = u32), ("X-RateLimit-Remaining" = u32), ("X-RateLimit-Reset" = u64))),
         (status = 401, description = "Wrong email or password", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid or unknown field", body = Problem, content_type = "application/problem+json"),
@@ -244,6 +257,7 @@ async fn login(
         client: crate::http::client_ip::of(&req)
             .map(|ip| ip.to_string())
             .unwrap_or_default(),
+        cart_token: cart_token(&req),
     };
     let crypto = crypto.into_inner();
     let (outcome, limit) = db

@@ -713,7 +713,23 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    account_tokens (id) {
+        id -> Text,
+        user_id -> Text,
+        purpose -> Text,
+        token_hash -> Binary,
+        token_sealed -> Nullable<Binary>,
+        email_bidx -> Nullable<Binary>,
+        email_sealed -> Nullable<Binary>,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(refresh_tokens -> users (user_id));
+diesel::joinable!(account_tokens -> users (user_id));
 diesel::joinable!(refunds -> payments (payment_id));
 diesel::joinable!(variants -> products (product_id));
 diesel::joinable!(product_terms -> products (product_id));
@@ -780,4 +796,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     cart_discounts,
     discount_redemptions,
     order_discounts,
+    account_tokens,
 );

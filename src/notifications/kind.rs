@@ -28,6 +28,18 @@ pub enum Kind {
     DsrUpdated,
     /// A guest's one-time code: the code and address travel sealed, never in the payload.
     DsrVerificationCode,
+    /// A new account's "confirm your address": its token travels sealed, like a code.
+    AccountConfirmation,
+    /// Someone registered with an address that has an account: its owner is told instead.
+    AccountAlreadyRegistered,
+    /// A password-reset token, sealed.
+    PasswordReset,
+    /// The password of the account changed (by its owner or through a reset).
+    PasswordChanged,
+    /// A new sign-in address to confirm, with its token, sealed, sent to that new address.
+    EmailChangeConfirmation,
+    /// Someone asked to move their account to this account's address: its owner is told.
+    EmailChangeRefused,
     /// A campaign's notice, named `marketing.<campaign>`: sent only with marketing consent.
     Marketing(Campaign),
 }
@@ -61,7 +73,7 @@ const MARKETING_PREFIX: &str = "marketing.";
 pub const MARKETING_LIKE: &str = "marketing.%";
 
 /// Every kind but marketing, whose names are open-ended.
-pub(super) const FIXED: [Kind; 16] = [
+pub(super) const FIXED: [Kind; 22] = [
     Kind::OrderPlaced,
     Kind::OrderPaid,
     Kind::OrderShipped,
@@ -78,6 +90,12 @@ pub(super) const FIXED: [Kind; 16] = [
     Kind::PolicyRevised,
     Kind::DsrUpdated,
     Kind::DsrVerificationCode,
+    Kind::AccountConfirmation,
+    Kind::AccountAlreadyRegistered,
+    Kind::PasswordReset,
+    Kind::PasswordChanged,
+    Kind::EmailChangeConfirmation,
+    Kind::EmailChangeRefused,
 ];
 
 impl Kind {
@@ -100,6 +118,12 @@ impl Kind {
             Kind::PolicyRevised => "policy.revised",
             Kind::DsrUpdated => "dsr.updated",
             Kind::DsrVerificationCode => "dsr.verification_code",
+            Kind::AccountConfirmation => "account.confirmation",
+            Kind::AccountAlreadyRegistered => "account.already_registered",
+            Kind::PasswordReset => "account.password_reset",
+            Kind::PasswordChanged => "account.password_changed",
+            Kind::EmailChangeConfirmation => "account.email_change",
+            Kind::EmailChangeRefused => "account.email_change_refused",
             Kind::Marketing(Campaign(name)) => name,
         }
     }
@@ -128,7 +152,14 @@ impl Kind {
             Kind::CreditNoteIssued => Some(WebhookEventType::CreditNoteIssued),
             Kind::DsrUpdated => Some(WebhookEventType::DsrUpdated),
             Kind::DsrVerificationCode => Some(WebhookEventType::DsrVerificationCode),
-            Kind::AfterSalesUpdated
+            // Account mail is between the shop and the person: integrators never see it.
+            Kind::AccountConfirmation
+            | Kind::AccountAlreadyRegistered
+            | Kind::PasswordReset
+            | Kind::PasswordChanged
+            | Kind::EmailChangeConfirmation
+            | Kind::EmailChangeRefused
+            | Kind::AfterSalesUpdated
             | Kind::ConsultationAnswered
             | Kind::PolicyRevised
             | Kind::Marketing(_) => None,
@@ -157,7 +188,13 @@ impl Kind {
             Kind::ConsultationAnswered
             | Kind::PolicyRevised
             | Kind::DsrUpdated
-            | Kind::DsrVerificationCode => None,
+            | Kind::DsrVerificationCode
+            | Kind::AccountConfirmation
+            | Kind::AccountAlreadyRegistered
+            | Kind::PasswordReset
+            | Kind::PasswordChanged
+            | Kind::EmailChangeConfirmation
+            | Kind::EmailChangeRefused => None,
         }
     }
 

@@ -1,8 +1,9 @@
 //! What a notice says by mail: a subject, a plain-text body and an HTML body for every
 //! [`Kind`], in one `match` so a new kind without words does not compile. Bodies use the
 //! payload's non-personal fields only (order number, status, policy version) and the shop's
-//! public address when configured; the one personal value a message may carry is a guest's
-//! one-time code, passed in from the sealed column, never from the payload.
+//! public address when configured; the one secret a message may carry is a one-time code (a guest's
+//! verification code, an account's confirmation or reset token), passed in from the sealed
+//! column, never from the payload.
 
 use serde_json::Value;
 
@@ -21,7 +22,8 @@ pub struct Rendered {
 pub struct Context<'a> {
     pub kind: &'a Kind,
     pub payload: &'a Value,
-    /// `dsr.verification_code` only: the code, opened for this message.
+    /// Kinds that carry a one-time code (verification, confirmation, reset): the code, opened
+    /// for this message.
     pub code: Option<&'a str>,
     /// The shop's public address (`VALISE_SHOP_URL`), linked at the foot of every message.
     pub shop_url: Option<&'a str>,
@@ -64,6 +66,17 @@ fn plain(subject: &str, lead: &str) -> Words {
         subject: subject.to_owned(),
         paragraphs: vec![lead.to_owned()],
     }
+}
+
+/// A notice carrying a one-time code, with the warning that goes with every code.
+fn with_code(cx: &Context<'_>, subject: &str, lead: &str) -> Words {
+    let mut w = plain(subject, lead);
+    w.paragraphs
+        .push(cx.code.unwrap_or("(no code: ask for a new one)").to_owned());
+    w.paragraphs.push(
+        "If you did not ask for it, ignore this message: nothing happens without it.".to_owned(),
+    );
+    w
 }
 
 fn words(cx: &Context<'_>) -> Words {
@@ -141,19 +154,46 @@ fn words(cx: &Context<'_>) -> Words {
             w.paragraphs.extend(status_line(p));
             w
         }
-        Kind::DsrVerificationCode => {
-            let mut w = plain(
-                "Your verification code",
-                "Use this code to confirm your request concerning your personal data:",
-            );
-            w.paragraphs
-                .push(cx.code.unwrap_or("(no code: ask for a new one)").to_owned());
-            w.paragraphs.push(
-                "If you did not ask for it, ignore this message: nothing happens without it."
-                    .to_owned(),
-            );
-            w
-        }
+        Kind::DsrVerificationCode => with_code(
+            cx,
+            "Your verification code",
+            "Use this code to confirm your request concerning your personal data:",
+        ),
+        Kind::AccountConfirmation => with_code(
+            cx,
+            "Confirm your e-mail address",
+            "Welcome! Confirm your address with this code to start using your account \
+             (valid for 24 hours):",
+        ),
+        Kind::AccountAlreadyRegistered => plain(
+            "You already have an account",
+            "Someone (perhaps you) tried to register with this address, which already has an \
+             account. Sign in, or reset your password if you forgot it. If it was not you, \
+             ignore this message: nothing changed.",
+        ),
+        Kind::PasswordReset => with_code(
+            cx,
+            "Reset your password",
+            "Use this code to choose a new password (valid for 30 minutes, once). Every \
+             signed-in device is signed out when you do:",
+        ),
+        Kind::PasswordChanged => plain(
+            "Your password was changed",
+            "The password of your account was changed and every session was signed out. If \
+             it was not you, reset your password now and contact us.",
+        ),
+        Kind::EmailChangeConfirmation => with_code(
+            cx,
+            "Confirm your new e-mail address",
+            "Confirm that this address should become your account's address with this code \
+             (valid for 24 hours):",
+        ),
+        Kind::EmailChangeRefused => plain(
+            "Your address was not changed",
+            "Someone asked to move another account to this address, which already has an \
+             account of its own. Nothing changed. If it was you, sign in with this address \
+             instead.",
+        ),
         Kind::Marketing(_) => plain(
             "News from the shop",
             "We have news for you. You receive this because you agreed to marketing messages; \

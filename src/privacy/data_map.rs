@@ -83,6 +83,14 @@ pub const CATEGORIES: &[Category] = &[
             sealed("name", accounts::store::NAME),
             sealed("phone", accounts::store::PHONE),
             plain("password (Argon2id hash)", "users", "password_hash"),
+            sealed(
+                "confirmation or reset token sent by e-mail (until used, 30 minutes to 24 hours)",
+                crate::auth::email_tokens::TOKEN,
+            ),
+            sealed(
+                "address the token goes to (a new address until confirmed)",
+                crate::auth::email_tokens::EMAIL,
+            ),
         ],
         purpose: "Signing in, order contact, and the account's own history.",
         legal_basis: "Contract (GDPR Art. 6(1)(b))",

@@ -7,7 +7,7 @@ use valise::auth::token::{Claims, TokenKeys, AUDIENCE, ISSUER};
 use crate::helpers::{assert_problem, json_of, unique_email, TestApp, PASSWORD};
 
 #[actix_web::test]
-async fn registering_creates_a_customer_with_a_session() {
+async fn registering_answers_202_and_confirming_starts_the_first_session() {
     let app = TestApp::spawn().await;
     let email = unique_email("ada");
     let response = app
@@ -16,17 +16,49 @@ async fn registering_creates_a_customer_with_a_session() {
             &json!({"email": email.to_uppercase(), "password": PASSWORD, "name": "Ada Lovelace", "accepted_policy_version": 1}),
         )
         .await;
-    assert_eq!(response.status(), StatusCode::CREATED);
+    let body = json_of(response, StatusCode::ACCEPTED).await;
+    assert_eq!(body["status"], "check_inbox");
+    // Not usable before its address is confirmed: the same 401 as a wrong password.
+    let early = app.login(&email, PASSWORD).await;
+    let early = assert_problem(early, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+    let wrong = assert_problem(
+        app.login(&email, "not the password at all").await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    )
+    .await;
+    assert_eq!(early["detail"], wrong["detail"]);
+    let token = app
+        .mailed_token("account.confirmation", &email)
+        .await
+        .expect("a confirmation mailed, to the normalised address");
+    let response = app
+        .post_json("/v1/auth/confirm", &json!({ "token": token }))
+        .await;
     assert_eq!(response.headers()["cache-control"], "no-store");
-    assert_eq!(response.headers()["location"], "/v1/me");
-    let body: Value = response.json().await.unwrap();
-    assert!(body["user"]["id"].as_str().unwrap().starts_with("usr_"));
-    assert_eq!(body["user"]["email"], email, "stored normalised");
-    assert_eq!(body["user"]["name"], "Ada Lovelace");
-    assert_eq!(body["user"]["role"], "customer");
+    let body = json_of(response, StatusCode::OK).await;
     assert_eq!(body["token_type"], "Bearer");
     assert!(body["expires_in"].as_i64().unwrap() <= 900);
     assert!(body["refresh_token"].as_str().unwrap().starts_with("vr_"));
+    let access = body["access_token"].as_str().unwrap();
+    let me = app
+        .client
+        .get(app.url("/v1/me"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap();
+    let me = json_of(me, StatusCode::OK).await;
+    assert!(me["id"].as_str().unwrap().starts_with("usr_"));
+    assert_eq!(me["email"], email, "stored normalised");
+    assert_eq!(me["name"], "Ada Lovelace");
+    assert_eq!(me["role"], "customer");
+    // The token works once.
+    let again = app
+        .post_json("/v1/auth/confirm", &json!({ "token": token }))
+        .await;
+    assert_problem(again, StatusCode::UNPROCESSABLE_ENTITY, "validation-failed").await;
+    assert_eq!(app.login(&email, PASSWORD).await.status(), StatusCode::OK);
 }
 
 #[actix_web::test]
@@ -48,7 +80,7 @@ async fn registering_requires_accepting_the_current_policy() {
 }
 
 #[actix_web::test]
-async fn registering_twice_with_one_email_conflicts_whatever_its_case() {
+async fn registering_twice_with_one_email_answers_the_same_whatever_its_case() {
     let app = TestApp::spawn().await;
     let email = unique_email("twice");
     app.register(&email, "First").await;
@@ -58,7 +90,12 @@ async fn registering_twice_with_one_email_conflicts_whatever_its_case() {
             &json!({"email": email.to_uppercase(), "password": PASSWORD, "name": "Second", "accepted_policy_version": 1}),
         )
         .await;
-    assert_problem(response, StatusCode::CONFLICT, "conflict").await;
+    let body = json_of(response, StatusCode::ACCEPTED).await;
+    assert_eq!(body["status"], "check_inbox");
+    assert!(app
+        .mailed_token("account.confirmation", &email)
+        .await
+        .is_none());
 }
 
 #[actix_web::test]
@@ -568,19 +605,25 @@ async fn look_alike_and_markup_emails_do_not_register() {
         register("ｑｕｅｎｔｉｎ＠ｅｘａｍｐｌｅ．ｃｏｍ")
             .await
             .status(),
-        StatusCode::CREATED
+        StatusCode::ACCEPTED
     );
-    assert_problem(
-        register("quentin@example.com").await,
-        StatusCode::CONFLICT,
-        "conflict",
-    )
-    .await;
+    assert!(app
+        .mailed_token("account.confirmation", "quentin@example.com")
+        .await
+        .is_some());
     // An internationalised domain signs in under either spelling.
     assert_eq!(
         register("ada@Bücher.example").await.status(),
-        StatusCode::CREATED
+        StatusCode::ACCEPTED
     );
+    let token = app
+        .mailed_token("account.confirmation", "ada@xn--bcher-kva.example")
+        .await
+        .unwrap();
+    let confirmed = app
+        .post_json("/v1/auth/confirm", &json!({ "token": token }))
+        .await;
+    assert_eq!(confirmed.status(), StatusCode::OK);
     assert_eq!(
         app.login("ada@xn--bcher-kva.example", PASSWORD)
             .await

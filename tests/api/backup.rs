@@ -63,13 +63,30 @@ fn base(server: &Server) -> String {
     format!("http://127.0.0.1:{}", server.port)
 }
 
-fn register(base: &str, email: &str, name: &str) -> Value {
+/// Registers an account (unconfirmed: the mail is not read here).
+fn register(base: &str, email: &str, name: &str) {
     let response = reqwest::blocking::Client::new()
         .post(format!("{base}/v1/auth/register"))
         .json(&json!({"email": email, "password": PASSWORD, "name": name, "accepted_policy_version": 1}))
         .send()
         .unwrap();
-    json_of_blocking(response, StatusCode::CREATED)
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+}
+
+/// A registered customer, confirmed by the operator's `valise accounts confirm`, logged in:
+/// `{"user": {"id"}, "access_token", "refresh_token"}`.
+fn customer(url: &DatabaseUrl, keys: &Path, base: &str, email: &str, name: &str) -> Value {
+    register(base, email, name);
+    succeeded(valise(url, keys, &["accounts", "confirm", email]));
+    let response = reqwest::blocking::Client::new()
+        .post(format!("{base}/v1/auth/login"))
+        .json(&json!({"email": email, "password": PASSWORD}))
+        .send()
+        .unwrap();
+    let mut tokens = json_of_blocking(response, StatusCode::OK);
+    let id = crate::helpers::subject_of(tokens["access_token"].as_str().unwrap());
+    tokens["user"] = json!({ "id": id });
+    tokens
 }
 
 fn login_status(base: &str, email: &str) -> u16 {
@@ -179,7 +196,7 @@ fn a_backup_taken_while_customers_buy_verifies_and_restores_a_consistent_databas
     };
     let live = server(&url, keys.path());
     let early = unique_email("early");
-    register(&base(&live), &early, "Early Customer");
+    customer(&url, keys.path(), &base(&live), &early, "Early Customer");
 
     // Three clients register and check out without pause while the backup is taken.
     let stop = Arc::new(AtomicBool::new(false));
@@ -358,7 +375,7 @@ fn restore_refuses_a_database_that_holds_data_and_accepts_one_only_migrated() {
     let keys = tempfile::tempdir().unwrap();
     let live = server(&url, keys.path());
     let email = unique_email("kept");
-    register(&base(&live), &email, "Kept Customer");
+    customer(&url, keys.path(), &base(&live), &email, "Kept Customer");
     let dir = tempfile::tempdir().unwrap();
     let snapshot_arg = back_up(&url, keys.path(), &dir);
     drop(live);
@@ -385,8 +402,8 @@ fn a_customer_erased_after_the_backup_stays_erased_when_it_is_restored_with_the_
     let live = server(&url, keys.path());
     let (a_email, a_name) = (unique_email("zebediah.quux"), "Zebediah Quux-Fairweather");
     let (b_email, b_name) = (unique_email("philippa.ortolan"), "Philippa Ortolan");
-    let a = register(&base(&live), &a_email, a_name);
-    register(&base(&live), &b_email, b_name);
+    let a = customer(&url, keys.path(), &base(&live), &a_email, a_name);
+    customer(&url, keys.path(), &base(&live), &b_email, b_name);
     let a_id = a["user"]["id"].as_str().unwrap().to_owned();
     let a_refresh = a["refresh_token"].as_str().unwrap().to_owned();
 
@@ -519,7 +536,7 @@ fn a_restore_without_the_ledger_can_be_made_good_by_replaying_it() {
     let keys = tempfile::tempdir().unwrap();
     let live = server(&url, keys.path());
     let email = unique_email("later");
-    let a = register(&base(&live), &email, "Later Erased");
+    let a = customer(&url, keys.path(), &base(&live), &email, "Later Erased");
     let dir = tempfile::tempdir().unwrap();
     let snapshot_arg = back_up(&url, keys.path(), &dir);
     erase_self(&base(&live), &a);
@@ -558,7 +575,13 @@ fn a_restore_with_another_master_key_fails_and_leaves_the_target_empty() {
     let (url, _guard) = TestDatabase::create();
     let keys = tempfile::tempdir().unwrap();
     let live = server(&url, keys.path());
-    register(&base(&live), &unique_email("keyed"), "Keyed Customer");
+    customer(
+        &url,
+        keys.path(),
+        &base(&live),
+        &unique_email("keyed"),
+        "Keyed Customer",
+    );
     let dir = tempfile::tempdir().unwrap();
     let snapshot_arg = back_up(&url, keys.path(), &dir);
     drop(live);

@@ -4,6 +4,7 @@
 // Tests state their expectations with unwrap/expect/panic: a failure there is the test failing.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod accounts_mail;
 mod after_sales;
 mod analytics;
 mod audit;

@@ -87,7 +87,15 @@ async fn a_corrected_email_is_the_new_login() {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.status(), StatusCode::ACCEPTED, "verified first");
+    let token = app
+        .mailed_token("account.email_change", &new_email)
+        .await
+        .unwrap();
+    let confirmed = app
+        .post_json("/v1/auth/email-change/confirm", &json!({ "token": token }))
+        .await;
+    assert_eq!(confirmed.status(), StatusCode::NO_CONTENT);
     assert_eq!(
         app.login(&new_email, PASSWORD).await.status(),
         StatusCode::OK

@@ -92,7 +92,7 @@ async fn labels_carry_no_personal_data() {
     let text = scrape(&app).await;
     assert!(text.contains(r#"route="/v1/me""#), "{text}");
     assert!(
-        text.contains(r#"route="/v1/auth/register",status="201""#),
+        text.contains(r#"route="/v1/auth/register",status="202""#),
         "{text}"
     );
     for secret in [

@@ -86,7 +86,7 @@ async fn the_gateway_gets_signed_notifications_and_failures_are_retried_with_bac
         c.delivery.notify_max_attempts = 5;
     })
     .await;
-    let ada = app.register(&unique_email("ada"), "Ada Lovelace").await;
+    let ada = app.customer(&unique_email("ada"), "Ada Lovelace").await;
     let manager = app.staff(Role::Manager).await;
     let id = enqueue(
         &app,
@@ -146,7 +146,7 @@ async fn after_its_last_try_a_notification_is_dead_until_a_manager_retries_it() 
     let gateway = Receiver::start(3);
     let app = TestApp::spawn_configured(|c| fast_delivery(c, Some(&gateway))).await;
     let manager = app.staff(Role::Manager).await;
-    let ada = app.register(&unique_email("ada"), "Ada").await;
+    let ada = app.customer(&unique_email("ada"), "Ada").await;
     let id = enqueue(
         &app,
         Some(&ada.user_id),
@@ -260,7 +260,7 @@ async fn the_outbox_pages_with_a_cursor() {
 async fn marketing_without_consent_is_never_sent_nor_shown_in_the_inbox() {
     let gateway = Receiver::start(0);
     let app = TestApp::spawn_configured(|c| fast_delivery(c, Some(&gateway))).await;
-    let ada = app.register(&unique_email("ada"), "Ada").await;
+    let ada = app.customer(&unique_email("ada"), "Ada").await;
     let manager = app.staff(Role::Manager).await;
     let marketing = enqueue(&app, Some(&ada.user_id), "marketing.spring_sale", json!({})).await;
     let order = enqueue(&app, Some(&ada.user_id), "order.shipped", json!({})).await;
@@ -305,7 +305,7 @@ async fn two_instances_deliver_each_notification_and_webhook_exactly_once() {
     let sibling = app.spawn_sibling().await;
     let manager = app.staff(Role::Manager).await;
     let admin = app.staff(Role::Admin).await;
-    let ada = app.register(&unique_email("ada"), "Ada").await;
+    let ada = app.customer(&unique_email("ada"), "Ada").await;
     let recipient = ada.user_id.clone();
     let subscribed = app
         .authed(Method::POST, "/v1/admin/webhooks", &admin)

@@ -83,7 +83,7 @@ fn database_wal_key_and_backup_files_are_private_from_the_start() {
     .unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
-    assert!(response.starts_with("HTTP/1.1 201"), "{response}");
+    assert!(response.starts_with("HTTP/1.1 202"), "{response}");
 
     let snapshot = dir.path().join("snapshot.db");
     let output = valise()

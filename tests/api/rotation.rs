@@ -32,6 +32,7 @@ fn create_customers(conn: &mut DbConnection, crypto: &Crypto) -> Vec<(String, St
                         phone: Some(&Phone::parse("phone", "+33 6 12 34 56 78").unwrap()),
                         password_hash: hash.to_owned(),
                         role: Role::Customer,
+                        status: valise::auth::status::ACTIVE,
                     },
                 )?;
                 Ok((row.id.to_string(), email.as_str().to_owned()))
