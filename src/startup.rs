@@ -48,6 +48,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(
         scope("/v1")
             .configure(catalog::routes::configure)
+            .configure(catalog::collections::configure_public)
             .configure(policies::configure)
             .configure(catalog::consultations::configure_public)
             .configure(carts::configure)
@@ -79,6 +80,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
                     .configure(audit::routes::configure_admin)
                     .configure(operations::keys::configure)
                     .configure(catalog::admin::configure)
+                    .configure(catalog::collections::configure_admin)
                     .configure(catalog::consultations::configure_admin)
                     .configure(payments::routes::configure_admin)
                     .configure(invoices::routes::configure_admin)

@@ -421,6 +421,7 @@ fn parse_row(
         color: cell("color"),
         price: own_price.map(|amount| PriceInput { amount }),
         available,
+        images: Vec::new(),
     };
     // The edit rules, all of them, on a copy: what is kept is what was sent.
     let checked = [
@@ -514,6 +515,7 @@ fn apply(
                 let patch = VariantPatch {
                     color: Some(row.variant.color.clone()),
                     price: Some(row.variant.price),
+                    images: None,
                 };
                 editing::update_variant(conn, &v.id, |_| true, patch, currency)?;
                 wrote.variant_updated = true;

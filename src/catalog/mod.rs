@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod cache;
+pub mod collections;
 pub mod consultations;
 pub mod editing;
 pub mod events;

@@ -309,7 +309,7 @@ async fn list(
 
 /// Serves `key` from the response cache, or renders it from the catalogue database and
 /// caches it, with its ETag, for the current catalogue version.
-async fn cached<T, F>(
+pub(crate) async fn cached<T, F>(
     req: &HttpRequest,
     cache: &ResponseCache,
     db: &CatalogDb,

@@ -243,6 +243,7 @@ pub fn demo_product(n: usize) -> (ProductRow, Vec<VariantRow>) {
                 version: 1,
                 created_at: now,
                 updated_at: now,
+                images: String::new(),
             }
         })
         .collect();

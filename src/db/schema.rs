@@ -167,6 +167,7 @@ diesel::table! {
         version -> Integer,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        images -> Text,
     }
 }
 
@@ -728,6 +729,27 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    collections (id) {
+        id -> Text,
+        slug -> Text,
+        title -> Text,
+        description -> Nullable<Text>,
+        active -> Bool,
+        version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    collection_products (collection_id, position) {
+        collection_id -> Text,
+        position -> Integer,
+        product_id -> Text,
+    }
+}
+
 diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(account_tokens -> users (user_id));
 diesel::joinable!(refunds -> payments (payment_id));
@@ -738,6 +760,8 @@ diesel::joinable!(webhook_deliveries -> webhook_subscriptions (subscription_id))
 diesel::joinable!(analytics_daily_products -> products (product_id));
 diesel::joinable!(order_tax_lines -> orders (order_id));
 diesel::joinable!(cart_discounts -> discount_codes (code_id));
+diesel::joinable!(collection_products -> collections (collection_id));
+diesel::joinable!(collection_products -> products (product_id));
 diesel::allow_tables_to_appear_in_same_query!(
     policies,
     data_keys,
@@ -797,4 +821,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     discount_redemptions,
     order_discounts,
     account_tokens,
+    collections,
+    collection_products,
 );

@@ -272,6 +272,7 @@ fn path_for(template: &str, who: Who, f: &Fixtures) -> String {
             // No fixture: a well-formed identifier that names nothing (the body is parsed
             // all the same).
             ("after-sales", _, _) => "case_0193a7c25b7e7d1a9c1e2f6c1f7e9a10".to_owned(),
+            ("collections", _, _) => "no-such-collection".to_owned(),
             ("requests", _, _) => "dsr_0193a7c25b7e7d1a9c1e2f6c1f7e9a10".to_owned(),
             (parent, parameter, _) => panic!(
                 "no fixture for {parameter} after /{parent}/ in {template}: add one to fuzz.rs"

@@ -21,7 +21,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 }
 
 /// After a change: this instance serves it at once instead of after its next poll.
-async fn observe(db: &Db, versions: &Versions) {
+pub(crate) async fn observe(db: &Db, versions: &Versions) {
     match db
         .run(|conn| store::catalog_version(conn).map_err(crate::db::DbError::from))
         .await

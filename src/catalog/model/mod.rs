@@ -8,6 +8,7 @@ mod facets;
 mod fields;
 mod product;
 mod variant;
+mod variant_images;
 mod views;
 
 use serde::{Deserialize, Serialize};
@@ -27,6 +28,7 @@ pub use variant::{
     NewVariant, StockAdjustment, StockChange, StockLevel, VariantChanges, VariantDraft,
     VariantPatch,
 };
+pub use variant_images::{VariantImage, VariantImageInput, VariantImages};
 pub use views::{product_example, Money, ProductList, ProductView, VariantView};
 
 /// A closed vocabulary stored as text: `as_str`/`parse` round-trip, serde uses the same names.

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::fields::{Color, Price, PriceInput, Sku, Stock, StockDelta, StockReason};
+use super::variant_images::{VariantImageInput, VariantImages};
 use crate::invalid::Invalid;
 
 /// A variant of a new product, or a new variant of a product.
@@ -37,6 +38,11 @@ pub struct NewVariant {
     /// Units in stock to sell, 0–1,000,000.
     #[schema(minimum = 0, maximum = 1_000_000, example = 25)]
     pub available: i32,
+    /// Pictures of this variant, main picture first: at most 10, each with alt text and its
+    /// size. Default: none.
+    #[serde(default)]
+    #[schema(max_items = 10)]
+    pub images: Vec<VariantImageInput>,
 }
 
 /// Changes to a variant; absent fields stay as they are.
@@ -56,6 +62,10 @@ pub struct VariantPatch {
     #[serde(default, deserialize_with = "crate::http::extract::explicit_null")]
     #[schema(value_type = Option<PriceInput>)]
     pub price: Option<Option<PriceInput>>,
+    /// The complete new list of its pictures (replaces the old one; `[]` removes them): at
+    /// most 10, each with alt text and its size.
+    #[schema(max_items = 10)]
+    pub images: Option<Vec<VariantImageInput>>,
 }
 
 /// A stock level, as counted.
@@ -95,6 +105,7 @@ pub struct VariantDraft {
     /// Its own price; `None` sells it at the product's.
     pub price: Option<Price>,
     pub available: Stock,
+    pub images: VariantImages,
 }
 
 impl NewVariant {
@@ -109,6 +120,7 @@ impl NewVariant {
                 .map(|p| Price::parse(&format!("{field}.price.amount"), p.amount))
                 .transpose()?,
             available: Stock::parse(&format!("{field}.available"), self.available)?,
+            images: VariantImages::parse(&format!("{field}.images"), self.images)?,
         })
     }
 }
@@ -119,6 +131,8 @@ pub struct VariantChanges {
     pub color: Option<Color>,
     /// `Some(None)` returns the variant to the product's price.
     pub price: Option<Option<Price>>,
+    /// The new pictures, replacing the old ones.
+    pub images: Option<VariantImages>,
 }
 
 impl VariantPatch {
@@ -131,6 +145,10 @@ impl VariantPatch {
                     p.map(|p| Price::parse("price.amount", p.amount))
                         .transpose()
                 })
+                .transpose()?,
+            images: self
+                .images
+                .map(|i| VariantImages::parse("images", i))
                 .transpose()?,
         })
     }

@@ -7,7 +7,8 @@ use utoipa::ToSchema;
 use crate::money::Currency;
 
 use super::{
-    Dimensions, Feature, Material, ProductStatus, SizeClass, Style, VariantStatus, Wheels,
+    Dimensions, Feature, Material, ProductStatus, SizeClass, Style, VariantImage, VariantStatus,
+    Wheels,
 };
 
 /// Money in integer minor units of an ISO 4217 currency, with the currency's exponent so a
@@ -52,7 +53,9 @@ impl Money {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[schema(example = json!({
     "id": "var_0193a7c25b7e7d1a9c1e2f6c1f7e9a10", "sku": "VOY-55-BLK", "color": "black",
-    "price": {"amount": 12900, "currency": "EUR", "minor_unit": 2}, "available": 25, "status": "active"
+    "price": {"amount": 12900, "currency": "EUR", "minor_unit": 2}, "available": 25, "status": "active",
+    "images": [{"url": "https://cdn.example.com/voyager-55-black-front.jpg",
+                "alt": "Voyager 55 Spinner in black, front view", "width": 1600, "height": 2000}]
 }))]
 pub struct VariantView {
     /// The variant's `var_…` id: what carts and orders refer to.
@@ -71,6 +74,10 @@ pub struct VariantView {
     pub available: i32,
     /// `active`, or `archived` (no longer sold).
     pub status: VariantStatus,
+    /// Pictures of this variant, main picture first (at most 10; possibly none: then show
+    /// the product's `images`).
+    #[schema(max_items = 10)]
+    pub images: Vec<VariantImage>,
 }
 
 /// A product with its variants.
@@ -150,9 +157,11 @@ pub fn product_example() -> serde_json::Value {
         "price": {"amount": 12900, "currency": "EUR", "minor_unit": 2},
         "variants": [
             {"id": "var_0193a7c25b7e7d1a9c1e2f6c1f7e9a10", "sku": "VOY-55-BLK", "color": "black",
-             "price": {"amount": 12900, "currency": "EUR", "minor_unit": 2}, "available": 25, "status": "active"},
+             "price": {"amount": 12900, "currency": "EUR", "minor_unit": 2}, "available": 25, "status": "active",
+             "images": [{"url": "https://cdn.example.com/voyager-55-black-front.jpg",
+                         "alt": "Voyager 55 Spinner in black, front view", "width": 1600, "height": 2000}]},
             {"id": "var_0193a7c25b7e7d1a9c1e2f6c1f7e9a11", "sku": "VOY-55-SAGE", "color": "sage",
-             "price": {"amount": 13900, "currency": "EUR", "minor_unit": 2}, "available": 0, "status": "active"}
+             "price": {"amount": 13900, "currency": "EUR", "minor_unit": 2}, "available": 0, "status": "active", "images": []}
         ],
         "status": "active",
         "created_at": "2026-03-02T09:15:00Z",

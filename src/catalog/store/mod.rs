@@ -249,6 +249,7 @@ pub fn update_variant(
         variants::color.eq(&v.color),
         variants::price_override.eq(v.price_override),
         variants::status.eq(&v.status),
+        variants::images.eq(&v.images),
         variants::version.eq(v.version),
         variants::updated_at.eq(v.updated_at),
     ))

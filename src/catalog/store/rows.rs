@@ -5,8 +5,8 @@ use diesel::prelude::*;
 
 use crate::catalog::model::{
     terms, Dimensions, Feature, Features, Images, Material, Money, ProductChanges, ProductDraft,
-    ProductStatus, ProductView, SizeClass, Style, VariantChanges, VariantDraft, VariantStatus,
-    VariantView, Wheels,
+    ProductStatus, ProductView, SizeClass, Style, VariantChanges, VariantDraft, VariantImages,
+    VariantStatus, VariantView, Wheels,
 };
 use crate::db::schema::{products, variants};
 
@@ -58,6 +58,10 @@ pub struct VariantRow {
     pub version: i32,
     pub created_at: chrono::NaiveDateTime,
     pub updated_at: chrono::NaiveDateTime,
+    /// Its pictures as a JSON array (see [`VariantImages::to_stored`]); empty for none. In
+    /// the row rather than a table of their own so that a listing renders them without
+    /// another query.
+    pub images: String,
 }
 
 impl ProductRow {
@@ -198,6 +202,7 @@ impl ProductRow {
                     price: money(v.price_override.unwrap_or(self.base_price)),
                     available: v.available,
                     status: VariantStatus::parse(&v.status).unwrap_or(VariantStatus::Archived),
+                    images: VariantImages::from_stored(&v.images),
                 })
                 .collect(),
             status: ProductStatus::parse(&self.status).unwrap_or(ProductStatus::Archived),
@@ -237,11 +242,15 @@ impl VariantRow {
             version: 1,
             created_at: now,
             updated_at: now,
+            images: v.images.to_stored(),
         }
     }
 
     /// Applies parsed changes; the version and `updated_at` are the caller's.
     pub fn apply(&mut self, c: VariantChanges) {
+        if let Some(v) = c.images {
+            self.images = v.to_stored();
+        }
         if let Some(v) = c.color {
             self.color = v.into_string();
         }
