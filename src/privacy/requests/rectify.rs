@@ -114,7 +114,7 @@ fn names(fields: &[Field]) -> Vec<&'static str> {
 /// verified the request and after it is answered: applied values live in the orders and
 /// the request's copy is destroyed.
 #[utoipa::path(
-    operation_id = "readPrivacyRequestCorrections",
+    operation_id = "getPrivacyRequestCorrections",
     tag = "privacy-admin",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The request's id, `dsr_…`")),
@@ -283,7 +283,7 @@ fn carry_out(
 /// guest at their (new) contact address (`dsr.updated`) — all or nothing. Orders already
 /// erased are left alone; invoices keep the buyer as invoiced (a credit note corrects them).
 #[utoipa::path(
-    operation_id = "applyPrivacyRequestCorrections",
+    operation_id = "correctGuestOrders",
     tag = "privacy-admin",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The request's id, `dsr_…`")),
