@@ -365,3 +365,49 @@ async fn ask_verified_erasure(app: &TestApp, email: &str) {
         .await;
     assert_eq!(verified.status(), StatusCode::OK);
 }
+
+#[actix_web::test]
+async fn a_denied_rectification_keeps_no_corrections() {
+    let app = TestApp::spawn().await;
+    let id = ask_verified(
+        &app,
+        json!({"email": unique_email("rectify-deny"), "kind": "rectification",
+               "corrections": [{"field": "contact_email", "value": "ada.king@example.com"}]}),
+    )
+    .await;
+    let officer = app.staff(Role::PrivacyOfficer).await;
+    let denied = app
+        .authed(
+            Method::POST,
+            &format!("/v1/admin/privacy/requests/{id}/deny"),
+            &officer,
+        )
+        .json(&json!({"reason": "We could not match the request to an order."}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(denied.status(), StatusCode::OK);
+    let dsr = id.clone();
+    let left: Option<Vec<u8>> = app
+        .query(move |conn| {
+            dsr_corrections::table
+                .find(dsr)
+                .select(dsr_corrections::corrections_sealed)
+                .first(conn)
+        })
+        .await;
+    assert!(left.is_none());
+    assert_problem(
+        app.authed(
+            Method::POST,
+            &format!("/v1/admin/privacy/requests/{id}/apply"),
+            &officer,
+        )
+        .send()
+        .await
+        .unwrap(),
+        StatusCode::CONFLICT,
+        "invalid-transition",
+    )
+    .await;
+}
