@@ -92,6 +92,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
                     .configure(orders::admin_actions::configure)
                     .configure(orders::after_sales::configure_admin)
                     .configure(privacy::requests::admin::configure)
+                    .configure(privacy::requests::rectify::configure)
                     .configure(policies::admin::configure_admin)
                     .configure(retention::routes::configure)
                     .configure(notifications::admin::configure)

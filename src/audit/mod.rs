@@ -132,6 +132,10 @@ pub enum Action {
     DsrComplete,
     DsrExtend,
     DsrDeny,
+    /// The privacy officer opening a guest's requested corrections.
+    DsrCorrectionsRead,
+    /// The privacy officer applying a guest's corrections to their orders.
+    DsrApply,
     SubjectErase,
     RetentionRun,
 }
@@ -165,6 +169,8 @@ impl Action {
             Action::DsrComplete => "dsr.complete",
             Action::DsrExtend => "dsr.extend",
             Action::DsrDeny => "dsr.deny",
+            Action::DsrCorrectionsRead => "dsr.corrections.read",
+            Action::DsrApply => "dsr.apply",
             Action::SubjectErase => "subject.erase",
             Action::RetentionRun => "retention.run",
         }

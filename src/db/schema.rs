@@ -583,6 +583,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    dsr_corrections (dsr_id) {
+        dsr_id -> Text,
+        fields -> Text,
+        corrections_sealed -> Nullable<Binary>,
+        applied_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     erasure_ledger (subject_id) {
         subject_id -> Text,
         erased_at -> Timestamp,
@@ -805,6 +814,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     addresses,
     dsr_requests,
     dsr_codes,
+    dsr_corrections,
     erasure_ledger,
     webhook_subscriptions,
     webhook_deliveries,

@@ -203,6 +203,11 @@ pub const CATEGORIES: &[Category] = &[
             plain("guest email lookup (blind index)", "dsr_requests", "email_bidx"),
             sealed("one-time code (until used)", privacy::requests::guest::CODE),
             sealed("guest email the code goes to (until used)", privacy::requests::guest::EMAIL),
+            plain("fields a guest asks to correct", "dsr_corrections", "fields"),
+            sealed(
+                "guest's corrected email and address (until applied)",
+                privacy::requests::corrections::CORRECTIONS,
+            ),
         ],
         purpose: "Answering access, rectification, erasure and withdrawal requests in time.",
         legal_basis: "Legal obligation (GDPR Art. 12)",

@@ -659,7 +659,8 @@ fn answered_requests_due(
         .load(conn)
 }
 
-fn delete_requests(conn: &mut DbConnection, _: &Ctx<'_>, ids: &[String]) -> Result<(), ApiError> {
+fn delete_requests(conn: &mut DbConnection, ctx: &Ctx<'_>, ids: &[String]) -> Result<(), ApiError> {
+    crate::privacy::requests::corrections::delete(conn, ctx.crypto, ids)?;
     diesel::delete(dsr_codes::table.filter(dsr_codes::dsr_id.eq_any(ids))).execute(conn)?;
     diesel::delete(dsr_requests::table.filter(dsr_requests::id.eq_any(ids))).execute(conn)?;
     Ok(())

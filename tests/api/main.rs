@@ -22,6 +22,7 @@ mod fake_stripe;
 mod fixtures;
 mod fuzz;
 mod guest_privacy;
+mod guest_rectification;
 mod health;
 mod helpers;
 mod invoices;

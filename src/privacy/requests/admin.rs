@@ -167,6 +167,10 @@ fn answer(
         model::require_open(row.status())?;
         apply(conn, &row)?;
         let row = store::get(conn, id)?.ok_or(ApiError::NotFound)?;
+        if !row.status().is_open() {
+            // Answered without applying them: a guest's corrections are not kept.
+            super::corrections::shred(conn, crypto, &row.id)?;
+        }
         audit::record(
             conn,
             crypto,

@@ -12,6 +12,7 @@ use ring::rand::{SecureRandom, SystemRandom};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::corrections::{self, CorrectionInput, Corrections};
 use super::model::{Kind, Status};
 use super::store::{self, RequestRow, Requester};
 use super::RequestView;
@@ -91,7 +92,17 @@ impl From<GuestKind> for Kind {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"email": "ada@example.com", "kind": "access"}))]
+#[schema(example = json!({
+    "email": "ada@example.com",
+    "kind": "rectification",
+    "corrections": [
+        {"field": "contact_email", "value": "ada.king@example.com"},
+        {"field": "shipping_address", "value": {
+            "name": "Ada King", "line1": "Kortrijksesteenweg 214", "line2": "bus 3",
+            "city": "Gent", "postal_code": "9000", "country": "BE"
+        }}
+    ]
+}))]
 pub struct GuestRequest {
     /// The contact email used at checkout; at most 254 characters once normalised (64
     /// before the `@`).
@@ -99,6 +110,12 @@ pub struct GuestRequest {
     pub email: String,
     /// What is asked for.
     pub kind: GuestKind,
+    /// `rectification` only, and required there (at least one): what to correct on the
+    /// orders placed with `email`, each field at most once. Checked as checkout checks it,
+    /// sealed, and applied by the privacy officer once the request is verified.
+    #[serde(default)]
+    #[schema(max_items = 2)]
+    pub corrections: Option<Vec<CorrectionInput>>,
 }
 
 /// The request, waiting for its code.
@@ -219,6 +236,7 @@ fn open_request(
     crypto: &Crypto,
     email: &Email,
     kind: Kind,
+    corrections: Option<&Corrections>,
 ) -> Result<(RequestRow, chrono::NaiveDateTime), ApiError> {
     let bidx = crypto.blind_index(index_kind::ORDER_EMAIL, email.as_str());
     let row = store::insert(
@@ -230,6 +248,9 @@ fn open_request(
     let code = new_code()?;
     let key = crypto.create_data_key(conn, &row.id)?;
     let expires_at = row.received_at + CODE_TTL;
+    if let Some(c) = corrections {
+        corrections::save(conn, crypto, &row.id, c)?;
+    }
     diesel::insert_into(dsr_codes::table)
         .values((
             dsr_codes::dsr_id.eq(&row.id),
@@ -252,7 +273,7 @@ fn open_request(
 /// Ask as a guest.
 ///
 /// For the email used at checkout: `access` (a copy of the orders), `rectification`
-/// (answered by the privacy officer) or `erasure`. An 8-digit code valid for 24 hours is
+/// (with `corrections`: what to correct, applied by the privacy officer) or `erasure`. An 8-digit code valid for 24 hours is
 /// sent to that email through the notification outbox; the answer is the same whether or
 /// not the email is known. At most 5 requests per email per hour.
 #[utoipa::path(
@@ -263,7 +284,7 @@ fn open_request(
         (status = 202, description = "Code sent (if the mailbox exists)", body = GuestRequestCreated),
         (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid or unknown field", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid or unknown field; a rectification without corrections, or corrections with another kind", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many requests for this email", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -276,6 +297,7 @@ async fn create(
     let body = body.into_inner();
     let email = Email::parse("email", &body.email)?;
     let kind = Kind::from(body.kind);
+    let corrections = corrections::parse(kind, body.corrections.as_deref())?;
     let crypto = crypto.into_inner();
     let (row, expires_at) = db
         .run(move |conn| {
@@ -288,7 +310,7 @@ async fn create(
                 // see the count after their own, so no more than the limit get a code.
                 throttle::take(conn, &bucket, PER_EMAIL, crate::db::now())?
                     .map_err(ApiError::RateLimited)?;
-                open_request(conn, &crypto, &email, kind)
+                open_request(conn, &crypto, &email, kind, corrections.as_ref())
             })
         })
         .await?;
@@ -364,7 +386,7 @@ fn check_code(
 }
 
 /// Guest orders placed with the request's email.
-fn guest_orders(conn: &mut DbConnection, bidx: &[u8]) -> QueryResult<Vec<OrderRow>> {
+pub(super) fn guest_orders(conn: &mut DbConnection, bidx: &[u8]) -> QueryResult<Vec<OrderRow>> {
     orders::table
         .filter(orders::contact_email_bidx.eq(bidx))
         .filter(orders::user_id.is_null())
@@ -382,6 +404,7 @@ pub fn erase_guest_orders(
     let Some(bidx) = row.email_bidx.as_deref() else {
         return Ok(true);
     };
+    corrections::shred_for_guest(conn, crypto, bidx)?;
     let mut open = 0;
     for order in guest_orders(conn, bidx)? {
         if OrderStatus::parse(&order.status).is_some_and(OrderStatus::is_final) {

@@ -2,8 +2,10 @@
 //! statutory due date, visible to the requester, worked by the privacy officer.
 
 pub mod admin;
+pub mod corrections;
 pub mod guest;
 pub mod model;
+pub mod rectify;
 pub mod routes;
 pub mod store;
 
