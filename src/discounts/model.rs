@@ -12,6 +12,7 @@ use crate::money::MAX_AMOUNT;
 /// 10 %), a `fixed_amount` off the goods (never more than they cost), or `free_shipping`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = DiscountKind)]
 pub enum Kind {
     Percentage,
     FixedAmount,

@@ -273,6 +273,9 @@ fn path_for(template: &str, who: Who, f: &Fixtures) -> String {
             // all the same).
             ("after-sales", _, _) => "case_0193a7c25b7e7d1a9c1e2f6c1f7e9a10".to_owned(),
             ("collections", _, _) => "no-such-collection".to_owned(),
+            ("discount-codes", _, _) => "dsc_0193a7c25b7e7d1a9c1e2f6c1f7e9a10".to_owned(),
+            ("methods", _, _) => "standard".to_owned(),
+            ("carriers", _, _) => "no-such-carrier".to_owned(),
             ("requests", _, _) => "dsr_0193a7c25b7e7d1a9c1e2f6c1f7e9a10".to_owned(),
             (parent, parameter, _) => panic!(
                 "no fixture for {parameter} after /{parent}/ in {template}: add one to fuzz.rs"
@@ -698,9 +701,11 @@ async fn fuzz_every_body_is_answered_below_500_with_a_problem_for_4xx() {
 /// The name a listing writes into its cursors (see `src/http/pagination.rs`).
 fn listing_of(template: &str, sort: &str) -> String {
     match template {
+        "/v1/admin/after-sales" => "after-sales".into(),
         "/v1/admin/api-keys" => "api-keys".into(),
         "/v1/admin/audit" => "audit".into(),
         "/v1/admin/consultations" => "consultation-queue".into(),
+        "/v1/admin/discount-codes" => "discount-codes".into(),
         "/v1/admin/invoices" => "documents".into(),
         "/v1/admin/notifications" => "admin-notifications".into(),
         "/v1/admin/orders" => "admin-orders".into(),
@@ -724,10 +729,12 @@ const LISTINGS: &[&str] = &[
     "access-log",
     "admin-notifications",
     "admin-orders",
+    "after-sales",
     "api-keys",
     "audit",
     "consultation-queue",
     "consultations",
+    "discount-codes",
     "documents",
     "dsr-queue",
     "notifications",

@@ -206,7 +206,7 @@ async fn nothing_is_mailed_without_consent() {
 async fn a_permanent_refusal_is_dead_after_one_try_and_not_retried() {
     let smtp = SmtpServer::start();
     let app = TestApp::spawn_configured(|c| smtp.configure(c)).await;
-    let gone = app.register(&unique_email("reject.gone"), "Gone").await;
+    let gone = app.customer(&unique_email("reject.gone"), "Gone").await;
     let manager = app.staff(Role::Manager).await;
     let refused = enqueue(&app, Some(&gone.user_id), "dsr.updated", json!({})).await;
     let dead = reaches(&app, &manager, &refused, "dead").await;
@@ -215,7 +215,7 @@ async fn a_permanent_refusal_is_dead_after_one_try_and_not_retried() {
 
     // A later notice to someone else is delivered: the worker moved on, and the refused one
     // was tried once only (the test schedule would allow three tries).
-    let other = app.register(&unique_email("bea.mail"), "Bea").await;
+    let other = app.customer(&unique_email("bea.mail"), "Bea").await;
     let later = enqueue(&app, Some(&other.user_id), "dsr.updated", json!({})).await;
     reaches(&app, &manager, &later, "delivered").await;
     assert_eq!(smtp.refusals(), 1);
