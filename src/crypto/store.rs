@@ -13,6 +13,8 @@ use crate::db::DbConnection;
 pub const BLIND_INDEX_COLUMNS: &[(&str, &str, &str)] = &[
     ("users", "id", "email_bidx"),
     ("orders", "id", "contact_email_bidx"),
+    // A discount code's use: `user:<id>` or a guest's e-mail blind index, per order.
+    ("discount_redemptions", "order_id", "customer"),
 ];
 
 pub(super) fn random_key() -> Result<[u8; KEY_LEN], CryptoError> {

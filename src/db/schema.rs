@@ -707,7 +707,7 @@ diesel::table! {
     discount_redemptions (order_id) {
         order_id -> Text,
         code_id -> Text,
-        customer -> Text,
+        customer -> Nullable<Text>,
         slot -> Nullable<Integer>,
         created_at -> Timestamp,
     }

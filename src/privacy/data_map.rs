@@ -115,6 +115,11 @@ pub const CATEGORIES: &[Category] = &[
         fields: &[
             sealed("contact email", orders::view::CONTACT_EMAIL),
             plain("contact email lookup (blind index)", "orders", "contact_email_bidx"),
+            plain(
+                "discount code use: account id or guest email blind index",
+                "discount_redemptions",
+                "customer",
+            ),
             sealed("shipping name and address", orders::view::SHIPPING_ADDRESS),
             sealed("after-sales reason", orders::after_sales::REASON),
             sealed("after-sales answers", orders::after_sales::ANSWER),

@@ -33,11 +33,12 @@ CREATE TABLE cart_discounts (
 -- `email:<hex blind index of the contact e-mail>` for a guest (never the e-mail itself);
 -- `slot` is 1..per_customer_limit, so the unique constraint is the per-customer limit even
 -- when two checkouts of one customer race; null without a per-customer limit (a unique
--- constraint ignores nulls).
+-- constraint ignores nulls). Erasing the order's subject nulls `customer` like every blind
+-- index (the use still counts towards the code's total).
 CREATE TABLE discount_redemptions (
     order_id   TEXT      PRIMARY KEY REFERENCES orders (id) ON DELETE CASCADE,
     code_id    TEXT      NOT NULL REFERENCES discount_codes (id),
-    customer   TEXT      NOT NULL,
+    customer   TEXT,
     slot       INTEGER,
     created_at TIMESTAMP NOT NULL,
     UNIQUE (code_id, customer, slot)
