@@ -53,7 +53,11 @@ pub fn confirm(
         let Some(used) = email_tokens::take(conn, crypto, Purpose::EmailChange, token)? else {
             return Ok(Confirmed::Invalid);
         };
-        let Some(row) = store::get(conn, &used.user_id)? else {
+        // Only an account that may sign in moves its address: a disabled (or erased) one
+        // burns the token and keeps its address.
+        let Some(row) = store::get(conn, &used.user_id)?
+            .filter(|row| row.status == crate::auth::status::ACTIVE)
+        else {
             return Ok(Confirmed::Invalid);
         };
         let email = Email::parse("token", &used.email)?;

@@ -354,6 +354,51 @@ async fn a_new_email_applies_only_once_confirmed_and_a_taken_one_answers_the_sam
     assert_problem(again, StatusCode::UNPROCESSABLE_ENTITY, "validation-failed").await;
 }
 
+#[actix_web::test]
+async fn a_disabled_account_cannot_confirm_a_new_email() {
+    let app = TestApp::spawn().await;
+    let me = app.register(&unique_email("frozen"), "Frozen").await;
+    let free = unique_email("frozen.new");
+    assert_eq!(
+        patch_email(&app, &me, &free).await.status(),
+        StatusCode::ACCEPTED
+    );
+    let token = app
+        .mailed_token("account.email_change", &free)
+        .await
+        .unwrap();
+    app.sql(&format!(
+        "UPDATE users SET status = 'disabled' WHERE id = '{}'",
+        me.user_id
+    ));
+    let confirmed = app
+        .post_json("/v1/auth/email-change/confirm", &json!({ "token": token }))
+        .await;
+    assert_problem(
+        confirmed,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation-failed",
+    )
+    .await;
+    let still = app
+        .query({
+            let id = me.user_id.clone();
+            move |conn| {
+                use diesel::prelude::*;
+                use valise::db::schema::users;
+                users::table
+                    .find(id)
+                    .select(users::email_bidx)
+                    .first::<Option<Vec<u8>>>(conn)
+            }
+        })
+        .await;
+    let old_bidx = app
+        .crypto
+        .blind_index(valise::crypto::index_kind::ACCOUNT_EMAIL, &me.email);
+    assert_eq!(still, Some(old_bidx), "the address did not move");
+}
+
 async fn cart_quantities(app: &TestApp, user_id: &str) -> Vec<(String, i32)> {
     use valise::db::schema::{cart_items, carts};
     let user_id = user_id.to_owned();
