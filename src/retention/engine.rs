@@ -14,11 +14,11 @@ use crate::audit::{self, Actor, Event};
 use crate::auth::{status, Role};
 use crate::crypto::Crypto;
 use crate::db::schema::{
-    after_sales_answers, after_sales_cases, cart_items, carts, consents, consultations, data_keys,
-    disclosures, documents, documents_due, dsr_codes, dsr_requests, erasure_ledger,
-    idempotency_keys, notifications, order_events, order_items, order_shipping, order_tax_lines,
-    orders, payment_events, payments, policy_acceptances, rate_limits, refresh_tokens, refunds,
-    shipments, users,
+    account_tokens, after_sales_answers, after_sales_cases, cart_items, carts, consents,
+    consultations, data_keys, disclosures, documents, documents_due, dsr_codes, dsr_requests,
+    erasure_ledger, idempotency_keys, notifications, order_events, order_items, order_shipping,
+    order_tax_lines, orders, payment_events, payments, policy_acceptances, rate_limits,
+    refresh_tokens, refunds, shipments, users,
 };
 use crate::db::DbConnection;
 use crate::http::error::ApiError;
@@ -57,6 +57,7 @@ pub enum RetentionRule {
     IdempotencyKeys,
     IdempotencyKeysErased,
     RefreshTokens,
+    AccountTokens,
     ExpiredCarts,
     RateLimits,
     AnalyticsRaw,
@@ -64,7 +65,7 @@ pub enum RetentionRule {
 }
 
 impl RetentionRule {
-    pub const ALL: [RetentionRule; 16] = [
+    pub const ALL: [RetentionRule; 17] = [
         RetentionRule::OrderPersonal,
         RetentionRule::Accounting,
         RetentionRule::AccountingPeriods,
@@ -77,6 +78,7 @@ impl RetentionRule {
         RetentionRule::IdempotencyKeys,
         RetentionRule::IdempotencyKeysErased,
         RetentionRule::RefreshTokens,
+        RetentionRule::AccountTokens,
         RetentionRule::ExpiredCarts,
         RetentionRule::RateLimits,
         RetentionRule::AnalyticsRaw,
@@ -97,6 +99,7 @@ impl RetentionRule {
             RetentionRule::IdempotencyKeys => "idempotency_keys",
             RetentionRule::IdempotencyKeysErased => "idempotency_keys_erased",
             RetentionRule::RefreshTokens => "refresh_tokens",
+            RetentionRule::AccountTokens => "account_tokens",
             RetentionRule::ExpiredCarts => "expired_carts",
             RetentionRule::RateLimits => "rate_limits",
             RetentionRule::AnalyticsRaw => "analytics_raw",
@@ -259,6 +262,30 @@ pub const RULES: &[Rule] = &[
             },
             act: |conn, _, ids| {
                 diesel::delete(refresh_tokens::table.filter(refresh_tokens::id.eq_any(ids)))
+                    .execute(conn)?;
+                Ok(())
+            },
+        },
+    },
+    Rule {
+        name: RetentionRule::AccountTokens,
+        category: DataCategory::AccountProfile,
+        action: "delete e-mail confirmation, e-mail change and password reset tokens once used \
+                 or expired (with the address and token sealed for their delivery)",
+        work: Work::Keys {
+            select: |conn, ctx, limit| {
+                account_tokens::table
+                    .filter(
+                        account_tokens::expires_at
+                            .le(ctx.now)
+                            .or(account_tokens::used_at.is_not_null()),
+                    )
+                    .select(account_tokens::id)
+                    .limit(limit)
+                    .load(conn)
+            },
+            act: |conn, _, ids| {
+                diesel::delete(account_tokens::table.filter(account_tokens::id.eq_any(ids)))
                     .execute(conn)?;
                 Ok(())
             },

@@ -430,3 +430,34 @@ async fn a_replay_whose_answer_was_erased_is_gone_and_retention_deletes_its_reco
     let after = checkout(&app, &cart, "erased-key", &body).await;
     assert_problem(after, StatusCode::NOT_FOUND, "not-found").await;
 }
+
+#[actix_web::test]
+async fn account_tokens_are_deleted_once_used_or_expired() {
+    let app = TestApp::spawn().await;
+    // A confirmed registration leaves its confirmation token used; a reset request leaves
+    // an unused one that expires in 30 minutes.
+    let me = app.register(&unique_email("tokens"), "Token Holder").await;
+    let asked = app
+        .post_json("/v1/auth/password-reset", &json!({ "email": me.email }))
+        .await;
+    assert_eq!(asked.status(), StatusCode::ACCEPTED);
+    let tokens = || {
+        app.query(|conn| {
+            valise::db::schema::account_tokens::table
+                .select(valise::db::schema::account_tokens::purpose)
+                .order(valise::db::schema::account_tokens::purpose.asc())
+                .load::<String>(conn)
+        })
+    };
+    assert_eq!(tokens().await, ["confirmation", "password_reset"]);
+
+    let now = chrono::Utc::now().naive_utc();
+    let report = run_at(&app, now).await;
+    assert_eq!(handled(&report, "account_tokens"), 1, "the used one");
+    assert_eq!(tokens().await, ["password_reset"]);
+    let report = run_at(&app, now + Duration::minutes(31)).await;
+    assert_eq!(handled(&report, "account_tokens"), 1, "the expired one");
+    assert!(tokens().await.is_empty());
+    let report = run_at(&app, now + Duration::minutes(32)).await;
+    assert_eq!(handled(&report, "account_tokens"), 0);
+}
