@@ -145,7 +145,7 @@ async fn a_notice_arrives_by_mail_to_its_recipient_alone_with_a_text_and_an_html
     let smtp = SmtpServer::start();
     let app = TestApp::spawn_configured(|c| smtp.configure(c)).await;
     let email = unique_email("ottoline.mail");
-    let otto = app.register(&email, "Ottoline").await;
+    let otto = app.customer(&email, "Ottoline").await;
     let manager = app.staff(Role::Manager).await;
     let id = enqueue(
         &app,
@@ -180,7 +180,7 @@ async fn a_notice_arrives_by_mail_to_its_recipient_alone_with_a_text_and_an_html
 async fn nothing_is_mailed_without_consent() {
     let smtp = SmtpServer::start();
     let app = TestApp::spawn_configured(|c| smtp.configure(c)).await;
-    let ada = app.register(&unique_email("ada.mail"), "Ada").await;
+    let ada = app.customer(&unique_email("ada.mail"), "Ada").await;
     let manager = app.staff(Role::Manager).await;
     let marketing = enqueue(&app, Some(&ada.user_id), "marketing.spring_sale", json!({})).await;
     let notice = enqueue(
