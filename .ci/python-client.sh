@@ -27,6 +27,18 @@ export PATH="$PWD/$VENV/bin:$PATH"
 
 rm -rf "$OUT"
 mkdir -p "$OUT"
+# Waived: the generator models JSON, form and file bodies, not a `text/csv` one, so the
+# catalogue import (`POST /v1/admin/catalog/import`) is taken out of the copy it reads;
+# a Python integrator posts the CSV with httpx directly. Every other operation must generate.
+python3 - "$DOC" "$OUT/openapi.json" <<'PY'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+del doc["paths"]["/v1/admin/catalog/import"]["post"]
+if not doc["paths"]["/v1/admin/catalog/import"]:
+    del doc["paths"]["/v1/admin/catalog/import"]
+json.dump(doc, open(sys.argv[2], "w"))
+PY
+DOC="$OUT/openapi.json"
 printf 'generating valise_client with openapi-python-client %s\n' "$(sed -n 's/^openapi-python-client==//p' "$REQUIREMENTS")"
 if ! openapi-python-client generate --path "$DOC" --meta none \
     --config clients/python/generator.yaml --output-path "$OUT/valise_client" --fail-on-warning >"$OUT/generate.log" 2>&1; then
