@@ -215,6 +215,10 @@ const SOME_RESPONSES: &[(&str, &[Carriers])] = &[
             ("createMyAddress", &["201"]),
             ("createStaff", &["201"]),
             ("publishPolicy", &["201"]),
+            ("createCollection", &["201"]),
+            ("createDiscountCode", &["201"]),
+            ("createShippingCarrier", &["201"]),
+            ("createShippingMethod", &["201"]),
         ],
     ),
     (
@@ -225,12 +229,23 @@ const SOME_RESPONSES: &[(&str, &[Carriers])] = &[
             ("refundPayment", &["200", "202"]),
         ],
     ),
-    // Analytics ingestion also says how much of its limit is left when it accepts a batch.
-    ("RateLimit", &[("recordAnalyticsEvents", &["202", "429"])]),
+    // Analytics ingestion also says how much of its limit is left when it accepts a batch;
+    // a password change refused for too many wrong current passwords says when to retry.
+    (
+        "RateLimit",
+        &[
+            ("recordAnalyticsEvents", &["202", "429"]),
+            ("updateMyPassword", &["429"]),
+        ],
+    ),
     (
         "RateLimit-Policy",
-        &[("recordAnalyticsEvents", &["202", "429"])],
+        &[
+            ("recordAnalyticsEvents", &["202", "429"]),
+            ("updateMyPassword", &["429"]),
+        ],
     ),
+    ("Retry-After", &[("updateMyPassword", &["429"])]),
 ];
 
 /// Declares on each response the headers it carries: `X-Request-Id` and `X-Policy-Version` on
