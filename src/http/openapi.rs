@@ -209,7 +209,6 @@ const SOME_RESPONSES: &[(&str, &[Carriers])] = &[
             ("checkoutCart", &["201"]),
             ("createProduct", &["201"]),
             ("createVariant", &["201"]),
-            ("registerCustomer", &["201"]),
             ("createApiKey", &["201"]),
             ("createWebhook", &["201"]),
             ("createMyAddress", &["201"]),
