@@ -40,6 +40,8 @@ curl -sf "http://127.0.0.1:$port/v1/products?limit=20" > "$work/list.json"
 product=$(python3 -c 'import json, sys; print(json.load(sys.stdin)["data"][0]["id"])' < "$work/list.json")
 curl -sf "http://127.0.0.1:$port/v1/products/$product" > "$work/product.json"
 curl -sf "http://127.0.0.1:$port/healthz" > "$work/healthz.json"
+filtered="/v1/products?limit=20&size_class=cabin&in_stock=true&sort=price"
+curl -sf "http://127.0.0.1:$port$filtered" > "$work/filtered.json"
 kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""
 
 # Serves N requests for PATH on one connection, without Accept-Encoding (as wrk sends them).
@@ -91,3 +93,5 @@ row "ceiling: healthz body" / -- "$ceiling" "127.0.0.1:$port" "$work/healthz.jso
 row "GET /healthz (middleware only)" /healthz -- "$bin" serve
 row "ceiling: list body" / -- "$ceiling" "127.0.0.1:$port" "$work/list.json"
 row "GET /v1/products?limit=20" "/v1/products?limit=20" -- "$bin" serve
+row "ceiling: filtered list body" / -- "$ceiling" "127.0.0.1:$port" "$work/filtered.json"
+row "GET /v1/products filtered (cabin, in stock, by price)" "$filtered" -- "$bin" serve

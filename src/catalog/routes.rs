@@ -271,11 +271,20 @@ async fn list(
         })?),
     };
     let version = versions.catalog();
-    let key = format!(
-        "{filter:?}|{}|{after:?}|{}|{with_facets}",
-        sort.as_str(),
-        page.limit
-    );
+    let mut key = String::with_capacity(48);
+    key.push_str(sort.as_str());
+    key.push('|');
+    key.push_str(itoa::Buffer::new().format(page.limit));
+    key.push_str(if with_facets { "|facets|" } else { "|" });
+    if let Some(after) = &after {
+        key.push_str(itoa::Buffer::new().format(after.value));
+        key.push(':');
+        key.push_str(itoa::Buffer::new().format(after.id.len()));
+        key.push(':');
+        key.push_str(&after.id);
+        key.push('|');
+    }
+    filter.write_key(&mut key);
     let limit = page.limit as usize;
     let currency = shop.currency.code();
     cached(&req, &cache, &db, version, key, move |conn| {

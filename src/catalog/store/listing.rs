@@ -117,6 +117,56 @@ pub struct Filter {
     pub min_capacity_l: Option<i32>,
 }
 
+impl Filter {
+    /// Appends to `key` a short text that two filters share exactly when they are equal: the
+    /// response cache's key. Only the fields that are set are written, each behind its own tag;
+    /// free text (terms, brands, colours) is length-prefixed so no value can pass for another.
+    /// Formatting the whole struct with `Debug` cost ~6,000 instructions on every listing
+    /// request, a tenth of a cached page's whole cost.
+    pub fn write_key(&self, key: &mut String) {
+        fn text(key: &mut String, tag: char, values: &[String]) {
+            for value in values {
+                key.push(tag);
+                key.push_str(itoa::Buffer::new().format(value.len()));
+                key.push(':');
+                key.push_str(value);
+            }
+        }
+        fn number(key: &mut String, tag: char, value: Option<impl itoa::Integer>) {
+            if let Some(value) = value {
+                key.push(tag);
+                key.push_str(itoa::Buffer::new().format(value));
+            }
+        }
+        fn word(key: &mut String, tag: char, value: Option<&str>) {
+            if let Some(value) = value {
+                key.push(tag);
+                key.push_str(value);
+            }
+        }
+        text(key, 't', &self.terms);
+        word(key, 's', self.size_class.map(SizeClass::as_str));
+        word(key, 'y', self.style.map(Style::as_str));
+        word(key, 'm', self.material.map(Material::as_str));
+        number(key, 'p', self.min_price);
+        number(key, 'P', self.max_price);
+        word(key, 'i', self.in_stock.map(|v| if v { "1" } else { "0" }));
+        if let Some([l, w, h]) = self.fits {
+            number(key, 'f', Some(l));
+            number(key, 'x', Some(w));
+            number(key, 'x', Some(h));
+        }
+        word(key, 'w', self.wheels.map(Wheels::as_str));
+        for feature in &self.features {
+            word(key, 'e', Some(feature.as_str()));
+        }
+        text(key, 'b', &self.brands);
+        text(key, 'c', &self.colours);
+        number(key, 'g', self.max_weight_g);
+        number(key, 'l', self.min_capacity_l);
+    }
+}
+
 /// Active products matching a filter, every column, in no order: the listing pages them,
 /// the facets count them.
 pub type FilteredQuery =
@@ -274,7 +324,8 @@ pub fn filtered(filter: &Filter) -> FilteredQuery {
 
 #[cfg(test)]
 mod tests {
-    use super::Sort;
+    use super::{Filter, Sort};
+    use crate::catalog::model::{Feature, Material, SizeClass, Style, Wheels};
     use crate::http::error::ApiError;
     use crate::http::extract::parse_query;
 
@@ -302,5 +353,122 @@ mod tests {
                 other => panic!("{bad}: {other:?}"),
             }
         }
+    }
+
+    fn key(filter: &Filter) -> String {
+        let mut key = String::new();
+        filter.write_key(&mut key);
+        key
+    }
+
+    #[test]
+    fn cache_keys_of_filters_differ_exactly_when_the_filters_do() {
+        let empty = Filter::default();
+        let one_of_each = Filter {
+            terms: vec!["cabin".into()],
+            size_class: Some(SizeClass::Cabin),
+            style: Some(Style::Travel),
+            material: Some(Material::Polycarbonate),
+            min_price: Some(100),
+            max_price: Some(20_000),
+            in_stock: Some(true),
+            fits: Some([55, 40, 23]),
+            wheels: Some(Wheels::Four),
+            features: vec![Feature::TsaLock],
+            brands: vec!["Acme".into()],
+            colours: vec!["red".into()],
+            max_weight_g: Some(3_000),
+            min_capacity_l: Some(30),
+        };
+        assert_eq!(key(&empty), "");
+        assert_eq!(key(&one_of_each), key(&one_of_each.clone()));
+        // Each field on its own gives a key of its own.
+        let singles = [
+            Filter {
+                terms: one_of_each.terms.clone(),
+                ..Filter::default()
+            },
+            Filter {
+                size_class: one_of_each.size_class,
+                ..Filter::default()
+            },
+            Filter {
+                style: one_of_each.style,
+                ..Filter::default()
+            },
+            Filter {
+                material: one_of_each.material,
+                ..Filter::default()
+            },
+            Filter {
+                min_price: Some(20_000),
+                ..Filter::default()
+            },
+            Filter {
+                max_price: Some(20_000),
+                ..Filter::default()
+            },
+            Filter {
+                in_stock: Some(true),
+                ..Filter::default()
+            },
+            Filter {
+                in_stock: Some(false),
+                ..Filter::default()
+            },
+            Filter {
+                fits: one_of_each.fits,
+                ..Filter::default()
+            },
+            Filter {
+                wheels: one_of_each.wheels,
+                ..Filter::default()
+            },
+            Filter {
+                features: one_of_each.features.clone(),
+                ..Filter::default()
+            },
+            Filter {
+                brands: vec!["red".into()],
+                ..Filter::default()
+            },
+            Filter {
+                colours: vec!["red".into()],
+                ..Filter::default()
+            },
+            Filter {
+                max_weight_g: Some(30),
+                ..Filter::default()
+            },
+            Filter {
+                min_capacity_l: Some(30),
+                ..Filter::default()
+            },
+            one_of_each,
+        ];
+        let keys: std::collections::HashSet<String> = singles.iter().map(key).collect();
+        assert_eq!(keys.len(), singles.len(), "{keys:?}");
+        // Free text cannot pass for another field or another split of the same letters.
+        let brand_like_colour = Filter {
+            brands: vec!["1:c".into()],
+            ..Filter::default()
+        };
+        let two_brands = Filter {
+            brands: vec!["a".into(), "b".into()],
+            ..Filter::default()
+        };
+        let one_brand = Filter {
+            brands: vec!["ab".into()],
+            ..Filter::default()
+        };
+        assert_ne!(key(&two_brands), key(&one_brand));
+        assert_ne!(
+            key(&brand_like_colour),
+            key(&Filter {
+                brands: vec!["1".into()],
+                colours: vec!["c".into()],
+                ..Filter::default()
+            })
+        );
     }
 }
