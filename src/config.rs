@@ -8,6 +8,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use rustls_pki_types::{pem::PemObject, CertificateDer};
+
 use crate::db::DatabaseUrl;
 use crate::http::client_ip::TrustedProxies;
 use crate::money::Currency;
@@ -97,8 +99,11 @@ pub struct Gateway {
 #[derive(Debug, Clone)]
 pub struct MailConfig {
     /// `smtp://host:port`, `smtps://user:pass@host`, `smtp://…?tls=required`: may carry a
-    /// password, never logged.
+    /// password (percent-encoded, used for AUTH PLAIN or LOGIN), never logged.
     pub url: Secret<String>,
+    /// Certificate authorities trusted for the server's certificate besides the public roots
+    /// (`VALISE_SMTP_CA_FILE`, PEM): a relay with a private CA. Empty: the public roots only.
+    pub ca_certificates: Vec<CertificateDer<'static>>,
     /// The sender, `shop@example.com` or `Shop <shop@example.com>`.
     pub from: String,
     /// The shop's public address, linked at the foot of every message.
@@ -1084,7 +1089,7 @@ fn gateway_from(
 }
 
 /// The SMTP channel: `VALISE_SMTP_URL` (or `VALISE_SMTP_URL_FILE`, for a URL with a
-/// password), `VALISE_MAIL_FROM` and the optional `VALISE_SHOP_URL`.
+/// password), `VALISE_MAIL_FROM` and the optional `VALISE_SMTP_CA_FILE` and `VALISE_SHOP_URL`.
 fn mail_from(get: &impl Fn(&str) -> Option<String>) -> Result<Option<MailConfig>, ConfigError> {
     const VAR: &str = "VALISE_SMTP_URL";
     let Some(raw) = secret_var(get, VAR, "VALISE_SMTP_URL_FILE")? else {
@@ -1108,11 +1113,22 @@ fn mail_from(get: &impl Fn(&str) -> Option<String>) -> Result<Option<MailConfig>
             ));
         }
     }
-    let has_login = !url.username().is_empty() || url.password().is_some();
-    let encrypted = url.scheme() == "smtps"
-        || url
-            .query_pairs()
-            .any(|(name, value)| name == "tls" && value == "required");
+    let has_login = match (url.username().is_empty(), url.password().is_some()) {
+        (true, false) => false,
+        (false, true) => true,
+        // Half a login would be sent as none (no password) or with an empty user.
+        _ => {
+            return Err(invalid(
+                VAR,
+                "a login needs both a user and a password: smtp://user:password@host",
+            ))
+        }
+    };
+    let tls = url
+        .query_pairs()
+        .find(|(name, _)| name == "tls")
+        .map(|(_, value)| value.into_owned());
+    let encrypted = url.scheme() == "smtps" || tls.as_deref() == Some("required");
     if has_login && !encrypted {
         // A login over a connection that may stay plain would hand the password to anyone
         // on the path.
@@ -1121,6 +1137,16 @@ fn mail_from(get: &impl Fn(&str) -> Option<String>) -> Result<Option<MailConfig>
             "a user and password need smtps:// or ?tls=required",
         ));
     }
+    let ca_certificates = match get("VALISE_SMTP_CA_FILE") {
+        None => Vec::new(),
+        Some(_) if !encrypted && tls.is_none() => {
+            return Err(invalid(
+                "VALISE_SMTP_CA_FILE",
+                "a CA needs TLS: smtps:// or ?tls=required|opportunistic",
+            ))
+        }
+        Some(path) => ca_certificates(path.trim())?,
+    };
     let from = get("VALISE_MAIL_FROM")
         .map(|f| f.trim().to_owned())
         .filter(|f| f.contains('@') && !f.contains(['\r', '\n']))
@@ -1142,9 +1168,24 @@ fn mail_from(get: &impl Fn(&str) -> Option<String>) -> Result<Option<MailConfig>
     };
     Ok(Some(MailConfig {
         url: Secret::new(raw),
+        ca_certificates,
         from,
         shop_url,
     }))
+}
+
+/// The certificates of a PEM file (`VALISE_SMTP_CA_FILE`): at least one, and nothing that
+/// fails to parse, so a wrong file stops the start rather than every later send.
+fn ca_certificates(path: &str) -> Result<Vec<CertificateDer<'static>>, ConfigError> {
+    const VAR: &str = "VALISE_SMTP_CA_FILE";
+    let pem = std::fs::read(path).map_err(|_| invalid(VAR, "the file cannot be read"))?;
+    let certificates = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| invalid(VAR, "expected PEM certificates"))?;
+    if certificates.is_empty() {
+        return Err(invalid(VAR, "the file holds no PEM certificate"));
+    }
+    Ok(certificates)
 }
 
 /// The delivery worker: its pace, the gateway, and how failed tries are retried.
@@ -1558,6 +1599,8 @@ mod tests {
                 "smtp://user:pw@mail.example?tls=opportunistic",
                 "shop@example.com",
             ),
+            ("smtps://user@mail.example", "shop@example.com"),
+            ("smtps://:pw@mail.example", "shop@example.com"),
         ] {
             let mut vars = vec![("VALISE_SMTP_URL", url)];
             if !from.is_empty() {
@@ -1575,6 +1618,49 @@ mod tests {
         ])
         .unwrap_err();
         assert_eq!(both.var, "VALISE_SMTP_URL");
+    }
+
+    #[test]
+    fn a_private_smtp_ca_is_read_from_pem_and_needs_tls() {
+        let dir = tempfile::tempdir().unwrap();
+        let pem = dir.path().join("ca.pem");
+        std::fs::write(
+            &pem,
+            "-----BEGIN CERTIFICATE-----\nMAMCAQA=\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "no certificate here\n").unwrap();
+        let (pem, empty) = (pem.to_str().unwrap(), empty.to_str().unwrap());
+        let with = |url: &str, ca: &str| {
+            load(&[
+                ("VALISE_SMTP_URL", url),
+                ("VALISE_MAIL_FROM", "shop@example.com"),
+                ("VALISE_SMTP_CA_FILE", ca),
+            ])
+        };
+        for url in [
+            "smtps://u:p@mail.example",
+            "smtp://u:p@mail.example:587?tls=required",
+            "smtp://mail.example?tls=opportunistic",
+        ] {
+            let mail = with(url, pem).unwrap().delivery.mail.unwrap();
+            assert_eq!(mail.ca_certificates.len(), 1, "{url}");
+        }
+        let plain = load(&[
+            ("VALISE_SMTP_URL", "smtp://mail.example"),
+            ("VALISE_MAIL_FROM", "shop@example.com"),
+        ])
+        .unwrap();
+        assert!(plain.delivery.mail.unwrap().ca_certificates.is_empty());
+        for (url, ca) in [
+            ("smtp://mail.example", pem),
+            ("smtps://u:p@mail.example", empty),
+            ("smtps://u:p@mail.example", "/nonexistent/ca.pem"),
+        ] {
+            let err = with(url, ca).unwrap_err();
+            assert_eq!(err.var, "VALISE_SMTP_CA_FILE", "{url} {ca}");
+        }
     }
 
     #[test]

@@ -5,6 +5,9 @@
 //! address or the server's text (which may echo it).
 
 use lettre::message::{Mailbox, MultiPart};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
+use lettre::transport::smtp::AsyncSmtpTransportBuilder;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use super::templates::{self, Context};
@@ -32,10 +35,7 @@ pub struct Mailer {
 impl Mailer {
     /// The mailer of `config`; the URL was checked when the configuration was read.
     pub fn new(config: &MailConfig, timeout: std::time::Duration) -> anyhow::Result<Mailer> {
-        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(config.url.expose())
-            .map_err(|_| anyhow::anyhow!("VALISE_SMTP_URL is not a usable SMTP URL"))?
-            .timeout(Some(timeout))
-            .build();
+        let transport = transport(config)?.timeout(Some(timeout)).build();
         let from = config
             .from
             .parse::<Mailbox>()
@@ -82,6 +82,41 @@ impl Mailer {
     }
 }
 
+/// The transport `VALISE_SMTP_URL` describes. lettre reads the host, the port, the TLS mode
+/// and the login (percent-decoded, for AUTH PLAIN or LOGIN after TLS is up); this adds the
+/// EHLO name and the private CAs, which lettre's URL cannot carry. Errors never quote the URL:
+/// it may hold a password.
+fn transport(config: &MailConfig) -> anyhow::Result<AsyncSmtpTransportBuilder> {
+    let unusable = || anyhow::anyhow!("VALISE_SMTP_URL is not a usable SMTP URL");
+    let url = url::Url::parse(config.url.expose()).map_err(|_| unusable())?;
+    let mut builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(config.url.expose())
+        .map_err(|_| unusable())?;
+    if let Some((_, domain)) = url.query_pairs().find(|(name, _)| name == "ehlo_domain") {
+        builder = builder.hello_name(ClientId::Domain(domain.into_owned()));
+    }
+    if config.ca_certificates.is_empty() {
+        return Ok(builder);
+    }
+    let host = url.host_str().ok_or_else(unusable)?;
+    let mut parameters = TlsParameters::builder(host.to_owned());
+    for der in &config.ca_certificates {
+        let certificate = Certificate::from_der(der.to_vec())
+            .map_err(|_| anyhow::anyhow!("VALISE_SMTP_CA_FILE holds an unusable certificate"))?;
+        parameters = parameters.add_root_certificate(certificate);
+    }
+    let parameters = parameters
+        .build()
+        .map_err(|_| anyhow::anyhow!("VALISE_SMTP_CA_FILE holds an unusable certificate"))?;
+    let tls = match url.query_pairs().find(|(name, _)| name == "tls") {
+        _ if url.scheme() == "smtps" => Tls::Wrapper(parameters),
+        Some((_, mode)) if mode == "required" => Tls::Required(parameters),
+        Some((_, mode)) if mode == "opportunistic" => Tls::Opportunistic(parameters),
+        // The configuration refuses a CA without TLS.
+        _ => return Err(anyhow::anyhow!("VALISE_SMTP_CA_FILE needs TLS")),
+    };
+    Ok(builder.tls(tls))
+}
+
 /// The class of a failed send, without the server's words.
 fn classify(e: &lettre::transport::smtp::Error) -> Sent {
     let code = e
@@ -92,6 +127,10 @@ fn classify(e: &lettre::transport::smtp::Error) -> Sent {
                 "SMTP timeout".to_owned()
             } else if e.is_tls() {
                 "SMTP TLS error".to_owned()
+            } else if e.is_client() {
+                // lettre stopped before sending: the server lacks what the configuration
+                // requires (STARTTLS with tls=required, an AUTH mechanism it speaks).
+                "SMTP server lacks a required extension".to_owned()
             } else {
                 "SMTP connection error".to_owned()
             }

@@ -15,7 +15,7 @@ use crate::fixtures::{enqueue, fast_delivery};
 use crate::helpers::{eventually, json_of, unique_email, Session, TestApp};
 
 const WAIT: Duration = Duration::from_secs(15);
-const FROM: &str = "Valise Shop <shop@valise.test>";
+pub const FROM: &str = "Valise Shop <shop@valise.test>";
 
 /// `tests/api/smtp/server.py` under the interpreter `VALISE_TEST_SMTP_PYTHON` names (CI's
 /// venv), or `python3`; it needs `aiosmtpd`. Missing, the test fails and says so.
@@ -27,6 +27,11 @@ pub struct SmtpServer {
 
 impl SmtpServer {
     pub fn start() -> SmtpServer {
+        SmtpServer::start_with(&[])
+    }
+
+    /// With `server.py`'s options: `--tls starttls|implicit`, `--user U --password P`.
+    pub fn start_with(options: &[&str]) -> SmtpServer {
         let python =
             std::env::var("VALISE_TEST_SMTP_PYTHON").unwrap_or_else(|_| "python3".to_owned());
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/api/smtp/server.py");
@@ -34,6 +39,7 @@ impl SmtpServer {
         let mut child = Command::new(&python)
             .arg(script)
             .arg(dir.path())
+            .args(options)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -64,12 +70,18 @@ impl SmtpServer {
         fast_delivery(config, None);
         config.delivery.mail = Some(MailConfig {
             url: Secret::new(format!("smtp://127.0.0.1:{}", self.port)),
+            ca_certificates: Vec::new(),
             from: FROM.to_owned(),
             shop_url: Some("https://shop.valise.test/".to_owned()),
         });
     }
 
-    fn files(&self, prefix: &str) -> Vec<Value> {
+    /// The certificate of the throw-away CA that issued the server's (with `--tls`), PEM.
+    pub fn ca_file(&self) -> std::path::PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+
+    pub fn files(&self, prefix: &str) -> Vec<Value> {
         let mut found: Vec<(u64, Value)> = std::fs::read_dir(self.dir.path())
             .unwrap()
             .filter_map(|entry| {
@@ -116,7 +128,7 @@ fn part<'a>(message: &'a Value, content_type: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no {content_type} part in {message}"))
 }
 
-async fn status_of(app: &TestApp, manager: &Session, id: &str) -> Value {
+pub async fn status_of(app: &TestApp, manager: &Session, id: &str) -> Value {
     let response = app
         .get_as("/v1/admin/notifications?limit=100", manager)
         .await;
@@ -130,7 +142,7 @@ async fn status_of(app: &TestApp, manager: &Session, id: &str) -> Value {
         .unwrap_or_else(|| panic!("{id} is not in the outbox"))
 }
 
-async fn reaches(app: &TestApp, manager: &Session, id: &str, status: &str) -> Value {
+pub async fn reaches(app: &TestApp, manager: &Session, id: &str, status: &str) -> Value {
     let reached = eventually(WAIT, || async {
         status_of(app, manager, id).await["status"] == status
     })

@@ -28,6 +28,7 @@ mod helpers;
 mod invoices;
 mod limits;
 mod mail;
+mod mail_tls;
 mod me;
 mod metrics;
 mod migrations;
