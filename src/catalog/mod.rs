@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod cache;
+pub mod cached;
 pub mod collections;
 pub mod consultations;
 pub mod editing;
