@@ -8,6 +8,7 @@ pub mod collections;
 pub mod consultations;
 pub mod editing;
 pub mod events;
+pub mod export;
 pub mod import;
 pub mod model;
 pub mod routes;
