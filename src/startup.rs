@@ -40,71 +40,86 @@ pub fn spec_json() -> String {
     openapi::pretty_json(&spec())
 }
 
+/// What a room registers: its handlers, with their paths and schemas for the document.
+pub type RouteGroup = fn(&mut utoipa_actix_web::service_config::ServiceConfig);
+
+/// The routes under `/v1`, in registration order. Resources are tried in that order, a regex
+/// for each dynamic one on the way: the busiest routes, catalogue reads, come first.
+pub const PUBLIC_ROUTES: &[RouteGroup] = &[
+    catalog::routes::configure,
+    catalog::collections::configure_public,
+    policies::configure,
+    catalog::consultations::configure_public,
+    carts::configure,
+    shipping::configure,
+    discounts::cart::configure,
+    orders::checkout::configure,
+    orders::routes::configure,
+    orders::after_sales::configure,
+    payments::routes::configure,
+    invoices::routes::configure,
+    auth::routes::configure,
+    auth::mail_routes::configure,
+    accounts::configure_me,
+    accounts::addresses::configure,
+    audit::routes::configure_me,
+    notifications::routes::configure,
+    privacy::consents::configure,
+    privacy::export::configure,
+    policies::admin::configure_me,
+    privacy::data_map::configure,
+    privacy::requests::routes::configure,
+    privacy::requests::guest::configure,
+    analytics::routes::configure,
+    problems::configure,
+];
+
+/// The routes under `/v1/admin`, in registration order.
+pub const ADMIN_ROUTES: &[RouteGroup] = &[
+    accounts::configure_staff,
+    auth::api_keys::configure,
+    audit::routes::configure_admin,
+    operations::keys::configure,
+    catalog::admin::configure,
+    catalog::collections::configure_admin,
+    catalog::consultations::configure_admin,
+    payments::routes::configure_admin,
+    invoices::routes::configure_admin,
+    // Before `orders::admin`, whose `/orders/{number}` would take `export.csv` for an
+    // order number.
+    orders::export::configure,
+    orders::search::configure,
+    orders::admin::configure,
+    orders::admin_actions::configure,
+    orders::after_sales::configure_admin,
+    privacy::requests::admin::configure,
+    privacy::requests::rectify::configure,
+    policies::admin::configure_admin,
+    retention::routes::configure,
+    notifications::admin::configure,
+    webhooks::routes::configure,
+    analytics::routes::configure_admin,
+    tax::routes::configure,
+    shipping::configure_admin,
+    discounts::routes::configure,
+];
+
+/// The probes, at the root, after the API.
+pub const PROBE_ROUTES: &[RouteGroup] = &[health::configure, operations::metrics::configure];
+
 /// Every documented route. The OpenAPI document is generated from exactly this list.
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     use utoipa_actix_web::scope;
-    // Resources are tried in registration order, a regex for each dynamic one on the way:
-    // the API (and in it the busiest routes, catalogue reads) comes first, probes after.
-    cfg.service(
-        scope("/v1")
-            .configure(catalog::routes::configure)
-            .configure(catalog::collections::configure_public)
-            .configure(policies::configure)
-            .configure(catalog::consultations::configure_public)
-            .configure(carts::configure)
-            .configure(shipping::configure)
-            .configure(discounts::cart::configure)
-            .configure(orders::checkout::configure)
-            .configure(orders::routes::configure)
-            .configure(orders::after_sales::configure)
-            .configure(payments::routes::configure)
-            .configure(invoices::routes::configure)
-            .configure(auth::routes::configure)
-            .configure(auth::mail_routes::configure)
-            .configure(accounts::configure_me)
-            .configure(accounts::addresses::configure)
-            .configure(audit::routes::configure_me)
-            .configure(notifications::routes::configure)
-            .configure(privacy::consents::configure)
-            .configure(privacy::export::configure)
-            .configure(policies::admin::configure_me)
-            .configure(privacy::data_map::configure)
-            .configure(privacy::requests::routes::configure)
-            .configure(privacy::requests::guest::configure)
-            .configure(analytics::routes::configure)
-            .configure(problems::configure)
-            .service(
-                scope("/admin")
-                    .configure(accounts::configure_staff)
-                    .configure(auth::api_keys::configure)
-                    .configure(audit::routes::configure_admin)
-                    .configure(operations::keys::configure)
-                    .configure(catalog::admin::configure)
-                    .configure(catalog::collections::configure_admin)
-                    .configure(catalog::consultations::configure_admin)
-                    .configure(payments::routes::configure_admin)
-                    .configure(invoices::routes::configure_admin)
-                    // Before `orders::admin`, whose `/orders/{number}` would take
-                    // `export.csv` for an order number.
-                    .configure(orders::export::configure)
-                    .configure(orders::search::configure)
-                    .configure(orders::admin::configure)
-                    .configure(orders::admin_actions::configure)
-                    .configure(orders::after_sales::configure_admin)
-                    .configure(privacy::requests::admin::configure)
-                    .configure(privacy::requests::rectify::configure)
-                    .configure(policies::admin::configure_admin)
-                    .configure(retention::routes::configure)
-                    .configure(notifications::admin::configure)
-                    .configure(webhooks::routes::configure)
-                    .configure(analytics::routes::configure_admin)
-                    .configure(tax::routes::configure)
-                    .configure(shipping::configure_admin)
-                    .configure(discounts::routes::configure),
-            ),
-    )
-    .configure(health::configure)
-    .configure(operations::metrics::configure);
+    let admin = ADMIN_ROUTES
+        .iter()
+        .fold(scope("/admin"), |scope, group| scope.configure(*group));
+    let v1 = PUBLIC_ROUTES
+        .iter()
+        .fold(scope("/v1"), |scope, group| scope.configure(*group));
+    cfg.service(v1.service(admin));
+    for group in PROBE_ROUTES {
+        cfg.configure(*group);
+    }
 }
 
 /// The limited anonymous writes, as each room declares them beside its handlers.

@@ -13,45 +13,17 @@ use utoipa::ToSchema;
 
 use super::editing;
 use super::model::{
-    Dimensions, Feature, Material, NewProduct, NewVariant, ProductPatch, Style, VariantPatch,
-    Wheels,
+    images_from_text, Dimensions, Feature, Material, NewProduct, NewVariant, ProductPatch, Style,
+    VariantImages, VariantPatch, Wheels,
 };
 use super::store::{self, ProductRow, VariantRow};
 use crate::catalog::model::PriceInput;
-use crate::db::schema::{products, variants};
+use crate::db::schema::variants;
 use crate::db::{write_transaction, DbConnection};
-use crate::http::csv::{guard, unguard};
+use crate::http::csv::unguard;
 use crate::http::error::{ApiError, FieldError};
 use crate::invalid::Invalid;
 use crate::money::Currency;
-
-/// The header row, in column order. Ids and statuses are for reading only: the import
-/// ignores them (a product is its slug, a variant its SKU).
-pub const COLUMNS: [&str; 23] = [
-    "product_id",
-    "slug",
-    "name",
-    "brand",
-    "description",
-    "style",
-    "material",
-    "wheels",
-    "features",
-    "warranty_years",
-    "images",
-    "height_cm",
-    "width_cm",
-    "depth_cm",
-    "weight_g",
-    "capacity_l",
-    "price",
-    "product_status",
-    "variant_id",
-    "sku",
-    "color",
-    "variant_price",
-    "available",
-];
 
 /// Columns the import needs.
 const REQUIRED: [&str; 20] = [
@@ -76,56 +48,6 @@ const REQUIRED: [&str; 20] = [
     "variant_price",
     "available",
 ];
-
-/// The catalogue as CSV records (products by slug, variants by SKU), without the header.
-pub fn export_rows(conn: &mut DbConnection, currency: Currency) -> QueryResult<Vec<Vec<String>>> {
-    let products: Vec<ProductRow> = products::table
-        .order(products::slug)
-        .select(ProductRow::as_select())
-        .load(conn)?;
-    let ids: Vec<String> = products.iter().map(|p| p.id.clone()).collect();
-    let variants = store::variants_of(conn, &ids, false)?;
-    let amount = |n| crate::money::text(n, currency.minor_unit());
-    let mut rows = Vec::new();
-    for (p, vs) in products.iter().zip(variants) {
-        for v in vs {
-            rows.push(vec![
-                p.id.clone(),
-                p.slug.clone(),
-                guard(&p.name).into_owned(),
-                guard(&p.brand).into_owned(),
-                guard(&p.description).into_owned(),
-                p.style.clone(),
-                p.material.clone(),
-                p.wheels.clone(),
-                p.features
-                    .split(',')
-                    .filter(|f| !f.is_empty())
-                    .collect::<Vec<_>>()
-                    .join(";"),
-                p.warranty_years.to_string(),
-                p.images
-                    .lines()
-                    .filter(|l| !l.is_empty())
-                    .collect::<Vec<_>>()
-                    .join(" "),
-                p.height_cm.to_string(),
-                p.width_cm.to_string(),
-                p.depth_cm.to_string(),
-                p.weight_g.to_string(),
-                p.capacity_l.to_string(),
-                amount(p.base_price),
-                p.status.clone(),
-                v.id.clone(),
-                v.sku.clone(),
-                guard(&v.color).into_owned(),
-                v.price_override.map(amount).unwrap_or_default(),
-                v.available.to_string(),
-            ]);
-        }
-    }
-    Ok(rows)
-}
 
 /// What to do when some rows are invalid.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, Serialize, ToSchema)]
@@ -184,11 +106,15 @@ pub struct ImportReport {
     pub products_updated: usize,
     /// Variants created (their SKU was new).
     pub variants_created: usize,
-    /// Variants whose colour, price or stock changed.
+    /// Variants whose colour, price, stock or pictures changed.
     pub variants_updated: usize,
     /// Rows not written, with why (only in `valid_rows` mode; `all_or_nothing` answers 422).
     pub rejected: Vec<RowError>,
 }
+
+/// The column of a variant's pictures. Optional: a file without it leaves the pictures of
+/// the variants it names as they are (and adds new ones without pictures).
+const IMAGES: &str = "variant_images";
 
 /// One data row, parsed and checked by the edit rules.
 struct Row {
@@ -196,6 +122,8 @@ struct Row {
     slug: String,
     product: NewProduct,
     variant: NewVariant,
+    /// Whether the file has the pictures column: `variant.images` is then what it says.
+    images_given: bool,
 }
 
 /// The rows of `text`; a row that fails any rule is an error instead.
@@ -229,7 +157,8 @@ fn read(text: &[u8], currency: Currency) -> Result<Vec<Result<Row, Vec<RowError>
                 .unwrap_or_default()
                 .to_owned()
         };
-        let parsed = parse_row(number, &cell, currency);
+        let images_given = at.contains_key(IMAGES);
+        let parsed = parse_row(number, &cell, images_given, currency);
         if let Ok(row) = &parsed {
             if let Some(first) = seen.insert(row.variant.sku.clone(), number) {
                 rows.push(Err(vec![RowError::new(
@@ -322,6 +251,7 @@ fn column_of(field: &str) -> &str {
         "variant.color" => "color",
         "variant.price.amount" => "variant_price",
         "variant.available" => "available",
+        f if f.starts_with("variant.images") => IMAGES,
         other => other.split(['.', '[']).next().unwrap_or(other),
     }
 }
@@ -329,6 +259,7 @@ fn column_of(field: &str) -> &str {
 fn parse_row(
     number: usize,
     cell: &dyn Fn(&str) -> String,
+    images_given: bool,
     currency: Currency,
 ) -> Result<Row, Vec<RowError>> {
     let mut errors = Vec::new();
@@ -389,6 +320,16 @@ fn parse_row(
     let own_price = (!own_price.trim().is_empty())
         .then(|| price(e, number, "variant_price", &own_price, currency));
     let available = int(e, number, "available", &cell("available"));
+    let images = if images_given {
+        images_from_text(IMAGES, &cell(IMAGES)).unwrap_or_else(|invalid| {
+            for f in field_errors(invalid) {
+                e.push(RowError::new(number, IMAGES, f.message));
+            }
+            Vec::new()
+        })
+    } else {
+        Vec::new()
+    };
     let (Some(style), Some(material), Some(wheels)) = (style, material, wheels) else {
         return Err(errors);
     };
@@ -421,7 +362,7 @@ fn parse_row(
         color: cell("color"),
         price: own_price.map(|amount| PriceInput { amount }),
         available,
-        images: Vec::new(),
+        images,
     };
     // The edit rules, all of them, on a copy: what is kept is what was sent.
     let checked = [
@@ -430,7 +371,11 @@ fn parse_row(
     ];
     for invalid in checked.into_iter().flatten() {
         for f in field_errors(invalid) {
-            errors.push(RowError::new(number, column_of(&f.field), f.message));
+            errors.push(RowError::new(
+                number,
+                column_of(&f.field),
+                picture_problem(&f.field, f.message),
+            ));
         }
     }
     if errors.is_empty() {
@@ -439,9 +384,23 @@ fn parse_row(
             slug,
             product,
             variant,
+            images_given,
         })
     } else {
         Err(errors)
+    }
+}
+
+/// A refused picture's problem, saying which picture (the first is 1): the cell holds them
+/// all, so the column alone does not.
+fn picture_problem(field: &str, message: String) -> String {
+    let index = field
+        .strip_prefix("variant.images[")
+        .and_then(|rest| rest.split(']').next())
+        .and_then(|i| i.parse::<usize>().ok());
+    match index {
+        Some(i) => format!("picture {}: {message}", i + 1),
+        None => message,
     }
 }
 
@@ -511,11 +470,23 @@ fn apply(
         }
         Some(v) => {
             let v_price = row.variant.price.as_ref().map(|p| p.amount);
-            if v.color != row.variant.color.trim() || v.price_override != v_price {
+            let images = row
+                .images_given
+                .then_some(row.variant.images)
+                .filter(|images| {
+                    // Checked by the edit rules already: a refusal here would be a change.
+                    VariantImages::parse(IMAGES, images.clone()).map_or(true, |parsed| {
+                        parsed.as_slice() != VariantImages::from_stored(&v.images)
+                    })
+                });
+            if v.color != row.variant.color.trim()
+                || v.price_override != v_price
+                || images.is_some()
+            {
                 let patch = VariantPatch {
                     color: Some(row.variant.color.clone()),
                     price: Some(row.variant.price),
-                    images: None,
+                    images,
                 };
                 editing::update_variant(conn, &v.id, |_| true, patch, currency)?;
                 wrote.variant_updated = true;

@@ -3,10 +3,12 @@
 
 pub mod admin;
 pub mod cache;
+pub mod cached;
 pub mod collections;
 pub mod consultations;
 pub mod editing;
 pub mod events;
+pub mod export;
 pub mod import;
 pub mod model;
 pub mod routes;

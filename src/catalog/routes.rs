@@ -1,22 +1,18 @@
 //! `GET /v1/products`, `GET /v1/products/{id_or_slug}`: the public catalogue.
 
-use actix_web::web::Bytes;
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::cache::{Rendered, ResponseCache};
+use super::cached::CachedRead;
 use super::model::{
     terms, Dimensions, Feature, Material, ProductList, ProductView, SizeClass, Style, Wheels,
 };
 use super::store::{self, After, Filter, Sort};
-use super::CatalogDb;
 use crate::config::Shop;
-use crate::http::cache::{self as http_cache, PUBLIC_SHORT};
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::parse_query;
 use crate::http::pagination::{encode_cursor, PageQuery};
-use crate::versions::Versions;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list).service(get_product);
@@ -253,10 +249,8 @@ fn listing_name(sort: Sort) -> String {
 #[get("/products")]
 async fn list(
     req: HttpRequest,
-    db: web::Data<CatalogDb>,
+    read: CachedRead,
     shop: web::Data<Shop>,
-    cache: web::Data<ResponseCache>,
-    versions: web::Data<Versions>,
 ) -> Result<HttpResponse, ApiError> {
     let (repeated, rest) = ListRepeated::split(req.query_string())?;
     let query: ListQuery = parse_query(&rest)?;
@@ -270,7 +264,6 @@ async fn list(
             ApiError::validation("cursor", "is not a cursor returned by this listing")
         })?),
     };
-    let version = versions.catalog();
     let mut key = String::with_capacity(48);
     key.push_str(sort.as_str());
     key.push('|');
@@ -287,7 +280,7 @@ async fn list(
     filter.write_key(&mut key);
     let limit = page.limit as usize;
     let currency = shop.currency.code();
-    cached(&req, &cache, &db, version, key, move |conn| {
+    read.json(key, move |conn| {
         let mut rows = store::list(conn, &filter, sort, after.as_ref(), limit as i64 + 1)?;
         let next_cursor = (rows.len() > limit)
             .then(|| {
@@ -316,43 +309,6 @@ async fn list(
     .await
 }
 
-/// Serves `key` from the response cache, or renders it from the catalogue database and
-/// caches it, with its ETag, for the current catalogue version.
-pub(crate) async fn cached<T, F>(
-    req: &HttpRequest,
-    cache: &ResponseCache,
-    db: &CatalogDb,
-    version: i64,
-    key: String,
-    render: F,
-) -> Result<HttpResponse, ApiError>
-where
-    T: serde::Serialize,
-    F: FnOnce(&mut crate::db::DbConnection) -> Result<T, ApiError> + Send + 'static,
-{
-    let rendered = match cache.get(version, &key) {
-        Some(rendered) => rendered,
-        None => {
-            let rendered =
-                db.0.run(move |conn| {
-                    let value = render(conn)?;
-                    serde_json::to_vec(&value)
-                        .map(|b| Rendered::new(Bytes::from(b)))
-                        .map_err(|e| ApiError::Internal(e.into()))
-                })
-                .await?;
-            cache.put(version, key, rendered.clone());
-            rendered
-        }
-    };
-    Ok(http_cache::json_bytes_with_etag(
-        req,
-        rendered.body,
-        &rendered.etag,
-        PUBLIC_SHORT,
-    ))
-}
-
 /// One product.
 ///
 /// By `prod_…` id or by slug, with every variant and its availability (at most two
@@ -371,18 +327,14 @@ where
 )]
 #[get("/products/{id_or_slug}")]
 async fn get_product(
-    req: HttpRequest,
-    db: web::Data<CatalogDb>,
+    read: CachedRead,
     shop: web::Data<Shop>,
-    cache: web::Data<ResponseCache>,
-    versions: web::Data<Versions>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let version = versions.catalog();
     let key = ["product:", id.as_str()].concat();
     let currency = shop.currency.code();
-    cached(&req, &cache, &db, version, key, move |conn| {
+    read.json(key, move |conn| {
         let row = store::find(conn, &id)?.ok_or(ApiError::NotFound)?;
         let variants = store::variants_of(conn, std::slice::from_ref(&row.id), false)?;
         Ok(row.view(&variants[0], currency))

@@ -4,7 +4,11 @@
 //! formula, so such a text cell is written with a leading `'` (OWASP's advice), and the
 //! import takes that one quote off again, so an export read back is what was written.
 
-use actix_web::web::Bytes;
+use actix_web::web::{self, Bytes};
+use futures_util::Stream;
+
+use crate::db::{Db, DbConnection};
+use crate::http::error::ApiError;
 
 pub const CONTENT_TYPE: &str = "text/csv; charset=utf-8";
 
@@ -57,6 +61,51 @@ where
         .into_inner()
         .map(Bytes::from)
         .map_err(|e| csv::Error::from(e.into_error()))
+}
+
+/// One page of a streamed export: its records, and where the next page starts (`None`
+/// after the last one).
+pub struct Page<R, C> {
+    pub records: Vec<R>,
+    pub next: Option<C>,
+}
+
+/// A CSV body read from the database one page at a time, so that memory stays bounded
+/// whatever the table's size: the header row, then each page `read` answers, from `start`
+/// on. `what` names the export in the log should the database fail midway (the status line
+/// is sent by then: all that is left is to cut the body short).
+pub fn paged<R, C, F>(
+    what: &'static str,
+    db: web::Data<Db>,
+    columns: &'static [&'static str],
+    start: C,
+    read: F,
+) -> impl Stream<Item = Result<Bytes, ApiError>> + 'static
+where
+    R: IntoIterator + Send + 'static,
+    R::Item: AsRef<[u8]>,
+    C: Send + 'static,
+    F: Fn(&mut DbConnection, C) -> Result<Page<R, C>, ApiError> + Clone + Send + 'static,
+{
+    let head = futures_util::stream::once(async move {
+        chunk([columns]).map_err(|e| ApiError::Internal(e.into()))
+    });
+    let pages = futures_util::stream::unfold(Some((db, start, read)), move |state| async move {
+        let (db, cursor, read) = state?;
+        let reader = read.clone();
+        match db.run(move |conn| reader(conn, cursor)).await {
+            Err(e) => {
+                log::error!("{what} export stopped: {e:#}");
+                Some((Err(e), None))
+            }
+            Ok(page) if page.records.is_empty() => None,
+            Ok(Page { records, next }) => {
+                let bytes = chunk(records).map_err(|e| ApiError::Internal(e.into()));
+                Some((bytes, next.map(|next| (db, next, read))))
+            }
+        }
+    });
+    futures_util::StreamExt::chain(head, pages)
 }
 
 #[cfg(test)]

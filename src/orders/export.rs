@@ -5,7 +5,6 @@
 //! Accounting needs nothing more, and what is not exported cannot leak from a spreadsheet.
 
 use actix_web::http::header;
-use actix_web::web::Bytes;
 use actix_web::{get, web, HttpResponse};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -151,36 +150,19 @@ fn records(conn: &mut DbConnection, rows: &[OrderRow]) -> QueryResult<Vec<[Strin
         .collect())
 }
 
-/// What the stream holds between two pages; `None` once the last page is sent.
-type State = Option<(web::Data<Db>, Cursor)>;
-
-/// The next chunk of the body: one page of orders as CSV.
-async fn next_chunk(state: State) -> Option<(Result<Bytes, ApiError>, State)> {
-    let (db, mut cursor) = state?;
-    let after = cursor.after.take();
-    let filter = Cursor { after, ..cursor };
-    let fetched = db
-        .run(move |conn| {
-            let rows = page(conn, &filter)?;
-            let records = records(conn, &rows)?;
-            Ok::<_, ApiError>((filter, rows, records))
-        })
-        .await;
-    let (mut filter, rows, records) = match fetched {
-        Ok(page) => page,
-        Err(e) => {
-            // The status line is gone: all that is left is to cut the body short.
-            log::error!("order export stopped: {e:#}");
-            return Some((Err(e), None));
-        }
-    };
-    if rows.is_empty() {
-        return None;
-    }
+/// The page of the export that `cursor` points at, and where the next one starts.
+fn next_page(
+    conn: &mut DbConnection,
+    mut cursor: Cursor,
+) -> Result<csv::Page<[String; 15], Cursor>, ApiError> {
+    let rows = page(conn, &cursor)?;
+    let records = records(conn, &rows)?;
     let full = rows.len() as i64 == PAGE;
-    filter.after = rows.last().map(|o| (o.created_at, o.id.to_string()));
-    let bytes = csv::chunk(records).map_err(|e| ApiError::Internal(e.into()));
-    Some((bytes, full.then_some((db, filter))))
+    cursor.after = rows.last().map(|o| (o.created_at, o.id.to_string()));
+    Ok(csv::Page {
+        records,
+        next: full.then_some(cursor),
+    })
 }
 
 /// Export orders as CSV (accounting).
@@ -240,13 +222,7 @@ async fn export(
         status: q.status,
         after: None,
     };
-    let head = futures_util::stream::once(async {
-        csv::chunk([COLUMNS]).map_err(|e| ApiError::Internal(e.into()))
-    });
-    let body = futures_util::StreamExt::chain(
-        head,
-        futures_util::stream::unfold(Some((db, cursor)), next_chunk),
-    );
+    let body = csv::paged("order", db, &COLUMNS, cursor, next_page);
     Ok(HttpResponse::Ok()
         .content_type(csv::CONTENT_TYPE)
         .insert_header((

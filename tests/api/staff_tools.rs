@@ -496,3 +496,212 @@ async fn an_import_reports_refused_rows_all_or_nothing_or_valid_rows() {
     )
     .await;
 }
+
+#[actix_web::test]
+async fn a_catalogue_of_several_pages_is_exported_whole_and_in_order() {
+    let app = TestApp::spawn().await;
+    let manager = app.staff(Role::Manager).await;
+    // Three variants a product, one more product than fits a page: the last page starts
+    // between two variants of one product.
+    let page = valise::catalog::export::PAGE as usize;
+    let products = page / 3 + 1;
+    let mut rows = vec![[
+        "slug",
+        "name",
+        "brand",
+        "description",
+        "style",
+        "material",
+        "wheels",
+        "features",
+        "warranty_years",
+        "images",
+        "height_cm",
+        "width_cm",
+        "depth_cm",
+        "weight_g",
+        "capacity_l",
+        "price",
+        "sku",
+        "color",
+        "variant_price",
+        "available",
+    ]
+    .map(str::to_owned)
+    .to_vec()];
+    let mut expected = Vec::new();
+    // Written in reverse: the export orders them itself.
+    for p in (0..products).rev() {
+        for v in ["C", "A", "B"] {
+            let slug = format!("bulk-{p:03}");
+            let sku = format!("BULK-{p:03}-{v}");
+            expected.push((slug.clone(), sku.clone()));
+            rows.push(
+                [
+                    slug.as_str(),
+                    "Bulk case",
+                    "Testbrand",
+                    "A case among many.",
+                    "travel",
+                    "abs",
+                    "spinner",
+                    "tsa_lock",
+                    "2",
+                    "",
+                    "55",
+                    "40",
+                    "20",
+                    "2500",
+                    "40",
+                    "99.00",
+                    sku.as_str(),
+                    "black",
+                    "",
+                    "3",
+                ]
+                .map(str::to_owned)
+                .to_vec(),
+            );
+        }
+    }
+    expected.sort();
+    assert!(expected.len() > page);
+    let report = json_of(
+        import(&app, &manager, "all_or_nothing", to_csv(&rows)).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(report["written"], expected.len());
+
+    let exported = catalog_csv(&app, &manager).await;
+    let (slug, sku) = (column(&exported, "slug"), column(&exported, "sku"));
+    let got: Vec<(String, String)> = exported
+        .iter()
+        .skip(1)
+        .map(|r| (r[slug].clone(), r[sku].clone()))
+        .collect();
+    assert_eq!(got, expected);
+    // Every row whole: the page boundary cut no record.
+    assert!(exported.iter().all(|r| r.len() == exported[0].len()));
+    // Read back unchanged, it changes nothing.
+    let again = json_of(
+        import(&app, &manager, "all_or_nothing", to_csv(&exported)).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(again["written"], expected.len());
+    assert_eq!(again["products_updated"], 0);
+    assert_eq!(again["variants_updated"], 0);
+}
+
+#[actix_web::test]
+async fn variant_pictures_round_trip_through_the_catalogue_csv() {
+    let app = TestApp::spawn().await;
+    let manager = app.staff(Role::Manager).await;
+    let mut body = product(
+        "pictured-csv",
+        "travel",
+        "abs",
+        [55, 40, 20],
+        12900,
+        &[5, 7],
+    );
+    body["variants"][1]["images"] = json!([
+        {"url": "https://cdn.example.com/sage-front.jpg", "alt": "Sage case, \"front\"\nzip closed",
+            "width": 1600, "height": 2000},
+        {"url": "https://cdn.example.com/sage-back.jpg", "alt": "=Sage case, back",
+            "width": 1200, "height": 900},
+    ]);
+    create(&app, &manager, &body).await;
+    let rows = catalog_csv(&app, &manager).await;
+    let images = column(&rows, "variant_images");
+    assert_eq!(rows[1][images], "");
+    let cell: Value = serde_json::from_str(&rows[2][images]).unwrap();
+    assert_eq!(cell, body["variants"][1]["images"]);
+
+    // The same file back changes nothing.
+    let before = json_of(app.get("/v1/products/pictured-csv").await, StatusCode::OK).await;
+    let report = json_of(
+        import(&app, &manager, "all_or_nothing", to_csv(&rows)).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(report["written"], 2);
+    assert_eq!(report["products_updated"], 0);
+    assert_eq!(report["variants_updated"], 0);
+    let after = json_of(app.get("/v1/products/pictured-csv").await, StatusCode::OK).await;
+    assert_eq!(after, before);
+    assert_eq!(catalog_csv(&app, &manager).await, rows);
+
+    // Pictures given to one variant and taken from the other.
+    let black = json!([{"url": "https://cdn.example.com/black.jpg", "alt": "Black case",
+        "width": 800, "height": 800}]);
+    let mut edited = rows.clone();
+    edited[1][images] = black.to_string();
+    edited[2][images] = String::new();
+    let report = json_of(
+        import(&app, &manager, "all_or_nothing", to_csv(&edited)).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(report["variants_updated"], 2);
+    let view = json_of(app.get("/v1/products/pictured-csv").await, StatusCode::OK).await;
+    assert_eq!(view["variants"][0]["images"], black);
+    assert_eq!(view["variants"][1]["images"], json!([]));
+
+    // A file without the column leaves the pictures as they are.
+    let without: Vec<Vec<String>> = edited
+        .iter()
+        .map(|r| {
+            let mut r = r.clone();
+            r.remove(images);
+            r
+        })
+        .collect();
+    let report = json_of(
+        import(&app, &manager, "all_or_nothing", to_csv(&without)).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(report["variants_updated"], 0);
+
+    // Bad pictures are refused row by row, naming the picture.
+    let mut bad = edited.clone();
+    bad[1][images] = json!([
+        {"url": "https://cdn.example.com/ok.jpg", "alt": "Fine", "width": 10, "height": 10},
+        {"url": "http://cdn.example.com/a.jpg", "alt": "Plain http", "width": 10, "height": 10},
+    ])
+    .to_string();
+    bad[2][images] = "https://cdn.example.com/a.jpg".into();
+    let problem = assert_problem(
+        import(&app, &manager, "all_or_nothing", to_csv(&bad)).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation-failed",
+    )
+    .await;
+    let errors: Vec<(&str, &str)> = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["field"].as_str().unwrap(), e["message"].as_str().unwrap()))
+        .collect();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert_eq!(
+        errors[0],
+        ("rows[2].variant_images", "picture 2: must be an https URL")
+    );
+    assert_eq!(errors[1].0, "rows[3].variant_images");
+    assert!(
+        errors[1].1.starts_with("must be a JSON array"),
+        "{errors:?}"
+    );
+    let report = json_of(
+        import(&app, &manager, "valid_rows", to_csv(&bad)).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(report["written"], 0);
+    assert_eq!(report["rejected"].as_array().unwrap().len(), 2);
+    let view = json_of(app.get("/v1/products/pictured-csv").await, StatusCode::OK).await;
+    assert_eq!(view["variants"][0]["images"], black);
+}

@@ -9,7 +9,8 @@ use utoipa::IntoParams;
 
 use super::observe;
 use crate::auth::{min, Auth};
-use crate::catalog::import::{self, ImportMode, ImportReport, COLUMNS};
+use crate::catalog::export::{self as csv_export, COLUMNS};
+use crate::catalog::import::{self, ImportMode, ImportReport};
 use crate::config::Shop;
 use crate::db::Db;
 use crate::http::csv;
@@ -32,15 +33,19 @@ pub const IMPORT_LIMIT: usize = 2 * 1024 * 1024;
 /// `features` (separated by `;`), `warranty_years`, `images` (separated by spaces),
 /// `height_cm`, `width_cm`, `depth_cm`, `weight_g`, `capacity_l`, `price` (in the currency's
 /// unit, e.g. `129.00`), `product_status`, `variant_id`, `sku`, `color`, `variant_price`
-/// (empty: the product's price) and `available`. The file can be edited and sent back to
-/// `POST /v1/admin/catalog/import`. Cells a spreadsheet would run as a formula start with `'`.
+/// (empty: the product's price), `available` and `variant_images`: the variant's pictures as
+/// the JSON array the API shows (`[{"url": …, "alt": …, "width": …, "height": …}]`, main
+/// picture first; empty for none). Products by slug, each one's variants by SKU; streamed
+/// from the database a page at a time (RFC 4180, CRLF). The file can be edited and sent back
+/// to `POST /v1/admin/catalog/import`. Cells a spreadsheet would run as a formula start with
+/// `'`.
 #[utoipa::path(
     operation_id = "exportCatalogCsv",
     tag = "catalog-admin",
     security(("bearer" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "The catalogue as CSV, with a header row", content_type = "text/csv", body = String,
-            example = json!("product_id,slug,name,brand,description,style,material,wheels,features,warranty_years,images,height_cm,width_cm,depth_cm,weight_g,capacity_l,price,product_status,variant_id,sku,color,variant_price,available\r\nprod_0193a7c25b7e7d1a9c1e2f6c1f7e9a0f,voyager-55-spinner,Voyager 55 Spinner,Valise,Hard-shell cabin case.,travel,polycarbonate,spinner,tsa_lock;expandable,5,https://cdn.example.com/voyager-55.jpg,55,40,20,2600,38,129.00,active,var_0193a7c25b7e7d1a9c1e2f6c1f7e9a10,VOY-55-BLK,black,,25\r\n")),
+            example = json!("product_id,slug,name,brand,description,style,material,wheels,features,warranty_years,images,height_cm,width_cm,depth_cm,weight_g,capacity_l,price,product_status,variant_id,sku,color,variant_price,available,variant_images\r\nprod_0193a7c25b7e7d1a9c1e2f6c1f7e9a0f,voyager-55-spinner,Voyager 55 Spinner,Valise,Hard-shell cabin case.,travel,polycarbonate,spinner,tsa_lock;expandable,5,https://cdn.example.com/voyager-55.jpg,55,40,20,2600,38,129.00,active,var_0193a7c25b7e7d1a9c1e2f6c1f7e9a10,VOY-55-BLK,black,,25,\"[{\"\"url\"\":\"\"https://cdn.example.com/voyager-55-black-front.jpg\"\",\"\"alt\"\":\"\"Voyager 55 Spinner in black, front\"\",\"\"width\"\":1600,\"\"height\"\":2000}]\"\r\n")),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Managers and above", body = Problem, content_type = "application/problem+json"),
     )
@@ -51,19 +56,15 @@ async fn export(
     db: web::Data<Db>,
     shop: web::Data<Shop>,
 ) -> Result<HttpResponse, ApiError> {
-    let currency = shop.currency;
-    let rows = db
-        .run(move |conn| import::export_rows(conn, currency).map_err(ApiError::from))
-        .await?;
-    let head = csv::chunk([COLUMNS]).map_err(|e| ApiError::Internal(e.into()))?;
-    let body = csv::chunk(rows).map_err(|e| ApiError::Internal(e.into()))?;
+    let start = csv_export::Cursor::start(shop.currency);
+    let body = csv::paged("catalogue", db, &COLUMNS, start, csv_export::next_page);
     Ok(HttpResponse::Ok()
         .content_type(csv::CONTENT_TYPE)
         .insert_header((
             header::CONTENT_DISPOSITION,
             "attachment; filename=\"catalog.csv\"",
         ))
-        .body([head, body].concat()))
+        .streaming(body))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -81,7 +82,10 @@ pub struct ImportQuery {
 /// `brand`, `description`, `style`, `material`, `wheels`, `features`, `warranty_years`,
 /// `images`, `height_cm`, `width_cm`, `depth_cm`, `weight_g`, `capacity_l`, `price`, `sku`,
 /// `color`, `variant_price` and `available`, in any order (the export's other columns are
-/// ignored). A product is found by slug and a variant by SKU: missing ones are created,
+/// ignored). `variant_images` is optional: when the header has it, it sets each variant's
+/// pictures (the JSON array the export writes; empty for none) by the rules of the variant
+/// edit, and a refused picture is reported by its number (`picture 2: must be an https
+/// URL`); without it, pictures are left as they are. A product is found by slug and a variant by SKU: missing ones are created,
 /// others changed, and the stock set as counted (the stock history records the difference).
 /// Every cell is checked by the same rules as the JSON edits; refusals name the row (the
 /// header is row 1), the column and the problem — in a 422 `validation-failed` problem as

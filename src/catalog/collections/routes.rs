@@ -10,11 +10,9 @@ use super::model::{
 use super::store::{self, CollectionRow};
 use crate::auth::{min, Auth};
 use crate::catalog::admin::observe;
-use crate::catalog::cache::ResponseCache;
+use crate::catalog::cached::CachedRead;
 use crate::catalog::model::ProductStatus;
-use crate::catalog::routes::cached;
 use crate::catalog::store::variants_of;
-use crate::catalog::CatalogDb;
 use crate::config::Shop;
 use crate::db::{write_transaction, Db, DbConnection};
 use crate::http::cache::{if_match_allows, if_match_header, with_etag};
@@ -48,14 +46,8 @@ pub fn configure_admin(cfg: &mut utoipa_actix_web::service_config::ServiceConfig
     )
 )]
 #[get("/collections")]
-async fn list(
-    req: HttpRequest,
-    db: web::Data<CatalogDb>,
-    cache: web::Data<ResponseCache>,
-    versions: web::Data<Versions>,
-) -> Result<HttpResponse, ApiError> {
-    let version = versions.catalog();
-    cached(&req, &cache, &db, version, "collections".into(), |conn| {
+async fn list(read: CachedRead) -> Result<HttpResponse, ApiError> {
+    read.json("collections".into(), |conn| {
         let data = store::active(conn)?
             .into_iter()
             .map(|c| CollectionSummary {
@@ -88,18 +80,14 @@ async fn list(
 )]
 #[get("/collections/{slug}")]
 async fn get_collection(
-    req: HttpRequest,
-    db: web::Data<CatalogDb>,
+    read: CachedRead,
     shop: web::Data<Shop>,
-    cache: web::Data<ResponseCache>,
-    versions: web::Data<Versions>,
     slug: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let slug = slug.into_inner();
-    let version = versions.catalog();
     let key = ["collection:", slug.as_str()].concat();
     let currency = shop.currency.code();
-    cached(&req, &cache, &db, version, key, move |conn| {
+    read.json(key, move |conn| {
         let c = store::find(conn, &slug)?
             .filter(|c| c.active)
             .ok_or(ApiError::NotFound)?;

@@ -28,7 +28,9 @@ pub use variant::{
     NewVariant, StockAdjustment, StockChange, StockLevel, VariantChanges, VariantDraft,
     VariantPatch,
 };
-pub use variant_images::{VariantImage, VariantImageInput, VariantImages};
+pub use variant_images::{
+    images_from_text, images_to_text, VariantImage, VariantImageInput, VariantImages,
+};
 pub use views::{product_example, Money, ProductList, ProductView, VariantView};
 
 /// A closed vocabulary stored as text: `as_str`/`parse` round-trip, serde uses the same names.

@@ -99,6 +99,11 @@ impl VariantImages {
         Ok(Self(parsed))
     }
 
+    /// The pictures, main picture first.
+    pub fn as_slice(&self) -> &[VariantImage] {
+        &self.0
+    }
+
     /// As stored in the variant's row: a JSON array, empty text for none.
     pub fn to_stored(&self) -> String {
         if self.0.is_empty() {
@@ -114,6 +119,32 @@ impl VariantImages {
         }
         serde_json::from_str(stored).unwrap_or_default()
     }
+}
+
+/// The pictures in one line of text, as the catalogue CSV holds them: the JSON array the API
+/// shows and takes (`[{"url": …, "alt": …, "width": …, "height": …}]`), empty text for none.
+/// JSON because alt text may hold any character, commas and line breaks included, and must
+/// come back as it went out.
+pub fn images_to_text(images: &[VariantImage]) -> String {
+    if images.is_empty() {
+        return String::new();
+    }
+    serde_json::to_string(images).unwrap_or_default()
+}
+
+/// Pictures from their text form (see [`images_to_text`]), still to be checked by
+/// [`VariantImages::parse`]; blank text is none.
+pub fn images_from_text(field: &str, text: &str) -> Result<Vec<VariantImageInput>, Invalid> {
+    if text.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    // serde's own message may quote the value: the problem names the shape instead.
+    serde_json::from_str(text).map_err(|_| {
+        Invalid::field(
+            field,
+            "must be a JSON array of pictures, each {\"url\", \"alt\", \"width\", \"height\"}",
+        )
+    })
 }
 
 #[cfg(test)]
@@ -170,6 +201,35 @@ mod tests {
             VariantImages::parse("images", vec![ok; 11]),
             Err(Invalid::field("images", "at most 10 images"))
         );
+    }
+
+    #[test]
+    fn pictures_round_trip_through_their_text_form() {
+        let images = VariantImages::parse(
+            "images",
+            vec![
+                image(
+                    "https://cdn.example.com/a.jpg",
+                    "Front, \"sage\"\nsecond line",
+                    10,
+                ),
+                image("https://cdn.example.com/b.jpg", "Back", 20),
+            ],
+        )
+        .unwrap();
+        let text = images_to_text(images.as_slice());
+        let read = VariantImages::parse("images", images_from_text("images", &text).unwrap());
+        assert_eq!(read.unwrap(), images);
+        assert_eq!(images_to_text(&[]), "");
+        assert!(images_from_text("images", " ").unwrap().is_empty());
+        for bad in [
+            "https://x/a.jpg",
+            "[{\"url\": \"https://x/a.jpg\"}]",
+            "[{}]",
+            "{}",
+        ] {
+            assert!(images_from_text("images", bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -1,0 +1,85 @@
+//! The public catalogue reads (the product listing, a product, the collections) as they are
+//! all served: from the response cache while the catalogue version they were rendered under
+//! is current, else rendered from the catalogue database and cached, with a strong ETag and
+//! a 304 for a client that already has the bytes.
+
+use std::future::{ready, Ready};
+
+use actix_web::dev::Payload;
+use actix_web::web::{self, Bytes};
+use actix_web::{FromRequest, HttpRequest, HttpResponse};
+
+use super::cache::{Rendered, ResponseCache};
+use super::CatalogDb;
+use crate::db::DbConnection;
+use crate::http::cache::{json_bytes_with_etag, PUBLIC_SHORT};
+use crate::http::error::ApiError;
+use crate::versions::Versions;
+
+/// A cached catalogue read, taken from the request: the database reads go to, the cache,
+/// and the catalogue version this instance serves.
+pub struct CachedRead {
+    req: HttpRequest,
+    db: web::Data<CatalogDb>,
+    cache: web::Data<ResponseCache>,
+    version: i64,
+}
+
+impl CachedRead {
+    /// Answers `key` from the cache, or renders it with `render` and caches it; 304 when
+    /// `If-None-Match` names its ETag. Public and cacheable for 5 seconds either way.
+    pub async fn json<T, F>(self, key: String, render: F) -> Result<HttpResponse, ApiError>
+    where
+        T: serde::Serialize,
+        F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+    {
+        let rendered = match self.cache.get(self.version, &key) {
+            Some(rendered) => rendered,
+            None => {
+                let rendered = self
+                    .db
+                    .0
+                    .run(move |conn| {
+                        let value = render(conn)?;
+                        serde_json::to_vec(&value)
+                            .map(|b| Rendered::new(Bytes::from(b)))
+                            .map_err(|e| ApiError::Internal(e.into()))
+                    })
+                    .await?;
+                self.cache.put(self.version, key, rendered.clone());
+                rendered
+            }
+        };
+        Ok(json_bytes_with_etag(
+            &self.req,
+            rendered.body,
+            &rendered.etag,
+            PUBLIC_SHORT,
+        ))
+    }
+}
+
+impl FromRequest for CachedRead {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(Self::of(req))
+    }
+}
+
+impl CachedRead {
+    fn of(req: &HttpRequest) -> Result<Self, ApiError> {
+        fn state<T: 'static>(req: &HttpRequest, what: &str) -> Result<web::Data<T>, ApiError> {
+            req.app_data::<web::Data<T>>()
+                .cloned()
+                .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("{what} is not registered")))
+        }
+        Ok(CachedRead {
+            req: req.clone(),
+            db: state(req, "the catalogue database")?,
+            cache: state(req, "the response cache")?,
+            version: state::<Versions>(req, "the versions")?.catalog(),
+        })
+    }
+}
