@@ -7,8 +7,9 @@ use serde_json::{json, Value};
 use valise::auth::Role;
 use valise::db::schema::{notifications, orders};
 
-use crate::fixtures::paid_order;
+use crate::fixtures::{fast_delivery, paid_order};
 use crate::helpers::{assert_problem, json_of, Session, TestApp};
+use crate::receiver::Receiver;
 
 /// A paid order shipped and delivered; (customer, number, payment).
 async fn delivered_order(app: &TestApp) -> (Session, String, Value) {
@@ -387,3 +388,63 @@ async fn warranty_runs_for_the_product_s_warranty_years_and_returns_for_the_wind
     )
     .await;
 }
+
+#[actix_web::test]
+async fn a_desk_refund_tells_the_customer_and_integrators_payment_refunded() {
+    let receiver = Receiver::start(0);
+    let app = TestApp::spawn_configured(|c| {
+        fast_delivery(c, None);
+        c.delivery.webhook_allow_private = true;
+    })
+    .await;
+    let admin = app.staff(Role::Admin).await;
+    let subscribed = app
+        .authed(Method::POST, "/v1/admin/webhooks", &admin)
+        .json(&json!({"url": receiver.url, "events": ["payment.refunded"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(subscribed.status(), StatusCode::CREATED);
+    let (customer, number, payment) = delivered_order(&app).await;
+    let manager = app.staff(Role::Manager).await;
+    let case = json_of(
+        open_case(&app, &customer, &number, "return").await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let refunded = resolve(
+        &app,
+        &manager,
+        case["id"].as_str().unwrap(),
+        json!({"outcome": "refunded", "amount": 5000}),
+    )
+    .await;
+    let refunded = json_of(refunded, StatusCode::OK).await;
+    assert!(refunded["refund_id"].is_string(), "{refunded}");
+
+    let got = receiver
+        .wait_for(1, std::time::Duration::from_secs(15))
+        .await;
+    let events: Vec<Value> = got
+        .iter()
+        .map(|r| r.json())
+        .filter(|b| b["type"] == "payment.refunded")
+        .collect();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["data"]["payment_id"], payment["id"]);
+    assert_eq!(events[0]["data"]["order_id"], case["order_id"]);
+
+    let inbox = json_of(
+        app.get_as("/v1/me/notifications", &customer).await,
+        StatusCode::OK,
+    )
+    .await;
+    let told = inbox["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["kind"] == "payment.refunded")
+        .count();
+    assert_eq!(told, 1, "{inbox:#}");
+}
+
