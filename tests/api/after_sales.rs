@@ -7,7 +7,9 @@ use serde_json::{json, Value};
 use valise::auth::Role;
 use valise::db::schema::{notifications, orders};
 
-use crate::fixtures::{fast_delivery, paid_order};
+use crate::fixtures::{
+    checkout, checkout_body, fast_delivery, guest_cart, paid_order, stocked_variant,
+};
 use crate::helpers::{assert_problem, json_of, Session, TestApp};
 use crate::receiver::Receiver;
 
@@ -446,5 +448,136 @@ async fn a_desk_refund_tells_the_customer_and_integrators_payment_refunded() {
         .filter(|n| n["kind"] == "payment.refunded")
         .count();
     assert_eq!(told, 1, "{inbox:#}");
+}
+
+async fn answer(app: &TestApp, staff: &Session, case: &str, text: &str) {
+    let answered = app
+        .authed(
+            Method::POST,
+            &format!("/v1/admin/after-sales/{case}/answers"),
+            staff,
+        )
+        .json(&json!({ "text": text }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answered.status(), StatusCode::CREATED);
+}
+
+#[actix_web::test]
+async fn a_customer_s_export_holds_their_cases_with_outcome_reason_and_the_desk_s_answers() {
+    let app = TestApp::spawn().await;
+    let (customer, number, _) = delivered_order(&app).await;
+    let support = app.staff(Role::Support).await;
+    let case = json_of(
+        open_case(&app, &customer, &number, "repair").await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let id = case["id"].as_str().unwrap();
+    answer(&app, &support, id, "Please send it to our workshop.").await;
+    let done = resolve(
+        &app,
+        &support,
+        id,
+        json!({"outcome": "repaired", "message": "Repaired and sent back."}),
+    )
+    .await;
+    assert_eq!(done.status(), StatusCode::OK);
+
+    let export = json_of(app.get_as("/v1/me/export", &customer).await, StatusCode::OK).await;
+    let cases = export["after_sales"].as_array().unwrap();
+    assert_eq!(cases.len(), 1, "{export:#}");
+    let record = &cases[0];
+    assert_eq!(record["id"], case["id"]);
+    assert_eq!(record["kind"], "repair");
+    assert_eq!(record["status"], "resolved");
+    assert_eq!(record["outcome"], "repaired");
+    assert_eq!(
+        record["reason"],
+        "The zip of the cabin case does not close."
+    );
+    let answers: Vec<&str> = record["answers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        answers,
+        ["Please send it to our workshop.", "Repaired and sent back."]
+    );
+}
+
+#[actix_web::test]
+async fn a_guest_s_access_request_holds_their_cases_with_the_desk_s_answers() {
+    let app = TestApp::spawn().await;
+    let variant = stocked_variant(&app, "guest-after-sales", 5, 4900).await;
+    let email = crate::helpers::unique_email("guest-after-sales");
+    let cart = guest_cart(&app, &variant, 1).await;
+    let placed = json_of(
+        checkout(&app, &cart, "k1", &checkout_body(&email)).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let number = placed["number"].as_str().unwrap().to_owned();
+    let token = placed["order_token"].as_str().unwrap().to_owned();
+    // Paying, shipping and delivering a guest order are tested elsewhere: delivered now.
+    let n = number.clone();
+    app.query(move |conn| {
+        diesel::update(orders::table.filter(orders::number.eq(&n)))
+            .set((
+                orders::status.eq("delivered"),
+                orders::delivered_at.eq(Some(valise::db::now())),
+            ))
+            .execute(conn)
+    })
+    .await;
+    let opened = app
+        .client
+        .post(app.url(&format!("/v1/orders/{number}/after-sales")))
+        .header("x-order-token", &token)
+        .json(&json!({"kind": "return", "reason": "The handle came off at once."}))
+        .send()
+        .await
+        .unwrap();
+    let case = json_of(opened, StatusCode::CREATED).await;
+    let support = app.staff(Role::Support).await;
+    answer(
+        &app,
+        &support,
+        case["id"].as_str().unwrap(),
+        "Send it back, please.",
+    )
+    .await;
+
+    let asked = app
+        .post_json(
+            "/v1/privacy/requests",
+            &json!({"email": email, "kind": "access"}),
+        )
+        .await;
+    let asked = json_of(asked, StatusCode::ACCEPTED).await;
+    let (crypto, request) = (app.crypto.clone(), asked["id"].as_str().unwrap().to_owned());
+    let r = request.clone();
+    let (_, code) = app
+        .query(move |conn| valise::privacy::requests::guest::pending_code(conn, &crypto, &r))
+        .await
+        .expect("a code to send");
+    let verified = app
+        .post_json(
+            &format!("/v1/privacy/requests/{request}/verify"),
+            &json!({ "code": code }),
+        )
+        .await;
+    let verified = json_of(verified, StatusCode::OK).await;
+    let cases = verified["after_sales"].as_array().unwrap();
+    assert_eq!(cases.len(), 1, "{verified:#}");
+    assert_eq!(cases[0]["id"], case["id"]);
+    assert_eq!(cases[0]["kind"], "return");
+    assert_eq!(cases[0]["status"], "open");
+    assert_eq!(cases[0]["outcome"], Value::Null);
+    assert_eq!(cases[0]["reason"], "The handle came off at once.");
+    assert_eq!(cases[0]["answers"][0]["text"], "Send it back, please.");
 }
 
