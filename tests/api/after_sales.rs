@@ -581,3 +581,81 @@ async fn a_guest_s_access_request_holds_their_cases_with_the_desk_s_answers() {
     assert_eq!(cases[0]["answers"][0]["text"], "Send it back, please.");
 }
 
+/// Runs retention through the API; how many orders' personal parts it shredded.
+async fn shredded_by_retention(app: &TestApp, officer: &Session) -> i64 {
+    let response = app
+        .authed(Method::POST, "/v1/admin/retention/run", officer)
+        .send()
+        .await
+        .unwrap();
+    let report = json_of(response, StatusCode::OK).await;
+    report["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["rule"] == "order_personal")
+        .and_then(|r| r["count"].as_i64())
+        .unwrap_or_else(|| panic!("no order_personal rule: {report}"))
+}
+
+#[actix_web::test]
+async fn retention_keeps_a_closed_order_s_data_while_a_case_is_open_and_its_warranty_runs() {
+    let app = TestApp::spawn().await;
+    let (customer, number, _) = delivered_order(&app).await;
+    let (support, officer) = (
+        app.staff(Role::Support).await,
+        app.staff(Role::PrivacyOfficer).await,
+    );
+    let n = number.clone();
+    let order_id: String = app
+        .query(move |conn| {
+            orders::table
+                .filter(orders::number.eq(&n))
+                .select(orders::id)
+                .first(conn)
+        })
+        .await;
+    let key_alive = || {
+        let (crypto, id) = (app.crypto.clone(), order_id.clone());
+        app.query(move |conn| Ok::<_, anyhow::Error>(crypto.data_key(conn, &id).is_ok()))
+    };
+    // Delivered 60 days ago: the 30-day window is over and the order closes (the data are
+    // kept 0 days after closing by default).
+    delivered_days_ago(&app, &number, 60).await;
+    let closed = app
+        .query(|conn| {
+            valise::orders::after_sales::close_due(conn, chrono::Duration::days(30), 100)
+                .map_err(|e| anyhow::anyhow!("{e}"))
+        })
+        .await;
+    assert_eq!(closed, 1);
+
+    // The fixture's two-year warranty runs: the data stay.
+    assert_eq!(shredded_by_retention(&app, &officer).await, 0);
+    assert!(key_alive().await);
+    let claim = json_of(
+        open_case(&app, &customer, &number, "warranty").await,
+        StatusCode::CREATED,
+    )
+    .await;
+
+    // The warranty has run out, but the claim is open: the data stay.
+    delivered_days_ago(&app, &number, 2 * 365 + 2).await;
+    assert_eq!(shredded_by_retention(&app, &officer).await, 0);
+    assert!(key_alive().await);
+    let case = claim["id"].as_str().unwrap();
+    answer(&app, &support, case, "We are looking into it.").await;
+
+    // Resolved, with the warranty over: the order's personal part is shredded.
+    let done = resolve(&app, &support, case, json!({"outcome": "rejected"})).await;
+    assert_eq!(done.status(), StatusCode::OK);
+    assert_eq!(shredded_by_retention(&app, &officer).await, 1);
+    assert!(!key_alive().await);
+    let mine = json_of(
+        app.get_as(&format!("/v1/orders/{number}/after-sales"), &customer)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(mine["data"][0]["reason"], Value::Null, "{mine:#}");
+}
