@@ -138,6 +138,14 @@ pub enum Action {
     DsrApply,
     SubjectErase,
     RetentionRun,
+    /// A manager registering, replacing or removing a shipping carrier (no personal data).
+    ShippingCarrierCreate,
+    ShippingCarrierUpdate,
+    ShippingCarrierDelete,
+    /// A manager adding, replacing or removing a shipping method (no personal data).
+    ShippingMethodCreate,
+    ShippingMethodUpdate,
+    ShippingMethodDelete,
 }
 
 impl Action {
@@ -173,6 +181,12 @@ impl Action {
             Action::DsrApply => "dsr.apply",
             Action::SubjectErase => "subject.erase",
             Action::RetentionRun => "retention.run",
+            Action::ShippingCarrierCreate => "shipping.carrier.create",
+            Action::ShippingCarrierUpdate => "shipping.carrier.update",
+            Action::ShippingCarrierDelete => "shipping.carrier.delete",
+            Action::ShippingMethodCreate => "shipping.method.create",
+            Action::ShippingMethodUpdate => "shipping.method.update",
+            Action::ShippingMethodDelete => "shipping.method.delete",
         }
     }
 }
@@ -203,6 +217,8 @@ pub enum Purpose {
     RestoreReplayed,
     RestoreNotReplayed,
     Retention,
+    /// Managers keeping the shop's configuration (shipping carriers and methods).
+    ShopConfiguration,
 }
 
 impl Purpose {
@@ -228,6 +244,7 @@ impl Purpose {
                 "restored from a backup without replaying an erasure ledger"
             }
             Purpose::Retention => "retention rules (counts per rule)",
+            Purpose::ShopConfiguration => "shop configuration (shipping carriers and methods)",
         }
     }
 }

@@ -399,6 +399,7 @@ diesel::table! {
         tracking_url -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        version -> Integer,
     }
 }
 
@@ -414,6 +415,7 @@ diesel::table! {
         configured -> Bool,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        version -> Integer,
     }
 }
 

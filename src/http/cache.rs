@@ -104,6 +104,12 @@ pub fn if_match_header(req: &HttpRequest) -> Option<String> {
         .map(|v| v.to_str().unwrap_or_default().to_owned())
 }
 
+/// The `If-Match` a change to a resource that requires one must carry: without it the
+/// change is refused (428), since it would overwrite whatever version is current.
+pub fn required_if_match(req: &HttpRequest) -> Result<String, ApiError> {
+    if_match_header(req).ok_or(ApiError::PreconditionRequired)
+}
+
 /// Whether a write may proceed: no `If-Match`, `*`, or one naming `current_etag` (strong
 /// comparison, as RFC 9110 requires for `If-Match`).
 pub fn if_match_allows(if_match: Option<&str>, current_etag: &str) -> bool {

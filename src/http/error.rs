@@ -75,6 +75,9 @@ pub enum ApiError {
     NotApplicable { slug: &'static str, detail: String },
     #[error("precondition failed")]
     PreconditionFailed,
+    /// A change to a resource that requires `If-Match` came without one.
+    #[error("precondition required")]
+    PreconditionRequired,
     /// A replayed request whose first answer held personal data since erased.
     #[error("personal data erased")]
     PersonalDataErased,
@@ -123,6 +126,7 @@ impl ApiError {
             Self::OutOfStock(_) => "out-of-stock",
             Self::NotApplicable { slug, .. } => slug,
             Self::PreconditionFailed => "precondition-failed",
+            Self::PreconditionRequired => "precondition-required",
             Self::PersonalDataErased => "personal-data-erased",
             Self::RateLimited(_) => "rate-limited",
             Self::IdempotencyKeyReused => "idempotency-key-reused",
@@ -164,6 +168,11 @@ impl ApiError {
             Self::PreconditionFailed => {
                 "The resource changed since you read it (If-Match does not match its ETag); \
                  read it again and retry."
+                    .into()
+            }
+            Self::PreconditionRequired => {
+                "This change requires `If-Match` with the resource's `ETag` as you read it; \
+                 read the resource and send its `ETag`."
                     .into()
             }
             Self::RateLimited(limit) => format!(
@@ -221,6 +230,7 @@ pub fn title_for(status: StatusCode) -> &'static str {
         409 => "Conflict",
         410 => "Gone",
         412 => "Precondition failed",
+        428 => "Precondition required",
         413 => "Payload too large",
         415 => "Unsupported media type",
         422 => "Validation failed",
@@ -242,6 +252,7 @@ pub fn slug_for(status: StatusCode) -> &'static str {
         409 => "conflict",
         410 => "gone",
         412 => "precondition-failed",
+        428 => "precondition-required",
         413 => "payload-too-large",
         415 => "unsupported-media-type",
         422 => "validation-failed",
@@ -291,6 +302,7 @@ impl ResponseError for ApiError {
                 StatusCode::CONFLICT
             }
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            Self::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             Self::PersonalDataErased => StatusCode::GONE,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,

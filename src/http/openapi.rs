@@ -200,6 +200,12 @@ const SOME_RESPONSES: &[(&str, &[Carriers])] = &[
             ("updateVariant", &["200"]),
             ("createMyAddress", &["201"]),
             ("updateMyAddress", &["200"]),
+            ("createShippingCarrier", &["201"]),
+            ("getShippingCarrier", &["200", "304"]),
+            ("updateShippingCarrier", &["200"]),
+            ("createShippingMethod", &["201"]),
+            ("getShippingMethod", &["200", "304"]),
+            ("updateShippingMethod", &["200"]),
         ],
     ),
     (

@@ -67,6 +67,9 @@ problems! {
     "precondition-failed", 412, "Precondition failed",
         "`If-Match` names a version that is no longer current.",
         "Read the resource again, reapply the change, send its new `ETag`.";
+    "precondition-required", 428, "Precondition required",
+        "A change to a resource that requires `If-Match` (shipping carriers and methods) came without one.",
+        "Read the resource, then send the change with its `ETag` in `If-Match`.";
     "payload-too-large", 413, "Payload too large",
         "The request body is over 64 KiB.",
         "Send a smaller body.";
@@ -244,6 +247,7 @@ mod tests {
             ApiError::NotYours("x"),
             ApiError::conflict("x"),
             ApiError::PreconditionFailed,
+            ApiError::PreconditionRequired,
             ApiError::RateLimited(limit),
             ApiError::MethodNotAllowed { allow: vec![] },
             ApiError::PayloadTooLarge { limit: 1 },
@@ -270,7 +274,7 @@ mod tests {
             );
         }
         for status in [
-            400u16, 401, 403, 404, 405, 409, 410, 412, 413, 415, 422, 429, 500, 503,
+            400u16, 401, 403, 404, 405, 409, 410, 412, 413, 415, 422, 428, 429, 500, 503,
         ] {
             let slug = slug_for(StatusCode::from_u16(status).unwrap());
             assert!(find(slug).is_some(), "{status}: {slug}");

@@ -236,6 +236,25 @@ pub fn accept(
     Ok(true)
 }
 
+/// Inside the caller's transaction: `amount` of a captured payment refunded as staff refund
+/// it (see [`refund_now`]), and, when the provider took it at once (the `test` provider),
+/// the customer and the integrators told (`payment.refunded`) as [`accept`] tells them of a
+/// provider's answer; a refund still `pending` is told when the refund worker has it
+/// accepted. None when the amount could not be set aside.
+pub fn refund_and_tell(
+    conn: &mut DbConnection,
+    payment: &PaymentRow,
+    amount: i64,
+) -> Result<Option<RefundRow>, ApiError> {
+    let refund = refund_now(conn, payment, amount)?;
+    if let Some(refund) = &refund {
+        if refund.status() == RefundStatus::Succeeded {
+            notify(conn, refund)?;
+        }
+    }
+    Ok(refund)
+}
+
 /// The order's customer told that `refund` is on its way back.
 fn notify(conn: &mut DbConnection, refund: &RefundRow) -> Result<(), ApiError> {
     let payment = store::get(conn, &refund.payment_id)?.ok_or(ApiError::NotFound)?;

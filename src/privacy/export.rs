@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use actix_web::{get, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::consents::{self, ConsentChange, ConsentState};
@@ -19,13 +19,11 @@ use crate::auth::throttle::{self, Limit};
 use crate::auth::{min, Auth};
 use crate::catalog::model::Money;
 use crate::crypto::Crypto;
-use crate::db::schema::{
-    after_sales_cases, disclosures, notifications, orders, payments, policy_acceptances,
-};
+use crate::db::schema::{disclosures, notifications, orders, payments, policy_acceptances};
 use crate::db::{Db, DbConnection};
 use crate::http::error::{ApiError, Problem};
 use crate::notifications::routes::NotificationView;
-use crate::orders::after_sales::CaseKind;
+use crate::orders::after_sales::export::{self as after_sales_export, AfterSalesRecord};
 use crate::orders::store::OrderRow;
 use crate::orders::view::{owner_views, OrderView};
 use crate::payments::model::PaymentStatus;
@@ -43,14 +41,6 @@ pub const FORMAT: ExportFormat = ExportFormat::V1;
 pub enum ExportFormat {
     #[serde(rename = "valise.export/1")]
     V1,
-}
-
-/// Where an after-sales case stands: `open` (waiting for the shop) or `resolved`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum AfterSalesStatus {
-    Open,
-    Resolved,
 }
 
 /// A payment attempt: status and amounts only (no card data is ever held).
@@ -72,27 +62,6 @@ pub struct PaymentRecord {
     pub created_at: DateTime<Utc>,
     /// When its status last changed (RFC 3339, UTC).
     pub updated_at: DateTime<Utc>,
-}
-
-/// An after-sales case, with the reason you gave.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AfterSalesRecord {
-    /// The case's id (`asc_…`).
-    pub id: String,
-    /// The order it is about (`ord_…`).
-    pub order_id: String,
-    /// What was asked for.
-    pub kind: CaseKind,
-    /// The reason you gave; `null` once the order's personal data has been shredded.
-    pub reason: Option<String>,
-    /// Where the case stands.
-    pub status: AfterSalesStatus,
-    /// How the case was settled, as told to you; `null` while open.
-    pub resolution: Option<String>,
-    /// When the case was opened (RFC 3339, UTC).
-    pub created_at: DateTime<Utc>,
-    /// When it was resolved (RFC 3339, UTC); `null` while open.
-    pub resolved_at: Option<DateTime<Utc>>,
 }
 
 /// Personal data handed to someone outside the shop.
@@ -201,7 +170,7 @@ pub struct ExportDocument {
     /// them: the law keeps those until 31 December of the document's year plus the
     /// statutory period, also after an erasure.
     pub invoices: Vec<crate::invoices::view::DocumentView>,
-    /// After-sales cases on my orders, oldest first.
+    /// After-sales cases on my orders, oldest first, with my reason and the shop's answers.
     pub after_sales: Vec<AfterSalesRecord>,
     /// My consents and their history.
     pub consents: ConsentRecord,
@@ -254,7 +223,6 @@ pub fn build(
     };
 
     let mut payment_records = Vec::new();
-    let mut cases = Vec::new();
     let mut handed = Vec::new();
     for chunk in order_ids.chunks(500) {
         let rows: Vec<crate::payments::store::PaymentRow> = payments::table
@@ -274,31 +242,6 @@ pub fn build(
                 updated_at: utc(p.updated_at),
             });
         }
-        type CaseRow = (
-            String,
-            String,
-            String,
-            Vec<u8>,
-            String,
-            Option<String>,
-            chrono::NaiveDateTime,
-            Option<chrono::NaiveDateTime>,
-        );
-        let rows: Vec<CaseRow> = after_sales_cases::table
-            .filter(after_sales_cases::order_id.eq_any(chunk))
-            .order(after_sales_cases::id.asc())
-            .select((
-                after_sales_cases::id,
-                after_sales_cases::order_id,
-                after_sales_cases::kind,
-                after_sales_cases::reason_sealed,
-                after_sales_cases::status,
-                after_sales_cases::resolution,
-                after_sales_cases::created_at,
-                after_sales_cases::resolved_at,
-            ))
-            .load(conn)?;
-        cases.extend(rows);
         let rows: Vec<(
             String,
             Option<String>,
@@ -326,29 +269,7 @@ pub fn build(
     // its twin and dropped.
     handed.sort_by(|a, b| (a.4, &a.0, &a.1, &a.2, &a.3).cmp(&(b.4, &b.0, &b.1, &b.2, &b.3)));
     handed.dedup();
-    let case_orders: Vec<String> = cases.iter().map(|c| c.1.clone()).collect();
-    let keys = crypto.data_keys(conn, &case_orders)?;
-    let after_sales = cases
-        .into_iter()
-        .map(
-            |(id, order_id, kind, sealed, status, resolution, created, resolved)| {
-                let reason = keys.get(&order_id).and_then(|k| {
-                    k.open_string(&crate::orders::after_sales::REASON.at(&id), &sealed)
-                        .ok()
-                });
-                Ok(AfterSalesRecord {
-                    kind: vocabulary(&kind)?,
-                    status: vocabulary(&status)?,
-                    id,
-                    order_id,
-                    reason,
-                    resolution,
-                    created_at: utc(created),
-                    resolved_at: resolved.map(utc),
-                })
-            },
-        )
-        .collect::<Result<Vec<_>, ApiError>>()?;
+    let after_sales = after_sales_export::of_orders(conn, crypto, &order_ids)?;
     // What went to the payment provider: the order reference and the amount.
     let mut disclosures: Vec<Disclosure> = handed
         .into_iter()
@@ -456,10 +377,10 @@ fn exports_limit(max: i32) -> Limit {
 /// Export everything held about me.
 ///
 /// One JSON document (`format: valise.export/1`): profile, saved addresses, orders with
-/// items, status history and shipments, payment statuses, after-sales cases, consents and
-/// their full history, policy acceptances, notifications, data-subject requests,
-/// disclosures to third parties (carriers, the payment provider) and the log of staff
-/// access to my data. Recorded as a data-subject request of kind `access`, completed at
+/// items, status history and shipments, payment statuses, after-sales cases (with the
+/// reason given and the shop's answers), consents and their full history, policy
+/// acceptances, notifications, data-subject requests, disclosures to third parties
+/// (carriers, the payment provider) and the log of staff access to my data. Recorded as a data-subject request of kind `access`, completed at
 /// once (and listed in the document itself); further exports the same day (UTC) are the
 /// same request. Read in one consistent snapshot. At most 10 exports per account per hour
 /// by default (429 with `Retry-After`).

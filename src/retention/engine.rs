@@ -17,11 +17,12 @@ use crate::db::schema::{
     account_tokens, after_sales_answers, after_sales_cases, cart_items, carts, consents,
     consultations, data_keys, disclosures, documents, documents_due, dsr_codes, dsr_requests,
     erasure_ledger, idempotency_keys, notifications, order_events, order_items, order_shipping,
-    order_tax_lines, orders, payment_events, payments, policy_acceptances, rate_limits,
+    order_tax_lines, orders, payment_events, payments, policy_acceptances, products, rate_limits,
     refresh_tokens, refunds, shipments, users,
 };
 use crate::db::DbConnection;
 use crate::http::error::ApiError;
+use crate::orders::after_sales;
 use crate::orders::model::OrderStatus;
 use crate::privacy::erasure;
 
@@ -484,9 +485,43 @@ fn shred_each(conn: &mut DbConnection, ctx: &Ctx<'_>, subjects: &[String]) -> Re
     Ok(())
 }
 
+/// Orders whose personal part is due: closed for the configured days (or expired or
+/// cancelled as long), with no after-sales case open, and past their after-sales procedures
+/// as the desk reckons them (the window, and the longest warranty of their products since
+/// delivery): the privacy policy keeps the data until those procedures are complete.
 fn order_personal_due(
     conn: &mut DbConnection,
     ctx: &Ctx<'_>,
+    limit: i64,
+) -> QueryResult<Vec<String>> {
+    let window = Duration::days(ctx.settings.after_sales_days);
+    // One query per warranty length of the catalogue (a handful): the orders none of whose
+    // products has a longer warranty, delivered before that length's cutoff. An order
+    // found under several lengths is due under each; it is taken once.
+    let mut due = Vec::new();
+    for years in after_sales::store::warranty_lengths(conn)? {
+        let delivered_by =
+            after_sales::model::procedures_over_if_delivered_by(ctx.now, window, years);
+        due.extend(order_personal_due_within(
+            conn,
+            ctx,
+            years,
+            delivered_by,
+            limit,
+        )?);
+    }
+    due.sort_unstable();
+    due.dedup();
+    due.truncate(usize::try_from(limit).unwrap_or(0));
+    Ok(due)
+}
+
+/// [`order_personal_due`] for the orders whose longest warranty is at most `years`.
+fn order_personal_due_within(
+    conn: &mut DbConnection,
+    ctx: &Ctx<'_>,
+    years: i32,
+    delivered_by: NaiveDateTime,
     limit: i64,
 ) -> QueryResult<Vec<String>> {
     let closed_before = ctx.days_ago(ctx.settings.order_personal_days_after_close);
@@ -494,8 +529,15 @@ fn order_personal_due(
     // key until the case is resolved.
     let open_case = after_sales_cases::table
         .filter(after_sales_cases::order_id.eq(orders::id))
+        .filter(after_sales_cases::status.eq(after_sales::CaseStatus::Open.as_str()));
+    let longer_warranty = order_items::table
+        .filter(order_items::order_id.eq(orders::id))
         .filter(
-            after_sales_cases::status.eq(crate::orders::after_sales::CaseStatus::Open.as_str()),
+            order_items::product_id.eq_any(
+                products::table
+                    .filter(products::warranty_years.gt(years))
+                    .select(products::id),
+            ),
         );
     orders::table
         .inner_join(data_keys::table.on(data_keys::subject_id.eq(orders::id)))
@@ -505,6 +547,12 @@ fn order_personal_due(
             orders::status
                 .eq(OrderStatus::Closed.as_str())
                 .and(orders::closed_at.le(closed_before))
+                .and(diesel::dsl::not(diesel::dsl::exists(longer_warranty)))
+                .and(
+                    orders::delivered_at
+                        .is_null()
+                        .or(orders::delivered_at.le(delivered_by)),
+                )
                 .or(orders::status
                     .eq_any([
                         OrderStatus::Expired.as_str(),
@@ -513,6 +561,7 @@ fn order_personal_due(
                     .and(orders::updated_at.le(closed_before))),
         )
         .select(orders::id)
+        .order(orders::id.asc())
         .limit(limit)
         .load(conn)
 }

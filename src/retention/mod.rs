@@ -145,8 +145,11 @@ pub fn rule(category: DataCategory, s: &Settings) -> Retention {
             RetentionStart::OrderClosed,
             s.order_personal_days_after_close,
             format!(
-                "Kept while the order runs and for its {}-day after-sales window; the order's \
-                 key is shredded {} day(s) after it closes.",
+                "Kept while the order runs and until its after-sales procedures are complete: \
+                 its {}-day after-sales window, any after-sales case of it still open, and \
+                 the warranty of its products (delivery plus their longest warranty_years). \
+                 The order's key is shredded {} day(s) after it closes, and never before \
+                 those procedures end.",
                 s.after_sales_days, s.order_personal_days_after_close
             ),
         ),

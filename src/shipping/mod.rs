@@ -14,6 +14,7 @@
 //! `VALISE_SHIPPING_FLAT` / `VALISE_SHIPPING_FREE_FROM` at start-up until a manager edits it.
 //! A carrier's tracking URL template gives each shipment its tracking URL.
 
+pub mod admin;
 pub mod model;
 pub mod routes;
 pub mod store;
@@ -25,7 +26,8 @@ use crate::http::error::ApiError;
 use model::{quote, Article, Parcel, Quote};
 use store::{MethodRow, OrderShippingRow};
 
-pub use routes::{configure, configure_admin};
+pub use admin::configure_admin;
+pub use routes::configure;
 
 /// A cart's lines as the cart store reads them: quantity, variant, product.
 pub type Line = (i32, VariantRow, ProductRow);

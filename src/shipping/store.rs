@@ -18,6 +18,8 @@ pub struct CarrierRow {
     pub tracking_url: String,
     pub created_at: chrono::NaiveDateTime,
     pub updated_at: chrono::NaiveDateTime,
+    /// The edit version: one more at every change.
+    pub version: i32,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -36,6 +38,8 @@ pub struct MethodRow {
     pub configured: bool,
     pub created_at: chrono::NaiveDateTime,
     pub updated_at: chrono::NaiveDateTime,
+    /// The edit version: one more at every change.
+    pub version: i32,
 }
 
 impl MethodRow {
@@ -93,23 +97,36 @@ pub fn insert_carrier(conn: &mut DbConnection, row: &CarrierRow) -> QueryResult<
         .execute(conn)
 }
 
+/// Writes `row`'s name and template if the carrier is still at version `expected`, moving
+/// it to the next; false when it is not (changed or removed meanwhile).
 pub fn update_carrier(
     conn: &mut DbConnection,
-    code: &str,
-    name: &str,
-    tracking_url: &str,
-) -> QueryResult<usize> {
-    diesel::update(shipping_carriers::table.find(code))
-        .set((
-            shipping_carriers::name.eq(name),
-            shipping_carriers::tracking_url.eq(tracking_url),
-            shipping_carriers::updated_at.eq(crate::db::now()),
-        ))
-        .execute(conn)
+    row: &CarrierRow,
+    expected: i32,
+) -> QueryResult<bool> {
+    let n = diesel::update(
+        shipping_carriers::table
+            .filter(shipping_carriers::code.eq(&row.code))
+            .filter(shipping_carriers::version.eq(expected)),
+    )
+    .set((
+        shipping_carriers::name.eq(&row.name),
+        shipping_carriers::tracking_url.eq(&row.tracking_url),
+        shipping_carriers::updated_at.eq(crate::db::now()),
+        shipping_carriers::version.eq(expected + 1),
+    ))
+    .execute(conn)?;
+    Ok(n == 1)
 }
 
-pub fn delete_carrier(conn: &mut DbConnection, code: &str) -> QueryResult<usize> {
-    diesel::delete(shipping_carriers::table.find(code)).execute(conn)
+/// Removes the carrier if it is still at version `expected`; how many rows went.
+pub fn delete_carrier(conn: &mut DbConnection, code: &str, expected: i32) -> QueryResult<usize> {
+    diesel::delete(
+        shipping_carriers::table
+            .filter(shipping_carriers::code.eq(code))
+            .filter(shipping_carriers::version.eq(expected)),
+    )
+    .execute(conn)
 }
 
 /// How many methods name the carrier.
@@ -146,25 +163,42 @@ pub fn insert_method(conn: &mut DbConnection, row: &MethodRow) -> QueryResult<us
         .execute(conn)
 }
 
-/// Replaces everything but the code and creation time; the method is no longer priced by
-/// the configuration.
-pub fn replace_method(conn: &mut DbConnection, row: &MethodRow) -> QueryResult<usize> {
-    diesel::update(shipping_methods::table.find(&row.code))
-        .set((
-            shipping_methods::name.eq(&row.name),
-            shipping_methods::carrier_code.eq(&row.carrier_code),
-            shipping_methods::active.eq(row.active),
-            shipping_methods::volumetric_divisor.eq(row.volumetric_divisor),
-            shipping_methods::free_from.eq(row.free_from),
-            shipping_methods::zones.eq(&row.zones),
-            shipping_methods::configured.eq(false),
-            shipping_methods::updated_at.eq(row.updated_at),
-        ))
-        .execute(conn)
+/// Replaces everything but the code and creation time if the method is still at version
+/// `expected` (`row.version` is the next); the method is no longer priced by the
+/// configuration. False when it moved on (changed or removed meanwhile).
+pub fn replace_method(
+    conn: &mut DbConnection,
+    row: &MethodRow,
+    expected: i32,
+) -> QueryResult<bool> {
+    let n = diesel::update(
+        shipping_methods::table
+            .filter(shipping_methods::code.eq(&row.code))
+            .filter(shipping_methods::version.eq(expected)),
+    )
+    .set((
+        shipping_methods::name.eq(&row.name),
+        shipping_methods::carrier_code.eq(&row.carrier_code),
+        shipping_methods::active.eq(row.active),
+        shipping_methods::volumetric_divisor.eq(row.volumetric_divisor),
+        shipping_methods::free_from.eq(row.free_from),
+        shipping_methods::zones.eq(&row.zones),
+        shipping_methods::configured.eq(false),
+        shipping_methods::updated_at.eq(row.updated_at),
+        shipping_methods::version.eq(row.version),
+    ))
+    .execute(conn)?;
+    Ok(n == 1)
 }
 
-pub fn delete_method(conn: &mut DbConnection, code: &str) -> QueryResult<usize> {
-    diesel::delete(shipping_methods::table.find(code)).execute(conn)
+/// Removes the method if it is still at version `expected`; how many rows went.
+pub fn delete_method(conn: &mut DbConnection, code: &str, expected: i32) -> QueryResult<usize> {
+    diesel::delete(
+        shipping_methods::table
+            .filter(shipping_methods::code.eq(code))
+            .filter(shipping_methods::version.eq(expected)),
+    )
+    .execute(conn)
 }
 
 /// Prices the seeded method by the configuration while no manager has edited it, so
@@ -172,14 +206,23 @@ pub fn delete_method(conn: &mut DbConnection, code: &str) -> QueryResult<usize> 
 /// meaning what they meant before methods existed.
 pub fn follow_configuration(conn: &mut DbConnection, shipping: Shipping) -> anyhow::Result<()> {
     let zones = serde_json::to_string(&configured_zones(shipping.flat))?;
+    // Only a change moves the edit version: a restart with the same settings keeps the
+    // ETag managers hold.
     diesel::update(
         shipping_methods::table
             .filter(shipping_methods::code.eq(STANDARD))
-            .filter(shipping_methods::configured.eq(true)),
+            .filter(shipping_methods::configured.eq(true))
+            .filter(
+                shipping_methods::zones
+                    .ne(&zones)
+                    .or(shipping_methods::free_from.is_null())
+                    .or(shipping_methods::free_from.ne(shipping.free_from)),
+            ),
     )
     .set((
-        shipping_methods::zones.eq(zones),
+        shipping_methods::zones.eq(&zones),
         shipping_methods::free_from.eq(Some(shipping.free_from)),
+        shipping_methods::version.eq(shipping_methods::version + 1),
     ))
     .execute(conn)?;
     Ok(())

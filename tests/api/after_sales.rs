@@ -7,8 +7,11 @@ use serde_json::{json, Value};
 use valise::auth::Role;
 use valise::db::schema::{notifications, orders};
 
-use crate::fixtures::paid_order;
+use crate::fixtures::{
+    checkout, checkout_body, fast_delivery, guest_cart, paid_order, stocked_variant,
+};
 use crate::helpers::{assert_problem, json_of, Session, TestApp};
+use crate::receiver::Receiver;
 
 /// A paid order shipped and delivered; (customer, number, payment).
 async fn delivered_order(app: &TestApp) -> (Session, String, Value) {
@@ -386,4 +389,273 @@ async fn warranty_runs_for_the_product_s_warranty_years_and_returns_for_the_wind
         "invalid-transition",
     )
     .await;
+}
+
+#[actix_web::test]
+async fn a_desk_refund_tells_the_customer_and_integrators_payment_refunded() {
+    let receiver = Receiver::start(0);
+    let app = TestApp::spawn_configured(|c| {
+        fast_delivery(c, None);
+        c.delivery.webhook_allow_private = true;
+    })
+    .await;
+    let admin = app.staff(Role::Admin).await;
+    let subscribed = app
+        .authed(Method::POST, "/v1/admin/webhooks", &admin)
+        .json(&json!({"url": receiver.url, "events": ["payment.refunded"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(subscribed.status(), StatusCode::CREATED);
+    let (customer, number, payment) = delivered_order(&app).await;
+    let manager = app.staff(Role::Manager).await;
+    let case = json_of(
+        open_case(&app, &customer, &number, "return").await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let refunded = resolve(
+        &app,
+        &manager,
+        case["id"].as_str().unwrap(),
+        json!({"outcome": "refunded", "amount": 5000}),
+    )
+    .await;
+    let refunded = json_of(refunded, StatusCode::OK).await;
+    assert!(refunded["refund_id"].is_string(), "{refunded}");
+
+    let got = receiver
+        .wait_for(1, std::time::Duration::from_secs(15))
+        .await;
+    let events: Vec<Value> = got
+        .iter()
+        .map(|r| r.json())
+        .filter(|b| b["type"] == "payment.refunded")
+        .collect();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["data"]["payment_id"], payment["id"]);
+    assert_eq!(events[0]["data"]["order_id"], case["order_id"]);
+
+    let inbox = json_of(
+        app.get_as("/v1/me/notifications", &customer).await,
+        StatusCode::OK,
+    )
+    .await;
+    let told = inbox["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["kind"] == "payment.refunded")
+        .count();
+    assert_eq!(told, 1, "{inbox:#}");
+}
+
+async fn answer(app: &TestApp, staff: &Session, case: &str, text: &str) {
+    let answered = app
+        .authed(
+            Method::POST,
+            &format!("/v1/admin/after-sales/{case}/answers"),
+            staff,
+        )
+        .json(&json!({ "text": text }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answered.status(), StatusCode::CREATED);
+}
+
+#[actix_web::test]
+async fn a_customer_s_export_holds_their_cases_with_outcome_reason_and_the_desk_s_answers() {
+    let app = TestApp::spawn().await;
+    let (customer, number, _) = delivered_order(&app).await;
+    let support = app.staff(Role::Support).await;
+    let case = json_of(
+        open_case(&app, &customer, &number, "repair").await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let id = case["id"].as_str().unwrap();
+    answer(&app, &support, id, "Please send it to our workshop.").await;
+    let done = resolve(
+        &app,
+        &support,
+        id,
+        json!({"outcome": "repaired", "message": "Repaired and sent back."}),
+    )
+    .await;
+    assert_eq!(done.status(), StatusCode::OK);
+
+    let export = json_of(app.get_as("/v1/me/export", &customer).await, StatusCode::OK).await;
+    let cases = export["after_sales"].as_array().unwrap();
+    assert_eq!(cases.len(), 1, "{export:#}");
+    let record = &cases[0];
+    assert_eq!(record["id"], case["id"]);
+    assert_eq!(record["kind"], "repair");
+    assert_eq!(record["status"], "resolved");
+    assert_eq!(record["outcome"], "repaired");
+    assert_eq!(
+        record["reason"],
+        "The zip of the cabin case does not close."
+    );
+    let answers: Vec<&str> = record["answers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        answers,
+        ["Please send it to our workshop.", "Repaired and sent back."]
+    );
+}
+
+#[actix_web::test]
+async fn a_guest_s_access_request_holds_their_cases_with_the_desk_s_answers() {
+    let app = TestApp::spawn().await;
+    let variant = stocked_variant(&app, "guest-after-sales", 5, 4900).await;
+    let email = crate::helpers::unique_email("guest-after-sales");
+    let cart = guest_cart(&app, &variant, 1).await;
+    let placed = json_of(
+        checkout(&app, &cart, "k1", &checkout_body(&email)).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let number = placed["number"].as_str().unwrap().to_owned();
+    let token = placed["order_token"].as_str().unwrap().to_owned();
+    // Paying, shipping and delivering a guest order are tested elsewhere: delivered now.
+    let n = number.clone();
+    app.query(move |conn| {
+        diesel::update(orders::table.filter(orders::number.eq(&n)))
+            .set((
+                orders::status.eq("delivered"),
+                orders::delivered_at.eq(Some(valise::db::now())),
+            ))
+            .execute(conn)
+    })
+    .await;
+    let opened = app
+        .client
+        .post(app.url(&format!("/v1/orders/{number}/after-sales")))
+        .header("x-order-token", &token)
+        .json(&json!({"kind": "return", "reason": "The handle came off at once."}))
+        .send()
+        .await
+        .unwrap();
+    let case = json_of(opened, StatusCode::CREATED).await;
+    let support = app.staff(Role::Support).await;
+    answer(
+        &app,
+        &support,
+        case["id"].as_str().unwrap(),
+        "Send it back, please.",
+    )
+    .await;
+
+    let asked = app
+        .post_json(
+            "/v1/privacy/requests",
+            &json!({"email": email, "kind": "access"}),
+        )
+        .await;
+    let asked = json_of(asked, StatusCode::ACCEPTED).await;
+    let (crypto, request) = (app.crypto.clone(), asked["id"].as_str().unwrap().to_owned());
+    let r = request.clone();
+    let (_, code) = app
+        .query(move |conn| valise::privacy::requests::guest::pending_code(conn, &crypto, &r))
+        .await
+        .expect("a code to send");
+    let verified = app
+        .post_json(
+            &format!("/v1/privacy/requests/{request}/verify"),
+            &json!({ "code": code }),
+        )
+        .await;
+    let verified = json_of(verified, StatusCode::OK).await;
+    let cases = verified["after_sales"].as_array().unwrap();
+    assert_eq!(cases.len(), 1, "{verified:#}");
+    assert_eq!(cases[0]["id"], case["id"]);
+    assert_eq!(cases[0]["kind"], "return");
+    assert_eq!(cases[0]["status"], "open");
+    assert_eq!(cases[0]["outcome"], Value::Null);
+    assert_eq!(cases[0]["reason"], "The handle came off at once.");
+    assert_eq!(cases[0]["answers"][0]["text"], "Send it back, please.");
+}
+
+/// Runs retention through the API; how many orders' personal parts it shredded.
+async fn shredded_by_retention(app: &TestApp, officer: &Session) -> i64 {
+    let response = app
+        .authed(Method::POST, "/v1/admin/retention/run", officer)
+        .send()
+        .await
+        .unwrap();
+    let report = json_of(response, StatusCode::OK).await;
+    report["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["rule"] == "order_personal")
+        .and_then(|r| r["count"].as_i64())
+        .unwrap_or_else(|| panic!("no order_personal rule: {report}"))
+}
+
+#[actix_web::test]
+async fn retention_keeps_a_closed_order_s_data_while_a_case_is_open_and_its_warranty_runs() {
+    let app = TestApp::spawn().await;
+    let (customer, number, _) = delivered_order(&app).await;
+    let (support, officer) = (
+        app.staff(Role::Support).await,
+        app.staff(Role::PrivacyOfficer).await,
+    );
+    let n = number.clone();
+    let order_id: String = app
+        .query(move |conn| {
+            orders::table
+                .filter(orders::number.eq(&n))
+                .select(orders::id)
+                .first(conn)
+        })
+        .await;
+    let key_alive = || {
+        let (crypto, id) = (app.crypto.clone(), order_id.clone());
+        app.query(move |conn| Ok::<_, anyhow::Error>(crypto.data_key(conn, &id).is_ok()))
+    };
+    // Delivered 60 days ago: the 30-day window is over and the order closes (the data are
+    // kept 0 days after closing by default).
+    delivered_days_ago(&app, &number, 60).await;
+    let closed = app
+        .query(|conn| {
+            valise::orders::after_sales::close_due(conn, chrono::Duration::days(30), 100)
+                .map_err(|e| anyhow::anyhow!("{e}"))
+        })
+        .await;
+    assert_eq!(closed, 1);
+
+    // The fixture's two-year warranty runs: the data stay.
+    assert_eq!(shredded_by_retention(&app, &officer).await, 0);
+    assert!(key_alive().await);
+    let claim = json_of(
+        open_case(&app, &customer, &number, "warranty").await,
+        StatusCode::CREATED,
+    )
+    .await;
+
+    // The warranty has run out, but the claim is open: the data stay.
+    delivered_days_ago(&app, &number, 2 * 365 + 2).await;
+    assert_eq!(shredded_by_retention(&app, &officer).await, 0);
+    assert!(key_alive().await);
+    let case = claim["id"].as_str().unwrap();
+    answer(&app, &support, case, "We are looking into it.").await;
+
+    // Resolved, with the warranty over: the order's personal part is shredded.
+    let done = resolve(&app, &support, case, json!({"outcome": "rejected"})).await;
+    assert_eq!(done.status(), StatusCode::OK);
+    assert_eq!(shredded_by_retention(&app, &officer).await, 1);
+    assert!(!key_alive().await);
+    let mine = json_of(
+        app.get_as(&format!("/v1/orders/{number}/after-sales"), &customer)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(mine["data"][0]["reason"], Value::Null, "{mine:#}");
 }

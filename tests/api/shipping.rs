@@ -41,6 +41,28 @@ async fn send(
         .unwrap()
 }
 
+/// `send` as a manager's client sends a change: with the resource's edit `ETag`, read just
+/// before, as `If-Match` (`*` when the read found none).
+async fn send_matching(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    who: &Session,
+    body: &Value,
+) -> reqwest::Response {
+    let read = app.get_as(path, who).await;
+    let etag = read
+        .headers()
+        .get("etag")
+        .map_or("*".to_owned(), |v| v.to_str().unwrap().to_owned());
+    app.authed(method, path, who)
+        .header("if-match", etag)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
 async fn add_method(app: &TestApp, manager: &Session, body: Value) -> Value {
     json_of(
         send(
@@ -303,7 +325,7 @@ async fn checkout_freezes_the_chosen_method_and_its_price() {
     let changed = json!({"name": "Express (new)", "zones": [
         {"countries": null, "rates": [{"up_to_grams": null, "price": 2990}]}]});
     let replaced = json_of(
-        send(
+        send_matching(
             &app,
             Method::PUT,
             "/v1/admin/shipping/methods/express",
@@ -381,7 +403,7 @@ async fn a_destination_no_method_serves_has_no_options_and_no_checkout() {
     let benelux = json!({"name": "Standard shipping", "zones": [
         {"countries": ["BE", "NL", "LU"], "rates": [{"up_to_grams": null, "price": 990}]}]});
     let replaced = json_of(
-        send(
+        send_matching(
             &app,
             Method::PUT,
             "/v1/admin/shipping/methods/standard",
@@ -450,7 +472,7 @@ async fn shipments_get_the_tracking_url_of_their_carrier() {
     // The only active method: the checkout without a method takes it.
     let paused = json!({"name": "Standard shipping", "active": false,
         "zones": [{"countries": null, "rates": [{"up_to_grams": null, "price": 990}]}]});
-    let response = send(
+    let response = send_matching(
         &app,
         Method::PUT,
         "/v1/admin/shipping/methods/standard",
@@ -531,7 +553,7 @@ async fn only_managers_keep_carriers_and_methods() {
         )
         .await;
         assert_problem(
-            send(
+            send_matching(
                 &app,
                 Method::DELETE,
                 "/v1/admin/shipping/methods/standard",
@@ -580,7 +602,7 @@ async fn only_managers_keep_carriers_and_methods() {
     let renamed = json!({"name": "UPS Standard",
         "tracking_url_template": "https://www.ups.com/track?loc=en&tracknum={tracking}"});
     let replaced = json_of(
-        send(
+        send_matching(
             &app,
             Method::PUT,
             "/v1/admin/shipping/carriers/ups",
@@ -693,7 +715,7 @@ async fn invalid_carriers_and_methods_are_refused_field_by_field() {
     )
     .await;
     assert_problem(
-        send(
+        send_matching(
             &app,
             Method::DELETE,
             "/v1/admin/shipping/carriers/dhl",
@@ -706,20 +728,20 @@ async fn invalid_carriers_and_methods_are_refused_field_by_field() {
     )
     .await;
     assert_problem(
-        send(&app, Method::PUT, "/v1/admin/shipping/methods/by-dhl", &manager,
+        send_matching(&app, Method::PUT, "/v1/admin/shipping/methods/by-dhl", &manager,
              &json!({"code": "other", "name": "x", "zones": [{"countries": null, "rates": [{"up_to_grams": null, "price": 1}]}]})).await,
         StatusCode::UNPROCESSABLE_ENTITY,
         "validation-failed",
     )
     .await;
     assert_problem(
-        send(&app, Method::PUT, "/v1/admin/shipping/methods/nope", &manager,
+        send_matching(&app, Method::PUT, "/v1/admin/shipping/methods/nope", &manager,
              &json!({"name": "x", "zones": [{"countries": null, "rates": [{"up_to_grams": null, "price": 1}]}]})).await,
         StatusCode::NOT_FOUND,
         "not-found",
     )
     .await;
-    let deleted = send(
+    let deleted = send_matching(
         &app,
         Method::DELETE,
         "/v1/admin/shipping/methods/by-dhl",
@@ -728,7 +750,7 @@ async fn invalid_carriers_and_methods_are_refused_field_by_field() {
     )
     .await;
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
-    let deleted = send(
+    let deleted = send_matching(
         &app,
         Method::DELETE,
         "/v1/admin/shipping/carriers/dhl",
@@ -765,4 +787,215 @@ async fn the_seeded_method_follows_the_configured_charge_until_replaced() {
     assert_eq!(standard["configured"], true);
     assert_eq!(standard["free_from"], eur(20_000));
     assert_eq!(standard["zones"][0]["rates"][0]["price"], eur(500));
+}
+
+/// The audit entries of `action`, newest first.
+async fn audited(app: &TestApp, officer: &Session, action: &str) -> Vec<Value> {
+    let log = json_of(
+        app.get_as(&format!("/v1/admin/audit?action={action}"), officer)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    log["data"].as_array().unwrap().clone()
+}
+
+fn etag_of(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get("etag")
+        .expect("an ETag")
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[actix_web::test]
+async fn carrier_and_method_changes_need_the_current_etag_and_are_audited() {
+    let app = TestApp::spawn().await;
+    let manager = app.staff(Role::Manager).await;
+    let carrier = "/v1/admin/shipping/carriers/ups";
+    let body = json!({"code": "ups", "name": "UPS",
+        "tracking_url_template": "https://www.ups.com/track?tracknum={tracking}"});
+    let created = send(
+        &app,
+        Method::POST,
+        "/v1/admin/shipping/carriers",
+        &manager,
+        &body,
+    )
+    .await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let first = etag_of(&created);
+    let read = app.get_as(carrier, &manager).await;
+    assert_eq!(read.status(), StatusCode::OK);
+    assert_eq!(etag_of(&read), first);
+    let unchanged = app
+        .authed(Method::GET, carrier, &manager)
+        .header("if-none-match", &first)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unchanged.status(), StatusCode::NOT_MODIFIED);
+
+    // A change without If-Match is refused, one based on another version too.
+    let renamed = json!({"name": "UPS Standard",
+        "tracking_url_template": "https://www.ups.com/track?loc=en&tracknum={tracking}"});
+    let change = |etag: Option<&str>, method: Method, path: &'static str, body: Value| {
+        let mut request = app.authed(method, path, &manager).json(&body);
+        if let Some(etag) = etag {
+            request = request.header("if-match", etag);
+        }
+        request.send()
+    };
+    let carrier_path = "/v1/admin/shipping/carriers/ups";
+    assert_problem(
+        change(None, Method::PUT, carrier_path, renamed.clone())
+            .await
+            .unwrap(),
+        StatusCode::PRECONDITION_REQUIRED,
+        "precondition-required",
+    )
+    .await;
+    assert_problem(
+        change(Some("\"sc99\""), Method::PUT, carrier_path, renamed.clone())
+            .await
+            .unwrap(),
+        StatusCode::PRECONDITION_FAILED,
+        "precondition-failed",
+    )
+    .await;
+    let replaced = change(
+        Some(first.as_str()),
+        Method::PUT,
+        carrier_path,
+        renamed.clone(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(replaced.status(), StatusCode::OK);
+    let second = etag_of(&replaced);
+    assert_ne!(second, first);
+    // The first version is gone: a second change based on it would overwrite this one.
+    assert_problem(
+        change(
+            Some(first.as_str()),
+            Method::PUT,
+            carrier_path,
+            body.clone(),
+        )
+        .await
+        .unwrap(),
+        StatusCode::PRECONDITION_FAILED,
+        "precondition-failed",
+    )
+    .await;
+    let listed = json_of(
+        app.get_as("/v1/admin/shipping/carriers", &manager).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(listed["data"][0]["name"], "UPS Standard");
+    assert_problem(
+        change(None, Method::DELETE, carrier_path, json!({}))
+            .await
+            .unwrap(),
+        StatusCode::PRECONDITION_REQUIRED,
+        "precondition-required",
+    )
+    .await;
+    assert_problem(
+        change(
+            Some(first.as_str()),
+            Method::DELETE,
+            carrier_path,
+            json!({}),
+        )
+        .await
+        .unwrap(),
+        StatusCode::PRECONDITION_FAILED,
+        "precondition-failed",
+    )
+    .await;
+    let deleted = change(
+        Some(second.as_str()),
+        Method::DELETE,
+        carrier_path,
+        json!({}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+
+    // Methods alike.
+    let method_path = "/v1/admin/shipping/methods/standard";
+    let standard = app.get_as(method_path, &manager).await;
+    let first = etag_of(&standard);
+    let paused = json!({"name": "Standard shipping", "active": false,
+        "zones": [{"countries": null, "rates": [{"up_to_grams": null, "price": 990}]}]});
+    assert_problem(
+        change(None, Method::PUT, method_path, paused.clone())
+            .await
+            .unwrap(),
+        StatusCode::PRECONDITION_REQUIRED,
+        "precondition-required",
+    )
+    .await;
+    let replaced = change(
+        Some(first.as_str()),
+        Method::PUT,
+        method_path,
+        paused.clone(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(replaced.status(), StatusCode::OK);
+    let second = etag_of(&replaced);
+    assert_eq!(etag_of(&app.get_as(method_path, &manager).await), second);
+    assert_problem(
+        change(Some(first.as_str()), Method::DELETE, method_path, json!({}))
+            .await
+            .unwrap(),
+        StatusCode::PRECONDITION_FAILED,
+        "precondition-failed",
+    )
+    .await;
+    let deleted = change(Some("*"), Method::DELETE, method_path, json!({}))
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    let created = send(
+        &app,
+        Method::POST,
+        "/v1/admin/shipping/methods",
+        &manager,
+        &json!({"code": "parcel", "name": "Parcel",
+                "zones": [{"countries": null, "rates": [{"up_to_grams": null, "price": 500}]}]}),
+    )
+    .await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    assert_eq!(
+        etag_of(&created),
+        etag_of(
+            &app.get_as("/v1/admin/shipping/methods/parcel", &manager)
+                .await
+        )
+    );
+
+    // Every change is in the audit log, by the manager, with no personal field.
+    let officer = app.staff(Role::PrivacyOfficer).await;
+    for (action, times) in [
+        ("shipping.carrier.create", 1),
+        ("shipping.carrier.update", 1),
+        ("shipping.carrier.delete", 1),
+        ("shipping.method.create", 1),
+        ("shipping.method.update", 1),
+        ("shipping.method.delete", 1),
+    ] {
+        let entries = audited(&app, &officer, action).await;
+        assert_eq!(entries.len(), times, "{action}: {entries:?}");
+        assert_eq!(entries[0]["actor_id"], manager.user_id.as_str());
+        assert_eq!(entries[0]["subject_id"], Value::Null);
+        assert_eq!(entries[0]["fields"], json!([]));
+    }
 }

@@ -297,7 +297,8 @@ fn add_answer(
 }
 
 /// Refunds `amount` (or all that is left) of the order's captured payment for a `refunded`
-/// return, in the caller's transaction; the refund's id.
+/// return, in the caller's transaction, telling the customer as a staff refund does; the
+/// refund's id.
 fn refund(
     conn: &mut DbConnection,
     case: &CaseRow,
@@ -315,7 +316,7 @@ fn refund(
             format!("must be 1 to {left}"),
         ));
     }
-    let refund = crate::payments::refunds::refund_now(conn, &payment, amount)?
+    let refund = crate::payments::refunds::refund_and_tell(conn, &payment, amount)?
         .ok_or_else(|| ApiError::conflict("A concurrent refund took this amount; retry."))?;
     Ok(refund.id)
 }
@@ -324,7 +325,8 @@ fn refund(
 ///
 /// Ends the case with an `outcome` and tells the customer (with `message` as a last answer
 /// when given). `refunded` (a `return`, managers and above) refunds the order's captured
-/// payment, in full or `amount`, in the same transaction; its credit note follows. A case
+/// payment, in full or `amount`, in the same transaction; its credit note follows, and the
+/// customer and integrators are told `payment.refunded` as for any refund. A case
 /// resolves once: a repeated request answers 409 and never refunds twice.
 #[utoipa::path(
     operation_id = "resolveAfterSalesCase",

@@ -7,6 +7,7 @@
 
 pub mod customer;
 pub mod desk;
+pub mod export;
 pub mod model;
 pub mod store;
 

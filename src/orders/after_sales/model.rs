@@ -75,6 +75,23 @@ pub fn deadline(
     }
 }
 
+/// The latest delivery after which no case of any kind may still open at `now`: the inverse
+/// of [`deadline`] (whose longest period is a warranty claim's), for the order's
+/// `longest_warranty_years`. An order delivered by then has its after-sales procedures
+/// behind it, which is what retention waits for before shredding its personal data.
+pub fn procedures_over_if_delivered_by(
+    now: NaiveDateTime,
+    window: chrono::Duration,
+    longest_warranty_years: i32,
+) -> NaiveDateTime {
+    let months = u32::try_from(longest_warranty_years.max(0)).unwrap_or(0) * 12;
+    let warranty = now
+        .checked_sub_months(Months::new(months))
+        .unwrap_or(NaiveDateTime::MIN);
+    let within_window = now.checked_sub_signed(window).unwrap_or(NaiveDateTime::MIN);
+    warranty.min(within_window)
+}
+
 /// Whether an order in `status` may take a case of `kind`: a return or repair while it is
 /// `delivered` (it closes when the window ends); a warranty claim also once it is `closed`,
 /// since a warranty outlives the after-sales window.
@@ -123,6 +140,31 @@ mod tests {
         assert!(!Outcome::Refunded.fits(CaseKind::Warranty));
         assert!(!Outcome::Repaired.fits(CaseKind::Return));
         assert!(Outcome::Rejected.fits(CaseKind::Repair));
+    }
+
+    #[test]
+    fn procedures_are_over_exactly_when_the_last_deadline_has_passed() {
+        let window = chrono::Duration::days(30);
+        for now in [
+            day(2027, 6, 15),
+            day(2028, 2, 29),
+            day(2029, 2, 28),
+            day(2028, 3, 1),
+        ] {
+            for years in [0, 1, 2, 5] {
+                let by = procedures_over_if_delivered_by(now, window, years);
+                for kind in CaseKind::ALL {
+                    let last = deadline(kind, Some(by), window, years).unwrap();
+                    assert!(
+                        last <= now,
+                        "{kind:?} {years}y delivered {by}: until {last}"
+                    );
+                }
+                let a_day_later = by + chrono::Duration::days(1);
+                let last = deadline(CaseKind::Warranty, Some(a_day_later), window, years);
+                assert!(last.unwrap() > now, "{years}y delivered {a_day_later}");
+            }
+        }
     }
 
     #[test]

@@ -173,6 +173,19 @@ pub fn longest_warranty_years(conn: &mut DbConnection, order_id: &str) -> QueryR
     Ok(years.unwrap_or(0))
 }
 
+/// Every `warranty_years` the catalogue's products have, and 0 (an order of no product
+/// still on file), ascending.
+pub fn warranty_lengths(conn: &mut DbConnection) -> QueryResult<Vec<i32>> {
+    let mut years: Vec<i32> = products::table
+        .select(products::warranty_years)
+        .distinct()
+        .load(conn)?;
+    years.push(0);
+    years.sort_unstable();
+    years.dedup();
+    Ok(years)
+}
+
 /// The order's data key; None once retention or erasure shredded it.
 pub fn order_key(
     conn: &mut DbConnection,

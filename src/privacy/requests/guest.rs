@@ -24,6 +24,7 @@ use crate::db::{Db, DbConnection};
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::Json;
 use crate::notifications::recipients::{Address, Lookup, Notice};
+use crate::orders::after_sales::export::{self as after_sales_export, AfterSalesRecord};
 use crate::orders::model::OrderStatus;
 use crate::orders::store::OrderRow;
 use crate::orders::view::{owner_views, OrderView};
@@ -144,7 +145,8 @@ pub struct Verification {
     pub code: String,
 }
 
-/// A verified request: for `access`, the orders placed with the email, decrypted.
+/// A verified request: for `access`, the orders placed with the email and their
+/// after-sales cases, decrypted.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({
     "request": {
@@ -160,7 +162,8 @@ pub struct Verification {
         "completed_at": "2026-11-25T15:20:00Z",
         "kept_by_law": []
     },
-    "orders": []
+    "orders": [],
+    "after_sales": []
 }))]
 pub struct GuestVerified {
     /// The request, now `completed` (access, finished erasure), `scheduled` (erasure with
@@ -169,6 +172,10 @@ pub struct GuestVerified {
     /// `access` only: every guest order placed with this email.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub orders: Option<Vec<OrderView>>,
+    /// `access` only: the after-sales cases of those orders, oldest first, with the reason
+    /// given and the shop's answers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after_sales: Option<Vec<AfterSalesRecord>>,
 }
 
 fn new_code() -> Result<String, ApiError> {
@@ -427,13 +434,15 @@ fn carry_out(
     row: RequestRow,
     accounting_years: i64,
 ) -> Result<GuestVerified, ApiError> {
-    let mut orders = None;
+    let (mut orders, mut after_sales) = (None, None);
     let mut kept_by_law = Vec::new();
     let next = match row.kind() {
         Kind::Access => {
             let bidx = row.email_bidx.clone().unwrap_or_default();
             let rows = guest_orders(conn, &bidx)?;
+            let ids: Vec<String> = rows.iter().map(|o| o.id.to_string()).collect();
             orders = Some(owner_views(conn, crypto, &rows)?);
+            after_sales = Some(after_sales_export::of_orders(conn, crypto, &ids)?);
             Status::Completed
         }
         Kind::Erasure => {
@@ -459,13 +468,17 @@ fn carry_out(
     let row = store::get(conn, &row.id)?.ok_or(ApiError::NotFound)?;
     let mut request = RequestView::from(&row);
     request.kept_by_law = kept_by_law;
-    Ok(GuestVerified { request, orders })
+    Ok(GuestVerified {
+        request,
+        orders,
+        after_sales,
+    })
 }
 
 /// Verify a guest request.
 ///
 /// With the code sent to the email. `access` answers at once with the orders placed with
-/// that email; `erasure` shreds finished orders at once and the rest when they close;
+/// that email and their after-sales cases (reason and answers); `erasure` shreds finished orders at once and the rest when they close;
 /// `rectification` goes to the privacy officer. 5 wrong codes lock the request (ask
 /// again); codes expire after 24 hours.
 #[utoipa::path(

@@ -1,0 +1,2 @@
+ALTER TABLE shipping_methods DROP COLUMN version;
+ALTER TABLE shipping_carriers DROP COLUMN version;
