@@ -119,6 +119,8 @@ pub struct RetentionConfig {
     pub accounting_years: i64,
     /// Customer accounts without a sign-in for this long are erased.
     pub inactive_account_years: i64,
+    /// Registrations whose address was not confirmed within this many days are erased.
+    pub unconfirmed_account_days: i64,
 }
 
 impl Default for RetentionConfig {
@@ -127,6 +129,7 @@ impl Default for RetentionConfig {
             order_personal_days_after_close: 0,
             accounting_years: 10,
             inactive_account_years: 3,
+            unconfirmed_account_days: 7,
         }
     }
 }
@@ -1023,6 +1026,7 @@ fn retention_from(get: &impl Fn(&str) -> Option<String>) -> Result<RetentionConf
         )?,
         accounting_years: number(get, "VALISE_ACCOUNTING_YEARS", 10, 1, 30)?,
         inactive_account_years: number(get, "VALISE_INACTIVE_ACCOUNT_YEARS", 3, 1, 30)?,
+        unconfirmed_account_days: number(get, "VALISE_UNCONFIRMED_ACCOUNT_DAYS", 7, 1, 365)?,
     })
 }
 

@@ -213,6 +213,8 @@ pub enum Purpose {
     AnsweringRequest,
     ErasureRequested,
     ErasureInactive,
+    /// A registration whose address was never confirmed.
+    ErasureUnconfirmed,
     ErasureReplayed,
     RestoreReplayed,
     RestoreNotReplayed,
@@ -238,6 +240,7 @@ impl Purpose {
             Purpose::AnsweringRequest => "answering a data-subject request",
             Purpose::ErasureRequested => "erasure requested by the data subject",
             Purpose::ErasureInactive => "retention: account inactive",
+            Purpose::ErasureUnconfirmed => "retention: address never confirmed",
             Purpose::ErasureReplayed => "erasure ledger replayed after a restore",
             Purpose::RestoreReplayed => "restored from a backup; the erasure ledger was replayed",
             Purpose::RestoreNotReplayed => {

@@ -127,6 +127,12 @@ pub fn revoke(conn: &mut DbConnection, user_id: &str, purpose: Purpose) -> Query
     .execute(conn)
 }
 
+/// Deletes every token of the account, used or not, with its sealed copies (an erasure:
+/// nothing mailed to the account stays usable or stored).
+pub fn delete_all(conn: &mut DbConnection, user_id: &str) -> QueryResult<usize> {
+    diesel::delete(account_tokens::table.filter(account_tokens::user_id.eq(user_id))).execute(conn)
+}
+
 /// Uses a token of `purpose`: `None` when it is unknown, of another purpose, expired or
 /// already used — told apart to nobody. Marking it used is conditional, so of two concurrent
 /// uses exactly one wins.

@@ -2,11 +2,15 @@
 //! added to the account's most recent open cart, each capped as adding it by hand would be
 //! (what is available now, 20 a line, 50 lines); the guest cart is then gone. Without an open
 //! cart, the account takes the guest cart over as it is.
+//!
+//! Both carts are held (row-locked on PostgreSQL; SQLite's write transaction runs alone)
+//! before any line is read, guest cart first: two sign-ins at once, or a sign-in and a
+//! change of the account's cart, follow one another instead of adding to lines they read
+//! before the other wrote them.
 
 use diesel::prelude::*;
 
-use super::store::{self, CartRow, MAX_LINES, MAX_QUANTITY, OPEN};
-use crate::auth::token::hash_secret;
+use super::store::{self, MAX_LINES, MAX_QUANTITY};
 use crate::db::schema::{cart_items, carts};
 use crate::db::DbConnection;
 
@@ -14,33 +18,16 @@ use crate::db::DbConnection;
 /// transaction. An unknown, expired or checked-out token changes nothing (a sign-in never
 /// fails over a stale cart).
 pub fn into_account(conn: &mut DbConnection, user_id: &str, cart_token: &str) -> QueryResult<()> {
-    let now = crate::db::now();
-    let guest: Option<CartRow> = carts::table
-        .filter(carts::token_hash.eq(hash_secret(cart_token)))
-        .filter(carts::owner_user_id.is_null())
-        .filter(carts::status.eq(OPEN))
-        .filter(carts::expires_at.gt(now))
-        .select(CartRow::as_select())
-        .first(conn)
-        .optional()?;
-    let Some(guest) = guest else {
+    let Some(guest) = store::hold_guest(conn, cart_token)? else {
         return Ok(());
     };
-    let account: Option<CartRow> = carts::table
-        .filter(carts::owner_user_id.eq(user_id))
-        .filter(carts::status.eq(OPEN))
-        .filter(carts::expires_at.gt(now))
-        .order((carts::updated_at.desc(), carts::id.desc()))
-        .select(CartRow::as_select())
-        .first(conn)
-        .optional()?;
-    let Some(account) = account else {
+    let Some(account) = store::hold_latest_of(conn, user_id)? else {
         // Taken over: the token no longer opens it, the account does.
         diesel::update(carts::table.find(&guest.id))
             .set((
                 carts::owner_user_id.eq(user_id),
                 carts::token_hash.eq(None::<Vec<u8>>),
-                carts::updated_at.eq(now),
+                carts::updated_at.eq(crate::db::now()),
             ))
             .execute(conn)?;
         return Ok(());
@@ -68,8 +55,5 @@ pub fn into_account(conn: &mut DbConnection, user_id: &str, cart_token: &str) ->
     }
     diesel::delete(cart_items::table.filter(cart_items::cart_id.eq(&guest.id))).execute(conn)?;
     diesel::delete(carts::table.find(&guest.id)).execute(conn)?;
-    diesel::update(carts::table.find(&account.id))
-        .set(carts::updated_at.eq(now))
-        .execute(conn)?;
     Ok(())
 }

@@ -2,7 +2,10 @@
 //! totals computed on the server, expiry.
 
 pub mod merge;
+pub mod request;
 pub mod routes;
 pub mod store;
+pub mod view;
 
+pub use request::CartRequest;
 pub use routes::configure;

@@ -3,18 +3,17 @@
 
 use crate::http::limits::{Policy, Quota, Rule};
 use actix_web::http::Method;
-use actix_web::{delete, get, patch, post, web, HttpRequest, HttpResponse};
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use actix_web::{delete, get, patch, post, web, HttpResponse};
+use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::store::{self, Access, CartRow, MAX_LINES, MAX_QUANTITY};
+use super::request::CartRequest;
+use super::store::{self, MAX_LINES, MAX_QUANTITY};
+use super::view::{view_of, CartView};
 use crate::auth::token::hash_secret;
 use crate::auth::Caller;
-use crate::catalog::model::Money;
 use crate::config::Shop;
-use crate::db::{Db, DbConnection};
-use crate::discounts::quote::CartDiscount;
+use crate::db::Db;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{Json, OptionalJson};
 
@@ -53,98 +52,6 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(remove_item);
 }
 
-/// One cart line, priced now.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct CartLine {
-    /// The `var_…` id of the variant in the cart.
-    #[schema(example = "var_0193a7c25b7e7d1a9c1e2f6c1f7e9a10")]
-    pub variant_id: String,
-    /// The `prod_…` id of its product.
-    #[schema(example = "prod_0193a7c25b7e7d1a9c1e2f6c1f7e9a10")]
-    pub product_id: String,
-    /// The variant's stock-keeping unit.
-    #[schema(example = "VOY-55-BLK")]
-    pub sku: String,
-    /// The product's name.
-    #[schema(example = "Voyager 55 Spinner")]
-    pub name: String,
-    /// The variant's colour.
-    #[schema(example = "black")]
-    pub color: String,
-    /// The price of one unit now.
-    pub unit_price: Money,
-    /// Units in the cart, 1–20.
-    #[schema(minimum = 1, maximum = 20, example = 1)]
-    pub quantity: i32,
-    /// `unit_price` times `quantity`.
-    pub line_total: Money,
-    /// Units available now (checkout reserves them).
-    #[schema(minimum = 0, example = 25)]
-    pub available: i32,
-}
-
-/// What the cart comes to, computed by the server.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Totals {
-    /// The sum of the line totals.
-    pub subtotal: Money,
-    /// Shipping. For a cart: what the cheapest active method charges to the shop's own
-    /// country (`GET /v1/carts/{id}/shipping-options` prices each method for any
-    /// destination); 0 for an empty cart. For an order: what it pays for its method. With
-    /// the seeded `standard` method alone, as before: 9.90, free from 100.00 (configurable).
-    pub shipping: Money,
-    /// What discount codes take off the goods and shipping (0 without a code that applies).
-    pub discount: Money,
-    /// `subtotal` plus `shipping` minus `discount`: what checkout would charge now. Prices
-    /// include VAT unless the shop adds tax at checkout (exclusive mode: the order shows it).
-    pub total: Money,
-    /// Units in the cart, all lines together.
-    #[schema(minimum = 0, example = 1)]
-    pub item_count: i32,
-}
-
-/// A cart, priced now.
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(example = json!({
-    "id": "cart_0193a7c25b7e7d1a9c1e2f6c1f7e9a13",
-    "items": [{
-        "variant_id": "var_0193a7c25b7e7d1a9c1e2f6c1f7e9a10", "product_id": "prod_0193a7c25b7e7d1a9c1e2f6c1f7e9a10",
-        "sku": "VOY-55-BLK", "name": "Voyager 55 Spinner", "color": "black",
-        "unit_price": {"amount": 12900, "currency": "EUR", "minor_unit": 2}, "quantity": 1,
-        "line_total": {"amount": 12900, "currency": "EUR", "minor_unit": 2}, "available": 25
-    }],
-    "totals": {
-        "subtotal": {"amount": 12900, "currency": "EUR", "minor_unit": 2}, "shipping": {"amount": 0, "currency": "EUR", "minor_unit": 2},
-        "discount": {"amount": 1290, "currency": "EUR", "minor_unit": 2},
-        "total": {"amount": 11610, "currency": "EUR", "minor_unit": 2}, "item_count": 1
-    },
-    "discount": {
-        "code": "WELCOME10", "kind": "percentage", "applies": true, "problem": null,
-        "amount": {"amount": 1290, "currency": "EUR", "minor_unit": 2}
-    },
-    "expires_at": "2026-04-11T10:04:51Z"
-}))]
-pub struct CartView {
-    /// The cart's `cart_…` id.
-    #[schema(example = "cart_0193a7c25b7e7d1a9c1e2f6c1f7e9a13")]
-    pub id: String,
-    /// Guests only, and only in the response that created the cart: send it as
-    /// `X-Cart-Token` with every request about this cart. It is not stored readable.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(example = "vc_Jq3ZQ2b0yq8cY0m7V6m4nS0x3u9lH2pK1dF5rT8wE1A")]
-    pub cart_token: Option<String>,
-    /// Its lines, at most 50 (one per variant).
-    #[schema(max_items = 50)]
-    pub items: Vec<CartLine>,
-    /// What it comes to now.
-    pub totals: Totals,
-    /// The discount code it carries (`PUT /v1/carts/{id}/discount`); null without one.
-    pub discount: Option<CartDiscount>,
-    /// When the cart expires (RFC 3339, UTC): 30 days after it was created or its lines last
-    /// changed. An expired cart answers 404.
-    pub expires_at: DateTime<Utc>,
-}
-
 /// Nothing to set yet: send `{}` or no body at all.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -175,114 +82,11 @@ pub struct ItemQuantity {
     pub quantity: i32,
 }
 
-/// Goods subtotal and unit count of priced lines: `(unit_price, quantity)`.
-fn subtotal_of(lines: impl IntoIterator<Item = (i64, i32)>) -> (i64, i32) {
-    lines
-        .into_iter()
-        .fold((0i64, 0i32), |(sum, n), (price, q)| {
-            (sum + price * i64::from(q), n + q)
-        })
-}
-
-/// Totals from priced lines: `(unit_price, quantity)`, what shipping them costs, less
-/// `discount`.
-pub fn totals(
-    lines: impl IntoIterator<Item = (i64, i32)>,
-    shipping: i64,
-    shop: &Shop,
-    discount: i64,
-) -> Totals {
-    let (subtotal, count) = subtotal_of(lines);
-    let money = |amount| Money::new(amount, shop.currency);
-    Totals {
-        subtotal: money(subtotal),
-        shipping: money(shipping),
-        discount: money(discount),
-        total: money(subtotal + shipping - discount),
-        item_count: count,
-    }
-}
-
-pub fn view(
-    conn: &mut DbConnection,
-    cart: &CartRow,
-    shop: &Shop,
-    token: Option<String>,
-) -> Result<CartView, ApiError> {
-    let lines = store::lines(conn, &cart.id)?;
-    // Before a destination is known, the cart shows what the cheapest method charges to the
-    // shop's own country; `GET /v1/carts/{id}/shipping-options` prices any destination.
-    let (subtotal, _) = subtotal_of(
-        lines
-            .iter()
-            .map(|(q, v, p)| (v.price_override.unwrap_or(p.base_price), *q)),
-    );
-    let shipping = crate::shipping::cheapest_price(conn, &shop.tax.home_country, &lines, subtotal)?;
-    let discount = crate::discounts::quote::for_cart(
-        conn,
-        &cart.id,
-        cart.owner_user_id.as_deref(),
-        subtotal,
-        shipping,
-        shop.currency,
-    )?;
-    let mut view = view_of(cart, &lines, shop, token, shipping);
-    if let Some((shown, _)) = discount {
-        view.totals = totals(
-            view.items.iter().map(|l| (l.unit_price.amount, l.quantity)),
-            shipping,
-            shop,
-            shown.amount.amount,
-        );
-        view.discount = Some(shown);
-    }
-    Ok(view)
-}
-
-/// A cart's view from its lines (a new cart has none: nothing to read).
-fn view_of(
-    cart: &CartRow,
-    lines: &[(
-        i32,
-        crate::catalog::store::VariantRow,
-        crate::catalog::store::ProductRow,
-    )],
-    shop: &Shop,
-    token: Option<String>,
-    shipping: i64,
-) -> CartView {
-    let money = |amount| Money::new(amount, shop.currency);
-    let items: Vec<CartLine> = lines
-        .iter()
-        .map(|(q, v, p)| {
-            let price = v.price_override.unwrap_or(p.base_price);
-            CartLine {
-                variant_id: v.id.clone(),
-                product_id: p.id.clone(),
-                sku: v.sku.clone(),
-                name: p.name.clone(),
-                color: v.color.clone(),
-                unit_price: money(price),
-                quantity: *q,
-                line_total: money(price * i64::from(*q)),
-                available: v.available,
-            }
-        })
-        .collect();
-    let totals = totals(
-        items.iter().map(|l| (l.unit_price.amount, l.quantity)),
-        shipping,
-        shop,
-        0,
-    );
-    CartView {
-        id: cart.id.clone(),
-        cart_token: token,
-        items,
-        totals,
-        discount: None,
-        expires_at: cart.expires_at.and_utc(),
-    }
+/// The line a route names (`/carts/{id}/items/{variant_id}`; the cart is the
+/// [`CartRequest`]'s).
+#[derive(Debug, Deserialize)]
+struct LinePath {
+    variant_id: String,
 }
 
 fn quantity(field: &str, q: i32) -> Result<i32, ApiError> {
@@ -333,7 +137,7 @@ async fn create_cart(
     let cart = db
         .run(move |conn| {
             let row = store::create(conn, owner.as_deref(), token.as_deref().map(hash_secret))?;
-            Ok::<_, ApiError>(view_of(&row, &[], &shop, token, 0))
+            Ok::<_, ApiError>(view_of(&row, &[], &shop, token, 0, None))
         })
         .await?;
     Ok(crate::http::created(&format!("/v1/carts/{}", cart.id)).json(cart))
@@ -354,21 +158,11 @@ async fn create_cart(
 )]
 #[get("/carts/{id}")]
 async fn get_cart(
-    req: HttpRequest,
-    caller: Caller,
+    cart: CartRequest,
     db: web::Data<Db>,
     shop: web::Data<Shop>,
-    id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let (id, access) = (id.into_inner(), Access::from_request(&caller, &req));
-    let shop = Shop::clone(&shop);
-    let cart = db
-        .run(move |conn| {
-            let row = access.find(conn, &id)?;
-            view(conn, &row, &shop, None)
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(cart))
+    cart.show(&db, &shop).await
 }
 
 /// Add a variant to a cart.
@@ -390,46 +184,35 @@ async fn get_cart(
 )]
 #[post("/carts/{id}/items")]
 async fn add_item(
-    req: HttpRequest,
-    caller: Caller,
+    cart: CartRequest,
     db: web::Data<Db>,
     shop: web::Data<Shop>,
-    id: web::Path<String>,
     body: Json<NewItem>,
 ) -> Result<HttpResponse, ApiError> {
-    let (id, access) = (id.into_inner(), Access::from_request(&caller, &req));
     let item = body.into_inner();
     let added = quantity("quantity", item.quantity)?;
-    let shop = Shop::clone(&shop);
-    let cart = db
-        .run(move |conn| {
-            crate::db::write_transaction(conn, |conn| {
-                let cart = access.find_held(conn, &id)?;
-                let variant =
-                    store::sellable_variant(conn, &item.variant_id)?.ok_or_else(|| {
-                        ApiError::validation("variant_id", "is not a variant for sale")
-                    })?;
-                let lines = store::quantities(conn, &cart.id)?;
-                let current = lines
-                    .iter()
-                    .find(|(id, _)| *id == variant.id)
-                    .map(|(_, q)| *q);
-                if current.is_none() && lines.len() >= MAX_LINES {
-                    return Err(ApiError::validation(
-                        "variant_id",
-                        format!("a cart holds at most {MAX_LINES} lines"),
-                    ));
-                }
-                let total = quantity("quantity", current.unwrap_or(0) + added)?;
-                if total > variant.available {
-                    return Err(out_of_stock(&variant.id, variant.available));
-                }
-                store::set_quantity(conn, &cart.id, &variant.id, total, current.is_some())?;
-                view(conn, &cart, &shop, None)
-            })
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(cart))
+    cart.change(&db, &shop, move |conn, cart| {
+        let variant = store::sellable_variant(conn, &item.variant_id)?
+            .ok_or_else(|| ApiError::validation("variant_id", "is not a variant for sale"))?;
+        let lines = store::quantities(conn, &cart.id)?;
+        let current = lines
+            .iter()
+            .find(|(id, _)| *id == variant.id)
+            .map(|(_, q)| *q);
+        if current.is_none() && lines.len() >= MAX_LINES {
+            return Err(ApiError::validation(
+                "variant_id",
+                format!("a cart holds at most {MAX_LINES} lines"),
+            ));
+        }
+        let total = quantity("quantity", current.unwrap_or(0) + added)?;
+        if total > variant.available {
+            return Err(out_of_stock(&variant.id, variant.available));
+        }
+        store::set_quantity(conn, &cart.id, &variant.id, total, current.is_some())?;
+        Ok(())
+    })
+    .await
 }
 
 /// Change a line's quantity.
@@ -450,32 +233,25 @@ async fn add_item(
 )]
 #[patch("/carts/{id}/items/{variant_id}")]
 async fn set_item(
-    req: HttpRequest,
-    caller: Caller,
+    cart: CartRequest,
     db: web::Data<Db>,
     shop: web::Data<Shop>,
-    path: web::Path<(String, String)>,
+    line: web::Path<LinePath>,
     body: Json<ItemQuantity>,
 ) -> Result<HttpResponse, ApiError> {
-    let ((id, variant_id), access) = (path.into_inner(), Access::from_request(&caller, &req));
+    let variant_id = line.into_inner().variant_id;
     let wanted = quantity("quantity", body.into_inner().quantity)?;
-    let shop = Shop::clone(&shop);
-    let cart = db
-        .run(move |conn| {
-            crate::db::write_transaction(conn, |conn| {
-                let cart = access.find_held(conn, &id)?;
-                store::quantity_of(conn, &cart.id, &variant_id)?.ok_or(ApiError::NotFound)?;
-                let variant = store::sellable_variant(conn, &variant_id)?
-                    .ok_or_else(|| ApiError::validation("variant_id", "is no longer for sale"))?;
-                if wanted > variant.available {
-                    return Err(out_of_stock(&variant.id, variant.available));
-                }
-                store::set_quantity(conn, &cart.id, &variant.id, wanted, true)?;
-                view(conn, &cart, &shop, None)
-            })
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(cart))
+    cart.change(&db, &shop, move |conn, cart| {
+        store::quantity_of(conn, &cart.id, &variant_id)?.ok_or(ApiError::NotFound)?;
+        let variant = store::sellable_variant(conn, &variant_id)?
+            .ok_or_else(|| ApiError::validation("variant_id", "is no longer for sale"))?;
+        if wanted > variant.available {
+            return Err(out_of_stock(&variant.id, variant.available));
+        }
+        store::set_quantity(conn, &cart.id, &variant.id, wanted, true)?;
+        Ok(())
+    })
+    .await
 }
 
 /// Remove a line.
@@ -493,24 +269,17 @@ async fn set_item(
 )]
 #[delete("/carts/{id}/items/{variant_id}")]
 async fn remove_item(
-    req: HttpRequest,
-    caller: Caller,
+    cart: CartRequest,
     db: web::Data<Db>,
     shop: web::Data<Shop>,
-    path: web::Path<(String, String)>,
+    line: web::Path<LinePath>,
 ) -> Result<HttpResponse, ApiError> {
-    let ((id, variant_id), access) = (path.into_inner(), Access::from_request(&caller, &req));
-    let shop = Shop::clone(&shop);
-    let cart = db
-        .run(move |conn| {
-            crate::db::write_transaction(conn, |conn| {
-                let cart = access.find_held(conn, &id)?;
-                if store::remove(conn, &cart.id, &variant_id)? == 0 {
-                    return Err(ApiError::NotFound);
-                }
-                view(conn, &cart, &shop, None)
-            })
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(cart))
+    let variant_id = line.into_inner().variant_id;
+    cart.change(&db, &shop, move |conn, cart| {
+        if store::remove(conn, &cart.id, &variant_id)? == 0 {
+            return Err(ApiError::NotFound);
+        }
+        Ok(())
+    })
+    .await
 }

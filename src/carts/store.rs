@@ -219,6 +219,57 @@ pub fn set_quantity(
     Ok(())
 }
 
+/// The open guest cart that `token` opens, held for merging it into an account (see
+/// [`hold`]). `None` when it is unknown, expired or checked out, or a concurrent sign-in
+/// with the same token merged or took it over first: on PostgreSQL that one's row lock makes
+/// this wait, and the conditions are then checked against what it left.
+pub fn hold_guest(conn: &mut DbConnection, token: &str) -> QueryResult<Option<CartRow>> {
+    let now = crate::db::now();
+    let hash = hash_secret(token);
+    let guest = || {
+        carts::table
+            .filter(carts::token_hash.eq(hash.clone()))
+            .filter(carts::owner_user_id.is_null())
+            .filter(carts::status.eq(OPEN))
+            .filter(carts::expires_at.gt(now))
+    };
+    let held = diesel::update(guest())
+        .set(carts::updated_at.eq(now))
+        .execute(conn)?;
+    if held == 0 {
+        return Ok(None);
+    }
+    guest().select(CartRow::as_select()).first(conn).optional()
+}
+
+/// The account's most recent open cart, held for a change of its lines (see [`hold`]): a
+/// concurrent change, merge or checkout of it waits until the caller's transaction ends, and
+/// what the caller reads of its lines afterwards is current. `None` without an open cart.
+pub fn hold_latest_of(conn: &mut DbConnection, user_id: &str) -> QueryResult<Option<CartRow>> {
+    loop {
+        let latest: Option<String> = carts::table
+            .filter(carts::owner_user_id.eq(user_id))
+            .filter(carts::status.eq(OPEN))
+            .filter(carts::expires_at.gt(crate::db::now()))
+            .order((carts::updated_at.desc(), carts::id.desc()))
+            .select(carts::id)
+            .first(conn)
+            .optional()?;
+        let Some(id) = latest else {
+            return Ok(None);
+        };
+        if hold(conn, &id)? {
+            return carts::table
+                .find(&id)
+                .select(CartRow::as_select())
+                .first(conn)
+                .optional();
+        }
+        // Checked out between the two statements: it is no longer open, so the next look
+        // finds the one before it (or none).
+    }
+}
+
 /// Extends an open cart's life, first thing in a transaction that changes its lines: the
 /// row lock this takes on PostgreSQL makes a concurrent change (or checkout) of the same cart
 /// wait until this one commits, then read the cart as it is. False when the cart is no

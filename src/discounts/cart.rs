@@ -2,15 +2,15 @@
 //! cart (at most one), or takes it off. Same access rules as the cart itself.
 
 use actix_web::http::Method;
-use actix_web::{delete, put, web, HttpRequest, HttpResponse};
+use actix_web::{delete, put, web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::model::{check, Code, Refusal};
 use super::{refused, store};
-use crate::auth::Caller;
-use crate::carts::routes::{view, CartView};
-use crate::carts::store::{self as carts, Access};
+use crate::carts::store as carts;
+use crate::carts::view::{goods_subtotal, CartView};
+use crate::carts::CartRequest;
 use crate::config::Shop;
 use crate::db::Db;
 use crate::http::error::{ApiError, Problem};
@@ -70,52 +70,39 @@ pub struct CartCode {
 )]
 #[put("/carts/{id}/discount")]
 async fn apply_code(
-    req: HttpRequest,
-    caller: Caller,
+    cart: CartRequest,
     db: web::Data<Db>,
     shop: web::Data<Shop>,
-    id: web::Path<String>,
     body: Json<CartCode>,
 ) -> Result<HttpResponse, ApiError> {
-    let (id, access) = (id.into_inner(), Access::from_request(&caller, &req));
     let currency = shop.currency.code();
     // A code that cannot be spelled is no code: the same answer as one that is not there.
     let code = Code::parse("code", &body.into_inner().code)
         .map_err(|_| refused(Refusal::Unknown, currency))?;
-    let shop = Shop::clone(&shop);
-    let cart = db
-        .run(move |conn| {
-            crate::db::write_transaction(conn, |conn| {
-                let cart = access.find_held(conn, &id)?;
-                let currency = shop.currency.code();
-                let row = store::by_code(conn, code.as_str())?
-                    .ok_or_else(|| refused(Refusal::Unknown, currency))?;
-                let subtotal: i64 = carts::lines(conn, &cart.id)?
-                    .iter()
-                    .map(|(q, v, p)| v.price_override.unwrap_or(p.base_price) * i64::from(*q))
-                    .sum();
-                let customer_uses = match cart.owner_user_id.as_deref() {
-                    Some(user) => Some(store::customer_uses(
-                        conn,
-                        &row.id,
-                        &super::customer_of_account(user),
-                    )?),
-                    None => None,
-                };
-                check(
-                    &row.terms(),
-                    crate::db::now(),
-                    subtotal,
-                    row.uses,
-                    customer_uses,
-                )
-                .map_err(|r| refused(r, currency))?;
-                store::set_on_cart(conn, &cart.id, &row.id)?;
-                view(conn, &cart, &shop, None)
-            })
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(cart))
+    cart.change(&db, &shop, move |conn, cart| {
+        let row = store::by_code(conn, code.as_str())?
+            .ok_or_else(|| refused(Refusal::Unknown, currency))?;
+        let subtotal = goods_subtotal(&carts::lines(conn, &cart.id)?);
+        let customer_uses = match cart.owner_user_id.as_deref() {
+            Some(user) => Some(store::customer_uses(
+                conn,
+                &row.id,
+                &super::customer_of_account(user),
+            )?),
+            None => None,
+        };
+        check(
+            &row.terms(),
+            crate::db::now(),
+            subtotal,
+            row.uses,
+            customer_uses,
+        )
+        .map_err(|r| refused(r, currency))?;
+        store::set_on_cart(conn, &cart.id, &row.id)?;
+        Ok(())
+    })
+    .await
 }
 
 /// Take the discount code off a cart.
@@ -134,22 +121,13 @@ async fn apply_code(
 )]
 #[delete("/carts/{id}/discount")]
 async fn remove_code(
-    req: HttpRequest,
-    caller: Caller,
+    cart: CartRequest,
     db: web::Data<Db>,
     shop: web::Data<Shop>,
-    id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let (id, access) = (id.into_inner(), Access::from_request(&caller, &req));
-    let shop = Shop::clone(&shop);
-    let cart = db
-        .run(move |conn| {
-            crate::db::write_transaction(conn, |conn| {
-                let cart = access.find_held(conn, &id)?;
-                store::clear_cart(conn, &cart.id)?;
-                view(conn, &cart, &shop, None)
-            })
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(cart))
+    cart.change(&db, &shop, |conn, cart| {
+        store::clear_cart(conn, &cart.id)?;
+        Ok(())
+    })
+    .await
 }

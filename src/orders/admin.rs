@@ -17,7 +17,7 @@ use super::store::{self, OrderRow};
 use super::view::{history, open_personal, shipment_views, tax_view, ShipmentView, StatusChange};
 use crate::audit::{self, Actor as AuditActor, Event};
 use crate::auth::{min, Auth, Principal, Role};
-use crate::carts::routes::Totals;
+use crate::carts::view::Totals;
 use crate::catalog::model::Money;
 use crate::crypto::Crypto;
 use crate::db::schema::orders;

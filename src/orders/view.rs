@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 
 use super::model::{allowed_actions, Action, Actor, Address, CancelReason, ChangedBy, OrderStatus};
 use super::store::{self, OrderRow, Parts, TaxLineRow};
-use crate::carts::routes::Totals;
+use crate::carts::view::Totals;
 use crate::catalog::model::Money;
 use crate::config::TaxMode;
 use crate::crypto::{Column, Crypto, CryptoError, DataKey};

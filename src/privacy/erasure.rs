@@ -218,9 +218,9 @@ pub fn execute(conn: &mut DbConnection, crypto: &Crypto, row: &RequestRow) -> Re
 }
 
 /// Erases an account: the keys of its finished orders, then its profile key, are shredded;
-/// saved addresses, inbox and sessions are deleted; the account row stays as an empty shell
-/// that accounting records point to. Open orders keep their key (the caller checks there
-/// are none when that matters).
+/// saved addresses, inbox, sessions and mailed tokens are deleted; the account row stays as
+/// an empty shell that accounting records point to. Open orders keep their key (the caller
+/// checks there are none when that matters).
 pub fn erase_account(
     conn: &mut DbConnection,
     crypto: &Crypto,
@@ -251,9 +251,11 @@ pub fn erase_account(
 }
 
 /// Leaves an erased customer's account as an empty shell that accounting records point to:
-/// saved addresses, inbox and sessions deleted; sealed fields and password gone.
+/// saved addresses, inbox, sessions and mailed tokens deleted; sealed fields and password
+/// gone.
 fn empty_account(conn: &mut DbConnection, user_id: &str) -> QueryResult<()> {
     diesel::delete(addresses::table.filter(addresses::user_id.eq(user_id))).execute(conn)?;
+    crate::auth::email_tokens::delete_all(conn, user_id)?;
     diesel::delete(notifications::table.filter(notifications::recipient_user_id.eq(user_id)))
         .execute(conn)?;
     diesel::delete(refresh_tokens::table.filter(refresh_tokens::user_id.eq(user_id)))

@@ -20,6 +20,9 @@ pub struct Settings {
     pub accounting_years: i64,
     /// Accounts with no sign-in for this long are closed and erased.
     pub inactive_account_years: i64,
+    /// Registrations never confirmed are erased this many days after they were made (not
+    /// while a confirmation mail sent to them still works).
+    pub unconfirmed_account_days: i64,
     /// Raw analytics events.
     pub analytics_raw_days: i64,
 }
@@ -31,6 +34,7 @@ impl Settings {
             order_personal_days_after_close: config.retention.order_personal_days_after_close,
             accounting_years: config.retention.accounting_years,
             inactive_account_years: config.retention.inactive_account_years,
+            unconfirmed_account_days: config.retention.unconfirmed_account_days,
             analytics_raw_days: config.analytics.raw_days,
         }
     }
@@ -217,14 +221,29 @@ pub fn rule(category: DataCategory, s: &Settings) -> Retention {
             0,
             "Destroyed with its subscription (its data key is shredded).".into(),
         ),
-        DataCategory::AccountProfile | DataCategory::SavedAddresses => Retention {
+        DataCategory::AccountProfile => Retention {
             from: RetentionStart::AccountErased,
             days: None,
             description: format!(
-                "Kept while the account exists; erased on request (at once, or when the last \
-                 order closes), or after {} years without a sign-in.",
-                s.inactive_account_years
+                "{} A registration whose address is never confirmed is erased {} days after \
+                 it was made (not while a confirmation mail sent to it still works).",
+                while_the_account_exists(s),
+                s.unconfirmed_account_days
             ),
         },
+        DataCategory::SavedAddresses => Retention {
+            from: RetentionStart::AccountErased,
+            days: None,
+            description: while_the_account_exists(s),
+        },
     }
+}
+
+/// How long what belongs to an account is kept.
+fn while_the_account_exists(s: &Settings) -> String {
+    format!(
+        "Kept while the account exists; erased on request (at once, or when the last order \
+         closes), or after {} years without a sign-in.",
+        s.inactive_account_years
+    )
 }

@@ -77,10 +77,7 @@ async fn options(
             if lines.is_empty() {
                 return Err(ApiError::validation("cart", "is empty: nothing to ship"));
             }
-            let subtotal = lines
-                .iter()
-                .map(|(q, v, p)| v.price_override.unwrap_or(p.base_price) * i64::from(*q))
-                .sum();
+            let subtotal = crate::carts::view::goods_subtotal(&lines);
             let offers = super::offers(conn, &country, super::parcel_of(&lines), subtotal)?;
             Ok(ShippingOptions {
                 country,

@@ -476,6 +476,89 @@ async fn a_guest_cart_merges_into_the_accounts_cart_at_login() {
     assert_eq!(gone.status(), StatusCode::NOT_FOUND);
 }
 
+/// Sign-ins on several devices at once, one sending its guest cart twice, while the
+/// account's cart is changed: every guest cart counts once, nothing is lost, stock caps hold.
+#[actix_web::test]
+async fn concurrent_sign_ins_merge_each_guest_cart_once_within_stock() {
+    let app = TestApp::spawn().await;
+    let bag = stocked_variant(&app, "race-bag", 50, 9900).await;
+    let case = stocked_variant(&app, "race-case", 5, 4900).await;
+    let me = app.register(&unique_email("race"), "Racer").await;
+    let mine = json_of(
+        app.authed(Method::POST, "/v1/carts", &me)
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::CREATED,
+    )
+    .await;
+    let mine = mine["id"].as_str().unwrap().to_owned();
+    let add = |variant: &str, quantity: i32| {
+        app.authed(Method::POST, &format!("/v1/carts/{mine}/items"), &me)
+            .json(&json!({"variant_id": variant, "quantity": quantity}))
+            .send()
+    };
+    assert_eq!(add(&bag, 1).await.unwrap().status(), StatusCode::OK);
+    // Three guest carts of 2 bags and 2 cases each (6 cases asked for, 5 exist).
+    let mut guests = Vec::new();
+    for _ in 0..3 {
+        let guest = guest_cart(&app, &bag, 2).await;
+        let more = app
+            .client
+            .post(app.url(&format!("/v1/carts/{}/items", guest.id)))
+            .header("x-cart-token", &guest.token)
+            .json(&json!({"variant_id": case, "quantity": 2}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(more.status(), StatusCode::OK);
+        guests.push(guest);
+    }
+    let login = |token: String| {
+        app.client
+            .post(app.url("/v1/auth/login"))
+            .header("x-cart-token", token)
+            .json(&json!({"email": me.email, "password": PASSWORD}))
+            .send()
+    };
+    let tokens = [0, 1, 2, 2].map(|i| guests[i].token.clone());
+    let (logins, added) = futures_util::future::join(
+        futures_util::future::join_all(tokens.map(login)),
+        add(&bag, 1),
+    )
+    .await;
+    for response in logins {
+        assert_eq!(response.unwrap().status(), StatusCode::OK);
+    }
+    assert_eq!(added.unwrap().status(), StatusCode::OK);
+
+    let mut lines = cart_quantities(&app, &me.user_id).await;
+    lines.sort();
+    let mut expected = vec![(bag.clone(), 1 + 3 * 2 + 1), (case.clone(), 5)];
+    expected.sort();
+    assert_eq!(
+        lines, expected,
+        "each guest cart once, cases capped by stock"
+    );
+    let user_id = me.user_id.clone();
+    let open: Vec<String> = app
+        .query(move |conn| {
+            use valise::db::schema::carts;
+            carts::table
+                .filter(
+                    carts::owner_user_id
+                        .eq(user_id)
+                        .or(carts::owner_user_id.is_null()),
+                )
+                .filter(carts::status.eq("open"))
+                .select(carts::id)
+                .load(conn)
+        })
+        .await;
+    assert_eq!(open, [mine], "the guest carts are gone");
+}
+
 #[actix_web::test]
 async fn confirming_an_address_takes_the_guest_cart_over() {
     let app = TestApp::spawn().await;

@@ -461,3 +461,140 @@ async fn account_tokens_are_deleted_once_used_or_expired() {
     let report = run_at(&app, now + Duration::minutes(32)).await;
     assert_eq!(handled(&report, "account_tokens"), 0);
 }
+
+#[actix_web::test]
+async fn a_registration_never_confirmed_is_erased_and_its_address_can_register_again() {
+    use valise::db::schema::{account_tokens, data_keys, erasure_ledger, notifications};
+    let app = TestApp::spawn_configured(|c| c.retention.unconfirmed_account_days = 7).await;
+    let officer = app.staff(Role::PrivacyOfficer).await;
+    let confirmed = app.register(&unique_email("confirmed"), "Confirmed").await;
+    let email = unique_email("never-confirmed");
+    let body = json!({"email": email, "password": PASSWORD, "name": "Never Confirmed",
+                      "accepted_policy_version": 1});
+    let register = || app.post_json("/v1/auth/register", &body);
+    assert_eq!(register().await.status(), StatusCode::ACCEPTED);
+    let first = app
+        .mailed_token("account.confirmation", &email)
+        .await
+        .unwrap();
+    let unconfirmed: String = app
+        .query(|conn| {
+            users::table
+                .filter(users::status.eq("unconfirmed"))
+                .select(users::id)
+                .first(conn)
+        })
+        .await;
+    // Both accounts were made eight days ago.
+    let now = valise::db::now();
+    app.query(move |conn| {
+        diesel::update(users::table.filter(users::role.eq("customer")))
+            .set(users::created_at.eq(now - Duration::days(8)))
+            .execute(conn)
+    })
+    .await;
+
+    // Its confirmation mail still works (it was sent today): the account waits for it.
+    let report = run_at(&app, now).await;
+    assert_eq!(handled(&report, "unconfirmed_accounts"), 0);
+    // Once the mail has expired, the registration goes; the confirmed account stays.
+    let report = run_at(&app, now + Duration::hours(25)).await;
+    assert_eq!(handled(&report, "unconfirmed_accounts"), 1);
+    assert_eq!(handled(&report, "closed_accounts"), 1, "its empty row too");
+    let report = run_at(&app, now + Duration::hours(26)).await;
+    assert_eq!(handled(&report, "unconfirmed_accounts"), 0);
+    assert_eq!(
+        app.get_as("/v1/me", &confirmed).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.login(&confirmed.email, PASSWORD).await.status(),
+        StatusCode::OK
+    );
+
+    // Crypto-shredded as an erasure is, and recorded in the ledger; nothing of it is left.
+    let id = unconfirmed.clone();
+    let (rows, key, ledger, tokens, carts_left, sessions): (
+        i64,
+        Option<Vec<u8>>,
+        String,
+        i64,
+        i64,
+        i64,
+    ) = app
+        .query(move |conn| {
+            Ok::<_, diesel::result::Error>((
+                users::table.find(&id).count().get_result(conn)?,
+                data_keys::table
+                    .filter(data_keys::subject_id.eq(&id))
+                    .select(data_keys::wrapped)
+                    .first(conn)?,
+                erasure_ledger::table
+                    .filter(erasure_ledger::subject_id.eq(&id))
+                    .select(erasure_ledger::reason)
+                    .first(conn)?,
+                account_tokens::table
+                    .filter(account_tokens::user_id.eq(&id))
+                    .count()
+                    .get_result(conn)?,
+                carts::table
+                    .filter(carts::owner_user_id.eq(&id))
+                    .count()
+                    .get_result(conn)?,
+                refresh_tokens::table
+                    .filter(refresh_tokens::user_id.eq(&id))
+                    .count()
+                    .get_result(conn)?,
+            ))
+        })
+        .await;
+    assert_eq!(rows, 0);
+    assert_eq!(key, None, "its data key is destroyed");
+    assert_eq!(ledger, "retention");
+    assert_eq!((tokens, carts_left, sessions), (0, 0, 0));
+    // Audited by id and field names only.
+    let log = json_of(
+        app.get_as(
+            &format!("/v1/admin/audit?action=subject.erase&subject_id={unconfirmed}"),
+            &officer,
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let entries = log["data"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{log}");
+    assert_eq!(entries[0]["purpose"], "retention: address never confirmed");
+    assert!(!log.to_string().contains(email.split('@').next().unwrap()));
+
+    // The old link is dead; registering again is a new registration with its confirmation,
+    // not "already registered".
+    let stale = app
+        .post_json("/v1/auth/confirm", &json!({ "token": first }))
+        .await;
+    assert_problem(stale, StatusCode::UNPROCESSABLE_ENTITY, "validation-failed").await;
+    assert_eq!(register().await.status(), StatusCode::ACCEPTED);
+    let second = app
+        .mailed_token("account.confirmation", &email)
+        .await
+        .expect("a new confirmation");
+    assert_ne!(first, second);
+    let already: i64 = app
+        .query(|conn| {
+            notifications::table
+                .filter(notifications::kind.eq("account.already_registered"))
+                .count()
+                .get_result(conn)
+        })
+        .await;
+    assert_eq!(already, 0);
+    let confirmed_again = app
+        .post_json("/v1/auth/confirm", &json!({ "token": second }))
+        .await;
+    let session = json_of(confirmed_again, StatusCode::OK).await;
+    assert_ne!(
+        crate::helpers::subject_of(session["access_token"].as_str().unwrap()),
+        unconfirmed,
+        "a new account"
+    );
+}
