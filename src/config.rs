@@ -114,6 +114,11 @@ pub struct RetentionConfig {
     pub accounting_years: i64,
     /// Customer accounts without a sign-in for this long are erased.
     pub inactive_account_years: i64,
+    /// Days the audit log keeps an entry (`VALISE_AUDIT_RETENTION_DAYS`).
+    pub audit_days: i64,
+    /// Days a delivered, dead or cancelled webhook delivery stays in the delivery log
+    /// (`VALISE_WEBHOOK_DELIVERY_DAYS`).
+    pub webhook_delivery_days: i64,
 }
 
 impl Default for RetentionConfig {
@@ -122,6 +127,8 @@ impl Default for RetentionConfig {
             order_personal_days_after_close: 0,
             accounting_years: 10,
             inactive_account_years: 3,
+            audit_days: 6 * 365,
+            webhook_delivery_days: 30,
         }
     }
 }
@@ -1018,6 +1025,8 @@ fn retention_from(get: &impl Fn(&str) -> Option<String>) -> Result<RetentionConf
         )?,
         accounting_years: number(get, "VALISE_ACCOUNTING_YEARS", 10, 1, 30)?,
         inactive_account_years: number(get, "VALISE_INACTIVE_ACCOUNT_YEARS", 3, 1, 30)?,
+        audit_days: number(get, "VALISE_AUDIT_RETENTION_DAYS", 6 * 365, 365, 36_500)?,
+        webhook_delivery_days: number(get, "VALISE_WEBHOOK_DELIVERY_DAYS", 30, 1, 3650)?,
     })
 }
 
