@@ -325,7 +325,11 @@ pub fn run(command: Command, config: Config) -> anyhow::Result<()> {
             for old in &r.removed {
                 println!("rotated out {}", old.display());
             }
-            println!("{} backup(s) kept in {} (--keep {keep})", r.kept, dir.display());
+            println!(
+                "{} backup(s) kept in {} (--keep {keep})",
+                r.kept,
+                dir.display()
+            );
             Ok(())
         }
         Command::Backup { out, .. } => {

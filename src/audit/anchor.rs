@@ -138,7 +138,7 @@ pub fn check(conn: &mut DbConnection, crypto: &Crypto, text: &str) -> QueryResul
             Some(base.mac.clone())
         } else {
             audit_log::table
-            .filter(audit_log::seq.eq(anchor.seq))
+                .filter(audit_log::seq.eq(anchor.seq))
                 .select(audit_log::mac)
                 .first(conn)
                 .optional()?

@@ -364,8 +364,10 @@ pub const RULES: &[Rule] = &[
         work: Work::Keys {
             select: finished_deliveries_due,
             act: |conn, _, ids| {
-                diesel::delete(webhook_deliveries::table.filter(webhook_deliveries::id.eq_any(ids)))
-                    .execute(conn)?;
+                diesel::delete(
+                    webhook_deliveries::table.filter(webhook_deliveries::id.eq_any(ids)),
+                )
+                .execute(conn)?;
                 Ok(())
             },
         },
@@ -379,8 +381,10 @@ pub const RULES: &[Rule] = &[
         work: Work::Keys {
             select: ledger_due,
             act: |conn, _, ids| {
-                diesel::delete(erasure_ledger::table.filter(erasure_ledger::subject_id.eq_any(ids)))
-                    .execute(conn)?;
+                diesel::delete(
+                    erasure_ledger::table.filter(erasure_ledger::subject_id.eq_any(ids)),
+                )
+                .execute(conn)?;
                 Ok(())
             },
         },

@@ -136,7 +136,10 @@ async fn pruning_the_audit_log_keeps_it_verifiable_and_tampering_still_shows() {
     );
     let out = succeeded(cli);
     assert!(out.contains("\"holds\": true"), "{out}");
-    assert!(out.contains(&format!("\"pruned_through_seq\": {old_head}")), "{out}");
+    assert!(
+        out.contains(&format!("\"pruned_through_seq\": {old_head}")),
+        "{out}"
+    );
 
     // Tampering after the pruning is still caught: an edit of the first kept entry...
     let first_kept = old_head + 1;
@@ -182,7 +185,10 @@ async fn retention_never_prunes_past_an_entry_that_does_not_verify() {
     assert_eq!(handled(&report, "audit_log"), 2, "only entries 1 and 2 go");
     let after = verify(&app, &officer).await;
     assert_eq!(after["intact"], false, "{after}");
-    assert_eq!(after["first_broken_seq"], 3, "the evidence is kept: {after}");
+    assert_eq!(
+        after["first_broken_seq"], 3,
+        "the evidence is kept: {after}"
+    );
     assert_eq!(after["pruned_through_seq"], 2);
 }
 
@@ -337,8 +343,8 @@ async fn backup_rotation_keeps_the_newest_sets_and_the_ledger_back_to_the_oldest
             &app,
             &["backup", "--verify", snapshot.to_str().unwrap()],
         ));
-        let ledger = std::fs::read_to_string(format!("{}.erasures.jsonl", snapshot.display()))
-            .unwrap();
+        let ledger =
+            std::fs::read_to_string(format!("{}.erasures.jsonl", snapshot.display())).unwrap();
         assert_eq!(ledger.lines().count(), 3, "{ledger}");
     }
     for gone in [
