@@ -462,6 +462,7 @@ pub fn run(command: Command, config: Config) -> anyhow::Result<()> {
                     "intact": report.intact,
                     "checked": report.checked,
                     "head_seq": report.head_seq,
+                    "pruned_through_seq": report.pruned_through_seq,
                     "first_broken_seq": report.first_broken_seq,
                     "problem": report.problem,
                     "anchors": anchors,
