@@ -5,6 +5,7 @@ use std::io::BufRead;
 use std::path::PathBuf;
 
 use anyhow::Context;
+use clap::builder::TypedValueParser as _;
 use clap::{Parser, Subcommand};
 
 use crate::accounts::model::{Email, PersonName};
@@ -57,11 +58,25 @@ pub enum Command {
         command: RetentionCommand,
     },
     /// Write a consistent snapshot of the database while it serves, with FILE.manifest.json
-    /// beside it; or, with --verify, check one.
+    /// beside it; with --dir, a new set in DIR and the older ones rotated out; or, with
+    /// --verify, check one.
     Backup {
         /// Where to write the snapshot (must not exist).
-        #[arg(long, value_name = "FILE", required_unless_present = "verify")]
+        #[arg(long, value_name = "FILE", required_unless_present_any = ["verify", "dir"])]
         out: Option<PathBuf>,
+        /// Write `valise-<UTC time>.backup` into DIR with its manifest and the erasure ledger
+        /// (`….erasures.jsonl`); once it verifies, delete the sets beyond the newest --keep.
+        #[arg(long, value_name = "DIR", conflicts_with_all = ["out", "verify"])]
+        dir: Option<PathBuf>,
+        /// How many sets --dir keeps, the new one included.
+        #[arg(
+            long,
+            value_name = "N",
+            env = "VALISE_BACKUP_KEEP",
+            default_value_t = crate::backup::rotation::DEFAULT_KEEP,
+            value_parser = clap::value_parser!(u16).range(1..).map(usize::from),
+        )]
+        keep: usize,
         /// Check a snapshot against its manifest and this binary instead; exits 1 naming what
         /// failed.
         #[arg(long, value_name = "FILE", conflicts_with = "out")]
@@ -289,6 +304,34 @@ pub fn run(command: Command, config: Config) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Backup {
+            dir: Some(dir),
+            keep,
+            ..
+        } => {
+            let r = crate::backup::rotation::take(&config.database_url, &dir, keep)
+                .context("backup failed")?;
+            println!(
+                "backed up {} to {} ({} bytes, schema {}, SHA-256 {}); erasure ledger {} ({} \
+                 entries)",
+                config.database_url.redacted(),
+                r.snapshot.display(),
+                r.manifest.size,
+                r.manifest.schema_version,
+                r.manifest.sha256,
+                r.ledger.display(),
+                r.ledger_entries
+            );
+            for old in &r.removed {
+                println!("rotated out {}", old.display());
+            }
+            println!(
+                "{} backup(s) kept in {} (--keep {keep})",
+                r.kept,
+                dir.display()
+            );
+            Ok(())
+        }
         Command::Backup { out, .. } => {
             let out = out.ok_or_else(|| anyhow::anyhow!("say where: --out FILE"))?;
             let m = crate::backup::take(&config.database_url, &out).context("backup failed")?;
@@ -419,6 +462,7 @@ pub fn run(command: Command, config: Config) -> anyhow::Result<()> {
                     "intact": report.intact,
                     "checked": report.checked,
                     "head_seq": report.head_seq,
+                    "pruned_through_seq": report.pruned_through_seq,
                     "first_broken_seq": report.first_broken_seq,
                     "problem": report.problem,
                     "anchors": anchors,

@@ -121,6 +121,11 @@ pub struct RetentionConfig {
     pub inactive_account_years: i64,
     /// Registrations whose address was not confirmed within this many days are erased.
     pub unconfirmed_account_days: i64,
+    /// Days the audit log keeps an entry (`VALISE_AUDIT_RETENTION_DAYS`).
+    pub audit_days: i64,
+    /// Days a delivered, dead or cancelled webhook delivery stays in the delivery log
+    /// (`VALISE_WEBHOOK_DELIVERY_DAYS`).
+    pub webhook_delivery_days: i64,
 }
 
 impl Default for RetentionConfig {
@@ -130,6 +135,8 @@ impl Default for RetentionConfig {
             accounting_years: 10,
             inactive_account_years: 3,
             unconfirmed_account_days: 7,
+            audit_days: 6 * 365,
+            webhook_delivery_days: 30,
         }
     }
 }
@@ -1027,6 +1034,8 @@ fn retention_from(get: &impl Fn(&str) -> Option<String>) -> Result<RetentionConf
         accounting_years: number(get, "VALISE_ACCOUNTING_YEARS", 10, 1, 30)?,
         inactive_account_years: number(get, "VALISE_INACTIVE_ACCOUNT_YEARS", 3, 1, 30)?,
         unconfirmed_account_days: number(get, "VALISE_UNCONFIRMED_ACCOUNT_DAYS", 7, 1, 365)?,
+        audit_days: number(get, "VALISE_AUDIT_RETENTION_DAYS", 6 * 365, 365, 36_500)?,
+        webhook_delivery_days: number(get, "VALISE_WEBHOOK_DELIVERY_DAYS", 30, 1, 3650)?,
     })
 }
 

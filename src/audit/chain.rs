@@ -65,7 +65,8 @@ pub fn chain_time(at: chrono::NaiveDateTime) -> String {
 /// The outcome of a verification.
 #[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
 #[schema(example = json!({
-    "intact": true, "checked": 4182, "head_seq": 4182, "first_broken_seq": null, "problem": null
+    "intact": true, "checked": 4182, "head_seq": 4182, "pruned_through_seq": 0,
+    "first_broken_seq": null, "problem": null
 }))]
 pub struct VerifyReport {
     /// True when every entry and the chain head check out.
@@ -76,6 +77,10 @@ pub struct VerifyReport {
     /// The sequence number the chain head records (0 while the log is empty).
     #[schema(minimum = 0)]
     pub head_seq: i64,
+    /// Entries up to this one were deleted by retention (the audit period), and the chain is
+    /// checked from the next one on; 0 while none was.
+    #[schema(minimum = 0)]
+    pub pruned_through_seq: i64,
     /// The first entry that does not verify (edited, deleted or reordered); `null` when
     /// intact or when only the tail was cut.
     pub first_broken_seq: Option<i64>,

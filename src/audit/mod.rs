@@ -8,6 +8,7 @@
 //! the chain. [`chain::verify`] recomputes it and reports the first broken entry.
 
 pub mod anchor;
+pub mod base;
 pub mod chain;
 pub mod routes;
 pub mod store;

@@ -2,6 +2,7 @@
 
 use diesel::prelude::*;
 
+use super::base;
 use super::chain::{self, chain_time, Canonical, VerifyReport};
 use super::{Actor, Event};
 use crate::crypto::Crypto;
@@ -26,7 +27,7 @@ pub struct EntryRow {
 
 impl EntryRow {
     /// The chained content of this row; `at` is its [`chain_time`].
-    fn canonical<'a>(&'a self, at: &'a str) -> Canonical<'a> {
+    pub(super) fn canonical<'a>(&'a self, at: &'a str) -> Canonical<'a> {
         Canonical {
             seq: self.seq,
             at,
@@ -105,20 +106,39 @@ pub fn head(conn: &mut DbConnection) -> QueryResult<(i64, Vec<u8>)> {
         .first(conn)
 }
 
-/// Recomputes the whole chain, in batches, and reports the first entry that breaks it.
+/// Recomputes the whole chain, in batches, over one snapshot of the database, and reports
+/// the first entry that breaks it. Entries deleted by retention are not missing: the chain
+/// starts after the signed base ([`super::base`]), whose MAC the first kept entry chains onto.
 pub fn verify(conn: &mut DbConnection, crypto: &Crypto) -> QueryResult<VerifyReport> {
+    crate::db::read_transaction(conn, |conn| verify_snapshot(conn, crypto))
+}
+
+fn verify_snapshot(conn: &mut DbConnection, crypto: &Crypto) -> QueryResult<VerifyReport> {
     const BATCH: i64 = 1000;
     let (head_seq, head_mac) = head(conn)?;
-    let mut prev_mac: Vec<u8> = Vec::new();
-    let mut expected = 1i64;
+    let base = base::read(conn)?;
+    let mut prev_mac: Vec<u8> = base.mac.clone();
+    let mut expected = base.seq + 1;
     let mut checked = 0i64;
     let broken = |seq: i64, checked: i64, problem: String| VerifyReport {
         intact: false,
         checked,
         head_seq,
+        pruned_through_seq: base.seq,
         first_broken_seq: Some(seq),
         problem: Some(problem),
     };
+    if !base.holds(crypto.anchor_key()) {
+        return Ok(broken(
+            base.seq + 1,
+            0,
+            format!(
+                "the record of entries deleted by retention (up to entry {}) is not signed by \
+                 this shop's key",
+                base.seq
+            ),
+        ));
+    }
     loop {
         let rows: Vec<EntryRow> = audit_log::table
             .filter(audit_log::seq.ge(expected))
@@ -165,9 +185,75 @@ pub fn verify(conn: &mut DbConnection, crypto: &Crypto) -> QueryResult<VerifyRep
         intact: true,
         checked,
         head_seq,
+        pruned_through_seq: base.seq,
         first_broken_seq: None,
         problem: None,
     })
+}
+
+/// Entries retention would delete: kept after the base and written before `before`.
+pub fn count_due(conn: &mut DbConnection, before: chrono::NaiveDateTime) -> QueryResult<i64> {
+    let base = base::read(conn)?;
+    audit_log::table
+        .filter(audit_log::seq.gt(base.seq))
+        .filter(audit_log::at.lt(before))
+        .count()
+        .get_result(conn)
+}
+
+/// Deletes up to `limit` of the oldest entries written before `before`, in the caller's
+/// transaction, and moves the base past them. Only a prefix that verifies goes: at an entry
+/// that does not chain (or a base that is not signed) it stops and keeps the evidence, which
+/// `audit verify` then reports. Returns the number deleted.
+pub fn prune(
+    conn: &mut DbConnection,
+    crypto: &Crypto,
+    before: chrono::NaiveDateTime,
+    limit: i64,
+) -> QueryResult<usize> {
+    // Several instances run retention: one prunes at a time.
+    base::lock(conn)?;
+    let base = base::read(conn)?;
+    let key = crypto.audit_key();
+    if !base.holds(crypto.anchor_key()) {
+        log::warn!("audit retention: the chain's base is not signed by this shop's key; nothing deleted (run `valise audit verify`)");
+        return Ok(0);
+    }
+    let rows: Vec<EntryRow> = audit_log::table
+        .filter(audit_log::seq.gt(base.seq))
+        .filter(audit_log::at.lt(before))
+        .order(audit_log::seq.asc())
+        .limit(limit)
+        .select(EntryRow::as_select())
+        .load(conn)?;
+    let mut prev_mac = base.mac.clone();
+    let mut expected = base.seq + 1;
+    let mut last: Option<&EntryRow> = None;
+    for row in &rows {
+        let at = chain_time(row.at);
+        if row.seq != expected || !chain::verify_mac(key, &prev_mac, &row.canonical(&at), &row.mac)
+        {
+            log::warn!(
+                "audit retention: the chain does not verify at entry {expected}; entries from \
+                 there on are kept (run `valise audit verify`)"
+            );
+            break;
+        }
+        prev_mac.clone_from(&row.mac);
+        expected += 1;
+        last = Some(row);
+    }
+    let Some(last) = last else {
+        return Ok(0);
+    };
+    let deleted = diesel::delete(
+        audit_log::table
+            .filter(audit_log::seq.gt(base.seq))
+            .filter(audit_log::seq.le(last.seq)),
+    )
+    .execute(conn)?;
+    base::advance(conn, crypto.anchor_key(), last.seq, last.mac.clone())?;
+    Ok(deleted)
 }
 
 /// Filters for listing entries, newest first.

@@ -12,6 +12,8 @@
 
 pub mod ledger;
 pub mod manifest;
+pub mod registry;
+pub mod rotation;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;

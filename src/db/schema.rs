@@ -117,6 +117,23 @@ diesel::table! {
 }
 
 diesel::table! {
+    audit_base (id) {
+        id -> Integer,
+        seq -> BigInt,
+        mac -> Binary,
+        at -> Timestamp,
+        sig -> Binary,
+    }
+}
+
+diesel::table! {
+    backups (file) {
+        file -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     products (id) {
         id -> Text,
         slug -> Text,
@@ -784,6 +801,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     policy_acceptances,
     audit_log,
     audit_head,
+    audit_base,
+    backups,
     products,
     product_terms,
     variants,

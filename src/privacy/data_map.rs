@@ -228,6 +228,31 @@ pub const CATEGORIES: &[Category] = &[
         visible_to: &["the customer (accesses to their data)", "privacy_officer"],
     },
     Category {
+        id: DataCategory::ErasureLedger,
+        name: "Erasure ledger",
+        personal: false,
+        fields: &[
+            plain("erased subject's id", "erasure_ledger", "subject_id"),
+            plain("when it was erased", "erasure_ledger", "erased_at"),
+        ],
+        purpose: "Shredding again, after a backup is restored, whoever was erased since it was \
+                  taken.",
+        legal_basis: "Legal obligation (GDPR Art. 17(1)): the erasure must outlast backups",
+        visible_to: &["operators (valise erasures export)"],
+    },
+    Category {
+        id: DataCategory::WebhookDeliveries,
+        name: "Integrators' webhook delivery log",
+        personal: false,
+        fields: &[
+            plain("event (ids and statuses only)", "webhook_deliveries", "payload"),
+            plain("attempts, last answer's status code", "webhook_deliveries", "last_status_code"),
+        ],
+        purpose: "Showing integrators what was sent and retrying what failed.",
+        legal_basis: "Not personal data",
+        visible_to: &["admin"],
+    },
+    Category {
         id: DataCategory::ServiceSecrets,
         name: "Integrators' webhook signing secrets",
         personal: false,

@@ -18,7 +18,7 @@ use crate::db::schema::{
     consultations, data_keys, disclosures, documents, documents_due, dsr_codes, dsr_requests,
     erasure_ledger, idempotency_keys, notifications, order_events, order_items, order_shipping,
     order_tax_lines, orders, payment_events, payments, policy_acceptances, products, rate_limits,
-    refresh_tokens, refunds, shipments, users,
+    refresh_tokens, refunds, shipments, users, webhook_deliveries,
 };
 use crate::db::DbConnection;
 use crate::http::error::ApiError;
@@ -64,10 +64,13 @@ pub enum RetentionRule {
     RateLimits,
     AnalyticsRaw,
     AnalyticsSalts,
+    WebhookDeliveries,
+    ErasureLedger,
+    AuditLog,
 }
 
 impl RetentionRule {
-    pub const ALL: [RetentionRule; 18] = [
+    pub const ALL: [RetentionRule; 21] = [
         RetentionRule::OrderPersonal,
         RetentionRule::Accounting,
         RetentionRule::AccountingPeriods,
@@ -86,6 +89,9 @@ impl RetentionRule {
         RetentionRule::RateLimits,
         RetentionRule::AnalyticsRaw,
         RetentionRule::AnalyticsSalts,
+        RetentionRule::WebhookDeliveries,
+        RetentionRule::ErasureLedger,
+        RetentionRule::AuditLog,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -108,6 +114,9 @@ impl RetentionRule {
             RetentionRule::RateLimits => "rate_limits",
             RetentionRule::AnalyticsRaw => "analytics_raw",
             RetentionRule::AnalyticsSalts => "analytics_salts",
+            RetentionRule::WebhookDeliveries => "webhook_deliveries",
+            RetentionRule::ErasureLedger => "erasure_ledger",
+            RetentionRule::AuditLog => "audit_log",
         }
     }
 }
@@ -361,7 +370,99 @@ pub const RULES: &[Rule] = &[
             purge: |conn, ctx, _| crate::analytics::salt::destroy_expired_salts(conn, ctx.now),
         },
     },
+    Rule {
+        name: RetentionRule::WebhookDeliveries,
+        category: DataCategory::WebhookDeliveries,
+        action: "delete delivered, dead-lettered and cancelled webhook deliveries queued and \
+                 last tried longer ago than the configured days",
+        work: Work::Keys {
+            select: finished_deliveries_due,
+            act: |conn, _, ids| {
+                diesel::delete(
+                    webhook_deliveries::table.filter(webhook_deliveries::id.eq_any(ids)),
+                )
+                .execute(conn)?;
+                Ok(())
+            },
+        },
+    },
+    Rule {
+        name: RetentionRule::ErasureLedger,
+        category: DataCategory::ErasureLedger,
+        action: "delete erasure-ledger entries older than a day before the oldest backup kept \
+                 by rotation (none while no rotated backup is recorded), once the subject's \
+                 consent evidence is gone",
+        work: Work::Keys {
+            select: ledger_due,
+            act: |conn, _, ids| {
+                diesel::delete(
+                    erasure_ledger::table.filter(erasure_ledger::subject_id.eq_any(ids)),
+                )
+                .execute(conn)?;
+                Ok(())
+            },
+        },
+    },
+    Rule {
+        name: RetentionRule::AuditLog,
+        category: DataCategory::Audit,
+        action: "delete audit entries older than the audit period, oldest first and only once \
+                 their MACs verify, recording a signed base the rest of the chain verifies from",
+        work: Work::Bulk {
+            count: |conn, ctx| crate::audit::store::count_due(conn, audit_cutoff(ctx)),
+            purge: |conn, ctx, batch| {
+                crate::audit::store::prune(conn, ctx.crypto, audit_cutoff(ctx), batch)
+            },
+        },
+    },
 ];
+
+/// Audit entries written before this are due.
+fn audit_cutoff(ctx: &Ctx<'_>) -> NaiveDateTime {
+    ctx.days_ago(ctx.settings.audit_days)
+}
+
+fn finished_deliveries_due(
+    conn: &mut DbConnection,
+    ctx: &Ctx<'_>,
+    limit: i64,
+) -> QueryResult<Vec<String>> {
+    use crate::delivery::status;
+    let before = ctx.days_ago(ctx.settings.webhook_delivery_days);
+    webhook_deliveries::table
+        .filter(webhook_deliveries::status.eq_any([
+            status::DELIVERED,
+            status::DEAD,
+            status::CANCELLED,
+        ]))
+        .filter(webhook_deliveries::created_at.le(before))
+        .filter(
+            webhook_deliveries::last_attempt_at
+                .is_null()
+                .or(webhook_deliveries::last_attempt_at.le(before)),
+        )
+        .select(webhook_deliveries::id)
+        .limit(limit)
+        .load(conn)
+}
+
+/// Erasures that no backup still kept by rotation predates by less than a day: the oldest
+/// kept snapshot already holds them shredded. A subject whose consent evidence is still kept
+/// stays, since the entry is that evidence's clock ([`consent_evidence_due`]).
+fn ledger_due(conn: &mut DbConnection, _: &Ctx<'_>, limit: i64) -> QueryResult<Vec<String>> {
+    let Some(oldest) = crate::backup::registry::oldest_kept(conn)? else {
+        return Ok(Vec::new());
+    };
+    let evidence = consents::table
+        .filter(consents::subject_id.eq(erasure_ledger::subject_id))
+        .select(consents::id);
+    erasure_ledger::table
+        .filter(erasure_ledger::erased_at.lt(oldest - Duration::days(1)))
+        .filter(diesel::dsl::not(diesel::dsl::exists(evidence)))
+        .select(erasure_ledger::subject_id)
+        .limit(limit)
+        .load(conn)
+}
 
 /// What one rule found and did.
 #[derive(Debug, Clone, Serialize, ToSchema)]

@@ -25,6 +25,10 @@ pub struct Settings {
     pub unconfirmed_account_days: i64,
     /// Raw analytics events.
     pub analytics_raw_days: i64,
+    /// Audit log entries.
+    pub audit_days: i64,
+    /// Finished webhook deliveries.
+    pub webhook_delivery_days: i64,
 }
 
 impl Settings {
@@ -36,12 +40,16 @@ impl Settings {
             inactive_account_years: config.retention.inactive_account_years,
             unconfirmed_account_days: config.retention.unconfirmed_account_days,
             analytics_raw_days: config.analytics.raw_days,
+            audit_days: config.retention.audit_days,
+            webhook_delivery_days: config.retention.webhook_delivery_days,
         }
     }
 }
 
 /// A category of data, by id: those of the data map (`GET /v1/privacy/data-map`), and
 /// `idempotency` (stored answers and throttling windows, kept a day at most).
+/// `webhook_deliveries` is the integrators' delivery log; `erasure_ledger` the subject ids
+/// erased and when, kept for replay into the backups still kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DataCategory {
@@ -57,10 +65,12 @@ pub enum DataCategory {
     ServiceSecrets,
     Analytics,
     Idempotency,
+    WebhookDeliveries,
+    ErasureLedger,
 }
 
 impl DataCategory {
-    pub const ALL: [DataCategory; 12] = [
+    pub const ALL: [DataCategory; 14] = [
         DataCategory::AccountProfile,
         DataCategory::SavedAddresses,
         DataCategory::OrderPersonal,
@@ -73,6 +83,8 @@ impl DataCategory {
         DataCategory::ServiceSecrets,
         DataCategory::Analytics,
         DataCategory::Idempotency,
+        DataCategory::WebhookDeliveries,
+        DataCategory::ErasureLedger,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -89,6 +101,8 @@ impl DataCategory {
             DataCategory::ServiceSecrets => "service_secrets",
             DataCategory::Analytics => "analytics",
             DataCategory::Idempotency => "idempotency",
+            DataCategory::WebhookDeliveries => "webhook_deliveries",
+            DataCategory::ErasureLedger => "erasure_ledger",
         }
     }
 }
@@ -121,6 +135,12 @@ pub enum RetentionStart {
     /// 31 December of the year a document was issued in.
     #[serde(rename = "end of the document's year")]
     EndOfDocumentYear,
+    /// A webhook delivery delivered, dead-lettered or cancelled.
+    #[serde(rename = "delivery finished")]
+    DeliveryFinished,
+    /// The oldest snapshot `valise backup --dir` keeps was taken.
+    #[serde(rename = "oldest kept backup")]
+    OldestKeptBackup,
 }
 
 /// How long something is kept, and from when.
@@ -130,7 +150,7 @@ pub struct Retention {
     /// What starts the clock.
     pub from: RetentionStart,
     /// Days kept after that; `null` when kept with no fixed period (while the account
-    /// exists, or for as long as the log itself).
+    /// exists, or while a kept backup may need it).
     #[schema(minimum = 0)]
     pub days: Option<i64>,
     /// The rule in words.
@@ -202,12 +222,37 @@ pub fn rule(category: DataCategory, s: &Settings) -> Retention {
                 s.analytics_raw_days
             ),
         ),
-        DataCategory::Audit => Retention {
-            from: RetentionStart::Entry,
+        DataCategory::Audit => days(
+            RetentionStart::Entry,
+            s.audit_days,
+            format!(
+                "Ids, field names and purposes only (never values); each entry is kept {} days. \
+                 The oldest are deleted only after their MACs verify, and a signed record of \
+                 the last one deleted keeps the rest of the chain verifiable.",
+                s.audit_days
+            ),
+        ),
+        DataCategory::WebhookDeliveries => days(
+            RetentionStart::DeliveryFinished,
+            s.webhook_delivery_days,
+            format!(
+                "Delivered, dead-lettered and cancelled deliveries leave the delivery log {} \
+                 days after they were queued and last tried; pending ones stay until they \
+                 finish.",
+                s.webhook_delivery_days
+            ),
+        ),
+        DataCategory::ErasureLedger => Retention {
+            from: RetentionStart::OldestKeptBackup,
             days: None,
-            description: "Ids, field names and purposes only (never values); kept whole, since \
-                          the MAC chain proves nothing was removed."
-                .into(),
+            description: format!(
+                "An erased subject's id and time are kept while a backup taken before the \
+                 erasure may still be restored: until a day before the oldest snapshot that \
+                 `valise backup --dir` keeps (the day covers erasures still committing as a \
+                 snapshot starts), and for as long as the subject's consent evidence runs \
+                 ({} years), whose clock it is. With no rotated backup recorded, kept whole.",
+                s.accounting_years
+            ),
         },
         DataCategory::Consultations => days(
             RetentionStart::QuestionAnswered,

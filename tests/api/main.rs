@@ -21,6 +21,7 @@ mod errors;
 mod fake_stripe;
 mod fixtures;
 mod fuzz;
+mod growth;
 mod guest_privacy;
 mod guest_rectification;
 mod health;
