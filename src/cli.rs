@@ -1,8 +1,11 @@
-//! Command-line interface: `valise [serve]`, `migrate`, `openapi`, `admin create`,
-//! `keys rotate`, `audit verify`, `backup`, `restore`, `erasures`.
+//! Command-line interface: `valise [serve]`, `migrate`, `openapi`, `healthcheck`,
+//! `admin create`, `keys rotate`, `audit verify`, `backup`, `restore`, `erasures`.
 
 use std::io::BufRead;
+use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::builder::TypedValueParser as _;
@@ -32,6 +35,16 @@ pub enum Command {
     Migrate,
     /// Print the OpenAPI document (what `openapi/openapi.json` must contain).
     Openapi,
+    /// Ask the running server's readiness probe (`GET /readyz`): exit 0 when it answers 200,
+    /// 1 otherwise. For container health checks; needs no other configuration.
+    Healthcheck {
+        /// The server's VALISE_BIND; a wildcard address (0.0.0.0, [::]) is asked on loopback.
+        #[arg(value_name = "ADDRESS", env = "VALISE_BIND", default_value = crate::config::DEFAULT_BIND)]
+        address: SocketAddr,
+        /// Seconds to wait for the answer.
+        #[arg(long, value_name = "SECONDS", default_value_t = 3)]
+        timeout: u64,
+    },
     /// Staff accounts.
     Admin {
         #[command(subcommand)]
@@ -193,11 +206,30 @@ fn read_password() -> anyhow::Result<String> {
     Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }
 
+/// `valise healthcheck`: prints `ready` and succeeds, or says why not on standard error and
+/// fails (exit 1), as container health checks expect.
+pub fn healthcheck(address: SocketAddr, timeout: u64) -> ExitCode {
+    match crate::http::probe::check_ready(address, Duration::from_secs(timeout.max(1))) {
+        Ok(()) => {
+            println!("ready");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("valise: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// Runs a command that needs the configuration.
 pub fn run(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
         Command::Openapi => {
             print!("{}", crate::startup::spec_json());
+            Ok(())
+        }
+        Command::Healthcheck { address, timeout } => {
+            crate::http::probe::check_ready(address, Duration::from_secs(timeout.max(1)))?;
             Ok(())
         }
         Command::Migrate => {

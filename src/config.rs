@@ -624,11 +624,14 @@ fn bind_from(get: &impl Fn(&str) -> Option<String>) -> Result<SocketAddr, Config
 fn database_from(
     get: &impl Fn(&str) -> Option<String>,
 ) -> Result<(DatabaseUrl, Option<DatabaseUrl>, u32), ConfigError> {
-    let database_url =
-        DatabaseUrl::parse(&get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into()))
-            .map_err(|reason| invalid("DATABASE_URL", reason))?;
+    // The URLs carry the database password, so they may come from files (container secrets).
+    let database_url = DatabaseUrl::parse(
+        &secret_var(get, "DATABASE_URL", "DATABASE_URL_FILE")?
+            .unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
+    )
+    .map_err(|reason| invalid("DATABASE_URL", reason))?;
 
-    let read_database_url = match get("DATABASE_READ_URL") {
+    let read_database_url = match secret_var(get, "DATABASE_READ_URL", "DATABASE_READ_URL_FILE")? {
         None => None,
         Some(raw) => {
             let url = DatabaseUrl::parse(&raw).map_err(|r| invalid("DATABASE_READ_URL", r))?;
@@ -1914,5 +1917,27 @@ mod tests {
         assert_eq!(err.var, "VALISE_PAYMENT_WEBHOOK_SECRET");
         let err = load(&[("VALISE_METRICS_TOKEN_FILE", "/nonexistent/metrics.token")]).unwrap_err();
         assert_eq!(err.var, "VALISE_METRICS_TOKEN_FILE");
+    }
+
+    #[test]
+    fn the_database_url_and_its_password_can_come_from_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("database.url");
+        std::fs::write(&path, "postgres://valise:from-a-file@db:5432/valise\n").unwrap();
+        let path = path.to_string_lossy().into_owned();
+        let c = load(&[("DATABASE_URL_FILE", &path)]).unwrap();
+        assert_eq!(
+            c.database_url.to_env_value(),
+            "postgres://valise:from-a-file@db:5432/valise"
+        );
+
+        let err = load(&[
+            ("DATABASE_URL_FILE", &path),
+            ("DATABASE_URL", "sqlite::memory:"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.var, "DATABASE_URL");
+        let err = load(&[("DATABASE_URL_FILE", "/nonexistent/database.url")]).unwrap_err();
+        assert_eq!(err.var, "DATABASE_URL_FILE");
     }
 }

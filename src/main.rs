@@ -11,10 +11,15 @@ fn main() -> ExitCode {
     #[cfg(unix)]
     rustix::process::umask(rustix::fs::Mode::from_bits_truncate(0o077));
     let command = Cli::parse().command.unwrap_or(Command::Serve);
-    if matches!(command, Command::Openapi) {
-        // Needs no configuration, so it works on any machine (CI, code generators).
-        print!("{}", valise::startup::spec_json());
-        return ExitCode::SUCCESS;
+    match command {
+        Command::Openapi => {
+            // Needs no configuration, so it works on any machine (CI, code generators).
+            print!("{}", valise::startup::spec_json());
+            return ExitCode::SUCCESS;
+        }
+        // Runs beside the server every few seconds: no configuration, no log set-up.
+        Command::Healthcheck { address, timeout } => return cli::healthcheck(address, timeout),
+        _ => {}
     }
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let serves = matches!(command, Command::Serve);

@@ -93,9 +93,35 @@ fn derive(root: &[u8; 32], info: &[u8]) -> Result<hmac::Key, CryptoError> {
 
 impl Crypto {
     /// Loads the master keys and the wrapped root secret (creating it on first start).
+    ///
+    /// Refuses, rather than starting on keys that cannot read the data: a database whose
+    /// root secret exists while the generated development key file does not (the data
+    /// directory was lost, e.g. with a recreated container) gets no new key, and master keys
+    /// that do not open the root secret are named as the wrong keys.
     pub fn init(source: &SecretSource, conn: &mut DbConnection) -> anyhow::Result<Self> {
+        if let SecretSource::Generated(path) = source {
+            if !path.exists() {
+                if let Some(kek_id) = store::system_secret_key_id(conn, ROOT_SECRET)? {
+                    anyhow::bail!(
+                        "this database's keys are sealed under master key {kek_id}, but the \
+                         key file {} does not exist: restore it (keep VALISE_DATA_DIR on a \
+                         volume) or set VALISE_MASTER_KEY or VALISE_MASTER_KEY_FILE to that \
+                         key; a new key would not read the existing data",
+                        path.display()
+                    );
+                }
+            }
+        }
         let keyring = Arc::new(KeyringHandle::load(source)?);
-        let root = store::load_or_create_system_secret(conn, &keyring, ROOT_SECRET)?;
+        let root = store::load_or_create_system_secret(conn, &keyring, ROOT_SECRET).map_err(
+            |e| match e {
+                CryptoError::Integrity | CryptoError::UnknownMasterKey(_) => anyhow::anyhow!(
+                    "the master keys do not open this database's keys ({e}): VALISE_MASTER_KEY \
+                     (or its file) is not the key the data was written with"
+                ),
+                other => other.into(),
+            },
+        )?;
         let derived = Derived {
             index: derive(&root, b"valise blind-index v1")?,
             audit: derive(&root, b"valise audit-chain v1")?,

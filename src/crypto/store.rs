@@ -169,6 +169,18 @@ pub(super) fn shred_many(
     })
 }
 
+/// The master key that wraps the system secret `name`, if the secret exists yet.
+pub(super) fn system_secret_key_id(
+    conn: &mut DbConnection,
+    name: &str,
+) -> QueryResult<Option<String>> {
+    system_keys::table
+        .find(name)
+        .select(system_keys::kek_id)
+        .first(conn)
+        .optional()
+}
+
 /// Loads a wrapped system secret, or creates it. Safe when processes start together: the
 /// loser of the insert race reads the winner's secret.
 pub(super) fn load_or_create_system_secret(

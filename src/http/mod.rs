@@ -11,6 +11,7 @@ pub mod limits;
 pub mod middleware;
 pub mod openapi;
 pub mod pagination;
+pub mod probe;
 pub mod problems;
 pub mod request_id;
 pub mod route_table;

@@ -16,6 +16,7 @@ mod catalog_admin;
 mod catalog_facets;
 mod catalog_plans;
 mod collections;
+mod container;
 mod discounts;
 mod errors;
 mod fake_stripe;
