@@ -227,9 +227,8 @@ pub fn prune(
         .select(EntryRow::as_select())
         .load(conn)?;
     let mut prev_mac = base.mac.clone();
-    let mut expected = base.seq + 1;
     let mut last: Option<&EntryRow> = None;
-    for row in &rows {
+    for (expected, row) in (base.seq + 1..).zip(rows.iter()) {
         let at = chain_time(row.at);
         if row.seq != expected || !chain::verify_mac(key, &prev_mac, &row.canonical(&at), &row.mac)
         {
@@ -240,7 +239,6 @@ pub fn prune(
             break;
         }
         prev_mac.clone_from(&row.mac);
-        expected += 1;
         last = Some(row);
     }
     let Some(last) = last else {
