@@ -41,25 +41,61 @@ fn method_etag(version: i32) -> String {
     format!("\"sm{version}\"")
 }
 
-/// A manager's change recorded in the audit log, in the change's transaction.
-fn audited(
-    conn: &mut DbConnection,
-    crypto: &Crypto,
-    actor: &Actor,
-    action: Action,
-) -> Result<(), ApiError> {
-    audit::record(
-        conn,
-        crypto,
-        actor,
-        &Event {
-            action,
-            subject_id: None,
-            fields: &[],
-            purpose: Purpose::ShopConfiguration,
-        },
-    )?;
-    Ok(())
+/// A manager's write: who makes it (for the audit log, in the write's transaction) and, for
+/// a replacement or a removal, the `If-Match` it was based on.
+struct Edit {
+    actor: Actor,
+    crypto: std::sync::Arc<Crypto>,
+    if_match: Option<String>,
+}
+
+impl Edit {
+    /// A creation: nothing to be based on.
+    fn new(auth: &Auth<min::Manager>, crypto: web::Data<Crypto>) -> Self {
+        Self {
+            actor: Actor::from_principal(&auth.principal, None),
+            crypto: crypto.into_inner(),
+            if_match: None,
+        }
+    }
+
+    /// A replacement or a removal: 428 without `If-Match`.
+    fn guarded(
+        req: &HttpRequest,
+        auth: &Auth<min::Manager>,
+        crypto: web::Data<Crypto>,
+    ) -> Result<Self, ApiError> {
+        let if_match = required_if_match(req)?;
+        Ok(Self {
+            if_match: Some(if_match),
+            ..Self::new(auth, crypto)
+        })
+    }
+
+    /// 412 unless the `If-Match` names `current_etag` (or `*`).
+    fn based_on(&self, current_etag: &str) -> Result<(), ApiError> {
+        if if_match_allows(self.if_match.as_deref(), current_etag) {
+            Ok(())
+        } else {
+            Err(ApiError::PreconditionFailed)
+        }
+    }
+
+    /// Records the change in the audit log (the action and who; no personal data).
+    fn audited(&self, conn: &mut DbConnection, action: Action) -> Result<(), ApiError> {
+        audit::record(
+            conn,
+            &self.crypto,
+            &self.actor,
+            &Event {
+                action,
+                subject_id: None,
+                fields: &[],
+                purpose: Purpose::ShopConfiguration,
+            },
+        )?;
+        Ok(())
+    }
 }
 
 /// The code of a write: the body's on create; on replace the path's, which the body may
@@ -232,15 +268,12 @@ async fn create_carrier(
     body: Json<CarrierInput>,
 ) -> Result<HttpResponse, ApiError> {
     let row = carrier_row(body.into_inner(), None)?;
-    let (actor, crypto) = (
-        Actor::from_principal(&auth.principal, None),
-        crypto.into_inner(),
-    );
+    let edit = Edit::new(&auth, crypto);
     let row = db
         .run(move |conn| {
             write_transaction(conn, |conn| {
                 store::insert_carrier(conn, &row).map_err(|e| conflict_if_taken(e, "carrier"))?;
-                audited(conn, &crypto, &actor, Action::ShippingCarrierCreate)?;
+                edit.audited(conn, Action::ShippingCarrierCreate)?;
                 Ok::<_, ApiError>(row)
             })
         })
@@ -317,21 +350,16 @@ async fn replace_carrier(
     body: Json<CarrierInput>,
 ) -> Result<HttpResponse, ApiError> {
     let row = carrier_row(body.into_inner(), Some(&code.into_inner()))?;
-    let if_match = required_if_match(&req)?;
-    let (actor, crypto) = (
-        Actor::from_principal(&auth.principal, None),
-        crypto.into_inner(),
-    );
+    let edit = Edit::guarded(&req, &auth, crypto)?;
     let row = db
         .run(move |conn| {
             write_transaction(conn, |conn| {
                 let current = store::carrier(conn, &row.code)?.ok_or(ApiError::NotFound)?;
-                if !if_match_allows(Some(&if_match), &carrier_etag(current.version))
-                    || !store::update_carrier(conn, &row, current.version)?
-                {
+                edit.based_on(&carrier_etag(current.version))?;
+                if !store::update_carrier(conn, &row, current.version)? {
                     return Err(ApiError::PreconditionFailed);
                 }
-                audited(conn, &crypto, &actor, Action::ShippingCarrierUpdate)?;
+                edit.audited(conn, Action::ShippingCarrierUpdate)?;
                 store::carrier(conn, &row.code)?.ok_or(ApiError::NotFound)
             })
         })
@@ -372,17 +400,11 @@ async fn delete_carrier(
     code: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let code = code.into_inner();
-    let if_match = required_if_match(&req)?;
-    let (actor, crypto) = (
-        Actor::from_principal(&auth.principal, None),
-        crypto.into_inner(),
-    );
+    let edit = Edit::guarded(&req, &auth, crypto)?;
     db.run(move |conn| {
         write_transaction(conn, |conn| {
             let current = store::carrier(conn, &code)?.ok_or(ApiError::NotFound)?;
-            if !if_match_allows(Some(&if_match), &carrier_etag(current.version)) {
-                return Err(ApiError::PreconditionFailed);
-            }
+            edit.based_on(&carrier_etag(current.version))?;
             if store::methods_of_carrier(conn, &code)? > 0 {
                 return Err(ApiError::conflict(
                     "A shipping method names this carrier; change or remove the method first.",
@@ -391,7 +413,7 @@ async fn delete_carrier(
             if store::delete_carrier(conn, &code, current.version)? == 0 {
                 return Err(ApiError::PreconditionFailed);
             }
-            audited(conn, &crypto, &actor, Action::ShippingCarrierDelete)
+            edit.audited(conn, Action::ShippingCarrierDelete)
         })
     })
     .await?;
@@ -492,16 +514,13 @@ async fn create_method(
     body: Json<MethodInput>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let (actor, crypto) = (
-        Actor::from_principal(&auth.principal, None),
-        crypto.into_inner(),
-    );
+    let edit = Edit::new(&auth, crypto);
     let row = db
         .run(move |conn| {
             write_transaction(conn, |conn| {
                 let row = method_row(conn, body, None)?;
                 store::insert_method(conn, &row).map_err(|e| conflict_if_taken(e, "method"))?;
-                audited(conn, &crypto, &actor, Action::ShippingMethodCreate)?;
+                edit.audited(conn, Action::ShippingMethodCreate)?;
                 Ok::<_, ApiError>(row)
             })
         })
@@ -546,25 +565,19 @@ async fn replace_method(
     body: Json<MethodInput>,
 ) -> Result<HttpResponse, ApiError> {
     let (code, body) = (code.into_inner(), body.into_inner());
-    let if_match = required_if_match(&req)?;
-    let (actor, crypto) = (
-        Actor::from_principal(&auth.principal, None),
-        crypto.into_inner(),
-    );
+    let edit = Edit::guarded(&req, &auth, crypto)?;
     let row = db
         .run(move |conn| {
             write_transaction(conn, |conn| {
                 let existing = store::method(conn, &code)?.ok_or(ApiError::NotFound)?;
                 let mut row = method_row(conn, body, Some(&existing.code))?;
-                if !if_match_allows(Some(&if_match), &method_etag(existing.version)) {
-                    return Err(ApiError::PreconditionFailed);
-                }
+                edit.based_on(&method_etag(existing.version))?;
                 row.created_at = existing.created_at;
                 row.version = existing.version + 1;
                 if !store::replace_method(conn, &row, existing.version)? {
                     return Err(ApiError::PreconditionFailed);
                 }
-                audited(conn, &crypto, &actor, Action::ShippingMethodUpdate)?;
+                edit.audited(conn, Action::ShippingMethodUpdate)?;
                 Ok::<_, ApiError>(row)
             })
         })
@@ -603,20 +616,15 @@ async fn delete_method(
     code: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let code = code.into_inner();
-    let if_match = required_if_match(&req)?;
-    let (actor, crypto) = (
-        Actor::from_principal(&auth.principal, None),
-        crypto.into_inner(),
-    );
+    let edit = Edit::guarded(&req, &auth, crypto)?;
     db.run(move |conn| {
         write_transaction(conn, |conn| {
             let current = store::method(conn, &code)?.ok_or(ApiError::NotFound)?;
-            if !if_match_allows(Some(&if_match), &method_etag(current.version))
-                || store::delete_method(conn, &code, current.version)? == 0
-            {
+            edit.based_on(&method_etag(current.version))?;
+            if store::delete_method(conn, &code, current.version)? == 0 {
                 return Err(ApiError::PreconditionFailed);
             }
-            audited(conn, &crypto, &actor, Action::ShippingMethodDelete)
+            edit.audited(conn, Action::ShippingMethodDelete)
         })
     })
     .await?;
