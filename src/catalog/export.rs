@@ -42,8 +42,22 @@ pub const COLUMNS: [&str; 24] = [
     "color",
     "variant_price",
     "available",
-    "variant_images",
+    IMAGES,
 ];
+
+/// Columns for reading only: the import ignores them.
+pub const READ_ONLY: [&str; 3] = ["product_id", "product_status", "variant_id"];
+
+/// The pictures column, the one an import may leave out: a file without it leaves every
+/// variant's pictures as they are.
+pub const IMAGES: &str = "variant_images";
+
+/// The columns an import needs: all but the read-only ones and the pictures.
+pub fn required_on_import() -> impl Iterator<Item = &'static str> {
+    COLUMNS
+        .into_iter()
+        .filter(|c| *c != IMAGES && !READ_ONLY.contains(c))
+}
 
 /// Where the stream stands: the shop's currency and the last row sent, as (slug, SKU).
 /// SKUs are unique, so the pair orders every row.

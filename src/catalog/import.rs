@@ -12,6 +12,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::editing;
+use super::export::{required_on_import, IMAGES};
 use super::model::{
     images_from_text, Dimensions, Feature, Material, NewProduct, NewVariant, ProductPatch, Style,
     VariantImages, VariantPatch, Wheels,
@@ -24,30 +25,6 @@ use crate::http::csv::unguard;
 use crate::http::error::{ApiError, FieldError};
 use crate::invalid::Invalid;
 use crate::money::Currency;
-
-/// Columns the import needs.
-const REQUIRED: [&str; 20] = [
-    "slug",
-    "name",
-    "brand",
-    "description",
-    "style",
-    "material",
-    "wheels",
-    "features",
-    "warranty_years",
-    "images",
-    "height_cm",
-    "width_cm",
-    "depth_cm",
-    "weight_g",
-    "capacity_l",
-    "price",
-    "sku",
-    "color",
-    "variant_price",
-    "available",
-];
 
 /// What to do when some rows are invalid.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, Serialize, ToSchema)]
@@ -112,10 +89,6 @@ pub struct ImportReport {
     pub rejected: Vec<RowError>,
 }
 
-/// The column of a variant's pictures. Optional: a file without it leaves the pictures of
-/// the variants it names as they are (and adds new ones without pictures).
-const IMAGES: &str = "variant_images";
-
 /// One data row, parsed and checked by the edit rules.
 struct Row {
     number: usize,
@@ -134,7 +107,7 @@ fn read(text: &[u8], currency: Currency) -> Result<Vec<Result<Row, Vec<RowError>
         .map_err(|e| RowError::new(1, "row", format!("not CSV: {}", reason(&e))))?
         .clone();
     let at: HashMap<&str, usize> = header.iter().enumerate().map(|(i, h)| (h, i)).collect();
-    for name in REQUIRED {
+    for name in required_on_import() {
         if !at.contains_key(name) {
             return Err(RowError::new(1, name, "missing column"));
         }
