@@ -126,6 +126,9 @@ pub struct RetentionConfig {
     /// Days a delivered, dead or cancelled webhook delivery stays in the delivery log
     /// (`VALISE_WEBHOOK_DELIVERY_DAYS`).
     pub webhook_delivery_days: i64,
+    /// Days a sent (or never-to-be-sent) notification stays in the outbox and the inbox
+    /// (`VALISE_NOTIFICATION_DAYS`).
+    pub notification_days: i64,
 }
 
 impl Default for RetentionConfig {
@@ -137,6 +140,7 @@ impl Default for RetentionConfig {
             unconfirmed_account_days: 7,
             audit_days: 6 * 365,
             webhook_delivery_days: 30,
+            notification_days: 365,
         }
     }
 }
@@ -1039,6 +1043,7 @@ fn retention_from(get: &impl Fn(&str) -> Option<String>) -> Result<RetentionConf
         unconfirmed_account_days: number(get, "VALISE_UNCONFIRMED_ACCOUNT_DAYS", 7, 1, 365)?,
         audit_days: number(get, "VALISE_AUDIT_RETENTION_DAYS", 6 * 365, 365, 36_500)?,
         webhook_delivery_days: number(get, "VALISE_WEBHOOK_DELIVERY_DAYS", 30, 1, 3650)?,
+        notification_days: number(get, "VALISE_NOTIFICATION_DAYS", 365, 30, 3650)?,
     })
 }
 

@@ -253,6 +253,22 @@ pub const CATEGORIES: &[Category] = &[
         visible_to: &["admin"],
     },
     Category {
+        id: DataCategory::Notifications,
+        name: "Notices to customers (outbox and inbox)",
+        personal: true,
+        fields: &[
+            plain("recipient account", "notifications", "recipient_user_id"),
+            plain("order", "notifications", "order_id"),
+            plain("kind", "notifications", "kind"),
+            plain("notice (ids, statuses, amounts; codes and addresses travel sealed)", "notifications", "payload"),
+            plain("sent, read, attempts", "notifications", "status"),
+        ],
+        purpose: "Order status updates and policy revision notices, as the privacy policy \
+                  promises; account mails (confirmation, password reset).",
+        legal_basis: "Contract (GDPR Art. 6(1)(b)); policy notices: legal obligation",
+        visible_to: &["the customer (inbox)", "manager+ (the outbox)"],
+    },
+    Category {
         id: DataCategory::ServiceSecrets,
         name: "Integrators' webhook signing secrets",
         personal: false,

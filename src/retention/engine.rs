@@ -65,12 +65,13 @@ pub enum RetentionRule {
     AnalyticsRaw,
     AnalyticsSalts,
     WebhookDeliveries,
+    Notifications,
     ErasureLedger,
     AuditLog,
 }
 
 impl RetentionRule {
-    pub const ALL: [RetentionRule; 21] = [
+    pub const ALL: [RetentionRule; 22] = [
         RetentionRule::OrderPersonal,
         RetentionRule::Accounting,
         RetentionRule::AccountingPeriods,
@@ -90,6 +91,7 @@ impl RetentionRule {
         RetentionRule::AnalyticsRaw,
         RetentionRule::AnalyticsSalts,
         RetentionRule::WebhookDeliveries,
+        RetentionRule::Notifications,
         RetentionRule::ErasureLedger,
         RetentionRule::AuditLog,
     ];
@@ -115,6 +117,7 @@ impl RetentionRule {
             RetentionRule::AnalyticsRaw => "analytics_raw",
             RetentionRule::AnalyticsSalts => "analytics_salts",
             RetentionRule::WebhookDeliveries => "webhook_deliveries",
+            RetentionRule::Notifications => "notifications",
             RetentionRule::ErasureLedger => "erasure_ledger",
             RetentionRule::AuditLog => "audit_log",
         }
@@ -387,6 +390,20 @@ pub const RULES: &[Rule] = &[
         },
     },
     Rule {
+        name: RetentionRule::Notifications,
+        category: DataCategory::Notifications,
+        action: "delete sent, dead-lettered and suppressed notifications queued and last \
+                 tried longer ago than the configured days",
+        work: Work::Keys {
+            select: finished_notifications_due,
+            act: |conn, _, ids| {
+                diesel::delete(notifications::table.filter(notifications::id.eq_any(ids)))
+                    .execute(conn)?;
+                Ok(())
+            },
+        },
+    },
+    Rule {
         name: RetentionRule::ErasureLedger,
         category: DataCategory::ErasureLedger,
         action: "delete erasure-ledger entries older than a day before the oldest backup kept \
@@ -442,6 +459,26 @@ fn finished_deliveries_due(
                 .or(webhook_deliveries::last_attempt_at.le(before)),
         )
         .select(webhook_deliveries::id)
+        .limit(limit)
+        .load(conn)
+}
+
+fn finished_notifications_due(
+    conn: &mut DbConnection,
+    ctx: &Ctx<'_>,
+    limit: i64,
+) -> QueryResult<Vec<String>> {
+    use crate::delivery::status;
+    let before = ctx.days_ago(ctx.settings.notification_days);
+    notifications::table
+        .filter(notifications::status.eq_any([status::DELIVERED, status::DEAD, status::SUPPRESSED]))
+        .filter(notifications::created_at.le(before))
+        .filter(
+            notifications::last_attempt_at
+                .is_null()
+                .or(notifications::last_attempt_at.le(before)),
+        )
+        .select(notifications::id)
         .limit(limit)
         .load(conn)
 }

@@ -29,6 +29,8 @@ pub struct Settings {
     pub audit_days: i64,
     /// Finished webhook deliveries.
     pub webhook_delivery_days: i64,
+    /// Sent, dead-lettered and suppressed notifications.
+    pub notification_days: i64,
 }
 
 impl Settings {
@@ -42,6 +44,7 @@ impl Settings {
             analytics_raw_days: config.analytics.raw_days,
             audit_days: config.retention.audit_days,
             webhook_delivery_days: config.retention.webhook_delivery_days,
+            notification_days: config.retention.notification_days,
         }
     }
 }
@@ -66,11 +69,12 @@ pub enum DataCategory {
     Analytics,
     Idempotency,
     WebhookDeliveries,
+    Notifications,
     ErasureLedger,
 }
 
 impl DataCategory {
-    pub const ALL: [DataCategory; 14] = [
+    pub const ALL: [DataCategory; 15] = [
         DataCategory::AccountProfile,
         DataCategory::SavedAddresses,
         DataCategory::OrderPersonal,
@@ -84,6 +88,7 @@ impl DataCategory {
         DataCategory::Analytics,
         DataCategory::Idempotency,
         DataCategory::WebhookDeliveries,
+        DataCategory::Notifications,
         DataCategory::ErasureLedger,
     ];
 
@@ -102,6 +107,7 @@ impl DataCategory {
             DataCategory::Analytics => "analytics",
             DataCategory::Idempotency => "idempotency",
             DataCategory::WebhookDeliveries => "webhook_deliveries",
+            DataCategory::Notifications => "notifications",
             DataCategory::ErasureLedger => "erasure_ledger",
         }
     }
@@ -135,7 +141,8 @@ pub enum RetentionStart {
     /// 31 December of the year a document was issued in.
     #[serde(rename = "end of the document's year")]
     EndOfDocumentYear,
-    /// A webhook delivery delivered, dead-lettered or cancelled.
+    /// A webhook delivery or a notification delivered, dead-lettered, cancelled or
+    /// suppressed.
     #[serde(rename = "delivery finished")]
     DeliveryFinished,
     /// The oldest snapshot `valise backup --dir` keeps was taken.
@@ -240,6 +247,17 @@ pub fn rule(category: DataCategory, s: &Settings) -> Retention {
                  days after they were queued and last tried; pending ones stay until they \
                  finish.",
                 s.webhook_delivery_days
+            ),
+        ),
+        DataCategory::Notifications => days(
+            RetentionStart::DeliveryFinished,
+            s.notification_days,
+            format!(
+                "Notices (order updates, policy revisions, account mails) leave the outbox \
+                 and the customer's inbox {} days after they were queued and last tried, once \
+                 sent, dead-lettered or suppressed; an order's go earlier with its personal \
+                 data, an account's with the account.",
+                s.notification_days
             ),
         ),
         DataCategory::ErasureLedger => Retention {

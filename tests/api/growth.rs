@@ -261,6 +261,87 @@ async fn finished_webhook_deliveries_leave_the_log_after_their_period() {
     assert_eq!(handled(&run_at(&app, now).await, "webhook_deliveries"), 0);
 }
 
+#[actix_web::test]
+async fn finished_notifications_leave_the_outbox_and_the_inbox_after_their_period() {
+    use valise::db::schema::notifications;
+    let app = TestApp::spawn().await;
+    let customer = app.customer(&unique_email("notices"), "Ada Lovelace").await;
+    let now = valise::db::now();
+    let days = app.config.retention.notification_days;
+    let old = now - Duration::days(days + 1);
+    let recent = now - Duration::days(days - 1);
+    // (id, status, created, last tried): the inbox shows every one of them until retention.
+    let rows = [
+        ("ntf_old_delivered", "delivered", old, Some(old)),
+        ("ntf_old_dead", "dead", old, Some(old)),
+        ("ntf_old_pending", "pending", old, Some(old)),
+        ("ntf_recent_delivered", "delivered", recent, Some(recent)),
+        ("ntf_old_but_retried_lately", "dead", old, Some(recent)),
+    ];
+    let user_id = customer.user_id.clone();
+    app.query(move |conn| {
+        for (id, status, created, tried) in rows {
+            diesel::insert_into(notifications::table)
+                .values((
+                    notifications::id.eq(id),
+                    notifications::recipient_user_id.eq(&user_id),
+                    notifications::kind.eq("policy.revised"),
+                    notifications::payload.eq(r#"{"version":2}"#),
+                    notifications::status.eq(status),
+                    notifications::attempts.eq(1),
+                    // Never due while the test runs: the worker leaves the pending one alone.
+                    notifications::next_attempt_at.eq(now + Duration::days(365)),
+                    notifications::last_attempt_at.eq(tried),
+                    notifications::created_at.eq(created),
+                ))
+                .execute(conn)?;
+        }
+        Ok::<_, anyhow::Error>(())
+    })
+    .await;
+    let inbox = || async {
+        let body = json_of(
+            app.get_as("/v1/me/notifications?limit=50", &customer).await,
+            StatusCode::OK,
+        )
+        .await;
+        let mut ids: Vec<String> = body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["id"].as_str().unwrap().to_owned())
+            .collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(inbox().await.len(), 5);
+    let report = run_at(&app, now).await;
+    assert_eq!(handled(&report, "notifications"), 2, "{report:?}");
+    assert_eq!(
+        inbox().await,
+        [
+            "ntf_old_but_retried_lately",
+            "ntf_old_pending",
+            "ntf_recent_delivered"
+        ]
+    );
+    assert_eq!(handled(&run_at(&app, now).await, "notifications"), 0);
+    // The data map says so.
+    let map = json_of(app.get("/v1/privacy/data-map").await, StatusCode::OK).await;
+    let category = map["categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "notifications")
+        .cloned()
+        .expect("a notifications category");
+    assert_eq!(category["retention"]["days"], days);
+    assert_eq!(
+        category["enforced_by"],
+        serde_json::json!(["notifications"])
+    );
+}
+
 /// Snapshot files (`valise-*.backup`) in `dir`, sorted.
 fn sets(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
