@@ -33,29 +33,43 @@ impl CachedRead {
         T: serde::Serialize,
         F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
     {
-        let rendered = match self.cache.get(self.version, &key) {
-            Some(rendered) => rendered,
-            None => {
-                let rendered = self
-                    .db
-                    .0
-                    .run(move |conn| {
-                        let value = render(conn)?;
-                        serde_json::to_vec(&value)
-                            .map(|b| Rendered::new(Bytes::from(b)))
-                            .map_err(|e| ApiError::Internal(e.into()))
-                    })
-                    .await?;
-                self.cache.put(self.version, key, rendered.clone());
-                rendered
-            }
-        };
-        Ok(json_bytes_with_etag(
-            &self.req,
-            rendered.body,
-            &rendered.etag,
-            PUBLIC_SHORT,
-        ))
+        match self.hit(&key) {
+            Some(response) => Ok(response),
+            None => self.render(key, render).await,
+        }
+    }
+
+    /// The answer cached under `key`, without rendering anything: for a read that looks in
+    /// the cache before it parses its request. `None` obliges the caller to [`Self::render`]
+    /// it (of the requests finding an entry stale, the first is the one that refreshes it).
+    pub fn hit(&self, key: &str) -> Option<HttpResponse> {
+        self.cache
+            .get(self.version, key)
+            .map(|rendered| self.respond(rendered))
+    }
+
+    /// Renders `key` with `render`, caches it and answers it, after [`Self::hit`] missed.
+    pub async fn render<T, F>(self, key: String, render: F) -> Result<HttpResponse, ApiError>
+    where
+        T: serde::Serialize,
+        F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+    {
+        let rendered = self
+            .db
+            .0
+            .run(move |conn| {
+                let value = render(conn)?;
+                serde_json::to_vec(&value)
+                    .map(|b| Rendered::new(Bytes::from(b)))
+                    .map_err(|e| ApiError::Internal(e.into()))
+            })
+            .await?;
+        self.cache.put(self.version, key, rendered.clone());
+        Ok(self.respond(rendered))
+    }
+
+    fn respond(&self, rendered: Rendered) -> HttpResponse {
+        json_bytes_with_etag(&self.req, rendered.body, &rendered.etag, PUBLIC_SHORT)
     }
 }
 

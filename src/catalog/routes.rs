@@ -10,6 +10,7 @@ use super::model::{
 };
 use super::store::{self, After, Filter, Sort};
 use crate::config::Shop;
+use crate::db::DbConnection;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::parse_query;
 use crate::http::pagination::{encode_cursor, PageQuery};
@@ -96,6 +97,9 @@ pub struct ListRepeated {
 
 /// Most values one repeatable filter takes.
 const MAX_REPEATS: usize = 20;
+
+/// Longest query string a listing is cached under as it is (see [`list`]).
+const EXACT_KEY_MAX: usize = 256;
 
 impl ListRepeated {
     /// Takes the repeatable parameters out of a query string; answers them with the rest,
@@ -252,6 +256,14 @@ async fn list(
     read: CachedRead,
     shop: web::Data<Shop>,
 ) -> Result<HttpResponse, ApiError> {
+    // A repeated request is answered before its query string is parsed again: that string
+    // names the answer exactly (it was valid when the answer was cached). A long one is
+    // cached under its parsed form instead, so that keys stay small.
+    let exact = (req.query_string().len() <= EXACT_KEY_MAX)
+        .then(|| format!("products?{}", req.query_string()));
+    if let Some(hit) = exact.as_deref().and_then(|key| read.hit(key)) {
+        return Ok(hit);
+    }
     let (repeated, rest) = ListRepeated::split(req.query_string())?;
     let query: ListQuery = parse_query(&rest)?;
     let with_facets = query.facets.unwrap_or(false);
@@ -264,23 +276,27 @@ async fn list(
             ApiError::validation("cursor", "is not a cursor returned by this listing")
         })?),
     };
-    let mut key = String::with_capacity(48);
-    key.push_str(sort.as_str());
-    key.push('|');
-    key.push_str(itoa::Buffer::new().format(page.limit));
-    key.push_str(if with_facets { "|facets|" } else { "|" });
-    if let Some(after) = &after {
-        key.push_str(itoa::Buffer::new().format(after.value));
-        key.push(':');
-        key.push_str(itoa::Buffer::new().format(after.id.len()));
-        key.push(':');
-        key.push_str(&after.id);
+    let checked_already = exact.is_some();
+    let key = exact.unwrap_or_else(|| {
+        let mut key = String::with_capacity(48);
+        key.push_str(sort.as_str());
         key.push('|');
-    }
-    filter.write_key(&mut key);
+        key.push_str(itoa::Buffer::new().format(page.limit));
+        key.push_str(if with_facets { "|facets|" } else { "|" });
+        if let Some(after) = &after {
+            key.push_str(itoa::Buffer::new().format(after.value));
+            key.push(':');
+            key.push_str(itoa::Buffer::new().format(after.id.len()));
+            key.push(':');
+            key.push_str(&after.id);
+            key.push('|');
+        }
+        filter.write_key(&mut key);
+        key
+    });
     let limit = page.limit as usize;
     let currency = shop.currency.code();
-    read.json(key, move |conn| {
+    let render = move |conn: &mut DbConnection| {
         let mut rows = store::list(conn, &filter, sort, after.as_ref(), limit as i64 + 1)?;
         let next_cursor = (rows.len() > limit)
             .then(|| {
@@ -305,8 +321,13 @@ async fn list(
             next_cursor,
             facets,
         })
-    })
-    .await
+    };
+    if checked_already {
+        // `hit` missed just now: render without asking the cache again.
+        read.render(key, render).await
+    } else {
+        read.json(key, render).await
+    }
 }
 
 /// One product.

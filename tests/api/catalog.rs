@@ -425,3 +425,77 @@ async fn a_read_replica_serves_the_catalogue_when_configured() {
         StatusCode::OK
     );
 }
+
+/// The slugs of a listing answer, in order.
+fn listed(body: &Value) -> Vec<String> {
+    body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["slug"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[actix_web::test]
+async fn a_listing_is_cached_by_its_exact_query_and_still_follows_the_catalogue() {
+    let app = TestApp::spawn().await;
+    let manager = known_catalogue(&app).await;
+    let get = |path: String| {
+        let app = &app;
+        async move {
+            let response = app.get(&path).await;
+            assert_eq!(response.status(), StatusCode::OK, "{path}");
+            let etag = response.headers()["etag"].to_str().unwrap().to_owned();
+            (etag, response.json::<Value>().await.unwrap())
+        }
+    };
+    let exact = "/v1/products?size_class=cabin&sort=price&limit=10".to_owned();
+    let (etag, first) = get(exact.clone()).await;
+    let cabins = listed(&first);
+    assert!(cabins.len() >= 2, "{cabins:?}");
+    // The same string again is the cached answer; the same filter spelt in another order is
+    // rendered under its own key and says the same.
+    assert_eq!(get(exact.clone()).await, (etag.clone(), first.clone()));
+    let reordered = "/v1/products?limit=10&sort=price&size_class=cabin".to_owned();
+    assert_eq!(get(reordered).await.1, first);
+    // A query string too long to be a key as it is (twenty brands) is cached by its parsed
+    // form: answered, and answered the same way again.
+    let brands: String = (0..20).map(|i| format!("&brand=Nobrand{i:02}")).collect();
+    let long = format!("/v1/products?size_class=cabin&sort=price&limit=10{brands}");
+    assert!(long.len() > 300);
+    let (long_etag, long_body) = get(long.clone()).await;
+    assert_eq!(listed(&long_body), Vec::<String>::new());
+    assert_eq!(get(long).await.0, long_etag);
+    // An invalid query is refused, whatever was cached before it.
+    assert_problem(
+        app.get("/v1/products?size_class=cabin&sort=price&limit=0")
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation-failed",
+    )
+    .await;
+    // A catalogue change reaches the exact key too: the cheapest cabin case leaves.
+    let cheapest = json_of(
+        app.get(&format!("/v1/products/{}", cabins[0])).await,
+        StatusCode::OK,
+    )
+    .await;
+    let id = cheapest["id"].as_str().unwrap().to_owned();
+    let response = app
+        .authed(
+            Method::DELETE,
+            &format!("/v1/admin/products/{id}"),
+            &manager,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "{}", response.status());
+    assert!(
+        eventually(std::time::Duration::from_secs(5), || async {
+            listed(&get(exact.clone()).await.1) == cabins[1..]
+        })
+        .await,
+        "the archived product left the cached listing"
+    );
+}
