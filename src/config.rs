@@ -201,8 +201,12 @@ pub struct AnalyticsConfig {
     pub raw_days: i64,
     /// How often each instance rolls raw events up into the daily aggregates.
     pub rollup_interval: Duration,
-    /// Event batches one client address may send per minute.
+    /// Event batches one client address may send per minute (per instance).
     pub batches_per_minute: i32,
+    /// How often each instance writes the events it buffered.
+    pub flush_interval: Duration,
+    /// The most events an instance holds unwritten; beyond, batches are refused (503).
+    pub buffer_events: usize,
 }
 
 impl Default for AnalyticsConfig {
@@ -212,6 +216,8 @@ impl Default for AnalyticsConfig {
             raw_days: 30,
             rollup_interval: Duration::from_secs(60),
             batches_per_minute: 120,
+            flush_interval: Duration::from_millis(100),
+            buffer_events: 100_000,
         }
     }
 }
@@ -1295,6 +1301,17 @@ fn analytics_from(get: &impl Fn(&str) -> Option<String>) -> Result<AnalyticsConf
             100_000,
         )?)
         .unwrap_or(120),
+        flush_interval: Duration::from_millis(
+            number(get, "VALISE_ANALYTICS_FLUSH_MS", 100, 10, 60_000)?.unsigned_abs(),
+        ),
+        buffer_events: usize::try_from(number(
+            get,
+            "VALISE_ANALYTICS_BUFFER_EVENTS",
+            100_000,
+            100,
+            10_000_000,
+        )?)
+        .unwrap_or(100_000),
     })
 }
 
@@ -1517,6 +1534,26 @@ mod tests {
         assert_eq!(err.var, "VALISE_ANALYTICS_MIN_VISITORS");
         let c = load(&[("VALISE_ANALYTICS_MIN_VISITORS", "10")]).unwrap();
         assert_eq!(c.analytics.min_visitors, 10);
+    }
+
+    #[test]
+    fn the_analytics_buffer_is_bounded_and_flushed_often() {
+        let c = load(&[]).unwrap();
+        assert_eq!(c.analytics.flush_interval, Duration::from_millis(100));
+        assert_eq!(c.analytics.buffer_events, 100_000);
+        for (var, value) in [
+            ("VALISE_ANALYTICS_FLUSH_MS", "0"),
+            ("VALISE_ANALYTICS_BUFFER_EVENTS", "10"),
+        ] {
+            assert_eq!(load(&[(var, value)]).unwrap_err().var, var);
+        }
+        let c = load(&[
+            ("VALISE_ANALYTICS_FLUSH_MS", "60000"),
+            ("VALISE_ANALYTICS_BUFFER_EVENTS", "500"),
+        ])
+        .unwrap();
+        assert_eq!(c.analytics.flush_interval, Duration::from_secs(60));
+        assert_eq!(c.analytics.buffer_events, 500);
     }
 
     #[test]

@@ -204,6 +204,8 @@ pub struct Application {
     server: Server,
     /// Background tasks, aborted when the server stops.
     workers: Vec<actix_web::rt::task::JoinHandle<()>>,
+    /// Analytics events accepted and not yet written: flushed when the server stops.
+    ingest: web::Data<analytics::Ingest>,
 }
 
 struct SpecJson(Bytes);
@@ -245,6 +247,11 @@ impl Application {
             None => db.clone(),
         }));
         let metrics = web::Data::new(Metrics::new(pools).context("registering metrics")?);
+        let ingest = web::Data::new(analytics::Ingest::new(
+            analytics_settings.ingest_limit(),
+            config.analytics.buffer_events,
+            metrics.analytics_ingest(),
+        ));
         let metrics_access = web::Data::new(MetricsAccess::from_config(&config)?);
         if config.metrics_token.is_none() && config.environment == Environment::Production {
             log::info!("GET /metrics answers admins only: set VALISE_METRICS_TOKEN for a scraper");
@@ -267,6 +274,7 @@ impl Application {
             versions: &versions,
             retention: retention_settings.get_ref(),
             metrics: &metrics,
+            analytics: &ingest,
         })?;
 
         let spec = spec();
@@ -281,6 +289,7 @@ impl Application {
             serde_json::to_vec(&spec).context("serializing the OpenAPI document")?,
         )));
         let app_db = db.clone();
+        let app_ingest = ingest.clone();
         let db = web::Data::new(db);
         let cors_origins = config.cors_origins.clone();
 
@@ -299,6 +308,7 @@ impl Application {
                 .app_data(shop.clone())
                 .app_data(retention_settings.clone())
                 .app_data(analytics_settings.clone())
+                .app_data(ingest.clone())
                 .app_data(response_cache.clone())
                 .app_data(catalog_db.clone())
                 .app_data(trusted_proxies.clone())
@@ -350,6 +360,7 @@ impl Application {
             crypto: app_crypto,
             server,
             workers,
+            ingest: app_ingest,
         })
     }
 
@@ -367,6 +378,11 @@ impl Application {
         self.crypto.clone()
     }
 
+    /// The analytics buffer (tests flush it to see what was accepted).
+    pub fn analytics_ingest(&self) -> std::sync::Arc<analytics::Ingest> {
+        self.ingest.clone().into_inner()
+    }
+
     pub fn handle(&self) -> actix_web::dev::ServerHandle {
         self.server.handle()
     }
@@ -374,6 +390,16 @@ impl Application {
     /// Serves until the server is stopped (by a signal or through [`Self::handle`]).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
+        // The requests are done: write what they left in the analytics buffer, then stop
+        // the loops (the flusher may be writing a group: the flush waits for it).
+        match self.ingest.flush(&self.db).await {
+            Ok(0) => {}
+            Ok(written) => log::info!("wrote {written} buffered analytics event(s) at stop"),
+            Err(e) => log::error!(
+                "{} buffered analytics event(s) lost at stop: {e}",
+                self.ingest.buffered()
+            ),
+        }
         for worker in &self.workers {
             worker.abort();
         }

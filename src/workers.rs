@@ -1,6 +1,6 @@
 //! Every background loop of `serve`, started in one place: the version watcher, order expiry
 //! and closing, erasures, the policy-notice resumer, outgoing deliveries, retention, the
-//! analytics roll-up and the audit anchor. Every instance runs them all; each is safe with
+//! analytics flusher and roll-up, and the audit anchor. Every instance runs them all; each is safe with
 //! several processes on one database.
 //!
 //! This is also where the rooms meet the delivery worker: each room that sends notifications
@@ -31,6 +31,7 @@ pub struct Context<'a> {
     pub versions: &'a web::Data<Versions>,
     pub retention: &'a retention::Settings,
     pub metrics: &'a web::Data<Metrics>,
+    pub analytics: &'a web::Data<analytics::Ingest>,
 }
 
 /// Whom each kind of notification is written to, by the room that owns it.
@@ -60,6 +61,7 @@ pub fn spawn_all(cx: Context<'_>) -> anyhow::Result<Vec<JoinHandle<()>>> {
         versions,
         retention,
         metrics,
+        analytics: ingest,
     } = cx;
     Ok(vec![
         versions::spawn_watcher(db.clone(), versions.clone()),
@@ -99,7 +101,16 @@ pub fn spawn_all(cx: Context<'_>) -> anyhow::Result<Vec<JoinHandle<()>>> {
             retention.clone(),
             metrics.clone(),
         ),
-        analytics::spawn(db.clone(), config.analytics.rollup_interval),
+        analytics::ingest::spawn_flusher(
+            ingest.clone().into_inner(),
+            db.clone(),
+            config.analytics.flush_interval,
+        ),
+        analytics::spawn(
+            db.clone(),
+            ingest.clone().into_inner(),
+            config.analytics.rollup_interval,
+        ),
         audit::anchor::spawn(
             db.clone(),
             crypto.clone(),

@@ -5,12 +5,16 @@
 //!   `GET /v1/admin/analytics/{report}` (manager+).
 //! - [`model`]: what an event may carry and how paths are templated; [`report`]: periods,
 //!   the k threshold, report shapes.
-//! - [`salt`]: the day salts behind visitor hashes, and their destruction.
+//! - [`ingest`]: the per-instance rate limit, the cached day salts and the buffer a
+//!   background task writes in groups; [`limiter`]: the in-memory limit per client address.
+//! - [`salt`]: the day salts behind visitor hashes, their cache, and their destruction.
 //! - [`store`]: storing batches, purging raw events ([`store::purge_raw_events`], for the
 //!   retention engine); [`rollup`]: daily aggregates and products' popularity;
 //!   [`queries`]: reports from the aggregates.
 //! - [`spawn`]: the worker inside `serve` that rolls up and destroys expired salts.
 
+pub mod ingest;
+pub mod limiter;
 pub mod model;
 pub mod queries;
 pub mod report;
@@ -19,6 +23,7 @@ pub mod routes;
 pub mod salt;
 pub mod store;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
@@ -28,6 +33,7 @@ use crate::config::AnalyticsConfig;
 use crate::db::{Db, DbConnection};
 use crate::http::error::ApiError;
 
+pub use ingest::Ingest;
 pub use rollup::{roll_up, Rollup};
 pub use salt::destroy_expired_salts;
 pub use store::purge_raw_events;
@@ -70,14 +76,18 @@ pub fn run_once(
 }
 
 /// Starts the worker: every instance runs it every `every` (the first pass after one
-/// interval); claims on pending days make that safe.
-pub fn spawn(db: Db, every: Duration) -> actix_web::rt::task::JoinHandle<()> {
+/// interval); claims on pending days make that safe. Each pass first writes the events
+/// this instance holds, so a roll-up counts every batch it accepted before.
+pub fn spawn(db: Db, ingest: Arc<Ingest>, every: Duration) -> actix_web::rt::task::JoinHandle<()> {
     actix_web::rt::spawn(async move {
         let start = tokio::time::Instant::now() + every;
         let mut tick = tokio::time::interval_at(start, every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
+            if let Err(e) = ingest.flush(&db).await {
+                log::warn!("writing buffered analytics events before the roll-up failed: {e}");
+            }
             let result: Result<(Rollup, usize), ApiError> = db
                 .run(|conn| run_once(conn, crate::db::now()).map_err(ApiError::from))
                 .await;

@@ -7,16 +7,18 @@ use actix_web::{get, post, web, FromRequest, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::ingest::Ingest;
+use super::limiter::{self, KEY_LEN};
 use super::model::EventBatch;
 use super::report::{AnalyticsReport, Period, ReportKind};
-use super::{queries, store, Settings};
-use crate::auth::{min, throttle, Auth};
+use super::{queries, Settings};
+use crate::auth::{min, Auth};
 use crate::crypto::{index_kind, Crypto};
 use crate::db::Db;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{Json, Query};
 
-/// Per client address, `VALISE_ANALYTICS_BATCHES_PER_MINUTE` in the database.
+/// Per client address, `VALISE_ANALYTICS_BATCHES_PER_MINUTE` in memory (see `limiter`).
 pub const ANALYTICS: Policy = Policy {
     name: "analytics",
     client: None,
@@ -34,12 +36,12 @@ pub fn configure_admin(cfg: &mut utoipa_actix_web::service_config::ServiceConfig
     cfg.service(report);
 }
 
-/// The batch was stored.
+/// The batch was accepted; it is stored within moments.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({"accepted": 3}))]
 #[schema(as = AnalyticsBatchAccepted)]
 pub struct Accepted {
-    /// Events stored: all those of the batch.
+    /// Events accepted: all those of the batch.
     #[schema(minimum = 1, maximum = 100, example = 3)]
     pub accepted: usize,
 }
@@ -55,12 +57,16 @@ fn opted_out(headers: &HeaderMap) -> bool {
 }
 
 /// The rate-limit bucket of the caller's address: a blind index, never the address.
-fn client_bucket(crypto: &Crypto, req: &HttpRequest) -> String {
+fn client_bucket(crypto: &Crypto, req: &HttpRequest) -> limiter::Key {
     let ip = crate::http::client_ip::of(req)
         .map(|ip| ip.to_string())
         .unwrap_or_default();
     let mac = crypto.blind_index(index_kind::CLIENT_ADDRESS, &ip);
-    format!("analytics:client:{}", hex::encode(&mac[..16]))
+    let mut key = [0; KEY_LEN];
+    for (k, m) in key.iter_mut().zip(mac.iter()) {
+        *k = *m;
+    }
+    key
 }
 
 /// Record anonymous browsing events.
@@ -72,7 +78,9 @@ fn client_bucket(crypto: &Crypto, req: &HttpRequest) -> String {
 /// that exists for that day only (plus 30 minutes, so a visit crossing midnight stays one) and
 /// is then destroyed. No IP address, user agent, account, cookie or free text is stored.
 /// With `Sec-GPC: 1` or `DNT: 1` the batch is discarded unread (204). Limited per client
-/// address (`X-RateLimit-*`; 429 with `Retry-After`). No authentication.
+/// address, per instance (`X-RateLimit-*`; 429 with `Retry-After`). Accepted batches are
+/// stored within moments (202); when too many events wait to be stored, 503 with
+/// `Retry-After`. No authentication.
 #[utoipa::path(
     operation_id = "recordAnalyticsEvents",
     tag = "analytics",
@@ -82,12 +90,14 @@ fn client_bucket(crypto: &Crypto, req: &HttpRequest) -> String {
         ("DNT" = Option<String>, Header, description = "`1`: Do Not Track — the batch is discarded (204); any other value is ignored", example = "1"),
     ),
     responses(
-        (status = 202, description = "Stored", body = Accepted,
+        (status = 202, description = "Accepted: stored within moments", body = Accepted,
             headers(("X-RateLimit-Limit" = u32, description = "Batches this address may send per minute"), ("X-RateLimit-Remaining" = u32, description = "Batches it may still send in this minute"), ("X-RateLimit-Reset" = u64, description = "Seconds until the allowance is whole again"))),
         (status = 204, description = "The browser opted out (`Sec-GPC: 1` or `DNT: 1`): nothing read or stored"),
         (status = 422, description = "An invalid or unknown field (`events[3].path`), an empty batch or one over 100 events, or a session string that is not 8–128 printable characters", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many batches from this address; retry after `Retry-After` seconds", body = Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "Seconds to wait before sending again"), ("X-RateLimit-Limit" = u32, description = "Batches this address may send per minute"), ("X-RateLimit-Remaining" = u32, description = "Batches it may still send in this minute"), ("X-RateLimit-Reset" = u64, description = "Seconds until the allowance is whole again"))),
+        (status = 503, description = "Too many events are waiting to be stored (the database is slow or down); the batch was not accepted: retry after `Retry-After` seconds", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait before sending again"))),
     )
 )]
 #[post("/analytics/events")]
@@ -96,7 +106,7 @@ async fn record_events(
     payload: web::Payload,
     db: web::Data<Db>,
     crypto: web::Data<Crypto>,
-    settings: web::Data<Settings>,
+    ingest: web::Data<Ingest>,
 ) -> Result<HttpResponse, ApiError> {
     if opted_out(req.headers()) {
         return Ok(HttpResponse::NoContent().finish());
@@ -105,24 +115,12 @@ async fn record_events(
         .await?
         .into_inner()
         .parse()?;
-    let bucket = client_bucket(&crypto, &req);
-    let limit = settings.ingest_limit();
-    let crypto = crypto.into_inner();
-    let (stored, state) = db
-        .run(move |conn| {
-            let now = crate::db::now();
-            let before = throttle::peek(conn, &bucket, limit, now)?;
-            if before.remaining == 0 {
-                return Err(ApiError::RateLimited(before));
-            }
-            let state = throttle::hit(conn, &bucket, limit, now)?;
-            let stored = store::ingest(conn, &crypto, &batch, now)?;
-            Ok::<_, ApiError>((stored, state))
-        })
-        .await?;
-    let mut response = HttpResponse::Accepted().json(Accepted {
-        accepted: stored.events,
-    });
+    let now = crate::db::now();
+    let state = ingest
+        .limit(client_bucket(&crypto, &req), now)
+        .map_err(ApiError::RateLimited)?;
+    let accepted = ingest.accept(&db, &crypto.into_inner(), batch, now).await?;
+    let mut response = HttpResponse::Accepted().json(Accepted { accepted });
     state.apply(response.headers_mut());
     Ok(response)
 }

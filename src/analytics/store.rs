@@ -1,10 +1,12 @@
 //! Raw events: storing a batch under the day's visitor hash, and purging old days.
 
-use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+use std::collections::{BTreeSet, HashMap};
+
+use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
-use super::model::{Batch, Session};
-use super::salt::{self, GRACE};
+use super::model::{Batch, Event};
+use super::salt::{self, DaySalts};
 use crate::crypto::Crypto;
 use crate::db::schema::{analytics_events, analytics_rollups};
 use crate::db::{is_unique_violation, write_transaction, DbConnection};
@@ -18,83 +20,187 @@ pub struct Stored {
     pub events: usize,
 }
 
-/// Stores a batch received at `at` (UTC; injectable so tests can move between days).
+/// A day and a visitor's hash for it.
+pub type Visitor = (NaiveDate, Vec<u8>);
+
+/// A batch ready to store: its events and its visitor's hash for each day it may count
+/// for. It holds no session string and no salt.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// The day it was received and the visitor's hash for it.
+    pub today: Visitor,
+    /// In the grace after midnight, when yesterday's salt exists: yesterday and the
+    /// visitor's hash for it. The batch counts for yesterday if that visitor has events of
+    /// yesterday (the visit goes on), else for today.
+    pub yesterday: Option<Visitor>,
+    pub events: Vec<Event>,
+}
+
+impl Prepared {
+    /// Hashes the batch's session under the salts of its moment; the session goes.
+    pub fn new(salts: &DaySalts, batch: Batch) -> Self {
+        let Batch { session, events } = batch;
+        let (today, salt) = &salts.today;
+        Self {
+            today: (*today, salt.visitor_hash(&session)),
+            yesterday: salts
+                .yesterday
+                .as_ref()
+                .map(|(day, salt)| (*day, salt.visitor_hash(&session))),
+            events,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+}
+
+/// Stores a batch received at `at` (UTC; injectable so tests can move between days) at
+/// once, its salts read from the database.
 pub fn ingest(
     conn: &mut DbConnection,
     crypto: &Crypto,
     batch: &Batch,
     at: NaiveDateTime,
 ) -> Result<Stored, ApiError> {
-    let (day, hash) = visitor_day(conn, crypto, &batch.session, at)?;
-    // Batches of one day take turns (see `mark_pending`), so two never pick the same `seq`;
-    // should one still meet the primary key, its transaction runs again.
+    let salts = salt::day_salts(conn, crypto, at)?;
+    let stored = write(conn, &[Prepared::new(&salts, batch.clone())])?;
+    stored
+        .into_iter()
+        .next()
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("a stored batch went missing")))
+}
+
+/// Stores batches in one transaction, in their order, with multi-row INSERTs; returns where
+/// each went. A visitor's events are numbered (`seq`) after those already stored.
+pub fn write(conn: &mut DbConnection, batches: &[Prepared]) -> QueryResult<Vec<Stored>> {
+    // Days take turns (see `mark_pending`), so two writers never pick the same `seq`;
+    // should one still meet the primary key, the transaction runs again.
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let stored = write_transaction(conn, |conn| insert_events(conn, day, &hash, batch));
-        match stored {
+        match write_transaction(conn, |conn| write_once(conn, batches)) {
             Err(e) if is_unique_violation(&e) && attempt < 3 => continue,
-            Err(e) => return Err(e.into()),
-            Ok(()) => {
-                return Ok(Stored {
-                    day,
-                    events: batch.events.len(),
-                })
-            }
+            other => return other,
         }
     }
 }
 
-/// The day a batch counts for, and the visitor's hash for that day.
-fn visitor_day(
-    conn: &mut DbConnection,
-    crypto: &Crypto,
-    session: &Session,
-    at: NaiveDateTime,
-) -> Result<(NaiveDate, Vec<u8>), ApiError> {
-    let today = at.date();
-    let in_grace = at.time() < NaiveTime::MIN + GRACE;
-    if let Some(yesterday) = today.pred_opt().filter(|_| in_grace) {
-        if let Some(salt) = salt::existing(conn, crypto, yesterday)? {
-            let hash = salt.visitor_hash(session);
-            if last_seq(conn, yesterday, &hash)?.is_some() {
-                return Ok((yesterday, hash));
+/// Rows bound per INSERT: 7 parameters each, well under both backends' limits.
+const ROWS_PER_INSERT: usize = 500;
+/// Hashes asked about per query.
+const HASHES_PER_QUERY: usize = 500;
+
+fn write_once(conn: &mut DbConnection, batches: &[Prepared]) -> QueryResult<Vec<Stored>> {
+    let visitors = choose_days(conn, batches)?;
+    // In day order, so two writers marking the same days never wait for each other in a
+    // circle.
+    let days: BTreeSet<NaiveDate> = visitors.iter().map(|(day, _)| *day).collect();
+    for day in &days {
+        mark_pending(conn, *day)?;
+    }
+    // After the marks: what other writers of these days stored is committed now.
+    let mut next_seq: HashMap<Visitor, i32> = HashMap::new();
+    for day in &days {
+        let hashes: BTreeSet<&Vec<u8>> = visitors
+            .iter()
+            .filter(|(d, _)| d == day)
+            .map(|(_, hash)| hash)
+            .collect();
+        let hashes: Vec<&Vec<u8>> = hashes.into_iter().collect();
+        for chunk in hashes.chunks(HASHES_PER_QUERY) {
+            for (hash, last) in last_seqs(conn, *day, chunk)? {
+                next_seq.insert((*day, hash), last.unwrap_or(0) + 1);
             }
         }
     }
-    let salt = salt::for_day(conn, crypto, today)?;
-    Ok((today, salt.visitor_hash(session)))
+    let mut rows = Vec::with_capacity(batches.iter().map(Prepared::len).sum());
+    for (visitor, batch) in visitors.iter().zip(batches) {
+        let seq = next_seq.entry(visitor.clone()).or_insert(1);
+        for event in &batch.events {
+            rows.push((visitor, *seq, event));
+            *seq += 1;
+        }
+    }
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        insert_rows(conn, chunk)?;
+    }
+    Ok(visitors
+        .iter()
+        .zip(batches)
+        .map(|((day, _), batch)| Stored {
+            day: *day,
+            events: batch.len(),
+        })
+        .collect())
 }
 
-fn last_seq(conn: &mut DbConnection, day: NaiveDate, hash: &[u8]) -> QueryResult<Option<i32>> {
-    analytics_events::table
-        .filter(analytics_events::day.eq(day))
-        .filter(analytics_events::visitor_hash.eq(hash))
-        .select(diesel::dsl::max(analytics_events::seq))
-        .first(conn)
+/// The day and hash each batch counts under: yesterday's when it is a candidate and the
+/// visitor has events of yesterday, stored or earlier in `batches`; else today's.
+fn choose_days(conn: &mut DbConnection, batches: &[Prepared]) -> QueryResult<Vec<Visitor>> {
+    let mut candidates: HashMap<NaiveDate, BTreeSet<&Vec<u8>>> = HashMap::new();
+    for (day, hash) in batches.iter().filter_map(|b| b.yesterday.as_ref()) {
+        candidates.entry(*day).or_default().insert(hash);
+    }
+    let mut seen: BTreeSet<Visitor> = BTreeSet::new();
+    for (day, hashes) in candidates {
+        let hashes: Vec<&Vec<u8>> = hashes.into_iter().collect();
+        for chunk in hashes.chunks(HASHES_PER_QUERY) {
+            for (hash, last) in last_seqs(conn, day, chunk)? {
+                if last.is_some() {
+                    seen.insert((day, hash));
+                }
+            }
+        }
+    }
+    Ok(batches
+        .iter()
+        .map(|batch| match &batch.yesterday {
+            Some(yesterday) if seen.contains(yesterday) => yesterday.clone(),
+            _ => {
+                seen.insert(batch.today.clone());
+                batch.today.clone()
+            }
+        })
+        .collect())
 }
 
-fn insert_events(
+/// The last `seq` stored on `day` for each of `hashes` that has events then.
+fn last_seqs(
     conn: &mut DbConnection,
     day: NaiveDate,
-    hash: &[u8],
-    batch: &Batch,
-) -> QueryResult<()> {
+    hashes: &[&Vec<u8>],
+) -> QueryResult<Vec<(Vec<u8>, Option<i32>)>> {
+    analytics_events::table
+        .filter(analytics_events::day.eq(day))
+        .filter(analytics_events::visitor_hash.eq_any(hashes.iter().copied()))
+        .group_by(analytics_events::visitor_hash)
+        .select((
+            analytics_events::visitor_hash,
+            diesel::dsl::max(analytics_events::seq),
+        ))
+        .load(conn)
+}
+
+fn insert_rows(conn: &mut DbConnection, rows: &[(&Visitor, i32, &Event)]) -> QueryResult<()> {
     use diesel::sql_types::{Binary, Date, Integer, Nullable, Text};
-    mark_pending(conn, day)?;
-    let first = last_seq(conn, day, hash)?.unwrap_or(0) + 1;
-    // One statement for the batch: on PostgreSQL each statement is a round trip.
+    // One statement for many rows: on PostgreSQL each statement is a round trip.
     let sql = format!(
         "INSERT INTO analytics_events (day, visitor_hash, seq, event_type, path, product_id, \
          dwell_ms) VALUES {}",
-        crate::db::values_list(conn, "(?, ?, ?, ?, ?, ?, ?)", batch.events.len())
+        crate::db::values_list(conn, "(?, ?, ?, ?, ?, ?, ?)", rows.len())
     );
     let mut query = diesel::sql_query(sql).into_boxed();
-    for (seq, event) in (first..).zip(&batch.events) {
+    for ((day, hash), seq, event) in rows {
         query = query
-            .bind::<Date, _>(day)
-            .bind::<Binary, _>(hash)
-            .bind::<Integer, _>(seq)
+            .bind::<Date, _>(*day)
+            .bind::<Binary, _>(hash.as_slice())
+            .bind::<Integer, _>(*seq)
             .bind::<Text, _>(event.kind().as_str())
             .bind::<Nullable<Text>, _>(event.path())
             .bind::<Nullable<Text>, _>(event.product_id())

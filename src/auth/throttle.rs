@@ -149,7 +149,13 @@ pub fn refund(conn: &mut DbConnection, bucket: &str) -> QueryResult<()> {
     Ok(())
 }
 
-fn state(limit: Limit, hits: i32, window_start: NaiveDateTime, now: NaiveDateTime) -> RateLimit {
+/// The state of a fixed window holding `hits` since `window_start`, as sent in headers.
+pub fn state(
+    limit: Limit,
+    hits: i32,
+    window_start: NaiveDateTime,
+    now: NaiveDateTime,
+) -> RateLimit {
     let reset = (window_start + limit.window - now).num_seconds().max(0) as u64;
     let remaining = (limit.max - hits).max(0) as u32;
     RateLimit {

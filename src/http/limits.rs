@@ -70,7 +70,7 @@ pub struct Policy {
     /// Names the policy in `RateLimit-Policy` and in the document.
     pub name: &'static str,
     /// Per client address (an IPv6 client by its /64); `None` where a limit counted in the
-    /// database already does this per client (analytics).
+    /// room already does this per client (analytics, in memory).
     pub client: Option<Quota>,
     /// For every client of this instance together.
     pub global: Quota,

@@ -110,7 +110,7 @@ problems! {
         "Something failed on the server; it is logged with the request id.",
         "Retry later; report the `request_id` if it persists.";
     "service-unavailable", 503, "Service unavailable",
-        "The service is overloaded or its database is reconnecting.",
+        "The service is overloaded, its database is reconnecting, or too many analytics events wait to be stored.",
         "Retry after `Retry-After` seconds.";
 }
 

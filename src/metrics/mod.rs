@@ -51,6 +51,7 @@ pub struct Metrics {
     pool_max: IntGaugeVec,
     outbox_pending: IntGauge,
     retention_runs: IntCounterVec,
+    analytics: crate::analytics::ingest::IngestMetrics,
     /// The pools whose state is reported, by name (`primary`, and `catalog_replica` when a
     /// read replica is configured).
     pools: Vec<(&'static str, Db)>,
@@ -111,6 +112,23 @@ impl Metrics {
             // Present from the start, so a dashboard sees 0 rather than no series.
             retention_runs.with_label_values(&[mode.label()]);
         }
+        let analytics = crate::analytics::ingest::IngestMetrics {
+            buffered: IntGauge::new(
+                "valise_analytics_buffered_events",
+                "Analytics events accepted by this instance and not yet written to the database.",
+            )?,
+            written: IntCounter::new(
+                "valise_analytics_events_written_total",
+                "Analytics events written to the database by this instance.",
+            )?,
+            refused: IntCounter::new(
+                "valise_analytics_events_refused_total",
+                "Analytics events refused (503) because this instance's buffer was full.",
+            )?,
+        };
+        registry.register(Box::new(analytics.buffered.clone()))?;
+        registry.register(Box::new(analytics.written.clone()))?;
+        registry.register(Box::new(analytics.refused.clone()))?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(pool_connections.clone()))?;
@@ -127,6 +145,7 @@ impl Metrics {
             pool_max,
             outbox_pending,
             retention_runs,
+            analytics,
             pools,
         })
     }
@@ -151,6 +170,11 @@ impl Metrics {
     /// Counts one retention run (for the retention task).
     pub fn record_retention_run(&self, mode: RetentionMode) {
         self.retention_runs.with_label_values(&[mode.label()]).inc();
+    }
+
+    /// The analytics buffer's series (for the buffer to keep).
+    pub fn analytics_ingest(&self) -> crate::analytics::ingest::IngestMetrics {
+        self.analytics.clone()
     }
 
     /// Reads the pool states (cheap, in memory) for the next [`Self::render`].

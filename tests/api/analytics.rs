@@ -50,6 +50,7 @@ async fn ingest_at(app: &TestApp, session: &str, events: Value, when: &str) -> S
 }
 
 async fn roll_up(app: &TestApp) -> rollup::Rollup {
+    app.flush_analytics().await;
     app.query(|conn| rollup::roll_up(conn, valise::db::now()))
         .await
 }
@@ -65,7 +66,14 @@ type RawEvent = (
     Option<i32>,
 );
 
+/// Every stored event, after the instance wrote what it buffered.
 async fn raw_events(app: &TestApp) -> Vec<RawEvent> {
+    app.flush_analytics().await;
+    stored_events(app).await
+}
+
+/// Every event in the database now (buffered ones are not).
+async fn stored_events(app: &TestApp) -> Vec<RawEvent> {
     app.query(|conn| {
         analytics_events::table
             .order((
@@ -878,6 +886,160 @@ async fn batches_are_rate_limited_per_client_address() {
         StatusCode::ACCEPTED,
         "another address has its own budget"
     );
+    // Counted in memory, per instance: no row per batch, and another instance has its own.
+    let buckets: i64 = app
+        .query(|conn| rate_limits::table.count().get_result(conn))
+        .await;
+    assert_eq!(buckets, 0);
+    let sibling = app.spawn_sibling().await;
+    let there = post_events(&sibling, &body, &from("198.51.100.1")).await;
+    assert_eq!(there.status(), StatusCode::ACCEPTED);
+    assert_eq!(there.headers()["x-ratelimit-remaining"], "2");
+}
+
+/// The value of an unlabelled series in `GET /metrics`.
+async fn metric(app: &TestApp, admin: &Session, name: &str) -> f64 {
+    let response = app.get_as("/metrics", admin).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let text = response.text().await.unwrap();
+    text.lines()
+        .find_map(|line| line.strip_prefix(&format!("{name} ")))
+        .unwrap_or_else(|| panic!("no {name} in {text}"))
+        .parse()
+        .unwrap()
+}
+
+#[actix_web::test]
+async fn accepted_events_wait_in_memory_and_reach_the_report_after_a_flush() {
+    let app = TestApp::spawn_configured(|c| {
+        c.analytics.rollup_interval = Duration::from_secs(3600);
+        c.analytics.flush_interval = Duration::from_secs(60);
+        c.analytics.min_visitors = 2;
+    })
+    .await;
+    let manager = app.staff(Role::Manager).await;
+    let admin = app.staff(Role::Admin).await;
+    let ids = luggage(&app, &manager).await;
+    for i in 0..3 {
+        let body = batch(
+            &format!("session-buffered-{i}"),
+            json!([view("/"), product_view(&ids[0])]),
+        );
+        let response = post_events(&app, &body, &[]).await;
+        assert_eq!(response.status(), StatusCode::ACCEPTED);
+        assert_eq!(
+            response.json::<Value>().await.unwrap(),
+            json!({"accepted": 2})
+        );
+    }
+    assert!(
+        stored_events(&app).await.is_empty(),
+        "held in memory until the flush interval"
+    );
+    assert_eq!(
+        metric(&app, &admin, "valise_analytics_buffered_events").await,
+        6.0
+    );
+
+    assert_eq!(app.flush_analytics().await, 6);
+    assert_eq!(stored_events(&app).await.len(), 6);
+    assert_eq!(
+        metric(&app, &admin, "valise_analytics_buffered_events").await,
+        0.0
+    );
+    assert_eq!(
+        metric(&app, &admin, "valise_analytics_events_written_total").await,
+        6.0
+    );
+    roll_up(&app).await;
+    let trending = report(&app, &manager, "trending-products", "").await;
+    assert_eq!(trending["products"][0]["views"], 3, "{trending}");
+    assert_eq!(trending["products"][0]["visitors"], 3, "{trending}");
+}
+
+/// Holds the database so no analytics event can be written until it is dropped: SQLite's
+/// write lock, or on PostgreSQL an exclusive lock on the events table.
+fn hold_event_writes(app: &TestApp) -> valise::db::PooledConnection {
+    use diesel::connection::SimpleConnection;
+    let db = valise::db::Db::connect(&app.config.database_url, 1).unwrap();
+    let mut conn = db.get().unwrap();
+    let sql = match app.db.backend() {
+        valise::db::Backend::Sqlite => "BEGIN IMMEDIATE;",
+        valise::db::Backend::Postgres => {
+            "BEGIN; LOCK TABLE analytics_events IN ACCESS EXCLUSIVE MODE;"
+        }
+    };
+    conn.batch_execute(sql).unwrap();
+    conn
+}
+
+fn release(mut lock: valise::db::PooledConnection) {
+    use diesel::connection::SimpleConnection;
+    lock.batch_execute("ROLLBACK;").unwrap();
+}
+
+#[actix_web::test]
+async fn a_full_buffer_refuses_batches_with_503_until_the_database_takes_them() {
+    let app = TestApp::spawn_configured(|c| {
+        c.analytics.buffer_events = 100;
+        c.analytics.batches_per_minute = 1_000;
+    })
+    .await;
+    let admin = app.staff(Role::Admin).await;
+    // The day's salt is read (created) once; later batches need no database to be accepted.
+    let first = batch("session-full-0000", json!([view("/")]));
+    assert_eq!(
+        post_events(&app, &first, &[]).await.status(),
+        StatusCode::ACCEPTED
+    );
+    app.flush_analytics().await;
+
+    let lock = hold_event_writes(&app);
+    let ten = batch("session-full-0001", json!(vec![view("/a"); 10]));
+    for i in 0..10 {
+        let response = post_events(&app, &ten, &[]).await;
+        assert_eq!(response.status(), StatusCode::ACCEPTED, "batch {i}");
+    }
+    let refused = post_events(&app, &ten, &[]).await;
+    assert!(refused.headers().contains_key("retry-after"));
+    assert_problem(
+        refused,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "service-unavailable",
+    )
+    .await;
+    let one = batch("session-full-0002", json!([view("/b")]));
+    assert_eq!(
+        post_events(&app, &one, &[]).await.status(),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "not even one more event"
+    );
+    release(lock);
+
+    // Everything accepted is written once the database takes it; nothing refused is.
+    app.flush_analytics().await;
+    let events = stored_events(&app).await;
+    assert_eq!(events.len(), 1 + 100);
+    assert!(events.iter().all(|e| e.4.as_deref() != Some("/b")));
+    let seqs: Vec<i32> = events
+        .iter()
+        .filter(|e| e.4.as_deref() == Some("/a"))
+        .map(|e| e.2)
+        .collect();
+    assert_eq!(seqs, (1..=100).collect::<Vec<i32>>());
+    assert_eq!(
+        metric(&app, &admin, "valise_analytics_events_refused_total").await,
+        11.0
+    );
+    assert_eq!(
+        metric(&app, &admin, "valise_analytics_events_written_total").await,
+        101.0
+    );
+    // With room again, batches are accepted.
+    assert_eq!(
+        post_events(&app, &one, &[]).await.status(),
+        StatusCode::ACCEPTED
+    );
 }
 
 #[actix_web::test]
@@ -973,6 +1135,7 @@ async fn concurrent_batches_of_one_session_are_all_stored() {
     for answer in futures_util::future::join_all((0..16).map(|_| send())).await {
         assert_eq!(answer.unwrap().status(), StatusCode::ACCEPTED);
     }
+    app.flush_analytics().await;
     let seqs: Vec<i32> = app
         .query(|conn| {
             analytics_events::table

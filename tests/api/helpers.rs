@@ -67,6 +67,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub db: Db,
     pub crypto: Crypto,
+    /// The instance's analytics buffer: [`TestApp::flush_analytics`] writes it.
+    pub analytics: std::sync::Arc<valise::analytics::Ingest>,
     handle: actix_web::dev::ServerHandle,
     // Dropped last: the database and key files outlive the server that uses them.
     _database: Option<TestDatabase>,
@@ -109,6 +111,7 @@ impl TestApp {
         let handle = app.handle();
         let db = app.db();
         let crypto = app.crypto();
+        let analytics = app.analytics_ingest();
         actix_web::rt::spawn(app.run_until_stopped());
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -121,6 +124,7 @@ impl TestApp {
             client,
             db,
             crypto,
+            analytics,
             handle,
             _database: database,
             _keys: keys,
@@ -156,6 +160,20 @@ impl TestApp {
                 .unwrap_or_else(|e: anyhow::Error| {
                     panic!("database work at {caller} failed: {e:#}")
                 })
+        }
+    }
+
+    /// Writes every analytics event this instance accepted and still holds, as its flusher
+    /// would; returns how many. Tests call it rather than waiting for the flush interval.
+    #[track_caller]
+    pub fn flush_analytics(&self) -> impl std::future::Future<Output = usize> {
+        let (ingest, db) = (self.analytics.clone(), self.db.clone());
+        let caller = std::panic::Location::caller();
+        async move {
+            ingest
+                .flush(&db)
+                .await
+                .unwrap_or_else(|e| panic!("flushing analytics at {caller} failed: {e}"))
         }
     }
 

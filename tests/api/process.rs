@@ -532,3 +532,89 @@ fn seeding_leaves_statistics_for_the_query_planner() {
     let analysed: Count = diesel::sql_query(sql).get_result(conn).unwrap();
     assert!(analysed.n > 0, "no statistics after seeding");
 }
+
+/// How many analytics events the database holds.
+fn stored_analytics_events(url: &valise::db::DatabaseUrl) -> i64 {
+    use diesel::prelude::*;
+    use valise::db::schema::analytics_events;
+    let db = valise::db::Db::connect(url, 1).unwrap();
+    let mut conn = db.get().unwrap();
+    analytics_events::table
+        .count()
+        .get_result(&mut *conn)
+        .unwrap()
+}
+
+#[test]
+fn sigterm_writes_the_buffered_analytics_events_before_exiting() {
+    let (url, _guard) = TestDatabase::create();
+    // Flushed only every minute: the events are still in memory when the signal comes.
+    // Both processes share the key files.
+    let keys = tempfile::tempdir().unwrap();
+    let env = [
+        ("VALISE_ANALYTICS_FLUSH_MS", "60000"),
+        ("VALISE_ANALYTICS_ROLLUP_SECONDS", "3600"),
+        ("VALISE_DATA_DIR", keys.path().to_str().unwrap()),
+    ];
+    let mut server = start_server_logging_to(&url.to_env_value(), Stdio::null(), &env);
+    let client = reqwest::blocking::Client::new();
+    let events = serde_json::json!({"session": "session-at-closing", "events": [
+        {"type": "page_view", "path": "/"},
+        {"type": "page_view", "path": "/cart"},
+        {"type": "page_leave", "path": "/cart", "dwell_ms": 1500},
+    ]});
+    let response = client
+        .post(format!(
+            "http://127.0.0.1:{}/v1/analytics/events",
+            server.port
+        ))
+        .json(&events)
+        .send()
+        .unwrap();
+    assert_eq!(
+        json_of_blocking(response, StatusCode::ACCEPTED)["accepted"],
+        3
+    );
+    assert_eq!(
+        stored_analytics_events(&url),
+        0,
+        "buffered, not yet written"
+    );
+
+    let status = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let exit = loop {
+        if let Some(exit) = server.child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "server did not stop after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(exit.success(), "exit status {exit}");
+    assert_eq!(stored_analytics_events(&url), 3, "written at the stop");
+
+    // A new process on the same database starts and serves with them in place.
+    let server = start_server_logging_to(&url.to_env_value(), Stdio::null(), &env);
+    let response = client
+        .post(format!(
+            "http://127.0.0.1:{}/v1/analytics/events",
+            server.port
+        ))
+        .json(&events)
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    drop(server);
+    assert_eq!(
+        stored_analytics_events(&url),
+        3,
+        "a kill loses what was buffered"
+    );
+}
