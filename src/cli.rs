@@ -233,7 +233,7 @@ pub fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Migrate => {
-            let db = Db::connect(&config.database_url, 1)?;
+            let db = Db::connect_with(&config.database_url, 1, config.db_statements)?;
             startup::prepare_database(&db)?;
             println!(
                 "database is up to date ({})",
@@ -439,7 +439,7 @@ pub fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 anyhow::bail!("say what to seed: `valise seed --demo [--products N]`");
             }
             let count = products.unwrap_or(crate::catalog::seed::DEMO_PRODUCTS);
-            let db = Db::connect(&config.database_url, 1)?;
+            let db = Db::connect_with(&config.database_url, 1, config.db_statements)?;
             startup::prepare_database(&db)?;
             let mut conn = db.get()?;
             let started = std::time::Instant::now();

@@ -338,7 +338,13 @@ pub struct Config {
     pub database_url: DatabaseUrl,
     /// Optional PostgreSQL replica serving catalogue reads.
     pub read_database_url: Option<DatabaseUrl>,
+    /// How far behind the primary the replica may be before reads skip it
+    /// (`VALISE_REPLICA_MAX_LAG_MS`).
+    pub replica_max_lag: Duration,
     pub db_pool_size: u32,
+    /// Whether PostgreSQL connections keep prepared statements (`VALISE_DB_PREPARED_STATEMENTS`;
+    /// off behind a pooler in transaction mode).
+    pub db_statements: crate::db::StatementCache,
     /// HTTP worker threads; `None` lets actix use one per physical core.
     pub workers: Option<usize>,
     pub cors_origins: CorsOrigins,
@@ -461,6 +467,10 @@ impl Config {
         let production = environment == Environment::Production;
         let bind = bind_from(&get)?;
         let (database_url, read_database_url, db_pool_size) = database_from(&get)?;
+        let replica_max_lag = Duration::from_millis(
+            number(&get, "VALISE_REPLICA_MAX_LAG_MS", 5000, 10, 3_600_000)?.unsigned_abs(),
+        );
+        let db_statements = statements_from(&get)?;
         let workers = workers_from(&get)?;
         let cors_origins = cors_from(&get, production)?;
         let data_dir = PathBuf::from(get("VALISE_DATA_DIR").unwrap_or_else(|| "./data".into()));
@@ -490,7 +500,9 @@ impl Config {
             bind,
             database_url,
             read_database_url,
+            replica_max_lag,
             db_pool_size,
+            db_statements,
             workers,
             cors_origins,
             data_dir,
@@ -571,7 +583,9 @@ impl Config {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             database_url,
             read_database_url: None,
+            replica_max_lag: Duration::from_secs(5),
             db_pool_size: 4,
+            db_statements: crate::db::StatementCache::Named,
             workers: Some(1),
             cors_origins: CorsOrigins::Any,
             data_dir: PathBuf::from("./data"),
@@ -667,6 +681,26 @@ fn database_from(
             .ok_or_else(|| invalid("VALISE_DB_POOL_SIZE", "expected a number from 1 to 200"))?,
     };
     Ok((database_url, read_database_url, db_pool_size))
+}
+
+/// `VALISE_DB_PREPARED_STATEMENTS`: `true` (default) keeps diesel's prepared statements on
+/// PostgreSQL connections, `false` sends every query unnamed (behind PgBouncer in transaction
+/// mode).
+fn statements_from(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<crate::db::StatementCache, ConfigError> {
+    use crate::db::StatementCache;
+    match get("VALISE_DB_PREPARED_STATEMENTS")
+        .as_deref()
+        .map(str::trim)
+    {
+        None | Some("true") | Some("1") => Ok(StatementCache::Named),
+        Some("false") | Some("0") => Ok(StatementCache::Unnamed),
+        Some(_) => Err(invalid(
+            "VALISE_DB_PREPARED_STATEMENTS",
+            "expected true or false",
+        )),
+    }
 }
 
 fn workers_from(get: &impl Fn(&str) -> Option<String>) -> Result<Option<usize>, ConfigError> {
@@ -1575,6 +1609,25 @@ mod tests {
         let err =
             load(&[("DATABASE_URL", pg), ("DATABASE_READ_URL", "sqlite://x.db")]).unwrap_err();
         assert_eq!(err.var, "DATABASE_READ_URL");
+    }
+
+    #[test]
+    fn replica_lag_and_prepared_statements_are_settings() {
+        use crate::db::StatementCache;
+        let c = load(&[]).unwrap();
+        assert_eq!(c.replica_max_lag, Duration::from_secs(5));
+        assert_eq!(c.db_statements, StatementCache::Named);
+        let c = load(&[
+            ("VALISE_REPLICA_MAX_LAG_MS", "250"),
+            ("VALISE_DB_PREPARED_STATEMENTS", "false"),
+        ])
+        .unwrap();
+        assert_eq!(c.replica_max_lag, Duration::from_millis(250));
+        assert_eq!(c.db_statements, StatementCache::Unnamed);
+        let err = load(&[("VALISE_REPLICA_MAX_LAG_MS", "0")]).unwrap_err();
+        assert_eq!(err.var, "VALISE_REPLICA_MAX_LAG_MS");
+        let err = load(&[("VALISE_DB_PREPARED_STATEMENTS", "off")]).unwrap_err();
+        assert_eq!(err.var, "VALISE_DB_PREPARED_STATEMENTS");
     }
 
     #[test]

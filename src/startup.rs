@@ -15,6 +15,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::auth::TokenKeys;
 use crate::config::{Config, CorsOrigins, Environment};
 use crate::crypto::Crypto;
+use crate::db::replica::ReadDb;
 use crate::db::{migrations, Db};
 use crate::http::error::ApiError;
 use crate::http::extract::BODY_LIMIT;
@@ -175,7 +176,11 @@ pub struct Services {
 
 /// Opens the database, migrates it, loads the keys, and bootstraps the first admin.
 pub fn services(config: &Config) -> anyhow::Result<Services> {
-    let db = Db::connect(&config.database_url, config.db_pool_size)?;
+    let db = Db::connect_with(
+        &config.database_url,
+        config.db_pool_size,
+        config.db_statements,
+    )?;
     prepare_database(&db)?;
     let mut conn = db.get()?;
     shipping::store::follow_configuration(&mut conn, config.shop.shipping)
@@ -237,16 +242,22 @@ impl Application {
             exports_per_hour: config.exports_per_hour,
         });
         let mut pools = vec![("primary", db.clone())];
-        let catalog_db = web::Data::new(catalog::CatalogDb(match &config.read_database_url {
+        let read_db = match &config.read_database_url {
             Some(url) => {
                 log::info!("catalogue reads go to the replica {}", url.redacted());
-                let replica = Db::connect(url, config.db_pool_size)?;
+                let replica = Db::connect_with(url, config.db_pool_size, config.db_statements)?;
                 pools.push(("catalog_replica", replica.clone()));
-                replica
+                ReadDb::with_replica(db.clone(), replica, config.replica_max_lag)
             }
-            None => db.clone(),
-        }));
-        let metrics = web::Data::new(Metrics::new(pools).context("registering metrics")?);
+            None => ReadDb::primary_only(db.clone()),
+        };
+        read_db.probe().await;
+        let catalog_db = web::Data::new(catalog::CatalogDb(read_db.clone()));
+        let metrics = web::Data::new(
+            Metrics::new(pools)
+                .and_then(|m| m.with_read_routing(read_db.clone()))
+                .context("registering metrics")?,
+        );
         let ingest = web::Data::new(analytics::Ingest::new(
             analytics_settings.ingest_limit(),
             config.analytics.buffer_events,
@@ -285,6 +296,8 @@ impl Application {
             config.rate_limit_scale,
         )?);
         workers.push(limits::spawn_sweeper(limits.clone()));
+        workers.extend(read_db.spawn_monitor());
+        let read_db = web::Data::new(read_db);
         let spec_json = web::Data::new(SpecJson(Bytes::from(
             serde_json::to_vec(&spec).context("serializing the OpenAPI document")?,
         )));
@@ -311,6 +324,7 @@ impl Application {
                 .app_data(ingest.clone())
                 .app_data(response_cache.clone())
                 .app_data(catalog_db.clone())
+                .app_data(read_db.clone())
                 .app_data(trusted_proxies.clone())
                 .app_data(export_settings.clone())
                 .app_data(payment_settings.clone())

@@ -5,7 +5,7 @@
 //! The rooms that own the values publish how to read them ([`Sources`]); this module knows
 //! none of them.
 
-use std::sync::atomic::{AtomicI32, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 use diesel::QueryResult;
@@ -28,6 +28,10 @@ pub struct Versions {
     sources: Sources,
     policy: AtomicI32,
     catalog: AtomicI64,
+    /// The primary's WAL position when this process learnt of its catalog version (0: none
+    /// yet, or SQLite): a catalogue read rendered on a replica that has not replayed that far
+    /// could show the previous version's data and be cached under the new one.
+    catalog_wal: AtomicU64,
 }
 
 impl Versions {
@@ -36,6 +40,7 @@ impl Versions {
             sources,
             policy: AtomicI32::new(0),
             catalog: AtomicI64::new(0),
+            catalog_wal: AtomicU64::new(0),
         };
         versions.refresh(conn)?;
         Ok(versions)
@@ -48,13 +53,27 @@ impl Versions {
 
     /// The catalog version (bumped by every catalog or stock change by an admin).
     pub fn catalog(&self) -> i64 {
-        self.catalog.load(Ordering::Relaxed)
+        self.catalog.load(Ordering::Acquire)
     }
 
-    /// Moves this instance to a catalog version it has just written (read-your-writes for
-    /// the instance that made a change; the others follow within a poll).
-    pub fn observe_catalog(&self, version: i64) {
-        self.catalog.fetch_max(version, Ordering::Relaxed);
+    /// The catalog version and the primary's WAL position a read must see to render it
+    /// (`None` on SQLite, or before any version). The position is stored before the version
+    /// and read after it, so a version never comes with an older position.
+    pub fn catalog_read(&self) -> (i64, Option<u64>) {
+        let version = self.catalog.load(Ordering::Acquire);
+        let wal = self.catalog_wal.load(Ordering::Acquire);
+        (version, (wal > 0).then_some(wal))
+    }
+
+    /// Moves this instance to a catalog version it has just written, committed at or before
+    /// the primary's WAL position `wal` (read-your-writes for the instance that made a
+    /// change, on the primary or a replica that has replayed it; the others follow within a
+    /// poll).
+    pub fn observe_catalog(&self, version: i64, wal: Option<u64>) {
+        if let Some(wal) = wal {
+            self.catalog_wal.fetch_max(wal, Ordering::AcqRel);
+        }
+        self.catalog.fetch_max(version, Ordering::AcqRel);
     }
 
     /// Moves this instance to a policy version it has just published.
@@ -66,7 +85,11 @@ impl Versions {
         let policy = (self.sources.policy)(conn)?;
         self.policy.store(policy, Ordering::Relaxed);
         let catalog = (self.sources.catalog)(conn)?;
-        self.catalog.fetch_max(catalog, Ordering::Relaxed);
+        if catalog > self.catalog() {
+            // Read after the version: the change that made it is at or before this position.
+            let wal = crate::db::replica::wal_position(conn)?;
+            self.observe_catalog(catalog, wal);
+        }
         Ok(())
     }
 }

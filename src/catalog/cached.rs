@@ -23,6 +23,8 @@ pub struct CachedRead {
     db: web::Data<CatalogDb>,
     cache: web::Data<ResponseCache>,
     version: i64,
+    /// The primary's WAL position the database must have reached to render `version`.
+    wal: Option<u64>,
 }
 
 impl CachedRead {
@@ -54,9 +56,10 @@ impl CachedRead {
         T: serde::Serialize,
         F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
     {
-        let rendered = self
-            .db
-            .0
+        // A replica that has not replayed this version's change would render the previous
+        // one, and the cache would keep it as this version's.
+        let (db, _) = self.db.0.for_reading(self.wal);
+        let rendered = db
             .run(move |conn| {
                 let value = render(conn)?;
                 serde_json::to_vec(&value)
@@ -89,11 +92,13 @@ impl CachedRead {
                 .cloned()
                 .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("{what} is not registered")))
         }
+        let (version, wal) = state::<Versions>(req, "the versions")?.catalog_read();
         Ok(CachedRead {
             req: req.clone(),
             db: state(req, "the catalogue database")?,
             cache: state(req, "the response cache")?,
-            version: state::<Versions>(req, "the versions")?.catalog(),
+            version,
+            wal,
         })
     }
 }

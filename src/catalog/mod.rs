@@ -15,7 +15,9 @@ pub mod routes;
 pub mod seed;
 pub mod store;
 
-/// The database catalogue reads go to: the read replica (`DATABASE_READ_URL`) when one is
-/// configured, else the primary. Writes and checkout always use the primary.
+/// The databases the public catalogue reads (listings, product pages, collections) go to:
+/// the read replica (`DATABASE_READ_URL`) when one is configured and has replayed the
+/// catalogue version being served, else the primary. Writes, checkout and staff reads always
+/// use the primary.
 #[derive(Clone)]
-pub struct CatalogDb(pub crate::db::Db);
+pub struct CatalogDb(pub crate::db::replica::ReadDb);

@@ -106,12 +106,28 @@ impl DatabaseUrl {
     }
 }
 
+/// Whether PostgreSQL connections keep diesel's prepared statements between queries
+/// (`VALISE_DB_PREPARED_STATEMENTS`).
+///
+/// diesel names each statement it prepares and reuses it later on the same connection. Behind
+/// a pooler in transaction mode (PgBouncer) consecutive transactions of one client run on
+/// different server connections: a named statement is then missing on the next one ("prepared
+/// statement does not exist") or already there from another client ("already exists").
+/// `Unnamed` sends every query as an unnamed statement, prepared and run within one round
+/// trip, which any pooler passes. SQLite ignores it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatementCache {
+    Named,
+    Unnamed,
+}
+
 pub struct ConnectionManager {
     url: DatabaseUrl,
+    statements: StatementCache,
 }
 
 impl ConnectionManager {
-    pub fn new(url: DatabaseUrl) -> anyhow::Result<Self> {
+    pub fn new(url: DatabaseUrl, statements: StatementCache) -> anyhow::Result<Self> {
         if let DatabaseUrl::SqliteFile(path) = &url {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir).map_err(|e| {
@@ -122,7 +138,7 @@ impl ConnectionManager {
             let mut conn = SqliteConnection::establish(&path.to_string_lossy())?;
             conn.batch_execute("PRAGMA journal_mode = WAL;")?;
         }
-        Ok(Self { url })
+        Ok(Self { url, statements })
     }
 }
 
@@ -212,7 +228,13 @@ impl r2d2::ManageConnection for ConnectionManager {
 impl ConnectionManager {
     pub(super) fn open(&self) -> Result<DbConnection, ConnectionError> {
         match &self.url {
-            DatabaseUrl::Postgres(raw) => PgConnection::establish(raw).map(DbConnection::Postgres),
+            DatabaseUrl::Postgres(raw) => {
+                let mut conn = PgConnection::establish(raw)?;
+                if self.statements == StatementCache::Unnamed {
+                    conn.set_prepared_statement_cache_size(diesel::connection::CacheSize::Disabled);
+                }
+                Ok(DbConnection::Postgres(conn))
+            }
             DatabaseUrl::SqliteMemory => {
                 let mut conn = SqliteConnection::establish(":memory:")?;
                 conn.batch_execute(SQLITE_PRAGMAS)

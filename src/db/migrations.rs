@@ -9,11 +9,18 @@ use super::DbConnection;
 const SQLITE: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
-/// Arbitrary but fixed key for `pg_advisory_lock`: diesel takes no lock of its own, and two
-/// processes (or parallel tests) migrating one database at once would collide.
+/// Arbitrary but fixed key for `pg_advisory_xact_lock`: diesel takes no lock of its own, and
+/// two processes (or parallel tests) migrating one database at once would collide.
 const MIGRATION_LOCK_KEY: i64 = 0x7661_6c69_7365; // "valise"
 
 /// Applies every pending migration and returns the versions it applied.
+///
+/// On PostgreSQL every pending migration runs in one transaction that first takes a
+/// transaction-level advisory lock: a second process waits for it, then finds nothing
+/// pending. The lock is the transaction's, not the session's, so it also holds behind a
+/// pooler in transaction mode (PgBouncer), where a session lock taken in one statement and
+/// released in another may meet two different server connections. A failing migration rolls
+/// back every migration of the run with it.
 pub fn run_pending(conn: &mut DbConnection) -> anyhow::Result<Vec<String>> {
     let applied = match conn {
         DbConnection::Sqlite(c) => c
@@ -23,15 +30,16 @@ pub fn run_pending(conn: &mut DbConnection) -> anyhow::Result<Vec<String>> {
             .map(|v| v.to_string())
             .collect(),
         DbConnection::Postgres(c) => {
-            diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))
+            use diesel::Connection;
+            c.transaction(|c| {
+                diesel::sql_query(format!(
+                    "SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})"
+                ))
                 .execute(c)?;
-            let result = c
-                .run_pending_migrations(POSTGRES)
-                .map(|vs| vs.iter().map(|v| v.to_string()).collect::<Vec<_>>())
-                .map_err(|e| anyhow::anyhow!("running PostgreSQL migrations: {e}"));
-            diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"))
-                .execute(c)?;
-            result?
+                c.run_pending_migrations(POSTGRES)
+                    .map(|vs| vs.iter().map(|v| v.to_string()).collect::<Vec<_>>())
+                    .map_err(|e| anyhow::anyhow!("running PostgreSQL migrations: {e}"))
+            })?
         }
     };
     Ok(applied)

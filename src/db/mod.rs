@@ -5,6 +5,7 @@
 
 mod connection;
 pub mod migrations;
+pub mod replica;
 pub mod schema;
 pub mod snapshot;
 mod sqlite_turn;
@@ -15,7 +16,7 @@ use std::time::Duration;
 
 use scheduled_thread_pool::ScheduledThreadPool;
 
-pub use connection::{Backend, DatabaseUrl, DbConnection};
+pub use connection::{Backend, DatabaseUrl, DbConnection, StatementCache};
 pub use statement::Statement;
 
 /// A pooled connection as handed out by [`Db::get`]; derefs to [`DbConnection`]. It is tested
@@ -125,7 +126,17 @@ impl Db {
     /// Opens a pool for `url`. For a SQLite file this creates the parent directory and switches
     /// the database to WAL once; every connection gets `foreign_keys` and `busy_timeout`.
     pub fn connect(url: &DatabaseUrl, pool_size: u32) -> anyhow::Result<Self> {
-        let manager = connection::ConnectionManager::new(url.clone())?;
+        Self::connect_with(url, pool_size, StatementCache::Named)
+    }
+
+    /// As [`Db::connect`], choosing whether PostgreSQL connections keep prepared statements
+    /// (not behind a transaction pooler: see [`StatementCache`]).
+    pub fn connect_with(
+        url: &DatabaseUrl,
+        pool_size: u32,
+        statements: StatementCache,
+    ) -> anyhow::Result<Self> {
+        let manager = connection::ConnectionManager::new(url.clone(), statements)?;
         let mut builder = r2d2::Pool::builder()
             .connection_timeout(Duration::from_secs(5))
             .thread_pool(housekeeping_threads());
@@ -199,7 +210,7 @@ impl Db {
 /// One connection outside any pool, set up as the pool would (SQLite: WAL, foreign keys, busy
 /// timeout), for commands that must close it before going on (backup, restore).
 pub fn connect_one(url: &DatabaseUrl) -> anyhow::Result<DbConnection> {
-    let manager = connection::ConnectionManager::new(url.clone())?;
+    let manager = connection::ConnectionManager::new(url.clone(), StatementCache::Named)?;
     manager
         .open()
         .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))

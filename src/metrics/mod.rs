@@ -11,10 +11,11 @@ use std::time::Duration;
 use actix_web::http::StatusCode;
 use anyhow::Context;
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
     IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
+use crate::db::replica::{ReadDb, ReadSource, ReplicaHealth};
 use crate::db::Db;
 
 /// The route label of a request that matched no route (404s, probes for random paths).
@@ -55,6 +56,15 @@ pub struct Metrics {
     /// The pools whose state is reported, by name (`primary`, and `catalog_replica` when a
     /// read replica is configured).
     pools: Vec<(&'static str, Db)>,
+    /// Where reads that tolerate staleness went, and the replica's state.
+    reads: Option<ReadRouting>,
+}
+
+struct ReadRouting {
+    db: ReadDb,
+    reads: IntCounterVec,
+    lag: Gauge,
+    up: IntGauge,
 }
 
 impl Metrics {
@@ -147,7 +157,41 @@ impl Metrics {
             retention_runs,
             analytics,
             pools,
+            reads: None,
         })
+    }
+
+    /// Also reports where the catalogue's reads went and, with a replica, its lag and
+    /// whether reads use it.
+    pub fn with_read_routing(mut self, db: ReadDb) -> anyhow::Result<Self> {
+        let reads = IntCounterVec::new(
+            Opts::new(
+                "valise_catalog_db_reads_total",
+                "Catalogue reads rendered from a database (not the response cache), by \
+                 database: primary or replica.",
+            ),
+            &["database"],
+        )?;
+        for source in [ReadSource::Primary, ReadSource::Replica] {
+            reads.with_label_values(&[source.label()]);
+        }
+        let lag = Gauge::new(
+            "valise_replica_lag_seconds",
+            "How long the read replica has not replayed WAL the primary wrote (0 when caught \
+             up), as of the last probe (every 0.2 s).",
+        )?;
+        let up = IntGauge::new(
+            "valise_replica_serving",
+            "1 while the read replica answers within VALISE_REPLICA_MAX_LAG_MS, else 0 (reads \
+             go to the primary).",
+        )?;
+        self.registry.register(Box::new(reads.clone()))?;
+        if db.replica_lag().is_some() {
+            self.registry.register(Box::new(lag.clone()))?;
+            self.registry.register(Box::new(up.clone()))?;
+        }
+        self.reads = Some(ReadRouting { db, reads, lag, up });
+        Ok(self)
     }
 
     /// The series counting requests with these labels: `method` from [`method_label`],
@@ -177,8 +221,22 @@ impl Metrics {
         self.analytics.clone()
     }
 
-    /// Reads the pool states (cheap, in memory) for the next [`Self::render`].
+    /// Reads the pool states and the read routing (cheap, in memory) for the next
+    /// [`Self::render`].
     pub fn refresh_pools(&self) {
+        if let Some(routing) = &self.reads {
+            for source in [ReadSource::Primary, ReadSource::Replica] {
+                // The router counts; the counter catches up with it.
+                let counter = routing.reads.with_label_values(&[source.label()]);
+                counter.inc_by(routing.db.reads(source).saturating_sub(counter.get()));
+            }
+            if let Some(lag) = routing.db.replica_lag() {
+                routing.lag.set(lag.as_secs_f64());
+            }
+            routing
+                .up
+                .set(i64::from(routing.db.health() == ReplicaHealth::Serving));
+        }
         for (name, db) in &self.pools {
             let (connections, idle) = db.pool_state();
             self.pool_connections

@@ -23,10 +23,14 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 /// After a change: this instance serves it at once instead of after its next poll.
 pub(crate) async fn observe(db: &Db, versions: &Versions) {
     match db
-        .run(|conn| store::catalog_version(conn).map_err(crate::db::DbError::from))
+        .run(|conn| {
+            let version = store::catalog_version(conn)?;
+            let wal = crate::db::replica::wal_position(conn)?;
+            Ok::<_, crate::db::DbError>((version, wal))
+        })
         .await
     {
-        Ok(v) => versions.observe_catalog(v),
+        Ok((version, wal)) => versions.observe_catalog(version, wal),
         Err(e) => log::warn!("could not read the catalog version: {e}"),
     }
 }
