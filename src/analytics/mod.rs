@@ -84,13 +84,13 @@ pub fn spawn(db: Db, every: Duration) -> actix_web::rt::task::JoinHandle<()> {
             match result {
                 Ok((rollup, destroyed)) => {
                     if !rollup.days.is_empty() {
-                        log::debug!("rolled up analytics for {} day(s)", rollup.days.len());
+                        tracing::debug!("rolled up analytics for {} day(s)", rollup.days.len());
                     }
                     if destroyed > 0 {
-                        log::info!("destroyed {destroyed} expired analytics day salt(s)");
+                        tracing::info!("destroyed {destroyed} expired analytics day salt(s)");
                     }
                 }
-                Err(e) => log::warn!("analytics roll-up failed: {e}"),
+                Err(e) => tracing::warn!("analytics roll-up failed: {e}"),
             }
         }
     })

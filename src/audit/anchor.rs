@@ -69,7 +69,7 @@ pub fn current(conn: &mut DbConnection, crypto: &Crypto) -> QueryResult<Option<A
 /// Writes a checkpoint to the log and, when given, appends it to `file`.
 pub fn publish(anchor: &Anchor, file: Option<&Path>) -> std::io::Result<()> {
     let line = serde_json::to_string(anchor).map_err(std::io::Error::other)?;
-    log::info!(target: LOG_TARGET, "{line}");
+    tracing::info!(target: LOG_TARGET, "{line}");
     if let Some(path) = file {
         let mut f = std::fs::OpenOptions::new()
             .create(true)
@@ -204,11 +204,11 @@ pub fn spawn(db: Db, crypto: Crypto, config: AnchorConfig) -> actix_web::rt::tas
                 Ok(Some(anchor)) if Some(anchor.seq) != last_seq => {
                     match publish(&anchor, config.file.as_deref()) {
                         Ok(()) => last_seq = Some(anchor.seq),
-                        Err(e) => log::warn!("could not write the audit anchor file: {e}"),
+                        Err(e) => tracing::warn!("could not write the audit anchor file: {e}"),
                     }
                 }
                 Ok(_) => {}
-                Err(e) => log::warn!("could not read the audit chain head: {e}"),
+                Err(e) => tracing::warn!("could not read the audit chain head: {e}"),
             }
         }
     })

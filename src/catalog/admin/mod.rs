@@ -27,7 +27,7 @@ pub(crate) async fn observe(db: &Db, versions: &Versions) {
         .await
     {
         Ok(v) => versions.observe_catalog(v),
-        Err(e) => log::warn!("could not read the catalog version: {e}"),
+        Err(e) => tracing::warn!("could not read the catalog version: {e}"),
     }
 }
 
