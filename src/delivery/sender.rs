@@ -101,7 +101,7 @@ impl Sender {
             .instrument(span.clone())
             .await;
         if let Some(status) = attempt.status_code() {
-            span.record("http.response.status_code", status);
+            span.record("http.response.status_code", i64::from(status));
         }
         if let Attempt::Failed { error, .. } = &attempt {
             span.record("otel.status_code", "error");

@@ -340,20 +340,22 @@ impl Context {
         if let Some(metrics) = &self.worker.metrics {
             metrics.observe(self.method, self.route, status, elapsed);
         }
-        span.record("http.response.status_code", status.as_u16());
+        // An i64: the OpenTelemetry bridge records unsigned numbers as text.
+        span.record("http.response.status_code", i64::from(status.as_u16()));
         if status.is_server_error() {
             span.record("otel.status_code", "error");
         }
         if let Some(client_rid) = self.logged {
+            // Displayed rather than quoted in text lines; strings either way in JSON.
             let client_rid = client_rid.as_ref().and_then(|id| id.to_str().ok());
             tracing::info!(
                 target: ACCESS_LOG,
-                method = self.method,
-                route = self.worker.template(self.route),
+                method = %self.method,
+                route = %self.worker.template(self.route),
                 status = status.as_u16(),
                 latency_ms = (elapsed.as_secs_f64() * 10_000.0).round() / 10.0,
-                rid = self.request_id.to_str().unwrap_or_default(),
-                client_rid,
+                rid = %self.request_id.to_str().unwrap_or_default(),
+                client_rid = client_rid.map(tracing::field::display),
                 "request",
             );
         }
