@@ -244,9 +244,9 @@ pub fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Serve => actix_web::rt::System::new().block_on(async move {
             let bind = config.bind;
             let app = Application::build(config).await?;
-            log::info!("Valise listening on http://{bind} (port {})", app.port());
+            tracing::info!("Valise listening on http://{bind} (port {})", app.port());
             app.run_until_stopped().await?;
-            log::info!("Valise stopped");
+            tracing::info!("Valise stopped");
             Ok(())
         }),
         Command::Admin {

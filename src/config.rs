@@ -331,6 +331,33 @@ pub const DEFAULT_HOME_COUNTRY: &str = "BE";
 pub const DEFAULT_FLAT_SHIPPING: &str = "9.90";
 pub const DEFAULT_FREE_SHIPPING_FROM: &str = "100.00";
 
+/// How log lines are written (`VALISE_LOG_FORMAT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One human-readable line per event (the default).
+    Text,
+    /// One JSON object per line, its fields at the top level, for a log shipper.
+    Json,
+}
+
+/// Logs and traces (`src/telemetry.rs`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TelemetryConfig {
+    pub log_format: LogFormat,
+    /// Where `serve` exports its spans over OTLP/HTTP: the collector's traces URL
+    /// (`VALISE_OTLP_ENDPOINT` + `/v1/traces`). `None`: no traces.
+    pub otlp_traces: Option<url::Url>,
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        Self {
+            log_format: LogFormat::Text,
+            otlp_traces: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub environment: Environment,
@@ -382,6 +409,8 @@ pub struct Config {
     pub audit_anchor_file: Option<PathBuf>,
     /// How often the chain's head is anchored (when it moved).
     pub audit_anchor_interval: Duration,
+    /// Log format and trace export.
+    pub telemetry: TelemetryConfig,
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -494,6 +523,7 @@ impl Config {
             audit_anchor_from(&get, production, &data_dir)?;
         let exports_per_hour =
             i32::try_from(number(&get, "VALISE_EXPORTS_PER_HOUR", 10, 1, 100_000)?).unwrap_or(10);
+        let telemetry = telemetry_from(&get)?;
 
         Ok(Self {
             environment,
@@ -521,6 +551,7 @@ impl Config {
             exports_per_hour,
             audit_anchor_file,
             audit_anchor_interval,
+            telemetry,
         })
     }
 
@@ -624,6 +655,7 @@ impl Config {
             exports_per_hour: 10,
             audit_anchor_file: None,
             audit_anchor_interval: Duration::from_secs(60),
+            telemetry: TelemetryConfig::default(),
         }
     }
 }
@@ -1365,6 +1397,48 @@ fn audit_anchor_from(
     Ok((file, interval))
 }
 
+fn telemetry_from(get: &impl Fn(&str) -> Option<String>) -> Result<TelemetryConfig, ConfigError> {
+    let log_format = match get("VALISE_LOG_FORMAT").as_deref().map(str::trim) {
+        None | Some("text") => LogFormat::Text,
+        Some("json") => LogFormat::Json,
+        Some(_) => return Err(invalid("VALISE_LOG_FORMAT", "expected text or json")),
+    };
+    let otlp_traces = match get("VALISE_OTLP_ENDPOINT") {
+        None => None,
+        Some(raw) => Some(
+            otlp_traces_url(raw.trim())
+                .map_err(|reason| invalid("VALISE_OTLP_ENDPOINT", reason))?,
+        ),
+    };
+    Ok(TelemetryConfig {
+        log_format,
+        otlp_traces,
+    })
+}
+
+/// The traces URL of an OTLP/HTTP collector given by its base URL (`http://collector:4318`),
+/// as the OpenTelemetry specification derives it from `OTEL_EXPORTER_OTLP_ENDPOINT`: the
+/// base's path, then `/v1/traces`. Credentials go in `OTEL_EXPORTER_OTLP_HEADERS`, not in
+/// the URL, which is logged.
+fn otlp_traces_url(raw: &str) -> Result<url::Url, String> {
+    const EXPECTED: &str = "expected the collector's base URL, e.g. http://127.0.0.1:4318";
+    let mut url = url::Url::parse(raw).map_err(|_| EXPECTED.to_owned())?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(EXPECTED.to_owned());
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(
+            "credentials do not belong in the URL: set OTEL_EXPORTER_OTLP_HEADERS".to_owned(),
+        );
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!("{EXPECTED}, without a query or fragment"));
+    }
+    let path = format!("{}/v1/traces", url.path().trim_end_matches('/'));
+    url.set_path(&path);
+    Ok(url)
+}
+
 fn parse_origins(raw: &str) -> Result<CorsOrigins, String> {
     let items: Vec<&str> = raw
         .split(',')
@@ -2034,5 +2108,37 @@ mod tests {
         assert_eq!(err.var, "DATABASE_URL");
         let err = load(&[("DATABASE_URL_FILE", "/nonexistent/database.url")]).unwrap_err();
         assert_eq!(err.var, "DATABASE_URL_FILE");
+    }
+
+    #[test]
+    fn the_log_format_and_the_trace_collector_are_checked() {
+        let c = load(&[]).unwrap();
+        assert_eq!(c.telemetry, TelemetryConfig::default());
+        let c = load(&[
+            ("VALISE_LOG_FORMAT", "json"),
+            ("VALISE_OTLP_ENDPOINT", "http://collector:4318"),
+        ])
+        .unwrap();
+        assert_eq!(c.telemetry.log_format, LogFormat::Json);
+        let traces = c.telemetry.otlp_traces.unwrap();
+        assert_eq!(traces.as_str(), "http://collector:4318/v1/traces");
+        let c = load(&[("VALISE_OTLP_ENDPOINT", "https://otel.example/otlp/")]).unwrap();
+        let traces = c.telemetry.otlp_traces.unwrap();
+        assert_eq!(traces.as_str(), "https://otel.example/otlp/v1/traces");
+
+        assert_eq!(
+            load(&[("VALISE_LOG_FORMAT", "logfmt")]).unwrap_err().var,
+            "VALISE_LOG_FORMAT"
+        );
+        for bad in [
+            "collector:4318",
+            "grpc://collector:4317",
+            "http://user:token@collector:4318",
+            "http://collector:4318/?token=1",
+        ] {
+            let err = load(&[("VALISE_OTLP_ENDPOINT", bad)]).unwrap_err();
+            assert_eq!(err.var, "VALISE_OTLP_ENDPOINT", "{bad}");
+            assert!(!err.reason.contains("token"), "{bad}: {}", err.reason);
+        }
     }
 }

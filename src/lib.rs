@@ -31,6 +31,7 @@ pub mod retention;
 pub mod shipping;
 pub mod startup;
 pub mod tax;
+pub mod telemetry;
 pub mod text;
 pub mod versions;
 pub mod webhooks;

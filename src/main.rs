@@ -21,7 +21,6 @@ fn main() -> ExitCode {
         Command::Healthcheck { address, timeout } => return cli::healthcheck(address, timeout),
         _ => {}
     }
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let serves = matches!(command, Command::Serve);
     let config = match Config::from_env().and_then(|c| {
         if serves {
@@ -35,11 +34,23 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match cli::run(command, config) {
+    // After the configuration, which chooses the log format and the collector; its errors
+    // above go to standard error as one plain line.
+    let telemetry = match valise::telemetry::init(&config.telemetry, serves) {
+        Ok(telemetry) => telemetry,
+        Err(e) => {
+            eprintln!("valise: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = match cli::run(command, config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            log::error!("{e:#}");
+            tracing::error!("{e:#}");
             ExitCode::FAILURE
         }
-    }
+    };
+    // Flushes the spans still queued for the collector.
+    drop(telemetry);
+    code
 }

@@ -156,7 +156,7 @@ pub fn prepare_database(db: &Db) -> anyhow::Result<()> {
     let mut conn = db.get()?;
     let applied = migrations::run_pending(&mut conn)?;
     if !applied.is_empty() {
-        log::info!(
+        tracing::info!(
             "applied {} migration(s): {}",
             applied.len(),
             applied.join(", ")
@@ -193,11 +193,11 @@ pub fn services(config: &Config) -> anyhow::Result<Services> {
             &boot.email,
             boot.password.expose(),
         )? {
-            log::info!("created the first admin account from VALISE_ADMIN_EMAIL");
+            tracing::info!("created the first admin account from VALISE_ADMIN_EMAIL");
         }
     }
     let (seq, mac) = audit::store::head(&mut conn)?;
-    log::info!("audit chain head: seq={seq} mac={}", hex::encode(mac));
+    tracing::info!("audit chain head: seq={seq} mac={}", hex::encode(mac));
     drop(conn);
     Ok(Services { db, crypto })
 }
@@ -219,7 +219,7 @@ impl Application {
     /// Opens the database, migrates it, and binds the listener (port 0 picks a free port).
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let Services { db, crypto } = services(&config)?;
-        log::info!(
+        tracing::info!(
             "database: {} ({})",
             config.database_url.redacted(),
             db.backend().name()
@@ -244,7 +244,7 @@ impl Application {
         let mut pools = vec![("primary", db.clone())];
         let read_db = match &config.read_database_url {
             Some(url) => {
-                log::info!("catalogue reads go to the replica {}", url.redacted());
+                tracing::info!("catalogue reads go to the replica {}", url.redacted());
                 let replica = Db::connect_with(url, config.db_pool_size, config.db_statements)?;
                 pools.push(("catalog_replica", replica.clone()));
                 ReadDb::with_replica(db.clone(), replica, config.replica_max_lag)
@@ -265,7 +265,9 @@ impl Application {
         ));
         let metrics_access = web::Data::new(MetricsAccess::from_config(&config)?);
         if config.metrics_token.is_none() && config.environment == Environment::Production {
-            log::info!("GET /metrics answers admins only: set VALISE_METRICS_TOKEN for a scraper");
+            tracing::info!(
+                "GET /metrics answers admins only: set VALISE_METRICS_TOKEN for a scraper"
+            );
         }
         let payment_settings = web::Data::new(
             payments::provider::PaymentSettings::from_config(&config)
@@ -408,8 +410,8 @@ impl Application {
         // the loops (the flusher may be writing a group: the flush waits for it).
         match self.ingest.flush(&self.db).await {
             Ok(0) => {}
-            Ok(written) => log::info!("wrote {written} buffered analytics event(s) at stop"),
-            Err(e) => log::error!(
+            Ok(written) => tracing::info!("wrote {written} buffered analytics event(s) at stop"),
+            Err(e) => tracing::error!(
                 "{} buffered analytics event(s) lost at stop: {e}",
                 self.ingest.buffered()
             ),

@@ -109,7 +109,7 @@ pub fn spawn_watcher(
                 .run(move |conn| v.refresh(conn).map_err(anyhow::Error::from))
                 .await;
             if let Err(e) = result {
-                log::warn!("could not refresh shared versions: {e:#}");
+                tracing::warn!("could not refresh shared versions: {e:#}");
             }
         }
     })

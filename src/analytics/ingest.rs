@@ -231,7 +231,7 @@ pub fn spawn_flusher(
                 last_sweep = tokio::time::Instant::now();
             }
             if let Err(e) = ingest.flush(&db).await {
-                log::warn!(
+                tracing::warn!(
                     "writing buffered analytics events failed ({} waiting): {e}",
                     ingest.buffered()
                 );

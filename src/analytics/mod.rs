@@ -86,7 +86,7 @@ pub fn spawn(db: Db, ingest: Arc<Ingest>, every: Duration) -> actix_web::rt::tas
         loop {
             tick.tick().await;
             if let Err(e) = ingest.flush(&db).await {
-                log::warn!("writing buffered analytics events before the roll-up failed: {e}");
+                tracing::warn!("writing buffered analytics events before the roll-up failed: {e}");
             }
             let result: Result<(Rollup, usize), ApiError> = db
                 .run(|conn| run_once(conn, crate::db::now()).map_err(ApiError::from))
@@ -94,13 +94,13 @@ pub fn spawn(db: Db, ingest: Arc<Ingest>, every: Duration) -> actix_web::rt::tas
             match result {
                 Ok((rollup, destroyed)) => {
                     if !rollup.days.is_empty() {
-                        log::debug!("rolled up analytics for {} day(s)", rollup.days.len());
+                        tracing::debug!("rolled up analytics for {} day(s)", rollup.days.len());
                     }
                     if destroyed > 0 {
-                        log::info!("destroyed {destroyed} expired analytics day salt(s)");
+                        tracing::info!("destroyed {destroyed} expired analytics day salt(s)");
                     }
                 }
-                Err(e) => log::warn!("analytics roll-up failed: {e}"),
+                Err(e) => tracing::warn!("analytics roll-up failed: {e}"),
             }
         }
     })

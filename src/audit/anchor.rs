@@ -10,6 +10,7 @@
 //! anchor is reported. Checkpoints are signed with a key derived from the master key's root
 //! secret, so they cannot be forged by the same hand either.
 
+use std::borrow::Cow;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -69,7 +70,7 @@ pub fn current(conn: &mut DbConnection, crypto: &Crypto) -> QueryResult<Option<A
 /// Writes a checkpoint to the log and, when given, appends it to `file`.
 pub fn publish(anchor: &Anchor, file: Option<&Path>) -> std::io::Result<()> {
     let line = serde_json::to_string(anchor).map_err(std::io::Error::other)?;
-    log::info!(target: LOG_TARGET, "{line}");
+    tracing::info!(target: LOG_TARGET, "{line}");
     if let Some(path) = file {
         let mut f = std::fs::OpenOptions::new()
             .create(true)
@@ -118,7 +119,7 @@ pub fn check(conn: &mut DbConnection, crypto: &Crypto, text: &str) -> QueryResul
     };
     for (n, line) in anchor_lines(text) {
         report.anchors += 1;
-        let Ok(anchor) = serde_json::from_str::<Anchor>(line) else {
+        let Ok(anchor) = serde_json::from_str::<Anchor>(&line) else {
             return Ok(fail(report, format!("line {} is not an anchor", n + 1)));
         };
         if !anchor.signature_holds(crypto.anchor_key()) {
@@ -172,12 +173,28 @@ pub fn check(conn: &mut DbConnection, crypto: &Crypto, text: &str) -> QueryResul
     Ok(report)
 }
 
-/// The anchors of a text, with their line numbers: the anchor file holds one a line; a log
-/// holds them after its prefix, on the lines of the anchor target, among other lines.
-fn anchor_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
+/// The anchors of a text, with their line numbers: the anchor file holds one a line; a text
+/// log holds them after its prefix, on the lines of the anchor target, among other lines; a
+/// JSON log (`VALISE_LOG_FORMAT=json`) holds them as the message of the anchor target's
+/// records.
+fn anchor_lines(text: &str) -> impl Iterator<Item = (usize, Cow<'_, str>)> {
     text.lines().enumerate().filter_map(|(n, line)| {
         let start = line.find('{')?;
-        (start == 0 || line.contains(LOG_TARGET)).then(|| (n, &line[start..]))
+        if start > 0 {
+            return line
+                .contains(LOG_TARGET)
+                .then(|| (n, Cow::Borrowed(&line[start..])));
+        }
+        // A log record names its target; an anchor has no such field.
+        let record = serde_json::from_str::<serde_json::Value>(line).ok();
+        match record.as_ref().and_then(|r| r.get("target")) {
+            None => Some((n, Cow::Borrowed(line))),
+            Some(target) if target == LOG_TARGET => {
+                let message = record.as_ref()?.get("message")?.as_str()?;
+                Some((n, Cow::Owned(message.to_owned())))
+            }
+            Some(_) => None,
+        }
     })
 }
 
@@ -204,11 +221,11 @@ pub fn spawn(db: Db, crypto: Crypto, config: AnchorConfig) -> actix_web::rt::tas
                 Ok(Some(anchor)) if Some(anchor.seq) != last_seq => {
                     match publish(&anchor, config.file.as_deref()) {
                         Ok(()) => last_seq = Some(anchor.seq),
-                        Err(e) => log::warn!("could not write the audit anchor file: {e}"),
+                        Err(e) => tracing::warn!("could not write the audit anchor file: {e}"),
                     }
                 }
                 Ok(_) => {}
-                Err(e) => log::warn!("could not read the audit chain head: {e}"),
+                Err(e) => tracing::warn!("could not read the audit chain head: {e}"),
             }
         }
     })
@@ -222,10 +239,19 @@ mod tests {
     fn anchors_are_read_from_the_file_or_from_a_log() {
         let text = "{\"seq\":1}\n\
                     [2026-12-06T20:00:00Z INFO  valise::access] GET /healthz 200 {odd}\n\
-                    [2026-12-06T20:00:01Z INFO  valise::audit_anchor] {\"seq\":2}\n\
-                    \n";
-        let lines: Vec<(usize, &str)> = anchor_lines(text).collect();
-        assert_eq!(lines, vec![(0, "{\"seq\":1}"), (2, "{\"seq\":2}")]);
+                    2026-12-06T20:00:01Z  INFO valise::audit_anchor: {\"seq\":2}\n\
+                    \n\
+                    {\"level\":\"INFO\",\"message\":\"request\",\"target\":\"valise::access\"}\n\
+                    {\"level\":\"INFO\",\"message\":\"{\\\"seq\\\":3}\",\"target\":\"valise::audit_anchor\"}\n";
+        let lines: Vec<(usize, Cow<str>)> = anchor_lines(text).collect();
+        assert_eq!(
+            lines,
+            vec![
+                (0, "{\"seq\":1}".into()),
+                (2, "{\"seq\":2}".into()),
+                (5, "{\"seq\":3}".into())
+            ]
+        );
     }
 
     #[test]

@@ -216,7 +216,7 @@ pub fn prune(
     let base = base::read(conn)?;
     let key = crypto.audit_key();
     if !base.holds(crypto.anchor_key()) {
-        log::warn!("audit retention: the chain's base is not signed by this shop's key; nothing deleted (run `valise audit verify`)");
+        tracing::warn!("audit retention: the chain's base is not signed by this shop's key; nothing deleted (run `valise audit verify`)");
         return Ok(0);
     }
     let rows: Vec<EntryRow> = audit_log::table
@@ -232,7 +232,7 @@ pub fn prune(
         let at = chain_time(row.at);
         if row.seq != expected || !chain::verify_mac(key, &prev_mac, &row.canonical(&at), &row.mac)
         {
-            log::warn!(
+            tracing::warn!(
                 "audit retention: the chain does not verify at entry {expected}; entries from \
                  there on are kept (run `valise audit verify`)"
             );

@@ -101,7 +101,7 @@ fn pool() -> &'static Mutex<mpsc::Sender<Job>> {
                     }
                 });
             if let Err(e) = spawned {
-                log::error!("cannot start a password-hashing thread: {e}");
+                tracing::error!("cannot start a password-hashing thread: {e}");
             }
         }
         Mutex::new(tx)
@@ -191,7 +191,7 @@ pub fn verify(stored: &str, password: &str) -> bool {
     match compute(password.as_bytes(), salt) {
         Ok(out) => crate::crypto::constant_time_eq(&out, expected.as_bytes()),
         Err(e) => {
-            log::error!("password verification failed to run: {e:#}");
+            tracing::error!("password verification failed to run: {e:#}");
             false
         }
     }

@@ -55,7 +55,7 @@ impl TokenKeys {
                 } else {
                     let secret = URL_SAFE_NO_PAD.encode(random_bytes::<32>()?);
                     write_secret_file(path, &format!("{secret}\n"))?;
-                    log::warn!(
+                    tracing::warn!(
                         "generated a DEVELOPMENT token-signing secret in {}; set \
                          VALISE_JWT_SECRET or VALISE_JWT_SECRET_FILE in production",
                         path.display()

@@ -235,7 +235,7 @@ impl KeyringHandle {
                 } else {
                     let keyring = Keyring::generate("k1")?;
                     write_secret_file(path, &keyring.to_spec())?;
-                    log::warn!(
+                    tracing::warn!(
                         "generated a DEVELOPMENT master key in {} — back it up with the data, \
                          and set VALISE_MASTER_KEY or VALISE_MASTER_KEY_FILE in production",
                         path.display()

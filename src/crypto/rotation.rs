@@ -199,7 +199,7 @@ pub fn rotate(
 ) -> Result<RotationStatus, CryptoError> {
     if crypto.keyring().can_add_version() {
         let id = crypto.keyring().add_version()?;
-        log::info!("added master key version {id}");
+        tracing::info!("added master key version {id}");
     }
     rewrap_all(conn, crypto, DEFAULT_BATCH, None, progress)
 }

@@ -28,6 +28,14 @@ impl Backend {
             Backend::Postgres => "postgres",
         }
     }
+
+    /// The OpenTelemetry name of the database system (`db.system.name`).
+    pub fn system_name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgresql",
+        }
+    }
 }
 
 /// A parsed `DATABASE_URL`. `Debug` never prints a PostgreSQL password.

@@ -57,7 +57,7 @@ pub fn note_destroyed() {
 fn forget_if_destroyed(conn: &mut DbConnection) {
     if DESTROYED.with(|d| d.replace(false)) {
         if let Err(e) = forget_freed(conn, &[]) {
-            log::warn!("could not purge freed pages after a shred: {e}");
+            tracing::warn!("could not purge freed pages after a shred: {e}");
         }
     }
 }
@@ -169,6 +169,10 @@ impl Db {
 
     /// Runs blocking diesel work off the async workers (actix workers are current-thread
     /// runtimes, so the work goes to the blocking pool) and returns its result.
+    ///
+    /// Inside a traced operation (a request, a delivery attempt) the work is a span of its
+    /// own, from the wait for a connection to the commit, named by the backend. Work outside
+    /// one (the workers' polling) makes no span: an idle instance exports nothing.
     pub async fn run<T, E, F>(&self, work: F) -> Result<T, E>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
@@ -176,7 +180,18 @@ impl Db {
         E: From<DbError> + Send + 'static,
     {
         let pool = self.pool.clone();
+        let span = if tracing::Span::current().is_none() {
+            tracing::Span::none()
+        } else {
+            tracing::info_span!(
+                target: "valise::db",
+                "db.run",
+                otel.kind = "client",
+                db.system.name = self.backend.system_name(),
+            )
+        };
         actix_web::web::block(move || {
+            let _entered = span.enter();
             let mut conn = pool.get().map_err(DbError::from)?;
             conn.settle(false);
             let result = work(conn.connection());

@@ -250,12 +250,12 @@ async fn probe(primary: &Db, replica: &Replica, samples: &mut VecDeque<(Instant,
             let usable = lag <= replica.max_lag;
             if state.usable.swap(usable, Ordering::AcqRel) != usable {
                 if usable {
-                    log::info!(
+                    tracing::info!(
                         "the read replica serves reads again (lag {} ms)",
                         lag.as_millis()
                     );
                 } else {
-                    log::warn!(
+                    tracing::warn!(
                         "the read replica is {} ms behind (more than {} ms): reads go to the primary",
                         lag.as_millis(),
                         replica.max_lag.as_millis()
@@ -265,7 +265,7 @@ async fn probe(primary: &Db, replica: &Replica, samples: &mut VecDeque<(Instant,
         }
         Err(e) => {
             if state.usable.swap(false, Ordering::AcqRel) {
-                log::warn!("the read replica does not answer, reads go to the primary: {e}");
+                tracing::warn!("the read replica does not answer, reads go to the primary: {e}");
             }
             // Unknown: the time since the oldest position it has not been seen to replay.
             let lag = samples

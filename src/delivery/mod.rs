@@ -88,7 +88,7 @@ where
         futures_util::stream::iter(rows.into_iter().map(deliver)).buffer_unordered(CONCURRENCY);
     while let Some(result) = results.next().await {
         if let Err(e) = result {
-            log::warn!("delivering a {what} failed: {e}");
+            tracing::warn!("delivering a {what} failed: {e}");
         }
     }
     count
@@ -125,7 +125,7 @@ pub fn spawn(
     queues: Vec<Box<dyn Outbox>>,
 ) -> anyhow::Result<actix_web::rt::task::JoinHandle<()>> {
     if config.webhook_allow_private {
-        log::warn!(
+        tracing::warn!(
             "VALISE_WEBHOOK_ALLOW_PRIVATE: integrators' webhooks may reach private addresses"
         );
     }
@@ -138,7 +138,8 @@ pub fn spawn(
                 Reach::PublicOnly if config.webhook_allow_private => Reach::Any,
                 reach => reach,
             };
-            Ok((queue, Sender::new(config.timeout, reach)?))
+            let sender = Sender::new(config.timeout, reach, queue.name())?;
+            Ok((queue, sender))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     Ok(actix_web::rt::spawn(async move {
@@ -151,7 +152,7 @@ pub fn spawn(
             for (queue, sender) in &queues {
                 match queue.run_once(&db, &crypto, sender, &config).await {
                     Ok(n) => more |= n >= full,
-                    Err(e) => log::warn!("{} delivery failed: {e}", queue.name()),
+                    Err(e) => tracing::warn!("{} delivery failed: {e}", queue.name()),
                 }
             }
             if !more {

@@ -4,6 +4,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use tracing::field::Empty;
+use tracing::Instrument;
 
 use super::address::{judge_host, HostVerdict};
 use super::resolve::{PublicResolver, Refusal};
@@ -48,10 +50,12 @@ pub enum Reach {
 pub struct Sender {
     client: reqwest::Client,
     reach: Reach,
+    /// The queue it delivers for, as its spans name it (`notification`, `webhook`).
+    queue: &'static str,
 }
 
 impl Sender {
-    pub fn new(timeout: Duration, reach: Reach) -> anyhow::Result<Self> {
+    pub fn new(timeout: Duration, reach: Reach, queue: &'static str) -> anyhow::Result<Self> {
         let mut builder = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout)
@@ -63,11 +67,50 @@ impl Sender {
         let client = builder
             .build()
             .context("building the delivery HTTP client")?;
-        Ok(Self { client, reach })
+        Ok(Self {
+            client,
+            reach,
+            queue,
+        })
     }
 
     /// POSTs `body` as JSON, signed with `secret` at the current time, with extra headers.
+    ///
+    /// Each try is a span (exported when traces are on) with the queue, the status and the
+    /// error class: never the URL, whose path or query may hold a token or an address.
     pub async fn post_signed(
+        &self,
+        url: &str,
+        secret: &[u8],
+        body: Vec<u8>,
+        headers: &[(&'static str, String)],
+    ) -> Attempt {
+        let span = tracing::info_span!(
+            target: "valise::delivery",
+            "delivery.attempt",
+            otel.name = %format_args!("POST {}", self.queue),
+            otel.kind = "client",
+            otel.status_code = Empty,
+            http.request.method = "POST",
+            http.response.status_code = Empty,
+            error.r#type = Empty,
+            valise.queue = self.queue,
+        );
+        let attempt = self
+            .try_post(url, secret, body, headers)
+            .instrument(span.clone())
+            .await;
+        if let Some(status) = attempt.status_code() {
+            span.record("http.response.status_code", i64::from(status));
+        }
+        if let Attempt::Failed { error, .. } = &attempt {
+            span.record("otel.status_code", "error");
+            span.record("error.type", error.as_str());
+        }
+        attempt
+    }
+
+    async fn try_post(
         &self,
         url: &str,
         secret: &[u8],
@@ -171,7 +214,7 @@ mod tests {
 
     #[actix_web::test]
     async fn public_only_never_connects_to_loopback_and_says_so_in_one_class() {
-        let sender = Sender::new(Duration::from_secs(2), Reach::PublicOnly).unwrap();
+        let sender = Sender::new(Duration::from_secs(2), Reach::PublicOnly, "webhook").unwrap();
         let (listener, port) = listener();
         for url in [
             format!("http://127.0.0.1:{port}/hook"),
@@ -196,7 +239,7 @@ mod tests {
 
     #[actix_web::test]
     async fn the_gateway_sender_reaches_any_address() {
-        let sender = Sender::new(Duration::from_secs(2), Reach::Any).unwrap();
+        let sender = Sender::new(Duration::from_secs(2), Reach::Any, "notification").unwrap();
         let (listener, port) = listener();
         // The listener never answers: the try times out or fails, but it connected.
         let attempt = actix_web::rt::time::timeout(
@@ -210,7 +253,7 @@ mod tests {
 
     #[actix_web::test]
     async fn a_name_that_does_not_resolve_is_a_connection_failure_not_a_refusal() {
-        let sender = Sender::new(Duration::from_secs(2), Reach::PublicOnly).unwrap();
+        let sender = Sender::new(Duration::from_secs(2), Reach::PublicOnly, "webhook").unwrap();
         let attempt = post(&sender, "https://webhooks.invalid/hook").await;
         assert_eq!(attempt.status_code(), None);
         let Attempt::Failed { error, .. } = attempt else {

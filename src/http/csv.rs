@@ -95,7 +95,7 @@ where
         let reader = read.clone();
         match db.run(move |conn| reader(conn, cursor)).await {
             Err(e) => {
-                log::error!("{what} export stopped: {e:#}");
+                tracing::error!("{what} export stopped: {e:#}");
                 Some((Err(e), None))
             }
             Ok(page) if page.records.is_empty() => None,

@@ -316,7 +316,7 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         if let Self::Internal(cause) = self {
-            log::error!(
+            tracing::error!(
                 "request {} failed: {cause:#}",
                 current_request_id().unwrap_or_default()
             );
@@ -402,7 +402,7 @@ impl From<DbError> for ApiError {
         match e {
             // An exhausted pool is overload, not a bug: tell the client to retry shortly.
             DbError::Pool(_) => {
-                log::warn!("database pool exhausted: {e}");
+                tracing::warn!("database pool exhausted: {e}");
                 Self::Unavailable("The service is busy; retry in a moment.".into())
             }
             DbError::Query(e) => e.into(),
@@ -421,13 +421,13 @@ impl From<diesel::result::Error> for ApiError {
     fn from(e: diesel::result::Error) -> Self {
         if is_write_contention(&e) {
             // Another process held SQLite's write lock past the busy timeout: overload.
-            log::warn!("{e}");
+            tracing::warn!("{e}");
             return Self::Unavailable("The service is busy; retry in a moment.".into());
         }
         if is_lost_connection(&e) {
             // The database server went away (a restart, a failover). The pool tests this
             // connection before handing it out again, so a retry gets a fresh one.
-            log::warn!("database connection lost: {e}");
+            tracing::warn!("database connection lost: {e}");
             return Self::Unavailable("The database is reconnecting; retry in a moment.".into());
         }
         Self::Internal(anyhow::Error::new(e))

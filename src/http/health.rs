@@ -71,7 +71,7 @@ async fn healthz() -> HttpResponse {
 async fn readyz(db: web::Data<Db>, reads: web::Data<ReadDb>) -> Result<HttpResponse, ApiError> {
     db.run(|conn| {
         conn.batch_execute("SELECT 1").map_err(|e| {
-            log::warn!("readiness check failed: {e}");
+            tracing::warn!("readiness check failed: {e}");
             ApiError::Unavailable("The database cannot be reached.".into())
         })
     })

@@ -1,4 +1,9 @@
-//! The outermost middleware: request id, access log, and the headers every response carries.
+//! The outermost middleware: request id, access log, the request's span, and the headers
+//! every response carries.
+//!
+//! The access log and the span name the route's template (`/v1/orders/{number}`), never the
+//! concrete path: paths hold order numbers, tokens and other ids that point at a person.
+//! Requests that match no route are named [`UNMATCHED_ROUTE`].
 //!
 //! It also guarantees the error contract: any 4xx/5xx response that is not already a problem
 //! document (the framework's own 405, a CORS rejection, …) is replaced by one.
@@ -14,21 +19,26 @@ use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform};
 use actix_web::error::InternalError;
 use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use actix_web::http::{Method, StatusCode};
+use actix_web::http::StatusCode;
 use actix_web::{web, Error, HttpResponse};
 use futures_util::future::Either;
 use tokio::task::futures::TaskLocalFuture;
+use tracing::field::Empty;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use super::error::{problem_response, slug_for, ApiError, PROBLEM_CONTENT_TYPE};
 use super::request_id::{current_request_id, new_request_id, CURRENT_REQUEST_ID, REQUEST_ID};
 use super::route_table::{RouteId, RouteTable};
-use crate::metrics::{self, Metrics, RequestSeries};
+use crate::metrics::{self, Metrics, RequestSeries, UNMATCHED_ROUTE};
 use crate::versions::Versions;
 
 pub const POLICY_VERSION: HeaderName = HeaderName::from_static("x-policy-version");
 
 /// The log target of the access log (one line per request).
 const ACCESS_LOG: &str = "valise::access";
+
+/// The target of the requests' spans (exported when traces are on).
+const REQUEST_SPANS: &str = "valise::http";
 
 /// The id a client sent in `X-Request-Id`, when it is short and plain (so it cannot inject
 /// into logs). It is never the request's id — what the audit chain, the problem documents
@@ -121,6 +131,16 @@ struct Worker {
     versions: Option<web::Data<Versions>>,
 }
 
+impl Worker {
+    /// The template of `route`, or [`UNMATCHED_ROUTE`].
+    fn template(&self, route: Option<RouteId>) -> &str {
+        match (&self.metrics, route) {
+            (Some(metrics), Some(route)) => metrics.routes.template_of(route),
+            _ => UNMATCHED_ROUTE,
+        }
+    }
+}
+
 /// The request metrics as one worker sees them: the series it has used so far, by route and
 /// then by method and status, so a request costs an index and a short scan in memory no
 /// other thread touches rather than two lookups in the registry's map (each hashing the
@@ -146,9 +166,10 @@ impl WorkerMetrics {
         }
     }
 
+    /// `method` is the method's label ([`metrics::method_label`]).
     fn observe(
         &self,
-        method: &Method,
+        method: &'static str,
         route: Option<RouteId>,
         status: StatusCode,
         elapsed: Duration,
@@ -158,7 +179,6 @@ impl WorkerMetrics {
         let Some(known) = series.get_mut(slot) else {
             return;
         };
-        let method = metrics::method_label(method);
         match known.iter().find(|(m, s, _)| *m == method && *s == status) {
             Some((_, _, found)) => found.observe(elapsed),
             None => {
@@ -185,19 +205,39 @@ where
     fn call(&self, req: ServiceRequest) -> Self::Future {
         let started = Instant::now();
         let request_id = new_request_id();
-        // The path only (query strings may carry filters we do not want in logs), and only
-        // when the access log is on.
-        let logged = log::log_enabled!(target: ACCESS_LOG, log::Level::Info)
-            .then(|| (req.path().to_owned(), client_request_id(&req)));
         // The route template (`/v1/orders/{number}`), never the concrete path: paths hold ids.
         let route = self
             .worker
             .metrics
             .as_ref()
             .and_then(|metrics| metrics.routes.route_of(req.path()));
+        let template = self.worker.template(route);
+        // Unusual methods share one label, as in the metrics: a client cannot fill the log
+        // or the trace store with methods of its own.
+        let method = metrics::method_label(req.method());
+        // The client's own request id, when the access log is on.
+        let logged = tracing::enabled!(target: ACCESS_LOG, tracing::Level::INFO)
+            .then(|| client_request_id(&req));
+        // Disabled (and free) unless traces are exported; its fields are only computed then.
+        let span = tracing::info_span!(
+            target: REQUEST_SPANS,
+            "request",
+            otel.name = %format_args!("{method} {template}"),
+            otel.kind = "server",
+            otel.status_code = Empty,
+            http.request.method = method,
+            http.route = template,
+            http.response.status_code = Empty,
+            valise.request_id = request_id.to_str().unwrap_or_default(),
+        );
+        if !span.is_disabled() {
+            if let Some(caller) = crate::telemetry::caller_span(req.headers()) {
+                span.add_link(caller);
+            }
+        }
         let context = Context {
             started,
-            method: req.method().clone(),
+            method,
             logged,
             worker: Rc::clone(&self.worker),
             route,
@@ -205,16 +245,19 @@ where
         };
         // The id is visible to everything the request runs: the inner services' `call`
         // here, and every poll of their future.
-        let inner = CURRENT_REQUEST_ID.sync_scope(request_id.clone(), || {
-            if names_nul(req.path()) {
-                Either::Right(ready(Err(ApiError::NotFound.into())))
-            } else {
-                Either::Left(self.service.call(req))
-            }
+        let inner = span.in_scope(|| {
+            CURRENT_REQUEST_ID.sync_scope(request_id.clone(), || {
+                if names_nul(req.path()) {
+                    Either::Right(ready(Err(ApiError::NotFound.into())))
+                } else {
+                    Either::Left(self.service.call(req))
+                }
+            })
         });
         RequestContextFuture {
             inner: CURRENT_REQUEST_ID.scope(request_id, inner),
             context: Some(context),
+            span,
         }
     }
 }
@@ -224,6 +267,8 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: TaskLocalFuture<HeaderValue, F>,
         context: Option<Context>,
+        // Entered at every poll: the handler's database work and logs are its children.
+        span: tracing::Span,
     }
 }
 
@@ -236,9 +281,10 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut task::Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
+        let _entered = this.span.enter();
         let outcome = ready!(this.inner.poll(cx));
         match this.context.take() {
-            Some(context) => Poll::Ready(context.finish(outcome)),
+            Some(context) => Poll::Ready(context.finish(outcome, this.span)),
             // Polled again after it completed: a caller's bug, answered without panicking.
             None => Poll::Ready(Err(actix_web::error::ErrorInternalServerError(
                 "request context polled after completion",
@@ -250,9 +296,10 @@ where
 /// What the middleware keeps about a request while it is served.
 struct Context {
     started: Instant,
-    method: Method,
-    /// The path and the client's own request id, when the access log is on.
-    logged: Option<(String, Option<HeaderValue>)>,
+    /// The method's label (`OTHER` for unusual ones).
+    method: &'static str,
+    /// When the access log is on: the client's own request id, if it sent a usable one.
+    logged: Option<Option<HeaderValue>>,
     worker: Rc<Worker>,
     route: Option<RouteId>,
     request_id: HeaderValue,
@@ -269,6 +316,7 @@ impl Context {
     fn finish<B: MessageBody + 'static>(
         self,
         outcome: Result<ServiceResponse<B>, Error>,
+        span: &tracing::Span,
     ) -> Result<ServiceResponse<BoxBody>, Error> {
         let outcome = match outcome {
             Ok(res) if !is_error(res.status()) => Outcome::Served(res.map_into_boxed_body()),
@@ -290,21 +338,25 @@ impl Context {
         };
         let elapsed = self.started.elapsed();
         if let Some(metrics) = &self.worker.metrics {
-            metrics.observe(&self.method, self.route, status, elapsed);
+            metrics.observe(self.method, self.route, status, elapsed);
         }
-        if let Some((path, client_rid)) = self.logged {
-            let client_rid = client_rid
-                .as_ref()
-                .and_then(|id| id.to_str().ok())
-                .map(|id| format!(" client_rid={id}"))
-                .unwrap_or_default();
-            log::info!(
+        // An i64: the OpenTelemetry bridge records unsigned numbers as text.
+        span.record("http.response.status_code", i64::from(status.as_u16()));
+        if status.is_server_error() {
+            span.record("otel.status_code", "error");
+        }
+        if let Some(client_rid) = self.logged {
+            // Displayed rather than quoted in text lines; strings either way in JSON.
+            let client_rid = client_rid.as_ref().and_then(|id| id.to_str().ok());
+            tracing::info!(
                 target: ACCESS_LOG,
-                "{} {path} {} {:.1}ms rid={}{client_rid}",
-                self.method,
-                status.as_u16(),
-                elapsed.as_secs_f64() * 1000.0,
-                self.request_id.to_str().unwrap_or_default(),
+                method = %self.method,
+                route = %self.worker.template(self.route),
+                status = status.as_u16(),
+                latency_ms = (elapsed.as_secs_f64() * 10_000.0).round() / 10.0,
+                rid = %self.request_id.to_str().unwrap_or_default(),
+                client_rid = client_rid.map(tracing::field::display),
+                "request",
             );
         }
         match outcome {
@@ -374,7 +426,7 @@ fn ensure_problem(response: HttpResponse<BoxBody>) -> HttpResponse<BoxBody> {
     if status.is_server_error() {
         if let Some(err) = response.error() {
             if err.as_error::<ApiError>().is_none() {
-                log::error!(
+                tracing::error!(
                     "request {} failed: {err}",
                     current_request_id().unwrap_or_default()
                 );
@@ -409,6 +461,7 @@ fn ensure_problem(response: HttpResponse<BoxBody>) -> HttpResponse<BoxBody> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use actix_web::http::Method;
     use utoipa::openapi::OpenApiBuilder;
 
     #[test]
@@ -423,12 +476,13 @@ mod tests {
         let ms = Duration::from_millis(1);
         for method in ["BREW", "WHEN", "FOO"] {
             let method = Method::from_bytes(method.as_bytes()).unwrap();
-            worker.observe(&method, route, StatusCode::METHOD_NOT_ALLOWED, ms);
+            let method = metrics::method_label(&method);
+            worker.observe(method, route, StatusCode::METHOD_NOT_ALLOWED, ms);
         }
-        worker.observe(&Method::GET, route, StatusCode::OK, ms);
-        worker.observe(&Method::GET, route, StatusCode::OK, ms);
-        worker.observe(&Method::GET, route, StatusCode::NOT_FOUND, ms);
-        worker.observe(&Method::GET, None, StatusCode::NOT_FOUND, ms);
+        worker.observe("GET", route, StatusCode::OK, ms);
+        worker.observe("GET", route, StatusCode::OK, ms);
+        worker.observe("GET", route, StatusCode::NOT_FOUND, ms);
+        worker.observe("GET", None, StatusCode::NOT_FOUND, ms);
 
         let series = worker.series.borrow();
         // OTHER 405 (unusual methods share it), GET 200, GET 404.

@@ -125,7 +125,7 @@ pub async fn issue_for_order(db: &Db, issuer: &Issuer, order_id: String) {
         })
         .await;
     if let Err(e) = result {
-        log::warn!("issuing documents failed, the worker retries: {e}");
+        tracing::warn!("issuing documents failed, the worker retries: {e}");
     }
 }
 

@@ -18,8 +18,8 @@ pub fn spawn(db: Db, issuer: Issuer, every: Duration) -> actix_web::rt::task::Jo
             let issuer = issuer.clone();
             match db.run(move |conn| issue_due(conn, &issuer, BATCH)).await {
                 Ok(0) => {}
-                Ok(n) => log::info!("issued {n} document(s)"),
-                Err(e) => log::warn!("issuing documents failed: {e}"),
+                Ok(n) => tracing::info!("issued {n} document(s)"),
+                Err(e) => tracing::warn!("issuing documents failed: {e}"),
             }
         }
     })

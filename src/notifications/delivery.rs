@@ -429,7 +429,7 @@ fn record(
         diesel::update(mine).set(settled).execute(conn)?;
     }
     if let Outcome::Dead { error } = outcome {
-        log::warn!("notification {id} dead-lettered after {attempts} tries: {error}");
+        tracing::warn!("notification {id} dead-lettered after {attempts} tries: {error}");
     }
     Ok(())
 }

@@ -96,7 +96,7 @@ async fn metrics(
         .await
     {
         Ok(pending) => metrics.set_outbox_pending(pending),
-        Err(e) => log::warn!("metrics: counting the outbox backlog failed: {e}"),
+        Err(e) => tracing::warn!("metrics: counting the outbox backlog failed: {e}"),
     }
     metrics.refresh_pools();
     let body = metrics.render()?;

@@ -18,16 +18,16 @@ pub fn spawn(db: Db, after_sales_window: chrono::Duration) -> actix_web::rt::tas
                 db.run(|conn| super::lifecycle::expire_due(conn, 100)).await;
             match result {
                 Ok(0) => {}
-                Ok(n) => log::info!("expired {n} unpaid order(s) and released their stock"),
-                Err(e) => log::warn!("order expiry failed: {e}"),
+                Ok(n) => tracing::info!("expired {n} unpaid order(s) and released their stock"),
+                Err(e) => tracing::warn!("order expiry failed: {e}"),
             }
             let result: Result<usize, ApiError> = db
                 .run(move |conn| super::after_sales::close_due(conn, after_sales_window, 100))
                 .await;
             match result {
                 Ok(0) => {}
-                Ok(n) => log::info!("closed {n} order(s) after their after-sales window"),
-                Err(e) => log::warn!("closing orders failed: {e}"),
+                Ok(n) => tracing::info!("closed {n} order(s) after their after-sales window"),
+                Err(e) => tracing::warn!("closing orders failed: {e}"),
             }
         }
     })

@@ -208,7 +208,7 @@ fn move_payment(
         } else {
             // Money taken for an order no longer awaiting it (expired, cancelled, or paid by
             // another payment): given back whole, through the refund worker for a provider.
-            log::warn!(
+            tracing::warn!(
                 "payment {} captured for order {} which is {}: refunded",
                 payment.id,
                 order.id,

@@ -56,7 +56,7 @@ impl PaymentSettings {
                     }
                     Ok(_) => Ok(CancelAnswer::Kept),
                     Err(StripeError::Refused { status, message }) => {
-                        log::warn!(
+                        tracing::warn!(
                             "cancellation of payment {} refused by Stripe ({status}): {message}",
                             payment.id
                         );
@@ -100,7 +100,7 @@ impl PaymentSettings {
                         reference: r.id,
                     }),
                     Err(StripeError::Refused { status, message }) => {
-                        log::warn!(
+                        tracing::warn!(
                             "refund {} refused by Stripe ({status}): {message}",
                             refund.id
                         );
@@ -138,7 +138,7 @@ pub enum RefundAnswer {
 
 /// The provider did not answer after every try: the caller may retry with the same key.
 pub fn unavailable(e: StripeError) -> ApiError {
-    log::warn!("{e}");
+    tracing::warn!("{e}");
     ApiError::Unavailable(
         "The payment provider did not answer; retry with the same Idempotency-Key.".into(),
     )
@@ -149,7 +149,7 @@ pub fn unavailable(e: StripeError) -> ApiError {
 pub fn refused_or_unavailable(e: StripeError) -> ApiError {
     match e {
         StripeError::Refused { status, message } => {
-            log::warn!("payment refused by Stripe ({status}): {message}");
+            tracing::warn!("payment refused by Stripe ({status}): {message}");
             ApiError::conflict(
                 "The payment provider refused this payment; it cannot be retried as is.",
             )

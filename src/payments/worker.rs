@@ -30,13 +30,13 @@ pub fn spawn(
             tick.tick().await;
             match submit_due(&db, &settings).await {
                 Ok(0) => {}
-                Ok(n) => log::info!("asked the provider for {n} refund(s)"),
-                Err(e) => log::warn!("submitting refunds failed: {e}"),
+                Ok(n) => tracing::info!("asked the provider for {n} refund(s)"),
+                Err(e) => tracing::warn!("submitting refunds failed: {e}"),
             }
             match super::cancels::submit_due(&db, &settings).await {
                 Ok(0) => {}
-                Ok(n) => log::info!("asked the provider to cancel {n} payment(s)"),
-                Err(e) => log::warn!("cancelling payments failed: {e}"),
+                Ok(n) => tracing::info!("asked the provider to cancel {n} payment(s)"),
+                Err(e) => tracing::warn!("cancelling payments failed: {e}"),
             }
         }
     })

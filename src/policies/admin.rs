@@ -112,8 +112,8 @@ async fn publish(
             .run(|conn| notices::fan_out(conn, notices::BATCH).map_err(ApiError::from))
             .await;
         match queued {
-            Ok(n) => log::info!("queued {n} policy revision notice(s)"),
-            Err(e) => log::warn!("queueing policy revision notices failed (will resume): {e}"),
+            Ok(n) => tracing::info!("queued {n} policy revision notice(s)"),
+            Err(e) => tracing::warn!("queueing policy revision notices failed (will resume): {e}"),
         }
     });
     let location = format!("/v1/policies/{}", policy.version);
@@ -196,8 +196,8 @@ pub fn spawn_resumer(db: Db) -> actix_web::rt::task::JoinHandle<()> {
                 .await;
             match queued {
                 Ok(0) => {}
-                Ok(n) => log::info!("resumed: queued {n} policy revision notice(s)"),
-                Err(e) => log::warn!("policy revision notices: {e}"),
+                Ok(n) => tracing::info!("resumed: queued {n} policy revision notice(s)"),
+                Err(e) => tracing::warn!("policy revision notices: {e}"),
             }
         }
     })

@@ -403,8 +403,8 @@ pub fn spawn(db: crate::db::Db, crypto: Crypto) -> actix_web::rt::task::JoinHand
             let crypto = crypto.clone();
             match db.run(move |conn| run_scheduled(conn, &crypto, 50)).await {
                 Ok(0) => {}
-                Ok(n) => log::info!("carried out {n} scheduled erasure(s)"),
-                Err(e) => log::warn!("scheduled erasures failed: {e}"),
+                Ok(n) => tracing::info!("carried out {n} scheduled erasure(s)"),
+                Err(e) => tracing::warn!("scheduled erasures failed: {e}"),
             }
         }
     })

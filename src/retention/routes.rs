@@ -109,10 +109,10 @@ pub fn spawn(
                 Ok(report) => {
                     let handled: i64 = report.rules.iter().map(|r| r.count).sum();
                     if handled > 0 {
-                        log::info!("retention: {handled} item(s) purged");
+                        tracing::info!("retention: {handled} item(s) purged");
                     }
                 }
-                Err(e) => log::warn!("retention run failed (will retry next hour): {e}"),
+                Err(e) => tracing::warn!("retention run failed (will retry next hour): {e}"),
             }
         }
     })

@@ -225,7 +225,7 @@ fn record(
         }
     }
     if *outcome == Outcome::Dead {
-        log::warn!(
+        tracing::warn!(
             "webhook delivery {} to subscription {} dead after {} tries",
             row.id,
             row.subscription_id,

@@ -55,5 +55,6 @@ mod staff_tools;
 mod storage;
 mod stripe;
 mod tax;
+mod telemetry;
 mod variant_images;
 mod webhooks;

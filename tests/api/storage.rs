@@ -96,7 +96,7 @@ fn no_personal_value_is_stored_or_logged_in_plaintext() {
     let stored = database_bytes(&url);
     let log = std::fs::read(&log_path).unwrap();
     assert!(
-        contains(&log, "POST /v1/auth/register 202"),
+        contains(&log, "method=POST route=/v1/auth/register status=202"),
         "the log was captured"
     );
     for secret in &secrets {

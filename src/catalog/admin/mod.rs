@@ -31,7 +31,7 @@ pub(crate) async fn observe(db: &Db, versions: &Versions) {
         .await
     {
         Ok((version, wal)) => versions.observe_catalog(version, wal),
-        Err(e) => log::warn!("could not read the catalog version: {e}"),
+        Err(e) => tracing::warn!("could not read the catalog version: {e}"),
     }
 }
 
