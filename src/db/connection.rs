@@ -4,9 +4,11 @@
 //! error (a wrong PostgreSQL password reads as "invalid URL"), so the backend is chosen here.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use diesel::connection::SimpleConnection;
+use diesel::connection::{Instrumentation, InstrumentationEvent, SimpleConnection};
 use diesel::{Connection, ConnectionError, PgConnection, SqliteConnection};
 
 #[derive(diesel::MultiConnection)]
@@ -132,10 +134,17 @@ pub enum StatementCache {
 pub struct ConnectionManager {
     url: DatabaseUrl,
     statements: StatementCache,
+    counted: Arc<AtomicU64>,
 }
 
 impl ConnectionManager {
-    pub fn new(url: DatabaseUrl, statements: StatementCache) -> anyhow::Result<Self> {
+    /// `counted` adds up the statements every connection of this manager sends (see
+    /// [`count_statements`]).
+    pub fn new(
+        url: DatabaseUrl,
+        statements: StatementCache,
+        counted: Arc<AtomicU64>,
+    ) -> anyhow::Result<Self> {
         if let DatabaseUrl::SqliteFile(path) = &url {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir).map_err(|e| {
@@ -146,7 +155,23 @@ impl ConnectionManager {
             let mut conn = SqliteConnection::establish(&path.to_string_lossy())?;
             conn.batch_execute("PRAGMA journal_mode = WAL;")?;
         }
-        Ok(Self { url, statements })
+        Ok(Self {
+            url,
+            statements,
+            counted,
+        })
+    }
+}
+
+/// Counts each statement a connection finishes into `counted`: every round trip, including
+/// `BEGIN`, `COMMIT` and a pool's `SELECT 1`, whether it succeeded or not. One relaxed atomic
+/// add per statement; the count is what `valise_db_statements_total` exposes and what the
+/// benchmark harness divides by the orders of its checkout flow.
+fn count_statements(counted: Arc<AtomicU64>) -> impl Instrumentation {
+    move |event: InstrumentationEvent<'_>| {
+        if matches!(event, InstrumentationEvent::FinishQuery { .. }) {
+            counted.fetch_add(1, Ordering::Relaxed);
+        }
     }
 }
 
@@ -238,6 +263,7 @@ impl ConnectionManager {
         match &self.url {
             DatabaseUrl::Postgres(raw) => {
                 let mut conn = PgConnection::establish(raw)?;
+                conn.set_instrumentation(count_statements(self.counted.clone()));
                 if self.statements == StatementCache::Unnamed {
                     conn.set_prepared_statement_cache_size(diesel::connection::CacheSize::Disabled);
                 }
@@ -245,12 +271,14 @@ impl ConnectionManager {
             }
             DatabaseUrl::SqliteMemory => {
                 let mut conn = SqliteConnection::establish(":memory:")?;
+                conn.set_instrumentation(count_statements(self.counted.clone()));
                 conn.batch_execute(SQLITE_PRAGMAS)
                     .map_err(ConnectionError::CouldntSetupConfiguration)?;
                 Ok(DbConnection::Sqlite(conn))
             }
             DatabaseUrl::SqliteFile(path) => {
                 let mut conn = SqliteConnection::establish(&path.to_string_lossy())?;
+                conn.set_instrumentation(count_statements(self.counted.clone()));
                 conn.batch_execute(SQLITE_PRAGMAS)
                     .map_err(ConnectionError::CouldntSetupConfiguration)?;
                 Ok(DbConnection::Sqlite(conn))

@@ -11,6 +11,7 @@ pub mod snapshot;
 mod sqlite_turn;
 mod statement;
 
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -120,6 +121,8 @@ fn housekeeping_threads() -> Arc<ScheduledThreadPool> {
 pub struct Db {
     pool: r2d2::Pool<connection::ConnectionManager>,
     backend: Backend,
+    /// Statements this pool's connections have sent since it opened.
+    statements_run: Arc<AtomicU64>,
 }
 
 impl Db {
@@ -136,7 +139,9 @@ impl Db {
         pool_size: u32,
         statements: StatementCache,
     ) -> anyhow::Result<Self> {
-        let manager = connection::ConnectionManager::new(url.clone(), statements)?;
+        let statements_run = Arc::new(AtomicU64::new(0));
+        let manager =
+            connection::ConnectionManager::new(url.clone(), statements, statements_run.clone())?;
         let mut builder = r2d2::Pool::builder()
             .connection_timeout(Duration::from_secs(5))
             .thread_pool(housekeeping_threads());
@@ -160,6 +165,7 @@ impl Db {
         Ok(Self {
             pool,
             backend: url.backend(),
+            statements_run,
         })
     }
 
@@ -220,12 +226,20 @@ impl Db {
     pub fn pool_max_size(&self) -> u32 {
         self.pool.max_size()
     }
+
+    /// The statements (round trips, `BEGIN` and `COMMIT` included) this pool's connections
+    /// have sent since it opened.
+    pub fn statements_run(&self) -> u64 {
+        self.statements_run
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 /// One connection outside any pool, set up as the pool would (SQLite: WAL, foreign keys, busy
 /// timeout), for commands that must close it before going on (backup, restore).
 pub fn connect_one(url: &DatabaseUrl) -> anyhow::Result<DbConnection> {
-    let manager = connection::ConnectionManager::new(url.clone(), StatementCache::Named)?;
+    let manager =
+        connection::ConnectionManager::new(url.clone(), StatementCache::Named, Arc::default())?;
     manager
         .open()
         .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))

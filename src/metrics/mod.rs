@@ -50,6 +50,7 @@ pub struct Metrics {
     pool_connections: IntGaugeVec,
     pool_idle: IntGaugeVec,
     pool_max: IntGaugeVec,
+    statements: IntCounterVec,
     outbox_pending: IntGauge,
     retention_runs: IntCounterVec,
     analytics: crate::analytics::ingest::IngestMetrics,
@@ -107,6 +108,14 @@ impl Metrics {
             ),
             &["pool"],
         )?;
+        let statements = IntCounterVec::new(
+            Opts::new(
+                "valise_db_statements_total",
+                "Statements sent to the database (round trips, BEGIN and COMMIT included), per \
+                 pool.",
+            ),
+            &["pool"],
+        )?;
         let outbox_pending = IntGauge::new(
             "valise_outbox_pending_notifications",
             "Notifications in the outbox waiting for delivery (status pending).",
@@ -144,6 +153,7 @@ impl Metrics {
         registry.register(Box::new(pool_connections.clone()))?;
         registry.register(Box::new(pool_idle.clone()))?;
         registry.register(Box::new(pool_max.clone()))?;
+        registry.register(Box::new(statements.clone()))?;
         registry.register(Box::new(outbox_pending.clone()))?;
         registry.register(Box::new(retention_runs.clone()))?;
         Ok(Self {
@@ -153,6 +163,7 @@ impl Metrics {
             pool_connections,
             pool_idle,
             pool_max,
+            statements,
             outbox_pending,
             retention_runs,
             analytics,
@@ -248,6 +259,8 @@ impl Metrics {
             self.pool_max
                 .with_label_values(&[name])
                 .set(i64::from(db.pool_max_size()));
+            let statements = self.statements.with_label_values(&[name]);
+            statements.inc_by(db.statements_run().saturating_sub(statements.get()));
         }
     }
 

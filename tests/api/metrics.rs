@@ -133,6 +133,19 @@ async fn pools_outbox_backlog_and_retention_runs_are_reported() {
 }
 
 #[actix_web::test]
+async fn statements_sent_to_the_database_are_counted() {
+    let app = TestApp::spawn().await;
+    let series = r#"valise_db_statements_total{pool="primary"}"#;
+    let before = sample(&scrape(&app).await, series);
+    // Registration reads the address's blind index, writes the account, its key, its consent
+    // and its confirmation mail, in a transaction: several statements at least.
+    app.register(&unique_email("statements"), "Counted Customer")
+        .await;
+    let after = sample(&scrape(&app).await, series);
+    assert!(after >= before + 5.0, "{before} → {after}");
+}
+
+#[actix_web::test]
 async fn a_configured_token_is_required_as_bearer() {
     let app =
         TestApp::spawn_configured(|c| c.metrics_token = Some(Secret::new(TOKEN.into()))).await;
