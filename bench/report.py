@@ -87,7 +87,7 @@ def cmd_wrk(results, table, name, out, pid, ticks_before, ceiling_of=None):
     print(f"  {name}: {row['rps']:,.0f} req/s, p50 {row['p50']} ms, p99 {row['p99']} ms", file=sys.stderr)
 
 
-def cmd_flow(results, table, name, out, pid, ticks_before, per_flow, ceiling_of=None):
+def cmd_flow(results, table, name, out, pid, ticks_before, per_flow, ceiling_of=None, statements=None):
     text = open(out).read()
     m = re.search(
         r"\| ([\d.]+) orders/s \| p50 ([\d.]+) ms \| p99 ([\d.]+) ms \| (\d+) orders, (\d+) errors", text
@@ -110,6 +110,7 @@ def cmd_flow(results, table, name, out, pid, ticks_before, per_flow, ceiling_of=
         "cpu_us": (ticks / TICKS * 1e6 / (orders * per_flow)) if orders else None,
         "per_flow": per_flow,
         "ceiling_of": ceiling_of,
+        "statements": (int(statements) / orders) if statements and orders else None,
     }
     record(results, row)
     print(f"  {name}: {row['flows']:,.0f} orders/s, p50 {row['p50']} ms, p99 {row['p99']} ms", file=sys.stderr)
@@ -292,7 +293,8 @@ def cmd_render(results):
                 ceilings = rounds.get((table, r["ceiling_of"])) if r.get("ceiling_of") else None
                 rps = fmt_int(r["rps"])
                 if "flows" in r:
-                    rps = f"{fmt_int(r['rps'])} ({fmt_int(r['flows'])} orders/s)"
+                    per_order = f", {r['statements']:.1f} statements/order" if r.get("statements") else ""
+                    rps = f"{fmt_int(r['rps'])} ({fmt_int(r['flows'])} orders/s{per_order})"
                 ceiling = ratio = "—"
                 if ceilings:
                     c = median_round(ceilings)

@@ -9,15 +9,17 @@
 #   BACKENDS=sqlite DURATION=3s ROUNDS=1 WRITE=0 bench/run.sh    # a quick look, BENCHMARKS.md untouched
 #
 # Knobs (environment):
-#   BACKENDS          "sqlite postgres"
+#   BACKENDS          "sqlite postgres"; "pgbouncer" is PostgreSQL through PgBouncer
+#                     (.ci/pgbouncer.sh starts it) with VALISE_DB_PREPARED_STATEMENTS=false
 #   DURATION          5s      per wrk row; its ceiling runs as long
 #   CONNECTIONS       32      wrk connections (THREADS 2 wrk threads)
 #   ROUNDS            3       ceiling/row alternations of each wrk row; the table shows the
 #                             median round and the range of the ratios
 #   CHECKOUT_CLIENTS  16      concurrent checkout flows; CHECKOUT_SECONDS 8
 #   PRODUCTS          1000    catalogue of the main table
-#   SCALES            "1000 10000 100000"  catalogue sizes for list cost (seeded cumulatively)
-#   EXPORT_ORDERS     "10 100 1000"        a customer's orders for export cost
+#   SCALES            "1000 10000 100000"  catalogue sizes for list cost (seeded cumulatively;
+#                     empty: none)
+#   EXPORT_ORDERS     "10 100 1000"        a customer's orders for export cost (empty: none)
 #   EXPORT_REQUESTS   50      exports per row (an account's exports of one day are one access
 #                             request, so the document stays the same size as it is measured)
 #   PG_ADMIN_URL      postgres://postgres@127.0.0.1:5432/postgres   (a database is made and dropped)
@@ -33,8 +35,8 @@ ROUNDS=${ROUNDS:-3}
 CHECKOUT_CLIENTS=${CHECKOUT_CLIENTS:-16}
 CHECKOUT_SECONDS=${CHECKOUT_SECONDS:-8}
 PRODUCTS=${PRODUCTS:-1000}
-SCALES=${SCALES:-1000 10000 100000}
-EXPORT_ORDERS=${EXPORT_ORDERS:-10 100 1000}
+SCALES=${SCALES-1000 10000 100000}
+EXPORT_ORDERS=${EXPORT_ORDERS-10 100 1000}
 EXPORT_REQUESTS=${EXPORT_REQUESTS:-50}
 PG_ADMIN_URL=${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 WRITE=${WRITE:-1}
@@ -71,6 +73,13 @@ d = json.load(sys.stdin)
 for k in sys.argv[1].split("."):
     d = d[int(k)] if k.isdigit() else d[k]
 print(d)' "$1"
+}
+# Statements the server has sent to its database so far (valise_db_statements_total): the
+# checkout row divides those of its run by its orders, background work (the outbox, the
+# invoice worker) included.
+statements_run() {
+    curl -sf "$base/metrics" -H "authorization: Bearer $VALISE_METRICS_TOKEN" |
+        awk '/^valise_db_statements_total\{pool="primary"\}/ {printf "%d", $2}'
 }
 wait_up() {
     for _ in $(seq 1 200); do curl -sf "$1/healthz" >/dev/null && return 0; sleep 0.05; done
@@ -129,7 +138,7 @@ request = function()
 end
 LUA
 bench_backend() {
-    local backend=$1 label url port started
+    local backend=$1 label url port started prepared=true
     case $backend in
         sqlite) label=SQLite; url="sqlite://$work/bench.db" ;;
         postgres)
@@ -137,8 +146,20 @@ bench_backend() {
             pg_db="valise_bench_$$"
             psql "$PG_ADMIN_URL" -qc "DROP DATABASE IF EXISTS \"$pg_db\" WITH (FORCE)" -c "CREATE DATABASE \"$pg_db\""
             url="${PG_ADMIN_URL%/*}/$pg_db" ;;
+        pgbouncer)
+            # PostgreSQL again, through PgBouncer in transaction pooling mode (.ci/pgbouncer.sh,
+            # port 6439), with the prepared-statement cache off as a transaction pooler needs:
+            # what the pooler costs, next to the postgres rows.
+            local pooler
+            pooler=$(.ci/pgbouncer.sh | tail -n 1)
+            label="PgBouncer $(pgbouncer --version | awk 'NR==1 {print $2}') → PostgreSQL $(psql "$PG_ADMIN_URL" -Atc 'SHOW server_version' | cut -d' ' -f1), transaction pooling"
+            pg_db="valise_bench_$$"
+            psql "$PG_ADMIN_URL" -qc "DROP DATABASE IF EXISTS \"$pg_db\" WITH (FORCE)" -c "CREATE DATABASE \"$pg_db\""
+            url="${pooler%/*}/$pg_db"
+            prepared=false ;;
         *) echo "unknown backend $backend" >&2; exit 2 ;;
     esac
+    export VALISE_DB_PREPARED_STATEMENTS=$prepared
     echo "== $label" >&2
     port=$(free_port)
     base="http://127.0.0.1:$port"
@@ -148,6 +169,7 @@ bench_backend() {
     # The load comes from one address: the limits on anonymous writes still run (their cost
     # is part of each row), with quotas a thousand times what one client may send.
     export VALISE_RATE_LIMIT_SCALE=1000 VALISE_EXPORTS_PER_HOUR=100000
+    export VALISE_METRICS_TOKEN=bench-metrics-token-0123456789abcdef
     started=$SECONDS
     $bin seed --demo --products "$PRODUCTS" 2>/dev/null | tail -1 >&2
     $bin serve >> "$work/server.log" 2>&1 &
@@ -259,11 +281,13 @@ LUA
     # them (this machine's PostgreSQL runs with autovacuum off), the plans cached while the
     # tables were empty scan them whole, and the row measures that instead of the checkout.
     target/release/examples/checkout_load "$base" "$variant" "$CHECKOUT_CLIENTS" 2 > /dev/null
-    if [ "$backend" = postgres ]; then psql "$url" -qc 'ANALYZE'; fi
-    local ticks
+    if [ "$backend" != sqlite ]; then psql "$url" -qc 'ANALYZE'; fi
+    local ticks statements
     ticks=$($report cpu "$server")
+    statements=$(statements_run)
     target/release/examples/checkout_load "$base" "$variant" "$CHECKOUT_CLIENTS" "$CHECKOUT_SECONDS" > "$work/flow.txt"
-    $report flow "$results" "$main" "$flow" "$work/flow.txt" "$server" "$ticks" 5 "ceiling: $flow"
+    $report flow "$results" "$main" "$flow" "$work/flow.txt" "$server" "$ticks" 5 "ceiling: $flow" \
+        "$(( $(statements_run) - statements ))"
 
     # How listing cost grows with the catalogue (seeded cumulatively while serving).
     for n in $SCALES; do
