@@ -150,6 +150,28 @@ fn the_migrate_command_prepares_a_database() {
     }
 }
 
+/// Returns once a session waits for a lock on `policies` (the holder's own connection can
+/// still look at `pg_locks`), so the signal is sent while the request is inside its handler.
+fn wait_for_a_blocked_read(conn: &mut valise::db::PooledConnection) {
+    use diesel::RunQueryDsl;
+    let waiting = "(SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation \
+                   WHERE c.relname = 'policies' AND NOT l.granted)";
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let blocked: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(waiting))
+            .get_result(&mut **conn)
+            .unwrap();
+        if blocked > 0 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the request never reached the database"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 fn start_server(database_url: &str) -> Server {
     start_server_logging_to(database_url, Stdio::null(), &[])
 }
@@ -174,7 +196,7 @@ fn sigterm_lets_an_in_flight_request_finish_then_exits_cleanly() {
     let (url, _guard) = TestDatabase::create();
     let mut server = start_server(&url.to_env_value());
 
-    let lock = lock_policies(&url);
+    let mut lock = lock_policies(&url);
     let port = server.port;
     let request = std::thread::spawn(move || {
         let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -188,8 +210,16 @@ fn sigterm_lets_an_in_flight_request_finish_then_exits_cleanly() {
         stream.read_to_string(&mut response).unwrap();
         response
     });
-    // The request is now waiting on the database inside its handler.
-    std::thread::sleep(Duration::from_millis(500));
+    match &mut lock {
+        // The request is in flight once its read of `policies` waits for the lock.
+        Some(conn) => wait_for_a_blocked_read(conn),
+        // Nothing can hold it in flight: it finishes first, and the signal comes after.
+        None => {
+            while !request.is_finished() {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
     let status = Command::new("kill")
         .args(["-TERM", &server.child.id().to_string()])
         .status()
