@@ -225,6 +225,7 @@ impl Application {
             db.backend().name()
         );
         let token_keys = web::Data::new(TokenKeys::load(&config.jwt_secret)?);
+        let principals = web::Data::new(crate::auth::PrincipalCache::default());
         let app_crypto = crypto.clone();
         let crypto = web::Data::new(crypto);
         let versions = web::Data::new(Versions::load(&mut *db.get()?, crate::workers::versions())?);
@@ -319,6 +320,7 @@ impl Application {
                 .app_data(db.clone())
                 .app_data(crypto.clone())
                 .app_data(token_keys.clone())
+                .app_data(principals.clone())
                 .app_data(versions.clone())
                 .app_data(shop.clone())
                 .app_data(retention_settings.clone())

@@ -21,6 +21,8 @@ pub struct Sources {
     pub policy: fn(&mut DbConnection) -> QueryResult<i32>,
     /// The catalogue version.
     pub catalog: fn(&mut DbConnection) -> QueryResult<i64>,
+    /// The principals version (bumped by any change to what an account's tokens may do).
+    pub principals: fn(&mut DbConnection) -> QueryResult<i64>,
 }
 
 #[derive(Debug)]
@@ -32,6 +34,7 @@ pub struct Versions {
     /// yet, or SQLite): a catalogue read rendered on a replica that has not replayed that far
     /// could show the previous version's data and be cached under the new one.
     catalog_wal: AtomicU64,
+    principals: AtomicI64,
 }
 
 impl Versions {
@@ -41,6 +44,7 @@ impl Versions {
             policy: AtomicI32::new(0),
             catalog: AtomicI64::new(0),
             catalog_wal: AtomicU64::new(0),
+            principals: AtomicI64::new(0),
         };
         versions.refresh(conn)?;
         Ok(versions)
@@ -81,7 +85,15 @@ impl Versions {
         self.policy.fetch_max(version, Ordering::Relaxed);
     }
 
+    /// The principals version: what this process remembers of accounts (see
+    /// `auth::principals`) holds only while it stays the same.
+    pub fn principals(&self) -> i64 {
+        self.principals.load(Ordering::Acquire)
+    }
+
     pub fn refresh(&self, conn: &mut DbConnection) -> QueryResult<()> {
+        let principals = (self.sources.principals)(conn)?;
+        self.principals.fetch_max(principals, Ordering::AcqRel);
         let policy = (self.sources.policy)(conn)?;
         self.policy.store(policy, Ordering::Relaxed);
         let catalog = (self.sources.catalog)(conn)?;

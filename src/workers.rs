@@ -49,6 +49,7 @@ pub fn versions() -> Sources {
     Sources {
         policy: policies::store::current_version,
         catalog: catalog::store::catalog_version,
+        principals: auth::store::principals_version,
     }
 }
 

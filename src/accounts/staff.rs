@@ -12,7 +12,7 @@ use super::store::{self, NewAccount};
 use crate::audit::{self, Actor, Event};
 use crate::auth::password::Password;
 use crate::auth::store as auth_store;
-use crate::auth::{min, status, AccountStatus, Auth, Role};
+use crate::auth::{min, status, AccountStatus, Auth, PrincipalCache, Role};
 use crate::crypto::Crypto;
 use crate::db::{Db, DbConnection};
 use crate::http::error::{ApiError, Problem};
@@ -405,6 +405,7 @@ async fn update_staff(
     crypto: web::Data<Crypto>,
     id: web::Path<String>,
     body: Json<StaffPatch>,
+    principals: web::Data<PrincipalCache>,
 ) -> Result<HttpResponse, ApiError> {
     auth.person()?;
     let id = id.into_inner();
@@ -418,5 +419,7 @@ async fn update_staff(
     let view = db
         .run(move |conn| update_account(conn, &crypto, &actor, granter, &id, &patch))
         .await?;
+    // A role taken away or an account disabled stops its tokens at once.
+    principals.forget_all();
     Ok(HttpResponse::Ok().json(view))
 }

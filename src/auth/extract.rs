@@ -10,9 +10,11 @@ use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use futures_util::future::{Either, LocalBoxFuture};
 
+use super::principals::{Generation, PrincipalCache};
 use super::{store, Principal, PrincipalKind, Role, TokenKeys};
 use crate::db::Db;
 use crate::http::error::ApiError;
+use crate::versions::Versions;
 
 pub trait MinRole {
     const ROLE: Role;
@@ -142,21 +144,42 @@ where
         Either::Right(Box::pin(async move {
             let db = req.app_data::<web::Data<Db>>().cloned();
             let keys = req.app_data::<web::Data<TokenKeys>>().cloned();
-            let (Some(db), Some(keys)) = (db, keys) else {
+            let cache = req.app_data::<web::Data<PrincipalCache>>().cloned();
+            let versions = req.app_data::<web::Data<Versions>>().cloned();
+            let (Some(db), Some(keys), Some(cache), Some(versions)) = (db, keys, cache, versions)
+            else {
                 return Err(
                     ApiError::Internal(anyhow::anyhow!("auth state not configured")).into(),
                 );
             };
-            let outcome = resolve(&db, &keys, api_key, bearer).await?;
+            let known = Known {
+                cache: &cache,
+                versions: &versions,
+            };
+            let outcome = resolve(&db, &keys, known, api_key, bearer).await?;
             req.extensions_mut().insert(Authenticated(outcome));
             service.call(req).await
         }))
     }
 }
 
+/// What this process remembers of accounts, and the version that says whether it still may.
+#[derive(Clone, Copy)]
+struct Known<'a> {
+    cache: &'a PrincipalCache,
+    versions: &'a Versions,
+}
+
+impl Known<'_> {
+    fn generation(&self) -> Generation {
+        self.cache.generation(self.versions.principals())
+    }
+}
+
 async fn resolve(
     db: &Db,
     keys: &TokenKeys,
+    known: Known<'_>,
     api_key: Option<Result<String, header::ToStrError>>,
     bearer: Option<Result<String, header::ToStrError>>,
 ) -> Result<Result<Principal, ()>, ApiError> {
@@ -180,12 +203,24 @@ async fn resolve(
         return Ok(Err(()));
     };
     let user_id = claims.sub;
-    let role = db
-        .run({
-            let user_id = user_id.clone();
-            move |conn| store::token_role(conn, &user_id).map_err(ApiError::from)
-        })
-        .await?;
+    let began = known.generation();
+    let role = match known.cache.get(began, &user_id) {
+        Some(admission) => Some(admission),
+        None => {
+            let role = db
+                .run({
+                    let user_id = user_id.clone();
+                    move |conn| store::token_role(conn, &user_id).map_err(ApiError::from)
+                })
+                .await?;
+            if let Some(admission) = role {
+                known
+                    .cache
+                    .put(began, known.generation(), &user_id, admission);
+            }
+            role
+        }
+    };
     Ok(role
         .map(|(role, erasure_pending)| Principal {
             kind: PrincipalKind::User,

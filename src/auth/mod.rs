@@ -7,6 +7,7 @@ pub mod extract;
 pub mod login;
 pub mod mail_routes;
 pub mod password;
+pub mod principals;
 pub mod recovery;
 pub mod register;
 pub mod role;
@@ -16,6 +17,7 @@ pub mod throttle;
 pub mod token;
 
 pub use extract::{min, Auth, Caller, DataSubject};
+pub use principals::PrincipalCache;
 pub use role::Role;
 pub use token::TokenKeys;
 

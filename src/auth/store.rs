@@ -5,12 +5,21 @@ use diesel::prelude::*;
 
 use super::token::{hash_secret, new_api_key_secret, new_refresh_token, REFRESH_TTL_DAYS};
 use super::{status, Principal, PrincipalKind, Role};
-use crate::db::schema::{api_keys, refresh_tokens, users};
+use crate::db::schema::{api_keys, counters, refresh_tokens, users};
 use crate::db::DbConnection;
 
 /// The role of an active account, or `None` (unknown, disabled, being erased or erased).
 pub fn active_role(conn: &mut DbConnection, user_id: &str) -> QueryResult<Option<Role>> {
     Ok(token_role(conn, user_id)?.and_then(|(role, pending)| (!pending).then_some(role)))
+}
+
+/// The principals version: bumped by a trigger on `users` whenever the role or status of an
+/// account that tokens admit changes (see `super::principals`).
+pub fn principals_version(conn: &mut DbConnection) -> QueryResult<i64> {
+    counters::table
+        .find("principals")
+        .select(counters::value)
+        .first(conn)
 }
 
 /// What an access token of this account may still do: its role, and whether an erasure is

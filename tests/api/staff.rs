@@ -185,6 +185,76 @@ async fn a_demotion_or_disabling_takes_effect_at_once() {
     );
 }
 
+/// Asks for `GET /v1/me` as `session` until it is refused (at most five seconds: the
+/// versions are polled every half second) and returns how long that took.
+async fn refused_within(app: &TestApp, session: &Session) -> std::time::Duration {
+    let start = std::time::Instant::now();
+    loop {
+        let status = app.get_as("/v1/me", session).await.status();
+        if status == StatusCode::UNAUTHORIZED {
+            return start.elapsed();
+        }
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(5),
+            "the token still works"
+        );
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+}
+
+#[actix_web::test]
+async fn another_instance_stops_a_disabled_account_within_a_poll() {
+    let app = TestApp::spawn().await;
+    let sibling = app.spawn_sibling().await;
+    let admin = app.staff(Role::Admin).await;
+    let manager = app.staff(Role::Manager).await;
+    // The sibling has looked the account up, and now answers from what it remembers.
+    for _ in 0..2 {
+        assert_eq!(
+            sibling.get_as("/v1/me", &manager).await.status(),
+            StatusCode::OK
+        );
+    }
+    let path = format!("/v1/admin/staff/{}", manager.user_id);
+    let response = app
+        .authed(Method::PATCH, &path, &admin)
+        .json(&json!({"status": "disabled"}))
+        .send()
+        .await
+        .unwrap();
+    json_of(response, StatusCode::OK).await;
+    assert_eq!(
+        app.get_as("/v1/me", &manager).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    refused_within(&sibling, &manager).await;
+}
+
+#[actix_web::test]
+async fn a_change_made_outside_the_api_stops_its_tokens_within_a_poll() {
+    use diesel::prelude::*;
+    use valise::db::schema::users;
+    let app = TestApp::spawn().await;
+    let manager = app.staff(Role::Manager).await;
+    for _ in 0..2 {
+        assert_eq!(
+            app.get_as("/v1/me", &manager).await.status(),
+            StatusCode::OK
+        );
+    }
+    // As an operator's SQL would: no route ran, so only the principals version, bumped by
+    // the database itself, tells the instance.
+    let id = manager.user_id.clone();
+    app.query(move |conn| {
+        diesel::update(users::table.find(id))
+            .set(users::status.eq("disabled"))
+            .execute(conn)
+    })
+    .await;
+    refused_within(&app, &manager).await;
+}
+
 #[actix_web::test]
 async fn the_last_active_admin_cannot_be_removed() {
     let app = TestApp::spawn().await;

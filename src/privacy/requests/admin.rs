@@ -12,7 +12,7 @@ use super::routes::RequestList;
 use super::store::{self, RequestRow};
 use super::RequestView;
 use crate::audit::{self, Actor, Event};
-use crate::auth::{min, Auth};
+use crate::auth::{min, Auth, PrincipalCache};
 use crate::crypto::Crypto;
 use crate::db::{Db, DbConnection};
 use crate::http::error::{ApiError, Problem};
@@ -329,6 +329,7 @@ async fn deny(
     crypto: web::Data<Crypto>,
     id: web::Path<String>,
     body: Json<Denial>,
+    principals: web::Data<PrincipalCache>,
 ) -> Result<HttpResponse, ApiError> {
     let reason = model::reason("reason", &body.into_inner().reason)?;
     let actor = Actor::from_principal(&auth.principal, None);
@@ -362,5 +363,7 @@ async fn deny(
             )
         })
         .await?;
+    // A denied erasure gives the account back its full access.
+    principals.forget_all();
     Ok(HttpResponse::Ok().json(RequestView::from(&row)))
 }

@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 
 use super::model::Kind;
 use super::{store, RequestView};
-use crate::auth::{min, Auth, DataSubject};
+use crate::auth::{min, Auth, DataSubject, PrincipalCache};
 use crate::crypto::Crypto;
 use crate::db::Db;
 use crate::http::error::{ApiError, Problem};
@@ -71,6 +71,7 @@ async fn erase_me(
     db: web::Data<Db>,
     crypto: web::Data<Crypto>,
     retention: web::Data<crate::retention::Settings>,
+    principals: web::Data<PrincipalCache>,
 ) -> Result<HttpResponse, ApiError> {
     let user = auth.account()?;
     let crypto = crypto.into_inner();
@@ -84,6 +85,8 @@ async fn erase_me(
             Ok::<_, ApiError>(view)
         })
         .await?;
+    // The account is now being erased: its tokens reach its requests only, at once.
+    principals.forget_all();
     Ok(HttpResponse::Accepted().json(view))
 }
 
@@ -148,6 +151,7 @@ async fn cancel(
     auth: DataSubject,
     db: web::Data<Db>,
     id: web::Path<String>,
+    principals: web::Data<PrincipalCache>,
 ) -> Result<HttpResponse, ApiError> {
     let user = auth.account()?;
     let id = id.into_inner();
@@ -172,5 +176,6 @@ async fn cancel(
             })
         })
         .await?;
+    principals.forget_all();
     Ok(HttpResponse::Ok().json(RequestView::from(&row)))
 }
