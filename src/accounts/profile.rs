@@ -10,10 +10,11 @@ use crate::http::cache;
 use crate::http::error::ApiError;
 use crate::ids::UserId;
 
-/// The account's profile, opened for its owner.
+/// The account's profile, opened for its owner (the account and its key in one query).
 pub fn read(conn: &mut DbConnection, crypto: &Crypto, user_id: &str) -> Result<Profile, ApiError> {
-    let row = store::get(conn, user_id)?.ok_or(ApiError::NotFound)?;
-    Ok(store::open_profile(conn, crypto, &row)?)
+    let (row, wrapped) = store::get_with_key(conn, user_id)?.ok_or(ApiError::NotFound)?;
+    let key = crypto.data_key_from_row(&row.id, wrapped)?;
+    Ok(store::open_profile_with(&key, &row)?)
 }
 
 /// What a correction led to: the profile now, and whether a new address waits for its

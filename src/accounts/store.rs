@@ -6,8 +6,8 @@ use diesel::prelude::*;
 
 use super::model::{Email, PersonName, Phone, Profile};
 use crate::auth::{status, Role};
-use crate::crypto::{index_kind, Column, Crypto, CryptoError, DataKey};
-use crate::db::schema::users;
+use crate::crypto::{index_kind, Column, Crypto, CryptoError, DataKey, WrappedKey};
+use crate::db::schema::{data_keys, users};
 use crate::db::DbConnection;
 use crate::http::error::ApiError;
 use crate::notifications::recipients::{Address, Notice};
@@ -150,6 +150,23 @@ pub fn get(conn: &mut DbConnection, id: &str) -> QueryResult<Option<UserRow>> {
         .optional()
 }
 
+/// An account with its wrapped data key (`kek_id`, `wrapped`; `None` without a key row), in
+/// one query: a profile read needs both.
+pub fn get_with_key(
+    conn: &mut DbConnection,
+    id: &str,
+) -> QueryResult<Option<(UserRow, Option<WrappedKey>)>> {
+    users::table
+        .left_join(data_keys::table.on(data_keys::subject_id.eq(users::id)))
+        .filter(users::id.eq(id))
+        .select((
+            UserRow::as_select(),
+            (data_keys::kek_id, data_keys::wrapped).nullable(),
+        ))
+        .first(conn)
+        .optional()
+}
+
 /// Finds an account by email through its blind index.
 pub fn find_by_email(
     conn: &mut DbConnection,
@@ -195,13 +212,18 @@ pub fn open_profile(
     row: &UserRow,
 ) -> Result<Profile, CryptoError> {
     let key = crypto.data_key(conn, &row.id)?;
+    open_profile_with(&key, row)
+}
+
+/// [`open_profile`] with the account's data key in hand.
+pub fn open_profile_with(key: &DataKey, row: &UserRow) -> Result<Profile, CryptoError> {
     Ok(Profile {
         id: row.id.to_string(),
         role: row.role(),
         status: row.status.clone(),
-        email: open(&key, &row.id, EMAIL, &row.email_sealed)?.unwrap_or_default(),
-        name: open(&key, &row.id, NAME, &row.name_sealed)?.unwrap_or_default(),
-        phone: open(&key, &row.id, PHONE, &row.phone_sealed)?,
+        email: open(key, &row.id, EMAIL, &row.email_sealed)?.unwrap_or_default(),
+        name: open(key, &row.id, NAME, &row.name_sealed)?.unwrap_or_default(),
+        phone: open(key, &row.id, PHONE, &row.phone_sealed)?,
         version: row.version,
         created_at: row.created_at,
         updated_at: row.updated_at,

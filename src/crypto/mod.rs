@@ -21,6 +21,7 @@ use ring::{hkdf, hmac};
 
 pub use keyring::{Keyring, KeyringHandle};
 pub use sealed::{Column, DataKey, Place};
+pub use store::WrappedKey;
 
 use crate::config::SecretSource;
 use crate::db::DbConnection;
@@ -153,6 +154,17 @@ impl Crypto {
         subject_id: &str,
     ) -> Result<DataKey, CryptoError> {
         store::load_data_key(conn, &self.keyring, subject_id)
+    }
+
+    /// The subject's data key from its `data_keys` row (`kek_id`, `wrapped`), read together
+    /// with the subject's own row to spare a round trip; `None` (no row) or a destroyed key is
+    /// [`CryptoError::Shredded`].
+    pub fn data_key_from_row(
+        &self,
+        subject_id: &str,
+        row: Option<WrappedKey>,
+    ) -> Result<DataKey, CryptoError> {
+        store::open_data_key(&self.keyring, subject_id, row)
     }
 
     /// The data key of a subject that is a period rather than a person (an accounting

@@ -8,6 +8,10 @@ use super::{CryptoError, DataKey};
 use crate::db::schema::{data_keys, system_keys};
 use crate::db::DbConnection;
 
+/// A `data_keys` row as read: the id of the master key that wrapped it and the wrapped key
+/// (`None` once destroyed).
+pub type WrappedKey = (String, Option<Vec<u8>>);
+
 /// Every column holding a blind index, as `(table, subject column, index column)`.
 /// Shredding a subject nulls their value in each.
 pub const BLIND_INDEX_COLUMNS: &[(&str, &str, &str)] = &[
@@ -101,6 +105,16 @@ pub(super) fn load_data_key(
         .select((data_keys::kek_id, data_keys::wrapped))
         .first(conn)
         .optional()?;
+    open_data_key(keyring, subject_id, row)
+}
+
+/// The data key of `subject_id` from its `data_keys` row (`kek_id`, `wrapped`), read by the
+/// caller; no row, or a destroyed one, is [`CryptoError::Shredded`].
+pub(super) fn open_data_key(
+    keyring: &KeyringHandle,
+    subject_id: &str,
+    row: Option<WrappedKey>,
+) -> Result<DataKey, CryptoError> {
     match row {
         Some((kek_id, Some(wrapped))) => {
             let bytes = unwrap_with_reload(keyring, &kek_id, &dek_aad(subject_id), &wrapped)?;
