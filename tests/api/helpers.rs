@@ -24,13 +24,28 @@ pub enum TestDatabase {
 }
 
 impl TestDatabase {
+    /// An empty database.
     pub fn create() -> (DatabaseUrl, TestDatabase) {
+        Self::create_from(None)
+    }
+
+    /// A database with every migration applied, as the application would leave it before its
+    /// first start. On PostgreSQL a copy of this process's template ([`template`]).
+    pub fn migrated() -> (DatabaseUrl, TestDatabase) {
+        Self::create_from(postgres_admin_url().map(|admin| template(&admin)))
+    }
+
+    fn create_from(template: Option<&str>) -> (DatabaseUrl, TestDatabase) {
         match postgres_admin_url() {
             Some(admin_url) => {
                 let name = format!("valise_test_{}", uuid::Uuid::now_v7().simple());
                 let mut conn = PgConnection::establish(&admin_url)
                     .expect("TEST_DATABASE_URL must reach PostgreSQL");
-                diesel::sql_query(format!("CREATE DATABASE \"{name}\""))
+                let create = match template {
+                    Some(template) => format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""),
+                    None => format!("CREATE DATABASE \"{name}\""),
+                };
+                diesel::sql_query(create)
                     .execute(&mut conn)
                     .expect("create test database");
                 let mut url = url::Url::parse(&admin_url).expect("valid TEST_DATABASE_URL");
@@ -46,6 +61,70 @@ impl TestDatabase {
                 (db_url, TestDatabase::Sqlite { _dir: dir })
             }
         }
+    }
+}
+
+/// This process's template: a PostgreSQL database migrated once, then closed to connections,
+/// that every [`TestDatabase::migrated`] copies (`CREATE DATABASE … TEMPLATE` copies files;
+/// running the migrations anew for each test was most of the PostgreSQL suite's database
+/// time). Named after the process, so that the templates of test processes that have ended
+/// are dropped by the next one.
+fn template(admin_url: &str) -> &'static str {
+    static TEMPLATE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TEMPLATE.get_or_init(|| {
+        let mut conn =
+            PgConnection::establish(admin_url).expect("TEST_DATABASE_URL must reach PostgreSQL");
+        drop_templates_of_ended_processes(&mut conn);
+        let name = format!(
+            "valise_template_{}_{}",
+            std::process::id(),
+            uuid::Uuid::now_v7().simple()
+        );
+        diesel::sql_query(format!("CREATE DATABASE \"{name}\""))
+            .execute(&mut conn)
+            .expect("create the template database");
+        let mut url = url::Url::parse(admin_url).expect("valid TEST_DATABASE_URL");
+        url.set_path(&name);
+        let url = DatabaseUrl::parse(url.as_str()).expect("valid database url");
+        {
+            let mut migrating = valise::db::connect_one(&url).expect("reach the template");
+            valise::db::migrations::run_pending(&mut migrating).expect("migrate the template");
+        }
+        // No connection may stay open to a template being copied, autovacuum's included.
+        diesel::sql_query(format!(
+            "ALTER DATABASE \"{name}\" WITH IS_TEMPLATE true ALLOW_CONNECTIONS false"
+        ))
+        .execute(&mut conn)
+        .expect("close the template");
+        name
+    })
+}
+
+fn drop_templates_of_ended_processes(conn: &mut PgConnection) {
+    #[derive(diesel::QueryableByName)]
+    struct Name {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        datname: String,
+    }
+    let names: Vec<Name> = diesel::sql_query(
+        "SELECT datname::text AS datname FROM pg_database WHERE datname LIKE 'valise\\_template\\_%'",
+    )
+    .load(conn)
+    .unwrap_or_default();
+    for Name { datname } in names {
+        let pid = datname
+            .split('_')
+            .nth(2)
+            .and_then(|p| p.parse::<u32>().ok());
+        if pid.is_some_and(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists()) {
+            continue;
+        }
+        let _ = diesel::sql_query(format!("ALTER DATABASE \"{datname}\" IS_TEMPLATE false"))
+            .execute(conn);
+        let _ = diesel::sql_query(format!(
+            "DROP DATABASE IF EXISTS \"{datname}\" WITH (FORCE)"
+        ))
+        .execute(conn);
     }
 }
 
@@ -83,7 +162,7 @@ impl TestApp {
 
     /// As [`TestApp::spawn`], with the configuration adjusted first.
     pub async fn spawn_configured(adjust: impl FnOnce(&mut Config)) -> TestApp {
-        let (url, database) = TestDatabase::create();
+        let (url, database) = TestDatabase::migrated();
         let keys = std::sync::Arc::new(tempfile::tempdir().expect("key dir"));
         let mut config = Config::for_tests(url);
         config.master_keys = SecretSource::Generated(keys.path().join("master.keys"));
