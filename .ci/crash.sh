@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Crash durability against the release build, on SQLite and then on a fresh PostgreSQL
+# Crash durability of `valise serve` (the release build unless SERVER_BUILD=debug), on SQLite and then on a fresh PostgreSQL
 # database that it creates and drops; `kill -9` of `valise serve` mid-load, restart, then
 # proof in the database:
 # - examples/crash.rs: under checkout load, every order acknowledged with 201 exists, stock
@@ -20,12 +20,17 @@ export PGGSSENCMODE=${PGGSSENCMODE:-disable}
 PG_ADMIN_URL=${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 BACKENDS=${CRASH_BACKENDS:-sqlite postgres}
 
-# The server under test is the release build; the harness itself is built like the tests
-# (`cargo test` has already built it in CI).
-cargo build --release --locked --quiet --bin valise
-cargo build --locked --quiet --example crash --example crash_invoices
+# The server under test is the release build, or with SERVER_BUILD=debug the one `cargo test`
+# has already built (CI: the same code, without a second whole-program build); the harness
+# itself is built like the tests.
 target=${CARGO_TARGET_DIR:-target}
-export VALISE_BIN=$target/release/valise
+case ${SERVER_BUILD:-release} in
+    release) cargo build --release --locked --quiet --bin valise ;;
+    debug) cargo build --locked --quiet --bin valise ;;
+    *) echo "SERVER_BUILD is release or debug" >&2; exit 2 ;;
+esac
+cargo build --locked --quiet --example crash --example crash_invoices
+export VALISE_BIN=$target/${SERVER_BUILD:-release}/valise
 work=$(mktemp -d)
 pg_dbs=()
 cleanup() {
