@@ -7,7 +7,7 @@
 # tasks run on other threads or cancel out). The framework ceiling (examples/ceiling.rs,
 # answering the same bytes) is counted the same way.
 #
-#   bench/instructions.sh            # ~3 minutes after the release build
+#   bench/instructions.sh            # ~4 minutes after the release build
 #
 # Needs valgrind (apt-get install valgrind), curl and python3. Kernel time is not counted:
 # compare these with the wall-clock rows of bench/run.sh, not instead of them.
@@ -24,7 +24,8 @@ pid=""
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 export DATABASE_URL="sqlite://$work/bench.db" VALISE_DATA_DIR=$work/keys VALISE_BIND=127.0.0.1:$port
-export VALISE_WORKERS=1 RUST_LOG=warn VALISE_RATE_LIMIT_SCALE=1000
+# RUST_LOG=info (and VALISE_LOG_FORMAT=json) counts the access log's cost as well.
+export VALISE_WORKERS=1 RUST_LOG=${RUST_LOG:-warn} VALISE_RATE_LIMIT_SCALE=1000
 export VALISE_ADMIN_EMAIL=bench-admin@example.com VALISE_ADMIN_PASSWORD="bench admin password"
 
 wait_up() { # URL: up to a minute (startup under callgrind is slow)
@@ -42,16 +43,28 @@ curl -sf "http://127.0.0.1:$port/v1/products/$product" > "$work/product.json"
 curl -sf "http://127.0.0.1:$port/healthz" > "$work/healthz.json"
 filtered="/v1/products?limit=20&size_class=cabin&in_stock=true&sort=price"
 curl -sf "http://127.0.0.1:$port$filtered" > "$work/filtered.json"
+# A confirmed customer's access token, for the signed-in row (valid for 15 minutes: the
+# rows before it take about five).
+curl -sf "http://127.0.0.1:$port/v1/auth/register" -H 'content-type: application/json' \
+    -d '{"email":"bench-me@example.com","password":"benchmark password 1","name":"Bench Customer","accepted_policy_version":1}' > /dev/null
+"$bin" accounts confirm bench-me@example.com > /dev/null
+token=$(curl -sf "http://127.0.0.1:$port/v1/auth/login" -H 'content-type: application/json' \
+    -d '{"email":"bench-me@example.com","password":"benchmark password 1"}' |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])')
+curl -sf "http://127.0.0.1:$port/v1/me" -H "authorization: Bearer $token" > "$work/me.json"
 kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""
 
-# Serves N requests for PATH on one connection, without Accept-Encoding (as wrk sends them).
+# Serves N requests for PATH on one connection, without Accept-Encoding (as wrk sends them),
+# with $token as bearer when AUTH=1.
 drive() {
-    python3 - "$1" "$2" "$port" <<'PY'
+    python3 - "$1" "$2" "$port" "${AUTH:-0}" "${token:-}" <<'PY'
 import http.client, sys
-path, n, port = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+path, n, port, auth, token = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
 c = http.client.HTTPConnection("127.0.0.1", port)
 for _ in range(n):
     c.putrequest("GET", path, skip_accept_encoding=True)
+    if auth == "1":
+        c.putheader("Authorization", f"Bearer {token}")
     c.endheaders()
     r = c.getresponse()
     r.read()
@@ -66,7 +79,7 @@ count() {
     valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file="$work/cg.$run" \
         "$@" > "$work/valgrind.$run.log" 2>&1 &
     pid=$!
-    wait_up "http://127.0.0.1:$port$path"
+    wait_up "http://127.0.0.1:$port/healthz"
     drive "$path" "$n"
     kill -INT "$pid"; wait "$pid" 2>/dev/null || true; pid=""
     for f in "$work/cg.$run"*; do
@@ -95,3 +108,5 @@ row "ceiling: list body" / -- "$ceiling" "127.0.0.1:$port" "$work/list.json"
 row "GET /v1/products?limit=20" "/v1/products?limit=20" -- "$bin" serve
 row "ceiling: filtered list body" / -- "$ceiling" "127.0.0.1:$port" "$work/filtered.json"
 row "GET /v1/products filtered (cabin, in stock, by price)" "$filtered" -- "$bin" serve
+row "ceiling: me body" / -- "$ceiling" "127.0.0.1:$port" "$work/me.json"
+AUTH=1 row "GET /v1/me (bearer token, SQLite)" /v1/me -- "$bin" serve
