@@ -18,7 +18,7 @@ use valise::db::schema::{data_keys, order_items, orders, users, variants};
 use valise::db::{DatabaseUrl, DbConnection};
 
 use crate::fixtures::{contains, database_bytes, start_server_logging_to, Server};
-use crate::helpers::{json_of_blocking, unique_email, TestDatabase, PASSWORD};
+use crate::helpers::{guest_cart_blocking, json_of_blocking, unique_email, TestDatabase, PASSWORD};
 
 /// Runs `valise ARGS` against a database and the key files of `keys`.
 fn valise(url: &DatabaseUrl, keys: &Path, args: &[&str]) -> Output {
@@ -102,25 +102,7 @@ fn login_status(base: &str, email: &str) -> u16 {
 /// A guest checkout of one unit of `variant`; returns the checkout's status.
 fn guest_checkout(base: &str, variant: &str, key: &str) -> u16 {
     let client = reqwest::blocking::Client::new();
-    let cart = json_of_blocking(
-        client
-            .post(format!("{base}/v1/carts"))
-            .json(&json!({}))
-            .send()
-            .unwrap(),
-        StatusCode::CREATED,
-    );
-    let (id, token) = (
-        cart["id"].as_str().unwrap(),
-        cart["cart_token"].as_str().unwrap(),
-    );
-    let added = client
-        .post(format!("{base}/v1/carts/{id}/items"))
-        .header("x-cart-token", token)
-        .json(&json!({"variant_id": variant, "quantity": 1}))
-        .send()
-        .unwrap();
-    assert_eq!(added.status(), 200);
+    let (id, token) = guest_cart_blocking(&client, base, variant);
     client
         .post(format!("{base}/v1/carts/{id}/checkout"))
         .header("x-cart-token", token)

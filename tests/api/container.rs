@@ -13,7 +13,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::fixtures::{checkout_body, product, start_server_logging_to, valise, Server};
-use crate::helpers::{json_of_blocking, TestDatabase, PASSWORD};
+use crate::helpers::{guest_cart_blocking, json_of_blocking, TestDatabase, PASSWORD};
 
 /// A master key as an operator writes it: `id:base64` of 32 bytes.
 fn master_key(id: &str, byte: u8) -> String {
@@ -126,25 +126,7 @@ fn guest_order(client: &Client, base: &str, staff_token: &str) -> Value {
         StatusCode::CREATED,
     );
     let variant = created["variants"][0]["id"].as_str().unwrap();
-    let cart = json_of_blocking(
-        client
-            .post(format!("{base}/v1/carts"))
-            .json(&json!({}))
-            .send()
-            .unwrap(),
-        StatusCode::CREATED,
-    );
-    let (id, token) = (
-        cart["id"].as_str().unwrap(),
-        cart["cart_token"].as_str().unwrap(),
-    );
-    let added = client
-        .post(format!("{base}/v1/carts/{id}/items"))
-        .header("x-cart-token", token)
-        .json(&json!({"variant_id": variant, "quantity": 1}))
-        .send()
-        .unwrap();
-    assert_eq!(added.status(), StatusCode::OK);
+    let (id, token) = guest_cart_blocking(client, base, variant);
     json_of_blocking(
         client
             .post(format!("{base}/v1/carts/{id}/checkout"))

@@ -732,23 +732,7 @@ fn thirty_checkouts_through_two_server_processes_place_exactly_five_discounted_o
     let carts: Vec<(String, String, String)> = (0..30)
         .map(|i| {
             let base = bases[i % 2].clone();
-            let cart = crate::helpers::json_of_blocking(
-                client
-                    .post(format!("{base}/v1/carts"))
-                    .json(&json!({}))
-                    .send()
-                    .unwrap(),
-                StatusCode::CREATED,
-            );
-            let id = cart["id"].as_str().unwrap().to_owned();
-            let token = cart["cart_token"].as_str().unwrap().to_owned();
-            let added = client
-                .post(format!("{base}/v1/carts/{id}/items"))
-                .header("x-cart-token", &token)
-                .json(&json!({"variant_id": variant, "quantity": 1}))
-                .send()
-                .unwrap();
-            assert_eq!(added.status(), StatusCode::OK);
+            let (id, token) = crate::helpers::guest_cart_blocking(&client, &base, &variant);
             let applied = client
                 .put(format!("{base}/v1/carts/{id}/discount"))
                 .header("x-cart-token", &token)

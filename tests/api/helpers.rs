@@ -324,6 +324,36 @@ pub fn json_of(
     }
 }
 
+/// A guest cart holding one unit of `variant`, made with the blocking client against a real
+/// `valise serve` at `base`: the cart's id and token.
+#[track_caller]
+pub fn guest_cart_blocking(
+    client: &reqwest::blocking::Client,
+    base: &str,
+    variant: &str,
+) -> (String, String) {
+    let cart = json_of_blocking(
+        client
+            .post(format!("{base}/v1/carts"))
+            .json(&serde_json::json!({}))
+            .send()
+            .unwrap(),
+        StatusCode::CREATED,
+    );
+    let id = cart["id"].as_str().unwrap().to_owned();
+    let token = cart["cart_token"].as_str().unwrap().to_owned();
+    json_of_blocking(
+        client
+            .post(format!("{base}/v1/carts/{id}/items"))
+            .header("x-cart-token", &token)
+            .json(&serde_json::json!({"variant_id": variant, "quantity": 1}))
+            .send()
+            .unwrap(),
+        StatusCode::OK,
+    );
+    (id, token)
+}
+
 /// [`json_of`] for a response of the blocking client.
 #[track_caller]
 pub fn json_of_blocking(response: reqwest::blocking::Response, expected: StatusCode) -> Value {

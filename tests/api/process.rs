@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 
 use crate::fixtures::{start_server_logging_to, valise, Server};
-use crate::helpers::{json_of_blocking, TestDatabase};
+use crate::helpers::{guest_cart_blocking, json_of_blocking, TestDatabase};
 
 #[test]
 fn an_invalid_setting_stops_the_start_with_one_line_naming_it() {
@@ -467,23 +467,7 @@ fn two_server_processes_sharing_a_database_never_oversell() {
     let carts: Vec<(String, String, String)> = (0..30)
         .map(|i| {
             let base = bases[i % 2].clone();
-            let cart = json_of_blocking(
-                client
-                    .post(format!("{base}/v1/carts"))
-                    .json(&serde_json::json!({}))
-                    .send()
-                    .unwrap(),
-                StatusCode::CREATED,
-            );
-            let id = cart["id"].as_str().unwrap().to_owned();
-            let token = cart["cart_token"].as_str().unwrap().to_owned();
-            let added = client
-                .post(format!("{base}/v1/carts/{id}/items"))
-                .header("x-cart-token", &token)
-                .json(&serde_json::json!({"variant_id": variant, "quantity": 1}))
-                .send()
-                .unwrap();
-            assert_eq!(added.status(), 200);
+            let (id, token) = guest_cart_blocking(&client, &base, &variant);
             // Checkout goes through the other process.
             (bases[(i + 1) % 2].clone(), id, token)
         })

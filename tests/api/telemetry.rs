@@ -14,10 +14,10 @@ use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
 use reqwest::StatusCode;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::fixtures::{checkout_body, start_server_logging_to, Server};
-use crate::helpers::{json_of_blocking, TestDatabase};
+use crate::helpers::{guest_cart_blocking, json_of_blocking, TestDatabase};
 
 /// A POST the collector received: path, content type, body.
 type Post = (String, String, Vec<u8>);
@@ -118,25 +118,7 @@ fn guest_visit(base: &str) -> Visit {
             .unwrap(),
         StatusCode::OK,
     );
-    let cart = json_of_blocking(
-        client
-            .post(format!("{base}/v1/carts"))
-            .json(&json!({}))
-            .send()
-            .unwrap(),
-        StatusCode::CREATED,
-    );
-    let cart_id = cart["id"].as_str().unwrap().to_owned();
-    let cart_token = cart["cart_token"].as_str().unwrap().to_owned();
-    json_of_blocking(
-        client
-            .post(format!("{base}/v1/carts/{cart_id}/items"))
-            .header("x-cart-token", &cart_token)
-            .json(&json!({"variant_id": variant, "quantity": 1}))
-            .send()
-            .unwrap(),
-        StatusCode::OK,
-    );
+    let (cart_id, cart_token) = guest_cart_blocking(&client, base, &variant);
     let email = "otel.traced.guest@example.com";
     let order = json_of_blocking(
         client
