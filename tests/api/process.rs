@@ -2,7 +2,7 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
@@ -220,11 +220,7 @@ fn sigterm_lets_an_in_flight_request_finish_then_exits_cleanly() {
             }
         }
     }
-    let status = Command::new("kill")
-        .args(["-TERM", &server.child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    server.sigterm();
     std::thread::sleep(Duration::from_millis(500));
     if lock.is_some() {
         assert!(
@@ -238,18 +234,8 @@ fn sigterm_lets_an_in_flight_request_finish_then_exits_cleanly() {
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
 
     // Then the process exits on its own, successfully, and accepts nothing more.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(status) = server.child.try_wait().unwrap() {
-            assert!(status.success(), "exit status {status}");
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "server did not stop after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let status = server.exit_within(Duration::from_secs(20));
+    assert!(status.success(), "exit status {status}");
     assert!(TcpStream::connect(("127.0.0.1", port)).is_err());
 }
 
@@ -598,22 +584,8 @@ fn sigterm_writes_the_buffered_analytics_events_before_exiting() {
         "buffered, not yet written"
     );
 
-    let status = Command::new("kill")
-        .args(["-TERM", &server.child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let exit = loop {
-        if let Some(exit) = server.child.try_wait().unwrap() {
-            break exit;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "server did not stop after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    server.sigterm();
+    let exit = server.exit_within(Duration::from_secs(20));
     assert!(exit.success(), "exit status {exit}");
     assert_eq!(stored_analytics_events(&url), 3, "written at the stop");
 
