@@ -1,7 +1,8 @@
-//! Issuing documents: queued in the transaction that makes them due (a payment's capture, a
-//! refund's success), issued in a transaction of their own that takes the number, writes the
-//! document and announces it. The request that made a document due issues it right after its
-//! own commit; the invoices worker issues whatever a crash or a busy moment left behind.
+//! Issuing documents. An invoice is issued in the transaction that captures its payment
+//! (in a savepoint of it): the number, the document and its announcement commit with the
+//! capture. A credit note is queued in the transaction where its refund succeeds and issued
+//! in a transaction of its own right after that commit. Whatever is queued (a credit note, an
+//! invoice whose issuing failed, what a crash left behind) the invoices worker issues.
 
 use chrono::Datelike;
 use serde::{Deserialize, Serialize};
@@ -41,21 +42,51 @@ impl Issuer {
     }
 }
 
-/// In the transaction that captured `payment_id` for its order: the order's invoice is due.
-pub fn queue_invoice(
+/// In the transaction that captured `payment_id` for `order`: the order's invoice, issued in
+/// a savepoint of that transaction, so the capture and its invoice commit together (one
+/// commit, and nothing queued). Should issuing fail, the savepoint alone is rolled back and
+/// the invoice queued instead: the capture is recorded all the same, and the invoices worker
+/// issues it.
+pub fn issue_at_capture(
     conn: &mut DbConnection,
-    order_id: &str,
+    issuer: &Issuer,
+    order: &OrderRow,
     payment_id: &str,
     amount: i64,
 ) -> Result<(), ApiError> {
-    queue(
-        conn,
-        DocumentKind::Invoice,
-        payment_id,
-        order_id,
-        payment_id,
-        amount,
-    )
+    let issued = write_transaction(conn, |conn| {
+        let now = crate::db::now();
+        let period_key = issuer
+            .crypto
+            .period_key(conn, &model::period_key(now.year()))?;
+        let draft = invoice_draft(conn, &issuer.crypto, order)?;
+        write_document(
+            conn,
+            issuer,
+            Source {
+                kind: DocumentKind::Invoice,
+                source_id: payment_id,
+                payment_id,
+                corrects: None,
+            },
+            order,
+            draft,
+            now,
+            &period_key,
+        )
+    });
+    if let Err(e) = issued {
+        tracing::warn!("issuing the invoice of payment {payment_id} failed, queued: {e}");
+        queue(
+            conn,
+            DocumentKind::Invoice,
+            payment_id,
+            order.id.as_ref(),
+            payment_id,
+            amount,
+        )?;
+    }
+    Ok(())
 }
 
 /// In the transaction where a refund succeeded: its credit note is due (issued only when the
@@ -169,6 +200,12 @@ pub fn issue_one(
         if !store::claim(conn, &due.source_id)? {
             return Ok(Issued::Nothing);
         }
+        // The year's key before any counter: created by the first document of the year, an
+        // insert that concurrent first documents may all run (one wins, the others wait for
+        // it and read its key); taken first by every document, so none waits for it while
+        // holding the counter another one waits for.
+        let buyer_key = model::period_key(year);
+        let period_key = issuer.crypto.period_key(conn, &buyer_key)?;
         if invoice.is_some() {
             // Credit notes of one invoice issued at once must each see the others: the
             // series' counter is locked before what is left to credit is read.
@@ -185,67 +222,106 @@ pub fn issue_one(
                 }
             }
         };
-        let seq = store::next_number(conn, kind.series(), year)?;
-        let number = model::number(kind, year, seq);
-        let id = crate::ids::new_id("doc");
-        let (net_total, tax_total, gross_total) = Document::totals(&draft.body.tax_lines);
-        let buyer_key = model::period_key(year);
-        let buyer_sealed = match &draft.buyer {
-            Some(buyer) => {
-                // Created by the first document of the year: an insert that concurrent first
-                // documents may all run (one wins, the others wait for it and read its key).
-                let key = issuer.crypto.period_key(conn, &buyer_key)?;
-                let bytes = serde_json::to_vec(buyer).map_err(|e| ApiError::Internal(e.into()))?;
-                Some(key.seal(&BUYER.at(&id), &bytes)?)
-            }
-            None => None,
-        };
-        let body = Body {
-            seller: issuer.seller.clone(),
-            ..draft.body
-        };
-        let row = DocumentRow {
-            id,
-            number: number.clone(),
-            kind: kind.as_str().to_owned(),
-            series: kind.series().to_owned(),
-            year,
-            seq,
-            order_id: order.id.to_string(),
-            payment_id: due.payment_id.clone(),
-            source_id: due.source_id.clone(),
-            corrects: invoice.as_ref().map(|i| i.number.clone()),
-            issued_at: now,
-            currency: order.currency.clone(),
-            net_total,
-            tax_total,
-            gross_total,
-            body: serde_json::to_string(&body).map_err(|e| ApiError::Internal(e.into()))?,
-            buyer_key,
-            buyer_sealed,
-        };
-        store::insert(conn, &row)?;
-        let notice = match kind {
-            DocumentKind::Invoice => Kind::InvoiceIssued,
-            DocumentKind::CreditNote => Kind::CreditNoteIssued,
-        };
-        notifications::enqueue(
+        write_document(
             conn,
-            notifications::To::Order {
-                order_id: &order.id,
-                user_id: order.user_id.as_ref(),
+            issuer,
+            Source {
+                kind,
+                source_id: &due.source_id,
+                payment_id: &due.payment_id,
+                corrects: invoice.as_ref().map(|i| i.number.as_str()),
             },
-            &notice,
-            &serde_json::json!({
-                "order_id": order.id,
-                "number": order.number,
-                "document_number": number,
-                "gross_total": gross_total,
-                "currency": order.currency,
-            }),
-        )?;
-        Ok(Issued::Document(number))
+            &order,
+            draft,
+            now,
+            &period_key,
+        )
     })
+}
+
+/// What a document is issued for.
+struct Source<'a> {
+    kind: DocumentKind,
+    /// The capture (its payment) or the refund that made it due: one document each.
+    source_id: &'a str,
+    payment_id: &'a str,
+    /// The invoice a credit note corrects.
+    corrects: Option<&'a str>,
+}
+
+/// Numbers, writes and announces a document of `order` drafted at `now`, its buyer sealed
+/// under the year's `period_key`, in the caller's transaction.
+fn write_document(
+    conn: &mut DbConnection,
+    issuer: &Issuer,
+    source: Source<'_>,
+    order: &OrderRow,
+    draft: Draft,
+    now: chrono::NaiveDateTime,
+    period_key: &DataKey,
+) -> Result<Issued, ApiError> {
+    let kind = source.kind;
+    let year = now.year();
+    let id = crate::ids::new_id("doc");
+    let (net_total, tax_total, gross_total) = Document::totals(&draft.body.tax_lines);
+    let buyer_sealed = match &draft.buyer {
+        Some(buyer) => {
+            let bytes = serde_json::to_vec(buyer).map_err(|e| ApiError::Internal(e.into()))?;
+            Some(period_key.seal(&BUYER.at(&id), &bytes)?)
+        }
+        None => None,
+    };
+    let body = Body {
+        seller: issuer.seller.clone(),
+        ..draft.body
+    };
+    let body = serde_json::to_string(&body).map_err(|e| ApiError::Internal(e.into()))?;
+    // The number last: the series' counter row stays locked from here to the commit, and
+    // every other document of the series waits for it, so only the document's own insert
+    // and its announcement come between.
+    let seq = store::next_number(conn, kind.series(), year)?;
+    let number = model::number(kind, year, seq);
+    let row = DocumentRow {
+        id,
+        number: number.clone(),
+        kind: kind.as_str().to_owned(),
+        series: kind.series().to_owned(),
+        year,
+        seq,
+        order_id: order.id.to_string(),
+        payment_id: source.payment_id.to_owned(),
+        source_id: source.source_id.to_owned(),
+        corrects: source.corrects.map(str::to_owned),
+        issued_at: now,
+        currency: order.currency.clone(),
+        net_total,
+        tax_total,
+        gross_total,
+        body,
+        buyer_key: period_key.subject_id().to_owned(),
+        buyer_sealed,
+    };
+    store::insert(conn, &row)?;
+    let notice = match kind {
+        DocumentKind::Invoice => Kind::InvoiceIssued,
+        DocumentKind::CreditNote => Kind::CreditNoteIssued,
+    };
+    notifications::enqueue(
+        conn,
+        notifications::To::Order {
+            order_id: &order.id,
+            user_id: order.user_id.as_ref(),
+        },
+        &notice,
+        &serde_json::json!({
+            "order_id": order.id,
+            "number": order.number,
+            "document_number": number,
+            "gross_total": gross_total,
+            "currency": order.currency,
+        }),
+    )?;
+    Ok(Issued::Document(number))
 }
 
 /// What a document says besides its buyer and its numbers: stored as JSON in `body`.

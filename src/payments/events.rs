@@ -10,7 +10,7 @@ use super::store::{self, PaymentRow, RefundRow};
 use super::stripe::{Event, RefundReport, Update};
 use crate::db::DbConnection;
 use crate::http::error::ApiError;
-use crate::invoices::issue as invoices;
+use crate::invoices::issue::{self as invoices, Issuer};
 use crate::orders::lifecycle::{self, Change};
 use crate::orders::model::{Action, Actor, ChangedBy, OrderStatus};
 use crate::orders::store as orders;
@@ -29,6 +29,7 @@ pub enum WebhookOutcome {
 /// A `test` provider event, in the caller's transaction.
 pub fn apply_test(
     conn: &mut DbConnection,
+    issuer: &Issuer,
     event: &WebhookEvent,
 ) -> Result<WebhookOutcome, ApiError> {
     let provider = PaymentProvider::Test.as_str();
@@ -54,13 +55,17 @@ pub fn apply_test(
     if next == PaymentStatus::Refunded {
         return refunded_by_provider(conn, &payment);
     }
-    move_payment(conn, &payment, next, event.created)
+    move_payment(conn, issuer, &payment, next, event.created)
 }
 
 /// A Stripe event, in the caller's transaction. Events about objects this shop did not
 /// create (another integration on the same account) are acknowledged and ignored, so
 /// Stripe stops sending them.
-pub fn apply_stripe(conn: &mut DbConnection, event: &Event) -> Result<WebhookOutcome, ApiError> {
+pub fn apply_stripe(
+    conn: &mut DbConnection,
+    issuer: &Issuer,
+    event: &Event,
+) -> Result<WebhookOutcome, ApiError> {
     let provider = PaymentProvider::Stripe.as_str();
     match event.update() {
         Update::Ignored => Ok(WebhookOutcome::Ignored),
@@ -81,7 +86,7 @@ pub fn apply_stripe(conn: &mut DbConnection, event: &Event) -> Result<WebhookOut
                     "does not match the payment's amount",
                 ));
             }
-            move_payment(conn, &payment, status, event.created)
+            move_payment(conn, issuer, &payment, status, event.created)
         }
         Update::DisputeClosed { intent, outcome } => {
             let Some(payment) = store::by_reference(conn, provider, &intent)? else {
@@ -174,6 +179,7 @@ fn refund_of(
 /// paid when that is a capture; `ignored` when the payment is already past it.
 fn move_payment(
     conn: &mut DbConnection,
+    issuer: &Issuer,
     payment: &PaymentRow,
     next: PaymentStatus,
     created: i64,
@@ -203,8 +209,8 @@ fn move_payment(
                     reason: None,
                 },
             )?;
-            // Paid: its invoice is due, issued once this transaction has committed.
-            invoices::queue_invoice(conn, &order.id, &payment.id, payment.amount)?;
+            // Paid: its invoice is issued with the capture.
+            invoices::issue_at_capture(conn, issuer, &order, &payment.id, payment.amount)?;
         } else {
             // Money taken for an order no longer awaiting it (expired, cancelled, or paid by
             // another payment): given back whole, through the refund worker for a provider.
@@ -248,20 +254,22 @@ fn refunded_by_provider(
     Ok(WebhookOutcome::Applied)
 }
 
-/// The order an event is about, read after it was applied (its documents are then issued
-/// at once rather than by the next pass of the invoices worker).
+/// The order of an event that may have made documents due, read after it was applied (they
+/// are then issued at once rather than by the next pass of the invoices worker): a refund's
+/// credit note. A capture's invoice is issued with the capture.
 pub fn order_of_test(
     conn: &mut DbConnection,
     event: &WebhookEvent,
 ) -> Result<Option<String>, ApiError> {
+    if event.status() != Some(PaymentStatus::Refunded) {
+        return Ok(None);
+    }
     Ok(store::get(conn, &event.data.payment_id)?.map(|p| p.order_id.to_string()))
 }
 
 /// [`order_of_test`] for a Stripe event.
 pub fn order_of_stripe(conn: &mut DbConnection, event: &Event) -> Result<Option<String>, ApiError> {
-    let provider = PaymentProvider::Stripe.as_str();
     let payment = match event.update() {
-        Update::Payment { intent, .. } => store::by_reference(conn, provider, &intent)?,
         Update::Refunds(list) => match list.first() {
             Some(report) => match store::refund_by_reference(conn, &report.reference)? {
                 Some(refund) => store::get(conn, &refund.payment_id)?,
@@ -269,8 +277,8 @@ pub fn order_of_stripe(conn: &mut DbConnection, event: &Event) -> Result<Option<
             },
             None => None,
         },
-        // A dispute makes no document due.
-        Update::DisputeClosed { .. } | Update::Ignored => None,
+        // A capture's invoice is issued with it; a dispute makes no document due.
+        Update::Payment { .. } | Update::DisputeClosed { .. } | Update::Ignored => None,
     };
     Ok(payment.map(|p| p.order_id.to_string()))
 }

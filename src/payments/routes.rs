@@ -206,11 +206,13 @@ async fn webhook(
         ))?;
     verify_signature(secret, signature, &body, chrono::Utc::now().timestamp())
         .map_err(ApiError::Unauthenticated)?;
+    let issuing = issuer.get_ref().clone();
     let (status, order) = match provider {
         PaymentProvider::Test => {
             let event: WebhookEvent = crate::http::extract::parse_json(&body)?;
             db.run(move |conn| {
-                let status = write_transaction(conn, |conn| events::apply_test(conn, &event))?;
+                let status =
+                    write_transaction(conn, |conn| events::apply_test(conn, &issuing, &event))?;
                 Ok::<_, ApiError>((status, events::order_of_test(conn, &event)?))
             })
             .await?
@@ -218,7 +220,8 @@ async fn webhook(
         PaymentProvider::Stripe => {
             let event: super::stripe::Event = crate::http::extract::parse_json(&body)?;
             db.run(move |conn| {
-                let status = write_transaction(conn, |conn| events::apply_stripe(conn, &event))?;
+                let status =
+                    write_transaction(conn, |conn| events::apply_stripe(conn, &issuing, &event))?;
                 Ok::<_, ApiError>((status, events::order_of_stripe(conn, &event)?))
             })
             .await?
