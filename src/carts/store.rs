@@ -4,7 +4,7 @@
 
 use chrono::Duration;
 use diesel::prelude::*;
-use diesel::sql_types::{Text, Timestamp};
+use diesel::sql_types::{Binary, Text, Timestamp};
 
 use crate::auth::token::hash_secret;
 use crate::catalog::store::{ProductRow, VariantRow, ACTIVE};
@@ -22,7 +22,7 @@ pub const NOT_YOURS: &str = "No open cart with this id is yours. Guests send the
      token (from the answer that created it) as `X-Cart-Token`; customers send their access \
      token.";
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = carts)]
 pub struct CartRow {
     pub id: String,
@@ -80,11 +80,7 @@ impl Access {
         conn: &mut DbConnection,
         id: &str,
     ) -> Result<CartRow, crate::http::error::ApiError> {
-        let cart = self.find(conn, id)?;
-        if !hold(conn, &cart.id)? {
-            return Err(crate::http::error::ApiError::NotYours(NOT_YOURS));
-        }
-        Ok(cart)
+        hold_owned(conn, id, self)?.ok_or(crate::http::error::ApiError::NotYours(NOT_YOURS))
     }
 }
 
@@ -137,6 +133,39 @@ pub fn find_owned(
         (None, None) => return Ok(None),
     };
     query.first(conn).optional()
+}
+
+/// [`find_owned`] and [`hold`] in one statement: the open, unexpired cart the caller owns,
+/// its life extended and (on PostgreSQL) its row locked until the transaction ends. A
+/// concurrent change or checkout that holds it makes this wait, then the conditions are
+/// checked against what that one left.
+fn hold_owned(conn: &mut DbConnection, id: &str, access: &Access) -> QueryResult<Option<CartRow>> {
+    let now = crate::db::now();
+    let statement = Statement::sql("UPDATE carts SET updated_at = ")
+        .bind::<Timestamp, _>(now)
+        .then(", expires_at = ")
+        .bind::<Timestamp, _>(now + Duration::days(TTL_DAYS))
+        .then(" WHERE id = ")
+        .bind::<Text, _>(id)
+        .then(" AND status = ")
+        .bind::<Text, _>(OPEN)
+        .then(" AND expires_at > ")
+        .bind::<Timestamp, _>(now);
+    let statement = match (access.user_id.as_deref(), access.cart_token.as_deref()) {
+        (Some(user), _) => statement
+            .then(" AND owner_user_id = ")
+            .bind::<Text, _>(user),
+        (None, Some(token)) => statement
+            .then(" AND owner_user_id IS NULL AND token_hash = ")
+            .bind::<Binary, _>(hash_secret(token)),
+        (None, None) => return Ok(None),
+    };
+    statement
+        .then(
+            " RETURNING id, owner_user_id, token_hash, status, created_at, updated_at, expires_at",
+        )
+        .get_result(conn)
+        .optional()
 }
 
 /// The cart's lines with their variant and product.

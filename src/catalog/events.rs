@@ -81,10 +81,25 @@ pub fn after_movement(
     delta: i32,
     cause: StockCause,
 ) -> diesel::QueryResult<()> {
-    let available = store::available(conn, variant_id)?;
-    match available {
-        Some(now) if crossed(now, delta) => stock_changed(conn, variant_id, cause),
-        _ => Ok(()),
+    match store::available(conn, variant_id)? {
+        Some(now) => moved(conn, variant_id, now, delta, cause),
+        None => Ok(()),
+    }
+}
+
+/// [`after_movement`] when the statement that moved the stock returned what is `available`
+/// now: an event only when the variant crossed the line.
+pub fn moved(
+    conn: &mut DbConnection,
+    variant_id: &str,
+    available: i32,
+    delta: i32,
+    cause: StockCause,
+) -> diesel::QueryResult<()> {
+    if crossed(available, delta) {
+        stock_changed(conn, variant_id, cause)
+    } else {
+        Ok(())
     }
 }
 

@@ -79,3 +79,8 @@ impl QueryId for Statement<'_> {
 }
 
 impl RunQueryDsl<DbConnection> for Statement<'_> {}
+
+/// Rows come back by column name (`RETURNING …` into a `QueryableByName` struct).
+impl diesel::query_builder::Query for Statement<'_> {
+    type SqlType = diesel::sql_types::Untyped;
+}

@@ -357,14 +357,15 @@ fn place_order(
     let mut reservations: Vec<&ItemRow> = items.iter().collect();
     reservations.sort_by(|a, b| a.variant_id.cmp(&b.variant_id));
     for item in reservations {
-        if !store::reserve(conn, &item.variant_id, item.quantity)? {
+        let Some(left) = store::reserve(conn, &item.variant_id, item.quantity)? else {
             let available = crate::catalog::store::get_variant(conn, &item.variant_id)?
                 .map_or(0, |v| v.available);
             return Err(out_of_stock(&item.variant_id, available));
-        }
-        crate::catalog::events::after_movement(
+        };
+        crate::catalog::events::moved(
             conn,
             &item.variant_id,
+            left,
             -item.quantity,
             crate::catalog::events::StockCause::Checkout,
         )?;

@@ -403,9 +403,19 @@ pub fn release_stock(conn: &mut DbConnection, order_id: &str) -> QueryResult<()>
 }
 
 /// Reserves stock: decrements only if enough is available, in the UPDATE itself, so no
-/// interleaving of checkouts (in any number of processes) can oversell.
-pub fn reserve(conn: &mut DbConnection, variant_id: &str, quantity: i32) -> QueryResult<bool> {
-    let n = Statement::sql("UPDATE variants SET available = available - ")
+/// interleaving of checkouts (in any number of processes) can oversell. What is left after
+/// it, or `None` when there was not enough (or the variant is not for sale).
+pub fn reserve(
+    conn: &mut DbConnection,
+    variant_id: &str,
+    quantity: i32,
+) -> QueryResult<Option<i32>> {
+    #[derive(QueryableByName)]
+    struct Left {
+        #[diesel(sql_type = Integer)]
+        available: i32,
+    }
+    let left: Option<Left> = Statement::sql("UPDATE variants SET available = available - ")
         .bind::<Integer, _>(quantity)
         .then(" WHERE id = ")
         .bind::<Text, _>(variant_id)
@@ -413,8 +423,10 @@ pub fn reserve(conn: &mut DbConnection, variant_id: &str, quantity: i32) -> Quer
         .bind::<Integer, _>(quantity)
         .then(" AND status = ")
         .bind::<Text, _>(crate::catalog::store::ACTIVE)
-        .execute(conn)?;
-    Ok(n == 1)
+        .then(" RETURNING available")
+        .get_result(conn)
+        .optional()?;
+    Ok(left.map(|l| l.available))
 }
 
 /// Unpaid orders past their deadline.
