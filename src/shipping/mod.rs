@@ -57,16 +57,10 @@ pub fn offers(
     parcel: Parcel,
     goods_subtotal: i64,
 ) -> Result<Vec<Offer>, ApiError> {
-    let carriers = store::carriers(conn)?;
-    let mut offers: Vec<Offer> = store::methods(conn, true)?
+    let mut offers: Vec<Offer> = store::active_methods_with_carrier(conn)?
         .into_iter()
-        .filter_map(|method| {
+        .filter_map(|(method, carrier_name)| {
             let quote = quote(&method.rates(), country, parcel, goods_subtotal)?;
-            let carrier_name = method
-                .carrier_code
-                .as_ref()
-                .and_then(|code| carriers.iter().find(|c| &c.code == code))
-                .map(|c| c.name.clone());
             Some(Offer {
                 method,
                 carrier_name,

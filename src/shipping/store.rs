@@ -149,6 +149,21 @@ pub fn methods(conn: &mut DbConnection, active_only: bool) -> QueryResult<Vec<Me
     query.load(conn)
 }
 
+/// The active methods, by code, each with the name of its carrier (if it names one).
+pub fn active_methods_with_carrier(
+    conn: &mut DbConnection,
+) -> QueryResult<Vec<(MethodRow, Option<String>)>> {
+    shipping_methods::table
+        .left_join(
+            shipping_carriers::table
+                .on(shipping_methods::carrier_code.eq(shipping_carriers::code.nullable())),
+        )
+        .filter(shipping_methods::active.eq(true))
+        .order(shipping_methods::code)
+        .select((MethodRow::as_select(), shipping_carriers::name.nullable()))
+        .load(conn)
+}
+
 pub fn method(conn: &mut DbConnection, code: &str) -> QueryResult<Option<MethodRow>> {
     shipping_methods::table
         .find(code)
