@@ -270,6 +270,15 @@ pub fn values_list(conn: &DbConnection, row: &str, rows: usize) -> String {
     numbered_values(sigil, row, rows)
 }
 
+/// The `n`th bound parameter's placeholder in hand-written SQL numbered as [`values_list`]
+/// numbers them (`$n` on PostgreSQL, `?n` on SQLite): for a parameter after such a list.
+pub fn placeholder(conn: &DbConnection, n: usize) -> String {
+    match conn {
+        DbConnection::Sqlite(_) => format!("?{n}"),
+        DbConnection::Postgres(_) => format!("${n}"),
+    }
+}
+
 fn numbered_values(sigil: char, row: &str, rows: usize) -> String {
     let mut sql = String::with_capacity((row.len() + 16) * rows);
     let mut n = 0;
