@@ -141,14 +141,7 @@ pub fn find_owned(
 /// checked against what that one left.
 fn hold_owned(conn: &mut DbConnection, id: &str, access: &Access) -> QueryResult<Option<CartRow>> {
     let now = crate::db::now();
-    let statement = Statement::sql("UPDATE carts SET updated_at = ")
-        .bind::<Timestamp, _>(now)
-        .then(", expires_at = ")
-        .bind::<Timestamp, _>(now + Duration::days(TTL_DAYS))
-        .then(" WHERE id = ")
-        .bind::<Text, _>(id)
-        .then(" AND status = ")
-        .bind::<Text, _>(OPEN)
+    let statement = extend_open(id, now)
         .then(" AND expires_at > ")
         .bind::<Timestamp, _>(now);
     let statement = match (access.user_id.as_deref(), access.cart_token.as_deref()) {
@@ -299,13 +292,10 @@ pub fn hold_latest_of(conn: &mut DbConnection, user_id: &str) -> QueryResult<Opt
     }
 }
 
-/// Extends an open cart's life, first thing in a transaction that changes its lines: the
-/// row lock this takes on PostgreSQL makes a concurrent change (or checkout) of the same cart
-/// wait until this one commits, then read the cart as it is. False when the cart is no
-/// longer open (checked out meanwhile).
-fn hold(conn: &mut DbConnection, cart_id: &str) -> QueryResult<bool> {
-    let now = crate::db::now();
-    let held = Statement::sql("UPDATE carts SET updated_at = ")
+/// The UPDATE that extends the life of the cart `cart_id` if it is open, at `now`: more
+/// conditions may follow.
+fn extend_open(cart_id: &str, now: chrono::NaiveDateTime) -> Statement<'_> {
+    Statement::sql("UPDATE carts SET updated_at = ")
         .bind::<Timestamp, _>(now)
         .then(", expires_at = ")
         .bind::<Timestamp, _>(now + Duration::days(TTL_DAYS))
@@ -313,7 +303,14 @@ fn hold(conn: &mut DbConnection, cart_id: &str) -> QueryResult<bool> {
         .bind::<Text, _>(cart_id)
         .then(" AND status = ")
         .bind::<Text, _>(OPEN)
-        .execute(conn)?;
+}
+
+/// Extends an open cart's life, first thing in a transaction that changes its lines: the
+/// row lock this takes on PostgreSQL makes a concurrent change (or checkout) of the same cart
+/// wait until this one commits, then read the cart as it is. False when the cart is no
+/// longer open (checked out meanwhile).
+fn hold(conn: &mut DbConnection, cart_id: &str) -> QueryResult<bool> {
+    let held = extend_open(cart_id, crate::db::now()).execute(conn)?;
     Ok(held == 1)
 }
 
