@@ -3,10 +3,9 @@
 # work that the machine's noise cannot move (wall-clock rows on a shared two-core VM vary by
 # ±15 % from run to run). Each row runs the server (one worker) under callgrind twice, serving
 # 100 and then 2,100 identical requests on one keep-alive connection, and reports the
-# difference per request (startup and migrations cancel out): on the worker thread, which
-# parses, routes and answers, and on every thread, which adds the database work a request
-# hands to the blocking pool (and the background tasks' few polls of the run). The framework
-# ceiling (examples/ceiling.rs, answering the same bytes) is counted the same way.
+# difference per request, on the worker thread only (startup, migrations and the background
+# tasks run on other threads or cancel out). The framework ceiling (examples/ceiling.rs,
+# answering the same bytes) is counted the same way.
 #
 #   bench/instructions.sh            # ~4 minutes after the release build
 #
@@ -73,8 +72,7 @@ for _ in range(n):
 PY
 }
 
-# The instruction counts of one callgrind run, "busiest-thread all-threads": count RUN PATH
-# N -- command...
+# The busiest thread's instruction count of one callgrind run: count RUN PATH -- command...
 count() {
     local run=$1 path=$2 n=$3
     shift 4
@@ -86,26 +84,22 @@ count() {
     kill -INT "$pid"; wait "$pid" 2>/dev/null || true; pid=""
     for f in "$work/cg.$run"*; do
         callgrind_annotate "$f" 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1; exit }'
-    done | sort -n | awk '{ sum += $1; top = $1 } END { print top, sum }'
+    done | sort -n | tail -1
     rm -f "$work/cg.$run"*
 }
 
-# row NAME PATH -- command...: instructions per request, on the worker thread (the HTTP
-# side) and on every thread (the database work runs on the blocking pool's threads; the
-# background tasks' polls add a few hundred a request at most over a run's duration).
+# row NAME PATH -- command...: instructions per request
 row() {
     local name=$1 path=$2 few many
     shift 3
     few=$(count few "$path" 100 -- "$@")
     many=$(count many "$path" 2100 -- "$@")
-    python3 -c 'import sys
-few, many = [list(map(int, a.split())) for a in sys.argv[2:4]]
-print(f"| {sys.argv[1]} | {(many[0] - few[0]) // 2000:,} | {(many[1] - few[1]) // 2000:,} |")' \
+    python3 -c 'import sys; print(f"| {sys.argv[1]} | {(int(sys.argv[3]) - int(sys.argv[2])) // 2000:,} |")' \
         "$name" "$few" "$many"
 }
 
-echo "| Row (SQLite, 1000 products, one worker) | Instructions per request, worker thread | All threads |"
-echo "|---|---:|---:|"
+echo "| Row (SQLite, 1000 products, one worker) | Instructions per request |"
+echo "|---|---:|"
 row "ceiling: product body" / -- "$ceiling" "127.0.0.1:$port" "$work/product.json"
 row "GET /v1/products/{id}" "/v1/products/$product" -- "$bin" serve
 row "ceiling: healthz body" / -- "$ceiling" "127.0.0.1:$port" "$work/healthz.json"
